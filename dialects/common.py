@@ -1,0 +1,444 @@
+"""Operation structure shared by the `graph` and `quantized` dialects.
+
+Both dialects describe the same layer operations (NHWC feature maps, OHWI
+weights); they differ only in element types and in what a verifier checks
+about them. The base classes here hold the operands, properties, shape rules
+and the textual format once; `graph` and `quantized` subclass them with their
+own names and element-type checks.
+
+Every layer op may carry a discardable `layer` string attribute: the name of the
+original model node it came from, kept through every pass for reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    StringAttr,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Attribute, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    operand_def,
+    prop_def,
+    result_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
+"""Fused activations, with TFLite's meaning: clamp to [0, inf), [0, 6], [-1, 1]."""
+
+LAYER_ATTR = "layer"
+"""Discardable attribute naming the model node an op came from."""
+
+
+def int_array(values: Sequence[int]) -> DenseArrayBase:
+    """An `array<i64: ...>` property from Python ints."""
+    return DenseArrayBase.from_list(i64, list(values))
+
+
+def array_values(attr: DenseArrayBase) -> tuple[int, ...]:
+    """The Python ints of an `array<i64: ...>` property."""
+    return tuple(int(v) for v in attr.get_values())
+
+
+def conv_output_size(
+    size: int, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int
+) -> int:
+    """Output extent of a convolution or pooling window along one axis."""
+    effective_kernel = dilation * (kernel - 1) + 1
+    return (size + pad_before + pad_after - effective_kernel) // stride + 1
+
+
+def tensor_shape(value: SSAValue, what: str) -> tuple[int, ...]:
+    """The static shape of a ranked tensor value, or a verify error naming it."""
+    if not isinstance(value.type, TensorType):
+        raise VerifyException(f"{what} must be a tensor, got {value.type}")
+    return tuple(value.type.get_shape())
+
+
+def layer_name(op: IRDLOperation) -> str:
+    """The model node name an op came from, or its op name when it has none."""
+    attr = op.attributes.get(LAYER_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else op.name
+
+
+def _check_activation(op: IRDLOperation) -> None:
+    activation = op.properties["activation"]
+    assert isinstance(activation, StringAttr)
+    if activation.data not in ACTIVATIONS:
+        raise VerifyException(
+            f"unknown fused activation '{activation.data}' "
+            f"(expected one of {', '.join(ACTIVATIONS)})"
+        )
+
+
+def _check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
+    lengths = {"padding": 4}
+    for prop in names:
+        values = array_values(op.properties[prop])  # type: ignore[arg-type]
+        expected = lengths.get(prop, 2)
+        if len(values) != expected:
+            raise VerifyException(f"'{prop}' must have {expected} values, got {len(values)}")
+        minimum = 0 if prop == "padding" else 1
+        if any(v < minimum for v in values):
+            raise VerifyException(f"'{prop}' values must be >= {minimum}, got {list(values)}")
+
+
+def _expect_shape(what: str, actual: Sequence[int], expected: Sequence[int]) -> None:
+    if tuple(actual) != tuple(expected):
+        raise VerifyException(
+            f"{what} shape is {list(actual)}, expected {list(expected)}"
+        )
+
+
+class LayerOp(IRDLOperation):
+    """Base of the layer ops: properties live in the attribute dictionary."""
+
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def verify_element_types(self) -> None:
+        """Dialect-specific checks of element types and quantization."""
+
+    def verify_(self) -> None:
+        self.verify_shapes()
+        self.verify_element_types()
+
+    def verify_shapes(self) -> None:
+        """Shape rules of the op."""
+
+
+class Conv2dBase(LayerOp):
+    """2-D convolution: NHWC ifm, OHWI weights, per-output-channel bias."""
+
+    ifm = operand_def(TensorType)
+    weights = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    ofm = result_def(TensorType)
+    strides = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    padding = prop_def(DenseArrayBase)
+    activation = prop_def(StringAttr)
+
+    assembly_format = (
+        "$ifm `,` $weights `,` $bias attr-dict `:` "
+        "functional-type(operands, results)"
+    )
+
+    def __init__(
+        self,
+        ifm: SSAValue,
+        weights: SSAValue,
+        bias: SSAValue,
+        ofm_type: Attribute,
+        strides: Sequence[int] = (1, 1),
+        dilations: Sequence[int] = (1, 1),
+        padding: Sequence[int] = (0, 0, 0, 0),
+        activation: str = "none",
+    ):
+        super().__init__(
+            operands=[ifm, weights, bias],
+            result_types=[ofm_type],
+            properties={
+                "strides": int_array(strides),
+                "dilations": int_array(dilations),
+                "padding": int_array(padding),
+                "activation": StringAttr(activation),
+            },
+        )
+
+    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(strides, dilations, padding top/left/bottom/right) as Python ints."""
+        return (
+            array_values(self.strides),
+            array_values(self.dilations),
+            array_values(self.padding),
+        )
+
+    def kernel_shape(self) -> tuple[int, int]:
+        """Kernel (height, width)."""
+        shape = tensor_shape(self.weights, "weights")
+        return shape[1], shape[2]
+
+    def expected_ofm_channels(self, ifm_channels: int, weights_shape: Sequence[int]) -> int:
+        """OFM depth implied by the weights; checks the weights against the ifm."""
+        if weights_shape[3] != ifm_channels:
+            raise VerifyException(
+                f"weights input depth {weights_shape[3]} does not match ifm depth {ifm_channels}"
+            )
+        return weights_shape[0]
+
+    def verify_shapes(self) -> None:
+        _check_window_props(self, ("strides", "dilations", "padding"))
+        _check_activation(self)
+        ifm = tensor_shape(self.ifm, "ifm")
+        weights = tensor_shape(self.weights, "weights")
+        bias = tensor_shape(self.bias, "bias")
+        ofm = tensor_shape(self.ofm, "ofm")
+        if len(ifm) != 4 or len(weights) != 4 or len(ofm) != 4:
+            raise VerifyException("ifm, weights and ofm must be 4-D (NHWC, OHWI)")
+        depth = self.expected_ofm_channels(ifm[3], weights)
+        _expect_shape("bias", bias, [depth])
+        strides, dilations, padding = self.window()
+        height = conv_output_size(ifm[1], weights[1], strides[0], dilations[0], padding[0], padding[2])
+        width = conv_output_size(ifm[2], weights[2], strides[1], dilations[1], padding[1], padding[3])
+        if height < 1 or width < 1:
+            raise VerifyException("kernel is larger than the padded ifm")
+        _expect_shape("ofm", ofm, [ifm[0], height, width, depth])
+
+
+class DepthwiseConv2dBase(Conv2dBase):
+    """Depthwise 2-D convolution: weights are 1 x KH x KW x (C * depth multiplier)."""
+
+    def depth_multiplier(self) -> int:
+        """How many output channels each input channel feeds."""
+        return tensor_shape(self.weights, "weights")[3] // tensor_shape(self.ifm, "ifm")[3]
+
+    def expected_ofm_channels(self, ifm_channels: int, weights_shape: Sequence[int]) -> int:
+        if weights_shape[0] != 1 or weights_shape[3] % ifm_channels != 0:
+            raise VerifyException(
+                f"depthwise weights must be 1xKHxKWx(C*M) with C={ifm_channels}, "
+                f"got {list(weights_shape)}"
+            )
+        return weights_shape[3]
+
+
+class FullyConnectedBase(LayerOp):
+    """Fully connected layer: ifm [N, K], weights [O, K], bias [O], ofm [N, O]."""
+
+    ifm = operand_def(TensorType)
+    weights = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    ofm = result_def(TensorType)
+    activation = prop_def(StringAttr)
+
+    assembly_format = (
+        "$ifm `,` $weights `,` $bias attr-dict `:` "
+        "functional-type(operands, results)"
+    )
+
+    def __init__(
+        self,
+        ifm: SSAValue,
+        weights: SSAValue,
+        bias: SSAValue,
+        ofm_type: Attribute,
+        activation: str = "none",
+    ):
+        super().__init__(
+            operands=[ifm, weights, bias],
+            result_types=[ofm_type],
+            properties={"activation": StringAttr(activation)},
+        )
+
+    def verify_shapes(self) -> None:
+        _check_activation(self)
+        ifm = tensor_shape(self.ifm, "ifm")
+        weights = tensor_shape(self.weights, "weights")
+        bias = tensor_shape(self.bias, "bias")
+        ofm = tensor_shape(self.ofm, "ofm")
+        if len(ifm) != 2 or len(weights) != 2:
+            raise VerifyException("fully connected ifm and weights must be 2-D")
+        if weights[1] != ifm[1]:
+            raise VerifyException(
+                f"weights input size {weights[1]} does not match ifm size {ifm[1]}"
+            )
+        _expect_shape("bias", bias, [weights[0]])
+        _expect_shape("ofm", ofm, [ifm[0], weights[0]])
+
+
+class AddBase(LayerOp):
+    """Elementwise addition with numpy-style broadcasting of the two inputs."""
+
+    ifm = operand_def(TensorType)
+    ifm2 = operand_def(TensorType)
+    ofm = result_def(TensorType)
+    activation = prop_def(StringAttr)
+
+    assembly_format = "$ifm `,` $ifm2 attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self, ifm: SSAValue, ifm2: SSAValue, ofm_type: Attribute, activation: str = "none"
+    ):
+        super().__init__(
+            operands=[ifm, ifm2],
+            result_types=[ofm_type],
+            properties={"activation": StringAttr(activation)},
+        )
+
+    def verify_shapes(self) -> None:
+        _check_activation(self)
+        first = tensor_shape(self.ifm, "ifm")
+        second = tensor_shape(self.ifm2, "ifm2")
+        ofm = tensor_shape(self.ofm, "ofm")
+        _expect_shape("ofm", ofm, broadcast_shape(first, second))
+
+
+def broadcast_shape(first: Sequence[int], second: Sequence[int]) -> tuple[int, ...]:
+    """Numpy broadcasting of two static shapes, or a verify error."""
+    rank = max(len(first), len(second))
+    a = (1,) * (rank - len(first)) + tuple(first)
+    b = (1,) * (rank - len(second)) + tuple(second)
+    result = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            raise VerifyException(f"shapes {list(first)} and {list(second)} do not broadcast")
+        result.append(max(x, y))
+    return tuple(result)
+
+
+class Pool2dBase(LayerOp):
+    """2-D pooling window over an NHWC feature map."""
+
+    ifm = operand_def(TensorType)
+    ofm = result_def(TensorType)
+    kernel = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase)
+    padding = prop_def(DenseArrayBase)
+    activation = prop_def(StringAttr)
+
+    assembly_format = "$ifm attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self,
+        ifm: SSAValue,
+        ofm_type: Attribute,
+        kernel: Sequence[int],
+        strides: Sequence[int] = (1, 1),
+        padding: Sequence[int] = (0, 0, 0, 0),
+        activation: str = "none",
+    ):
+        super().__init__(
+            operands=[ifm],
+            result_types=[ofm_type],
+            properties={
+                "kernel": int_array(kernel),
+                "strides": int_array(strides),
+                "padding": int_array(padding),
+                "activation": StringAttr(activation),
+            },
+        )
+
+    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(kernel, strides, padding top/left/bottom/right) as Python ints."""
+        return (
+            array_values(self.kernel),
+            array_values(self.strides),
+            array_values(self.padding),
+        )
+
+    def verify_shapes(self) -> None:
+        _check_window_props(self, ("kernel", "strides", "padding"))
+        _check_activation(self)
+        ifm = tensor_shape(self.ifm, "ifm")
+        ofm = tensor_shape(self.ofm, "ofm")
+        if len(ifm) != 4:
+            raise VerifyException("pooling ifm must be 4-D (NHWC)")
+        kernel, strides, padding = self.window()
+        if padding[0] >= kernel[0] or padding[2] >= kernel[0] or padding[1] >= kernel[1] or padding[3] >= kernel[1]:
+            raise VerifyException("pooling padding must be smaller than the kernel")
+        height = conv_output_size(ifm[1], kernel[0], strides[0], 1, padding[0], padding[2])
+        width = conv_output_size(ifm[2], kernel[1], strides[1], 1, padding[1], padding[3])
+        if height < 1 or width < 1:
+            raise VerifyException("kernel is larger than the padded ifm")
+        _expect_shape("ofm", ofm, [ifm[0], height, width, ifm[3]])
+
+
+class ReshapeBase(LayerOp):
+    """Reinterprets a tensor's shape; the element count and order are unchanged."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, output_type: Attribute):
+        super().__init__(operands=[input], result_types=[output_type])
+
+    def verify_shapes(self) -> None:
+        source = tensor_shape(self.input, "input")
+        target = tensor_shape(self.output, "output")
+        if _product(source) != _product(target):
+            raise VerifyException(
+                f"reshape from {list(source)} to {list(target)} changes the element count"
+            )
+
+
+class TransposeBase(LayerOp):
+    """Permutes the axes of a tensor: output axis i is input axis perm[i]."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    perm = prop_def(DenseArrayBase)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, output_type: Attribute, perm: Sequence[int]):
+        super().__init__(
+            operands=[input], result_types=[output_type], properties={"perm": int_array(perm)}
+        )
+
+    def verify_shapes(self) -> None:
+        source = tensor_shape(self.input, "input")
+        target = tensor_shape(self.output, "output")
+        perm = array_values(self.perm)
+        if sorted(perm) != list(range(len(source))):
+            raise VerifyException(f"perm {list(perm)} is not a permutation of {len(source)} axes")
+        _expect_shape("output", target, [source[p] for p in perm])
+
+
+def _product(shape: Sequence[int]) -> int:
+    result = 1
+    for extent in shape:
+        result *= extent
+    return result
+
+
+class ConstantBase(IRDLOperation):
+    """A constant tensor held inline as a dense attribute (weights, biases)."""
+
+    value = prop_def(DenseIntOrFPElementsAttr)
+    output = result_def(TensorType)
+
+    def __init__(self, value: DenseIntOrFPElementsAttr, output_type: Attribute | None = None):
+        super().__init__(
+            properties={"value": value},
+            result_types=[output_type if output_type is not None else value.type],
+        )
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstantBase:
+        attributes = parser.parse_optional_attr_dict()
+        value = parser.parse_attribute()
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            parser.raise_error("expected a dense elements attribute")
+        output_type: Attribute | None = None
+        if parser.parse_optional_punctuation("->") is not None:
+            output_type = parser.parse_type()
+        op = cls(value, output_type)
+        op.attributes.update(attributes)
+        return op
+
+    def print(self, printer: Printer) -> None:
+        if self.attributes:
+            printer.print_string(" ")
+            printer.print_attr_dict(self.attributes)
+        printer.print_string(" ")
+        printer.print_attribute(self.value)
+        if self.output.type != self.value.type:
+            printer.print_string(" -> ")
+            printer.print_attribute(self.output.type)
+
+    def verify_(self) -> None:
+        value_type = self.value.type
+        output_type = self.output.type
+        assert isinstance(output_type, TensorType) and isinstance(value_type, TensorType)
+        _expect_shape("constant result", output_type.get_shape(), value_type.get_shape())

@@ -1,0 +1,472 @@
+"""The `quantized` dialect: integer layer ops with TFLite's integer semantics.
+
+Quantization parameters live in the element type, MLIR `quant.uniform` style:
+
+    !quantized.uniform<i8:f32, 0.0235:-128>             per tensor (scale:zero point)
+    !quantized.uniform<i8:f32:0, {0.01:0, 0.02:0}>      per axis (axis 0 here)
+
+A real value is `scale * (q - zero_point)`. Activations are per-tensor
+(asymmetric int8 or symmetric int16), weights symmetric (zero point 0) per
+tensor or per output channel (axis 0 of OHWI / [O, K]; axis 3 for depthwise
+weights), and biases plain `i32` tensors whose implied scale is
+`ifm_scale * weight_scale`. Rescale multipliers and shifts are derived from the
+scales when needed (see `npuc.reference.fixed_point`), never stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    Float32Type,
+    FloatData,
+    IntAttr,
+    IntegerAttr,
+    IntegerType,
+    Signedness,
+    TensorType,
+    f32,
+    i32,
+)
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_attr_definition,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+)
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+from npuc.dialects.common import (
+    AddBase,
+    ConstantBase,
+    Conv2dBase,
+    DepthwiseConv2dBase,
+    FullyConnectedBase,
+    LayerOp,
+    Pool2dBase,
+    ReshapeBase,
+    TransposeBase,
+    tensor_shape,
+)
+
+
+@irdl_attr_definition
+class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
+    """Uniform affine quantization of f32 values into a signed integer storage type.
+
+    `axis` is -1 for per-tensor quantization (one scale and zero point), else
+    the tensor axis along which each slice has its own scale and zero point.
+    """
+
+    name = "quantized.uniform"
+
+    storage_type: IntegerType
+    axis: IntAttr
+    scales: ArrayAttr[FloatData]
+    zero_points: ArrayAttr[IntAttr]
+
+    def __init__(
+        self,
+        storage_type: IntegerType,
+        scales: Sequence[float],
+        zero_points: Sequence[int],
+        axis: int = -1,
+    ):
+        super().__init__(
+            storage_type,
+            IntAttr(axis),
+            ArrayAttr([FloatData(float(s)) for s in scales]),
+            ArrayAttr([IntAttr(int(z)) for z in zero_points]),
+        )
+
+    @property
+    def bits(self) -> int:
+        """Storage width in bits."""
+        return self.storage_type.width.data
+
+    @property
+    def qmin(self) -> int:
+        """Smallest storable value."""
+        return -(1 << (self.bits - 1))
+
+    @property
+    def qmax(self) -> int:
+        """Largest storable value."""
+        return (1 << (self.bits - 1)) - 1
+
+    @property
+    def is_per_axis(self) -> bool:
+        """Whether each slice along `axis` has its own parameters."""
+        return self.axis.data >= 0
+
+    @property
+    def scale(self) -> float:
+        """The scale of a per-tensor type."""
+        assert not self.is_per_axis, "per-axis type has no single scale"
+        return self.scales.data[0].data
+
+    @property
+    def zero_point(self) -> int:
+        """The zero point of a per-tensor type."""
+        assert not self.is_per_axis, "per-axis type has no single zero point"
+        return self.zero_points.data[0].data
+
+    def scale_array(self) -> np.ndarray:
+        """Scales as float64 (TFLite computes rescales in double)."""
+        return np.array([s.data for s in self.scales.data], dtype=np.float64)
+
+    def zero_point_array(self) -> np.ndarray:
+        """Zero points as int64."""
+        return np.array([z.data for z in self.zero_points.data], dtype=np.int64)
+
+    def numpy_dtype(self) -> np.dtype:
+        """The numpy dtype holding the stored integers."""
+        return np.dtype(f"int{self.bits}")
+
+    def verify(self) -> None:
+        if self.storage_type.signedness.data != Signedness.SIGNLESS or self.bits not in (8, 16, 32):
+            raise VerifyException("quantized storage type must be i8, i16 or i32")
+        count = len(self.scales.data)
+        if count == 0 or count != len(self.zero_points.data):
+            raise VerifyException("quantized type needs one zero point per scale")
+        if not self.is_per_axis and count != 1:
+            raise VerifyException("per-tensor quantized type has exactly one scale")
+        if any(not (s.data > 0 and np.isfinite(s.data)) for s in self.scales.data):
+            raise VerifyException("quantization scales must be positive and finite")
+        if any(not self.qmin <= z.data <= self.qmax for z in self.zero_points.data):
+            raise VerifyException(f"zero point outside the {self.storage_type} range")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        parser.parse_punctuation("<")
+        storage = parser.parse_type()
+        if not isinstance(storage, IntegerType):
+            parser.raise_error("expected an integer storage type")
+        parser.parse_punctuation(":")
+        parser.parse_keyword("f32")
+        axis = -1
+        if parser.parse_optional_punctuation(":") is not None:
+            axis = parser.parse_integer(allow_boolean=False, allow_negative=False)
+        parser.parse_punctuation(",")
+
+        def parse_pair() -> tuple[float, int]:
+            scale = parser.parse_float()
+            parser.parse_punctuation(":")
+            return scale, parser.parse_integer(allow_boolean=False)
+
+        if axis >= 0:
+            pairs = parser.parse_comma_separated_list(parser.Delimiter.BRACES, parse_pair)
+        else:
+            pairs = [parse_pair()]
+        parser.parse_punctuation(">")
+        return [
+            storage,
+            IntAttr(axis),
+            ArrayAttr([FloatData(s) for s, _ in pairs]),
+            ArrayAttr([IntAttr(z) for _, z in pairs]),
+        ]
+
+    def print_parameters(self, printer: Printer) -> None:
+        def print_pair(scale: FloatData, zero_point: IntAttr) -> None:
+            printer.print_string(repr_float(scale.data))
+            printer.print_string(f":{zero_point.data}")
+
+        printer.print_string(f"<{self.storage_type}:f32")
+        pairs = list(zip(self.scales.data, self.zero_points.data))
+        if self.is_per_axis:
+            printer.print_string(f":{self.axis.data}, {{")
+            for index, (scale, zero_point) in enumerate(pairs):
+                if index:
+                    printer.print_string(", ")
+                print_pair(scale, zero_point)
+            printer.print_string("}>")
+        else:
+            printer.print_string(", ")
+            print_pair(*pairs[0])
+            printer.print_string(">")
+
+
+def repr_float(value: float) -> str:
+    """Shortest round-tripping text of a float that the MLIR lexer accepts."""
+    text = repr(float(value))
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def quant_type(value: SSAValue | Attribute) -> UniformQuantizedType | None:
+    """The quantized element type of a tensor value or type, or None."""
+    tensor = value.type if isinstance(value, SSAValue) else value
+    if isinstance(tensor, TensorType) and isinstance(tensor.element_type, UniformQuantizedType):
+        return tensor.element_type
+    return None
+
+
+def _per_tensor(value: SSAValue, what: str) -> UniformQuantizedType:
+    qtype = quant_type(value)
+    if qtype is None:
+        raise VerifyException(f"{what} must have a !quantized.uniform element type")
+    if qtype.is_per_axis:
+        raise VerifyException(f"{what} must be quantized per tensor")
+    return qtype
+
+
+def _check_weights(op: LayerOp, axis: int, channels: int) -> UniformQuantizedType:
+    qtype = quant_type(op.operands[1])
+    if qtype is None:
+        raise VerifyException("weights must have a !quantized.uniform element type")
+    if qtype.bits != 8:
+        raise VerifyException("weights must be int8")
+    if any(z.data != 0 for z in qtype.zero_points.data):
+        raise VerifyException("weights must be symmetric (zero point 0)")
+    if qtype.is_per_axis and (qtype.axis.data != axis or len(qtype.scales.data) != channels):
+        raise VerifyException(
+            f"per-axis weights must be quantized along axis {axis} with {channels} scales"
+        )
+    return qtype
+
+
+def _check_bias(op: LayerOp) -> None:
+    bias_type = op.operands[2].type
+    assert isinstance(bias_type, TensorType)
+    if bias_type.element_type != i32:
+        raise VerifyException(f"bias must be an i32 tensor, got {bias_type.element_type}")
+
+
+def _check_same_storage(first: UniformQuantizedType, second: UniformQuantizedType) -> None:
+    if first.storage_type != second.storage_type:
+        raise VerifyException(
+            f"ifm and ofm storage types differ ({first.storage_type} vs {second.storage_type})"
+        )
+
+
+class QuantizedConvLike(LayerOp):
+    """Shared element-type rules of conv, depthwise conv and fully connected."""
+
+    WEIGHT_AXIS: ClassVar[int] = 0
+
+    def verify_element_types(self) -> None:
+        ifm = _per_tensor(self.operands[0], "ifm")
+        ofm = _per_tensor(self.results[0], "ofm")
+        _check_same_storage(ifm, ofm)
+        channels = tensor_shape(self.results[0], "ofm")[-1]
+        _check_weights(self, self.WEIGHT_AXIS, channels)
+        _check_bias(self)
+
+
+class PerTensorLayerOp(LayerOp):
+    """Ops whose operands and results are all per-tensor quantized, same storage."""
+
+    def verify_element_types(self) -> None:
+        types = [
+            _per_tensor(value, "operand" if value in self.operands else "result")
+            for value in (*self.operands, *self.results)
+        ]
+        for other in types[1:]:
+            _check_same_storage(types[0], other)
+
+
+class SameQuantizationLayerOp(PerTensorLayerOp):
+    """Ops that move values without rescaling: result type params equal the input's."""
+
+    def verify_element_types(self) -> None:
+        super().verify_element_types()
+        if quant_type(self.operands[0]) != quant_type(self.results[0]):
+            raise VerifyException("result must have the same quantization as the input")
+
+
+@irdl_op_definition
+class ConstantOp(ConstantBase):
+    """Quantized constant: stored integers in `value`, the quantized type as result."""
+
+    name = "quantized.constant"
+
+    def verify_(self) -> None:
+        super().verify_()
+        output_type = self.output.type
+        assert isinstance(output_type, TensorType)
+        qtype = quant_type(output_type)
+        storage = qtype.storage_type if qtype is not None else output_type.element_type
+        if self.value.type.element_type != storage:
+            raise VerifyException(
+                f"constant data is {self.value.type.element_type}, storage type is {storage}"
+            )
+        if qtype is not None and qtype.is_per_axis:
+            extent = output_type.get_shape()[qtype.axis.data]
+            if len(qtype.scales.data) != extent:
+                raise VerifyException(
+                    f"per-axis type has {len(qtype.scales.data)} scales for an axis of {extent}"
+                )
+
+
+@irdl_op_definition
+class Conv2dOp(QuantizedConvLike, Conv2dBase):
+    """Integer 2-D convolution (TFLite CONV_2D)."""
+
+    name = "quantized.conv2d"
+
+
+@irdl_op_definition
+class DepthwiseConv2dOp(QuantizedConvLike, DepthwiseConv2dBase):
+    """Integer depthwise convolution (TFLite DEPTHWISE_CONV_2D)."""
+
+    name = "quantized.depthwise_conv2d"
+    WEIGHT_AXIS: ClassVar[int] = 3
+
+
+@irdl_op_definition
+class FullyConnectedOp(QuantizedConvLike, FullyConnectedBase):
+    """Integer fully connected layer (TFLite FULLY_CONNECTED)."""
+
+    name = "quantized.fully_connected"
+
+
+@irdl_op_definition
+class AddOp(PerTensorLayerOp, AddBase):
+    """Integer addition with rescaling of both inputs (TFLite ADD)."""
+
+    name = "quantized.add"
+
+
+@irdl_op_definition
+class MaxPool2dOp(SameQuantizationLayerOp, Pool2dBase):
+    """Integer max pooling (TFLite MAX_POOL_2D)."""
+
+    name = "quantized.max_pool2d"
+
+
+@irdl_op_definition
+class AvgPool2dOp(SameQuantizationLayerOp, Pool2dBase):
+    """Integer average pooling with TFLite's rounding (AVERAGE_POOL_2D)."""
+
+    name = "quantized.avg_pool2d"
+
+
+@irdl_op_definition
+class ReshapeOp(SameQuantizationLayerOp, ReshapeBase):
+    """Reshape of quantized data."""
+
+    name = "quantized.reshape"
+
+
+@irdl_op_definition
+class TransposeOp(SameQuantizationLayerOp, TransposeBase):
+    """Axis permutation of quantized data."""
+
+    name = "quantized.transpose"
+
+
+@irdl_op_definition
+class QuantizeOp(IRDLOperation):
+    """Float to integer at a model boundary (TFLite QUANTIZE from float)."""
+
+    name = "quantized.quantize"
+    irdl_options = (ParsePropInAttrDict(),)
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, output_type: Attribute):
+        super().__init__(operands=[input], result_types=[output_type])
+
+    def verify_(self) -> None:
+        source = self.input.type
+        assert isinstance(source, TensorType)
+        if not isinstance(source.element_type, Float32Type):
+            raise VerifyException("quantize input must be f32")
+        _per_tensor(self.output, "quantize result")
+        if tensor_shape(self.input, "input") != tensor_shape(self.output, "output"):
+            raise VerifyException("quantize must not change the shape")
+
+
+@irdl_op_definition
+class DequantizeOp(IRDLOperation):
+    """Integer to float at a model boundary (TFLite DEQUANTIZE)."""
+
+    name = "quantized.dequantize"
+    irdl_options = (ParsePropInAttrDict(),)
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue):
+        source = input.type
+        assert isinstance(source, TensorType)
+        super().__init__(
+            operands=[input], result_types=[TensorType(f32, source.get_shape())]
+        )
+
+    def verify_(self) -> None:
+        _per_tensor(self.input, "dequantize input")
+        target = self.output.type
+        assert isinstance(target, TensorType)
+        if not isinstance(target.element_type, Float32Type):
+            raise VerifyException("dequantize result must be f32")
+        if tensor_shape(self.input, "input") != tensor_shape(self.output, "output"):
+            raise VerifyException("dequantize must not change the shape")
+
+
+@irdl_op_definition
+class ClampOp(SameQuantizationLayerOp):
+    """Clamp stored integers to [min, max] (a standalone activation, TFLite RELU*)."""
+
+    name = "quantized.clamp"
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    min = prop_def(IntegerAttr)
+    max = prop_def(IntegerAttr)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, minimum: int, maximum: int):
+        super().__init__(
+            operands=[input],
+            result_types=[input.type],
+            properties={"min": IntegerAttr(minimum, 64), "max": IntegerAttr(maximum, 64)},
+        )
+
+    def verify_shapes(self) -> None:
+        if self.min.value.data > self.max.value.data:
+            raise VerifyException("clamp min must not exceed max")
+
+
+def quantized_tensor(shape: Sequence[int], qtype: UniformQuantizedType) -> TensorType:
+    """A tensor type of the given shape with a quantized element type."""
+    return TensorType(qtype, list(shape))
+
+
+def storage_of(bits: int) -> IntegerType:
+    """The signless integer storage type of the given width."""
+    return IntegerType(bits)
+
+
+Quantized = Dialect(
+    "quantized",
+    [
+        ConstantOp,
+        Conv2dOp,
+        DepthwiseConv2dOp,
+        FullyConnectedOp,
+        AddOp,
+        MaxPool2dOp,
+        AvgPool2dOp,
+        ReshapeOp,
+        TransposeOp,
+        QuantizeOp,
+        DequantizeOp,
+        ClampOp,
+    ],
+    [UniformQuantizedType],
+)

@@ -1,0 +1,49 @@
+"""Errors npuc reports to its users.
+
+Every error a user can cause (a bad model file, an unsupported operator, an
+input of the wrong shape, a model that does not fit the target) is raised as a
+subclass of `NpucError`. The message is a single line that names the thing at
+fault (file, node or op name) and the problem, so the CLI can print it as is.
+"""
+
+
+class NpucError(Exception):
+    """Base class of all errors npuc raises for bad input or impossible requests."""
+
+
+class ModelFormatError(NpucError):
+    """The file is not a model npuc can read: wrong format, truncated or corrupt."""
+
+
+class UnsupportedOperatorError(NpucError):
+    """The model uses operators (or operator forms) npuc does not support.
+
+    `problems` lists every offending node at once as `(node_name, op_type, reason)`.
+    """
+
+    def __init__(self, source: str, problems: list[tuple[str, str, str]]):
+        self.source = source
+        self.problems = problems
+        listed = "; ".join(
+            f"{name} ({op_type}){': ' + reason if reason else ''}"
+            for name, op_type, reason in problems
+        )
+        super().__init__(
+            f"{source}: {len(problems)} unsupported node(s): {listed}"
+        )
+
+
+class ModelVerificationError(NpucError):
+    """The model or IR is inconsistent: shapes, types or attributes do not verify."""
+
+
+class InputDataError(NpucError):
+    """Input or calibration data does not match the model's interface."""
+
+
+class TargetError(NpucError):
+    """A target description is missing, malformed or cannot hold the model."""
+
+
+class AllocationError(NpucError):
+    """Buffers could not be placed in the target's memories, or a placement is invalid."""

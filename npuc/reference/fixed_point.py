@@ -1,0 +1,226 @@
+"""TFLite integer (fixed-point) arithmetic, vectorised over numpy arrays.
+
+The functions mirror ``tensorflow/lite/kernels/internal/common.h`` and
+``quantization_util.cc`` in their default build (``TFLITE_SINGLE_ROUNDING``
+undefined, i.e. the gemmlowp double-rounding scheme) so that the integer
+reference interpreter is bit-exact with TFLite's reference kernels.
+
+All integer helpers take and return ``int64`` arrays holding values of the
+C++ ``int32_t`` type they model; int64 leaves room for the intermediate
+products without overflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+_ACTIVATION_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "none": (None, None),
+    "relu": (0.0, None),
+    "relu6": (0.0, 6.0),
+    "relu_n1_to_1": (-1.0, 1.0),
+}
+
+
+def round_half_away_from_zero(x: np.ndarray | float) -> np.ndarray:
+    """Round like C's ``std::round`` (TFLite's ``TfLiteRound``), keeping dtype.
+
+    ``np.round`` rounds half to even, which differs from TFLite on ties.
+    Subtracting the integer part is exact in binary floating point, so the
+    tie test below has no double-rounding error.
+    """
+    x = np.asarray(x)
+    whole = np.trunc(x)
+    fraction = x - whole
+    return whole + np.where(np.abs(fraction) >= 0.5, np.sign(x), 0).astype(x.dtype)
+
+
+def _wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Reinterpret int64 values as two's-complement int32 (C++ overflow wrap)."""
+    return np.asarray(x, dtype=np.int64).astype(np.int32).astype(np.int64)
+
+
+def quantize_multipliers(
+    real_multipliers: np.ndarray | Sequence[float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised TFLite ``QuantizeMultiplier``: real = multiplier * 2^(shift-31).
+
+    Follows quantization_util.cc: ``q = frexp(real, &shift)``, the Q31
+    significand is ``round(q * 2^31)`` (half away from zero); a rounded value
+    of exactly 2^31 is halved with ``shift + 1``; shifts below -31 flush the
+    multiplier to zero. Zero maps to (0, 0). Returns int32 arrays.
+    """
+    real = np.asarray(real_multipliers, dtype=np.float64)
+    significand, shift = np.frexp(real)
+    q_fixed = round_half_away_from_zero(significand * 2.0**31).astype(np.int64)
+    saturated = q_fixed == 2**31
+    q_fixed = np.where(saturated, q_fixed // 2, q_fixed)
+    shift = np.where(saturated, shift + 1, shift).astype(np.int64)
+    underflow = shift < -31
+    q_fixed = np.where(underflow, 0, q_fixed)
+    shift = np.where(underflow, 0, shift)
+    return q_fixed.astype(np.int32), shift.astype(np.int32)
+
+
+def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
+    """Scalar TFLite ``QuantizeMultiplier``; see :func:`quantize_multipliers`."""
+    multiplier, shift = quantize_multipliers(np.float64(real_multiplier))
+    return int(multiplier), int(shift)
+
+
+def quantize_multiplier_smaller_than_one_exp(real_multiplier: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplierSmallerThanOneExp``: returns (multiplier, left_shift).
+
+    Same encoding as :func:`quantize_multiplier`; TFLite additionally
+    requires the resulting shift to be non-positive (real < 1).
+    """
+    multiplier, shift = quantize_multiplier(real_multiplier)
+    if shift > 0:
+        raise ValueError(f"multiplier {real_multiplier} is not smaller than one")
+    return multiplier, shift
+
+
+def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 values.
+
+    Returns the high 32 bits of ``2*a*b`` rounded to nearest (nudge of
+    +-2^30, then C truncating division by 2^31); the single overflow case
+    ``a == b == INT32_MIN`` saturates to INT32_MAX.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    overflow = (a == b) & (a == INT32_MIN)
+    product = a * b
+    nudged = product + np.where(product >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.where(nudged >= 0, nudged >> 31, -((-nudged) >> 31))
+    return np.where(overflow, INT32_MAX, high)
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
+    """gemmlowp ``RoundingDivideByPOT``: x / 2^exponent, ties away from zero.
+
+    ``exponent`` is in [0, 31] and broadcasts against ``x`` (per-channel
+    shifts along the last axis).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
+
+
+def multiply_by_quantized_multiplier(
+    x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """TFLite ``MultiplyByQuantizedMultiplier`` (double-rounding build).
+
+    Computes ``x * multiplier * 2^(shift-31)``: a positive shift is applied
+    as an exact left shift of ``x`` before the rounding doubling high mul, a
+    negative one as a rounding right shift after it. ``x`` is an int32
+    accumulator; values beyond int32 (and the left-shifted value) wrap as
+    in TFLite's int32 arithmetic. ``multiplier``/``shift`` broadcast against
+    ``x``, so per-channel arrays apply along the last axis.
+    """
+    shift = np.asarray(shift, dtype=np.int64)
+    left_shift = np.maximum(shift, 0)
+    right_shift = np.maximum(-shift, 0)
+    shifted = _wrap_int32(_wrap_int32(x) * (np.int64(1) << left_shift))
+    return rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(shifted, multiplier), right_shift
+    )
+
+
+def multiply_by_quantized_multiplier_smaller_than_one_exp(
+    x: np.ndarray, multiplier: np.ndarray | int, left_shift: np.ndarray | int
+) -> np.ndarray:
+    """TFLite ``MultiplyByQuantizedMultiplierSmallerThanOneExp`` (used by ADD).
+
+    Rounding doubling high mul followed by a rounding right shift of
+    ``-left_shift`` (``left_shift`` <= 0).
+    """
+    return rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x, multiplier), -np.asarray(left_shift)
+    )
+
+
+def _quantize_scalar(value: float, scale: float, zero_point: int) -> int:
+    """TFLite ``Quantize`` helper of kernel_util.cc: float32 ``round(f / scale)``."""
+    quotient = np.float32(value) / np.float32(scale)
+    return int(zero_point) + int(round_half_away_from_zero(quotient))
+
+
+def activation_range(
+    activation: str, scale: float, zero_point: int, qmin: int, qmax: int
+) -> tuple[int, int]:
+    """TFLite ``CalculateActivationRangeQuantized`` for a fused activation.
+
+    The float bounds of ``activation`` ("none", "relu", "relu6",
+    "relu_n1_to_1") are quantized with the output scale/zero point and
+    intersected with the storage range [qmin, qmax].
+    """
+    if activation not in _ACTIVATION_BOUNDS:
+        raise ValueError(f"unknown activation {activation!r}")
+    lower, upper = _ACTIVATION_BOUNDS[activation]
+    act_min, act_max = qmin, qmax
+    if lower is not None:
+        act_min = max(qmin, _quantize_scalar(lower, scale, zero_point))
+    if upper is not None:
+        act_max = min(qmax, _quantize_scalar(upper, scale, zero_point))
+    return act_min, act_max
+
+
+def _along_axis(values: np.ndarray | float, ndim: int, axis: int | None) -> np.ndarray:
+    """Shape per-axis quantization parameters to broadcast along ``axis``."""
+    values = np.asarray(values)
+    if axis is None:
+        if values.size != 1:
+            raise ValueError("per-axis quantization parameters need an axis")
+        return values.reshape(())
+    shape = [1] * ndim
+    shape[axis] = values.size
+    return values.reshape(shape)
+
+
+def quantize(
+    x: np.ndarray,
+    scale: np.ndarray | float,
+    zero_point: np.ndarray | int,
+    qmin: int,
+    qmax: int,
+    axis: int | None = None,
+    dtype: type = np.int8,
+) -> np.ndarray:
+    """Float -> integer as TFLite's reference QUANTIZE (``AffineQuantize``).
+
+    ``clamp(round(x / scale) + zero_point, qmin, qmax)`` with the division in
+    float32 and ``std::round`` (half away from zero). Per-axis scale and
+    zero point (``PerChannelQuantize``) are given as arrays with ``axis``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    scale = _along_axis(np.asarray(scale, dtype=np.float32), x.ndim, axis)
+    zero_point = _along_axis(np.asarray(zero_point, dtype=np.int64), x.ndim, axis)
+    rounded = round_half_away_from_zero(x / scale).astype(np.int64)
+    return np.clip(rounded + zero_point, qmin, qmax).astype(dtype)
+
+
+def dequantize(
+    q: np.ndarray,
+    scale: np.ndarray | float,
+    zero_point: np.ndarray | int,
+    axis: int | None = None,
+) -> np.ndarray:
+    """Integer -> float32 as TFLite's reference DEQUANTIZE.
+
+    ``float(scale * (q - zero_point))`` with the product in double precision
+    (TFLite keeps ``DequantizationParams::scale`` as a double).
+    """
+    q = np.asarray(q, dtype=np.int64)
+    scale = _along_axis(np.asarray(scale, dtype=np.float32).astype(np.float64), q.ndim, axis)
+    zero_point = _along_axis(np.asarray(zero_point, dtype=np.int64), q.ndim, axis)
+    return (scale * (q - zero_point)).astype(np.float32)

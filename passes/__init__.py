@@ -1,0 +1,35 @@
+"""npuc's passes, one per module, registered by name with lazy factories.
+
+Importing this package imports no pass: `get_all_passes` maps each pass name
+to a function that imports its module on first use, so `npuc-opt` and the xDSL
+universe start quickly.
+"""
+
+from collections.abc import Callable
+from importlib import import_module
+
+from xdsl.passes import ModulePass
+
+PASS_MODULES: dict[str, tuple[str, str]] = {
+    "graph-fuse-activation": ("fuse_activation", "FuseActivationPass"),
+    "quantize": ("quantize", "QuantizePass"),
+    "npu-legalize": ("legalize", "LegalizePass"),
+    "npu-tile": ("tile", "TilePass"),
+    "npu-schedule": ("schedule", "SchedulePass"),
+    "npu-allocate": ("allocate", "AllocatePass"),
+    "npu-lower": ("lower", "LowerPass"),
+    "npu-cost-model": ("cost_model", "CostModelPass"),
+}
+"""Pass name -> (module in npuc.passes, class name)."""
+
+
+def _factory(module: str, class_name: str) -> Callable[[], type[ModulePass]]:
+    def load() -> type[ModulePass]:
+        return getattr(import_module(f"npuc.passes.{module}"), class_name)
+
+    return load
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Every npuc pass name with a factory returning its class."""
+    return {name: _factory(*where) for name, where in PASS_MODULES.items()}

@@ -1,0 +1,41 @@
+"""`npuc-opt`: the mlir-opt style driver over npuc's dialects and passes.
+
+It is xDSL's opt main with every registered universe (npuc's included) and one
+more frontend per model format, so `npuc-opt model.onnx -p quantize{...}`
+imports the model before running the pipeline.
+"""
+
+import sys
+from typing import IO
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from npuc.errors import NpucError
+
+
+class NpucOptMain(xDSLOptMain):
+    """xDSL's opt driver with model files accepted as input."""
+
+    def register_all_frontends(self) -> None:
+        super().register_all_frontends()
+
+        def import_onnx(stream: IO[bytes]) -> ModuleOp:
+            from npuc.importers.onnx import import_onnx_bytes
+
+            return import_onnx_bytes(stream.read(), self.get_input_name())
+
+        self.available_frontends["onnx"] = import_onnx
+
+
+def main() -> None:
+    """Entry point of the `npuc-opt` console script."""
+    try:
+        NpucOptMain(description="npuc modular optimizer driver").run()
+    except NpucError as error:
+        print(f"npuc-opt: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

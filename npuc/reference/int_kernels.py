@@ -131,6 +131,14 @@ def fully_connected(
     return _requantize_accumulator(acc, multiplier, shift, ofm_zero_point, act_min, act_max)
 
 
+def _rescale_add_input(x: np.ndarray, zero_point: int, real_multiplier: float) -> np.ndarray:
+    """Re-centre one ADD input, shift it left by 20 bits and scale it by ``real_multiplier``."""
+    multiplier, shift = quantize_multiplier_smaller_than_one_exp(real_multiplier)
+    return multiply_by_quantized_multiplier_smaller_than_one_exp(
+        (x - zero_point) << ADD_LEFT_SHIFT, multiplier, shift
+    )
+
+
 def add(
     a: np.ndarray,
     a_zero_point: int,
@@ -156,16 +164,10 @@ def add(
         raise ValueError(f"cannot broadcast ADD inputs: {error}") from error
     a_scale, b_scale, ofm_scale = (float(np.float32(s)) for s in (a_scale, b_scale, ofm_scale))
     twice_max_input_scale = 2.0 * max(a_scale, b_scale)
-    a_multiplier, a_shift = quantize_multiplier_smaller_than_one_exp(a_scale / twice_max_input_scale)
-    b_multiplier, b_shift = quantize_multiplier_smaller_than_one_exp(b_scale / twice_max_input_scale)
+    scaled_a = _rescale_add_input(a, a_zero_point, a_scale / twice_max_input_scale)
+    scaled_b = _rescale_add_input(b, b_zero_point, b_scale / twice_max_input_scale)
     ofm_multiplier, ofm_shift = quantize_multiplier_smaller_than_one_exp(
         twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * ofm_scale)
-    )
-    scaled_a = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        (a - a_zero_point) << ADD_LEFT_SHIFT, a_multiplier, a_shift
-    )
-    scaled_b = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        (b - b_zero_point) << ADD_LEFT_SHIFT, b_multiplier, b_shift
     )
     raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
         scaled_a + scaled_b, ofm_multiplier, ofm_shift

@@ -117,7 +117,9 @@ DEPTHWISE_CASES = [
 
 
 @pytest.mark.parametrize("n,h,w,c,m,kernel,strides,dilations,padding,activation", DEPTHWISE_CASES)
-def test_depthwise_conv2d_matches_tflite(n, h, w, c, m, kernel, strides, dilations, padding, activation):
+def test_depthwise_conv2d_matches_tflite(
+    n, h, w, c, m, kernel, strides, dilations, padding, activation
+):
     rng = np.random.default_rng(h * 1000 + w * 100 + c * 10 + m)
     channels = c * m
     ifm = random_int8(rng, (n, h, w, c))
@@ -154,7 +156,9 @@ def test_depthwise_conv2d_matches_tflite(n, h, w, c, m, kernel, strides, dilatio
     np.testing.assert_array_equal(ofm, expected)
 
 
-@pytest.mark.parametrize("n,k,o,activation", [(1, 16, 8, "none"), (3, 37, 11, "relu"), (2, 5, 20, "relu6")])
+@pytest.mark.parametrize(
+    "n,k,o,activation", [(1, 16, 8, "none"), (3, 37, 11, "relu"), (2, 5, 20, "relu6")]
+)
 def test_fully_connected_matches_tflite(n, k, o, activation):
     rng = np.random.default_rng(n * 100 + k + o)
     ifm = random_int8(rng, (n, k))
@@ -247,7 +251,10 @@ def test_pool2d_matches_tflite(op, shape, kernel, strides, padding, activation):
         TensorSpec(shape, np.int8, [scale], [zp]),
         TensorSpec(out_shape, np.int8, [scale], [zp]),
     ]
-    opcode = {"max": tflite.BuiltinOperator.MAX_POOL_2D, "avg": tflite.BuiltinOperator.AVERAGE_POOL_2D}
+    opcode = {
+        "max": tflite.BuiltinOperator.MAX_POOL_2D,
+        "avg": tflite.BuiltinOperator.AVERAGE_POOL_2D,
+    }
     model = build_model(
         opcode[op],
         tflite.BuiltinOptions.Pool2DOptions,
@@ -272,7 +279,8 @@ def test_avg_pool2d_rounds_half_away_from_zero():
 
 
 @pytest.mark.parametrize(
-    "in_scale,in_zp,out_scale,out_zp", [(0.05, 3, 0.1, -7), (0.02, -10, 0.013, 5), (0.3, 0, 0.02, 1)]
+    "in_scale,in_zp,out_scale,out_zp",
+    [(0.05, 3, 0.1, -7), (0.02, -10, 0.013, 5), (0.3, 0, 0.02, 1)],
 )
 def test_requantize_matches_tflite(in_scale, in_zp, out_scale, out_zp):
     q = np.arange(QMIN, QMAX + 1, dtype=np.int8).reshape(1, 256)
@@ -309,11 +317,13 @@ def test_per_axis_quantize_dequantize_round_trip():
     q = np.arange(-4, 5, dtype=np.int8).reshape(3, 3).T
     x = fixed_point.dequantize(q, scales, zero_points, axis=1)
     np.testing.assert_allclose(x[1], (q[1] - zero_points) * scales, rtol=1e-6)
-    np.testing.assert_array_equal(fixed_point.quantize(x, scales, zero_points, QMIN, QMAX, axis=1), q)
+    requantized = fixed_point.quantize(x, scales, zero_points, QMIN, QMAX, axis=1)
+    np.testing.assert_array_equal(requantized, q)
 
 
 @pytest.mark.parametrize(
-    "activation,expected", [("none", (-128, 127)), ("relu", (-5, 127)), ("relu6", (-5, 55)), ("relu_n1_to_1", (-15, 5))]
+    "activation,expected",
+    [("none", (-128, 127)), ("relu", (-5, 127)), ("relu6", (-5, 55)), ("relu_n1_to_1", (-15, 5))],
 )
 def test_activation_range(activation, expected):
     assert fixed_point.activation_range(activation, 0.1, -5, QMIN, QMAX) == expected
@@ -323,7 +333,8 @@ def test_fixed_point_edge_cases():
     int32_min = -(2**31)
     assert fixed_point.saturating_rounding_doubling_high_mul(int32_min, int32_min) == 2**31 - 1
     np.testing.assert_array_equal(
-        fixed_point.rounding_divide_by_pot(np.array([5, -5, 6, -6, 7, -7]), 1), [3, -3, 3, -3, 4, -4]
+        fixed_point.rounding_divide_by_pot(np.array([5, -5, 6, -6, 7, -7]), 1),
+        [3, -3, 3, -3, 4, -4],
     )
     assert fixed_point.quantize_multiplier(0.0) == (0, 0)
     assert fixed_point.quantize_multiplier(1.0 - 2.0**-40) == (2**30, 1)

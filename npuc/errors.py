@@ -47,3 +47,7 @@ class TargetError(NpucError):
 
 class AllocationError(NpucError):
     """Buffers could not be placed in the target's memories, or a placement is invalid."""
+
+
+class PipelineError(NpucError):
+    """A pass reported that it cannot process the module (the message names the op)."""

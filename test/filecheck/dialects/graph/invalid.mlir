@@ -1,0 +1,61 @@
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics | filecheck %s
+
+// The verifiers name what is wrong with shapes, windows and activations.
+
+func.func @bad_ofm(%x: tensor<1x8x8x3xf32>) -> tensor<1x8x8x4xf32> {
+  %w = graph.constant dense<0.5> : tensor<4x3x3x3xf32>
+  %b = graph.constant dense<0.0> : tensor<4xf32>
+  %c = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x3xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  func.return %c : tensor<1x8x8x4xf32>
+}
+// CHECK: ofm shape is [1, 8, 8, 4], expected [1, 6, 6, 4]
+
+// -----
+
+func.func @bad_depth(%x: tensor<1x8x8x2xf32>) -> tensor<1x8x8x4xf32> {
+  %w = graph.constant dense<0.5> : tensor<4x1x1x3xf32>
+  %b = graph.constant dense<0.0> : tensor<4xf32>
+  %c = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x2xf32>, tensor<4x1x1x3xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  func.return %c : tensor<1x8x8x4xf32>
+}
+// CHECK: weights input depth 3 does not match ifm depth 2
+
+// -----
+
+func.func @bad_activation(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %a = graph.add %x, %x {activation = "tanh"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  func.return %a : tensor<1x4xf32>
+}
+// CHECK: unknown fused activation 'tanh' (expected one of none, relu, relu6, relu_n1_to_1)
+
+// -----
+
+func.func @bad_broadcast(%x: tensor<1x4xf32>, %y: tensor<1x3xf32>) -> tensor<1x4xf32> {
+  %a = graph.add %x, %y {activation = "none"} : (tensor<1x4xf32>, tensor<1x3xf32>) -> tensor<1x4xf32>
+  func.return %a : tensor<1x4xf32>
+}
+// CHECK: shapes [1, 4] and [1, 3] do not broadcast
+
+// -----
+
+func.func @bad_reshape(%x: tensor<1x8xf32>) -> tensor<1x9xf32> {
+  %r = graph.reshape %x : tensor<1x8xf32> -> tensor<1x9xf32>
+  func.return %r : tensor<1x9xf32>
+}
+// CHECK: reshape from [1, 8] to [1, 9] changes the element count
+
+// -----
+
+func.func @bad_stride(%x: tensor<1x4x4x1xf32>) -> tensor<1x4x4x1xf32> {
+  %m = graph.max_pool2d %x {kernel = array<i64: 1, 1>, strides = array<i64: 0, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x1xf32>) -> tensor<1x4x4x1xf32>
+  func.return %m : tensor<1x4x4x1xf32>
+}
+// CHECK: 'strides' values must be >= 1, got [0, 1]
+
+// -----
+
+func.func @bad_element_type(%x: tensor<1x4xi8>) -> tensor<1x4xi8> {
+  %a = graph.add %x, %x {activation = "none"} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi8>
+  func.return %a : tensor<1x4xi8>
+}
+// CHECK: graph ops take f32 tensors, got i8

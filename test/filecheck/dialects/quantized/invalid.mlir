@@ -1,0 +1,59 @@
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics | filecheck %s
+
+// Quantization parameters are checked by the type and op verifiers.
+
+func.func @weights_not_symmetric(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>> {
+  %w = quantized.constant dense<1> : tensor<2x4xi8> -> tensor<2x4x!quantized.uniform<i8:f32, 0.05:3>>
+  %b = quantized.constant dense<0> : tensor<2xi32>
+  %o = quantized.fully_connected %x, %w, %b {activation = "none"} : (tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<2x4x!quantized.uniform<i8:f32, 0.05:3>>, tensor<2xi32>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %o : tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+}
+// CHECK: weights must be symmetric (zero point 0)
+
+// -----
+
+func.func @per_axis_count(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>> {
+  %w = quantized.constant dense<1> : tensor<2x4xi8> -> tensor<2x4x!quantized.uniform<i8:f32:0, {0.05:0, 0.05:0, 0.05:0}>>
+  func.return %x : tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>
+}
+// CHECK: per-axis type has 3 scales for an axis of 2
+
+// -----
+
+func.func @bias_type(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>> {
+  %w = quantized.constant dense<1> : tensor<2x4xi8> -> tensor<2x4x!quantized.uniform<i8:f32, 0.05:0>>
+  %b = quantized.constant dense<0> : tensor<2xi8>
+  %o = quantized.fully_connected %x, %w, %b {activation = "none"} : (tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<2x4x!quantized.uniform<i8:f32, 0.05:0>>, tensor<2xi8>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %o : tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+}
+// CHECK: bias must be an i32 tensor, got i8
+
+// -----
+
+func.func @zero_point_range(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:200>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.1:200>> {
+  func.return %x : tensor<1x4x!quantized.uniform<i8:f32, 0.1:200>>
+}
+// CHECK: zero point outside the i8 range
+
+// -----
+
+func.func @pool_requantizes(%x: tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.2:0>> {
+  %m = quantized.max_pool2d %x {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.2:0>>
+  func.return %m : tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.2:0>>
+}
+// CHECK: result must have the same quantization as the input
+
+// -----
+
+func.func @float_ifm(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %a = quantized.add %x, %x {activation = "none"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  func.return %a : tensor<1x4xf32>
+}
+// CHECK: operand must have a !quantized.uniform element type
+
+// -----
+
+func.func @negative_scale(%x: tensor<1x4x!quantized.uniform<i8:f32, -0.1:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, -0.1:0>> {
+  func.return %x : tensor<1x4x!quantized.uniform<i8:f32, -0.1:0>>
+}
+// CHECK: quantization scales must be positive and finite

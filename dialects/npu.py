@@ -20,10 +20,11 @@ attributes in this dialect's namespace (`npu.block`, `npu.stripe`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, TypeVar
 
 from xdsl.dialects.builtin import (
+    I32,
     ArrayAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
@@ -32,7 +33,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
 )
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, Region, SSAValue
 from xdsl.irdl import (
     BaseAttr,
     IRDLOperation,
@@ -53,7 +54,7 @@ from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.common import array_values, conv_output_size, int_array
+from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
 from npuc.dialects.quantized import UniformQuantizedType
 
 SCALE_BIAS_ENTRY_BYTES = 12
@@ -246,13 +247,45 @@ class ConstantOp(CommandOp):
 
 
 class InterfaceOp(CommandOp):
-    """A feature map of the model's interface, by its model tensor name."""
+    """A feature map of the model's interface, by its model tensor name.
+
+    `host_conversion` (optional) says the model's own interface tensor is f32
+    and the host converts it: `"quantize"` on an input (the host quantizes the
+    user's data into `fm`), `"dequantize"` on an output (the host dequantizes
+    `fm`). `layout` (optional) is `"NCHW"` when the model's own interface is
+    NCHW (the host transposes user data; `fm` is always NHWC), as
+    `graph.layout` says on the function before lowering.
+    """
 
     tensor = prop_def(StringAttr)
     fm = prop_def(FeatureMapAttr)
+    host_conversion = opt_prop_def(StringAttr)
+    layout = opt_prop_def(StringAttr)
 
-    def __init__(self, tensor: str, fm: FeatureMapAttr):
-        super().__init__(properties={"tensor": StringAttr(tensor), "fm": fm})
+    HOST_CONVERSION: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        tensor: str,
+        fm: FeatureMapAttr,
+        host_conversion: str | None = None,
+        layout: str | None = None,
+    ):
+        properties: dict[str, Attribute] = {"tensor": StringAttr(tensor), "fm": fm}
+        if host_conversion is not None:
+            properties["host_conversion"] = StringAttr(host_conversion)
+        if layout is not None:
+            properties["layout"] = StringAttr(layout)
+        super().__init__(properties=properties)
+
+    def verify_(self) -> None:
+        if self.host_conversion is not None and self.host_conversion.data != self.HOST_CONVERSION:
+            raise VerifyException(
+                f"{self.name} host_conversion must be '{self.HOST_CONVERSION}', "
+                f"got '{self.host_conversion.data}'"
+            )
+        if self.layout is not None and self.layout.data != "NCHW":
+            raise VerifyException(f"interface layout must be 'NCHW', got '{self.layout.data}'")
 
 
 @irdl_op_definition
@@ -260,6 +293,7 @@ class InputOp(InterfaceOp):
     """Where the host writes a model input before running the command stream."""
 
     name = "npu.input"
+    HOST_CONVERSION: ClassVar[str] = "quantize"
 
 
 @irdl_op_definition
@@ -267,6 +301,7 @@ class OutputOp(InterfaceOp):
     """Where the host reads a model output after the command stream."""
 
     name = "npu.output"
+    HOST_CONVERSION: ClassVar[str] = "dequantize"
 
 
 @irdl_op_definition
@@ -307,8 +342,8 @@ class ComputeOp(CommandOp):
 
     ifm = prop_def(FeatureMapAttr)
     ofm = prop_def(FeatureMapAttr)
-    act_min = prop_def(IntegerAttr)
-    act_max = prop_def(IntegerAttr)
+    act_min = prop_def(IntegerAttr[I32])
+    act_max = prop_def(IntegerAttr[I32])
     block = prop_def(DenseArrayBase)
 
     def verify_(self) -> None:
@@ -523,6 +558,34 @@ class StageOp(IRDLOperation):
         super().__init__(
             operands=[input], result_types=[input.type], properties={"memory": StringAttr(memory)}
         )
+
+
+PROPERTY_ORDER = (
+    "buffer", "value", "tensor", "fm", "host_conversion", "layout", "src", "dst", "kind",
+    "ifm", "ifm2", "ofm", "weights", "scale_bias", "kernel", "strides", "dilations",
+    "padding", "act_min", "act_max", "block", "inputs", "outputs", "reason",
+)
+"""The order in which `build_command` stores (and so prints) command properties."""
+
+CommandT = TypeVar("CommandT", bound=IRDLOperation)
+
+
+def build_command(
+    op_type: type[CommandT],
+    properties: Mapping[str, Attribute],
+    layer: str | None = None,
+    regions: Sequence[Region] = (),
+) -> CommandT:
+    """A command with its properties in `PROPERTY_ORDER` and its `layer` attribute.
+
+    Printing keeps property insertion order, so building every command through
+    this function makes equal commands print equally, whoever built them (the
+    lowering, the command-stream decoder).
+    """
+    ordered = {key: properties[key] for key in PROPERTY_ORDER if key in properties}
+    assert len(ordered) == len(properties), f"unknown properties {set(properties) - set(ordered)}"
+    attributes = {} if layer is None else {LAYER_ATTR: StringAttr(layer)}
+    return op_type.create(properties=ordered, attributes=attributes, regions=list(regions))
 
 
 def block_attr(block: Sequence[int]) -> DenseArrayBase:

@@ -19,7 +19,9 @@ from npuc.errors import NpucError
 
 
 def _progress(message: str) -> None:
-    print(f"npuc: {message}", file=sys.stderr, flush=True)
+    """Progress of long steps, on a terminal only: scripts see one error line at most."""
+    if sys.stderr.isatty():
+        print(f"npuc: {message}", file=sys.stderr, flush=True)
 
 
 def _write_ir(module, output: str | None) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
-_ACTIVATION_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+ACTIVATION_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "none": (None, None),
     "relu": (0.0, None),
     "relu6": (0.0, 6.0),
@@ -164,9 +164,9 @@ def activation_range(
     "relu_n1_to_1") are quantized with the output scale/zero point and
     intersected with the storage range [qmin, qmax].
     """
-    if activation not in _ACTIVATION_BOUNDS:
+    if activation not in ACTIVATION_BOUNDS:
         raise ValueError(f"unknown activation {activation!r}")
-    lower, upper = _ACTIVATION_BOUNDS[activation]
+    lower, upper = ACTIVATION_BOUNDS[activation]
     act_min, act_max = qmin, qmax
     if lower is not None:
         act_min = max(qmin, _quantize_scalar(lower, scale, zero_point))

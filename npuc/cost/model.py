@@ -1,0 +1,338 @@
+"""The analytic cost model over lowered `npu` IR: cycles, MACs and bytes per command and layer.
+
+`estimate(module, target)` walks the command list of a lowered module and
+gives, per command, its compute cycles (`compute`), memory traffic and access
+cycles (`traffic`) and its place on the two-engine timeline (`timeline`); then
+it groups commands by their `layer` attribute (the original model node) and
+sums the network. Formulas and their reasons: docs/report-format.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation
+
+from npuc.cost.compute import compute_work
+from npuc.cost.geometry import block_geometry, command_window
+from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
+from npuc.cost.traffic import (
+    Transfer,
+    access_times,
+    byte_span,
+    compute_transfers,
+    dma_bound,
+    dma_time,
+)
+from npuc.dialects.common import layer_name
+from npuc.dialects.npu import (
+    BufferAttr,
+    ComputeOp,
+    ConstantOp,
+    CpuOp,
+    DmaOp,
+    FeatureMapAttr,
+    InterfaceOp,
+)
+from npuc.errors import ModelVerificationError
+from npuc.targets import Target
+
+COMPUTE_BOUND = "compute"
+LATENCY_BOUND = "latency"
+CPU_BOUND = "cpu"
+"""`bound` values besides memory names: the MAC/elementwise data path, memory
+latency (a memory is the bottleneck but waits more than it transfers) and host work."""
+
+
+@dataclass(frozen=True)
+class CommandCost:
+    """The estimate for one command, in program order (`index` counts commands only).
+
+    `kind` is the op name without `npu.`; `engine` is "npu" (compute), "dma"
+    or "cpu". `cycles` is the command's own duration: max(compute, access
+    cycles of every memory) for compute commands, the copy time for DMAs, 0
+    for CPU work. `start`/`end` place it on the timeline.
+    """
+
+    index: int
+    layer: str
+    kind: str
+    engine: str
+    macs: int
+    compute_cycles: int
+    dma_cycles: int
+    bytes_read: Mapping[str, int]
+    bytes_written: Mapping[str, int]
+    access_cycles: Mapping[str, int]
+    cycles: int
+    bound: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """The commands of one original layer, summed.
+
+    `cycles` is what the layer adds to the network's timeline (time not
+    hidden under earlier commands), so layer cycles add up to the network
+    total; `npu_cycles` is the time the compute engine spends on the layer;
+    `utilisation` = macs / (npu_cycles x macs_per_cycle). `bound` is that of
+    the layer's longest command.
+    """
+
+    layer: str
+    operators: tuple[str, ...]
+    cycles: int
+    npu_cycles: int
+    dma_cycles: int
+    macs: int
+    utilisation: float
+    bytes_read: Mapping[str, int]
+    bytes_written: Mapping[str, int]
+    bound: str
+    on_cpu: bool
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """The estimate for a whole lowered module on one target.
+
+    `memories` lists the target's memory names (the order reports use);
+    `peak_memory` is the highest byte address any buffer reaches per memory;
+    `weight_bytes` the size of all constants; `npu_operators` and
+    `cpu_operators` count compute commands and CPU commands.
+    """
+
+    target: str
+    clock_hz: float
+    macs_per_cycle: int
+    memories: tuple[str, ...]
+    commands: tuple[CommandCost, ...]
+    layers: tuple[LayerCost, ...]
+    total_cycles: int
+    peak_memory: Mapping[str, int]
+    weight_bytes: int
+    npu_operators: int
+    cpu_operators: int
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the whole network."""
+        return sum(command.macs for command in self.commands)
+
+    @property
+    def bytes_read(self) -> dict[str, int]:
+        """Bytes read per memory by all commands."""
+        return _sum_per_memory(self.memories, (c.bytes_read for c in self.commands))
+
+    @property
+    def bytes_written(self) -> dict[str, int]:
+        """Bytes written per memory by all commands."""
+        return _sum_per_memory(self.memories, (c.bytes_written for c in self.commands))
+
+    @property
+    def inference_time_s(self) -> float:
+        """Seconds per inference at the target's clock."""
+        return self.total_cycles / self.clock_hz
+
+    @property
+    def inferences_per_second(self) -> float:
+        """Inferences per second at the target's clock (0 for an empty network)."""
+        return self.clock_hz / self.total_cycles if self.total_cycles else 0.0
+
+    @property
+    def utilisation(self) -> float:
+        """Network MACs over the MAC capacity of the compute engine's busy cycles."""
+        busy = sum(layer.npu_cycles for layer in self.layers)
+        return self.macs / (busy * self.macs_per_cycle) if busy else 0.0
+
+
+def _sum_per_memory(memories: Iterable[str], tables: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    totals = dict.fromkeys(memories, 0)
+    for table in tables:
+        for memory, count in table.items():
+            totals[memory] = totals.get(memory, 0) + count
+    return totals
+
+
+def require_lowered(module: ModuleOp) -> None:
+    """Raise `ModelVerificationError` unless `module` holds lowered npu commands."""
+    if any(isinstance(op, FuncOp) for op in module.ops):
+        raise ModelVerificationError(
+            "the cost model runs on lowered npu IR (the module still holds func.func): run npu-lower first"
+        )
+
+
+def commands(module: ModuleOp) -> list[Operation]:
+    """The commands of a lowered module in program order (constants and interface ops excluded)."""
+    return [op for op in module.ops if not isinstance(op, (ConstantOp, InterfaceOp))]
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    """A command's cost before it is placed on the timeline."""
+
+    kind: str
+    engine: str
+    macs: int
+    compute_cycles: int
+    dma_cycles: int
+    transfers: tuple[Transfer, ...]
+    access_cycles: Mapping[str, int]
+    cycles: int
+    bound: str
+    job: Job
+
+
+def _buffers(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
+    present = (op.properties[name] for name in names if name in op.properties)
+    return tuple(byte_span(attr) for attr in present)  # type: ignore[arg-type]
+
+
+def _compute_estimate(op: ComputeOp, target: Target, layer: str) -> _Estimate:
+    geometry = block_geometry(op, target.ofm_ublock)
+    window = command_window(op)
+    work = compute_work(op, geometry, window, target.throughput)
+    transfers = compute_transfers(op, geometry, window, target.throughput.ofm_block_depth)
+    times = access_times(transfers, target, layer)
+    bound, cycles = COMPUTE_BOUND, work.cycles
+    for memory, time in times.items():
+        if time.cycles > cycles:
+            bound, cycles = (LATENCY_BOUND if time.latency > time.transfer else memory), time.cycles
+    reads = _buffers(op, ("ifm", "ifm2", "weights", "scale_bias"))
+    job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)))
+    access = {memory: time.cycles for memory, time in times.items()}
+    return _Estimate(op.name.removeprefix("npu."), COMPUTE_ENGINE, work.macs, work.cycles, 0,
+                     tuple(transfers), access, cycles, bound, job)
+
+
+def _dma_estimate(op: DmaOp, target: Target, layer: str) -> _Estimate:
+    time = dma_time(op, target, layer)
+    bound = LATENCY_BOUND if time.latency > time.transfer else dma_bound(op, target, layer)
+    size = op.src.size.data
+    transfers = (Transfer(op.src.region.data, False, size, 1), Transfer(op.dst.region.data, True, size, 1))
+    job = Job(DMA_ENGINE, time.cycles, (op.src,), (op.dst,))
+    return _Estimate("dma", DMA_ENGINE, 0, 0, time.cycles, transfers, {}, time.cycles, bound, job)
+
+
+def _cpu_estimate(op: CpuOp) -> _Estimate:
+    reads = tuple(fm.buffer() for fm in op.inputs.data)
+    writes = tuple(fm.buffer() for fm in op.outputs.data)
+    return _Estimate("cpu_op", CPU, 0, 0, 0, (), {}, 0, CPU_BOUND, Job(CPU, 0, reads, writes))
+
+
+def _estimate_command(op: Operation, target: Target, layer: str) -> _Estimate:
+    if isinstance(op, DmaOp):
+        return _dma_estimate(op, target, layer)
+    if isinstance(op, CpuOp):
+        return _cpu_estimate(op)
+    if isinstance(op, ComputeOp):
+        return _compute_estimate(op, target, layer)
+    raise ModelVerificationError(f"the cost model has no rule for '{op.name}' (layer '{layer}')")
+
+
+def _bytes(transfers: Iterable[Transfer], write: bool) -> dict[str, int]:
+    table: dict[str, int] = defaultdict(int)
+    for transfer in transfers:
+        if transfer.write == write:
+            table[transfer.memory] += transfer.bytes
+    return dict(table)
+
+
+def _command_costs(module: ModuleOp, target: Target) -> list[CommandCost]:
+    ops = commands(module)
+    layers = [layer_name(op) for op in ops]  # type: ignore[arg-type]
+    estimates = [_estimate_command(op, target, layer) for op, layer in zip(ops, layers)]
+    times = schedule([estimate.job for estimate in estimates])
+    return [
+        CommandCost(
+            index, layer, e.kind, e.engine, e.macs, e.compute_cycles, e.dma_cycles,
+            _bytes(e.transfers, False), _bytes(e.transfers, True), e.access_cycles,
+            e.cycles, e.bound, start, end,
+        )
+        for index, (layer, e, (start, end)) in enumerate(zip(layers, estimates, times))
+    ]
+
+
+def _exposed_cycles(costs: list[CommandCost]) -> list[int]:
+    """Cycles each command adds to the end of the timeline so far; they sum to the total."""
+    horizon, exposed = 0, []
+    for cost in costs:
+        exposed.append(max(0, cost.end - horizon))
+        horizon = max(horizon, cost.end)
+    return exposed
+
+
+def _layer_costs(costs: list[CommandCost], macs_per_cycle: int, memories: tuple[str, ...]) -> list[LayerCost]:
+    groups: dict[str, list[tuple[CommandCost, int]]] = {}
+    for cost, exposed in zip(costs, _exposed_cycles(costs)):
+        groups.setdefault(cost.layer, []).append((cost, exposed))
+    layers = []
+    for layer, members in groups.items():
+        own = [cost for cost, _ in members]
+        npu_cycles = sum(c.cycles for c in own if c.engine == COMPUTE_ENGINE)
+        macs = sum(c.macs for c in own)
+        longest = max(own, key=lambda c: (c.cycles, c.engine == COMPUTE_ENGINE))
+        layers.append(
+            LayerCost(
+                layer=layer,
+                operators=tuple(dict.fromkeys(c.kind for c in own)),
+                cycles=sum(exposed for _, exposed in members),
+                npu_cycles=npu_cycles,
+                dma_cycles=sum(c.dma_cycles for c in own),
+                macs=macs,
+                utilisation=macs / (npu_cycles * macs_per_cycle) if npu_cycles else 0.0,
+                bytes_read=_sum_per_memory(memories, (c.bytes_read for c in own)),
+                bytes_written=_sum_per_memory(memories, (c.bytes_written for c in own)),
+                bound=longest.bound,
+                on_cpu=any(c.engine == CPU for c in own),
+            )
+        )
+    return layers
+
+
+def _referenced_buffers(module: ModuleOp) -> Iterable[BufferAttr]:
+    for op in module.ops:
+        for value in op.properties.values():
+            attrs = value.data if isinstance(value, ArrayAttr) else (value,)
+            for attr in attrs:
+                if isinstance(attr, (BufferAttr, FeatureMapAttr)):
+                    yield byte_span(attr)
+
+
+def peak_memory(module: ModuleOp, memories: Iterable[str]) -> dict[str, int]:
+    """Highest byte address (one past the end) any buffer of the module reaches, per memory."""
+    peaks = dict.fromkeys(memories, 0)
+    for buffer in _referenced_buffers(module):
+        peaks[buffer.region.data] = max(peaks.get(buffer.region.data, 0), buffer.end)
+    return peaks
+
+
+def estimate(module: ModuleOp, target: Target) -> NetworkCost:
+    """Estimate cycles, MACs and memory traffic of a lowered npu module on `target`.
+
+    Raises `ModelVerificationError` if the module is not lowered and
+    `TargetError` if a command uses a memory the target lacks.
+    """
+    require_lowered(module)
+    memories = tuple(memory.name for memory in target.memories)
+    costs = _command_costs(module, target)
+    ops = commands(module)
+    return NetworkCost(
+        target=target.name,
+        clock_hz=target.clock_hz,
+        macs_per_cycle=target.throughput.macs_per_cycle,
+        memories=memories,
+        commands=tuple(costs),
+        layers=tuple(_layer_costs(costs, target.throughput.macs_per_cycle, memories)),
+        total_cycles=max((cost.end for cost in costs), default=0),
+        peak_memory=peak_memory(module, memories),
+        weight_bytes=sum(op.buffer.size.data for op in module.ops if isinstance(op, ConstantOp)),
+        npu_operators=sum(isinstance(op, ComputeOp) for op in ops),
+        cpu_operators=sum(isinstance(op, CpuOp) for op in ops),
+    )

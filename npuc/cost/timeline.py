@@ -1,0 +1,79 @@
+"""A two-engine timeline: the DMA engine and the compute engine run in parallel.
+
+Commands are issued in program order. Each engine runs its own commands one
+after the other; a command starts when its engine is free and every earlier
+command of the other engine it depends on has ended. Dependence is buffer
+overlap: a command waits for an earlier one that writes bytes it reads or
+writes, or that reads bytes it writes. So a weight DMA overlaps the compute
+command before it (double buffering) and the compute command that reads the
+DMA'd weights waits for the copy, while a DMA into a buffer still being read
+waits for its reader. A CPU command is a barrier: the host runs it once both
+engines are idle, and it takes no NPU cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from npuc.dialects.npu import BufferAttr
+
+DMA_ENGINE = "dma"
+COMPUTE_ENGINE = "npu"
+CPU = "cpu"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command on the timeline: its engine, duration and the bytes it touches."""
+
+    engine: str
+    cycles: int
+    reads: tuple[BufferAttr, ...]
+    writes: tuple[BufferAttr, ...]
+
+
+def _overlap(first: tuple[BufferAttr, ...], second: tuple[BufferAttr, ...]) -> bool:
+    return any(
+        a.region.data == b.region.data and a.offset.data < b.end and b.offset.data < a.end
+        for a in first
+        for b in second
+    )
+
+
+def depends(later: Job, earlier: Job) -> bool:
+    """Whether `later` must wait for `earlier` (read-after-write, write-after-read/write)."""
+    return (
+        _overlap(earlier.writes, later.reads)
+        or _overlap(earlier.writes, later.writes)
+        or _overlap(earlier.reads, later.writes)
+    )
+
+
+def schedule(jobs: list[Job]) -> list[tuple[int, int]]:
+    """Start and end cycle of every job, in order.
+
+    Only commands of the other engine that end after this engine is free can
+    delay a job, so each engine keeps a list of such pending commands.
+    """
+    free = {DMA_ENGINE: 0, COMPUTE_ENGINE: 0}
+    pending: dict[str, list[tuple[Job, int]]] = {DMA_ENGINE: [], COMPUTE_ENGINE: []}
+    times = []
+    for job in jobs:
+        if job.engine == CPU:
+            start = max(free.values())
+            free = dict.fromkeys(free, start)
+            pending = {engine: [] for engine in pending}
+            times.append((start, start))
+            continue
+        other = DMA_ENGINE if job.engine == COMPUTE_ENGINE else COMPUTE_ENGINE
+        start = free[job.engine]
+        waiting = [(earlier, end) for earlier, end in pending[other] if end > start]
+        for earlier, end in waiting:
+            if end > start and depends(job, earlier):
+                start = end
+        pending[other] = waiting
+        end = start + job.cycles
+        free[job.engine] = end
+        pending[job.engine].append((job, end))
+        times.append((start, end))
+    return times

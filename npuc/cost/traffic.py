@@ -1,0 +1,137 @@
+"""Memory traffic of NPU commands: bytes per memory and the cycles to move them.
+
+A command's operands are streamed in burst groups: back-to-back bursts of one
+operand for one block. Each group pays its memory's latency once (the first
+burst waits, the rest are pipelined behind it) and is rounded up to whole
+bursts of `burst_length` bytes (a partial burst costs a full one). Streams on
+different memories run in parallel; streams on the same memory share its
+bandwidth.
+
+What is read how often (see `geometry` for the block order):
+- IFM: the box of every height/width block position, kernel halo included,
+  once per position (all depth blocks of the position share it);
+- weights: the whole weight buffer once per height/width position, in groups
+  of `ofm_block_depth` output channels: they do not stay resident in the NPU
+  between positions. A command with a single position reads them once;
+- scale/bias table: once per height/width position, one group;
+- second IFM of an elementwise command: like the IFM;
+- OFM: written once, one group per block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from math import ceil, prod
+
+from npuc.cost.geometry import BlockGeometry, Window, ceil_to, ifm_box_elements
+from npuc.dialects.npu import (
+    BufferAttr,
+    ComputeOp,
+    DmaOp,
+    ElementwiseOp,
+    FeatureMapAttr,
+    FullyConnectedOp,
+    WeightedOp,
+)
+from npuc.errors import TargetError
+from npuc.targets import Memory, Target
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Bytes one command moves in one direction on one memory, as `groups` burst groups."""
+
+    memory: str
+    write: bool
+    bytes: int
+    groups: int
+
+
+@dataclass(frozen=True)
+class AccessTime:
+    """Cycles a command keeps one memory busy: bandwidth part and latency part."""
+
+    transfer: float
+    latency: int
+
+    @property
+    def cycles(self) -> int:
+        """Total access cycles, rounded up."""
+        return ceil(self.transfer + self.latency)
+
+
+def target_memory(target: Target, name: str, layer: str) -> Memory:
+    """The target memory called `name`, or a `TargetError` naming the layer that uses it."""
+    for memory in target.memories:
+        if memory.name == name:
+            return memory
+    known = ", ".join(m.name for m in target.memories)
+    raise TargetError(
+        f"layer '{layer}' uses memory '{name}', which target '{target.name}' lacks (it has: {known})"
+    )
+
+
+def _fm_bytes(fm: FeatureMapAttr, elements: int) -> int:
+    return elements * fm.element_type.bits // 8
+
+
+def compute_transfers(
+    op: ComputeOp, geometry: BlockGeometry, window: Window, ofm_block_depth: int
+) -> list[Transfer]:
+    """The transfers of a compute command (rules in the module docstring)."""
+    positions = geometry.hw_positions
+    ifm = op.ifm
+    ifm_elements = ifm_box_elements(ifm, op, geometry, window)
+    transfers = [Transfer(ifm.region.data, False, _fm_bytes(ifm, ifm_elements), positions)]
+    if isinstance(op, ElementwiseOp):
+        second = op.ifm2
+        elements = ifm_box_elements(second, op, geometry, window)
+        transfers.append(Transfer(second.region.data, False, _fm_bytes(second, elements), positions))
+    if isinstance(op, (WeightedOp, FullyConnectedOp)):
+        weights, scale_bias = op.weights, op.scale_bias
+        slices = ceil(geometry.ofm[2] / ofm_block_depth)
+        weight_bytes = weights.size.data * positions
+        transfers.append(Transfer(weights.region.data, False, weight_bytes, slices * positions))
+        transfers.append(Transfer(scale_bias.region.data, False, scale_bias.size.data * positions, positions))
+    ofm = op.ofm
+    ofm_bytes = _fm_bytes(ofm, prod(ofm.shape_values()))
+    transfers.append(Transfer(ofm.region.data, True, ofm_bytes, geometry.block_count))
+    return transfers
+
+
+def access_times(transfers: Iterable[Transfer], target: Target, layer: str) -> dict[str, AccessTime]:
+    """Per memory: bytes (rounded to whole bursts per group) over bandwidth, plus latency per group."""
+    times: dict[str, AccessTime] = {}
+    for transfer in transfers:
+        if transfer.bytes == 0:
+            continue
+        memory = target_memory(target, transfer.memory, layer)
+        group_bytes = ceil_to(ceil(transfer.bytes / transfer.groups), memory.burst_length)
+        latency = memory.write_latency if transfer.write else memory.read_latency
+        previous = times.get(memory.name, AccessTime(0.0, 0))
+        times[memory.name] = AccessTime(
+            previous.transfer + transfer.groups * group_bytes / memory.bandwidth,
+            previous.latency + transfer.groups * latency,
+        )
+    return times
+
+
+def dma_time(op: DmaOp, target: Target, layer: str) -> AccessTime:
+    """A DMA copy: bytes over the slower memory's bandwidth, plus the source's read latency."""
+    source = target_memory(target, op.src.region.data, layer)
+    destination = target_memory(target, op.dst.region.data, layer)
+    bandwidth = min(source.bandwidth, destination.bandwidth)
+    return AccessTime(op.src.size.data / bandwidth, source.read_latency)
+
+
+def dma_bound(op: DmaOp, target: Target, layer: str) -> str:
+    """The memory that limits a DMA: the one with the lower bandwidth (the source on a tie)."""
+    source = target_memory(target, op.src.region.data, layer)
+    destination = target_memory(target, op.dst.region.data, layer)
+    return destination.name if destination.bandwidth < source.bandwidth else source.name
+
+
+def byte_span(attr: BufferAttr | FeatureMapAttr) -> BufferAttr:
+    """The byte range of a buffer or feature map."""
+    return attr if isinstance(attr, BufferAttr) else attr.buffer()

@@ -1,0 +1,319 @@
+"""Shared queries of the back-end planning passes (legalize, tile, schedule, allocate).
+
+The planning passes annotate the quantized `@main` function instead of
+rewriting it, so each of them needs the same few facts about it: which ops are
+layers that run somewhere (and which target operator kind they are), the
+window of a convolution or pooling op, the (height, width, depth) view of a
+tensor, and, for allocation, which values hold memory, how many bytes and for
+how long. Those facts live here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.allocation import LiveRange
+from npuc.dialects.common import (
+    Conv2dBase,
+    Pool2dBase,
+    layer_name,
+)
+from npuc.dialects.npu import (
+    CPU_REASON_ATTR,
+    MEMORY_ATTR,
+    PLACEMENT_ATTR,
+    SCALE_BIAS_ENTRY_BYTES,
+    StageOp,
+)
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    ConstantOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    DequantizeOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+    QuantizeOp,
+    ReshapeOp,
+    quant_type,
+)
+from npuc.errors import ModelVerificationError, TargetError
+from npuc.ir import main_function
+from npuc.targets import Target, load_target
+
+OPERATOR_KIND: dict[type[Operation], str] = {
+    Conv2dOp: "conv2d",
+    DepthwiseConv2dOp: "depthwise_conv2d",
+    FullyConnectedOp: "fully_connected",
+    AddOp: "add",
+    MaxPool2dOp: "max_pool2d",
+    AvgPool2dOp: "avg_pool2d",
+    ReshapeOp: "reshape",
+}
+"""Quantized op class -> the target operator kind whose rule admits it."""
+
+WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
+"""Ops with a weights operand (index 1) and a bias operand (index 2)."""
+
+HOST, NPU, CPU = "host", "npu", "cpu"
+"""Values of `npu.placement`: host interface conversion, NPU command, CPU fallback."""
+
+
+def target_or_fail(name: str, pass_name: str = "") -> Target:
+    """The target `name` (built-in or file), or `PassFailedException` with the reason.
+
+    The message starts with `pass_name` when one is given.
+    """
+    try:
+        return load_target(name)
+    except TargetError as error:
+        raise PassFailedException(_prefixed(pass_name, str(error))) from None
+
+
+def main_or_fail(module: ModuleOp, pass_name: str = "") -> FuncOp:
+    """The module's `@main`, or `PassFailedException` (after `pass_name`) if it has none."""
+    try:
+        return main_function(module)
+    except ModelVerificationError as error:
+        raise PassFailedException(_prefixed(pass_name, str(error))) from None
+
+
+def _prefixed(pass_name: str, message: str) -> str:
+    return f"{pass_name}: {message}" if pass_name else message
+
+
+def describe(op: Operation) -> str:
+    """`layer (op name)` for messages; just the op name when it has no layer."""
+    name = layer_name(op)  # type: ignore[arg-type]
+    return name if name == op.name else f"{name} ({op.name})"
+
+
+def is_host_conversion(op: Operation) -> bool:
+    """Whether `op` converts the float interface on the host.
+
+    A `quantized.quantize` of a function argument or a `quantized.dequantize`
+    whose result only feeds `func.return` is the driver's job, not an NPU or
+    CPU operation of the model.
+    """
+    if isinstance(op, QuantizeOp):
+        return isinstance(op.input, BlockArgument)
+    if isinstance(op, DequantizeOp):
+        return all(isinstance(use.operation, ReturnOp) for use in op.output.uses)
+    return False
+
+
+def layer_ops(func: FuncOp) -> Iterator[Operation]:
+    """The ops of `func` that are placed somewhere: all but constants, stages, return."""
+    for op in func.body.ops:
+        if not isinstance(op, (ConstantOp, StageOp, ReturnOp)):
+            yield op
+
+
+def placement(op: Operation) -> str | None:
+    """The op's `npu.placement`, or None before npu-legalize."""
+    attr = op.attributes.get(PLACEMENT_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def computes_on_npu(op: Operation) -> bool:
+    """Whether `op` is an NPU compute command (conv, depthwise, fc, pool, add).
+
+    An NPU reshape is placed on the NPU but moves no data, so it is not one.
+    """
+    return placement(op) == NPU and type(op) in OPERATOR_KIND and not isinstance(op, ReshapeOp)
+
+
+def require(op: Operation, key: str, producer: str, pass_name: str) -> Attribute:
+    """The op's attribute `key`; fails naming the op and the pass to run first."""
+    attr = op.attributes.get(key)
+    if attr is None:
+        raise PassFailedException(
+            f"{pass_name}: {describe(op)} has no {key}: run {producer} first"
+        )
+    return attr
+
+
+def cpu_operations(module: ModuleOp) -> list[tuple[str, str, str]]:
+    """`(layer, op name, reason)` of every op npu-legalize placed on the CPU."""
+    return [
+        (layer_name(op), op.name, op.attributes[CPU_REASON_ATTR].data)  # type: ignore[arg-type, union-attr]
+        for op in layer_ops(main_function(module))
+        if placement(op) == CPU
+    ]
+
+
+def hwc(shape: Sequence[int]) -> tuple[int, int, int]:
+    """(height, width, depth) of a tensor: the last three axes, padded with 1s.
+
+    NHWC gives (H, W, C); a fully connected [N, K] tensor reads as 1 x N x K.
+    """
+    padded = (1, 1, 1, *shape)
+    return padded[-3], padded[-2], padded[-1]
+
+
+def tensor_hwc(value: SSAValue) -> tuple[int, int, int]:
+    """`hwc` of a tensor value's shape."""
+    assert isinstance(value.type, TensorType)
+    return hwc(value.type.get_shape())
+
+
+@dataclass(frozen=True)
+class Window:
+    """The window of a convolution or pooling op, as (height, width) pairs."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    padding: tuple[int, int, int, int]
+
+    @property
+    def dilated_kernel(self) -> tuple[int, int]:
+        """Kernel extent the hardware sees: `dilation * (kernel - 1) + 1`."""
+        return tuple(  # type: ignore[return-value]
+            d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations)
+        )
+
+
+UNIT_WINDOW = Window((1, 1), (1, 1), (1, 1), (0, 0, 0, 0))
+"""The window of ops that map each ifm element to one ofm element (add, fc)."""
+
+
+def window(op: Operation) -> Window | None:
+    """The op's window, or None if it has none (fully connected, add, reshape...)."""
+    if isinstance(op, Conv2dBase):
+        strides, dilations, padding = op.window()
+        return Window(op.kernel_shape(), strides, dilations, padding)  # type: ignore[arg-type]
+    if isinstance(op, Pool2dBase):
+        kernel, strides, padding = op.window()
+        return Window(kernel, strides, (1, 1), padding)  # type: ignore[arg-type]
+    return None
+
+
+def element_bytes(value: SSAValue) -> int:
+    """Bytes per stored element of a tensor value (its storage type for quantized)."""
+    qtype = quant_type(value)
+    if qtype is not None:
+        return qtype.bits // 8
+    assert isinstance(value.type, TensorType)
+    element = value.type.element_type
+    width = element.width.data if isinstance(element, IntegerType) else 32
+    return max(1, width // 8)
+
+
+def buffer_bytes(value: SSAValue) -> int:
+    """Bytes a value occupies in memory.
+
+    A bias feeding a conv, depthwise conv or fully connected op is stored as
+    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel);
+    everything else is its element count times the storage bytes.
+    """
+    assert isinstance(value.type, TensorType)
+    if any(
+        isinstance(use.operation, WEIGHTED_OPS) and use.index == 2 for use in value.uses
+    ):
+        return value.type.get_shape()[0] * SCALE_BIAS_ENTRY_BYTES
+    return value.type.element_count() * element_bytes(value)
+
+
+def aliases_input(op: Operation) -> bool:
+    """Whether `op`'s result reuses its input's buffer (an NPU reshape: no data moves)."""
+    return isinstance(op, ReshapeOp) and placement(op) == NPU
+
+
+def memory_of(attributes: DictionaryAttr | dict[str, Attribute] | None) -> str | None:
+    """The `npu.memory` in an op's or argument's attributes, if any."""
+    data = attributes.data if isinstance(attributes, DictionaryAttr) else attributes or {}
+    attr = data.get(MEMORY_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def arg_attributes(func: FuncOp, index: int) -> dict[str, Attribute]:
+    """A copy of the attribute dictionary of argument `index` of `func`."""
+    if func.arg_attrs is None:
+        return {}
+    return dict(func.arg_attrs.data[index].data)
+
+
+def set_arg_attribute(func: FuncOp, index: int, key: str, value: Attribute) -> None:
+    """Set one attribute of argument `index` of `func`, keeping the others."""
+    count = len(func.body.block.args)
+    dictionaries = [arg_attributes(func, i) for i in range(count)]
+    dictionaries[index][key] = value
+    func.arg_attrs = ArrayAttr([DictionaryAttr(d) for d in dictionaries])
+
+
+@dataclass
+class Buffer:
+    """A range of bytes in one memory, held by a value and the values aliasing it.
+
+    `start`/`end` are the schedule positions (op indices in `@main`) of its
+    first write and last read.
+    """
+
+    name: str
+    memory: str
+    size: int
+    start: int
+    end: int
+
+    def live_range(self) -> LiveRange:
+        """The buffer as the allocator's `LiveRange`."""
+        return LiveRange(self.name, self.start, self.end, self.size)
+
+
+def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
+    """The buffers npu-schedule assigned to memories, with their live ranges.
+
+    Positions are op indices in `@main`. Function arguments, host-written
+    quantize results and constants are live from -1 (before the first op);
+    constants, function results and values read by the host's dequantize
+    live to the last position. An NPU reshape's result shares its input's
+    buffer and extends its live range. Returns the buffers and, for every
+    value held in memory, its buffer.
+    """
+    ops = list(func.body.ops)
+    last = len(ops) - 1
+    found: list[Buffer] = []
+    holder: dict[SSAValue, Buffer] = {}
+
+    def add(value: SSAValue, buffer: Buffer) -> None:
+        found.append(buffer)
+        holder[value] = buffer
+
+    for index, arg in enumerate(func.body.block.args):
+        memory = memory_of(arg_attributes(func, index))
+        if memory is not None:
+            add(arg, Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1))
+
+    for position, op in enumerate(ops):
+        reads_to_end = isinstance(op, ReturnOp) or is_host_conversion(op)
+        for operand in op.operands:
+            if operand in holder:
+                buffer = holder[operand]
+                buffer.end = max(buffer.end, last if reads_to_end else position)
+        if aliases_input(op) and op.operands[0] in holder:
+            holder[op.results[0]] = holder[op.operands[0]]
+            continue
+        memory = memory_of(op.attributes)
+        if memory is None:
+            continue
+        whole_program = isinstance(op, ConstantOp)
+        start = -1 if whole_program or is_host_conversion(op) else position
+        for number, result in enumerate(op.results):
+            name = f"{layer_name(op)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
+            add(result, Buffer(name, memory, buffer_bytes(result), start, last if whole_program else start))
+    return found, holder

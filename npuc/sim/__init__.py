@@ -1,0 +1,1 @@
+"""Functional simulation of emitted npu programs (see `simulator.simulate`)."""

@@ -1,0 +1,236 @@
+"""Functional simulator of npu command programs.
+
+It executes lowered `npu` IR the way the hardware would see it: every memory
+region is a byte array, `npu.constant` ops fill the constant memory, inputs
+are written through their feature-map descriptors, and each command reads its
+operands from memory, computes with the TFLite integer kernels and writes its
+OFM back to memory. Nothing is taken from the quantized IR the program came
+from, so a wrong address, an overlapping allocation or a bad scale/bias table
+shows up as a wrong output: the simulator must reproduce the quantized
+reference interpreter bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.ir import Operation
+
+from npuc.dialects import npu
+from npuc.dialects.common import array_values
+from npuc.errors import InputDataError, NpucError
+from npuc.reference import int_kernels
+from npuc.reference.fixed_point import dequantize, quantize
+
+
+class Memories:
+    """The byte arrays of every memory region a program touches."""
+
+    def __init__(self, sizes: dict[str, int]):
+        self.regions = {name: np.zeros(size, dtype=np.uint8) for name, size in sizes.items()}
+
+    def view(self, fm: npu.FeatureMapAttr) -> np.ndarray:
+        """A strided numpy view of a feature map in its region (reads and writes)."""
+        return np.ndarray(
+            fm.shape_values(),
+            dtype=fm.element_type.numpy_dtype(),
+            buffer=self.regions[fm.region.data],
+            offset=fm.offset.data,
+            strides=fm.stride_values(),
+        )
+
+    def read(self, fm: npu.FeatureMapAttr) -> np.ndarray:
+        """A copy of a feature map's current contents."""
+        return self.view(fm).copy()
+
+    def write(self, fm: npu.FeatureMapAttr, values: np.ndarray) -> None:
+        """Store values (already of the storage type) into a feature map."""
+        self.view(fm)[...] = values
+
+    def bytes(self, buffer: npu.BufferAttr) -> np.ndarray:
+        """The bytes of a buffer (a view)."""
+        return self.regions[buffer.region.data][buffer.offset.data : buffer.end]
+
+
+def _extent_of(attr: object) -> tuple[str, int] | None:
+    if isinstance(attr, npu.FeatureMapAttr):
+        return attr.region.data, attr.offset.data + attr.byte_extent()
+    if isinstance(attr, npu.BufferAttr):
+        return attr.region.data, attr.end
+    return None
+
+
+def memory_sizes(module: ModuleOp) -> dict[str, int]:
+    """Bytes each region needs: the end of the furthest buffer referencing it."""
+    sizes: dict[str, int] = {}
+    for op in module.ops:
+        for attr in op.properties.values():
+            for value in attr.data if isinstance(attr, ArrayAttr) else (attr,):
+                extent = _extent_of(value)
+                if extent is not None:
+                    region, end = extent
+                    sizes[region] = max(sizes.get(region, 0), end)
+    return sizes
+
+
+def _scale_bias(memories: Memories, buffer: npu.BufferAttr) -> tuple[np.ndarray, ...]:
+    table = memories.bytes(buffer).view("<i4").reshape(-1, 3)
+    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].astype(np.int64)
+
+
+def _weights(memories: Memories, buffer: npu.BufferAttr, shape: Sequence[int]) -> np.ndarray:
+    return memories.bytes(buffer).view(np.int8).reshape(shape)
+
+
+def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp) -> None:
+    ifm_type, ofm_type = op.ifm.element_type, op.ofm.element_type
+    bias, multiplier, shift = _scale_bias(memories, op.scale_bias)
+    common = dict(
+        ifm_zero_point=ifm_type.zero_point,
+        bias=bias,
+        multiplier=multiplier,
+        shift=shift,
+        ofm_zero_point=ofm_type.zero_point,
+        act_min=op.act_min.value.data,
+        act_max=op.act_max.value.data,
+    )
+    ifm = memories.read(op.ifm)
+    ofm_shape = op.ofm.shape_values()
+    if isinstance(op, npu.FullyConnectedOp):
+        weights = _weights(memories, op.weights, (ofm_shape[1], ifm.shape[1]))
+        result = int_kernels.fully_connected(ifm, weights=weights, **common)
+    else:
+        kernel = array_values(op.kernel)
+        window = dict(
+            strides=array_values(op.strides),
+            dilations=array_values(op.dilations),
+            padding=array_values(op.padding),
+        )
+        if isinstance(op, npu.DepthwiseConv2dOp):
+            weights = _weights(memories, op.weights, (1, *kernel, ofm_shape[3]))
+            result = int_kernels.depthwise_conv2d(
+                ifm, weights=weights, depth_multiplier=ofm_shape[3] // ifm.shape[3], **common, **window
+            )
+        else:
+            weights = _weights(memories, op.weights, (ofm_shape[3], *kernel, ifm.shape[3]))
+            result = int_kernels.conv2d(ifm, weights=weights, **common, **window)
+    memories.write(op.ofm, result)
+
+
+def _pool(memories: Memories, op: npu.PoolOp) -> None:
+    kernel = array_values(op.kernel)
+    function = int_kernels.max_pool2d if op.kind.data == "max" else int_kernels.avg_pool2d
+    result = function(
+        memories.read(op.ifm),
+        kernel,
+        array_values(op.strides),
+        array_values(op.padding),
+        op.act_min.value.data,
+        op.act_max.value.data,
+    )
+    memories.write(op.ofm, result)
+
+
+def _elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
+    first, second, out = op.ifm.element_type, op.ifm2.element_type, op.ofm.element_type
+    result = int_kernels.add(
+        memories.read(op.ifm),
+        first.zero_point,
+        first.scale,
+        memories.read(op.ifm2),
+        second.zero_point,
+        second.scale,
+        out.zero_point,
+        out.scale,
+        op.act_min.value.data,
+        op.act_max.value.data,
+    )
+    memories.write(op.ofm, result)
+
+
+def _cpu_op(memories: Memories, op: npu.CpuOp) -> None:
+    from npuc.reference.quantized_interpreter import run_block
+
+    inputs = [memories.read(fm) for fm in op.inputs.data]
+    outputs = run_block(op.body.block, inputs)
+    for fm, values in zip(op.outputs.data, outputs, strict=True):
+        memories.write(fm, values)
+
+
+def _dma(memories: Memories, op: npu.DmaOp) -> None:
+    memories.bytes(op.dst)[...] = memories.bytes(op.src)
+
+
+COMMANDS = {
+    npu.DmaOp: _dma,
+    npu.Conv2dOp: _conv_like,
+    npu.DepthwiseConv2dOp: _conv_like,
+    npu.FullyConnectedOp: _conv_like,
+    npu.PoolOp: _pool,
+    npu.ElementwiseOp: _elementwise,
+    npu.CpuOp: _cpu_op,
+}
+
+
+def _host_conversion(op: Operation) -> str | None:
+    attr = op.properties.get("host_conversion") or op.attributes.get("host_conversion")
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def _store_input(memories: Memories, op: npu.InputOp, sample: np.ndarray) -> None:
+    qtype = op.fm.element_type
+    if tuple(sample.shape) != op.fm.shape_values():
+        raise InputDataError(
+            f"input '{op.tensor.data}' has shape {list(sample.shape)}, "
+            f"expected {list(op.fm.shape_values())}"
+        )
+    if _host_conversion(op) == "quantize":
+        sample = quantize(
+            sample, qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax, dtype=qtype.numpy_dtype()
+        )
+    memories.write(op.fm, sample.astype(qtype.numpy_dtype()))
+
+
+def _load_output(memories: Memories, op: npu.OutputOp) -> np.ndarray:
+    values = memories.read(op.fm)
+    if _host_conversion(op) == "dequantize":
+        qtype = op.fm.element_type
+        return dequantize(values, qtype.scale, qtype.zero_point)
+    return values
+
+
+def simulate_sample(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run the command program once; `inputs` follow the `npu.input` order."""
+    memories = Memories(memory_sizes(module))
+    input_ops = [op for op in module.ops if isinstance(op, npu.InputOp)]
+    if len(inputs) != len(input_ops):
+        raise InputDataError(f"the program has {len(input_ops)} input(s), got {len(inputs)}")
+    for op in module.ops:
+        if isinstance(op, npu.ConstantOp):
+            data = np.frombuffer(op.value.data.data, dtype=np.uint8)
+            memories.bytes(op.buffer)[...] = data
+    for op, sample in zip(input_ops, inputs):
+        _store_input(memories, op, sample)
+    for op in module.ops:
+        command = COMMANDS.get(type(op))
+        if command is not None:
+            command(memories, op)
+        elif not isinstance(op, (npu.ConstantOp, npu.InputOp, npu.OutputOp)):
+            raise NpucError(f"the simulator cannot execute '{op.name}'")
+    return [_load_output(memories, op) for op in module.ops if isinstance(op, npu.OutputOp)]
+
+
+def simulate(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run the program on a batch: arrays with N samples stacked on axis 0.
+
+    The program itself is compiled for batch 1; each sample runs separately
+    and the outputs are stacked again.
+    """
+    count = len(inputs[0]) if inputs else 1
+    results = [
+        simulate_sample(module, [array[index : index + 1] for array in inputs])
+        for index in range(count)
+    ]
+    return [np.concatenate(parts) for parts in zip(*results)]

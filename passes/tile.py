@@ -1,0 +1,127 @@
+"""npu-tile: choose the OFM block and stripe of every NPU operation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
+from npuc.dialects.common import Pool2dBase
+from npuc.dialects.quantized import AddOp, DepthwiseConv2dOp
+from npuc.planning import (
+    UNIT_WINDOW,
+    Window,
+    computes_on_npu,
+    describe,
+    element_bytes,
+    layer_ops,
+    main_or_fail,
+    require,
+    target_or_fail,
+    tensor_hwc,
+    window,
+)
+from npuc.targets import BlockShape, Target
+
+ACCUMULATOR_BYTES = 4
+"""Bytes per OFM element being accumulated: TFLite integer kernels accumulate in int32."""
+
+
+@dataclass(frozen=True)
+class TilePass(ModulePass):
+    """Set `npu.block` and `npu.stripe` on every NPU op that writes an OFM.
+
+    The block is the largest of the target's `block_configs` (by elements
+    after clipping, ties in file order) whose shared-buffer footprint fits
+    `shram_usable_bytes`; see `shram_footprint`. A block is clipped to the
+    OFM: no extent exceeds the OFM's, rounded up to the OFM micro-block. The
+    stripe is the whole OFM for now. Fully connected ofm [N, O] reads as
+    1 x N x O.
+
+    Assumes npu-legalize has run (every layer op has `npu.placement`).
+    """
+
+    name = "npu-tile"
+
+    target: str = "ethos-u55-128"
+    """Built-in target name or path of a target TOML file."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        target = target_or_fail(self.target, self.name)
+        tile(main_or_fail(op, self.name), target)
+
+
+def tile(func: FuncOp, target: Target) -> None:
+    """Annotate the NPU ops of `func` with their OFM block and stripe on `target`."""
+    for op in layer_ops(func):
+        require(op, PLACEMENT_ATTR, "npu-legalize", TilePass.name)
+        if computes_on_npu(op):
+            op.attributes[BLOCK_ATTR] = block_attr(choose_block(op, target))
+            op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+
+
+def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:
+    """The largest clipped block config of `target` whose footprint fits the SHRAM."""
+    ofm = tensor_hwc(op.results[0])
+    best: tuple[int, int, int] | None = None
+    for config in target.block_configs:
+        block = clip_block(config, ofm, target.ofm_ublock)
+        if shram_footprint(op, block, target) > target.shram_usable_bytes:
+            continue
+        if best is None or _elements(block) > _elements(best):
+            best = block
+    if best is None:
+        raise PassFailedException(
+            f"npu-tile: no block config of {target.name} fits {describe(op)} in "
+            f"{target.shram_usable_bytes} bytes of shared buffer"
+        )
+    return best
+
+
+def clip_block(
+    config: BlockShape, ofm: tuple[int, int, int], ublock: BlockShape
+) -> tuple[int, int, int]:
+    """`config` shrunk to the OFM extents, each rounded up to the micro-block."""
+    granules = (ublock.height, ublock.width, ublock.depth)
+    extents = (config.height, config.width, config.depth)
+    return tuple(  # type: ignore[return-value]
+        min(extent, _round_up(size, granule))
+        for extent, size, granule in zip(extents, ofm, granules)
+    )
+
+
+def shram_footprint(op: Operation, block: tuple[int, int, int], target: Target) -> int:
+    """Shared-buffer bytes to compute one OFM block of `op`: IFM block(s) + accumulators.
+
+    IFM block = ((block_h - 1) * stride_h + dilated kernel_h)
+              x ((block_w - 1) * stride_w + dilated kernel_w) x depth slice,
+    in IFM storage bytes. The depth slice is `ifm_depth_step` channels for
+    convolution and fully connected (the MAC array consumes the IFM depth in
+    such steps and accumulates), and the block depth for depthwise, pooling
+    and add (each OFM channel reads its own IFM channel). Add holds a second
+    IFM block. Accumulators are block_h x block_w x block_d int32 values.
+    No double buffering is modelled.
+    """
+    op_window: Window = window(op) or UNIT_WINDOW
+    kernel_h, kernel_w = op_window.dilated_kernel
+    ifm_h = (block[0] - 1) * op_window.strides[0] + kernel_h
+    ifm_w = (block[1] - 1) * op_window.strides[1] + kernel_w
+    per_channel_op = isinstance(op, (DepthwiseConv2dOp, Pool2dBase, AddOp))
+    depth_slice = block[2] if per_channel_op else target.throughput.ifm_depth_step
+    ifm_blocks = 2 if isinstance(op, AddOp) else 1
+    ifm_bytes = ifm_h * ifm_w * depth_slice * element_bytes(op.operands[0]) * ifm_blocks
+    return ifm_bytes + _elements(block) * ACCUMULATOR_BYTES
+
+
+def _elements(block: tuple[int, int, int]) -> int:
+    return block[0] * block[1] * block[2]
+
+
+def _round_up(value: int, granule: int) -> int:
+    return -(-value // granule) * granule

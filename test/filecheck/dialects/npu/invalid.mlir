@@ -1,0 +1,99 @@
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics | filecheck %s
+
+// CHECK: constant holds 32 bytes but its buffer is 16 bytes
+npu.constant {buffer = #npu.buf<flash, 0, 16>, value = dense<1> : tensor<4x8xi8>}
+
+// -----
+
+// CHECK: buffer offset must be >= 0 and size > 0
+npu.dma {layer = "x", src = #npu.buf<flash, 0, 0>, dst = #npu.buf<sram, 0, 0>}
+
+// -----
+
+// CHECK: dma source and destination sizes differ
+npu.dma {layer = "x", src = #npu.buf<flash, 0, 32>, dst = #npu.buf<sram, 0, 16>}
+
+// -----
+
+// CHECK: npu.input host_conversion must be 'quantize', got 'dequantize'
+npu.input {tensor = "image", fm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, host_conversion = "dequantize"}
+
+// -----
+
+// CHECK: npu.output host_conversion must be 'dequantize', got 'quantize'
+npu.output {tensor = "scores", fm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, host_conversion = "quantize"}
+
+// -----
+
+// CHECK: interface layout must be 'NCHW', got 'NHWC'
+npu.input {tensor = "image", fm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, layout = "NHWC"}
+
+// -----
+
+// CHECK: feature maps are quantized per tensor
+npu.input {tensor = "image", fm = #npu.fm<sram, 0, [2], [1], !quantized.uniform<i8:f32:0, {0.5:0, 0.25:0}>>}
+
+// -----
+
+// The ofm depth of a convolution follows from its weights buffer size.
+// CHECK: ofm shape is [1, 4, 4, 8], expected [1, 4, 4, 4]
+npu.conv2d {layer = "conv", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<sram, 1024, 32>, scale_bias = #npu.buf<flash, 32, 96>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
+
+// -----
+
+// CHECK: scale/bias buffer is 96 bytes, expected 48
+npu.conv2d {layer = "conv", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<sram, 1024, 32>, scale_bias = #npu.buf<flash, 32, 96>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
+
+// -----
+
+// CHECK: activation range [-1, 128] is outside the ofm storage range
+npu.conv2d {layer = "conv", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<sram, 1024, 32>, scale_bias = #npu.buf<flash, 32, 48>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -1 : i32, act_max = 128 : i32, block = array<i64: 4, 4, 8>}
+
+// -----
+
+// CHECK: Expected attribute i32 but got i64
+npu.conv2d {layer = "conv", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<sram, 1024, 32>, scale_bias = #npu.buf<flash, 32, 48>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -1 : i64, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
+
+// -----
+
+// CHECK: block must be three positive extents (height, width, depth)
+npu.conv2d {layer = "conv", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<sram, 1024, 32>, scale_bias = #npu.buf<flash, 32, 48>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4>}
+
+// -----
+
+// CHECK: ofm shape is [1, 4, 4, 4], expected [1, 2, 2, 4]
+npu.pool {layer = "pool", kind = "max", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 2, 2, 8>}
+
+// -----
+
+// CHECK: unknown pool kind 'min'
+npu.pool {layer = "pool", kind = "min", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 2, 2, 8>}
+
+// -----
+
+// CHECK: unknown elementwise kind 'mul'
+npu.elementwise {layer = "add", kind = "mul", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ifm2 = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
+
+// -----
+
+// CHECK: shapes [1, 4, 4, 8] and [1, 4, 4, 4] do not give [1, 4, 4, 4]
+npu.elementwise {layer = "add", kind = "add", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ifm2 = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
+
+// -----
+
+// CHECK: fully connected ifm and ofm must be [N, K] and [N, O]
+npu.fully_connected {layer = "fc", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<flash, 0, 32>, scale_bias = #npu.buf<flash, 32, 48>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 1, 1, 8>}
+
+// -----
+
+// CHECK: cpu_op body needs one argument per input feature map
+npu.cpu_op attributes {layer = "t", inputs = [#npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>], outputs = []} {
+  npu.yield
+}
+
+// -----
+
+// CHECK: cpu_op body must yield one value per output feature map
+npu.cpu_op attributes {layer = "t", inputs = [], outputs = [#npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>]} {
+  npu.yield
+}

@@ -1,0 +1,28 @@
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p npu-allocate | filecheck %s
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-allocate{target=ethos-u99}' | filecheck %s --check-prefix=TARGET
+
+// TARGET: npu-allocate: unknown target 'ethos-u99'
+
+// A 2 MiB feature map does not fit the 1 MiB SRAM arena.
+// CHECK: npu-allocate: memory 'sram': buffers need 4194304 bytes but its capacity is 1048576 bytes (largest buffer: arg0, 2097152 bytes)
+func.func @main(%x: tensor<1x1024x1024x2x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x1024x2x1024x!quantized.uniform<i8:f32, 0.1:0>> {
+  %t = quantized.transpose %x {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 1, 3, 2>} : tensor<1x1024x1024x2x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1024x2x1024x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %t : tensor<1x1024x2x1024x!quantized.uniform<i8:f32, 0.1:0>>
+}
+
+// -----
+
+// npu-allocate places what npu-schedule assigned to memories.
+// CHECK: npu-allocate: t (quantized.transpose) has no npu.memory: run npu-schedule first
+func.func @main(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>> {
+  %t = quantized.transpose %x {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> -> tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>>
+  func.return %t : tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>>
+}
+
+// -----
+
+// A memory the target does not have.
+// CHECK: npu-allocate: target ethos-u55-128 has no memory dram
+func.func @main(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "dram"}) -> tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
+  func.return %x : tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>
+}

@@ -1,0 +1,69 @@
+// RUN: npuc-opt %s --split-input-file -p npu-legalize | filecheck %s
+
+// A float-interface chain the NPU runs whole: conv -> max pool -> reshape -> fc.
+// CHECK-LABEL: func.func @main
+// CHECK:       quantized.quantize %{{.*}} {npu.placement = "host"}
+// CHECK:       quantized.constant dense<1>
+// CHECK:       quantized.constant dense<0>
+// CHECK:       quantized.conv2d {{.*}} {layer = "conv", npu.placement = "npu",
+// CHECK:       quantized.max_pool2d {{.*}} {layer = "pool", npu.placement = "npu",
+// CHECK:       quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu"}
+// CHECK:       quantized.fully_connected {{.*}} {layer = "fc", npu.placement = "npu",
+// CHECK:       quantized.dequantize %{{.*}} {npu.placement = "host"}
+func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
+  %q = quantized.quantize %x : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
+  %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %q, %w, %b {layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "relu"} : (tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>, tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.05:-128>>
+  %p = quantized.max_pool2d %c {layer = "pool", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.05:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-128>>
+  %r = quantized.reshape %p {layer = "flatten"} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-128>> -> tensor<1x128x!quantized.uniform<i8:f32, 0.05:-128>>
+  %fw = quantized.constant dense<1> : tensor<10x128xi8> -> tensor<10x128x!quantized.uniform<i8:f32, 0.01:0>>
+  %fb = quantized.constant dense<0> : tensor<10xi32>
+  %f = quantized.fully_connected %r, %fw, %fb {layer = "fc", activation = "none"} : (tensor<1x128x!quantized.uniform<i8:f32, 0.05:-128>>, tensor<10x128x!quantized.uniform<i8:f32, 0.01:0>>, tensor<10xi32>) -> tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>>
+  %y = quantized.dequantize %f : tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x10xf32>
+  func.return %y : tensor<1x10xf32>
+}
+
+// -----
+
+// A kernel taller than the target's 64 rows stays on the CPU.
+// CHECK-LABEL: func.func @main
+// CHECK:       quantized.conv2d {{.*}} {layer = "big", npu.placement = "cpu", npu.cpu_reason = "kernel height 80 outside 1..64",
+func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>> {
+  %w = quantized.constant dense<1> : tensor<1x80x80x1xi8> -> tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<1xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "big", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %c : tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// Dilation counts: a 33-row kernel dilated by 2 spans 65 rows.
+// CHECK-LABEL: func.func @main
+// CHECK:       npu.cpu_reason = "kernel height 65 outside 1..64"
+func.func @main(%x: tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x6x4x1x!quantized.uniform<i8:f32, 0.5:0>> {
+  %w = quantized.constant dense<1> : tensor<1x33x1x1xi8> -> tensor<1x33x1x1x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<1xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "dilated", strides = array<i64: 1, 1>, dilations = array<i64: 2, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x33x1x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x6x4x1x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %c : tensor<1x6x4x1x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// Ops the NPU lacks, stride and padded-average-pool limits, and data types.
+// CHECK-LABEL: func.func @main
+// CHECK:       quantized.transpose {{.*}} {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator for quantized.transpose on ethos-u55-128",
+// CHECK:       quantized.clamp {{.*}} {layer = "clamp", npu.placement = "cpu", npu.cpu_reason = "no NPU operator for quantized.clamp on ethos-u55-128",
+// CHECK:       quantized.max_pool2d {{.*}} {layer = "strided", npu.placement = "cpu", npu.cpu_reason = "stride height 4 outside 1..3",
+// CHECK:       quantized.avg_pool2d {{.*}} {layer = "padded", npu.placement = "cpu", npu.cpu_reason = "kernel height with padding 9 outside 1..8",
+// CHECK:       quantized.avg_pool2d {{.*}} {layer = "unpadded", npu.placement = "npu",
+// CHECK:       quantized.add {{.*}} {layer = "wide", npu.placement = "cpu", npu.cpu_reason = "ofm data type int32 not in int8, int16",
+func.func @main(%x: tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, %a: tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) -> (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) {
+  %t = quantized.transpose %x {layer = "t", perm = array<i64: 0, 2, 1, 3>} : tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %k = quantized.clamp %t {layer = "clamp", min = 0, max = 100} : tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %s = quantized.max_pool2d %k {layer = "strided", kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %p = quantized.avg_pool2d %x {layer = "padded", kernel = array<i64: 9, 9>, strides = array<i64: 1, 1>, padding = array<i64: 4, 4, 4, 4>, activation = "none"} : (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %u = quantized.avg_pool2d %x {layer = "unpadded", kernel = array<i64: 9, 9>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %d = quantized.add %a, %a {layer = "wide", activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) -> tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>
+  func.return %k, %s, %p, %u, %d : tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>
+}

@@ -1,0 +1,91 @@
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p npu-lower | filecheck %s
+
+// CHECK: npu-lower: pool1 (quantized.max_pool2d) has no npu.placement: run npu-legalize first
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: pool1 (quantized.max_pool2d) has no npu.block: run npu-tile first
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: pool1 (quantized.max_pool2d) has no npu.memory/npu.offset: run npu-allocate first
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: argument 0 of @main has no npu.memory/npu.offset: run npu-allocate first
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    func.return %x : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: f32 argument 0 ('image') of @main must feed exactly one host-placed quantized.quantize: run npu-legalize first
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2xf32> {graph.name = "image"}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    %q = quantized.quantize %x {npu.memory = "sram", npu.offset = 0 : i64} : tensor<1x4x4x2xf32> -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %q : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: transpose1 (quantized.transpose) has no NPU command; place it on the CPU
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>> {
+    %t = quantized.transpose %x {layer = "transpose1", perm = array<i64: 0, 1, 3, 2>, npu.placement = "npu", npu.block = array<i64: 1, 2, 8>, npu.memory = "sram", npu.offset = 32 : i64} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %t : tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: reshape flatten (quantized.reshape) must share its input's buffer (sram at 0): run npu-allocate again
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>> {
+    %r = quantized.reshape %x {layer = "flatten", npu.placement = "npu", npu.memory = "sram", npu.offset = 64 : i64} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %r : tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: npu-lower: a constant read by add1 is in 'sram', not in the weights memory 'flash': run npu-allocate first
+builtin.module {
+  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    %k = quantized.constant {npu.memory = "sram", npu.offset = 64 : i64} dense<1> : tensor<2xi8> -> tensor<2x!quantized.uniform<i8:f32, 0.5:0>>
+    %a = quantized.add %x, %k {layer = "add1", activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %a : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// CHECK: the module has no @main function
+builtin.module {
+  func.func @first() {
+    func.return
+  }
+  func.func @second() {
+    func.return
+  }
+}

@@ -1,0 +1,67 @@
+// RUN: npuc-opt %s --split-input-file -p npu-schedule | filecheck %s
+
+// conv -> pool -> reshape -> fc: NPU weights are staged into SRAM right
+// before their consumer, which then reads the staged copy; biases stay in
+// flash. The float argument and the host's dequantize result are host
+// memory; the host-written quantize result is in the arena.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME:  (%{{.*}}: tensor<1x8x8x3xf32>)
+// CHECK:       %[[Q:.*]] = quantized.quantize %{{.*}} {npu.placement = "host", npu.memory = "sram"}
+// CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
+// CHECK:       %[[B:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
+// CHECK-NEXT:  %[[SW:.*]] = npu.stage %[[W]] to "sram" {layer = "conv", npu.memory = "sram"}
+// CHECK-NEXT:  %[[C:.*]] = quantized.conv2d %[[Q]], %[[SW]], %[[B]] {layer = "conv", {{.*}}, npu.memory = "sram",
+// CHECK-NEXT:  %[[P:.*]] = quantized.max_pool2d %[[C]] {layer = "pool", {{.*}}, npu.memory = "sram",
+// CHECK-NEXT:  %[[R:.*]] = quantized.reshape %[[P]] {layer = "flatten", npu.placement = "npu", npu.memory = "sram"}
+// CHECK-NEXT:  %[[FW:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
+// CHECK-NEXT:  %[[FB:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
+// CHECK-NEXT:  %[[SFW:.*]] = npu.stage %[[FW]] to "sram" {layer = "fc", npu.memory = "sram"}
+// CHECK-NEXT:  %[[F:.*]] = quantized.fully_connected %[[R]], %[[SFW]], %[[FB]] {layer = "fc", {{.*}}, npu.memory = "sram",
+// CHECK-NEXT:  quantized.dequantize %[[F]] {npu.placement = "host"} :
+func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
+  %q = quantized.quantize %x {npu.placement = "host"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
+  %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %q, %w, %b {layer = "conv", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 8, 8, 8>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "relu"} : (tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>, tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.05:-128>>
+  %p = quantized.max_pool2d %c {layer = "pool", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>, kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.05:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-128>>
+  %r = quantized.reshape %p {layer = "flatten", npu.placement = "npu"} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-128>> -> tensor<1x128x!quantized.uniform<i8:f32, 0.05:-128>>
+  %fw = quantized.constant dense<1> : tensor<10x128xi8> -> tensor<10x128x!quantized.uniform<i8:f32, 0.01:0>>
+  %fb = quantized.constant dense<0> : tensor<10xi32>
+  %f = quantized.fully_connected %r, %fw, %fb {layer = "fc", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 10>, activation = "none"} : (tensor<1x128x!quantized.uniform<i8:f32, 0.05:-128>>, tensor<10x128x!quantized.uniform<i8:f32, 0.01:0>>, tensor<10xi32>) -> tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>>
+  %y = quantized.dequantize %f {npu.placement = "host"} : tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x10xf32>
+  func.return %y : tensor<1x10xf32>
+}
+
+// -----
+
+// A CPU conv reads its weights where they are (no stage); a quantized
+// argument lives in the arena; the CPU result too.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME:  (%[[X:.*]]: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "sram"})
+// CHECK-NEXT:  %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
+// CHECK-NEXT:  %[[B:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
+// CHECK-NEXT:  quantized.conv2d %[[X]], %[[W]], %[[B]] {layer = "big", npu.placement = "cpu", {{.*}}, npu.memory = "sram",
+// CHECK-NOT:   npu.stage
+func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>> {
+  %w = quantized.constant dense<1> : tensor<1x80x80x1xi8> -> tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<1xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "big", npu.placement = "cpu", npu.cpu_reason = "kernel height 80 outside 1..64", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %c : tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// Weights shared by two NPU convs are staged once per consumer.
+// CHECK-LABEL: func.func @main
+// CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
+// CHECK:       %[[S1:.*]] = npu.stage %[[W]] to "sram" {layer = "first", npu.memory = "sram"}
+// CHECK-NEXT:  %[[C1:.*]] = quantized.conv2d %{{.*}}, %[[S1]], %{{.*}} {layer = "first",
+// CHECK-NEXT:  %[[S2:.*]] = npu.stage %[[W]] to "sram" {layer = "second", npu.memory = "sram"}
+// CHECK-NEXT:  quantized.conv2d %[[C1]], %[[S2]], %{{.*}} {layer = "second",
+func.func @main(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
+  %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<8xi32>
+  %c1 = quantized.conv2d %x, %w, %b {layer = "first", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
+  %c2 = quantized.conv2d %c1, %w, %b {layer = "second", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
+  func.return %c2 : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
+}

@@ -1,0 +1,28 @@
+// RUN: python -c "import numpy as np; np.save('%t.npy', np.zeros((8, 4, 4, 2), 'f4')); np.save('%t.f64.npy', np.zeros((8, 4, 4, 2)))"
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p quantize | filecheck %s --check-prefix=NO-DATA
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" activation_bits=16}' | filecheck %s --check-prefix=BITS
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.f64.npy"}' | filecheck %s --check-prefix=DTYPE
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy"}' | filecheck %s
+
+// NO-DATA: quantize needs calibration data: quantize{calibration="FILE.npy"}
+// BITS: quantize supports only activation_bits=8, got 16
+// DTYPE: {{.*}}.f64.npy: input 'x' expects dtype float32, got float64
+
+// Weights computed at run time cannot be quantized per channel.
+func.func @computed_weights(%x: tensor<1x4x4x2xf32> {graph.name = "x"}) -> tensor<1x4x4x3xf32> {
+  %w = graph.constant dense<0.5> : tensor<3x1x1x2xf32>
+  %b = graph.constant dense<0.0> : tensor<3xf32>
+  %w2 = graph.relu %w {layer = "w_relu"} : tensor<3x1x1x2xf32>
+  %y = graph.conv2d %x, %w2, %b {layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<3x1x1x2xf32>, tensor<3xf32>) -> tensor<1x4x4x3xf32>
+  func.return %y : tensor<1x4x4x3xf32>
+}
+// CHECK: quantize: 1 unsupported node(s): conv (graph.conv2d): weights are not a constant
+
+// -----
+
+// Calibration data must match the interface shape.
+func.func @wrong_shape(%x: tensor<1x2x2x2xf32> {graph.name = "x"}) -> tensor<1x2x2x2xf32> {
+  %y = graph.relu %x {layer = "relu"} : tensor<1x2x2x2xf32>
+  func.return %y : tensor<1x2x2x2xf32>
+}
+// CHECK: {{.*}}.npy: input 'x' expects shape [1, 2, 2, 2] or [N, 2, 2, 2], got [8, 4, 4, 2]

@@ -1,0 +1,193 @@
+"""Tests for the planning passes: npu-legalize, npu-tile, npu-schedule, npu-allocate."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import BlockArgument
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.allocation import check_placement
+from npuc.context import npuc_context
+from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
+from npuc.planning import arg_attributes, buffers, cpu_operations
+from npuc.passes.allocate import AllocatePass
+from npuc.passes.legalize import LegalizePass
+from npuc.passes.schedule import SchedulePass
+from npuc.passes.tile import TilePass, shram_footprint
+from npuc.targets import load_target
+
+TARGET = load_target("ethos-u55-128")
+PIPELINE = (LegalizePass(), TilePass(), SchedulePass(), AllocatePass())
+
+
+def act(shape: str, scale: str = "0.05", zero_point: int = -128) -> str:
+    return f"tensor<{shape}x!quantized.uniform<i8:f32, {scale}:{zero_point}>>"
+
+
+def weights(shape: str) -> str:
+    return f"tensor<{shape}x!quantized.uniform<i8:f32, 0.01:0>>"
+
+
+WINDOW = 'dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"'
+
+CHAIN = f"""
+func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {{
+  %q = quantized.quantize %x : tensor<1x8x8x3xf32> -> {act("1x8x8x3")}
+  %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> {weights("8x3x3x3")}
+  %b = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %q, %w, %b {{layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "relu"}} : ({act("1x8x8x3")}, {weights("8x3x3x3")}, tensor<8xi32>) -> {act("1x8x8x8")}
+  %p = quantized.max_pool2d %c {{layer = "pool", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({act("1x8x8x8")}) -> {act("1x4x4x8")}
+  %r = quantized.reshape %p {{layer = "flatten"}} : {act("1x4x4x8")} -> {act("1x128")}
+  %fw = quantized.constant dense<1> : tensor<10x128xi8> -> {weights("10x128")}
+  %fb = quantized.constant dense<0> : tensor<10xi32>
+  %f = quantized.fully_connected %r, %fw, %fb {{layer = "fc", activation = "none"}} : ({act("1x128")}, {weights("10x128")}, tensor<10xi32>) -> {act("1x10", "0.1", 0)}
+  %y = quantized.dequantize %f : {act("1x10", "0.1", 0)} -> tensor<1x10xf32>
+  func.return %y : tensor<1x10xf32>
+}}
+"""
+
+
+def parse(text: str) -> ModuleOp:
+    module = Parser(npuc_context(), text).parse_module()
+    module.verify()
+    return module
+
+
+def run(module: ModuleOp, passes=PIPELINE) -> ModuleOp:
+    context = npuc_context()
+    for each in passes:
+        each.apply(context, module)
+        module.verify()
+    return module
+
+
+def ops_by_layer(module: ModuleOp) -> dict[str, object]:
+    return {
+        op.attributes["layer"].data: op
+        for op in module.walk()
+        if "layer" in op.attributes and not isinstance(op, StageOp)
+    }
+
+
+def test_oversized_kernel_and_transpose_go_to_the_cpu_with_reasons():
+    module = parse(f"""
+    func.func @main(%x: {act("1x80x80x1")}) -> {act("1x1x1x1")} {{
+      %w = quantized.constant dense<1> : tensor<1x80x80x1xi8> -> {weights("1x80x80x1")}
+      %b = quantized.constant dense<0> : tensor<1xi32>
+      %c = quantized.conv2d %x, %w, %b {{layer = "big", strides = array<i64: 1, 1>, {WINDOW}}} : ({act("1x80x80x1")}, {weights("1x80x80x1")}, tensor<1xi32>) -> {act("1x1x1x1")}
+      %t = quantized.transpose %c {{layer = "swap", perm = array<i64: 0, 2, 1, 3>}} : {act("1x1x1x1")} -> {act("1x1x1x1")}
+      func.return %t : {act("1x1x1x1")}
+    }}""")
+    run(module, [LegalizePass()])
+    assert cpu_operations(module) == [
+        ("big", "quantized.conv2d", "kernel height 80 outside 1..64"),
+        ("swap", "quantized.transpose", "no NPU operator for quantized.transpose on ethos-u55-128"),
+    ]
+
+
+def test_chain_runs_on_the_npu_and_interface_conversion_on_the_host():
+    module = run(parse(CHAIN), [LegalizePass()])
+    placements = [
+        op.attributes[PLACEMENT_ATTR].data for op in module.walk() if PLACEMENT_ATTR in op.attributes
+    ]
+    assert placements == ["host", "npu", "npu", "npu", "npu", "host"]
+    assert not any(CPU_REASON_ATTR in op.attributes for op in module.walk())
+    assert cpu_operations(module) == []
+
+
+def test_footprint_counts_ifm_block_and_int32_accumulators():
+    module = run(parse(CHAIN), [LegalizePass()])
+    conv = ops_by_layer(module)["conv"]
+    # 3x3 stride 1: IFM block 18 x 10 x 8 (ifm_depth_step) int8 + 16*8*8 int32.
+    assert shram_footprint(conv, (16, 8, 8), TARGET) == 18 * 10 * 8 + 16 * 8 * 8 * 4
+
+
+def test_tile_clips_blocks_to_the_ofm():
+    module = run(parse(CHAIN), [LegalizePass(), TilePass()])
+    layers = ops_by_layer(module)
+    blocks = {
+        name: tuple(layers[name].attributes["npu.block"].get_values())
+        for name in ("conv", "pool", "fc")
+    }
+    assert blocks == {"conv": (8, 8, 8), "pool": (4, 4, 8), "fc": (1, 2, 16)}
+    assert tuple(layers["fc"].attributes["npu.stripe"].get_values()) == (1, 1, 10)
+    assert "npu.block" not in layers["flatten"].attributes
+
+
+def test_schedule_stages_each_npu_weights_right_before_its_consumer():
+    module = run(parse(CHAIN), PIPELINE[:3])
+    ops = list(module.body.block.first_op.body.block.ops)
+    stages = [i for i, op in enumerate(ops) if isinstance(op, StageOp)]
+    assert [ops[i + 1].attributes["layer"].data for i in stages] == ["conv", "fc"]
+    assert all(ops[i + 1].operands[1] is ops[i].results[0] for i in stages)
+
+
+def test_allocation_reuses_dead_buffers_and_passes_the_checker():
+    module = run(parse(CHAIN))
+    func = module.body.block.first_op
+    found, holder = buffers(func)
+    usage = module.attributes["npu.memory_usage"]
+    for memory in ("sram", "flash"):
+        ranges = [b.live_range() for b in found if b.memory == memory]
+        offsets = {b.name: holder_offset(func, holder, b) for b in found if b.memory == memory}
+        check_placement(ranges, offsets, TARGET.memory(memory).size, TARGET.alignment, memory)
+    sram_total = sum(b.size for b in found if b.memory == "sram")
+    assert usage.data["sram"].value.data < sram_total
+    layers = ops_by_layer(module)
+    assert layers["flatten"].attributes[OFFSET_ATTR] == layers["pool"].attributes[OFFSET_ATTR]
+
+
+def holder_offset(func, holder, buffer) -> int:
+    """The `npu.offset` the pass wrote for `buffer` (on its op or argument)."""
+    value = next(v for v, b in holder.items() if b is buffer)
+    if isinstance(value, BlockArgument):
+        return arg_attributes(func, value.index)[OFFSET_ATTR].value.data
+    return value.owner.attributes[OFFSET_ATTR].value.data
+
+
+def test_biases_take_scale_bias_table_bytes_in_flash():
+    module = run(parse(CHAIN))
+    found, _ = buffers(module.body.block.first_op)
+    flash = sorted(b.size for b in found if b.memory == "flash")
+    # fc weights 10x128, conv weights 8x3x3x3, fc / conv bias tables 12 bytes per channel.
+    assert flash == [8 * 12, 10 * 12, 8 * 27, 1280]
+    assert module.attributes["npu.memory_usage"].data["flash"].value.data == 1728
+
+
+def test_unknown_target_is_a_pass_failure():
+    with pytest.raises(PassFailedException, match="unknown target 'ethos-u99'"):
+        run(parse(CHAIN), [LegalizePass(target="ethos-u99")])
+
+
+def conv_chain(depths: list[int]) -> str:
+    """@main: a chain of 1x1 convolutions on 4x4 maps with the given OFM depths."""
+    lines, previous, previous_depth = [], "%x", 8
+    for index, depth in enumerate(depths):
+        kernel = f"{depth}x1x1x{previous_depth}"
+        lines += [
+            f"%w{index} = quantized.constant dense<1> : tensor<{kernel}xi8> -> {weights(kernel)}",
+            f"%b{index} = quantized.constant dense<0> : tensor<{depth}xi32>",
+            f"%c{index} = quantized.conv2d {previous}, %w{index}, %b{index} "
+            f'{{layer = "c{index}", strides = array<i64: 1, 1>, {WINDOW}}} : '
+            f"({act(f'1x4x4x{previous_depth}')}, {weights(kernel)}, tensor<{depth}xi32>) "
+            f"-> {act(f'1x4x4x{depth}')}",
+        ]
+        previous, previous_depth = f"%c{index}", depth
+    result = act(f"1x4x4x{previous_depth}")
+    body = "\n".join(lines)
+    return f"func.func @main(%x: {act('1x4x4x8')}) -> {result} {{\n{body}\nfunc.return {previous} : {result}\n}}"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.sampled_from([8, 16, 24, 64]), min_size=3, max_size=8))
+def test_allocation_of_conv_chains_is_valid_and_reuses_the_arena(depths):
+    module = run(parse(conv_chain(depths)))
+    func = module.body.block.first_op
+    found, holder = buffers(func)
+    sram = [b for b in found if b.memory == "sram"]
+    offsets = {b.name: holder_offset(func, holder, b) for b in sram}
+    check_placement([b.live_range() for b in sram], offsets, alignment=TARGET.alignment)
+    usage = module.attributes["npu.memory_usage"].data["sram"].value.data
+    assert usage < sum(b.size for b in sram)

@@ -36,6 +36,9 @@ from npuc.dialects.common import (
     TransposeBase,
 )
 
+NAME_ATTR = "graph.name"
+"""Argument/result attribute: the tensor's name in the original model."""
+
 LAYOUT_ATTR = "graph.layout"
 """Argument/result attribute: the layout of the model's own interface."""
 

@@ -4,10 +4,10 @@
 library API all read samples and write outputs through this module, so one
 convention holds everywhere:
 
-- A model's *interface* is what its user sees: the IR shape of each
-  `func.func @main` argument or result, transposed back to NCHW when its
-  argument/result attributes carry `graph.layout = "NCHW"` (the IR itself is
-  always NHWC). Float interfaces take `float32` data; integer ones (a model
+- A model's *interface* (`model_interface`) is what its user sees: the IR
+  shape of each `func.func @main` argument or result (or of each `npu.input` /
+  `npu.output` of a lowered program), transposed back to NCHW when it carries
+  `graph.layout = "NCHW"` (the IR itself is always NHWC). Float interfaces take `float32` data; integer ones (a model
   imported already quantized) take their storage dtype (`int8`, `int16`, ...).
 - Samples: an array whose shape equals the interface shape is one sample; when
   the interface batch is 1, an array of shape `[N, *interface_shape[1:]]` is N
@@ -24,60 +24,58 @@ input and the expected versus actual shape or dtype.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import (
-    ArrayAttr,
-    DictionaryAttr,
-    Float32Type,
-    IntegerType,
-    StringAttr,
-    TensorType,
-)
-from xdsl.dialects.func import FuncOp
+from xdsl.dialects.builtin import Float32Type, IntegerType, ModuleOp, TensorType
 from xdsl.ir import Attribute
 
+from npuc.dialects import npu
 from npuc.dialects.graph import layout_of
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError
-
-NAME_ATTR = "graph.name"
-"""Argument/result attribute: the tensor's name in the original model."""
+from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_TO_NHWC = (0, 2, 3, 1)
 
 
-def _attribute_dicts(
-    attrs: ArrayAttr[DictionaryAttr] | None, count: int
-) -> list[dict[str, Attribute]]:
-    if attrs is None:
-        return [{} for _ in range(count)]
-    return [dict(entry.data) for entry in attrs.data]
+@dataclass(frozen=True)
+class TensorInterface:
+    """One input or output as the model's user sees it."""
+
+    name: str
+    ir_shape: tuple[int, ...]
+    dtype: np.dtype
+    layout: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The interface shape: the IR (NHWC) shape, as NCHW for an NCHW interface."""
+        if self.layout == "NCHW" and len(self.ir_shape) == 4:
+            return tuple(self.ir_shape[axis] for axis in NHWC_TO_NCHW)
+        return self.ir_shape
+
+    def to_ir_layout(self, array: np.ndarray) -> np.ndarray:
+        """User data (interface layout) in the IR's NHWC layout."""
+        if self.layout == "NCHW" and array.ndim == 4:
+            return np.ascontiguousarray(array.transpose(NCHW_TO_NHWC))
+        return array
+
+    def to_interface_layout(self, array: np.ndarray) -> np.ndarray:
+        """IR-layout data in the layout the user sees."""
+        if self.layout == "NCHW" and array.ndim == 4:
+            return np.ascontiguousarray(array.transpose(NHWC_TO_NCHW))
+        return array
 
 
-def arg_attributes(func: FuncOp) -> list[dict[str, Attribute]]:
-    """The attribute dict of each function argument (empty when it has none)."""
-    return _attribute_dicts(func.arg_attrs, len(func.function_type.inputs.data))
+@dataclass(frozen=True)
+class ModelInterface:
+    """The inputs and outputs of a model, in order."""
 
-
-def result_attributes(func: FuncOp) -> list[dict[str, Attribute]]:
-    """The attribute dict of each function result (empty when it has none)."""
-    return _attribute_dicts(func.res_attrs, len(func.function_type.outputs.data))
-
-
-def tensor_name(attributes: dict[str, Attribute], fallback: str) -> str:
-    """The model tensor name recorded in an argument/result attribute dict."""
-    attr = attributes.get(NAME_ATTR)
-    return attr.data if isinstance(attr, StringAttr) else fallback
-
-
-def interface_shape(ir_shape: Sequence[int], attributes: dict[str, Attribute]) -> tuple[int, ...]:
-    """The shape the model's user sees for an IR (NHWC) shape and its attributes."""
-    if layout_of(attributes) == "NCHW" and len(ir_shape) == 4:
-        return tuple(ir_shape[axis] for axis in NHWC_TO_NCHW)
-    return tuple(ir_shape)
+    inputs: tuple[TensorInterface, ...]
+    outputs: tuple[TensorInterface, ...]
 
 
 def interface_dtype(tensor_type: Attribute) -> np.dtype:
@@ -94,16 +92,48 @@ def interface_dtype(tensor_type: Attribute) -> np.dtype:
     raise InputDataError(f"unsupported interface element type {element}")
 
 
-def _to_ir_layout(array: np.ndarray, attributes: dict[str, Attribute]) -> np.ndarray:
-    if layout_of(attributes) == "NCHW" and array.ndim == 4:
-        return np.ascontiguousarray(array.transpose(NCHW_TO_NHWC))
-    return array
+def _function_tensors(
+    types: Sequence[Attribute], attributes: list[dict[str, Attribute]], prefix: str
+) -> tuple[TensorInterface, ...]:
+    tensors = []
+    for index, (tensor_type, attrs) in enumerate(zip(types, attributes)):
+        assert isinstance(tensor_type, TensorType)
+        tensors.append(
+            TensorInterface(
+                tensor_name(attrs, f"{prefix}{index}"),
+                tuple(tensor_type.get_shape()),
+                interface_dtype(tensor_type),
+                layout_of(attrs),
+            )
+        )
+    return tuple(tensors)
 
 
-def _to_interface_layout(array: np.ndarray, attributes: dict[str, Attribute]) -> np.ndarray:
-    if layout_of(attributes) == "NCHW" and array.ndim == 4:
-        return np.ascontiguousarray(array.transpose(NHWC_TO_NCHW))
-    return array
+def _program_tensor(op: npu.InterfaceOp) -> TensorInterface:
+    qtype = op.fm.element_type
+    converted = op.host_conversion is not None
+    return TensorInterface(
+        op.tensor.data,
+        op.fm.shape_values(),
+        np.dtype(np.float32) if converted else qtype.numpy_dtype(),
+        op.layout.data if op.layout is not None else "NHWC",
+    )
+
+
+def model_interface(module: ModuleOp) -> ModelInterface:
+    """The interface of a model: from `@main`, or from a lowered npu program."""
+    program_inputs = [op for op in module.ops if isinstance(op, npu.InputOp)]
+    if program_inputs:
+        outputs = [op for op in module.ops if isinstance(op, npu.OutputOp)]
+        return ModelInterface(
+            tuple(_program_tensor(op) for op in program_inputs),
+            tuple(_program_tensor(op) for op in outputs),
+        )
+    func = main_function(module)
+    return ModelInterface(
+        _function_tensors(func.function_type.inputs.data, arg_attributes(func), "arg"),
+        _function_tensors(func.function_type.outputs.data, result_attributes(func), "result"),
+    )
 
 
 def _read(path: str) -> dict[str, np.ndarray] | np.ndarray:
@@ -143,21 +173,20 @@ def _check_sample_array(
         )
 
 
-def load_samples(path: str, func: FuncOp) -> list[np.ndarray]:
-    """Read samples for `func`'s arguments from a `.npy` or `.npz` file.
+def load_samples(path: str, interface: ModelInterface) -> list[np.ndarray]:
+    """Read samples for a model's inputs from a `.npy` or `.npz` file.
 
-    Checks each array's shape and dtype against the argument's interface (see
-    the module docstring for the convention) and returns one array per
-    argument in IR layout (NHWC), N samples stacked on axis 0.
+    Checks each array's shape and dtype against the input's interface (see the
+    module docstring for the convention) and returns one array per input in
+    IR layout (NHWC), N samples stacked on axis 0.
     """
-    arg_types = func.function_type.inputs.data
-    arg_attrs = arg_attributes(func)
-    names = [tensor_name(attrs, f"arg{index}") for index, attrs in enumerate(arg_attrs)]
+    inputs = interface.inputs
+    names = [tensor.name for tensor in inputs]
     content = _read(path)
     if isinstance(content, np.ndarray):
-        if len(arg_types) != 1:
+        if len(inputs) != 1:
             raise InputDataError(
-                f"{path}: the model has {len(arg_types)} inputs; give an .npz keyed by "
+                f"{path}: the model has {len(inputs)} inputs; give an .npz keyed by "
                 f"input name ({', '.join(names)})"
             )
         arrays = [content]
@@ -170,11 +199,9 @@ def load_samples(path: str, func: FuncOp) -> list[np.ndarray]:
             )
         arrays = [content[name] for name in names]
     samples = []
-    for array, name, arg_type, attrs in zip(arrays, names, arg_types, arg_attrs):
-        assert isinstance(arg_type, TensorType)
-        shape = interface_shape(arg_type.get_shape(), attrs)
-        _check_sample_array(path, name, array, shape, interface_dtype(arg_type))
-        samples.append(_to_ir_layout(array, attrs))
+    for array, tensor in zip(arrays, inputs):
+        _check_sample_array(path, tensor.name, array, tensor.shape, tensor.dtype)
+        samples.append(tensor.to_ir_layout(array))
     counts = {len(sample) for sample in samples}
     if len(counts) > 1:
         listed = ", ".join(f"'{n}': {len(s)}" for n, s in zip(names, samples))
@@ -182,24 +209,21 @@ def load_samples(path: str, func: FuncOp) -> list[np.ndarray]:
     return samples
 
 
-def to_interface(outputs: Sequence[np.ndarray], func: FuncOp) -> list[np.ndarray]:
-    """Convert `func`'s outputs from IR layout (NHWC) to its interface layout."""
+def to_interface(outputs: Sequence[np.ndarray], interface: ModelInterface) -> list[np.ndarray]:
+    """Convert a model's outputs from IR layout (NHWC) to its interface layout."""
     return [
-        _to_interface_layout(output, attrs)
-        for output, attrs in zip(outputs, result_attributes(func))
+        tensor.to_interface_layout(output)
+        for output, tensor in zip(outputs, interface.outputs)
     ]
 
 
-def save_outputs(path: str, outputs: Sequence[np.ndarray], func: FuncOp) -> None:
+def save_outputs(path: str, outputs: Sequence[np.ndarray], interface: ModelInterface) -> None:
     """Write interface-layout outputs: `.npy` for one result, `.npz` by result name.
 
     A model with several results needs a `.npz` path; `outputs` are expected
     already in interface layout (see `to_interface`).
     """
-    names = [
-        tensor_name(attrs, f"result{index}")
-        for index, attrs in enumerate(result_attributes(func))
-    ]
+    names = [tensor.name for tensor in interface.outputs]
     is_npz = Path(path).suffix == ".npz"
     if len(outputs) != 1 and not is_npz:
         raise InputDataError(

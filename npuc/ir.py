@@ -1,8 +1,10 @@
 """Small queries on npuc modules shared by passes, interpreters and drivers."""
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
+from xdsl.ir import Attribute
 
+from npuc.dialects.graph import NAME_ATTR
 from npuc.errors import ModelVerificationError
 
 
@@ -15,3 +17,27 @@ def main_function(module: ModuleOp) -> FuncOp:
     if len(functions) == 1:
         return functions[0]
     raise ModelVerificationError("the module has no @main function")
+
+
+def _attribute_dicts(
+    attrs: ArrayAttr[DictionaryAttr] | None, count: int
+) -> list[dict[str, Attribute]]:
+    if attrs is None:
+        return [{} for _ in range(count)]
+    return [dict(entry.data) for entry in attrs.data]
+
+
+def arg_attributes(func: FuncOp) -> list[dict[str, Attribute]]:
+    """A copy of the attribute dict of each function argument (empty when it has none)."""
+    return _attribute_dicts(func.arg_attrs, len(func.function_type.inputs.data))
+
+
+def result_attributes(func: FuncOp) -> list[dict[str, Attribute]]:
+    """A copy of the attribute dict of each function result (empty when it has none)."""
+    return _attribute_dicts(func.res_attrs, len(func.function_type.outputs.data))
+
+
+def tensor_name(attributes: dict[str, Attribute], fallback: str) -> str:
+    """The model tensor name (`graph.name`) in an argument/result attribute dict."""
+    attr = attributes.get(NAME_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else fallback

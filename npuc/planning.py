@@ -52,7 +52,7 @@ from npuc.dialects.quantized import (
     quant_type,
 )
 from npuc.errors import ModelVerificationError, TargetError
-from npuc.ir import main_function
+from npuc.ir import arg_attributes, main_function
 from npuc.targets import Target, load_target
 
 OPERATOR_KIND: dict[type[Operation], str] = {
@@ -241,17 +241,9 @@ def memory_of(attributes: DictionaryAttr | dict[str, Attribute] | None) -> str |
     return attr.data if isinstance(attr, StringAttr) else None
 
 
-def arg_attributes(func: FuncOp, index: int) -> dict[str, Attribute]:
-    """A copy of the attribute dictionary of argument `index` of `func`."""
-    if func.arg_attrs is None:
-        return {}
-    return dict(func.arg_attrs.data[index].data)
-
-
 def set_arg_attribute(func: FuncOp, index: int, key: str, value: Attribute) -> None:
     """Set one attribute of argument `index` of `func`, keeping the others."""
-    count = len(func.body.block.args)
-    dictionaries = [arg_attributes(func, i) for i in range(count)]
+    dictionaries = arg_attributes(func)
     dictionaries[index][key] = value
     func.arg_attrs = ArrayAttr([DictionaryAttr(d) for d in dictionaries])
 
@@ -295,7 +287,7 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
         holder[value] = buffer
 
     for index, arg in enumerate(func.body.block.args):
-        memory = memory_of(arg_attributes(func, index))
+        memory = memory_of(arg_attributes(func)[index])
         if memory is not None:
             add(arg, Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1))
 

@@ -35,7 +35,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
-from npuc.data import arg_attributes, tensor_name
+from npuc.ir import arg_attributes, tensor_name
 from npuc.dialects import graph, quantized
 from npuc.dialects.common import layer_name
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of

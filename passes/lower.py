@@ -25,12 +25,12 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import LAYER_ATTR, int_array, layer_name
 from npuc.dialects.graph import layout_of
+from npuc.ir import arg_attributes, tensor_name
 from npuc.planning import (
     CPU,
     HOST,
     NPU,
     WEIGHTED_OPS,
-    arg_attributes,
     buffer_bytes,
     describe,
     main_or_fail,
@@ -99,7 +99,7 @@ class _Lowering:
     def location(self, value: SSAValue) -> tuple[str, int]:
         """(memory, byte offset) of a value held in memory."""
         if isinstance(value, BlockArgument):
-            attributes = arg_attributes(self.func, value.index)
+            attributes = arg_attributes(self.func)[value.index]
             what = f"argument {value.index} of @main"
         else:
             owner = value.owner
@@ -142,8 +142,8 @@ class _Lowering:
 
     def input(self, arg: BlockArgument) -> npu.InputOp:
         """`npu.input` of one argument; an f32 one is quantized by the host."""
-        attributes = arg_attributes(self.func, arg.index)
-        tensor = _name(attributes, f"input{arg.index}")
+        attributes = arg_attributes(self.func)[arg.index]
+        tensor = tensor_name(attributes, f"input{arg.index}")
         layout = _layout(attributes)
         if quantized.quant_type(arg) is not None:
             return npu.InputOp(tensor, self.feature_map(arg), layout=layout)
@@ -161,7 +161,7 @@ class _Lowering:
         outputs: list[Operation] = []
         for index, value in enumerate(op.arguments):
             attributes = dict(result_attrs[index].data) if result_attrs else {}
-            tensor, layout = _name(attributes, f"output{index}"), _layout(attributes)
+            tensor, layout = tensor_name(attributes, f"output{index}"), _layout(attributes)
             producer = value.owner
             if isinstance(producer, quantized.DequantizeOp):
                 if placement(producer) != HOST:
@@ -400,12 +400,6 @@ def _without_annotations(op: Operation) -> Operation:
     for key in [key for key in op.attributes if key.startswith("npu.")]:
         del op.attributes[key]
     return op
-
-
-def _name(attributes: dict[str, Attribute], default: str) -> str:
-    """The model tensor name (`graph.name`) of an argument or result."""
-    name = attributes.get("graph.name")
-    return name.data if isinstance(name, StringAttr) else default
 
 
 def _layout(attributes: dict[str, Attribute]) -> str | None:

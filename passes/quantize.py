@@ -64,12 +64,11 @@ def quantize_with_file(module: ModuleOp, path: str, activation_bits: int) -> Non
     npuc's errors (bad data, unsupported ops) become `PassFailedException`s
     carrying the same one-line message.
     """
-    from npuc.data import load_samples
-    from npuc.ir import main_function
+    from npuc.data import load_samples, model_interface
     from npuc.quantization import quantize_module
 
     try:
-        samples = load_samples(path, main_function(module))
+        samples = load_samples(path, model_interface(module))
         quantize_module(module, samples, activation_bits)
     except NpucError as error:
         raise PassFailedException(str(error)) from error

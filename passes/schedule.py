@@ -14,11 +14,11 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, PLACEMENT_ATTR, StageOp
 from npuc.dialects.quantized import ConstantOp, DequantizeOp
+from npuc.ir import arg_attributes
 from npuc.planning import (
     NPU,
     WEIGHTED_OPS,
     aliases_input,
-    arg_attributes,
     computes_on_npu,
     describe,
     is_host_conversion,
@@ -132,4 +132,4 @@ def value_memory(func: FuncOp, value: SSAValue) -> str | None:
     owner = value.owner
     if isinstance(owner, Operation):
         return memory_of(owner.attributes)
-    return memory_of(arg_attributes(func, value.index))  # type: ignore[attr-defined]
+    return memory_of(arg_attributes(func)[value.index])  # type: ignore[attr-defined]

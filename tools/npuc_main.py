@@ -32,12 +32,6 @@ def _write_ir(module, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _main_function(module):
-    from npuc.ir import main_function
-
-    return main_function(module)
-
-
 def cmd_import(args: argparse.Namespace) -> None:
     """Print (or write) the graph IR of a model."""
     from npuc.api import import_model
@@ -50,14 +44,13 @@ def cmd_run(args: argparse.Namespace) -> None:
     import numpy as np
 
     from npuc.api import import_model, run
-    from npuc.data import load_samples, save_outputs, to_interface
+    from npuc.data import load_samples, model_interface, save_outputs, to_interface
 
     module = import_model(args.model)
-    func = _main_function(module)
-    inputs = load_samples(args.input, func)
-    outputs = to_interface(run(module, inputs), func)
+    interface = model_interface(module)
+    outputs = to_interface(run(module, load_samples(args.input, interface)), interface)
     if args.output:
-        save_outputs(args.output, outputs, func)
+        save_outputs(args.output, outputs, interface)
     else:
         with np.printoptions(threshold=64, precision=6):
             for output in outputs:
@@ -68,10 +61,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_quantize(args: argparse.Namespace) -> None:
     """Quantize a float model and print (or write) the quantized IR."""
     from npuc.api import import_model, quantize
-    from npuc.data import load_samples
+    from npuc.data import load_samples, model_interface
 
     module = import_model(args.model)
-    samples = load_samples(args.calibration, _main_function(module))
+    samples = load_samples(args.calibration, model_interface(module))
     _progress(f"calibrating on {len(samples[0])} sample(s)")
     _write_ir(quantize(module, samples), args.output)
 
@@ -79,7 +72,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
 def cmd_compile(args: argparse.Namespace) -> None:
     """Compile a model to a command stream and reports in a directory."""
     from npuc.api import compile_model, import_model, is_float_module
-    from npuc.data import load_samples
+    from npuc.data import load_samples, model_interface
 
     _progress(f"importing {args.model}")
     module = import_model(args.model)
@@ -89,7 +82,7 @@ def cmd_compile(args: argparse.Namespace) -> None:
             raise NpucError(
                 f"{args.model}: a float model needs --calibration CALIB.npy to be quantized"
             )
-        calibration = load_samples(args.calibration, _main_function(module))
+        calibration = load_samples(args.calibration, model_interface(module))
         _progress(f"quantizing (calibration: {len(calibration[0])} sample(s))")
     _progress(f"compiling for {args.target}")
     result = compile_model(module, args.target, calibration)

@@ -63,13 +63,10 @@ class AccessTime:
 
 def target_memory(target: Target, name: str, layer: str) -> Memory:
     """The target memory called `name`, or a `TargetError` naming the layer that uses it."""
-    for memory in target.memories:
-        if memory.name == name:
-            return memory
-    known = ", ".join(m.name for m in target.memories)
-    raise TargetError(
-        f"layer '{layer}' uses memory '{name}', which target '{target.name}' lacks (it has: {known})"
-    )
+    try:
+        return target.memory(name)
+    except TargetError as error:
+        raise TargetError(f"layer '{layer}': {error}") from None
 
 
 def _fm_bytes(fm: FeatureMapAttr, elements: int) -> int:

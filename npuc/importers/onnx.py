@@ -38,7 +38,8 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.data import NAME_ATTR, NCHW_TO_NHWC, NHWC_TO_NCHW
+from npuc.data import NCHW_TO_NHWC, NHWC_TO_NCHW
+from npuc.dialects.graph import NAME_ATTR
 from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.graph import LAYOUT_ATTR, ConstantOp, ReshapeOp, TransposeOp
 from npuc.errors import ModelFormatError, ModelVerificationError, UnsupportedOperatorError

@@ -1,4 +1,5 @@
-"""Numpy reference execution of npuc IR: float graph IR and integer quantized IR.
+"""Numpy reference execution of npuc IR: float graph IR, integer quantized IR
+and (through the simulator) lowered npu programs.
 
 `run_module` picks the interpreter from the dialects a module uses. The
 interpreters themselves live in `graph_interpreter` and `quantized_interpreter`
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-from npuc.errors import NpucError
 
 _SCHEDULE_OPS = ("npu.stage",)
 """npu ops that annotate quantized IR before lowering; the interpreter runs them."""
@@ -22,12 +22,15 @@ def run_module(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarra
     """Execute `@main` on NHWC inputs and return its outputs.
 
     Graph IR runs in float32, quantized IR (possibly with scheduling
-    annotations) in integers with TFLite semantics. A module lowered to npu
-    commands cannot run here.
+    annotations) in integers with TFLite semantics, and a module lowered to
+    npu commands in the simulator (`npuc.sim`), which executes the program on
+    its memories.
     """
     dialects = {op.name.split(".")[0] for op in module.walk() if op.name not in _SCHEDULE_OPS}
     if "npu" in dialects:
-        raise NpucError("running npu command streams needs the simulator, not yet available")
+        from npuc.sim.simulator import simulate
+
+        return simulate(module, inputs)
     if "quantized" in dialects:
         from npuc.reference.quantized_interpreter import run_quantized
 

@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, Float32Type, ModuleO
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.traits import IsTerminator
 
-from npuc.data import arg_attributes, tensor_name
+from npuc.ir import arg_attributes, tensor_name
 from npuc.dialects import graph
 from npuc.dialects.common import ReshapeBase, TransposeBase, array_values, layer_name
 from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError

@@ -216,5 +216,5 @@ def test_unlowered_module_is_rejected():
 
 def test_memory_missing_from_the_target_names_the_layer():
     module = lowered(dma("w", ("dram", 0), ("sram", 0), 64))
-    with pytest.raises(TargetError, match="layer 'w' uses memory 'dram'"):
+    with pytest.raises(TargetError, match="layer 'w': target 'ethos-u55-128' has no memory 'dram'"):
         estimate(module, TARGET)

@@ -3,19 +3,18 @@
 import numpy as np
 import pytest
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.dialects.func import FuncOp
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
-from npuc.data import load_samples, save_outputs, to_interface
+from npuc.data import ModelInterface, load_samples, model_interface, save_outputs, to_interface
 from npuc.errors import InputDataError
 
 
-def parse_main(text: str) -> FuncOp:
+def parse_main(text: str) -> ModelInterface:
+    """The interface of a model given as IR text."""
     module = Parser(npuc_context(), text).parse_module()
     assert isinstance(module, ModuleOp)
-    func = next(op for op in module.ops if isinstance(op, FuncOp))
-    return func
+    return model_interface(module)
 
 
 NCHW_MODEL = """
@@ -40,7 +39,7 @@ func.func @main(%a: tensor<1x8xf32> {graph.name = "a"}, %b: tensor<1x3xi8> {grap
 
 
 @pytest.fixture
-def nchw() -> FuncOp:
+def nchw() -> ModelInterface:
     return parse_main(NCHW_MODEL)
 
 

@@ -17,8 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import npuc
-from npuc.data import load_samples, to_interface
-from npuc.ir import main_function
+from npuc.data import load_samples, model_interface, to_interface
 from npuc.quantization import sqnr_db
 from npuc.sim.simulator import simulate
 
@@ -88,21 +87,20 @@ def onnxruntime_outputs(model: Path, inputs: np.ndarray) -> np.ndarray:
 
 def test_float_ir_matches_onnxruntime(model_files: dict[str, Path]) -> None:
     module = npuc.import_model(model_files["model"])
-    func = main_function(module)
-    inputs = load_samples(str(model_files["test"]), func)
-    ours = to_interface(npuc.run(module, inputs), func)[0]
+    interface = model_interface(module)
+    inputs = load_samples(str(model_files["test"]), interface)
+    ours = to_interface(npuc.run(module, inputs), interface)[0]
     theirs = onnxruntime_outputs(model_files["model"], np.load(model_files["test"]))
     assert np.max(np.abs(ours - theirs)) <= 1e-4
 
 
 def test_quantized_ir_sqnr_and_simulator(model_files: dict[str, Path]) -> None:
     float_module = npuc.import_model(model_files["model"])
-    func = main_function(float_module)
-    test_inputs = load_samples(str(model_files["test"]), func)
+    test_inputs = load_samples(str(model_files["test"]), model_interface(float_module))
     float_output = npuc.run(float_module, test_inputs)[0]
 
     module = npuc.import_model(model_files["model"])
-    npuc.quantize(module, load_samples(str(model_files["calibration"]), main_function(module)))
+    npuc.quantize(module, load_samples(str(model_files["calibration"]), model_interface(module)))
     quantized_output = npuc.run(module, test_inputs)[0]
     assert sqnr_db(float_output, quantized_output) >= 25.0
 

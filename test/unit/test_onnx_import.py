@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from npuc.data import NHWC_TO_NCHW, arg_attributes, result_attributes
+from npuc.data import NHWC_TO_NCHW
+from npuc.ir import arg_attributes, result_attributes
 from npuc.dialects import graph
 from npuc.dialects.common import array_values
 from npuc.errors import ModelFormatError, ModelVerificationError, UnsupportedOperatorError

@@ -11,7 +11,8 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.allocation import check_placement
 from npuc.context import npuc_context
 from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
-from npuc.planning import arg_attributes, buffers, cpu_operations
+from npuc.ir import arg_attributes
+from npuc.planning import buffers, cpu_operations
 from npuc.passes.allocate import AllocatePass
 from npuc.passes.legalize import LegalizePass
 from npuc.passes.schedule import SchedulePass
@@ -143,7 +144,7 @@ def holder_offset(func, holder, buffer) -> int:
     """The `npu.offset` the pass wrote for `buffer` (on its op or argument)."""
     value = next(v for v, b in holder.items() if b is buffer)
     if isinstance(value, BlockArgument):
-        return arg_attributes(func, value.index)[OFFSET_ATTR].value.data
+        return arg_attributes(func)[value.index][OFFSET_ATTR].value.data
     return value.owner.attributes[OFFSET_ATTR].value.data
 
 

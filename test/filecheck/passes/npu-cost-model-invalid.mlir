@@ -20,7 +20,7 @@ builtin.module {
 // -----
 
 // Every memory a command names must be one of the target's.
-// CHECK: npu-cost-model: layer 'w' uses memory 'dram', which target 'ethos-u55-128' lacks (it has: sram, flash)
+// CHECK: npu-cost-model: layer 'w': target 'ethos-u55-128' has no memory 'dram' (it has: sram, flash)
 builtin.module attributes {npu.target = "ethos-u55-128"} {
   npu.dma {layer = "w", src = #npu.buf<dram, 0, 16>, dst = #npu.buf<sram, 0, 16>}
 }

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
     StringAttr,
     TensorType,
     i64,
@@ -83,12 +85,13 @@ def _check_activation(op: IRDLOperation) -> None:
 
 def _check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
     lengths = {"padding": 4}
+    minimums = {"padding": 0, "output_padding": 0}
     for prop in names:
         values = array_values(op.properties[prop])  # type: ignore[arg-type]
         expected = lengths.get(prop, 2)
         if len(values) != expected:
             raise VerifyException(f"'{prop}' must have {expected} values, got {len(values)}")
-        minimum = 0 if prop == "padding" else 1
+        minimum = minimums.get(prop, 1)
         if any(v < minimum for v in values):
             raise VerifyException(f"'{prop}' values must be >= {minimum}, got {list(values)}")
 
@@ -255,8 +258,8 @@ class FullyConnectedBase(LayerOp):
         _expect_shape("ofm", ofm, [ifm[0], weights[0]])
 
 
-class AddBase(LayerOp):
-    """Elementwise addition with numpy-style broadcasting of the two inputs."""
+class BinaryBase(LayerOp):
+    """Elementwise binary op with numpy-style broadcasting and a fused activation."""
 
     ifm = operand_def(TensorType)
     ifm2 = operand_def(TensorType)
@@ -280,6 +283,181 @@ class AddBase(LayerOp):
         second = tensor_shape(self.ifm2, "ifm2")
         ofm = tensor_shape(self.ofm, "ofm")
         _expect_shape("ofm", ofm, broadcast_shape(first, second))
+
+
+class AddBase(BinaryBase):
+    """Elementwise addition."""
+
+
+class PReluBase(LayerOp):
+    """Parametric ReLU: x where x >= 0, else slope * x (slope broadcast to x)."""
+
+    input = operand_def(TensorType)
+    slope = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$input `,` $slope attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, slope: SSAValue, output_type: Attribute):
+        super().__init__(operands=[input, slope], result_types=[output_type])
+
+    def verify_shapes(self) -> None:
+        source = tensor_shape(self.input, "input")
+        slope = tensor_shape(self.slope, "slope")
+        if broadcast_shape(source, slope) != source:
+            raise VerifyException(f"slope shape {list(slope)} does not broadcast to {list(source)}")
+        _expect_shape("output", tensor_shape(self.output, "output"), source)
+
+
+class UnaryBase(LayerOp):
+    """Elementwise op of one tensor; the result has the input's shape."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(
+        self, input: SSAValue, output_type: Attribute, properties: dict[str, Attribute] | None = None
+    ):
+        super().__init__(operands=[input], result_types=[output_type], properties=properties or {})
+
+    def verify_shapes(self) -> None:
+        _expect_shape("output", tensor_shape(self.output, "output"), tensor_shape(self.input, "input"))
+
+
+class SoftmaxBase(UnaryBase):
+    """Softmax along `axis`, of `beta * x` (TFLite's beta; 1 from ONNX)."""
+
+    axis = prop_def(IntegerAttr)
+    beta = prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, output_type: Attribute, axis: int, beta: float = 1.0):
+        super().__init__(
+            input,
+            output_type,
+            {"axis": IntegerAttr(axis, 64), "beta": FloatAttr(beta, 32)},
+        )
+
+    def verify_shapes(self) -> None:
+        super().verify_shapes()
+        rank = len(tensor_shape(self.input, "input"))
+        if not 0 <= self.axis.value.data < rank:
+            raise VerifyException(f"axis {self.axis.value.data} is outside 0..{rank - 1}")
+
+
+REDUCTIONS = ("mean", "sum", "max", "min")
+
+
+class ReduceBase(LayerOp):
+    """Reduces `axes` with `kind`; the result keeps them as extent 1 or drops them."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    kind = prop_def(StringAttr)
+    axes = prop_def(DenseArrayBase)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, output_type: Attribute, kind: str, axes: Sequence[int]):
+        super().__init__(
+            operands=[input],
+            result_types=[output_type],
+            properties={"kind": StringAttr(kind), "axes": int_array(sorted(axes))},
+        )
+
+    def keeps_dims(self) -> bool:
+        """Whether reduced axes stay in the result as extent 1."""
+        return len(tensor_shape(self.output, "output")) == len(tensor_shape(self.input, "input"))
+
+    def verify_shapes(self) -> None:
+        if self.kind.data not in REDUCTIONS:
+            raise VerifyException(f"unknown reduction '{self.kind.data}'")
+        source = tensor_shape(self.input, "input")
+        axes = array_values(self.axes)
+        if not axes or len(set(axes)) != len(axes) or any(not 0 <= a < len(source) for a in axes):
+            raise VerifyException(f"axes {list(axes)} must be distinct axes of a rank-{len(source)} input")
+        kept = [1 if i in axes else extent for i, extent in enumerate(source)]
+        dropped = [extent for i, extent in enumerate(source) if i not in axes]
+        output = list(tensor_shape(self.output, "output"))
+        if output not in (kept, dropped):
+            raise VerifyException(f"output shape is {output}, expected {kept} or {dropped}")
+
+
+class TransposeConv2dBase(LayerOp):
+    """Transposed 2-D convolution (ONNX ConvTranspose, TFLite TRANSPOSE_CONV).
+
+    Weights are OHWI; `padding` crops [top, left, bottom, right] from the full
+    output and `output_padding` adds rows/columns at the bottom/right, so the
+    output extent is (in - 1) * stride + dilated kernel - crop + output padding.
+    """
+
+    ifm = operand_def(TensorType)
+    weights = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    ofm = result_def(TensorType)
+    strides = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    padding = prop_def(DenseArrayBase)
+    output_padding = prop_def(DenseArrayBase)
+    activation = prop_def(StringAttr)
+
+    assembly_format = (
+        "$ifm `,` $weights `,` $bias attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(
+        self,
+        ifm: SSAValue,
+        weights: SSAValue,
+        bias: SSAValue,
+        ofm_type: Attribute,
+        strides: Sequence[int] = (1, 1),
+        dilations: Sequence[int] = (1, 1),
+        padding: Sequence[int] = (0, 0, 0, 0),
+        output_padding: Sequence[int] = (0, 0),
+        activation: str = "none",
+    ):
+        super().__init__(
+            operands=[ifm, weights, bias],
+            result_types=[ofm_type],
+            properties={
+                "strides": int_array(strides),
+                "dilations": int_array(dilations),
+                "padding": int_array(padding),
+                "output_padding": int_array(output_padding),
+                "activation": StringAttr(activation),
+            },
+        )
+
+    def verify_shapes(self) -> None:
+        _check_window_props(self, ("strides", "dilations", "padding", "output_padding"))
+        _check_activation(self)
+        ifm = tensor_shape(self.ifm, "ifm")
+        weights = tensor_shape(self.weights, "weights")
+        if len(ifm) != 4 or len(weights) != 4:
+            raise VerifyException("ifm and weights must be 4-D (NHWC, OHWI)")
+        if weights[3] != ifm[3]:
+            raise VerifyException(
+                f"weights input depth {weights[3]} does not match ifm depth {ifm[3]}"
+            )
+        _expect_shape("bias", tensor_shape(self.bias, "bias"), [weights[0]])
+        strides = array_values(self.strides)
+        dilations = array_values(self.dilations)
+        padding = array_values(self.padding)
+        extra = array_values(self.output_padding)
+        sizes = [
+            (ifm[1 + axis] - 1) * strides[axis]
+            + dilations[axis] * (weights[1 + axis] - 1)
+            + 1
+            - padding[axis]
+            - padding[axis + 2]
+            + extra[axis]
+            for axis in (0, 1)
+        ]
+        if min(sizes) < 1:
+            raise VerifyException("padding crops the whole output")
+        _expect_shape("ofm", tensor_shape(self.ofm, "ofm"), [ifm[0], *sizes, weights[0]])
 
 
 def broadcast_shape(first: Sequence[int], second: Sequence[int]) -> tuple[int, ...]:

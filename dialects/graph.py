@@ -10,9 +10,10 @@ convert user data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-from xdsl.dialects.builtin import Float32Type, FloatAttr, StringAttr, TensorType
+from xdsl.dialects.builtin import Float32Type, FloatAttr, IntegerAttr, StringAttr, TensorType
 from xdsl.ir import Attribute, Dialect, SSAValue
 from xdsl.irdl import (
     BaseAttr,
@@ -26,14 +27,32 @@ from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import (
     AddBase,
+    BinaryBase,
     ConstantBase,
     Conv2dBase,
     DepthwiseConv2dBase,
     FullyConnectedBase,
     LayerOp,
     Pool2dBase,
+    PReluBase,
+    ReduceBase,
     ReshapeBase,
+    SoftmaxBase,
     TransposeBase,
+    TransposeConv2dBase,
+    UnaryBase,
+    broadcast_shape,
+    int_array,
+    tensor_shape,
+)
+from npuc.dialects.movement import (
+    ConcatBase,
+    DepthToSpaceBase,
+    PadBase,
+    ResizeBase,
+    SliceBase,
+    SpaceToDepthBase,
+    SplitBase,
 )
 
 NAME_ATTR = "graph.name"
@@ -158,6 +177,253 @@ class ClipOp(FloatLayerOp):
             raise VerifyException("clip min must not exceed max")
 
 
+@irdl_op_definition
+class TransposeConv2dOp(FloatLayerOp, TransposeConv2dBase):
+    """Transposed convolution (ONNX ConvTranspose) with OHWI weights."""
+
+    name = "graph.transpose_conv2d"
+
+
+@irdl_op_definition
+class BatchMatMulOp(FloatLayerOp):
+    """Matrix product of the last two axes, leading axes broadcast (ONNX MatMul)."""
+
+    name = "graph.batch_matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, output_type: Attribute):
+        super().__init__(operands=[lhs, rhs], result_types=[output_type])
+
+    def verify_shapes(self) -> None:
+        lhs = tensor_shape(self.lhs, "lhs")
+        rhs = tensor_shape(self.rhs, "rhs")
+        if len(lhs) < 2 or len(rhs) < 2 or lhs[-1] != rhs[-2]:
+            raise VerifyException(f"cannot multiply {list(lhs)} by {list(rhs)}")
+        expected = [*broadcast_shape(lhs[:-2], rhs[:-2]), lhs[-2], rhs[-1]]
+        output = list(tensor_shape(self.output, "output"))
+        if output != expected:
+            raise VerifyException(f"output shape is {output}, expected {expected}")
+
+
+@irdl_op_definition
+class SubOp(FloatLayerOp, BinaryBase):
+    """Elementwise subtraction ifm - ifm2."""
+
+    name = "graph.sub"
+
+
+@irdl_op_definition
+class MulOp(FloatLayerOp, BinaryBase):
+    """Elementwise multiplication."""
+
+    name = "graph.mul"
+
+
+@irdl_op_definition
+class DivOp(FloatLayerOp, BinaryBase):
+    """Elementwise division ifm / ifm2."""
+
+    name = "graph.div"
+
+
+@irdl_op_definition
+class MaximumOp(FloatLayerOp, BinaryBase):
+    """Elementwise maximum."""
+
+    name = "graph.maximum"
+
+
+@irdl_op_definition
+class MinimumOp(FloatLayerOp, BinaryBase):
+    """Elementwise minimum."""
+
+    name = "graph.minimum"
+
+
+@irdl_op_definition
+class PowOp(FloatLayerOp, BinaryBase):
+    """Elementwise power ifm ** ifm2 (ONNX Pow; the exponent is usually constant)."""
+
+    name = "graph.pow"
+
+
+@irdl_op_definition
+class PReluOp(FloatLayerOp, PReluBase):
+    """Parametric ReLU with a slope tensor."""
+
+    name = "graph.prelu"
+
+
+@irdl_op_definition
+class SigmoidOp(FloatLayerOp, UnaryBase):
+    """1 / (1 + exp(-x))."""
+
+    name = "graph.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(FloatLayerOp, UnaryBase):
+    """Hyperbolic tangent."""
+
+    name = "graph.tanh"
+
+
+@irdl_op_definition
+class HardSwishOp(FloatLayerOp, UnaryBase):
+    """x * relu6(x + 3) / 6."""
+
+    name = "graph.hard_swish"
+
+
+@irdl_op_definition
+class SqrtOp(FloatLayerOp, UnaryBase):
+    """Square root."""
+
+    name = "graph.sqrt"
+
+
+class AlphaUnaryOp(FloatLayerOp, UnaryBase):
+    """A unary op with one float parameter `alpha`."""
+
+    alpha = prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, alpha: float):
+        super().__init__(input, input.type, {"alpha": FloatAttr(alpha, 32)})
+
+
+@irdl_op_definition
+class LeakyReluOp(AlphaUnaryOp):
+    """x where x >= 0, else alpha * x."""
+
+    name = "graph.leaky_relu"
+
+
+@irdl_op_definition
+class EluOp(AlphaUnaryOp):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    name = "graph.elu"
+
+
+@irdl_op_definition
+class HardSigmoidOp(FloatLayerOp, UnaryBase):
+    """max(0, min(1, alpha * x + beta))."""
+
+    name = "graph.hard_sigmoid"
+    alpha = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, alpha: float, beta: float):
+        super().__init__(input, input.type, {"alpha": FloatAttr(alpha, 32), "beta": FloatAttr(beta, 32)})
+
+
+@irdl_op_definition
+class SoftmaxOp(FloatLayerOp, SoftmaxBase):
+    """Softmax along one axis."""
+
+    name = "graph.softmax"
+
+
+@irdl_op_definition
+class LrnOp(FloatLayerOp, UnaryBase):
+    """Local response normalisation across channels (ONNX LRN on NHWC).
+
+    y = x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels) ^ beta
+    """
+
+    name = "graph.lrn"
+    size = prop_def(IntegerAttr)
+    alpha = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr)
+    bias = prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, size: int, alpha: float, beta: float, bias: float):
+        super().__init__(
+            input,
+            input.type,
+            {
+                "size": IntegerAttr(size, 64),
+                "alpha": FloatAttr(alpha, 32),
+                "beta": FloatAttr(beta, 32),
+                "bias": FloatAttr(bias, 32),
+            },
+        )
+
+
+@irdl_op_definition
+class ReduceOp(FloatLayerOp, ReduceBase):
+    """Mean, sum, max or min over axes."""
+
+    name = "graph.reduce"
+
+
+@irdl_op_definition
+class ConcatOp(FloatLayerOp, ConcatBase):
+    """Concatenation along an axis."""
+
+    name = "graph.concat"
+
+
+@irdl_op_definition
+class SplitOp(FloatLayerOp, SplitBase):
+    """Split along an axis into the result shapes."""
+
+    name = "graph.split"
+
+
+@irdl_op_definition
+class SliceOp(FloatLayerOp, SliceBase):
+    """Strided slice."""
+
+    name = "graph.slice"
+
+
+@irdl_op_definition
+class PadOp(FloatLayerOp, PadBase):
+    """Padding; constant mode fills with `value`."""
+
+    name = "graph.pad"
+    value = prop_def(FloatAttr)
+
+    def __init__(
+        self, input: SSAValue, output_type: Attribute, paddings: Sequence[int], mode: str, value: float = 0.0
+    ):
+        super().__init__(
+            operands=[input],
+            result_types=[output_type],
+            properties={
+                "paddings": int_array(paddings),
+                "mode": StringAttr(mode),
+                "value": FloatAttr(value, 32),
+            },
+        )
+
+
+@irdl_op_definition
+class ResizeOp(FloatLayerOp, ResizeBase):
+    """Nearest or bilinear resize of height and width."""
+
+    name = "graph.resize"
+
+
+@irdl_op_definition
+class DepthToSpaceOp(FloatLayerOp, DepthToSpaceBase):
+    """Channels to spatial blocks."""
+
+    name = "graph.depth_to_space"
+
+
+@irdl_op_definition
+class SpaceToDepthOp(FloatLayerOp, SpaceToDepthBase):
+    """Spatial blocks to channels."""
+
+    name = "graph.space_to_depth"
+
+
 def layout_of(attributes: dict[str, Attribute] | None) -> str:
     """The interface layout recorded in an argument or result attribute dict."""
     attr = (attributes or {}).get(LAYOUT_ATTR)
@@ -178,5 +444,31 @@ Graph = Dialect(
         TransposeOp,
         ReluOp,
         ClipOp,
+        TransposeConv2dOp,
+        BatchMatMulOp,
+        SubOp,
+        MulOp,
+        DivOp,
+        MaximumOp,
+        MinimumOp,
+        PowOp,
+        PReluOp,
+        SigmoidOp,
+        TanhOp,
+        HardSwishOp,
+        SqrtOp,
+        LeakyReluOp,
+        EluOp,
+        HardSigmoidOp,
+        SoftmaxOp,
+        LrnOp,
+        ReduceOp,
+        ConcatOp,
+        SplitOp,
+        SliceOp,
+        PadOp,
+        ResizeOp,
+        DepthToSpaceOp,
+        SpaceToDepthOp,
     ],
 )

@@ -22,14 +22,17 @@ import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
     Float32Type,
+    FloatAttr,
     FloatData,
     IntAttr,
     IntegerAttr,
     IntegerType,
     Signedness,
+    StringAttr,
     TensorType,
     f32,
     i32,
+    i64,
 )
 from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
@@ -47,6 +50,13 @@ from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import (
     AddBase,
+    BinaryBase,
+    PReluBase,
+    ReduceBase,
+    SoftmaxBase,
+    TransposeConv2dBase,
+    UnaryBase,
+    int_array,
     ConstantBase,
     Conv2dBase,
     DepthwiseConv2dBase,
@@ -56,6 +66,15 @@ from npuc.dialects.common import (
     ReshapeBase,
     TransposeBase,
     tensor_shape,
+)
+from npuc.dialects.movement import (
+    ConcatBase,
+    DepthToSpaceBase,
+    PadBase,
+    ResizeBase,
+    SliceBase,
+    SpaceToDepthBase,
+    SplitBase,
 )
 
 
@@ -236,11 +255,14 @@ def _check_weights(op: LayerOp, axis: int, channels: int) -> UniformQuantizedTyp
     return qtype
 
 
-def _check_bias(op: LayerOp) -> None:
+def _check_bias(op: LayerOp, ifm: UniformQuantizedType) -> None:
+    """i32 bias for 8-bit activations; i32 or i64 for 16-bit ones (TFLite 16x8)."""
     bias_type = op.operands[2].type
     assert isinstance(bias_type, TensorType)
-    if bias_type.element_type != i32:
-        raise VerifyException(f"bias must be an i32 tensor, got {bias_type.element_type}")
+    allowed = (i32,) if ifm.bits == 8 else (i32, i64)
+    if bias_type.element_type not in allowed:
+        names = " or ".join(str(t) for t in allowed)
+        raise VerifyException(f"bias must be an {names} tensor, got {bias_type.element_type}")
 
 
 def _check_same_storage(first: UniformQuantizedType, second: UniformQuantizedType) -> None:
@@ -261,7 +283,7 @@ class QuantizedConvLike(LayerOp):
         _check_same_storage(ifm, ofm)
         channels = tensor_shape(self.results[0], "ofm")[-1]
         _check_weights(self, self.WEIGHT_AXIS, channels)
-        _check_bias(self)
+        _check_bias(self, ifm)
 
 
 class PerTensorLayerOp(LayerOp):
@@ -277,12 +299,23 @@ class PerTensorLayerOp(LayerOp):
 
 
 class SameQuantizationLayerOp(PerTensorLayerOp):
-    """Ops that move values without rescaling: result type params equal the input's."""
+    """Ops that move values without rescaling: every result has the input's parameters."""
 
     def verify_element_types(self) -> None:
         super().verify_element_types()
-        if quant_type(self.operands[0]) != quant_type(self.results[0]):
+        source = quant_type(self.operands[0])
+        if any(quant_type(result) != source for result in self.results):
             raise VerifyException("result must have the same quantization as the input")
+
+
+class AllSameQuantizationLayerOp(PerTensorLayerOp):
+    """Ops that compare stored values (max, min): all operands and results share parameters."""
+
+    def verify_element_types(self) -> None:
+        super().verify_element_types()
+        types = {quant_type(value) for value in (*self.operands, *self.results)}
+        if len(types) != 1:
+            raise VerifyException("operands and result must have the same quantization")
 
 
 @irdl_op_definition
@@ -442,6 +475,193 @@ class ClampOp(SameQuantizationLayerOp):
             raise VerifyException("clamp min must not exceed max")
 
 
+@irdl_op_definition
+class TransposeConv2dOp(QuantizedConvLike, TransposeConv2dBase):
+    """Integer transposed convolution (TFLite TRANSPOSE_CONV)."""
+
+    name = "quantized.transpose_conv2d"
+
+
+@irdl_op_definition
+class SubOp(PerTensorLayerOp, BinaryBase):
+    """Integer subtraction with rescaling (TFLite SUB)."""
+
+    name = "quantized.sub"
+
+
+@irdl_op_definition
+class MulOp(PerTensorLayerOp, BinaryBase):
+    """Integer multiplication with rescaling (TFLite MUL)."""
+
+    name = "quantized.mul"
+
+
+@irdl_op_definition
+class MaximumOp(AllSameQuantizationLayerOp, BinaryBase):
+    """Elementwise maximum of stored values (TFLite MAXIMUM)."""
+
+    name = "quantized.maximum"
+
+
+@irdl_op_definition
+class MinimumOp(AllSameQuantizationLayerOp, BinaryBase):
+    """Elementwise minimum of stored values (TFLite MINIMUM)."""
+
+    name = "quantized.minimum"
+
+
+@irdl_op_definition
+class PReluOp(PReluBase):
+    """Integer parametric ReLU (TFLite PRELU); the slope has its own quantization."""
+
+    name = "quantized.prelu"
+
+    def verify_element_types(self) -> None:
+        source = _per_tensor(self.input, "input")
+        _check_same_storage(source, _per_tensor(self.output, "output"))
+        if quant_type(self.slope) is None:
+            raise VerifyException("slope must have a !quantized.uniform element type")
+
+
+@irdl_op_definition
+class LogisticOp(PerTensorLayerOp, UnaryBase):
+    """Integer sigmoid (TFLite LOGISTIC)."""
+
+    name = "quantized.logistic"
+
+
+@irdl_op_definition
+class TanhOp(PerTensorLayerOp, UnaryBase):
+    """Integer hyperbolic tangent (TFLite TANH)."""
+
+    name = "quantized.tanh"
+
+
+@irdl_op_definition
+class HardSwishOp(PerTensorLayerOp, UnaryBase):
+    """Integer hard swish (TFLite HARD_SWISH)."""
+
+    name = "quantized.hard_swish"
+
+
+@irdl_op_definition
+class LeakyReluOp(PerTensorLayerOp, UnaryBase):
+    """Integer leaky ReLU (TFLite LEAKY_RELU)."""
+
+    name = "quantized.leaky_relu"
+    alpha = prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, output_type: Attribute, alpha: float):
+        super().__init__(input, output_type, {"alpha": FloatAttr(alpha, 32)})
+
+
+RELU_KINDS = ("relu", "relu6", "relu_n1_to_1", "relu_0_to_1")
+
+
+@irdl_op_definition
+class ReluOp(PerTensorLayerOp, UnaryBase):
+    """Requantize then clamp to a ReLU range (TFLite RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1)."""
+
+    name = "quantized.relu"
+    kind = prop_def(StringAttr)
+
+    def __init__(self, input: SSAValue, output_type: Attribute, kind: str):
+        super().__init__(input, output_type, {"kind": StringAttr(kind)})
+
+    def verify_shapes(self) -> None:
+        super().verify_shapes()
+        if self.kind.data not in RELU_KINDS:
+            raise VerifyException(f"'kind' must be one of {', '.join(RELU_KINDS)}")
+
+
+@irdl_op_definition
+class SoftmaxOp(PerTensorLayerOp, SoftmaxBase):
+    """Integer softmax along the last axis (TFLite SOFTMAX)."""
+
+    name = "quantized.softmax"
+
+
+@irdl_op_definition
+class RequantizeOp(UnaryBase):
+    """Integer to integer with new parameters or storage (TFLite QUANTIZE of integers)."""
+
+    name = "quantized.requantize"
+
+    def verify_element_types(self) -> None:
+        _per_tensor(self.input, "input")
+        _per_tensor(self.output, "output")
+
+
+@irdl_op_definition
+class ReduceOp(PerTensorLayerOp, ReduceBase):
+    """Integer mean or sum over axes with rescaling (TFLite MEAN, SUM)."""
+
+    name = "quantized.reduce"
+
+
+@irdl_op_definition
+class ConcatOp(PerTensorLayerOp, ConcatBase):
+    """Concatenation; inputs are rescaled to the output's parameters (TFLite CONCATENATION)."""
+
+    name = "quantized.concat"
+
+
+@irdl_op_definition
+class SplitOp(SameQuantizationLayerOp, SplitBase):
+    """Split along an axis (TFLite SPLIT, SPLIT_V, UNPACK)."""
+
+    name = "quantized.split"
+
+
+@irdl_op_definition
+class SliceOp(SameQuantizationLayerOp, SliceBase):
+    """Strided slice (TFLite SLICE, STRIDED_SLICE)."""
+
+    name = "quantized.slice"
+
+
+@irdl_op_definition
+class PadOp(SameQuantizationLayerOp, PadBase):
+    """Padding; constant mode fills with the stored value `value` (TFLite PAD, PADV2)."""
+
+    name = "quantized.pad"
+    value = prop_def(IntegerAttr)
+
+    def __init__(
+        self, input: SSAValue, output_type: Attribute, paddings: Sequence[int], mode: str, value: int
+    ):
+        super().__init__(
+            operands=[input],
+            result_types=[output_type],
+            properties={
+                "paddings": int_array(paddings),
+                "mode": StringAttr(mode),
+                "value": IntegerAttr(value, 64),
+            },
+        )
+
+
+@irdl_op_definition
+class ResizeOp(SameQuantizationLayerOp, ResizeBase):
+    """Nearest or bilinear resize (TFLite RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR)."""
+
+    name = "quantized.resize"
+
+
+@irdl_op_definition
+class DepthToSpaceOp(SameQuantizationLayerOp, DepthToSpaceBase):
+    """Channels to spatial blocks (TFLite DEPTH_TO_SPACE)."""
+
+    name = "quantized.depth_to_space"
+
+
+@irdl_op_definition
+class SpaceToDepthOp(SameQuantizationLayerOp, SpaceToDepthBase):
+    """Spatial blocks to channels (TFLite SPACE_TO_DEPTH)."""
+
+    name = "quantized.space_to_depth"
+
+
 def quantized_tensor(shape: Sequence[int], qtype: UniformQuantizedType) -> TensorType:
     """A tensor type of the given shape with a quantized element type."""
     return TensorType(qtype, list(shape))
@@ -467,6 +687,27 @@ Quantized = Dialect(
         QuantizeOp,
         DequantizeOp,
         ClampOp,
+        TransposeConv2dOp,
+        SubOp,
+        MulOp,
+        MaximumOp,
+        MinimumOp,
+        PReluOp,
+        LogisticOp,
+        TanhOp,
+        HardSwishOp,
+        LeakyReluOp,
+        ReluOp,
+        SoftmaxOp,
+        RequantizeOp,
+        ReduceOp,
+        ConcatOp,
+        SplitOp,
+        SliceOp,
+        PadOp,
+        ResizeOp,
+        DepthToSpaceOp,
+        SpaceToDepthOp,
     ],
     [UniformQuantizedType],
 )

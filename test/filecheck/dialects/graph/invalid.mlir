@@ -59,3 +59,51 @@ func.func @bad_element_type(%x: tensor<1x4xi8>) -> tensor<1x4xi8> {
   func.return %a : tensor<1x4xi8>
 }
 // CHECK: graph ops take f32 tensors, got i8
+
+// -----
+
+func.func @bad_concat(%x: tensor<1x4x4x8xf32>, %y: tensor<1x3x4x8xf32>) -> tensor<1x4x4x16xf32> {
+  %c = graph.concat %x, %y {axis = 3 : i64} : (tensor<1x4x4x8xf32>, tensor<1x3x4x8xf32>) -> tensor<1x4x4x16xf32>
+  func.return %c : tensor<1x4x4x16xf32>
+}
+// CHECK: concat shapes [[1, 4, 4, 8], [1, 3, 4, 8], [1, 4, 4, 16]] differ outside axis 3
+
+// -----
+
+func.func @bad_split(%x: tensor<1x4x4x8xf32>) -> tensor<1x4x4x3xf32> {
+  %a, %b = graph.split %x {axis = 3 : i64} : (tensor<1x4x4x8xf32>) -> (tensor<1x4x4x3xf32>, tensor<1x4x4x3xf32>)
+  func.return %a : tensor<1x4x4x3xf32>
+}
+// CHECK: results cover 6 of 8 along axis 3
+
+// -----
+
+func.func @bad_slice(%x: tensor<1x4xf32>) -> tensor<1x3xf32> {
+  %s = graph.slice %x {begin = array<i64: 0, 1>, end = array<i64: 1, 4>, strides = array<i64: 1, 2>} : tensor<1x4xf32> -> tensor<1x3xf32>
+  func.return %s : tensor<1x3xf32>
+}
+// CHECK: output shape is [1, 3], expected [1, 2]
+
+// -----
+
+func.func @bad_reduce(%x: tensor<1x4x4x8xf32>) -> tensor<1x4xf32> {
+  %r = graph.reduce %x {kind = "mean", axes = array<i64: 1, 2>} : tensor<1x4x4x8xf32> -> tensor<1x4xf32>
+  func.return %r : tensor<1x4xf32>
+}
+// CHECK: output shape is [1, 4], expected [1, 1, 1, 8] or [1, 8]
+
+// -----
+
+func.func @bad_pad_mode(%x: tensor<1x4xf32>) -> tensor<1x6xf32> {
+  %p = graph.pad %x {paddings = array<i64: 0, 0, 1, 1>, mode = "wrap", value = 0.0 : f32} : tensor<1x4xf32> -> tensor<1x6xf32>
+  func.return %p : tensor<1x6xf32>
+}
+// CHECK: 'mode' must be one of constant, reflect, edge, got 'wrap'
+
+// -----
+
+func.func @bad_depth_to_space(%x: tensor<1x2x2x6xf32>) -> tensor<1x4x4x1xf32> {
+  %d = graph.depth_to_space %x {block_size = 2 : i64, mode = "DCR"} : tensor<1x2x2x6xf32> -> tensor<1x4x4x1xf32>
+  func.return %d : tensor<1x4x4x1xf32>
+}
+// CHECK: depth 6 is not a multiple of 4

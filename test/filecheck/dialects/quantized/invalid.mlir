@@ -57,3 +57,29 @@ func.func @negative_scale(%x: tensor<1x4x!quantized.uniform<i8:f32, -0.1:0>>) ->
   func.return %x : tensor<1x4x!quantized.uniform<i8:f32, -0.1:0>>
 }
 // CHECK: quantization scales must be positive and finite
+
+// -----
+
+func.func @maximum_needs_one_quantization(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>, %y: tensor<1x4x!quantized.uniform<i8:f32, 0.2:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>> {
+  %m = quantized.maximum %x, %y {activation = "none"} : (tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x!quantized.uniform<i8:f32, 0.2:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %m : tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>
+}
+// CHECK: operands and result must have the same quantization
+
+// -----
+
+func.func @int64_bias_needs_16_bit_activations(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>> {
+  %w = quantized.constant dense<1> : tensor<2x4xi8> -> tensor<2x4x!quantized.uniform<i8:f32, 0.05:0>>
+  %b = quantized.constant dense<0> : tensor<2xi64>
+  %o = quantized.fully_connected %x, %w, %b {activation = "none"} : (tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<2x4x!quantized.uniform<i8:f32, 0.05:0>>, tensor<2xi64>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %o : tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+}
+// CHECK: bias must be an i32 tensor, got i64
+
+// -----
+
+func.func @split_keeps_quantization(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>> {
+  %a, %b = quantized.split %x {axis = 1 : i64} : (tensor<1x4x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x!quantized.uniform<i8:f32, 0.3:0>>)
+  func.return %a : tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
+}
+// CHECK: result must have the same quantization as the input

@@ -112,9 +112,11 @@ class SplitBase(LayerOp):
 class SliceBase(LayerOp):
     """Strided slice: per axis, elements `begin, begin + stride, ...` before `end`.
 
-    `begin` is in [0, extent]; `end` in [-1, extent] (-1 is "past the front"
-    for a negative stride); a stride is non-zero. The result extent along an
-    axis is `len(range(begin, end, stride))`, Python's rule.
+    `begin` is in [0, extent] for a positive stride and in [0, extent - 1]
+    for a negative one (the first element read must exist); `end` is in
+    [-1, extent] (-1 is "past the front" for a negative stride); a stride is
+    non-zero. The result extent along an axis is `len(range(begin, end,
+    stride))`, Python's rule.
     """
 
     input = operand_def(TensorType)
@@ -150,7 +152,8 @@ class SliceBase(LayerOp):
             raise VerifyException("begin, end and strides need one value per input axis")
         expected = []
         for extent, first, last, stride in zip(source, begin, end, strides):
-            if stride == 0 or not 0 <= first <= extent or not -1 <= last <= extent:
+            last_begin = extent if stride > 0 else extent - 1
+            if stride == 0 or not 0 <= first <= last_begin or not -1 <= last <= extent:
                 raise VerifyException(
                     f"slice [{first}:{last}:{stride}] is invalid for an axis of {extent}"
                 )

@@ -43,6 +43,8 @@ from xdsl.irdl import (
     operand_def,
     prop_def,
     result_def,
+    var_operand_def,
+    var_result_def,
 )
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
@@ -662,6 +664,40 @@ class SpaceToDepthOp(SameQuantizationLayerOp, SpaceToDepthBase):
     name = "quantized.space_to_depth"
 
 
+@irdl_op_definition
+class ExternalOp(LayerOp):
+    """An operator npuc does not model, kept opaque so the CPU can run it.
+
+    A float operator inside an integer model, a TFLite builtin without a
+    quantized counterpart, or a custom operator: `op_type` names the TFLite
+    builtin (`GATHER`) or the custom code. Operands and results are tensors of
+    any element type. There is no reference implementation; npu-legalize
+    places it on the CPU, and the reports name it.
+    """
+
+    name = "quantized.external"
+    inputs = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    op_type = prop_def(StringAttr)
+
+    assembly_format = "$inputs attr-dict `:` functional-type($inputs, $outputs)"
+
+    def __init__(
+        self, inputs: Sequence[SSAValue], output_types: Sequence[Attribute], op_type: str
+    ):
+        super().__init__(
+            operands=[list(inputs)],
+            result_types=[list(output_types)],
+            properties={"op_type": StringAttr(op_type)},
+        )
+
+    def verify_shapes(self) -> None:
+        if not self.op_type.data:
+            raise VerifyException("external op needs a non-empty 'op_type'")
+        if not self.outputs:
+            raise VerifyException("external op needs at least one result")
+
+
 def quantized_tensor(shape: Sequence[int], qtype: UniformQuantizedType) -> TensorType:
     """A tensor type of the given shape with a quantized element type."""
     return TensorType(qtype, list(shape))
@@ -708,6 +744,7 @@ Quantized = Dialect(
         ResizeOp,
         DepthToSpaceOp,
         SpaceToDepthOp,
+        ExternalOp,
     ],
     [UniformQuantizedType],
 )

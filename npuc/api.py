@@ -81,49 +81,71 @@ def quantize(module: ModuleOp, samples: Sequence[np.ndarray]) -> ModuleOp:
 
 
 @dataclasses.dataclass
-class CompileResult:
-    """Everything `compile_model` produces, as data.
+class Analysis:
+    """A lowered module and its performance estimate; the reports as data.
 
-    `module` is the lowered npu IR; `command_stream` and `weights` are the
-    emitted binary and the constant-memory image; `cost` the cost model's
-    network estimate (see `npuc.cost`).
+    `cost` is the cost model's `NetworkCost`, `target` the `Target` it was
+    made for, `source` the model's path, and `network` the `LayerGraph` taken
+    before lowering (original operators and edges for the reports; None for
+    a module lowered elsewhere).
     """
 
     module: ModuleOp
-    command_stream: bytes
-    weights: bytes
     cost: object
     target: object
     source: str
+    network: object = None
+
+    def report(self) -> dict:
+        """The report document (schema in docs/report-format.md)."""
+        from npuc.report.document import build_report
+
+        return build_report(self.cost, self.target, self.module, self.network, {"model": self.source})  # type: ignore[arg-type]
 
     def report_json(self) -> str:
-        """The JSON report (schema in docs/report-format.md)."""
+        """The JSON report."""
         from npuc.report.tables import report_json
 
-        return report_json(self.cost, self.target, {"model": self.source})
+        return report_json(self.report())
 
     def layer_table_csv(self) -> str:
         """The per-layer CSV table."""
         from npuc.report.tables import layer_table_csv
 
-        return layer_table_csv(self.cost)
+        return layer_table_csv(self.report())
 
     def summary(self) -> str:
-        """The summary text `npuc compile` prints."""
+        """The summary text the drivers print."""
         from npuc.report.tables import summary_text
 
-        return summary_text(self.cost, self.target)
+        return summary_text(self.report())
 
-    def write(self, directory: str | Path) -> list[Path]:
-        """Write stream, weights, IR and reports into `directory`; return the paths."""
+    def write_reports(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
+        """Write the reports in `formats` (default: all, see `npuc.report.REPORT_FORMATS`) into `directory`."""
+        from npuc.report import REPORT_FORMATS, write_reports
+
+        return write_reports(self.report(), directory, REPORT_FORMATS if formats is None else formats)
+
+
+@dataclasses.dataclass
+class CompileResult(Analysis):
+    """Everything `compile_model` produces, as data: the analysis plus the emitted binaries.
+
+    `command_stream` and `weights` are the emitted binary and the
+    constant-memory image.
+    """
+
+    command_stream: bytes = b""
+    weights: bytes = b""
+
+    def write(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
+        """Write stream, weights, IR and the reports into `directory`; return the paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         files = {
             "command_stream.bin": self.command_stream,
             "weights.bin": self.weights,
             "model.npu.mlir": str(self.module) + "\n",
-            "layers.csv": self.layer_table_csv(),
-            "report.json": self.report_json(),
         }
         written = []
         for name, content in files.items():
@@ -133,7 +155,7 @@ class CompileResult:
             else:
                 path.write_text(content)
             written.append(path)
-        return written
+        return written + self.write_reports(out, formats)
 
 
 def is_float_module(module: ModuleOp) -> bool:
@@ -141,18 +163,20 @@ def is_float_module(module: ModuleOp) -> bool:
     return any(op.name.startswith("graph.") for op in module.walk())
 
 
-def compile_model(
+def analyze_model(
     model: str | Path | ModuleOp,
     target: str = DEFAULT_TARGET,
     calibration: Sequence[np.ndarray] | None = None,
-) -> CompileResult:
-    """Compile a model (path or module) for `target` down to a command stream.
+) -> Analysis:
+    """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
-    A float model needs `calibration` samples (one array per input, IR layout,
-    N samples stacked on axis 0); an already quantized module does not.
+    `target` is a target spec (`npuc.targets.target_spec`). A float model
+    needs `calibration` samples (one array per input, IR layout, N samples
+    stacked on axis 0); an already quantized module does not. The module is
+    lowered in place; no binary is emitted.
     """
     from npuc.cost.model import estimate
-    from npuc.emit.command_stream import encode
+    from npuc.report.network import layer_graph
     from npuc.targets import load_target
 
     target_description = load_target(target)
@@ -164,8 +188,23 @@ def compile_model(
                 f"{source}: a float model needs calibration data to be quantized"
             )
         quantize(module, calibration)
+    network = layer_graph(module)
     pipeline = ",".join(f"{name}{{target={json.dumps(target)}}}" for name in BACKEND_PASSES)
     run_pipeline(module, pipeline)
-    cost = estimate(module, target_description)
-    stream = encode(module)
-    return CompileResult(module, stream.stream, stream.blob, cost, target_description, source)
+    return Analysis(module, estimate(module, target_description), target_description, source, network)
+
+
+def compile_model(
+    model: str | Path | ModuleOp,
+    target: str = DEFAULT_TARGET,
+    calibration: Sequence[np.ndarray] | None = None,
+) -> CompileResult:
+    """Compile a model (path or module) for `target` down to a command stream, with its estimate.
+
+    Arguments as for `analyze_model`.
+    """
+    from npuc.emit.command_stream import encode
+
+    analysis = analyze_model(model, target, calibration)
+    stream = encode(analysis.module)
+    return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)

@@ -3,7 +3,13 @@
     npuc import MODEL [-o OUT.mlir]
     npuc run MODEL_OR_MLIR --input X.npy [-o Y.npy]
     npuc quantize MODEL --calibration CALIB.npy [-o OUT.mlir]
-    npuc compile MODEL --target NAME [-o DIR] [--calibration CALIB.npy]
+    npuc compile MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
+    npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
+
+TARGET OPTIONS: [--config VELA.ini] [--system-config NAME] [--memory-mode NAME]
+choose the system configuration and memory mode of an Ethos-U accelerator, as
+Vela's options of the same names do. --report takes a comma-separated list of
+text, csv, json, html, trace (default: all).
 
 Bad input of any kind ends with one line on stderr and exit status 1; the
 library raises `NpucError` subclasses and this module prints their message.
@@ -69,11 +75,34 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     _write_ir(quantize(module, samples), args.output)
 
 
-def cmd_compile(args: argparse.Namespace) -> None:
-    """Compile a model to a command stream and reports in a directory."""
-    from npuc.api import compile_model, import_model, is_float_module
+def _target(args: argparse.Namespace) -> str:
+    """The target spec the target options name."""
+    from npuc.targets import target_spec
+
+    return target_spec(args.target, args.system_config, args.memory_mode, args.config)
+
+
+def _reports(text: str) -> list[str]:
+    """`--report` as a list of formats; `NpucError` naming an unknown one."""
+    from npuc.report import REPORT_FORMATS
+
+    formats = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in formats if name not in REPORT_FORMATS]
+    if unknown:
+        raise NpucError(f"unknown report format '{unknown[0]}' (known: {', '.join(REPORT_FORMATS)})")
+    return formats
+
+
+def _drive(args: argparse.Namespace, run, samples: int | None, doing: str):
+    """Import the model, calibrate a float one on `samples` samples (all if None) and `run` the back end.
+
+    Returns the result of `run(module, target, calibration)`, the output
+    directory and the report formats.
+    """
+    from npuc.api import import_model, is_float_module
     from npuc.data import load_samples, model_interface
 
+    formats = _reports(args.report)
     _progress(f"importing {args.model}")
     module = import_model(args.model)
     calibration = None
@@ -82,15 +111,49 @@ def cmd_compile(args: argparse.Namespace) -> None:
             raise NpucError(
                 f"{args.model}: a float model needs --calibration CALIB.npy to be quantized"
             )
-        calibration = load_samples(args.calibration, model_interface(module))
+        calibration = [batch[:samples] for batch in load_samples(args.calibration, model_interface(module))]
         _progress(f"quantizing (calibration: {len(calibration[0])} sample(s))")
-    _progress(f"compiling for {args.target}")
-    result = compile_model(module, args.target, calibration)
+    target = _target(args)
+    _progress(f"{doing} for {target}")
+    result = run(module, target, calibration)
     result.source = args.model
-    output = Path(args.output or Path(args.model).stem + "_npuc")
-    written = result.write(output)
-    print(result.summary())
+    return result, Path(args.output or Path(args.model).stem + "_npuc"), formats
+
+
+def _finish(result, written: list[Path]) -> None:
+    """Print the summary and the files written."""
+    print(result.summary(), end="")
     print(f"wrote {', '.join(str(path) for path in written)}")
+
+
+def cmd_compile(args: argparse.Namespace) -> None:
+    """Compile a model to a command stream and reports in a directory."""
+    from npuc.api import compile_model
+
+    result, output, formats = _drive(args, compile_model, None, "compiling")
+    _finish(result, result.write(output, formats))
+
+
+def cmd_analyze(args: argparse.Namespace) -> None:
+    """Estimate a model's performance and write the reports (no binary)."""
+    from npuc.api import analyze_model
+
+    # The estimate depends on shapes and placement, not on quantization
+    # scales: one calibration sample is enough and keeps analysis fast.
+    result, output, formats = _drive(args, analyze_model, 1, "analyzing")
+    _finish(result, result.write_reports(output, formats))
+
+
+def _add_target_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--target", default="ethos-u55-128",
+                         help="accelerator or target name, or a target .toml file (default: ethos-u55-128)")
+    command.add_argument("--config", help="Vela configuration file (.ini) holding the system config and memory mode")
+    command.add_argument("--system-config", help="Vela system configuration (default: the accelerator's)")
+    command.add_argument("--memory-mode", help="Vela memory mode (default: the accelerator's)")
+    command.add_argument("--calibration", help="calibration samples for float models")
+    command.add_argument("--report", default="text,csv,json,html,trace",
+                         help="reports to write: comma-separated text, csv, json, html, trace (default: all)")
+    command.add_argument("-o", "--output", help="output directory (default: MODEL_npuc)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,12 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("-o", "--output", help="write the quantized IR to this file")
     command.set_defaults(handler=cmd_quantize)
 
-    command = commands.add_parser("compile", help="compile a model to an NPU command stream")
+    command = commands.add_parser("compile", help="compile a model to an NPU command stream and reports")
     command.add_argument("model", help="ONNX model or graph/quantized IR file")
-    command.add_argument("--target", default="ethos-u55-128", help="target name or .toml file")
-    command.add_argument("--calibration", help="calibration samples for float models")
-    command.add_argument("-o", "--output", help="output directory (default: MODEL_npuc)")
+    _add_target_options(command)
     command.set_defaults(handler=cmd_compile)
+
+    command = commands.add_parser("analyze", help="estimate a model's performance and write the reports")
+    command.add_argument("model", help="ONNX model or graph/quantized IR file")
+    _add_target_options(command)
+    command.set_defaults(handler=cmd_analyze)
     return parser
 
 

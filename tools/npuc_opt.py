@@ -2,7 +2,8 @@
 
 It is xDSL's opt main with every registered universe (npuc's included) and one
 more frontend per model format, so `npuc-opt model.onnx -p quantize{...}`
-imports the model before running the pipeline.
+imports the model before running the pipeline (`.onnx` into graph IR,
+`.tflite` into quantized IR).
 """
 
 import sys
@@ -21,11 +22,20 @@ class NpucOptMain(xDSLOptMain):
         super().register_all_frontends()
 
         def import_onnx(stream: IO[bytes]) -> ModuleOp:
-            from npuc.importers.onnx import import_onnx_bytes
+            from npuc.importers.onnx import import_onnx, import_onnx_bytes
 
+            # A file is read by path so weights in external data files are found.
+            if self.args.input_file is not None:
+                return import_onnx(self.args.input_file)
             return import_onnx_bytes(stream.read(), self.get_input_name())
 
+        def import_tflite(stream: IO[bytes]) -> ModuleOp:
+            from npuc.importers.tflite import import_tflite_bytes
+
+            return import_tflite_bytes(stream.read(), self.get_input_name())
+
         self.available_frontends["onnx"] = import_onnx
+        self.available_frontends["tflite"] = import_tflite
 
 
 def main() -> None:

@@ -6,15 +6,17 @@ loaded lazily: `import onnx` alone costs about 0.3 s.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
+from xdsl.ir import Block, Region, SSAValue
 
 from npuc.errors import ModelFormatError, ModelVerificationError
 
 
 def import_model(path: str) -> ModuleOp:
-    """Import `.onnx` (ONNX importer) or parse `.mlir` (npuc IR) into a verified module."""
+    """Import `.onnx` (graph IR), `.tflite` (quantized IR) or parse `.mlir` into a verified module."""
     if not Path(path).is_file():
         raise ModelFormatError(f"{path}: no such file")
     extension = Path(path).suffix.lower()
@@ -25,11 +27,50 @@ def import_model(path: str) -> ModuleOp:
     if extension == ".mlir":
         return parse_mlir(path)
     if extension == ".tflite":
-        raise ModelFormatError(f"{path}: TFLite import is not implemented yet")
+        from npuc.importers.tflite import import_tflite
+
+        return import_tflite(path)
     raise ModelFormatError(
         f"{path}: unknown model format '{extension or '(no extension)'}' "
         "(expected .onnx, .tflite or .mlir)"
     )
+
+
+def main_module(
+    block: Block,
+    results: Sequence[SSAValue],
+    arg_attrs: Sequence[DictionaryAttr],
+    res_attrs: Sequence[DictionaryAttr],
+    source: str,
+) -> ModuleOp:
+    """Close `block` with a return of `results` into a verified module with `@main`.
+
+    Importers build the body ops directly; a module that does not verify is the
+    model's fault and raises `ModelVerificationError` naming `source`.
+    """
+    from xdsl.dialects.func import FuncOp, ReturnOp
+    from xdsl.utils.exceptions import VerifyException
+
+    block.add_op(ReturnOp(*results))
+    function = FuncOp(
+        "main",
+        ([arg.type for arg in block.args], [result.type for result in results]),
+        Region(block),
+        arg_attrs=ArrayAttr(list(arg_attrs)),
+        res_attrs=ArrayAttr(list(res_attrs)),
+    )
+    module = ModuleOp([function])
+    try:
+        module.verify()
+    except VerifyException as error:
+        raise ModelVerificationError(f"{source}: {first_line(error)}") from None
+    return module
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an error's message (xDSL's are multi-line)."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def parse_mlir(path: str) -> ModuleOp:

@@ -1,32 +1,30 @@
 """ONNX importer: an ONNX model file becomes a `graph` dialect module.
 
-The importer builds xDSL objects directly (never through IR text). It runs
-ONNX shape inference first, after fixing a symbolic batch dimension to 1, and
-types every result from the inferred shapes; the op verifiers then double-check
-each node as it is converted.
+The importer builds xDSL objects directly (never through IR text):
 
-Layout: ONNX feature maps are NCHW, the IR is NHWC. Every 4-D ONNX tensor is
-held in the IR as its NHWC transpose ("NCHW-as-NHWC"); every other tensor keeps
-its ONNX shape and row-major order. Constants are converted in numpy; where an
-activation changes rank (Flatten, Reshape, broadcasting Add) the converters in
-`onnx_layout` restore ONNX's element order with `graph.transpose`, or, for a
-flatten feeding only fully connected layers, by permuting the layers' weights.
+- `onnx_model` reads the model in its forms (external weights, old opsets,
+  symbolic batch) and runs ONNX shape inference;
+- `onnx_fold` folds constant subgraphs (shape computations, weight fills);
+- this module holds the conversion state (`OnnxGraph`) and assembles `@main`;
+- converters: `onnx_ops` (convolution, pooling), `onnx_linear` (Gemm,
+  MatMul, BatchNormalization), `onnx_elementwise`, `onnx_movement` (concat,
+  split, slice, pad, resize, ...) and `onnx_layout` (transposes, reshapes).
 
-Per-op conversion lives in `onnx_ops` and `onnx_layout`; this module loads
-the file, holds the conversion state (`OnnxGraph`) and assembles `@main`.
+Layout: every ONNX activation is held in the IR as a transpose of itself, in
+a layout recorded per tensor (see `onnx_layout`); feature-map ops read NCHW
+tensors as NHWC. A 4-D model input only transposed or reshaped by its users
+(the NHWC inputs of tf2onnx exports) may stay in its own layout; other 4-D
+inputs and results are NHWC in the IR with `graph.layout = "NCHW"`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 from xdsl.dialects.builtin import (
-    ArrayAttr,
     BytesAttr,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
@@ -34,145 +32,87 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
 )
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.data import NCHW_TO_NHWC, NHWC_TO_NCHW
-from npuc.dialects.graph import NAME_ATTR
 from npuc.dialects.common import LAYER_ATTR
-from npuc.dialects.graph import LAYOUT_ATTR, ConstantOp, ReshapeOp, TransposeOp
-from npuc.errors import ModelFormatError, ModelVerificationError, UnsupportedOperatorError
-from npuc.importers import onnx_layout, onnx_ops
-from npuc.importers.onnx_layout import f32_tensor, keeps_row_major_order, nhwc_shape
-from npuc.importers.onnx_ops import Unsupported, constant_node_value, plan_batch_norm_folds
+from npuc.dialects.graph import LAYOUT_ATTR, NAME_ATTR, ConstantOp, ReshapeOp, TransposeOp
+from npuc.errors import ModelVerificationError, UnsupportedOperatorError
+from npuc.importers import (
+    first_line,
+    main_module,
+    onnx_elementwise,
+    onnx_layout,
+    onnx_linear,
+    onnx_model,
+    onnx_movement,
+    onnx_ops,
+)
+from npuc.importers.onnx_fold import FOLDERS, fold_constants
+from npuc.importers.onnx_layout import (
+    Perm,
+    canonical_perm,
+    f32_tensor,
+    identity,
+    keeps_row_major_order,
+    permute,
+    relayout_perm,
+)
+from npuc.importers.onnx_node import OnnxNode, Unsupported, decode
+from npuc.importers.onnx_linear import plan_batch_norm_folds
 
 CONVERTERS: dict[str, Callable[[OnnxGraph, OnnxNode], None]] = {
-    "Constant": onnx_ops.convert_constant,
-    "Identity": onnx_ops.convert_identity,
-    "Dropout": onnx_ops.convert_identity,
-    "Relu": onnx_ops.convert_relu,
-    "Clip": onnx_ops.convert_clip,
-    "Conv": onnx_ops.convert_conv,
-    "MaxPool": onnx_ops.convert_max_pool,
-    "AveragePool": onnx_ops.convert_average_pool,
-    "GlobalAveragePool": onnx_ops.convert_global_average_pool,
-    "Gemm": onnx_ops.convert_gemm,
-    "MatMul": onnx_ops.convert_matmul,
-    "BatchNormalization": onnx_ops.convert_batch_norm,
-    "Add": onnx_layout.convert_add,
-    "Flatten": onnx_layout.convert_flatten,
-    "Reshape": onnx_layout.convert_reshape,
+    **onnx_ops.CONVERTERS,
+    **onnx_linear.CONVERTERS,
+    **onnx_elementwise.CONVERTERS,
+    **onnx_movement.CONVERTERS,
+    **onnx_layout.CONVERTERS,
+    "Constant": lambda graph, node: _reject_constant(),
 }
-"""ONNX op type -> converter; any other op type is reported as unsupported."""
+"""ONNX op type -> converter of a node with computed (non-constant) inputs."""
+
+CONSTANT_ONLY = tuple(sorted(set(FOLDERS) - set(CONVERTERS)))
+"""Operators npuc imports only when their inputs are constants (folded at import)."""
+
+
+def _reject_constant() -> None:
+    """A Constant that folding could not read (sparse or string values)."""
+    raise Unsupported("only dense numeric tensor and number constants are supported")
+
+
+def is_supported(op_type: str) -> bool:
+    """Whether the importer converts or folds operators of `op_type`."""
+    return op_type in CONVERTERS or op_type in FOLDERS
 
 
 def import_onnx(path: str) -> ModuleOp:
-    """Import the ONNX model file at `path` into a verified graph module."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ModelFormatError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ModelFormatError(f"{path}: cannot read ({error.strerror})") from None
-    return import_onnx_bytes(data, path)
+    """Import the ONNX model file at `path` (and its external weights) into a verified module."""
+    return _import(onnx_model.load_file(path), path)
 
 
 def import_onnx_bytes(data: bytes, source: str) -> ModuleOp:
-    """Import a serialized ONNX model; `source` names it in error messages."""
-    model = _load(data, source)
-    _fix_batch_dimension(model.graph)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as error:
-        # Inference stops at operators it does not know; those are the real problem.
-        unknown = [
-            (node_name(node, index), op_type(node), "operator not supported")
-            for index, node in enumerate(model.graph.node)
-            if op_type(node) not in CONVERTERS
-        ]
-        if unknown:
-            raise UnsupportedOperatorError(source, unknown) from None
-        raise ModelVerificationError(
-            f"{source}: shape inference failed: {_first_line(error)}"
-        ) from None
-    return OnnxGraph(model, source).build()
+    """Import a serialized ONNX model; `source` names it in error messages.
+
+    Weights in external data files cannot be found from bytes: use `import_onnx`.
+    """
+    return _import(onnx_model.load_bytes(data, source), source)
 
 
-def _load(data: bytes, source: str) -> onnx.ModelProto:
-    try:
-        model = onnx.load_model_from_string(data)
-    except Exception as error:  # protobuf raises DecodeError and friends
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFormatError(f"{source}: not a valid ONNX model ({detail})") from None
-    graph = model.graph
-    if not graph.node or not graph.output:
-        raise ModelFormatError(f"{source}: not a valid ONNX model (the graph is empty)")
-    defined = {value.name for value in graph.input} | {t.name for t in graph.initializer}
-    for index, node in enumerate(graph.node):
-        for name in node.input:
-            if name and name not in defined:
-                raise ModelFormatError(
-                    f"{source}: not a valid ONNX model (node '{node_name(node, index)}' "
-                    f"reads undefined tensor '{name}')"
-                )
-        defined.update(node.output)
-    return model
-
-
-def _fix_batch_dimension(graph: onnx.GraphProto) -> None:
-    """Set a symbolic or unknown leading dimension of inputs and outputs to 1."""
-    graph_inputs = [v for v in graph.input if v.name not in {t.name for t in graph.initializer}]
-    for value in (*graph_inputs, *graph.output):
-        dims = value.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value"):
-            dims[0].dim_value = 1
-    del graph.value_info[:]
-
-
-def node_name(node: onnx.NodeProto, index: int) -> str:
-    """The node's name, or a stable `<op_type>_<index>` for an unnamed node."""
-    return node.name or f"{node.op_type}_{index}"
-
-
-def op_type(node: onnx.NodeProto) -> str:
-    """The node's op type, prefixed with its domain unless that is the default one."""
-    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-
-
-@dataclass
-class OnnxNode:
-    """One ONNX node with its attributes decoded; absent optional inputs are ''."""
-
-    name: str
-    op_type: str
-    inputs: list[str]
-    outputs: list[str]
-    attrs: dict[str, object]
-
-    def input(self, index: int) -> str:
-        """The tensor name of input `index`, or '' when the input is absent."""
-        return self.inputs[index] if index < len(self.inputs) else ""
-
-    def used_outputs(self) -> list[str]:
-        """Names of the outputs the model actually uses (non-empty names)."""
-        return [name for name in self.outputs if name]
+def _import(model: onnx.ModelProto, source: str) -> ModuleOp:
+    return OnnxGraph(onnx_model.prepare(model, source, is_supported), source).build()
 
 
 class OnnxGraph:
-    """Conversion state of one ONNX graph: tensor names to IR values and constants.
+    """Conversion state of one ONNX graph: tensor names to IR values, layouts and constants.
 
-    Converters in `onnx_ops` read tensors through it (`shape`, `value`,
-    `constant`) and add ops with `emit`, which tags them with the node's name.
+    Converters read tensors through it (`shape`, `constant`, `value`,
+    `stored`) and add ops with `emit`, which tags them with the node's name.
     """
 
     def __init__(self, model: onnx.ModelProto, source: str):
         self.source = source
         self.graph = model.graph
-        self.opset = next(
-            (entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")),
-            1,
-        )
+        self.opset = onnx_model.default_opset(model)
         self.constants: dict[str, np.ndarray] = {
             t.name: numpy_helper.to_array(t) for t in self.graph.initializer
         }
@@ -180,24 +120,37 @@ class OnnxGraph:
             name: tuple(array.shape) for name, array in self.constants.items()
         }
         for value in (*self.graph.input, *self.graph.value_info, *self.graph.output):
-            self.shapes.setdefault(value.name, _declared_shape(value))
-        self.nodes = [_decode(node, index) for index, node in enumerate(self.graph.node)]
-        for node in self.nodes:
-            if node.op_type == "Constant" and (array := constant_node_value(node)) is not None:
-                self.constants[node.outputs[0]] = array
+            self.shapes.setdefault(value.name, onnx_model.declared_shape(value))
+        self.nodes = [decode(node, index) for index, node in enumerate(self.graph.node)]
+        self.folded: set[str] = set()
+        while fold_constants(self) and self._unknown_shapes():
+            shapes = onnx_model.infer_remaining_shapes(model, self.folded, self.constants)
+            self.shapes.update({name: shape for name, shape in shapes.items() if shape is not None})
         self.consumers: dict[str, list[tuple[OnnxNode, int]]] = {}
         for node in self.nodes:
             for position, name in enumerate(node.inputs):
-                if name:
+                if name and node.name not in self.folded:
                     self.consumers.setdefault(name, []).append((node, position))
         self.graph_outputs = {value.name for value in self.graph.output}
-        self.folds, self.fold_problems = plan_batch_norm_folds(self)
+        self.folds = plan_batch_norm_folds(self)
         self.values: dict[str, SSAValue] = {}
-        self.k_orders: dict[str, np.ndarray] = {}
-        """Flattened feature maps held in NHWC order: K-axis permutation for their FC consumers."""
+        self.layouts: dict[str, Perm] = {}
+        self._relayouts: dict[tuple[str, Perm], SSAValue] = {}
+        self.k_layouts: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        """Feature maps flattened in their IR order, for their FC consumers:
+        (ONNX shape of the flattened axes, their order in the IR)."""
         self.block = Block()
         self._node: OnnxNode | None = None
         self._node_ops: list[Operation] = []
+
+    def _unknown_shapes(self) -> bool:
+        """Whether some output of a node left to convert has no static shape."""
+        return any(
+            self.shapes.get(name) is None or None in self.shapes[name]  # type: ignore[operator]
+            for node in self.nodes
+            if node.name not in self.folded
+            for name in node.used_outputs()
+        )
 
     # -- reading tensors -------------------------------------------------
 
@@ -216,9 +169,10 @@ class OnnxGraph:
             )
         return shape  # type: ignore[return-value]
 
-    def ir_type(self, name: str) -> TensorType:
-        """The IR tensor type of an ONNX tensor (NHWC for 4-D)."""
-        return f32_tensor(nhwc_shape(self.shape(name)))
+    def tensor_type(self, name: str, perm: Perm | None = None) -> TensorType:
+        """The IR type of an ONNX tensor in layout `perm` (default: canonical)."""
+        shape = self.shape(name)
+        return f32_tensor(permute(shape, perm if perm is not None else canonical_perm(len(shape))))
 
     def constant(self, name: str) -> np.ndarray | None:
         """The ONNX-layout array of a constant tensor, or None for an activation."""
@@ -231,14 +185,36 @@ class OnnxGraph:
             raise Unsupported(f"{what} must be a constant")
         return array
 
-    def value(self, name: str) -> SSAValue:
-        """The IR value of a tensor; a constant becomes a `graph.constant` on first use."""
-        if name not in self.values:
-            array = self.constants[name]
-            if len(array.shape) == 4:
-                array = array.transpose(NCHW_TO_NHWC)
-            self.values[name] = self.emit_constant(array)
-        return self.values[name]
+    def layout(self, name: str) -> Perm:
+        """The layout the IR value of activation `name` is held in."""
+        return self.layouts.get(name) or canonical_perm(len(self.shape(name)))
+
+    def stored(self, name: str) -> tuple[SSAValue, Perm]:
+        """The IR value of a tensor as held, with its layout (constants: canonical)."""
+        if name in self.values:
+            return self.values[name], self.layouts[name]
+        perm = canonical_perm(len(self.shape(name)))
+        return self.value(name, perm), perm
+
+    def value(self, name: str, perm: Perm | None = None) -> SSAValue:
+        """The IR value of a tensor in layout `perm` (default: canonical).
+
+        A constant becomes a `graph.constant`; an activation held in another
+        layout is converted once (`relayout`) and the result reused.
+        """
+        perm = perm if perm is not None else canonical_perm(len(self.shape(name)))
+        key = (name, perm)
+        if key not in self._relayouts:
+            if name in self.values:
+                value = self.values[name]
+                self._relayouts[key] = self.relayout(value, self.shape(name), self.layouts[name], perm)
+            else:
+                self._relayouts[key] = self.emit_constant(self.constants[name].transpose(perm))
+        return self._relayouts[key]
+
+    def is_used(self, name: str) -> bool:
+        """Whether tensor `name` is read by a node or is a model output."""
+        return bool(name) and (name in self.consumers or name in self.graph_outputs)
 
     def feeds_only(self, name: str, accepts: Callable[[OnnxNode, int], bool]) -> bool:
         """Whether every use of tensor `name` is a node input that `accepts(node, position)`."""
@@ -267,9 +243,11 @@ class OnnxGraph:
         self._node_ops.append(constant)
         return constant.output
 
-    def bind(self, name: str, value: SSAValue) -> None:
-        """Make `value` the IR value of ONNX tensor `name`."""
+    def bind(self, name: str, value: SSAValue, perm: Perm | None = None) -> None:
+        """Make `value` the IR value of ONNX tensor `name`, held in layout `perm`."""
         self.values[name] = value
+        self.layouts[name] = perm if perm is not None else canonical_perm(len(self.shape(name)))
+        self._relayouts[(name, self.layouts[name])] = value
 
     def reshape(self, value: SSAValue, result_type: TensorType) -> SSAValue:
         """`graph.reshape` to `result_type`, or `value` itself when it already has it."""
@@ -277,20 +255,20 @@ class OnnxGraph:
             return value
         return self.emit(ReshapeOp(value, result_type)).results[0]
 
-    def row_major(self, name: str) -> SSAValue:
-        """An IR value with tensor `name`'s elements in ONNX (NCHW) order; its shape may differ."""
-        value, shape = self.value(name), self.shape(name)
-        if len(shape) == 4 and not keeps_row_major_order(shape, NCHW_TO_NHWC):
-            return self.emit(TransposeOp(value, f32_tensor(shape), NHWC_TO_NCHW)).results[0]
-        return value
+    def relayout(
+        self, value: SSAValue, onnx_shape: Sequence[int], stored: Perm, target: Perm
+    ) -> SSAValue:
+        """`value`, an ONNX tensor of `onnx_shape` in layout `stored`, in layout `target`.
 
-    def from_row_major(self, value: SSAValue, onnx_shape: Sequence[int]) -> SSAValue:
-        """The IR value of a tensor of `onnx_shape` whose elements `value` holds in ONNX order."""
-        ir_type = f32_tensor(nhwc_shape(onnx_shape))
-        if len(onnx_shape) == 4 and not keeps_row_major_order(onnx_shape, NCHW_TO_NHWC):
-            nchw = self.reshape(value, f32_tensor(onnx_shape))
-            return self.emit(TransposeOp(nchw, ir_type, NCHW_TO_NHWC)).results[0]
-        return self.reshape(value, ir_type)
+        A reshape when the element order allows it, else a `graph.transpose`.
+        """
+        if stored == target:
+            return value
+        order = relayout_perm(stored, target)
+        target_type = f32_tensor(permute(onnx_shape, target))
+        if keeps_row_major_order(permute(onnx_shape, stored), order):
+            return self.reshape(value, target_type)
+        return self.emit(TransposeOp(value, target_type, order)).results[0]
 
     # -- the whole graph -------------------------------------------------
 
@@ -299,12 +277,14 @@ class OnnxGraph:
         arguments = [v for v in self.graph.input if v.name not in self.constants]
         for value in arguments:
             self._check_float(value)
-            self.values[value.name] = self.block.insert_arg(
-                self.ir_type(value.name), len(self.block.args)
-            )
+            perm = self._argument_layout(value.name)
+            argument = self.block.insert_arg(self.tensor_type(value.name, perm), len(self.block.args))
+            self.bind(value.name, argument, perm)
         problems: list[tuple[str, str, str]] = []
         poisoned: set[str] = set()
         for node in self.nodes:
+            if node.name in self.folded:
+                continue
             reason = self._convert(node, poisoned)
             if reason is not None:
                 problems.append((node.name, node.op_type, reason))
@@ -312,30 +292,56 @@ class OnnxGraph:
                 poisoned.update(node.used_outputs())
         if problems:
             raise UnsupportedOperatorError(self.source, problems)
-        results = [self.value(value.name) for value in self.graph.output]
-        self.block.add_op(ReturnOp(*results))
-        function = FuncOp(
-            "main",
-            ([arg.type for arg in self.block.args], [result.type for result in results]),
-            Region(self.block),
-            arg_attrs=ArrayAttr(
-                [_interface_attrs(v.name, arg) for v, arg in zip(arguments, self.block.args)]
-            ),
-            res_attrs=ArrayAttr(
-                [_interface_attrs(v.name, result) for v, result in zip(self.graph.output, results)]
-            ),
+        results = [self._result(value.name) for value in self.graph.output]
+        return main_module(
+            self.block,
+            [value for value, _ in results],
+            [_interface_attrs(v.name, self.layouts[v.name]) for v in arguments],
+            [_interface_attrs(v.name, perm) for v, (_, perm) in zip(self.graph.output, results)],
+            self.source,
         )
-        module = ModuleOp([function])
-        try:
-            module.verify()
-        except VerifyException as error:
-            raise ModelVerificationError(f"{self.source}: {_first_line(error)}") from None
-        return module
+
+    def _argument_layout(self, name: str) -> Perm:
+        """The layout of a model input: canonical, unless its users suggest otherwise.
+
+        A 4-D input that is only transposed, all in one way, takes the layout
+        (row-major or NHWC) that puts the transposed tensor in NHWC, else
+        row-major (tf2onnx's NHWC inputs: Transpose(0, 3, 1, 2) then NCHW
+        ops); one that is only reshaped stays row-major.
+        """
+        rank = len(self.shape(name))
+        if rank != 4:
+            return canonical_perm(rank)
+        users = self.consumers.get(name, [])
+        orders = {tuple(node.ints_attr("perm") or ()) for node, _ in users if node.op_type == "Transpose"}
+        if len(orders) == 1 and all(node.op_type == "Transpose" for node, _ in users):
+            (order,) = orders
+            for perm in (permute(order, canonical_perm(rank)), order):
+                if perm in (identity(rank), canonical_perm(rank)):
+                    return perm
+        if users and all(node.op_type in onnx_layout.RESHAPES for node, _ in users):
+            return identity(rank)
+        return canonical_perm(rank)
+
+    def _result(self, name: str) -> tuple[SSAValue, Perm]:
+        """A model result's IR value: canonical, or row-major when held so.
+
+        A layout conversion it needs is tagged with the producing node's name.
+        """
+        producer = next((node for node in self.nodes if name in node.outputs), None)
+        self._node = producer or OnnxNode(name, "Input", [], [name], {})
+        rank = len(self.shape(name))
+        perm = self.layout(name) if name in self.values else canonical_perm(rank)
+        if perm != identity(rank):
+            perm = canonical_perm(rank)
+        return self.value(name, perm), perm
 
     def _convert(self, node: OnnxNode, poisoned: set[str]) -> str | None:
         """Convert one node; the reason it is unsupported, or None."""
         converter = CONVERTERS.get(node.op_type)
         if converter is None:
+            if node.op_type in CONSTANT_ONLY:
+                return "supported only on constant inputs (folded at import)"
             return "operator not supported"
         if any(name in poisoned for name in node.inputs):
             return None  # its producer is reported; judge this node once that is fixed
@@ -344,12 +350,16 @@ class OnnxGraph:
             converter(self, node)
         except Unsupported as problem:
             return str(problem)
+        except (ValueError, IndexError) as error:  # numpy rejecting inconsistent parameters
+            raise ModelVerificationError(
+                f"{self.source}: node '{node.name}' ({node.op_type}): {first_line(error)}"
+            ) from None
         for op in self._node_ops:
             try:
                 op.verify()
             except VerifyException as error:
                 raise ModelVerificationError(
-                    f"{self.source}: node '{node.name}' ({node.op_type}): {_first_line(error)}"
+                    f"{self.source}: node '{node.name}' ({node.op_type}): {first_line(error)}"
                 ) from None
         return None
 
@@ -363,39 +373,11 @@ class OnnxGraph:
             )
 
 
-
-def _interface_attrs(name: str, value: SSAValue) -> DictionaryAttr:
-    """`graph.name`, and `graph.layout = "NCHW"` for a 4-D tensor, of an argument or result."""
+def _interface_attrs(name: str, perm: Perm) -> DictionaryAttr:
+    """`graph.name`, and `graph.layout = "NCHW"` for a 4-D tensor held as NHWC."""
     attrs: dict[str, Attribute] = {NAME_ATTR: StringAttr(name)}
-    if isinstance(value.type, TensorType) and value.type.get_num_dims() == 4:
+    if len(perm) == 4 and perm == canonical_perm(4):
         attrs[LAYOUT_ATTR] = StringAttr("NCHW")
     return DictionaryAttr(attrs)
 
 
-def _declared_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...] | None:
-    tensor_type = value.type.tensor_type
-    if not tensor_type.HasField("shape"):
-        return None
-    return tuple(
-        dim.dim_value if dim.HasField("dim_value") else None for dim in tensor_type.shape.dim
-    )
-
-
-def _decode(node: onnx.NodeProto, index: int) -> OnnxNode:
-    return OnnxNode(
-        name=node_name(node, index),
-        op_type=op_type(node),
-        inputs=list(node.input),
-        outputs=list(node.output),
-        attrs={attr.name: _attribute_value(attr) for attr in node.attribute},
-    )
-
-
-def _attribute_value(attr: onnx.AttributeProto) -> object:
-    value = helper.get_attribute_value(attr)
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__

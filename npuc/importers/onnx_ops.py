@@ -1,14 +1,17 @@
-"""Per-operator converters of the ONNX importer.
+"""Window converters of the ONNX importer: convolutions and pooling.
 
 Each converter takes the conversion state (`OnnxGraph`) and one decoded node,
-emits `graph` ops and binds the node's outputs. A node form npuc cannot
-express raises `Unsupported` with the reason; the importer collects those and
-reports every unsupported node at once. The converters whose result depends
-on element order (Flatten, Reshape, Add) are in `onnx_layout`.
+emits `graph` ops and binds the node's outputs; a node form npuc cannot
+express raises `Unsupported` with the reason. Converters see ONNX shapes
+(NCHW) through `graph.shape` and NHWC IR values through `graph.value`;
+weights are rearranged in numpy into the IR layouts (OHWI, 1xKHxKWx(C*M)).
 
-Converters see ONNX shapes (NCHW for 4-D tensors) through `graph.shape` and
-IR values (NHWC for 4-D tensors) through `graph.value`; weights are rearranged
-in numpy into the IR layouts (OHWI, 1xKHxKWx(C*M), [O, K]).
+Forms the graph ops do not have are decomposed exactly: grouped convolution
+into a split, one convolution per group and a concat; AveragePool counting
+its padding into an explicit zero `graph.pad`; ceil_mode into extra
+bottom/right padding; MaxPool dilated by a divisor of its stride into a
+strided slice and a plain pool. 1-D windows run as 2-D ones of height 1
+(`lifted`); 3-D ones are rejected.
 """
 
 from __future__ import annotations
@@ -17,109 +20,88 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from onnx import numpy_helper
-from xdsl.dialects.builtin import TensorType
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import SSAValue
 
 from npuc.dialects.graph import (
     AvgPool2dOp,
-    ClipOp,
+    ConcatOp,
     Conv2dOp,
     DepthwiseConv2dOp,
-    FullyConnectedOp,
     MaxPool2dOp,
-    ReluOp,
+    PadOp,
+    SliceOp,
+    SplitOp,
+    TransposeConv2dOp,
 )
+from npuc.importers.onnx_layout import f32_tensor
+from npuc.importers.onnx_linear import absorb_batch_norm, optional_bias
+from npuc.importers.onnx_node import OnnxNode, Unsupported
 
 if TYPE_CHECKING:
-    from npuc.importers.onnx import OnnxGraph, OnnxNode
+    from npuc.importers.onnx import OnnxGraph
 
-FOLDABLE_PRODUCERS = ("Conv", "Gemm", "MatMul")
-"""Op types whose weights and bias absorb a following BatchNormalization."""
-
-
-class Unsupported(Exception):
-    """A node form npuc cannot convert; the message is the reason users read."""
+Pair = tuple[int, int]
+Padding = tuple[int, int, int, int]
 
 
-# -- constants and pass-through ---------------------------------------------
-
-
-def constant_node_value(node: OnnxNode) -> np.ndarray | None:
-    """The array of a Constant node, or None for forms npuc does not read (sparse)."""
-    attrs = node.attrs
-    if "value" in attrs:
-        return numpy_helper.to_array(attrs["value"])
-    for key, dtype in (
-        ("value_float", np.float32),
-        ("value_floats", np.float32),
-        ("value_int", np.int64),
-        ("value_ints", np.int64),
-    ):
-        if key in attrs:
-            return np.array(attrs[key], dtype=dtype)
-    return None
-
-
-def convert_constant(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Constant: read when the graph was loaded; only reject unreadable forms."""
-    if node.outputs[0] not in graph.constants:
-        raise Unsupported("only dense tensor and number constants are supported")
-
-
-def convert_identity(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Identity and inference-mode Dropout: the output is the input."""
-    if len(node.used_outputs()) > 1:
-        raise Unsupported("the mask output is not supported")
-    source, output = node.inputs[0], node.outputs[0]
-    array = graph.constant(source)
-    if array is not None:
-        graph.constants[output] = array
-    else:
-        graph.bind(output, graph.value(source))
-
-
-# -- elementwise ------------------------------------------------------------
-
-
-def convert_relu(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Relu -> graph.relu."""
-    graph.bind(node.outputs[0], graph.emit(ReluOp(graph.value(node.inputs[0]))).results[0])
-
-
-def convert_clip(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Clip -> graph.clip; bounds are inputs from opset 11, attributes before."""
-    lowest, highest = float(np.finfo(np.float32).min), float(np.finfo(np.float32).max)
-    if graph.opset >= 11:
-        bounds = [
-            float(graph.require_constant(node, index, "clip bound")) if node.input(index) else None
-            for index in (1, 2)
-        ]
-    else:
-        bounds = [node.attrs.get("min"), node.attrs.get("max")]
-    minimum = lowest if bounds[0] is None else max(float(bounds[0]), lowest)
-    maximum = highest if bounds[1] is None else min(float(bounds[1]), highest)
-    clip = ClipOp(graph.value(node.inputs[0]), minimum, maximum)
-    graph.bind(node.outputs[0], graph.emit(clip).results[0])
-
-
-# -- windows: convolution and pooling ---------------------------------------
-
-
-def _pair(node: OnnxNode, key: str) -> tuple[int, int]:
-    values = tuple(int(v) for v in node.attrs.get(key, (1, 1)))  # type: ignore[union-attr]
+def _pair(node: OnnxNode, key: str, default: int = 1) -> Pair:
+    values = node.ints_attr(key, [default, default])
+    assert values is not None
     if len(values) != 2:
-        raise Unsupported(f"'{key}' must have 2 values for a 2-D window, got {list(values)}")
-    return values  # type: ignore[return-value]
+        raise Unsupported(f"'{key}' must have 2 values for a 2-D window, got {values}")
+    return values[0], values[1]
+
+
+def _window_rank_check(what: str, rank: int) -> None:
+    if rank != 4:
+        raise Unsupported(f"{rank - 2}-D {what} is not supported (only 1-D and 2-D)")
+
+
+ONE_D_WINDOW_ATTRS = {"kernel_shape": 1, "strides": 1, "dilations": 1, "output_padding": 0}
+"""Per-axis window attributes of a 1-D node and their value on the added H axis."""
+
+
+def lifted(convert_2d: Callable[[OnnxGraph, OnnxNode], None]) -> Callable[[OnnxGraph, OnnxNode], None]:
+    """A window converter that also takes 1-D nodes, run as 2-D ones of height 1.
+
+    The [N, C, L] input becomes an NHWC [N, 1, L, C] feature map, the weights
+    [O, I, K] become [O, I, 1, K], the window attributes gain a unit H axis,
+    and the [N, 1, L', O] result is held as the [N, O, L'] output in layout (0, 2, 1).
+    """
+
+    def convert(graph: OnnxGraph, node: OnnxNode) -> None:
+        if len(graph.shape(node.inputs[0])) != 3:
+            convert_2d(graph, node)
+            return
+        source, output = node.inputs[0], node.outputs[0]
+        batch, channels, length = graph.shape(source)
+        out_batch, out_channels, out_length = graph.shape(output)
+        inputs, outputs = [f"{source}:2d", *node.inputs[1:]], [f"{output}:2d", *node.outputs[1:]]
+        graph.shapes[inputs[0]] = (batch, channels, 1, length)
+        graph.shapes[outputs[0]] = (out_batch, out_channels, 1, out_length)
+        graph.bind(inputs[0], graph.reshape(graph.value(source, (0, 2, 1)), graph.tensor_type(inputs[0])))
+        weights = graph.constant(node.input(1)) if node.op_type.startswith("Conv") else None
+        if weights is not None:
+            inputs[1] = f"{node.inputs[1]}:2d"
+            graph.constants[inputs[1]] = weights[:, :, None, :]
+            graph.shapes[inputs[1]] = graph.constants[inputs[1]].shape
+        attrs = dict(node.attrs)
+        for key, unit in ONE_D_WINDOW_ATTRS.items():
+            if key in attrs:
+                attrs[key] = [unit, *attrs[key]]  # type: ignore[misc]
+        if "pads" in attrs:
+            attrs["pads"] = [0, attrs["pads"][0], 0, attrs["pads"][1]]  # type: ignore[index]
+        convert_2d(graph, OnnxNode(node.name, node.op_type, inputs, outputs, attrs))
+        result = graph.reshape(graph.values[outputs[0]], graph.tensor_type(output, (0, 2, 1)))
+        graph.bind(output, result, (0, 2, 1))
+
+    return convert
 
 
 def explicit_padding(
-    node: OnnxNode,
-    in_hw: Sequence[int],
-    kernel: Sequence[int],
-    strides: Sequence[int],
+    node: OnnxNode, in_hw: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
     dilations: Sequence[int],
-) -> tuple[int, int, int, int]:
+) -> Padding:
     """Padding (top, left, bottom, right) from `pads` or `auto_pad`.
 
     ONNX `pads` are [H_begin, W_begin, H_end, W_end], the IR's order already.
@@ -127,10 +109,11 @@ def explicit_padding(
     """
     auto_pad = node.attrs.get("auto_pad", "NOTSET")
     if auto_pad == "NOTSET":
-        pads = tuple(int(v) for v in node.attrs.get("pads", (0, 0, 0, 0)))  # type: ignore[union-attr]
+        pads = node.ints_attr("pads", [0, 0, 0, 0])
+        assert pads is not None
         if len(pads) != 4:
-            raise Unsupported(f"'pads' must have 4 values for a 2-D window, got {list(pads)}")
-        return pads  # type: ignore[return-value]
+            raise Unsupported(f"'pads' must have 4 values for a 2-D window, got {pads}")
+        return pads[0], pads[1], pads[2], pads[3]
     if auto_pad == "VALID":
         return (0, 0, 0, 0)
     if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
@@ -142,222 +125,220 @@ def explicit_padding(
         small, large = total // 2, total - total // 2
         before.append(small if auto_pad == "SAME_UPPER" else large)
         after.append(large if auto_pad == "SAME_UPPER" else small)
-    return (before[0], before[1], after[0], after[1])
+    return before[0], before[1], after[0], after[1]
+
+
+# -- convolution --------------------------------------------------------------
 
 
 def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Conv -> graph.conv2d (group 1) or graph.depthwise_conv2d (group == C_in)."""
+    """Conv -> graph.conv2d (group 1), graph.depthwise_conv2d (group == C_in) or per-group convs."""
     weights = graph.require_constant(node, 1, "weights")
-    if weights.ndim != 4:
-        raise Unsupported(f"only 2-D convolution is supported, got a {weights.ndim - 2}-D kernel")
+    _window_rank_check("convolution", weights.ndim)
     in_shape = graph.shape(node.inputs[0])
     out_channels, group_channels, kernel_h, kernel_w = weights.shape
-    bias = _optional_bias(graph, node, 2, out_channels)
+    bias = optional_bias(graph, node, 2, out_channels)
     strides, dilations = _pair(node, "strides"), _pair(node, "dilations")
     padding = explicit_padding(node, in_shape[2:], (kernel_h, kernel_w), strides, dilations)
-    group = int(node.attrs.get("group", 1))  # type: ignore[arg-type]
+    group = node.int_attr("group", 1)
+    weights, bias, output = absorb_batch_norm(graph, node, weights, bias)
+    ifm, ofm_type = graph.value(node.inputs[0]), graph.tensor_type(output)
+    window = (strides, dilations, padding)
     if group == 1:
-        op_class, weights, channel_axis = Conv2dOp, weights.transpose(0, 2, 3, 1), 0
+        op = Conv2dOp(ifm, graph.emit_constant(weights.transpose(0, 2, 3, 1)),
+                      graph.emit_constant(bias), ofm_type, *window)
+        graph.bind(output, graph.emit(op).results[0])
     elif group == in_shape[1] and group_channels == 1:
-        op_class, weights, channel_axis = DepthwiseConv2dOp, weights.transpose(1, 2, 3, 0), 3
+        op = DepthwiseConv2dOp(ifm, graph.emit_constant(weights.transpose(1, 2, 3, 0)),
+                               graph.emit_constant(bias), ofm_type, *window)
+        graph.bind(output, graph.emit(op).results[0])
     else:
-        raise Unsupported(
-            f"grouped convolution with {group} groups over {in_shape[1]} channels "
-            "(only group 1 and depthwise are supported)"
-        )
-
-    def make(ifm: SSAValue, weights: SSAValue, bias: SSAValue, ofm_type: TensorType) -> Operation:
-        return op_class(ifm, weights, bias, ofm_type, strides, dilations, padding)
-
-    emit_weighted(graph, node, make, graph.value(node.inputs[0]), weights, bias, channel_axis)
+        graph.bind(output, _grouped_conv(graph, ifm, weights, bias, group, window, graph.shape(output)))
 
 
-def _pool_window(
-    graph: OnnxGraph, node: OnnxNode
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
-    """(kernel, strides, padding) of a MaxPool/AveragePool node, checking ceil_mode."""
-    in_shape = graph.shape(node.inputs[0])
-    if len(in_shape) != 4:
-        raise Unsupported("only 2-D pooling is supported")
-    kernel, strides = _pair(node, "kernel_shape"), _pair(node, "strides")
-    padding = explicit_padding(node, in_shape[2:], kernel, strides, (1, 1))
-    if node.attrs.get("ceil_mode", 0):
+def _grouped_conv(
+    graph: OnnxGraph, ifm: SSAValue, weights: np.ndarray, bias: np.ndarray, group: int,
+    window: tuple[Pair, Pair, Padding], out_shape: Sequence[int],
+) -> SSAValue:
+    """A grouped convolution as split -> one graph.conv2d per group -> concat."""
+    batch, height, width, channels = ifm.type.get_shape()  # type: ignore[attr-defined]
+    out_channels = weights.shape[0]
+    if channels % group or out_channels % group:
+        raise Unsupported(f"{group} groups do not divide {channels} inputs and {out_channels} outputs")
+    piece_type = f32_tensor((batch, height, width, channels // group))
+    pieces = graph.emit(SplitOp(ifm, [piece_type] * group, 3)).results
+    per_group = out_channels // group
+    group_type = f32_tensor((out_shape[0], out_shape[2], out_shape[3], per_group))
+    results = []
+    for index, piece in enumerate(pieces):
+        part = slice(index * per_group, (index + 1) * per_group)
+        op = Conv2dOp(piece, graph.emit_constant(weights[part].transpose(0, 2, 3, 1)),
+                      graph.emit_constant(bias[part]), group_type, *window)
+        results.append(graph.emit(op).results[0])
+    ofm_type = f32_tensor((out_shape[0], out_shape[2], out_shape[3], out_channels))
+    return graph.emit(ConcatOp(results, ofm_type, 3)).results[0]
+
+
+def convert_conv_transpose(graph: OnnxGraph, node: OnnxNode) -> None:
+    """ConvTranspose (group 1) -> graph.transpose_conv2d with OHWI weights.
+
+    The output size is ONNX's inferred one: padding comes from `pads`, or from
+    `auto_pad`/`output_shape` as ONNX splits it, and any remaining difference
+    becomes output padding at the bottom/right.
+    """
+    weights = graph.require_constant(node, 1, "weights")
+    _window_rank_check("transposed convolution", weights.ndim)
+    if node.int_attr("group", 1) != 1:
+        raise Unsupported("grouped transposed convolution is not supported")
+    in_shape, out_shape = graph.shape(node.inputs[0]), graph.shape(node.outputs[0])
+    strides, dilations = _pair(node, "strides"), _pair(node, "dilations")
+    output_padding = _pair(node, "output_padding", 0)
+    padding = list(node.ints_attr("pads", [0, 0, 0, 0]) or [])
+    full = [
+        (in_shape[2 + axis] - 1) * strides[axis] + (weights.shape[2 + axis] - 1) * dilations[axis]
+        + 1 + output_padding[axis]
+        for axis in (0, 1)
+    ]
+    auto_pad = node.attrs.get("auto_pad", "NOTSET")
+    if auto_pad != "NOTSET" or "output_shape" in node.attrs:
         for axis in (0, 1):
-            size, before = in_shape[2 + axis], padding[axis]
-            span = size + before + padding[axis + 2] - kernel[axis]
-            floor_size = span // strides[axis] + 1
-            ceil_size = -(-span // strides[axis]) + 1
-            if (ceil_size - 1) * strides[axis] >= size + before:
-                ceil_size -= 1  # ONNX drops a last window that starts in the end padding
-            if ceil_size != floor_size:
-                raise Unsupported(
-                    f"ceil_mode=1 changes the output size ({ceil_size} instead of {floor_size})"
-                )
-    return kernel, strides, padding
+            total = max(full[axis] - out_shape[2 + axis], 0)
+            small, large = total // 2, total - total // 2
+            upper = auto_pad == "SAME_UPPER"
+            padding[axis], padding[axis + 2] = (small, large) if upper else (large, small)
+    extra = [out_shape[2 + axis] - (full[axis] - padding[axis] - padding[axis + 2]) for axis in (0, 1)]
+    for axis in (0, 1):
+        if extra[axis] < 0:
+            padding[axis + 2] -= extra[axis]
+    final_output_padding = [output_padding[axis] + max(extra[axis], 0) for axis in (0, 1)]
+    bias = optional_bias(graph, node, 2, weights.shape[1])
+    op = TransposeConv2dOp(
+        graph.value(node.inputs[0]), graph.emit_constant(weights.transpose(1, 2, 3, 0)),
+        graph.emit_constant(bias), graph.tensor_type(node.outputs[0]),
+        strides, dilations, padding, final_output_padding,
+    )
+    graph.bind(node.outputs[0], graph.emit(op).results[0])
 
 
-def _emit_pool(
-    graph: OnnxGraph,
-    node: OnnxNode,
-    op_class: type[MaxPool2dOp] | type[AvgPool2dOp],
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    padding: Sequence[int],
-) -> None:
-    output = node.outputs[0]
-    pool = op_class(graph.value(node.inputs[0]), graph.ir_type(output), kernel, strides, padding)
-    graph.bind(output, graph.emit(pool).results[0])
+# -- pooling ------------------------------------------------------------------
+
+
+def _pool_window(graph: OnnxGraph, node: OnnxNode) -> tuple[Pair, Pair, Pair, Padding]:
+    """(kernel, strides, dilations, padding) of a pool; ceil_mode adds bottom/right padding.
+
+    With ceil_mode, a last window that would start in the end padding is
+    dropped, as onnxruntime and PyTorch do (ONNX shape inference keeps it:
+    the output shape is then corrected to onnxruntime's).
+    """
+    in_shape = graph.shape(node.inputs[0])
+    _window_rank_check("pooling", len(in_shape))
+    kernel, strides, dilations = _pair(node, "kernel_shape"), _pair(node, "strides"), _pair(node, "dilations")
+    padding = list(explicit_padding(node, in_shape[2:], kernel, strides, dilations))
+    if node.int_attr("ceil_mode", 0):
+        out_hw = []
+        for axis in (0, 1):
+            size, before, after = in_shape[2 + axis], padding[axis], padding[axis + 2]
+            span = size + before + after - (kernel[axis] - 1) * dilations[axis] - 1
+            count = -(-span // strides[axis]) + 1
+            if (count - 1) * strides[axis] >= size + before:
+                count -= 1
+            padding[axis + 2] += max((count - 1) * strides[axis] - span, 0)
+            out_hw.append(count)
+        graph.shapes[node.outputs[0]] = (*in_shape[:2], *out_hw)
+    return kernel, strides, dilations, (padding[0], padding[1], padding[2], padding[3])
 
 
 def convert_max_pool(graph: OnnxGraph, node: OnnxNode) -> None:
-    """MaxPool -> graph.max_pool2d."""
-    if len(node.used_outputs()) > 1:
+    """MaxPool -> graph.max_pool2d (a strided slice first when dilated)."""
+    if any(graph.is_used(name) for name in node.outputs[1:]):
         raise Unsupported("the Indices output is not supported")
-    if any(d != 1 for d in node.attrs.get("dilations", (1, 1))):  # type: ignore[union-attr]
-        raise Unsupported("dilated pooling is not supported")
-    _emit_pool(graph, node, MaxPool2dOp, *_pool_window(graph, node))
+    kernel, strides, dilations, padding = _pool_window(graph, node)
+    ifm = graph.value(node.inputs[0])
+    if dilations != (1, 1):
+        ifm, strides, padding = _undilate(graph, ifm, kernel, strides, dilations, padding,
+                                          graph.shape(node.outputs[0])[2:])
+    pool = MaxPool2dOp(ifm, graph.tensor_type(node.outputs[0]), kernel, strides, padding)
+    graph.bind(node.outputs[0], graph.emit(pool).results[0])
+
+
+def _undilate(
+    graph: OnnxGraph, ifm: SSAValue, kernel: Pair, strides: Pair, dilations: Pair,
+    padding: Padding, out_hw: Sequence[int],
+) -> tuple[SSAValue, Pair, Padding]:
+    """A dilated max pool as a plain one on every dilation-th row and column.
+
+    With stride a multiple of the dilation every window reads the same
+    residue class of rows (columns): slice that class, then pool with the
+    kernel undilated, stride / dilation and the padding rescaled.
+    """
+    if any(stride % dilation for stride, dilation in zip(strides, dilations)):
+        raise Unsupported(f"dilations {list(dilations)} must divide strides {list(strides)}")
+    shape = list(ifm.type.get_shape())  # type: ignore[attr-defined]
+    begin, end, step = [0, 0, 0, 0], list(shape), [1, 1, 1, 1]
+    new_strides, new_padding = [0, 0], [0, 0, 0, 0]
+    for axis in (0, 1):
+        size, dilation, before = shape[1 + axis], dilations[axis], padding[axis]
+        first = -before % dilation
+        new_strides[axis] = strides[axis] // dilation
+        new_padding[axis] = (first + before) // dilation
+        needed = (out_hw[axis] - 1) * new_strides[axis] + kernel[axis] - new_padding[axis]
+        count = min(len(range(first, size, dilation)), needed)
+        new_padding[axis + 2] = needed - count
+        begin[1 + axis], end[1 + axis], step[1 + axis] = first, first + (count - 1) * dilation + 1, dilation
+        shape[1 + axis] = count
+    sliced = graph.emit(SliceOp(ifm, f32_tensor(shape), begin, end, step)).results[0]
+    return sliced, (new_strides[0], new_strides[1]), tuple(new_padding)  # type: ignore[return-value]
 
 
 def convert_average_pool(graph: OnnxGraph, node: OnnxNode) -> None:
-    """AveragePool -> graph.avg_pool2d (which averages over valid elements only)."""
-    kernel, strides, padding = _pool_window(graph, node)
-    if node.attrs.get("count_include_pad", 0) and any(padding):
-        raise Unsupported("count_include_pad=1 with nonzero padding is not supported")
-    _emit_pool(graph, node, AvgPool2dOp, kernel, strides, padding)
+    """AveragePool -> graph.avg_pool2d; with count_include_pad=1 an explicit zero pad first."""
+    kernel, strides, dilations, padding = _pool_window(graph, node)
+    if dilations != (1, 1):
+        raise Unsupported("dilated average pooling is not supported")
+    ifm = graph.value(node.inputs[0])
+    if node.int_attr("count_include_pad", 0) and any(padding):
+        declared = explicit_padding(node, graph.shape(node.inputs[0])[2:], kernel, strides, (1, 1))
+        ifm = _zero_pad(graph, ifm, declared)
+        padding = tuple(p - d for p, d in zip(padding, declared))  # type: ignore[assignment]
+    pool = AvgPool2dOp(ifm, graph.tensor_type(node.outputs[0]), kernel, strides, padding)
+    graph.bind(node.outputs[0], graph.emit(pool).results[0])
+
+
+def _zero_pad(graph: OnnxGraph, ifm: SSAValue, padding: Padding) -> SSAValue:
+    """`graph.pad` of an NHWC value by (top, left, bottom, right) zeros."""
+    if not any(padding):
+        return ifm
+    top, left, bottom, right = padding
+    batch, height, width, channels = ifm.type.get_shape()  # type: ignore[attr-defined]
+    padded_type = f32_tensor((batch, height + top + bottom, width + left + right, channels))
+    pad = PadOp(ifm, padded_type, [0, 0, top, bottom, left, right, 0, 0], "constant", 0.0)
+    return graph.emit(pad).results[0]
+
+
+def _convert_global_pool(
+    graph: OnnxGraph, node: OnnxNode, op_class: type[MaxPool2dOp] | type[AvgPool2dOp]
+) -> None:
+    in_shape = graph.shape(node.inputs[0])
+    _window_rank_check("pooling", len(in_shape))
+    pool = op_class(graph.value(node.inputs[0]), graph.tensor_type(node.outputs[0]), in_shape[2:])
+    graph.bind(node.outputs[0], graph.emit(pool).results[0])
 
 
 def convert_global_average_pool(graph: OnnxGraph, node: OnnxNode) -> None:
     """GlobalAveragePool -> graph.avg_pool2d with the whole feature map as kernel."""
-    in_shape = graph.shape(node.inputs[0])
-    if len(in_shape) != 4:
-        raise Unsupported("only 2-D pooling is supported")
-    _emit_pool(graph, node, AvgPool2dOp, in_shape[2:], (1, 1), (0, 0, 0, 0))
+    _convert_global_pool(graph, node, AvgPool2dOp)
 
 
-# -- fully connected --------------------------------------------------------
+def convert_global_max_pool(graph: OnnxGraph, node: OnnxNode) -> None:
+    """GlobalMaxPool -> graph.max_pool2d with the whole feature map as kernel."""
+    _convert_global_pool(graph, node, MaxPool2dOp)
 
 
-def convert_gemm(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Gemm (alpha = beta = 1, transA = 0) -> graph.fully_connected."""
-    if node.attrs.get("alpha", 1.0) != 1.0 or node.attrs.get("beta", 1.0) != 1.0:
-        raise Unsupported("alpha and beta must be 1")
-    if node.attrs.get("transA", 0):
-        raise Unsupported("transA=1 is not supported")
-    matrix = graph.require_constant(node, 1, "B (the weights)")
-    weights = matrix if node.attrs.get("transB", 0) else matrix.T
-    bias = _optional_bias(graph, node, 2, weights.shape[0])
-    _emit_fully_connected(graph, node, weights, bias)
-
-
-def convert_matmul(graph: OnnxGraph, node: OnnxNode) -> None:
-    """MatMul by a constant 2-D matrix -> graph.fully_connected with zero bias."""
-    matrix = graph.require_constant(node, 1, "the right operand")
-    if matrix.ndim != 2:
-        raise Unsupported(f"the right operand must be 2-D, got rank {matrix.ndim}")
-    _emit_fully_connected(graph, node, matrix.T, np.zeros(matrix.shape[1], np.float32))
-
-
-def _emit_fully_connected(
-    graph: OnnxGraph, node: OnnxNode, weights: np.ndarray, bias: np.ndarray
-) -> None:
-    source = node.inputs[0]
-    rank = len(graph.shape(source))
-    if rank != 2:
-        raise Unsupported(f"the input must be 2-D, got rank {rank}")
-    k_order = graph.k_orders.get(source)
-    if k_order is not None:
-        weights = weights[:, k_order]  # the input was flattened in NHWC order
-
-    emit_weighted(graph, node, FullyConnectedOp, graph.value(source), weights, bias, 0)
-
-
-def _optional_bias(graph: OnnxGraph, node: OnnxNode, index: int, channels: int) -> np.ndarray:
-    """The per-output-channel bias input `index`, zeros when it is absent."""
-    if not node.input(index):
-        return np.zeros(channels, np.float32)
-    bias = graph.require_constant(node, index, "bias")
-    try:
-        return np.broadcast_to(bias, (1, channels))[0]
-    except ValueError:
-        raise Unsupported(f"bias of shape {list(bias.shape)} is not one value per output") from None
-
-
-def emit_weighted(
-    graph: OnnxGraph,
-    node: OnnxNode,
-    make: Callable[[SSAValue, SSAValue, SSAValue, TensorType], Operation],
-    ifm: SSAValue,
-    weights: np.ndarray,
-    bias: np.ndarray,
-    channel_axis: int,
-) -> None:
-    """Emit a conv/FC op built by `make(ifm, weights, bias, ofm_type)`.
-
-    `weights` are in IR layout with output channels on `channel_axis`. When a
-    BatchNormalization was planned to fold into this node, its scale and shift
-    go into the weights and bias here, and the op defines the BN's output.
-    """
-    output = node.outputs[0]
-    batch_norm = graph.folds.get(output)
-    if batch_norm is not None:
-        weights, bias = _fold_batch_norm(graph, batch_norm, weights, bias, channel_axis)
-        output = batch_norm.outputs[0]
-    op = make(ifm, graph.emit_constant(weights), graph.emit_constant(bias), graph.ir_type(output))
-    graph.bind(output, graph.emit(op).results[0])
-
-
-# -- batch normalization ----------------------------------------------------
-
-
-def plan_batch_norm_folds(graph: OnnxGraph) -> tuple[dict[str, OnnxNode], dict[str, str]]:
-    """Decide, before conversion, which BatchNormalization nodes fold into their producer.
-
-    Returns (producer output name -> BN node, BN node name -> reason it cannot fold).
-    """
-    producers = {name: node for node in graph.nodes for name in node.used_outputs()}
-    folds: dict[str, OnnxNode] = {}
-    problems: dict[str, str] = {}
-    for node in graph.nodes:
-        if node.op_type != "BatchNormalization":
-            continue
-        source = node.inputs[0]
-        producer = producers.get(source)
-        if len(node.used_outputs()) > 1 or node.attrs.get("training_mode", 0):
-            problems[node.name] = "training-mode BatchNormalization is not supported"
-        elif any(graph.constant(node.input(index)) is None for index in range(1, 5)):
-            problems[node.name] = "scale, bias, mean and variance must be constants"
-        elif producer is None or producer.op_type not in FOLDABLE_PRODUCERS:
-            problems[node.name] = "its input is not produced by a Conv or Gemm, so it cannot be folded"
-        elif len(graph.consumers[source]) > 1 or source in graph.graph_outputs:
-            problems[node.name] = (
-                f"the producing {producer.op_type} '{producer.name}' has other users, "
-                "so it cannot be folded"
-            )
-        else:
-            folds[source] = node
-    return folds, problems
-
-
-def _fold_batch_norm(
-    graph: OnnxGraph, batch_norm: OnnxNode, weights: np.ndarray, bias: np.ndarray, channel_axis: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weights and bias of `conv -> BN`: w * s, (b - mean) * s + beta, s = gamma / sqrt(var + eps)."""
-    scale, shift, mean, variance = (
-        graph.constant(batch_norm.inputs[index]).astype(np.float64).reshape(-1)  # type: ignore[union-attr]
-        for index in range(1, 5)
-    )
-    channels = weights.shape[channel_axis]
-    if not scale.size == shift.size == mean.size == variance.size == channels:
-        raise Unsupported(
-            f"BatchNormalization '{batch_norm.name}' parameters do not have {channels} channels"
-        )
-    factor = scale / np.sqrt(variance + float(batch_norm.attrs.get("epsilon", 1e-5)))  # type: ignore[arg-type]
-    broadcast = [1] * weights.ndim
-    broadcast[channel_axis] = channels
-    return weights * factor.reshape(broadcast), (bias - mean) * factor + shift
-
-
-def convert_batch_norm(graph: OnnxGraph, node: OnnxNode) -> None:
-    """BatchNormalization: folded by its producer's converter, or unsupported."""
-    if node.name in graph.fold_problems:
-        raise Unsupported(graph.fold_problems[node.name])
+CONVERTERS = {
+    "Conv": lifted(convert_conv),
+    "ConvTranspose": lifted(convert_conv_transpose),
+    "MaxPool": lifted(convert_max_pool),
+    "AveragePool": lifted(convert_average_pool),
+    "GlobalAveragePool": convert_global_average_pool,
+    "GlobalMaxPool": convert_global_max_pool,
+}

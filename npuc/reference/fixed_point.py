@@ -40,9 +40,9 @@ def round_half_away_from_zero(x: np.ndarray | float) -> np.ndarray:
     return whole + np.where(np.abs(fraction) >= 0.5, np.sign(x), 0).astype(x.dtype)
 
 
-def _wrap_int32(x: np.ndarray) -> np.ndarray:
-    """Reinterpret int64 values as two's-complement int32 (C++ overflow wrap)."""
-    return np.asarray(x, dtype=np.int64).astype(np.int32).astype(np.int64)
+def wrap(x: np.ndarray, bits: int = 32) -> np.ndarray:
+    """Reinterpret int64 values as two's-complement ``bits``-wide integers (C++ wrap)."""
+    return np.asarray(x, dtype=np.int64).astype(f"int{bits}").astype(np.int64)
 
 
 def quantize_multipliers(
@@ -85,20 +85,31 @@ def quantize_multiplier_smaller_than_one_exp(real_multiplier: float) -> tuple[in
     return multiplier, shift
 
 
-def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 values.
+def saturating_rounding_doubling_high_mul(
+    a: np.ndarray, b: np.ndarray, bits: int = 32
+) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 (or int16) values.
 
-    Returns the high 32 bits of ``2*a*b`` rounded to nearest (nudge of
-    +-2^30, then C truncating division by 2^31); the single overflow case
-    ``a == b == INT32_MIN`` saturates to INT32_MAX.
+    Returns the high half of ``2*a*b`` rounded to nearest (nudge of
+    +-2^(bits-2), then C truncating division by 2^(bits-1)); the single
+    overflow case ``a == b == min`` saturates to the type's maximum.
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    overflow = (a == b) & (a == INT32_MIN)
+    low = -(1 << (bits - 1))
+    overflow = (a == b) & (a == low)
     product = a * b
-    nudged = product + np.where(product >= 0, 1 << 30, 1 - (1 << 30))
-    high = np.where(nudged >= 0, nudged >> 31, -((-nudged) >> 31))
-    return np.where(overflow, INT32_MAX, high)
+    half = 1 << (bits - 2)
+    nudged = product + np.where(product >= 0, half, 1 - half)
+    high = truncating_divide(nudged, 1 << (bits - 1))
+    return np.where(overflow, -low - 1, high)
+
+
+def truncating_divide(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
+    """C integer division (rounds toward zero) of int64 arrays; denominator > 0."""
+    numerator = np.asarray(numerator, dtype=np.int64)
+    quotient = np.abs(numerator) // denominator
+    return np.where(numerator < 0, -quotient, quotient)
 
 
 def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
@@ -130,10 +141,81 @@ def multiply_by_quantized_multiplier(
     shift = np.asarray(shift, dtype=np.int64)
     left_shift = np.maximum(shift, 0)
     right_shift = np.maximum(-shift, 0)
-    shifted = _wrap_int32(_wrap_int32(x) * (np.int64(1) << left_shift))
+    shifted = wrap(wrap(x) * (np.int64(1) << left_shift))
     return rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(shifted, multiplier), right_shift
     )
+
+
+def multiply_by_quantized_multiplier_int64(
+    x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """TFLite's int64 ``MultiplyByQuantizedMultiplier`` (16x8 kernels with int64 bias).
+
+    The Q31 multiplier is first reduced to 15 bits (rounded, saturating at
+    0x7FFF), then ``(x * reduced + 2^(14-shift)) >> (15 - shift)`` with an
+    arithmetic shift, so ties round up rather than away from zero.
+    """
+    multiplier = np.asarray(multiplier, dtype=np.int64)
+    reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
+    total_shift = 15 - np.asarray(shift, dtype=np.int64)
+    rounding = np.int64(1) << (total_shift - 1)
+    return (np.asarray(x, dtype=np.int64) * reduced + rounding) >> total_shift
+
+
+def multiply_by_quantized_multiplier_single_rounding(
+    x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """``MultiplyByQuantizedMultiplier`` with one rounding (TFLite's TFLITE_SINGLE_ROUNDING).
+
+    ``(x * multiplier + 2^(30 - shift)) >> (31 - shift)`` on the exact 64-bit
+    product: the nearest integer to ``x * multiplier * 2^(shift-31)``, ties
+    rounded up.
+    """
+    total_shift = 31 - np.asarray(shift, dtype=np.int64)
+    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+    return (product + (np.int64(1) << (total_shift - 1))) >> total_shift
+
+
+def saturating_rounding_multiply_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingMultiplyByPOT`` on int32 values.
+
+    A positive exponent is a left shift saturating at the int32 limits, a
+    negative one a rounding right shift.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    if exponent <= 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    shifted = x << exponent
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, shifted))
+
+
+def count_leading_zeros(x: np.ndarray) -> np.ndarray:
+    """Leading zero bits of int64-held uint32 values (32 for zero)."""
+    _, exponent = np.frexp(np.asarray(x, dtype=np.float64))
+    return 32 - exponent.astype(np.int64)
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLite ``CheckedLog2``: (whether x is a power of two, its rounded log2).
+
+    Computed in float32 like TFLite: log(x) / log(2) rounded half away from
+    zero, a power of two when the fractional part is below 1e-3.
+    """
+    log2 = np.float32(np.log(np.float32(x))) * (np.float32(1) / np.float32(np.log(np.float32(2))))
+    rounded = np.float32(round_half_away_from_zero(np.float32(log2)))
+    return bool(abs(log2 - rounded) < np.float32(1e-3)), int(rounded)
+
+
+def calculate_input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
+    """TFLite ``CalculateInputRadius``: largest input difference that stays unsaturated."""
+    radius = (
+        ((1 << integer_bits) - 1)
+        * float(1 << (total_signed_bits - integer_bits))
+        / float(1 << left_shift)
+    )
+    return int(np.floor(radius))
 
 
 def multiply_by_quantized_multiplier_smaller_than_one_exp(
@@ -166,7 +248,22 @@ def activation_range(
     """
     if activation not in ACTIVATION_BOUNDS:
         raise ValueError(f"unknown activation {activation!r}")
-    lower, upper = ACTIVATION_BOUNDS[activation]
+    return quantized_range(*ACTIVATION_BOUNDS[activation], scale, zero_point, qmin, qmax)
+
+
+def quantized_range(
+    lower: float | None,
+    upper: float | None,
+    scale: float,
+    zero_point: int,
+    qmin: int,
+    qmax: int,
+) -> tuple[int, int]:
+    """The float interval [lower, upper] (None: unbounded) in stored integers.
+
+    Each bound is ``zero_point + round(bound / scale)`` in float32 (TFLite's
+    ``Quantize`` helper), intersected with the storage range [qmin, qmax].
+    """
     act_min, act_max = qmin, qmax
     if lower is not None:
         act_min = max(qmin, _quantize_scalar(lower, scale, zero_point))

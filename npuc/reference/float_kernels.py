@@ -157,6 +157,42 @@ def depthwise_conv2d(
     return (acc + bias.astype(np.float64)).astype(np.float32)
 
 
+def transpose_conv2d(
+    ifm: np.ndarray,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    strides: Pair,
+    dilations: Pair,
+    padding: Padding,
+    output_padding: Pair,
+) -> np.ndarray:
+    """Transposed convolution (ONNX ConvTranspose, group 1) with OHWI weights.
+
+    Every ifm pixel (y, x) scatters ``ifm[n,y,x,:] @ weights[:,kh,kw,:].T``
+    to ``(y*sh + kh*dh, x*sw + kw*dw)`` of the full output; ``padding`` then
+    crops [top, left, bottom, right] from it and ``output_padding`` extends
+    the bottom and right by zeros (before the bias). Accumulates in float64.
+    """
+    check_conv_shapes(ifm, weights, bias)
+    batch, height, width, _ = ifm.shape
+    kernel_h, kernel_w = weights.shape[1:3]
+    (sh, sw), (dh, dw) = strides, dilations
+    top, left, bottom, right = padding
+    full_h = (height - 1) * sh + dh * (kernel_h - 1) + 1 + output_padding[0]
+    full_w = (width - 1) * sw + dw * (kernel_w - 1) + 1 + output_padding[1]
+    full = np.zeros((batch, full_h, full_w, weights.shape[0]))
+    ifm64 = ifm.astype(np.float64)
+    weights64 = weights.astype(np.float64)
+    for kh in range(kernel_h):
+        for kw in range(kernel_w):
+            y0, x0 = kh * dh, kw * dw
+            full[:, y0 : y0 + (height - 1) * sh + 1 : sh, x0 : x0 + (width - 1) * sw + 1 : sw] += (
+                np.tensordot(ifm64, weights64[:, kh, kw, :], axes=([3], [1]))
+            )
+    ofm = full[:, top : full_h - bottom, left : full_w - right]
+    return (ofm + bias.astype(np.float64)).astype(np.float32)
+
+
 def fully_connected(ifm: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Fully connected layer ``ifm @ weights.T + bias`` (TFLite FULLY_CONNECTED).
 

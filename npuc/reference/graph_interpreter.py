@@ -1,13 +1,13 @@
 """Float reference interpreter of graph IR.
 
-`run_graph` executes `@main` op by op with the numpy kernels of
-`npuc.reference.float_kernels`. Inputs are in IR layout (NHWC); their leading
-(batch) dimension may be any N even though the IR says 1, so calibration can
-run a whole batch at once: every op computes with the actual leading
-dimension, and reshapes scale the IR's leading extent by the same factor.
+`run_graph` executes `@main` op by op with the handlers of
+`npuc.reference.graph_handlers`. Inputs are in IR layout (NHWC); their
+leading (batch) extent may be N times the IR's, so calibration can run a
+whole batch at once (`npuc.reference.batching` states the convention).
 
 The op-independent machinery (binding arguments, walking a block, decoding
-constants, batch-aware reshape) is shared with the quantized interpreter.
+constants, batch-aware reshape and transpose) is shared with the quantized
+interpreter.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, Float32Type, ModuleOp, TensorType
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, Float32Type, ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.traits import IsTerminator
 
-from npuc.ir import arg_attributes, tensor_name
-from npuc.dialects import graph
 from npuc.dialects.common import ReshapeBase, TransposeBase, array_values, layer_name
 from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
-from npuc.ir import main_function
-from npuc.reference import float_kernels
-from npuc.reference.fixed_point import ACTIVATION_BOUNDS
+from npuc.ir import arg_attributes, main_function, tensor_name
+from npuc.reference.batching import batch_size, batch_views, check_result, ir_shape, merge_batch
 
-Handler = Callable[[Operation, list[np.ndarray]], np.ndarray]
-"""Computes the single result of an op from the arrays of its operands."""
+Handler = Callable[[Operation, list[np.ndarray]], np.ndarray | list[np.ndarray]]
+"""Computes the results of an op from the arrays of its operands.
+
+A handler returns the array of a single-result op, and a list with one array
+per result for an op with several results (split).
+"""
 
 
 @dataclass
@@ -52,11 +53,6 @@ def constant_value(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     return np.frombuffer(attr.data.data, dtype=dtype).reshape(attr.type.get_shape())
 
 
-def _ir_shape(value: SSAValue) -> tuple[int, ...]:
-    assert isinstance(value.type, TensorType)
-    return tuple(value.type.get_shape())
-
-
 def bind_arguments(
     block: Block,
     inputs: Sequence[np.ndarray],
@@ -65,22 +61,31 @@ def bind_arguments(
 ) -> dict[SSAValue, np.ndarray]:
     """Map the block arguments to the user's arrays after checking count and shape.
 
-    Only the leading (batch) extent may differ from the IR. `convert` turns
-    each checked array into the dtype the argument holds (it receives the
-    argument, the array and the argument's user-facing name).
+    Only the leading (batch) extent may differ from the IR: it must be the
+    same multiple of the IR's for every input. `convert` turns each checked
+    array into the dtype the argument holds (it receives the argument, the
+    array and the argument's user-facing name).
     """
     if len(inputs) != len(block.args):
         raise InputDataError(f"the model takes {len(block.args)} input(s), got {len(inputs)}")
     values: dict[SSAValue, np.ndarray] = {}
+    batches: set[int] = set()
     for argument, array, name in zip(block.args, inputs, names):
         array = np.asarray(array)
-        expected = _ir_shape(argument)
-        if array.ndim != len(expected) or array.shape[1:] != expected[1:]:
+        expected = ir_shape(argument)
+        if (
+            array.ndim != len(expected)
+            or array.shape[1:] != expected[1:]
+            or (expected and expected[0] and array.shape[0] % expected[0])
+        ):
             raise InputDataError(
                 f"input '{name}' has shape {list(array.shape)}, expected {list(expected)} "
-                "(in IR layout; the leading batch extent may differ)"
+                "(in IR layout; the leading extent may be a multiple of the IR's for a batch)"
             )
+        batches.add(1 if not expected or not expected[0] else array.shape[0] // expected[0])
         values[argument] = convert(argument, array, name)
+    if len(batches) > 1:
+        raise InputDataError(f"the inputs hold different batch sizes {sorted(batches)}")
     return values
 
 
@@ -110,9 +115,10 @@ def interpret_block(
 ) -> list[np.ndarray]:
     """Run the ops of `block` in order; return the arrays of its terminator's operands.
 
-    `values` holds the block arguments on entry. Without `keep_values` each
-    array is dropped after its last use, so memory stays bounded by the live
-    values rather than by the whole network.
+    `values` holds the block arguments on entry. Every result is checked
+    against its IR shape (scaled by the batch size). Without `keep_values`
+    each array is dropped after its last use, so memory stays bounded by the
+    live values rather than by the whole network.
     """
     last_use = {operand: index for index, op in enumerate(block.ops) for operand in op.operands}
     for index, op in enumerate(block.ops):
@@ -124,7 +130,13 @@ def interpret_block(
                 "reference interpreter",
                 [(layer_name(op), op.name, "no reference implementation")],
             )
-        values[op.results[0]] = handler(op, [values[operand] for operand in op.operands])
+        operands = [values[operand] for operand in op.operands]
+        produced = handler(op, operands)
+        arrays = produced if len(op.results) != 1 else [produced]
+        batch = batch_size(op, operands)
+        for result, array in zip(op.results, arrays, strict=True):
+            check_result(op, result, array, batch)
+            values[result] = array
         if not keep_values:
             for operand in op.operands:
                 if last_use[operand] == index:
@@ -135,80 +147,19 @@ def interpret_block(
 def reshape(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     """Reshape to the IR's result shape with its leading extent scaled by the batch."""
     assert isinstance(op, ReshapeBase)
-    batch = operands[0].shape[0] // _ir_shape(op.input)[0]
-    target = list(_ir_shape(op.output))
-    target[0] *= batch
-    return operands[0].reshape(target)
+    return merge_batch(op, batch_views(op, operands)[0].reshape(-1, *ir_shape(op.output)))
 
 
 def transpose(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    """Permute the axes of the actual array (the batch axis keeps its real extent)."""
+    """Permute the axes of every sample (a permutation may move the IR's axis 0)."""
     assert isinstance(op, TransposeBase)
-    return np.ascontiguousarray(operands[0].transpose(array_values(op.perm)))
+    perm = [0, *(axis + 1 for axis in array_values(op.perm))]
+    return merge_batch(op, np.ascontiguousarray(batch_views(op, operands)[0].transpose(perm)))
 
 
 def constant(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     """The data of a constant op."""
     return constant_value(op.properties["value"])  # type: ignore[arg-type]
-
-
-def _activation(op: Operation, ofm: np.ndarray) -> np.ndarray:
-    lower, upper = ACTIVATION_BOUNDS[op.activation.data]  # type: ignore[attr-defined]
-    return float_kernels.clamp(ofm, lower, upper)
-
-
-def _conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    assert isinstance(op, graph.Conv2dOp)
-    return _activation(op, float_kernels.conv2d(*operands, *op.window()))
-
-
-def _depthwise_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    assert isinstance(op, graph.DepthwiseConv2dOp)
-    ofm = float_kernels.depthwise_conv2d(*operands, *op.window(), op.depth_multiplier())
-    return _activation(op, ofm)
-
-
-def _fully_connected(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    return _activation(op, float_kernels.fully_connected(*operands))
-
-
-def _add(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    return _activation(op, float_kernels.add(*operands))
-
-
-def _max_pool2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    assert isinstance(op, graph.MaxPool2dOp)
-    return _activation(op, float_kernels.max_pool2d(operands[0], *op.window()))
-
-
-def _avg_pool2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    assert isinstance(op, graph.AvgPool2dOp)
-    return _activation(op, float_kernels.avg_pool2d(operands[0], *op.window()))
-
-
-def _relu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    return float_kernels.clamp(operands[0], 0.0, None)
-
-
-def _clip(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    assert isinstance(op, graph.ClipOp)
-    return float_kernels.clamp(operands[0], op.min.value.data, op.max.value.data)
-
-
-GRAPH_HANDLERS: dict[type[Operation], Handler] = {
-    graph.ConstantOp: constant,
-    graph.Conv2dOp: _conv2d,
-    graph.DepthwiseConv2dOp: _depthwise_conv2d,
-    graph.FullyConnectedOp: _fully_connected,
-    graph.AddOp: _add,
-    graph.MaxPool2dOp: _max_pool2d,
-    graph.AvgPool2dOp: _avg_pool2d,
-    graph.ReshapeOp: reshape,
-    graph.TransposeOp: transpose,
-    graph.ReluOp: _relu,
-    graph.ClipOp: _clip,
-}
-"""Graph op class -> the function computing its result."""
 
 
 def _as_float(argument: SSAValue, array: np.ndarray, name: str) -> np.ndarray:
@@ -223,4 +174,7 @@ def run_graph(
     With `keep_values`, the returned `Execution.values` holds the array of
     every value of `@main`, arguments and constants included.
     """
+    # Imported here: the handlers module builds on this module's generic handlers.
+    from npuc.reference.graph_handlers import GRAPH_HANDLERS
+
     return run_function(module, inputs, GRAPH_HANDLERS, _as_float, keep_values)

@@ -1,12 +1,28 @@
-"""Int8 NHWC reference kernels, bit-exact with TFLite's reference kernels.
+"""Integer NHWC layer kernels, bit-exact with TFLite's reference kernels.
 
 Semantics follow ``tensorflow/lite/kernels/internal/reference/integer_ops``
-(conv.h, depthwise_conv.h, fully_connected.h, add.h, pooling.h) and the
-int8 -> int8 path of the QUANTIZE kernel. Accumulation is in int64, which
-equals TFLite's int32 accumulators whenever those do not overflow; the
-requantization step then treats the accumulator as int32 exactly like
-TFLite. Weights are symmetric (zero point 0); per-channel multiplier/shift
-arrays apply along the last (channel) axis. All kernels return int8.
+(conv.h, depthwise_conv.h, fully_connected.h, transpose_conv.h, pooling.h)
+and the integer paths of the QUANTIZE kernel. Activations are int8, or int16
+for TFLite's 16x8 mode (int16 activations with zero point 0, int8 weights);
+the output has the input's dtype. Accumulation is in int64, which equals
+TFLite's accumulators whenever those do not overflow; the requantization step
+then follows TFLite's choice of arithmetic:
+
+- int8, or 16x8 with an int32 bias: the int32 accumulator goes through the
+  double-rounding ``MultiplyByQuantizedMultiplier``;
+- 16x8 with an int64 bias (TFLite's default): the int64 accumulator goes
+  through TFLite's int64 ``MultiplyByQuantizedMultiplier`` (15-bit multiplier).
+
+TFLite's reference FULLY_CONNECTED (int8 and 16x8, LiteRT 2.x) instead
+multiplies the accumulator by the real scale in double and rounds once. The
+FULLY_CONNECTED kernel keeps the fixed-point multiplier (an NPU's scale
+table holds nothing else) but rounds the exact product with it once, which
+equals the double rescale unless the product lies within 2^-31 of its size
+of a rounding tie (no output of 164,000 in the test models does).
+
+Weights are symmetric (zero point 0); per-channel multiplier/shift arrays
+apply along the last (channel) axis. Elementwise ops live in
+``int_elementwise`` (ADD is re-exported here for the simulator).
 """
 
 from __future__ import annotations
@@ -15,9 +31,11 @@ import numpy as np
 
 from npuc.reference.fixed_point import (
     multiply_by_quantized_multiplier,
-    multiply_by_quantized_multiplier_smaller_than_one_exp,
+    multiply_by_quantized_multiplier_int64,
+    multiply_by_quantized_multiplier_single_rounding,
     quantize_multiplier,
-    quantize_multiplier_smaller_than_one_exp,
+    quantize_multipliers,
+    truncating_divide,
 )
 from npuc.reference.float_kernels import (
     Padding,
@@ -28,21 +46,66 @@ from npuc.reference.float_kernels import (
     window_sum_and_count,
     window_taps,
 )
+from npuc.reference.int_elementwise import add
 
-ADD_LEFT_SHIFT = 20
+__all__ = [
+    "add",
+    "avg_pool2d",
+    "conv2d",
+    "conv_real_scale",
+    "conv_rescale",
+    "depthwise_conv2d",
+    "fully_connected",
+    "max_pool2d",
+    "requantize",
+    "transpose_conv2d",
+]
+
+
+def conv_real_scale(ifm_scale: float, weight_scales: np.ndarray, ofm_scale: float) -> np.ndarray:
+    """Per-channel real multipliers ``ifm_scale * weight_scale[c] / ofm_scale`` in double.
+
+    The float32 scales are promoted to double before multiplying, as in
+    TFLite's PopulateConvolutionQuantizationParams and its reference
+    FULLY_CONNECTED.
+    """
+    weight_scales = np.asarray(weight_scales, dtype=np.float32).astype(np.float64)
+    return np.float64(np.float32(ifm_scale)) * weight_scales / np.float64(np.float32(ofm_scale))
+
+
+def conv_rescale(
+    ifm_scale: float, weight_scales: np.ndarray, ofm_scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) int32 arrays of :func:`conv_real_scale`."""
+    return quantize_multipliers(conv_real_scale(ifm_scale, weight_scales, ofm_scale))
 
 
 def _requantize_accumulator(
     acc: np.ndarray,
+    bias: np.ndarray,
     multiplier: np.ndarray | int,
     shift: np.ndarray | int,
     ofm_zero_point: int,
     act_min: int,
     act_max: int,
+    dtype: np.dtype,
+    single_rounding: bool = False,
 ) -> np.ndarray:
-    """Scale an int32 accumulator to the output: TFLite's conv/FC epilogue."""
-    scaled = multiply_by_quantized_multiplier(acc, multiplier, shift) + ofm_zero_point
-    return np.clip(scaled, act_min, act_max).astype(np.int8)
+    """Add the bias and scale the accumulator to the output: TFLite's conv/FC epilogue.
+
+    ``single_rounding`` rounds the fixed-point product once (FULLY_CONNECTED).
+    Otherwise an int16 output with an int64 bias array takes TFLite's int64
+    rescale and everything else the int32 one (whatever integer type holds
+    the bias values).
+    """
+    acc = acc + bias.astype(np.int64)
+    if single_rounding:
+        scaled = multiply_by_quantized_multiplier_single_rounding(acc, multiplier, shift)
+    elif dtype == np.int16 and bias.dtype == np.int64:
+        scaled = multiply_by_quantized_multiplier_int64(acc, multiplier, shift)
+    else:
+        scaled = multiply_by_quantized_multiplier(acc, multiplier, shift)
+    return np.clip(scaled + ofm_zero_point, act_min, act_max).astype(dtype)
 
 
 def conv2d(
@@ -59,22 +122,21 @@ def conv2d(
     dilations: Pair,
     padding: Padding,
 ) -> np.ndarray:
-    """Per-channel int8 CONV_2D (TFLite ``reference_integer_ops::ConvPerChannel``).
+    """Per-channel CONV_2D (TFLite ``reference_integer_ops::ConvPerChannel``).
 
     ``acc = bias[o] + sum w[o,kh,kw,c] * (ifm - ifm_zero_point)`` where padded
-    positions contribute nothing, then
-    ``clamp(MultiplyByQuantizedMultiplier(acc, multiplier[o], shift[o]) +
-    ofm_zero_point, act_min, act_max)``.
+    positions contribute nothing, then the requantization epilogue and the
+    clamp to [act_min, act_max].
     """
     check_conv_shapes(ifm, weights, bias)
     kernel = weights.shape[1:3]
     weights64 = weights.astype(np.int64)
     centred = ifm.astype(np.int64) - ifm_zero_point
     taps = window_taps(centred, kernel, strides, dilations, padding)
-    acc = bias.astype(np.int64) + sum(
-        np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps
+    acc = sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
+    return _requantize_accumulator(
+        acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
     )
-    return _requantize_accumulator(acc, multiplier, shift, ofm_zero_point, act_min, act_max)
 
 
 def depthwise_conv2d(
@@ -92,7 +154,7 @@ def depthwise_conv2d(
     padding: Padding,
     depth_multiplier: int,
 ) -> np.ndarray:
-    """Per-channel int8 DEPTHWISE_CONV_2D (``reference_integer_ops::DepthwiseConvPerChannel``).
+    """Per-channel DEPTHWISE_CONV_2D (``reference_integer_ops::DepthwiseConvPerChannel``).
 
     Weights are [1, KH, KW, C*M]; output channel ``c*M + m`` reads input
     channel ``c``. Accumulation and requantization as in :func:`conv2d`.
@@ -104,8 +166,10 @@ def depthwise_conv2d(
     centred = ifm.astype(np.int64) - ifm_zero_point
     taps = window_taps(centred, kernel, strides, dilations, padding)
     acc = sum(view[..., :, None] * weights64[kh, kw] for kh, kw, view in taps)
-    acc = acc.reshape(*acc.shape[:3], channels * depth_multiplier) + bias.astype(np.int64)
-    return _requantize_accumulator(acc, multiplier, shift, ofm_zero_point, act_min, act_max)
+    acc = acc.reshape(*acc.shape[:3], channels * depth_multiplier)
+    return _requantize_accumulator(
+        acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
+    )
 
 
 def fully_connected(
@@ -119,82 +183,86 @@ def fully_connected(
     act_min: int,
     act_max: int,
 ) -> np.ndarray:
-    """Int8 FULLY_CONNECTED (``reference_integer_ops::FullyConnected``).
+    """FULLY_CONNECTED (``reference_integer_ops::FullyConnected``, per tensor or per channel).
 
     ifm [N, K], weights [O, K], bias [O]; ``acc = bias + (ifm - zp) @ w.T``
     then the conv epilogue. ``multiplier``/``shift`` are per output channel
-    or scalars (per-tensor), broadcast over O.
+    or scalars (per-tensor), broadcast over O. The product with the
+    multiplier is rounded once, the fixed-point form of TFLite's double
+    ``acc * ifm_scale * weight_scale / ofm_scale`` rounding (see the module
+    docstring).
     """
     check_fc_shapes(ifm, weights, bias)
     acc = (ifm.astype(np.int64) - ifm_zero_point) @ weights.astype(np.int64).T
-    acc = acc + bias.astype(np.int64)
-    return _requantize_accumulator(acc, multiplier, shift, ofm_zero_point, act_min, act_max)
+    return _requantize_accumulator(
+        acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype,
+        single_rounding=True,
+    )  # fmt: skip
 
 
-def _rescale_add_input(x: np.ndarray, zero_point: int, real_multiplier: float) -> np.ndarray:
-    """Re-centre one ADD input, shift it left by 20 bits and scale it by ``real_multiplier``."""
-    multiplier, shift = quantize_multiplier_smaller_than_one_exp(real_multiplier)
-    return multiply_by_quantized_multiplier_smaller_than_one_exp(
-        (x - zero_point) << ADD_LEFT_SHIFT, multiplier, shift
-    )
-
-
-def add(
-    a: np.ndarray,
-    a_zero_point: int,
-    a_scale: float,
-    b: np.ndarray,
-    b_zero_point: int,
-    b_scale: float,
+def transpose_conv2d(
+    ifm: np.ndarray,
+    ifm_zero_point: int,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    multiplier: np.ndarray,
+    shift: np.ndarray,
     ofm_zero_point: int,
-    ofm_scale: float,
     act_min: int,
     act_max: int,
+    strides: Pair,
+    padding: Padding,
+    output_padding: Pair,
 ) -> np.ndarray:
-    """Int8 ADD with broadcasting (TFLite add.cc Prepare + ``integer_ops::AddFunc``).
+    """TRANSPOSE_CONV (``reference_integer_ops::TransposeConv``), OHWI weights, no dilation.
 
-    Both inputs are re-centred, shifted left by 20 bits and rescaled to a
-    common scale ``2 * max(a_scale, b_scale)`` with
-    ``MultiplyByQuantizedMultiplierSmallerThanOneExp``; their sum is rescaled
-    to the output scale the same way. Scales are float32 as in TFLite tensors.
+    Every ifm pixel (y, x) scatters ``(ifm - zp)[n,y,x,:] @ weights[:,kh,kw,:].T``
+    to ``(y*sh + kh, x*sw + kw)`` of the full output; ``padding`` crops
+    [top, left, bottom, right] from it and ``output_padding`` extends the
+    bottom and right (positions that receive only the bias). Then the conv
+    epilogue.
     """
-    try:
-        a, b = np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(b, np.int64))
-    except ValueError as error:
-        raise ValueError(f"cannot broadcast ADD inputs: {error}") from error
-    a_scale, b_scale, ofm_scale = (float(np.float32(s)) for s in (a_scale, b_scale, ofm_scale))
-    twice_max_input_scale = 2.0 * max(a_scale, b_scale)
-    scaled_a = _rescale_add_input(a, a_zero_point, a_scale / twice_max_input_scale)
-    scaled_b = _rescale_add_input(b, b_zero_point, b_scale / twice_max_input_scale)
-    ofm_multiplier, ofm_shift = quantize_multiplier_smaller_than_one_exp(
-        twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * ofm_scale)
+    check_conv_shapes(ifm, weights, bias)
+    batch, height, width, _ = ifm.shape
+    kernel_h, kernel_w = weights.shape[1:3]
+    stride_h, stride_w = strides
+    top, left, bottom, right = padding
+    full_h = (height - 1) * stride_h + kernel_h + output_padding[0]
+    full_w = (width - 1) * stride_w + kernel_w + output_padding[1]
+    full = np.zeros((batch, full_h, full_w, weights.shape[0]), dtype=np.int64)
+    centred = ifm.astype(np.int64) - ifm_zero_point
+    weights64 = weights.astype(np.int64)
+    for kh in range(kernel_h):
+        for kw in range(kernel_w):
+            rows = slice(kh, kh + (height - 1) * stride_h + 1, stride_h)
+            cols = slice(kw, kw + (width - 1) * stride_w + 1, stride_w)
+            full[:, rows, cols] += np.tensordot(centred, weights64[:, kh, kw, :], axes=([3], [1]))
+    acc = full[:, top : full_h - bottom, left : full_w - right]
+    return _requantize_accumulator(
+        acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
     )
-    raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
-        scaled_a + scaled_b, ofm_multiplier, ofm_shift
-    )
-    return np.clip(raw + ofm_zero_point, act_min, act_max).astype(np.int8)
 
 
 def max_pool2d(
     ifm: np.ndarray, kernel: Pair, strides: Pair, padding: Padding, act_min: int, act_max: int
 ) -> np.ndarray:
-    """Int8 MAX_POOL_2D (``reference_integer_ops::MaxPool``).
+    """MAX_POOL_2D (``reference_integer_ops::MaxPool``), int8 or int16.
 
     Maximum over the valid window elements (padding never wins; TFLite starts
-    from the int8 lowest value), clamped to [act_min, act_max]. Output keeps
+    from the type's lowest value), clamped to [act_min, act_max]. Output keeps
     the input scale and zero point.
     """
-    lowest = np.iinfo(np.int8).min
+    lowest = np.iinfo(ifm.dtype).min
     ofm = None
     for _, _, view in window_taps(ifm, kernel, strides, (1, 1), padding, lowest):
         ofm = view if ofm is None else np.maximum(ofm, view)
-    return np.clip(ofm, act_min, act_max).astype(np.int8)
+    return np.clip(ofm, act_min, act_max).astype(ifm.dtype)
 
 
 def avg_pool2d(
     ifm: np.ndarray, kernel: Pair, strides: Pair, padding: Padding, act_min: int, act_max: int
 ) -> np.ndarray:
-    """Int8 AVERAGE_POOL_2D (``reference_integer_ops::AveragePool``).
+    """AVERAGE_POOL_2D (``reference_integer_ops::AveragePool``), int8 or int16.
 
     Sums the valid window elements and divides by their count rounding to
     nearest, ties away from zero: ``(sum + count/2) / count`` for sum > 0,
@@ -203,9 +271,8 @@ def avg_pool2d(
     """
     total, count = window_sum_and_count(ifm.astype(np.int64), kernel, strides, padding)
     half = count // 2
-    numerator = np.where(total > 0, total + half, total - half)
-    quotient = np.sign(numerator) * (np.abs(numerator) // count)
-    return np.clip(quotient, act_min, act_max).astype(np.int8)
+    quotient = truncating_divide(np.where(total > 0, total + half, total - half), count)
+    return np.clip(quotient, act_min, act_max).astype(ifm.dtype)
 
 
 def requantize(
@@ -216,10 +283,12 @@ def requantize(
     out_zero_point: int,
     qmin: int,
     qmax: int,
+    dtype: type = np.int8,
 ) -> np.ndarray:
-    """Int8 -> int8 QUANTIZE (TFLite quantize.cc + ``reference_ops::Requantize``).
+    """Integer -> integer QUANTIZE (TFLite quantize.cc + ``reference_ops::Requantize``).
 
-    The effective scale ``in_scale / out_scale`` (float32 scales divided in
+    Covers int8 -> int8, int16 -> int16 and the int8 <-> int16 conversions:
+    the effective scale ``in_scale / out_scale`` (float32 scales divided in
     double) is encoded with QuantizeMultiplier; each value becomes
     ``clamp(MultiplyByQuantizedMultiplier(q - in_zp) + out_zp, qmin, qmax)``.
     """
@@ -228,4 +297,4 @@ def requantize(
     )
     centred = np.asarray(q, dtype=np.int64) - in_zero_point
     scaled = multiply_by_quantized_multiplier(centred, multiplier, shift) + out_zero_point
-    return np.clip(scaled, qmin, qmax).astype(np.int8)
+    return np.clip(scaled, qmin, qmax).astype(dtype)

@@ -1,1 +1,53 @@
-"""Reports over the cost model's estimate: `tables` writes the CSV, JSON and text summary."""
+"""Performance reports over the cost model's estimate.
+
+`document.build_report` makes the versioned report document; `tables`
+writes it as text, CSV and JSON, `html` as a self-contained interactive page
+(with `figures`), `trace` as a Chrome/Perfetto trace; `advice` and `usage`
+compute what the document adds to the estimate, `network` the layer graph.
+`write_reports` writes the chosen formats into a directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+REPORT_FORMATS = ("text", "csv", "json", "html", "trace")
+"""Report formats, as `--report` names them."""
+
+REPORT_FILES = {
+    "text": "report.txt",
+    "csv": "layers.csv",
+    "json": "report.json",
+    "html": "report.html",
+    "trace": "trace.json",
+}
+"""The file each format is written to."""
+
+
+def _writer(report_format: str) -> Callable[[Mapping[str, Any]], str]:
+    """The function rendering `report_format` (imported on use: HTML pulls in plotly.js)."""
+    if report_format == "html":
+        from npuc.report.html import report_html
+
+        return report_html
+    if report_format == "trace":
+        from npuc.report.trace import trace_json
+
+        return trace_json
+    from npuc.report import tables
+
+    return {"text": tables.report_text, "csv": tables.layer_table_csv, "json": tables.report_json}[report_format]
+
+
+def write_reports(document: Mapping[str, Any], directory: str | Path, formats: Iterable[str] = REPORT_FORMATS) -> list[Path]:
+    """Write `document` in each of `formats` into `directory`; the paths written, in `formats` order."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for report_format in formats:
+        path = out / REPORT_FILES[report_format]
+        path.write_text(_writer(report_format)(document), encoding="utf-8")
+        written.append(path)
+    return written

@@ -2,7 +2,9 @@
 
 `make_model` wraps nodes and initializers into a serialized model and
 `run_onnxruntime` executes it, so tests can compare imported graph IR run by
-`npuc.reference.graph_interpreter` against ONNX Runtime.
+`npuc.reference.graph_interpreter` against ONNX Runtime
+(`max_error_against_onnxruntime` does both, through the imported model's
+interface so NCHW and NHWC inputs are handled alike).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import onnx
 import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
-from npuc.data import NCHW_TO_NHWC
-
 
 def make_model(
     nodes: Sequence[onnx.NodeProto],
@@ -25,6 +25,17 @@ def make_model(
     opset: int = 13,
 ) -> bytes:
     """A serialized float32 ONNX model; `None` output shapes are left to inference."""
+    return make_model_proto(nodes, inputs, outputs, initializers, opset).SerializeToString()
+
+
+def make_model_proto(
+    nodes: Sequence[onnx.NodeProto],
+    inputs: dict[str, Sequence[int | str | None]],
+    outputs: dict[str, Sequence[int | str | None] | None],
+    initializers: dict[str, np.ndarray] | None = None,
+    opset: int = 13,
+) -> onnx.ModelProto:
+    """The `ModelProto` that `make_model` serializes."""
     graph = helper.make_graph(
         list(nodes),
         "test_model",
@@ -33,8 +44,8 @@ def make_model(
         [numpy_helper.from_array(np.asarray(a), n) for n, a in (initializers or {}).items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    model.ir_version = 8 if opset < 21 else 10
+    return model
 
 
 def run_onnxruntime(model: bytes, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -43,6 +54,23 @@ def run_onnxruntime(model: bytes, inputs: dict[str, np.ndarray]) -> list[np.ndar
     return session.run(None, inputs)
 
 
-def to_ir_layout(array: np.ndarray) -> np.ndarray:
-    """NCHW -> NHWC for a 4-D array; other ranks are unchanged."""
-    return array.transpose(NCHW_TO_NHWC) if array.ndim == 4 else array
+def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray]) -> float:
+    """Import `model`, run it in the float reference and return the largest
+    absolute difference to onnxruntime over all outputs (inf on a shape mismatch)."""
+    from npuc.data import model_interface
+    from npuc.importers.onnx import import_onnx_bytes
+    from npuc.reference import run_module
+
+    module = import_onnx_bytes(model, "model.onnx")
+    interface = model_interface(module)
+    ir_inputs = [t.to_ir_layout(array) for t, array in zip(interface.inputs, inputs.values())]
+    outputs = run_module(module, ir_inputs)
+    expected = run_onnxruntime(model, inputs)
+    assert len(outputs) == len(expected)
+    error = 0.0
+    for tensor, ours, theirs in zip(interface.outputs, outputs, expected):
+        ours = tensor.to_interface_layout(ours)
+        if ours.shape != theirs.shape:
+            return float("inf")
+        error = max(error, float(np.max(np.abs(ours - theirs), initial=0.0)))
+    return error

@@ -4,8 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -85,3 +86,23 @@ def test_opt_reports_unsupported_onnx(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "tan0" in result.stderr and "erf0" in result.stderr
+
+
+def test_opt_reads_external_weights_beside_the_model(tmp_path: Path) -> None:
+    weights = numpy_helper.from_array(np.full((2, 4), 0.5, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1)],
+        "external",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [weights],
+    )
+    path = tmp_path / "model.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save_model(model, str(path), save_as_external_data=True, location="w.bin", size_threshold=0)
+    result = subprocess.run(
+        [sys.executable, "-m", "npuc.tools.npuc_opt", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "graph.fully_connected" in result.stdout

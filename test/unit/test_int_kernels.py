@@ -1,274 +1,29 @@
-"""Bit-exactness of the int8 reference kernels against TFLite's reference kernels.
+"""Unit tests of TFLite's integer arithmetic and of kernel details the models cannot pin down.
 
-Each case builds a one-operator TFLite model (see ``tflite_builder``), runs
-it with the BUILTIN_REF op resolver and compares with npuc's numpy kernels.
+Bit-exactness of every kernel against TFLite's reference kernels is tested on
+the per-operator models in ``test_int_kernels_tflite.py``; this file checks
+the fixed-point building blocks (edge cases, properties) and a few behaviours
+chosen on purpose (rounding ties, saturation, NPU-style rescale).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
-import tflite
 from hypothesis import given
 from hypothesis import strategies as st
+from tflite_models.builder import TensorSpec, build_model, run_model
 
-from npuc.reference import fixed_point, int_kernels
-from npuc.reference.float_kernels import output_hw
-from tflite_builder import (
-    TensorSpec,
-    add_options,
-    build_model,
-    conv2d_options,
-    depthwise_options,
-    fully_connected_options,
-    pool2d_options,
-    quantize_options,
-    run_model,
+from npuc.reference import (
+    fixed_point,
+    fixed_point_math,
+    int_activations,
+    int_kernels,
+    int_softmax,
+    int_tensor_ops,
 )
 
 QMIN, QMAX = -128, 127
-ACTIVATIONS = {
-    "none": tflite.ActivationFunctionType.NONE,
-    "relu": tflite.ActivationFunctionType.RELU,
-    "relu6": tflite.ActivationFunctionType.RELU6,
-    "relu_n1_to_1": tflite.ActivationFunctionType.RELU_N1_TO_1,
-}
-PADDINGS = {"same": tflite.Padding.SAME, "valid": tflite.Padding.VALID}
-
-
-def explicit_padding(padding, in_hw, kernel, strides, dilations=(1, 1)):
-    """TFLite SAME/VALID as explicit (top, left, bottom, right); extra goes bottom/right."""
-    if padding == "valid":
-        return (0, 0, 0, 0)
-    before, after = [], []
-    for size, k, s, d in zip(in_hw, kernel, strides, dilations):
-        out = math.ceil(size / s)
-        total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
-        before.append(total // 2)
-        after.append(total - total // 2)
-    return (before[0], before[1], after[0], after[1])
-
-
-def random_int8(rng, shape):
-    return rng.integers(QMIN, QMAX + 1, size=shape, dtype=np.int8)
-
-
-def f32(x):
-    return float(np.float32(x))
-
-
-CONV_CASES = [
-    # (n, h, w, c, o, kernel, strides, dilations, padding, activation)
-    (1, 7, 6, 3, 4, (3, 3), (1, 1), (1, 1), "same", "none"),
-    (2, 9, 8, 5, 6, (3, 2), (2, 2), (1, 1), "same", "relu"),
-    (1, 10, 9, 4, 3, (3, 3), (1, 2), (2, 1), "valid", "relu6"),
-    (1, 6, 6, 8, 5, (1, 1), (1, 1), (1, 1), "valid", "relu_n1_to_1"),
-    (1, 8, 7, 2, 7, (5, 4), (3, 2), (1, 2), "same", "none"),
-]
-
-
-@pytest.mark.parametrize("n,h,w,c,o,kernel,strides,dilations,padding,activation", CONV_CASES)
-def test_conv2d_matches_tflite(n, h, w, c, o, kernel, strides, dilations, padding, activation):
-    rng = np.random.default_rng(h * 1000 + w * 100 + c * 10 + o)
-    ifm = random_int8(rng, (n, h, w, c))
-    weights = rng.integers(-127, 128, size=(o, *kernel, c), dtype=np.int8)
-    in_scale, in_zp = f32(rng.uniform(0.01, 0.1)), int(rng.integers(-30, 30))
-    w_scales = rng.uniform(0.002, 0.02, size=o).astype(np.float32)
-    out_scale, out_zp = f32(rng.uniform(0.05, 0.5)), int(rng.integers(-20, 20))
-    bias = rng.integers(-3000, 3000, size=o, dtype=np.int32)
-    tensors = [
-        TensorSpec((n, h, w, c), np.int8, [in_scale], [in_zp]),
-        TensorSpec(weights.shape, np.int8, w_scales, [0] * o, 0, weights),
-        TensorSpec((o,), np.int32, w_scales * np.float32(in_scale), [0] * o, 0, bias),
-        TensorSpec((n, 0, 0, o), np.int8, [out_scale], [out_zp]),
-    ]
-    pads = explicit_padding(padding, (h, w), kernel, strides, dilations)
-    tensors[3].shape = (n, *output_hw((h, w), kernel, strides, dilations, pads), o)
-    model = build_model(
-        tflite.BuiltinOperator.CONV_2D,
-        tflite.BuiltinOptions.Conv2DOptions,
-        conv2d_options(strides, dilations, PADDINGS[padding], ACTIVATIONS[activation]),
-        tensors,
-        [0, 1, 2],
-        [3],
-    )
-    expected = run_model(model, ifm)
-
-    real = in_scale * w_scales.astype(np.float64) / out_scale
-    multiplier, shift = fixed_point.quantize_multipliers(real)
-    act_min, act_max = fixed_point.activation_range(activation, out_scale, out_zp, QMIN, QMAX)
-    ofm = int_kernels.conv2d(
-        ifm, in_zp, weights, bias, multiplier, shift, out_zp, act_min, act_max,
-        strides, dilations, pads,
-    )
-    assert ofm.dtype == np.int8
-    np.testing.assert_array_equal(ofm, expected)
-
-
-DEPTHWISE_CASES = [
-    # (n, h, w, c, multiplier, kernel, strides, dilations, padding, activation)
-    (1, 7, 6, 3, 1, (3, 3), (1, 1), (1, 1), "same", "none"),
-    (2, 9, 8, 4, 2, (3, 3), (2, 2), (1, 1), "same", "relu6"),
-    (1, 10, 9, 2, 3, (2, 3), (1, 2), (2, 2), "valid", "relu"),
-    (1, 5, 5, 6, 1, (5, 5), (1, 1), (1, 1), "same", "relu_n1_to_1"),
-]
-
-
-@pytest.mark.parametrize("n,h,w,c,m,kernel,strides,dilations,padding,activation", DEPTHWISE_CASES)
-def test_depthwise_conv2d_matches_tflite(
-    n, h, w, c, m, kernel, strides, dilations, padding, activation
-):
-    rng = np.random.default_rng(h * 1000 + w * 100 + c * 10 + m)
-    channels = c * m
-    ifm = random_int8(rng, (n, h, w, c))
-    weights = rng.integers(-127, 128, size=(1, *kernel, channels), dtype=np.int8)
-    in_scale, in_zp = f32(rng.uniform(0.01, 0.1)), int(rng.integers(-30, 30))
-    w_scales = rng.uniform(0.005, 0.05, size=channels).astype(np.float32)
-    out_scale, out_zp = f32(rng.uniform(0.05, 0.3)), int(rng.integers(-20, 20))
-    bias = rng.integers(-3000, 3000, size=channels, dtype=np.int32)
-    pads = explicit_padding(padding, (h, w), kernel, strides, dilations)
-    out_shape = (n, *output_hw((h, w), kernel, strides, dilations, pads), channels)
-    tensors = [
-        TensorSpec((n, h, w, c), np.int8, [in_scale], [in_zp]),
-        TensorSpec(weights.shape, np.int8, w_scales, [0] * channels, 3, weights),
-        TensorSpec((channels,), np.int32, w_scales * np.float32(in_scale), [0] * channels, 0, bias),
-        TensorSpec(out_shape, np.int8, [out_scale], [out_zp]),
-    ]
-    model = build_model(
-        tflite.BuiltinOperator.DEPTHWISE_CONV_2D,
-        tflite.BuiltinOptions.DepthwiseConv2DOptions,
-        depthwise_options(strides, dilations, PADDINGS[padding], ACTIVATIONS[activation], m),
-        tensors,
-        [0, 1, 2],
-        [3],
-    )
-    expected = run_model(model, ifm)
-
-    real = in_scale * w_scales.astype(np.float64) / out_scale
-    multiplier, shift = fixed_point.quantize_multipliers(real)
-    act_min, act_max = fixed_point.activation_range(activation, out_scale, out_zp, QMIN, QMAX)
-    ofm = int_kernels.depthwise_conv2d(
-        ifm, in_zp, weights, bias, multiplier, shift, out_zp, act_min, act_max,
-        strides, dilations, pads, m,
-    )
-    np.testing.assert_array_equal(ofm, expected)
-
-
-@pytest.mark.parametrize(
-    "n,k,o,activation", [(1, 16, 8, "none"), (3, 37, 11, "relu"), (2, 5, 20, "relu6")]
-)
-def test_fully_connected_matches_tflite(n, k, o, activation):
-    rng = np.random.default_rng(n * 100 + k + o)
-    ifm = random_int8(rng, (n, k))
-    weights = rng.integers(-127, 128, size=(o, k), dtype=np.int8)
-    in_scale, in_zp = f32(rng.uniform(0.01, 0.1)), int(rng.integers(-30, 30))
-    w_scale = f32(rng.uniform(0.002, 0.02))
-    out_scale, out_zp = f32(rng.uniform(0.05, 0.5)), int(rng.integers(-20, 20))
-    bias_scale = np.float32(in_scale) * np.float32(w_scale)
-    bias = rng.integers(-3000, 3000, size=o, dtype=np.int32)
-    tensors = [
-        TensorSpec((n, k), np.int8, [in_scale], [in_zp]),
-        TensorSpec((o, k), np.int8, [w_scale], [0], 0, weights),
-        TensorSpec((o,), np.int32, [bias_scale], [0], 0, bias),
-        TensorSpec((n, o), np.int8, [out_scale], [out_zp]),
-    ]
-    model = build_model(
-        tflite.BuiltinOperator.FULLY_CONNECTED,
-        tflite.BuiltinOptions.FullyConnectedOptions,
-        fully_connected_options(ACTIVATIONS[activation]),
-        tensors,
-        [0, 1, 2],
-        [3],
-    )
-    expected = run_model(model, ifm)
-
-    # TFLite GetQuantizedConvolutionMultipler: float32 product of scales, then double.
-    multiplier, shift = fixed_point.quantize_multiplier(float(bias_scale) / out_scale)
-    act_min, act_max = fixed_point.activation_range(activation, out_scale, out_zp, QMIN, QMAX)
-    ofm = int_kernels.fully_connected(
-        ifm, in_zp, weights, bias, multiplier, shift, out_zp, act_min, act_max
-    )
-    np.testing.assert_array_equal(ofm, expected)
-
-
-ADD_CASES = [
-    # (a shape, b shape, a_scale, b_scale, out_scale, activation)
-    ((1, 4, 5, 3), (1, 4, 5, 3), 0.05, 0.08, 0.1, "none"),
-    ((2, 3, 4, 6), (1, 1, 4, 6), 0.2, 0.02, 0.15, "relu"),
-    ((1, 6, 6, 4), (4,), 0.01, 0.01, 0.03, "relu6"),
-    ((1, 5, 7, 2), (1, 5, 1, 2), 0.1, 0.07, 0.004, "relu_n1_to_1"),
-]
-
-
-@pytest.mark.parametrize("a_shape,b_shape,a_scale,b_scale,out_scale,activation", ADD_CASES)
-def test_add_matches_tflite(a_shape, b_shape, a_scale, b_scale, out_scale, activation):
-    rng = np.random.default_rng(len(a_shape) + len(b_shape) + int(out_scale * 1000))
-    a, b = random_int8(rng, a_shape), random_int8(rng, b_shape)
-    a_zp, b_zp, out_zp = (int(z) for z in rng.integers(-40, 40, size=3))
-    out_shape = np.broadcast_shapes(a_shape, b_shape)
-    tensors = [
-        TensorSpec(a_shape, np.int8, [a_scale], [a_zp]),
-        TensorSpec(b_shape, np.int8, [b_scale], [b_zp]),
-        TensorSpec(out_shape, np.int8, [out_scale], [out_zp]),
-    ]
-    model = build_model(
-        tflite.BuiltinOperator.ADD,
-        tflite.BuiltinOptions.AddOptions,
-        add_options(ACTIVATIONS[activation]),
-        tensors,
-        [0, 1],
-        [2],
-    )
-    expected = run_model(model, a, b)
-
-    act_min, act_max = fixed_point.activation_range(activation, out_scale, out_zp, QMIN, QMAX)
-    ofm = int_kernels.add(
-        a, a_zp, a_scale, b, b_zp, b_scale, out_zp, out_scale, act_min, act_max
-    )
-    np.testing.assert_array_equal(ofm, expected)
-
-
-POOL_CASES = [
-    # (shape, kernel, strides, padding, activation)
-    ((1, 7, 6, 3), (3, 3), (1, 1), "same", "none"),
-    ((2, 9, 8, 4), (3, 3), (2, 2), "same", "relu"),
-    ((1, 10, 9, 2), (2, 3), (2, 2), "valid", "relu6"),
-    ((1, 8, 8, 5), (4, 4), (3, 3), "same", "relu_n1_to_1"),
-]
-
-
-@pytest.mark.parametrize("op", ["max", "avg"])
-@pytest.mark.parametrize("shape,kernel,strides,padding,activation", POOL_CASES)
-def test_pool2d_matches_tflite(op, shape, kernel, strides, padding, activation):
-    rng = np.random.default_rng(sum(shape) + kernel[0])
-    ifm = random_int8(rng, shape)
-    scale, zp = f32(rng.uniform(0.01, 0.1)), int(rng.integers(-30, 30))
-    pads = explicit_padding(padding, shape[1:3], kernel, strides)
-    out_shape = (shape[0], *output_hw(shape[1:3], kernel, strides, (1, 1), pads), shape[3])
-    tensors = [
-        TensorSpec(shape, np.int8, [scale], [zp]),
-        TensorSpec(out_shape, np.int8, [scale], [zp]),
-    ]
-    opcode = {
-        "max": tflite.BuiltinOperator.MAX_POOL_2D,
-        "avg": tflite.BuiltinOperator.AVERAGE_POOL_2D,
-    }
-    model = build_model(
-        opcode[op],
-        tflite.BuiltinOptions.Pool2DOptions,
-        pool2d_options(kernel, strides, PADDINGS[padding], ACTIVATIONS[activation]),
-        tensors,
-        [0],
-        [1],
-    )
-    expected = run_model(model, ifm)
-
-    act_min, act_max = fixed_point.activation_range(activation, scale, zp, QMIN, QMAX)
-    kernel_fn = {"max": int_kernels.max_pool2d, "avg": int_kernels.avg_pool2d}[op]
-    ofm = kernel_fn(ifm, kernel, strides, pads, act_min, act_max)
-    np.testing.assert_array_equal(ofm, expected)
 
 
 def test_avg_pool2d_rounds_half_away_from_zero():
@@ -278,36 +33,13 @@ def test_avg_pool2d_rounds_half_away_from_zero():
     np.testing.assert_array_equal(ofm.ravel(), [2, -2])
 
 
-@pytest.mark.parametrize(
-    "in_scale,in_zp,out_scale,out_zp",
-    [(0.05, 3, 0.1, -7), (0.02, -10, 0.013, 5), (0.3, 0, 0.02, 1)],
-)
-def test_requantize_matches_tflite(in_scale, in_zp, out_scale, out_zp):
-    q = np.arange(QMIN, QMAX + 1, dtype=np.int8).reshape(1, 256)
-    tensors = [
-        TensorSpec(q.shape, np.int8, [in_scale], [in_zp]),
-        TensorSpec(q.shape, np.int8, [out_scale], [out_zp]),
-    ]
-    model = build_model(
-        tflite.BuiltinOperator.QUANTIZE, tflite.BuiltinOptions.QuantizeOptions,
-        quantize_options, tensors, [0], [1],
-    )
-    expected = run_model(model, q)
-    ofm = int_kernels.requantize(q, in_scale, in_zp, out_scale, out_zp, QMIN, QMAX)
-    np.testing.assert_array_equal(ofm, expected)
-
-
 def test_quantize_matches_tflite_including_ties():
     scale, zp = 0.05, -3
     ties = (np.arange(-40, 40) + 0.5).astype(np.float32) * np.float32(scale)
     rng = np.random.default_rng(0)
     x = np.concatenate([ties, rng.uniform(-8, 8, 176).astype(np.float32)]).reshape(1, 256)
     tensors = [TensorSpec(x.shape, np.float32), TensorSpec(x.shape, np.int8, [scale], [zp])]
-    model = build_model(
-        tflite.BuiltinOperator.QUANTIZE, tflite.BuiltinOptions.QuantizeOptions,
-        quantize_options, tensors, [0], [1],
-    )
-    expected = run_model(model, x)
+    (expected,) = run_model(build_model("QUANTIZE", tensors, [0], [1], "QuantizeOptions"), x)
     np.testing.assert_array_equal(fixed_point.quantize(x, scale, zp, QMIN, QMAX), expected)
 
 
@@ -332,6 +64,9 @@ def test_activation_range(activation, expected):
 def test_fixed_point_edge_cases():
     int32_min = -(2**31)
     assert fixed_point.saturating_rounding_doubling_high_mul(int32_min, int32_min) == 2**31 - 1
+    assert (
+        fixed_point.saturating_rounding_doubling_high_mul(-(2**15), -(2**15), bits=16) == 2**15 - 1
+    )
     np.testing.assert_array_equal(
         fixed_point.rounding_divide_by_pot(np.array([5, -5, 6, -6, 7, -7]), 1),
         [3, -3, 3, -3, 4, -4],
@@ -340,6 +75,39 @@ def test_fixed_point_edge_cases():
     assert fixed_point.quantize_multiplier(1.0 - 2.0**-40) == (2**30, 1)
     assert fixed_point.quantize_multiplier(2.0**-40) == (0, 0)
     assert fixed_point.quantize_multiplier(0.75) == (3 * 2**29, 0)
+
+
+def test_int64_multiplier_rounds_ties_up_with_a_15_bit_multiplier():
+    multiplier, shift = fixed_point.quantize_multiplier(0.5)  # 2^30, 0 -> reduced 2^14
+    np.testing.assert_array_equal(
+        fixed_point.multiply_by_quantized_multiplier_int64(
+            np.array([3, -3, 5, -5]), multiplier, shift
+        ),
+        [2, -1, 3, -2],  # 1.5 -> 2 but -1.5 -> -1: arithmetic shift after +half
+    )
+    saturated, _ = fixed_point.quantize_multiplier(1.0 - 2.0**-20)
+    assert fixed_point.multiply_by_quantized_multiplier_int64(2**20, saturated, 0) == 2**20 - 32
+
+
+def test_saturating_pot_multiply_and_leading_zeros():
+    x = np.array([2**28, -(2**28) - 5, 3, -3])
+    np.testing.assert_array_equal(
+        fixed_point.saturating_rounding_multiply_by_pot(x, 3), [2**31 - 1, -(2**31), 24, -24]
+    )
+    np.testing.assert_array_equal(
+        fixed_point.count_leading_zeros(np.array([0, 1, 2**31, 3])), [32, 31, 0, 30]
+    )
+
+
+def test_checked_log2_accepts_powers_of_two_only():
+    assert fixed_point.checked_log2(2.0**-12) == (True, -12)
+    assert fixed_point.checked_log2(1 / 32768) == (True, -15)
+    assert fixed_point.checked_log2(0.0003)[0] is False
+
+
+def test_input_radius():
+    assert fixed_point.calculate_input_radius(5, 0) == 31 * 2**26
+    assert fixed_point.calculate_input_radius(4, 20, 15) == 0
 
 
 @given(st.floats(min_value=2.0**-31, max_value=2.0**20))
@@ -357,3 +125,81 @@ def test_multiply_by_quantized_multiplier_close_to_real_product(x, real):
     multiplier, shift = fixed_point.quantize_multiplier(real)
     result = int(fixed_point.multiply_by_quantized_multiplier(np.int64(x), multiplier, shift))
     assert abs(result - round(x * real)) <= 1
+
+
+@given(st.floats(min_value=-31.9, max_value=0.0))
+def test_fixed_point_exp_is_close_to_exp(x):
+    raw = round(x * 2**26)  # Q5.26
+    result = fixed_point_math.exp_on_negative_values(np.array([raw]), 5)[0] / 2**31
+    assert abs(result - np.exp(raw / 2**26)) < 5e-7
+
+
+@given(st.integers(min_value=1, max_value=2**31 - 1))
+def test_fixed_point_reciprocal_is_close_to_reciprocal(x):
+    scale, bits_over_unit = fixed_point_math.reciprocal(np.array([x]), 12)
+    value = x / 2**19  # Q12.19
+    assert abs(scale[0] / 2**31 * 2.0 ** -bits_over_unit[0] * value - 1) <= 1e-8
+
+
+def test_fully_connected_rounds_the_fixed_point_product_once():
+    """TFLite rounds acc * real_scale in double: one rounding, not two."""
+    rng = np.random.default_rng(1)
+    ifm = rng.integers(-128, 128, size=(2000, 12), dtype=np.int8)
+    weights = rng.integers(-127, 128, size=(7, 12), dtype=np.int8)
+    bias = rng.integers(-800, 800, size=7, dtype=np.int32)
+    real = int_kernels.conv_real_scale(0.05, rng.uniform(0.005, 0.02, size=7), 0.7)
+    multiplier, shift = fixed_point.quantize_multipliers(real)
+    ofm = int_kernels.fully_connected(ifm, 3, weights, bias, multiplier, shift, 0, QMIN, QMAX)
+    acc = (ifm.astype(np.int64) - 3) @ weights.astype(np.int64).T + bias
+    exact = np.clip(fixed_point.round_half_away_from_zero(acc * real), QMIN, QMAX)
+    np.testing.assert_array_equal(ofm, exact)
+    twice_rounded = np.clip(
+        fixed_point.multiply_by_quantized_multiplier(acc, multiplier, shift), QMIN, QMAX
+    )
+    assert np.count_nonzero(twice_rounded != ofm) > 0  # the data reaches the near-ties
+
+
+def test_int8_lookup_table_is_indexed_by_value():
+    lut = int_activations.int8_lut(0.1, 0, 0.1, 0, lambda x: x)
+    np.testing.assert_array_equal(lut, np.arange(-128, 128))
+
+
+def test_int16_lut_interpolates_between_entries():
+    lut = int_softmax.int16_lut(1.0 / 65535, -32768, 2.0 / 65535, lambda v: v)  # identity on [0, 1]
+    values = np.array([-32768, -1, 0, 32767])
+    np.testing.assert_allclose(
+        int_softmax.int16_lut_lookup(values, lut), [0, 16383, 16384, 32767], atol=1
+    )
+
+
+def test_softmax_rows_sum_to_one():
+    rng = np.random.default_rng(2)
+    int8 = int_softmax.softmax(rng.integers(-128, 128, size=(5, 30), dtype=np.int8), 0.1, 1.0)
+    int16 = int_softmax.softmax(
+        rng.integers(-32768, 32768, size=(5, 30), dtype=np.int16), 3e-4, 1.0
+    )
+    np.testing.assert_allclose((int8.astype(int) + 128).sum(axis=1) / 256, 1.0, atol=0.06)
+    np.testing.assert_allclose(int16.astype(int).sum(axis=1) / 32768, 1.0, atol=0.002)
+
+
+@pytest.mark.parametrize("in_scale", [2.0**-12, 3e-4])
+def test_int16_logistic_and_tanh_track_the_float_functions(in_scale):
+    x = np.arange(-32768, 32768, 7, dtype=np.int16)
+    real = x * in_scale
+    sigmoid = int_activations.logistic(x, 0, in_scale, 0, 2.0**-15) / 32768
+    tanh = int_activations.tanh(x, 0, in_scale, 0, 2.0**-15) / 32768
+    assert np.max(np.abs(sigmoid - 1 / (1 + np.exp(-real)))) < 2e-4
+    assert np.max(np.abs(tanh - np.tanh(real))) < 4e-4
+
+
+def test_concatenate_requantizes_inputs_with_other_parameters():
+    a = np.array([[10, -10]], np.int8)
+    b = np.array([[10, -10]], np.int8)
+    joined = int_tensor_ops.concatenate([a, b], [(0.1, 0), (0.2, 0)], (0.1, 0), axis=1)
+    np.testing.assert_array_equal(joined, [[10, -10, 20, -20]])
+
+
+def test_mean_folds_the_count_into_the_multiplier():
+    x = np.arange(-60, 60, dtype=np.int8).reshape(1, 4, 5, 6)
+    mean = int_tensor_ops.mean(x, [1, 2], True, (0.1, 0), (0.1, 0))
+    np.testing.assert_array_equal(mean.ravel(), np.round(x.astype(float).mean(axis=(1, 2)).ravel()))

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import tflite
+from npuc.dialects import graph, npu, quantized
+from npuc.dialects.quantized import UniformQuantizedType
+from tflite_models.builder import TensorSpec, build_model, run_model
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -14,36 +17,33 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     TensorType,
     f32,
-    i8,
-    i32,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
-from npuc.dialects import graph, npu, quantized
-from npuc.dialects.quantized import UniformQuantizedType
-from npuc.errors import InputDataError
-from npuc.reference import fixed_point, int_kernels, run_module
+from npuc.errors import InputDataError, UnsupportedOperatorError
+from npuc.reference import (
+    fixed_point,
+    int_elementwise,
+    int_kernels,
+    int_softmax,
+    int_tensor_ops,
+    run_module,
+)
 from npuc.reference.graph_interpreter import run_graph
 from npuc.reference.quantized_interpreter import (
+    QUANTIZED_HANDLERS,
     activation_bounds,
     rescale_parameters,
     run_block,
     run_quantized,
 )
-from tflite_builder import (
-    TensorSpec,
-    build_model,
-    depthwise_options,
-    fully_connected_options,
-    run_model,
-)
 
 
 def uniform(
-    scales: Sequence[float], zero_points: Sequence[int], axis: int = -1
+    scales: Sequence[float], zero_points: Sequence[int], axis: int = -1, bits: int = 8
 ) -> UniformQuantizedType:
-    return UniformQuantizedType(IntegerType(8), scales, zero_points, axis)
+    return UniformQuantizedType(IntegerType(bits), scales, zero_points, axis)
 
 
 def qtensor(qtype: UniformQuantizedType, *shape: int) -> TensorType:
@@ -61,7 +61,7 @@ class FunctionBuilder:
         return op.results[0]
 
     def constant(self, stored: np.ndarray, element_type: Attribute | None = None) -> SSAValue:
-        storage = i32 if stored.dtype == np.int32 else i8
+        storage = IntegerType(stored.dtype.itemsize * 8)
         data = BytesAttr(stored.tobytes())
         attr = DenseIntOrFPElementsAttr(TensorType(storage, stored.shape), data)
         result_type = TensorType(element_type, stored.shape) if element_type else None
@@ -170,7 +170,7 @@ FC_SCALES = (0.06405920535326004, 0.027708884328603745, 0.005056378897279501)
 """ifm, weight and ofm scales whose float32 and double products give different multipliers."""
 
 
-def test_fully_connected_multiplier_uses_float32_scale_product():
+def test_fully_connected_multiplier_uses_double_scale_product():
     in_scale, w_scale, out_scale = FC_SCALES
     module = fully_connected_module(
         uniform([in_scale], [0]), uniform([w_scale], [0]), uniform([out_scale], [0]),
@@ -178,13 +178,21 @@ def test_fully_connected_multiplier_uses_float32_scale_product():
     )  # fmt: skip
     fc = next(op for op in module.walk() if isinstance(op, quantized.FullyConnectedOp))
     multiplier, shift = rescale_parameters(fc)
-    tflite_real = float(np.float32(in_scale) * np.float32(w_scale)) / out_scale
-    assert (multiplier.tolist(), shift.tolist()) == ([1507720476] * 3, [-1] * 3)
-    assert fixed_point.quantize_multiplier(tflite_real) == (1507720476, -1)
-    assert fixed_point.quantize_multiplier(in_scale * w_scale / out_scale) != (1507720476, -1)
+    double_real = (
+        float(np.float32(in_scale)) * float(np.float32(w_scale)) / float(np.float32(out_scale))
+    )
+    float32_real = float(np.float32(in_scale) * np.float32(w_scale)) / float(np.float32(out_scale))
+    expected = fixed_point.quantize_multiplier(double_real)
+    assert (multiplier.tolist(), shift.tolist()) == ([expected[0]] * 3, [expected[1]] * 3)
+    assert fixed_point.quantize_multiplier(float32_real) != expected
 
 
-def test_fully_connected_matches_tflite():
+def test_fully_connected_matches_tflite_next_to_rounding_ties():
+    """TFLite's reference FULLY_CONNECTED rounds acc * real_scale in double.
+
+    The accumulators below put acc * real_scale within 2^-20 of a .5 tie, where
+    the fixed-point multiplier would round the other way.
+    """
     rng = np.random.default_rng(3)
     in_scale, w_scale, out_scale = FC_SCALES
     weights = rng.integers(-127, 128, size=(6, 20), dtype=np.int8)
@@ -195,20 +203,26 @@ def test_fully_connected_matches_tflite():
     )  # fmt: skip
     bias_scale = float(np.float32(in_scale) * np.float32(w_scale))
     model = build_model(
-        tflite.BuiltinOperator.FULLY_CONNECTED,
-        tflite.BuiltinOptions.FullyConnectedOptions,
-        fully_connected_options(tflite.ActivationFunctionType.RELU),
+        "FULLY_CONNECTED",
         [
-            TensorSpec((2, 20), np.int8, [in_scale], [5]),
+            TensorSpec((400, 20), np.int8, [in_scale], [5]),
             TensorSpec((6, 20), np.int8, [w_scale], [0], 0, weights),
             TensorSpec((6,), np.int32, [bias_scale], [0], 0, bias),
-            TensorSpec((2, 6), np.int8, [out_scale], [-7]),
+            TensorSpec((400, 6), np.int8, [out_scale], [-7]),
         ],
         [0, 1, 2],
         [3],
+        "FullyConnectedOptions",
+        FusedActivationFunction=tflite.ActivationFunctionType.RELU,
     )
-    ifm = random_int8(rng, 2, 20)
-    np.testing.assert_array_equal(run_quantized(module, [ifm]).outputs[0], run_model(model, ifm))
+    ifm = random_int8(rng, 400, 20)
+    fc = next(op for op in module.walk() if isinstance(op, quantized.FullyConnectedOp))
+    multiplier, shift = rescale_parameters(fc)
+    acc = (ifm.astype(np.int64) - 5) @ weights.astype(np.int64).T + bias
+    fixed = fixed_point.multiply_by_quantized_multiplier(acc, multiplier, shift)
+    exact = fixed_point.round_half_away_from_zero(acc * (in_scale * w_scale / out_scale))
+    assert np.count_nonzero(fixed != exact) > 0  # the data reaches the ties
+    np.testing.assert_array_equal(run_quantized(module, [ifm]).outputs[0], run_model(model, ifm)[0])
 
 
 def test_per_channel_depthwise_matches_tflite():
@@ -228,11 +242,7 @@ def test_per_channel_depthwise_matches_tflite():
     )  # fmt: skip
     module = b.module(depthwise)
     model = build_model(
-        tflite.BuiltinOperator.DEPTHWISE_CONV_2D,
-        tflite.BuiltinOptions.DepthwiseConv2DOptions,
-        depthwise_options(
-            (2, 2), (1, 1), tflite.Padding.SAME, tflite.ActivationFunctionType.RELU6, multiplier
-        ),
+        "DEPTHWISE_CONV_2D",
         [
             TensorSpec((1, 7, 7, channels), np.int8, [in_type.scale], [10]),
             TensorSpec(weights.shape, np.int8, scales, [0] * 6, 3, weights),
@@ -242,9 +252,12 @@ def test_per_channel_depthwise_matches_tflite():
         ],
         [0, 1, 2],
         [3],
-    )
+        "DepthwiseConv2DOptions",
+        Padding=tflite.Padding.SAME, StrideH=2, StrideW=2, DilationHFactor=1, DilationWFactor=1,
+        DepthMultiplier=multiplier, FusedActivationFunction=tflite.ActivationFunctionType.RELU6,
+    )  # fmt: skip
     ifm = random_int8(rng, 1, 7, 7, channels)
-    np.testing.assert_array_equal(run_quantized(module, [ifm]).outputs[0], run_model(model, ifm))
+    np.testing.assert_array_equal(run_quantized(module, [ifm]).outputs[0], run_model(model, ifm)[0])
 
 
 def test_activation_bounds_quantize_the_fused_range():
@@ -348,6 +361,111 @@ def test_quantized_model_tracks_float_model():
     assert 10 * np.log10(np.sum(expected**2) / np.sum(noise**2)) >= 30.0
 
 
+# --- handlers: every op, 16x8, several results, TFLite's resize rules -----------
+
+def test_every_quantized_op_has_a_handler():
+    handled = {op.name for op in QUANTIZED_HANDLERS}
+    assert {op.name for op in quantized.Quantized.operations} <= handled
+
+
+def test_16x8_conv_uses_int16_activations_and_int64_bias():
+    rng = np.random.default_rng(6)
+    in_type, out_type = uniform(f32s(3e-4), [0], bits=16), uniform(f32s(5e-4), [0], bits=16)
+    scales = f32s(*rng.uniform(0.002, 0.02, size=4))
+    weights = rng.integers(-127, 128, size=(4, 3, 3, 2), dtype=np.int8)
+    bias = rng.integers(-(2**20), 2**20, size=4).astype(np.int64)
+    b = FunctionBuilder(qtensor(in_type, 1, 5, 5, 2))
+    conv = b.add(
+        quantized.Conv2dOp(
+            b.block.args[0], b.constant(weights, uniform(scales, [0] * 4, axis=0)),
+            b.constant(bias), qtensor(out_type, 1, 5, 5, 4), padding=(1, 1, 1, 1),
+        )
+    )  # fmt: skip
+    module = b.module(conv)
+    ifm = rng.integers(-(2**15), 2**15, size=(3, 5, 5, 2)).astype(np.int16)
+    (ofm,) = run_quantized(module, [ifm]).outputs
+    multiplier, shift = rescale_parameters(conv.owner)
+    expected = int_kernels.conv2d(
+        ifm, 0, weights, bias, multiplier, shift, 0, -(2**15), 2**15 - 1,
+        (1, 1), (1, 1), (1, 1, 1, 1),
+    )  # fmt: skip
+    assert ofm.dtype == np.int16
+    np.testing.assert_array_equal(ofm, expected)
+
+
+def test_split_gives_every_piece_of_every_sample():
+    qtype = uniform([0.1], [3])
+    b = FunctionBuilder(qtensor(qtype, 1, 2, 5))
+    split = quantized.SplitOp(
+        b.block.args[0], [qtensor(qtype, 1, 2, 2), qtensor(qtype, 1, 2, 3)], 2
+    )
+    b.block.add_op(split)
+    module = b.module(*split.results)
+    x = np.arange(40, dtype=np.int8).reshape(4, 2, 5)
+    first, second = run_quantized(module, [x]).outputs
+    np.testing.assert_array_equal(first, x[..., :2])
+    np.testing.assert_array_equal(second, x[..., 2:])
+
+
+def resize_module(mode: str, coordinates: str, nearest: str) -> ModuleOp:
+    qtype = uniform([0.1], [0])
+    b = FunctionBuilder(qtensor(qtype, 1, 4, 5, 2))
+    resize = b.add(
+        quantized.ResizeOp(b.block.args[0], qtensor(qtype, 1, 7, 9, 2), mode, coordinates, nearest)
+    )
+    return b.module(resize)
+
+
+@pytest.mark.parametrize(
+    "mode,coordinates,nearest,flags",
+    [
+        ("nearest", "asymmetric", "floor", (False, False)),
+        ("nearest", "align_corners", "round_prefer_ceil", (True, False)),
+        ("nearest", "half_pixel", "round_prefer_ceil", (False, True)),
+        ("linear", "asymmetric", "floor", (False, False)),
+        ("linear", "align_corners", "floor", (True, False)),
+        ("linear", "pytorch_half_pixel", "floor", (False, True)),
+    ],
+)
+def test_resize_runs_tflite_resize_with_matching_flags(mode, coordinates, nearest, flags):
+    x = np.random.default_rng(7).integers(-128, 128, size=(2, 4, 5, 2), dtype=np.int8)
+    (ofm,) = run_quantized(resize_module(mode, coordinates, nearest), [x]).outputs
+    function = (
+        int_tensor_ops.resize_nearest if mode == "nearest" else int_tensor_ops.resize_bilinear
+    )
+    np.testing.assert_array_equal(ofm, function(x, (7, 9), *flags))
+
+
+def test_resize_without_tflite_counterpart_is_rejected():
+    module = resize_module("nearest", "half_pixel", "floor")
+    with pytest.raises(UnsupportedOperatorError, match="no TFLite resize"):
+        run_quantized(module, [np.zeros((1, 4, 5, 2), np.int8)])
+
+
+def test_softmax_along_an_inner_axis():
+    in_type, out_type = uniform([0.1], [5]), uniform([1 / 256], [-128])
+    b = FunctionBuilder(qtensor(in_type, 1, 6, 3))
+    softmax = b.add(quantized.SoftmaxOp(b.block.args[0], qtensor(out_type, 1, 6, 3), 1))
+    x = np.random.default_rng(8).integers(-128, 128, size=(2, 6, 3), dtype=np.int8)
+    (ofm,) = run_quantized(b.module(softmax), [x]).outputs
+    expected = int_softmax.softmax(np.ascontiguousarray(x.transpose(0, 2, 1)), 0.1, 1.0)
+    np.testing.assert_array_equal(ofm, expected.transpose(0, 2, 1))
+
+
+def test_sub_broadcasts_a_constant_over_a_batch():
+    a_type, out_type = uniform([0.05], [2]), uniform([0.08], [-4])
+    b = FunctionBuilder(qtensor(a_type, 1, 3, 4))
+    constant = b.constant(np.arange(4, dtype=np.int8), uniform([0.02], [1]))
+    sub = b.add(quantized.SubOp(b.block.args[0], constant, qtensor(out_type, 1, 3, 4), "relu"))
+    x = np.random.default_rng(9).integers(-128, 128, size=(5, 3, 4), dtype=np.int8)
+    (ofm,) = run_quantized(b.module(sub), [x]).outputs
+    bounds = fixed_point.activation_range("relu", 0.08, -4, -128, 127)
+    expected = int_elementwise.sub(
+        x, 2, 0.05, np.arange(4, dtype=np.int8), 1, 0.02, -4, 0.08, *bounds
+    )
+    np.testing.assert_array_equal(ofm, expected)
+
+
 # --- run_block and run_module dispatch ---------------------------------------
 
 
@@ -359,3 +477,11 @@ def test_run_block_executes_a_cpu_op_body():
     (result,) = run_block(block, [np.array([[-100, -3, 4, 100]], np.int8)])
     np.testing.assert_array_equal(result, [[-5, -3, 4, 5]])
     assert result.dtype == np.int8
+
+
+def test_softmax_outside_tflite_output_format_is_rejected():
+    b = FunctionBuilder(qtensor(uniform([0.1], [5]), 1, 6))
+    output = qtensor(uniform([1 / 128], [0]), 1, 6)
+    softmax = b.add(quantized.SoftmaxOp(b.block.args[0], output, 1))
+    with pytest.raises(UnsupportedOperatorError, match="output scale 1/256 and zero point -128"):
+        run_quantized(b.module(softmax), [np.zeros((1, 6), np.int8)])

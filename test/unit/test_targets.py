@@ -1,44 +1,220 @@
-"""Tests for target descriptions: the built-in target, user files and malformed files."""
+"""Tests for target descriptions: built-in accelerators, target specs and complete target files."""
 
+from dataclasses import replace
 from importlib import resources
 
 import pytest
 
 from npuc.errors import TargetError
-from npuc.targets import OPERATOR_KINDS, Range, available_targets, load_target
+from npuc.targets import (
+    ENGINES,
+    OPERATOR_KINDS,
+    Range,
+    available_targets,
+    load_target,
+    parse_target_spec,
+    target_spec,
+)
 
-BUILTIN = "ethos-u55-128"
+ETHOS_U = ("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u65-512")
+GENERIC = "generic-4tops"
 
 
-def builtin_text() -> str:
-    return (resources.files("npuc.targets") / "data" / f"{BUILTIN}.toml").read_text()
+def data_text(name: str) -> str:
+    return (resources.files("npuc.targets") / "data" / name).read_text()
 
 
-def write(tmp_path, text: str):
-    path = tmp_path / "custom.toml"
+def write(tmp_path, text: str, name: str = "custom.toml") -> str:
+    path = tmp_path / name
     path.write_text(text)
     return str(path)
 
 
-def test_builtin_target_is_listed_and_loads():
-    assert BUILTIN in available_targets()
-    target = load_target(BUILTIN)
-    assert target.name == BUILTIN
+def test_builtin_targets_are_listed():
+    assert available_targets() == sorted([*ETHOS_U, GENERIC])
+
+
+def test_default_ethos_u55_128_is_vela_high_end_embedded_shared_sram():
+    target = load_target("ethos-u55-128")
+    assert (target.name, target.accelerator) == ("ethos-u55-128", "ethos-u55-128")
+    assert (target.system_config, target.memory_mode) == ("Ethos_U55_High_End_Embedded", "Shared_Sram")
     assert target.clock_hz == 500e6
     assert target.alignment == 16
-    assert target.throughput.macs_per_cycle == 128
-    assert target.memory(target.arena_memory).name == "sram"
-    assert target.memory(target.weights_memory).name == "flash"
-    assert target.memory(target.staging_memory).name == "sram"
-    assert target.memory("sram").bandwidth == 8.0
-    assert target.memory("flash").bandwidth == 1.0
-    assert 0 < target.shram_usable_bytes < target.shram_bytes
-    assert target.block_configs
+    assert (target.arena_memory, target.weights_memory, target.staging_memory) == ("sram", "flash", "sram")
+    sram, flash = target.memories
+    assert (sram.name, sram.port, sram.bandwidth, sram.burst_length, sram.read_latency) == ("sram", "Axi0", 8.0, 32, 32)
+    assert (sram.max_reads, sram.max_writes, sram.size) == (4, 4, 1 << 32)
+    assert (flash.name, flash.port, flash.bandwidth, flash.burst_length) == ("flash", "Axi1", 1.0, 128)
+    assert (flash.read_latency, flash.write_latency, flash.max_reads) == (64, 0, 2)
+    assert target.peak_bandwidth("sram") == 4e9
+
+
+@pytest.mark.parametrize(
+    "name, macs, depthwise, ublock, shram, usable, output_rate",
+    [
+        ("ethos-u55-32", 32, 4, (1, 1, 4), 16384, 14336, 0.5),
+        ("ethos-u55-64", 64, 8, (1, 1, 8), 16384, 14336, 1.0),
+        ("ethos-u55-128", 128, 16, (1, 2, 8), 24576, 20480, 2.0),
+        ("ethos-u55-256", 256, 32, (2, 2, 8), 49152, 45056, 4.0),
+        ("ethos-u65-256", 256, 32, (2, 2, 8), 49152, 45056, 4.0),
+        ("ethos-u65-512", 512, 64, (2, 2, 8), 49152, 45056, 8.0),
+    ],
+)
+def test_accelerator_numbers(name, macs, depthwise, ublock, shram, usable, output_rate):
+    target = load_target(name)
+    rates = target.throughput
+    assert (rates.macs_per_cycle, rates.depthwise_macs_per_cycle) == (macs, depthwise)
+    assert (target.ofm_ublock.height, target.ofm_ublock.width, target.ofm_ublock.depth) == ublock
+    assert (target.shram_bytes, target.shram_usable_bytes) == (shram, usable)
+    assert rates.output_elements_per_cycle == output_rate
+    # The Ethos-U convolution rules every accelerator shares.
+    assert (rates.ifm_depth_step, rates.depth_first_ifm_depth_step, rates.kernel_element_step) == (8, 32, 4)
+    assert rates.ofm_block_depth == 16
+    assert target.engines == ENGINES
+    assert {rule.kind for rule in target.operators} == set(OPERATOR_KINDS)
+
+
+def test_ethos_u65_defaults_are_client_server_dedicated_sram_384kb():
+    target = load_target("ethos-u65-256")
+    assert (target.system_config, target.memory_mode) == ("Ethos_U65_Client_Server", "Dedicated_Sram_384KB")
+    assert target.clock_hz == 1e9
+    assert (target.arena_memory, target.weights_memory, target.staging_memory) == ("dram", "dram", "sram")
+    sram, dram = target.memories
+    assert (sram.size, sram.bandwidth) == (393216, 16.0)
+    assert (dram.size, dram.bandwidth, dram.read_latency, dram.write_latency) == (1 << 40, 12.0, 500, 250)
+
+
+def test_spec_selects_system_config_and_memory_mode():
+    spec = "ethos-u65-256:Ethos_U65_High_End:Dedicated_Sram"
+    target = load_target(spec)
+    assert target.name == spec
+    assert target.memory("dram").bandwidth == 16 * 0.234375
+    assert target.memory("sram").size == 1 << 40
+    u55 = load_target("ethos-u55-128:Ethos_U55_Deep_Embedded")
+    assert u55.name == "ethos-u55-128:Ethos_U55_Deep_Embedded:Shared_Sram"
+    assert (u55.clock_hz, u55.memory("flash").bandwidth) == (200e6, 0.5)
+
+
+def test_naming_the_defaults_gives_the_plain_name():
+    assert load_target("ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram").name == "ethos-u55-128"
+
+
+@pytest.mark.parametrize(
+    "spec", ["ethos-u55-64", "ethos-u65-512:Ethos_U65_Mid_End:Sram_Only", "ethos-u55-128::Sram_Only", GENERIC]
+)
+def test_target_name_loads_the_same_target(spec):
+    target = load_target(spec)
+    assert replace(load_target(target.name), source=spec) == target
+
+
+def test_sram_only_keeps_constants_in_an_on_chip_flash_like_vela():
+    target = load_target("ethos-u55-128::Sram_Only")
+    assert (target.arena_memory, target.staging_memory, target.weights_memory) == ("sram", "sram", "on_chip_flash")
+    constants = target.memory("on_chip_flash")
+    assert (constants.port, constants.bandwidth, constants.read_latency) == ("Axi1", 8.0, 32)
+
+
+def test_spec_round_trip():
+    assert target_spec("ethos-u55-128") == "ethos-u55-128"
+    assert target_spec("ethos-u55-128", None, "Sram_Only") == "ethos-u55-128::Sram_Only"
+    assert target_spec("a", "S", "M", "x.ini") == "a:S:M@x.ini"
+    parsed = parse_target_spec("a:S:M@x.ini")
+    assert (parsed.base, parsed.system_config, parsed.memory_mode, parsed.config) == ("a", "S", "M", "x.ini")
+
+
+USER_INI = """
+; a board described in Vela's format
+[System_Config.My_Board]
+core_clock=400e6
+axi0_port=Sram
+axi1_port=Dram
+Sram_clock_scale=0.5
+Sram_burst_length=64
+Dram_clock_scale=0.25
+Dram_read_latency=300
+Dram_ports_used=2
+
+[Memory_Mode.Base]
+const_mem_area=Axi1
+arena_mem_area=Axi0
+cache_mem_area=Axi0
+
+[Memory_Mode.Small]
+inherit=Memory_Mode.Base
+arena_cache_size=131072
+"""
+
+
+def test_user_vela_ini_with_inherit_and_vela_defaults(tmp_path):
+    ini = write(tmp_path, USER_INI, "board.ini")
+    target = load_target(target_spec("ethos-u55-128", "My_Board", "Small", ini))
+    assert target.name == f"ethos-u55-128:My_Board:Small@{ini}"
+    assert target.clock_hz == 400e6
+    assert (target.arena_memory, target.weights_memory, target.staging_memory) == ("sram", "dram", "sram")
+    sram, dram = target.memories
+    assert (sram.bandwidth, sram.burst_length, sram.size) == (4.0, 64, 131072)
+    # Keys the file leaves out take Vela's defaults.
+    assert (sram.read_latency, sram.write_latency, sram.max_reads) == (0, 0, 1)
+    assert (dram.bandwidth, dram.read_latency, dram.burst_length) == (8 * 2 * 0.25, 300, 1)
+
+
+def test_builtin_ini_read_from_a_file_gives_the_default_target(tmp_path):
+    ini = write(tmp_path, data_text("systems.ini"), "vela.ini")
+    own = load_target(f"ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram@{ini}")
+    assert own.memories == load_target("ethos-u55-128").memories
+
+
+@pytest.mark.parametrize(
+    "spec_text, message",
+    [
+        ("ethos-u55-128:Nope", "no system config 'Nope' (section [System_Config.Nope]; known: "),
+        ("ethos-u55-128:My_Board:Nope", "no memory mode 'Nope' (section [Memory_Mode.Nope]; known: Base, Small, Loop, Arena_Axi1)"),
+        ("ethos-u55-128:Broken:Base", "[System_Config.Broken] core_clock: expected a number, got 'fast'"),
+        ("ethos-u55-128:My_Board:Loop", "[Memory_Mode.Loop] inherits itself"),
+        ("ethos-u55-128:Flash_Board:Arena_Axi1", "puts the arena area in OffChipFlash"),
+        ("generic-4tops:My_Board:Base", "generic-4tops describes its own memories"),
+        ("ethos-u55-128:a:b:c", "expected NAME[:SYSTEM_CONFIG[:MEMORY_MODE]][@CONFIG.ini]"),
+    ],
+)
+def test_bad_vela_choices_name_the_problem(tmp_path, spec_text, message):
+    extra = """
+[System_Config.Broken]
+core_clock=fast
+axi1_port=Dram
+[System_Config.Flash_Board]
+axi1_port=OffChipFlash
+[Memory_Mode.Loop]
+inherit=Memory_Mode.Loop
+[Memory_Mode.Arena_Axi1]
+const_mem_area=Axi1
+arena_mem_area=Axi1
+"""
+    ini = write(tmp_path, USER_INI + extra, "board.ini")
+    config = None if spec_text.startswith("ethos-u55-128:Nope") else ini
+    spec = spec_text if config is None else f"{spec_text}@{config}"
+    with pytest.raises(TargetError) as raised:
+        load_target(spec)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_missing_vela_file():
+    with pytest.raises(TargetError, match="nowhere.ini: cannot read Vela configuration file"):
+        load_target("ethos-u55-128:A:B@/nonexistent/nowhere.ini")
+
+
+def test_generic_target_is_4_tops_at_1_25_ghz_with_16_gb_s_dram():
+    target = load_target(GENERIC)
+    assert target.clock_hz == 1.25e9
+    assert 2 * target.throughput.macs_per_cycle * target.clock_hz == pytest.approx(4e12)
+    assert target.peak_bandwidth("dram") == pytest.approx(16e9)
+    assert (target.arena_memory, target.weights_memory, target.staging_memory) == ("sram", "dram", "sram")
+    assert (target.system_config, target.memory_mode) == ("", "")
+    assert target.engines == ("dma", "mac", "elementwise")
 
 
 def test_builtin_operator_rules():
-    target = load_target(BUILTIN)
-    assert {rule.kind for rule in target.operators} == set(OPERATOR_KINDS)
+    target = load_target("ethos-u55-128")
     conv = target.operator_rule("conv2d")
     assert conv.kernel.stride == Range(1, 3)
     assert 3 in conv.kernel.stride and 4 not in conv.kernel.stride
@@ -49,27 +225,31 @@ def test_builtin_operator_rules():
     assert target.operator_rule("avg_pool2d").kernel.padded_size == Range(1, 8)
     assert target.operator_rule("fully_connected").kernel is None
     assert not target.supports("softmax")
-    assert target.operator_rule("softmax") is None
 
 
-def test_block_configs_are_ublock_multiples():
-    target = load_target(BUILTIN)
+@pytest.mark.parametrize("name", [*ETHOS_U, GENERIC])
+def test_block_configs_are_ublock_multiples(name):
+    target = load_target(name)
     u = target.ofm_ublock
     for block in target.block_configs:
-        assert block.height % u.height == 0
-        assert block.width % u.width == 0
-        assert block.depth % u.depth == 0
+        assert (block.height % u.height, block.width % u.width, block.depth % u.depth) == (0, 0, 0)
 
 
 def test_unknown_memory_lookup_raises():
     with pytest.raises(TargetError, match="no memory 'dram'"):
-        load_target(BUILTIN).memory("dram")
+        load_target("ethos-u55-128").memory("dram")
 
 
-def test_user_file_loads_by_path(tmp_path):
-    text = builtin_text().replace('name = "ethos-u55-128"', 'name = "my-board"')
-    text = text.replace("size = 1048576", "size = 524288")
+def test_user_file_with_base_overrides_an_accelerator(tmp_path):
+    text = 'base = "ethos-u55-128"\nname = "my-u55"\nshram_bytes = 32768\n[vela]\nmemory_mode = "Sram_Only"\n'
     target = load_target(write(tmp_path, text))
+    assert (target.name, target.shram_bytes, target.memory_mode) == ("my-u55", 32768, "Sram_Only")
+    assert target.throughput.macs_per_cycle == 128
+
+
+def test_complete_user_file_loads_by_path(tmp_path):
+    text = data_text(f"{GENERIC}.toml").replace('name = "generic-4tops"', 'name = "my-board"')
+    target = load_target(write(tmp_path, text.replace("size = 4194304", "size = 524288")))
     assert target.name == "my-board"
     assert target.memory("sram").size == 524288
 
@@ -93,32 +273,35 @@ def test_invalid_toml(tmp_path):
     "old, new, field, problem",
     [
         # missing fields
-        ("clock_hz = 500.0e6", "", "clock_hz", "missing"),
-        ("macs_per_cycle = 128", "", "throughput.macs_per_cycle", "missing"),
-        ("read_latency = 64", "", "memories.flash.read_latency", "missing"),
+        ("clock_hz = 1.25e9", "", "clock_hz", "missing"),
+        ("macs_per_cycle = 1600", "", "throughput.macs_per_cycle", "missing"),
+        ("read_latency = 250", "", "memories.dram.read_latency", "missing"),
         # wrong types
-        ("alignment = 16", 'alignment = "16"', "alignment", "expected an integer, got a string"),
-        ("alignment = 16", "alignment = true", "alignment", "expected an integer, got a boolean"),
-        ("size = 1048576", "size = 1048576.0", "memories.sram.size", "expected an integer"),
-        ("bandwidth = 8.0", 'bandwidth = "fast"', "memories.sram.bandwidth", "expected a number"),
-        ("ofm_ublock = [1, 2, 8]", "ofm_ublock = [1, 2]", "ofm_ublock", "list of 3 positive integers"),
+        ("alignment = 64", 'alignment = "64"', "alignment", "expected an integer, got a string"),
+        ("alignment = 64", "alignment = true", "alignment", "expected an integer, got a boolean"),
+        ("size = 4194304", "size = 4194304.0", "memories.sram.size", "expected an integer"),
+        ("bandwidth = 64.0", 'bandwidth = "fast"', "memories.sram.bandwidth", "expected a number"),
+        ("bandwidth_gb_per_s = 16.0", "bandwidth_gb_per_s = 16.0\nbandwidth = 1.0", "memories.dram.bandwidth",
+         "exactly one of"),
+        ("ofm_ublock = [5, 5, 8]", "ofm_ublock = [5, 5]", "ofm_ublock", "list of 3 positive integers"),
         # bad values
-        ("alignment = 16", "alignment = 12", "alignment", "power of two"),
-        ("[2, 2, 8],", "[2, 3, 8],", "block_configs", "not a multiple of ofm_ublock"),
-        ("stride = [1, 3], dilation = [1, 2] }", "stride = [3, 1], dilation = [1, 2] }",
+        ("alignment = 64", "alignment = 12", "alignment", "power of two"),
+        ("[5, 5, 8],", "[5, 6, 8],", "block_configs", "not a multiple of ofm_ublock"),
+        ("stride = [1, 4], dilation = [1, 4] }", "stride = [4, 1], dilation = [1, 4] }",
          "operators.conv2d.kernel.stride", "empty"),
+        ('engines = ["dma", "mac", "elementwise"]', 'engines = ["dma", "gpu"]', "engines", "unknown value 'gpu'"),
         # unknown references and names
-        ('weights_memory = "flash"', 'weights_memory = "rom"', "weights_memory", "unknown memory 'rom'"),
+        ('weights_memory = "dram"', 'weights_memory = "rom"', "weights_memory", "unknown memory 'rom'"),
         ("[operators.reshape]", "[operators.softmax]", "operators.softmax", "unknown operator kind"),
         ('data_types = ["int8", "int16"]\nactivations = ["none"]',
          'data_types = ["int8", "float32"]\nactivations = ["none"]',
          "operators.reshape.data_types", "unknown value 'float32'"),
-        ("burst_length = 128", "burst_length = 128\nburst_lenght = 64",
-         "memories.flash.burst_lenght", "unknown field"),
+        ("burst_length = 64\nport", "burst_lenght = 64\nburst_length = 64\nport",
+         "memories.dram.burst_lenght", "unknown field"),
     ],
 )
 def test_malformed_file_names_field(tmp_path, old, new, field, problem):
-    text = builtin_text()
+    text = data_text(f"{GENERIC}.toml")
     assert old in text
     path = write(tmp_path, text.replace(old, new, 1))
     with pytest.raises(TargetError) as raised:

@@ -3,11 +3,11 @@
 
 // TARGET: npu-allocate: unknown target 'ethos-u99'
 
-// A 2 MiB feature map does not fit the 1 MiB SRAM arena.
-// CHECK: npu-allocate: memory 'sram': buffers need 4194304 bytes but its capacity is 1048576 bytes (largest buffer: arg0, 2097152 bytes)
-func.func @main(%x: tensor<1x1024x1024x2x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x1024x2x1024x!quantized.uniform<i8:f32, 0.1:0>> {
-  %t = quantized.transpose %x {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 1, 3, 2>} : tensor<1x1024x1024x2x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1024x2x1024x!quantized.uniform<i8:f32, 0.1:0>>
-  func.return %t : tensor<1x1024x2x1024x!quantized.uniform<i8:f32, 0.1:0>>
+// Two 4 GiB feature maps do not fit the SRAM arena (Shared_Sram: the 32-bit address space).
+// CHECK: npu-allocate: memory 'sram': buffers need 8589934592 bytes but its capacity is 4294967296 bytes (largest buffer: arg0, 4294967296 bytes)
+func.func @main(%x: tensor<1x32768x32768x4x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>> {
+  %t = quantized.transpose %x {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 1, 3, 2>} : tensor<1x32768x32768x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %t : tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>>
 }
 
 // -----

@@ -107,3 +107,11 @@ func.func @bad_depth_to_space(%x: tensor<1x2x2x6xf32>) -> tensor<1x4x4x1xf32> {
   func.return %d : tensor<1x4x4x1xf32>
 }
 // CHECK: depth 6 is not a multiple of 4
+
+// -----
+
+func.func @slice_reads_past_the_end(%x: tensor<4xf32>) -> tensor<5xf32> {
+  %s = graph.slice %x {begin = array<i64: 4>, end = array<i64: -1>, strides = array<i64: -1>} : tensor<4xf32> -> tensor<5xf32>
+  func.return %s : tensor<5xf32>
+}
+// CHECK: slice [4:-1:-1] is invalid for an axis of 4

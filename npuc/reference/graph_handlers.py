@@ -1,0 +1,190 @@
+"""The handlers of the float reference interpreter: one per graph op.
+
+Each handler reads an op's properties and runs the numpy kernels of
+`float_kernels` (convolution, pooling), `float_math` (arithmetic) and
+`movement_kernels` (data movement) on its operand arrays. Ops that act on
+the leading axis, or broadcast across it, run per sample on
+`batching.batch_views` so that a batch of N samples gives the same results
+as N separate runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from xdsl.ir import Operation
+
+from npuc.dialects import graph
+from npuc.dialects.common import array_values
+from npuc.reference import float_kernels, float_math, movement_handlers, movement_kernels
+from npuc.reference.batching import batch_views, ir_shape, merge_batch
+from npuc.reference.fixed_point import ACTIVATION_BOUNDS
+from npuc.reference.graph_interpreter import Handler, constant, reshape, transpose
+
+
+def _activation(op: Operation, ofm: np.ndarray) -> np.ndarray:
+    lower, upper = ACTIVATION_BOUNDS[op.activation.data]  # type: ignore[attr-defined]
+    return float_kernels.clamp(ofm, lower, upper)
+
+
+def _float(op: Operation, name: str) -> float:
+    return op.properties[name].value.data  # type: ignore[attr-defined]
+
+
+def _int(op: Operation, name: str) -> int:
+    return op.properties[name].value.data  # type: ignore[attr-defined]
+
+
+def _conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.Conv2dOp)
+    return _activation(op, float_kernels.conv2d(*operands, *op.window()))
+
+
+def _depthwise_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.DepthwiseConv2dOp)
+    ofm = float_kernels.depthwise_conv2d(*operands, *op.window(), op.depth_multiplier())
+    return _activation(op, ofm)
+
+
+def _transpose_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.TransposeConv2dOp)
+    window = [
+        array_values(attr) for attr in (op.strides, op.dilations, op.padding, op.output_padding)
+    ]
+    return _activation(op, float_kernels.transpose_conv2d(*operands, *window))
+
+
+def _fully_connected(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return _activation(op, float_kernels.fully_connected(*operands))
+
+
+def _max_pool2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.MaxPool2dOp)
+    return _activation(op, float_kernels.max_pool2d(operands[0], *op.window()))
+
+
+def _avg_pool2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.AvgPool2dOp)
+    return _activation(op, float_kernels.avg_pool2d(operands[0], *op.window()))
+
+
+def _relu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return float_kernels.clamp(operands[0], 0.0, None)
+
+
+def _clip(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return float_kernels.clamp(operands[0], _float(op, "min"), _float(op, "max"))
+
+
+def _per_sample(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
+    """The operands as `[N, *ir_shape]`, ranks aligned to the result's for broadcasting."""
+    return batch_views(op, operands, rank=len(ir_shape(op.results[0])))
+
+
+def _binary(function: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Handler:
+    def handler(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+        return _activation(op, merge_batch(op, function(*_per_sample(op, operands))))
+
+    return handler
+
+
+def _ufunc(function: np.ufunc) -> Handler:
+    return _binary(lambda ifm, ifm2: float_math.binary(function, ifm, ifm2))
+
+
+def _prelu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return merge_batch(op, float_math.prelu(*_per_sample(op, operands)))
+
+
+def _batch_matmul(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return merge_batch(op, float_math.batch_matmul(*_per_sample(op, operands)))
+
+
+def _unary(function: Callable[[np.ndarray], np.ndarray]) -> Handler:
+    return lambda op, operands: function(operands[0])
+
+
+def _leaky_relu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return float_math.leaky_relu(operands[0], _float(op, "alpha"))
+
+
+def _elu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return float_math.elu(operands[0], _float(op, "alpha"))
+
+
+def _hard_sigmoid(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return float_math.hard_sigmoid(operands[0], _float(op, "alpha"), _float(op, "beta"))
+
+
+def _lrn(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    parameters = [_float(op, name) for name in ("alpha", "beta", "bias")]
+    return float_math.lrn(operands[0], _int(op, "size"), *parameters)
+
+
+def _softmax(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    (source,) = batch_views(op, operands)
+    return merge_batch(op, float_math.softmax(source, _int(op, "axis") + 1, _float(op, "beta")))
+
+
+def _reduce(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.ReduceOp)
+    (source,) = batch_views(op, operands)
+    axes = [axis + 1 for axis in array_values(op.axes)]
+    return merge_batch(op, float_math.reduce(source, op.kind.data, axes, op.keeps_dims()))
+
+
+def _concat(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    return merge_batch(op, movement_kernels.concat(batch_views(op, operands), _int(op, "axis") + 1))
+
+
+def _resize(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.ResizeOp)
+    output_hw = ir_shape(op.output)[1:3]
+    if op.mode.data == "linear":
+        return float_math.resize_linear(operands[0], output_hw, op.coordinate_mode.data)
+    return movement_kernels.resize_nearest(
+        operands[0], output_hw, op.coordinate_mode.data, op.nearest_mode.data
+    )
+
+
+GRAPH_HANDLERS: dict[type[Operation], Handler] = {
+    graph.ConstantOp: constant,
+    graph.Conv2dOp: _conv2d,
+    graph.DepthwiseConv2dOp: _depthwise_conv2d,
+    graph.TransposeConv2dOp: _transpose_conv2d,
+    graph.FullyConnectedOp: _fully_connected,
+    graph.MaxPool2dOp: _max_pool2d,
+    graph.AvgPool2dOp: _avg_pool2d,
+    graph.ReshapeOp: reshape,
+    graph.TransposeOp: transpose,
+    graph.ReluOp: _relu,
+    graph.ClipOp: _clip,
+    graph.AddOp: _binary(float_kernels.add),
+    graph.SubOp: _ufunc(np.subtract),
+    graph.MulOp: _ufunc(np.multiply),
+    graph.DivOp: _ufunc(np.divide),
+    graph.MaximumOp: _ufunc(np.maximum),
+    graph.MinimumOp: _ufunc(np.minimum),
+    graph.PowOp: _ufunc(np.power),
+    graph.PReluOp: _prelu,
+    graph.BatchMatMulOp: _batch_matmul,
+    graph.SigmoidOp: _unary(float_math.sigmoid),
+    graph.TanhOp: _unary(float_math.tanh),
+    graph.HardSwishOp: _unary(float_math.hard_swish),
+    graph.SqrtOp: _unary(float_math.sqrt),
+    graph.LeakyReluOp: _leaky_relu,
+    graph.EluOp: _elu,
+    graph.HardSigmoidOp: _hard_sigmoid,
+    graph.SoftmaxOp: _softmax,
+    graph.LrnOp: _lrn,
+    graph.ReduceOp: _reduce,
+    graph.ConcatOp: _concat,
+    graph.SplitOp: movement_handlers.split,
+    graph.SliceOp: movement_handlers.slice_,
+    graph.PadOp: movement_handlers.pad,
+    graph.ResizeOp: _resize,
+    graph.DepthToSpaceOp: movement_handlers.depth_to_space,
+    graph.SpaceToDepthOp: movement_handlers.space_to_depth,
+}
+"""Graph op class -> the function computing its results."""

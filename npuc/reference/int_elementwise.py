@@ -1,0 +1,149 @@
+"""Integer elementwise binary ops with broadcasting, bit-exact with TFLite.
+
+ADD, SUB (``reference_integer_ops::Add``, ``reference_ops::Sub`` general
+path), MUL (``reference_integer_ops::Mul``), MAXIMUM and MINIMUM for int8 and
+int16 operands; the output has the operands' dtype. Scales are float32 as in
+TFLite tensors.
+
+ADD and SUB rescale both inputs to a common scale ``2 * max(scale_a,
+scale_b)`` after shifting them left by 20 bits (int8) or 15 bits (int16),
+combine them and rescale to the output. TFLite's separate int16 path for
+power-of-two scales (``pot_scale_int16``, meant for LSTMs) is not modelled:
+the general path is the one the TFLite converter selects for 16x8 models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from npuc.reference.fixed_point import (
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_smaller_than_one_exp,
+    quantize_multiplier,
+    quantize_multiplier_smaller_than_one_exp,
+)
+
+
+def _broadcast(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(b, np.int64))
+    except ValueError as error:
+        raise ValueError(f"cannot broadcast {what} inputs: {error}") from error
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _add_or_sub(
+    sign: int,
+    a: np.ndarray,
+    a_zero_point: int,
+    a_scale: float,
+    b: np.ndarray,
+    b_zero_point: int,
+    b_scale: float,
+    ofm_zero_point: int,
+    ofm_scale: float,
+    act_min: int,
+    act_max: int,
+) -> np.ndarray:
+    dtype = np.asarray(a).dtype
+    left_shift = 15 if dtype == np.int16 else 20
+    wide_a, wide_b = _broadcast(a, b, "ADD/SUB")
+    a_scale, b_scale, ofm_scale = _f32(a_scale), _f32(b_scale), _f32(ofm_scale)
+    twice_max_input_scale = 2.0 * max(a_scale, b_scale)
+
+    def rescale(x: np.ndarray, zero_point: int, scale: float) -> np.ndarray:
+        multiplier, shift = quantize_multiplier_smaller_than_one_exp(scale / twice_max_input_scale)
+        return multiply_by_quantized_multiplier_smaller_than_one_exp(
+            (x - zero_point) << left_shift, multiplier, shift
+        )
+
+    combined = rescale(wide_a, a_zero_point, a_scale) + sign * rescale(
+        wide_b, b_zero_point, b_scale
+    )
+    ofm_multiplier, ofm_shift = quantize_multiplier_smaller_than_one_exp(
+        twice_max_input_scale / ((1 << left_shift) * ofm_scale)
+    )
+    raw = multiply_by_quantized_multiplier_smaller_than_one_exp(combined, ofm_multiplier, ofm_shift)
+    return np.clip(raw + ofm_zero_point, act_min, act_max).astype(dtype)
+
+
+def add(
+    a: np.ndarray,
+    a_zero_point: int,
+    a_scale: float,
+    b: np.ndarray,
+    b_zero_point: int,
+    b_scale: float,
+    ofm_zero_point: int,
+    ofm_scale: float,
+    act_min: int,
+    act_max: int,
+) -> np.ndarray:
+    """ADD with broadcasting (TFLite add.cc Prepare + ``integer_ops::AddFunc``).
+
+    Both inputs are re-centred, shifted left and rescaled to the common scale
+    with ``MultiplyByQuantizedMultiplierSmallerThanOneExp``; their sum is
+    rescaled to the output scale the same way and clamped.
+    """
+    return _add_or_sub(
+        1, a, a_zero_point, a_scale, b, b_zero_point, b_scale,
+        ofm_zero_point, ofm_scale, act_min, act_max,
+    )  # fmt: skip
+
+
+def sub(
+    a: np.ndarray,
+    a_zero_point: int,
+    a_scale: float,
+    b: np.ndarray,
+    b_zero_point: int,
+    b_scale: float,
+    ofm_zero_point: int,
+    ofm_scale: float,
+    act_min: int,
+    act_max: int,
+) -> np.ndarray:
+    """SUB ``a - b`` with broadcasting: :func:`add` with the rescaled ``b`` subtracted."""
+    return _add_or_sub(
+        -1, a, a_zero_point, a_scale, b, b_zero_point, b_scale,
+        ofm_zero_point, ofm_scale, act_min, act_max,
+    )  # fmt: skip
+
+
+def mul(
+    a: np.ndarray,
+    a_zero_point: int,
+    a_scale: float,
+    b: np.ndarray,
+    b_zero_point: int,
+    b_scale: float,
+    ofm_zero_point: int,
+    ofm_scale: float,
+    act_min: int,
+    act_max: int,
+) -> np.ndarray:
+    """MUL with broadcasting (``reference_integer_ops::Mul``).
+
+    The product of the centred inputs is rescaled by ``a_scale * b_scale /
+    ofm_scale`` (formed in float32 like TFLite's Prepare) and clamped.
+    """
+    dtype = np.asarray(a).dtype
+    wide_a, wide_b = _broadcast(a, b, "MUL")
+    real = float(np.float32(a_scale) * np.float32(b_scale) / np.float32(ofm_scale))
+    multiplier, shift = quantize_multiplier(real)
+    product = (wide_a - a_zero_point) * (wide_b - b_zero_point)
+    scaled = multiply_by_quantized_multiplier(product, multiplier, shift) + ofm_zero_point
+    return np.clip(scaled, act_min, act_max).astype(dtype)
+
+
+def maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MAXIMUM of stored values with broadcasting (operands share their quantization)."""
+    return np.maximum(*_broadcast(a, b, "MAXIMUM")).astype(np.asarray(a).dtype)
+
+
+def minimum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MINIMUM of stored values with broadcasting (operands share their quantization)."""
+    return np.minimum(*_broadcast(a, b, "MINIMUM")).astype(np.asarray(a).dtype)

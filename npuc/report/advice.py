@@ -1,0 +1,87 @@
+"""Advice lines: where the cycles go, and output channels that cost nothing to add.
+
+Two kinds of line, both read off the estimate:
+- the layers with the most cycles, each with what bounds it (the MAC array,
+  a memory's bandwidth, memory latency, or the CPU);
+- convolutions and fully connected layers whose output depth is not a
+  multiple of the depth the NPU computes at once: the OFM is computed in
+  blocks of the command's block depth (itself a multiple of the micro-block
+  depth), so up to `depth blocks x block depth` channels take the same compute
+  cycles (90 channels cost what 96 do in blocks of 8 or 16). Only
+  compute-bound layers are listed: on a memory-bound one the extra weights
+  and output bytes are not free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xdsl.dialects.builtin import ModuleOp
+
+from npuc.cost.geometry import as_batch_hwc, block_geometry
+from npuc.cost.model import COMPUTE_BOUND, CPU_BOUND, LATENCY_BOUND, commands
+from npuc.dialects.common import layer_name
+from npuc.dialects.npu import Conv2dOp, FullyConnectedOp
+from npuc.targets import Target
+
+TOP_LAYERS = 5
+"""How many layers the "top layers by cycles" advice names."""
+MAX_CHANNEL_LINES = 10
+"""How many free-channel lines at most (the layers with most cycles first)."""
+
+
+def bound_phrase(layer: Mapping[str, Any]) -> str:
+    """What limits a layer, in words, from its report row."""
+    bound = layer["bound"]
+    if bound == COMPUTE_BOUND:
+        return f"compute-bound, MAC utilisation {layer['utilisation_percent']:.1f} %"
+    if bound == LATENCY_BOUND:
+        return "bound by memory latency (many short transfers)"
+    if bound == CPU_BOUND:
+        return "runs on the CPU"
+    moved = layer["bytes_read"].get(bound, 0) + layer["bytes_written"].get(bound, 0)
+    return f"bound by {bound} bandwidth ({moved:,} bytes)"
+
+
+def top_layer_lines(layers: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per layer with the most cycles: share of the network and bound."""
+    ranked = sorted((layer for layer in layers if layer["cycles"] > 0), key=lambda layer: -layer["cycles"])
+    return [
+        f"{layer['name']} ({layer['original_operator']}): {layer['cycles']:,} cycles, "
+        f"{layer['network_percent']:.1f} % of the network, {bound_phrase(layer)}"
+        for layer in ranked[:TOP_LAYERS]
+    ]
+
+
+def free_channel_lines(module: ModuleOp, target: Target, layers: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Compute-bound convolution and fully connected layers that could have more output channels for free."""
+    rows = {layer["name"]: layer for layer in layers}
+    found: dict[str, tuple[int, str]] = {}
+    for op in commands(module):
+        if not isinstance(op, (Conv2dOp, FullyConnectedOp)):
+            continue
+        name = layer_name(op)
+        row = rows.get(name)
+        if row is None or row["bound"] != COMPUTE_BOUND or name in found:
+            continue
+        geometry = block_geometry(op, target.ofm_ublock)
+        depth = as_batch_hwc(op.ofm.shape_values())[3]
+        block_depth = geometry.block[2]
+        free_depth = geometry.counts[2] * block_depth
+        if free_depth > depth:
+            found[name] = (
+                row["cycles"],
+                f"{name}: {depth} output channels take the same compute cycles as {free_depth} "
+                f"(OFM depth is computed in blocks of {block_depth} on {target.accelerator})",
+            )
+    ranked = sorted(found.values(), key=lambda entry: -entry[0])
+    return [line for _, line in ranked[:MAX_CHANNEL_LINES]]
+
+
+def advice_lines(module: ModuleOp | None, target: Target, layers: Sequence[Mapping[str, Any]]) -> list[str]:
+    """All advice lines for a report's layer rows (free channels need the lowered module)."""
+    lines = top_layer_lines(layers)
+    if module is not None:
+        lines += free_channel_lines(module, target, layers)
+    return lines

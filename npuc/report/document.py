@@ -1,0 +1,209 @@
+"""The report document: one JSON-ready dict every report format is written from.
+
+`build_report` joins the cost model's estimate (`NetworkCost`), the target,
+the lowered module (for live bytes and block geometry) and the layer graph
+(original operators and edges) into the versioned `npuc-report` document
+described in docs/report-format.md. The text, CSV, JSON, HTML and trace
+writers only format it, so they agree with each other by construction.
+Floats are rounded to 6 significant digits and rows keep program order, so
+the same inputs give the same document, byte for byte once serialised.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xdsl.dialects.builtin import ModuleOp
+
+from npuc.cost.model import CPU, DMA_ENGINE, CommandCost, LayerCost, NetworkCost
+from npuc.report.advice import advice_lines
+from npuc.report.network import LAYER, LayerGraph, LayerNode
+from npuc.report.usage import live_bytes
+from npuc.targets import Target
+
+SCHEMA = "npuc-report"
+VERSION = 2
+
+LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
+"""Timeline lanes (command `lane` values) and their display names, in display order."""
+
+
+def number(value: float) -> float:
+    """A float rounded to 6 significant digits, so its JSON text is stable."""
+    return float(f"{value:.6g}")
+
+
+def percent(part: float, whole: float) -> float:
+    """`part` as a percentage of `whole` (0 when `whole` is 0)."""
+    return number(100.0 * part / whole) if whole else 0.0
+
+
+def lane(command: CommandCost, target: Target) -> str:
+    """The timeline lane of a command: DMA into the staging memory or out of it, MAC, elementwise, CPU."""
+    if command.engine == CPU:
+        return "cpu"
+    if command.engine == DMA_ENGINE:
+        return "dma_in" if target.staging_memory in command.bytes_written else "dma_out"
+    if command.kind == "elementwise" and "elementwise" in target.engines:
+        return "elementwise"
+    return "mac"
+
+
+def _memories(target: Target) -> dict[str, Any]:
+    roles = {"arena": target.arena_memory, "weights": target.weights_memory, "staging": target.staging_memory}
+    return {
+        memory.name: {
+            "size": memory.size,
+            "port": memory.port,
+            "bandwidth_bytes_per_cycle": number(memory.bandwidth),
+            "peak_bandwidth_bytes_per_s": number(target.peak_bandwidth(memory.name)),
+            "burst_length": memory.burst_length,
+            "read_latency": memory.read_latency,
+            "write_latency": memory.write_latency,
+            "max_reads": memory.max_reads,
+            "max_writes": memory.max_writes,
+            "roles": [role for role, name in roles.items() if name == memory.name],
+        }
+        for memory in target.memories
+    }
+
+
+def _summary(cost: NetworkCost, target: Target, staging_peak: int) -> dict[str, Any]:
+    moved = {m: cost.bytes_read[m] + cost.bytes_written[m] for m in cost.memories}
+    seconds = cost.inference_time_s
+    return {
+        "target": cost.target,
+        "accelerator": target.accelerator,
+        "system_config": target.system_config,
+        "memory_mode": target.memory_mode,
+        "clock_hz": number(cost.clock_hz),
+        "macs_per_cycle": cost.macs_per_cycle,
+        "memories": _memories(target),
+        "total_cycles": cost.total_cycles,
+        "inference_time_s": number(seconds),
+        "inferences_per_second": number(cost.inferences_per_second),
+        "macs": cost.macs,
+        "operations": 2 * cost.macs,
+        "operations_per_second": number(2 * cost.macs / seconds) if seconds else 0.0,
+        "utilisation_percent": number(100.0 * cost.utilisation),
+        "bytes_read": dict(cost.bytes_read),
+        "bytes_written": dict(cost.bytes_written),
+        "average_bandwidth_bytes_per_s": {m: number(moved[m] / seconds) if seconds else 0.0 for m in cost.memories},
+        "peak_memory": dict(cost.peak_memory),
+        "staging_peak": staging_peak,
+        "weight_bytes": cost.weight_bytes,
+        "npu_operators": cost.npu_operators,
+        "cpu_operators": cost.cpu_operators,
+    }
+
+
+def _access_cycles(members: Sequence[CommandCost], memories: Sequence[str]) -> dict[str, int]:
+    """Cycles each memory is busy for a layer: compute commands' access cycles, DMA copy times."""
+    totals = dict.fromkeys(memories, 0)
+    for command in members:
+        if command.engine == DMA_ENGINE:
+            for memory in {*command.bytes_read, *command.bytes_written}:
+                totals[memory] += command.cycles
+        for memory, cycles in command.access_cycles.items():
+            totals[memory] += cycles
+    return totals
+
+
+def _layer(layer: LayerCost, members: Sequence[CommandCost], usage: int, cost: NetworkCost,
+           staging_peak: int, operator: str) -> dict[str, Any]:
+    return {
+        "name": layer.layer,
+        "original_operator": operator,
+        "operators": list(layer.operators),
+        "staging_usage": usage,
+        "staging_peak_percent": percent(usage, staging_peak),
+        "cycles": layer.cycles,
+        "network_percent": percent(layer.cycles, cost.total_cycles),
+        "npu_cycles": layer.npu_cycles,
+        "dma_cycles": layer.dma_cycles,
+        "access_cycles": _access_cycles(members, cost.memories),
+        "macs": layer.macs,
+        "mac_percent": percent(layer.macs, cost.macs),
+        "utilisation_percent": number(100.0 * layer.utilisation),
+        "bytes_read": dict(layer.bytes_read),
+        "bytes_written": dict(layer.bytes_written),
+        "bound": layer.bound,
+        "on_cpu": layer.on_cpu,
+    }
+
+
+def _command(command: CommandCost, target: Target) -> dict[str, Any]:
+    return {
+        "index": command.index,
+        "layer": command.layer,
+        "kind": command.kind,
+        "engine": command.engine,
+        "lane": lane(command, target),
+        "macs": command.macs,
+        "compute_cycles": command.compute_cycles,
+        "dma_cycles": command.dma_cycles,
+        "access_cycles": dict(command.access_cycles),
+        "bytes_read": dict(command.bytes_read),
+        "bytes_written": dict(command.bytes_written),
+        "cycles": command.cycles,
+        "bound": command.bound,
+        "start": command.start,
+        "end": command.end,
+    }
+
+
+def _graph(cost: NetworkCost, network: LayerGraph | None) -> dict[str, Any]:
+    """Nodes and edges for the graph view; a chain of the costed layers without a layer graph."""
+    if network is None:
+        nodes = [LayerNode(layer.layer, LAYER, "+".join(layer.operators), ()) for layer in cost.layers]
+        edges = list(zip([n.name for n in nodes], [n.name for n in nodes][1:]))
+    else:
+        nodes, edges = list(network.nodes), list(network.edges)
+    return {
+        "nodes": [{"name": n.name, "kind": n.kind, "operator": n.operator, "shape": list(n.shape)} for n in nodes],
+        "edges": [list(edge) for edge in edges],
+    }
+
+
+def build_report(
+    cost: NetworkCost,
+    target: Target,
+    module: ModuleOp | None = None,
+    network: LayerGraph | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report document of an estimate (see the module docstring).
+
+    `module` is the lowered module the estimate was made from (without it,
+    staging usage is 0 and the free-channel advice is left out); `network`
+    the layer graph taken before lowering (without it, original operators
+    are the command kinds and the graph is a chain). `extra` (e.g.
+    `{"model": path}`) is added to the summary; its keys must not clash with
+    the summary's own.
+    """
+    usage = live_bytes(module, target.staging_memory) if module is not None else [0] * len(cost.commands)
+    staging_peak = max(usage, default=0)
+    summary = _summary(cost, target, staging_peak)
+    clashes = sorted(set(summary) & set(extra or {}))
+    if clashes:
+        raise ValueError(f"extra report fields clash with summary fields: {', '.join(clashes)}")
+    members: dict[str, list[CommandCost]] = defaultdict(list)
+    for command in cost.commands:
+        members[command.layer].append(command)
+    layers = []
+    for layer in cost.layers:
+        own = members[layer.layer]
+        operator = (network.operator(layer.layer) if network else None) or "+".join(layer.operators)
+        layer_usage = max(usage[command.index] for command in own)
+        layers.append(_layer(layer, own, layer_usage, cost, staging_peak, operator))
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "summary": {**summary, **(extra or {})},
+        "layers": layers,
+        "commands": [_command(command, target) for command in cost.commands],
+        "graph": _graph(cost, network),
+        "advice": advice_lines(module, target, layers),
+    }

@@ -1,0 +1,86 @@
+"""Bytes live in one memory while each command runs (Vela's per-layer "Staging Usage").
+
+Lowered `npu` IR has addresses but no live ranges, so they are recovered
+from the command order: a buffer comes alive when a command (or the host,
+for an input) writes it and stays alive until the last command that reads
+bytes of it before they are written again; constants placed in the memory
+are alive throughout, and model outputs until the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
+
+from npuc.cost.model import commands
+from npuc.dialects.npu import BufferAttr, ComputeOp, ConstantOp, CpuOp, DmaOp, InputOp, OutputOp
+
+READ_OPERANDS = ("ifm", "ifm2", "weights", "scale_bias")
+
+
+@dataclass
+class _Live:
+    """One buffer value: its byte range, the command writing it and the last reading it."""
+
+    offset: int
+    end: int
+    born: int
+    last_read: int
+
+    def overlaps(self, buffer: BufferAttr) -> bool:
+        return self.offset < buffer.end and buffer.offset.data < self.end
+
+
+def _spans(op: Operation) -> tuple[list[BufferAttr], list[BufferAttr]]:
+    """(read, written) byte ranges of a command."""
+    if isinstance(op, DmaOp):
+        return [op.src], [op.dst]
+    if isinstance(op, CpuOp):
+        return [fm.buffer() for fm in op.inputs.data], [fm.buffer() for fm in op.outputs.data]
+    assert isinstance(op, ComputeOp)
+    reads = [op.properties[name] for name in READ_OPERANDS if name in op.properties]
+    return [r if isinstance(r, BufferAttr) else r.buffer() for r in reads], [op.ofm.buffer()]  # type: ignore[union-attr]
+
+
+def _in(memory: str, buffers: Iterable[BufferAttr]) -> list[BufferAttr]:
+    return [buffer for buffer in buffers if buffer.region.data == memory]
+
+
+def live_bytes(module: ModuleOp, memory: str) -> list[int]:
+    """Bytes of `memory` alive during each command of `npuc.cost.model.commands(module)`."""
+    ops = commands(module)
+    last = len(ops)
+    constant_bytes = sum(
+        op.buffer.size.data for op in module.ops if isinstance(op, ConstantOp) and op.buffer.region.data == memory
+    )
+    values: list[_Live] = []
+    current: list[_Live] = []  # values whose bytes have not been overwritten yet
+    for op in module.ops:
+        if isinstance(op, InputOp) and op.fm.region.data == memory:
+            buffer = op.fm.buffer()
+            current.append(_Live(buffer.offset.data, buffer.end, 0, 0))
+    values.extend(current)
+    for index, op in enumerate(ops):
+        reads, writes = _spans(op)
+        for buffer in _in(memory, reads):
+            for value in current:
+                if value.overlaps(buffer):
+                    value.last_read = index
+        for buffer in _in(memory, writes):
+            current = [value for value in current if not value.overlaps(buffer)]
+            value = _Live(buffer.offset.data, buffer.end, index, index)
+            current.append(value)
+            values.append(value)
+    for op in module.ops:
+        if isinstance(op, OutputOp) and op.fm.region.data == memory:
+            for value in current:
+                if value.overlaps(op.fm.buffer()):
+                    value.last_read = last
+    usage = [constant_bytes] * len(ops)
+    for value in values:
+        for index in range(value.born, min(value.last_read, last - 1) + 1):
+            usage[index] += value.end - value.offset
+    return usage

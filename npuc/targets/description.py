@@ -1,0 +1,252 @@
+"""The `Target` a pass or the cost model is handed, and the parts it is made of.
+
+A target is the combination of three things, as in Arm's Vela: an
+accelerator (MAC array, block shapes, shared buffer, throughput and operator
+rules), a system configuration (core clock and the memories on the NPU's AXI
+ports: bandwidth, burst length, latency, outstanding transactions) and a
+memory mode (which memory holds the arena, the weights and the weight
+staging area). `npuc.targets.load_target` builds one from data files; these
+classes only hold the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from npuc.errors import TargetError
+
+OPERATOR_KINDS = (
+    "conv2d",
+    "depthwise_conv2d",
+    "fully_connected",
+    "add",
+    "max_pool2d",
+    "avg_pool2d",
+    "reshape",
+)
+"""NPU operator kinds a target may list under `[operators]`."""
+
+DATA_TYPES = ("int8", "uint8", "int16", "int32")
+"""Element types a target may list as supported by an operator."""
+
+ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
+"""Fused activations a target may list as supported by an operator."""
+
+ENGINES = ("dma", "mac", "elementwise")
+"""Engines a target may list: DMA copies, the MAC array (convolution, fully
+connected, pooling) and the elementwise unit. Reports draw one timeline lane
+per engine (the DMA as two lanes, into and out of the staging memory)."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive integer range `[low, high]`, e.g. the legal strides."""
+
+    low: int
+    high: int
+
+    def __contains__(self, value: int) -> bool:
+        return self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        return f"[{self.low}, {self.high}]"
+
+
+@dataclass(frozen=True)
+class BlockShape:
+    """A feature-map block shape (height, width, depth) in elements."""
+
+    height: int
+    width: int
+    depth: int
+
+    @property
+    def elements(self) -> int:
+        """Number of elements in one block."""
+        return self.height * self.width * self.depth
+
+
+@dataclass(frozen=True)
+class FeatureMapLimit:
+    """Largest feature map (height, width, depth) an operator accepts on the NPU."""
+
+    height: int
+    width: int
+    depth: int
+
+    def admits(self, height: int, width: int, depth: int) -> bool:
+        """Whether a feature map of this shape is within the limit."""
+        return height <= self.height and width <= self.width and depth <= self.depth
+
+
+@dataclass(frozen=True)
+class KernelRule:
+    """Constraints on a windowed operator's kernel (convolution, pooling).
+
+    Kernel height, width and area are those of the dilated kernel, as the
+    hardware sees it. `padded_size`, when set, bounds each kernel dimension of
+    an operator that pads its input (Ethos-U average pooling with SAME padding
+    is limited to 8x8); `None` means padding adds no constraint.
+    """
+
+    height: Range
+    width: Range
+    area_max: int
+    stride: Range
+    dilation: Range
+    padded_size: Range | None
+
+
+@dataclass(frozen=True)
+class OperatorRule:
+    """What the NPU accepts for one operator kind; used by legalization.
+
+    `kernel` is `None` for operators without a window (fully connected,
+    elementwise, reshape).
+    """
+
+    kind: str
+    data_types: tuple[str, ...]
+    activations: tuple[str, ...]
+    max_ifm: FeatureMapLimit
+    max_ofm: FeatureMapLimit
+    kernel: KernelRule | None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One memory the NPU reaches over its bus.
+
+    `bandwidth` is in bytes per NPU clock cycle; latencies are in NPU cycles;
+    `burst_length` is the transfer size in bytes that reaches full bandwidth.
+    `port` names the AXI port the memory sits on ("Axi0", "Axi1"; empty when
+    the description does not say), `max_reads` and `max_writes` the
+    transactions it accepts in flight.
+    """
+
+    name: str
+    size: int
+    bandwidth: float
+    read_latency: int
+    write_latency: int
+    burst_length: int
+    port: str
+    max_reads: int
+    max_writes: int
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Compute rates of the NPU, for the cost model.
+
+    Rates are per NPU cycle. A convolution runs "kernel first" (IFM depth in
+    steps of `ifm_depth_step`, kernel elements in steps of
+    `kernel_element_step`) or "depth first" (IFM depth in steps of
+    `depth_first_ifm_depth_step`, one kernel element at a time).
+    `depthwise_macs_per_cycle` is the share of the MAC array a depthwise
+    convolution uses (one IFM channel per OFM channel). `ofm_block_depth` is
+    the output-channel granule weights are streamed in, and
+    `command_overhead_cycles` the fixed cost of issuing one NPU command.
+    """
+
+    macs_per_cycle: int
+    depthwise_macs_per_cycle: int
+    elementwise_elements_per_cycle: float
+    pooling_elements_per_cycle: float
+    output_elements_per_cycle: float
+    ifm_depth_step: int
+    kernel_element_step: int
+    depth_first_ifm_depth_step: int
+    ofm_block_depth: int
+    command_overhead_cycles: int
+
+
+@dataclass(frozen=True)
+class MemorySystem:
+    """A system configuration with a memory mode applied: clock, memories and roles.
+
+    `arena_memory` holds activations, `weights_memory` holds constants as
+    stored in the image, and `staging_memory` is where weights are copied by
+    DMA before an operator uses them; all three name entries of `memories`.
+    `system_config` and `memory_mode` are Vela's section names, empty when a
+    target file describes its memories itself.
+    """
+
+    system_config: str
+    memory_mode: str
+    clock_hz: float
+    memories: tuple[Memory, ...]
+    arena_memory: str
+    weights_memory: str
+    staging_memory: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """A complete description of one NPU and its memory system.
+
+    `name` is stable and loadable: `load_target(target.name)` gives the same
+    target (for built-in accelerators it is the target spec, see
+    `npuc.targets.target_spec`). `accelerator`, `system_config` and
+    `memory_mode` name the three parts (the last two are empty for a target
+    file that describes its own memories). Roles and memories are as in
+    `MemorySystem`. `alignment` (bytes) applies to every buffer placement.
+    `shram_bytes` is the NPU's internal shared buffer, of which
+    `shram_reserved_bytes` are not available for IFM and accumulator blocks.
+    Every block in `block_configs` is a multiple of `ofm_ublock`; the IFM is
+    fetched in multiples of `ifm_ublock`. Operator kinds absent from
+    `operators` do not run on the NPU. `engines` lists the units that run in
+    parallel (see `ENGINES`). `source` is the built-in name or file path it
+    was loaded from.
+    """
+
+    name: str
+    description: str
+    source: str
+    accelerator: str
+    system_config: str
+    memory_mode: str
+    clock_hz: float
+    alignment: int
+    memories: tuple[Memory, ...]
+    arena_memory: str
+    weights_memory: str
+    staging_memory: str
+    throughput: Throughput
+    shram_bytes: int
+    shram_reserved_bytes: int
+    ofm_ublock: BlockShape
+    ifm_ublock: BlockShape
+    block_configs: tuple[BlockShape, ...]
+    operators: tuple[OperatorRule, ...]
+    engines: tuple[str, ...]
+
+    def memory(self, name: str) -> Memory:
+        """The memory called `name`; `TargetError` if the target has none."""
+        for memory in self.memories:
+            if memory.name == name:
+                return memory
+        known = ", ".join(m.name for m in self.memories)
+        raise TargetError(
+            f"target '{self.name}' has no memory '{name}' (it has: {known})"
+        )
+
+    @property
+    def shram_usable_bytes(self) -> int:
+        """Shared-buffer bytes available for IFM and accumulator blocks."""
+        return self.shram_bytes - self.shram_reserved_bytes
+
+    def operator_rule(self, kind: str) -> OperatorRule | None:
+        """The constraints for operator `kind`, or `None` if the NPU lacks it."""
+        for rule in self.operators:
+            if rule.kind == kind:
+                return rule
+        return None
+
+    def supports(self, kind: str) -> bool:
+        """Whether operator `kind` runs on the NPU at all."""
+        return self.operator_rule(kind) is not None
+
+    def peak_bandwidth(self, memory: str) -> float:
+        """Design peak bandwidth of `memory` in bytes per second."""
+        return self.memory(memory).bandwidth * self.clock_hz

@@ -1,0 +1,278 @@
+"""The target TOML schema (docs/targets.md): an accelerator, and its memories or a Vela link.
+
+A target file always describes an accelerator (MACs, blocks, shared buffer,
+throughput, operators, engines). Its memory system is either described in
+the file itself (`clock_hz`, `[memories.*]` and the three roles: a complete
+target, the form for any NPU) or taken from a Vela system configuration and
+memory mode (`[vela]`: the defaults and the AXI port numbers that turn a
+Vela memory into bytes per cycle; the form of the Ethos-U accelerators).
+`base = "NAME"` starts from another built-in file (`data/NAME.toml` or
+`data/common/NAME.toml`) and overrides it table by table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from npuc.errors import TargetError
+from npuc.targets.description import (
+    ACTIVATIONS,
+    DATA_TYPES,
+    ENGINES,
+    OPERATOR_KINDS,
+    BlockShape,
+    FeatureMapLimit,
+    KernelRule,
+    Memory,
+    MemorySystem,
+    OperatorRule,
+    Throughput,
+)
+from npuc.targets.toml_reader import TableReader, describe
+from npuc.targets.vela_config import AxiPorts
+
+ROLES = ("arena_memory", "weights_memory", "staging_memory")
+GIGA = 1e9
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """The accelerator part of a target: everything but clock, memories and roles."""
+
+    name: str
+    description: str
+    alignment: int
+    throughput: Throughput
+    shram_bytes: int
+    shram_reserved_bytes: int
+    ofm_ublock: BlockShape
+    ifm_ublock: BlockShape
+    block_configs: tuple[BlockShape, ...]
+    operators: tuple[OperatorRule, ...]
+    engines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VelaLink:
+    """An accelerator whose memories come from a Vela system config and memory mode.
+
+    `system_config` and `memory_mode` are the defaults (Vela's, for Ethos-U);
+    `ports` the accelerator's AXI port width and address width.
+    """
+
+    system_config: str
+    memory_mode: str
+    ports: AxiPorts
+
+
+def with_base(
+    document: dict[str, Any], source: str, load_base: Callable[[str], dict[str, Any]], seen: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`document` merged over its `base` chain (tables merge key by key, values replace)."""
+    if "base" not in document:
+        return document
+    base_name = document["base"]
+    if not isinstance(base_name, str):
+        raise TargetError(f"{source}: field 'base': expected a string, got {describe(base_name)}")
+    if base_name in seen:
+        raise TargetError(f"{source}: field 'base': '{base_name}' is its own base")
+    base = with_base(load_base(base_name), source, load_base, (*seen, base_name))
+    own = {key: value for key, value in document.items() if key != "base"}
+    return _merge(base, own)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_target(reader: TableReader) -> tuple[Accelerator, MemorySystem | VelaLink]:
+    """Read a whole target document: the accelerator and its memory system (or Vela link)."""
+    accelerator = read_accelerator(reader)
+    if reader.has("vela"):
+        if reader.has("clock_hz"):
+            raise reader.fail("vela", "a target gives either [vela] or clock_hz and [memories], not both")
+        memory: MemorySystem | VelaLink = read_vela_link(reader.sub("vela"))
+    else:
+        memory = read_memory_system(reader)
+    reader.done()
+    return accelerator, memory
+
+
+def read_accelerator(reader: TableReader) -> Accelerator:
+    """The accelerator fields of a target document."""
+    alignment = reader.integer("alignment", minimum=1)
+    if alignment & (alignment - 1):
+        raise reader.fail("alignment", f"must be a power of two, got {alignment}")
+    shram_bytes = reader.integer("shram_bytes", minimum=1)
+    shram_reserved_bytes = reader.integer("shram_reserved_bytes")
+    if shram_reserved_bytes >= shram_bytes:
+        raise reader.fail(
+            "shram_reserved_bytes",
+            f"must be less than shram_bytes ({shram_bytes}), got {shram_reserved_bytes}",
+        )
+    ofm_ublock = BlockShape(*reader.int_list("ofm_ublock", 3))
+    ifm_ublock = BlockShape(*reader.int_list("ifm_ublock", 3)) if reader.has("ifm_ublock") else ofm_ublock
+    engines = reader.choices("engines", ENGINES) if reader.has("engines") else ENGINES
+    return Accelerator(
+        name=reader.string("name"),
+        description=reader.string("description"),
+        alignment=alignment,
+        throughput=read_throughput(reader.sub("throughput")),
+        shram_bytes=shram_bytes,
+        shram_reserved_bytes=shram_reserved_bytes,
+        ofm_ublock=ofm_ublock,
+        ifm_ublock=ifm_ublock,
+        block_configs=read_block_configs(reader, ofm_ublock),
+        operators=read_operators(reader.sub("operators")),
+        engines=engines,
+    )
+
+
+def read_memory_system(reader: TableReader) -> MemorySystem:
+    """`clock_hz`, `[memories.*]` and the roles of a complete target."""
+    clock_hz = reader.positive_number("clock_hz")
+    memories_table = reader.sub("memories")
+    memories = tuple(
+        read_memory(memories_table.sub(key), key, clock_hz) for key in memories_table.table
+    )
+    memories_table.done()
+    if not memories:
+        raise reader.fail("memories", "at least one memory is required")
+    names = [memory.name for memory in memories]
+    roles = {}
+    for role in ROLES:
+        roles[role] = reader.string(role)
+        if roles[role] not in names:
+            raise reader.fail(role, f"unknown memory '{roles[role]}' (memories: {', '.join(names)})")
+    return MemorySystem(system_config="", memory_mode="", clock_hz=clock_hz, memories=memories, **roles)
+
+
+def read_memory(reader: TableReader, name: str, clock_hz: float) -> Memory:
+    """One `[memories.NAME]` table; bandwidth in bytes/cycle or in GB/s (10^9 bytes/s)."""
+    if reader.has("bandwidth") == reader.has("bandwidth_gb_per_s"):
+        raise reader.fail("bandwidth", "give exactly one of bandwidth (bytes/cycle) and bandwidth_gb_per_s")
+    if reader.has("bandwidth"):
+        bandwidth = reader.positive_number("bandwidth")
+    else:
+        bandwidth = reader.positive_number("bandwidth_gb_per_s") * GIGA / clock_hz
+    memory = Memory(
+        name=name,
+        size=reader.integer("size", minimum=1),
+        bandwidth=bandwidth,
+        read_latency=reader.integer("read_latency"),
+        write_latency=reader.integer("write_latency"),
+        burst_length=reader.integer("burst_length", minimum=1),
+        port=reader.string("port") if reader.has("port") else "",
+        max_reads=reader.integer("max_reads", minimum=1) if reader.has("max_reads") else 1,
+        max_writes=reader.integer("max_writes") if reader.has("max_writes") else 1,
+    )
+    reader.done()
+    return memory
+
+
+def read_vela_link(reader: TableReader) -> VelaLink:
+    """The `[vela]` table of an accelerator whose memories come from a Vela config."""
+    link = VelaLink(
+        system_config=reader.string("system_config"),
+        memory_mode=reader.string("memory_mode"),
+        ports=AxiPorts(
+            bytes_per_cycle=reader.positive_number("axi_port_bytes_per_cycle"),
+            address_bits=reader.integer("address_bits", minimum=1),
+        ),
+    )
+    reader.done()
+    return link
+
+
+def read_throughput(reader: TableReader) -> Throughput:
+    """The `[throughput]` table."""
+    throughput = Throughput(
+        macs_per_cycle=reader.integer("macs_per_cycle", minimum=1),
+        depthwise_macs_per_cycle=reader.integer("depthwise_macs_per_cycle", minimum=1),
+        elementwise_elements_per_cycle=reader.positive_number("elementwise_elements_per_cycle"),
+        pooling_elements_per_cycle=reader.positive_number("pooling_elements_per_cycle"),
+        output_elements_per_cycle=reader.positive_number("output_elements_per_cycle"),
+        ifm_depth_step=reader.integer("ifm_depth_step", minimum=1),
+        kernel_element_step=reader.integer("kernel_element_step", minimum=1),
+        depth_first_ifm_depth_step=reader.integer("depth_first_ifm_depth_step", minimum=1),
+        ofm_block_depth=reader.integer("ofm_block_depth", minimum=1),
+        command_overhead_cycles=reader.integer("command_overhead_cycles"),
+    )
+    reader.done()
+    return throughput
+
+
+def read_block_configs(reader: TableReader, ublock: BlockShape) -> tuple[BlockShape, ...]:
+    """`block_configs`: a non-empty list of [h, w, c], each a multiple of `ublock`."""
+    value = reader.value("block_configs")
+    if not isinstance(value, list) or not value:
+        raise reader.fail("block_configs", f"expected a non-empty list of [h, w, c], got {describe(value)}")
+    shapes = []
+    for entry in value:
+        shape = BlockShape(*reader.checked_int_list("block_configs", entry, 3))
+        if shape.height % ublock.height or shape.width % ublock.width or shape.depth % ublock.depth:
+            raise reader.fail(
+                "block_configs",
+                f"block {entry} is not a multiple of ofm_ublock "
+                f"[{ublock.height}, {ublock.width}, {ublock.depth}]",
+            )
+        shapes.append(shape)
+    return tuple(shapes)
+
+
+def read_operators(reader: TableReader) -> tuple[OperatorRule, ...]:
+    """The `[operators.*]` tables, one per supported operator kind."""
+    rules = []
+    for kind in reader.table:
+        if kind not in OPERATOR_KINDS:
+            raise reader.fail(kind, f"unknown operator kind (known: {', '.join(OPERATOR_KINDS)})")
+        rules.append(read_operator_rule(reader.sub(kind), kind))
+    reader.done()
+    return tuple(rules)
+
+
+def read_operator_rule(reader: TableReader, kind: str) -> OperatorRule:
+    """One `[operators.KIND]` table."""
+    rule = OperatorRule(
+        kind=kind,
+        data_types=reader.choices("data_types", DATA_TYPES),
+        activations=reader.choices("activations", ACTIVATIONS),
+        max_ifm=read_feature_map_limit(reader.sub("max_ifm")),
+        max_ofm=read_feature_map_limit(reader.sub("max_ofm")),
+        kernel=read_kernel_rule(reader.sub("kernel")) if reader.has("kernel") else None,
+    )
+    reader.done()
+    return rule
+
+
+def read_feature_map_limit(reader: TableReader) -> FeatureMapLimit:
+    """A `{height, width, depth}` limit."""
+    limit = FeatureMapLimit(
+        height=reader.integer("height", minimum=1),
+        width=reader.integer("width", minimum=1),
+        depth=reader.integer("depth", minimum=1),
+    )
+    reader.done()
+    return limit
+
+
+def read_kernel_rule(reader: TableReader) -> KernelRule:
+    """A `kernel = {...}` table of window constraints."""
+    rule = KernelRule(
+        height=reader.range("height"),
+        width=reader.range("width"),
+        area_max=reader.integer("area_max", minimum=1),
+        stride=reader.range("stride"),
+        dilation=reader.range("dilation"),
+        padded_size=reader.range("padded_size") if reader.has("padded_size") else None,
+    )
+    reader.done()
+    return rule

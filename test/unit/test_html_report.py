@@ -1,0 +1,79 @@
+"""The HTML report of a MobileNetV2-shaped network in headless Chromium: every tab draws, no console errors.
+
+Chromium comes from Debian's packages (`.ci/run` installs it). Without it
+this test fails: the HTML report must be checked in a real browser.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_analyze import mobilenet_v2_like
+
+from npuc.api import analyze_model
+from npuc.report.html import TABS
+
+CHROMIUM = "/usr/bin/chromium"
+WINDOW = (1280, 900)
+CONTENT_TOP = 130
+"""Screenshot rows above this are the page header and the tab bar, drawn on every tab."""
+
+
+def chromium() -> str:
+    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is not installed: apt-get install -y chromium (as .ci/run does)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report_html(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("html")
+    model = folder / "mobilenet_v2_like.onnx"
+    mobilenet_v2_like(model, size=64, width=0.35, classes=100)
+    sample = np.random.default_rng(2).uniform(0, 1, (1, 64, 64, 3)).astype(np.float32)
+    return analyze_model(model, "ethos-u55-128", [sample]).write_reports(folder, ["html"])[0]
+
+
+@pytest.fixture(scope="module")
+def browser_runs(report_html, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    """Each tab opened by its own headless Chromium (all at once): the run and its screenshot."""
+    folder = tmp_path_factory.mktemp("browser")
+    launched = {}
+    for tab in TABS:
+        screenshot = folder / f"{tab}.png"
+        command = [
+            chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={folder / ('profile-' + tab)}", "--enable-logging=stderr", "--v=0",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=10000",
+            f"--screenshot={screenshot}", "--dump-dom", f"{report_html.as_uri()}?tab={tab}",
+        ]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        launched[tab] = (command, process, screenshot)
+    runs = {}
+    for tab, (command, process, screenshot) in launched.items():
+        stdout, stderr = process.communicate(timeout=120)
+        runs[tab] = (subprocess.CompletedProcess(command, process.returncode, stdout, stderr), screenshot)
+    return runs
+
+
+@pytest.mark.parametrize("tab", list(TABS))
+def test_tab_draws_without_console_errors(browser_runs, tab):
+    result, screenshot = browser_runs[tab]
+    assert result.returncode == 0, result.stderr[-2000:]
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console
+    assert '<body data-status="ok">' in result.stdout
+    assert f'<button id="button-{tab}" data-tab="{tab}" class="active">' in result.stdout
+    with Image.open(screenshot) as image:
+        pixels = np.asarray(image.convert("RGB"))[CONTENT_TOP:]
+    colours = np.unique(pixels.reshape(-1, 3)[::7], axis=0)
+    background = (pixels == pixels[-1, -1]).all(axis=2).mean()
+    assert len(colours) > 20, f"{tab}: only {len(colours)} colours"
+    assert background < 0.97, f"{tab}: {background:.1%} of the content is background"

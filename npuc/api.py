@@ -27,7 +27,7 @@ BACKEND_PASSES = ("npu-legalize", "npu-tile", "npu-schedule", "npu-allocate", "n
 
 
 def import_model(path: str | Path) -> ModuleOp:
-    """Import an ONNX model (or parse a `.mlir` file) into a verified module."""
+    """Import an ONNX or TFLite model (or parse a `.mlir` file) into a verified module."""
     from npuc.importers import import_model as import_by_extension
 
     return import_by_extension(str(path))

@@ -164,12 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("import", help="import a model and print its graph IR")
-    command.add_argument("model", help="ONNX model (.onnx) or IR file (.mlir)")
+    command.add_argument("model", help="ONNX (.onnx) or TFLite (.tflite) model, or IR file (.mlir)")
     command.add_argument("-o", "--output", help="write the IR to this file")
     command.set_defaults(handler=cmd_import)
 
     command = commands.add_parser("run", help="run a model or IR with the reference interpreter")
-    command.add_argument("model", help="ONNX model or graph/quantized IR file")
+    command.add_argument("model", help="ONNX or TFLite model, or graph/quantized/npu IR file")
     command.add_argument("--input", required=True, help=".npy (one input) or .npz (by name)")
     command.add_argument("-o", "--output", help="write outputs to this .npy/.npz")
     command.set_defaults(handler=cmd_run)
@@ -181,12 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(handler=cmd_quantize)
 
     command = commands.add_parser("compile", help="compile a model to an NPU command stream and reports")
-    command.add_argument("model", help="ONNX model or graph/quantized IR file")
+    command.add_argument("model", help="ONNX or TFLite model, or graph/quantized IR file")
     _add_target_options(command)
     command.set_defaults(handler=cmd_compile)
 
     command = commands.add_parser("analyze", help="estimate a model's performance and write the reports")
-    command.add_argument("model", help="ONNX model or graph/quantized IR file")
+    command.add_argument("model", help="ONNX or TFLite model, or graph/quantized IR file")
     _add_target_options(command)
     command.set_defaults(handler=cmd_analyze)
     return parser

@@ -10,11 +10,10 @@ on TFLite's reference kernels and on the NPU:
 - Weights: symmetric int8 per output channel (zero point 0, values in
   [-127, 127]), scale_c = max|w_c| / 127; an all-zero channel gets scale 1.
 - Bias: int32, round(b / (ifm_scale * weight_scale_c)), saturated.
-- Ops that move values (max/avg pool, reshape, transpose) keep their input's
-  parameters, as TFLite requires; add gets its own output range; fused
-  activations stay properties (their calibrated range is already after the
-  activation); standalone relu/clip become `quantized.clamp` with the input's
-  parameters and quantized bounds.
+- Activation ranges come from `npuc.calibration` (strategy per
+  `QuantizationOptions`: MSE-optimal clipping by default, min/max for model
+  outputs and softmax inputs). The op families (same quantization, own range,
+  fixed TFLite output ranges, concat sharing) are in `npuc.quantization_rules`.
 - The float interface stays: a `quantized.quantize` follows each f32 argument
   and a `quantized.dequantize` precedes each f32 result.
 """
@@ -22,30 +21,35 @@ on TFLite's reference kernels and on the NPU:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import (
-    BytesAttr,
-    DenseIntOrFPElementsAttr,
-    Float32Type,
-    ModuleOp,
-    TensorType,
-    i32,
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, SSAValue
+
+from npuc.calibration import (
+    HISTOGRAM_STRATEGIES,
+    STRATEGIES,
+    Statistics,
+    collect_statistics,
+    choose_range,
+    quantization_error,
 )
-from xdsl.dialects.func import ReturnOp
-from xdsl.ir import Block, Operation, SSAValue
-
-from npuc.ir import arg_attributes, tensor_name
-from npuc.dialects import graph, quantized
+from npuc.dialects import graph
 from npuc.dialects.common import layer_name
-from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
-from npuc.errors import InputDataError, NpucError, UnsupportedOperatorError
-from npuc.ir import main_function
+from npuc.dialects.quantized import UniformQuantizedType, storage_of
+from npuc.errors import InputDataError, NpucError
+from npuc.ir import arg_attributes, main_function, tensor_name
+from npuc.quantization_rules import (
+    CONV_LIKE,
+    OWN_RANGE,
+    Quantizer,
+    check_supported,
+    quantize_bias,
+    require_finite,
+)
 from npuc.reference import fixed_point
-from npuc.reference.graph_interpreter import constant_value, run_graph
-
-CALIBRATION_BATCH = 32
-"""Samples run at once while calibrating: bounds the memory kept per value."""
 
 SUPPORTED_ACTIVATION_BITS = (8,)
 
@@ -55,41 +59,62 @@ MIN_SCALE = 1e-9
 WEIGHT_QMAX = 127
 """Symmetric int8 weights use [-127, 127] (TFLite's narrow range)."""
 
+WEIGHT_STRATEGIES = ("minmax", "mse")
+
 Range = tuple[float, float]
 
-_CONV_LIKE: dict[type[Operation], type[Operation]] = {
-    graph.Conv2dOp: quantized.Conv2dOp,
-    graph.DepthwiseConv2dOp: quantized.DepthwiseConv2dOp,
-    graph.FullyConnectedOp: quantized.FullyConnectedOp,
-}
-_SAME_QUANTIZATION: dict[type[Operation], type[Operation]] = {
-    graph.MaxPool2dOp: quantized.MaxPool2dOp,
-    graph.AvgPool2dOp: quantized.AvgPool2dOp,
-    graph.ReshapeOp: quantized.ReshapeOp,
-    graph.TransposeOp: quantized.TransposeOp,
-}
+__all__ = [
+    "QuantizationOptions", "activation_params", "activation_type", "quantize_bias",
+    "quantize_module", "quantize_weights", "sqnr_db", "weight_scales",
+]  # fmt: skip
 
 
-def calibrate(module: ModuleOp, samples: Sequence[np.ndarray]) -> dict[SSAValue, Range]:
-    """Run @main in float over `samples` and record each value's (min, max).
+@dataclass(frozen=True)
+class QuantizationOptions:
+    """How `quantize_module` quantizes; the defaults are npuc's recommended settings.
 
-    `samples` holds one array per argument in IR layout, N samples stacked on
-    axis 0; they run in batches of `CALIBRATION_BATCH` so that memory stays
-    bounded whatever N is.
+    - `activation_strategy`: range choice for activations (`npuc.calibration.STRATEGIES`).
+    - `output_strategy`: range choice for the model's outputs and the inputs
+      of softmax, where clipping costs most (logits, scores).
+    - `weight_strategy`: `minmax` (max|w| per channel) or `mse` (clipping that
+      minimises each channel's squared error).
+    - `per_channel`: symmetric int8 weights per output channel, else per tensor.
+    - `percentile`: the percentile the `percentile` strategy keeps.
+    - `statistics`: a `.npz` of saved statistics to use instead of running
+      calibration (samples may then be empty); `save_statistics`: where to
+      write the statistics gathered.
     """
-    ranges: dict[SSAValue, Range] = {}
-    count = len(samples[0]) if samples else 0
-    for start in range(0, count, CALIBRATION_BATCH):
-        batch = [sample[start : start + CALIBRATION_BATCH] for sample in samples]
-        execution = run_graph(module, batch, keep_values=True)
-        for value, array in execution.values.items():
-            if isinstance(value.owner, graph.ConstantOp) or array.size == 0:
-                continue  # constants are quantized from their own data
-            low, high = float(np.min(array)), float(np.max(array))
-            if value in ranges:
-                low, high = min(low, ranges[value][0]), max(high, ranges[value][1])
-            ranges[value] = (low, high)
-    return ranges
+
+    activation_bits: int = 8
+    activation_strategy: str = "mse"
+    output_strategy: str = "minmax"
+    weight_strategy: str = "minmax"
+    per_channel: bool = True
+    percentile: float = 99.999
+    statistics: str = ""
+    save_statistics: str = ""
+
+    def check(self) -> None:
+        """`NpucError` naming the first option with an unsupported value."""
+        if self.activation_bits not in SUPPORTED_ACTIVATION_BITS:
+            raise NpucError(
+                f"quantize supports {', '.join(map(str, SUPPORTED_ACTIVATION_BITS))}-bit "
+                f"activations, not {self.activation_bits}"
+            )
+        for what, strategy in (
+            ("activation", self.activation_strategy), ("output", self.output_strategy)
+        ):
+            if strategy not in STRATEGIES:
+                raise NpucError(
+                    f"unknown {what} strategy '{strategy}' (known: {', '.join(STRATEGIES)})"
+                )
+        if self.weight_strategy not in WEIGHT_STRATEGIES:
+            raise NpucError(
+                f"unknown weight strategy '{self.weight_strategy}' "
+                f"(known: {', '.join(WEIGHT_STRATEGIES)})"
+            )
+        if not 50.0 < self.percentile <= 100.0:
+            raise NpucError(f"percentile must be in (50, 100], not {self.percentile}")
 
 
 def activation_params(minimum: float, maximum: float, bits: int = 8) -> tuple[float, int]:
@@ -113,26 +138,52 @@ def activation_type(minimum: float, maximum: float, bits: int = 8) -> UniformQua
     return UniformQuantizedType(storage_of(bits), [scale], [zero_point])
 
 
-def weight_scales(weights: np.ndarray, axis: int) -> np.ndarray:
-    """Symmetric per-channel scales (float32) along `axis`: max|w_c| / 127."""
+def _channel_peaks(weights: np.ndarray, axis: int | None) -> np.ndarray:
+    if axis is None:
+        return np.array([np.max(np.abs(weights))], dtype=np.float64)
     reduce_axes = tuple(a for a in range(weights.ndim) if a != axis)
-    peak = np.max(np.abs(weights), axis=reduce_axes).astype(np.float64)
-    scales = np.where(peak > 0, peak / WEIGHT_QMAX, 1.0)
+    return np.max(np.abs(weights), axis=reduce_axes).astype(np.float64)
+
+
+def _mse_peaks(weights: np.ndarray, axis: int | None, peaks: np.ndarray) -> np.ndarray:
+    """Per channel, the clipping of max|w| minimising the squared rounding+clipping error."""
+    channels = weights.reshape(1, -1) if axis is None else np.moveaxis(weights, axis, 0)
+    flat = channels.reshape(len(peaks), -1).astype(np.float64)
+    factors = np.linspace(0.5, 1.0, 51)
+    best = peaks.copy()
+    for index, (row, peak) in enumerate(zip(flat, peaks)):
+        if peak > 0:
+            errors = quantization_error(
+                row, np.ones_like(row), -peak * factors, peak * factors, 2 * WEIGHT_QMAX + 1
+            )
+            best[index] = peak * factors[int(np.argmin(errors))]
+    return best
+
+
+def weight_scales(
+    weights: np.ndarray, axis: int | None, strategy: str = "minmax"
+) -> np.ndarray:
+    """Symmetric scales (float32) per channel along `axis` (one if None): peak / 127.
+
+    The peak is max|w_c| (`minmax`) or its squared-error-optimal clipping (`mse`).
+    """
+    peaks = _channel_peaks(weights, axis)
+    if strategy == "mse":
+        peaks = _mse_peaks(weights, axis, peaks)
+    scales = np.where(peaks > 0, peaks / WEIGHT_QMAX, 1.0)
     return scales.astype(np.float32)
 
 
-def quantize_weights(weights: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(int8 weights, float32 scales) of symmetric per-channel quantization."""
-    scales = weight_scales(weights, axis)
-    stored = fixed_point.quantize(weights, scales, 0, -WEIGHT_QMAX, WEIGHT_QMAX, axis=axis)
+def quantize_weights(
+    weights: np.ndarray, axis: int, per_channel: bool = True, strategy: str = "minmax"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 weights, float32 scales) of symmetric per-channel (or per-tensor) quantization."""
+    scales = weight_scales(weights, axis if per_channel else None, strategy)
+    stored = fixed_point.quantize(
+        weights, scales if per_channel else scales[0], 0, -WEIGHT_QMAX, WEIGHT_QMAX,
+        axis=axis if per_channel else None,
+    )  # fmt: skip
     return stored, scales
-
-
-def quantize_bias(bias: np.ndarray, ifm_scale: float, scales: np.ndarray) -> np.ndarray:
-    """int32 bias with the implied scale ifm_scale * weight_scale_c, saturated."""
-    bias_scales = float(ifm_scale) * scales.astype(np.float64)
-    rounded = fixed_point.round_half_away_from_zero(bias.astype(np.float64) / bias_scales)
-    return np.clip(rounded, fixed_point.INT32_MIN, fixed_point.INT32_MAX).astype(np.int32)
 
 
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -149,190 +200,94 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     return 10.0 * float(np.log10(signal / noise)) if signal > 0 else float("-inf")
 
 
-def _dense(array: np.ndarray, element_type) -> DenseIntOrFPElementsAttr:
-    return DenseIntOrFPElementsAttr(
-        TensorType(element_type, list(array.shape)), BytesAttr(array.tobytes())
-    )
+def value_names(func: FuncOp) -> dict[SSAValue, str]:
+    """A stable name per calibrated value: argument tensor names, op layer names.
 
-
-class _Quantizer:
-    """Rewrites one block of graph ops into quantized ops, op by op in order.
-
-    New ops are inserted before the op they replace; `values` maps each float
-    value to its quantized counterpart. The float ops are erased at the end.
+    Results of multi-result ops get `#index`; these names key saved
+    statistics and the per-layer report.
     """
-
-    def __init__(self, block: Block, ranges: dict[SSAValue, Range], bits: int):
-        self.block = block
-        self.ranges = ranges
-        self.bits = bits
-        self.values: dict[SSAValue, SSAValue] = {}
-
-    def range_type(self, value: SSAValue, what: str) -> UniformQuantizedType:
-        """The activation type of a calibrated value; `what` names it in errors."""
-        low, high = self.ranges.get(value, (float("nan"), float("nan")))
-        if not (np.isfinite(low) and np.isfinite(high)):
-            raise InputDataError(
-                f"calibration gave no finite range for {what} ([{low}, {high}])"
-            )
-        return activation_type(low, high, self.bits)
-
-    def insert(self, new_op: Operation, before: Operation) -> Operation:
-        self.block.insert_op_before(new_op, before)
-        return new_op
-
-    def quantize_arguments(self, names: Sequence[str]) -> None:
-        first = self.block.first_op
-        assert first is not None
-        for argument, name in zip(self.block.args, names):
-            if not _is_float_tensor(argument):
-                self.values[argument] = argument
-                continue
-            shape = argument.type.get_shape()  # type: ignore[attr-defined]
-            qtype = self.range_type(argument, f"input '{name}'")
-            op = self.insert(quantized.QuantizeOp(argument, TensorType(qtype, shape)), first)
-            self.values[argument] = op.results[0]
-
-    def activation(self, value: SSAValue, user: Operation) -> SSAValue:
-        """The quantized form of an activation operand (constants get their own range)."""
-        if value in self.values:
-            return self.values[value]
-        owner = value.owner
-        if isinstance(owner, graph.ConstantOp):
-            data = constant_value(owner.value)
-            qtype = activation_type(float(data.min()), float(data.max()), self.bits)
-            stored = fixed_point.quantize(
-                data, qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax,
-                dtype=qtype.numpy_dtype(),
-            )
-            constant = quantized.ConstantOp(
-                _dense(stored, qtype.storage_type), TensorType(qtype, list(data.shape))
-            )
-            constant.attributes.update(owner.attributes)
-            self.values[value] = self.insert(constant, user).results[0]
-            return self.values[value]
-        raise UnsupportedOperatorError(
-            "quantize", [(layer_name(user), user.name, "operand is not a quantized value")]
-        )
-
-    def conv_like(self, op: Operation, target: type[Operation]) -> Operation:
-        ifm = self.activation(op.operands[0], op)
-        ifm_type = quant_type(ifm)
-        assert ifm_type is not None
-        weights_op, bias_op = op.operands[1].owner, op.operands[2].owner
-        assert isinstance(weights_op, graph.ConstantOp) and isinstance(bias_op, graph.ConstantOp)
-        axis = target.WEIGHT_AXIS  # type: ignore[attr-defined]
-        stored, scales = quantize_weights(constant_value(weights_op.value), axis)
-        weights_type = UniformQuantizedType(
-            storage_of(8), [float(s) for s in scales], [0] * len(scales), axis
-        )
-        weights = quantized.ConstantOp(
-            _dense(stored, storage_of(8)), TensorType(weights_type, list(stored.shape))
-        )
-        weights.attributes.update(weights_op.attributes)
-        bias = quantized.ConstantOp(
-            _dense(quantize_bias(constant_value(bias_op.value), ifm_type.scale, scales), i32)
-        )
-        bias.attributes.update(bias_op.attributes)
-        self.insert(weights, op)
-        self.insert(bias, op)
-        ofm_type = self.range_type(op.results[0], f"'{layer_name(op)}'")
-        return self.rebuild(op, target, [ifm, weights.results[0], bias.results[0]], ofm_type)
-
-    def rebuild(
-        self,
-        op: Operation,
-        target: type[Operation],
-        operands: Sequence[SSAValue],
-        element_type: UniformQuantizedType,
-    ) -> Operation:
-        """`op` as a `target` op on quantized operands: properties and attributes kept."""
-        result_shape = op.results[0].type.get_shape()  # type: ignore[attr-defined]
-        new_op = target.create(
-            operands=list(operands),
-            result_types=[TensorType(element_type, result_shape)],
-            properties=dict(op.properties),
-            attributes=dict(op.attributes),
-        )
-        return self.insert(new_op, op)
-
-    def clamp(self, op: Operation, minimum: float | None, maximum: float | None) -> Operation:
-        ifm = self.activation(op.operands[0], op)
-        qtype = quant_type(ifm)
-        assert qtype is not None
-        bounds = [qtype.qmin, qtype.qmax]
-        for index, bound in enumerate((minimum, maximum)):
-            if bound is not None:
-                bounds[index] = int(
-                    fixed_point.quantize(
-                        np.float32(bound), qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax
-                    )
-                )
-        new_op = quantized.ClampOp(ifm, bounds[0], bounds[1])
-        new_op.attributes.update(op.attributes)
-        return self.insert(new_op, op)
-
-    def rewrite(self, op: Operation) -> None:
-        """Insert the quantized form of `op` and map its result."""
-        kind = type(op)
-        if isinstance(op, graph.ConstantOp):
-            return  # quantized where used: as weights, bias or activation
-        if kind in _CONV_LIKE:
-            new_op = self.conv_like(op, _CONV_LIKE[kind])
-        elif kind in _SAME_QUANTIZATION:
-            ifm = self.activation(op.operands[0], op)
-            qtype = quant_type(ifm)
-            assert qtype is not None
-            new_op = self.rebuild(op, _SAME_QUANTIZATION[kind], [ifm], qtype)
-        elif isinstance(op, graph.AddOp):
-            operands = [self.activation(value, op) for value in op.operands]
-            ofm_type = self.range_type(op.ofm, f"'{layer_name(op)}'")
-            new_op = self.rebuild(op, quantized.AddOp, operands, ofm_type)
-        elif isinstance(op, graph.ReluOp):
-            new_op = self.clamp(op, 0.0, None)
-        else:
-            assert isinstance(op, graph.ClipOp), "check_supported admits only these ops"
-            new_op = self.clamp(op, op.min.value.data, op.max.value.data)
-        self.values[op.results[0]] = new_op.results[0]
-
-    def dequantize_results(self, return_op: ReturnOp) -> None:
-        results = []
-        for value in return_op.operands:
-            new_value = self.values.get(value, value)
-            if _is_float_tensor(value) and new_value is not value:
-                new_value = self.insert(quantized.DequantizeOp(new_value), return_op).results[0]
-            results.append(new_value)
-        return_op.operands = results
-
-
-def check_supported(block: Block) -> None:
-    """Raise `UnsupportedOperatorError` listing every graph op `quantize` cannot handle.
-
-    Checked before anything changes, so a rejected module is left as it was.
-    """
-    handled = (
-        *_CONV_LIKE, *_SAME_QUANTIZATION, graph.ConstantOp, graph.AddOp, graph.ReluOp, graph.ClipOp
-    )
-    problems = []
+    block = func.body.block
+    names: dict[SSAValue, str] = {
+        argument: tensor_name(attrs, f"arg{index}")
+        for index, (argument, attrs) in enumerate(zip(block.args, arg_attributes(func)))
+    }
     for op in block.ops:
-        if op.dialect_name() != "graph":
+        if op.dialect_name() != "graph" or isinstance(op, graph.ConstantOp):
             continue
-        if not isinstance(op, handled):
-            problems.append((layer_name(op), op.name, "no quantized form"))
-        elif type(op) in _CONV_LIKE:
-            for index, what in ((1, "weights"), (2, "bias")):
-                if not isinstance(op.operands[index].owner, graph.ConstantOp):
-                    problems.append((layer_name(op), op.name, f"{what} are not a constant"))
-    if problems:
-        raise UnsupportedOperatorError("quantize", problems)
+        for index, result in enumerate(op.results):
+            suffix = f"#{index}" if len(op.results) > 1 else ""
+            names[result] = f"{layer_name(op)}{suffix}"
+    return names
 
 
-def _is_float_tensor(value: SSAValue) -> bool:
-    return isinstance(value.type, TensorType) and isinstance(value.type.element_type, Float32Type)
+def _output_like(block: Block) -> set[SSAValue]:
+    """Values whose clipping costs most: model results and softmax inputs."""
+    values: set[SSAValue] = set()
+    for op in block.ops:
+        if isinstance(op, ReturnOp | graph.SoftmaxOp):
+            values.update(op.operands)
+    return values
+
+
+def _share_concat_ranges(block: Block, ranges: dict[SSAValue, Range]) -> None:
+    """Give a concat's inputs its range when nothing else reads them (no requantize)."""
+    for op in block.ops:
+        if not isinstance(op, graph.ConcatOp) or op.output not in ranges:
+            continue
+        for value in op.inputs:
+            producer = value.owner
+            sole_use = len(value.uses) == 1
+            if sole_use and type(producer) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
+                ranges[value] = ranges[op.output]
+
+
+def _gather_statistics(
+    module: ModuleOp, samples: Sequence[np.ndarray], names: dict, options: QuantizationOptions
+) -> Statistics:
+    if options.statistics:
+        statistics = Statistics.load(options.statistics)
+    else:
+        if not samples or len(samples[0]) == 0:
+            raise InputDataError("quantize needs at least one calibration sample")
+        histograms = any(
+            strategy in HISTOGRAM_STRATEGIES
+            for strategy in (options.activation_strategy, options.output_strategy)
+        )
+        statistics = collect_statistics(module, samples, names, histograms)
+    if options.save_statistics:
+        statistics.save(options.save_statistics)
+    return statistics
+
+
+def calibrate(
+    module: ModuleOp, samples: Sequence[np.ndarray], options: QuantizationOptions | None = None
+) -> dict[SSAValue, Range]:
+    """Run @main in float over `samples` and choose each value's (low, high) range.
+
+    `samples` holds one array per argument in IR layout, N samples stacked on
+    axis 0; the range choice follows `options.activation_strategy`.
+    """
+    options = options or QuantizationOptions()
+    func = main_function(module)
+    names = value_names(func)
+    statistics = _gather_statistics(module, samples, names, options)
+    outputs = _output_like(func.body.block)
+    ranges = {}
+    for value, name in names.items():
+        if name in statistics.tensors:
+            strategy = options.output_strategy if value in outputs else options.activation_strategy
+            ranges[value] = choose_range(
+                statistics.tensors[name], strategy, options.activation_bits, options.percentile
+            )
+    _share_concat_ranges(func.body.block, ranges)
+    return ranges
 
 
 def quantize_module(
-    module: ModuleOp, samples: Sequence[np.ndarray], activation_bits: int = 8
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    activation_bits: int = 8,
+    options: QuantizationOptions | None = None,
 ) -> ModuleOp:
     """Quantize the graph IR of `module` in place, calibrated on `samples`.
 
@@ -340,20 +295,27 @@ def quantize_module(
     axis 0, see `npuc.data.load_samples`). Raises `NpucError` subclasses for
     unsupported ops, non-constant weights and unusable calibration data.
     """
-    if activation_bits not in SUPPORTED_ACTIVATION_BITS:
-        raise NpucError(
-            f"quantize supports {', '.join(map(str, SUPPORTED_ACTIVATION_BITS))}-bit "
-            f"activations, not {activation_bits}"
-        )
-    if not samples or len(samples[0]) == 0:
-        raise InputDataError("quantize needs at least one calibration sample")
+    options = options or QuantizationOptions(activation_bits=activation_bits)
+    options.check()
     func = main_function(module)
     block = func.body.block
     if not any(op.dialect_name() == "graph" for op in block.ops):
         return module  # already quantized: nothing to do
     check_supported(block)
-    ranges = calibrate(module, samples)
-    quantizer = _Quantizer(block, ranges, activation_bits)
+    ranges = calibrate(module, samples, options)
+    bits = options.activation_bits
+
+    def range_type(value: SSAValue, what: str) -> UniformQuantizedType:
+        low, high = require_finite(ranges.get(value, (float("nan"),) * 2), what)
+        return activation_type(low, high, bits)
+
+    def constant_type(data: np.ndarray) -> UniformQuantizedType:
+        return activation_type(float(data.min()), float(data.max()), bits)
+
+    def weights(data: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        return quantize_weights(data, axis, options.per_channel, options.weight_strategy)
+
+    quantizer = Quantizer(block, range_type, constant_type, weights)
     old_ops = list(block.ops)
     names = [tensor_name(attrs, f"arg{i}") for i, attrs in enumerate(arg_attributes(func))]
     quantizer.quantize_arguments(names)

@@ -11,6 +11,11 @@ from importlib import import_module
 from xdsl.passes import ModulePass
 
 PASS_MODULES: dict[str, tuple[str, str]] = {
+    "graph-fold-constants": ("fold_constants", "FoldConstantsPass"),
+    "graph-canonicalize": ("canonicalize", "CanonicalizePass"),
+    "graph-fold-scale": ("fold_scale", "FoldScalePass"),
+    "graph-fuse-pad": ("fuse_pad", "FusePadPass"),
+    "graph-mean-to-pool": ("mean_to_pool", "MeanToPoolPass"),
     "graph-fuse-activation": ("fuse_activation", "FuseActivationPass"),
     "quantize": ("quantize", "QuantizePass"),
     "npu-legalize": ("legalize", "LegalizePass"),
@@ -21,6 +26,16 @@ PASS_MODULES: dict[str, tuple[str, str]] = {
     "npu-cost-model": ("cost_model", "CostModelPass"),
 }
 """Pass name -> (module in npuc.passes, class name)."""
+
+GRAPH_OPTIMISATION_PIPELINE = (
+    "graph-fold-constants",
+    "graph-canonicalize",
+    "graph-fold-scale",
+    "graph-fuse-pad",
+    "graph-mean-to-pool",
+    "graph-fuse-activation",
+)
+"""The graph passes in the order a compile runs them, before `quantize`."""
 
 
 def _factory(module: str, class_name: str) -> Callable[[], type[ModulePass]]:

@@ -22,7 +22,12 @@ FUSING_OPS = (
     graph.Conv2dOp,
     graph.DepthwiseConv2dOp,
     graph.FullyConnectedOp,
+    graph.TransposeConv2dOp,
     graph.AddOp,
+    graph.SubOp,
+    graph.MulOp,
+    graph.MaximumOp,
+    graph.MinimumOp,
     graph.MaxPool2dOp,
     graph.AvgPool2dOp,
 )
@@ -107,8 +112,9 @@ class FuseClip(RewritePattern):
 class FuseActivationPass(ModulePass):
     """Fold standalone `graph.relu` / `graph.clip` into the producing layer op.
 
-    A clamp is folded into a conv2d, depthwise_conv2d, fully_connected, add,
-    max_pool2d or avg_pool2d when that op has no other user and the clamp
+    A clamp is folded into a conv2d, depthwise_conv2d, transpose_conv2d,
+    fully_connected, add, sub, mul, maximum, minimum, max_pool2d or
+    avg_pool2d when that op has no other user and the clamp
     composed with the op's current activation is exactly relu [0, inf),
     relu6 [0, 6] or relu_n1_to_1 [-1, 1] (so relu after relu6 folds, while
     clip(0, 5) or relu after relu_n1_to_1 stay). Clip bounds beyond +-3.4e38

@@ -23,6 +23,7 @@ from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
     Transfer,
     access_times,
+    block_memory_cycles,
     byte_span,
     compute_transfers,
     dma_bound,
@@ -194,11 +195,11 @@ def _buffers(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
     return tuple(byte_span(attr) for attr in present)  # type: ignore[arg-type]
 
 
-def _compute_estimate(op: ComputeOp, target: Target, layer: str) -> _Estimate:
+def _compute_estimate(op: ComputeOp, target: Target, layer: str, copies: frozenset[tuple[str, int]]) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
     window = command_window(op)
-    work = compute_work(op, geometry, window, target.throughput)
-    transfers = compute_transfers(op, geometry, window, target.throughput.ofm_block_depth)
+    work = compute_work(op, geometry, window, target, block_memory_cycles(op, geometry, window, target, layer))
+    transfers = compute_transfers(op, geometry, window, target, copies)
     times = access_times(transfers, target, layer)
     bound, cycles = COMPUTE_BOUND, work.cycles
     for memory, time in times.items():
@@ -226,13 +227,13 @@ def _cpu_estimate(op: CpuOp) -> _Estimate:
     return _Estimate("cpu_op", CPU, 0, 0, 0, (), {}, 0, CPU_BOUND, Job(CPU, 0, reads, writes))
 
 
-def _estimate_command(op: Operation, target: Target, layer: str) -> _Estimate:
+def _estimate_command(op: Operation, target: Target, layer: str, copies: frozenset[tuple[str, int]]) -> _Estimate:
     if isinstance(op, DmaOp):
         return _dma_estimate(op, target, layer)
     if isinstance(op, CpuOp):
         return _cpu_estimate(op)
     if isinstance(op, ComputeOp):
-        return _compute_estimate(op, target, layer)
+        return _compute_estimate(op, target, layer, copies)
     raise ModelVerificationError(f"the cost model has no rule for '{op.name}' (layer '{layer}')")
 
 
@@ -247,7 +248,8 @@ def _bytes(transfers: Iterable[Transfer], write: bool) -> dict[str, int]:
 def _command_costs(module: ModuleOp, target: Target) -> list[CommandCost]:
     ops = commands(module)
     layers = [layer_name(op) for op in ops]  # type: ignore[arg-type]
-    estimates = [_estimate_command(op, target, layer) for op, layer in zip(ops, layers)]
+    copies = frozenset((op.dst.region.data, op.dst.offset.data) for op in ops if isinstance(op, DmaOp))
+    estimates = [_estimate_command(op, target, layer, copies) for op, layer in zip(ops, layers)]
     times = schedule([estimate.job for estimate in estimates])
     return [
         CommandCost(

@@ -9,13 +9,18 @@ bandwidth.
 
 What is read how often (see `geometry` for the block order):
 - IFM: the box of every height/width block position, kernel halo included,
-  once per position (all depth blocks of the position share it);
+  once per position (all depth blocks of the position share it; Vela counts
+  a re-read per depth block, which npuc's shallow blocks would make dominate);
 - weights: the whole weight buffer once per height/width position, in groups
-  of `ofm_block_depth` output channels: they do not stay resident in the NPU
-  between positions. A command with a single position reads them once;
-- scale/bias table: once per height/width position, one group;
+  of `ofm_block_depth` output channels. Weights a DMA copied (into the
+  staging memory) are read there without a bus transfer of their own (the
+  copy is what costs), so they are counted in bytes but not in cycles;
+- scale/bias table: once per command;
 - second IFM of an elementwise command: like the IFM;
 - OFM: written once, one group per block.
+
+Latency: each memory a command uses pays its read (or write) latency once:
+the NPU keeps enough transactions in flight that later bursts hide it.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.cost.geometry import BlockGeometry, Window, ceil_to, ifm_box_elements
+from npuc.cost.geometry import BlockGeometry, Window, as_batch_hwc, ceil_to, ifm_box_elements
 from npuc.dialects.npu import (
     BufferAttr,
     ComputeOp,
+    Conv2dOp,
     DmaOp,
     ElementwiseOp,
     FeatureMapAttr,
@@ -40,12 +46,16 @@ from npuc.targets import Memory, Target
 
 @dataclass(frozen=True)
 class Transfer:
-    """Bytes one command moves in one direction on one memory, as `groups` burst groups."""
+    """Bytes one command moves in one direction on one memory, as `groups` burst groups.
+
+    An untimed transfer (`timed` false) counts in bytes but not in access cycles.
+    """
 
     memory: str
     write: bool
     bytes: int
     groups: int
+    timed: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,9 +84,13 @@ def _fm_bytes(fm: FeatureMapAttr, elements: int) -> int:
 
 
 def compute_transfers(
-    op: ComputeOp, geometry: BlockGeometry, window: Window, ofm_block_depth: int
+    op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, copies: frozenset[tuple[str, int]]
 ) -> list[Transfer]:
-    """The transfers of a compute command (rules in the module docstring)."""
+    """The transfers of a compute command (rules in the module docstring).
+
+    `copies` holds (memory, offset) of every DMA destination: weights found
+    there were buffered by a DMA.
+    """
     positions = geometry.hw_positions
     ifm = op.ifm
     ifm_elements = ifm_box_elements(ifm, op, geometry, window)
@@ -87,10 +101,14 @@ def compute_transfers(
         transfers.append(Transfer(second.region.data, False, _fm_bytes(second, elements), positions))
     if isinstance(op, (WeightedOp, FullyConnectedOp)):
         weights, scale_bias = op.weights, op.scale_bias
-        slices = ceil(geometry.ofm[2] / ofm_block_depth)
+        slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)
         weight_bytes = weights.size.data * positions
-        transfers.append(Transfer(weights.region.data, False, weight_bytes, slices * positions))
-        transfers.append(Transfer(scale_bias.region.data, False, scale_bias.size.data * positions, positions))
+        transfers.append(
+            Transfer(weights.region.data, False, weight_bytes, slices * positions, (weights.region.data, weights.offset.data) not in copies)
+        )
+        transfers.append(
+            Transfer(scale_bias.region.data, False, scale_bias.size.data, 1, (scale_bias.region.data, scale_bias.offset.data) not in copies)
+        )
     ofm = op.ofm
     ofm_bytes = _fm_bytes(ofm, prod(ofm.shape_values()))
     transfers.append(Transfer(ofm.region.data, True, ofm_bytes, geometry.block_count))
@@ -98,10 +116,10 @@ def compute_transfers(
 
 
 def access_times(transfers: Iterable[Transfer], target: Target, layer: str) -> dict[str, AccessTime]:
-    """Per memory: bytes (rounded to whole bursts per group) over bandwidth, plus latency per group."""
+    """Per memory: timed bytes (rounded to whole bursts per group) over bandwidth, plus one latency."""
     times: dict[str, AccessTime] = {}
     for transfer in transfers:
-        if transfer.bytes == 0:
+        if transfer.bytes == 0 or not transfer.timed:
             continue
         memory = target_memory(target, transfer.memory, layer)
         group_bytes = ceil_to(ceil(transfer.bytes / transfer.groups), memory.burst_length)
@@ -109,9 +127,31 @@ def access_times(transfers: Iterable[Transfer], target: Target, layer: str) -> d
         previous = times.get(memory.name, AccessTime(0.0, 0))
         times[memory.name] = AccessTime(
             previous.transfer + transfer.groups * group_bytes / memory.bandwidth,
-            previous.latency + transfer.groups * latency,
+            max(previous.latency, latency),
         )
     return times
+
+
+def block_memory_cycles(op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, layer: str) -> float:
+    """Cycles to fetch one IFM block and write one OFM block, latencies included.
+
+    The IFM block is the box one OFM block needs, `depth_first_ifm_depth_step`
+    channels deep at most (the depth the NPU fetches at a time).
+    """
+    ifm, ofm = op.ifm, op.ofm
+    source = target_memory(target, ifm.region.data, layer)
+    destination = target_memory(target, ofm.region.data, layer)
+    height, width, depth = geometry.block
+    rows = (min(height, geometry.ofm[0]) - 1) * window.strides[0] + window.dilations[0] * (window.kernel[0] - 1) + 1
+    cols = (min(width, geometry.ofm[1]) - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
+    ifm_depth = as_batch_hwc(ifm.shape_values())[3]
+    fetched = ifm_depth if isinstance(op, (Conv2dOp, FullyConnectedOp)) else depth
+    ifm_bytes = _fm_bytes(ifm, rows * cols * min(fetched, target.throughput.depth_first_ifm_depth_step))
+    ofm_bytes = _fm_bytes(ofm, min(height, geometry.ofm[0]) * min(width, geometry.ofm[1]) * min(depth, geometry.ofm[2]))
+    return (
+        source.read_latency + ifm_bytes / source.bandwidth
+        + destination.write_latency + ofm_bytes / destination.bandwidth
+    )
 
 
 def dma_time(op: DmaOp, target: Target, layer: str) -> AccessTime:

@@ -99,6 +99,10 @@ def import_onnx_bytes(data: bytes, source: str) -> ModuleOp:
 
 
 def _import(model: onnx.ModelProto, source: str) -> ModuleOp:
+    from npuc.importers import onnx_qdq
+
+    if onnx_qdq.is_qdq(model):
+        return onnx_qdq.import_qdq(model, source)
     return OnnxGraph(onnx_model.prepare(model, source, is_supported), source).build()
 
 

@@ -147,6 +147,14 @@ class Throughput:
     convolution uses (one IFM channel per OFM channel). `ofm_block_depth` is
     the output-channel granule weights are streamed in, and
     `command_overhead_cycles` the fixed cost of issuing one NPU command.
+    `activation_elements_per_cycle` is the rate of a fused clamp activation
+    (ReLU and friends), `max_pool_output_elements_per_cycle` the output rate
+    of a max pool; `depth_slice_min_cycles` the fewest cycles one micro-block
+    deep slice of a block takes per kernel step (the accumulator write-back);
+    `block_pipeline_stages` how many blocks are in flight, over which the
+    per-block memory latency is spread. Defaults (when a target file omits
+    them) leave the model as it was: activation and max pool at
+    `output_elements_per_cycle`, no slice minimum, one stage.
     """
 
     macs_per_cycle: int
@@ -159,6 +167,10 @@ class Throughput:
     depth_first_ifm_depth_step: int
     ofm_block_depth: int
     command_overhead_cycles: int
+    activation_elements_per_cycle: float = 0.0
+    max_pool_output_elements_per_cycle: float = 0.0
+    depth_slice_min_cycles: int = 0
+    block_pipeline_stages: int = 1
 
 
 @dataclass(frozen=True)

@@ -205,9 +205,26 @@ def read_throughput(reader: TableReader) -> Throughput:
         depth_first_ifm_depth_step=reader.integer("depth_first_ifm_depth_step", minimum=1),
         ofm_block_depth=reader.integer("ofm_block_depth", minimum=1),
         command_overhead_cycles=reader.integer("command_overhead_cycles"),
+        **_optional_rates(reader),
     )
     reader.done()
     return throughput
+
+
+def _optional_rates(reader: TableReader) -> dict[str, float]:
+    """The optional `[throughput]` fields present; absent ones default to the plain rates."""
+    output_rate = reader.positive_number("output_elements_per_cycle")
+    rates: dict[str, float] = {
+        "activation_elements_per_cycle": output_rate,
+        "max_pool_output_elements_per_cycle": output_rate,
+    }
+    for key in rates:
+        if reader.has(key):
+            rates[key] = reader.positive_number(key)
+    for key in ("depth_slice_min_cycles", "block_pipeline_stages"):
+        if reader.has(key):
+            rates[key] = reader.integer(key, minimum=1)
+    return rates
 
 
 def read_block_configs(reader: TableReader, ublock: BlockShape) -> tuple[BlockShape, ...]:

@@ -117,3 +117,32 @@ func.func @no_producer(%x: tensor<1x8xf32>) -> tensor<1x2x4xf32> {
   %t = graph.relu %s : tensor<1x2x4xf32>
   func.return %t : tensor<1x2x4xf32>
 }
+
+// -----
+
+// Sub, mul, maximum, minimum and transpose_conv2d carry a fused activation too.
+
+// CHECK-LABEL: func.func @more_fusing_ops
+// CHECK:       graph.sub {{.*}} {layer = "sub", activation = "relu"}
+// CHECK:       graph.mul {{.*}} {activation = "relu6"}
+// CHECK:       graph.maximum {{.*}} {activation = "relu_n1_to_1"}
+// CHECK:       graph.minimum {{.*}} {activation = "relu"}
+// CHECK:       graph.transpose_conv2d {{.*}}activation = "relu"}
+// CHECK-NOT:   graph.relu
+// CHECK-NOT:   graph.clip
+// CHECK:       func.return
+func.func @more_fusing_ops(%x: tensor<1x2x2x1xf32>) -> (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x4x4x1xf32>) {
+  %s = graph.sub %x, %x {layer = "sub", activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
+  %sr = graph.relu %s {layer = "sub_relu"} : tensor<1x2x2x1xf32>
+  %m = graph.mul %x, %x {activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
+  %m6 = graph.clip %m {min = 0.0 : f32, max = 6.0 : f32} : tensor<1x2x2x1xf32>
+  %a = graph.maximum %x, %x {activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
+  %a1 = graph.clip %a {min = -1.0 : f32, max = 1.0 : f32} : tensor<1x2x2x1xf32>
+  %i = graph.minimum %x, %x {activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
+  %ir = graph.relu %i : tensor<1x2x2x1xf32>
+  %w = graph.constant dense<1.0> : tensor<1x2x2x1xf32>
+  %b = graph.constant dense<0.0> : tensor<1xf32>
+  %t = graph.transpose_conv2d %x, %w, %b {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, output_padding = array<i64: 0, 0>, activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1xf32>) -> tensor<1x4x4x1xf32>
+  %tr = graph.relu %t : tensor<1x4x4x1xf32>
+  func.return %sr, %m6, %a1, %ir, %tr : tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x4x4x1xf32>
+}

@@ -1,0 +1,104 @@
+"""Compare npuc's cost model with Vela 5.2 per layer and per network (issue 7, "Done when").
+
+For every /work/shared/models/*/model.tflite and the configs `u55-128` and
+`u65-256` of /work/shared/bench/vela_baseline.json, compiles with npuc for the
+same accelerator, system config and memory mode, and prints npuc's cycles per
+layer next to Vela's "Op Cycles" (layers matched by name: Vela's is the TFLite
+output tensor, npuc's `layer` attribute the operator's first output), the
+ratio, the median absolute difference per operator kind and the network
+totals. Layers npuc runs on the CPU while Vela runs them on the NPU are listed
+apart with the Vela cycles they leave out of npuc's total.
+
+    python bench/vela_compare.py [--models a,b] [--quiet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from npuc.api import analyze_model
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CONFIGS = {
+    "u55-128": "ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram",
+    "u65-256": "ethos-u65-256:Ethos_U65_High_End:Dedicated_Sram",
+}
+KINDS = {
+    "Conv2D": "conv", "DepthwiseConv2D": "depthwise", "FullyConnected": "fully connected",
+    "MaxPool": "pooling", "AvgPool": "pooling", "Add": "elementwise", "Sub": "elementwise",
+    "Mul": "elementwise",
+}
+LIMIT = 0.15
+
+
+def compare(model: str, config: str, vela: dict, quiet: bool) -> tuple[dict[str, list[float]], int, int, int]:
+    """Print one model/config comparison; return per-kind relative differences and the totals."""
+    analysis = analyze_model(SHARED / "models" / model / "model.tflite", CONFIGS[config])
+    ours = {layer.layer: layer for layer in analysis.cost.layers}
+    differences: dict[str, list[float]] = defaultdict(list)
+    cpu_only = 0
+    print(f"== {model} {config}")
+    for row in vela["layers"]:
+        vela_cycles, name = int(row["Op Cycles"]), row["Name"]
+        layer = ours.get(name)
+        if vela_cycles == 0 and layer is None:
+            continue
+        kind = KINDS.get(row["Original Operator"])
+        if layer is None or layer.on_cpu:
+            cpu_only += vela_cycles
+            note = "npu in Vela, cpu in npuc" if layer is not None else "not a layer in npuc"
+            if not quiet:
+                print(f"   {row['Original Operator']:15s} {row['NNG Operator']:12s} vela {vela_cycles:9d}  ({note}) {name[-50:]}")
+            continue
+        ratio = layer.cycles / vela_cycles if vela_cycles else float("inf")
+        if kind and vela_cycles:
+            differences[kind].append(abs(ratio - 1))
+        if not quiet:
+            print(f"   {row['Original Operator']:15s} {row['NNG Operator']:12s} vela {vela_cycles:9d} npuc {layer.cycles:9d}"
+                  f" x{ratio:5.2f} {layer.bound:8s} {name[-50:]}")
+    total_vela = int(vela["summary"]["cycles_total"])
+    total = analysis.cost.total_cycles
+    print(f"   total: npuc {total} vela {total_vela} ({total / total_vela - 1:+.1%}); Vela NPU cycles of layers"
+          f" npuc runs on the CPU: {cpu_only} ({cpu_only / total_vela:.1%} of Vela's total)")
+    return differences, total, total_vela, cpu_only
+
+
+def main() -> int:
+    """Run every comparison, print the per-kind medians and totals; exit 1 if a limit is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help="comma-separated model directories (default: all)")
+    parser.add_argument("--quiet", action="store_true", help="only the summaries")
+    args = parser.parse_args()
+    baseline = json.loads((SHARED / "bench" / "vela_baseline.json").read_text())
+    models = args.models.split(",") if args.models else sorted(baseline["models"])
+    ok = True
+    for config in CONFIGS:
+        kinds: dict[str, list[float]] = defaultdict(list)
+        totals = []
+        for model in models:
+            differences, total, total_vela, cpu_only = compare(model, config, baseline["models"][model][config], args.quiet)
+            for kind, values in differences.items():
+                kinds[kind].extend(values)
+            totals.append((model, total, total_vela, cpu_only))
+        print(f"\n## {config}: median |npuc/vela - 1| per kind (limit {LIMIT:.0%})")
+        for kind in ("conv", "depthwise", "fully connected", "pooling", "elementwise"):
+            values = kinds.get(kind, [])
+            median = statistics.median(values) if values else None
+            ok &= median is None or median <= LIMIT
+            print(f"   {kind:16s} " + (f"{median:6.1%} over {len(values)} layers" if values else "no layers"))
+        print(f"## {config}: network totals (limit ±{LIMIT:.0%})")
+        for model, total, total_vela, cpu_only in totals:
+            off = total / total_vela - 1
+            ok &= abs(off) <= LIMIT
+            print(f"   {model:22s} npuc {total:10d} vela {total_vela:10d} {off:+7.1%}"
+                  f"  (vela minus npuc-CPU layers: {total_vela - cpu_only}, {total / (total_vela - cpu_only) - 1:+.1%})")
+        print()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+// RUN: npuc-opt %s --split-input-file -p graph-canonicalize | filecheck %s
+
+// Reshapes to the same type vanish; a reshape chain becomes one reshape.
+
+// CHECK-LABEL: func.func @reshapes
+// CHECK-NEXT:  %[[R:.*]] = graph.reshape %{{.*}} {layer = "last"} : tensor<1x1x1x8xf32> -> tensor<1x8xf32>
+// CHECK-NEXT:  func.return %[[R]]
+func.func @reshapes(%x: tensor<1x1x1x8xf32>) -> tensor<1x8xf32> {
+  %a = graph.reshape %x : tensor<1x1x1x8xf32> -> tensor<1x1x1x8xf32>
+  %b = graph.reshape %a : tensor<1x1x1x8xf32> -> tensor<1x8x1xf32>
+  %c = graph.reshape %b {layer = "last"} : tensor<1x8x1xf32> -> tensor<1x8xf32>
+  func.return %c : tensor<1x8xf32>
+}
+
+// -----
+
+// Identity transposes and transposes of unit axes move no element: the first
+// disappears, the second becomes a reshape with its layer.
+
+// CHECK-LABEL: func.func @noop_transposes
+// CHECK-NEXT:  %[[R:.*]] = graph.reshape %{{.*}} {layer = "to_nchw"} : tensor<1x1x1x8xf32> -> tensor<1x8x1x1xf32>
+// CHECK-NEXT:  func.return %[[R]]
+func.func @noop_transposes(%x: tensor<1x1x1x8xf32>) -> tensor<1x8x1x1xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 1, 2, 3>} : tensor<1x1x1x8xf32> -> tensor<1x1x1x8xf32>
+  %b = graph.transpose %a {layer = "to_nchw", perm = array<i64: 0, 3, 1, 2>} : tensor<1x1x1x8xf32> -> tensor<1x8x1x1xf32>
+  func.return %b : tensor<1x8x1x1xf32>
+}
+
+// -----
+
+// A transpose pair that cancels is removed; one that does not becomes one transpose.
+
+// CHECK-LABEL: func.func @pairs
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %{{.*}} {layer = "second", perm = array<i64: 0, 2, 1, 3>}
+// CHECK-NEXT:  func.return %{{.*}}, %[[T]]
+func.func @pairs(%x: tensor<1x2x3x4xf32>) -> (tensor<1x2x3x4xf32>, tensor<1x3x2x4xf32>) {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %b = graph.transpose %a {perm = array<i64: 0, 2, 3, 1>} : tensor<1x4x2x3xf32> -> tensor<1x2x3x4xf32>
+  %c = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %d = graph.transpose %c {layer = "second", perm = array<i64: 0, 3, 2, 1>} : tensor<1x4x2x3xf32> -> tensor<1x3x2x4xf32>
+  func.return %b, %d : tensor<1x2x3x4xf32>, tensor<1x3x2x4xf32>
+}
+
+// -----
+
+// A transpose sinks through relu and through an add with a per-channel
+// constant (permuted at compile time) until it meets its inverse: both go.
+
+// CHECK-LABEL: func.func @sink
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %{{.*}} {layer = "relu"} : tensor<1x2x3x4xf32>
+// CHECK-NEXT:  %[[C:.*]] = graph.constant dense<{{\[\[\[\[}}1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]]]]> : tensor<1x1x1x4xf32>
+// CHECK-NEXT:  %[[A:.*]] = graph.add %[[R]], %[[C]] {layer = "bias", activation = "none"} : (tensor<1x2x3x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x2x3x4xf32>
+// CHECK-NEXT:  func.return %[[A]]
+func.func @sink(%x: tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32> {
+  %t = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %r = graph.relu %t {layer = "relu"} : tensor<1x4x2x3xf32>
+  %c = graph.constant dense<[[[1.0]], [[2.0]], [[3.0]], [[4.0]]]> : tensor<4x1x1xf32>
+  %a = graph.add %r, %c {layer = "bias", activation = "none"} : (tensor<1x4x2x3xf32>, tensor<4x1x1xf32>) -> tensor<1x4x2x3xf32>
+  %u = graph.transpose %a {perm = array<i64: 0, 2, 3, 1>} : tensor<1x4x2x3xf32> -> tensor<1x2x3x4xf32>
+  func.return %u : tensor<1x2x3x4xf32>
+}
+
+// -----
+
+// Two operands transposed alike share one transpose after the binary op.
+
+// CHECK-LABEL: func.func @binary_pair
+// CHECK-NEXT:  %[[M:.*]] = graph.mul %{{.*}}, %{{.*}} {activation = "none"} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32>
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %[[M]] {perm = array<i64: 0, 3, 1, 2>}
+// CHECK-NEXT:  func.return %[[T]]
+func.func @binary_pair(%x: tensor<1x2x3x4xf32>, %y: tensor<1x2x3x4xf32>) -> tensor<1x4x2x3xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %b = graph.transpose %y {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %m = graph.mul %a, %b {activation = "none"} : (tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>) -> tensor<1x4x2x3xf32>
+  func.return %m : tensor<1x4x2x3xf32>
+}
+
+// -----
+
+// Softmax is not elementwise, and a transpose with a second user does not move.
+
+// CHECK-LABEL: func.func @stays
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose
+// CHECK-NEXT:  graph.softmax %[[T]]
+// CHECK-NEXT:  %[[U:.*]] = graph.transpose
+// CHECK-NEXT:  graph.relu %[[U]]
+func.func @stays(%x: tensor<1x2x3x4xf32>) -> (tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>) {
+  %t = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %s = graph.softmax %t {axis = 3 : i64, beta = 1.0 : f32} : tensor<1x4x2x3xf32> -> tensor<1x4x2x3xf32>
+  %u = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %r = graph.relu %u : tensor<1x4x2x3xf32>
+  func.return %s, %r, %u : tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>
+}

@@ -66,16 +66,21 @@ def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return run_module(module, inputs)
 
 
-def quantize(module: ModuleOp, samples: Sequence[np.ndarray]) -> ModuleOp:
-    """Fuse activations and quantize a graph module in place, calibrated on `samples`.
+def quantize(module: ModuleOp, samples: Sequence[np.ndarray], options=None) -> ModuleOp:
+    """Optimise and quantize a graph module in place, calibrated on `samples`.
 
-    `samples` holds one array per model input in IR layout, N samples stacked
-    on axis 0 (see `npuc.data.load_samples`).
+    Runs the graph passes (`npuc.passes.GRAPH_OPTIMISATION_PIPELINE`: constant
+    and batch-norm scale folding, pad fusion, ..., activation fusion) and then
+    post-training quantization with `options` (`npuc.quantization.QuantizationOptions`,
+    npuc's defaults if None). `samples` holds one array per model input in IR
+    layout, N samples stacked on axis 0 (see `npuc.data.load_samples`). The
+    per-layer error report is `npuc.quantization_search.layer_errors`.
     """
+    from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
     from npuc.quantization import quantize_module
 
-    run_pipeline(module, "graph-fuse-activation")
-    quantize_module(module, list(samples))
+    run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
+    quantize_module(module, list(samples), options=options)
     module.verify()
     return module
 

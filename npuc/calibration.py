@@ -199,7 +199,13 @@ def _kl_divergence(reference: np.ndarray, candidate: np.ndarray) -> float:
 
 
 def _entropy_range(stats: TensorStatistics, levels: int) -> Range:
-    """TensorRT's KL-divergence threshold on the histogram of |x|."""
+    """TensorRT's KL-divergence threshold on the histogram of |x|.
+
+    Each candidate threshold (from the number of quantized levels up, in
+    steps of bins/128) clips the histogram, folds the outliers into its last
+    bin (P), and spreads each of `target` level's mass uniformly over its
+    non-empty bins (Q); the threshold minimising KL(P || Q) wins.
+    """
     counts = stats.histogram
     assert counts is not None
     centers = stats.bin_centers()
@@ -211,9 +217,16 @@ def _entropy_range(stats: TensorStatistics, levels: int) -> Range:
         np.minimum((np.abs(centers) / peak * bins).astype(np.int64), bins - 1),
         weights=counts.astype(np.float64), minlength=bins,
     )  # fmt: skip
-    target = max(levels // 2, 2)
+    # The spike of exact zeros (ReLU outputs, padding) is quantized exactly
+    # whatever the threshold; left in, it dominates the divergence and
+    # drives the threshold far too low.
+    magnitude[0] = magnitude[1] if bins > 1 else magnitude[0]
+    # A one-sided distribution (ReLU outputs) gets all levels of the
+    # asymmetric range on [0, threshold]; a two-sided one half of them.
+    one_sided = stats.minimum >= 0 or stats.maximum <= 0
+    target = max(levels if one_sided else levels // 2, 2)
     best, best_divergence = bins, float("inf")
-    for threshold in range(max(target, bins // 16), bins + 1, max(bins // 128, 1)):
+    for threshold in range(target, bins + 1, max(bins // 128, 1)):
         reference = magnitude[:threshold].copy()
         reference[-1] += magnitude[threshold:].sum()
         starts = np.linspace(0, threshold, target + 1).astype(np.int64)[:-1]

@@ -3,7 +3,8 @@
 The scheme is TFLite's full-integer one, so a quantized module runs bit-exactly
 on TFLite's reference kernels and on the NPU:
 
-- Activations: asymmetric int8 per tensor. The calibrated range [min, max] is
+- Activations: asymmetric int8 per tensor (or symmetric int16, zero point 0,
+  scale = max(|min|, |max|) / 32767: TFLite's 16x8 scheme with int64 bias). The calibrated range [min, max] is
   widened to include 0, scale = (max - min) / 255 (stored as a float32 value)
   and zero point = round(qmin - min / scale), clamped to [-128, 127], so that
   0.0 is exactly representable (zero padding, ReLU).
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 
 from npuc.calibration import (
     HISTOGRAM_STRATEGIES,
@@ -41,6 +42,7 @@ from npuc.dialects.common import layer_name
 from npuc.dialects.quantized import UniformQuantizedType, storage_of
 from npuc.errors import InputDataError, NpucError
 from npuc.ir import arg_attributes, main_function, tensor_name
+from npuc.quantization_layers import LayerControl
 from npuc.quantization_rules import (
     CONV_LIKE,
     OWN_RANGE,
@@ -51,7 +53,7 @@ from npuc.quantization_rules import (
 )
 from npuc.reference import fixed_point
 
-SUPPORTED_ACTIVATION_BITS = (8,)
+SUPPORTED_ACTIVATION_BITS = (8, 16)
 
 MIN_SCALE = 1e-9
 """Scale used for a range of (nearly) zero width, which has no natural scale."""
@@ -61,11 +63,14 @@ WEIGHT_QMAX = 127
 
 WEIGHT_STRATEGIES = ("minmax", "mse")
 
+ACTIVATION_STRATEGIES = (*STRATEGIES, "auto")
+"""Activation range strategies: calibration's, plus `auto` (`npuc.quantization_search`)."""
+
 Range = tuple[float, float]
 
 __all__ = [
-    "QuantizationOptions", "activation_params", "activation_type", "quantize_bias",
-    "quantize_module", "quantize_weights", "sqnr_db", "weight_scales",
+    "QuantizationOptions", "activation_params", "activation_type", "calibrate",
+    "gather_statistics", "quantize_bias", "quantize_module", "quantize_weights", "sqnr_db", "weight_scales",
 ]  # fmt: skip
 
 
@@ -73,7 +78,10 @@ __all__ = [
 class QuantizationOptions:
     """How `quantize_module` quantizes; the defaults are npuc's recommended settings.
 
-    - `activation_strategy`: range choice for activations (`npuc.calibration.STRATEGIES`).
+    - `activation_bits`: 8 (asymmetric int8) or 16 (symmetric int16, 16x8).
+    - `activation_strategy`: range choice for activations (`npuc.calibration.STRATEGIES`,
+      or `auto`: each candidate strategy is tried and the one with the best
+      output SQNR on the calibration set kept, see `npuc.quantization_search`).
     - `output_strategy`: range choice for the model's outputs and the inputs
       of softmax, where clipping costs most (logits, scores).
     - `weight_strategy`: `minmax` (max|w| per channel) or `mse` (clipping that
@@ -83,6 +91,9 @@ class QuantizationOptions:
     - `statistics`: a `.npz` of saved statistics to use instead of running
       calibration (samples may then be empty); `save_statistics`: where to
       write the statistics gathered.
+    - `layers`: a per-layer control JSON (`npuc.quantization_layers`) that
+      sets `strategy` and `per_channel` per layer name; `save_layers`: where
+      to write the choices made, in the same format.
     """
 
     activation_bits: int = 8
@@ -93,6 +104,8 @@ class QuantizationOptions:
     percentile: float = 99.999
     statistics: str = ""
     save_statistics: str = ""
+    layers: str = ""
+    save_layers: str = ""
 
     def check(self) -> None:
         """`NpucError` naming the first option with an unsupported value."""
@@ -101,12 +114,13 @@ class QuantizationOptions:
                 f"quantize supports {', '.join(map(str, SUPPORTED_ACTIVATION_BITS))}-bit "
                 f"activations, not {self.activation_bits}"
             )
-        for what, strategy in (
-            ("activation", self.activation_strategy), ("output", self.output_strategy)
+        for what, strategy, known in (
+            ("activation", self.activation_strategy, ACTIVATION_STRATEGIES),
+            ("output", self.output_strategy, STRATEGIES),
         ):
-            if strategy not in STRATEGIES:
+            if strategy not in known:
                 raise NpucError(
-                    f"unknown {what} strategy '{strategy}' (known: {', '.join(STRATEGIES)})"
+                    f"unknown {what} strategy '{strategy}' (known: {', '.join(known)})"
                 )
         if self.weight_strategy not in WEIGHT_STRATEGIES:
             raise NpucError(
@@ -118,14 +132,19 @@ class QuantizationOptions:
 
 
 def activation_params(minimum: float, maximum: float, bits: int = 8) -> tuple[float, int]:
-    """(scale, zero point) of asymmetric `bits`-bit quantization of [min, max].
+    """(scale, zero point) of `bits`-bit quantization of [min, max].
 
-    The range is nudged to include 0 so that 0.0 quantizes exactly; the scale
-    is rounded to float32 as TFLite stores it.
+    8 bits: asymmetric; the range is nudged to include 0 so that 0.0
+    quantizes exactly. 16 bits: symmetric (zero point 0) over max(|min|, |max|),
+    as TFLite's 16x8 kernels require. The scale is rounded to float32 as
+    TFLite stores it.
     """
     if not (np.isfinite(minimum) and np.isfinite(maximum)):
         raise ValueError(f"range [{minimum}, {maximum}] is not finite")
     qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if bits == 16:
+        peak = max(abs(minimum), abs(maximum))
+        return float(np.float32(max(peak / qmax, MIN_SCALE))), 0
     low, high = min(minimum, 0.0), max(maximum, 0.0)
     scale = float(np.float32(max((high - low) / (qmax - qmin), MIN_SCALE)))
     zero_point = int(fixed_point.round_half_away_from_zero(qmin - low / scale))
@@ -241,41 +260,59 @@ def _share_concat_ranges(block: Block, ranges: dict[SSAValue, Range]) -> None:
                 ranges[value] = ranges[op.output]
 
 
-def _gather_statistics(
-    module: ModuleOp, samples: Sequence[np.ndarray], names: dict, options: QuantizationOptions
+def gather_statistics(
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    options: QuantizationOptions,
+    histograms: bool | None = None,
 ) -> Statistics:
+    """The statistics `options` asks for: loaded from `options.statistics` or collected.
+
+    Histograms are collected when a strategy needs them (or when `histograms`
+    says so); `options.save_statistics` receives what was gathered.
+    """
     if options.statistics:
         statistics = Statistics.load(options.statistics)
     else:
         if not samples or len(samples[0]) == 0:
             raise InputDataError("quantize needs at least one calibration sample")
-        histograms = any(
-            strategy in HISTOGRAM_STRATEGIES
-            for strategy in (options.activation_strategy, options.output_strategy)
-        )
-        statistics = collect_statistics(module, samples, names, histograms)
+        if histograms is None:
+            histograms = any(
+                strategy in (*HISTOGRAM_STRATEGIES, "auto")
+                for strategy in (options.activation_strategy, options.output_strategy)
+            )
+        statistics = collect_statistics(module, samples, value_names(main_function(module)), histograms)
     if options.save_statistics:
         statistics.save(options.save_statistics)
     return statistics
 
 
 def calibrate(
-    module: ModuleOp, samples: Sequence[np.ndarray], options: QuantizationOptions | None = None
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    options: QuantizationOptions | None = None,
+    statistics: Statistics | None = None,
+    control: LayerControl | None = None,
 ) -> dict[SSAValue, Range]:
     """Run @main in float over `samples` and choose each value's (low, high) range.
 
     `samples` holds one array per argument in IR layout, N samples stacked on
-    axis 0; the range choice follows `options.activation_strategy`.
+    axis 0; the range choice follows `options.activation_strategy` (or
+    `output_strategy`), overridden per layer by `control`, which records the
+    strategy used for each value. Given `statistics` are used as they are.
     """
     options = options or QuantizationOptions()
+    control = control if control is not None else LayerControl()
     func = main_function(module)
     names = value_names(func)
-    statistics = _gather_statistics(module, samples, names, options)
+    if statistics is None:
+        statistics = gather_statistics(module, samples, options)
     outputs = _output_like(func.body.block)
     ranges = {}
     for value, name in names.items():
         if name in statistics.tensors:
-            strategy = options.output_strategy if value in outputs else options.activation_strategy
+            default = options.output_strategy if value in outputs else options.activation_strategy
+            strategy = control.setting(name, "strategy", default)
             ranges[value] = choose_range(
                 statistics.tensors[name], strategy, options.activation_bits, options.percentile
             )
@@ -288,12 +325,14 @@ def quantize_module(
     samples: Sequence[np.ndarray],
     activation_bits: int = 8,
     options: QuantizationOptions | None = None,
+    statistics: Statistics | None = None,
 ) -> ModuleOp:
     """Quantize the graph IR of `module` in place, calibrated on `samples`.
 
     `samples` holds one array per @main argument in IR layout (N samples on
-    axis 0, see `npuc.data.load_samples`). Raises `NpucError` subclasses for
-    unsupported ops, non-constant weights and unusable calibration data.
+    axis 0, see `npuc.data.load_samples`); `statistics`, if given, are used
+    instead of calibrating. Raises `NpucError` subclasses for unsupported
+    ops, non-constant weights and unusable calibration data.
     """
     options = options or QuantizationOptions(activation_bits=activation_bits)
     options.check()
@@ -302,7 +341,12 @@ def quantize_module(
     if not any(op.dialect_name() == "graph" for op in block.ops):
         return module  # already quantized: nothing to do
     check_supported(block)
-    ranges = calibrate(module, samples, options)
+    if options.activation_strategy == "auto":
+        from npuc.quantization_search import choose_strategy
+
+        options, statistics = choose_strategy(module, samples, options, statistics)
+    control = LayerControl.load(options.layers) if options.layers else LayerControl()
+    ranges = calibrate(module, samples, options, statistics, control)
     bits = options.activation_bits
 
     def range_type(value: SSAValue, what: str) -> UniformQuantizedType:
@@ -312,10 +356,11 @@ def quantize_module(
     def constant_type(data: np.ndarray) -> UniformQuantizedType:
         return activation_type(float(data.min()), float(data.max()), bits)
 
-    def weights(data: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-        return quantize_weights(data, axis, options.per_channel, options.weight_strategy)
+    def weights(data: np.ndarray, axis: int, op: Operation) -> tuple[np.ndarray, np.ndarray]:
+        per_channel = control.setting(layer_name(op), "per_channel", options.per_channel)
+        return quantize_weights(data, axis, per_channel, options.weight_strategy)
 
-    quantizer = Quantizer(block, range_type, constant_type, weights)
+    quantizer = Quantizer(block, range_type, constant_type, weights, bits)
     old_ops = list(block.ops)
     names = [tensor_name(attrs, f"arg{i}") for i, attrs in enumerate(arg_attributes(func))]
     quantizer.quantize_arguments(names)
@@ -327,4 +372,7 @@ def quantize_module(
     for op in reversed(old_ops):
         if op.dialect_name() == "graph":
             block.erase_op(op)
+    if options.save_layers:
+        control.activation_bits = bits
+        control.save(options.save_layers)
     return module

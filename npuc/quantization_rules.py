@@ -31,6 +31,7 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     TensorType,
     i32,
+    i64,
 )
 from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
@@ -82,6 +83,9 @@ FIXED_RANGE: dict[type[Operation], tuple[type[Operation], float, int]] = {
 }
 """Graph op -> (quantized op, int8 output scale, zero point) TFLite's kernels require."""
 
+FIXED_RANGE_16 = 1.0 / 32768
+"""The int16 output scale (zero point 0) of sigmoid, tanh and softmax in TFLite's 16x8 kernels."""
+
 HANDLED = (
     *CONV_LIKE, *SAME_QUANTIZATION, *OWN_RANGE, *SHARED_QUANTIZATION, *FIXED_RANGE,
     graph.ConstantOp, graph.ReluOp, graph.ClipOp, graph.PadOp, graph.DivOp,
@@ -125,8 +129,8 @@ def check_supported(block: Block) -> None:
         raise UnsupportedOperatorError("quantize", problems)
 
 
-WeightQuantizer = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
-"""(float weights, channel axis) -> (int8 weights, float32 scales: one per channel or one)."""
+WeightQuantizer = Callable[[np.ndarray, int, Operation], tuple[np.ndarray, np.ndarray]]
+"""(float weights, channel axis, op) -> (int8 weights, float32 scales: one per channel or one)."""
 
 TypeChooser = Callable[[SSAValue, str], UniformQuantizedType]
 """(float value, description for errors) -> its activation type."""
@@ -138,7 +142,9 @@ class Quantizer:
     `activation_type(value, what)` gives a calibrated value's type (it raises
     for values without a usable range); `constant_type(data)` the type of a
     constant used as an activation operand; `weights(data, axis)` quantizes
-    conv-like weights. New ops are inserted before the op they replace;
+    conv-like weights (`weights(data, axis, op)` also gets the op, for
+    per-layer schemes). `bits` is the activation width: 8, or 16 for TFLite's
+    16x8 scheme (int64 bias, fixed ranges at 2^-15). New ops are inserted before the op they replace;
     `values` maps each float value to its quantized counterpart. The caller
     erases the float ops at the end.
     """
@@ -149,8 +155,10 @@ class Quantizer:
         activation_type: TypeChooser,
         constant_type: Callable[[np.ndarray], UniformQuantizedType],
         weights: WeightQuantizer,
+        bits: int = 8,
     ):
         self.block = block
+        self.bits = bits
         self.activation_type = activation_type
         self.constant_type = constant_type
         self.weights = weights
@@ -217,7 +225,7 @@ class Quantizer:
         weights_op, bias_op = op.operands[1].owner, op.operands[2].owner
         assert isinstance(weights_op, graph.ConstantOp) and isinstance(bias_op, graph.ConstantOp)
         axis = target.WEIGHT_AXIS  # type: ignore[attr-defined]
-        stored, scales = self.weights(constant_value(weights_op.value), axis)
+        stored, scales = self.weights(constant_value(weights_op.value), axis, op)
         per_axis = len(scales) > 1 or stored.shape[axis] == 1
         weights_type = UniformQuantizedType(
             storage_of(8), [float(s) for s in scales], [0] * len(scales), axis if per_axis else -1
@@ -228,9 +236,10 @@ class Quantizer:
         weights.attributes.update(weights_op.attributes)
         channels = stored.shape[axis]
         bias_data = quantize_bias(
-            constant_value(bias_op.value), ifm_type.scale, np.broadcast_to(scales, (channels,))
-        )
-        bias = quantized.ConstantOp(dense(bias_data, i32))
+            constant_value(bias_op.value), ifm_type.scale, np.broadcast_to(scales, (channels,)),
+            self.bits,
+        )  # fmt: skip
+        bias = quantized.ConstantOp(dense(bias_data, i64 if self.bits == 16 else i32))
         bias.attributes.update(bias_op.attributes)
         self.insert(weights, op)
         self.insert(bias, op)
@@ -304,8 +313,10 @@ class Quantizer:
             new_op = self.rebuild(op, SHARED_QUANTIZATION[kind], operands, [qtype])
         elif kind in FIXED_RANGE:
             target, scale, zero_point = FIXED_RANGE[kind]
+            if self.bits == 16:
+                scale, zero_point = FIXED_RANGE_16, 0
             ifm = self.activation(op.operands[0], op)
-            qtype = UniformQuantizedType(storage_of(8), [scale], [zero_point])
+            qtype = UniformQuantizedType(storage_of(self.bits), [scale], [zero_point])
             new_op = self.rebuild(op, target, [ifm], [qtype])
         elif isinstance(op, graph.ReluOp):
             new_op = self.clamp(op, 0.0, None)
@@ -351,10 +362,17 @@ class Quantizer:
         return_op.operands = results
 
 
-def quantize_bias(bias: np.ndarray, ifm_scale: float, scales: np.ndarray) -> np.ndarray:
-    """int32 bias with the implied scale ifm_scale * weight_scale_c, saturated."""
+def quantize_bias(
+    bias: np.ndarray, ifm_scale: float, scales: np.ndarray, bits: int = 8
+) -> np.ndarray:
+    """Bias at the implied scale ifm_scale * weight_scale_c, saturated.
+
+    int32 for 8-bit activations, int64 for 16-bit ones (TFLite's 16x8).
+    """
     bias_scales = float(ifm_scale) * scales.astype(np.float64)
     rounded = fixed_point.round_half_away_from_zero(bias.astype(np.float64) / bias_scales)
+    if bits == 16:
+        return np.clip(rounded, -(2.0**62), 2.0**62).astype(np.int64)
     return np.clip(rounded, fixed_point.INT32_MIN, fixed_point.INT32_MAX).astype(np.int32)
 
 

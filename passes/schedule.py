@@ -16,7 +16,9 @@ from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, PLACEMENT_ATTR, StageOp
 from npuc.dialects.quantized import ConstantOp, DequantizeOp
 from npuc.ir import arg_attributes
 from npuc.planning import (
+    CPU,
     NPU,
+    buffers,
     WEIGHTED_OPS,
     aliases_input,
     computes_on_npu,
@@ -39,8 +41,11 @@ class SchedulePass(ModulePass):
 
     The order is checked to be topological. Every constant weights operand of
     an NPU conv, depthwise conv or fully connected op is copied into the
-    target's staging memory by an `npu.stage` op placed right before its
-    consumer (carrying the consumer's `layer`), which then reads the copy.
+    target's staging memory by an `npu.stage` op (carrying the consumer's
+    `layer`), which the consumer then reads. The stage is issued before the
+    NPU op preceding its consumer when the staging memory can hold both
+    layers' weights (double buffering, see `hoist_stage`), so the DMA overlaps
+    that op's compute; otherwise right before its consumer.
     `npu.memory` is set on every op whose result is held in memory: constants
     in the weights memory, stage ops in the staging memory, layer results and
     host-written quantize results in the arena, an NPU reshape in its input's
@@ -69,6 +74,40 @@ def schedule(func: FuncOp, target: Target) -> None:
         if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU:
             stage_weights(op, target.staging_memory)
     assign_memories(func, target)
+    for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
+        hoist_stage(func, stage, target)
+
+
+def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
+    """Move `stage` (and its constant if it comes later) before the NPU compute op preceding its consumer.
+
+    The copy then runs while that op computes (Vela's weight double
+    buffering): its buffer is live across the op, so the allocator keeps it
+    apart from the buffers the op reads. It is moved only if, at every
+    position its live range grows over, the bytes live in the staging memory
+    (each rounded up to the target's alignment) plus its own still fit.
+    """
+    ops = list(func.body.ops)
+    position = ops.index(stage)
+    previous = next(
+        (i for i in range(position - 1, -1, -1) if computes_on_npu(ops[i]) or placement(ops[i]) == CPU), None
+    )
+    if previous is None or not computes_on_npu(ops[previous]):
+        return
+    found, holder = buffers(func)
+    own = holder[stage.output]
+    size = target.memory(own.memory).size
+    aligned = lambda b: -(-b.size // target.alignment) * target.alignment  # noqa: E731
+    for point in range(previous, position):
+        live = sum(aligned(b) for b in found if b.memory == own.memory and b.start <= point <= b.end and b is not own)
+        if live + aligned(own) > size:
+            return
+    weights = stage.input.owner
+    if isinstance(weights, ConstantOp) and ops.index(weights) > previous:
+        weights.detach()  # a constant reads nothing and lives for the whole program
+        func.body.block.insert_op_before(weights, ops[previous])
+    stage.detach()
+    func.body.block.insert_op_before(stage, ops[previous])
 
 
 def check_preconditions(func: FuncOp) -> None:

@@ -13,7 +13,27 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
 from npuc.dialects.common import Pool2dBase
-from npuc.dialects.quantized import AddOp, DepthwiseConv2dOp
+from npuc.cost.compute import (
+    AVG_POOL,
+    CONV,
+    DEPTHWISE,
+    ELEMENTWISE,
+    FULLY_CONNECTED,
+    MAX_POOL,
+    CommandShape,
+    compute_work,
+)
+from npuc.cost.geometry import Window as CostWindow
+from npuc.cost.geometry import as_batch_hwc, split_blocks
+from npuc.cost.traffic import block_transfer_cycles
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+)
 from npuc.planning import (
     UNIT_WINDOW,
     Window,
@@ -37,12 +57,13 @@ ACCUMULATOR_BYTES = 4
 class TilePass(ModulePass):
     """Set `npu.block` and `npu.stripe` on every NPU op that writes an OFM.
 
-    The block is the largest of the target's `block_configs` (by elements
-    after clipping, ties in file order) whose shared-buffer footprint fits
-    `shram_usable_bytes`; see `shram_footprint`. A block is clipped to the
-    OFM: no extent exceeds the OFM's, rounded up to the OFM micro-block. The
-    stripe is the whole OFM for now. Fully connected ofm [N, O] reads as
-    1 x N x O.
+    The block is, among the target's `block_configs` whose shared-buffer
+    footprint fits `shram_usable_bytes` (see `shram_footprint`), the one the
+    cost model prices cheapest (`block_cost`): like Vela's block search, a
+    block that wastes fewer micro-blocks past the OFM edge or fetches less
+    wins over a merely larger one. A block is clipped to the OFM: no extent
+    exceeds the OFM's, rounded up to the OFM micro-block. The stripe is the
+    whole OFM for now. Fully connected ofm [N, O] reads as 1 x N x O.
 
     Assumes npu-legalize has run (every layer op has `npu.placement`).
     """
@@ -67,21 +88,57 @@ def tile(func: FuncOp, target: Target) -> None:
 
 
 def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:
-    """The largest clipped block config of `target` whose footprint fits the SHRAM."""
+    """The clipped block config of `target` that fits the SHRAM and `block_cost` prices lowest.
+
+    Ties go to the block with more elements, then to the first in file order.
+    """
     ofm = tensor_hwc(op.results[0])
-    best: tuple[int, int, int] | None = None
+    shape = command_shape(op)
+    best: tuple[tuple[float, int], tuple[int, int, int]] | None = None
     for config in target.block_configs:
         block = clip_block(config, ofm, target.ofm_ublock)
         if shram_footprint(op, block, target) > target.shram_usable_bytes:
             continue
-        if best is None or _elements(block) > _elements(best):
-            best = block
+        key = (block_cost(shape, block, target, element_bytes(op.operands[0])), -_elements(block))
+        if best is None or key < best[0]:
+            best = (key, block)
     if best is None:
         raise PassFailedException(
             f"npu-tile: no block config of {target.name} fits {describe(op)} in "
             f"{target.shram_usable_bytes} bytes of shared buffer"
         )
-    return best
+    return best[1]
+
+
+KIND_OF = {
+    Conv2dOp: CONV,
+    DepthwiseConv2dOp: DEPTHWISE,
+    FullyConnectedOp: FULLY_CONNECTED,
+    MaxPool2dOp: MAX_POOL,
+    AvgPool2dOp: AVG_POOL,
+    AddOp: ELEMENTWISE,
+}
+"""Quantized op class -> `CommandShape.kind` of the command it lowers to."""
+
+
+def command_shape(op: Operation) -> CommandShape:
+    """The cost model's view of the command a quantized NPU op lowers to.
+
+    Fused activations are not known here (they only slow the output unit,
+    alike for every block), so the shape is unclamped.
+    """
+    op_window = window(op) or UNIT_WINDOW
+    cost_window = CostWindow(op_window.kernel, op_window.strides, op_window.dilations, op_window.padding[:2])  # type: ignore[arg-type]
+    ifm = as_batch_hwc(op.operands[0].type.get_shape())  # type: ignore[attr-defined]
+    ofm = as_batch_hwc(op.results[0].type.get_shape())  # type: ignore[attr-defined]
+    return CommandShape(KIND_OF[type(op)], ifm, ofm, cost_window)
+
+
+def block_cost(shape: CommandShape, block: tuple[int, int, int], target: Target, ifm_bytes: int) -> int:
+    """Compute cycles of a command in blocks `block`, with IFM and OFM in the arena memory."""
+    geometry = split_blocks(shape.ofm, block, target.ofm_ublock)
+    arena = (target.memory(target.arena_memory), ifm_bytes)
+    return compute_work(shape, geometry, target, block_transfer_cycles(shape, geometry, target, arena, arena)).cycles
 
 
 def clip_block(

@@ -2,7 +2,7 @@
 
     npuc import MODEL [-o OUT.mlir]
     npuc run MODEL_OR_MLIR --input X.npy [-o Y.npy]
-    npuc quantize MODEL --calibration CALIB.npy [-o OUT.mlir]
+    npuc quantize MODEL --calibration CALIB.npy [QUANTIZE OPTIONS] [-o OUT.mlir]
     npuc compile MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
     npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
 
@@ -64,15 +64,69 @@ def cmd_run(args: argparse.Namespace) -> None:
                 print(output)
 
 
-def cmd_quantize(args: argparse.Namespace) -> None:
-    """Quantize a float model and print (or write) the quantized IR."""
-    from npuc.api import import_model, quantize
-    from npuc.data import load_samples, model_interface
+def _quantization_options(args: argparse.Namespace):
+    """The `QuantizationOptions` the quantize options name."""
+    from npuc.quantization import QuantizationOptions
 
+    return QuantizationOptions(
+        activation_bits=args.activation_bits,
+        activation_strategy=args.activation_strategy,
+        output_strategy=args.output_strategy,
+        weight_strategy=args.weight_strategy,
+        per_channel=not args.per_tensor,
+        percentile=args.percentile,
+        statistics=args.statistics or "",
+        save_statistics=args.save_statistics or "",
+        layers=args.layers or "",
+        save_layers=args.save_layers or "",
+    )
+
+
+def cmd_quantize(args: argparse.Namespace) -> None:
+    """Quantize a float model, print the worst layers' errors and the quantized IR."""
+    from npuc.api import import_model, quantize, run_pipeline
+    from npuc.data import load_samples, model_interface
+    from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
+    from npuc.quantization_search import format_layer_errors, layer_errors
+
+    options = _quantization_options(args)
     module = import_model(args.model)
     samples = load_samples(args.calibration, model_interface(module))
     _progress(f"calibrating on {len(samples[0])} sample(s)")
-    _write_ir(quantize(module, samples), args.output)
+    # The report compares with the float graph after the graph passes (folded
+    # batch norms): the same layers, by name, as the quantized module holds.
+    run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
+    float_module = module.clone()
+    quantize(module, samples, options)
+    if args.report:
+        errors = layer_errors(float_module, module, [s[: args.report_samples] for s in samples])
+        print(format_layer_errors(errors, args.report), file=sys.stderr)
+    _write_ir(module, args.output)
+
+
+def _add_quantize_options(command: argparse.ArgumentParser) -> None:
+    """The options of `npuc quantize` (defaults: `npuc.quantization.QuantizationOptions`)."""
+    from npuc.calibration import STRATEGIES
+
+    command.add_argument("--calibration", required=True, help="calibration samples .npy/.npz")
+    command.add_argument("--activation-bits", type=int, choices=(8, 16), default=8,
+                         help="8: asymmetric int8; 16: symmetric int16 (16x8) (default 8)")
+    command.add_argument("--activation-strategy", choices=(*STRATEGIES, "auto"), default="mse",
+                         help="activation range strategy (default mse)")
+    command.add_argument("--output-strategy", choices=STRATEGIES, default="minmax",
+                         help="range strategy of model outputs and softmax inputs (default minmax)")
+    command.add_argument("--weight-strategy", choices=("minmax", "mse"), default="minmax",
+                         help="weight clipping (default minmax)")
+    command.add_argument("--per-tensor", action="store_true", help="per-tensor weights (default per channel)")
+    command.add_argument("--percentile", type=float, default=99.999, help="kept by 'percentile' (default 99.999)")
+    command.add_argument("--statistics", help="use these saved statistics (.npz) instead of calibrating")
+    command.add_argument("--save-statistics", help="save the calibration statistics (.npz) here")
+    command.add_argument("--layers", help="per-layer control JSON (strategy, per_channel by layer name)")
+    command.add_argument("--save-layers", help="write the per-layer choices made as control JSON")
+    command.add_argument("--report", type=int, default=10, metavar="N",
+                         help="print the N worst layers' SQNR and cosine (0: none; default 10)")
+    command.add_argument("--report-samples", type=int, default=32, metavar="N",
+                         help="calibration samples the layer report runs (default 32)")
 
 
 def _target(args: argparse.Namespace) -> str:
@@ -176,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("quantize", help="quantize a float model (post-training)")
     command.add_argument("model", help="ONNX model or graph IR file")
-    command.add_argument("--calibration", required=True, help="calibration samples .npy/.npz")
+    _add_quantize_options(command)
     command.add_argument("-o", "--output", help="write the quantized IR to this file")
     command.set_defaults(handler=cmd_quantize)
 

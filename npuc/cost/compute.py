@@ -17,12 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.cost.geometry import BlockGeometry, Window, as_batch_hwc, ceil_to
+from npuc.cost.geometry import BlockGeometry, Window, as_batch_hwc, ceil_to, command_window
 from npuc.dialects.npu import (
     ComputeOp,
     Conv2dOp,
     DepthwiseConv2dOp,
-    ElementwiseOp,
     FullyConnectedOp,
     PoolOp,
 )
@@ -37,15 +36,56 @@ class ComputeWork:
     cycles: int
 
 
-def macs(op: ComputeOp, window: Window) -> int:
-    """Real multiply-accumulates of a command (0 for pooling and elementwise)."""
-    ofm_elements = prod(op.ofm.shape_values())
+CONV, DEPTHWISE, FULLY_CONNECTED = "conv", "depthwise", "fully_connected"
+MAX_POOL, AVG_POOL, ELEMENTWISE = "max_pool", "avg_pool", "elementwise"
+"""`CommandShape.kind` values."""
+
+
+@dataclass(frozen=True)
+class CommandShape:
+    """What the compute rules need to know about a command, independent of its IR.
+
+    `kind` is one of the constants above; `ifm` and `ofm` are (batch, height,
+    width, depth); `clamped` says whether a fused activation narrows the OFM
+    range. Built from a lowered command by `command_shape`, and by npu-tile
+    from a quantized op to price candidate blocks before lowering.
+    """
+
+    kind: str
+    ifm: tuple[int, int, int, int]
+    ofm: tuple[int, int, int, int]
+    window: Window
+    clamped: bool = False
+
+
+def command_shape(op: ComputeOp) -> CommandShape:
+    """The `CommandShape` of a lowered compute command."""
     if isinstance(op, Conv2dOp):
-        return ofm_elements * window.elements * op.ifm.shape_values()[3]
-    if isinstance(op, DepthwiseConv2dOp):
-        return ofm_elements * window.elements
-    if isinstance(op, FullyConnectedOp):
-        return ofm_elements * op.ifm.shape_values()[1]
+        kind = CONV
+    elif isinstance(op, DepthwiseConv2dOp):
+        kind = DEPTHWISE
+    elif isinstance(op, FullyConnectedOp):
+        kind = FULLY_CONNECTED
+    elif isinstance(op, PoolOp):
+        kind = MAX_POOL if op.kind.data == "max" else AVG_POOL
+    else:
+        kind = ELEMENTWISE
+    ofm_type = op.ofm.element_type
+    clamped = (op.act_min.value.data, op.act_max.value.data) != (ofm_type.qmin, ofm_type.qmax)
+    return CommandShape(
+        kind, as_batch_hwc(op.ifm.shape_values()), as_batch_hwc(op.ofm.shape_values()), command_window(op), clamped
+    )
+
+
+def macs(shape: CommandShape) -> int:
+    """Real multiply-accumulates of a command (0 for pooling and elementwise)."""
+    ofm_elements = prod(shape.ofm)
+    if shape.kind == CONV:
+        return ofm_elements * shape.window.elements * shape.ifm[3]
+    if shape.kind == DEPTHWISE:
+        return ofm_elements * shape.window.elements
+    if shape.kind == FULLY_CONNECTED:
+        return ofm_elements * shape.ifm[3]
     return 0
 
 
@@ -64,70 +104,63 @@ def kernel_first(ifm_depth: int, kernel_elements: int, rates: Throughput) -> boo
     return ifm_depth * kernel_elements / padded > depth_first
 
 
-def _steps(op: ComputeOp, window: Window, rates: Throughput) -> int:
+def _steps(shape: CommandShape, rates: Throughput) -> int:
     """Data-path steps per micro-block-deep slice of a block (see module docstring)."""
-    if isinstance(op, (Conv2dOp, FullyConnectedOp)):
-        depth = as_batch_hwc(op.ifm.shape_values())[3]
-        if isinstance(op, Conv2dOp) and kernel_first(depth, window.elements, rates):
-            return ceil(window.elements / rates.kernel_element_step) * ceil(depth / rates.ifm_depth_step)
-        return window.elements * ceil(depth / rates.depth_first_ifm_depth_step)
-    if isinstance(op, DepthwiseConv2dOp):
-        return ceil(window.elements / rates.kernel_element_step)
+    taps = shape.window.elements
+    if shape.kind in (CONV, FULLY_CONNECTED):
+        depth = shape.ifm[3]
+        if shape.kind == CONV and kernel_first(depth, taps, rates):
+            return ceil(taps / rates.kernel_element_step) * ceil(depth / rates.ifm_depth_step)
+        return taps * ceil(depth / rates.depth_first_ifm_depth_step)
+    if shape.kind == DEPTHWISE:
+        return ceil(taps / rates.kernel_element_step)
     return 1
 
 
-def block_cycles(op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target) -> float:
-    """Cycles the data path spends on one OFM block.
+def block_cycles(shape: CommandShape, block: tuple[int, int, int], target: Target) -> float:
+    """Cycles the data path spends on one OFM block `block` ([h, w, c], micro-block rounded).
 
     Convolution, fully connected and depthwise: max(micro-blocks per slice x
     step cycles, `depth_slice_min_cycles`) x steps x slices. Pooling: each
     micro-block takes max(kernel taps, step cycles) at one tap per cycle.
     Elementwise: no data-path work (the output unit sets the pace).
     """
-    rates, ublock = target.throughput, micro_block(op, target.ofm_ublock)
-    height, width, depth = geometry.block
+    rates, ublock = target.throughput, micro_block(shape, target.ofm_ublock)
+    height, width, depth = block
     per_slice = ceil(height / ublock.height) * ceil(width / ublock.width)
     slices = ceil(depth / ublock.depth)
     step_cycles = ublock.elements * rates.ifm_depth_step * rates.kernel_element_step / rates.macs_per_cycle
-    if isinstance(op, PoolOp):
-        return max(step_cycles, window.elements) * per_slice * slices
-    if isinstance(op, ElementwiseOp):
+    if shape.kind in (MAX_POOL, AVG_POOL):
+        return max(step_cycles, shape.window.elements) * per_slice * slices
+    if shape.kind == ELEMENTWISE:
         return 0.0
     slice_cycles = max(rates.depth_slice_min_cycles, step_cycles * per_slice)
-    return slice_cycles * _steps(op, window, rates) * slices
+    return slice_cycles * _steps(shape, rates) * slices
 
 
-def micro_block(op: ComputeOp, ublock: BlockShape) -> BlockShape:
+def micro_block(shape: CommandShape, ublock: BlockShape) -> BlockShape:
     """The micro-block a command uses: a two-row micro-block folds to one row of twice the width
     for a one-row OFM of even width with a one-row kernel (no rows would be wasted)."""
-    if ublock.height == 2 and isinstance(op, (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)):
-        _, height, width, _ = as_batch_hwc(op.ofm.shape_values())
-        kernel_height = command_kernel_height(op)
-        if height == 1 and width % 2 == 0 and kernel_height == 1:
+    if ublock.height == 2 and shape.kind in (CONV, DEPTHWISE, FULLY_CONNECTED):
+        _, height, width, _ = shape.ofm
+        if height == 1 and width % 2 == 0 and shape.window.kernel[0] == 1:
             return BlockShape(1, ublock.width * 2, ublock.depth)
     return ublock
 
 
-def command_kernel_height(op: ComputeOp) -> int:
-    """Kernel rows of a command (1 for fully connected)."""
-    return 1 if isinstance(op, FullyConnectedOp) else op.kernel.get_values()[0]  # type: ignore[attr-defined]
-
-
-def output_cycles_per_element(op: ComputeOp, rates: Throughput) -> float:
+def output_cycles_per_element(shape: CommandShape, rates: Throughput) -> float:
     """Output-unit cycles per OFM element: the slower of the operation's write-back and its activation."""
-    if isinstance(op, ElementwiseOp):
+    if shape.kind == ELEMENTWISE:
         cycles = 1 / rates.elementwise_elements_per_cycle
-    elif isinstance(op, PoolOp) and op.kind.data == "max":
+    elif shape.kind == MAX_POOL:
         cycles = 1 / rates.max_pool_output_elements_per_cycle
     else:
         cycles = 1 / rates.output_elements_per_cycle
-    ofm_type = op.ofm.element_type
-    clamped = (op.act_min.value.data, op.act_max.value.data) != (ofm_type.qmin, ofm_type.qmax)
-    return max(cycles, 1 / rates.activation_elements_per_cycle) if clamped else cycles
+    return max(cycles, 1 / rates.activation_elements_per_cycle) if shape.clamped else cycles
 
 
 def compute_work(
-    op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, block_memory_cycles: float
+    shape: CommandShape, geometry: BlockGeometry, target: Target, block_memory_cycles: float
 ) -> ComputeWork:
     """MACs and compute cycles of one command.
 
@@ -138,9 +171,9 @@ def compute_work(
     transfer of one IFM and one OFM block) / `block_pipeline_stages`.
     """
     rates = target.throughput
-    data_path = block_cycles(op, geometry, window, target)
-    output = ceil(output_cycles_per_element(op, rates) * geometry.block_elements)
+    data_path = block_cycles(shape, geometry.block, target)
+    output = ceil(output_cycles_per_element(shape, rates) * geometry.block_elements)
     floor = (data_path + output + block_memory_cycles) / rates.block_pipeline_stages
     slow, fast = sorted((max(data_path, floor), max(output, floor)), reverse=True)
     cycles = ceil(slow * geometry.block_count + fast) + rates.command_overhead_cycles
-    return ComputeWork(macs(op, window), cycles)
+    return ComputeWork(macs(shape), cycles)

@@ -98,15 +98,19 @@ class BlockGeometry:
 
 def block_geometry(op: ComputeOp, ublock: BlockShape) -> BlockGeometry:
     """The block geometry of compute command `op` on a target with micro-block `ublock`."""
-    batch, height, width, depth = as_batch_hwc(op.ofm.shape_values())
+    return split_blocks(as_batch_hwc(op.ofm.shape_values()), array_values(op.block), ublock)  # type: ignore[arg-type]
+
+
+def split_blocks(
+    ofm_shape: tuple[int, int, int, int], block: tuple[int, int, int], ublock: BlockShape
+) -> BlockGeometry:
+    """The geometry of an OFM (batch, height, width, depth) computed in blocks `block` ([h, w, c])."""
+    batch, height, width, depth = ofm_shape
     ofm = (height, width, depth)
     steps = (ublock.height, ublock.width, ublock.depth)
-    block = tuple(
-        ceil_to(min(extent, size), step)
-        for extent, size, step in zip(ofm, array_values(op.block), steps)
-    )
-    counts = tuple(ceil(extent / size) for extent, size in zip(ofm, array_values(op.block)))
-    return BlockGeometry(batch, ofm, block, counts)  # type: ignore[arg-type]
+    rounded = tuple(ceil_to(min(extent, size), step) for extent, size, step in zip(ofm, block, steps))
+    counts = tuple(ceil(extent / size) for extent, size in zip(ofm, block))
+    return BlockGeometry(batch, ofm, rounded, counts)  # type: ignore[arg-type]
 
 
 def ifm_rows_read(

@@ -17,7 +17,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
 
-from npuc.cost.compute import compute_work
+from npuc.cost.compute import command_shape, compute_work
 from npuc.cost.geometry import block_geometry, command_window
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
@@ -198,7 +198,7 @@ def _buffers(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
 def _compute_estimate(op: ComputeOp, target: Target, layer: str, copies: frozenset[tuple[str, int]]) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
     window = command_window(op)
-    work = compute_work(op, geometry, window, target, block_memory_cycles(op, geometry, window, target, layer))
+    work = compute_work(command_shape(op), geometry, target, block_memory_cycles(op, geometry, window, target, layer))
     transfers = compute_transfers(op, geometry, window, target, copies)
     times = access_times(transfers, target, layer)
     bound, cycles = COMPUTE_BOUND, work.cycles
@@ -262,11 +262,23 @@ def _command_costs(module: ModuleOp, target: Target) -> list[CommandCost]:
 
 
 def _exposed_cycles(costs: list[CommandCost]) -> list[int]:
-    """Cycles each command adds to the end of the timeline so far; they sum to the total."""
+    """Cycles each command adds to the timeline; they sum to the total.
+
+    The compute engine's (and the host's) commands own the time from the
+    previous such command's end to their own end, stalls for a DMA included;
+    a DMA overlapping earlier compute (double-buffered weights) owns nothing,
+    except the time it runs past the last compute command.
+    """
     horizon, exposed = 0, []
     for cost in costs:
+        if cost.engine == DMA_ENGINE:
+            exposed.append(0)
+            continue
         exposed.append(max(0, cost.end - horizon))
         horizon = max(horizon, cost.end)
+    total = max((cost.end for cost in costs), default=0)
+    if total > horizon:
+        exposed[-1] += total - horizon
     return exposed
 
 

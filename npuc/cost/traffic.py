@@ -29,11 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.cost.geometry import BlockGeometry, Window, as_batch_hwc, ceil_to, ifm_box_elements
+from npuc.cost.compute import CONV, FULLY_CONNECTED, CommandShape, command_shape
+from npuc.cost.geometry import BlockGeometry, Window, ceil_to, ifm_box_elements
 from npuc.dialects.npu import (
     BufferAttr,
     ComputeOp,
-    Conv2dOp,
     DmaOp,
     ElementwiseOp,
     FeatureMapAttr,
@@ -133,24 +133,36 @@ def access_times(transfers: Iterable[Transfer], target: Target, layer: str) -> d
 
 
 def block_memory_cycles(op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, layer: str) -> float:
+    """`block_transfer_cycles` of a lowered command, with its IFM and OFM memories and element sizes."""
+    ifm, ofm = op.ifm, op.ofm
+    return block_transfer_cycles(
+        command_shape(op), geometry, target,
+        (target_memory(target, ifm.region.data, layer), ifm.element_type.bits // 8),
+        (target_memory(target, ofm.region.data, layer), ofm.element_type.bits // 8),
+    )
+
+
+def block_transfer_cycles(
+    shape: CommandShape, geometry: BlockGeometry, target: Target,
+    source: tuple[Memory, int], destination: tuple[Memory, int],
+) -> float:
     """Cycles to fetch one IFM block and write one OFM block, latencies included.
 
-    The IFM block is the box one OFM block needs, `depth_first_ifm_depth_step`
-    channels deep at most (the depth the NPU fetches at a time).
+    `source` and `destination` are (memory, bytes per element) of the IFM and
+    OFM. The IFM block is the box one OFM block needs,
+    `depth_first_ifm_depth_step` channels deep at most (the depth the NPU
+    fetches at a time).
     """
-    ifm, ofm = op.ifm, op.ofm
-    source = target_memory(target, ifm.region.data, layer)
-    destination = target_memory(target, ofm.region.data, layer)
+    window = shape.window
     height, width, depth = geometry.block
     rows = (min(height, geometry.ofm[0]) - 1) * window.strides[0] + window.dilations[0] * (window.kernel[0] - 1) + 1
     cols = (min(width, geometry.ofm[1]) - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
-    ifm_depth = as_batch_hwc(ifm.shape_values())[3]
-    fetched = ifm_depth if isinstance(op, (Conv2dOp, FullyConnectedOp)) else depth
-    ifm_bytes = _fm_bytes(ifm, rows * cols * min(fetched, target.throughput.depth_first_ifm_depth_step))
-    ofm_bytes = _fm_bytes(ofm, min(height, geometry.ofm[0]) * min(width, geometry.ofm[1]) * min(depth, geometry.ofm[2]))
+    fetched = shape.ifm[3] if shape.kind in (CONV, FULLY_CONNECTED) else depth
+    ifm_bytes = rows * cols * min(fetched, target.throughput.depth_first_ifm_depth_step) * source[1]
+    ofm_bytes = min(height, geometry.ofm[0]) * min(width, geometry.ofm[1]) * min(depth, geometry.ofm[2]) * destination[1]
     return (
-        source.read_latency + ifm_bytes / source.bandwidth
-        + destination.write_latency + ofm_bytes / destination.bandwidth
+        source[0].read_latency + ifm_bytes / source[0].bandwidth
+        + destination[0].write_latency + ofm_bytes / destination[0].bandwidth
     )
 
 

@@ -15,8 +15,11 @@ the recorded parameters of its tensor:
 - ops that only move values keep their input's parameters (a requantize
   follows when the model quantized the result differently), as do IR-only
   layout conversions;
-- softmax computes in TFLite's fixed int8 format (1/256, -128) and is
-  requantized to the model's output parameters when they differ.
+- softmax takes the model's output parameters (onnxruntime's QLinearSoftmax).
+
+The module is marked `quantized.rounding = "onnxruntime"`: the quantized
+interpreter then rounds as onnxruntime's CPU kernels do, which define a QDQ
+model's results (the NPU path keeps TFLite's fixed-point arithmetic).
 
 A float op whose result has no QuantizeLinear cannot be represented (the
 quantized dialect does not mix float and integer ops): it is reported as an
@@ -28,7 +31,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, IntegerAttr, ModuleOp, TensorType, i32
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i32,
+)
 from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
@@ -45,9 +56,10 @@ from npuc.ir import main_function
 from npuc.quantization import activation_type, quantize_bias
 from npuc.reference import fixed_point
 from npuc.reference.graph_interpreter import constant_value
-
-SOFTMAX_INT8 = Activation(1 / 256, -128)
-"""TFLite's int8 SOFTMAX output parameters."""
+from npuc.reference.quantized_interpreter import (
+    ONNXRUNTIME_ROUNDING,
+    ROUNDING_ATTRIBUTE,
+)
 
 _CONV_LIKE: dict[type[Operation], type[Operation]] = {
     graph.Conv2dOp: quantized.Conv2dOp,
@@ -204,9 +216,8 @@ class QdqLowering:
         operands = [self.operand(value, op) for value in op.operands]
         if isinstance(op, graph.ReluOp | graph.ClipOp):
             return self.requantize(op, self.clamp(op, operands[0]), self.result_type(op))
-        if isinstance(op, graph.SoftmaxOp):
-            softmax = self.rebuild(op, quantized.SoftmaxOp, operands, _int8_type(SOFTMAX_INT8))
-            return self.requantize(op, softmax, self.result_type(op))
+        if isinstance(op, graph.SoftmaxOp):  # onnxruntime's QLinearSoftmax: any output parameters
+            return self.rebuild(op, quantized.SoftmaxOp, operands, self.result_type(op))
         target = _QUANTIZED_OPS.get(_RENAMED.get(op.name, op.name.replace("graph.", "quantized.", 1)))
         if target is None or target is quantized.ExternalOp:
             raise Unrepresentable("no quantized form")
@@ -282,6 +293,7 @@ def lower_to_quantized(
     for op in reversed(old_ops):
         if op.dialect_name() == "graph":
             block.erase_op(op)
+    module.attributes[ROUNDING_ATTRIBUTE] = StringAttr(ONNXRUNTIME_ROUNDING)
     try:
         module.verify()
     except VerifyException as error:

@@ -359,6 +359,29 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
 """Quantized op class -> the function computing its results."""
 
 
+ROUNDING_ATTRIBUTE = "quantized.rounding"
+"""Module attribute naming the arithmetic that defines the quantized ops' results."""
+
+ONNXRUNTIME_ROUNDING = "onnxruntime"
+"""`quantized.rounding` value of a QDQ ONNX import: onnxruntime's CPU arithmetic."""
+
+
+def rounding_mode(module: ModuleOp) -> str:
+    """The module's `quantized.rounding` ("onnxruntime"), or "tflite" when it has none."""
+    rounding = module.attributes.get(ROUNDING_ATTRIBUTE)
+    return rounding.data if isinstance(rounding, StringAttr) else "tflite"
+
+
+def handlers_for(module: ModuleOp) -> dict[type[Operation], Handler]:
+    """TFLite's integer handlers, or onnxruntime's when the module says so."""
+    if rounding_mode(module) != ONNXRUNTIME_ROUNDING:
+        return QUANTIZED_HANDLERS
+    # Imported here: the onnxruntime handlers build on this module's helpers.
+    from npuc.reference.ort_handlers import ORT_HANDLERS
+
+    return ORT_HANDLERS
+
+
 def _as_interface_type(argument: SSAValue, array: np.ndarray, name: str) -> np.ndarray:
     """f32 arguments take floats; quantized arguments take stored integers."""
     qtype = quant_type(argument)
@@ -375,11 +398,23 @@ def _as_interface_type(argument: SSAValue, array: np.ndarray, name: str) -> np.n
 def run_quantized(
     module: ModuleOp, inputs: Sequence[np.ndarray], keep_values: bool = False
 ) -> Execution:
-    """Execute quantized IR with TFLite integer semantics on NHWC inputs (any batch N)."""
-    return run_function(module, inputs, QUANTIZED_HANDLERS, _as_interface_type, keep_values)
+    """Execute quantized IR on NHWC inputs (any batch N).
+
+    TFLite's integer semantics, or onnxruntime's rounding for a module marked
+    `quantized.rounding = "onnxruntime"` (`handlers_for`).
+    """
+    return run_function(module, inputs, handlers_for(module), _as_interface_type, keep_values)
 
 
 def run_block(block: Block, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Execute a block of quantized ops (an `npu.cpu_op` body) on stored integers."""
+    """Execute a block of quantized ops (an `npu.cpu_op` body) on stored integers.
+
+    The rounding is its enclosing module's (`handlers_for`): a CPU op of a QDQ
+    model computes as onnxruntime does.
+    """
     values = dict(zip(block.args, map(np.asarray, inputs), strict=True))
-    return interpret_block(block, values, QUANTIZED_HANDLERS)
+    parent = block.parent_op()
+    while parent is not None and not isinstance(parent, ModuleOp):
+        parent = parent.parent_op()
+    handlers = handlers_for(parent) if parent is not None else QUANTIZED_HANDLERS
+    return interpret_block(block, values, handlers)

@@ -18,6 +18,7 @@ from typing import Any
 from xdsl.dialects.builtin import ModuleOp
 
 from npuc.cost.model import CPU, DMA_ENGINE, CommandCost, LayerCost, NetworkCost
+from npuc.reference.quantized_interpreter import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.report.advice import advice_lines
 from npuc.report.network import LAYER, LayerGraph, LayerNode
 from npuc.report.usage import live_bytes
@@ -28,6 +29,12 @@ VERSION = 2
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""
+
+ROUNDING_NOTE = (
+    "QDQ model: the NPU requantizes with fixed-point multipliers (TFLite semantics); "
+    "onnxruntime rounds in float; outputs may differ by a few steps"
+)
+"""The summary's `rounding_note` for a module imported from a QDQ ONNX model."""
 
 
 def number(value: float) -> float:
@@ -186,6 +193,8 @@ def build_report(
     usage = live_bytes(module, target.staging_memory) if module is not None else [0] * len(cost.commands)
     staging_peak = max(usage, default=0)
     summary = _summary(cost, target, staging_peak)
+    if module is not None and rounding_mode(module) == ONNXRUNTIME_ROUNDING:
+        summary["rounding_note"] = ROUNDING_NOTE
     clashes = sorted(set(summary) & set(extra or {}))
     if clashes:
         raise ValueError(f"extra report fields clash with summary fields: {', '.join(clashes)}")

@@ -16,6 +16,8 @@ from npuc import api
 from npuc.dialects import quantized
 from npuc.errors import UnsupportedOperatorError
 from npuc.importers.onnx import import_onnx_bytes
+from npuc.reference import ort_kernels
+from npuc.reference.quantized_interpreter import QUANTIZED_HANDLERS, handlers_for, rounding_mode
 
 ort = pytest.importorskip("onnxruntime")
 quantization = pytest.importorskip("onnxruntime.quantization")
@@ -92,7 +94,34 @@ def test_conv_net_matches_onnxruntime_within_one_step(tmp_path, activation_type)
     expected = _onnxruntime(data, samples)
     (actual,) = api.run(module, [samples.transpose(0, 2, 3, 1)])
     steps = np.abs(actual - expected) / (1 / 255)  # softmax output scale of quantize_static
-    assert steps.max() <= 1.0 + 1e-3
+    assert steps.max() <= 1e-3  # onnxruntime's rounding, reproduced
+
+
+def test_qdq_module_is_marked_with_onnxruntime_rounding(tmp_path):
+    samples = RNG.uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32)
+    module = import_onnx_bytes(_quantize(_conv_net(), tmp_path, "QInt8", samples), "qdq.onnx")
+    assert rounding_mode(module) == "onnxruntime"
+    assert handlers_for(module) is not QUANTIZED_HANDLERS
+
+
+def test_quantize_linear_rounds_half_to_even_and_saturates():
+    values = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 1000.0, -1000.0], np.float32)
+    stored = ort_kernels.quantize_linear(values, 1.0, 0, -128, 127, np.int8)
+    assert stored.tolist() == [0, 2, 2, 0, -2, 127, -128]
+
+
+def test_requantize_output_uses_float32_scale_per_channel():
+    acc = np.array([[5, 5], [-3, 7]], np.int64)
+    scales = ort_kernels.requantize_scales(0.5, np.array([1.0, 0.25]), 1.0)
+    stored = ort_kernels.requantize_output(acc, scales, 3, -128, 127, np.int8)
+    assert stored.tolist() == [[5, 4], [1, 4]]  # 2.5 -> 2, 0.625 -> 1, -1.5 -> -2, 0.875 -> 1
+
+
+def test_softmax_int8_sums_to_one_and_keeps_order():
+    x = np.array([[10, 0, -20, 10]], np.int8)
+    y = ort_kernels.softmax_int8(x, 0.1, 1 / 256, -128)
+    real = (y.astype(np.int32) + 128) / 256
+    assert abs(real.sum() - 1) < 4 / 256 and y[0, 0] == y[0, 3] > y[0, 1] > y[0, 2]
 
 
 def test_conv_net_imports_integer_ops_with_stored_weights(tmp_path):

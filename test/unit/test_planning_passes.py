@@ -12,11 +12,12 @@ from npuc.allocation import check_placement
 from npuc.context import npuc_context
 from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
 from npuc.ir import arg_attributes
-from npuc.planning import buffers, cpu_operations
+from npuc.planning import buffers, cpu_operations, tensor_hwc
 from npuc.passes.allocate import AllocatePass
 from npuc.passes.legalize import LegalizePass
 from npuc.passes.schedule import SchedulePass
-from npuc.passes.tile import TilePass, shram_footprint
+from npuc.passes.tile import TilePass, block_cost, clip_block, shram_footprint
+from npuc.passes.tile import command_shape as tile_command_shape
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")
@@ -105,24 +106,36 @@ def test_footprint_counts_ifm_block_and_int32_accumulators():
     assert shram_footprint(conv, (16, 8, 8), TARGET) == 18 * 10 * 8 + 16 * 8 * 8 * 4
 
 
-def test_tile_clips_blocks_to_the_ofm():
+def test_tile_clips_blocks_to_the_ofm_and_takes_the_cheapest():
     module = run(parse(CHAIN), [LegalizePass(), TilePass()])
     layers = ops_by_layer(module)
     blocks = {
         name: tuple(layers[name].attributes["npu.block"].get_values())
         for name in ("conv", "pool", "fc")
     }
-    assert blocks == {"conv": (8, 8, 8), "pool": (4, 4, 8), "fc": (1, 2, 16)}
+    # The cheapest by the cost model, not the largest clipped config (8x8x8, 4x4x8, 1x2x16).
+    assert blocks == {"conv": (4, 4, 8), "pool": (2, 4, 8), "fc": (1, 2, 8)}
+    for name, block in blocks.items():
+        op = layers[name]
+        shape = tile_command_shape(op)
+        candidates = [clip_block(c, tensor_hwc(op.results[0]), TARGET.ofm_ublock) for c in TARGET.block_configs]
+        assert block_cost(shape, block, TARGET, 1) == min(block_cost(shape, c, TARGET, 1) for c in candidates)
     assert tuple(layers["fc"].attributes["npu.stripe"].get_values()) == (1, 1, 10)
     assert "npu.block" not in layers["flatten"].attributes
 
 
-def test_schedule_stages_each_npu_weights_right_before_its_consumer():
+def test_schedule_stages_each_npu_weights_before_the_previous_npu_op():
     module = run(parse(CHAIN), PIPELINE[:3])
     ops = list(module.body.block.first_op.body.block.ops)
     stages = [i for i, op in enumerate(ops) if isinstance(op, StageOp)]
-    assert [ops[i + 1].attributes["layer"].data for i in stages] == ["conv", "fc"]
-    assert all(ops[i + 1].operands[1] is ops[i].results[0] for i in stages)
+    # conv has no NPU op before it; fc's copy overlaps the pool (double buffering).
+    assert [ops[i + 1].attributes["layer"].data for i in stages] == ["conv", "pool"]
+    assert ops[stages[0] + 1].operands[1] is ops[stages[0]].results[0]
+    assert layers_reading(ops, ops[stages[1]].results[0]) == ["fc"]
+
+
+def layers_reading(ops, value):
+    return [op.attributes["layer"].data for op in ops if value in op.operands]
 
 
 def test_allocation_reuses_dead_buffers_and_passes_the_checker():

@@ -1,8 +1,10 @@
 // RUN: npuc-opt %s --split-input-file -p npu-schedule | filecheck %s
 
-// conv -> pool -> reshape -> fc: NPU weights are staged into SRAM right
-// before their consumer, which then reads the staged copy; biases stay in
-// flash. The float argument and the host's dequantize result are host
+// conv -> pool -> reshape -> fc: NPU weights are staged into SRAM, and the
+// consumer reads the staged copy; biases stay in flash. The conv's stage has
+// no earlier NPU op to overlap, so it stays right before the conv; the fc's
+// weights (and their constant) move before the pool, the NPU op before the fc,
+// so the copy runs while the pool computes (double buffering). The float argument and the host's dequantize result are host
 // memory; the host-written quantize result is in the arena.
 // CHECK-LABEL: func.func @main
 // CHECK-SAME:  (%{{.*}}: tensor<1x8x8x3xf32>)
@@ -11,11 +13,11 @@
 // CHECK:       %[[B:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
 // CHECK-NEXT:  %[[SW:.*]] = npu.stage %[[W]] to "sram" {layer = "conv", npu.memory = "sram"}
 // CHECK-NEXT:  %[[C:.*]] = quantized.conv2d %[[Q]], %[[SW]], %[[B]] {layer = "conv", {{.*}}, npu.memory = "sram",
+// CHECK-NEXT:  %[[FW:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
+// CHECK-NEXT:  %[[SFW:.*]] = npu.stage %[[FW]] to "sram" {layer = "fc", npu.memory = "sram"}
 // CHECK-NEXT:  %[[P:.*]] = quantized.max_pool2d %[[C]] {layer = "pool", {{.*}}, npu.memory = "sram",
 // CHECK-NEXT:  %[[R:.*]] = quantized.reshape %[[P]] {layer = "flatten", npu.placement = "npu", npu.memory = "sram"}
-// CHECK-NEXT:  %[[FW:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK-NEXT:  %[[FB:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
-// CHECK-NEXT:  %[[SFW:.*]] = npu.stage %[[FW]] to "sram" {layer = "fc", npu.memory = "sram"}
 // CHECK-NEXT:  %[[F:.*]] = quantized.fully_connected %[[R]], %[[SFW]], %[[FB]] {layer = "fc", {{.*}}, npu.memory = "sram",
 // CHECK-NEXT:  quantized.dequantize %[[F]] {npu.placement = "host"} :
 func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
@@ -51,12 +53,13 @@ func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> ten
 
 // -----
 
-// Weights shared by two NPU convs are staged once per consumer.
+// Weights shared by two NPU convs are staged once per consumer; the second
+// copy is issued before the first conv, so it overlaps it.
 // CHECK-LABEL: func.func @main
 // CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK:       %[[S1:.*]] = npu.stage %[[W]] to "sram" {layer = "first", npu.memory = "sram"}
-// CHECK-NEXT:  %[[C1:.*]] = quantized.conv2d %{{.*}}, %[[S1]], %{{.*}} {layer = "first",
 // CHECK-NEXT:  %[[S2:.*]] = npu.stage %[[W]] to "sram" {layer = "second", npu.memory = "sram"}
+// CHECK-NEXT:  %[[C1:.*]] = quantized.conv2d %{{.*}}, %[[S1]], %{{.*}} {layer = "first",
 // CHECK-NEXT:  quantized.conv2d %[[C1]], %[[S2]], %{{.*}} {layer = "second",
 func.func @main(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
   %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>

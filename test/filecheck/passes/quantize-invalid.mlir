@@ -1,12 +1,14 @@
 // RUN: python -c "import numpy as np; np.save('%t.npy', np.zeros((8, 4, 4, 2), 'f4')); np.save('%t.f64.npy', np.zeros((8, 4, 4, 2)))"
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p quantize | filecheck %s --check-prefix=NO-DATA
-// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" activation_bits=16}' | filecheck %s --check-prefix=BITS
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" activation_bits=12}' | filecheck %s --check-prefix=BITS
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.f64.npy"}' | filecheck %s --check-prefix=DTYPE
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy"}' | filecheck %s
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" activation_strategy=kl}' | filecheck %s --check-prefix=STRATEGY
 
 // NO-DATA: quantize needs calibration data: quantize{calibration="FILE.npy"}
-// BITS: quantize supports only activation_bits=8, got 16
+// BITS: quantize supports 8, 16-bit activations, not 12
 // DTYPE: {{.*}}.f64.npy: input 'x' expects dtype float32, got float64
+// STRATEGY: unknown activation strategy 'kl' (known: minmax, moving_average, percentile, entropy, mse, auto)
 
 // Weights computed at run time cannot be quantized per channel.
 func.func @computed_weights(%x: tensor<1x4x4x2xf32> {graph.name = "x"}) -> tensor<1x4x4x3xf32> {

@@ -49,7 +49,7 @@ def npuc_quantized(path: Path, calibration: np.ndarray, options: QuantizationOpt
     reference = npuc.import_model(path)
     module = npuc.import_model(path)
     start = time.perf_counter()
-    npuc.quantize(module, [calibration], options)
+    npuc.quantize(module, [calibration], options, report_samples=0)
     elapsed = time.perf_counter() - start
     return reference, module, elapsed
 
@@ -107,12 +107,16 @@ def main() -> int:
     parser.add_argument("--activation-strategy", default=QuantizationOptions.activation_strategy)
     parser.add_argument("--weight-strategy", default=QuantizationOptions.weight_strategy)
     parser.add_argument("--per-tensor", action="store_true")
+    parser.add_argument("--target-sqnr", type=float, default=0.0)
+    parser.add_argument("--bias-correction", action="store_true")
     parser.add_argument("--skip-ort", action="store_true")
     args = parser.parse_args()
     options = QuantizationOptions(
         activation_strategy=args.activation_strategy,
         weight_strategy=args.weight_strategy,
         per_channel=not args.per_tensor,
+        target_sqnr=args.target_sqnr,
+        bias_correction=args.bias_correction,
     )
     folders = sorted(p for p in args.models.iterdir() if (p / "model_float.onnx").is_file())
     if args.only:

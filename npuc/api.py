@@ -25,6 +25,9 @@ DEFAULT_TARGET = "ethos-u55-128"
 BACKEND_PASSES = ("npu-legalize", "npu-tile", "npu-schedule", "npu-allocate", "npu-lower")
 """The passes `compile_model` runs after quantization, each given the target."""
 
+QUANTIZED_REWRITES = ("quantized-canonicalize",)
+"""Target-independent rewrites of quantized IR, run before the back-end passes."""
+
 
 def import_model(path: str | Path) -> ModuleOp:
     """Import an ONNX or TFLite model (or parse a `.mlir` file) into a verified module."""
@@ -66,23 +69,33 @@ def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return run_module(module, inputs)
 
 
-def quantize(module: ModuleOp, samples: Sequence[np.ndarray], options=None) -> ModuleOp:
-    """Optimise and quantize a graph module in place, calibrated on `samples`.
+def quantize(module: ModuleOp, samples: Sequence[np.ndarray], options=None, report_samples: int = 32):
+    """Optimise and quantize a graph module in place, calibrated on `samples`; the report as data.
 
     Runs the graph passes (`npuc.passes.GRAPH_OPTIMISATION_PIPELINE`: constant
     and batch-norm scale folding, pad fusion, ..., activation fusion) and then
     post-training quantization with `options` (`npuc.quantization.QuantizationOptions`,
     npuc's defaults if None). `samples` holds one array per model input in IR
-    layout, N samples stacked on axis 0 (see `npuc.data.load_samples`). The
-    per-layer error report is `npuc.quantization_search.layer_errors`.
+    layout, N samples stacked on axis 0 (see `npuc.data.load_samples`).
+    Returns a `npuc.quantization_search.QuantizationReport`: the module, the
+    per-layer SQNR/cosine list (worst first) on the first `report_samples`
+    samples (0: not computed), the layers the `target_sqnr` search promoted
+    to int16 and the per-layer settings used.
     """
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
     from npuc.quantization import quantize_module
+    from npuc.quantization_layers import LayerControl
+    from npuc.quantization_search import QuantizationReport, layer_errors
 
     run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
-    quantize_module(module, list(samples), options=options)
+    float_module = module.clone() if report_samples else None
+    control = LayerControl.load(options.layers) if options is not None and options.layers else LayerControl()
+    quantize_module(module, list(samples), options=options, control=control)
     module.verify()
-    return module
+    layers = []
+    if float_module is not None:
+        layers = layer_errors(float_module, module, [sample[:report_samples] for sample in samples])
+    return QuantizationReport(module, layers, control.promotion, control.used)
 
 
 @dataclasses.dataclass
@@ -194,7 +207,9 @@ def analyze_model(
             )
         quantize(module, calibration)
     network = layer_graph(module)
-    pipeline = ",".join(f"{name}{{target={json.dumps(target)}}}" for name in BACKEND_PASSES)
+    pipeline = ",".join(
+        [*QUANTIZED_REWRITES, *(f"{name}{{target={json.dumps(target)}}}" for name in BACKEND_PASSES)]
+    )
     run_pipeline(module, pipeline)
     return Analysis(module, estimate(module, target_description), target_description, source, network)
 

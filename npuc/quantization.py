@@ -45,6 +45,7 @@ from npuc.ir import arg_attributes, main_function, tensor_name
 from npuc.quantization_layers import LayerControl
 from npuc.quantization_rules import (
     CONV_LIKE,
+    FOLLOW_INPUT,
     OWN_RANGE,
     Quantizer,
     check_supported,
@@ -93,7 +94,11 @@ class QuantizationOptions:
       write the statistics gathered.
     - `layers`: a per-layer control JSON (`npuc.quantization_layers`) that
       sets `strategy` and `per_channel` per layer name; `save_layers`: where
-      to write the choices made, in the same format.
+      to write the choices made, in the same format (`bits` per layer: 8 or 16).
+    - `target_sqnr`: output SQNR (dB) to reach by promoting the fewest layers
+      to 16-bit activations (`npuc.quantization_mixed.promote_layers`); 0: off.
+    - `bias_correction`: shift each conv-like bias by the mean error of its
+      output on the calibration set (`npuc.quantization_mixed.correct_biases`).
     """
 
     activation_bits: int = 8
@@ -106,6 +111,8 @@ class QuantizationOptions:
     save_statistics: str = ""
     layers: str = ""
     save_layers: str = ""
+    target_sqnr: float = 0.0
+    bias_correction: bool = False
 
     def check(self) -> None:
         """`NpucError` naming the first option with an unsupported value."""
@@ -127,6 +134,8 @@ class QuantizationOptions:
                 f"unknown weight strategy '{self.weight_strategy}' "
                 f"(known: {', '.join(WEIGHT_STRATEGIES)})"
             )
+        if self.target_sqnr < 0:
+            raise NpucError(f"target_sqnr must be >= 0 dB (0: off), not {self.target_sqnr}")
         if not 50.0 < self.percentile <= 100.0:
             raise NpucError(f"percentile must be in (50, 100], not {self.percentile}")
 
@@ -313,9 +322,8 @@ def calibrate(
         if name in statistics.tensors:
             default = options.output_strategy if value in outputs else options.activation_strategy
             strategy = control.setting(name, "strategy", default)
-            ranges[value] = choose_range(
-                statistics.tensors[name], strategy, options.activation_bits, options.percentile
-            )
+            bits = control.settings.get(name, {}).get("bits", options.activation_bits)
+            ranges[value] = choose_range(statistics.tensors[name], strategy, bits, options.percentile)
     _share_concat_ranges(func.body.block, ranges)
     return ranges
 
@@ -326,16 +334,21 @@ def quantize_module(
     activation_bits: int = 8,
     options: QuantizationOptions | None = None,
     statistics: Statistics | None = None,
+    control: LayerControl | None = None,
 ) -> ModuleOp:
     """Quantize the graph IR of `module` in place, calibrated on `samples`.
 
     `samples` holds one array per @main argument in IR layout (N samples on
     axis 0, see `npuc.data.load_samples`); `statistics`, if given, are used
-    instead of calibrating. Raises `NpucError` subclasses for unsupported
+    instead of calibrating; `control`, if given, instead of `options.layers`
+    (it records the settings used, and `control.promotion` what the
+    `target_sqnr` search did). Raises `NpucError` subclasses for unsupported
     ops, non-constant weights and unusable calibration data.
     """
     options = options or QuantizationOptions(activation_bits=activation_bits)
     options.check()
+    if control is None:
+        control = LayerControl.load(options.layers) if options.layers else LayerControl()
     func = main_function(module)
     block = func.body.block
     if not any(op.dialect_name() == "graph" for op in block.ops):
@@ -345,30 +358,45 @@ def quantize_module(
         from npuc.quantization_search import choose_strategy
 
         options, statistics = choose_strategy(module, samples, options, statistics)
-    control = LayerControl.load(options.layers) if options.layers else LayerControl()
+    if options.target_sqnr or options.bias_correction:
+        from npuc.quantization_mixed import correct_biases, promote_layers
+
+        if statistics is None:
+            statistics = gather_statistics(module, samples, options)
+        if options.target_sqnr:
+            control.promotion = promote_layers(module, samples, options, statistics, control)
+        if options.bias_correction:
+            correct_biases(module, samples, options, statistics, control)
     ranges = calibrate(module, samples, options, statistics, control)
     bits = options.activation_bits
 
-    def range_type(value: SSAValue, what: str) -> UniformQuantizedType:
+    def range_type(value: SSAValue, what: str, width: int) -> UniformQuantizedType:
         low, high = require_finite(ranges.get(value, (float("nan"),) * 2), what)
-        return activation_type(low, high, bits)
+        return activation_type(low, high, width)
 
-    def constant_type(data: np.ndarray) -> UniformQuantizedType:
-        return activation_type(float(data.min()), float(data.max()), bits)
+    def constant_type(data: np.ndarray, width: int) -> UniformQuantizedType:
+        return activation_type(float(data.min()), float(data.max()), width)
+
+    def layer_bits(op: Operation) -> int | None:
+        return control.settings.get(layer_name(op), {}).get("bits")
 
     def weights(data: np.ndarray, axis: int, op: Operation) -> tuple[np.ndarray, np.ndarray]:
         per_channel = control.setting(layer_name(op), "per_channel", options.per_channel)
         return quantize_weights(data, axis, per_channel, options.weight_strategy)
 
-    quantizer = Quantizer(block, range_type, constant_type, weights, bits)
+    quantizer = Quantizer(block, range_type, constant_type, weights, bits, layer_bits)
     old_ops = list(block.ops)
     names = [tensor_name(attrs, f"arg{i}") for i, attrs in enumerate(arg_attributes(func))]
-    quantizer.quantize_arguments(names)
+    quantizer.quantize_arguments(names, [control.settings.get(name, {}).get("bits") for name in names])
     for op in old_ops:
         if isinstance(op, ReturnOp):
             quantizer.dequantize_results(op)
         elif op.dialect_name() == "graph":
             quantizer.rewrite(op)
+    for op, width in quantizer.bits_used.items():
+        explicit = "bits" in control.settings.get(layer_name(op), {})
+        if explicit or not isinstance(op, FOLLOW_INPUT):
+            control.used.setdefault(layer_name(op), {})["bits"] = width
     for op in reversed(old_ops):
         if op.dialect_name() == "graph":
             block.erase_op(op)

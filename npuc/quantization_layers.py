@@ -4,12 +4,14 @@ The file a user edits and re-runs with, and the file `quantize` writes back
 with the choices it made::
 
     {"activation_bits": 8,
-     "layers": {"conv1": {"strategy": "percentile", "per_channel": true},
+     "layers": {"conv1": {"strategy": "percentile", "per_channel": true, "bits": 16},
                 "logits": {"strategy": "minmax"}}}
 
 Per layer, `strategy` is the activation range strategy of the layer's output
-(`npuc.calibration.STRATEGIES`) and `per_channel` the weight scheme of a
-conv-like layer. Settings not given fall back to the pass options. Layer
+(`npuc.calibration.STRATEGIES`), `per_channel` the weight scheme of a
+conv-like layer and `bits` its activation width (8, or 16 for TFLite's 16x8
+kernels: a `quantized.requantize` converts at each int8/int16 boundary; an
+unset pool, reshape, pad or clamp keeps its input's width). Settings not given fall back to the pass options. Layer
 names are the `layer` attributes of the graph ops (an argument's tensor name
 for a model input; `name#i` for result i of a multi-result op).
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 from npuc.calibration import STRATEGIES
 from npuc.errors import InputDataError
 
-LAYER_SETTINGS = {"strategy": str, "per_channel": bool}
+LAYER_SETTINGS = {"strategy": str, "per_channel": bool, "bits": int}
 """The settings a layer entry may hold, with their JSON types."""
 
 
@@ -33,12 +35,14 @@ class LayerControl:
 
     `settings` holds what the file asked for; `setting(...)` answers a query
     from it (or the default) and records the answer in `used`, which `save`
-    writes back.
+    writes back. `promotion` is what the `target_sqnr` search did
+    (`npuc.quantization_mixed.Promotion`), None if it did not run.
     """
 
     settings: dict[str, dict] = field(default_factory=dict)
     used: dict[str, dict] = field(default_factory=dict)
     activation_bits: int = 8
+    promotion: object = None
 
     def setting(self, layer: str, key: str, default):
         """The `key` setting of `layer` (file value or `default`), recorded as used."""
@@ -66,8 +70,10 @@ class LayerControl:
                 if key not in LAYER_SETTINGS or not isinstance(value, LAYER_SETTINGS[key]):
                     raise InputDataError(
                         f"{path}: layer '{layer}': bad setting {key}={value!r} "
-                        f"(known: strategy (string), per_channel (bool))"
+                        f"(known: strategy (string), per_channel (bool), bits (8 or 16))"
                     )
+                if key == "bits" and value not in (8, 16):
+                    raise InputDataError(f"{path}: layer '{layer}': bits must be 8 or 16, not {value}")
                 if key == "strategy" and value not in STRATEGIES:
                     raise InputDataError(
                         f"{path}: layer '{layer}': unknown strategy '{value}' "

@@ -132,19 +132,28 @@ def check_supported(block: Block) -> None:
 WeightQuantizer = Callable[[np.ndarray, int, Operation], tuple[np.ndarray, np.ndarray]]
 """(float weights, channel axis, op) -> (int8 weights, float32 scales: one per channel or one)."""
 
-TypeChooser = Callable[[SSAValue, str], UniformQuantizedType]
-"""(float value, description for errors) -> its activation type."""
+TypeChooser = Callable[[SSAValue, str, int], UniformQuantizedType]
+"""(float value, description for errors, bits) -> its activation type."""
+
+LayerBits = Callable[[Operation], "int | None"]
+"""op -> the activation width asked for it (8 or 16), or None for the default."""
+
+FOLLOW_INPUT = (*SAME_QUANTIZATION, graph.PadOp, graph.ReluOp, graph.ClipOp)
+"""Ops whose width, unless set, follows their input's (no requantize needed)."""
 
 
 class Quantizer:
     """Rewrites one block of graph ops into quantized ops, op by op in order.
 
-    `activation_type(value, what)` gives a calibrated value's type (it raises
-    for values without a usable range); `constant_type(data)` the type of a
-    constant used as an activation operand; `weights(data, axis)` quantizes
+    `activation_type(value, what, bits)` gives a calibrated value's type (it
+    raises for values without a usable range); `constant_type(data, bits)` the
+    type of a constant used as an activation operand; `weights(data, axis)` quantizes
     conv-like weights (`weights(data, axis, op)` also gets the op, for
     per-layer schemes). `bits` is the activation width: 8, or 16 for TFLite's
-    16x8 scheme (int64 bias, fixed ranges at 2^-15). New ops are inserted before the op they replace;
+    16x8 scheme (int64 bias, fixed ranges at 2^-15); `layer_bits(op)`, if
+    given, sets it per op (mixed precision): an operand of another width is
+    requantized at the boundary, and ops of `FOLLOW_INPUT` not set keep their
+    input's width. New ops are inserted before the op they replace;
     `values` maps each float value to its quantized counterpart. The caller
     erases the float ops at the end.
     """
@@ -153,12 +162,15 @@ class Quantizer:
         self,
         block: Block,
         activation_type: TypeChooser,
-        constant_type: Callable[[np.ndarray], UniformQuantizedType],
+        constant_type: Callable[[np.ndarray, int], UniformQuantizedType],
         weights: WeightQuantizer,
         bits: int = 8,
+        layer_bits: LayerBits | None = None,
     ):
         self.block = block
-        self.bits = bits
+        self.bits = self.default_bits = bits
+        self.layer_bits = layer_bits or (lambda op: None)
+        self.bits_used: dict[Operation, int] = {}
         self.activation_type = activation_type
         self.constant_type = constant_type
         self.weights = weights
@@ -169,16 +181,24 @@ class Quantizer:
         self.block.insert_op_before(new_op, before)
         return new_op
 
-    def quantize_arguments(self, names: Sequence[str]) -> None:
-        """Follow each f32 argument by a `quantized.quantize` to its calibrated type."""
+    def quantize_arguments(self, names: Sequence[str], widths: Sequence[int | None] = ()) -> None:
+        """Follow each f32 argument by a `quantized.quantize` to its calibrated type.
+
+        An argument's width is `widths[i]` if given, else 16 when a reader of
+        it is asked to be 16-bit (no int8 step before it), else the default.
+        """
         first = self.block.first_op
         assert first is not None
-        for argument, name in zip(self.block.args, names):
+        for index, (argument, name) in enumerate(zip(self.block.args, names)):
             if not is_float_tensor(argument):
                 self.values[argument] = argument
                 continue
             shape = argument.type.get_shape()  # type: ignore[attr-defined]
-            qtype = self.activation_type(argument, f"input '{name}'")
+            width = widths[index] if index < len(widths) else None
+            if width is None:
+                readers = {self.layer_bits(use.operation) for use in argument.uses}
+                width = 16 if 16 in readers else self.default_bits
+            qtype = self.activation_type(argument, f"input '{name}'", width)
             op = self.insert(quantized.QuantizeOp(argument, TensorType(qtype, shape)), first)
             self.values[argument] = op.results[0]
 
@@ -198,18 +218,22 @@ class Quantizer:
         """The quantized form of an activation operand, with `qtype` if given.
 
         A constant gets its own range (or `qtype`); a computed value of another
-        type is requantized to `qtype`.
+        type (or, without `qtype`, of another width than the op's) is
+        requantized to `qtype` (to its own range at the op's width).
         """
         owner = value.owner
         if isinstance(owner, graph.ConstantOp):
             if qtype is None:
-                qtype = self.constant_type(constant_value(owner.value))
+                qtype = self.constant_type(constant_value(owner.value), self.bits)
             return self.constant(owner, qtype, user)
         if value not in self.values:
             raise UnsupportedOperatorError(
                 "quantize", [(layer_name(user), user.name, "operand is not a quantized value")]
             )
         new_value = self.values[value]
+        current = quant_type(new_value)
+        if qtype is None and current is not None and current.bits != self.bits:
+            qtype = self.activation_type(value, f"input of '{layer_name(user)}'", self.bits)
         if qtype is not None and quant_type(new_value) != qtype:
             shape = new_value.type.get_shape()  # type: ignore[attr-defined]
             requantize = quantized.RequantizeOp(new_value, TensorType(qtype, shape))
@@ -243,7 +267,7 @@ class Quantizer:
         bias.attributes.update(bias_op.attributes)
         self.insert(weights, op)
         self.insert(bias, op)
-        ofm_type = self.activation_type(op.results[0], f"'{layer_name(op)}'")
+        ofm_type = self.own_type(op)
         return self.rebuild(op, target, [ifm, weights.results[0], bias.results[0]], [ofm_type])
 
     def rebuild(
@@ -286,13 +310,15 @@ class Quantizer:
 
     def own_type(self, op: Operation) -> UniformQuantizedType:
         """The calibrated type of `op`'s (single) result."""
-        return self.activation_type(op.results[0], f"'{layer_name(op)}'")
+        return self.activation_type(op.results[0], f"'{layer_name(op)}'", self.bits)
 
     def rewrite(self, op: Operation) -> None:
         """Insert the quantized form of `op` and map its results."""
         kind = type(op)
         if isinstance(op, graph.ConstantOp):
             return  # quantized where used: as weights, bias or activation
+        self.bits = self._width(op)
+        self.bits_used[op] = self.bits
         if kind in CONV_LIKE:
             new_op = self.conv_like(op, CONV_LIKE[kind])
         elif kind in SAME_QUANTIZATION:
@@ -325,6 +351,17 @@ class Quantizer:
             new_op = self.clamp(op, op.min.value.data, op.max.value.data)
         for old, new in zip(op.results, new_op.results, strict=True):
             self.values[old] = new
+
+    def _width(self, op: Operation) -> int:
+        """The activation width of `op`: asked for, its input's (`FOLLOW_INPUT`) or the default."""
+        asked = self.layer_bits(op)
+        if asked is not None:
+            return asked
+        if isinstance(op, FOLLOW_INPUT):
+            qtype = quant_type(self.values.get(op.operands[0], op.operands[0]))
+            if qtype is not None:
+                return qtype.bits
+        return self.default_bits
 
     def pad(self, op: graph.PadOp) -> Operation:
         """Pad keeps the input's parameters; the fill value is stored quantized."""

@@ -32,6 +32,23 @@ AUTO_SAMPLES = 64
 _NOT_LAYERS = (quantized.ConstantOp, quantized.QuantizeOp, quantized.DequantizeOp, quantized.RequantizeOp)
 
 
+@dataclass
+class QuantizationReport:
+    """What `npuc.api.quantize` did, as data.
+
+    `module` is the quantized module; `layers` the per-layer `LayerError`s,
+    worst first (empty when not asked for); `promotion` what the
+    `target_sqnr` search did (`npuc.quantization_mixed.Promotion`, None
+    when off); `control` the per-layer settings used (as `save_layers`
+    writes them).
+    """
+
+    module: ModuleOp
+    layers: list
+    promotion: object = None
+    control: dict | None = None
+
+
 @dataclass(frozen=True)
 class LayerError:
     """Float vs quantized activations of one layer over a set of inputs."""
@@ -127,12 +144,14 @@ def choose_strategy(module: ModuleOp, samples: Sequence[np.ndarray], options, st
     best, best_sqnr = None, -float("inf")
     for strategy in AUTO_CANDIDATES:
         candidate = dataclasses.replace(
-            options, activation_strategy=strategy, save_statistics="", save_layers=""
-        )
+            options, activation_strategy=strategy, save_statistics="", save_layers="",
+            target_sqnr=0.0, bias_correction=False,
+        )  # fmt: skip
         copy = module.clone()
         quantize_module(copy, samples, options=candidate, statistics=statistics)
         sqnr = output_sqnr(module, copy, scoring)
         if best is None or sqnr > best_sqnr:
             best, best_sqnr = candidate, sqnr
     assert best is not None
-    return dataclasses.replace(best, save_statistics=options.save_statistics, save_layers=options.save_layers), statistics
+    kept = {key: getattr(options, key) for key in ("save_statistics", "save_layers", "target_sqnr", "bias_correction")}
+    return dataclasses.replace(best, **kept), statistics

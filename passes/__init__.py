@@ -18,6 +18,7 @@ PASS_MODULES: dict[str, tuple[str, str]] = {
     "graph-mean-to-pool": ("mean_to_pool", "MeanToPoolPass"),
     "graph-fuse-activation": ("fuse_activation", "FuseActivationPass"),
     "quantize": ("quantize", "QuantizePass"),
+    "quantized-canonicalize": ("quantized_canonicalize", "QuantizedCanonicalizePass"),
     "npu-legalize": ("legalize", "LegalizePass"),
     "npu-tile": ("tile", "TilePass"),
     "npu-schedule": ("schedule", "SchedulePass"),

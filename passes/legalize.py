@@ -38,7 +38,9 @@ class LegalizePass(ModulePass):
     kernel limit of padded operators, and the ifm/ofm extents. Otherwise it
     goes to the CPU ("cpu") with the first constraint it violates. The
     quantize/dequantize ops of a float interface are converted by the host
-    ("host"); constants get no placement.
+    ("host"); constants get no placement. Run quantized-canonicalize first so
+    that an irrelevant stride (along an axis with one output element) does
+    not send a layer to the CPU.
 
     Assumes quantized IR: a `func.func @main` of `quantized` ops.
     """

@@ -45,7 +45,14 @@ class QuantizePass(ModulePass, QuantizationOptions):
     - `statistics` / `save_statistics` (default ""): load / save calibration
       statistics (`.npz`).
     - `layers` / `save_layers` (default ""): per-layer control JSON to read /
-      to write with the choices made (`npuc.quantization_layers`).
+      to write with the choices made (`npuc.quantization_layers`): per layer
+      `strategy`, `per_channel` and `bits` (8 or 16: mixed precision, with a
+      `quantized.requantize` at each int8/int16 boundary).
+    - `target_sqnr` (default 0: off): output SQNR (dB) on the calibration set
+      to reach by promoting few layers to int16 (greedy by per-layer SQNR
+      drop, re-measured after each promotion; `npuc.quantization_mixed`).
+    - `bias_correction` (default false): subtract from each conv-like bias
+      the mean error of its output on the calibration set.
 
     Assumes @main holds only graph ops (plus constants) whose weights and
     biases are `graph.constant`s; activations should already be fused

@@ -79,6 +79,8 @@ def _quantization_options(args: argparse.Namespace):
         save_statistics=args.save_statistics or "",
         layers=args.layers or "",
         save_layers=args.save_layers or "",
+        target_sqnr=args.target_sqnr,
+        bias_correction=args.bias_correction,
     )
 
 
@@ -87,7 +89,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     from npuc.api import import_model, quantize, run_pipeline
     from npuc.data import load_samples, model_interface
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
-    from npuc.quantization_search import format_layer_errors, layer_errors
+    from npuc.quantization_search import format_layer_errors
 
     options = _quantization_options(args)
     module = import_model(args.model)
@@ -96,11 +98,15 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     # The report compares with the float graph after the graph passes (folded
     # batch norms): the same layers, by name, as the quantized module holds.
     run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
-    float_module = module.clone()
-    quantize(module, samples, options)
+    report = quantize(module, samples, options, report_samples=args.report_samples if args.report else 0)
+    if report.promotion is not None:
+        promoted = ", ".join(report.promotion.promoted) or "none"
+        print(f"int16 layers for {options.target_sqnr:g} dB: {promoted} "
+              f"(output SQNR {report.promotion.output_sqnr:.2f} dB)", file=sys.stderr)
+        if report.promotion.note:
+            print(f"note: {report.promotion.note}", file=sys.stderr)
     if args.report:
-        errors = layer_errors(float_module, module, [s[: args.report_samples] for s in samples])
-        print(format_layer_errors(errors, args.report), file=sys.stderr)
+        print(format_layer_errors(report.layers, args.report), file=sys.stderr)
     _write_ir(module, args.output)
 
 
@@ -121,8 +127,12 @@ def _add_quantize_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--percentile", type=float, default=99.999, help="kept by 'percentile' (default 99.999)")
     command.add_argument("--statistics", help="use these saved statistics (.npz) instead of calibrating")
     command.add_argument("--save-statistics", help="save the calibration statistics (.npz) here")
-    command.add_argument("--layers", help="per-layer control JSON (strategy, per_channel by layer name)")
+    command.add_argument("--layers", help="per-layer control JSON (strategy, per_channel, bits by layer name)")
     command.add_argument("--save-layers", help="write the per-layer choices made as control JSON")
+    command.add_argument("--target-sqnr", type=float, default=0.0, metavar="DB",
+                         help="promote few layers to int16 until the output SQNR reaches DB (default 0: off)")
+    command.add_argument("--bias-correction", action="store_true",
+                         help="shift conv/fc biases by their mean output error on the calibration set")
     command.add_argument("--report", type=int, default=10, metavar="N",
                          help="print the N worst layers' SQNR and cosine (0: none; default 10)")
     command.add_argument("--report-samples", type=int, default=32, metavar="N",

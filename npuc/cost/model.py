@@ -22,7 +22,7 @@ from npuc.cost.geometry import block_geometry, command_window
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
     Transfer,
-    access_times,
+    access_cycles,
     block_memory_cycles,
     byte_span,
     compute_transfers,
@@ -46,7 +46,7 @@ COMPUTE_BOUND = "compute"
 LATENCY_BOUND = "latency"
 CPU_BOUND = "cpu"
 """`bound` values besides memory names: the MAC/elementwise data path, memory
-latency (a memory is the bottleneck but waits more than it transfers) and host work."""
+latency (a DMA that waits longer for its first bytes than it transfers) and host work."""
 
 
 @dataclass(frozen=True)
@@ -200,14 +200,13 @@ def _compute_estimate(op: ComputeOp, target: Target, layer: str, copies: frozens
     window = command_window(op)
     work = compute_work(command_shape(op), geometry, target, block_memory_cycles(op, geometry, window, target, layer))
     transfers = compute_transfers(op, geometry, window, target, copies)
-    times = access_times(transfers, target, layer)
+    access = access_cycles(transfers, target, layer)
     bound, cycles = COMPUTE_BOUND, work.cycles
-    for memory, time in times.items():
-        if time.cycles > cycles:
-            bound, cycles = (LATENCY_BOUND if time.latency > time.transfer else memory), time.cycles
+    for memory, time in access.items():
+        if time > cycles:
+            bound, cycles = memory, time
     reads = _buffers(op, ("ifm", "ifm2", "weights", "scale_bias"))
     job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)))
-    access = {memory: time.cycles for memory, time in times.items()}
     return _Estimate(op.name.removeprefix("npu."), COMPUTE_ENGINE, work.macs, work.cycles, 0,
                      tuple(transfers), access, cycles, bound, job)
 

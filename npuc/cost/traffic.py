@@ -19,12 +19,16 @@ What is read how often (see `geometry` for the block order):
 - second IFM of an elementwise command: like the IFM;
 - OFM: written once, one group per block.
 
-Latency: each memory a command uses pays its read (or write) latency once:
-the NPU keeps enough transactions in flight that later bursts hide it.
+Latency: a compute command's access cycles are bandwidth only. The NPU keeps
+enough transactions in flight that bursts hide the latency; what remains is
+the wait for each block's first IFM and last OFM bytes, which the compute
+model charges per block (`block_transfer_cycles`, Vela's per-block command
+cost). A DMA pays its source's read latency once (`dma_time`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, prod
@@ -60,7 +64,7 @@ class Transfer:
 
 @dataclass(frozen=True)
 class AccessTime:
-    """Cycles a command keeps one memory busy: bandwidth part and latency part."""
+    """Cycles a DMA keeps its memories busy: bandwidth part and latency part."""
 
     transfer: float
     latency: int
@@ -115,21 +119,16 @@ def compute_transfers(
     return transfers
 
 
-def access_times(transfers: Iterable[Transfer], target: Target, layer: str) -> dict[str, AccessTime]:
-    """Per memory: timed bytes (rounded to whole bursts per group) over bandwidth, plus one latency."""
-    times: dict[str, AccessTime] = {}
+def access_cycles(transfers: Iterable[Transfer], target: Target, layer: str) -> dict[str, int]:
+    """Per memory: timed bytes (rounded to whole bursts per group) over bandwidth, rounded up."""
+    times: dict[str, float] = defaultdict(float)
     for transfer in transfers:
         if transfer.bytes == 0 or not transfer.timed:
             continue
         memory = target_memory(target, transfer.memory, layer)
         group_bytes = ceil_to(ceil(transfer.bytes / transfer.groups), memory.burst_length)
-        latency = memory.write_latency if transfer.write else memory.read_latency
-        previous = times.get(memory.name, AccessTime(0.0, 0))
-        times[memory.name] = AccessTime(
-            previous.transfer + transfer.groups * group_bytes / memory.bandwidth,
-            max(previous.latency, latency),
-        )
-    return times
+        times[memory.name] += transfer.groups * group_bytes / memory.bandwidth
+    return {memory: ceil(time) for memory, time in times.items()}
 
 
 def block_memory_cycles(op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, layer: str) -> float:

@@ -15,9 +15,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 from npuc.cost.model import CPU, DMA_ENGINE, CommandCost, LayerCost, NetworkCost
+from npuc.dialects.common import layer_name
+from npuc.dialects.npu import CpuOp, YieldOp
 from npuc.reference.quantized_interpreter import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.report.advice import advice_lines
 from npuc.report.network import LAYER, LayerGraph, LayerNode
@@ -25,7 +27,7 @@ from npuc.report.usage import live_bytes
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"
-VERSION = 2
+VERSION = 3
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""
@@ -104,6 +106,36 @@ def _summary(cost: NetworkCost, target: Target, staging_peak: int) -> dict[str, 
         "npu_operators": cost.npu_operators,
         "cpu_operators": cost.cpu_operators,
     }
+
+
+def cpu_operations(module: ModuleOp | None) -> list[dict[str, str]]:
+    """`{layer, operator, reason}` of every `npu.cpu_op` of a lowered module, in program order.
+
+    The operator is the body op's name without its dialect (`softmax`), with
+    its `kind` if it has one (`reduce mean`), or the `op_type` of a
+    `quantized.external` (`GATHER`); the reason is the target rule
+    npu-legalize found violated. Empty without a module.
+    """
+    if module is None:
+        return []
+    return [
+        {"layer": layer_name(op), "operator": _cpu_operator(op), "reason": op.reason.data if op.reason else ""}
+        for op in module.ops
+        if isinstance(op, CpuOp)
+    ]
+
+
+def _cpu_operator(op: CpuOp) -> str:
+    names = []
+    for inner in op.body.block.ops:
+        op_type = inner.properties.get("op_type")
+        if isinstance(op_type, StringAttr):
+            names.append(op_type.data)
+        elif not isinstance(inner, YieldOp) and inner.name != "quantized.constant":
+            kind = inner.properties.get("kind")
+            suffix = f" {kind.data}" if isinstance(kind, StringAttr) else ""
+            names.append(inner.name.split(".", 1)[-1] + suffix)
+    return "+".join(names)
 
 
 def _access_cycles(members: Sequence[CommandCost], memories: Sequence[str]) -> dict[str, int]:
@@ -193,6 +225,7 @@ def build_report(
     usage = live_bytes(module, target.staging_memory) if module is not None else [0] * len(cost.commands)
     staging_peak = max(usage, default=0)
     summary = _summary(cost, target, staging_peak)
+    summary["cpu_operations"] = cpu_operations(module)
     if module is not None and rounding_mode(module) == ONNXRUNTIME_ROUNDING:
         summary["rounding_note"] = ROUNDING_NOTE
     clashes = sorted(set(summary) & set(extra or {}))

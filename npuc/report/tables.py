@@ -124,6 +124,8 @@ def summary_text(document: Mapping[str, Any]) -> str:
     lines.append(f"  staging peak         {s['staging_peak']:,} B live")
     lines.append(f"  weights              {s['weight_bytes']:,} B")
     lines.append(f"  operators            {s['npu_operators']} on NPU, {s['cpu_operators']} on CPU")
+    for cpu in s.get("cpu_operations", ()):
+        lines.append(f"    CPU {cpu['layer']} ({cpu['operator']}): {cpu['reason']}")
     if "rounding_note" in s:
         lines.append(f"  rounding             {s['rounding_note']}")
     if document["advice"]:

@@ -67,3 +67,15 @@ func.func @main(%x: tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, %a: ten
   %d = quantized.add %a, %a {layer = "wide", activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) -> tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>
   func.return %k, %s, %p, %u, %d : tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>
 }
+
+// -----
+
+// legalize judges the op as it is: a global average pool exported with
+// stride 8 breaks the stride rule. quantized-canonicalize, which npuc compile
+// runs first, rewrites that irrelevant stride to 1 (see its own tests).
+// CHECK-LABEL: func.func @main
+// CHECK:       quantized.avg_pool2d {{.*}} {layer = "gap", npu.placement = "cpu", npu.cpu_reason = "stride height 8 outside 1..3", kernel = array<i64: 8, 8>, strides = array<i64: 8, 8>,
+func.func @main(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>> {
+  %p = quantized.avg_pool2d %x {layer = "gap", kernel = array<i64: 8, 8>, strides = array<i64: 8, 8>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
+  func.return %p : tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
+}

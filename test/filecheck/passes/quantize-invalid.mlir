@@ -4,10 +4,15 @@
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.f64.npy"}' | filecheck %s --check-prefix=DTYPE
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy"}' | filecheck %s
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" activation_strategy=kl}' | filecheck %s --check-prefix=STRATEGY
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" target_sqnr=-1.0}' | filecheck %s --check-prefix=TARGET
+// RUN: python -c "import json; json.dump({'layers': {'conv': {'bits': 4}}}, open('%t.json', 'w'))"
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" layers="%t.json"}' | filecheck %s --check-prefix=LAYER-BITS
 
 // NO-DATA: quantize needs calibration data: quantize{calibration="FILE.npy"}
 // BITS: quantize supports 8, 16-bit activations, not 12
 // DTYPE: {{.*}}.f64.npy: input 'x' expects dtype float32, got float64
+// TARGET: target_sqnr must be >= 0 dB (0: off), not -1.0
+// LAYER-BITS: {{.*}}.json: layer 'conv': bits must be 8 or 16, not 4
 // STRATEGY: unknown activation strategy 'kl' (known: minmax, moving_average, percentile, entropy, mse, auto)
 
 // Weights computed at run time cannot be quantized per channel.

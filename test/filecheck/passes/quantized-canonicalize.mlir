@@ -1,0 +1,44 @@
+// RUN: npuc-opt %s --split-input-file -p quantized-canonicalize | filecheck %s
+
+// A global average pool exported with stride = kernel: the kernel covers the
+// whole input, so the stride becomes 1.
+// CHECK-LABEL: func.func @global_pool
+// CHECK:       quantized.avg_pool2d %{{.*}} {layer = "pool", kernel = array<i64: 8, 8>, strides = array<i64: 1, 1>,
+func.func @global_pool(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>> {
+  %p = quantized.avg_pool2d %x {layer = "pool", kernel = array<i64: 8, 8>, strides = array<i64: 8, 8>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
+  func.return %p : tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
+}
+
+// -----
+
+// One window position that leaves the last row out: the smallest stride that
+// keeps one position is 25 - 24 + 1 = 2; the width (4 positions) is untouched.
+// CHECK-LABEL: func.func @one_position
+// CHECK:       quantized.max_pool2d %{{.*}} {layer = "pool", kernel = array<i64: 24, 2>, strides = array<i64: 2, 1>,
+func.func @one_position(%x: tensor<1x25x5x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x4x4x!quantized.uniform<i8:f32, 0.02:-128>> {
+  %p = quantized.max_pool2d %x {layer = "pool", kernel = array<i64: 24, 2>, strides = array<i64: 24, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x25x5x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x4x4x!quantized.uniform<i8:f32, 0.02:-128>>
+  func.return %p : tensor<1x1x4x4x!quantized.uniform<i8:f32, 0.02:-128>>
+}
+
+// -----
+
+// Padding counts as input, and a dilated kernel spans dilation * (k - 1) + 1:
+// 3 taps dilated by 2 span 5 = 3 rows + 2 padding rows.
+// CHECK-LABEL: func.func @dilated_padded
+// CHECK:       quantized.conv2d {{.*}} {layer = "conv", strides = array<i64: 1, 3>, dilations = array<i64: 2, 1>, padding = array<i64: 1, 0, 1, 0>,
+func.func @dilated_padded(%x: tensor<1x3x7x1x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x3x1x!quantized.uniform<i8:f32, 0.02:-128>> {
+  %w = quantized.constant dense<1> : tensor<1x3x1x1xi8> -> tensor<1x3x1x1x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<1xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "conv", strides = array<i64: 4, 3>, dilations = array<i64: 2, 1>, padding = array<i64: 1, 0, 1, 0>, activation = "none"} : (tensor<1x3x7x1x!quantized.uniform<i8:f32, 0.02:-128>>, tensor<1x3x1x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x1x3x1x!quantized.uniform<i8:f32, 0.02:-128>>
+  func.return %c : tensor<1x1x3x1x!quantized.uniform<i8:f32, 0.02:-128>>
+}
+
+// -----
+
+// Several window positions: the stride matters and stays.
+// CHECK-LABEL: func.func @strided
+// CHECK:       strides = array<i64: 2, 2>
+func.func @strided(%x: tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.02:-128>> {
+  %p = quantized.avg_pool2d %x {layer = "pool", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.02:-128>>
+  func.return %p : tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.02:-128>>
+}

@@ -119,22 +119,27 @@ class LayerOp(IRDLOperation):
         """Shape rules of the op."""
 
 
-class Conv2dBase(LayerOp):
-    """2-D convolution: NHWC ifm, OHWI weights, per-output-channel bias."""
+class WeightedLayerBase(LayerOp):
+    """A layer reading an ifm, constant weights and a bias, writing one ofm, with a fused activation."""
 
     ifm = operand_def(TensorType)
     weights = operand_def(TensorType)
     bias = operand_def(TensorType)
     ofm = result_def(TensorType)
-    strides = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
-    padding = prop_def(DenseArrayBase)
     activation = prop_def(StringAttr)
 
     assembly_format = (
         "$ifm `,` $weights `,` $bias attr-dict `:` "
         "functional-type(operands, results)"
     )
+
+
+class Conv2dBase(WeightedLayerBase):
+    """2-D convolution: NHWC ifm, OHWI weights, per-output-channel bias."""
+
+    strides = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    padding = prop_def(DenseArrayBase)
 
     def __init__(
         self,
@@ -214,19 +219,8 @@ class DepthwiseConv2dBase(Conv2dBase):
         return weights_shape[3]
 
 
-class FullyConnectedBase(LayerOp):
+class FullyConnectedBase(WeightedLayerBase):
     """Fully connected layer: ifm [N, K], weights [O, K], bias [O], ofm [N, O]."""
-
-    ifm = operand_def(TensorType)
-    weights = operand_def(TensorType)
-    bias = operand_def(TensorType)
-    ofm = result_def(TensorType)
-    activation = prop_def(StringAttr)
-
-    assembly_format = (
-        "$ifm `,` $weights `,` $bias attr-dict `:` "
-        "functional-type(operands, results)"
-    )
 
     def __init__(
         self,
@@ -384,7 +378,7 @@ class ReduceBase(LayerOp):
             raise VerifyException(f"output shape is {output}, expected {kept} or {dropped}")
 
 
-class TransposeConv2dBase(LayerOp):
+class TransposeConv2dBase(WeightedLayerBase):
     """Transposed 2-D convolution (ONNX ConvTranspose, TFLite TRANSPOSE_CONV).
 
     Weights are OHWI; `padding` crops [top, left, bottom, right] from the full
@@ -392,19 +386,10 @@ class TransposeConv2dBase(LayerOp):
     output extent is (in - 1) * stride + dilated kernel - crop + output padding.
     """
 
-    ifm = operand_def(TensorType)
-    weights = operand_def(TensorType)
-    bias = operand_def(TensorType)
-    ofm = result_def(TensorType)
     strides = prop_def(DenseArrayBase)
     dilations = prop_def(DenseArrayBase)
     padding = prop_def(DenseArrayBase)
     output_padding = prop_def(DenseArrayBase)
-    activation = prop_def(StringAttr)
-
-    assembly_format = (
-        "$ifm `,` $weights `,` $bias attr-dict `:` functional-type(operands, results)"
-    )
 
     def __init__(
         self,

@@ -539,11 +539,6 @@ class ExternalOp(LayerOp):
             raise VerifyException("external op needs at least one result")
 
 
-def quantized_tensor(shape: Sequence[int], qtype: UniformQuantizedType) -> TensorType:
-    """A tensor type of the given shape with a quantized element type."""
-    return TensorType(qtype, list(shape))
-
-
 def storage_of(bits: int) -> IntegerType:
     """The signless integer storage type of the given width."""
     return IntegerType(bits)

@@ -93,10 +93,6 @@ class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
         """Scales as float64 (TFLite computes rescales in double)."""
         return np.array([s.data for s in self.scales.data], dtype=np.float64)
 
-    def zero_point_array(self) -> np.ndarray:
-        """Zero points as int64."""
-        return np.array([z.data for z in self.zero_points.data], dtype=np.int64)
-
     def numpy_dtype(self) -> np.dtype:
         """The numpy dtype holding the stored integers."""
         return np.dtype(f"int{self.bits}")

@@ -46,16 +46,17 @@ from npuc.reference.float_kernels import (
     window_sum_and_count,
     window_taps,
 )
-from npuc.reference.int_elementwise import add
 
 __all__ = [
-    "add",
     "avg_pool2d",
     "conv2d",
+    "conv_accumulator",
     "conv_real_scale",
     "conv_rescale",
+    "depthwise_accumulator",
     "depthwise_conv2d",
     "fully_connected",
+    "fully_connected_accumulator",
     "max_pool2d",
     "requantize",
     "transpose_conv2d",
@@ -108,6 +109,45 @@ def _requantize_accumulator(
     return np.clip(scaled + ofm_zero_point, act_min, act_max).astype(dtype)
 
 
+def conv_accumulator(
+    ifm: np.ndarray, ifm_zero_point: int, weights: np.ndarray, strides: Pair, dilations: Pair, padding: Padding
+) -> np.ndarray:
+    """int64 ``sum w[o,kh,kw,c] * (ifm - ifm_zero_point)`` of a conv (OHWI weights), bias not added.
+
+    Padded positions contribute nothing. Shared by the TFLite and onnxruntime
+    integer references, which differ only in the requantization after it.
+    """
+    kernel = weights.shape[1:3]
+    weights64 = weights.astype(np.int64)
+    centred = ifm.astype(np.int64) - ifm_zero_point
+    taps = window_taps(centred, kernel, strides, dilations, padding)
+    return sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
+
+
+def depthwise_accumulator(
+    ifm: np.ndarray,
+    ifm_zero_point: int,
+    weights: np.ndarray,
+    strides: Pair,
+    dilations: Pair,
+    padding: Padding,
+    depth_multiplier: int,
+) -> np.ndarray:
+    """int64 accumulators of a depthwise conv ([1, KH, KW, C*M] weights), bias not added."""
+    channels = ifm.shape[3]
+    kernel = weights.shape[1:3]
+    weights64 = weights.astype(np.int64).reshape(*kernel, channels, depth_multiplier)
+    centred = ifm.astype(np.int64) - ifm_zero_point
+    taps = window_taps(centred, kernel, strides, dilations, padding)
+    acc = sum(view[..., :, None] * weights64[kh, kw] for kh, kw, view in taps)
+    return acc.reshape(*acc.shape[:3], channels * depth_multiplier)
+
+
+def fully_connected_accumulator(ifm: np.ndarray, ifm_zero_point: int, weights: np.ndarray) -> np.ndarray:
+    """int64 ``(ifm - zp) @ weights.T`` of a fully connected layer (ifm [N, K], weights [O, K])."""
+    return (ifm.astype(np.int64) - ifm_zero_point) @ weights.astype(np.int64).T
+
+
 def conv2d(
     ifm: np.ndarray,
     ifm_zero_point: int,
@@ -129,11 +169,7 @@ def conv2d(
     clamp to [act_min, act_max].
     """
     check_conv_shapes(ifm, weights, bias)
-    kernel = weights.shape[1:3]
-    weights64 = weights.astype(np.int64)
-    centred = ifm.astype(np.int64) - ifm_zero_point
-    taps = window_taps(centred, kernel, strides, dilations, padding)
-    acc = sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
+    acc = conv_accumulator(ifm, ifm_zero_point, weights, strides, dilations, padding)
     return _requantize_accumulator(
         acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
     )
@@ -160,13 +196,7 @@ def depthwise_conv2d(
     channel ``c``. Accumulation and requantization as in :func:`conv2d`.
     """
     check_depthwise_shapes(ifm, weights, bias, depth_multiplier)
-    channels = ifm.shape[3]
-    kernel = weights.shape[1:3]
-    weights64 = weights.astype(np.int64).reshape(*kernel, channels, depth_multiplier)
-    centred = ifm.astype(np.int64) - ifm_zero_point
-    taps = window_taps(centred, kernel, strides, dilations, padding)
-    acc = sum(view[..., :, None] * weights64[kh, kw] for kh, kw, view in taps)
-    acc = acc.reshape(*acc.shape[:3], channels * depth_multiplier)
+    acc = depthwise_accumulator(ifm, ifm_zero_point, weights, strides, dilations, padding, depth_multiplier)
     return _requantize_accumulator(
         acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
     )
@@ -193,7 +223,7 @@ def fully_connected(
     docstring).
     """
     check_fc_shapes(ifm, weights, bias)
-    acc = (ifm.astype(np.int64) - ifm_zero_point) @ weights.astype(np.int64).T
+    acc = fully_connected_accumulator(ifm, ifm_zero_point, weights)
     return _requantize_accumulator(
         acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype,
         single_rounding=True,

@@ -15,7 +15,7 @@ from xdsl.ir import Operation
 
 from npuc.dialects import quantized
 from npuc.dialects.quantized import quant_type
-from npuc.reference import ort_kernels
+from npuc.reference import int_kernels, ort_kernels
 from npuc.reference.batching import batch_views, ir_shape, merge_batch
 from npuc.reference.graph_interpreter import Handler
 from npuc.reference.quantized_interpreter import (
@@ -38,15 +38,16 @@ def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     ifm, weights, bias = operands
     zero_point = _qtype(op.ifm).zero_point
     if isinstance(op, quantized.FullyConnectedOp):
-        acc = ort_kernels.fully_connected_accumulator(ifm, zero_point, weights, bias)
+        acc = int_kernels.fully_connected_accumulator(ifm, zero_point, weights)
     elif isinstance(op, quantized.DepthwiseConv2dOp):
-        acc = ort_kernels.conv_accumulator(
-            ifm, zero_point, weights, bias, *op.window(), op.depth_multiplier()
+        acc = int_kernels.depthwise_accumulator(
+            ifm, zero_point, weights, *op.window(), op.depth_multiplier()
         )
     elif isinstance(op, quantized.Conv2dOp):
-        acc = ort_kernels.conv_accumulator(ifm, zero_point, weights, bias, *op.window())
+        acc = int_kernels.conv_accumulator(ifm, zero_point, weights, *op.window())
     else:
         raise _unsupported(op, "no onnxruntime-rounding reference for a transposed conv")
+    acc = acc + bias.astype(np.int64)
     channels = ir_shape(op.ofm)[-1]
     weight_scales = np.broadcast_to(_qtype(op.weights).scale_array(), (channels,))
     ofm = _qtype(op.ofm)

@@ -62,32 +62,6 @@ def requantize_output(
     return (np.rint(clamped).astype(np.int32) + zero_point).astype(dtype)
 
 
-def conv_accumulator(
-    ifm: np.ndarray, zero_point: int, weights: np.ndarray, bias: np.ndarray,
-    strides: Pair, dilations: Pair, padding: Padding, depth_multiplier: int | None = None,
-) -> np.ndarray:
-    """int64 accumulators of a conv (OHWI weights) or, with `depth_multiplier`, a depthwise conv."""
-    centred = ifm.astype(np.int64) - zero_point
-    kernel = weights.shape[1:3]
-    taps = window_taps(centred, kernel, strides, dilations, padding)
-    if depth_multiplier is None:
-        weights64 = weights.astype(np.int64)
-        acc = sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
-    else:
-        channels = ifm.shape[3]
-        weights64 = weights.astype(np.int64).reshape(*kernel, channels, depth_multiplier)
-        acc = sum(view[..., :, None] * weights64[kh, kw] for kh, kw, view in taps)
-        acc = acc.reshape(*acc.shape[:3], channels * depth_multiplier)
-    return acc + bias.astype(np.int64)
-
-
-def fully_connected_accumulator(
-    ifm: np.ndarray, zero_point: int, weights: np.ndarray, bias: np.ndarray
-) -> np.ndarray:
-    """int64 accumulators of a fully connected layer: ifm [N, K], weights [O, K]."""
-    return (ifm.astype(np.int64) - zero_point) @ weights.astype(np.int64).T + bias.astype(np.int64)
-
-
 def float_binary(
     function, first: np.ndarray, a: tuple[float, int], second: np.ndarray, b: tuple[float, int],
     out: tuple[float, int], qmin: int, qmax: int, dtype: np.dtype,

@@ -21,7 +21,7 @@ from xdsl.ir import Operation
 from npuc.dialects import npu
 from npuc.dialects.common import array_values
 from npuc.errors import InputDataError, NpucError
-from npuc.reference import int_kernels
+from npuc.reference import int_elementwise, int_kernels
 from npuc.reference.fixed_point import dequantize, quantize
 
 
@@ -135,7 +135,7 @@ def _pool(memories: Memories, op: npu.PoolOp) -> None:
 
 def _elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
     first, second, out = op.ifm.element_type, op.ifm2.element_type, op.ofm.element_type
-    result = int_kernels.add(
+    result = int_elementwise.add(
         memories.read(op.ifm),
         first.zero_point,
         first.scale,

@@ -115,7 +115,7 @@ def expected_conv_add_pool(x, y, weights, bias):
         (1, 1), (1, 1), (1, 1, 1, 1),
     )  # fmt: skip
     add_min, add_max = fixed_point.activation_range("relu6", ADD_TYPE.scale, -100, -128, 127)
-    added = int_kernels.add(
+    added = int_elementwise.add(
         conv, -128, CONV_TYPE.scale, y, 2, Y_TYPE.scale, -100, ADD_TYPE.scale, add_min, add_max
     )
     return int_kernels.max_pool2d(added, (2, 2), (2, 2), (0, 0, 0, 0), -128, 127)

@@ -205,7 +205,7 @@ def analyze_model(
             raise NpucError(
                 f"{source}: a float model needs calibration data to be quantized"
             )
-        quantize(module, calibration)
+        quantize(module, calibration, report_samples=0)  # the estimate needs no error report
     network = layer_graph(module)
     pipeline = ",".join(
         [*QUANTIZED_REWRITES, *(f"{name}{{target={json.dumps(target)}}}" for name in BACKEND_PASSES)]

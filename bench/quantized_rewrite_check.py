@@ -2,10 +2,13 @@
 
 For every `model.tflite` under the shared models folder, imports the model,
 runs the integer reference on (up to `--samples` of) its `calib.npy`
-samples (float, quantized with the model input's parameters), applies each quantized-IR rewrite pass in turn and runs the
-reference again: the outputs must be identical, bit for bit. It prints, per
-pass, how many ops it changed (ops whose text differs), the number of
-differing output elements and the pass time, and ends with PASS or FAIL.
+samples (float, quantized with the model input's parameters), applies each
+quantized-IR rewrite pass of `npuc.api.QUANTIZED_REWRITES` in turn and runs
+the reference again: the outputs must be identical, bit for bit. It prints,
+per pass, how many ops it removed and added (op texts before and after,
+compared as multisets: a changed op counts once in each column), the
+number of differing output elements and the pass time, and ends with PASS
+or FAIL.
 
     python bench/quantized_rewrite_check.py [--models DIR] [--samples N]
 """
@@ -15,23 +18,25 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 import npuc
+from npuc.api import QUANTIZED_REWRITES
 from npuc.dialects.quantized import quant_type
 from npuc.ir import main_function
 from npuc.reference.fixed_point import quantize
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
-PASSES = ("quantized-canonicalize",)
+PASSES = QUANTIZED_REWRITES
 """The quantized-IR rewrites checked, in pipeline order."""
 
 
-def op_texts(module) -> list[str]:
-    """Each op's printed text, to count the ops a pass changed."""
-    return [str(op) for op in module.walk() if op.name.startswith("quantized.")]
+def op_texts(module) -> Counter[str]:
+    """How often each op text occurs, to count the ops a pass removed and added."""
+    return Counter(str(op) for op in module.walk() if op.name.startswith("quantized."))
 
 
 def integer_samples(module, path: Path, sample_count: int) -> list[np.ndarray]:
@@ -52,11 +57,12 @@ def check_model(path: Path, sample_count: int) -> int:
         start = time.perf_counter()
         npuc.run_pipeline(module, name)
         elapsed = time.perf_counter() - start
-        changed = sum(a != b for a, b in zip(before, op_texts(module)))
+        after = op_texts(module)
+        removed, added = (before - after).total(), (after - before).total()
         outputs = npuc.run(module, samples)
         wrong = sum(int(np.count_nonzero(a != b)) for a, b in zip(outputs, reference))
         differing += wrong
-        print(f"{path.parent.name:22} {name:24} {changed:>8} {wrong:>10} {elapsed:7.3f}")
+        print(f"{path.parent.name:22} {name:28} {removed:>8} {added:>6} {wrong:>10} {elapsed:7.3f}")
     return differing
 
 
@@ -65,7 +71,7 @@ def main() -> int:
     parser.add_argument("--models", type=Path, default=DEFAULT_MODELS)
     parser.add_argument("--samples", type=int, default=8)
     args = parser.parse_args()
-    print(f"{'model':22} {'pass':24} {'changed':>8} {'differing':>10} {'pass s':>7}")
+    print(f"{'model':22} {'pass':28} {'removed':>8} {'added':>6} {'differing':>10} {'pass s':>7}")
     differing = 0
     for folder in sorted(path for path in args.models.iterdir() if (path / "model.tflite").is_file()):
         differing += check_model(folder / "model.tflite", args.samples)

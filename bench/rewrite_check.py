@@ -7,7 +7,8 @@ pipeline order. After each pass it prints the maximum relative difference to
 the unrewritten model's outputs (max |after - before| / max |before|; the
 acceptance criterion is 1e-5) and the counts of the ops the passes should
 remove: transposes, per-channel constant mul/add/sub (an unfolded
-BatchNorm), pads, mean reductions, and standalone activations (relu, clip).
+BatchNorm), pads, mean reductions, standalone activations (relu, clip), and
+the layer ops and constants layer-cse and layer-dce merge or erase.
 
     python bench/rewrite_check.py [--models DIR] [--samples N]
 """
@@ -49,7 +50,9 @@ def op_counts(module: ModuleOp) -> Counter[str]:
             counts["mean"] += 1
         elif isinstance(op, graph.ReluOp | graph.ClipOp):
             counts["activation"] += 1
-        if op.name.startswith("graph.") and not isinstance(op, graph.ConstantOp):
+        if isinstance(op, graph.ConstantOp):
+            counts["constants"] += 1
+        elif op.name.startswith("graph."):
             counts["ops"] += 1
     return counts
 
@@ -60,7 +63,7 @@ def relative_difference(after: list[np.ndarray], before: list[np.ndarray]) -> fl
     return max(float(np.max(np.abs(a - b))) for a, b in zip(after, before)) / scale
 
 
-COLUMNS = ("ops", "transpose", "scale", "pad", "mean", "activation")
+COLUMNS = ("ops", "constants", "transpose", "scale", "pad", "mean", "activation")
 
 
 def check_model(path: Path, sample_count: int) -> float:

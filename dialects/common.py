@@ -8,6 +8,11 @@ own names and element-type checks.
 
 Every layer op may carry a discardable `layer` string attribute: the name of the
 original model node it came from, kept through every pass for reports.
+
+Layer ops and constants are `Pure`: their results depend on their operands and
+properties only, so xDSL's `cse` merges identical ones and `dce` (and every
+greedy rewrite) erases unused ones. An op whose effects npuc cannot know (an
+opaque CPU operator) derives from `LayerOpBase` instead and is never removed.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from xdsl.irdl import (
     operand_def,
     prop_def,
     result_def,
+    traits_def,
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
+from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
 ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
@@ -103,8 +110,8 @@ def _expect_shape(what: str, actual: Sequence[int], expected: Sequence[int]) -> 
         )
 
 
-class LayerOp(IRDLOperation):
-    """Base of the layer ops: properties live in the attribute dictionary."""
+class LayerOpBase(IRDLOperation):
+    """Base of the layer ops: properties live in the attribute dictionary; no traits."""
 
     irdl_options = (ParsePropInAttrDict(),)
 
@@ -117,6 +124,12 @@ class LayerOp(IRDLOperation):
 
     def verify_shapes(self) -> None:
         """Shape rules of the op."""
+
+
+class LayerOp(LayerOpBase):
+    """A layer op without side effects (`Pure`): cse may merge it, dce may erase it."""
+
+    traits = traits_def(Pure())
 
 
 class WeightedLayerBase(LayerOp):
@@ -566,9 +579,10 @@ def _product(shape: Sequence[int]) -> int:
 
 
 class ConstantBase(IRDLOperation):
-    """A constant tensor held inline as a dense attribute (weights, biases)."""
+    """A constant tensor held inline as a dense attribute (weights, biases); `Pure`."""
 
     value = prop_def(DenseIntOrFPElementsAttr)
+    traits = traits_def(Pure())
     output = result_def(TensorType)
 
     def __init__(self, value: DenseIntOrFPElementsAttr, output_type: Attribute | None = None):

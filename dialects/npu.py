@@ -1,11 +1,9 @@
 """The `npu` dialect: commands on addressed memory.
 
 After scheduling and allocation a model is a flat, ordered list of commands at
-module level. Commands name memory through two attributes:
-
-    #npu.buf<flash, 0, 2304>                                   region, offset, size in bytes
-    #npu.fm<sram, 1024, [1, 28, 28, 8], [6272, 224, 8, 1], !quantized.uniform<i8:f32, 0.1:-3>>
-                    region, offset, NHWC shape, byte strides, element type
+module level. Commands name memory through two attributes,
+`#npu.buf<region, offset, size>` and `#npu.fm<region, offset, shape, strides,
+type>` (`npuc.dialects.npu_memory`).
 
 `npu.constant` ops give the contents of the constant memory (weights, scale and
 bias tables), `npu.input`/`npu.output` the interface feature maps, and the
@@ -23,23 +21,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, TypeVar
 
+from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
+from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
 from xdsl.dialects.builtin import (
     I32,
     ArrayAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
-    IntAttr,
     IntegerAttr,
     StringAttr,
     TensorType,
+    UnitAttr,
 )
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, Region, SSAValue
+from xdsl.ir import Attribute, Dialect, Region, SSAValue
 from xdsl.irdl import (
     BaseAttr,
     IRDLOperation,
     ParsePropInAttrDict,
     VarConstraint,
-    irdl_attr_definition,
     irdl_op_definition,
     operand_def,
     opt_prop_def,
@@ -49,13 +48,8 @@ from xdsl.irdl import (
     traits_def,
     var_operand_def,
 )
-from xdsl.parser import AttrParser
-from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
-
-from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
-from npuc.dialects.quantized import UniformQuantizedType
 
 SCALE_BIAS_ENTRY_BYTES = 12
 """Bytes per output channel of a scale/bias table: int32 bias, multiplier, shift."""
@@ -67,152 +61,6 @@ OFFSET_ATTR = "npu.offset"
 PLACEMENT_ATTR = "npu.placement"
 CPU_REASON_ATTR = "npu.cpu_reason"
 TARGET_ATTR = "npu.target"
-
-
-def _parse_int_list(parser: AttrParser) -> list[int]:
-    return parser.parse_comma_separated_list(
-        parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False)
-    )
-
-
-def _print_int_list(printer: Printer, values: Sequence[int]) -> None:
-    printer.print_string("[" + ", ".join(str(v) for v in values) + "]")
-
-
-@irdl_attr_definition
-class BufferAttr(ParametrizedAttribute):
-    """A byte range in one memory region: weights, tables, DMA endpoints."""
-
-    name = "npu.buf"
-
-    region: StringAttr
-    offset: IntAttr
-    size: IntAttr
-
-    def __init__(self, region: str, offset: int, size: int):
-        super().__init__(StringAttr(region), IntAttr(offset), IntAttr(size))
-
-    @property
-    def end(self) -> int:
-        """One past the last byte."""
-        return self.offset.data + self.size.data
-
-    def verify(self) -> None:
-        if self.offset.data < 0 or self.size.data <= 0:
-            raise VerifyException("buffer offset must be >= 0 and size > 0")
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
-        parser.parse_punctuation("<")
-        region = parser.parse_identifier()
-        parser.parse_punctuation(",")
-        offset = parser.parse_integer(allow_boolean=False)
-        parser.parse_punctuation(",")
-        size = parser.parse_integer(allow_boolean=False)
-        parser.parse_punctuation(">")
-        return [StringAttr(region), IntAttr(offset), IntAttr(size)]
-
-    def print_parameters(self, printer: Printer) -> None:
-        printer.print_string(f"<{self.region.data}, {self.offset.data}, {self.size.data}>")
-
-
-@irdl_attr_definition
-class FeatureMapAttr(ParametrizedAttribute):
-    """An NHWC feature map in memory: where it is, its shape, byte strides and type."""
-
-    name = "npu.fm"
-
-    region: StringAttr
-    offset: IntAttr
-    shape: ArrayAttr[IntAttr]
-    strides: ArrayAttr[IntAttr]
-    element_type: UniformQuantizedType
-
-    def __init__(
-        self,
-        region: str,
-        offset: int,
-        shape: Sequence[int],
-        strides: Sequence[int],
-        element_type: UniformQuantizedType,
-    ):
-        super().__init__(
-            StringAttr(region),
-            IntAttr(offset),
-            ArrayAttr([IntAttr(v) for v in shape]),
-            ArrayAttr([IntAttr(v) for v in strides]),
-            element_type,
-        )
-
-    @staticmethod
-    def dense(
-        region: str, offset: int, shape: Sequence[int], element_type: UniformQuantizedType
-    ) -> FeatureMapAttr:
-        """A feature map stored contiguously in row-major (NHWC) order."""
-        element_bytes = element_type.bits // 8
-        strides = [element_bytes] * len(shape)
-        for axis in range(len(shape) - 2, -1, -1):
-            strides[axis] = strides[axis + 1] * shape[axis + 1]
-        return FeatureMapAttr(region, offset, shape, strides, element_type)
-
-    def shape_values(self) -> tuple[int, ...]:
-        """The shape as Python ints."""
-        return tuple(v.data for v in self.shape.data)
-
-    def stride_values(self) -> tuple[int, ...]:
-        """Byte strides as Python ints."""
-        return tuple(v.data for v in self.strides.data)
-
-    def byte_extent(self) -> int:
-        """Bytes from the base address to one past the last element."""
-        element_bytes = self.element_type.bits // 8
-        return element_bytes + sum(
-            (extent - 1) * stride for extent, stride in zip(self.shape_values(), self.stride_values())
-        )
-
-    def buffer(self) -> BufferAttr:
-        """The byte range the feature map occupies."""
-        return BufferAttr(self.region.data, self.offset.data, self.byte_extent())
-
-    def verify(self) -> None:
-        if len(self.shape.data) != len(self.strides.data) or not self.shape.data:
-            raise VerifyException("feature map needs one stride per dimension")
-        if self.offset.data < 0 or any(v.data <= 0 for v in self.shape.data):
-            raise VerifyException("feature map offset must be >= 0 and extents > 0")
-        if self.element_type.is_per_axis:
-            raise VerifyException("feature maps are quantized per tensor")
-        if any(v.data <= 0 for v in self.strides.data):
-            raise VerifyException("feature map strides must be positive")
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
-        parser.parse_punctuation("<")
-        region = parser.parse_identifier()
-        parser.parse_punctuation(",")
-        offset = parser.parse_integer(allow_boolean=False)
-        parser.parse_punctuation(",")
-        shape = _parse_int_list(parser)
-        parser.parse_punctuation(",")
-        strides = _parse_int_list(parser)
-        parser.parse_punctuation(",")
-        element_type = parser.parse_type()
-        parser.parse_punctuation(">")
-        return [
-            StringAttr(region),
-            IntAttr(offset),
-            ArrayAttr([IntAttr(v) for v in shape]),
-            ArrayAttr([IntAttr(v) for v in strides]),
-            element_type,
-        ]
-
-    def print_parameters(self, printer: Printer) -> None:
-        printer.print_string(f"<{self.region.data}, {self.offset.data}, ")
-        _print_int_list(printer, self.shape_values())
-        printer.print_string(", ")
-        _print_int_list(printer, self.stride_values())
-        printer.print_string(", ")
-        printer.print_attribute(self.element_type)
-        printer.print_string(">")
 
 
 class CommandOp(IRDLOperation):
@@ -461,44 +309,107 @@ class FullyConnectedOp(ComputeOp):
             raise VerifyException("scale/bias buffer does not match the ofm depth")
 
 
-POOL_KINDS = ("max", "avg")
-ELEMENTWISE_KINDS = ("add",)
+POOL_KINDS = ("max", "avg", "reduce_sum")
+ELEMENTWISE_KINDS = ("add", "sub", "mul", "shl", "asr", "clz")
+ROUNDING_MODES = ("half_up", "half_away", "truncate")
+"""How an integer elementwise command rounds a right shift: ties toward +inf,
+ties away from zero, or toward zero."""
+LUT_ENTRIES = 256
+"""Entries of an elementwise command's lookup table: one per int8 output value."""
 
 
 @irdl_op_definition
 class PoolOp(WindowedOp):
-    """Max or average pooling; average pooling divides by the valid element count."""
+    """Pooling: `max`/`avg` over the kernel window, `reduce_sum` over the depth.
+
+    Average pooling divides by the valid element count. `reduce_sum` (1x1
+    window, unit stride, no padding) writes one channel: the exact sum over
+    the IFM depth of `ifm - ifm zero point`, plus the OFM zero point, clamped
+    to [act_min, act_max].
+    """
 
     name = "npu.pool"
     kind = prop_def(StringAttr)
 
+    def ofm_depth(self, ifm_depth: int) -> int:
+        return 1 if self.kind.data == "reduce_sum" else ifm_depth
+
     def verify_geometry(self) -> None:
         if self.kind.data not in POOL_KINDS:
             raise VerifyException(f"unknown pool kind '{self.kind.data}'")
+        unit = (array_values(self.kernel), array_values(self.strides), array_values(self.padding))
+        if self.kind.data == "reduce_sum" and unit != ((1, 1), (1, 1), (0, 0, 0, 0)):
+            raise VerifyException("reduce_sum needs a 1x1 kernel, unit strides and no padding")
         super().verify_geometry()
 
 
 @irdl_op_definition
 class ElementwiseOp(ComputeOp):
-    """Binary elementwise operation with broadcasting of ifm2 (TFLite ADD semantics)."""
+    """An elementwise command: quantized add, or integer arithmetic with an explicit rescale.
+
+    Without `rescale`, kind `add` is TFLite's quantized ADD of `ifm` and
+    `ifm2` (broadcast), rescaled from the three feature maps' scales. With
+    `rescale = array<i64: multiplier, shift>` and `rounding` the command is
+    integer arithmetic (docs/ir.md): `a = ifm - zp`, `b = ifm2 - zp2` or the
+    `scalar`, swapped when `reversed`; `t = a op b` exactly (add, sub, mul,
+    shl, asr rounding with `rounding`, or clz of `a` alone); then
+    `round(t * multiplier / 2^shift) + ofm zp` clamped to [act_min, act_max]
+    and, with a `lut`, replaced by `lut[value + 128]`.
+    """
 
     name = "npu.elementwise"
     kind = prop_def(StringAttr)
-    ifm2 = prop_def(FeatureMapAttr)
+    ifm2 = opt_prop_def(FeatureMapAttr)
+    scalar = opt_prop_def(IntegerAttr[I32])
+    reversed = opt_prop_def(UnitAttr)
+    rescale = opt_prop_def(DenseArrayBase)
+    rounding = opt_prop_def(StringAttr)
+    lut = opt_prop_def(BufferAttr)
 
     def verify_geometry(self) -> None:
         if self.kind.data not in ELEMENTWISE_KINDS:
             raise VerifyException(f"unknown elementwise kind '{self.kind.data}'")
-        first, second, ofm = (
-            self.ifm.shape_values(),
-            self.ifm2.shape_values(),
-            self.ofm.shape_values(),
-        )
+        if (self.rescale is None) != (self.rounding is None):
+            raise VerifyException("rescale and rounding go together (integer elementwise)")
+        if self.rescale is None:
+            self.verify_quantized_add()
+        else:
+            self.verify_integer()
+        first, ofm = self.ifm.shape_values(), self.ofm.shape_values()
+        second = self.ifm2.shape_values() if self.ifm2 is not None else (1,) * len(ofm)
         if len(first) != len(ofm) or len(second) != len(ofm):
             raise VerifyException("elementwise feature maps must have the same rank")
         for a, b, out in zip(first, second, ofm):
             if out != max(a, b) or (a != b and 1 not in (a, b)):
                 raise VerifyException(f"shapes {list(first)} and {list(second)} do not give {list(ofm)}")
+
+    def verify_quantized_add(self) -> None:
+        """Without a rescale: TFLite ADD of two feature maps."""
+        if self.kind.data != "add" or self.ifm2 is None:
+            raise VerifyException(f"elementwise '{self.kind.data}' without rescale must be add of ifm and ifm2")
+        if self.scalar is not None or self.reversed is not None or self.lut is not None:
+            raise VerifyException("scalar, reversed and lut need an integer elementwise (rescale)")
+
+    def verify_integer(self) -> None:
+        """Operands, rescale, rounding and table of an integer elementwise."""
+        assert self.rescale is not None and self.rounding is not None
+        operands = (self.ifm2 is not None) + (self.scalar is not None)
+        if self.kind.data == "clz" and (operands or self.reversed is not None):
+            raise VerifyException("clz reads the ifm only")
+        if self.kind.data != "clz" and operands != 1:
+            raise VerifyException(f"elementwise '{self.kind.data}' needs exactly one of ifm2 and scalar")
+        rescale = array_values(self.rescale)
+        if len(rescale) != 2 or not -(1 << 31) <= rescale[0] < (1 << 31) or not 0 <= rescale[1] <= 63:
+            raise VerifyException("rescale must be [multiplier (int32), shift (0..63)]")
+        if self.rounding.data not in ROUNDING_MODES:
+            raise VerifyException(f"unknown rounding '{self.rounding.data}'")
+        if self.lut is not None:
+            low, high = self.act_min.value.data, self.act_max.value.data
+            if low < -LUT_ENTRIES // 2 or high >= LUT_ENTRIES // 2:
+                raise VerifyException("a lut needs act_min/act_max within the int8 range")
+            size = LUT_ENTRIES * self.ofm.element_type.bits // 8
+            if self.lut.size.data != size:
+                raise VerifyException(f"lut buffer is {self.lut.size.data} bytes, expected {size}")
 
 
 @irdl_op_definition
@@ -561,8 +472,9 @@ class StageOp(IRDLOperation):
 
 PROPERTY_ORDER = (
     "buffer", "value", "tensor", "fm", "host_conversion", "layout", "src", "dst", "kind",
-    "ifm", "ifm2", "ofm", "weights", "scale_bias", "kernel", "strides", "dilations",
-    "padding", "act_min", "act_max", "block", "inputs", "outputs", "reason",
+    "ifm", "ifm2", "scalar", "reversed", "ofm", "weights", "scale_bias", "kernel", "strides",
+    "dilations", "padding", "act_min", "act_max", "rescale", "rounding", "lut", "block",
+    "inputs", "outputs", "reason",
 )
 """The order in which `build_command` stores (and so prints) command properties."""
 

@@ -11,7 +11,8 @@ A real value is `scale * (q - zero_point)`. Activations are per-tensor
 tensor or per output channel (axis 0 of OHWI / [O, K]; axis 3 for depthwise
 weights), and biases plain `i32` tensors whose implied scale is
 `ifm_scale * weight_scale`. Rescale multipliers and shifts are derived from the
-scales when needed (see `npuc.reference.fixed_point`), never stored twice.
+scales when needed (see `npuc.reference.fixed_point`), never stored twice, unless
+a conv-like op carries an explicit `rescale` (see `QuantizedConvLike`).
 """
 
 from __future__ import annotations
@@ -19,50 +20,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from xdsl.dialects.builtin import (
-    Float32Type,
-    FloatAttr,
-    IntegerAttr,
-    IntegerType,
-    StringAttr,
-    TensorType,
-    f32,
-    i32,
-    i64,
-)
-from xdsl.ir import Attribute, Dialect, SSAValue
-from xdsl.irdl import (
-    IRDLOperation,
-    ParsePropInAttrDict,
-    irdl_op_definition,
-    operand_def,
-    prop_def,
-    result_def,
-    var_operand_def,
-    var_result_def,
-)
-from xdsl.utils.exceptions import VerifyException
-
 from npuc.dialects.common import (
     AddBase,
     BinaryBase,
-    PReluBase,
-    ReduceBase,
-    SoftmaxBase,
-    TransposeConv2dBase,
-    UnaryBase,
-    int_array,
     ConstantBase,
     Conv2dBase,
     DepthwiseConv2dBase,
     FullyConnectedBase,
-    LayerOp,
+    LayerOpBase,
     Pool2dBase,
+    PReluBase,
+    ReduceBase,
     ReshapeBase,
+    SoftmaxBase,
     TransposeBase,
+    TransposeConv2dBase,
+    UnaryBase,
+    int_array,
     tensor_shape,
 )
-from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 from npuc.dialects.movement import (
     ConcatBase,
     DepthToSpaceBase,
@@ -72,93 +48,38 @@ from npuc.dialects.movement import (
     SpaceToDepthBase,
     SplitBase,
 )
-
-
-def _per_tensor(value: SSAValue, what: str) -> UniformQuantizedType:
-    qtype = quant_type(value)
-    if qtype is None:
-        raise VerifyException(f"{what} must have a !quantized.uniform element type")
-    if qtype.is_per_axis:
-        raise VerifyException(f"{what} must be quantized per tensor")
-    return qtype
-
-
-def _check_weights(op: LayerOp, axis: int, channels: int) -> UniformQuantizedType:
-    qtype = quant_type(op.operands[1])
-    if qtype is None:
-        raise VerifyException("weights must have a !quantized.uniform element type")
-    if qtype.bits != 8:
-        raise VerifyException("weights must be int8")
-    if any(z.data != 0 for z in qtype.zero_points.data):
-        raise VerifyException("weights must be symmetric (zero point 0)")
-    if qtype.is_per_axis and (qtype.axis.data != axis or len(qtype.scales.data) != channels):
-        raise VerifyException(
-            f"per-axis weights must be quantized along axis {axis} with {channels} scales"
-        )
-    return qtype
-
-
-def _check_bias(op: LayerOp, ifm: UniformQuantizedType) -> None:
-    """i32 bias for 8-bit activations; i32 or i64 for 16-bit ones (TFLite 16x8)."""
-    bias_type = op.operands[2].type
-    assert isinstance(bias_type, TensorType)
-    allowed = (i32,) if ifm.bits == 8 else (i32, i64)
-    if bias_type.element_type not in allowed:
-        names = " or ".join(str(t) for t in allowed)
-        raise VerifyException(f"bias must be an {names} tensor, got {bias_type.element_type}")
-
-
-def _check_same_storage(first: UniformQuantizedType, second: UniformQuantizedType) -> None:
-    if first.storage_type != second.storage_type:
-        raise VerifyException(
-            f"ifm and ofm storage types differ ({first.storage_type} vs {second.storage_type})"
-        )
-
-
-class QuantizedConvLike(LayerOp):
-    """Shared element-type rules of conv, depthwise conv and fully connected."""
-
-    WEIGHT_AXIS: ClassVar[int] = 0
-
-    def verify_element_types(self) -> None:
-        ifm = _per_tensor(self.operands[0], "ifm")
-        ofm = _per_tensor(self.results[0], "ofm")
-        _check_same_storage(ifm, ofm)
-        channels = tensor_shape(self.results[0], "ofm")[-1]
-        _check_weights(self, self.WEIGHT_AXIS, channels)
-        _check_bias(self, ifm)
-
-
-class PerTensorLayerOp(LayerOp):
-    """Ops whose operands and results are all per-tensor quantized, same storage."""
-
-    def verify_element_types(self) -> None:
-        types = [
-            _per_tensor(value, "operand" if value in self.operands else "result")
-            for value in (*self.operands, *self.results)
-        ]
-        for other in types[1:]:
-            _check_same_storage(types[0], other)
-
-
-class SameQuantizationLayerOp(PerTensorLayerOp):
-    """Ops that move values without rescaling: every result has the input's parameters."""
-
-    def verify_element_types(self) -> None:
-        super().verify_element_types()
-        source = quant_type(self.operands[0])
-        if any(quant_type(result) != source for result in self.results):
-            raise VerifyException("result must have the same quantization as the input")
-
-
-class AllSameQuantizationLayerOp(PerTensorLayerOp):
-    """Ops that compare stored values (max, min): all operands and results share parameters."""
-
-    def verify_element_types(self) -> None:
-        super().verify_element_types()
-        types = {quant_type(value) for value in (*self.operands, *self.results)}
-        if len(types) != 1:
-            raise VerifyException("operands and result must have the same quantization")
+from npuc.dialects.quantized_layers import (
+    AllSameQuantizationLayerOp,
+    PerTensorLayerOp,
+    QuantizedConvLike,
+    SameQuantizationLayerOp,
+    check_same_storage,
+    per_tensor,
+)
+from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
+from xdsl.dialects.builtin import (
+    Float32Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
 
 
 @irdl_op_definition
@@ -248,6 +169,7 @@ class QuantizeOp(IRDLOperation):
 
     name = "quantized.quantize"
     irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(Pure())
     input = operand_def(TensorType)
     output = result_def(TensorType)
 
@@ -261,7 +183,7 @@ class QuantizeOp(IRDLOperation):
         assert isinstance(source, TensorType)
         if not isinstance(source.element_type, Float32Type):
             raise VerifyException("quantize input must be f32")
-        _per_tensor(self.output, "quantize result")
+        per_tensor(self.output, "quantize result")
         if tensor_shape(self.input, "input") != tensor_shape(self.output, "output"):
             raise VerifyException("quantize must not change the shape")
 
@@ -272,6 +194,7 @@ class DequantizeOp(IRDLOperation):
 
     name = "quantized.dequantize"
     irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(Pure())
     input = operand_def(TensorType)
     output = result_def(TensorType)
 
@@ -285,7 +208,7 @@ class DequantizeOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        _per_tensor(self.input, "dequantize input")
+        per_tensor(self.input, "dequantize input")
         target = self.output.type
         assert isinstance(target, TensorType)
         if not isinstance(target.element_type, Float32Type):
@@ -360,8 +283,8 @@ class PReluOp(PReluBase):
     name = "quantized.prelu"
 
     def verify_element_types(self) -> None:
-        source = _per_tensor(self.input, "input")
-        _check_same_storage(source, _per_tensor(self.output, "output"))
+        source = per_tensor(self.input, "input")
+        check_same_storage(source, per_tensor(self.output, "output"))
         if quant_type(self.slope) is None:
             raise VerifyException("slope must have a !quantized.uniform element type")
 
@@ -431,8 +354,8 @@ class RequantizeOp(UnaryBase):
     name = "quantized.requantize"
 
     def verify_element_types(self) -> None:
-        _per_tensor(self.input, "input")
-        _per_tensor(self.output, "output")
+        per_tensor(self.input, "input")
+        per_tensor(self.output, "output")
 
 
 @irdl_op_definition
@@ -506,14 +429,15 @@ class SpaceToDepthOp(SameQuantizationLayerOp, SpaceToDepthBase):
 
 
 @irdl_op_definition
-class ExternalOp(LayerOp):
+class ExternalOp(LayerOpBase):
     """An operator npuc does not model, kept opaque so the CPU can run it.
 
     A float operator inside an integer model, a TFLite builtin without a
     quantized counterpart, or a custom operator: `op_type` names the TFLite
     builtin (`GATHER`) or the custom code. Operands and results are tensors of
     any element type. There is no reference implementation; npu-legalize
-    places it on the CPU, and the reports name it.
+    places it on the CPU, and the reports name it. Its effects are unknown, so
+    it is not `Pure`: cse and dce leave it alone.
     """
 
     name = "quantized.external"

@@ -9,14 +9,14 @@ verifies any placement from scratch, without trusting the allocator.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 import numpy as np
 
 from npuc.errors import AllocationError
 
-__all__ = ["LiveRange", "allocate", "arena_size", "check_placement"]
+__all__ = ["LiveRange", "allocate", "arena_size", "check_placement", "fits"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,23 @@ def allocate(
             f"{capacity} bytes"
         )
     return placement
+
+
+def fits(ranges: Iterable[LiveRange], alignment: int, capacity: int) -> bool:
+    """Whether `allocate` places `ranges` within `capacity` bytes.
+
+    Skips the allocation when the aligned sizes sum to at most `capacity`:
+    first fit never places a buffer past the aligned sizes of the buffers
+    before it.
+    """
+    ranges = list(ranges)
+    if sum(_align_up(r.size, alignment) for r in ranges) <= capacity:
+        return True
+    try:
+        allocate(ranges, alignment, capacity)
+    except AllocationError:
+        return False
+    return True
 
 
 def arena_size(ranges: Iterable[LiveRange], offsets: Mapping[str, int]) -> int:

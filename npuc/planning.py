@@ -41,6 +41,7 @@ from npuc.dialects.npu import (
 from npuc.dialects.quantized import (
     AddOp,
     AvgPool2dOp,
+    ConcatOp,
     ConstantOp,
     Conv2dOp,
     DepthwiseConv2dOp,
@@ -49,11 +50,15 @@ from npuc.dialects.quantized import (
     MaxPool2dOp,
     QuantizeOp,
     ReshapeOp,
+    SoftmaxOp,
+    SplitOp,
     quant_type,
 )
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.ir import arg_attributes, main_function
-from npuc.targets import Target, load_target
+from npuc.lowering_softmax import scratch_layout
+from npuc.targets import BlockShape, Target, load_target
+from npuc.views import VIEW_OPS, View, memory_views
 
 OPERATOR_KIND: dict[type[Operation], str] = {
     Conv2dOp: "conv2d",
@@ -63,6 +68,9 @@ OPERATOR_KIND: dict[type[Operation], str] = {
     MaxPool2dOp: "max_pool2d",
     AvgPool2dOp: "avg_pool2d",
     ReshapeOp: "reshape",
+    SoftmaxOp: "softmax",
+    ConcatOp: "concat",
+    SplitOp: "split",
 }
 """Quantized op class -> the target operator kind whose rule admits it."""
 
@@ -132,9 +140,20 @@ def placement(op: Operation) -> str | None:
 def computes_on_npu(op: Operation) -> bool:
     """Whether `op` is an NPU compute command (conv, depthwise, fc, pool, add).
 
-    An NPU reshape is placed on the NPU but moves no data, so it is not one.
+    An NPU reshape, concat or split is placed on the NPU but moves no data
+    (see `npuc.views`), so it is not one.
     """
-    return placement(op) == NPU and type(op) in OPERATOR_KIND and not isinstance(op, ReshapeOp)
+    return placement(op) == NPU and type(op) in OPERATOR_KIND and not moves_no_data(op)
+
+
+def moves_no_data(op: Operation) -> bool:
+    """Whether `op` is an NPU reshape, concat or split: a reinterpretation of buffers."""
+    return placement(op) == NPU and isinstance(op, (ReshapeOp, *VIEW_OPS))
+
+
+def npu_views(func: FuncOp) -> dict[SSAValue, View]:
+    """The values of `func` living inside another value's buffer (NPU concat and split)."""
+    return memory_views(func, {op for op in func.body.ops if isinstance(op, VIEW_OPS) and placement(op) == NPU})
 
 
 def require(op: Operation, key: str, producer: str, pass_name: str) -> Attribute:
@@ -203,6 +222,18 @@ def window(op: Operation) -> Window | None:
     return None
 
 
+def clip_block(
+    config: BlockShape, ofm: tuple[int, int, int], ublock: BlockShape
+) -> tuple[int, int, int]:
+    """`config` shrunk to the OFM extents (height, width, depth), each rounded up to the micro-block."""
+    granules = (ublock.height, ublock.width, ublock.depth)
+    extents = (config.height, config.width, config.depth)
+    return tuple(  # type: ignore[return-value]
+        min(extent, -(-size // granule) * granule)
+        for extent, size, granule in zip(extents, ofm, granules)
+    )
+
+
 def element_bytes(value: SSAValue) -> int:
     """Bytes per stored element of a tensor value (its storage type for quantized)."""
     qtype = quant_type(value)
@@ -218,20 +249,26 @@ def buffer_bytes(value: SSAValue) -> int:
     """Bytes a value occupies in memory.
 
     A bias feeding a conv, depthwise conv or fully connected op is stored as
-    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel);
-    everything else is its element count times the storage bytes.
+    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel).
+    The result of an NPU softmax is followed by the scratch its commands
+    use (`npuc.lowering_softmax.scratch_layout`), reserved with it: that
+    keeps the scratch apart from the softmax input and from everything live
+    while the result is. Everything else is its element count times the
+    storage bytes.
     """
     assert isinstance(value.type, TensorType)
     if any(
         isinstance(use.operation, WEIGHTED_OPS) and use.index == 2 for use in value.uses
     ):
         return value.type.get_shape()[0] * SCALE_BIAS_ENTRY_BYTES
+    if isinstance(value.owner, SoftmaxOp) and placement(value.owner) == NPU:
+        return scratch_layout(value.type.get_shape()).size
     return value.type.element_count() * element_bytes(value)
 
 
 def aliases_input(op: Operation) -> bool:
-    """Whether `op`'s result reuses its input's buffer (an NPU reshape: no data moves)."""
-    return isinstance(op, ReshapeOp) and placement(op) == NPU
+    """Whether `op`'s results reuse its input's buffer (an NPU reshape or split: no data moves)."""
+    return isinstance(op, (ReshapeOp, SplitOp)) and placement(op) == NPU
 
 
 def memory_of(attributes: DictionaryAttr | dict[str, Attribute] | None) -> str | None:
@@ -273,14 +310,17 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
     Positions are op indices in `@main`. Function arguments, host-written
     quantize results and constants are live from -1 (before the first op);
     constants, function results and values read by the host's dequantize
-    live to the last position. An NPU reshape's result shares its input's
-    buffer and extends its live range. Returns the buffers and, for every
-    value held in memory, its buffer.
+    live to the last position. The results of an NPU reshape or split share
+    their input's buffer and extend its live range; the inputs of an NPU
+    concat live in the concat's buffer, which is written first by its first
+    input's producer (and lives in that producer's memory). Returns the
+    buffers and, for every value held in memory, its buffer.
     """
     ops = list(func.body.ops)
     last = len(ops) - 1
     found: list[Buffer] = []
     holder: dict[SSAValue, Buffer] = {}
+    views = npu_views(func)
 
     def add(value: SSAValue, buffer: Buffer) -> None:
         found.append(buffer)
@@ -298,7 +338,10 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
                 buffer = holder[operand]
                 buffer.end = max(buffer.end, last if reads_to_end else position)
         if aliases_input(op) and op.operands[0] in holder:
-            holder[op.results[0]] = holder[op.operands[0]]
+            for result in op.results:
+                holder[result] = holder[op.operands[0]]
+            continue
+        if isinstance(op, ConcatOp) and op.output in holder:
             continue
         memory = memory_of(op.attributes)
         if memory is None:
@@ -306,6 +349,13 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
         whole_program = isinstance(op, ConstantOp)
         start = -1 if whole_program or is_host_conversion(op) else position
         for number, result in enumerate(op.results):
-            name = f"{layer_name(op)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
-            add(result, Buffer(name, memory, buffer_bytes(result), start, last if whole_program else start))
+            view = views.get(result)
+            if view is not None and view.base in holder:
+                holder[result] = holder[view.base]
+                continue
+            owner = view.base if view is not None else result
+            name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
+            add(result, Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start))
+            if view is not None:
+                holder[view.base] = holder[result]
     return found, holder

@@ -264,7 +264,7 @@ def _share_concat_ranges(block: Block, ranges: dict[SSAValue, Range]) -> None:
             continue
         for value in op.inputs:
             producer = value.owner
-            sole_use = len(value.uses) == 1
+            sole_use = value.has_one_use()
             if sole_use and type(producer) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
                 ranges[value] = ranges[op.output]
 

@@ -17,8 +17,11 @@ PASS_MODULES: dict[str, tuple[str, str]] = {
     "graph-fuse-pad": ("fuse_pad", "FusePadPass"),
     "graph-mean-to-pool": ("mean_to_pool", "MeanToPoolPass"),
     "graph-fuse-activation": ("fuse_activation", "FuseActivationPass"),
+    "layer-cse": ("layer_cse", "LayerCsePass"),
+    "layer-dce": ("layer_dce", "LayerDcePass"),
     "quantize": ("quantize", "QuantizePass"),
     "quantized-canonicalize": ("quantized_canonicalize", "QuantizedCanonicalizePass"),
+    "quantized-mean-to-depthwise": ("mean_to_depthwise", "MeanToDepthwisePass"),
     "npu-legalize": ("legalize", "LegalizePass"),
     "npu-tile": ("tile", "TilePass"),
     "npu-schedule": ("schedule", "SchedulePass"),
@@ -35,6 +38,8 @@ GRAPH_OPTIMISATION_PIPELINE = (
     "graph-fuse-pad",
     "graph-mean-to-pool",
     "graph-fuse-activation",
+    "layer-cse",
+    "layer-dce",
 )
 """The graph passes in the order a compile runs them, before `quantize`."""
 

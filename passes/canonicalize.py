@@ -6,6 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from npuc.dialects import graph
+from npuc.dialects.common import BinaryBase, array_values
+from npuc.passes.graph_rewriting import (
+    constant_array,
+    float_constant,
+    keep_layer,
+)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation, SSAValue
@@ -16,16 +23,6 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
-)
-
-from npuc.dialects import graph
-from npuc.dialects.common import BinaryBase, array_values
-from npuc.passes.graph_rewriting import (
-    constant_array,
-    erase_if_unused,
-    erase_unused_constants,
-    float_constant,
-    keep_layer,
 )
 
 ELEMENTWISE_UNARY = (
@@ -77,7 +74,6 @@ class FoldReshape(RewritePattern):
         producer = op.input.owner
         if isinstance(producer, graph.ReshapeOp):
             _reshape(op, producer.input, op.output, rewriter)
-            erase_if_unused(producer, rewriter)
         elif op.input.type == op.output.type:
             rewriter.replace(op, [], [op.input])
 
@@ -104,7 +100,6 @@ class FoldTranspose(RewritePattern):
             transpose = graph.TransposeOp(producer.input, op.output.type, [inner[axis] for axis in perm])
             keep_layer(op, transpose)
             rewriter.replace(op, [transpose], [transpose.output])
-            erase_if_unused(producer, rewriter)
 
 
 def _single_use_transpose(value: SSAValue) -> graph.TransposeOp | None:
@@ -124,7 +119,6 @@ def _sunk(
     `constants` are new ops (permuted constants) that `operands` use.
     """
     result = op.results[0]
-    sunk = [operand.owner for operand in op.operands if isinstance(operand.owner, graph.TransposeOp)]
     pre_shape = [0] * len(perm)
     for axis, source in enumerate(perm):
         pre_shape[source] = _shape(result)[axis]
@@ -137,8 +131,6 @@ def _sunk(
     transpose = graph.TransposeOp(moved.results[0], result.type, perm)
     keep_layer(op, transpose)
     rewriter.replace(op, [*constants, moved, transpose], [transpose.output])
-    for old in sunk:
-        erase_if_unused(old, rewriter)
 
 
 class SinkTransposeThroughUnary(RewritePattern):
@@ -204,4 +196,3 @@ class CanonicalizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         patterns = [FoldReshape(), FoldTranspose(), SinkTransposeThroughUnary(), SinkTransposeThroughBinary()]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
-        erase_unused_constants(op)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from npuc.dialects import graph
+from npuc.passes.graph_rewriting import (
+    constant_array,
+    float_constant,
+)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -15,8 +20,6 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from npuc.dialects import graph
-from npuc.passes.graph_rewriting import constant_array, erase_unused_constants, float_constant
 from npuc.reference.graph_handlers import GRAPH_HANDLERS
 
 
@@ -56,4 +59,3 @@ class FoldConstantsPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(GreedyRewritePatternApplier([FoldConstantOperands()])).rewrite_module(op)
-        erase_unused_constants(op)

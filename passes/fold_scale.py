@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from npuc.dialects import graph
+from npuc.passes.graph_rewriting import (
+    constant_array,
+    float_constant,
+)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
@@ -14,14 +19,6 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
-)
-
-from npuc.dialects import graph
-from npuc.passes.graph_rewriting import (
-    constant_array,
-    erase_if_unused,
-    erase_unused_constants,
-    float_constant,
 )
 
 LINEAR_OPS = (graph.Conv2dOp, graph.DepthwiseConv2dOp, graph.FullyConnectedOp)
@@ -73,7 +70,6 @@ def _fold(op: ScaleOp, rewriter: PatternRewriter) -> None:
         attributes=dict(producer.attributes),
     )
     rewriter.replace(op, [new_weights, new_bias, folded], [folded.results[0]])
-    erase_if_unused(producer, rewriter)
 
 
 class FoldScale(RewritePattern):
@@ -101,4 +97,3 @@ class FoldScalePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(GreedyRewritePatternApplier([FoldScale()])).rewrite_module(op)
-        erase_unused_constants(op)

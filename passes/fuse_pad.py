@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from npuc.dialects import graph
+from npuc.dialects.common import array_values, int_array
+from npuc.passes.fuse_activation import FLOAT32_MAX
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -15,11 +18,6 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
-
-from npuc.dialects import graph
-from npuc.dialects.common import array_values, int_array
-from npuc.passes.fuse_activation import FLOAT32_MAX
-from npuc.passes.graph_rewriting import erase_if_unused
 
 Padding = tuple[int, int, int, int]
 
@@ -54,7 +52,6 @@ class FoldPadIntoConsumers(RewritePattern):
         if padding is None:
             return
         value = op.value.value.data
-        folded = False
         for use in list(op.output.uses):
             consumer = use.operation
             if use.index != 0 or not _absorbs(consumer, value, padding):
@@ -63,9 +60,6 @@ class FoldPadIntoConsumers(RewritePattern):
             consumer.properties["padding"] = int_array(total)
             consumer.operands[0] = op.input
             rewriter.notify_op_modified(consumer)
-            folded = True
-        if folded:
-            erase_if_unused(op, rewriter)
 
 
 @dataclass(frozen=True)

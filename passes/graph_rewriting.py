@@ -1,21 +1,20 @@
-"""Helpers shared by the graph rewrite passes: float constants, layers, dead ops.
+"""Helpers shared by the graph rewrite passes: float constants and layer names.
 
 Not a pass. The graph passes that fold arithmetic into weights or evaluate
 ops at compile time read `graph.constant` data as numpy arrays and build new
 constants from the results; every op they create takes the `layer` of the op
-it replaces. Graph ops carry no `Pure` trait, so the passes erase what their
-rewrites leave unused themselves.
+it replaces. Graph ops are `Pure`, so the rewrite driver erases what a
+rewrite leaves unused.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, ModuleOp, TensorType, f32
-from xdsl.ir import Operation, SSAValue
-from xdsl.pattern_rewriter import PatternRewriter
-
 from npuc.dialects import graph
 from npuc.dialects.common import LAYER_ATTR
+from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, TensorType, f32
+from xdsl.ir import Operation, SSAValue
+
 from npuc.reference.graph_interpreter import constant_value
 
 
@@ -41,17 +40,3 @@ def keep_layer(source: Operation, target: Operation) -> None:
     """Copy the `layer` attribute of `source` (if any) onto `target`."""
     if LAYER_ATTR in source.attributes:
         target.attributes[LAYER_ATTR] = source.attributes[LAYER_ATTR]
-
-
-def erase_if_unused(op: Operation, rewriter: PatternRewriter) -> None:
-    """Erase `op` when nothing uses its results (graph ops are not `Pure`, so no DCE does it)."""
-    if op.parent is not None and all(not result.uses for result in op.results):
-        rewriter.erase(op)
-
-
-def erase_unused_constants(module: ModuleOp) -> None:
-    """Erase every `graph.constant` of `module` whose result has no user."""
-    for op in reversed(list(module.walk())):
-        if isinstance(op, graph.ConstantOp) and not op.output.uses:
-            op.detach()
-            op.erase()

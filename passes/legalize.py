@@ -11,13 +11,14 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
-from npuc.dialects.quantized import AddOp, quant_type
+from npuc.dialects.quantized import AddOp, SoftmaxOp, quant_type
 from npuc.planning import (
     CPU,
     HOST,
     NPU,
     OPERATOR_KIND,
     Window,
+    computes_on_npu,
     is_host_conversion,
     layer_ops,
     main_or_fail,
@@ -26,6 +27,7 @@ from npuc.planning import (
     window,
 )
 from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
+from npuc.views import VIEW_OPS, view_problem
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,14 @@ class LegalizePass(ModulePass):
     kind and the op meets every constraint of that rule: ofm storage type,
     fused activation, dilated kernel height/width/area, stride, dilation, the
     kernel limit of padded operators, and the ifm/ofm extents. Otherwise it
-    goes to the CPU ("cpu") with the first constraint it violates. The
+    goes to the CPU ("cpu") with the first constraint it violates (a
+    softmax also needs the form npu-lower expands: see `softmax_violation`). The
     quantize/dequantize ops of a float interface are converted by the host
     ("host"); constants get no placement. Run quantized-canonicalize first so
     that an irrelevant stride (along an axis with one output element) does
-    not send a layer to the CPU.
+    not send a layer to the CPU. A concat or split runs on the NPU only as a
+    memory view (`npuc.views`): a concat whose inputs are not all written by
+    NPU commands, for one, goes to the CPU saying which input is not.
 
     Assumes quantized IR: a `func.func @main` of `quantized` ops.
     """
@@ -63,6 +68,8 @@ def legalize(func: FuncOp, target: Target) -> None:
             op.attributes[PLACEMENT_ATTR] = StringAttr(HOST)
             continue
         reason = cpu_reason(op, target)
+        if reason is None and isinstance(op, VIEW_OPS):
+            reason = view_problem(op, {producer for producer in layer_ops(func) if computes_on_npu(producer)})
         op.attributes[PLACEMENT_ATTR] = StringAttr(CPU if reason else NPU)
         if reason:
             op.attributes[CPU_REASON_ATTR] = StringAttr(reason)
@@ -74,7 +81,24 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
     rule = target.operator_rule(kind) if kind else None
     if rule is None:
         return f"no NPU operator for {op.name} on {target.name}"
-    return rule_violation(op, rule)
+    return rule_violation(op, rule) or (softmax_violation(op) if isinstance(op, SoftmaxOp) else None)
+
+
+def softmax_violation(op: SoftmaxOp) -> str | None:
+    """Why the NPU's softmax commands cannot compute `op`, or None.
+
+    They normalise the last axis, with a non-negative beta (Vela's rule),
+    into TFLite's int8 output form (scale 1/256, zero point -128).
+    """
+    rank = len(op.input.type.get_shape())  # type: ignore[attr-defined]
+    if op.axis.value.data != rank - 1:
+        return f"softmax axis {op.axis.value.data} is not the last axis ({rank - 1})"
+    if op.beta.value.data < 0:
+        return f"softmax beta {op.beta.value.data} is negative"
+    qtype = quant_type(op.output)
+    if qtype is None or qtype.zero_point != -128 or abs(qtype.scale * 256 - 1) > 0.001:
+        return "softmax output is not scale 1/256, zero point -128"
+    return None
 
 
 def rule_violation(op: Operation, rule: OperatorRule) -> str | None:

@@ -11,11 +11,13 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     BytesAttr,
     DenseIntOrFPElementsAttr,
+    DictionaryAttr,
     IntegerAttr,
     ModuleOp,
     StringAttr,
     TensorType,
     i32,
+    i64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
@@ -23,23 +25,28 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.dialects import npu, quantized
-from npuc.dialects.common import LAYER_ATTR, int_array, layer_name
+from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
 from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
+from npuc.lowering_softmax import SCRATCH_ALIGNMENT, exp_table, softmax_commands
+from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from npuc.planning import (
     CPU,
     HOST,
     NPU,
     WEIGHTED_OPS,
     buffer_bytes,
+    clip_block,
     describe,
     main_or_fail,
+    npu_views,
     placement,
     require,
     target_or_fail,
 )
 from npuc.reference.quantized_interpreter import activation_bounds, rescale_parameters
-from npuc.targets import Target
+from npuc.targets import BlockShape, Target
+from npuc.views import VIEW_OPS
 
 PASS = "npu-lower"
 
@@ -52,7 +59,13 @@ class LowerPass(ModulePass):
     the per-channel scale/bias table), `npu.input`/`npu.output` for the
     interface, `npu.dma` per `npu.stage`, one compute command per NPU-placed
     layer and one `npu.cpu_op` per CPU-placed layer, in program order. NPU
-    reshapes emit nothing (their result shares the input's buffer).
+    reshapes, concats and splits emit nothing: a reshape's result shares the
+    input's buffer, a concat's producers write straight into its slices and
+    a split's readers read its slices in place (strided feature maps). An
+    NPU softmax expands into its pool/elementwise chain
+    (`npuc.lowering_softmax`), working in the scratch reserved after its
+    OFM, with its exp lut as a new constant after the others in the weights
+    memory (`npu.memory_usage` grows accordingly).
 
     Assumes npu-legalize, npu-tile, npu-schedule and npu-allocate have run:
     every layer has `npu.placement`, NPU layers `npu.block`, and every value
@@ -72,27 +85,49 @@ class LowerPass(ModulePass):
 def lower_module(module: ModuleOp, target: Target) -> None:
     """Replace the module's `@main` by npu commands in place (see `LowerPass`)."""
     func = main_or_fail(module)
-    commands = _Lowering(func, target).commands()
+    usage = module.attributes.get(MEMORY_USAGE_ATTR)
+    weights_used = usage.data.get(target.weights_memory) if isinstance(usage, DictionaryAttr) else None
+    lowering = _Lowering(func, target, weights_used.value.data if isinstance(weights_used, IntegerAttr) else 0)
+    commands = lowering.commands()
     func.detach()
     func.erase()
     module.body.block.add_ops(commands)
     module.attributes[npu.TARGET_ATTR] = StringAttr(target.name)
+    if isinstance(usage, DictionaryAttr) and lowering.tables:
+        module.attributes[MEMORY_USAGE_ATTR] = DictionaryAttr(
+            usage.data | {target.weights_memory: IntegerAttr(lowering.constants_end, i64)}
+        )
 
 
 class _Lowering:
     """The lowering of one function: where its values live and their commands."""
 
-    def __init__(self, func: FuncOp, target: Target):
+    def __init__(self, func: FuncOp, target: Target, weights_used: int = 0):
         self.func = func
         self.target = target
+        self.constants_end = weights_used
+        """End of the weights memory in use: lowering-made tables (luts) go after it."""
+        self.tables: list[npu.ConstantOp] = []
+        self.views = npu_views(func)
 
     def commands(self) -> list[Operation]:
-        """Constants, inputs, program-order commands, then outputs."""
+        """Constants (model constants, then lowering-made tables), inputs, program-order commands, outputs."""
         body = list(self.func.body.ops)
         constants = [self.constant(op) for op in body if isinstance(op, quantized.ConstantOp)]
+        self.constants_end = max([self.constants_end] + [op.buffer.end for op in constants])
         inputs = [self.input(arg) for arg in self.func.body.block.args]
         program = [command for op in body for command in self.lower(op)]
-        return [*constants, *inputs, *program]
+        return [*constants, *self.tables, *inputs, *program]
+
+    def table(self, data: np.ndarray) -> npu.BufferAttr:
+        """A new constant of the weights memory holding `data` (little-endian int32), after all others."""
+        alignment = self.target.alignment
+        offset = -(-self.constants_end // alignment) * alignment
+        buffer = npu.BufferAttr(self.target.weights_memory, offset, data.nbytes)
+        value = DenseIntOrFPElementsAttr(TensorType(i32, [data.size]), BytesAttr(data.astype("<i4").tobytes()))
+        self.tables.append(npu.ConstantOp(buffer, value))
+        self.constants_end = buffer.end
+        return buffer
 
     # Where values live.
 
@@ -116,15 +151,26 @@ class _Lowering:
         return memory.data, offset.value.data
 
     def feature_map(self, value: SSAValue) -> npu.FeatureMapAttr:
-        """The dense descriptor of a per-tensor quantized value in memory."""
+        """The descriptor of a per-tensor quantized value in memory.
+
+        Dense, except for a concat input or a split output: a slice of the
+        concat's (split input's) feature map, with its strides.
+        """
         qtype = quantized.quant_type(value)
         if qtype is None or qtype.is_per_axis:
             raise PassFailedException(
                 f"{PASS}: {self.describe_value(value)} is not a per-tensor quantized feature map"
             )
-        memory, offset = self.location(value)
         assert isinstance(value.type, TensorType)
-        return npu.FeatureMapAttr.dense(memory, offset, value.type.get_shape(), qtype)
+        shape = value.type.get_shape()
+        view = self.views.get(value)
+        if view is not None:
+            base = self.feature_map(view.base)
+            strides = base.stride_values()
+            offset = base.offset.data + view.start * strides[view.axis]
+            return npu.FeatureMapAttr(base.region.data, offset, shape, strides, qtype)
+        memory, offset = self.location(value)
+        return npu.FeatureMapAttr.dense(memory, offset, shape, qtype)
 
     def buffer(self, value: SSAValue) -> npu.BufferAttr:
         """The byte range of a value in memory (weights, scale/bias table)."""
@@ -234,6 +280,10 @@ class _Lowering:
         if isinstance(op, quantized.ReshapeOp):
             self.check_shared_buffer(op)
             return []
+        if isinstance(op, quantized.SoftmaxOp):
+            return self.softmax(op)
+        if isinstance(op, VIEW_OPS):
+            return []  # its inputs' producers (outputs' readers) address the slices
         build = _COMPUTE.get(type(op))
         if build is None:
             raise PassFailedException(f"{PASS}: {describe(op)} has no NPU command; place it on the CPU")
@@ -246,6 +296,26 @@ class _Lowering:
             "block": block,
         }
         return [npu.build_command(op_type, properties, layer_name(op))]  # type: ignore[arg-type]
+
+    def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:
+        """The commands of an int8 softmax (`npuc.lowering_softmax`) and its exp lut."""
+        if SCRATCH_ALIGNMENT % self.target.alignment:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: softmax scratch is {SCRATCH_ALIGNMENT}-byte aligned, "
+                f"{self.target.name} needs {self.target.alignment}"
+            )
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        layer_block = BlockShape(*array_values(block))  # type: ignore[arg-type]
+        ifm_type = quantized.quant_type(op.input)
+        assert ifm_type is not None
+        lut = self.table(exp_table(ifm_type.scale, op.beta.value.data))
+        return softmax_commands(
+            self.feature_map(op.input),
+            self.feature_map(op.output),
+            lut,
+            lambda ofm: clip_block(layer_block, ofm, self.target.ofm_ublock),
+            layer_name(op),  # type: ignore[arg-type]
+        )
 
     def check_host_conversion(self, op: Operation) -> None:
         """Host placement is only for the float interface: quantize args, dequantize results."""

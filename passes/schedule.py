@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from npuc.dialects.common import LAYER_ATTR
+from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, PLACEMENT_ATTR, StageOp
+from npuc.dialects.quantized import ConstantOp, DequantizeOp
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
@@ -11,47 +14,57 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.dialects.common import LAYER_ATTR
-from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, PLACEMENT_ATTR, StageOp
-from npuc.dialects.quantized import ConstantOp, DequantizeOp
+from npuc.allocation import fits as allocation_fits
 from npuc.ir import arg_attributes
 from npuc.planning import (
     CPU,
     NPU,
-    buffers,
     WEIGHTED_OPS,
+    Buffer,
     aliases_input,
+    buffers,
     computes_on_npu,
     describe,
     is_host_conversion,
     layer_ops,
     main_or_fail,
     memory_of,
+    moves_no_data,
     placement,
     require,
     set_arg_attribute,
     target_or_fail,
 )
-from npuc.targets import Target
+from npuc.targets import Memory, Target
 
 
 @dataclass(frozen=True)
 class SchedulePass(ModulePass):
     """Keep `@main`'s op order as the schedule, stage NPU weights, set `npu.memory`.
 
-    The order is checked to be topological. Every constant weights operand of
-    an NPU conv, depthwise conv or fully connected op is copied into the
-    target's staging memory by an `npu.stage` op (carrying the consumer's
-    `layer`), which the consumer then reads. The stage is issued before the
-    NPU op preceding its consumer when the staging memory can hold both
-    layers' weights (double buffering, see `hoist_stage`), so the DMA overlaps
-    that op's compute; otherwise right before its consumer.
-    `npu.memory` is set on every op whose result is held in memory: constants
-    in the weights memory, stage ops in the staging memory, layer results and
-    host-written quantize results in the arena, an NPU reshape in its input's
-    memory (it aliases the input's buffer). Function arguments get the arena
-    as argument attribute, except float arguments only the host reads (to
-    quantize them); likewise host dequantize results stay in host memory.
+    The order is checked to be topological. `npu.memory` is set on every op
+    whose result is held in memory: constants in the weights memory, layer
+    results and host-written quantize results in the arena, an NPU reshape
+    in its input's memory (it aliases the input's buffer). Function
+    arguments get the arena as argument attribute, except float arguments
+    only the host reads (to quantize them); likewise host dequantize results
+    stay in host memory.
+
+    Then three steps use the staging memory, each only as far as the
+    staging memory can still place every buffer it holds (checked with
+    npu-allocate's own allocator, `fits`, so npu-allocate never fails
+    because of them):
+    1. the constant weights of every NPU conv, depthwise conv or fully
+       connected op are copied into the staging memory by an `npu.stage` op
+       (carrying the consumer's `layer`) right before the consumer, which
+       reads the copy (`stage_weights_that_fit`); weights that do not fit
+       are read where they are stored;
+    2. each stage moves before the NPU op preceding its consumer, so the
+       copy overlaps that op's compute (double buffering, `hoist_stage`);
+    3. feature maps that only NPU commands write and read move from the
+       arena into the staging memory (`keep_in_staging`), as Vela keeps
+       intermediates in its fast "cache" memory. With the staging memory
+       being the arena memory (Shared_Sram), nothing moves.
 
     Assumes npu-legalize and npu-tile have run.
     """
@@ -70,12 +83,40 @@ def schedule(func: FuncOp, target: Target) -> None:
     """Check, stage and assign memories to the ops of `func` for `target`."""
     check_preconditions(func)
     check_topological(func)
-    for op in list(layer_ops(func)):
-        if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU:
-            stage_weights(op, target.staging_memory)
     assign_memories(func, target)
+    stage_weights_that_fit(func, target)
     for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
         hoist_stage(func, stage, target)
+    keep_in_staging(func, target)
+
+
+def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
+    """Stage the constant weights of every NPU weighted op that the staging memory can place.
+
+    All are staged if they fit together; otherwise they are staged one by
+    one in schedule order, each kept if the staging memory can still place
+    every buffer it holds (`fits`). An unstaged op reads its weights where
+    they are stored.
+    """
+    staging = target.memory(target.staging_memory)
+    consumers = [op for op in layer_ops(func) if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU]
+    stages = [stage for op in consumers if (stage := stage_weights(op, staging.name)) is not None]
+    if fits(buffers(func)[0], staging, target.alignment):
+        return
+    for stage in stages:
+        unstage(stage)
+    for op in consumers:
+        stage = stage_weights(op, staging.name)
+        if stage is not None and not fits(buffers(func)[0], staging, target.alignment):
+            unstage(stage)
+
+
+def unstage(stage: StageOp) -> None:
+    """Remove `stage`: its consumer reads the stored weights again."""
+    for use in list(stage.output.uses):
+        use.operation.operands[use.index] = stage.input
+    stage.detach()
+    stage.erase()
 
 
 def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
@@ -83,9 +124,8 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
 
     The copy then runs while that op computes (Vela's weight double
     buffering): its buffer is live across the op, so the allocator keeps it
-    apart from the buffers the op reads. It is moved only if, at every
-    position its live range grows over, the bytes live in the staging memory
-    (each rounded up to the target's alignment) plus its own still fit.
+    apart from the buffers the op reads. The move is undone unless the
+    staging memory can still place all its buffers (`fits`).
     """
     ops = list(func.body.ops)
     position = ops.index(stage)
@@ -94,20 +134,63 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
     )
     if previous is None or not computes_on_npu(ops[previous]):
         return
-    found, holder = buffers(func)
-    own = holder[stage.output]
-    size = target.memory(own.memory).size
-    aligned = lambda b: -(-b.size // target.alignment) * target.alignment  # noqa: E731
-    for point in range(previous, position):
-        live = sum(aligned(b) for b in found if b.memory == own.memory and b.start <= point <= b.end and b is not own)
-        if live + aligned(own) > size:
-            return
     weights = stage.input.owner
+    moved = [stage]
     if isinstance(weights, ConstantOp) and ops.index(weights) > previous:
-        weights.detach()  # a constant reads nothing and lives for the whole program
-        func.body.block.insert_op_before(weights, ops[previous])
-    stage.detach()
-    func.body.block.insert_op_before(stage, ops[previous])
+        moved.insert(0, weights)  # a constant reads nothing and lives for the whole program
+    homes = [op.next_op for op in moved]
+    for op in moved:
+        op.detach()
+        func.body.block.insert_op_before(op, ops[previous])
+    if fits(buffers(func)[0], target.memory(stage.memory.data), target.alignment):
+        return
+    for op, home in zip(moved, homes):
+        op.detach()
+        func.body.block.insert_op_before(op, home)  # type: ignore[arg-type]
+
+
+def keep_in_staging(func: FuncOp, target: Target) -> None:
+    """Move NPU-only feature maps from the arena to the staging memory while it can place them.
+
+    A buffer qualifies if NPU compute commands (or NPU reshapes aliasing it)
+    are all that write and read it: the host and CPU operations only see the
+    arena. All qualifying buffers move at once if they fit; otherwise they
+    are tried one by one in schedule order, each kept if the staging memory
+    can still place every buffer it holds (`fits`).
+    """
+    if target.staging_memory == target.arena_memory:
+        return
+    staging = target.memory(target.staging_memory)
+    found, holder = buffers(func)
+    held: dict[int, list[SSAValue]] = {}
+    for value, buffer in holder.items():
+        held.setdefault(id(buffer), []).append(value)
+    candidates = [
+        b for b in found if b.memory == target.arena_memory and all(npu_only(v) for v in held[id(b)])
+    ]
+    for buffer in candidates:
+        buffer.memory = staging.name
+    if not fits(found, staging, target.alignment):
+        for buffer in candidates:
+            buffer.memory = target.arena_memory
+        for buffer in candidates:
+            buffer.memory = staging.name
+            if not fits(found, staging, target.alignment):
+                buffer.memory = target.arena_memory
+    for buffer in candidates:
+        for value in held[id(buffer)]:
+            value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)  # type: ignore[union-attr]
+
+
+def npu_only(value: SSAValue) -> bool:
+    """Whether only NPU commands write `value` and read it (an NPU reshape counts as both)."""
+    on_npu = lambda op: computes_on_npu(op) or aliases_input(op)
+    return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
+
+
+def fits(found: list[Buffer], memory: Memory, alignment: int) -> bool:
+    """Whether npu-allocate can place the buffers of `found` that live in `memory`."""
+    return allocation_fits([b.live_range() for b in found if b.memory == memory.name], alignment, memory.size)
 
 
 def check_preconditions(func: FuncOp) -> None:
@@ -130,16 +213,21 @@ def check_topological(func: FuncOp) -> None:
         defined.update(op.results)
 
 
-def stage_weights(op: Operation, staging_memory: str) -> None:
-    """Insert `npu.stage` of `op`'s constant weights right before `op`; `op` reads it."""
+def stage_weights(op: Operation, staging_memory: str) -> StageOp | None:
+    """Insert `npu.stage` of `op`'s constant weights right before `op`; `op` reads it.
+
+    Returns the stage (its `npu.memory` set), or None if the weights are not a constant.
+    """
     weights = op.operands[1]
     if not isinstance(weights.owner, ConstantOp):
-        return
+        return None
     stage = StageOp(weights, staging_memory)
     if LAYER_ATTR in op.attributes:
         stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
+    stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
     op.parent_block().insert_op_before(stage, op)  # type: ignore[union-attr]
     op.operands[1] = stage.output
+    return stage
 
 
 def assign_memories(func: FuncOp, target: Target) -> None:
@@ -157,11 +245,11 @@ def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:
     """The memory holding `op`'s result, or None if it is not held in NPU memory."""
     if isinstance(op, ConstantOp):
         return target.weights_memory
-    if isinstance(op, StageOp):
-        return op.memory.data
     if not op.results or (isinstance(op, DequantizeOp) and is_host_conversion(op)):
         return None
-    if aliases_input(op):
+    if moves_no_data(op):
+        # Reshape and split results live in their input's buffer; an NPU
+        # concat's buffer is the one its first input's producer writes.
         return value_memory(func, op.operands[0]) or target.arena_memory
     return target.arena_memory
 

@@ -33,10 +33,12 @@ from npuc.dialects.quantized import (
     DepthwiseConv2dOp,
     FullyConnectedOp,
     MaxPool2dOp,
+    SoftmaxOp,
 )
 from npuc.planning import (
     UNIT_WINDOW,
     Window,
+    clip_block,
     computes_on_npu,
     describe,
     element_bytes,
@@ -47,7 +49,7 @@ from npuc.planning import (
     tensor_hwc,
     window,
 )
-from npuc.targets import BlockShape, Target
+from npuc.targets import Target
 
 ACCUMULATOR_BYTES = 4
 """Bytes per OFM element being accumulated: TFLite integer kernels accumulate in int32."""
@@ -117,6 +119,7 @@ KIND_OF = {
     MaxPool2dOp: MAX_POOL,
     AvgPool2dOp: AVG_POOL,
     AddOp: ELEMENTWISE,
+    SoftmaxOp: ELEMENTWISE,
 }
 """Quantized op class -> `CommandShape.kind` of the command it lowers to."""
 
@@ -141,18 +144,6 @@ def block_cost(shape: CommandShape, block: tuple[int, int, int], target: Target,
     return compute_work(shape, geometry, target, block_transfer_cycles(shape, geometry, target, arena, arena)).cycles
 
 
-def clip_block(
-    config: BlockShape, ofm: tuple[int, int, int], ublock: BlockShape
-) -> tuple[int, int, int]:
-    """`config` shrunk to the OFM extents, each rounded up to the micro-block."""
-    granules = (ublock.height, ublock.width, ublock.depth)
-    extents = (config.height, config.width, config.depth)
-    return tuple(  # type: ignore[return-value]
-        min(extent, _round_up(size, granule))
-        for extent, size, granule in zip(extents, ofm, granules)
-    )
-
-
 def shram_footprint(op: Operation, block: tuple[int, int, int], target: Target) -> int:
     """Shared-buffer bytes to compute one OFM block of `op`: IFM block(s) + accumulators.
 
@@ -162,23 +153,20 @@ def shram_footprint(op: Operation, block: tuple[int, int, int], target: Target) 
     convolution and fully connected (the MAC array consumes the IFM depth in
     such steps and accumulates), and the block depth for depthwise, pooling
     and add (each OFM channel reads its own IFM channel). Add holds a second
-    IFM block. Accumulators are block_h x block_w x block_d int32 values.
+    IFM block, and so does softmax, priced as its widest commands: elementwise
+    over the whole OFM with a second operand. Accumulators are block_h x block_w x block_d int32 values.
     No double buffering is modelled.
     """
     op_window: Window = window(op) or UNIT_WINDOW
     kernel_h, kernel_w = op_window.dilated_kernel
     ifm_h = (block[0] - 1) * op_window.strides[0] + kernel_h
     ifm_w = (block[1] - 1) * op_window.strides[1] + kernel_w
-    per_channel_op = isinstance(op, (DepthwiseConv2dOp, Pool2dBase, AddOp))
+    per_channel_op = isinstance(op, (DepthwiseConv2dOp, Pool2dBase, AddOp, SoftmaxOp))
     depth_slice = block[2] if per_channel_op else target.throughput.ifm_depth_step
-    ifm_blocks = 2 if isinstance(op, AddOp) else 1
+    ifm_blocks = 2 if isinstance(op, (AddOp, SoftmaxOp)) else 1
     ifm_bytes = ifm_h * ifm_w * depth_slice * element_bytes(op.operands[0]) * ifm_blocks
     return ifm_bytes + _elements(block) * ACCUMULATOR_BYTES
 
 
 def _elements(block: tuple[int, int, int]) -> int:
     return block[0] * block[1] * block[2]
-
-
-def _round_up(value: int, granule: int) -> int:
-    return -(-value // granule) * granule

@@ -17,7 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.cost.geometry import BlockGeometry, Window, as_batch_hwc, ceil_to, command_window
+from npuc.cost.geometry import (
+    BlockGeometry,
+    Window,
+    as_batch_hwc,
+    ceil_to,
+    command_window,
+)
 from npuc.dialects.npu import (
     ComputeOp,
     Conv2dOp,
@@ -47,8 +53,9 @@ class CommandShape:
 
     `kind` is one of the constants above; `ifm` and `ofm` are (batch, height,
     width, depth); `clamped` says whether a fused activation narrows the OFM
-    range. Built from a lowered command by `command_shape`, and by npu-tile
-    from a quantized op to price candidate blocks before lowering.
+    range; `ifm_bits` is the IFM element width. Built from a lowered command
+    by `command_shape`, and by npu-tile from a quantized op to price
+    candidate blocks before lowering.
     """
 
     kind: str
@@ -56,6 +63,7 @@ class CommandShape:
     ofm: tuple[int, int, int, int]
     window: Window
     clamped: bool = False
+    ifm_bits: int = 8
 
 
 def command_shape(op: ComputeOp) -> CommandShape:
@@ -73,7 +81,8 @@ def command_shape(op: ComputeOp) -> CommandShape:
     ofm_type = op.ofm.element_type
     clamped = (op.act_min.value.data, op.act_max.value.data) != (ofm_type.qmin, ofm_type.qmax)
     return CommandShape(
-        kind, as_batch_hwc(op.ifm.shape_values()), as_batch_hwc(op.ofm.shape_values()), command_window(op), clamped
+        kind, as_batch_hwc(op.ifm.shape_values()), as_batch_hwc(op.ofm.shape_values()), command_window(op), clamped,
+        op.ifm.element_type.bits,
     )
 
 
@@ -122,8 +131,10 @@ def block_cycles(shape: CommandShape, block: tuple[int, int, int], target: Targe
 
     Convolution, fully connected and depthwise: max(micro-blocks per slice x
     step cycles, `depth_slice_min_cycles`) x steps x slices. Pooling: each
-    micro-block takes max(kernel taps, step cycles) at one tap per cycle.
-    Elementwise: no data-path work (the output unit sets the pace).
+    micro-block takes max(kernel taps, step cycles) x micro-block elements /
+    `pooling_elements_per_cycle` (the rate for 8-bit data; wider data takes
+    proportionally longer). Elementwise: no data-path work (the output unit
+    sets the pace).
     """
     rates, ublock = target.throughput, micro_block(shape, target.ofm_ublock)
     height, width, depth = block
@@ -131,7 +142,8 @@ def block_cycles(shape: CommandShape, block: tuple[int, int, int], target: Targe
     slices = ceil(depth / ublock.depth)
     step_cycles = ublock.elements * rates.ifm_depth_step * rates.kernel_element_step / rates.macs_per_cycle
     if shape.kind in (MAX_POOL, AVG_POOL):
-        return max(step_cycles, shape.window.elements) * per_slice * slices
+        rate = rates.pooling_elements_per_cycle * 8 / shape.ifm_bits
+        return max(step_cycles, shape.window.elements) * ublock.elements / rate * per_slice * slices
     if shape.kind == ELEMENTWISE:
         return 0.0
     slice_cycles = max(rates.depth_slice_min_cycles, step_cycles * per_slice)
@@ -169,11 +181,29 @@ def compute_work(
     one (pipeline fill) + `command_overhead_cycles`. Neither per-block time
     falls below (data path + output + `block_memory_cycles`, the latency and
     transfer of one IFM and one OFM block) / `block_pipeline_stages`.
+    Elementwise commands have no data-path work: see `elementwise_cycles`.
     """
     rates = target.throughput
+    if shape.kind == ELEMENTWISE:
+        return ComputeWork(0, elementwise_cycles(shape, geometry, target, block_memory_cycles))
     data_path = block_cycles(shape, geometry.block, target)
     output = ceil(output_cycles_per_element(shape, rates) * geometry.block_elements)
     floor = (data_path + output + block_memory_cycles) / rates.block_pipeline_stages
     slow, fast = sorted((max(data_path, floor), max(output, floor)), reverse=True)
     cycles = ceil(slow * geometry.block_count + fast) + rates.command_overhead_cycles
     return ComputeWork(macs(shape), cycles)
+
+
+def elementwise_cycles(shape: CommandShape, geometry: BlockGeometry, target: Target, block_memory_cycles: float) -> int:
+    """Cycles of an elementwise command: OFM elements x cycles per element + `command_overhead_cycles`.
+
+    An element costs its output rate, or, if slower, its share of one
+    block's memory time spread over the pipeline: (`block_memory_cycles` /
+    block elements + output cycles per element) / `block_pipeline_stages`.
+    A small command thus pays only its share of the memory latency (Vela's
+    rule), not a whole block's.
+    """
+    rates = target.throughput
+    per_element = output_cycles_per_element(shape, rates)
+    per_element = max(per_element, (block_memory_cycles / geometry.block_elements + per_element) / rates.block_pipeline_stages)
+    return ceil(per_element * prod(shape.ofm)) + rates.command_overhead_cycles

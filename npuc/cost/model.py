@@ -21,6 +21,7 @@ from npuc.cost.compute import command_shape, compute_work
 from npuc.cost.geometry import block_geometry, command_window
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
+    BufferRoles,
     Transfer,
     access_cycles,
     block_memory_cycles,
@@ -195,18 +196,19 @@ def _buffers(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
     return tuple(byte_span(attr) for attr in present)  # type: ignore[arg-type]
 
 
-def _compute_estimate(op: ComputeOp, target: Target, layer: str, copies: frozenset[tuple[str, int]]) -> _Estimate:
+def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
     window = command_window(op)
     work = compute_work(command_shape(op), geometry, target, block_memory_cycles(op, geometry, window, target, layer))
-    transfers = compute_transfers(op, geometry, window, target, copies)
+    transfers = compute_transfers(op, geometry, window, target, roles)
     access = access_cycles(transfers, target, layer)
     bound, cycles = COMPUTE_BOUND, work.cycles
     for memory, time in access.items():
         if time > cycles:
             bound, cycles = memory, time
-    reads = _buffers(op, ("ifm", "ifm2", "weights", "scale_bias"))
-    job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)))
+    reads = _buffers(op, ("ifm", "ifm2", "weights", "scale_bias", "lut"))
+    streamed = tuple(b for b in _buffers(op, ("weights",)) if (b.region.data, b.offset.data) in roles.copies)
+    job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)), streamed, geometry.counts[2])
     return _Estimate(op.name.removeprefix("npu."), COMPUTE_ENGINE, work.macs, work.cycles, 0,
                      tuple(transfers), access, cycles, bound, job)
 
@@ -226,13 +228,13 @@ def _cpu_estimate(op: CpuOp) -> _Estimate:
     return _Estimate("cpu_op", CPU, 0, 0, 0, (), {}, 0, CPU_BOUND, Job(CPU, 0, reads, writes))
 
 
-def _estimate_command(op: Operation, target: Target, layer: str, copies: frozenset[tuple[str, int]]) -> _Estimate:
+def _estimate_command(op: Operation, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     if isinstance(op, DmaOp):
         return _dma_estimate(op, target, layer)
     if isinstance(op, CpuOp):
         return _cpu_estimate(op)
     if isinstance(op, ComputeOp):
-        return _compute_estimate(op, target, layer, copies)
+        return _compute_estimate(op, target, layer, roles)
     raise ModelVerificationError(f"the cost model has no rule for '{op.name}' (layer '{layer}')")
 
 
@@ -247,8 +249,11 @@ def _bytes(transfers: Iterable[Transfer], write: bool) -> dict[str, int]:
 def _command_costs(module: ModuleOp, target: Target) -> list[CommandCost]:
     ops = commands(module)
     layers = [layer_name(op) for op in ops]  # type: ignore[arg-type]
-    copies = frozenset((op.dst.region.data, op.dst.offset.data) for op in ops if isinstance(op, DmaOp))
-    estimates = [_estimate_command(op, target, layer, copies) for op, layer in zip(ops, layers)]
+    roles = BufferRoles(
+        frozenset((op.dst.region.data, op.dst.offset.data) for op in ops if isinstance(op, DmaOp)),
+        frozenset(op.fm for op in module.ops if isinstance(op, InterfaceOp)),
+    )
+    estimates = [_estimate_command(op, target, layer, roles) for op, layer in zip(ops, layers)]
     times = schedule([estimate.job for estimate in estimates])
     return [
         CommandCost(

@@ -9,11 +9,18 @@ command before it (double buffering) and the compute command that reads the
 DMA'd weights waits for the copy, while a DMA into a buffer still being read
 waits for its reader. A CPU command is a barrier: the host runs it once both
 engines are idle, and it takes no NPU cycles.
+
+Weights stream: a compute command consumes its weights one OFM depth slice
+at a time (`weight_slices`), so when its only dependence on a DMA is that
+the DMA writes its weights (`streamed`), it starts once the first slice has
+arrived and ends no earlier than the DMA's end plus one slice of its own
+work (Vela's double-buffered weight streaming).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 
 from npuc.dialects.npu import BufferAttr
 
@@ -24,12 +31,18 @@ CPU = "cpu"
 
 @dataclass(frozen=True)
 class Job:
-    """One command on the timeline: its engine, duration and the bytes it touches."""
+    """One command on the timeline: its engine, duration and the bytes it touches.
+
+    `streamed` are the read buffers (DMA'd weights) consumed in
+    `weight_slices` slices, see the module docstring.
+    """
 
     engine: str
     cycles: int
     reads: tuple[BufferAttr, ...]
     writes: tuple[BufferAttr, ...]
+    streamed: tuple[BufferAttr, ...] = ()
+    weight_slices: int = 1
 
 
 def _overlap(first: tuple[BufferAttr, ...], second: tuple[BufferAttr, ...]) -> bool:
@@ -49,6 +62,18 @@ def depends(later: Job, earlier: Job) -> bool:
     )
 
 
+def streams_from(later: Job, earlier: Job) -> bool:
+    """Whether `later` depends on `earlier` only by reading weights `earlier` writes, slice by slice."""
+    others = tuple(buffer for buffer in later.reads if buffer not in later.streamed)
+    return (
+        later.weight_slices > 1
+        and _overlap(earlier.writes, later.streamed)
+        and not _overlap(earlier.writes, others)
+        and not _overlap(earlier.writes, later.writes)
+        and not _overlap(earlier.reads, later.writes)
+    )
+
+
 def schedule(jobs: list[Job]) -> list[tuple[int, int]]:
     """Start and end cycle of every job, in order.
 
@@ -56,7 +81,7 @@ def schedule(jobs: list[Job]) -> list[tuple[int, int]]:
     delay a job, so each engine keeps a list of such pending commands.
     """
     free = {DMA_ENGINE: 0, COMPUTE_ENGINE: 0}
-    pending: dict[str, list[tuple[Job, int]]] = {DMA_ENGINE: [], COMPUTE_ENGINE: []}
+    pending: dict[str, list[tuple[Job, int, int]]] = {DMA_ENGINE: [], COMPUTE_ENGINE: []}
     times = []
     for job in jobs:
         if job.engine == CPU:
@@ -66,14 +91,17 @@ def schedule(jobs: list[Job]) -> list[tuple[int, int]]:
             times.append((start, start))
             continue
         other = DMA_ENGINE if job.engine == COMPUTE_ENGINE else COMPUTE_ENGINE
-        start = free[job.engine]
-        waiting = [(earlier, end) for earlier, end in pending[other] if end > start]
-        for earlier, end in waiting:
-            if end > start and depends(job, earlier):
-                start = end
+        start = tail = free[job.engine]
+        waiting = [(earlier, begin, end) for earlier, begin, end in pending[other] if end > start]
+        for earlier, begin, end in waiting:
+            if streams_from(job, earlier):
+                start = max(start, begin + ceil((end - begin) / job.weight_slices))
+                tail = max(tail, end + ceil(job.cycles / job.weight_slices))
+            elif depends(job, earlier):
+                start = max(start, end)
         pending[other] = waiting
-        end = start + job.cycles
+        end = max(start + job.cycles, tail)
         free[job.engine] = end
-        pending[job.engine].append((job, end))
+        pending[job.engine].append((job, start, end))
         times.append((start, end))
     return times

@@ -3,7 +3,10 @@
 A command's operands are streamed in burst groups: back-to-back bursts of one
 operand for one block. Each group pays its memory's latency once (the first
 burst waits, the rest are pipelined behind it) and is rounded up to whole
-bursts of `burst_length` bytes (a partial burst costs a full one). Streams on
+bursts of `burst_length` bytes (a partial burst costs a full one). The model's
+input and output feature maps, kept in plain NHWC, are also accessed in
+shorter contiguous runs when a block does not span their full depth; a run
+shorter than a burst costs a whole burst (`read_run`, `write_run`). Streams on
 different memories run in parallel; streams on the same memory share its
 bandwidth.
 
@@ -16,7 +19,7 @@ What is read how often (see `geometry` for the block order):
   staging memory) are read there without a bus transfer of their own (the
   copy is what costs), so they are counted in bytes but not in cycles;
 - scale/bias table: once per command;
-- second IFM of an elementwise command: like the IFM;
+- second IFM of an elementwise command (if it has one): like the IFM;
 - OFM: written once, one group per block.
 
 Latency: a compute command's access cycles are bandwidth only. The NPU keeps
@@ -34,7 +37,13 @@ from dataclasses import dataclass
 from math import ceil, prod
 
 from npuc.cost.compute import CONV, FULLY_CONNECTED, CommandShape, command_shape
-from npuc.cost.geometry import BlockGeometry, Window, ceil_to, ifm_box_elements
+from npuc.cost.geometry import (
+    BlockGeometry,
+    Window,
+    as_batch_hwc,
+    ceil_to,
+    ifm_box_elements,
+)
 from npuc.dialects.npu import (
     BufferAttr,
     ComputeOp,
@@ -52,7 +61,9 @@ from npuc.targets import Memory, Target
 class Transfer:
     """Bytes one command moves in one direction on one memory, as `groups` burst groups.
 
-    An untimed transfer (`timed` false) counts in bytes but not in access cycles.
+    An untimed transfer (`timed` false) counts in bytes but not in access
+    cycles. `run` is the bytes the NPU accesses contiguously (0: whole
+    bursts); a run shorter than the memory's burst costs a whole burst.
     """
 
     memory: str
@@ -60,6 +71,7 @@ class Transfer:
     bytes: int
     groups: int
     timed: bool = True
+    run: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,47 +99,98 @@ def _fm_bytes(fm: FeatureMapAttr, elements: int) -> int:
     return elements * fm.element_type.bits // 8
 
 
-def compute_transfers(
-    op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, copies: frozenset[tuple[str, int]]
-) -> list[Transfer]:
-    """The transfers of a compute command (rules in the module docstring).
+@dataclass(frozen=True)
+class BufferRoles:
+    """The buffers whose role changes how a compute command accesses them.
 
-    `copies` holds (memory, offset) of every DMA destination: weights found
-    there were buffered by a DMA.
+    `copies`: (memory, offset) of every DMA destination (weights found
+    there were buffered by a DMA). `interface`: the model's input and output
+    feature maps, which the host reads and writes in plain NHWC; Vela stores
+    every other feature map in 16-channel bricks (NHCWB16), read and written
+    in full bursts, and the model follows it there.
     """
+
+    copies: frozenset[tuple[str, int]] = frozenset()
+    interface: frozenset[FeatureMapAttr] = frozenset()
+
+
+def _key(buffer: BufferAttr | FeatureMapAttr) -> tuple[str, int]:
+    return (buffer.region.data, buffer.offset.data)
+
+
+def compute_transfers(
+    op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, roles: BufferRoles
+) -> list[Transfer]:
+    """The transfers of a compute command (rules in the module docstring)."""
     positions = geometry.hw_positions
     ifm = op.ifm
     ifm_elements = ifm_box_elements(ifm, op, geometry, window)
-    transfers = [Transfer(ifm.region.data, False, _fm_bytes(ifm, ifm_elements), positions)]
-    if isinstance(op, ElementwiseOp):
+    depth = ifm_block_depth(command_shape(op), geometry, target)
+    width = (geometry.block[1] - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
+    run = lambda fm: read_run(fm, depth, width) if fm in roles.interface else 0
+    transfers = [Transfer(ifm.region.data, False, _fm_bytes(ifm, ifm_elements), positions, run=run(ifm))]
+    if isinstance(op, ElementwiseOp) and op.ifm2 is not None:
         second = op.ifm2
         elements = ifm_box_elements(second, op, geometry, window)
-        transfers.append(Transfer(second.region.data, False, _fm_bytes(second, elements), positions))
+        transfers.append(Transfer(second.region.data, False, _fm_bytes(second, elements), positions, run=run(second)))
     if isinstance(op, (WeightedOp, FullyConnectedOp)):
         weights, scale_bias = op.weights, op.scale_bias
         slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)
         weight_bytes = weights.size.data * positions
         transfers.append(
-            Transfer(weights.region.data, False, weight_bytes, slices * positions, (weights.region.data, weights.offset.data) not in copies)
+            Transfer(weights.region.data, False, weight_bytes, slices * positions, _key(weights) not in roles.copies)
         )
         transfers.append(
-            Transfer(scale_bias.region.data, False, scale_bias.size.data, 1, (scale_bias.region.data, scale_bias.offset.data) not in copies)
+            Transfer(scale_bias.region.data, False, scale_bias.size.data, 1, _key(scale_bias) not in roles.copies)
         )
     ofm = op.ofm
     ofm_bytes = _fm_bytes(ofm, prod(ofm.shape_values()))
-    transfers.append(Transfer(ofm.region.data, True, ofm_bytes, geometry.block_count))
+    written = write_run(ofm, geometry, target.throughput.ofm_block_depth) if ofm in roles.interface else 0
+    transfers.append(Transfer(ofm.region.data, True, ofm_bytes, geometry.block_count, run=written))
     return transfers
 
 
+def ifm_block_depth(shape: CommandShape, geometry: BlockGeometry, target: Target) -> int:
+    """IFM channels the NPU fetches per block: the OFM block depth for per-channel commands; for a
+    convolution or fully connected up to `depth_first_ifm_depth_step`, rounded up to the IFM micro-block."""
+    if shape.kind not in (CONV, FULLY_CONNECTED):
+        return geometry.block[2]
+    return ceil_to(min(shape.ifm[3], target.throughput.depth_first_ifm_depth_step), target.ifm_ublock.depth)
+
+
+def read_run(fm: FeatureMapAttr, block_depth: int, block_width: int) -> int:
+    """Contiguous bytes of one IFM read (NHWC): whole block rows when the block spans the full
+    depth, otherwise one block depth per pixel (Vela's transfer-efficiency rule)."""
+    depth = as_batch_hwc(fm.shape_values())[3]
+    row = block_depth * block_width if depth == block_depth else block_depth
+    return _fm_bytes(fm, row)
+
+
+def write_run(fm: FeatureMapAttr, geometry: BlockGeometry, granule: int) -> int:
+    """Contiguous bytes of one OFM write (NHWC): whole block rows when a block of at most
+    `granule` channels spans the full depth, otherwise at most `granule` channels per pixel."""
+    block_depth = geometry.block[2]
+    if block_depth <= granule and geometry.ofm[2] == block_depth:
+        return _fm_bytes(fm, block_depth * geometry.block[1])
+    return _fm_bytes(fm, min(granule, block_depth))
+
+
 def access_cycles(transfers: Iterable[Transfer], target: Target, layer: str) -> dict[str, int]:
-    """Per memory: timed bytes (rounded to whole bursts per group) over bandwidth, rounded up."""
+    """Per memory: timed bytes over bandwidth, rounded up.
+
+    Bytes are rounded to whole bursts per group, and scaled by burst /
+    run for runs shorter than a burst, whichever moves more.
+    """
     times: dict[str, float] = defaultdict(float)
     for transfer in transfers:
         if transfer.bytes == 0 or not transfer.timed:
             continue
         memory = target_memory(target, transfer.memory, layer)
-        group_bytes = ceil_to(ceil(transfer.bytes / transfer.groups), memory.burst_length)
-        times[memory.name] += transfer.groups * group_bytes / memory.bandwidth
+        burst = memory.burst_length
+        moved = transfer.groups * ceil_to(ceil(transfer.bytes / transfer.groups), burst)
+        if transfer.run:
+            moved = max(moved, transfer.bytes * burst / min(burst, transfer.run))
+        times[memory.name] += moved / memory.bandwidth
     return {memory: ceil(time) for memory, time in times.items()}
 
 

@@ -23,6 +23,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    UnitAttr,
     i32,
 )
 from xdsl.ir import Attribute, Operation
@@ -36,7 +37,7 @@ from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import ModelFormatError, ModelVerificationError
 
 MAGIC = b"NPUC"
-VERSION = 1
+VERSION = 2
 NONE = 0xFFFFFFFF
 """String index meaning "absent" (an optional string field)."""
 
@@ -280,10 +281,27 @@ def _encode_pool(writer: _Writer, op: npu.PoolOp) -> None:
     _encode_window(writer, op)
 
 
+_IFM2, _SCALAR, _REVERSED, _RESCALE, _LUT = 1, 2, 4, 8, 16
+"""Flag bits of an elementwise record: which optional fields follow."""
+
+
 def _encode_elementwise(writer: _Writer, op: npu.ElementwiseOp) -> None:
     _encode_compute(writer, op)
     writer.string(op.kind.data)
-    writer.feature_map(op.ifm2)
+    present = [
+        (_IFM2, op.ifm2), (_SCALAR, op.scalar), (_REVERSED, op.reversed),
+        (_RESCALE, op.rescale), (_LUT, op.lut),
+    ]  # fmt: skip
+    writer.pack("I", sum(flag for flag, value in present if value is not None))
+    if op.ifm2 is not None:
+        writer.feature_map(op.ifm2)
+    if op.scalar is not None:
+        writer.pack("i", op.scalar.value.data)
+    if op.rescale is not None and op.rounding is not None:
+        writer.pack("iI", *array_values(op.rescale))
+        writer.string(op.rounding.data)
+    if op.lut is not None:
+        writer.buffer(op.lut)
 
 
 def _encode_cpu(writer: _Writer, op: npu.CpuOp) -> None:
@@ -448,7 +466,19 @@ def _decode_pool(reader: _Reader, blob: bytes) -> Operation:
 
 
 def _decode_elementwise(reader: _Reader, blob: bytes) -> Operation:
-    properties = _compute(reader) | {"kind": StringAttr(reader.string()), "ifm2": reader.feature_map()}
+    properties = _compute(reader) | {"kind": StringAttr(reader.string())}
+    (flags,) = reader.unpack("I")
+    if flags & _IFM2:
+        properties["ifm2"] = reader.feature_map()
+    if flags & _SCALAR:
+        properties["scalar"] = IntegerAttr(reader.unpack("i")[0], i32)
+    if flags & _REVERSED:
+        properties["reversed"] = UnitAttr()
+    if flags & _RESCALE:
+        properties["rescale"] = int_array(reader.unpack("iI"))
+        properties["rounding"] = StringAttr(reader.string())
+    if flags & _LUT:
+        properties["lut"] = reader.buffer()
     return npu.build_command(npu.ElementwiseOp, properties)
 
 

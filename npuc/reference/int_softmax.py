@@ -44,7 +44,13 @@ def softmax(x: np.ndarray, in_scale: float, beta: float) -> np.ndarray:
     return _softmax_int16(x, in_scale, beta)
 
 
-def _softmax_int8(x: np.ndarray, in_scale: float, beta: float) -> np.ndarray:
+def exp_of_differences(diff: np.ndarray, in_scale: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 kernel's Q0.31 exp of differences to the row maximum (<= 0), and which count.
+
+    The differences are scaled by beta * input_scale into Q5.26 and
+    exponentiated with ``exp_on_negative_values``; those below TFLite's
+    ``diff_min`` are not valid (they add nothing and give -128).
+    """
     real = min(
         float(np.float32(beta))
         * float(np.float32(in_scale))
@@ -53,11 +59,13 @@ def _softmax_int8(x: np.ndarray, in_scale: float, beta: float) -> np.ndarray:
     )
     multiplier, left_shift = quantize_multiplier(real)
     diff_min = -calculate_input_radius(SCALED_DIFF_INTEGER_BITS, left_shift)
-
-    diff = x.astype(np.int64) - x.max(axis=-1, keepdims=True)
-    valid = diff >= diff_min
     rescaled = saturating_rounding_doubling_high_mul(wrap(diff << left_shift), multiplier)
-    exps = exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS)
+    return exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS), diff >= diff_min
+
+
+def _softmax_int8(x: np.ndarray, in_scale: float, beta: float) -> np.ndarray:
+    diff = x.astype(np.int64) - x.max(axis=-1, keepdims=True)
+    exps, valid = exp_of_differences(diff, in_scale, beta)
     accumulated = rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS)
     sum_of_exps = wrap(np.where(valid, accumulated, 0).sum(axis=-1, keepdims=True))
     scale, bits_over_unit = reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS)

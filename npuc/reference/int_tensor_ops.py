@@ -47,14 +47,22 @@ def mean(
     """
     (in_scale, in_zero_point), (out_scale, out_zero_point) = input_quantization, output_quantization
     total, count = _sum(x, axes, keep_dims)
-    multiplier, shift = quantize_multiplier(
-        float(np.float32(in_scale)) / float(np.float32(out_scale))
-    )
-    normalisation = min(count.bit_length() - 1, 32, 31 + shift)
-    multiplier = (multiplier << normalisation) // count
+    multiplier, shift = mean_rescale(in_scale, out_scale, count)
     centred = wrap(total - in_zero_point * count)
-    scaled = multiply_by_quantized_multiplier(centred, multiplier, shift - normalisation)
+    scaled = multiply_by_quantized_multiplier(centred, multiplier, shift)
     return _saturate(scaled + out_zero_point, x.dtype)
+
+
+def mean_rescale(in_scale: float, out_scale: float, count: int) -> tuple[int, int]:
+    """TFLite MEAN's (multiplier, shift): in_scale / out_scale with 1/count folded in.
+
+    `QuantizeMultiplier` of the float32 scale ratio in double, then the
+    multiplier is shifted left by floor(log2(count)) (at most 32, and at most
+    31 + shift so the shift stays >= -31) and divided by the count.
+    """
+    multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    normalisation = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << normalisation) // count, shift - normalisation
 
 
 def reduce_sum(

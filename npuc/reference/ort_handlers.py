@@ -35,6 +35,8 @@ from npuc.reference.quantized_interpreter import (
 def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     """QLinearConv / QLinearMatMul: exact int32 accumulation, float32 requantization."""
     assert isinstance(op, ConvLike)
+    if "rescale" in op.properties:
+        raise _unsupported(op, "an explicit rescale has no onnxruntime-rounding reference")
     ifm, weights, bias = operands
     zero_point = _qtype(op.ifm).zero_point
     if isinstance(op, quantized.FullyConnectedOp):

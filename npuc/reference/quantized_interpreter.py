@@ -71,12 +71,19 @@ def _params(value: SSAValue) -> tuple[float, int]:
 def rescale_parameters(op: Operation) -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel (multiplier, shift) int32 arrays of a conv-like op.
 
-    The real multiplier of channel c is `ifm_scale * weight_scale[c] / ofm_scale`
-    on float32 scales promoted to double, as TFLite computes it; per-tensor
-    weight scales are broadcast to every output channel.
+    An explicit `rescale` property wins (a per-tensor pair is broadcast).
+    Otherwise the real multiplier of channel c is `ifm_scale * weight_scale[c]
+    / ofm_scale` on float32 scales promoted to double, as TFLite computes it;
+    per-tensor weight scales are broadcast to every output channel.
     """
     assert isinstance(op, ConvLike)
     channels = ir_shape(op.ofm)[-1]
+    explicit = op.explicit_rescale()
+    if explicit is not None:
+        multipliers, shifts = (
+            np.broadcast_to(np.array(values, dtype=np.int32), (channels,)) for values in explicit
+        )
+        return multipliers, shifts
     weight_scales = np.broadcast_to(_qtype(op.weights).scale_array(), (channels,))
     return int_kernels.conv_rescale(_qtype(op.ifm).scale, weight_scales, _qtype(op.ofm).scale)
 

@@ -23,6 +23,7 @@ from npuc.dialects.common import array_values
 from npuc.errors import InputDataError, NpucError
 from npuc.reference import int_elementwise, int_kernels
 from npuc.reference.fixed_point import dequantize, quantize
+from npuc.sim import integer_ops
 
 
 class Memories:
@@ -120,6 +121,10 @@ def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp) ->
 
 
 def _pool(memories: Memories, op: npu.PoolOp) -> None:
+    if op.kind.data == "reduce_sum":
+        total = integer_ops.reduce_sum(memories.read(op.ifm), op.ifm.element_type.zero_point)
+        memories.write(op.ofm, _output_stage(memories, op, total, (1, 0), "half_up"))
+        return
     kernel = array_values(op.kernel)
     function = int_kernels.max_pool2d if op.kind.data == "max" else int_kernels.avg_pool2d
     result = function(
@@ -133,7 +138,50 @@ def _pool(memories: Memories, op: npu.PoolOp) -> None:
     memories.write(op.ofm, result)
 
 
+def _output_stage(
+    memories: Memories,
+    op: npu.ElementwiseOp | npu.PoolOp,
+    values: np.ndarray,
+    rescale: Sequence[int],
+    rounding: str,
+    lut: npu.BufferAttr | None = None,
+) -> np.ndarray:
+    """The integer output stage of `op` on exact `values`, as the OFM storage type."""
+    table = None
+    if lut is not None:
+        table = memories.bytes(lut).view(f"<i{op.ofm.element_type.bits // 8}")
+    result = integer_ops.output_stage(
+        values,
+        *rescale,
+        rounding,
+        op.ofm.element_type.zero_point,
+        op.act_min.value.data,
+        op.act_max.value.data,
+        table,
+    )
+    return result.astype(op.ofm.element_type.numpy_dtype())
+
+
+def _integer_elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
+    assert op.rescale is not None and op.rounding is not None
+    first = integer_ops.exact(memories.read(op.ifm)) - op.ifm.element_type.zero_point
+    second = None
+    if op.ifm2 is not None:
+        second = integer_ops.exact(memories.read(op.ifm2)) - op.ifm2.element_type.zero_point
+    elif op.scalar is not None:
+        second = integer_ops.exact(op.scalar.value.data)
+    if op.reversed is not None:
+        first, second = second, first
+    values = integer_ops.operate(op.kind.data, first, second, op.rounding.data)
+    result = _output_stage(memories, op, values, array_values(op.rescale), op.rounding.data, op.lut)
+    memories.write(op.ofm, np.broadcast_to(result, op.ofm.shape_values()))
+
+
 def _elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
+    if op.rescale is not None:
+        _integer_elementwise(memories, op)
+        return
+    assert op.ifm2 is not None
     first, second, out = op.ifm.element_type, op.ifm2.element_type, op.ofm.element_type
     result = int_elementwise.add(
         memories.read(op.ifm),

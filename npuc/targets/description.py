@@ -23,6 +23,9 @@ OPERATOR_KINDS = (
     "max_pool2d",
     "avg_pool2d",
     "reshape",
+    "softmax",
+    "concat",
+    "split",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 

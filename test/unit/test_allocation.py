@@ -4,7 +4,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from npuc.allocation import LiveRange, allocate, arena_size, check_placement
+from npuc.allocation import LiveRange, allocate, arena_size, check_placement, fits
 from npuc.errors import AllocationError
 
 
@@ -134,3 +134,10 @@ def test_checker_catches_a_buffer_moved_onto_a_conflicting_one(ranges, data):
     corrupted = dict(offsets, **{moved.name: offsets[onto.name]})
     with pytest.raises(AllocationError, match="overlap"):
         check_placement(ranges, corrupted, alignment=16)
+
+
+@settings(max_examples=200, deadline=None)
+@given(live_ranges(), st.sampled_from([1, 16]), st.integers(min_value=0, max_value=40000))
+def test_fits_says_whether_allocate_stays_within_the_capacity(ranges, alignment, capacity):
+    arena = arena_size(ranges, allocate(ranges, alignment=alignment))
+    assert fits(ranges, alignment, capacity) == (arena <= capacity)

@@ -7,6 +7,8 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
+from npuc.cost.compute import MAX_POOL, CommandShape, block_cycles
+from npuc.cost.geometry import Window
 from npuc.cost.model import estimate
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
@@ -83,10 +85,19 @@ def cpu_op(layer: str, shape: tuple[int, ...]) -> str:
     )
 
 
-def lowered(*commands: str) -> ModuleOp:
-    """A verified lowered module holding `commands`, for target ethos-u55-128."""
+def add(layer: str, region: str, shape: tuple[int, ...], block: tuple[int, int, int]) -> str:
+    """An `npu.elementwise` add of two feature maps of `shape` in `region`."""
+    return (
+        f'npu.elementwise {{layer = "{layer}", kind = "add", ifm = {fm(region, 0, shape)}, '
+        f"ifm2 = {fm(region, 4096, shape)}, ofm = {fm(region, 8192, shape)}, "
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints(block)}}}"
+    )
+
+
+def lowered(*commands: str, target: str = "ethos-u55-128") -> ModuleOp:
+    """A verified lowered module holding `commands`, for `target`."""
     body = "\n".join(commands)
-    text = f'builtin.module attributes {{npu.target = "ethos-u55-128"}} {{\n{body}\n}}'
+    text = f'builtin.module attributes {{npu.target = "{target}"}} {{\n{body}\n}}'
     module = Parser(npuc_context(), text).parse_module()
     module.verify()
     return module
@@ -219,3 +230,48 @@ def test_memory_missing_from_the_target_names_the_layer():
     module = lowered(dma("w", ("dram", 0), ("sram", 0), 64))
     with pytest.raises(TargetError, match="layer 'w': target 'ethos-u55-128' has no memory 'dram'"):
         estimate(module, TARGET)
+
+
+def test_pooling_takes_four_cycles_per_kernel_tap_per_micro_block_for_int8():
+    # 2x2 max pool, an 8x8x16 block: 8 x 4 x 2 micro-blocks of 1x2x8 (16 elements)
+    # at 4 taps per cycle, 4 taps each; 16-bit data takes twice as long.
+    window = Window((2, 2), (2, 2), (1, 1), (0, 0))
+    shape = CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), window)
+    assert block_cycles(shape, (8, 8, 16), TARGET) == 64 * 4 * 16 / 4
+    wide = CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), window, ifm_bits=16)
+    assert block_cycles(wide, (8, 8, 16), TARGET) == 2 * 64 * 4 * 16 / 4
+
+
+def test_compute_starts_when_the_first_weight_slice_has_arrived():
+    # 64 OFM channels in 8-deep blocks: the conv consumes its DMA'd weights in 8 slices.
+    weight_bytes = 64 * 9 * 16
+    module = lowered(
+        dma("b", ("flash", 1024), ("sram", 4_100_000), weight_bytes),
+        conv("b", (1, 16, 16, 16), 64, kernel=3, block=(16, 8, 8), weights=("sram", 4_100_000)),
+    )
+    copy, compute = estimate(module, TARGET).commands
+    assert compute.start == copy.start + -(-copy.cycles // 8) < copy.end
+    assert compute.end == max(compute.start + compute.cycles, copy.end + -(-compute.cycles // 8))
+
+
+def test_small_elementwise_pays_its_share_of_the_memory_latency():
+    # 12 elements in DRAM (500 + 250 cycles of latency) on ethos-u65-256: far
+    # below one DRAM round trip; the elements' share of a 64-element block's.
+    target = load_target("ethos-u65-256")
+    command = estimate(lowered(add("a", "dram", (1, 1, 1, 12), (2, 2, 16)), target="ethos-u65-256"), target).commands[0]
+    assert command.compute_cycles < 100
+
+
+def test_model_input_with_shallow_depth_reads_a_burst_per_micro_block_deep_run():
+    # A 1-channel model input is fetched 8 channels (the IFM micro-block
+    # depth) per pixel: each 8-byte run costs a whole 32-byte SRAM burst.
+    # Other feature maps are read in whole bursts (Vela's brick format).
+    command = conv("c", (1, 32, 32, 1), 16, kernel=3)
+    interface = f'npu.input {{tensor = "x", fm = {fm("sram", 0, (1, 32, 32, 1))}}}'
+    plain = estimate(lowered(command), TARGET).commands[0]
+    model_input = estimate(lowered(interface, command), TARGET).commands[0]
+    assert model_input.bytes_read == plain.bytes_read
+    ifm_bytes = plain.bytes_read["sram"] - 8 * 144  # weights: 144 bytes per block position (8)
+    weights_moved = 8 * 160  # each read rounded up to whole bursts
+    ofm_bytes = 32 * 32 * 16
+    assert model_input.access_cycles["sram"] == -(-(ifm_bytes * 32 // 8 + weights_moved + ofm_bytes) // 8)

@@ -224,7 +224,7 @@ def test_builtin_operator_rules():
     assert conv.max_ifm.admits(224, 224, 3)
     assert target.operator_rule("avg_pool2d").kernel.padded_size == Range(1, 8)
     assert target.operator_rule("fully_connected").kernel is None
-    assert not target.supports("softmax")
+    assert target.operator_rule("softmax").data_types == ("int8",)
 
 
 @pytest.mark.parametrize("name", [*ETHOS_U, GENERIC])
@@ -292,7 +292,7 @@ def test_invalid_toml(tmp_path):
         ('engines = ["dma", "mac", "elementwise"]', 'engines = ["dma", "gpu"]', "engines", "unknown value 'gpu'"),
         # unknown references and names
         ('weights_memory = "dram"', 'weights_memory = "rom"', "weights_memory", "unknown memory 'rom'"),
-        ("[operators.reshape]", "[operators.softmax]", "operators.softmax", "unknown operator kind"),
+        ("[operators.reshape]", "[operators.gelu]", "operators.gelu", "unknown operator kind"),
         ('data_types = ["int8", "int16"]\nactivations = ["none"]',
          'data_types = ["int8", "float32"]\nactivations = ["none"]',
          "operators.reshape.data_types", "unknown value 'float32'"),

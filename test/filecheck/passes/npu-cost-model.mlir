@@ -40,11 +40,11 @@ builtin.module attributes {npu.target = "ethos-u55-128"} {
 // -----
 
 // A fully connected layer whose 64 KiB of weights stay in flash: one byte per
-// cycle makes it flash bound; a 2x2 max pool reads 4 IFM bytes per output from
-// SRAM and is SRAM bound.
+// cycle makes it flash bound; a 2x2 max pool takes 16 cycles per 16-element
+// micro-block (4 kernel taps per cycle for 8-bit data) and is compute bound.
 // CHECK-LABEL: builtin.module attributes {npu.target = "ethos-u55-128", npu.total_cycles = {{[0-9]+}} : i64}
 // CHECK:       npu.fully_connected {layer = "fc", npu.cycles = {{[0-9]+}} : i64, npu.macs = 65536 : i64, npu.bound = "flash",
-// CHECK:       npu.pool {layer = "pool", npu.cycles = {{[0-9]+}} : i64, npu.macs = 0 : i64, npu.bound = "sram",
+// CHECK:       npu.pool {layer = "pool", npu.cycles = 1536 : i64, npu.macs = 0 : i64, npu.bound = "compute",
 builtin.module attributes {npu.target = "ethos-u55-128"} {
   npu.fully_connected {layer = "fc", ifm = #npu.fm<sram, 0, [1, 256], [256, 1], !quantized.uniform<i8:f32, 0.1:-3>>, ofm = #npu.fm<sram, 256, [1, 256], [256, 1], !quantized.uniform<i8:f32, 0.1:-3>>, weights = #npu.buf<flash, 4096, 65536>, scale_bias = #npu.buf<flash, 0, 3072>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 1, 2, 64>}
   npu.pool {layer = "pool", kind = "max", ifm = #npu.fm<sram, 1024, [1, 16, 16, 16], [4096, 256, 16, 1], !quantized.uniform<i8:f32, 0.1:-3>>, ofm = #npu.fm<sram, 8192, [1, 8, 8, 16], [1024, 128, 16, 1], !quantized.uniform<i8:f32, 0.1:-3>>, kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 8, 8, 16>}

@@ -79,3 +79,22 @@ func.func @main(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> te
   %p = quantized.avg_pool2d %x {layer = "gap", kernel = array<i64: 8, 8>, strides = array<i64: 8, 8>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
   func.return %p : tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
 }
+
+// -----
+
+// int8 softmax over the last axis runs on the NPU; int16, another axis, a
+// negative beta or another output form stay on the CPU with the reason.
+// CHECK-LABEL: func.func @main
+// CHECK:       quantized.softmax {{.*}} {layer = "last", npu.placement = "npu", axis = 2 : i64
+// CHECK:       quantized.softmax {{.*}} {layer = "middle", npu.placement = "cpu", npu.cpu_reason = "softmax axis 1 is not the last axis (2)"
+// CHECK:       quantized.softmax {{.*}} {layer = "negative", npu.placement = "cpu", npu.cpu_reason = "softmax beta -1.0 is negative"
+// CHECK:       quantized.softmax {{.*}} {layer = "rescaled", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
+// CHECK:       quantized.softmax {{.*}} {layer = "wide", npu.placement = "cpu", npu.cpu_reason = "ofm data type int16 not in int8"
+func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>, %w: tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>) {
+  %a = quantized.softmax %x {layer = "last", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %b = quantized.softmax %x {layer = "middle", axis = 1 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %c = quantized.softmax %x {layer = "negative", axis = 2 : i64, beta = -1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %d = quantized.softmax %x {layer = "rescaled", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>
+  %e = quantized.softmax %w {layer = "wide", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
+  func.return %a, %b, %c, %d, %e : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
+}

@@ -89,3 +89,11 @@ builtin.module {
     func.return
   }
 }
+
+// -----
+
+// CHECK: npu-lower: probs (quantized.softmax) has no npu.block: run npu-tile first
+func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.memory = "sram", npu.offset = 32 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}

@@ -1,4 +1,5 @@
 // RUN: npuc-opt %s --split-input-file -p npu-schedule | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target=ethos-u65-256}' | filecheck %s --check-prefix=DEDICATED
 
 // conv -> pool -> reshape -> fc: NPU weights are staged into SRAM, and the
 // consumer reads the staged copy; biases stay in flash. The conv's stage has
@@ -20,6 +21,16 @@
 // CHECK-NEXT:  %[[FB:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
 // CHECK-NEXT:  %[[F:.*]] = quantized.fully_connected %[[R]], %[[SFW]], %[[FB]] {layer = "fc", {{.*}}, npu.memory = "sram",
 // CHECK-NEXT:  quantized.dequantize %[[F]] {npu.placement = "host"} :
+// On ethos-u65-256 the arena is in DRAM and weights are staged into a 384 KiB
+// SRAM: the feature maps only NPU commands touch (conv, pool and the reshape
+// aliasing it) move to the SRAM too; the host-written quantize result and
+// the fc result the host reads stay in the arena.
+// DEDICATED-LABEL: func.func @main
+// DEDICATED:       quantized.quantize %{{.*}} {npu.placement = "host", npu.memory = "dram"}
+// DEDICATED:       quantized.conv2d {{.*}} {layer = "conv", {{.*}}, npu.memory = "sram",
+// DEDICATED:       quantized.max_pool2d {{.*}} {layer = "pool", {{.*}}, npu.memory = "sram",
+// DEDICATED-NEXT:  quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu", npu.memory = "sram"}
+// DEDICATED:       quantized.fully_connected {{.*}} {layer = "fc", {{.*}}, npu.memory = "dram",
 func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
   %q = quantized.quantize %x {npu.placement = "host"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
   %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>
@@ -67,4 +78,19 @@ func.func @main(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tenso
   %c1 = quantized.conv2d %x, %w, %b {layer = "first", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
   %c2 = quantized.conv2d %c1, %w, %b {layer = "second", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
   func.return %c2 : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
+}
+
+// -----
+
+// 400 KiB of fully connected weights do not fit ethos-u65-256's 384 KiB
+// staging SRAM: they are not staged, the fc reads them from DRAM.
+// DEDICATED-LABEL: func.func @main(%{{.*}}: tensor<1x1024x
+// DEDICATED:       %[[W:.*]] = quantized.constant {npu.memory = "dram"} dense<1>
+// DEDICATED-NOT:   npu.stage
+// DEDICATED:       quantized.fully_connected %{{.*}}, %[[W]], %{{.*}} {layer = "big",
+func.func @main(%x: tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>> {
+  %w = quantized.constant dense<1> : tensor<400x1024xi8> -> tensor<400x1024x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<0> : tensor<400xi32>
+  %f = quantized.fully_connected %x, %w, %b {layer = "big", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 400>, activation = "none"} : (tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>, tensor<400x1024x!quantized.uniform<i8:f32, 0.01:0>>, tensor<400xi32>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %f : tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>>
 }

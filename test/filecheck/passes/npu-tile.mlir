@@ -4,12 +4,12 @@
 // (rounded up to the 1x2x8 micro-block) and the cheapest by the cost model
 // wins, not the largest: the conv's 4x4x8 blocks (464 cycles) beat one
 // 8x8x8 block (656: nothing overlaps the only block's output write-back);
-// the pool's 2x4x8 (118) beats 4x4x8 (120); the fully connected [1, 10]
+// the pool's 2x2x8 (259) beats 2x4x8 (294) and 4x4x8 (364); the fully connected [1, 10]
 // OFM reads as 1 x 1 x 10 and one 8-deep slice less (1x2x8, 324) beats
 // 1x2x16 (358). The stripe is the whole OFM; reshape gets no block.
 // CHECK-LABEL: func.func @main
 // CHECK:       quantized.conv2d {{.*}} {layer = "conv", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 8, 8, 8>,
-// CHECK:       quantized.max_pool2d {{.*}} {layer = "pool", npu.placement = "npu", npu.block = array<i64: 2, 4, 8>, npu.stripe = array<i64: 4, 4, 8>,
+// CHECK:       quantized.max_pool2d {{.*}} {layer = "pool", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>, npu.stripe = array<i64: 4, 4, 8>,
 // CHECK:       quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu"} :
 // CHECK:       quantized.fully_connected {{.*}} {layer = "fc", npu.placement = "npu", npu.block = array<i64: 1, 2, 8>, npu.stripe = array<i64: 1, 1, 10>,
 func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
@@ -51,4 +51,15 @@ func.func @main(%x: tensor<1x8x8x16x!quantized.uniform<i8:f32, 0.02:0>>) -> tens
 func.func @main(%x: tensor<1x64x64x16x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x29x29x16x!quantized.uniform<i8:f32, 0.1:0>> {
   %p = quantized.max_pool2d %x {layer = "wide", npu.placement = "npu", kernel = array<i64: 36, 36>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x64x64x16x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x29x29x16x!quantized.uniform<i8:f32, 0.1:0>>
   func.return %p : tensor<1x29x29x16x!quantized.uniform<i8:f32, 0.1:0>>
+}
+
+// -----
+
+// A softmax gets one block for all its commands, priced as an elementwise
+// over its OFM (1 x 2 x 10) with a second operand.
+// CHECK-LABEL: func.func @main
+// CHECK:       quantized.softmax {{.*}} {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 2, 10>,
+func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }

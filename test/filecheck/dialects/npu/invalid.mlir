@@ -71,8 +71,8 @@ npu.pool {layer = "pool", kind = "min", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [
 
 // -----
 
-// CHECK: unknown elementwise kind 'mul'
-npu.elementwise {layer = "add", kind = "mul", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ifm2 = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
+// CHECK: unknown elementwise kind 'div'
+npu.elementwise {layer = "add", kind = "div", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ifm2 = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
 
 // -----
 
@@ -97,3 +97,58 @@ npu.cpu_op attributes {layer = "t", inputs = [#npu.fm<sram, 0, [1, 4, 4, 8], [12
 npu.cpu_op attributes {layer = "t", inputs = [], outputs = [#npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>]} {
   npu.yield
 }
+
+// -----
+
+// CHECK: elementwise 'sub' without rescale must be add of ifm and ifm2
+npu.elementwise {layer = "s", kind = "sub", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ifm2 = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: rescale and rounding go together (integer elementwise)
+npu.elementwise {layer = "s", kind = "sub", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ifm2 = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, rescale = array<i64: 1, 0>, block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: elementwise 'mul' needs exactly one of ifm2 and scalar
+npu.elementwise {layer = "s", kind = "mul", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ifm2 = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, scalar = 3 : i32, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, rescale = array<i64: 1, 31>, rounding = "half_up", block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: clz reads the ifm only
+npu.elementwise {layer = "s", kind = "clz", ifm = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, scalar = 3 : i32, ofm = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, rescale = array<i64: 1, 0>, rounding = "half_up", block = array<i64: 2, 1, 8>}
+
+// -----
+
+// CHECK: rescale must be [multiplier (int32), shift (0..63)]
+npu.elementwise {layer = "s", kind = "asr", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, scalar = 3 : i32, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, rescale = array<i64: 1, 64>, rounding = "half_up", block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: unknown rounding 'nearest'
+npu.elementwise {layer = "s", kind = "asr", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, scalar = 3 : i32, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, rescale = array<i64: 1, 0>, rounding = "nearest", block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: a lut needs act_min/act_max within the int8 range
+npu.elementwise {layer = "s", kind = "sub", ifm = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, scalar = 3 : i32, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, rescale = array<i64: 1, 0>, rounding = "half_up", lut = #npu.buf<flash, 0, 1024>, block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: lut buffer is 256 bytes, expected 1024
+npu.elementwise {layer = "s", kind = "sub", ifm = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, scalar = 3 : i32, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -128 : i32, act_max = 127 : i32, rescale = array<i64: 1, 0>, rounding = "half_up", lut = #npu.buf<flash, 0, 256>, block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: scalar, reversed and lut need an integer elementwise (rescale)
+npu.elementwise {layer = "s", kind = "add", ifm = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ifm2 = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, reversed, ofm = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 2, 1, 4>}
+
+// -----
+
+// CHECK: reduce_sum needs a 1x1 kernel, unit strides and no padding
+npu.pool {layer = "r", kind = "reduce_sum", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, kernel = array<i64: 1, 2>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, block = array<i64: 2, 1, 8>}
+
+// -----
+
+// CHECK: ofm shape is [1, 2, 1, 4], expected [1, 2, 1, 1]
+npu.pool {layer = "r", kind = "reduce_sum", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, block = array<i64: 2, 1, 8>}

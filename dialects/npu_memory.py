@@ -1,0 +1,169 @@
+"""The `npu` dialect's memory attributes: byte ranges and feature maps.
+
+    #npu.buf<flash, 0, 2304>                                   region, offset, size in bytes
+    #npu.fm<sram, 1024, [1, 28, 28, 8], [6272, 224, 8, 1], !quantized.uniform<i8:f32, 0.1:-3>>
+                    region, offset, NHWC shape, byte strides, element type
+
+Every npu command names the memory it reads and writes through these two
+attributes; the commands themselves are in `npuc.dialects.npu`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from npuc.dialects.quantized_type import UniformQuantizedType
+from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
+from xdsl.ir import Attribute, ParametrizedAttribute
+from xdsl.irdl import irdl_attr_definition
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+
+def _parse_int_list(parser: AttrParser) -> list[int]:
+    return parser.parse_comma_separated_list(
+        parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False)
+    )
+
+
+def _parse_region_offset(parser: AttrParser) -> tuple[str, int]:
+    """`<region, offset,`: the start every memory attribute shares."""
+    parser.parse_punctuation("<")
+    region = parser.parse_identifier()
+    parser.parse_punctuation(",")
+    offset = parser.parse_integer(allow_boolean=False)
+    parser.parse_punctuation(",")
+    return region, offset
+
+
+def _print_int_list(printer: Printer, values: Sequence[int]) -> None:
+    printer.print_string("[" + ", ".join(str(v) for v in values) + "]")
+
+
+@irdl_attr_definition
+class BufferAttr(ParametrizedAttribute):
+    """A byte range in one memory region: weights, tables, DMA endpoints."""
+
+    name = "npu.buf"
+
+    region: StringAttr
+    offset: IntAttr
+    size: IntAttr
+
+    def __init__(self, region: str, offset: int, size: int):
+        super().__init__(StringAttr(region), IntAttr(offset), IntAttr(size))
+
+    @property
+    def end(self) -> int:
+        """One past the last byte."""
+        return self.offset.data + self.size.data
+
+    def verify(self) -> None:
+        if self.offset.data < 0 or self.size.data <= 0:
+            raise VerifyException("buffer offset must be >= 0 and size > 0")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        region, offset = _parse_region_offset(parser)
+        size = parser.parse_integer(allow_boolean=False)
+        parser.parse_punctuation(">")
+        return [StringAttr(region), IntAttr(offset), IntAttr(size)]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<{self.region.data}, {self.offset.data}, {self.size.data}>")
+
+
+@irdl_attr_definition
+class FeatureMapAttr(ParametrizedAttribute):
+    """An NHWC feature map in memory: where it is, its shape, byte strides and type."""
+
+    name = "npu.fm"
+
+    region: StringAttr
+    offset: IntAttr
+    shape: ArrayAttr[IntAttr]
+    strides: ArrayAttr[IntAttr]
+    element_type: UniformQuantizedType
+
+    def __init__(
+        self,
+        region: str,
+        offset: int,
+        shape: Sequence[int],
+        strides: Sequence[int],
+        element_type: UniformQuantizedType,
+    ):
+        super().__init__(
+            StringAttr(region),
+            IntAttr(offset),
+            ArrayAttr([IntAttr(v) for v in shape]),
+            ArrayAttr([IntAttr(v) for v in strides]),
+            element_type,
+        )
+
+    @staticmethod
+    def dense(
+        region: str, offset: int, shape: Sequence[int], element_type: UniformQuantizedType
+    ) -> FeatureMapAttr:
+        """A feature map stored contiguously in row-major (NHWC) order."""
+        element_bytes = element_type.bits // 8
+        strides = [element_bytes] * len(shape)
+        for axis in range(len(shape) - 2, -1, -1):
+            strides[axis] = strides[axis + 1] * shape[axis + 1]
+        return FeatureMapAttr(region, offset, shape, strides, element_type)
+
+    def shape_values(self) -> tuple[int, ...]:
+        """The shape as Python ints."""
+        return tuple(v.data for v in self.shape.data)
+
+    def stride_values(self) -> tuple[int, ...]:
+        """Byte strides as Python ints."""
+        return tuple(v.data for v in self.strides.data)
+
+    def byte_extent(self) -> int:
+        """Bytes from the base address to one past the last element."""
+        element_bytes = self.element_type.bits // 8
+        return element_bytes + sum(
+            (extent - 1) * stride for extent, stride in zip(self.shape_values(), self.stride_values())
+        )
+
+    def buffer(self) -> BufferAttr:
+        """The byte range the feature map occupies."""
+        return BufferAttr(self.region.data, self.offset.data, self.byte_extent())
+
+    def verify(self) -> None:
+        if len(self.shape.data) != len(self.strides.data) or not self.shape.data:
+            raise VerifyException("feature map needs one stride per dimension")
+        if self.offset.data < 0 or any(v.data <= 0 for v in self.shape.data):
+            raise VerifyException("feature map offset must be >= 0 and extents > 0")
+        if self.element_type.is_per_axis:
+            raise VerifyException("feature maps are quantized per tensor")
+        if any(v.data <= 0 for v in self.strides.data):
+            raise VerifyException("feature map strides must be positive")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        region, offset = _parse_region_offset(parser)
+        shape = _parse_int_list(parser)
+        parser.parse_punctuation(",")
+        strides = _parse_int_list(parser)
+        parser.parse_punctuation(",")
+        element_type = parser.parse_type()
+        parser.parse_punctuation(">")
+        return [
+            StringAttr(region),
+            IntAttr(offset),
+            ArrayAttr([IntAttr(v) for v in shape]),
+            ArrayAttr([IntAttr(v) for v in strides]),
+            element_type,
+        ]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<{self.region.data}, {self.offset.data}, ")
+        _print_int_list(printer, self.shape_values())
+        printer.print_string(", ")
+        _print_int_list(printer, self.stride_values())
+        printer.print_string(", ")
+        printer.print_attribute(self.element_type)
+        printer.print_string(">")

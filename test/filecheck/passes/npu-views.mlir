@@ -1,0 +1,54 @@
+// RUN: npuc-opt %s --split-input-file -p "npu-legalize,npu-tile,npu-schedule,npu-allocate,npu-lower" | filecheck %s
+
+// Concat and split as memory views (npuc.views): the split and the concat
+// emit no command; c1/c2 read the split's channel slices of c0's ofm in
+// place (c0's strides, offsets +0 and +2); c1, c2, c3 write straight into the
+// concat's channel slices (the concat's strides [150, 30, 10, 1], offsets
+// +0, +5, +8) and c4 reads the whole concat.
+
+// CHECK:       npu.conv2d {layer = "c0", {{.*}}ofm = #npu.fm<sram, [[C0:[0-9]+]], [1, 5, 3, 6], [90, 18, 6, 1]
+// CHECK-NOT:   layer = "split"
+// CHECK:       npu.conv2d {layer = "c1", ifm = #npu.fm<sram, [[C0]], [1, 5, 3, 2], [90, 18, 6, 1], {{.*}}ofm = #npu.fm<sram, [[CAT:[0-9]+]], [1, 5, 3, 5], [150, 30, 10, 1]
+// CHECK:       npu.conv2d {layer = "c2", ifm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 3, 4], [90, 18, 6, 1], {{.*}}ofm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 3, 3], [150, 30, 10, 1]
+// CHECK:       npu.conv2d {layer = "c3", {{.*}}ofm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 3, 2], [150, 30, 10, 1]
+// CHECK-NOT:   layer = "concat"
+// CHECK:       npu.conv2d {layer = "c4", ifm = #npu.fm<sram, [[CAT]], [1, 5, 3, 10], [150, 30, 10, 1]
+
+func.func @main(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %wc0 = quantized.constant dense<"0x7F64A2F9733D8603E628D2413B16D1734D986C88762467A4"> : tensor<6x1x1x4xi8> -> tensor<6x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc0 = quantized.constant dense<[193, 269, -151, -113, 221, -47]> : tensor<6xi32>
+  %c0 = quantized.conv2d %x, %wc0, %bc0 {layer = "c0", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<6x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<6xi32>) -> tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.1:2>>
+  %s:2 = quantized.split %c0 {layer = "split", axis = 3 : i64} : (tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.1:2>>) -> (tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.1:2>>, tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.1:2>>)
+  %wc1 = quantized.constant dense<"0x41D8EB56C88379C2E4F1"> : tensor<5x1x1x2xi8> -> tensor<5x1x1x2x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc1 = quantized.constant dense<[-121, -52, 188, -30, -245]> : tensor<5xi32>
+  %c1 = quantized.conv2d %s#0, %wc1, %bc1 {layer = "c1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.1:2>>, tensor<5x1x1x2x!quantized.uniform<i8:f32, 0.02:0>>, tensor<5xi32>) -> tensor<1x5x3x5x!quantized.uniform<i8:f32, 0.05:-3>>
+  %wc2 = quantized.constant dense<"0x78423E4F139A6D9575536FAD"> : tensor<3x1x1x4xi8> -> tensor<3x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc2 = quantized.constant dense<[-158, -192, 180]> : tensor<3xi32>
+  %c2 = quantized.conv2d %s#1, %wc2, %bc2 {layer = "c2", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.1:2>>, tensor<3x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<3xi32>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+  %wc3 = quantized.constant dense<"0xCEA778397B9FEC71"> : tensor<2x1x1x4xi8> -> tensor<2x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc3 = quantized.constant dense<[228, 6]> : tensor<2xi32>
+  %c3 = quantized.conv2d %x, %wc3, %bc3 {layer = "c3", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<2x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<2xi32>) -> tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.05:-3>>
+  %cat = quantized.concat %c1, %c2, %c3 {layer = "concat", axis = 3 : i64} : (tensor<1x5x3x5x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x10x!quantized.uniform<i8:f32, 0.05:-3>>
+  %wc4 = quantized.constant dense<"0x2865382B6E2B944E75194C85A5B5554E402D86F8BFE06C03F684D721FCC7"> : tensor<3x1x1x10xi8> -> tensor<3x1x1x10x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc4 = quantized.constant dense<[287, -268, -134]> : tensor<3xi32>
+  %c4 = quantized.conv2d %cat, %wc4, %bc4 {layer = "c4", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x10x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<3x1x1x10x!quantized.uniform<i8:f32, 0.02:0>>, tensor<3xi32>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %c4 : tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+}
+
+// -----
+
+// A concat of a model input: no NPU command writes it, so the concat runs on the CPU.
+
+// CHECK:       npu.cpu_op attributes {layer = "concat", {{.*}}reason = "input 0 is not written by an NPU command"}
+
+
+func.func @main(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %wc1 = quantized.constant dense<"0x7E026EF111A34509"> : tensor<2x1x1x4xi8> -> tensor<2x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc1 = quantized.constant dense<[10, -95]> : tensor<2xi32>
+  %c1 = quantized.conv2d %x, %wc1, %bc1 {layer = "c1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<2x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<2xi32>) -> tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.05:-3>>
+  %cat = quantized.concat %x, %c1 {layer = "concat", axis = 3 : i64} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.05:-3>>
+  %wc2 = quantized.constant dense<"0x0BCA657129C1862015EAA62F3C4D2F65E279"> : tensor<3x1x1x6xi8> -> tensor<3x1x1x6x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc2 = quantized.constant dense<[165, 200, -165]> : tensor<3xi32>
+  %c2 = quantized.conv2d %cat, %wc2, %bc2 {layer = "c2", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<3x1x1x6x!quantized.uniform<i8:f32, 0.02:0>>, tensor<3xi32>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %c2 : tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+}

@@ -1,0 +1,129 @@
+"""Concat and split as memory views: no commands, strided slices, bit-exact results.
+
+The model splits a convolution's output along channels, runs each half
+through its own convolution, concatenates those (channels) with a third
+convolution's output, and ends in a convolution reading the concat. The
+split and the concat must emit no command: the convolutions read the split's
+slices in place and write straight into the concat's slices. A second model
+concatenates a graph input, which no NPU command writes, so that concat goes
+to the CPU with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.parser import Parser
+
+import npuc
+from npuc.context import npuc_context
+from npuc.dialects import npu
+from npuc.sim.simulator import simulate
+
+A = "!quantized.uniform<i8:f32, 0.05:-3>"
+B = "!quantized.uniform<i8:f32, 0.1:2>"
+W = "!quantized.uniform<i8:f32, 0.02:0>"
+WINDOW = 'strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>'
+
+
+def _constants(name: str, out: int, ifm: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(-127, 128, size=(out, 1, 1, ifm), dtype=np.int8)
+    bias = ", ".join(str(v) for v in rng.integers(-300, 300, size=out))
+    return (
+        f'  %w{name} = quantized.constant dense<"0x{weights.tobytes().hex().upper()}"> '
+        f": tensor<{out}x1x1x{ifm}xi8> -> tensor<{out}x1x1x{ifm}x{W}>\n"
+        f"  %b{name} = quantized.constant dense<[{bias}]> : tensor<{out}xi32>\n"
+    )
+
+
+def _conv(name: str, ifm: str, ifm_type: str, out: int, in_depth: int, out_type: str, seed: int) -> str:
+    return _constants(name, out, in_depth, seed) + (
+        f'  %{name} = quantized.conv2d %{ifm}, %w{name}, %b{name} {{layer = "{name}", {WINDOW}, '
+        f'activation = "none"}} : (tensor<1x5x3x{in_depth}x{ifm_type}>, tensor<{out}x1x1x{in_depth}x{W}>, '
+        f"tensor<{out}xi32>) -> tensor<1x5x3x{out}x{out_type}>\n"
+    )
+
+
+VIEWS = (
+    f"func.func @main(%x: tensor<1x5x3x4x{A}>) -> tensor<1x5x3x3x{A}> {{\n"
+    + _conv("c0", "x", A, 6, 4, B, 1)
+    + f'  %s:2 = quantized.split %c0 {{layer = "split", axis = 3 : i64}} : (tensor<1x5x3x6x{B}>) '
+    f"-> (tensor<1x5x3x2x{B}>, tensor<1x5x3x4x{B}>)\n"
+    + _conv("c1", "s#0", B, 5, 2, A, 2)
+    + _conv("c2", "s#1", B, 3, 4, A, 3)
+    + _conv("c3", "x", A, 2, 4, A, 4)
+    + f'  %cat = quantized.concat %c1, %c2, %c3 {{layer = "concat", axis = 3 : i64}} : '
+    f"(tensor<1x5x3x5x{A}>, tensor<1x5x3x3x{A}>, tensor<1x5x3x2x{A}>) -> tensor<1x5x3x10x{A}>\n"
+    + _conv("c4", "cat", A, 3, 10, A, 5)
+    + f"  func.return %c4 : tensor<1x5x3x3x{A}>\n}}\n"
+)
+
+INPUT_CONCAT = (
+    f"func.func @main(%x: tensor<1x5x3x4x{A}>) -> tensor<1x5x3x3x{A}> {{\n"
+    + _conv("c1", "x", A, 2, 4, A, 6)
+    + f'  %cat = quantized.concat %x, %c1 {{layer = "concat", axis = 3 : i64}} : '
+    f"(tensor<1x5x3x4x{A}>, tensor<1x5x3x2x{A}>) -> tensor<1x5x3x6x{A}>\n"
+    + _conv("c2", "cat", A, 3, 6, A, 7)
+    + f"  func.return %c2 : tensor<1x5x3x3x{A}>\n}}\n"
+)
+
+
+def _module(text: str):
+    module = Parser(npuc_context(), text).parse_module()
+    module.verify()
+    return module
+
+
+@pytest.fixture(scope="module")
+def inputs() -> list[np.ndarray]:
+    return [np.random.default_rng(0).integers(-128, 128, size=(2, 5, 3, 4), dtype=np.int8)]
+
+
+@pytest.fixture(scope="module")
+def views():
+    return npuc.compile_model(_module(VIEWS), "ethos-u55-128")
+
+
+def _convs(module) -> dict[str, npu.Conv2dOp]:
+    return {op.attributes["layer"].data: op for op in module.ops if isinstance(op, npu.Conv2dOp)}
+
+
+def test_concat_and_split_emit_no_command(views) -> None:
+    layers = [op.attributes["layer"].data for op in views.module.ops if "layer" in op.attributes]
+    assert "split" not in layers and "concat" not in layers
+    assert not [op for op in views.module.ops if isinstance(op, npu.CpuOp)]
+    assert views.report()["summary"]["cpu_operators"] == 0
+
+
+def test_producers_write_into_the_concat_slices(views) -> None:
+    convs = _convs(views.module)
+    whole = convs["c4"].ifm
+    assert whole.shape_values() == (1, 5, 3, 10)
+    for name, channel in (("c1", 0), ("c2", 5), ("c3", 8)):
+        ofm = convs[name].ofm
+        assert ofm.region == whole.region
+        assert ofm.offset.data == whole.offset.data + channel
+        assert ofm.stride_values() == whole.stride_values()
+
+
+def test_readers_address_the_split_slices(views) -> None:
+    convs = _convs(views.module)
+    source = convs["c0"].ofm
+    assert convs["c1"].ifm.offset.data == source.offset.data
+    assert convs["c2"].ifm.offset.data == source.offset.data + 2
+    assert convs["c2"].ifm.stride_values() == source.stride_values() == (90, 18, 6, 1)
+
+
+def test_views_are_bit_exact(views, inputs) -> None:
+    reference = npuc.run(_module(VIEWS), inputs)
+    np.testing.assert_array_equal(simulate(views.module, inputs)[0], reference[0])
+
+
+def test_concat_of_an_input_runs_on_the_cpu(inputs) -> None:
+    result = npuc.compile_model(_module(INPUT_CONCAT), "ethos-u55-128")
+    assert result.report()["summary"]["cpu_operations"] == [
+        {"layer": "concat", "operator": "concat", "reason": "input 0 is not written by an NPU command"}
+    ]
+    reference = npuc.run(_module(INPUT_CONCAT), inputs)
+    np.testing.assert_array_equal(simulate(result.module, inputs)[0], reference[0])

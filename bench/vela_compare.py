@@ -6,8 +6,12 @@ same accelerator, system config and memory mode, and prints npuc's cycles per
 layer next to Vela's "Op Cycles" (layers matched by name: Vela's is the TFLite
 output tensor, npuc's `layer` attribute the operator's first output), the
 ratio, the median absolute difference per operator kind and the network
-totals. Layers npuc runs on the CPU while Vela runs them on the NPU are listed
-apart with the Vela cycles they leave out of npuc's total.
+totals. Vela lists some operators as several rows (a MEAN as a depthwise
+convolution and a multiply, a softmax as about 30 steps, a fused activation
+as a row of its own): the rows of one operator before the row npuc's layer
+is named after are added to it, and repeated rows of a compared layer are
+skipped. Layers npuc runs on the CPU while Vela runs them on the NPU are
+listed apart with the Vela cycles they leave out of npuc's total.
 
     python bench/vela_compare.py [--models a,b] [--quiet]
 """
@@ -42,9 +46,18 @@ def compare(model: str, config: str, vela: dict, quiet: bool) -> tuple[dict[str,
     differences: dict[str, list[float]] = defaultdict(list)
     cpu_only = 0
     print(f"== {model} {config}")
-    for row in vela["layers"]:
+    compared: set[str] = set()
+    pending = 0  # cycles of Vela's helper rows (a MEAN's or softmax's steps) before the row npuc names
+    for index, row in enumerate(vela["layers"]):
         vela_cycles, name = int(row["Op Cycles"]), row["Name"]
         layer = ours.get(name)
+        if name in compared:
+            continue  # a fused activation row of a layer already compared
+        following = vela["layers"][index + 1] if index + 1 < len(vela["layers"]) else None
+        if layer is None and following and following["Original Operator"] == row["Original Operator"]:
+            pending += vela_cycles
+            continue
+        vela_cycles, pending = vela_cycles + pending, 0
         if vela_cycles == 0 and layer is None:
             continue
         kind = KINDS.get(row["Original Operator"])
@@ -54,6 +67,7 @@ def compare(model: str, config: str, vela: dict, quiet: bool) -> tuple[dict[str,
             if not quiet:
                 print(f"   {row['Original Operator']:15s} {row['NNG Operator']:12s} vela {vela_cycles:9d}  ({note}) {name[-50:]}")
             continue
+        compared.add(name)
         ratio = layer.cycles / vela_cycles if vela_cycles else float("inf")
         if kind and vela_cycles:
             differences[kind].append(abs(ratio - 1))

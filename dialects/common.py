@@ -80,7 +80,7 @@ def layer_name(op: IRDLOperation) -> str:
     return attr.data if isinstance(attr, StringAttr) else op.name
 
 
-def _check_activation(op: IRDLOperation) -> None:
+def check_activation(op: IRDLOperation) -> None:
     activation = op.properties["activation"]
     assert isinstance(activation, StringAttr)
     if activation.data not in ACTIVATIONS:
@@ -90,7 +90,7 @@ def _check_activation(op: IRDLOperation) -> None:
         )
 
 
-def _check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
+def check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
     lengths = {"padding": 4}
     minimums = {"padding": 0, "output_padding": 0}
     for prop in names:
@@ -103,7 +103,7 @@ def _check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
             raise VerifyException(f"'{prop}' values must be >= {minimum}, got {list(values)}")
 
 
-def _expect_shape(what: str, actual: Sequence[int], expected: Sequence[int]) -> None:
+def expect_shape(what: str, actual: Sequence[int], expected: Sequence[int]) -> None:
     if tuple(actual) != tuple(expected):
         raise VerifyException(
             f"{what} shape is {list(actual)}, expected {list(expected)}"
@@ -132,139 +132,6 @@ class LayerOp(LayerOpBase):
     traits = traits_def(Pure())
 
 
-class WeightedLayerBase(LayerOp):
-    """A layer reading an ifm, constant weights and a bias, writing one ofm, with a fused activation."""
-
-    ifm = operand_def(TensorType)
-    weights = operand_def(TensorType)
-    bias = operand_def(TensorType)
-    ofm = result_def(TensorType)
-    activation = prop_def(StringAttr)
-
-    assembly_format = (
-        "$ifm `,` $weights `,` $bias attr-dict `:` "
-        "functional-type(operands, results)"
-    )
-
-
-class Conv2dBase(WeightedLayerBase):
-    """2-D convolution: NHWC ifm, OHWI weights, per-output-channel bias."""
-
-    strides = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
-    padding = prop_def(DenseArrayBase)
-
-    def __init__(
-        self,
-        ifm: SSAValue,
-        weights: SSAValue,
-        bias: SSAValue,
-        ofm_type: Attribute,
-        strides: Sequence[int] = (1, 1),
-        dilations: Sequence[int] = (1, 1),
-        padding: Sequence[int] = (0, 0, 0, 0),
-        activation: str = "none",
-    ):
-        super().__init__(
-            operands=[ifm, weights, bias],
-            result_types=[ofm_type],
-            properties={
-                "strides": int_array(strides),
-                "dilations": int_array(dilations),
-                "padding": int_array(padding),
-                "activation": StringAttr(activation),
-            },
-        )
-
-    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(strides, dilations, padding top/left/bottom/right) as Python ints."""
-        return (
-            array_values(self.strides),
-            array_values(self.dilations),
-            array_values(self.padding),
-        )
-
-    def kernel_shape(self) -> tuple[int, int]:
-        """Kernel (height, width)."""
-        shape = tensor_shape(self.weights, "weights")
-        return shape[1], shape[2]
-
-    def expected_ofm_channels(self, ifm_channels: int, weights_shape: Sequence[int]) -> int:
-        """OFM depth implied by the weights; checks the weights against the ifm."""
-        if weights_shape[3] != ifm_channels:
-            raise VerifyException(
-                f"weights input depth {weights_shape[3]} does not match ifm depth {ifm_channels}"
-            )
-        return weights_shape[0]
-
-    def verify_shapes(self) -> None:
-        _check_window_props(self, ("strides", "dilations", "padding"))
-        _check_activation(self)
-        ifm = tensor_shape(self.ifm, "ifm")
-        weights = tensor_shape(self.weights, "weights")
-        bias = tensor_shape(self.bias, "bias")
-        ofm = tensor_shape(self.ofm, "ofm")
-        if len(ifm) != 4 or len(weights) != 4 or len(ofm) != 4:
-            raise VerifyException("ifm, weights and ofm must be 4-D (NHWC, OHWI)")
-        depth = self.expected_ofm_channels(ifm[3], weights)
-        _expect_shape("bias", bias, [depth])
-        strides, dilations, padding = self.window()
-        height = conv_output_size(ifm[1], weights[1], strides[0], dilations[0], padding[0], padding[2])
-        width = conv_output_size(ifm[2], weights[2], strides[1], dilations[1], padding[1], padding[3])
-        if height < 1 or width < 1:
-            raise VerifyException("kernel is larger than the padded ifm")
-        _expect_shape("ofm", ofm, [ifm[0], height, width, depth])
-
-
-class DepthwiseConv2dBase(Conv2dBase):
-    """Depthwise 2-D convolution: weights are 1 x KH x KW x (C * depth multiplier)."""
-
-    def depth_multiplier(self) -> int:
-        """How many output channels each input channel feeds."""
-        return tensor_shape(self.weights, "weights")[3] // tensor_shape(self.ifm, "ifm")[3]
-
-    def expected_ofm_channels(self, ifm_channels: int, weights_shape: Sequence[int]) -> int:
-        if weights_shape[0] != 1 or weights_shape[3] % ifm_channels != 0:
-            raise VerifyException(
-                f"depthwise weights must be 1xKHxKWx(C*M) with C={ifm_channels}, "
-                f"got {list(weights_shape)}"
-            )
-        return weights_shape[3]
-
-
-class FullyConnectedBase(WeightedLayerBase):
-    """Fully connected layer: ifm [N, K], weights [O, K], bias [O], ofm [N, O]."""
-
-    def __init__(
-        self,
-        ifm: SSAValue,
-        weights: SSAValue,
-        bias: SSAValue,
-        ofm_type: Attribute,
-        activation: str = "none",
-    ):
-        super().__init__(
-            operands=[ifm, weights, bias],
-            result_types=[ofm_type],
-            properties={"activation": StringAttr(activation)},
-        )
-
-    def verify_shapes(self) -> None:
-        _check_activation(self)
-        ifm = tensor_shape(self.ifm, "ifm")
-        weights = tensor_shape(self.weights, "weights")
-        bias = tensor_shape(self.bias, "bias")
-        ofm = tensor_shape(self.ofm, "ofm")
-        if len(ifm) != 2 or len(weights) != 2:
-            raise VerifyException("fully connected ifm and weights must be 2-D")
-        if weights[1] != ifm[1]:
-            raise VerifyException(
-                f"weights input size {weights[1]} does not match ifm size {ifm[1]}"
-            )
-        _expect_shape("bias", bias, [weights[0]])
-        _expect_shape("ofm", ofm, [ifm[0], weights[0]])
-
-
 class BinaryBase(LayerOp):
     """Elementwise binary op with numpy-style broadcasting and a fused activation."""
 
@@ -285,11 +152,11 @@ class BinaryBase(LayerOp):
         )
 
     def verify_shapes(self) -> None:
-        _check_activation(self)
+        check_activation(self)
         first = tensor_shape(self.ifm, "ifm")
         second = tensor_shape(self.ifm2, "ifm2")
         ofm = tensor_shape(self.ofm, "ofm")
-        _expect_shape("ofm", ofm, broadcast_shape(first, second))
+        expect_shape("ofm", ofm, broadcast_shape(first, second))
 
 
 class AddBase(BinaryBase):
@@ -313,7 +180,7 @@ class PReluBase(LayerOp):
         slope = tensor_shape(self.slope, "slope")
         if broadcast_shape(source, slope) != source:
             raise VerifyException(f"slope shape {list(slope)} does not broadcast to {list(source)}")
-        _expect_shape("output", tensor_shape(self.output, "output"), source)
+        expect_shape("output", tensor_shape(self.output, "output"), source)
 
 
 class UnaryBase(LayerOp):
@@ -330,7 +197,7 @@ class UnaryBase(LayerOp):
         super().__init__(operands=[input], result_types=[output_type], properties=properties or {})
 
     def verify_shapes(self) -> None:
-        _expect_shape("output", tensor_shape(self.output, "output"), tensor_shape(self.input, "input"))
+        expect_shape("output", tensor_shape(self.output, "output"), tensor_shape(self.input, "input"))
 
 
 class SoftmaxBase(UnaryBase):
@@ -391,73 +258,6 @@ class ReduceBase(LayerOp):
             raise VerifyException(f"output shape is {output}, expected {kept} or {dropped}")
 
 
-class TransposeConv2dBase(WeightedLayerBase):
-    """Transposed 2-D convolution (ONNX ConvTranspose, TFLite TRANSPOSE_CONV).
-
-    Weights are OHWI; `padding` crops [top, left, bottom, right] from the full
-    output and `output_padding` adds rows/columns at the bottom/right, so the
-    output extent is (in - 1) * stride + dilated kernel - crop + output padding.
-    """
-
-    strides = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
-    padding = prop_def(DenseArrayBase)
-    output_padding = prop_def(DenseArrayBase)
-
-    def __init__(
-        self,
-        ifm: SSAValue,
-        weights: SSAValue,
-        bias: SSAValue,
-        ofm_type: Attribute,
-        strides: Sequence[int] = (1, 1),
-        dilations: Sequence[int] = (1, 1),
-        padding: Sequence[int] = (0, 0, 0, 0),
-        output_padding: Sequence[int] = (0, 0),
-        activation: str = "none",
-    ):
-        super().__init__(
-            operands=[ifm, weights, bias],
-            result_types=[ofm_type],
-            properties={
-                "strides": int_array(strides),
-                "dilations": int_array(dilations),
-                "padding": int_array(padding),
-                "output_padding": int_array(output_padding),
-                "activation": StringAttr(activation),
-            },
-        )
-
-    def verify_shapes(self) -> None:
-        _check_window_props(self, ("strides", "dilations", "padding", "output_padding"))
-        _check_activation(self)
-        ifm = tensor_shape(self.ifm, "ifm")
-        weights = tensor_shape(self.weights, "weights")
-        if len(ifm) != 4 or len(weights) != 4:
-            raise VerifyException("ifm and weights must be 4-D (NHWC, OHWI)")
-        if weights[3] != ifm[3]:
-            raise VerifyException(
-                f"weights input depth {weights[3]} does not match ifm depth {ifm[3]}"
-            )
-        _expect_shape("bias", tensor_shape(self.bias, "bias"), [weights[0]])
-        strides = array_values(self.strides)
-        dilations = array_values(self.dilations)
-        padding = array_values(self.padding)
-        extra = array_values(self.output_padding)
-        sizes = [
-            (ifm[1 + axis] - 1) * strides[axis]
-            + dilations[axis] * (weights[1 + axis] - 1)
-            + 1
-            - padding[axis]
-            - padding[axis + 2]
-            + extra[axis]
-            for axis in (0, 1)
-        ]
-        if min(sizes) < 1:
-            raise VerifyException("padding crops the whole output")
-        _expect_shape("ofm", tensor_shape(self.ofm, "ofm"), [ifm[0], *sizes, weights[0]])
-
-
 def broadcast_shape(first: Sequence[int], second: Sequence[int]) -> tuple[int, ...]:
     """Numpy broadcasting of two static shapes, or a verify error."""
     rank = max(len(first), len(second))
@@ -469,63 +269,6 @@ def broadcast_shape(first: Sequence[int], second: Sequence[int]) -> tuple[int, .
             raise VerifyException(f"shapes {list(first)} and {list(second)} do not broadcast")
         result.append(max(x, y))
     return tuple(result)
-
-
-class Pool2dBase(LayerOp):
-    """2-D pooling window over an NHWC feature map."""
-
-    ifm = operand_def(TensorType)
-    ofm = result_def(TensorType)
-    kernel = prop_def(DenseArrayBase)
-    strides = prop_def(DenseArrayBase)
-    padding = prop_def(DenseArrayBase)
-    activation = prop_def(StringAttr)
-
-    assembly_format = "$ifm attr-dict `:` functional-type(operands, results)"
-
-    def __init__(
-        self,
-        ifm: SSAValue,
-        ofm_type: Attribute,
-        kernel: Sequence[int],
-        strides: Sequence[int] = (1, 1),
-        padding: Sequence[int] = (0, 0, 0, 0),
-        activation: str = "none",
-    ):
-        super().__init__(
-            operands=[ifm],
-            result_types=[ofm_type],
-            properties={
-                "kernel": int_array(kernel),
-                "strides": int_array(strides),
-                "padding": int_array(padding),
-                "activation": StringAttr(activation),
-            },
-        )
-
-    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(kernel, strides, padding top/left/bottom/right) as Python ints."""
-        return (
-            array_values(self.kernel),
-            array_values(self.strides),
-            array_values(self.padding),
-        )
-
-    def verify_shapes(self) -> None:
-        _check_window_props(self, ("kernel", "strides", "padding"))
-        _check_activation(self)
-        ifm = tensor_shape(self.ifm, "ifm")
-        ofm = tensor_shape(self.ofm, "ofm")
-        if len(ifm) != 4:
-            raise VerifyException("pooling ifm must be 4-D (NHWC)")
-        kernel, strides, padding = self.window()
-        if padding[0] >= kernel[0] or padding[2] >= kernel[0] or padding[1] >= kernel[1] or padding[3] >= kernel[1]:
-            raise VerifyException("pooling padding must be smaller than the kernel")
-        height = conv_output_size(ifm[1], kernel[0], strides[0], 1, padding[0], padding[2])
-        width = conv_output_size(ifm[2], kernel[1], strides[1], 1, padding[1], padding[3])
-        if height < 1 or width < 1:
-            raise VerifyException("kernel is larger than the padded ifm")
-        _expect_shape("ofm", ofm, [ifm[0], height, width, ifm[3]])
 
 
 class ReshapeBase(LayerOp):
@@ -568,7 +311,7 @@ class TransposeBase(LayerOp):
         perm = array_values(self.perm)
         if sorted(perm) != list(range(len(source))):
             raise VerifyException(f"perm {list(perm)} is not a permutation of {len(source)} axes")
-        _expect_shape("output", target, [source[p] for p in perm])
+        expect_shape("output", target, [source[p] for p in perm])
 
 
 def _product(shape: Sequence[int]) -> int:
@@ -618,4 +361,4 @@ class ConstantBase(IRDLOperation):
         value_type = self.value.type
         output_type = self.output.type
         assert isinstance(output_type, TensorType) and isinstance(value_type, TensorType)
-        _expect_shape("constant result", output_type.get_shape(), value_type.get_shape())
+        expect_shape("constant result", output_type.get_shape(), value_type.get_shape())

@@ -13,33 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from xdsl.dialects.builtin import Float32Type, FloatAttr, IntegerAttr, StringAttr, TensorType
-from xdsl.ir import Attribute, Dialect, SSAValue
-from xdsl.irdl import (
-    BaseAttr,
-    VarConstraint,
-    irdl_op_definition,
-    operand_def,
-    prop_def,
-    result_def,
-)
-from xdsl.utils.exceptions import VerifyException
-
 from npuc.dialects.common import (
     AddBase,
     BinaryBase,
     ConstantBase,
-    Conv2dBase,
-    DepthwiseConv2dBase,
-    FullyConnectedBase,
     LayerOp,
-    Pool2dBase,
     PReluBase,
     ReduceBase,
     ReshapeBase,
     SoftmaxBase,
     TransposeBase,
-    TransposeConv2dBase,
     UnaryBase,
     broadcast_shape,
     int_array,
@@ -54,6 +37,30 @@ from npuc.dialects.movement import (
     SpaceToDepthBase,
     SplitBase,
 )
+from npuc.dialects.window_layers import (
+    Conv2dBase,
+    DepthwiseConv2dBase,
+    FullyConnectedBase,
+    Pool2dBase,
+    TransposeConv2dBase,
+)
+from xdsl.dialects.builtin import (
+    Float32Type,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+)
+from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.irdl import (
+    BaseAttr,
+    VarConstraint,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+)
+from xdsl.utils.exceptions import VerifyException
 
 NAME_ATTR = "graph.name"
 """Argument/result attribute: the tensor's name in the original model."""

@@ -24,17 +24,12 @@ from npuc.dialects.common import (
     AddBase,
     BinaryBase,
     ConstantBase,
-    Conv2dBase,
-    DepthwiseConv2dBase,
-    FullyConnectedBase,
     LayerOpBase,
-    Pool2dBase,
     PReluBase,
     ReduceBase,
     ReshapeBase,
     SoftmaxBase,
     TransposeBase,
-    TransposeConv2dBase,
     UnaryBase,
     int_array,
     tensor_shape,
@@ -57,6 +52,13 @@ from npuc.dialects.quantized_layers import (
     per_tensor,
 )
 from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
+from npuc.dialects.window_layers import (
+    Conv2dBase,
+    DepthwiseConv2dBase,
+    FullyConnectedBase,
+    Pool2dBase,
+    TransposeConv2dBase,
+)
 from xdsl.dialects.builtin import (
     Float32Type,
     FloatAttr,

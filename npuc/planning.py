@@ -26,11 +26,7 @@ from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.allocation import LiveRange
-from npuc.dialects.common import (
-    Conv2dBase,
-    Pool2dBase,
-    layer_name,
-)
+from npuc.dialects.common import layer_name
 from npuc.dialects.npu import (
     CPU_REASON_ATTR,
     MEMORY_ATTR,
@@ -54,6 +50,7 @@ from npuc.dialects.quantized import (
     SplitOp,
     quant_type,
 )
+from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.ir import arg_attributes, main_function
 from npuc.lowering_softmax import scratch_layout

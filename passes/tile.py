@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+    SoftmaxOp,
+)
+from npuc.dialects.window_layers import Pool2dBase
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp
@@ -11,8 +22,6 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
-from npuc.dialects.common import Pool2dBase
 from npuc.cost.compute import (
     AVG_POOL,
     CONV,
@@ -26,15 +35,6 @@ from npuc.cost.compute import (
 from npuc.cost.geometry import Window as CostWindow
 from npuc.cost.geometry import as_batch_hwc, split_blocks
 from npuc.cost.traffic import block_transfer_cycles
-from npuc.dialects.quantized import (
-    AddOp,
-    AvgPool2dOp,
-    Conv2dOp,
-    DepthwiseConv2dOp,
-    FullyConnectedOp,
-    MaxPool2dOp,
-    SoftmaxOp,
-)
 from npuc.planning import (
     UNIT_WINDOW,
     Window,

@@ -61,6 +61,8 @@ OFFSET_ATTR = "npu.offset"
 PLACEMENT_ATTR = "npu.placement"
 CPU_REASON_ATTR = "npu.cpu_reason"
 TARGET_ATTR = "npu.target"
+SCRATCH_MEMORY_ATTR = "npu.scratch_memory"
+SCRATCH_OFFSET_ATTR = "npu.scratch_offset"
 
 
 class CommandOp(IRDLOperation):

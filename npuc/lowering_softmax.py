@@ -27,8 +27,9 @@ Every `mul` of two Q values is gemmlowp's saturating rounding doubling high
 multiply: the exact product with rescale (1, 31) rounded half up, saturated
 by the int32 clamp.
 
-Intermediates live in a scratch area right after the layer's OFM (see
-`scratch_layout`), so the allocator reserves them with the OFM.
+Intermediates live in the layer's scratch buffer (`scratch_layout`), which
+the planning passes give a memory and an offset like any buffer, live only
+while the layer runs (`npu.scratch_memory`, `npu.scratch_offset`).
 """
 
 from __future__ import annotations
@@ -84,10 +85,10 @@ def rows_and_depth(shape: Sequence[int]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class ScratchLayout:
-    """Byte offsets of the scratch slots after a softmax OFM, from the OFM's base.
+    """Byte offsets of the slots in a softmax's scratch buffer.
 
     `slots` maps each name of `ROW_SLOTS` and `ROW_BY_DEPTH_SLOTS` to its
-    offset; `size` is the OFM plus all slots, each aligned.
+    offset from the buffer's start; `size` is all slots, each aligned.
     """
 
     slots: dict[str, int]
@@ -95,13 +96,13 @@ class ScratchLayout:
 
 
 def scratch_layout(shape: Sequence[int]) -> ScratchLayout:
-    """The OFM and scratch of an int8 softmax of `shape`: where each intermediate lives.
+    """The scratch of an int8 softmax of `shape`: where each intermediate lives.
 
-    The one place that decides it: npuc.planning reserves `size` bytes for
-    the layer's result and the lowering addresses the slots.
+    The one place that decides it: npuc.planning reserves a `size`-byte
+    scratch buffer for the layer and the lowering addresses the slots.
     """
     rows, depth = rows_and_depth(shape)
-    offset = _align(rows * depth)
+    offset = 0
     slots: dict[str, int] = {}
     for names, slot_bytes in ((ROW_BY_DEPTH_SLOTS, rows * depth), (ROW_SLOTS, rows)):
         for name in names:
@@ -137,7 +138,7 @@ class _Commands:
         block_of: Callable[[tuple[int, int, int]], tuple[int, int, int]],
         layer: str,
     ):
-        """Commands of a softmax of `shape` whose OFM (and scratch after it) starts at `base`."""
+        """Commands of a softmax of `shape` whose scratch buffer starts at `base` in `region`."""
         self.region, self.base, self.layer, self.block_of = region, base, layer, block_of
         self.rows, self.depth = rows_and_depth(shape)
         self.layout = scratch_layout(shape)
@@ -209,18 +210,19 @@ class _Commands:
 def softmax_commands(
     ifm: npu.FeatureMapAttr,
     ofm: npu.FeatureMapAttr,
+    scratch: npu.BufferAttr,
     lut: npu.BufferAttr,
     block_of: Callable[[tuple[int, int, int]], tuple[int, int, int]],
     layer: str,
 ) -> list[Operation]:
     """The 28 commands of an int8 softmax over the last axis of `ifm` (dense) into `ofm`.
 
-    `ofm` must be followed by `scratch_layout(shape).size` bytes reserved for
-    the layer; `lut` holds `exp_table` of the layer's input scale and beta;
+    `scratch` holds `scratch_layout(shape).size` bytes reserved for the
+    layer; `lut` holds `exp_table` of the layer's input scale and beta;
     `block_of` gives the block of a command from its OFM (height, width, depth).
     """
     shape = ifm.shape_values()
-    build = _Commands(ofm.region.data, ofm.offset.data, shape, block_of, layer)
+    build = _Commands(scratch.region.data, scratch.offset.data, shape, block_of, layer)
     rows, depth = build.rows, build.depth
     x_type = ifm.element_type
 

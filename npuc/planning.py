@@ -32,6 +32,7 @@ from npuc.dialects.npu import (
     MEMORY_ATTR,
     PLACEMENT_ATTR,
     SCALE_BIAS_ENTRY_BYTES,
+    SCRATCH_MEMORY_ATTR,
     StageOp,
 )
 from npuc.dialects.quantized import (
@@ -246,21 +247,27 @@ def buffer_bytes(value: SSAValue) -> int:
     """Bytes a value occupies in memory.
 
     A bias feeding a conv, depthwise conv or fully connected op is stored as
-    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel).
-    The result of an NPU softmax is followed by the scratch its commands
-    use (`npuc.lowering_softmax.scratch_layout`), reserved with it: that
-    keeps the scratch apart from the softmax input and from everything live
-    while the result is. Everything else is its element count times the
-    storage bytes.
+    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel);
+    everything else is its element count times the storage bytes.
     """
     assert isinstance(value.type, TensorType)
     if any(
         isinstance(use.operation, WEIGHTED_OPS) and use.index == 2 for use in value.uses
     ):
         return value.type.get_shape()[0] * SCALE_BIAS_ENTRY_BYTES
-    if isinstance(value.owner, SoftmaxOp) and placement(value.owner) == NPU:
-        return scratch_layout(value.type.get_shape()).size
     return value.type.element_count() * element_bytes(value)
+
+
+def scratch_bytes(op: Operation) -> int:
+    """Bytes of working memory `op` needs while it runs (an NPU softmax's intermediates), or 0."""
+    if isinstance(op, SoftmaxOp) and placement(op) == NPU:
+        return scratch_layout(op.input.type.get_shape()).size  # type: ignore[attr-defined]
+    return 0
+
+
+def scratch_name(op: Operation, position: int) -> str:
+    """The allocator's name for the scratch buffer of `op` at schedule `position`."""
+    return f"{layer_name(op)}@{position}.scratch"
 
 
 def aliases_input(op: Operation) -> bool:
@@ -310,8 +317,11 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
     live to the last position. The results of an NPU reshape or split share
     their input's buffer and extend its live range; the inputs of an NPU
     concat live in the concat's buffer, which is written first by its first
-    input's producer (and lives in that producer's memory). Returns the
-    buffers and, for every value held in memory, its buffer.
+    input's producer (and lives in that producer's memory). An op needing
+    scratch (`scratch_bytes`) gets a buffer live at its own position only,
+    named `scratch_name`, in its `npu.scratch_memory` (once npu-schedule has
+    set it). Returns the buffers and, for every value held in memory, its
+    buffer.
     """
     ops = list(func.body.ops)
     last = len(ops) - 1
@@ -329,6 +339,9 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
             add(arg, Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1))
 
     for position, op in enumerate(ops):
+        scratch_memory = op.attributes.get(SCRATCH_MEMORY_ATTR)
+        if isinstance(scratch_memory, StringAttr):
+            found.append(Buffer(scratch_name(op, position), scratch_memory.data, scratch_bytes(op), position, position))
         reads_to_end = isinstance(op, ReturnOp) or is_host_conversion(op)
         for operand in op.operands:
             if operand in holder:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from npuc.dialects.npu import (
+    MEMORY_ATTR,
+    OFFSET_ATTR,
+    SCRATCH_MEMORY_ATTR,
+    SCRATCH_OFFSET_ATTR,
+)
 from xdsl.context import Context
 from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, i64
 from xdsl.dialects.func import FuncOp
@@ -12,7 +18,6 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.allocation import allocate, arena_size, check_placement
-from npuc.dialects.npu import MEMORY_ATTR, OFFSET_ATTR
 from npuc.errors import AllocationError
 from npuc.planning import (
     CPU,
@@ -23,6 +28,7 @@ from npuc.planning import (
     main_or_fail,
     placement,
     require,
+    scratch_name,
     set_arg_attribute,
     target_or_fail,
 )
@@ -41,9 +47,11 @@ class AllocatePass(ModulePass):
     `npuc.allocation.allocate` with the target's alignment and the memory's
     size as capacity, so buffers that are never live at the same time share
     bytes. Constants live for the whole program and so get consecutive
-    offsets. An NPU reshape gets its input's offset. The placement is then
-    re-checked by `npuc.allocation.check_placement`, and the bytes used per
-    memory are recorded as module attribute `npu.memory_usage`.
+    offsets. An op's scratch (in its `npu.scratch_memory`) lives only at
+    the op and gets `npu.scratch_offset`. An NPU reshape gets its input's
+    offset. The placement is then re-checked by
+    `npuc.allocation.check_placement`, and the bytes used per memory are
+    recorded as module attribute `npu.memory_usage`.
 
     Assumes npu-schedule has run (`npu.memory` set).
     """
@@ -85,6 +93,9 @@ def allocate_module(func: FuncOp, target: Target) -> dict[str, int]:
             set_arg_attribute(func, value.index, OFFSET_ATTR, offset)
         else:
             value.owner.attributes[OFFSET_ATTR] = offset  # type: ignore[union-attr]
+    for position, op in enumerate(func.body.ops):
+        if SCRATCH_MEMORY_ATTR in op.attributes:
+            op.attributes[SCRATCH_OFFSET_ATTR] = IntegerAttr(offsets[scratch_name(op, position)], i64)
     return usage
 
 

@@ -6,6 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from npuc.dialects import npu, quantized
+from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
+from npuc.dialects.graph import layout_of
+from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -24,12 +28,8 @@ from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.dialects import npu, quantized
-from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
-from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
 from npuc.lowering_softmax import SCRATCH_ALIGNMENT, exp_table, softmax_commands
-from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from npuc.planning import (
     CPU,
     HOST,
@@ -42,6 +42,7 @@ from npuc.planning import (
     npu_views,
     placement,
     require,
+    scratch_bytes,
     target_or_fail,
 )
 from npuc.reference.quantized_interpreter import activation_bounds, rescale_parameters
@@ -63,8 +64,8 @@ class LowerPass(ModulePass):
     input's buffer, a concat's producers write straight into its slices and
     a split's readers read its slices in place (strided feature maps). An
     NPU softmax expands into its pool/elementwise chain
-    (`npuc.lowering_softmax`), working in the scratch reserved after its
-    OFM, with its exp lut as a new constant after the others in the weights
+    (`npuc.lowering_softmax`), working in its scratch buffer
+    (`npu.scratch_memory`/`npu.scratch_offset`), with its exp lut as a new constant after the others in the weights
     memory (`npu.memory_usage` grows accordingly).
 
     Assumes npu-legalize, npu-tile, npu-schedule and npu-allocate have run:
@@ -312,10 +313,21 @@ class _Lowering:
         return softmax_commands(
             self.feature_map(op.input),
             self.feature_map(op.output),
+            self.scratch(op),
             lut,
             lambda ofm: clip_block(layer_block, ofm, self.target.ofm_ublock),
             layer_name(op),  # type: ignore[arg-type]
         )
+
+    def scratch(self, op: Operation) -> npu.BufferAttr:
+        """The scratch buffer npu-schedule and npu-allocate gave `op`."""
+        memory, offset = op.attributes.get(npu.SCRATCH_MEMORY_ATTR), op.attributes.get(npu.SCRATCH_OFFSET_ATTR)
+        if not isinstance(memory, StringAttr) or not isinstance(offset, IntegerAttr):
+            raise PassFailedException(
+                f"{PASS}: {describe(op)} has no {npu.SCRATCH_MEMORY_ATTR}/{npu.SCRATCH_OFFSET_ATTR}: "
+                "run npu-schedule and npu-allocate first"
+            )
+        return npu.BufferAttr(memory.data, offset.value.data, scratch_bytes(op))
 
     def check_host_conversion(self, op: Operation) -> None:
         """Host placement is only for the float interface: quantize args, dequantize results."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from npuc.dialects.common import LAYER_ATTR
-from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, PLACEMENT_ATTR, StageOp
+from npuc.dialects.npu import (
+    BLOCK_ATTR,
+    MEMORY_ATTR,
+    PLACEMENT_ATTR,
+    SCRATCH_MEMORY_ATTR,
+    StageOp,
+)
 from npuc.dialects.quantized import ConstantOp, DequantizeOp
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -21,7 +27,6 @@ from npuc.planning import (
     NPU,
     WEIGHTED_OPS,
     Buffer,
-    aliases_input,
     buffers,
     computes_on_npu,
     describe,
@@ -32,6 +37,8 @@ from npuc.planning import (
     moves_no_data,
     placement,
     require,
+    scratch_bytes,
+    scratch_name,
     set_arg_attribute,
     target_or_fail,
 )
@@ -48,7 +55,8 @@ class SchedulePass(ModulePass):
     in its input's memory (it aliases the input's buffer). Function
     arguments get the arena as argument attribute, except float arguments
     only the host reads (to quantize them); likewise host dequantize results
-    stay in host memory.
+    stay in host memory. An op that needs scratch (an NPU softmax) gets
+    `npu.scratch_memory`, the arena.
 
     Then three steps use the staging memory, each only as far as the
     staging memory can still place every buffer it holds (checked with
@@ -154,7 +162,8 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
 
     A buffer qualifies if NPU compute commands (or NPU reshapes aliasing it)
     are all that write and read it: the host and CPU operations only see the
-    arena. All qualifying buffers move at once if they fit; otherwise they
+    arena. So does an NPU op's scratch (`npu.scratch_memory`). All
+    qualifying buffers move at once if they fit; otherwise they
     are tried one by one in schedule order, each kept if the staging memory
     can still place every buffer it holds (`fits`).
     """
@@ -165,8 +174,10 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
     held: dict[int, list[SSAValue]] = {}
     for value, buffer in holder.items():
         held.setdefault(id(buffer), []).append(value)
+    scratch_owners = {scratch_name(op, position): op for position, op in enumerate(func.body.ops)}
     candidates = [
-        b for b in found if b.memory == target.arena_memory and all(npu_only(v) for v in held[id(b)])
+        b for b in found
+        if b.memory == target.arena_memory and all(npu_only(v) for v in held.get(id(b), []))
     ]
     for buffer in candidates:
         buffer.memory = staging.name
@@ -178,13 +189,15 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
             if not fits(found, staging, target.alignment):
                 buffer.memory = target.arena_memory
     for buffer in candidates:
-        for value in held[id(buffer)]:
+        for value in held.get(id(buffer), []):
             value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)  # type: ignore[union-attr]
+        if buffer.name in scratch_owners:
+            scratch_owners[buffer.name].attributes[SCRATCH_MEMORY_ATTR] = StringAttr(buffer.memory)
 
 
 def npu_only(value: SSAValue) -> bool:
-    """Whether only NPU commands write `value` and read it (an NPU reshape counts as both)."""
-    on_npu = lambda op: computes_on_npu(op) or aliases_input(op)
+    """Whether only NPU commands write `value` and read it (an NPU reshape, concat or split counts as both)."""
+    on_npu = lambda op: computes_on_npu(op) or moves_no_data(op)
     return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
 
 
@@ -239,6 +252,8 @@ def assign_memories(func: FuncOp, target: Target) -> None:
         memory = op_memory(func, op, target)
         if memory is not None:
             op.attributes[MEMORY_ATTR] = StringAttr(memory)
+        if scratch_bytes(op):
+            op.attributes[SCRATCH_MEMORY_ATTR] = StringAttr(target.arena_memory)
 
 
 def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:

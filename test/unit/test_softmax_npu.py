@@ -37,15 +37,17 @@ MODELS = Path(__file__).resolve().parents[1] / "tflite_models"
 
 
 def softmax_program(shape: tuple[int, ...], scale: float, zero_point: int, beta: float) -> ModuleOp:
-    """A lowered program: the softmax of an int8 input at sram 0 into sram after it."""
+    """A lowered program: the softmax of an int8 input at sram 0 into sram after it, then its scratch."""
     ifm_type = UniformQuantizedType(IntegerType(8), [scale], [zero_point])
     ofm_type = UniformQuantizedType(IntegerType(8), [1 / 256], [-128])
+    aligned = -(-int(np.prod(shape)) // 16) * 16
     ifm = npu.FeatureMapAttr.dense("sram", 0, shape, ifm_type)
-    ofm = npu.FeatureMapAttr.dense("sram", -(-int(np.prod(shape)) // 16) * 16, shape, ofm_type)
+    ofm = npu.FeatureMapAttr.dense("sram", aligned, shape, ofm_type)
+    scratch = npu.BufferAttr("sram", 2 * aligned, scratch_layout(shape).size)
     table = exp_table(scale, beta)
     lut = npu.BufferAttr("flash", 0, table.nbytes)
     constant = npu.ConstantOp(lut, DenseIntOrFPElementsAttr(TensorType(i32, [table.size]), BytesAttr(table.tobytes())))
-    commands = softmax_commands(ifm, ofm, lut, lambda ofm_hwc: ofm_hwc, "softmax")
+    commands = softmax_commands(ifm, ofm, scratch, lut, lambda ofm_hwc: ofm_hwc, "softmax")
     module = ModuleOp([constant, npu.InputOp("x", ifm), *commands, npu.OutputOp("y", ofm)])
     module.attributes[npu.TARGET_ATTR] = StringAttr("ethos-u55-128")
     module.verify()
@@ -70,17 +72,16 @@ def test_commands_equal_the_tflite_reference(rows, depth, scale, zero_point, bet
     np.testing.assert_array_equal(simulate_sample(program, [x])[0], softmax(x, scale, beta))
 
 
-def test_chain_is_28_commands_of_the_layer_inside_its_scratch() -> None:
+def test_chain_is_28_commands_of_the_layer_inside_its_ofm_and_scratch() -> None:
     shape = (1, 10)
     program = softmax_program(shape, 0.1, 0, 1.0)
     commands = [op for op in program.ops if isinstance(op, (npu.PoolOp, npu.ElementwiseOp))]
     assert len(commands) == 28
     assert {op.attributes["layer"].data for op in commands} == {"softmax"}
-    # Every feature map a command writes lies in the OFM + scratch area.
-    start = 16
-    end = start + scratch_layout(shape).size
+    # Every feature map a command writes lies in the OFM (sram 16..25) or the scratch (from 32).
+    end = 32 + scratch_layout(shape).size
     for op in commands:
-        assert start <= op.ofm.offset.data and op.ofm.offset.data + op.ofm.byte_extent() <= end
+        assert 16 <= op.ofm.offset.data and op.ofm.offset.data + op.ofm.byte_extent() <= end
 
 
 def compile_tflite(name: str, target: str = "ethos-u55-128"):
@@ -121,3 +122,15 @@ def test_int16_softmax_stays_on_the_cpu() -> None:
     module = npuc.import_model(MODELS / "softmax_16x8.tflite")
     npuc.run_pipeline(module, "npu-legalize")
     assert [(reason) for _, _, reason in cpu_operations(module)] == ["ofm data type int16 not in int8"]
+
+
+def test_scratch_is_planned_like_a_buffer_in_the_staging_memory() -> None:
+    """On Dedicated_Sram (ethos-u65-256) the scratch goes to the SRAM, not the DRAM arena."""
+    module = npuc.import_model(MODELS / "softmax_int8_wide.tflite")
+    npuc.run_pipeline(module, ",".join(f"{name}{{target=ethos-u65-256}}" for name in npuc.api.BACKEND_PASSES[:-1]))
+    softmax = next(op for op in module.walk() if op.name == "quantized.softmax")
+    assert softmax.attributes[npu.SCRATCH_MEMORY_ATTR].data == "sram"
+    assert npu.SCRATCH_OFFSET_ATTR in softmax.attributes
+    _, program, _ = compile_tflite("softmax_int8_wide.tflite", "ethos-u65-256")
+    written = {op.ofm.region.data for op in program.ops if isinstance(op, (npu.PoolOp, npu.ElementwiseOp))}
+    assert "sram" in written

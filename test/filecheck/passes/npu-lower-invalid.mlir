@@ -97,3 +97,11 @@ func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory
   %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.memory = "sram", npu.offset = 32 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }
+
+// -----
+
+// CHECK: npu-lower: probs (quantized.softmax) has no npu.scratch_memory/npu.scratch_offset: run npu-schedule and npu-allocate first
+func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 32 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}

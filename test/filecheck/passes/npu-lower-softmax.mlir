@@ -4,7 +4,8 @@
 // maximum, the exps through a lut (a new constant after the model's, counted
 // in the weights memory's usage), their sum, its reciprocal (Newton-Raphson on
 // row scalars) and the scaled exps shifted into the OFM. Intermediates live in
-// the scratch after the OFM (sram 16): exps at 32, per-row values from 128.
+// the layer's scratch buffer (npu.scratch_offset 32): exps at 32, per-row
+// values from 128.
 
 // CHECK-LABEL: builtin.module attributes {npu.memory_usage = {flash = 1072 : i64, sram = 400 : i64}, npu.target = "ethos-u55-128"}
 // CHECK-NEXT:  npu.constant {buffer = #npu.buf<flash, 48, 1024>, value = dense<"0x{{[0-9A-F]+}}"> : tensor<256xi32>}
@@ -26,7 +27,7 @@
 // CHECK-NEXT:  npu.output {tensor = "probs", fm = #npu.fm<sram, 16, [1, 10],
 builtin.module attributes {npu.memory_usage = {flash = 40 : i64, sram = 400 : i64}} {
   func.func @main(%x: tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> {graph.name = "logits", npu.memory = "sram", npu.offset = 0 : i64}) -> (tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {graph.name = "probs"}) {
-    %y = quantized.softmax %x {layer = "probs", axis = 1 : i64, beta = 1.0 : f32, npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 10>, npu.memory = "sram", npu.offset = 16 : i64} : tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+    %y = quantized.softmax %x {layer = "probs", axis = 1 : i64, beta = 1.0 : f32, npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 10>, npu.memory = "sram", npu.offset = 16 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 32 : i64} : tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
     func.return %y : tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   }
 }

@@ -85,8 +85,8 @@ class FoldScalePass(ModulePass):
     """Fold per-channel constant scales and shifts into the preceding conv, depthwise or FC.
 
     `linear(x) * s` becomes a linear op with weights and bias scaled by s,
-    `linear(x) + t` and `linear(x) - t` one with its bias shifted: this is a
-    BatchNorm the importer could not fold (mul then add). The constant is a
+    `linear(x) + t` and `linear(x) - t` one with its bias shifted: an ONNX
+    BatchNormalization, which imports as a mul then an add, folds this way. The constant is a
     scalar or varies only along the last (channel) axis, and must not widen
     the result by broadcasting. The linear op needs constant weights and bias,
     no fused activation and no other user; it keeps its `layer` and takes the

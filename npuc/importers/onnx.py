@@ -59,7 +59,6 @@ from npuc.importers.onnx_layout import (
     relayout_perm,
 )
 from npuc.importers.onnx_node import OnnxNode, Unsupported, decode
-from npuc.importers.onnx_linear import plan_batch_norm_folds
 
 CONVERTERS: dict[str, Callable[[OnnxGraph, OnnxNode], None]] = {
     **onnx_ops.CONVERTERS,
@@ -136,7 +135,6 @@ class OnnxGraph:
                 if name and node.name not in self.folded:
                     self.consumers.setdefault(name, []).append((node, position))
         self.graph_outputs = {value.name for value in self.graph.output}
-        self.folds = plan_batch_norm_folds(self)
         self.values: dict[str, SSAValue] = {}
         self.layouts: dict[str, Perm] = {}
         self._relayouts: dict[tuple[str, Perm], SSAValue] = {}

@@ -2,11 +2,9 @@
 
 Gemm and MatMul by a constant matrix become `graph.fully_connected` (weights
 [O, K]); products of two computed tensors become `graph.batch_matmul`, with
-Gemm's alpha, beta and C as `graph.mul`/`graph.add`. A BatchNormalization is
-folded into the weights and bias of the Conv, Gemm or MatMul producing its
-input when it is that tensor's only user (planned before conversion by
-`plan_batch_norm_folds`); otherwise it becomes a per-channel `graph.mul`
-and `graph.add`.
+Gemm's alpha, beta and C as `graph.mul`/`graph.add`. An inference-mode
+BatchNormalization becomes a per-channel `graph.mul` and `graph.add`, which
+graph-fold-scale folds into the producing conv or fully connected layer.
 """
 
 from __future__ import annotations
@@ -140,46 +138,13 @@ def _emit_fully_connected(
         outputs = weights.shape[0]
         weights = weights.reshape(outputs, *feature_shape).transpose(0, *(1 + axis for axis in order))
         weights = np.ascontiguousarray(weights).reshape(outputs, -1)
-    weights, bias, output = absorb_batch_norm(graph, node, weights, bias)
+    output = node.outputs[0]
     op = FullyConnectedOp(graph.value(source), graph.emit_constant(weights),
                           graph.emit_constant(bias), graph.tensor_type(output))
     graph.bind(output, graph.emit(op).results[0])
 
 
 # -- batch normalization ------------------------------------------------------
-
-
-def plan_batch_norm_folds(graph: OnnxGraph) -> dict[str, OnnxNode]:
-    """Decide, before conversion, which BatchNormalization nodes fold into their producer.
-
-    Returns producer output name -> BN node, for every inference-mode BN with
-    constant parameters whose input comes from a Conv with constant weights or
-    a fully connected Gemm/MatMul and has no other user.
-    """
-    producers = {name: node for node in graph.nodes for name in node.used_outputs()}
-    folds: dict[str, OnnxNode] = {}
-    for node in graph.nodes:
-        if node.op_type != "BatchNormalization" or node.name in graph.folded:
-            continue
-        source = node.inputs[0]
-        producer = producers.get(source)
-        if (
-            _inference_mode(graph, node)
-            and all(graph.constant(node.input(index)) is not None for index in range(1, 5))
-            and producer is not None
-            and (
-                (producer.op_type == "Conv" and _is_2d_weights(graph.constant(producer.input(1))))
-                or (producer.op_type in ("Gemm", "MatMul") and is_fully_connected(graph, producer))
-            )
-            and len(graph.consumers[source]) == 1
-            and source not in graph.graph_outputs
-        ):
-            folds[source] = node
-    return folds
-
-
-def _is_2d_weights(weights: np.ndarray | None) -> bool:
-    return weights is not None and weights.ndim == 4
 
 
 def _inference_mode(graph: OnnxGraph, node: OnnxNode) -> bool:
@@ -198,31 +163,8 @@ def _scale_and_shift(graph: OnnxGraph, node: OnnxNode) -> tuple[np.ndarray, np.n
     return scale, beta - mean * scale
 
 
-def absorb_batch_norm(
-    graph: OnnxGraph, node: OnnxNode, weights: np.ndarray, bias: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """(weights, bias, output name) of `node`, with a planned following BN folded in.
-
-    `weights` have the output channels on axis 0. Folding gives `w * s` and
-    `b * s + shift`, and the weighted op then defines the BN's output.
-    """
-    output = node.outputs[0]
-    batch_norm = graph.folds.get(output)
-    if batch_norm is None:
-        return weights, bias, output
-    scale, shift = _scale_and_shift(graph, batch_norm)
-    if scale.size != weights.shape[0]:
-        raise Unsupported(
-            f"BatchNormalization '{batch_norm.name}' parameters do not have {weights.shape[0]} channels"
-        )
-    broadcast = (-1,) + (1,) * (weights.ndim - 1)
-    return weights * scale.reshape(broadcast), bias * scale + shift, batch_norm.outputs[0]
-
-
 def convert_batch_norm(graph: OnnxGraph, node: OnnxNode) -> None:
-    """BatchNormalization not folded into its producer -> per-channel graph.mul and graph.add."""
-    if node.inputs[0] in graph.folds:
-        return  # its producer's converter folded it and defined its output
+    """BatchNormalization -> per-channel graph.mul and graph.add (graph-fold-scale folds them)."""
     if not _inference_mode(graph, node):
         raise Unsupported("training-mode BatchNormalization is not supported")
     if not node.int_attr("spatial", 1):

@@ -34,7 +34,7 @@ from npuc.dialects.graph import (
     TransposeConv2dOp,
 )
 from npuc.importers.onnx_layout import f32_tensor
-from npuc.importers.onnx_linear import absorb_batch_norm, optional_bias
+from npuc.importers.onnx_linear import optional_bias
 from npuc.importers.onnx_node import OnnxNode, Unsupported
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
     strides, dilations = _pair(node, "strides"), _pair(node, "dilations")
     padding = explicit_padding(node, in_shape[2:], (kernel_h, kernel_w), strides, dilations)
     group = node.int_attr("group", 1)
-    weights, bias, output = absorb_batch_norm(graph, node, weights, bias)
+    output = node.outputs[0]
     ifm, ofm_type = graph.value(node.inputs[0]), graph.tensor_type(output)
     window = (strides, dilations, padding)
     if group == 1:

@@ -54,14 +54,18 @@ def run_onnxruntime(model: bytes, inputs: dict[str, np.ndarray]) -> list[np.ndar
     return session.run(None, inputs)
 
 
-def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray]) -> float:
-    """Import `model`, run it in the float reference and return the largest
-    absolute difference to onnxruntime over all outputs (inf on a shape mismatch)."""
+def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray], passes: str = "") -> float:
+    """Import `model` (then run the pass pipeline `passes`, if any), run it in the float
+    reference and return the largest absolute difference to onnxruntime over all
+    outputs (inf on a shape mismatch)."""
+    from npuc.api import run_pipeline
     from npuc.data import model_interface
     from npuc.importers.onnx import import_onnx_bytes
     from npuc.reference import run_module
 
     module = import_onnx_bytes(model, "model.onnx")
+    if passes:
+        run_pipeline(module, passes)
     interface = model_interface(module)
     ir_inputs = [t.to_ir_layout(array) for t, array in zip(interface.inputs, inputs.values())]
     outputs = run_module(module, ir_inputs)

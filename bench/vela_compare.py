@@ -13,18 +13,29 @@ is named after are added to it, and repeated rows of a compared layer are
 skipped. Layers npuc runs on the CPU while Vela runs them on the NPU are
 listed apart with the Vela cycles they leave out of npuc's total.
 
-    python bench/vela_compare.py [--models a,b] [--quiet]
+With `--blocks`, it instead runs the installed `vela --verbose-schedule` and
+compares the OFM block Vela chose for every NPU operation with npuc's
+`block` (operations matched in order per kind and OFM shape).
+
+    python bench/vela_compare.py [--models a,b] [--quiet] [--blocks]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
+import subprocess
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from npuc.dialects.common import array_values
+from npuc.dialects.npu import ComputeOp
+
 from npuc.api import analyze_model
+from npuc.cost.model import commands
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONFIGS = {
@@ -37,6 +48,51 @@ KINDS = {
     "Mul": "elementwise",
 }
 LIMIT = 0.15
+SYSTEMS_INI = Path(__file__).resolve().parents[1] / "npuc" / "targets" / "data" / "systems.ini"
+VELA_KINDS = {
+    "Conv2D": "conv2d", "DepthwiseConv2D": "depthwise_conv2d", "FullyConnected": "fully_connected",
+    "MaxPool": "pool", "AvgPool": "pool", "ReduceSum": "pool",
+    "Add": "elementwise", "Sub": "elementwise", "Mul": "elementwise",
+}
+"""Vela's operation names in --verbose-schedule -> npuc command names (without `npu.`)."""
+VELA_OPERATION = re.compile(r"\d+: Operation (\w+)\s+- OFM ([\d, ]+) .*?OFM Block=\[([\d, ]+)\]", re.DOTALL)
+
+
+def vela_blocks(model: Path, config: str) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """(npuc command name, OFM [h, w, c], block [h, w, c]) of every operation in Vela's schedule."""
+    accelerator, system, mode = CONFIGS[config].split(":")
+    with tempfile.TemporaryDirectory() as output:
+        text = subprocess.run(
+            ["vela", str(model), "--accelerator-config", accelerator, "--config", str(SYSTEMS_INI),
+             "--system-config", system, "--memory-mode", mode, "--verbose-schedule", "--output-dir", output],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    numbers = lambda text: tuple(int(value) for value in text.split(","))[-3:]
+    return [(VELA_KINDS.get(kind, kind), numbers(ofm), numbers(block))
+            for kind, ofm, block in VELA_OPERATION.findall(text)]
+
+
+def compare_blocks(model: str, config: str) -> tuple[int, int]:
+    """Print the operations whose block differs from Vela's; return (same, compared)."""
+    path = SHARED / "models" / model / "model.tflite"
+    analysis = analyze_model(path, CONFIGS[config])
+    ours: dict[tuple[str, tuple[int, ...]], list[tuple[tuple[int, ...], str]]] = defaultdict(list)
+    for op in commands(analysis.module):
+        if isinstance(op, ComputeOp):
+            ofm = (1, 1, 1, *op.ofm.shape_values())[-3:]
+            ours[(op.name.removeprefix("npu."), ofm)].append((tuple(array_values(op.block)), op.attributes["layer"].data))
+    same = compared = 0
+    for kind, ofm, block in vela_blocks(path, config):
+        candidates = ours.get((kind, ofm))
+        if not candidates:
+            continue  # a helper row npuc folds into another command (a MEAN's multiply)
+        mine, layer = candidates.pop(0)
+        compared += 1
+        same += mine == block
+        if mine != block:
+            print(f"   {model} {config} {kind} OFM {list(ofm)}: vela {list(block)} npuc {list(mine)} {layer[-40:]}")
+    print(f"== {model} {config}: {same} of {compared} blocks as Vela's")
+    return same, compared
 
 
 def compare(model: str, config: str, vela: dict, quiet: bool) -> tuple[dict[str, list[float]], int, int, int]:
@@ -86,9 +142,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated model directories (default: all)")
     parser.add_argument("--quiet", action="store_true", help="only the summaries")
+    parser.add_argument("--blocks", action="store_true", help="compare npuc's blocks with vela --verbose-schedule")
     args = parser.parse_args()
     baseline = json.loads((SHARED / "bench" / "vela_baseline.json").read_text())
     models = args.models.split(",") if args.models else sorted(baseline["models"])
+    if args.blocks:
+        results = [compare_blocks(model, config) for config in CONFIGS for model in models]
+        return 0 if all(same == compared for same, compared in results) else 1
     ok = True
     for config in CONFIGS:
         kinds: dict[str, list[float]] = defaultdict(list)

@@ -43,8 +43,12 @@ class ComputeWork:
 
 
 CONV, DEPTHWISE, FULLY_CONNECTED = "conv", "depthwise", "fully_connected"
-MAX_POOL, AVG_POOL, ELEMENTWISE = "max_pool", "avg_pool", "elementwise"
+MAX_POOL, AVG_POOL, REDUCE_SUM, ELEMENTWISE = "max_pool", "avg_pool", "reduce_sum", "elementwise"
 """`CommandShape.kind` values."""
+
+DEPTH_SUMMING = (CONV, FULLY_CONNECTED, REDUCE_SUM)
+"""Kinds whose OFM element sums over the whole IFM depth: the data path walks the IFM depth in steps
+(Vela prices a reduce sum like a depth-first convolution with a 1 x 1 kernel, not like a pool)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def command_shape(op: ComputeOp) -> CommandShape:
     elif isinstance(op, FullyConnectedOp):
         kind = FULLY_CONNECTED
     elif isinstance(op, PoolOp):
-        kind = MAX_POOL if op.kind.data == "max" else AVG_POOL
+        kind = {"max": MAX_POOL, "reduce_sum": REDUCE_SUM}.get(op.kind.data, AVG_POOL)
     else:
         kind = ELEMENTWISE
     ofm_type = op.ofm.element_type
@@ -116,7 +120,7 @@ def kernel_first(ifm_depth: int, kernel_elements: int, rates: Throughput) -> boo
 def _steps(shape: CommandShape, rates: Throughput) -> int:
     """Data-path steps per micro-block-deep slice of a block (see module docstring)."""
     taps = shape.window.elements
-    if shape.kind in (CONV, FULLY_CONNECTED):
+    if shape.kind in DEPTH_SUMMING:
         depth = shape.ifm[3]
         if shape.kind == CONV and kernel_first(depth, taps, rates):
             return ceil(taps / rates.kernel_element_step) * ceil(depth / rates.ifm_depth_step)
@@ -129,7 +133,7 @@ def _steps(shape: CommandShape, rates: Throughput) -> int:
 def block_cycles(shape: CommandShape, block: tuple[int, int, int], target: Target) -> float:
     """Cycles the data path spends on one OFM block `block` ([h, w, c], micro-block rounded).
 
-    Convolution, fully connected and depthwise: max(micro-blocks per slice x
+    Convolution, fully connected, reduce sum and depthwise: max(micro-blocks per slice x
     step cycles, `depth_slice_min_cycles`) x steps x slices. Pooling: each
     micro-block takes max(kernel taps, step cycles) x micro-block elements /
     `pooling_elements_per_cycle` (the rate for 8-bit data; wider data takes
@@ -178,9 +182,13 @@ def compute_work(
 
     The data path and the output unit work on different blocks at once, so
     cycles = blocks x the slower per-block time + one block of the faster
-    one (pipeline fill) + `command_overhead_cycles`. Neither per-block time
-    falls below (data path + output + `block_memory_cycles`, the latency and
-    transfer of one IFM and one OFM block) / `block_pipeline_stages`.
+    one + `block_memory_cycles` (the latency and transfer of one IFM and one
+    OFM block: the pipeline fills and drains once per command). Blocks are
+    counted by their work (`BlockGeometry.work_blocks`: edge blocks are
+    computed at their clipped size). Neither per-block time falls below
+    (data path + output + `block_memory_cycles`) / `block_pipeline_stages`.
+    This reproduces Vela 5.2's per-operation estimate once the blocks are
+    Vela's (`npuc.cost.blocks`).
     Elementwise commands have no data-path work: see `elementwise_cycles`.
     """
     rates = target.throughput
@@ -190,7 +198,7 @@ def compute_work(
     output = ceil(output_cycles_per_element(shape, rates) * geometry.block_elements)
     floor = (data_path + output + block_memory_cycles) / rates.block_pipeline_stages
     slow, fast = sorted((max(data_path, floor), max(output, floor)), reverse=True)
-    cycles = ceil(slow * geometry.block_count + fast) + rates.command_overhead_cycles
+    cycles = ceil(slow * geometry.work_blocks + fast + block_memory_cycles)
     return ComputeWork(macs(shape), cycles)
 
 

@@ -73,12 +73,16 @@ class BlockGeometry:
     `block` is the command's block clamped to the OFM and rounded up to the
     micro-block (`ublock`): the hardware never computes more than one
     micro-block past the OFM edge, and never less than a micro-block.
+    `work_blocks` is the full blocks' worth of work: an edge block counts by
+    the part of the block it fills, micro-block rounded (it is computed at
+    its clipped size).
     """
 
     batch: int
     ofm: tuple[int, int, int]
     block: tuple[int, int, int]
     counts: tuple[int, int, int]
+    work_blocks: float
 
     @property
     def hw_positions(self) -> int:
@@ -110,7 +114,8 @@ def split_blocks(
     steps = (ublock.height, ublock.width, ublock.depth)
     rounded = tuple(ceil_to(min(extent, size), step) for extent, size, step in zip(ofm, block, steps))
     counts = tuple(ceil(extent / size) for extent, size in zip(ofm, block))
-    return BlockGeometry(batch, ofm, rounded, counts)  # type: ignore[arg-type]
+    work = batch * prod(ceil_to(extent, step) / size for extent, step, size in zip(ofm, steps, rounded))
+    return BlockGeometry(batch, ofm, rounded, counts, work)  # type: ignore[arg-type]
 
 
 def ifm_rows_read(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from math import ceil
 
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.dialects.func import FuncOp
@@ -208,7 +209,8 @@ def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRo
             bound, cycles = memory, time
     reads = _buffers(op, ("ifm", "ifm2", "weights", "scale_bias", "lut"))
     streamed = tuple(b for b in _buffers(op, ("weights",)) if (b.region.data, b.offset.data) in roles.copies)
-    job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)), streamed, geometry.counts[2])
+    slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)  # weights are encoded per such slice
+    job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)), streamed, slices)
     return _Estimate(op.name.removeprefix("npu."), COMPUTE_ENGINE, work.macs, work.cycles, 0,
                      tuple(transfers), access, cycles, bound, job)
 

@@ -11,7 +11,8 @@ waits for its reader. A CPU command is a barrier: the host runs it once both
 engines are idle, and it takes no NPU cycles.
 
 Weights stream: a compute command consumes its weights one OFM depth slice
-at a time (`weight_slices`), so when its only dependence on a DMA is that
+(`ofm_block_depth` channels, the granule weights are encoded in) at a time
+(`weight_slices`), so when its only dependence on a DMA is that
 the DMA writes its weights (`streamed`), it starts once the first slice has
 arrived and ends no earlier than the DMA's end plus one slice of its own
 work (Vela's double-buffered weight streaming).

@@ -18,15 +18,16 @@ What is read how often (see `geometry` for the block order):
   of `ofm_block_depth` output channels. Weights a DMA copied (into the
   staging memory) are read there without a bus transfer of their own (the
   copy is what costs), so they are counted in bytes but not in cycles;
-- scale/bias table: once per command;
+- scale/bias table: once per command, and so is the lookup table of an
+  elementwise command (the softmax exp table, read into the shared buffer);
 - second IFM of an elementwise command (if it has one): like the IFM;
 - OFM: written once, one group per block.
 
 Latency: a compute command's access cycles are bandwidth only. The NPU keeps
 enough transactions in flight that bursts hide the latency; what remains is
-the wait for each block's first IFM and last OFM bytes, which the compute
-model charges per block (`block_transfer_cycles`, Vela's per-block command
-cost). A DMA pays its source's read latency once (`dma_time`).
+the wait for a block's first IFM and last OFM bytes, which the compute model
+charges (`block_transfer_cycles`: in the per-block floor, and once per
+command for the pipeline fill, as Vela does). A DMA pays its source's read latency once (`dma_time`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.cost.compute import CONV, FULLY_CONNECTED, CommandShape, command_shape
+from npuc.cost.compute import DEPTH_SUMMING, CommandShape, command_shape
 from npuc.cost.geometry import (
     BlockGeometry,
     Window,
@@ -133,6 +134,9 @@ def compute_transfers(
         second = op.ifm2
         elements = ifm_box_elements(second, op, geometry, window)
         transfers.append(Transfer(second.region.data, False, _fm_bytes(second, elements), positions, run=run(second)))
+    if isinstance(op, ElementwiseOp) and op.lut is not None:
+        lut = op.lut
+        transfers.append(Transfer(lut.region.data, False, lut.size.data, 1, _key(lut) not in roles.copies))
     if isinstance(op, (WeightedOp, FullyConnectedOp)):
         weights, scale_bias = op.weights, op.scale_bias
         slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)
@@ -152,8 +156,9 @@ def compute_transfers(
 
 def ifm_block_depth(shape: CommandShape, geometry: BlockGeometry, target: Target) -> int:
     """IFM channels the NPU fetches per block: the OFM block depth for per-channel commands; for a
-    convolution or fully connected up to `depth_first_ifm_depth_step`, rounded up to the IFM micro-block."""
-    if shape.kind not in (CONV, FULLY_CONNECTED):
+    command summing over the IFM depth (`DEPTH_SUMMING`) up to `depth_first_ifm_depth_step`, rounded up
+    to the IFM micro-block."""
+    if shape.kind not in DEPTH_SUMMING:
         return geometry.block[2]
     return ceil_to(min(shape.ifm[3], target.throughput.depth_first_ifm_depth_step), target.ifm_ublock.depth)
 
@@ -219,7 +224,7 @@ def block_transfer_cycles(
     height, width, depth = geometry.block
     rows = (min(height, geometry.ofm[0]) - 1) * window.strides[0] + window.dilations[0] * (window.kernel[0] - 1) + 1
     cols = (min(width, geometry.ofm[1]) - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
-    fetched = shape.ifm[3] if shape.kind in (CONV, FULLY_CONNECTED) else depth
+    fetched = shape.ifm[3] if shape.kind in DEPTH_SUMMING else depth
     ifm_bytes = rows * cols * min(fetched, target.throughput.depth_first_ifm_depth_step) * source[1]
     ofm_bytes = min(height, geometry.ofm[0]) * min(width, geometry.ofm[1]) * min(depth, geometry.ofm[2]) * destination[1]
     return (

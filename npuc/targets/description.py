@@ -70,6 +70,26 @@ class BlockShape:
 
 
 @dataclass(frozen=True)
+class ShramBanks:
+    """How the shared buffer is carved into IFM and accumulator areas, for the block search.
+
+    The buffer is allocated in banks of `bank_bytes`; the IFM area and the
+    accumulator area are each double-buffered and rounded up to their
+    granule of banks: `ifm_granule` (convolution, pooling),
+    `elementwise_ifm_granule` (each IFM of an elementwise command),
+    `accumulator_granule` (32-bit accumulators) and
+    `wide_accumulator_granule` (40-bit accumulators of 16-bit data). The
+    defaults (one byte, granules of one) make the rule plain byte counting.
+    """
+
+    bank_bytes: int = 1
+    ifm_granule: int = 1
+    elementwise_ifm_granule: int = 1
+    accumulator_granule: int = 1
+    wide_accumulator_granule: int = 1
+
+
+@dataclass(frozen=True)
 class FeatureMapLimit:
     """Largest feature map (height, width, depth) an operator accepts on the NPU."""
 
@@ -155,9 +175,13 @@ class Throughput:
     of a max pool; `depth_slice_min_cycles` the fewest cycles one micro-block
     deep slice of a block takes per kernel step (the accumulator write-back);
     `block_pipeline_stages` how many blocks are in flight, over which the
-    per-block memory latency is spread. Defaults (when a target file omits
+    per-block memory latency is spread. `kernel_first_ifm_block_depth` is
+    the IFM block depth (8-bit data) a kernel-first convolution keeps in the
+    shared buffer (a depth-first one keeps `depth_first_ifm_depth_step`).
+    Defaults (when a target file omits
     them) leave the model as it was: activation and max pool at
-    `output_elements_per_cycle`, no slice minimum, one stage.
+    `output_elements_per_cycle`, no slice minimum, one stage, kernel-first
+    IFM blocks as deep as depth-first ones.
     """
 
     macs_per_cycle: int
@@ -174,6 +198,7 @@ class Throughput:
     max_pool_output_elements_per_cycle: float = 0.0
     depth_slice_min_cycles: int = 0
     block_pipeline_stages: int = 1
+    kernel_first_ifm_block_depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -209,7 +234,10 @@ class Target:
     `shram_bytes` is the NPU's internal shared buffer, of which
     `shram_reserved_bytes` are not available for IFM and accumulator blocks.
     Every block in `block_configs` is a multiple of `ofm_ublock`; the IFM is
-    fetched in multiples of `ifm_ublock`. Operator kinds absent from
+    fetched in multiples of `ifm_ublock`. npu-tile searches OFM blocks up to
+    `ofm_block_max` ([h, w, c]) that fit the shared buffer by the bank rules
+    of `shram`; a kernel larger than `sub_kernel_max` ([h, w]) is split into
+    sub-kernels that each re-read the IFM. Operator kinds absent from
     `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
     was loaded from.
@@ -235,6 +263,9 @@ class Target:
     block_configs: tuple[BlockShape, ...]
     operators: tuple[OperatorRule, ...]
     engines: tuple[str, ...]
+    ofm_block_max: BlockShape
+    sub_kernel_max: tuple[int, int]
+    shram: ShramBanks
 
     def memory(self, name: str) -> Memory:
         """The memory called `name`; `TargetError` if the target has none."""

@@ -28,6 +28,7 @@ from npuc.targets.description import (
     Memory,
     MemorySystem,
     OperatorRule,
+    ShramBanks,
     Throughput,
 )
 from npuc.targets.toml_reader import TableReader, describe
@@ -52,6 +53,9 @@ class Accelerator:
     block_configs: tuple[BlockShape, ...]
     operators: tuple[OperatorRule, ...]
     engines: tuple[str, ...]
+    ofm_block_max: BlockShape
+    sub_kernel_max: tuple[int, int]
+    shram: ShramBanks
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ def read_accelerator(reader: TableReader) -> Accelerator:
     ofm_ublock = BlockShape(*reader.int_list("ofm_ublock", 3))
     ifm_ublock = BlockShape(*reader.int_list("ifm_ublock", 3)) if reader.has("ifm_ublock") else ofm_ublock
     engines = reader.choices("engines", ENGINES) if reader.has("engines") else ENGINES
+    block_configs = read_block_configs(reader, ofm_ublock)
     return Accelerator(
         name=reader.string("name"),
         description=reader.string("description"),
@@ -130,9 +135,12 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         shram_reserved_bytes=shram_reserved_bytes,
         ofm_ublock=ofm_ublock,
         ifm_ublock=ifm_ublock,
-        block_configs=read_block_configs(reader, ofm_ublock),
+        block_configs=block_configs,
         operators=read_operators(reader.sub("operators")),
         engines=engines,
+        ofm_block_max=read_ofm_block_max(reader, block_configs),
+        sub_kernel_max=tuple(reader.int_list("sub_kernel_max", 2)) if reader.has("sub_kernel_max") else UNSPLIT,  # type: ignore[arg-type]
+        shram=read_shram_banks(reader.sub("shram")) if reader.has("shram") else ShramBanks(),
     )
 
 
@@ -224,7 +232,30 @@ def _optional_rates(reader: TableReader) -> dict[str, float]:
     for key in ("depth_slice_min_cycles", "block_pipeline_stages"):
         if reader.has(key):
             rates[key] = reader.integer(key, minimum=1)
+    rates["kernel_first_ifm_block_depth"] = reader.integer(
+        "kernel_first_ifm_block_depth" if reader.has("kernel_first_ifm_block_depth") else "depth_first_ifm_depth_step",
+        minimum=1,
+    )
     return rates
+
+
+UNSPLIT = (65536, 65536)
+"""Default `sub_kernel_max`: larger than any kernel a tensor allows, so no kernel is split."""
+
+
+def read_ofm_block_max(reader: TableReader, block_configs: tuple[BlockShape, ...]) -> BlockShape:
+    """`ofm_block_max` ([h, w, c]); default: the largest extent of `block_configs` per dimension."""
+    if reader.has("ofm_block_max"):
+        return BlockShape(*reader.int_list("ofm_block_max", 3))
+    return BlockShape(*(max(extents) for extents in zip(*((b.height, b.width, b.depth) for b in block_configs))))
+
+
+def read_shram_banks(reader: TableReader) -> ShramBanks:
+    """The `[shram]` table (bank size and granules, see `ShramBanks`); absent fields are 1."""
+    fields = ("bank_bytes", "ifm_granule", "elementwise_ifm_granule", "accumulator_granule", "wide_accumulator_granule")
+    banks = ShramBanks(**{key: reader.integer(key, minimum=1) for key in fields if reader.has(key)})
+    reader.done()
+    return banks
 
 
 def read_block_configs(reader: TableReader, ublock: BlockShape) -> tuple[BlockShape, ...]:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from npuc.dialects.npu import ROUNDING_MODES
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
-from npuc.cost.compute import MAX_POOL, CommandShape, block_cycles
-from npuc.cost.geometry import Window
+from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
+from npuc.cost.geometry import POINTWISE, Window, split_blocks
 from npuc.cost.model import estimate
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")
 INT8 = "!quantized.uniform<i8:f32, 0.1:-3>"
+ROUNDING = ROUNDING_MODES[0]
 
 
 def fm(region: str, offset: int, shape: tuple[int, ...]) -> str:
@@ -124,8 +126,10 @@ def test_ifm_depth_12_wastes_the_rest_of_the_depth_step():
 def test_depthwise_has_no_ifm_depth_term():
     cost = estimate(lowered(conv("d", (1, 16, 16, 32), 32, kernel=3, kind="depthwise_conv2d")), TARGET)
     # 16x16x32 outputs x 12 kernel steps / 16 depthwise MACs per cycle, + the
-    # write-back of the last 16x8x8 block at 2 elements/cycle, + overhead.
-    assert cost.commands[0].compute_cycles == 16 * 16 * 32 * 12 // 16 + 16 * 8 * 8 // 2 + 16
+    # write-back of the last 16x8x8 block at 2 elements/cycle, + one IFM block
+    # (18x10x8) and one OFM block in and out of the SRAM (latency 32 + 32, 8 bytes/cycle).
+    block_memory = 32 + 18 * 10 * 8 // 8 + 32 + 16 * 8 * 8 // 8
+    assert cost.commands[0].compute_cycles == 16 * 16 * 32 * 12 // 16 + 16 * 8 * 8 // 2 + block_memory
     assert cost.commands[0].macs == 16 * 16 * 32 * 9
 
 
@@ -242,16 +246,48 @@ def test_pooling_takes_four_cycles_per_kernel_tap_per_micro_block_for_int8():
     assert block_cycles(wide, (8, 8, 16), TARGET) == 2 * 64 * 4 * 16 / 4
 
 
+def test_reduce_sum_walks_the_ifm_depth_like_a_depth_first_convolution():
+    # Vela prices a reduce sum as a 1x1 depth-first convolution: one step per
+    # 32 IFM channels, each at least the slice minimum; a pool would not see the depth.
+    shape = CommandShape(REDUCE_SUM, (1, 1, 8, 64), (1, 1, 8, 1), POINTWISE, ifm_bits=32)
+    deeper = CommandShape(REDUCE_SUM, (1, 1, 8, 128), (1, 1, 8, 1), POINTWISE, ifm_bits=32)
+    assert block_cycles(shape, (1, 8, 8), TARGET) == 2 * 32
+    assert block_cycles(deeper, (1, 8, 8), TARGET) == 4 * 32
+
+
+def test_edge_blocks_count_by_the_part_they_fill():
+    # 14 rows in blocks of 6: 6 + 6 + 2 rows, 14/6 blocks of work; depth 40 in
+    # blocks of 16: 16 + 16 + 8, 40/16 blocks of work.
+    geometry = split_blocks((1, 14, 14, 40), (6, 14, 16), TARGET.ofm_ublock)
+    assert geometry.counts == (3, 1, 3)
+    assert geometry.work_blocks == pytest.approx(14 / 6 * 40 / 16)
+
+
+def test_a_lookup_table_is_read_once_per_command():
+    # An int8 sub with a 256-entry table in flash (the softmax's exp step, int8 here).
+    def sub(lut: str) -> str:
+        return (
+            f'npu.elementwise {{layer = "e", kind = "sub", ifm = {fm("sram", 0, (1, 4, 4, 16))}, '
+            f'scalar = 3 : i32, ofm = {fm("sram", 4096, (1, 4, 4, 16))}, rescale = array<i64: 1, 0>, '
+            f'rounding = "{ROUNDING}", {lut}act_min = -128 : i32, act_max = 127 : i32, block = {ints((4, 4, 16))}}}'
+        )
+
+    plain = estimate(lowered(sub("")), TARGET).commands[0]
+    with_table = estimate(lowered(sub("lut = #npu.buf<flash, 0, 256>, ")), TARGET).commands[0]
+    assert with_table.bytes_read["flash"] - plain.bytes_read.get("flash", 0) == 256
+
+
 def test_compute_starts_when_the_first_weight_slice_has_arrived():
-    # 64 OFM channels in 8-deep blocks: the conv consumes its DMA'd weights in 8 slices.
+    # 64 OFM channels: the conv consumes its DMA'd weights in 4 slices of 16 channels
+    # (the granule weights are encoded in), whatever its block depth.
     weight_bytes = 64 * 9 * 16
     module = lowered(
         dma("b", ("flash", 1024), ("sram", 4_100_000), weight_bytes),
         conv("b", (1, 16, 16, 16), 64, kernel=3, block=(16, 8, 8), weights=("sram", 4_100_000)),
     )
     copy, compute = estimate(module, TARGET).commands
-    assert compute.start == copy.start + -(-copy.cycles // 8) < copy.end
-    assert compute.end == max(compute.start + compute.cycles, copy.end + -(-compute.cycles // 8))
+    assert compute.start == copy.start + -(-copy.cycles // 4) < copy.end
+    assert compute.end == max(compute.start + compute.cycles, copy.end + -(-compute.cycles // 4))
 
 
 def test_small_elementwise_pays_its_share_of_the_memory_latency():

@@ -9,7 +9,7 @@ from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, Stag
 from npuc.passes.allocate import AllocatePass, allocate_module
 from npuc.passes.legalize import LegalizePass
 from npuc.passes.schedule import SchedulePass, fits, schedule
-from npuc.passes.tile import TilePass, block_cost, clip_block, shram_footprint
+from npuc.passes.tile import TilePass
 from npuc.passes.tile import command_shape as tile_command_shape
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument
@@ -18,8 +18,12 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.allocation import check_placement
 from npuc.context import npuc_context
+from npuc.cost.blocks import choose_block as search_block
+from npuc.cost.blocks import fits_shram, search_input
+from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
+from npuc.cost.geometry import POINTWISE, Window
 from npuc.ir import arg_attributes
-from npuc.planning import buffers, cpu_operations, tensor_hwc
+from npuc.planning import buffers, cpu_operations
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")
@@ -101,29 +105,71 @@ def test_chain_runs_on_the_npu_and_interface_conversion_on_the_host():
     assert cpu_operations(module) == []
 
 
-def test_footprint_counts_ifm_block_and_int32_accumulators():
-    module = run(parse(CHAIN), [LegalizePass()])
-    conv = ops_by_layer(module)["conv"]
-    # 3x3 stride 1: IFM block 18 x 10 x 8 (ifm_depth_step) int8 + 16*8*8 int32.
-    assert shram_footprint(conv, (16, 8, 8), TARGET) == 18 * 10 * 8 + 16 * 8 * 8 * 4
-
-
-def test_tile_clips_blocks_to_the_ofm_and_takes_the_cheapest():
+def test_tile_takes_the_blocks_vela_picks_clipped_to_the_ofm():
     module = run(parse(CHAIN), [LegalizePass(), TilePass()])
     layers = ops_by_layer(module)
     blocks = {
         name: tuple(layers[name].attributes["npu.block"].get_values())
         for name in ("conv", "pool", "fc")
     }
-    # The cheapest by the cost model, not the largest clipped config (8x8x8, 4x4x8, 1x2x16).
-    assert blocks == {"conv": (4, 4, 8), "pool": (2, 2, 8), "fc": (1, 2, 8)}
-    for name, block in blocks.items():
-        op = layers[name]
-        shape = tile_command_shape(op)
-        candidates = [clip_block(c, tensor_hwc(op.results[0]), TARGET.ofm_ublock) for c in TARGET.block_configs]
-        assert block_cost(shape, block, TARGET, 1) == min(block_cost(shape, c, TARGET, 1) for c in candidates)
+    # What Vela 5.2's block search picks for the same shapes.
+    assert blocks == {"conv": (8, 8, 8), "pool": (4, 4, 8), "fc": (1, 2, 16)}
+    assert tile_command_shape(layers["conv"]).ifm_bits == 8
+    wide = "tensor<1x8x8x8x!quantized.uniform<i16:f32, 0.05:0>>"
+    pool16 = parse(f"""
+    func.func @main(%x: {wide}) -> {wide} {{
+      %p = quantized.max_pool2d %x {{layer = "p", kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({wide}) -> {wide}
+      func.return %p : {wide}
+    }}""")
+    assert tile_command_shape(ops_by_layer(pool16)["p"]).ifm_bits == 16
     assert tuple(layers["fc"].attributes["npu.stripe"].get_values()) == (1, 1, 10)
     assert "npu.block" not in layers["flatten"].attributes
+
+
+CONV3X3 = Window((3, 3), (1, 1), (1, 1), (1, 1))
+POOL2X2 = Window((2, 2), (2, 2), (1, 1), (0, 0))
+
+
+@pytest.mark.parametrize(
+    ("target", "shape", "block"),
+    [
+        # OFM blocks Vela 5.2 reports (vela --verbose-schedule) for layers of the shared models.
+        ("ethos-u55-128", CommandShape(CONV, (1, 16, 16, 1), (1, 16, 16, 16), CONV3X3), (8, 16, 16)),
+        ("ethos-u65-256", CommandShape(CONV, (1, 16, 16, 1), (1, 16, 16, 16), CONV3X3), (16, 16, 16)),
+        ("ethos-u55-128", CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), POOL2X2), (5, 8, 16)),
+        ("ethos-u65-256", CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), POOL2X2), (6, 6, 16)),
+        ("ethos-u55-128", CommandShape(DEPTHWISE, (1, 112, 112, 32), (1, 112, 112, 32), CONV3X3), (7, 12, 16)),
+        ("ethos-u55-128", CommandShape(DEPTHWISE, (1, 28, 28, 192), (1, 28, 28, 192), CONV3X3), (7, 12, 16)),
+        ("ethos-u65-256", CommandShape(CONV, (1, 49, 10, 1), (1, 25, 5, 64), Window((10, 4), (2, 2), (1, 1), (4, 1))),
+         (14, 6, 32)),
+        ("ethos-u55-128", CommandShape(FULLY_CONNECTED, (1, 1, 1, 640), (1, 1, 1, 128), POINTWISE), (1, 2, 128)),
+    ],
+)
+def test_block_search_picks_the_blocks_vela_picks(target, shape, block):
+    assert search_block(shape, load_target(target)) == block
+
+
+def test_targets_carry_the_shared_buffer_bank_rules():
+    # Vela 5.2's shram_granules (IFM8, IFM8 elementwise, Acc32, Acc40) for two
+    # accelerators; a target without [shram] counts plain bytes.
+    small, large = TARGET.shram, load_target("ethos-u65-256").shram
+    assert (small.bank_bytes, small.ifm_granule, small.elementwise_ifm_granule) == (1024, 4, 4)
+    assert (small.accumulator_granule, small.wide_accumulator_granule) == (8, 12)
+    assert (large.ifm_granule, large.accumulator_granule, large.wide_accumulator_granule) == (8, 16, 20)
+    assert (TARGET.ofm_block_max.height, TARGET.ofm_block_max.width, TARGET.sub_kernel_max) == (32, 64, (8, 8))
+    generic = load_target("generic-4tops")
+    assert generic.shram.bank_bytes == generic.shram.accumulator_granule == 1
+    assert generic.ofm_block_max.depth == max(block.depth for block in generic.block_configs)
+
+
+def test_blocks_must_fit_the_shared_buffer_in_banks():
+    # ethos-u55-128: 20 usable banks of 1 KiB. A 1x1 conv over 32 channels in an
+    # 8x8x32 block: IFM 8x8x32 bytes = 2 banks, doubled = 4; accumulators
+    # 8x8x32 int32 = 8 banks, doubled = 16: 20 banks, fits. 8x10x32 needs 24.
+    shape = CommandShape(CONV, (1, 8, 16, 32), (1, 8, 16, 32), POINTWISE)
+    command = search_input(shape, TARGET)
+    assert fits_shram(command, (8, 8, 32), TARGET)
+    assert not fits_shram(command, (8, 10, 32), TARGET)
 
 
 def test_schedule_stages_each_npu_weights_before_the_previous_npu_op():

@@ -1,17 +1,16 @@
 // RUN: npuc-opt %s --split-input-file -p npu-tile | filecheck %s
 
-// conv -> pool -> reshape -> fc: every block is clipped to its small OFM
-// (rounded up to the 1x2x8 micro-block) and the cheapest by the cost model
-// wins, not the largest: the conv's 4x4x8 blocks (464 cycles) beat one
-// 8x8x8 block (656: nothing overlaps the only block's output write-back);
-// the pool's 2x2x8 (259) beats 2x4x8 (294) and 4x4x8 (364); the fully connected [1, 10]
-// OFM reads as 1 x 1 x 10 and one 8-deep slice less (1x2x8, 324) beats
-// 1x2x16 (358). The stripe is the whole OFM; reshape gets no block.
+// conv -> pool -> reshape -> fc, Vela's block search: the block that fetches
+// the fewest IFM and weight elements per OFM element wins. The conv's and the
+// pool's whole OFM in one block (8x8x8, 4x4x8) fetches no kernel halo twice;
+// the fully connected [1, 10] OFM reads as 1 x 1 x 10, and its search starts
+// at the 16-channel weight granule (1x2x16; the OFM depth 10 rounds up to 16
+// in micro-blocks, so clipping keeps it). The stripe is the whole OFM; reshape gets no block.
 // CHECK-LABEL: func.func @main
-// CHECK:       quantized.conv2d {{.*}} {layer = "conv", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 8, 8, 8>,
-// CHECK:       quantized.max_pool2d {{.*}} {layer = "pool", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>, npu.stripe = array<i64: 4, 4, 8>,
+// CHECK:       quantized.conv2d {{.*}} {layer = "conv", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 8, 8, 8>,
+// CHECK:       quantized.max_pool2d {{.*}} {layer = "pool", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>,
 // CHECK:       quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu"} :
-// CHECK:       quantized.fully_connected {{.*}} {layer = "fc", npu.placement = "npu", npu.block = array<i64: 1, 2, 8>, npu.stripe = array<i64: 1, 1, 10>,
+// CHECK:       quantized.fully_connected {{.*}} {layer = "fc", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 10>,
 func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
   %q = quantized.quantize %x {npu.placement = "host"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
   %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>
@@ -28,11 +27,11 @@ func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
 
 // -----
 
-// On an 8x8x64 OFM the cheapest block is [4, 4, 16] (2144 cycles), not the
-// largest clipped one ([8, 8, 16], 2336: a longer pipeline fill); CPU ops
-// get no block.
+// On an 8x8x64 OFM the 1x1 conv reads its IFM once per 32-deep block: 8x8x32
+// fills the 20 usable banks exactly (IFM 8x8x16 bytes: 1 bank, doubled and
+// rounded to the granule: 4; int32 accumulators 8 banks, doubled: 16), 8x8x64 would not fit. CPU ops get no block.
 // CHECK-LABEL: func.func @main
-// CHECK:       quantized.conv2d {{.*}} {layer = "deep", npu.placement = "npu", npu.block = array<i64: 4, 4, 16>, npu.stripe = array<i64: 8, 8, 64>,
+// CHECK:       quantized.conv2d {{.*}} {layer = "deep", npu.placement = "npu", npu.block = array<i64: 8, 8, 32>, npu.stripe = array<i64: 8, 8, 64>,
 // CHECK:       quantized.transpose {{.*}} {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", perm
 func.func @main(%x: tensor<1x8x8x16x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x8x8x64x!quantized.uniform<i8:f32, 0.5:0>> {
   %w = quantized.constant dense<1> : tensor<64x1x1x16xi8> -> tensor<64x1x1x16x!quantized.uniform<i8:f32, 0.01:0>>
@@ -44,10 +43,11 @@ func.func @main(%x: tensor<1x8x8x16x!quantized.uniform<i8:f32, 0.02:0>>) -> tens
 
 // -----
 
-// A 36x36 pooling window: only the smallest block's IFM block
-// (37 x 37 x 8 bytes) and accumulators fit the 20480 usable SHRAM bytes.
+// A 36x36 pooling window is computed in 8x8 sub-kernels, each re-reading the
+// IFM: the IFM block holds one sub-kernel's halo (15 x 15 x 16 bytes for an
+// 8x8x16 block), so a large block still fits.
 // CHECK-LABEL: func.func @main
-// CHECK:       quantized.max_pool2d {{.*}} {layer = "wide", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>, npu.stripe = array<i64: 29, 29, 16>,
+// CHECK:       quantized.max_pool2d {{.*}} {layer = "wide", npu.placement = "npu", npu.block = array<i64: 8, 8, 16>, npu.stripe = array<i64: 29, 29, 16>,
 func.func @main(%x: tensor<1x64x64x16x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x29x29x16x!quantized.uniform<i8:f32, 0.1:0>> {
   %p = quantized.max_pool2d %x {layer = "wide", npu.placement = "npu", kernel = array<i64: 36, 36>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x64x64x16x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x29x29x16x!quantized.uniform<i8:f32, 0.1:0>>
   func.return %p : tensor<1x29x29x16x!quantized.uniform<i8:f32, 0.1:0>>

@@ -1,0 +1,217 @@
+"""OFM block choice: the block search npu-tile runs for every NPU command.
+
+The rule is Vela's (Regor's) block search, so that npuc computes in the
+blocks Vela would and the cost model prices the same work:
+
+1. Candidates are every multiple of the OFM micro-block up to the OFM (rounded
+   up to the micro-block) and `ofm_block_max`. Depths are visited from
+   `ofm_block_depth` (or the OFM depth, if smaller) in micro-block steps, each
+   rounded up to `ofm_block_depth` while below the OFM depth; within a depth,
+   heights then widths ascend.
+2. A candidate must fit the shared buffer (`fits_shram`): its IFM block and
+   its accumulators, both double-buffered and rounded to banks (`ShramBanks`).
+3. Each fitting candidate costs the IFM and weight elements fetched per OFM
+   element (`fetch_cost`); the cheapest wins, the first visited on a tie
+   (costs within `TIE` of each other), except that a block of at most 4 x 4
+   replaces an equally cheap one when its IFM block covers at least as much
+   of the IFM.
+
+Everything is in elements of the command's shapes; the IFM element width
+only sizes the shared-buffer areas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil, inf
+
+from npuc.cost.compute import (
+    AVG_POOL,
+    CONV,
+    DEPTHWISE,
+    ELEMENTWISE,
+    MAX_POOL,
+    CommandShape,
+    kernel_first,
+)
+from npuc.cost.geometry import ceil_to
+from npuc.targets import Target
+
+ACCUMULATOR_BITS = 32
+"""Accumulator width of 8-bit data: TFLite integer kernels accumulate int8 products in int32."""
+
+WIDE_ACCUMULATOR_BITS = 40
+"""Accumulator width of 16-bit data (but pooling): the NPU keeps 40-bit sums of int16 x int8 products."""
+
+TIE = 1e-9
+"""Relative difference below which two costs are equal. Costs are ratios of integers: two that are
+equal in exact arithmetic may differ in their last bits as floats, and must tie as they do in Vela."""
+
+SMALL_BLOCK = 4
+"""Blocks of at most this height and width win cost ties by IFM coverage (Vela's rule)."""
+
+PER_CHANNEL = (DEPTHWISE, MAX_POOL, AVG_POOL, ELEMENTWISE)
+"""Command kinds whose OFM channel reads only its own IFM channel: the IFM block is as deep as the OFM block."""
+
+
+@dataclass(frozen=True)
+class SearchInput:
+    """What the search needs of a command, derived once from its `CommandShape` (`search_input`).
+
+    `ifm_block_depth` is the IFM block depth of a command summing over the
+    IFM depth (0: as deep as the OFM block), `kernel` the dilated kernel
+    extent [h, w], `ifm_repeats` the sub-kernels the kernel splits into.
+    """
+
+    shape: CommandShape
+    ifm_block_depth: int
+    kernel: tuple[int, int]
+    ifm_repeats: int
+
+    @property
+    def ofm(self) -> tuple[int, int, int]:
+        """The OFM [h, w, c] (batch left out)."""
+        return self.shape.ofm[1:]  # type: ignore[return-value]
+
+
+def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | None:
+    """The OFM block ([h, w, c]) Vela's search picks for `shape` on `target` (None if none fits)."""
+    command = search_input(shape, target)
+    ublock, limit = target.ofm_ublock, target.ofm_block_max
+    height, width, depth = command.ofm
+    space = (
+        min(ceil_to(height, ublock.height), limit.height),
+        min(ceil_to(width, ublock.width), limit.width),
+        min(ceil_to(depth, ublock.depth), limit.depth),
+    )
+    best: tuple[int, int, int] | None = None
+    best_cost, best_coverage = inf, inf
+    for block_depth in _depths(depth, space[2], target):
+        too_big: set[tuple[int, int]] = set()
+        for block_height in range(ublock.height, space[0] + 1, ublock.height):
+            for block_width in range(ublock.width, space[1] + 1, ublock.width):
+                if (block_height, block_width) in too_big:
+                    continue
+                block = (block_height, block_width, block_depth)
+                if not fits_shram(command, block, target):
+                    too_big.add((block_width, block_height))  # its transpose would not fit either
+                    continue
+                cost = fetch_cost(command, block, target)
+                if cost < best_cost * (1 - TIE):
+                    best, best_cost, best_coverage = block, cost, inf
+                elif cost <= best_cost * (1 + TIE) and max(block_height, block_width) <= SMALL_BLOCK:
+                    coverage = _coverage(command, block, target)
+                    if coverage <= best_coverage:
+                        best, best_coverage = block, coverage
+    return best
+
+
+def search_input(shape: CommandShape, target: Target) -> SearchInput:
+    """The `SearchInput` of `shape` on `target`: IFM block depth (8-bit steps scaled by the IFM width),
+    dilated kernel and sub-kernel count."""
+    rates, window = target.throughput, shape.window
+    ifm_depth = shape.ifm[3]
+    if shape.kind in PER_CHANNEL:
+        ifm_block_depth = 0  # the OFM block depth
+    else:
+        first = shape.kind == CONV and kernel_first(ifm_depth, window.elements, rates)
+        step = rates.kernel_first_ifm_block_depth if first else rates.depth_first_ifm_depth_step
+        ifm_block_depth = ceil_to(min(ifm_depth, step * 8 // shape.ifm_bits), target.ifm_ublock.depth)
+    kernel = tuple(d * (k - 1) + 1 for d, k in zip(window.dilations, window.kernel))
+    repeats = ceil(kernel[0] / target.sub_kernel_max[0]) * ceil(kernel[1] / target.sub_kernel_max[1])
+    return SearchInput(shape, ifm_block_depth, kernel, repeats)  # type: ignore[arg-type]
+
+
+def _depths(ofm_depth: int, deepest: int, target: Target) -> list[int]:
+    """Candidate block depths in search order (rule 1 of the module docstring)."""
+    split, step = target.throughput.ofm_block_depth, target.ofm_ublock.depth
+    depths, depth = [], max(step, min(deepest, split))
+    while True:
+        if depth < ofm_depth:
+            depth = ceil_to(depth, split)
+        if depth > deepest:
+            return depths
+        depths.append(depth)
+        depth += step
+
+
+def ifm_block(command: SearchInput, block: tuple[int, int, int], target: Target) -> tuple[int, int, int]:
+    """The IFM block ([h, w, c]) that feeds OFM block `block`: its kernel halo limited to one
+    sub-kernel, rounded up to the OFM micro-block."""
+    ublock, strides = target.ofm_ublock, command.shape.window.strides
+    sub_kernel = [min(k, limit) for k, limit in zip(command.kernel, target.sub_kernel_max)]
+    height = ceil_to((block[0] - 1) * strides[0] + sub_kernel[0], ublock.height)
+    width = ceil_to((block[1] - 1) * strides[1] + sub_kernel[1], ublock.width)
+    return height, width, command.ifm_block_depth or block[2]
+
+
+def fits_shram(command: SearchInput, block: tuple[int, int, int], target: Target) -> bool:
+    """Whether the double-buffered IFM block(s) and accumulators of `block` fit the shared buffer.
+
+    Bytes per IFM pixel round up to the IFM micro-block depth, accumulator
+    channels to it too; each area takes twice its banks, rounded up to its
+    granule. Elementwise commands hold two IFM blocks and no accumulators.
+    A one-row OFM computed with a one-row kernel needs only one row of
+    accumulators, whatever the micro-block height.
+    """
+    banks, shape = target.shram, command.shape
+    granule = target.ifm_ublock.depth
+    ifm_h, ifm_w, ifm_d = ifm_block(command, block, target)
+    ifm_bytes = ifm_h * ifm_w * ceil_to(ceil(ifm_d * shape.ifm_bits / 8), granule)
+    usable = target.shram_usable_bytes // banks.bank_bytes
+    if shape.kind == ELEMENTWISE:
+        return 2 * _banks(ifm_bytes, banks.elementwise_ifm_granule, target) <= usable
+    height = 1 if command.ofm[0] == 1 and command.kernel[0] == 1 else block[0]
+    wide = shape.ifm_bits > 8 and shape.kind not in (MAX_POOL, AVG_POOL)
+    acc_bits = WIDE_ACCUMULATOR_BITS if wide else ACCUMULATOR_BITS
+    acc_bytes = height * block[1] * ceil_to(block[2], granule) * acc_bits // 8
+    acc_granule = banks.wide_accumulator_granule if wide else banks.accumulator_granule
+    return _banks(ifm_bytes, banks.ifm_granule, target) + _banks(acc_bytes, acc_granule, target) <= usable
+
+
+def _banks(size: int, granule: int, target: Target) -> int:
+    """Banks a double-buffered area of `size` bytes takes, rounded up to `granule`."""
+    return ceil_to(2 * ceil(size / target.shram.bank_bytes), granule)
+
+
+def fetch_cost(command: SearchInput, block: tuple[int, int, int], target: Target) -> float:
+    """IFM and weight elements fetched per OFM element when computing in `block`.
+
+    The IFM block is fetched once per block position (fractional positions
+    count by their fraction), per sub-kernel and, unless the command is per
+    channel, per OFM depth block; a convolution's weights (whole kernel x
+    IFM depth, times the OFM depth for a full convolution) once per block
+    position. An elementwise command costs its block count instead. A block
+    whose IFM block holds half the IFM or more costs half (both buffers hold
+    the whole IFM).
+    """
+    shape = command.shape
+    _, ifm_height, ifm_width, ifm_depth = shape.ifm
+    ofm = command.ofm
+    ofm_elements = ofm[0] * ofm[1] * ofm[2]
+    fitted = (1 if ofm[0] == 1 and command.kernel[0] == 1 else block[0], block[1], block[2])
+    fetched_block = ifm_block(command, block, target)
+    if shape.kind == ELEMENTWISE:
+        cost = max(ofm_elements / (block[0] * block[1] * block[2]), 1.0)
+    else:
+        fractions = [size / extent for size, extent in zip(ofm, fitted)]
+        whole = [ceil(fraction) for fraction in fractions]
+        ifm_fetch = fetched_block[0] * fetched_block[1] * ifm_depth * command.ifm_repeats * fractions[0] * fractions[1]
+        weight_fetch = 0.0
+        if shape.kind in (CONV, DEPTHWISE):
+            weight_fetch = command.kernel[0] * command.kernel[1] * ifm_depth * whole[0] * whole[1]
+        if shape.kind not in PER_CHANNEL:
+            ifm_fetch *= whole[2]
+        if shape.kind == CONV:
+            weight_fetch *= fitted[2] * fractions[2]
+        cost = (ifm_fetch + weight_fetch) / ofm_elements
+    if ifm_height * ifm_width * ifm_depth < 2 * fetched_block[0] * fetched_block[1] * fetched_block[2]:
+        cost /= 2
+    return cost
+
+
+def _coverage(command: SearchInput, block: tuple[int, int, int], target: Target) -> float:
+    """IFM area over the part of it one IFM block covers (lower covers more)."""
+    _, ifm_height, ifm_width, _ = command.shape.ifm
+    fetched = ifm_block(command, block, target)
+    return ifm_height * ifm_width / (min(ifm_height, fetched[0]) * min(ifm_width, fetched[1]))

@@ -233,8 +233,8 @@ class Target:
     `MemorySystem`. `alignment` (bytes) applies to every buffer placement.
     `shram_bytes` is the NPU's internal shared buffer, of which
     `shram_reserved_bytes` are not available for IFM and accumulator blocks.
-    Every block in `block_configs` is a multiple of `ofm_ublock`; the IFM is
-    fetched in multiples of `ifm_ublock`. npu-tile searches OFM blocks up to
+    OFM blocks are multiples of `ofm_ublock`; the IFM is fetched in
+    multiples of `ifm_ublock`. npu-tile searches OFM blocks up to
     `ofm_block_max` ([h, w, c]) that fit the shared buffer by the bank rules
     of `shram`; a kernel larger than `sub_kernel_max` ([h, w]) is split into
     sub-kernels that each re-read the IFM. Operator kinds absent from
@@ -260,7 +260,6 @@ class Target:
     shram_reserved_bytes: int
     ofm_ublock: BlockShape
     ifm_ublock: BlockShape
-    block_configs: tuple[BlockShape, ...]
     operators: tuple[OperatorRule, ...]
     engines: tuple[str, ...]
     ofm_block_max: BlockShape

@@ -50,7 +50,6 @@ class Accelerator:
     shram_reserved_bytes: int
     ofm_ublock: BlockShape
     ifm_ublock: BlockShape
-    block_configs: tuple[BlockShape, ...]
     operators: tuple[OperatorRule, ...]
     engines: tuple[str, ...]
     ofm_block_max: BlockShape
@@ -125,7 +124,6 @@ def read_accelerator(reader: TableReader) -> Accelerator:
     ofm_ublock = BlockShape(*reader.int_list("ofm_ublock", 3))
     ifm_ublock = BlockShape(*reader.int_list("ifm_ublock", 3)) if reader.has("ifm_ublock") else ofm_ublock
     engines = reader.choices("engines", ENGINES) if reader.has("engines") else ENGINES
-    block_configs = read_block_configs(reader, ofm_ublock)
     return Accelerator(
         name=reader.string("name"),
         description=reader.string("description"),
@@ -135,10 +133,9 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         shram_reserved_bytes=shram_reserved_bytes,
         ofm_ublock=ofm_ublock,
         ifm_ublock=ifm_ublock,
-        block_configs=block_configs,
         operators=read_operators(reader.sub("operators")),
         engines=engines,
-        ofm_block_max=read_ofm_block_max(reader, block_configs),
+        ofm_block_max=read_ofm_block_max(reader, ofm_ublock),
         sub_kernel_max=tuple(reader.int_list("sub_kernel_max", 2)) if reader.has("sub_kernel_max") else UNSPLIT,  # type: ignore[arg-type]
         shram=read_shram_banks(reader.sub("shram")) if reader.has("shram") else ShramBanks(),
     )
@@ -243,11 +240,15 @@ UNSPLIT = (65536, 65536)
 """Default `sub_kernel_max`: larger than any kernel a tensor allows, so no kernel is split."""
 
 
-def read_ofm_block_max(reader: TableReader, block_configs: tuple[BlockShape, ...]) -> BlockShape:
-    """`ofm_block_max` ([h, w, c]); default: the largest extent of `block_configs` per dimension."""
-    if reader.has("ofm_block_max"):
-        return BlockShape(*reader.int_list("ofm_block_max", 3))
-    return BlockShape(*(max(extents) for extents in zip(*((b.height, b.width, b.depth) for b in block_configs))))
+def read_ofm_block_max(reader: TableReader, ublock: BlockShape) -> BlockShape:
+    """`ofm_block_max`: the largest OFM block [h, w, c], a multiple of `ublock`."""
+    block = BlockShape(*reader.int_list("ofm_block_max", 3))
+    if block.height % ublock.height or block.width % ublock.width or block.depth % ublock.depth:
+        raise reader.fail(
+            "ofm_block_max",
+            f"[{block.height}, {block.width}, {block.depth}] is not a multiple of ofm_ublock [{ublock.height}, {ublock.width}, {ublock.depth}]",
+        )
+    return block
 
 
 def read_shram_banks(reader: TableReader) -> ShramBanks:
@@ -256,24 +257,6 @@ def read_shram_banks(reader: TableReader) -> ShramBanks:
     banks = ShramBanks(**{key: reader.integer(key, minimum=1) for key in fields if reader.has(key)})
     reader.done()
     return banks
-
-
-def read_block_configs(reader: TableReader, ublock: BlockShape) -> tuple[BlockShape, ...]:
-    """`block_configs`: a non-empty list of [h, w, c], each a multiple of `ublock`."""
-    value = reader.value("block_configs")
-    if not isinstance(value, list) or not value:
-        raise reader.fail("block_configs", f"expected a non-empty list of [h, w, c], got {describe(value)}")
-    shapes = []
-    for entry in value:
-        shape = BlockShape(*reader.checked_int_list("block_configs", entry, 3))
-        if shape.height % ublock.height or shape.width % ublock.width or shape.depth % ublock.depth:
-            raise reader.fail(
-                "block_configs",
-                f"block {entry} is not a multiple of ofm_ublock "
-                f"[{ublock.height}, {ublock.width}, {ublock.depth}]",
-            )
-        shapes.append(shape)
-    return tuple(shapes)
 
 
 def read_operators(reader: TableReader) -> tuple[OperatorRule, ...]:

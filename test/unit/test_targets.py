@@ -228,11 +228,10 @@ def test_builtin_operator_rules():
 
 
 @pytest.mark.parametrize("name", [*ETHOS_U, GENERIC])
-def test_block_configs_are_ublock_multiples(name):
+def test_largest_block_is_a_ublock_multiple(name):
     target = load_target(name)
-    u = target.ofm_ublock
-    for block in target.block_configs:
-        assert (block.height % u.height, block.width % u.width, block.depth % u.depth) == (0, 0, 0)
+    u, block = target.ofm_ublock, target.ofm_block_max
+    assert (block.height % u.height, block.width % u.width, block.depth % u.depth) == (0, 0, 0)
 
 
 def test_unknown_memory_lookup_raises():
@@ -286,7 +285,7 @@ def test_invalid_toml(tmp_path):
         ("ofm_ublock = [5, 5, 8]", "ofm_ublock = [5, 5]", "ofm_ublock", "list of 3 positive integers"),
         # bad values
         ("alignment = 64", "alignment = 12", "alignment", "power of two"),
-        ("[5, 5, 8],", "[5, 6, 8],", "block_configs", "not a multiple of ofm_ublock"),
+        ("ofm_block_max = [40, 40, 256]", "ofm_block_max = [40, 42, 256]", "ofm_block_max", "not a multiple of ofm_ublock"),
         ("stride = [1, 4], dilation = [1, 4] }", "stride = [4, 1], dilation = [1, 4] }",
          "operators.conv2d.kernel.stride", "empty"),
         ('engines = ["dma", "mac", "elementwise"]', 'engines = ["dma", "gpu"]', "engines", "unknown value 'gpu'"),

@@ -25,6 +25,10 @@ from npuc.planning import is_host_conversion
 INPUT, OUTPUT, LAYER = "input", "output", "layer"
 """`LayerNode.kind` values."""
 
+RESHAPE = "reshape"
+"""The operator a layer's node does not keep when the layer has another op (TFLite's
+FULLY_CONNECTED imports as a reshape of its input and the fully connected op)."""
+
 
 @dataclass(frozen=True)
 class LayerNode:
@@ -32,8 +36,8 @@ class LayerNode:
 
     `name` is unique among nodes: the layer name, or `input:TENSOR` /
     `output:TENSOR` for the interface. `operator` is the op kind of the
-    layer's first op (`conv2d`, `add`, ...; the interface's kind otherwise),
-    `shape` its first result's shape.
+    layer's first op other than a reshape (`conv2d`, `add`, ...; the
+    interface's kind otherwise), `shape` that op's first result's shape.
     """
 
     name: str
@@ -91,8 +95,8 @@ def layer_graph(module: ModuleOp) -> LayerGraph:
             produced = reads
         else:
             layer = layer_name(op)  # type: ignore[arg-type]
-            if layer not in nodes:
-                operator = op.name.split(".", 1)[-1]
+            operator = op.name.split(".", 1)[-1]
+            if layer not in nodes or nodes[layer].operator == RESHAPE != operator:
                 nodes[layer] = LayerNode(layer, LAYER, operator, _shape(op.results[0]) if op.results else ())
             edges.update(((source, layer), None) for source in reads if source != layer)
             produced = (layer,)

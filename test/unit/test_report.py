@@ -179,3 +179,14 @@ def test_text_table_aligns_columns():
     assert lines[0].startswith("Original Operator") and lines[0].endswith("Name")
     assert len(lines) == 2 + 4
     assert set(lines[1]) == {"-", " "}
+
+
+def test_layer_operator_skips_the_reshape_a_fully_connected_imports_with():
+    """TFLite FULLY_CONNECTED on a 4-D input imports as reshape + fully_connected under one layer name."""
+    from pathlib import Path
+
+    import npuc
+
+    model = Path(__file__).resolve().parents[1] / "tflite_models" / "fully_connected_4d_input.tflite"
+    layers = npuc.analyze_model(model, "ethos-u55-128").report()["layers"]
+    assert [layer["original_operator"] for layer in layers] == ["fully_connected"]

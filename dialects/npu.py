@@ -313,6 +313,8 @@ class FullyConnectedOp(ComputeOp):
 
 POOL_KINDS = ("max", "avg", "reduce_sum")
 ELEMENTWISE_KINDS = ("add", "sub", "mul", "shl", "asr", "clz")
+QUANTIZED_ELEMENTWISE_KINDS = ("add", "sub", "mul")
+"""Kinds that, without an explicit rescale, follow TFLite's quantized ADD, SUB and MUL."""
 ROUNDING_MODES = ("half_up", "half_away", "truncate")
 """How an integer elementwise command rounds a right shift: ties toward +inf,
 ties away from zero, or toward zero."""
@@ -347,10 +349,11 @@ class PoolOp(WindowedOp):
 
 @irdl_op_definition
 class ElementwiseOp(ComputeOp):
-    """An elementwise command: quantized add, or integer arithmetic with an explicit rescale.
+    """An elementwise command: quantized add/sub/mul, or integer arithmetic with an explicit rescale.
 
-    Without `rescale`, kind `add` is TFLite's quantized ADD of `ifm` and
-    `ifm2` (broadcast), rescaled from the three feature maps' scales. With
+    Without `rescale`, kinds `add`, `sub` and `mul` are TFLite's quantized
+    ADD, SUB and MUL of `ifm` and `ifm2` (broadcast), rescaled from the three
+    feature maps' scales. With
     `rescale = array<i64: multiplier, shift>` and `rounding` the command is
     integer arithmetic (docs/ir.md): `a = ifm - zp`, `b = ifm2 - zp2` or the
     `scalar`, swapped when `reversed`; `t = a op b` exactly (add, sub, mul,
@@ -374,7 +377,7 @@ class ElementwiseOp(ComputeOp):
         if (self.rescale is None) != (self.rounding is None):
             raise VerifyException("rescale and rounding go together (integer elementwise)")
         if self.rescale is None:
-            self.verify_quantized_add()
+            self.verify_quantized()
         else:
             self.verify_integer()
         first, ofm = self.ifm.shape_values(), self.ofm.shape_values()
@@ -385,10 +388,12 @@ class ElementwiseOp(ComputeOp):
             if out != max(a, b) or (a != b and 1 not in (a, b)):
                 raise VerifyException(f"shapes {list(first)} and {list(second)} do not give {list(ofm)}")
 
-    def verify_quantized_add(self) -> None:
-        """Without a rescale: TFLite ADD of two feature maps."""
-        if self.kind.data != "add" or self.ifm2 is None:
-            raise VerifyException(f"elementwise '{self.kind.data}' without rescale must be add of ifm and ifm2")
+    def verify_quantized(self) -> None:
+        """Without a rescale: TFLite ADD, SUB or MUL of two feature maps."""
+        if self.kind.data not in QUANTIZED_ELEMENTWISE_KINDS or self.ifm2 is None:
+            raise VerifyException(
+                f"elementwise '{self.kind.data}' without rescale must be add, sub or mul of ifm and ifm2"
+            )
         if self.scalar is not None or self.reversed is not None or self.lut is not None:
             raise VerifyException("scalar, reversed and lut need an integer elementwise (rescale)")
 

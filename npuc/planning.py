@@ -45,10 +45,12 @@ from npuc.dialects.quantized import (
     DequantizeOp,
     FullyConnectedOp,
     MaxPool2dOp,
+    MulOp,
     QuantizeOp,
     ReshapeOp,
     SoftmaxOp,
     SplitOp,
+    SubOp,
     quant_type,
 )
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
@@ -63,6 +65,8 @@ OPERATOR_KIND: dict[type[Operation], str] = {
     DepthwiseConv2dOp: "depthwise_conv2d",
     FullyConnectedOp: "fully_connected",
     AddOp: "add",
+    SubOp: "sub",
+    MulOp: "mul",
     MaxPool2dOp: "max_pool2d",
     AvgPool2dOp: "avg_pool2d",
     ReshapeOp: "reshape",
@@ -74,6 +78,9 @@ OPERATOR_KIND: dict[type[Operation], str] = {
 
 WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
 """Ops with a weights operand (index 1) and a bias operand (index 2)."""
+
+BINARY_OPS = (AddOp, SubOp, MulOp)
+"""Ops reading two feature maps (ifm and ifm2) that run as one TFLite-semantics elementwise command."""
 
 HOST, NPU, CPU = "host", "npu", "cpu"
 """Values of `npu.placement`: host interface conversion, NPU command, CPU fallback."""

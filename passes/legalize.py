@@ -11,8 +11,9 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
-from npuc.dialects.quantized import AddOp, SoftmaxOp, quant_type
+from npuc.dialects.quantized import SoftmaxOp, quant_type
 from npuc.planning import (
+    BINARY_OPS,
     CPU,
     HOST,
     NPU,
@@ -115,7 +116,7 @@ def rule_violation(op: Operation, rule: OperatorRule) -> str | None:
         problem = kernel_violation(rule.kernel, op_window)
         if problem:
             return problem
-    ifms = op.operands[:2] if isinstance(op, AddOp) else op.operands[:1]
+    ifms = op.operands[:2] if isinstance(op, BINARY_OPS) else op.operands[:1]
     for name, value in zip(("ifm", "ifm2"), ifms):
         problem = extent_violation(name, value, rule.max_ifm)
         if problem:

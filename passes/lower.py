@@ -424,8 +424,9 @@ class _Lowering:
             "padding": int_array(padding),
         }
 
-    def add(self, op: quantized.AddOp) -> tuple[type[Operation], dict[str, Attribute]]:
-        """`npu.elementwise` add; inputs of lower rank are described with leading 1s (numpy broadcasting)."""
+    def binary(self, op: quantized.AddOp | quantized.SubOp | quantized.MulOp) -> tuple[type[Operation], dict[str, Attribute]]:
+        """`npu.elementwise` add, sub or mul (TFLite semantics); inputs of lower rank are described
+        with leading 1s (numpy broadcasting)."""
         ofm = self.feature_map(op.ofm)
         rank = len(ofm.shape_values())
 
@@ -435,7 +436,7 @@ class _Lowering:
             return npu.FeatureMapAttr.dense(fm.region.data, fm.offset.data, shape, fm.element_type)
 
         return npu.ElementwiseOp, {
-            "kind": StringAttr("add"),
+            "kind": StringAttr(op.name.split(".", 1)[-1]),
             "ifm": broadcast(op.ifm),
             "ifm2": broadcast(op.ifm2),
             "ofm": ofm,
@@ -448,7 +449,9 @@ _COMPUTE: dict[type[Operation], Callable[[_Lowering, Operation], tuple[type[Oper
     quantized.FullyConnectedOp: _Lowering.fully_connected,  # type: ignore[dict-item]
     quantized.MaxPool2dOp: _Lowering.pool,  # type: ignore[dict-item]
     quantized.AvgPool2dOp: _Lowering.pool,  # type: ignore[dict-item]
-    quantized.AddOp: _Lowering.add,  # type: ignore[dict-item]
+    quantized.AddOp: _Lowering.binary,  # type: ignore[dict-item]
+    quantized.SubOp: _Lowering.binary,  # type: ignore[dict-item]
+    quantized.MulOp: _Lowering.binary,  # type: ignore[dict-item]
 }
 """Quantized layer class -> the method giving its NPU command and properties."""
 

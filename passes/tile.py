@@ -12,7 +12,9 @@ from npuc.dialects.quantized import (
     DepthwiseConv2dOp,
     FullyConnectedOp,
     MaxPool2dOp,
+    MulOp,
     SoftmaxOp,
+    SubOp,
 )
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -103,6 +105,8 @@ KIND_OF = {
     MaxPool2dOp: MAX_POOL,
     AvgPool2dOp: AVG_POOL,
     AddOp: ELEMENTWISE,
+    SubOp: ELEMENTWISE,
+    MulOp: ELEMENTWISE,
     SoftmaxOp: ELEMENTWISE,
 }
 """Quantized op class -> `CommandShape.kind` of the command it lowers to."""

@@ -183,7 +183,8 @@ def _elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
         return
     assert op.ifm2 is not None
     first, second, out = op.ifm.element_type, op.ifm2.element_type, op.ofm.element_type
-    result = int_elementwise.add(
+    kernel = {"add": int_elementwise.add, "sub": int_elementwise.sub, "mul": int_elementwise.mul}[op.kind.data]
+    result = kernel(
         memories.read(op.ifm),
         first.zero_point,
         first.scale,

@@ -20,6 +20,8 @@ OPERATOR_KINDS = (
     "depthwise_conv2d",
     "fully_connected",
     "add",
+    "sub",
+    "mul",
     "max_pool2d",
     "avg_pool2d",
     "reshape",

@@ -100,8 +100,8 @@ npu.cpu_op attributes {layer = "t", inputs = [], outputs = [#npu.fm<sram, 0, [1,
 
 // -----
 
-// CHECK: elementwise 'sub' without rescale must be add of ifm and ifm2
-npu.elementwise {layer = "s", kind = "sub", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ifm2 = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, block = array<i64: 2, 1, 4>}
+// CHECK: elementwise 'shl' without rescale must be add, sub or mul of ifm and ifm2
+npu.elementwise {layer = "s", kind = "shl", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ifm2 = #npu.fm<sram, 128, [1, 2, 1, 1], [8, 4, 4, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, block = array<i64: 2, 1, 4>}
 
 // -----
 

@@ -70,13 +70,13 @@ def ort_outputs(path: Path, inputs: np.ndarray) -> np.ndarray:
 
 def ort_quantized(path: Path, calibration: np.ndarray, directory: Path) -> Path:
     """onnxruntime's static QDQ int8 per-channel quantization of `path`."""
+    import onnxruntime
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
         QuantType,
         quantize_static,
     )
-    import onnxruntime
 
     name = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 

@@ -31,11 +31,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from npuc.dialects.common import array_values
-from npuc.dialects.npu import ComputeOp
-
 from npuc.api import analyze_model
 from npuc.cost.model import commands
+from npuc.dialects.common import array_values
+from npuc.dialects.npu import ComputeOp
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONFIGS = {

@@ -13,6 +13,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from xdsl.dialects.builtin import (
+    Float32Type,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+)
+from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.irdl import (
+    BaseAttr,
+    VarConstraint,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+)
+from xdsl.utils.exceptions import VerifyException
+
 from npuc.dialects.common import (
     AddBase,
     BinaryBase,
@@ -44,23 +62,6 @@ from npuc.dialects.window_layers import (
     Pool2dBase,
     TransposeConv2dBase,
 )
-from xdsl.dialects.builtin import (
-    Float32Type,
-    FloatAttr,
-    IntegerAttr,
-    StringAttr,
-    TensorType,
-)
-from xdsl.ir import Attribute, Dialect, SSAValue
-from xdsl.irdl import (
-    BaseAttr,
-    VarConstraint,
-    irdl_op_definition,
-    operand_def,
-    prop_def,
-    result_def,
-)
-from xdsl.utils.exceptions import VerifyException
 
 NAME_ATTR = "graph.name"
 """Argument/result attribute: the tensor's name in the original model."""

@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, TypeVar
 
-from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
-from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
 from xdsl.dialects.builtin import (
     I32,
     ArrayAttr,
@@ -50,6 +48,9 @@ from xdsl.irdl import (
 )
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
+
+from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
+from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
 
 SCALE_BIAS_ENTRY_BYTES = 12
 """Bytes per output channel of a scale/bias table: int32 bias, multiplier, shift."""

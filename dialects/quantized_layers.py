@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from npuc.dialects.common import LayerOp, tensor_shape
-from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 from xdsl.dialects.builtin import DenseArrayBase, TensorType, i32, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import opt_prop_def
 from xdsl.utils.exceptions import VerifyException
+
+from npuc.dialects.common import LayerOp, tensor_shape
+from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 
 
 def per_tensor(value: SSAValue, what: str) -> UniformQuantizedType:

@@ -9,16 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from npuc.dialects.common import (
-    LayerOp,
-    array_values,
-    check_activation,
-    check_window_props,
-    conv_output_size,
-    expect_shape,
-    int_array,
-    tensor_shape,
-)
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     StringAttr,
@@ -31,6 +21,17 @@ from xdsl.irdl import (
     result_def,
 )
 from xdsl.utils.exceptions import VerifyException
+
+from npuc.dialects.common import (
+    LayerOp,
+    array_values,
+    check_activation,
+    check_window_props,
+    conv_output_size,
+    expect_shape,
+    int_array,
+    tensor_shape,
+)
 
 
 class WeightedLayerBase(LayerOp):

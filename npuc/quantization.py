@@ -33,8 +33,8 @@ from npuc.calibration import (
     HISTOGRAM_STRATEGIES,
     STRATEGIES,
     Statistics,
-    collect_statistics,
     choose_range,
+    collect_statistics,
     quantization_error,
 )
 from npuc.dialects import graph

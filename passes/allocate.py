@@ -4,12 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npuc.dialects.npu import (
-    MEMORY_ATTR,
-    OFFSET_ATTR,
-    SCRATCH_MEMORY_ATTR,
-    SCRATCH_OFFSET_ATTR,
-)
 from xdsl.context import Context
 from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, i64
 from xdsl.dialects.func import FuncOp
@@ -18,6 +12,12 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.allocation import allocate, arena_size, check_placement
+from npuc.dialects.npu import (
+    MEMORY_ATTR,
+    OFFSET_ATTR,
+    SCRATCH_MEMORY_ATTR,
+    SCRATCH_OFFSET_ATTR,
+)
 from npuc.errors import AllocationError
 from npuc.planning import (
     CPU,

@@ -6,13 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from npuc.dialects import graph
-from npuc.dialects.common import BinaryBase, array_values
-from npuc.passes.graph_rewriting import (
-    constant_array,
-    float_constant,
-    keep_layer,
-)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation, SSAValue
@@ -23,6 +16,14 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
+)
+
+from npuc.dialects import graph
+from npuc.dialects.common import BinaryBase, array_values
+from npuc.passes.graph_rewriting import (
+    constant_array,
+    float_constant,
+    keep_layer,
 )
 
 ELEMENTWISE_UNARY = (

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npuc.dialects import graph
-from npuc.passes.graph_rewriting import (
-    constant_array,
-    float_constant,
-)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -20,6 +15,11 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
+from npuc.dialects import graph
+from npuc.passes.graph_rewriting import (
+    constant_array,
+    float_constant,
+)
 from npuc.reference.graph_handlers import GRAPH_HANDLERS
 
 

@@ -5,11 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from npuc.dialects import graph
-from npuc.passes.graph_rewriting import (
-    constant_array,
-    float_constant,
-)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
@@ -19,6 +14,12 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
+)
+
+from npuc.dialects import graph
+from npuc.passes.graph_rewriting import (
+    constant_array,
+    float_constant,
 )
 
 LINEAR_OPS = (graph.Conv2dOp, graph.DepthwiseConv2dOp, graph.FullyConnectedOp)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npuc.dialects import graph
-from npuc.dialects.common import array_values, int_array
-from npuc.passes.fuse_activation import FLOAT32_MAX
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -18,6 +15,10 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+from npuc.dialects import graph
+from npuc.dialects.common import array_values, int_array
+from npuc.passes.fuse_activation import FLOAT32_MAX
 
 Padding = tuple[int, int, int, int]
 

@@ -10,11 +10,11 @@ rewrite leaves unused.
 from __future__ import annotations
 
 import numpy as np
-from npuc.dialects import graph
-from npuc.dialects.common import LAYER_ATTR
 from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 
+from npuc.dialects import graph
+from npuc.dialects.common import LAYER_ATTR
 from npuc.reference.graph_interpreter import constant_value
 
 

@@ -6,10 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from npuc.dialects import npu, quantized
-from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
-from npuc.dialects.graph import layout_of
-from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -28,8 +24,12 @@ from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.dialects import npu, quantized
+from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
+from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
 from npuc.lowering_softmax import SCRATCH_ALIGNMENT, exp_table, softmax_commands
+from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from npuc.planning import (
     CPU,
     HOST,

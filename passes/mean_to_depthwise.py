@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, TensorType, i8, i32
+from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
 
 from npuc.dialects import quantized
 from npuc.dialects.common import array_values
-from npuc.dialects.quantized import UniformQuantizedType, quant_type
+from npuc.dialects.quantized import quant_type
 from npuc.passes.graph_rewriting import keep_layer
-from npuc.quantization_rules import dense
+from npuc.passes.quantized_rewriting import ones_depthwise, rewrite_integer_module
 from npuc.reference.int_tensor_ops import mean_rescale
-from npuc.reference.quantized_interpreter import ONNXRUNTIME_ROUNDING, rounding_mode
 
 SPATIAL_AXES = (1, 2)
 """H and W of an NHWC tensor."""
@@ -41,20 +37,13 @@ class MeanToDepthwise(RewritePattern):
         ifm, ofm = quant_type(op.input), quant_type(op.output)
         assert ifm is not None and ofm is not None, "verified: per-tensor quantized"
         batch, height, width, channels = shape
-        weights = quantized.ConstantOp(
-            dense(np.ones((1, height, width, channels), dtype=np.int8), i8),
-            TensorType(UniformQuantizedType(i8, [1.0], [0]), [1, height, width, channels]),
-        )
-        bias = quantized.ConstantOp(dense(np.zeros(channels, dtype=np.int32), i32))
         pooled_type = TensorType(ofm, [batch, 1, 1, channels])
-        conv = quantized.DepthwiseConv2dOp(op.input, weights.output, bias.output, pooled_type)
-        multiplier, shift = mean_rescale(ifm.scale, ofm.scale, height * width)
-        conv.properties["rescale"] = DenseArrayBase.from_list(i32, [multiplier, shift])
-        new_ops = [weights, bias, conv]
+        rescale = mean_rescale(ifm.scale, ofm.scale, height * width)
+        new_ops = ones_depthwise(op.input, pooled_type, (height, width), rescale, op)
         if pooled_type != op.output.type:
-            new_ops.append(quantized.ReshapeOp(conv.ofm, op.output.type))
-        for new_op in new_ops:
-            keep_layer(op, new_op)
+            reshape = quantized.ReshapeOp(new_ops[-1].results[0], op.output.type)
+            keep_layer(op, reshape)
+            new_ops.append(reshape)
         rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
 
 
@@ -78,9 +67,4 @@ class MeanToDepthwisePass(ModulePass):
     name = "quantized-mean-to-depthwise"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if rounding_mode(op) == ONNXRUNTIME_ROUNDING:
-            return
-        walker = PatternRewriteWalker(
-            GreedyRewritePatternApplier([MeanToDepthwise()], dce_enabled=False)
-        )
-        walker.rewrite_module(op)
+        rewrite_integer_module(op, MeanToDepthwise())

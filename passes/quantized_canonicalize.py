@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npuc.dialects.common import int_array
-from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
+from npuc.dialects.common import int_array
+from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 from npuc.planning import tensor_hwc, window
 
 

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.allocation import fits as allocation_fits
 from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.npu import (
     BLOCK_ATTR,
@@ -13,14 +21,6 @@ from npuc.dialects.npu import (
     StageOp,
 )
 from npuc.dialects.quantized import ConstantOp, DequantizeOp
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.dialects.func import FuncOp
-from xdsl.ir import Operation, SSAValue
-from xdsl.passes import ModulePass
-from xdsl.utils.exceptions import PassFailedException
-
-from npuc.allocation import fits as allocation_fits
 from npuc.ir import arg_attributes
 from npuc.planning import (
     CPU,

@@ -4,18 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
-from npuc.dialects.quantized import (
-    AddOp,
-    AvgPool2dOp,
-    Conv2dOp,
-    DepthwiseConv2dOp,
-    FullyConnectedOp,
-    MaxPool2dOp,
-    MulOp,
-    SoftmaxOp,
-    SubOp,
-)
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp
@@ -35,6 +23,18 @@ from npuc.cost.compute import (
 )
 from npuc.cost.geometry import Window as CostWindow
 from npuc.cost.geometry import as_batch_hwc
+from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+    MulOp,
+    SoftmaxOp,
+    SubOp,
+)
 from npuc.planning import (
     UNIT_WINDOW,
     clip_block,

@@ -36,7 +36,13 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import LAYER_ATTR
-from npuc.dialects.graph import LAYOUT_ATTR, NAME_ATTR, ConstantOp, ReshapeOp, TransposeOp
+from npuc.dialects.graph import (
+    LAYOUT_ATTR,
+    NAME_ATTR,
+    ConstantOp,
+    ReshapeOp,
+    TransposeOp,
+)
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.importers import (
     first_line,

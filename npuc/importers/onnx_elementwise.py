@@ -46,7 +46,12 @@ from npuc.importers.onnx_layout import (
     permute,
     without_axes,
 )
-from npuc.importers.onnx_node import Unsupported, float_param, ints_param, normalized_axes
+from npuc.importers.onnx_node import (
+    Unsupported,
+    float_param,
+    ints_param,
+    normalized_axes,
+)
 
 if TYPE_CHECKING:
     from npuc.importers.onnx import OnnxGraph

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from xdsl.ir import SSAValue
 
-from npuc.dialects.graph import AddOp, BatchMatMulOp, FullyConnectedOp, MulOp, TransposeOp
+from npuc.dialects.graph import (
+    AddOp,
+    BatchMatMulOp,
+    FullyConnectedOp,
+    MulOp,
+    TransposeOp,
+)
 from npuc.importers.onnx_layout import broadcast_operands, f32_tensor, identity
 from npuc.importers.onnx_node import Unsupported
 

@@ -24,7 +24,11 @@ import onnx
 from onnx import helper, numpy_helper, version_converter
 from onnx.external_data_helper import uses_external_data
 
-from npuc.errors import ModelFormatError, ModelVerificationError, UnsupportedOperatorError
+from npuc.errors import (
+    ModelFormatError,
+    ModelVerificationError,
+    UnsupportedOperatorError,
+)
 from npuc.importers import first_line
 from npuc.importers.onnx_node import node_name, op_type
 

@@ -25,8 +25,19 @@ from npuc.dialects.graph import (
     SplitOp,
 )
 from npuc.dialects.movement import COORDINATE_MODES
-from npuc.importers.onnx_layout import Perm, broadcast_operands, f32_tensor, permute, without_axes
-from npuc.importers.onnx_node import Unsupported, float_param, ints_param, normalized_axes
+from npuc.importers.onnx_layout import (
+    Perm,
+    broadcast_operands,
+    f32_tensor,
+    permute,
+    without_axes,
+)
+from npuc.importers.onnx_node import (
+    Unsupported,
+    float_param,
+    ints_param,
+    normalized_axes,
+)
 
 if TYPE_CHECKING:
     from npuc.importers.onnx import OnnxGraph

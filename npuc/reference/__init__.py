@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-
 _SCHEDULE_OPS = ("npu.stage",)
 """npu ops that annotate quantized IR before lowering; the interpreter runs them."""
 

@@ -17,7 +17,12 @@ from xdsl.ir import Operation
 
 from npuc.dialects import graph
 from npuc.dialects.common import array_values
-from npuc.reference import float_kernels, float_math, movement_handlers, movement_kernels
+from npuc.reference import (
+    float_kernels,
+    float_math,
+    movement_handlers,
+    movement_kernels,
+)
 from npuc.reference.batching import batch_views, ir_shape, merge_batch
 from npuc.reference.fixed_point import ACTIVATION_BOUNDS
 from npuc.reference.graph_interpreter import Handler, constant, reshape, transpose

@@ -23,7 +23,13 @@ from xdsl.traits import IsTerminator
 from npuc.dialects.common import ReshapeBase, TransposeBase, array_values, layer_name
 from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
 from npuc.ir import arg_attributes, main_function, tensor_name
-from npuc.reference.batching import batch_size, batch_views, check_result, ir_shape, merge_batch
+from npuc.reference.batching import (
+    batch_size,
+    batch_views,
+    check_result,
+    ir_shape,
+    merge_batch,
+)
 
 Handler = Callable[[Operation, list[np.ndarray]], np.ndarray | list[np.ndarray]]
 """Computes the results of an op from the arrays of its operands.

@@ -11,7 +11,12 @@ import numpy as np
 from xdsl.ir import Operation
 
 from npuc.dialects.common import array_values
-from npuc.dialects.movement import BlockRearrangeBase, DepthToSpaceBase, PadBase, SliceBase
+from npuc.dialects.movement import (
+    BlockRearrangeBase,
+    DepthToSpaceBase,
+    PadBase,
+    SliceBase,
+)
 from npuc.reference import movement_kernels
 from npuc.reference.batching import batch_views, ir_shape, merge_batch
 

@@ -16,7 +16,15 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from npuc.cost.model import commands
-from npuc.dialects.npu import BufferAttr, ComputeOp, ConstantOp, CpuOp, DmaOp, InputOp, OutputOp
+from npuc.dialects.npu import (
+    BufferAttr,
+    ComputeOp,
+    ConstantOp,
+    CpuOp,
+    DmaOp,
+    InputOp,
+    OutputOp,
+)
 
 READ_OPERANDS = ("ifm", "ifm2", "weights", "scale_bias")
 

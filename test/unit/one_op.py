@@ -11,15 +11,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from onnx import helper
-from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, ModuleOp, TensorType, f32
+from onnx_models import make_model, run_onnxruntime
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    ModuleOp,
+    TensorType,
+    f32,
+)
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 
 from npuc.data import NCHW_TO_NHWC
 from npuc.dialects import graph
 from npuc.reference.graph_interpreter import run_graph
-
-from onnx_models import make_model, run_onnxruntime
 
 RTOL, ATOL = 1e-4, 1e-5
 """Agreement required with onnxruntime."""

@@ -6,6 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from test_lower import lowered
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -13,7 +14,6 @@ from npuc.context import npuc_context
 from npuc.dialects import npu
 from npuc.emit import CommandStream, decode, encode
 from npuc.errors import ModelFormatError, ModelVerificationError
-from test_lower import lowered
 
 OPS_FILE = Path(__file__).parents[1] / "filecheck" / "dialects" / "npu" / "ops.mlir"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from npuc.dialects.npu import ROUNDING_MODES
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -11,6 +10,7 @@ from npuc.context import npuc_context
 from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
 from npuc.cost.geometry import POINTWISE, Window, split_blocks
 from npuc.cost.model import estimate
+from npuc.dialects.npu import ROUNDING_MODES
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
 

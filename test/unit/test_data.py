@@ -6,7 +6,13 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
-from npuc.data import ModelInterface, load_samples, model_interface, save_outputs, to_interface
+from npuc.data import (
+    ModelInterface,
+    load_samples,
+    model_interface,
+    save_outputs,
+    to_interface,
+)
 from npuc.errors import InputDataError
 
 

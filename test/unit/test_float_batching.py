@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from one_op import single_op_module, tensor
 from xdsl.dialects.builtin import ModuleOp
 
 from npuc.dialects import graph
 from npuc.errors import InputDataError, ModelVerificationError
 from npuc.ir import main_function
 from npuc.reference.graph_interpreter import constant, interpret_block, run_graph
-
-from one_op import single_op_module, tensor
 
 BATCH = 3
 

@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from onnx import helper
+from onnx_models import make_model
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -24,8 +25,6 @@ from npuc.importers.onnx import import_onnx_bytes
 from npuc.ir import main_function
 from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
 from npuc.reference.graph_interpreter import run_graph
-
-from onnx_models import make_model
 
 PIPELINE = GRAPH_OPTIMISATION_PIPELINE
 TOLERANCE = 1e-5

@@ -8,17 +8,20 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
+from onnx_models import make_model, make_model_proto, max_error_against_onnxruntime
 
 from npuc.api import run_pipeline
 from npuc.dialects import graph
 from npuc.dialects.common import array_values
-from npuc.errors import ModelFormatError, ModelVerificationError, UnsupportedOperatorError
+from npuc.errors import (
+    ModelFormatError,
+    ModelVerificationError,
+    UnsupportedOperatorError,
+)
 from npuc.importers import import_model
 from npuc.importers.onnx import import_onnx, import_onnx_bytes
 from npuc.ir import arg_attributes, main_function, result_attributes
 from npuc.reference.graph_interpreter import constant_value
-
-from onnx_models import make_model, make_model_proto, max_error_against_onnxruntime
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
 TOLERANCE = 1e-4

@@ -17,7 +17,11 @@ from npuc.dialects import quantized
 from npuc.errors import UnsupportedOperatorError
 from npuc.importers.onnx import import_onnx_bytes
 from npuc.reference import ort_kernels
-from npuc.reference.quantized_interpreter import QUANTIZED_HANDLERS, handlers_for, rounding_mode
+from npuc.reference.quantized_interpreter import (
+    QUANTIZED_HANDLERS,
+    handlers_for,
+    rounding_mode,
+)
 
 ort = pytest.importorskip("onnxruntime")
 quantization = pytest.importorskip("onnxruntime.quantization")

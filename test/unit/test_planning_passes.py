@@ -5,12 +5,6 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
-from npuc.passes.allocate import AllocatePass, allocate_module
-from npuc.passes.legalize import LegalizePass
-from npuc.passes.schedule import SchedulePass, fits, schedule
-from npuc.passes.tile import TilePass
-from npuc.passes.tile import command_shape as tile_command_shape
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument
 from xdsl.parser import Parser
@@ -22,7 +16,13 @@ from npuc.cost.blocks import choose_block as search_block
 from npuc.cost.blocks import fits_shram, search_input
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.cost.geometry import POINTWISE, Window
+from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
 from npuc.ir import arg_attributes
+from npuc.passes.allocate import AllocatePass, allocate_module
+from npuc.passes.legalize import LegalizePass
+from npuc.passes.schedule import SchedulePass, fits, schedule
+from npuc.passes.tile import TilePass
+from npuc.passes.tile import command_shape as tile_command_shape
 from npuc.planning import buffers, cpu_operations
 from npuc.targets import load_target
 

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import tflite
-from npuc.dialects import graph, npu, quantized
-from npuc.dialects.quantized import UniformQuantizedType
 from tflite_models.builder import TensorSpec, build_model, run_model
 from xdsl.dialects.builtin import (
     BytesAttr,
@@ -21,6 +19,8 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
+from npuc.dialects import graph, npu, quantized
+from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.reference import (
     fixed_point,

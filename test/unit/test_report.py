@@ -12,7 +12,12 @@ from test_cost_model import TARGET, conv, cpu_op, dma, fully_connected, lowered
 from npuc.cost.model import estimate
 from npuc.report.document import VERSION, build_report
 from npuc.report.figures import bandwidth_series, graph_positions, timeline_figure
-from npuc.report.tables import layer_table_csv, layer_table_text, report_json, summary_text
+from npuc.report.tables import (
+    layer_table_csv,
+    layer_table_text,
+    report_json,
+    summary_text,
+)
 from npuc.report.trace import trace_events, trace_json
 from npuc.report.usage import live_bytes
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 
 import npuc
-from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 from npuc.importers.tflite import import_tflite_bytes
 from npuc.importers.tflite_model import decode_model
 

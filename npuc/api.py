@@ -25,7 +25,14 @@ DEFAULT_TARGET = "ethos-u55-128"
 BACKEND_PASSES = ("npu-legalize", "npu-tile", "npu-schedule", "npu-allocate", "npu-lower")
 """The passes `compile_model` runs after quantization, each given the target."""
 
-QUANTIZED_REWRITES = ("quantized-canonicalize", "quantized-mean-to-depthwise", "layer-cse", "layer-dce")
+QUANTIZED_REWRITES = (
+    "quantized-canonicalize",
+    "quantized-concat-requantize",
+    "quantized-requantize-to-depthwise",
+    "quantized-mean-to-depthwise",
+    "layer-cse",
+    "layer-dce",
+)
 """Target-independent rewrites of quantized IR, run before the back-end passes."""
 
 

@@ -305,6 +305,11 @@ def avg_pool2d(
     return np.clip(quotient, act_min, act_max).astype(ifm.dtype)
 
 
+def requantize_rescale(in_scale: float, out_scale: float) -> tuple[int, int]:
+    """QUANTIZE's (multiplier, shift): the float32 scales divided in double, then QuantizeMultiplier."""
+    return quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+
+
 def requantize(
     q: np.ndarray,
     in_scale: float,
@@ -322,9 +327,7 @@ def requantize(
     double) is encoded with QuantizeMultiplier; each value becomes
     ``clamp(MultiplyByQuantizedMultiplier(q - in_zp) + out_zp, qmin, qmax)``.
     """
-    multiplier, shift = quantize_multiplier(
-        float(np.float32(in_scale)) / float(np.float32(out_scale))
-    )
+    multiplier, shift = requantize_rescale(in_scale, out_scale)
     centred = np.asarray(q, dtype=np.int64) - in_zero_point
     scaled = multiply_by_quantized_multiplier(centred, multiplier, shift) + out_zero_point
     return np.clip(scaled, qmin, qmax).astype(dtype)

@@ -20,12 +20,11 @@ import numpy as np
 from npuc.reference import movement_kernels
 from npuc.reference.fixed_point import (
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     round_half_away_from_zero,
     truncating_divide,
     wrap,
 )
-from npuc.reference.int_kernels import requantize
+from npuc.reference.int_kernels import requantize, requantize_rescale
 
 Quantization = tuple[float, int]
 """(scale, zero point) of a per-tensor quantized tensor."""
@@ -60,7 +59,7 @@ def mean_rescale(in_scale: float, out_scale: float, count: int) -> tuple[int, in
     multiplier is shifted left by floor(log2(count)) (at most 32, and at most
     31 + shift so the shift stays >= -31) and divided by the count.
     """
-    multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    multiplier, shift = requantize_rescale(in_scale, out_scale)
     normalisation = min(count.bit_length() - 1, 32, 31 + shift)
     return (multiplier << normalisation) // count, shift - normalisation
 
@@ -114,13 +113,18 @@ def concatenate(
     out_scale, out_zero_point = output_quantization
     parts = []
     for array, (scale, zero_point) in zip(inputs, input_quantizations, strict=True):
-        if (np.float32(scale), zero_point) != (np.float32(out_scale), out_zero_point):
+        if parameters_differ((scale, zero_point), output_quantization):
             info = np.iinfo(array.dtype)
             array = requantize(
                 array, scale, zero_point, out_scale, out_zero_point, info.min, info.max, array.dtype
             )
         parts.append(array)
     return movement_kernels.concat(parts, axis)
+
+
+def parameters_differ(first: Quantization, second: Quantization) -> bool:
+    """Whether two (scale, zero point) pairs differ as TFLite compares them (float32 scales)."""
+    return (np.float32(first[0]), first[1]) != (np.float32(second[0]), second[1])
 
 
 def _nearest_indices(

@@ -1,0 +1,27 @@
+// RUN: npuc-opt %s --split-input-file -p quantized-requantize-to-depthwise | filecheck %s
+
+// int8 0.1:0 -> 0.2:-1: a 1x1 depthwise of ones with a zero bias and QUANTIZE's
+// rescale (0.1 / 0.2 = 0.5: QuantizeMultiplier gives 2^30, shift 0), keeping the layer.
+// CHECK-LABEL: func.func @int8
+// CHECK-NEXT:  %[[W:.*]] = quantized.constant {layer = "rq"} dense<1> : tensor<1x1x1x3xi8> -> tensor<1x1x1x3x!quantized.uniform<i8:f32, 1.0:0>>
+// CHECK-NEXT:  %[[B:.*]] = quantized.constant {layer = "rq"} dense<0> : tensor<3xi32>
+// CHECK-NEXT:  %[[D:.*]] = quantized.depthwise_conv2d %{{.*}}, %[[W]], %[[B]] {layer = "rq", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none", rescale = array<i32: 1073741824, 0>} : {{.*}} -> tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.2:-1>>
+// CHECK-NEXT:  func.return %[[D]]
+func.func @int8(%x: tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.2:-1>> {
+  %r = quantized.requantize %x {layer = "rq"} : tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.2:-1>>
+  func.return %r : tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.2:-1>>
+}
+
+// -----
+
+// A requantize between storage types (int8 -> int16) or of a map that is not
+// 4-D stays.
+// CHECK-LABEL: func.func @stays
+// CHECK-NEXT:  quantized.requantize %{{.*}} : tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>
+// CHECK-NEXT:  quantized.requantize %{{.*}} : tensor<1x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>
+// CHECK-NOT:   quantized.depthwise_conv2d
+func.func @stays(%x: tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>>, %y: tensor<1x3x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>) {
+  %a = quantized.requantize %x : tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>
+  %b = quantized.requantize %y : tensor<1x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>
+  func.return %a, %b : tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>
+}

@@ -195,6 +195,10 @@ class _Lowering:
         if quantized.quant_type(arg) is not None:
             return npu.InputOp(tensor, self.feature_map(arg), layout=layout)
         users = [use.operation for use in arg.uses]
+        if users and all(isinstance(user, ReturnOp) for user in users):
+            raise PassFailedException(
+                f"{PASS}: f32 input '{tensor}' is returned unchanged: the model has no layer to run"
+            )
         if len(users) != 1 or not isinstance(users[0], quantized.QuantizeOp) or placement(users[0]) != HOST:
             raise PassFailedException(
                 f"{PASS}: f32 argument {arg.index} ('{tensor}') of @main must feed exactly one "

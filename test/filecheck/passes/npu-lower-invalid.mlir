@@ -105,3 +105,10 @@ func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory
   %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 32 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }
+
+// -----
+
+// CHECK: npu-lower: f32 input 'x' is returned unchanged: the model has no layer to run
+func.func @main(%x: tensor<1x4xf32> {graph.name = "x"}) -> tensor<1x4xf32> {
+  func.return %x : tensor<1x4xf32>
+}

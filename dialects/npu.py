@@ -55,6 +55,11 @@ from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
 SCALE_BIAS_ENTRY_BYTES = 12
 """Bytes per output channel of a scale/bias table: int32 bias, multiplier, shift."""
 
+WIDE_SCALE_BIAS_ENTRY_BYTES = 16
+"""Bytes per output channel of a wide scale/bias table (int16 feature maps, TFLite's
+16x8 mode with an int64 bias): int64 bias, int32 multiplier, int32 shift. A wide
+table also selects TFLite's int64 rescale of the accumulator."""
+
 BLOCK_ATTR = "npu.block"
 STRIPE_ATTR = "npu.stripe"
 MEMORY_ATTR = "npu.memory"
@@ -181,6 +186,18 @@ def _activation_range(op: IRDLOperation) -> None:
         )
 
 
+def _check_scale_bias(op: IRDLOperation, depth: int) -> None:
+    """A scale/bias table of one entry per output channel, wide only for int16 feature maps."""
+    buffer, ifm = op.properties["scale_bias"], op.properties["ifm"]
+    assert isinstance(buffer, BufferAttr) and isinstance(ifm, FeatureMapAttr)
+    sizes = [depth * SCALE_BIAS_ENTRY_BYTES]
+    if ifm.element_type.bits == 16:
+        sizes.append(depth * WIDE_SCALE_BIAS_ENTRY_BYTES)
+    if buffer.size.data not in sizes:
+        expected = " or ".join(str(size) for size in sizes)
+        raise VerifyException(f"scale/bias buffer is {buffer.size.data} bytes, expected {expected}")
+
+
 def _check_block(op: IRDLOperation) -> None:
     block = array_values(op.properties["block"])  # type: ignore[arg-type]
     if len(block) != 3 or any(v <= 0 for v in block):
@@ -257,12 +274,7 @@ class WeightedOp(WindowedOp):
             raise VerifyException(
                 f"weights buffer is {self.weights.size.data} bytes, expected {self.weight_bytes()}"
             )
-        depth = self.ofm.shape_values()[3]
-        if self.scale_bias.size.data != depth * SCALE_BIAS_ENTRY_BYTES:
-            raise VerifyException(
-                f"scale/bias buffer is {self.scale_bias.size.data} bytes, "
-                f"expected {depth * SCALE_BIAS_ENTRY_BYTES}"
-            )
+        _check_scale_bias(self, self.ofm.shape_values()[3])
 
 
 @irdl_op_definition
@@ -308,8 +320,7 @@ class FullyConnectedOp(ComputeOp):
             raise VerifyException(
                 f"weights buffer is {self.weights.size.data} bytes, expected {ifm[1] * ofm[1]}"
             )
-        if self.scale_bias.size.data != ofm[1] * SCALE_BIAS_ENTRY_BYTES:
-            raise VerifyException("scale/bias buffer does not match the ofm depth")
+        _check_scale_bias(self, ofm[1])
 
 
 POOL_KINDS = ("max", "avg", "reduce_sum")

@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    i64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
@@ -33,6 +34,7 @@ from npuc.dialects.npu import (
     PLACEMENT_ATTR,
     SCALE_BIAS_ENTRY_BYTES,
     SCRATCH_MEMORY_ATTR,
+    WIDE_SCALE_BIAS_ENTRY_BYTES,
     StageOp,
 )
 from npuc.dialects.quantized import (
@@ -254,14 +256,16 @@ def buffer_bytes(value: SSAValue) -> int:
     """Bytes a value occupies in memory.
 
     A bias feeding a conv, depthwise conv or fully connected op is stored as
-    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel);
+    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel,
+    `WIDE_SCALE_BIAS_ENTRY_BYTES` for an int64 bias);
     everything else is its element count times the storage bytes.
     """
     assert isinstance(value.type, TensorType)
     if any(
         isinstance(use.operation, WEIGHTED_OPS) and use.index == 2 for use in value.uses
     ):
-        return value.type.get_shape()[0] * SCALE_BIAS_ENTRY_BYTES
+        wide = value.type.element_type == i64
+        return value.type.get_shape()[0] * (WIDE_SCALE_BIAS_ENTRY_BYTES if wide else SCALE_BIAS_ENTRY_BYTES)
     return value.type.element_count() * element_bytes(value)
 
 

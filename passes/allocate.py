@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    i64,
+)
 from xdsl.dialects.func import FuncOp
-from xdsl.ir import BlockArgument
+from xdsl.ir import BlockArgument, Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
@@ -46,7 +52,8 @@ class AllocatePass(ModulePass):
     `npuc.planning.buffers`); each memory is placed separately by
     `npuc.allocation.allocate` with the target's alignment and the memory's
     size as capacity, so buffers that are never live at the same time share
-    bytes. Constants live for the whole program and so get consecutive
+    bytes (an op with several results gets `npu.offset = array<i64: ...>`, one
+    per result). Constants live for the whole program and so get consecutive
     offsets. An op's scratch (in its `npu.scratch_memory`) lives only at
     the op and gets `npu.scratch_offset`. An NPU reshape gets its input's
     offset. The placement is then re-checked by
@@ -87,12 +94,17 @@ def allocate_module(func: FuncOp, target: Target) -> dict[str, int]:
         placed = place(resident, memory, target.alignment)
         offsets.update(placed)
         usage[memory.name] = arena_size([b.live_range() for b in resident], placed)
+    result_offsets: dict[Operation, dict[int, int]] = {}
     for value, buffer in holder.items():
-        offset = IntegerAttr(offsets[buffer.name], i64)
         if isinstance(value, BlockArgument):
-            set_arg_attribute(func, value.index, OFFSET_ATTR, offset)
+            set_arg_attribute(func, value.index, OFFSET_ATTR, IntegerAttr(offsets[buffer.name], i64))
         else:
-            value.owner.attributes[OFFSET_ATTR] = offset  # type: ignore[union-attr]
+            result_offsets.setdefault(value.owner, {})[value.index] = offsets[buffer.name]  # type: ignore[arg-type, attr-defined]
+    for op, by_result in result_offsets.items():
+        if len(op.results) == 1:
+            op.attributes[OFFSET_ATTR] = IntegerAttr(by_result[0], i64)
+        else:
+            op.attributes[OFFSET_ATTR] = DenseArrayBase.from_list(i64, [by_result[i] for i in range(len(op.results))])
     for position, op in enumerate(func.body.ops):
         if SCRATCH_MEMORY_ATTR in op.attributes:
             op.attributes[SCRATCH_OFFSET_ATTR] = IntegerAttr(offsets[scratch_name(op, position)], i64)

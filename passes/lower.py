@@ -10,6 +10,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
     BytesAttr,
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     IntegerAttr,
@@ -145,6 +146,9 @@ class _Lowering:
             attributes = owner.attributes
             what = describe(owner)
         memory, offset = attributes.get(npu.MEMORY_ATTR), attributes.get(npu.OFFSET_ATTR)
+        if isinstance(offset, DenseArrayBase):  # one offset per result
+            offsets = array_values(offset)
+            offset = IntegerAttr(offsets[value.index], i64) if value.index < len(offsets) else None  # type: ignore[attr-defined]
         if not isinstance(memory, StringAttr) or not isinstance(offset, IntegerAttr):
             raise PassFailedException(
                 f"{PASS}: {what} has no {npu.MEMORY_ATTR}/{npu.OFFSET_ATTR}: run npu-allocate first"
@@ -248,8 +252,8 @@ class _Lowering:
                 "give each layer its own bias constant"
             )
         table = tables.pop()
-        channels = len(table) // npu.SCALE_BIAS_ENTRY_BYTES
-        value = DenseIntOrFPElementsAttr(TensorType(i32, [channels, 3]), BytesAttr(table))
+        channels = consumers[0].results[0].type.get_shape()[-1]  # type: ignore[attr-defined]
+        value = DenseIntOrFPElementsAttr(TensorType(i32, [channels, len(table) // channels // 4]), BytesAttr(table))
         return npu.ConstantOp(npu.BufferAttr(memory, offset, len(table)), value)
 
     def dma(self, op: npu.StageOp) -> npu.DmaOp:
@@ -472,10 +476,14 @@ def _bias_consumers(value: SSAValue) -> list[Operation]:
 
 
 def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:
-    """Per output channel, little-endian int32 (bias, multiplier, shift)."""
-    values = np.frombuffer(bias.value.data.data, dtype="<i4")
-    multiplier, shift = rescale_parameters(layer)
-    return np.stack([values, multiplier, shift], axis=1).astype("<i4").tobytes()
+    """Per output channel, little-endian (bias, multiplier, shift): an int32 bias, or an int64 one (wide)."""
+    wide = bias.output.type.element_type == i64  # type: ignore[attr-defined]
+    bias_type = "<i8" if wide else "<i4"
+    entries = np.zeros(len(bias.value.data.data) // np.dtype(bias_type).itemsize,
+                       dtype=[("bias", bias_type), ("multiplier", "<i4"), ("shift", "<i4")])
+    entries["bias"] = np.frombuffer(bias.value.data.data, dtype=bias_type)
+    entries["multiplier"], entries["shift"] = rescale_parameters(layer)
+    return entries.tobytes()
 
 
 def _activation_bounds(op: Operation) -> tuple[int, int]:

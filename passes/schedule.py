@@ -20,7 +20,7 @@ from npuc.dialects.npu import (
     SCRATCH_MEMORY_ATTR,
     StageOp,
 )
-from npuc.dialects.quantized import ConstantOp, DequantizeOp
+from npuc.dialects.quantized import ConstantOp, DequantizeOp, quant_type
 from npuc.ir import arg_attributes
 from npuc.planning import (
     CPU,
@@ -246,7 +246,7 @@ def stage_weights(op: Operation, staging_memory: str) -> StageOp | None:
 def assign_memories(func: FuncOp, target: Target) -> None:
     """Set `npu.memory` on args and ops whose values are held in memory."""
     for index, arg in enumerate(func.body.block.args):
-        if not all(is_host_conversion(use.operation) for use in arg.uses):
+        if quant_type(arg) is not None or not all(is_host_conversion(use.operation) for use in arg.uses):
             set_arg_attribute(func, index, MEMORY_ATTR, StringAttr(target.arena_memory))
     for op in func.body.ops:
         memory = op_memory(func, op, target)

@@ -76,9 +76,15 @@ def memory_sizes(module: ModuleOp) -> dict[str, int]:
     return sizes
 
 
-def _scale_bias(memories: Memories, buffer: npu.BufferAttr) -> tuple[np.ndarray, ...]:
-    table = memories.bytes(buffer).view("<i4").reshape(-1, 3)
-    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].astype(np.int64)
+def _scale_bias(memories: Memories, buffer: npu.BufferAttr, channels: int) -> tuple[np.ndarray, ...]:
+    """(bias, multiplier, shift) per channel; the bias keeps its width (int64 in a wide table),
+    which selects the integer kernels' rescale as TFLite's bias type does."""
+    wide = buffer.size.data == channels * npu.WIDE_SCALE_BIAS_ENTRY_BYTES
+    entries = memories.bytes(buffer).view(
+        [("bias", "<i8" if wide else "<i4"), ("multiplier", "<i4"), ("shift", "<i4")]
+    )
+    bias = entries["bias"].astype(np.int64 if wide else np.int32)
+    return bias, entries["multiplier"].astype(np.int64), entries["shift"].astype(np.int64)
 
 
 def _weights(memories: Memories, buffer: npu.BufferAttr, shape: Sequence[int]) -> np.ndarray:
@@ -87,7 +93,7 @@ def _weights(memories: Memories, buffer: npu.BufferAttr, shape: Sequence[int]) -
 
 def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp) -> None:
     ifm_type, ofm_type = op.ifm.element_type, op.ofm.element_type
-    bias, multiplier, shift = _scale_bias(memories, op.scale_bias)
+    bias, multiplier, shift = _scale_bias(memories, op.scale_bias, op.ofm.shape_values()[-1])
     common = dict(
         ifm_zero_point=ifm_type.zero_point,
         bias=bias,

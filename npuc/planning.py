@@ -328,7 +328,8 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
     live to the last position. The results of an NPU reshape or split share
     their input's buffer and extend its live range; the inputs of an NPU
     concat live in the concat's buffer, which is written first by its first
-    input's producer (and lives in that producer's memory). An op needing
+    input's producer (and lives in that producer's memory); a concat that is
+    the input of an NPU concat lives in the outer one's buffer. An op needing
     scratch (`scratch_bytes`) gets a buffer live at its own position only,
     named `scratch_name`, in its `npu.scratch_memory` (once npu-schedule has
     set it). Returns the buffers and, for every value held in memory, its
@@ -340,14 +341,11 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
     holder: dict[SSAValue, Buffer] = {}
     views = npu_views(func)
 
-    def add(value: SSAValue, buffer: Buffer) -> None:
-        found.append(buffer)
-        holder[value] = buffer
-
     for index, arg in enumerate(func.body.block.args):
         memory = memory_of(arg_attributes(func)[index])
         if memory is not None:
-            add(arg, Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1))
+            holder[arg] = Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1)
+            found.append(holder[arg])
 
     for position, op in enumerate(ops):
         scratch_memory = op.attributes.get(SCRATCH_MEMORY_ATTR)
@@ -370,13 +368,22 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
         whole_program = isinstance(op, ConstantOp)
         start = -1 if whole_program or is_host_conversion(op) else position
         for number, result in enumerate(op.results):
-            view = views.get(result)
-            if view is not None and view.base in holder:
-                holder[result] = holder[view.base]
-                continue
-            owner = view.base if view is not None else result
-            name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
-            add(result, Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start))
-            if view is not None:
-                holder[view.base] = holder[result]
+            chain = enclosing_concats(result, views)
+            buffer = next((holder[value] for value in chain if value in holder), None)
+            if buffer is None:
+                owner = chain[-1] if chain else result
+                name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
+                buffer = Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start)
+                found.append(buffer)
+            for value in (result, *chain):
+                holder[value] = buffer
     return found, holder
+
+
+def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[SSAValue]:
+    """The results of the NPU concats whose buffers hold `value`, innermost first (nested views)."""
+    chain: list[SSAValue] = []
+    while value in views and isinstance(views[value].base.owner, ConcatOp):
+        value = views[value].base
+        chain.append(value)
+    return chain

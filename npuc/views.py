@@ -44,9 +44,12 @@ def view_axis(op: ConcatOp | SplitOp) -> int:
 def view_problem(op: Operation, on_npu: set[Operation]) -> str | None:
     """Why `op` (a concat or split) cannot be a memory view, or None if it can.
 
-    `on_npu` holds the ops already placed on the NPU as compute commands:
-    only they can write into a concat's slice. Every slice must have the
-    quantization of the whole tensor, as no rescale happens.
+    `on_npu` holds the ops already placed on the NPU that write memory
+    themselves (compute commands) or through their own slices (concat
+    views, which then nest): only they can write into a concat's slice.
+    Every slice must have the quantization of the whole tensor, as no
+    rescale happens. Other readers of a slice address it in place, strided,
+    unless they need dense data (`needs_dense`).
     """
     if isinstance(op, ConcatOp):
         return _concat_problem(op, on_npu)
@@ -54,17 +57,23 @@ def view_problem(op: Operation, on_npu: set[Operation]) -> str | None:
     return _split_problem(op)
 
 
+def needs_dense(reader: Operation) -> bool:
+    """Whether `reader` cannot address a strided slice: a reshape, a concat or split, the host."""
+    return isinstance(reader, (ReshapeOp, *VIEW_OPS)) or reader.name == "func.return"
+
+
 def _concat_problem(op: ConcatOp, on_npu: set[Operation]) -> str | None:
-    seen: set[SSAValue] = set()
     for index, value in enumerate(op.inputs):
         where = f"input {index}"
         if quant_type(value) != quant_type(op.output):
             return f"{where} is quantized differently from the output (a rescale, not a view)"
         if isinstance(value, BlockArgument) or value.owner not in on_npu:
             return f"{where} is not written by an NPU command"
-        if value in seen or not value.has_one_use():
-            return f"{where} is also read elsewhere, so it cannot live inside the concat"
-        seen.add(value)
+        if list(op.inputs).count(value) > 1:
+            return f"{where} is concatenated more than once"
+        dense = [use.operation.name for use in value.uses if use.operation is not op and needs_dense(use.operation)]
+        if dense:
+            return f"{where} is also read by {dense[0]}, which needs it dense, not a slice of the concat"
     return None
 
 
@@ -73,7 +82,7 @@ def _split_problem(op: SplitOp) -> str | None:
         if quant_type(value) != quant_type(op.input):
             return f"output {index} is quantized differently from the input (a rescale, not a view)"
         for use in value.uses:
-            if isinstance(use.operation, (ReshapeOp, *VIEW_OPS)) or use.operation.name == "func.return":
+            if needs_dense(use.operation):
                 return (
                     f"output {index} feeds {use.operation.name}, which needs a dense tensor, "
                     "not a strided slice"

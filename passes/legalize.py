@@ -11,7 +11,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
-from npuc.dialects.quantized import SoftmaxOp, quant_type
+from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
 from npuc.planning import (
     BINARY_OPS,
     CPU,
@@ -20,6 +20,7 @@ from npuc.planning import (
     OPERATOR_KIND,
     Window,
     computes_on_npu,
+    moves_no_data,
     is_host_conversion,
     layer_ops,
     main_or_fail,
@@ -70,7 +71,8 @@ def legalize(func: FuncOp, target: Target) -> None:
             continue
         reason = cpu_reason(op, target)
         if reason is None and isinstance(op, VIEW_OPS):
-            reason = view_problem(op, {producer for producer in layer_ops(func) if computes_on_npu(producer)})
+            writers = {p for p in layer_ops(func) if computes_on_npu(p) or (isinstance(p, ConcatOp) and moves_no_data(p))}
+            reason = view_problem(op, writers)
         op.attributes[PLACEMENT_ATTR] = StringAttr(CPU if reason else NPU)
         if reason:
             op.attributes[CPU_REASON_ATTR] = StringAttr(reason)

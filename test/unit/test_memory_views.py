@@ -127,3 +127,34 @@ def test_concat_of_an_input_runs_on_the_cpu(inputs) -> None:
     ]
     reference = npuc.run(_module(INPUT_CONCAT), inputs)
     np.testing.assert_array_equal(simulate(result.module, inputs)[0], reference[0])
+
+
+NESTED = (
+    f"func.func @main(%x: tensor<1x5x3x4x{A}>) -> (tensor<1x5x3x3x{A}>, tensor<1x5x3x2x{A}>) {{\n"
+    + _conv("c1", "x", A, 2, 4, A, 8)
+    + _conv("c2", "x", A, 3, 4, A, 9)
+    + f'  %inner = quantized.concat %c1, %c2 {{layer = "inner", axis = 3 : i64}} : '
+    f"(tensor<1x5x3x2x{A}>, tensor<1x5x3x3x{A}>) -> tensor<1x5x3x5x{A}>\n"
+    + _conv("c5", "inner", A, 2, 5, A, 10)
+    + _conv("c3", "x", A, 4, 4, A, 11)
+    + f'  %outer = quantized.concat %inner, %c3 {{layer = "outer", axis = 3 : i64}} : '
+    f"(tensor<1x5x3x5x{A}>, tensor<1x5x3x4x{A}>) -> tensor<1x5x3x9x{A}>\n"
+    + _conv("c4", "outer", A, 3, 9, A, 12)
+    + f"  func.return %c4, %c5 : tensor<1x5x3x3x{A}>, tensor<1x5x3x2x{A}>\n}}\n"
+)
+
+
+def test_a_concat_nests_in_another_and_other_readers_read_its_slice(inputs) -> None:
+    """DenseNet's pattern: the inner concat lives in the outer one's buffer; c5 reads it there."""
+    result = npuc.compile_model(_module(NESTED), "ethos-u55-128")
+    assert result.report()["summary"]["cpu_operators"] == 0
+    convs = _convs(result.module)
+    whole = convs["c4"].ifm
+    assert whole.shape_values() == (1, 5, 3, 9)
+    starts = {name: convs[name].ofm.offset.data - whole.offset.data for name in ("c1", "c2", "c3")}
+    assert starts == {"c1": 0, "c2": 2, "c3": 5}
+    assert {convs[name].ofm.stride_values() for name in ("c1", "c2", "c3")} == {whole.stride_values()}
+    assert (convs["c5"].ifm.offset.data, convs["c5"].ifm.stride_values()) == (whole.offset.data, whole.stride_values())
+    reference = npuc.run(_module(NESTED), inputs)
+    for got, want in zip(simulate(result.module, inputs), reference, strict=True):
+        np.testing.assert_array_equal(got, want)

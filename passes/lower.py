@@ -29,7 +29,7 @@ from npuc.dialects import npu, quantized
 from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
 from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
-from npuc.lowering_softmax import SCRATCH_ALIGNMENT, exp_table, softmax_commands
+from npuc.lowering_softmax import MAX_DEPTH, SCRATCH_ALIGNMENT, exp_table, softmax_commands
 from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from npuc.planning import (
     CPU,
@@ -312,6 +312,12 @@ class _Lowering:
             raise PassFailedException(
                 f"{PASS}: {describe(op)}: softmax scratch is {SCRATCH_ALIGNMENT}-byte aligned, "
                 f"{self.target.name} needs {self.target.alignment}"
+            )
+        depth = op.input.type.get_shape()[-1]  # type: ignore[attr-defined]
+        if depth > MAX_DEPTH:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: rows of {depth} elements exceed the {MAX_DEPTH} whose exps the "
+                "NPU sums without overflow; the target's softmax rule must send it to the CPU"
             )
         block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
         layer_block = BlockShape(*array_values(block))  # type: ignore[arg-type]

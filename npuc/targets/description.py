@@ -168,8 +168,9 @@ class Throughput:
     steps of `ifm_depth_step`, kernel elements in steps of
     `kernel_element_step`) or "depth first" (IFM depth in steps of
     `depth_first_ifm_depth_step`, one kernel element at a time).
-    `depthwise_macs_per_cycle` is the share of the MAC array a depthwise
-    convolution uses (one IFM channel per OFM channel). `ofm_block_depth` is
+    A depthwise convolution takes one step per `kernel_element_step` kernel
+    elements for each micro-block (one IFM channel per OFM channel: 16 of
+    the 128 MACs of ethos-u55-128). `ofm_block_depth` is
     the output-channel granule weights are streamed in, and
     `command_overhead_cycles` the fixed cost of issuing one NPU command.
     `activation_elements_per_cycle` is the rate of a fused clamp activation
@@ -187,7 +188,6 @@ class Throughput:
     """
 
     macs_per_cycle: int
-    depthwise_macs_per_cycle: int
     elementwise_elements_per_cycle: float
     pooling_elements_per_cycle: float
     output_elements_per_cycle: float

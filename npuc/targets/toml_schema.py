@@ -201,7 +201,6 @@ def read_throughput(reader: TableReader) -> Throughput:
     """The `[throughput]` table."""
     throughput = Throughput(
         macs_per_cycle=reader.integer("macs_per_cycle", minimum=1),
-        depthwise_macs_per_cycle=reader.integer("depthwise_macs_per_cycle", minimum=1),
         elementwise_elements_per_cycle=reader.positive_number("elementwise_elements_per_cycle"),
         pooling_elements_per_cycle=reader.positive_number("pooling_elements_per_cycle"),
         output_elements_per_cycle=reader.positive_number("output_elements_per_cycle"),

@@ -50,20 +50,20 @@ def test_default_ethos_u55_128_is_vela_high_end_embedded_shared_sram():
 
 
 @pytest.mark.parametrize(
-    "name, macs, depthwise, ublock, shram, usable, output_rate",
+    "name, macs, ublock, shram, usable, output_rate",
     [
-        ("ethos-u55-32", 32, 4, (1, 1, 4), 16384, 14336, 0.5),
-        ("ethos-u55-64", 64, 8, (1, 1, 8), 16384, 14336, 1.0),
-        ("ethos-u55-128", 128, 16, (1, 2, 8), 24576, 20480, 2.0),
-        ("ethos-u55-256", 256, 32, (2, 2, 8), 49152, 45056, 4.0),
-        ("ethos-u65-256", 256, 32, (2, 2, 8), 49152, 45056, 4.0),
-        ("ethos-u65-512", 512, 64, (2, 2, 8), 49152, 45056, 8.0),
+        ("ethos-u55-32", 32, (1, 1, 4), 16384, 14336, 0.5),
+        ("ethos-u55-64", 64, (1, 1, 8), 16384, 14336, 1.0),
+        ("ethos-u55-128", 128, (1, 2, 8), 24576, 20480, 2.0),
+        ("ethos-u55-256", 256, (2, 2, 8), 49152, 45056, 4.0),
+        ("ethos-u65-256", 256, (2, 2, 8), 49152, 45056, 4.0),
+        ("ethos-u65-512", 512, (2, 2, 8), 49152, 45056, 8.0),
     ],
 )
-def test_accelerator_numbers(name, macs, depthwise, ublock, shram, usable, output_rate):
+def test_accelerator_numbers(name, macs, ublock, shram, usable, output_rate):
     target = load_target(name)
     rates = target.throughput
-    assert (rates.macs_per_cycle, rates.depthwise_macs_per_cycle) == (macs, depthwise)
+    assert rates.macs_per_cycle == macs
     assert (target.ofm_ublock.height, target.ofm_ublock.width, target.ofm_ublock.depth) == ublock
     assert (target.shram_bytes, target.shram_usable_bytes) == (shram, usable)
     assert rates.output_elements_per_cycle == output_rate

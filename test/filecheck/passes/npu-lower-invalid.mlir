@@ -112,3 +112,11 @@ func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory
 func.func @main(%x: tensor<1x4xf32> {graph.name = "x"}) -> tensor<1x4xf32> {
   func.return %x : tensor<1x4xf32>
 }
+
+// -----
+
+// CHECK: npu-lower: probs (quantized.softmax): rows of 4096 elements exceed the 4095 whose exps the NPU sums without overflow; the target's softmax rule must send it to the CPU
+func.func @main(%x: tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 4096 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 8192 : i64, axis = 1 : i64, beta = 1.0 : f32} : tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %a : tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}

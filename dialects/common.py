@@ -81,6 +81,7 @@ def layer_name(op: IRDLOperation) -> str:
 
 
 def check_activation(op: IRDLOperation) -> None:
+    """Verify that the op's `activation` property names a known fused activation."""
     activation = op.properties["activation"]
     assert isinstance(activation, StringAttr)
     if activation.data not in ACTIVATIONS:
@@ -91,6 +92,7 @@ def check_activation(op: IRDLOperation) -> None:
 
 
 def check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
+    """Verify the lengths and minimums of window properties (strides, dilations: 2 values >= 1; padding: 4 >= 0)."""
     lengths = {"padding": 4}
     minimums = {"padding": 0, "output_padding": 0}
     for prop in names:
@@ -104,6 +106,7 @@ def check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
 
 
 def expect_shape(what: str, actual: Sequence[int], expected: Sequence[int]) -> None:
+    """Fail verification, naming `what`, unless `actual` equals `expected`."""
     if tuple(actual) != tuple(expected):
         raise VerifyException(
             f"{what} shape is {list(actual)}, expected {list(expected)}"

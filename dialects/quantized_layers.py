@@ -22,6 +22,7 @@ from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 
 
 def per_tensor(value: SSAValue, what: str) -> UniformQuantizedType:
+    """The per-tensor quantized type of `value`; fails verification naming `what` otherwise."""
     qtype = quant_type(value)
     if qtype is None:
         raise VerifyException(f"{what} must have a !quantized.uniform element type")
@@ -56,6 +57,7 @@ def _check_bias(op: LayerOp, ifm: UniformQuantizedType) -> None:
 
 
 def check_same_storage(first: UniformQuantizedType, second: UniformQuantizedType) -> None:
+    """Fail verification unless the two types store their integers in the same type."""
     if first.storage_type != second.storage_type:
         raise VerifyException(
             f"ifm and ofm storage types differ ({first.storage_type} vs {second.storage_type})"

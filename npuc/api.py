@@ -27,6 +27,7 @@ BACKEND_PASSES = ("npu-legalize", "npu-tile", "npu-schedule", "npu-allocate", "n
 
 QUANTIZED_REWRITES = (
     "quantized-canonicalize",
+    "quantized-fuse-pad",
     "quantized-concat-requantize",
     "quantized-requantize-to-depthwise",
     "quantized-mean-to-depthwise",

@@ -21,6 +21,7 @@ PASS_MODULES: dict[str, tuple[str, str]] = {
     "layer-dce": ("layer_dce", "LayerDcePass"),
     "quantize": ("quantize", "QuantizePass"),
     "quantized-canonicalize": ("quantized_canonicalize", "QuantizedCanonicalizePass"),
+    "quantized-fuse-pad": ("quantized_fuse_pad", "QuantizedFusePadPass"),
     "quantized-concat-requantize": ("concat_requantize", "ConcatRequantizePass"),
     "quantized-requantize-to-depthwise": ("requantize_to_depthwise", "RequantizeToDepthwisePass"),
     "quantized-mean-to-depthwise": ("mean_to_depthwise", "MeanToDepthwisePass"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -18,12 +19,13 @@ from xdsl.pattern_rewriter import (
 
 from npuc.dialects import graph
 from npuc.dialects.common import array_values, int_array
+from npuc.dialects.movement import PadBase
 from npuc.passes.fuse_activation import FLOAT32_MAX
 
 Padding = tuple[int, int, int, int]
 
 
-def spatial_padding(pad: graph.PadOp) -> Padding | None:
+def spatial_padding(pad: PadBase) -> Padding | None:
     """[top, left, bottom, right] of a constant pad of an NHWC map's H and W only, else None."""
     paddings = array_values(pad.paddings)
     if pad.mode.data != "constant" or len(paddings) != 8 or any(paddings[i] for i in (0, 1, 6, 7)):
@@ -36,12 +38,31 @@ def _absorbs(consumer: Operation, value: float, padding: Padding) -> bool:
     if isinstance(consumer, graph.Conv2dOp | graph.DepthwiseConv2dOp):
         return value == 0.0
     if isinstance(consumer, graph.MaxPool2dOp):
-        # Max pooling ignores padded positions: only a pad that never wins folds,
-        # and the window must keep a real element (padding below the kernel).
-        kernel_h, kernel_w = array_values(consumer.kernel)
-        total = [a + b for a, b in zip(array_values(consumer.padding), padding)]
-        return value <= -FLOAT32_MAX and max(total[0], total[2]) < kernel_h and max(total[1], total[3]) < kernel_w
+        # Max pooling ignores padded positions: only a pad that never wins folds.
+        return value <= -FLOAT32_MAX and keeps_a_real_element(consumer, padding)
     return False
+
+
+def keeps_a_real_element(pool: Operation, padding: Padding) -> bool:
+    """Whether every window of `pool` still covers an unpadded element with `padding` added."""
+    kernel_h, kernel_w = array_values(pool.kernel)  # type: ignore[attr-defined]
+    total = [a + b for a, b in zip(array_values(pool.padding), padding)]  # type: ignore[attr-defined]
+    return max(total[0], total[2]) < kernel_h and max(total[1], total[3]) < kernel_w
+
+
+def fold_pad(pad: PadBase, rewriter: PatternRewriter, absorbs: Callable[[Operation, Padding], bool]) -> None:
+    """Make every consumer that `absorbs` a constant spatial pad read the pad's input instead."""
+    padding = spatial_padding(pad)
+    if padding is None:
+        return
+    for use in list(pad.output.uses):
+        consumer = use.operation
+        if use.index != 0 or not absorbs(consumer, padding):
+            continue
+        total = [a + b for a, b in zip(array_values(consumer.padding), padding)]  # type: ignore[attr-defined]
+        consumer.properties["padding"] = int_array(total)
+        consumer.operands[0] = pad.input
+        rewriter.notify_op_modified(consumer)
 
 
 class FoldPadIntoConsumers(RewritePattern):
@@ -49,18 +70,8 @@ class FoldPadIntoConsumers(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.PadOp, rewriter: PatternRewriter) -> None:
-        padding = spatial_padding(op)
-        if padding is None:
-            return
         value = op.value.value.data
-        for use in list(op.output.uses):
-            consumer = use.operation
-            if use.index != 0 or not _absorbs(consumer, value, padding):
-                continue
-            total = [a + b for a, b in zip(array_values(consumer.padding), padding)]  # type: ignore[attr-defined]
-            consumer.properties["padding"] = int_array(total)
-            consumer.operands[0] = op.input
-            rewriter.notify_op_modified(consumer)
+        fold_pad(op, rewriter, lambda consumer, padding: _absorbs(consumer, value, padding))
 
 
 @dataclass(frozen=True)

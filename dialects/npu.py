@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, TypeVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
     I32,
     ArrayAttr,
@@ -52,13 +53,22 @@ from xdsl.utils.exceptions import VerifyException
 from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
 from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
 
-SCALE_BIAS_ENTRY_BYTES = 12
-"""Bytes per output channel of a scale/bias table: int32 bias, multiplier, shift."""
 
-WIDE_SCALE_BIAS_ENTRY_BYTES = 16
-"""Bytes per output channel of a wide scale/bias table (int16 feature maps, TFLite's
-16x8 mode with an int64 bias): int64 bias, int32 multiplier, int32 shift. A wide
-table also selects TFLite's int64 rescale of the accumulator."""
+def scale_bias_entry(wide: bool) -> np.dtype:
+    """One output channel's entry of a scale/bias table, little-endian: bias, multiplier, shift.
+
+    The bias is int32, or int64 in a wide table (int16 feature maps, TFLite's
+    16x8 mode with an int64 bias); a wide table also selects TFLite's int64
+    rescale of the accumulator. Multiplier and shift are int32.
+    """
+    return np.dtype([("bias", "<i8" if wide else "<i4"), ("multiplier", "<i4"), ("shift", "<i4")])
+
+
+SCALE_BIAS_ENTRY_BYTES = scale_bias_entry(wide=False).itemsize
+"""Bytes per output channel of a scale/bias table (12)."""
+
+WIDE_SCALE_BIAS_ENTRY_BYTES = scale_bias_entry(wide=True).itemsize
+"""Bytes per output channel of a wide scale/bias table (16)."""
 
 BLOCK_ATTR = "npu.block"
 STRIPE_ATTR = "npu.stripe"

@@ -20,7 +20,6 @@ from npuc.planning import (
     OPERATOR_KIND,
     Window,
     computes_on_npu,
-    moves_no_data,
     is_host_conversion,
     layer_ops,
     main_or_fail,
@@ -64,6 +63,7 @@ class LegalizePass(ModulePass):
 
 def legalize(func: FuncOp, target: Target) -> None:
     """Annotate every layer op of `func` with its placement on `target`."""
+    writers: set[Operation] = set()  # NPU ops placed so far that write memory: compute commands, concat views
     for op in layer_ops(func):
         op.attributes.pop(CPU_REASON_ATTR, None)
         if is_host_conversion(op):
@@ -71,11 +71,12 @@ def legalize(func: FuncOp, target: Target) -> None:
             continue
         reason = cpu_reason(op, target)
         if reason is None and isinstance(op, VIEW_OPS):
-            writers = {p for p in layer_ops(func) if computes_on_npu(p) or (isinstance(p, ConcatOp) and moves_no_data(p))}
             reason = view_problem(op, writers)
         op.attributes[PLACEMENT_ATTR] = StringAttr(CPU if reason else NPU)
         if reason:
             op.attributes[CPU_REASON_ATTR] = StringAttr(reason)
+        elif computes_on_npu(op) or isinstance(op, ConcatOp):
+            writers.add(op)
 
 
 def cpu_reason(op: Operation, target: Target) -> str | None:

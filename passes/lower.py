@@ -29,7 +29,12 @@ from npuc.dialects import npu, quantized
 from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
 from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
-from npuc.lowering_softmax import MAX_DEPTH, SCRATCH_ALIGNMENT, exp_table, softmax_commands
+from npuc.lowering_softmax import (
+    MAX_DEPTH,
+    SCRATCH_ALIGNMENT,
+    exp_table,
+    softmax_commands,
+)
 from npuc.passes.allocate import MEMORY_USAGE_ATTR
 from npuc.planning import (
     CPU,
@@ -145,15 +150,18 @@ class _Lowering:
                 return self.location(owner.input)
             attributes = owner.attributes
             what = describe(owner)
-        memory, offset = attributes.get(npu.MEMORY_ATTR), attributes.get(npu.OFFSET_ATTR)
-        if isinstance(offset, DenseArrayBase):  # one offset per result
-            offsets = array_values(offset)
-            offset = IntegerAttr(offsets[value.index], i64) if value.index < len(offsets) else None  # type: ignore[attr-defined]
-        if not isinstance(memory, StringAttr) or not isinstance(offset, IntegerAttr):
+        memory, offset_attr = attributes.get(npu.MEMORY_ATTR), attributes.get(npu.OFFSET_ATTR)
+        offset = None
+        if isinstance(offset_attr, IntegerAttr):
+            offset = offset_attr.value.data
+        elif isinstance(offset_attr, DenseArrayBase):  # one offset per result
+            offsets = array_values(offset_attr)
+            offset = offsets[value.index] if value.index < len(offsets) else None  # type: ignore[attr-defined]
+        if not isinstance(memory, StringAttr) or offset is None:
             raise PassFailedException(
                 f"{PASS}: {what} has no {npu.MEMORY_ATTR}/{npu.OFFSET_ATTR}: run npu-allocate first"
             )
-        return memory.data, offset.value.data
+        return memory.data, offset
 
     def feature_map(self, value: SSAValue) -> npu.FeatureMapAttr:
         """The descriptor of a per-tensor quantized value in memory.
@@ -483,11 +491,10 @@ def _bias_consumers(value: SSAValue) -> list[Operation]:
 
 def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:
     """Per output channel, little-endian (bias, multiplier, shift): an int32 bias, or an int64 one (wide)."""
-    wide = bias.output.type.element_type == i64  # type: ignore[attr-defined]
-    bias_type = "<i8" if wide else "<i4"
-    entries = np.zeros(len(bias.value.data.data) // np.dtype(bias_type).itemsize,
-                       dtype=[("bias", bias_type), ("multiplier", "<i4"), ("shift", "<i4")])
-    entries["bias"] = np.frombuffer(bias.value.data.data, dtype=bias_type)
+    entry = npu.scale_bias_entry(wide=bias.output.type.element_type == i64)  # type: ignore[attr-defined]
+    values = np.frombuffer(bias.value.data.data, dtype=entry["bias"])
+    entries = np.zeros(len(values), dtype=entry)
+    entries["bias"] = values
     entries["multiplier"], entries["shift"] = rescale_parameters(layer)
     return entries.tobytes()
 

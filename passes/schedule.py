@@ -160,12 +160,12 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
 def keep_in_staging(func: FuncOp, target: Target) -> None:
     """Move NPU-only feature maps from the arena to the staging memory while it can place them.
 
-    A buffer qualifies if NPU compute commands (or NPU reshapes aliasing it)
-    are all that write and read it: the host and CPU operations only see the
-    arena. So does an NPU op's scratch (`npu.scratch_memory`). All
-    qualifying buffers move at once if they fit; otherwise they
-    are tried one by one in schedule order, each kept if the staging memory
-    can still place every buffer it holds (`fits`).
+    A buffer qualifies if NPU commands are all that write and read it (an NPU
+    reshape, concat or split counts as both; `npu_only`): the host and CPU
+    operations only see the arena. So does an NPU op's scratch
+    (`npu.scratch_memory`). All qualifying buffers move at once if they fit;
+    otherwise they are tried one by one in schedule order, each kept if the
+    staging memory can still place every buffer it holds (`fits`).
     """
     if target.staging_memory == target.arena_memory:
         return

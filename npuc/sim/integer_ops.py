@@ -30,15 +30,20 @@ def shift_right(values: np.ndarray, amount: np.ndarray | int, rounding: str) -> 
 
     `amount` (scalar or broadcasting array) must lie in 0..63.
     """
-    amount = exact(amount)
-    if np.any(amount < 0) or np.any(amount > _MAX_SHIFT):
-        raise NpucError(f"shift amount outside 0..{_MAX_SHIFT}")
+    amount = _checked_shift(exact(amount))
     half = (1 << amount) >> 1
     if rounding == "half_up":
         return (values + half) >> amount
     magnitude = np.abs(values)
     rounded = (magnitude + half) >> amount if rounding == "half_away" else magnitude >> amount
     return np.where(values < 0, -rounded, rounded)
+
+
+def _checked_shift(amount: np.ndarray) -> np.ndarray:
+    """`amount`, after checking every shift lies in 0..63."""
+    if np.any(amount < 0) or np.any(amount > _MAX_SHIFT):
+        raise NpucError(f"shift amount outside 0..{_MAX_SHIFT}")
+    return amount
 
 
 def operate(kind: str, first: np.ndarray, second: np.ndarray | None, rounding: str) -> np.ndarray:
@@ -50,9 +55,7 @@ def operate(kind: str, first: np.ndarray, second: np.ndarray | None, rounding: s
     if kind == "mul":
         return first * second
     if kind == "shl":
-        if np.any(second < 0) or np.any(second > _MAX_SHIFT):
-            raise NpucError(f"shift amount outside 0..{_MAX_SHIFT}")
-        return first << second
+        return first << _checked_shift(second)
     if kind == "asr":
         return shift_right(first, second, rounding)
     if kind == "clz":

@@ -80,9 +80,7 @@ def _scale_bias(memories: Memories, buffer: npu.BufferAttr, channels: int) -> tu
     """(bias, multiplier, shift) per channel; the bias keeps its width (int64 in a wide table),
     which selects the integer kernels' rescale as TFLite's bias type does."""
     wide = buffer.size.data == channels * npu.WIDE_SCALE_BIAS_ENTRY_BYTES
-    entries = memories.bytes(buffer).view(
-        [("bias", "<i8" if wide else "<i4"), ("multiplier", "<i4"), ("shift", "<i4")]
-    )
+    entries = memories.bytes(buffer).view(npu.scale_bias_entry(wide))
     bias = entries["bias"].astype(np.int64 if wide else np.int32)
     return bias, entries["multiplier"].astype(np.int64), entries["shift"].astype(np.int64)
 

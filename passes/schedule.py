@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -43,6 +45,8 @@ from npuc.planning import (
     target_or_fail,
 )
 from npuc.targets import Memory, Target
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,16 +111,36 @@ def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
     they are stored.
     """
     staging = target.memory(target.staging_memory)
-    consumers = [op for op in layer_ops(func) if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU]
-    stages = [stage for op in consumers if (stage := stage_weights(op, staging.name)) is not None]
-    if fits(buffers(func)[0], staging, target.alignment):
+    consumers = [
+        op for op in layer_ops(func)
+        if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
+    ]
+    stages: dict[Operation, StageOp] = {}
+    place_all_or_each(
+        consumers,
+        place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
+        unplace=lambda op: unstage(stages.pop(op)),
+        fits_now=lambda: fits(buffers(func)[0], staging, target.alignment),
+    )
+
+
+def place_all_or_each(
+    candidates: Sequence[T],
+    place: Callable[[T], None],
+    unplace: Callable[[T], None],
+    fits_now: Callable[[], bool],
+) -> None:
+    """Place every candidate; if that does not fit, undo and place them one by one, keeping each that fits."""
+    for candidate in candidates:
+        place(candidate)
+    if fits_now():
         return
-    for stage in stages:
-        unstage(stage)
-    for op in consumers:
-        stage = stage_weights(op, staging.name)
-        if stage is not None and not fits(buffers(func)[0], staging, target.alignment):
-            unstage(stage)
+    for candidate in candidates:
+        unplace(candidate)
+    for candidate in candidates:
+        place(candidate)
+        if not fits_now():
+            unplace(candidate)
 
 
 def unstage(stage: StageOp) -> None:
@@ -179,15 +203,12 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
         b for b in found
         if b.memory == target.arena_memory and all(npu_only(v) for v in held.get(id(b), []))
     ]
-    for buffer in candidates:
-        buffer.memory = staging.name
-    if not fits(found, staging, target.alignment):
-        for buffer in candidates:
-            buffer.memory = target.arena_memory
-        for buffer in candidates:
-            buffer.memory = staging.name
-            if not fits(found, staging, target.alignment):
-                buffer.memory = target.arena_memory
+    place_all_or_each(
+        candidates,
+        place=lambda buffer: setattr(buffer, "memory", staging.name),
+        unplace=lambda buffer: setattr(buffer, "memory", target.arena_memory),
+        fits_now=lambda: fits(found, staging, target.alignment),
+    )
     for buffer in candidates:
         for value in held.get(id(buffer), []):
             value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)  # type: ignore[union-attr]
@@ -226,15 +247,12 @@ def check_topological(func: FuncOp) -> None:
         defined.update(op.results)
 
 
-def stage_weights(op: Operation, staging_memory: str) -> StageOp | None:
-    """Insert `npu.stage` of `op`'s constant weights right before `op`; `op` reads it.
+def stage_weights(op: Operation, staging_memory: str) -> StageOp:
+    """Insert `npu.stage` of `op`'s (constant) weights right before `op`; `op` reads it.
 
-    Returns the stage (its `npu.memory` set), or None if the weights are not a constant.
+    Returns the stage, its `npu.memory` set.
     """
-    weights = op.operands[1]
-    if not isinstance(weights.owner, ConstantOp):
-        return None
-    stage = StageOp(weights, staging_memory)
+    stage = StageOp(op.operands[1], staging_memory)
     if LAYER_ATTR in op.attributes:
         stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
     stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)

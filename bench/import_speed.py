@@ -1,6 +1,6 @@
 """Import-and-verify time of the ONNX importer on two real-sized models.
 
-Times `npuc.importers.onnx.import_onnx` (read, shape inference, constant
+Times `npuc.importers.onnx.importer.import_onnx` (read, shape inference, constant
 folding, conversion, per-node and whole-module verification) on
 `light_densenet121.onnx` from the onnx wheel's test data (1,746 nodes, its
 weights made by ConstantOfShape) and on the shared MobileNetV2
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import onnx
 
-from npuc.importers.onnx import import_onnx
+from npuc.importers.onnx.importer import import_onnx
 
 TARGET_SECONDS = 3.0
 MODELS = {

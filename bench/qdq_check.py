@@ -25,7 +25,7 @@ from onnxruntime import quantization
 
 from npuc import api
 from npuc.errors import NpucError
-from npuc.importers.onnx import import_onnx
+from npuc.importers.onnx.importer import import_onnx
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 

@@ -24,7 +24,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import npuc
-from npuc.importers.tflite import import_tflite
+from npuc.importers.tflite.importer import import_tflite
 from npuc.ir import main_function
 from npuc.reference.quantized_interpreter import run_quantized
 

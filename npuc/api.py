@@ -82,18 +82,18 @@ def quantize(module: ModuleOp, samples: Sequence[np.ndarray], options=None, repo
 
     Runs the graph passes (`npuc.passes.GRAPH_OPTIMISATION_PIPELINE`: constant
     and batch-norm scale folding, pad fusion, ..., activation fusion) and then
-    post-training quantization with `options` (`npuc.quantization.QuantizationOptions`,
+    post-training quantization with `options` (`npuc.quantization.quantizer.QuantizationOptions`,
     npuc's defaults if None). `samples` holds one array per model input in IR
     layout, N samples stacked on axis 0 (see `npuc.data.load_samples`).
-    Returns a `npuc.quantization_search.QuantizationReport`: the module, the
+    Returns a `npuc.quantization.search.QuantizationReport`: the module, the
     per-layer SQNR/cosine list (worst first) on the first `report_samples`
     samples (0: not computed), the layers the `target_sqnr` search promoted
     to int16 and the per-layer settings used.
     """
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
-    from npuc.quantization import quantize_module
-    from npuc.quantization_layers import LayerControl
-    from npuc.quantization_search import QuantizationReport, layer_errors
+    from npuc.quantization.quantizer import quantize_module
+    from npuc.quantization.control import LayerControl
+    from npuc.quantization.search import QuantizationReport, layer_errors
 
     run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
     float_module = module.clone() if report_samples else None

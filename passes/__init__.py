@@ -1,4 +1,4 @@
-"""npuc's passes, one per module, registered by name with lazy factories.
+"""npuc's passes, one per module in the folder of the dialect it rewrites, registered by name.
 
 Importing this package imports no pass: `get_all_passes` maps each pass name
 to a function that imports its module on first use, so `npuc-opt` and the xDSL
@@ -10,29 +10,43 @@ from importlib import import_module
 
 from xdsl.passes import ModulePass
 
-PASS_MODULES: dict[str, tuple[str, str]] = {
-    "graph-fold-constants": ("fold_constants", "FoldConstantsPass"),
-    "graph-canonicalize": ("canonicalize", "CanonicalizePass"),
-    "graph-fold-scale": ("fold_scale", "FoldScalePass"),
-    "graph-fuse-pad": ("fuse_pad", "FusePadPass"),
-    "graph-mean-to-pool": ("mean_to_pool", "MeanToPoolPass"),
-    "graph-fuse-activation": ("fuse_activation", "FuseActivationPass"),
-    "layer-cse": ("layer_cse", "LayerCsePass"),
-    "layer-dce": ("layer_dce", "LayerDcePass"),
-    "quantize": ("quantize", "QuantizePass"),
-    "quantized-canonicalize": ("quantized_canonicalize", "QuantizedCanonicalizePass"),
-    "quantized-fuse-pad": ("quantized_fuse_pad", "QuantizedFusePadPass"),
-    "quantized-concat-requantize": ("concat_requantize", "ConcatRequantizePass"),
-    "quantized-requantize-to-depthwise": ("requantize_to_depthwise", "RequantizeToDepthwisePass"),
-    "quantized-mean-to-depthwise": ("mean_to_depthwise", "MeanToDepthwisePass"),
-    "npu-legalize": ("legalize", "LegalizePass"),
-    "npu-tile": ("tile", "TilePass"),
-    "npu-schedule": ("schedule", "SchedulePass"),
-    "npu-allocate": ("allocate", "AllocatePass"),
-    "npu-lower": ("lower", "LowerPass"),
-    "npu-cost-model": ("cost_model", "CostModelPass"),
+PASS_CLASSES: dict[str, str] = {
+    "graph-fold-constants": "FoldConstantsPass",
+    "graph-canonicalize": "CanonicalizePass",
+    "graph-fold-scale": "FoldScalePass",
+    "graph-fuse-pad": "FusePadPass",
+    "graph-mean-to-pool": "MeanToPoolPass",
+    "graph-fuse-activation": "FuseActivationPass",
+    "layer-cse": "LayerCsePass",
+    "layer-dce": "LayerDcePass",
+    "quantize": "QuantizePass",
+    "quantized-canonicalize": "QuantizedCanonicalizePass",
+    "quantized-fuse-pad": "QuantizedFusePadPass",
+    "quantized-concat-requantize": "ConcatRequantizePass",
+    "quantized-requantize-to-depthwise": "RequantizeToDepthwisePass",
+    "quantized-mean-to-depthwise": "MeanToDepthwisePass",
+    "npu-legalize": "LegalizePass",
+    "npu-tile": "TilePass",
+    "npu-schedule": "SchedulePass",
+    "npu-allocate": "AllocatePass",
+    "npu-lower": "LowerPass",
+    "npu-cost-model": "CostModelPass",
 }
-"""Pass name -> (module in npuc.passes, class name)."""
+"""Pass name -> the name of its class, in `pass_module(name)`."""
+
+
+def pass_module(name: str) -> str:
+    """The module holding pass `name`: its folder is the dialect prefix, its file the rest.
+
+    `graph-fuse-pad` lives in `npuc.passes.graph.fuse_pad`, `layer-cse` in
+    `npuc.passes.layer.cse`; `quantize` (graph -> quantized) in
+    `npuc.passes.quantized.quantize`.
+    """
+    if name == "quantize":
+        return "npuc.passes.quantized.quantize"
+    folder, _, rest = name.partition("-")
+    return f"npuc.passes.{folder}.{rest.replace('-', '_')}"
+
 
 GRAPH_OPTIMISATION_PIPELINE = (
     "graph-fold-constants",
@@ -47,13 +61,13 @@ GRAPH_OPTIMISATION_PIPELINE = (
 """The graph passes in the order a compile runs them, before `quantize`."""
 
 
-def _factory(module: str, class_name: str) -> Callable[[], type[ModulePass]]:
+def _factory(name: str) -> Callable[[], type[ModulePass]]:
     def load() -> type[ModulePass]:
-        return getattr(import_module(f"npuc.passes.{module}"), class_name)
+        return getattr(import_module(pass_module(name)), PASS_CLASSES[name])
 
     return load
 
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """Every npuc pass name with a factory returning its class."""
-    return {name: _factory(*where) for name, where in PASS_MODULES.items()}
+    return {name: _factory(name) for name in PASS_CLASSES}

@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def _quantization_options(args: argparse.Namespace):
     """The `QuantizationOptions` the quantize options name."""
-    from npuc.quantization import QuantizationOptions
+    from npuc.quantization.quantizer import QuantizationOptions
 
     return QuantizationOptions(
         activation_bits=args.activation_bits,
@@ -89,7 +89,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     from npuc.api import import_model, quantize, run_pipeline
     from npuc.data import load_samples, model_interface
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
-    from npuc.quantization_search import format_layer_errors
+    from npuc.quantization.search import format_layer_errors
 
     options = _quantization_options(args)
     module = import_model(args.model)
@@ -111,8 +111,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
 
 
 def _add_quantize_options(command: argparse.ArgumentParser) -> None:
-    """The options of `npuc quantize` (defaults: `npuc.quantization.QuantizationOptions`)."""
-    from npuc.calibration import STRATEGIES
+    """The options of `npuc quantize` (defaults: `npuc.quantization.quantizer.QuantizationOptions`)."""
+    from npuc.quantization.calibration import STRATEGIES
 
     command.add_argument("--calibration", required=True, help="calibration samples .npy/.npz")
     command.add_argument("--activation-bits", type=int, choices=(8, 16), default=8,

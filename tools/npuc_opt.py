@@ -22,7 +22,7 @@ class NpucOptMain(xDSLOptMain):
         super().register_all_frontends()
 
         def import_onnx(stream: IO[bytes]) -> ModuleOp:
-            from npuc.importers.onnx import import_onnx, import_onnx_bytes
+            from npuc.importers.onnx.importer import import_onnx, import_onnx_bytes
 
             # A file is read by path so weights in external data files are found.
             if self.args.input_file is not None:
@@ -30,7 +30,7 @@ class NpucOptMain(xDSLOptMain):
             return import_onnx_bytes(stream.read(), self.get_input_name())
 
         def import_tflite(stream: IO[bytes]) -> ModuleOp:
-            from npuc.importers.tflite import import_tflite_bytes
+            from npuc.importers.tflite.importer import import_tflite_bytes
 
             return import_tflite_bytes(stream.read(), self.get_input_name())
 

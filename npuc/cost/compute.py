@@ -188,7 +188,7 @@ def compute_work(
     computed at their clipped size). Neither per-block time falls below
     (data path + output + `block_memory_cycles`) / `block_pipeline_stages`.
     This reproduces Vela 5.2's per-operation estimate once the blocks are
-    Vela's (`npuc.cost.blocks`).
+    Vela's (`npuc.backend.blocks`).
     Elementwise commands have no data-path work: see `elementwise_cycles`.
     """
     rates = target.throughput

@@ -20,7 +20,7 @@ from xdsl.ir import Operation, SSAValue
 from npuc.dialects.common import ConstantBase, layer_name
 from npuc.dialects.npu import StageOp
 from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name
-from npuc.planning import is_host_conversion
+from npuc.backend.planning import is_host_conversion
 
 INPUT, OUTPUT, LAYER = "input", "output", "layer"
 """`LayerNode.kind` values."""

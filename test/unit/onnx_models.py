@@ -60,7 +60,7 @@ def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray], p
     outputs (inf on a shape mismatch)."""
     from npuc.api import run_pipeline
     from npuc.data import model_interface
-    from npuc.importers.onnx import import_onnx_bytes
+    from npuc.importers.onnx.importer import import_onnx_bytes
     from npuc.reference import run_module
 
     module = import_onnx_bytes(model, "model.onnx")

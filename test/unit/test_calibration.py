@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npuc.calibration import (
+from npuc.quantization.calibration import (
     HISTOGRAM_BINS,
     STRATEGIES,
     Statistics,

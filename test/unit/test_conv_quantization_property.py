@@ -23,7 +23,7 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from npuc.dialects import graph
 from npuc.dialects.common import conv_output_size
 from npuc.dialects.quantized import quant_type
-from npuc.quantization import quantize_module
+from npuc.quantization.quantizer import quantize_module
 from npuc.reference import float_kernels, run_module
 
 

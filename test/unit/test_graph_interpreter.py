@@ -24,7 +24,7 @@ from npuc.context import npuc_context
 from npuc.dialects import graph, npu
 from npuc.dialects.common import LAYER_ATTR
 from npuc.errors import InputDataError, UnsupportedOperatorError
-from npuc.passes.fuse_activation import FuseActivationPass
+from npuc.passes.graph.fuse_activation import FuseActivationPass
 from npuc.reference.graph_interpreter import constant_value, run_graph
 
 

@@ -21,7 +21,7 @@ from xdsl.parser import Parser
 import npuc
 from npuc.context import npuc_context
 from npuc.dialects.common import LAYER_ATTR
-from npuc.importers.onnx import import_onnx_bytes
+from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.ir import main_function
 from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
 from npuc.reference.graph_interpreter import run_graph

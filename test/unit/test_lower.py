@@ -10,7 +10,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.context import npuc_context
 from npuc.dialects import npu, quantized
-from npuc.passes.lower import LowerPass
+from npuc.passes.npu.lower import LowerPass
 from npuc.reference import quantized_interpreter as interpreter
 
 ANNOTATED_MODULE = """

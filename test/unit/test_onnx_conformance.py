@@ -32,7 +32,7 @@ from onnx import numpy_helper
 
 from npuc.data import model_interface
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
-from npuc.importers.onnx import import_onnx
+from npuc.importers.onnx.importer import import_onnx
 from npuc.reference import run_module
 
 DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"

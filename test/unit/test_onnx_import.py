@@ -19,7 +19,7 @@ from npuc.errors import (
     UnsupportedOperatorError,
 )
 from npuc.importers import import_model
-from npuc.importers.onnx import import_onnx, import_onnx_bytes
+from npuc.importers.onnx.importer import import_onnx, import_onnx_bytes
 from npuc.ir import arg_attributes, main_function, result_attributes
 from npuc.reference.graph_interpreter import constant_value
 

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from npuc import api
 from npuc.dialects import quantized
 from npuc.errors import UnsupportedOperatorError
-from npuc.importers.onnx import import_onnx_bytes
+from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.reference import ort_kernels
 from npuc.reference.quantized_interpreter import (
     QUANTIZED_HANDLERS,

@@ -24,8 +24,8 @@ from npuc.dialects.common import LAYER_ATTR, LayerOp
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.ir import main_function
-from npuc.passes.quantize import QuantizePass
-from npuc.quantization import (
+from npuc.passes.quantized.quantize import QuantizePass
+from npuc.quantization.quantizer import (
     activation_params,
     quantize_bias,
     quantize_module,

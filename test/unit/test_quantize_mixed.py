@@ -21,9 +21,9 @@ from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError
 from npuc.ir import main_function
-from npuc.quantization import QuantizationOptions, quantize_module
-from npuc.quantization_layers import LayerControl
-from npuc.quantization_search import output_sqnr
+from npuc.quantization.quantizer import QuantizationOptions, quantize_module
+from npuc.quantization.control import LayerControl
+from npuc.quantization.search import output_sqnr
 from npuc.reference import run_module
 
 

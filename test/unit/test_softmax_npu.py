@@ -28,8 +28,8 @@ from npuc.data import model_interface
 from npuc.dialects import npu
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.emit.command_stream import decode, encode
-from npuc.lowering_softmax import exp_table, scratch_layout, softmax_commands
-from npuc.planning import cpu_operations
+from npuc.backend.softmax import exp_table, scratch_layout, softmax_commands
+from npuc.backend.planning import cpu_operations
 from npuc.reference.int_softmax import softmax
 from npuc.sim.simulator import simulate_sample
 

@@ -28,9 +28,9 @@ from npuc.dialects import quantized
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import quant_type
 from npuc.errors import ModelFormatError, UnsupportedOperatorError
-from npuc.importers.tflite import import_tflite_bytes
-from npuc.importers.tflite_movement import resize_modes, resolve_strided_slice
-from npuc.importers.tflite_ops import window_padding
+from npuc.importers.tflite.importer import import_tflite_bytes
+from npuc.importers.tflite.movement import resize_modes, resolve_strided_slice
+from npuc.importers.tflite.ops import window_padding
 from npuc.ir import arg_attributes, main_function, result_attributes
 
 I8 = {"dtype": np.int8, "scale": [0.05], "zero_point": [-3]}

@@ -16,8 +16,8 @@ import pytest
 from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 
 import npuc
-from npuc.importers.tflite import import_tflite_bytes
-from npuc.importers.tflite_model import decode_model
+from npuc.importers.tflite.importer import import_tflite_bytes
+from npuc.importers.tflite.model import decode_model
 
 MODELS = Path(__file__).resolve().parents[1] / "tflite_models"
 SEEDS = (0, 1, 2)

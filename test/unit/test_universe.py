@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from npuc.passes import PASS_MODULES
+from npuc.passes import PASS_CLASSES
 
 XDSL_OPT = shutil.which("xdsl-opt") or str(Path(sys.executable).with_name("xdsl-opt"))
 
@@ -24,7 +24,7 @@ def test_npuc_opt_help_lists_every_pass() -> None:
         capture_output=True, text=True, check=True,
     )
     help_text = "".join(result.stdout.split())
-    for name in PASS_MODULES:
+    for name in PASS_CLASSES:
         assert name in help_text
 
 

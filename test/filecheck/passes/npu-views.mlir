@@ -1,6 +1,6 @@
 // RUN: npuc-opt %s --split-input-file -p "npu-legalize,npu-tile,npu-schedule,npu-allocate,npu-lower" | filecheck %s
 
-// Concat and split as memory views (npuc.views): the split and the concat
+// Concat and split as memory views (npuc.backend.views): the split and the concat
 // emit no command; c1/c2 read the split's channel slices of c0's ofm in
 // place (c0's strides, offsets +0 and +2); c1, c2, c3 write straight into the
 // concat's channel slices (the concat's strides [150, 30, 10, 1], offsets

@@ -1,0 +1,389 @@
+"""Shared queries of the back-end planning passes (legalize, tile, schedule, allocate).
+
+The planning passes annotate the quantized `@main` function instead of
+rewriting it, so each of them needs the same few facts about it: which ops are
+layers that run somewhere (and which target operator kind they are), the
+window of a convolution or pooling op, the (height, width, depth) view of a
+tensor, and, for allocation, which values hold memory, how many bytes and for
+how long. Those facts live here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i64,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.backend.allocation import LiveRange
+from npuc.dialects.common import layer_name
+from npuc.dialects.npu import (
+    CPU_REASON_ATTR,
+    MEMORY_ATTR,
+    PLACEMENT_ATTR,
+    SCALE_BIAS_ENTRY_BYTES,
+    SCRATCH_MEMORY_ATTR,
+    WIDE_SCALE_BIAS_ENTRY_BYTES,
+    StageOp,
+)
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    ConcatOp,
+    ConstantOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    DequantizeOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+    MulOp,
+    QuantizeOp,
+    ReshapeOp,
+    SoftmaxOp,
+    SplitOp,
+    SubOp,
+    quant_type,
+)
+from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
+from npuc.errors import ModelVerificationError, TargetError
+from npuc.ir import arg_attributes, main_function
+from npuc.backend.softmax import scratch_layout
+from npuc.targets import BlockShape, Target, load_target
+from npuc.backend.views import VIEW_OPS, View, memory_views
+
+OPERATOR_KIND: dict[type[Operation], str] = {
+    Conv2dOp: "conv2d",
+    DepthwiseConv2dOp: "depthwise_conv2d",
+    FullyConnectedOp: "fully_connected",
+    AddOp: "add",
+    SubOp: "sub",
+    MulOp: "mul",
+    MaxPool2dOp: "max_pool2d",
+    AvgPool2dOp: "avg_pool2d",
+    ReshapeOp: "reshape",
+    SoftmaxOp: "softmax",
+    ConcatOp: "concat",
+    SplitOp: "split",
+}
+"""Quantized op class -> the target operator kind whose rule admits it."""
+
+WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
+"""Ops with a weights operand (index 1) and a bias operand (index 2)."""
+
+BINARY_OPS = (AddOp, SubOp, MulOp)
+"""Ops reading two feature maps (ifm and ifm2) that run as one TFLite-semantics elementwise command."""
+
+HOST, NPU, CPU = "host", "npu", "cpu"
+"""Values of `npu.placement`: host interface conversion, NPU command, CPU fallback."""
+
+
+def target_or_fail(name: str, pass_name: str = "") -> Target:
+    """The target `name` (built-in or file), or `PassFailedException` with the reason.
+
+    The message starts with `pass_name` when one is given.
+    """
+    try:
+        return load_target(name)
+    except TargetError as error:
+        raise PassFailedException(_prefixed(pass_name, str(error))) from None
+
+
+def main_or_fail(module: ModuleOp, pass_name: str = "") -> FuncOp:
+    """The module's `@main`, or `PassFailedException` (after `pass_name`) if it has none."""
+    try:
+        return main_function(module)
+    except ModelVerificationError as error:
+        raise PassFailedException(_prefixed(pass_name, str(error))) from None
+
+
+def _prefixed(pass_name: str, message: str) -> str:
+    return f"{pass_name}: {message}" if pass_name else message
+
+
+def describe(op: Operation) -> str:
+    """`layer (op name)` for messages; just the op name when it has no layer."""
+    name = layer_name(op)  # type: ignore[arg-type]
+    return name if name == op.name else f"{name} ({op.name})"
+
+
+def is_host_conversion(op: Operation) -> bool:
+    """Whether `op` converts the float interface on the host.
+
+    A `quantized.quantize` of a function argument or a `quantized.dequantize`
+    whose result only feeds `func.return` is the driver's job, not an NPU or
+    CPU operation of the model.
+    """
+    if isinstance(op, QuantizeOp):
+        return isinstance(op.input, BlockArgument)
+    if isinstance(op, DequantizeOp):
+        return all(isinstance(use.operation, ReturnOp) for use in op.output.uses)
+    return False
+
+
+def layer_ops(func: FuncOp) -> Iterator[Operation]:
+    """The ops of `func` that are placed somewhere: all but constants, stages, return."""
+    for op in func.body.ops:
+        if not isinstance(op, (ConstantOp, StageOp, ReturnOp)):
+            yield op
+
+
+def placement(op: Operation) -> str | None:
+    """The op's `npu.placement`, or None before npu-legalize."""
+    attr = op.attributes.get(PLACEMENT_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def computes_on_npu(op: Operation) -> bool:
+    """Whether `op` is an NPU compute command (conv, depthwise, fc, pool, add).
+
+    An NPU reshape, concat or split is placed on the NPU but moves no data
+    (see `npuc.backend.views`), so it is not one.
+    """
+    return placement(op) == NPU and type(op) in OPERATOR_KIND and not moves_no_data(op)
+
+
+def moves_no_data(op: Operation) -> bool:
+    """Whether `op` is an NPU reshape, concat or split: a reinterpretation of buffers."""
+    return placement(op) == NPU and isinstance(op, (ReshapeOp, *VIEW_OPS))
+
+
+def npu_views(func: FuncOp) -> dict[SSAValue, View]:
+    """The values of `func` living inside another value's buffer (NPU concat and split)."""
+    return memory_views(func, {op for op in func.body.ops if isinstance(op, VIEW_OPS) and placement(op) == NPU})
+
+
+def require(op: Operation, key: str, producer: str, pass_name: str) -> Attribute:
+    """The op's attribute `key`; fails naming the op and the pass to run first."""
+    attr = op.attributes.get(key)
+    if attr is None:
+        raise PassFailedException(
+            f"{pass_name}: {describe(op)} has no {key}: run {producer} first"
+        )
+    return attr
+
+
+def cpu_operations(module: ModuleOp) -> list[tuple[str, str, str]]:
+    """`(layer, op name, reason)` of every op npu-legalize placed on the CPU."""
+    return [
+        (layer_name(op), op.name, op.attributes[CPU_REASON_ATTR].data)  # type: ignore[arg-type, union-attr]
+        for op in layer_ops(main_function(module))
+        if placement(op) == CPU
+    ]
+
+
+def hwc(shape: Sequence[int]) -> tuple[int, int, int]:
+    """(height, width, depth) of a tensor: the last three axes, padded with 1s.
+
+    NHWC gives (H, W, C); a fully connected [N, K] tensor reads as 1 x N x K.
+    """
+    padded = (1, 1, 1, *shape)
+    return padded[-3], padded[-2], padded[-1]
+
+
+def tensor_hwc(value: SSAValue) -> tuple[int, int, int]:
+    """`hwc` of a tensor value's shape."""
+    assert isinstance(value.type, TensorType)
+    return hwc(value.type.get_shape())
+
+
+@dataclass(frozen=True)
+class Window:
+    """The window of a convolution or pooling op, as (height, width) pairs."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    padding: tuple[int, int, int, int]
+
+    @property
+    def dilated_kernel(self) -> tuple[int, int]:
+        """Kernel extent the hardware sees: `dilation * (kernel - 1) + 1`."""
+        return tuple(  # type: ignore[return-value]
+            d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations)
+        )
+
+
+UNIT_WINDOW = Window((1, 1), (1, 1), (1, 1), (0, 0, 0, 0))
+"""The window of ops that map each ifm element to one ofm element (add, fc)."""
+
+
+def window(op: Operation) -> Window | None:
+    """The op's window, or None if it has none (fully connected, add, reshape...)."""
+    if isinstance(op, Conv2dBase):
+        strides, dilations, padding = op.window()
+        return Window(op.kernel_shape(), strides, dilations, padding)  # type: ignore[arg-type]
+    if isinstance(op, Pool2dBase):
+        kernel, strides, padding = op.window()
+        return Window(kernel, strides, (1, 1), padding)  # type: ignore[arg-type]
+    return None
+
+
+def clip_block(
+    config: BlockShape, ofm: tuple[int, int, int], ublock: BlockShape
+) -> tuple[int, int, int]:
+    """`config` shrunk to the OFM extents (height, width, depth), each rounded up to the micro-block."""
+    granules = (ublock.height, ublock.width, ublock.depth)
+    extents = (config.height, config.width, config.depth)
+    return tuple(  # type: ignore[return-value]
+        min(extent, -(-size // granule) * granule)
+        for extent, size, granule in zip(extents, ofm, granules)
+    )
+
+
+def element_bytes(value: SSAValue) -> int:
+    """Bytes per stored element of a tensor value (its storage type for quantized)."""
+    qtype = quant_type(value)
+    if qtype is not None:
+        return qtype.bits // 8
+    assert isinstance(value.type, TensorType)
+    element = value.type.element_type
+    width = element.width.data if isinstance(element, IntegerType) else 32
+    return max(1, width // 8)
+
+
+def buffer_bytes(value: SSAValue) -> int:
+    """Bytes a value occupies in memory.
+
+    A bias feeding a conv, depthwise conv or fully connected op is stored as
+    the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel,
+    `WIDE_SCALE_BIAS_ENTRY_BYTES` for an int64 bias);
+    everything else is its element count times the storage bytes.
+    """
+    assert isinstance(value.type, TensorType)
+    if any(
+        isinstance(use.operation, WEIGHTED_OPS) and use.index == 2 for use in value.uses
+    ):
+        wide = value.type.element_type == i64
+        return value.type.get_shape()[0] * (WIDE_SCALE_BIAS_ENTRY_BYTES if wide else SCALE_BIAS_ENTRY_BYTES)
+    return value.type.element_count() * element_bytes(value)
+
+
+def scratch_bytes(op: Operation) -> int:
+    """Bytes of working memory `op` needs while it runs (an NPU softmax's intermediates), or 0."""
+    if isinstance(op, SoftmaxOp) and placement(op) == NPU:
+        return scratch_layout(op.input.type.get_shape()).size  # type: ignore[attr-defined]
+    return 0
+
+
+def scratch_name(op: Operation, position: int) -> str:
+    """The allocator's name for the scratch buffer of `op` at schedule `position`."""
+    return f"{layer_name(op)}@{position}.scratch"
+
+
+def aliases_input(op: Operation) -> bool:
+    """Whether `op`'s results reuse its input's buffer (an NPU reshape or split: no data moves)."""
+    return isinstance(op, (ReshapeOp, SplitOp)) and placement(op) == NPU
+
+
+def memory_of(attributes: DictionaryAttr | dict[str, Attribute] | None) -> str | None:
+    """The `npu.memory` in an op's or argument's attributes, if any."""
+    data = attributes.data if isinstance(attributes, DictionaryAttr) else attributes or {}
+    attr = data.get(MEMORY_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def set_arg_attribute(func: FuncOp, index: int, key: str, value: Attribute) -> None:
+    """Set one attribute of argument `index` of `func`, keeping the others."""
+    dictionaries = arg_attributes(func)
+    dictionaries[index][key] = value
+    func.arg_attrs = ArrayAttr([DictionaryAttr(d) for d in dictionaries])
+
+
+@dataclass
+class Buffer:
+    """A range of bytes in one memory, held by a value and the values aliasing it.
+
+    `start`/`end` are the schedule positions (op indices in `@main`) of its
+    first write and last read.
+    """
+
+    name: str
+    memory: str
+    size: int
+    start: int
+    end: int
+
+    def live_range(self) -> LiveRange:
+        """The buffer as the allocator's `LiveRange`."""
+        return LiveRange(self.name, self.start, self.end, self.size)
+
+
+def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
+    """The buffers npu-schedule assigned to memories, with their live ranges.
+
+    Positions are op indices in `@main`. Function arguments, host-written
+    quantize results and constants are live from -1 (before the first op);
+    constants, function results and values read by the host's dequantize
+    live to the last position. The results of an NPU reshape or split share
+    their input's buffer and extend its live range; the inputs of an NPU
+    concat live in the concat's buffer, which is written first by its first
+    input's producer (and lives in that producer's memory); a concat that is
+    the input of an NPU concat lives in the outer one's buffer. An op needing
+    scratch (`scratch_bytes`) gets a buffer live at its own position only,
+    named `scratch_name`, in its `npu.scratch_memory` (once npu-schedule has
+    set it). Returns the buffers and, for every value held in memory, its
+    buffer.
+    """
+    ops = list(func.body.ops)
+    last = len(ops) - 1
+    found: list[Buffer] = []
+    holder: dict[SSAValue, Buffer] = {}
+    views = npu_views(func)
+
+    for index, arg in enumerate(func.body.block.args):
+        memory = memory_of(arg_attributes(func)[index])
+        if memory is not None:
+            holder[arg] = Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1)
+            found.append(holder[arg])
+
+    for position, op in enumerate(ops):
+        scratch_memory = op.attributes.get(SCRATCH_MEMORY_ATTR)
+        if isinstance(scratch_memory, StringAttr):
+            found.append(Buffer(scratch_name(op, position), scratch_memory.data, scratch_bytes(op), position, position))
+        reads_to_end = isinstance(op, ReturnOp) or is_host_conversion(op)
+        for operand in op.operands:
+            if operand in holder:
+                buffer = holder[operand]
+                buffer.end = max(buffer.end, last if reads_to_end else position)
+        if aliases_input(op) and op.operands[0] in holder:
+            for result in op.results:
+                holder[result] = holder[op.operands[0]]
+            continue
+        if isinstance(op, ConcatOp) and op.output in holder:
+            continue
+        memory = memory_of(op.attributes)
+        if memory is None:
+            continue
+        whole_program = isinstance(op, ConstantOp)
+        start = -1 if whole_program or is_host_conversion(op) else position
+        for number, result in enumerate(op.results):
+            chain = enclosing_concats(result, views)
+            buffer = next((holder[value] for value in chain if value in holder), None)
+            if buffer is None:
+                owner = chain[-1] if chain else result
+                name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
+                buffer = Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start)
+                found.append(buffer)
+            for value in (result, *chain):
+                holder[value] = buffer
+    return found, holder
+
+
+def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[SSAValue]:
+    """The results of the NPU concats whose buffers hold `value`, innermost first (nested views)."""
+    chain: list[SSAValue] = []
+    while value in views and isinstance(views[value].base.owner, ConcatOp):
+        value = views[value].base
+        chain.append(value)
+    return chain

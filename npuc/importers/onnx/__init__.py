@@ -1,0 +1,1 @@
+"""The ONNX importer: float and QDQ models into graph or quantized IR (entry point: `importer.import_onnx`)."""

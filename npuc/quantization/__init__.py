@@ -1,0 +1,1 @@
+"""Post-training quantization: calibration, the quantizer, strategy search, mixed precision, per-layer control."""

@@ -1,0 +1,172 @@
+"""Mixed precision (int16 promotion to a target SQNR) and bias correction.
+
+Both measure a trial quantization of the float module against the float
+module on (up to `npuc.quantization.search.AUTO_SAMPLES` of) the calibration
+samples and then change what the real quantization does:
+
+- `promote_layers`: the `target_sqnr` option. Starting from the per-layer
+  control, layers are promoted to 16-bit activations one at a time, each time
+  the one whose own SQNR drop (its inputs' SQNR minus its output's) is the
+  largest, with the layers producing its inputs (an int16 layer fed by an
+  int8 one only sees a requantized int8 tensor), re-measuring the output SQNR after each promotion, until the
+  target is reached or no layer with a 16x8 TFLite kernel is left. The
+  dialects do not mix float and quantized ops, so a layer cannot be left
+  float on the CPU instead: a target out of reach is reported as such.
+- `correct_biases`: the `bias_correction` option. The mean error per output
+  channel of each conv-like layer (dequantized output minus float output)
+  is subtracted from its float bias (standard PTQ bias correction); after a
+  fused activation, only positions where neither output is clipped at 0
+  count. Layers are corrected in order, each measured after the ones before
+  it were corrected (one trial quantization per layer: correcting all from
+  one measurement over-corrects the inherited error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from npuc.quantization.calibration import Statistics
+from npuc.dialects import graph
+from npuc.dialects.common import layer_name
+from npuc.ir import main_function
+from npuc.quantization.control import LayerControl
+from npuc.quantization.rules import CONV_LIKE, dense
+from npuc.quantization.search import (
+    AUTO_SAMPLES,
+    _dequantized_layers,
+    _float_layers,
+    layer_errors,
+    output_sqnr,
+)
+from npuc.reference.graph_interpreter import constant_value
+
+SIXTEEN_BIT_OPS = (
+    *CONV_LIKE, graph.AddOp, graph.SubOp, graph.MulOp, graph.ConcatOp, graph.SoftmaxOp,
+    graph.SigmoidOp, graph.TanhOp, graph.MaxPool2dOp, graph.AvgPool2dOp, graph.ReshapeOp,
+)  # fmt: skip
+"""Graph ops that TFLite's 16x8 kernels cover: the candidates for promotion."""
+
+UNKNOWN_INPUT_SQNR = 60.0
+"""SQNR (dB) assumed for an operand the report does not cover (a model input)."""
+
+
+@dataclass
+class Promotion:
+    """What the mixed-precision search did: layers promoted, the SQNR reached, a note."""
+
+    promoted: list[str] = field(default_factory=list)
+    output_sqnr: float = float("nan")
+    target: float = 0.0
+    note: str = ""
+
+
+def _trial(module: ModuleOp, samples, options, statistics, control: LayerControl) -> ModuleOp:
+    """A quantized copy of `module` with `control`'s settings and no search or correction."""
+    from npuc.quantization.quantizer import quantize_module
+
+    plain = dataclasses.replace(
+        options, target_sqnr=0.0, bias_correction=False, save_layers="", save_statistics=""
+    )
+    copy = module.clone()
+    quantize_module(copy, samples, options=plain, statistics=statistics, control=control)
+    return copy
+
+
+def _with_bits(settings: dict[str, dict], layers: Sequence[str]) -> LayerControl:
+    copied = {name: dict(entry) for name, entry in settings.items()}
+    for name in layers:
+        copied.setdefault(name, {})["bits"] = 16
+    return LayerControl(settings=copied)
+
+
+def promote_layers(
+    module: ModuleOp, samples: Sequence[np.ndarray], options, statistics: Statistics, control: LayerControl
+) -> Promotion:
+    """Promote few layers to int16 (greedy, see the module docstring) until the output SQNR reaches `options.target_sqnr`.
+
+    `control.settings` receives `bits = 16` for each promoted layer.
+    """
+    from npuc.quantization.quantizer import value_names
+
+    func = main_function(module)
+    names = value_names(func)
+    candidates = {
+        layer_name(op): op
+        for op in func.body.block.ops
+        if isinstance(op, SIXTEEN_BIT_OPS) and control.settings.get(layer_name(op), {}).get("bits") is None
+    }
+    scoring = [sample[:AUTO_SAMPLES] for sample in samples]
+    result = Promotion(target=options.target_sqnr)
+    while True:
+        trial = _trial(module, samples, options, statistics, _with_bits(control.settings, result.promoted))
+        result.output_sqnr = output_sqnr(module, trial, scoring)
+        left = [name for name in candidates if name not in result.promoted]
+        if result.output_sqnr >= options.target_sqnr or not left:
+            break
+        sqnr = {error.layer: error.sqnr_db for error in layer_errors(module, trial, scoring)}
+
+        def drop(name: str, sqnr: dict[str, float] = sqnr) -> float:
+            inputs = [sqnr.get(names.get(value, ""), UNKNOWN_INPUT_SQNR) for value in candidates[name].operands
+                      if not isinstance(value.owner, graph.ConstantOp)]  # fmt: skip
+            return min(inputs, default=UNKNOWN_INPUT_SQNR) - sqnr.get(name, UNKNOWN_INPUT_SQNR)
+
+        chosen = max(left, key=drop)
+        producers = [value.owner for value in candidates[chosen].operands]
+        result.promoted += [chosen] + [
+            layer_name(op) for op in producers
+            if isinstance(op, SIXTEEN_BIT_OPS) and layer_name(op) in left and layer_name(op) != chosen
+        ]  # fmt: skip
+    if result.output_sqnr < options.target_sqnr:
+        result.note = (
+            f"target {options.target_sqnr:g} dB not reached ({result.output_sqnr:.2f} dB) with every "
+            "16x8-capable layer promoted; leaving layers float on the CPU is not supported "
+            "(the dialects do not mix float and quantized ops)"
+        )
+    control.settings = _with_bits(control.settings, result.promoted).settings
+    return result
+
+
+def _mean_error(reference: np.ndarray, test: np.ndarray, activation, channels: int) -> np.ndarray:
+    """Per channel, the mean of test - reference; where a fused activation clips, only where both pass."""
+    error = (test - reference).reshape(-1, channels)
+    if activation is None or getattr(activation, "data", "none") == "none":
+        return error.mean(axis=0)
+    active = ((reference > 0) & (test > 0)).reshape(-1, channels)
+    counts = active.sum(axis=0)
+    return np.where(counts > 0, (error * active).sum(axis=0) / np.maximum(counts, 1), 0.0)
+
+
+def correct_biases(
+    module: ModuleOp, samples: Sequence[np.ndarray], options, statistics: Statistics, control: LayerControl
+) -> dict[str, np.ndarray]:
+    """Shift each conv-like layer's float bias by its mean output error (in order); the shifts by layer."""
+    batch = [sample[:AUTO_SAMPLES] for sample in samples]
+    reference = _float_layers(module, batch)
+    shifts = {}
+    for op in list(main_function(module).body.block.ops):
+        name = layer_name(op)
+        if type(op) not in CONV_LIKE:
+            continue
+        trial = _trial(module, samples, options, statistics, LayerControl(settings=control.settings))
+        test = _dequantized_layers(trial, batch)
+        if name not in test or reference[name].shape != test[name].shape:
+            continue
+        bias_op = op.operands[2].owner
+        assert isinstance(bias_op, graph.ConstantOp)
+        bias = constant_value(bias_op.value).astype(np.float64)
+        error = _mean_error(reference[name], test[name], op.properties.get("activation"), bias.shape[-1])
+        corrected = graph.ConstantOp(dense((bias - error).astype(np.float32), bias_op.value.type.element_type))
+        corrected.attributes.update(bias_op.attributes)
+        module_block = op.parent_block()
+        assert module_block is not None
+        module_block.insert_op_before(corrected, op)
+        op.operands[2] = corrected.results[0]
+        if not bias_op.results[0].uses:
+            module_block.erase_op(bias_op)
+        shifts[name] = error
+    return shifts

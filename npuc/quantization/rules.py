@@ -1,0 +1,421 @@
+"""The op-by-op rewrite of graph IR into quantized IR, with TFLite's conventions.
+
+`npuc.quantization.quantizer` calibrates and chooses parameters; this module applies
+them. Each graph op falls in one family:
+
+- conv-like (conv, depthwise, fully connected, transpose conv): int8 weights
+  symmetric per output channel (or per tensor), int32 bias, own output range;
+- own output range: add, sub, mul (and div by a constant, rewritten exactly
+  as mul by its reciprocal), prelu, leaky relu, hard swish, reduce, concat;
+- fixed output range: sigmoid (1/256, -128), tanh (1/128, 0), softmax
+  (1/256, -128), as TFLite's int8 kernels require;
+- same quantization as the input: pools, reshape, transpose, split, slice,
+  pad, resize, depth/space rearrangements; maximum and minimum share one
+  quantization among all operands and the result (operands are requantized
+  or constants quantized to it);
+- standalone relu/clip: `quantized.clamp` on the input's parameters.
+
+Everything else (div by a computed value, pow, sqrt, elu, hard sigmoid, lrn,
+batch matmul) has no integer form and is listed by `check_supported`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    IntegerAttr,
+    TensorType,
+    i32,
+    i64,
+)
+from xdsl.dialects.func import ReturnOp
+from xdsl.ir import Block, Operation, SSAValue
+
+from npuc.dialects import graph, quantized
+from npuc.dialects.common import layer_name
+from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
+from npuc.errors import InputDataError, UnsupportedOperatorError
+from npuc.reference import fixed_point
+from npuc.reference.graph_interpreter import constant_value
+
+Range = tuple[float, float]
+
+CONV_LIKE: dict[type[Operation], type[Operation]] = {
+    graph.Conv2dOp: quantized.Conv2dOp,
+    graph.DepthwiseConv2dOp: quantized.DepthwiseConv2dOp,
+    graph.FullyConnectedOp: quantized.FullyConnectedOp,
+    graph.TransposeConv2dOp: quantized.TransposeConv2dOp,
+}
+SAME_QUANTIZATION: dict[type[Operation], type[Operation]] = {
+    graph.MaxPool2dOp: quantized.MaxPool2dOp,
+    graph.AvgPool2dOp: quantized.AvgPool2dOp,
+    graph.ReshapeOp: quantized.ReshapeOp,
+    graph.TransposeOp: quantized.TransposeOp,
+    graph.SplitOp: quantized.SplitOp,
+    graph.SliceOp: quantized.SliceOp,
+    graph.ResizeOp: quantized.ResizeOp,
+    graph.DepthToSpaceOp: quantized.DepthToSpaceOp,
+    graph.SpaceToDepthOp: quantized.SpaceToDepthOp,
+}
+OWN_RANGE: dict[type[Operation], type[Operation]] = {
+    graph.AddOp: quantized.AddOp,
+    graph.SubOp: quantized.SubOp,
+    graph.MulOp: quantized.MulOp,
+    graph.PReluOp: quantized.PReluOp,
+    graph.LeakyReluOp: quantized.LeakyReluOp,
+    graph.HardSwishOp: quantized.HardSwishOp,
+    graph.ReduceOp: quantized.ReduceOp,
+    graph.ConcatOp: quantized.ConcatOp,
+}
+SHARED_QUANTIZATION: dict[type[Operation], type[Operation]] = {
+    graph.MaximumOp: quantized.MaximumOp,
+    graph.MinimumOp: quantized.MinimumOp,
+}
+FIXED_RANGE: dict[type[Operation], tuple[type[Operation], float, int]] = {
+    graph.SigmoidOp: (quantized.LogisticOp, 1.0 / 256, -128),
+    graph.TanhOp: (quantized.TanhOp, 1.0 / 128, 0),
+    graph.SoftmaxOp: (quantized.SoftmaxOp, 1.0 / 256, -128),
+}
+"""Graph op -> (quantized op, int8 output scale, zero point) TFLite's kernels require."""
+
+FIXED_RANGE_16 = 1.0 / 32768
+"""The int16 output scale (zero point 0) of sigmoid, tanh and softmax in TFLite's 16x8 kernels."""
+
+HANDLED = (
+    *CONV_LIKE, *SAME_QUANTIZATION, *OWN_RANGE, *SHARED_QUANTIZATION, *FIXED_RANGE,
+    graph.ConstantOp, graph.ReluOp, graph.ClipOp, graph.PadOp, graph.DivOp,
+)  # fmt: skip
+
+
+def dense(array: np.ndarray, element_type) -> DenseIntOrFPElementsAttr:
+    """A dense attribute of `array`'s bytes with the given element type."""
+    return DenseIntOrFPElementsAttr(
+        TensorType(element_type, list(array.shape)), BytesAttr(array.tobytes())
+    )
+
+
+def is_float_tensor(value: SSAValue) -> bool:
+    """Whether `value` is an f32 tensor."""
+    return isinstance(value.type, TensorType) and isinstance(value.type.element_type, Float32Type)
+
+
+def _constant_operand(value: SSAValue) -> bool:
+    return isinstance(value.owner, graph.ConstantOp)
+
+
+def check_supported(block: Block) -> None:
+    """Raise `UnsupportedOperatorError` listing every graph op `quantize` cannot handle.
+
+    Checked before anything changes, so a rejected module is left as it was.
+    """
+    problems = []
+    for op in block.ops:
+        if op.dialect_name() != "graph":
+            continue
+        if not isinstance(op, HANDLED):
+            problems.append((layer_name(op), op.name, "no quantized form"))
+        elif isinstance(op, graph.DivOp) and not _constant_operand(op.ifm2):
+            problems.append((layer_name(op), op.name, "no quantized form (divisor is not a constant)"))
+        elif type(op) in CONV_LIKE:
+            for index, what in ((1, "weights"), (2, "bias")):
+                if not _constant_operand(op.operands[index]):
+                    problems.append((layer_name(op), op.name, f"{what} are not a constant"))
+    if problems:
+        raise UnsupportedOperatorError("quantize", problems)
+
+
+WeightQuantizer = Callable[[np.ndarray, int, Operation], tuple[np.ndarray, np.ndarray]]
+"""(float weights, channel axis, op) -> (int8 weights, float32 scales: one per channel or one)."""
+
+TypeChooser = Callable[[SSAValue, str, int], UniformQuantizedType]
+"""(float value, description for errors, bits) -> its activation type."""
+
+LayerBits = Callable[[Operation], "int | None"]
+"""op -> the activation width asked for it (8 or 16), or None for the default."""
+
+FOLLOW_INPUT = (*SAME_QUANTIZATION, graph.PadOp, graph.ReluOp, graph.ClipOp)
+"""Ops whose width, unless set, follows their input's (no requantize needed)."""
+
+
+class Quantizer:
+    """Rewrites one block of graph ops into quantized ops, op by op in order.
+
+    `activation_type(value, what, bits)` gives a calibrated value's type (it
+    raises for values without a usable range); `constant_type(data, bits)` the
+    type of a constant used as an activation operand; `weights(data, axis)` quantizes
+    conv-like weights (`weights(data, axis, op)` also gets the op, for
+    per-layer schemes). `bits` is the activation width: 8, or 16 for TFLite's
+    16x8 scheme (int64 bias, fixed ranges at 2^-15); `layer_bits(op)`, if
+    given, sets it per op (mixed precision): an operand of another width is
+    requantized at the boundary, and ops of `FOLLOW_INPUT` not set keep their
+    input's width. New ops are inserted before the op they replace;
+    `values` maps each float value to its quantized counterpart. The caller
+    erases the float ops at the end.
+    """
+
+    def __init__(
+        self,
+        block: Block,
+        activation_type: TypeChooser,
+        constant_type: Callable[[np.ndarray, int], UniformQuantizedType],
+        weights: WeightQuantizer,
+        bits: int = 8,
+        layer_bits: LayerBits | None = None,
+    ):
+        self.block = block
+        self.bits = self.default_bits = bits
+        self.layer_bits = layer_bits or (lambda op: None)
+        self.bits_used: dict[Operation, int] = {}
+        self.activation_type = activation_type
+        self.constant_type = constant_type
+        self.weights = weights
+        self.values: dict[SSAValue, SSAValue] = {}
+
+    def insert(self, new_op: Operation, before: Operation) -> Operation:
+        """Insert `new_op` before `before` and return it."""
+        self.block.insert_op_before(new_op, before)
+        return new_op
+
+    def quantize_arguments(self, names: Sequence[str], widths: Sequence[int | None] = ()) -> None:
+        """Follow each f32 argument by a `quantized.quantize` to its calibrated type.
+
+        An argument's width is `widths[i]` if given, else 16 when a reader of
+        it is asked to be 16-bit (no int8 step before it), else the default.
+        """
+        first = self.block.first_op
+        assert first is not None
+        for index, (argument, name) in enumerate(zip(self.block.args, names)):
+            if not is_float_tensor(argument):
+                self.values[argument] = argument
+                continue
+            shape = argument.type.get_shape()  # type: ignore[attr-defined]
+            width = widths[index] if index < len(widths) else None
+            if width is None:
+                readers = {self.layer_bits(use.operation) for use in argument.uses}
+                width = 16 if 16 in readers else self.default_bits
+            qtype = self.activation_type(argument, f"input '{name}'", width)
+            op = self.insert(quantized.QuantizeOp(argument, TensorType(qtype, shape)), first)
+            self.values[argument] = op.results[0]
+
+    def constant(self, op: graph.ConstantOp, qtype: UniformQuantizedType, user: Operation) -> SSAValue:
+        """A quantized copy of a float constant with `qtype`, inserted before `user`."""
+        data = constant_value(op.value)
+        stored = fixed_point.quantize(
+            data, qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax, dtype=qtype.numpy_dtype()
+        )
+        new_op = quantized.ConstantOp(dense(stored, qtype.storage_type), TensorType(qtype, list(data.shape)))
+        new_op.attributes.update(op.attributes)
+        return self.insert(new_op, user).results[0]
+
+    def activation(
+        self, value: SSAValue, user: Operation, qtype: UniformQuantizedType | None = None
+    ) -> SSAValue:
+        """The quantized form of an activation operand, with `qtype` if given.
+
+        A constant gets its own range (or `qtype`); a computed value of another
+        type (or, without `qtype`, of another width than the op's) is
+        requantized to `qtype` (to its own range at the op's width).
+        """
+        owner = value.owner
+        if isinstance(owner, graph.ConstantOp):
+            if qtype is None:
+                qtype = self.constant_type(constant_value(owner.value), self.bits)
+            return self.constant(owner, qtype, user)
+        if value not in self.values:
+            raise UnsupportedOperatorError(
+                "quantize", [(layer_name(user), user.name, "operand is not a quantized value")]
+            )
+        new_value = self.values[value]
+        current = quant_type(new_value)
+        if qtype is None and current is not None and current.bits != self.bits:
+            qtype = self.activation_type(value, f"input of '{layer_name(user)}'", self.bits)
+        if qtype is not None and quant_type(new_value) != qtype:
+            shape = new_value.type.get_shape()  # type: ignore[attr-defined]
+            requantize = quantized.RequantizeOp(new_value, TensorType(qtype, shape))
+            requantize.attributes.update(user.attributes)
+            new_value = self.insert(requantize, user).results[0]
+        return new_value
+
+    def conv_like(self, op: Operation, target: type[Operation]) -> Operation:
+        """Quantize weights (per channel or per tensor) and bias; own output range."""
+        ifm = self.activation(op.operands[0], op)
+        ifm_type = quant_type(ifm)
+        assert ifm_type is not None
+        weights_op, bias_op = op.operands[1].owner, op.operands[2].owner
+        assert isinstance(weights_op, graph.ConstantOp) and isinstance(bias_op, graph.ConstantOp)
+        axis = target.WEIGHT_AXIS  # type: ignore[attr-defined]
+        stored, scales = self.weights(constant_value(weights_op.value), axis, op)
+        per_axis = len(scales) > 1 or stored.shape[axis] == 1
+        weights_type = UniformQuantizedType(
+            storage_of(8), [float(s) for s in scales], [0] * len(scales), axis if per_axis else -1
+        )
+        weights = quantized.ConstantOp(
+            dense(stored, storage_of(8)), TensorType(weights_type, list(stored.shape))
+        )
+        weights.attributes.update(weights_op.attributes)
+        channels = stored.shape[axis]
+        bias_data = quantize_bias(
+            constant_value(bias_op.value), ifm_type.scale, np.broadcast_to(scales, (channels,)),
+            self.bits,
+        )  # fmt: skip
+        bias = quantized.ConstantOp(dense(bias_data, i64 if self.bits == 16 else i32))
+        bias.attributes.update(bias_op.attributes)
+        self.insert(weights, op)
+        self.insert(bias, op)
+        ofm_type = self.own_type(op)
+        return self.rebuild(op, target, [ifm, weights.results[0], bias.results[0]], [ofm_type])
+
+    def rebuild(
+        self,
+        op: Operation,
+        target: type[Operation],
+        operands: Sequence[SSAValue],
+        element_types: Sequence[UniformQuantizedType],
+        properties: dict | None = None,
+    ) -> Operation:
+        """`op` as a `target` op on quantized operands: properties and attributes kept."""
+        result_types = [
+            TensorType(element_type, result.type.get_shape())  # type: ignore[attr-defined]
+            for result, element_type in zip(op.results, element_types, strict=True)
+        ]
+        new_op = target.create(
+            operands=list(operands),
+            result_types=result_types,
+            properties=dict(op.properties) if properties is None else properties,
+            attributes=dict(op.attributes),
+        )
+        return self.insert(new_op, op)
+
+    def clamp(self, op: Operation, minimum: float | None, maximum: float | None) -> Operation:
+        """A standalone relu/clip as `quantized.clamp` on the input's parameters."""
+        ifm = self.activation(op.operands[0], op)
+        qtype = quant_type(ifm)
+        assert qtype is not None
+        bounds = [qtype.qmin, qtype.qmax]
+        for index, bound in enumerate((minimum, maximum)):
+            if bound is not None:
+                bounds[index] = int(
+                    fixed_point.quantize(
+                        np.float32(bound), qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax
+                    )
+                )
+        new_op = quantized.ClampOp(ifm, bounds[0], bounds[1])
+        new_op.attributes.update(op.attributes)
+        return self.insert(new_op, op)
+
+    def own_type(self, op: Operation) -> UniformQuantizedType:
+        """The calibrated type of `op`'s (single) result."""
+        return self.activation_type(op.results[0], f"'{layer_name(op)}'", self.bits)
+
+    def rewrite(self, op: Operation) -> None:
+        """Insert the quantized form of `op` and map its results."""
+        kind = type(op)
+        if isinstance(op, graph.ConstantOp):
+            return  # quantized where used: as weights, bias or activation
+        self.bits = self._width(op)
+        self.bits_used[op] = self.bits
+        if kind in CONV_LIKE:
+            new_op = self.conv_like(op, CONV_LIKE[kind])
+        elif kind in SAME_QUANTIZATION:
+            ifm = self.activation(op.operands[0], op)
+            qtype = quant_type(ifm)
+            assert qtype is not None
+            new_op = self.rebuild(op, SAME_QUANTIZATION[kind], [ifm], [qtype] * len(op.results))
+        elif isinstance(op, graph.PadOp):
+            new_op = self.pad(op)
+        elif kind in OWN_RANGE:
+            operands = [self.activation(value, op) for value in op.operands]
+            new_op = self.rebuild(op, OWN_RANGE[kind], operands, [self.own_type(op)])
+        elif isinstance(op, graph.DivOp):
+            new_op = self.divide_by_constant(op)
+        elif kind in SHARED_QUANTIZATION:
+            qtype = self.own_type(op)
+            operands = [self.activation(value, op, qtype) for value in op.operands]
+            new_op = self.rebuild(op, SHARED_QUANTIZATION[kind], operands, [qtype])
+        elif kind in FIXED_RANGE:
+            target, scale, zero_point = FIXED_RANGE[kind]
+            if self.bits == 16:
+                scale, zero_point = FIXED_RANGE_16, 0
+            ifm = self.activation(op.operands[0], op)
+            qtype = UniformQuantizedType(storage_of(self.bits), [scale], [zero_point])
+            new_op = self.rebuild(op, target, [ifm], [qtype])
+        elif isinstance(op, graph.ReluOp):
+            new_op = self.clamp(op, 0.0, None)
+        else:
+            assert isinstance(op, graph.ClipOp), "check_supported admits only these ops"
+            new_op = self.clamp(op, op.min.value.data, op.max.value.data)
+        for old, new in zip(op.results, new_op.results, strict=True):
+            self.values[old] = new
+
+    def _width(self, op: Operation) -> int:
+        """The activation width of `op`: asked for, its input's (`FOLLOW_INPUT`) or the default."""
+        asked = self.layer_bits(op)
+        if asked is not None:
+            return asked
+        if isinstance(op, FOLLOW_INPUT):
+            qtype = quant_type(self.values.get(op.operands[0], op.operands[0]))
+            if qtype is not None:
+                return qtype.bits
+        return self.default_bits
+
+    def pad(self, op: graph.PadOp) -> Operation:
+        """Pad keeps the input's parameters; the fill value is stored quantized."""
+        ifm = self.activation(op.input, op)
+        qtype = quant_type(ifm)
+        assert qtype is not None
+        fill = fixed_point.quantize(
+            np.float32(op.value.value.data), qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax
+        )
+        properties = dict(op.properties)
+        properties["value"] = IntegerAttr(int(fill), 64)
+        return self.rebuild(op, quantized.PadOp, [ifm], [qtype], properties)
+
+    def divide_by_constant(self, op: graph.DivOp) -> Operation:
+        """x / c as x * (1 / c): TFLite has no integer DIV."""
+        divisor = op.ifm2.owner
+        assert isinstance(divisor, graph.ConstantOp)
+        reciprocal = (1.0 / constant_value(divisor.value).astype(np.float64)).astype(np.float32)
+        inverse = graph.ConstantOp(dense(reciprocal, divisor.value.type.element_type))
+        inverse.attributes.update(divisor.attributes)
+        self.insert(inverse, op)
+        operands = [self.activation(op.ifm, op), self.activation(inverse.results[0], op)]
+        new_op = self.rebuild(op, quantized.MulOp, operands, [self.own_type(op)])
+        self.block.erase_op(inverse)
+        return new_op
+
+    def dequantize_results(self, return_op: ReturnOp) -> None:
+        """Precede each f32 result by a `quantized.dequantize`."""
+        results = []
+        for value in return_op.operands:
+            new_value = self.values.get(value, value)
+            if is_float_tensor(value) and new_value is not value:
+                new_value = self.insert(quantized.DequantizeOp(new_value), return_op).results[0]
+            results.append(new_value)
+        return_op.operands = results
+
+
+def quantize_bias(
+    bias: np.ndarray, ifm_scale: float, scales: np.ndarray, bits: int = 8
+) -> np.ndarray:
+    """Bias at the implied scale ifm_scale * weight_scale_c, saturated.
+
+    int32 for 8-bit activations, int64 for 16-bit ones (TFLite's 16x8).
+    """
+    bias_scales = float(ifm_scale) * scales.astype(np.float64)
+    rounded = fixed_point.round_half_away_from_zero(bias.astype(np.float64) / bias_scales)
+    if bits == 16:
+        return np.clip(rounded, -(2.0**62), 2.0**62).astype(np.int64)
+    return np.clip(rounded, fixed_point.INT32_MIN, fixed_point.INT32_MAX).astype(np.int32)
+
+
+def require_finite(value_range: Range, what: str) -> Range:
+    """`value_range` if both ends are finite, else `InputDataError` naming `what`."""
+    low, high = value_range
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise InputDataError(f"calibration gave no finite range for {what} ([{low}, {high}])")
+    return value_range

@@ -1,0 +1,1 @@
+"""Passes over float `graph` IR: folding, canonicalisation and fusion before quantization."""

@@ -1,0 +1,199 @@
+"""graph-canonicalize: remove no-op reshapes and transposes, collapse chains, sink transposes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from npuc.dialects import graph
+from npuc.dialects.common import BinaryBase, array_values
+from npuc.passes.graph.rewriting import (
+    constant_array,
+    float_constant,
+    keep_layer,
+)
+
+ELEMENTWISE_UNARY = (
+    graph.ReluOp,
+    graph.ClipOp,
+    graph.SigmoidOp,
+    graph.TanhOp,
+    graph.HardSwishOp,
+    graph.SqrtOp,
+    graph.LeakyReluOp,
+    graph.EluOp,
+    graph.HardSigmoidOp,
+)
+"""Ops applying one function to every element (not softmax or LRN): a transpose commutes with them."""
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    assert isinstance(value.type, TensorType)
+    return tuple(value.type.get_shape())
+
+
+def _with_shape(value: SSAValue, shape: Sequence[int]) -> TensorType:
+    assert isinstance(value.type, TensorType)
+    return TensorType(value.type.element_type, list(shape))
+
+
+def _inverse(perm: Sequence[int]) -> list[int]:
+    inverse = [0] * len(perm)
+    for axis, source in enumerate(perm):
+        inverse[source] = axis
+    return inverse
+
+
+def _reshape(op: Operation, source: SSAValue, result: SSAValue, rewriter: PatternRewriter) -> None:
+    """Replace `op` by a reshape of `source` to the type of `result`, or by `source` itself."""
+    if source.type == result.type:
+        rewriter.replace(op, [], [source])
+        return
+    reshape = graph.ReshapeOp(source, result.type)
+    keep_layer(op, reshape)
+    rewriter.replace(op, [reshape], [reshape.output])
+
+
+class FoldReshape(RewritePattern):
+    """A reshape to its input's type disappears; a reshape of a reshape reads the first's input."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReshapeOp, rewriter: PatternRewriter) -> None:
+        producer = op.input.owner
+        if isinstance(producer, graph.ReshapeOp):
+            _reshape(op, producer.input, op.output, rewriter)
+        elif op.input.type == op.output.type:
+            rewriter.replace(op, [], [op.input])
+
+
+class FoldTranspose(RewritePattern):
+    """Transposes that keep the element order become reshapes; transpose pairs compose.
+
+    A permutation that leaves the non-unit axes in order (the identity
+    included) moves no element: it is a reshape. Two consecutive transposes
+    are one, which is a reshape (or nothing) when they cancel.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.TransposeOp, rewriter: PatternRewriter) -> None:
+        perm = array_values(op.perm)
+        source = _shape(op.input)
+        moved = [axis for axis in perm if source[axis] != 1]
+        if moved == sorted(moved):
+            _reshape(op, op.input, op.output, rewriter)
+            return
+        producer = op.input.owner
+        if isinstance(producer, graph.TransposeOp):
+            inner = array_values(producer.perm)
+            transpose = graph.TransposeOp(producer.input, op.output.type, [inner[axis] for axis in perm])
+            keep_layer(op, transpose)
+            rewriter.replace(op, [transpose], [transpose.output])
+
+
+def _single_use_transpose(value: SSAValue) -> graph.TransposeOp | None:
+    owner = value.owner
+    return owner if isinstance(owner, graph.TransposeOp) and value.has_one_use() else None
+
+
+def _sunk(
+    op: Operation,
+    operands: Sequence[SSAValue],
+    perm: Sequence[int],
+    rewriter: PatternRewriter,
+    constants: Sequence[Operation] = (),
+) -> None:
+    """Recreate `op` on `operands` in the pre-transpose order and transpose its result after.
+
+    `constants` are new ops (permuted constants) that `operands` use.
+    """
+    result = op.results[0]
+    pre_shape = [0] * len(perm)
+    for axis, source in enumerate(perm):
+        pre_shape[source] = _shape(result)[axis]
+    moved = type(op).create(
+        operands=list(operands),
+        result_types=[_with_shape(result, pre_shape)],
+        properties=dict(op.properties),
+        attributes=dict(op.attributes),
+    )
+    transpose = graph.TransposeOp(moved.results[0], result.type, perm)
+    keep_layer(op, transpose)
+    rewriter.replace(op, [*constants, moved, transpose], [transpose.output])
+
+
+class SinkTransposeThroughUnary(RewritePattern):
+    """unary(transpose(x)) -> transpose(unary(x)) when the transpose has no other user.
+
+    Moving transposes towards their consumers lets pairs meet and cancel.
+    """
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, ELEMENTWISE_UNARY):
+            return
+        transpose = _single_use_transpose(op.operands[0])
+        if transpose is not None:
+            _sunk(op, [transpose.input], array_values(transpose.perm), rewriter)
+
+
+class SinkTransposeThroughBinary(RewritePattern):
+    """binary(transpose(x), transpose(y)) with one permutation -> transpose(binary(x, y)).
+
+    A constant operand instead of the second transpose is permuted at compile
+    time. Each transpose must have no other user and the rank of the result.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BinaryBase, rewriter: PatternRewriter) -> None:
+        if not op.name.startswith("graph."):
+            return
+        rank = len(_shape(op.ofm))
+        transposes = [_single_use_transpose(operand) for operand in op.operands]
+        perms = {array_values(t.perm) for t in transposes if t is not None}
+        if len(perms) != 1 or any(len(_shape(t.input)) != rank for t in transposes if t):
+            return
+        (perm,) = perms
+        new_ops: list[Operation] = []
+        operands: list[SSAValue] = []
+        for operand, transpose in zip(op.operands, transposes):
+            if transpose is not None:
+                operands.append(transpose.input)
+                continue
+            array = constant_array(operand)
+            if array is None:
+                return
+            full = array.reshape((1,) * (rank - array.ndim) + array.shape)
+            constant = float_constant(np.transpose(full, _inverse(perm)), like=operand.owner)
+            new_ops.append(constant)
+            operands.append(constant.output)
+        _sunk(op, operands, perm, rewriter, new_ops)
+
+
+@dataclass(frozen=True)
+class CanonicalizePass(ModulePass):
+    """Simplify reshapes and transposes of graph IR.
+
+    Removes reshapes to the same type and transposes that move no element
+    (identity or unit-axis permutations become reshapes), collapses reshape
+    chains and consecutive transposes (pairs that cancel disappear), and sinks
+    single-use transposes through elementwise ops (towards a transpose that
+    cancels them). Every new op keeps the `layer` of the op it replaces.
+    """
+
+    name = "graph-canonicalize"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        patterns = [FoldReshape(), FoldTranspose(), SinkTransposeThroughUnary(), SinkTransposeThroughBinary()]
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

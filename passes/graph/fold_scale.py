@@ -1,0 +1,100 @@
+"""graph-fold-scale: fold a per-channel constant mul/add/sub after a conv or FC into its weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from npuc.dialects import graph
+from npuc.passes.graph.rewriting import (
+    constant_array,
+    float_constant,
+)
+
+LINEAR_OPS = (graph.Conv2dOp, graph.DepthwiseConv2dOp, graph.FullyConnectedOp)
+"""Producers whose output channel c is weights[c] . window + bias[c]."""
+
+Linear = graph.Conv2dOp | graph.DepthwiseConv2dOp | graph.FullyConnectedOp
+ScaleOp = graph.MulOp | graph.AddOp | graph.SubOp
+
+
+def per_channel(array: np.ndarray, channels: int) -> np.ndarray | None:
+    """`array` as one value per output channel, if it is a scalar or varies only along the last axis."""
+    if array.ndim and (any(extent != 1 for extent in array.shape[:-1]) or array.shape[-1] not in (1, channels)):
+        return None
+    return np.broadcast_to(array.reshape(-1), (channels,)).astype(np.float64)
+
+
+def _scaled_weights(producer: Linear, weights: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Weights whose output channel c is multiplied by scale[c] (axis 0, or 3 for depthwise)."""
+    if isinstance(producer, graph.DepthwiseConv2dOp):
+        return weights * scale
+    return weights * scale.reshape((-1,) + (1,) * (weights.ndim - 1))
+
+
+def _fold(op: ScaleOp, rewriter: PatternRewriter) -> None:
+    for data, other in ((op.ifm2, op.ifm), (op.ifm, op.ifm2)):
+        if isinstance(op, graph.SubOp) and data is op.ifm:
+            return  # c - conv(x) would negate the weights: left alone
+        producer = other.owner
+        if isinstance(producer, LINEAR_OPS) and other.has_one_use() and constant_array(data) is not None:
+            break
+    else:
+        return
+    weights, bias = constant_array(producer.weights), constant_array(producer.bias)
+    if weights is None or bias is None or producer.activation.data != "none" or op.ofm.type != other.type:
+        return
+    values = per_channel(constant_array(data), bias.shape[0])  # type: ignore[arg-type]
+    if values is None:
+        return
+    if isinstance(op, graph.MulOp):
+        weights, bias = _scaled_weights(producer, weights, values), bias * values
+    else:
+        bias = bias + values if isinstance(op, graph.AddOp) else bias - values
+    new_weights = float_constant(weights, like=producer.weights.owner)
+    new_bias = float_constant(bias, like=producer.bias.owner)
+    folded = type(producer).create(
+        operands=[producer.ifm, new_weights.output, new_bias.output],
+        result_types=[producer.ofm.type],
+        properties={**producer.properties, "activation": StringAttr(op.activation.data)},
+        attributes=dict(producer.attributes),
+    )
+    rewriter.replace(op, [new_weights, new_bias, folded], [folded.results[0]])
+
+
+class FoldScale(RewritePattern):
+    """conv/depthwise/FC followed by a per-channel constant mul, add or sub."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MulOp | graph.AddOp | graph.SubOp, rewriter: PatternRewriter) -> None:
+        _fold(op, rewriter)
+
+
+@dataclass(frozen=True)
+class FoldScalePass(ModulePass):
+    """Fold per-channel constant scales and shifts into the preceding conv, depthwise or FC.
+
+    `linear(x) * s` becomes a linear op with weights and bias scaled by s,
+    `linear(x) + t` and `linear(x) - t` one with its bias shifted: an ONNX
+    BatchNormalization, which imports as a mul then an add, folds this way. The constant is a
+    scalar or varies only along the last (channel) axis, and must not widen
+    the result by broadcasting. The linear op needs constant weights and bias,
+    no fused activation and no other user; it keeps its `layer` and takes the
+    scale op's activation.
+    """
+
+    name = "graph-fold-scale"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier([FoldScale()])).rewrite_module(op)

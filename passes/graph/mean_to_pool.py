@@ -1,0 +1,58 @@
+"""graph-mean-to-pool: a mean over H and/or W of an NHWC map becomes an average pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from npuc.dialects import graph
+from npuc.dialects.common import array_values
+from npuc.passes.graph.rewriting import keep_layer
+
+
+class MeanToAvgPool(RewritePattern):
+    """reduce mean over spatial axes -> avg_pool2d with the whole extent as kernel (+ reshape)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReduceOp, rewriter: PatternRewriter) -> None:
+        axes = set(array_values(op.axes))
+        assert isinstance(op.input.type, TensorType)
+        source = op.input.type.get_shape()
+        if op.kind.data != "mean" or len(source) != 4 or not axes or not axes <= {1, 2}:
+            return
+        kernel = [source[axis] if axis in axes else 1 for axis in (1, 2)]
+        pooled_type = TensorType(op.input.type.element_type, [source[0], *[
+            1 if axis in axes else source[axis] for axis in (1, 2)], source[3]])
+        pool = graph.AvgPool2dOp(op.input, pooled_type, kernel)
+        keep_layer(op, pool)
+        new_ops = [pool]
+        if pooled_type != op.output.type:
+            reshape = graph.ReshapeOp(pool.ofm, op.output.type)
+            keep_layer(op, reshape)
+            new_ops.append(reshape)
+        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+
+
+@dataclass(frozen=True)
+class MeanToPoolPass(ModulePass):
+    """Rewrite `graph.reduce` mean over H, W or both of a 4-D NHWC map as `graph.avg_pool2d`.
+
+    The kernel covers the reduced extents (stride 1, no padding), which is the
+    same mean; when the reduce drops the axes, a reshape follows the pool.
+    Both new ops keep the reduce's `layer`.
+    """
+
+    name = "graph-mean-to-pool"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier([MeanToAvgPool()])).rewrite_module(op)

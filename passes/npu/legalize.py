@@ -1,0 +1,170 @@
+"""npu-legalize: decide, op by op, whether the NPU or the CPU runs each layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+
+from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
+from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
+from npuc.backend.planning import (
+    BINARY_OPS,
+    CPU,
+    HOST,
+    NPU,
+    OPERATOR_KIND,
+    Window,
+    computes_on_npu,
+    is_host_conversion,
+    layer_ops,
+    main_or_fail,
+    target_or_fail,
+    tensor_hwc,
+    window,
+)
+from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
+from npuc.backend.views import VIEW_OPS, view_problem
+
+
+@dataclass(frozen=True)
+class LegalizePass(ModulePass):
+    """Set `npu.placement` on every layer op of `@main`, and `npu.cpu_reason` for CPU ops.
+
+    An op goes to the NPU ("npu") when the target has a rule for its operator
+    kind and the op meets every constraint of that rule: ofm storage type,
+    fused activation, dilated kernel height/width/area, stride, dilation, the
+    kernel limit of padded operators, and the ifm/ofm extents. Otherwise it
+    goes to the CPU ("cpu") with the first constraint it violates (a
+    softmax also needs the form npu-lower expands: see `softmax_violation`). The
+    quantize/dequantize ops of a float interface are converted by the host
+    ("host"); constants get no placement. Run quantized-canonicalize first so
+    that an irrelevant stride (along an axis with one output element) does
+    not send a layer to the CPU. A concat or split runs on the NPU only as a
+    memory view (`npuc.backend.views`): a concat whose inputs are not all written by
+    NPU commands, for one, goes to the CPU saying which input is not.
+
+    Assumes quantized IR: a `func.func @main` of `quantized` ops.
+    """
+
+    name = "npu-legalize"
+
+    target: str = "ethos-u55-128"
+    """Built-in target name or path of a target TOML file."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        target = target_or_fail(self.target, self.name)
+        legalize(main_or_fail(op, self.name), target)
+
+
+def legalize(func: FuncOp, target: Target) -> None:
+    """Annotate every layer op of `func` with its placement on `target`."""
+    writers: set[Operation] = set()  # NPU ops placed so far that write memory: compute commands, concat views
+    for op in layer_ops(func):
+        op.attributes.pop(CPU_REASON_ATTR, None)
+        if is_host_conversion(op):
+            op.attributes[PLACEMENT_ATTR] = StringAttr(HOST)
+            continue
+        reason = cpu_reason(op, target)
+        if reason is None and isinstance(op, VIEW_OPS):
+            reason = view_problem(op, writers)
+        op.attributes[PLACEMENT_ATTR] = StringAttr(CPU if reason else NPU)
+        if reason:
+            op.attributes[CPU_REASON_ATTR] = StringAttr(reason)
+        elif computes_on_npu(op) or isinstance(op, ConcatOp):
+            writers.add(op)
+
+
+def cpu_reason(op: Operation, target: Target) -> str | None:
+    """Why `op` cannot run on the NPU of `target` (first rule violated), or None."""
+    kind = OPERATOR_KIND.get(type(op))
+    rule = target.operator_rule(kind) if kind else None
+    if rule is None:
+        return f"no NPU operator for {op.name} on {target.name}"
+    return rule_violation(op, rule) or (softmax_violation(op) if isinstance(op, SoftmaxOp) else None)
+
+
+def softmax_violation(op: SoftmaxOp) -> str | None:
+    """Why the NPU's softmax commands cannot compute `op`, or None.
+
+    They normalise the last axis, with a non-negative beta (Vela's rule),
+    into TFLite's int8 output form (scale 1/256, zero point -128).
+    """
+    rank = len(op.input.type.get_shape())  # type: ignore[attr-defined]
+    if op.axis.value.data != rank - 1:
+        return f"softmax axis {op.axis.value.data} is not the last axis ({rank - 1})"
+    if op.beta.value.data < 0:
+        return f"softmax beta {op.beta.value.data} is negative"
+    qtype = quant_type(op.output)
+    if qtype is None or qtype.zero_point != -128 or abs(qtype.scale * 256 - 1) > 0.001:
+        return "softmax output is not scale 1/256, zero point -128"
+    return None
+
+
+def rule_violation(op: Operation, rule: OperatorRule) -> str | None:
+    """The first constraint of `rule` that `op` violates, with the values, or None."""
+    data_type = storage_name(op.results[0])
+    if data_type not in rule.data_types:
+        return f"ofm data type {data_type} not in {', '.join(rule.data_types)}"
+    activation_attr = op.properties.get("activation")
+    activation = activation_attr.data if isinstance(activation_attr, StringAttr) else "none"
+    if activation not in rule.activations:
+        return f"activation {activation} not in {', '.join(rule.activations)}"
+    op_window = window(op)
+    if rule.kernel is not None and op_window is not None:
+        problem = kernel_violation(rule.kernel, op_window)
+        if problem:
+            return problem
+    ifms = op.operands[:2] if isinstance(op, BINARY_OPS) else op.operands[:1]
+    for name, value in zip(("ifm", "ifm2"), ifms):
+        problem = extent_violation(name, value, rule.max_ifm)
+        if problem:
+            return problem
+    return extent_violation("ofm", op.results[0], rule.max_ofm)
+
+
+def kernel_violation(rule: KernelRule, op_window: Window) -> str | None:
+    """The first kernel constraint `op_window` violates; kernel sizes are dilated."""
+    kernel, strides, dilations = op_window.dilated_kernel, op_window.strides, op_window.dilations
+    checks = [
+        ("kernel height", kernel[0], rule.height),
+        ("kernel width", kernel[1], rule.width),
+        ("kernel area", kernel[0] * kernel[1], Range(1, rule.area_max)),
+        ("stride height", strides[0], rule.stride),
+        ("stride width", strides[1], rule.stride),
+        ("dilation height", dilations[0], rule.dilation),
+        ("dilation width", dilations[1], rule.dilation),
+    ]
+    if any(op_window.padding) and rule.padded_size is not None:
+        checks += [
+            ("kernel height with padding", kernel[0], rule.padded_size),
+            ("kernel width with padding", kernel[1], rule.padded_size),
+        ]
+    for what, value, allowed in checks:
+        if value not in allowed:
+            return f"{what} {value} outside {allowed.low}..{allowed.high}"
+    return None
+
+
+def extent_violation(name: str, value: SSAValue, limit: FeatureMapLimit) -> str | None:
+    """The first of height, width, depth of feature map `value` beyond `limit`."""
+    extents = zip(("height", "width", "depth"), tensor_hwc(value))
+    limits = (limit.height, limit.width, limit.depth)
+    for (axis, extent), maximum in zip(extents, limits):
+        if extent > maximum:
+            return f"{name} {axis} {extent} exceeds {maximum}"
+    return None
+
+
+def storage_name(value: SSAValue) -> str:
+    """The target's name for a tensor's stored element type: int8, int16, int32, f32."""
+    qtype = quant_type(value)
+    if qtype is not None:
+        return f"int{qtype.bits}"
+    assert isinstance(value.type, TensorType)
+    element = value.type.element_type
+    return f"int{element.width.data}" if isinstance(element, IntegerType) else str(element)

@@ -1,0 +1,524 @@
+"""npu-lower: turn the scheduled, allocated quantized `@main` into npu commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i32,
+    i64,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.dialects import npu, quantized
+from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
+from npuc.dialects.graph import layout_of
+from npuc.ir import arg_attributes, tensor_name
+from npuc.backend.softmax import (
+    MAX_DEPTH,
+    SCRATCH_ALIGNMENT,
+    exp_table,
+    softmax_commands,
+)
+from npuc.passes.npu.allocate import MEMORY_USAGE_ATTR
+from npuc.backend.planning import (
+    CPU,
+    HOST,
+    NPU,
+    WEIGHTED_OPS,
+    buffer_bytes,
+    clip_block,
+    describe,
+    main_or_fail,
+    npu_views,
+    placement,
+    require,
+    scratch_bytes,
+    target_or_fail,
+)
+from npuc.reference.quantized_interpreter import activation_bounds, rescale_parameters
+from npuc.targets import BlockShape, Target
+from npuc.backend.views import VIEW_OPS
+
+PASS = "npu-lower"
+
+
+@dataclass(frozen=True)
+class LowerPass(ModulePass):
+    """Replace `@main` by the module-level npu command list it was planned into.
+
+    Emits one `npu.constant` per constant (weights as raw int8 bytes, biases as
+    the per-channel scale/bias table), `npu.input`/`npu.output` for the
+    interface, `npu.dma` per `npu.stage`, one compute command per NPU-placed
+    layer and one `npu.cpu_op` per CPU-placed layer, in program order. NPU
+    reshapes, concats and splits emit nothing: a reshape's result shares the
+    input's buffer, a concat's producers write straight into its slices and
+    a split's readers read its slices in place (strided feature maps). An
+    NPU softmax expands into its pool/elementwise chain
+    (`npuc.backend.softmax`), working in its scratch buffer
+    (`npu.scratch_memory`/`npu.scratch_offset`), with its exp lut as a new constant after the others in the weights
+    memory (`npu.memory_usage` grows accordingly).
+
+    Assumes npu-legalize, npu-tile, npu-schedule and npu-allocate have run:
+    every layer has `npu.placement`, NPU layers `npu.block`, and every value
+    held in memory `npu.memory`/`npu.offset`; a missing annotation fails
+    naming the layer and the pass to run. Constants must be in the target's
+    weights memory.
+    """
+
+    name = "npu-lower"
+
+    target: str = "ethos-u55-128"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        lower_module(op, target_or_fail(self.target))
+
+
+def lower_module(module: ModuleOp, target: Target) -> None:
+    """Replace the module's `@main` by npu commands in place (see `LowerPass`)."""
+    func = main_or_fail(module)
+    usage = module.attributes.get(MEMORY_USAGE_ATTR)
+    weights_used = usage.data.get(target.weights_memory) if isinstance(usage, DictionaryAttr) else None
+    lowering = _Lowering(func, target, weights_used.value.data if isinstance(weights_used, IntegerAttr) else 0)
+    commands = lowering.commands()
+    func.detach()
+    func.erase()
+    module.body.block.add_ops(commands)
+    module.attributes[npu.TARGET_ATTR] = StringAttr(target.name)
+    if isinstance(usage, DictionaryAttr) and lowering.tables:
+        module.attributes[MEMORY_USAGE_ATTR] = DictionaryAttr(
+            usage.data | {target.weights_memory: IntegerAttr(lowering.constants_end, i64)}
+        )
+
+
+class _Lowering:
+    """The lowering of one function: where its values live and their commands."""
+
+    def __init__(self, func: FuncOp, target: Target, weights_used: int = 0):
+        self.func = func
+        self.target = target
+        self.constants_end = weights_used
+        """End of the weights memory in use: lowering-made tables (luts) go after it."""
+        self.tables: list[npu.ConstantOp] = []
+        self.views = npu_views(func)
+
+    def commands(self) -> list[Operation]:
+        """Constants (model constants, then lowering-made tables), inputs, program-order commands, outputs."""
+        body = list(self.func.body.ops)
+        constants = [self.constant(op) for op in body if isinstance(op, quantized.ConstantOp)]
+        self.constants_end = max([self.constants_end] + [op.buffer.end for op in constants])
+        inputs = [self.input(arg) for arg in self.func.body.block.args]
+        program = [command for op in body for command in self.lower(op)]
+        return [*constants, *self.tables, *inputs, *program]
+
+    def table(self, data: np.ndarray) -> npu.BufferAttr:
+        """A new constant of the weights memory holding `data` (little-endian int32), after all others."""
+        alignment = self.target.alignment
+        offset = -(-self.constants_end // alignment) * alignment
+        buffer = npu.BufferAttr(self.target.weights_memory, offset, data.nbytes)
+        value = DenseIntOrFPElementsAttr(TensorType(i32, [data.size]), BytesAttr(data.astype("<i4").tobytes()))
+        self.tables.append(npu.ConstantOp(buffer, value))
+        self.constants_end = buffer.end
+        return buffer
+
+    # Where values live.
+
+    def location(self, value: SSAValue) -> tuple[str, int]:
+        """(memory, byte offset) of a value held in memory."""
+        if isinstance(value, BlockArgument):
+            attributes = arg_attributes(self.func)[value.index]
+            what = f"argument {value.index} of @main"
+        else:
+            owner = value.owner
+            assert isinstance(owner, Operation)
+            if isinstance(owner, quantized.ReshapeOp) and placement(owner) == NPU:
+                return self.location(owner.input)
+            attributes = owner.attributes
+            what = describe(owner)
+        memory, offset_attr = attributes.get(npu.MEMORY_ATTR), attributes.get(npu.OFFSET_ATTR)
+        offset = None
+        if isinstance(offset_attr, IntegerAttr):
+            offset = offset_attr.value.data
+        elif isinstance(offset_attr, DenseArrayBase):  # one offset per result
+            offsets = array_values(offset_attr)
+            offset = offsets[value.index] if value.index < len(offsets) else None  # type: ignore[attr-defined]
+        if not isinstance(memory, StringAttr) or offset is None:
+            raise PassFailedException(
+                f"{PASS}: {what} has no {npu.MEMORY_ATTR}/{npu.OFFSET_ATTR}: run npu-allocate first"
+            )
+        return memory.data, offset
+
+    def feature_map(self, value: SSAValue) -> npu.FeatureMapAttr:
+        """The descriptor of a per-tensor quantized value in memory.
+
+        Dense, except for a concat input or a split output: a slice of the
+        concat's (split input's) feature map, with its strides.
+        """
+        qtype = quantized.quant_type(value)
+        if qtype is None or qtype.is_per_axis:
+            raise PassFailedException(
+                f"{PASS}: {self.describe_value(value)} is not a per-tensor quantized feature map"
+            )
+        assert isinstance(value.type, TensorType)
+        shape = value.type.get_shape()
+        view = self.views.get(value)
+        if view is not None:
+            base = self.feature_map(view.base)
+            strides = base.stride_values()
+            offset = base.offset.data + view.start * strides[view.axis]
+            return npu.FeatureMapAttr(base.region.data, offset, shape, strides, qtype)
+        memory, offset = self.location(value)
+        return npu.FeatureMapAttr.dense(memory, offset, shape, qtype)
+
+    def buffer(self, value: SSAValue) -> npu.BufferAttr:
+        """The byte range of a value in memory (weights, scale/bias table)."""
+        memory, offset = self.location(value)
+        return npu.BufferAttr(memory, offset, buffer_bytes(value))
+
+    def describe_value(self, value: SSAValue) -> str:
+        """How messages name a value: an argument or the op that defines it."""
+        if isinstance(value, BlockArgument):
+            return f"argument {value.index} of @main"
+        assert isinstance(value.owner, Operation)
+        return f"the result of {describe(value.owner)}"
+
+    # The interface.
+
+    def input(self, arg: BlockArgument) -> npu.InputOp:
+        """`npu.input` of one argument; an f32 one is quantized by the host."""
+        attributes = arg_attributes(self.func)[arg.index]
+        tensor = tensor_name(attributes, f"input{arg.index}")
+        layout = _layout(attributes)
+        if quantized.quant_type(arg) is not None:
+            return npu.InputOp(tensor, self.feature_map(arg), layout=layout)
+        users = [use.operation for use in arg.uses]
+        if users and all(isinstance(user, ReturnOp) for user in users):
+            raise PassFailedException(
+                f"{PASS}: f32 input '{tensor}' is returned unchanged: the model has no layer to run"
+            )
+        if len(users) != 1 or not isinstance(users[0], quantized.QuantizeOp) or placement(users[0]) != HOST:
+            raise PassFailedException(
+                f"{PASS}: f32 argument {arg.index} ('{tensor}') of @main must feed exactly one "
+                f"host-placed quantized.quantize: run npu-legalize first"
+            )
+        return npu.InputOp(tensor, self.feature_map(users[0].output), "quantize", layout)
+
+    def outputs(self, op: ReturnOp) -> list[Operation]:
+        """`npu.output` per result; a host dequantize describes its quantized input."""
+        result_attrs = self.func.res_attrs.data if self.func.res_attrs is not None else ()
+        outputs: list[Operation] = []
+        for index, value in enumerate(op.arguments):
+            attributes = dict(result_attrs[index].data) if result_attrs else {}
+            tensor, layout = tensor_name(attributes, f"output{index}"), _layout(attributes)
+            producer = value.owner
+            if isinstance(producer, quantized.DequantizeOp):
+                if placement(producer) != HOST:
+                    raise PassFailedException(
+                        f"{PASS}: result {index} ('{tensor}') comes from {describe(producer)}, "
+                        f"which is not host-placed: run npu-legalize first"
+                    )
+                fm = self.feature_map(producer.input)
+                outputs.append(npu.OutputOp(tensor, fm, "dequantize", layout))
+            else:
+                outputs.append(npu.OutputOp(tensor, self.feature_map(value), layout=layout))
+        return outputs
+
+    # Constants and DMA.
+
+    def constant(self, op: quantized.ConstantOp) -> npu.ConstantOp:
+        """The constant's initial memory contents: raw weights or a scale/bias table."""
+        memory, offset = self.location(op.output)
+        if memory != self.target.weights_memory:
+            readers = ", ".join(sorted({layer_name(use.operation) for use in op.output.uses}))  # type: ignore[arg-type]
+            raise PassFailedException(
+                f"{PASS}: a constant read by {readers or 'nothing'} is in '{memory}', not in the weights "
+                f"memory '{self.target.weights_memory}': run npu-allocate first"
+            )
+        consumers = _bias_consumers(op.output)
+        if not consumers:
+            return npu.ConstantOp(npu.BufferAttr(memory, offset, buffer_bytes(op.output)), op.value)
+        tables = {_scale_bias_table(op, consumer) for consumer in consumers}
+        if len(tables) != 1:
+            names = ", ".join(layer_name(consumer) for consumer in consumers)  # type: ignore[arg-type]
+            raise PassFailedException(
+                f"{PASS}: a bias constant feeds layers with different rescales ({names}); "
+                "give each layer its own bias constant"
+            )
+        table = tables.pop()
+        channels = consumers[0].results[0].type.get_shape()[-1]  # type: ignore[attr-defined]
+        value = DenseIntOrFPElementsAttr(TensorType(i32, [channels, len(table) // channels // 4]), BytesAttr(table))
+        return npu.ConstantOp(npu.BufferAttr(memory, offset, len(table)), value)
+
+    def dma(self, op: npu.StageOp) -> npu.DmaOp:
+        """The copy of a staged tensor, attributed to the layer that reads it."""
+        size = buffer_bytes(op.output)
+        source_memory, source_offset = self.location(op.input)
+        target_memory, target_offset = self.location(op.output)
+        readers = [use.operation for use in op.output.uses]
+        layer = layer_name(readers[0]) if readers else layer_name(op)  # type: ignore[arg-type]
+        return npu.DmaOp(
+            npu.BufferAttr(source_memory, source_offset, size),
+            npu.BufferAttr(target_memory, target_offset, size),
+            _layer(op) or layer,
+        )
+
+    # Layers.
+
+    def lower(self, op: Operation) -> list[Operation]:
+        """The commands of one op of `@main`, in program order."""
+        if isinstance(op, quantized.ConstantOp):
+            return []
+        if isinstance(op, npu.StageOp):
+            return [self.dma(op)]
+        if isinstance(op, ReturnOp):
+            return self.outputs(op)
+        where = require(op, npu.PLACEMENT_ATTR, "npu-legalize", PASS)
+        assert isinstance(where, StringAttr)
+        if where.data == HOST:
+            self.check_host_conversion(op)
+            return []
+        if where.data == CPU:
+            return [self.cpu_command(op)]
+        if isinstance(op, quantized.ReshapeOp):
+            self.check_shared_buffer(op)
+            return []
+        if isinstance(op, quantized.SoftmaxOp):
+            return self.softmax(op)
+        if isinstance(op, VIEW_OPS):
+            return []  # its inputs' producers (outputs' readers) address the slices
+        build = _COMPUTE.get(type(op))
+        if build is None:
+            raise PassFailedException(f"{PASS}: {describe(op)} has no NPU command; place it on the CPU")
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        act_min, act_max = _activation_bounds(op)
+        op_type, properties = build(self, op)
+        properties |= {
+            "act_min": IntegerAttr(act_min, i32),
+            "act_max": IntegerAttr(act_max, i32),
+            "block": block,
+        }
+        return [npu.build_command(op_type, properties, layer_name(op))]  # type: ignore[arg-type]
+
+    def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:
+        """The commands of an int8 softmax (`npuc.backend.softmax`) and its exp lut."""
+        if SCRATCH_ALIGNMENT % self.target.alignment:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: softmax scratch is {SCRATCH_ALIGNMENT}-byte aligned, "
+                f"{self.target.name} needs {self.target.alignment}"
+            )
+        depth = op.input.type.get_shape()[-1]  # type: ignore[attr-defined]
+        if depth > MAX_DEPTH:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: rows of {depth} elements exceed the {MAX_DEPTH} whose exps the "
+                "NPU sums without overflow; the target's softmax rule must send it to the CPU"
+            )
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        layer_block = BlockShape(*array_values(block))  # type: ignore[arg-type]
+        ifm_type = quantized.quant_type(op.input)
+        assert ifm_type is not None
+        lut = self.table(exp_table(ifm_type.scale, op.beta.value.data))
+        return softmax_commands(
+            self.feature_map(op.input),
+            self.feature_map(op.output),
+            self.scratch(op),
+            lut,
+            lambda ofm: clip_block(layer_block, ofm, self.target.ofm_ublock),
+            layer_name(op),  # type: ignore[arg-type]
+        )
+
+    def scratch(self, op: Operation) -> npu.BufferAttr:
+        """The scratch buffer npu-schedule and npu-allocate gave `op`."""
+        memory, offset = op.attributes.get(npu.SCRATCH_MEMORY_ATTR), op.attributes.get(npu.SCRATCH_OFFSET_ATTR)
+        if not isinstance(memory, StringAttr) or not isinstance(offset, IntegerAttr):
+            raise PassFailedException(
+                f"{PASS}: {describe(op)} has no {npu.SCRATCH_MEMORY_ATTR}/{npu.SCRATCH_OFFSET_ATTR}: "
+                "run npu-schedule and npu-allocate first"
+            )
+        return npu.BufferAttr(memory.data, offset.value.data, scratch_bytes(op))
+
+    def check_host_conversion(self, op: Operation) -> None:
+        """Host placement is only for the float interface: quantize args, dequantize results."""
+        if isinstance(op, quantized.QuantizeOp) and isinstance(op.input, BlockArgument):
+            return
+        if isinstance(op, quantized.DequantizeOp) and all(
+            isinstance(use.operation, ReturnOp) for use in op.output.uses
+        ):
+            return
+        raise PassFailedException(
+            f"{PASS}: {describe(op)} is host-placed but does not convert a model input or output"
+        )
+
+    def check_shared_buffer(self, op: quantized.ReshapeOp) -> None:
+        """An NPU reshape moves no data, so an allocation of its own would be stale."""
+        own = op.attributes.get(npu.OFFSET_ATTR), op.attributes.get(npu.MEMORY_ATTR)
+        if own[0] is None and own[1] is None:
+            return
+        source_memory, source_offset = self.location(op.input)
+        if not (
+            isinstance(own[0], IntegerAttr)
+            and own[0].value.data == source_offset
+            and isinstance(own[1], StringAttr)
+            and own[1].data == source_memory
+        ):
+            raise PassFailedException(
+                f"{PASS}: reshape {describe(op)} must share its input's buffer "
+                f"({source_memory} at {source_offset}): run npu-allocate again"
+            )
+
+    def cpu_command(self, op: Operation) -> npu.CpuOp:
+        """`npu.cpu_op` holding a copy of `op`; constant operands are copied into the body."""
+        block = Block()
+        mapping: dict[SSAValue, SSAValue] = {}
+        inputs: list[npu.FeatureMapAttr] = []
+        for operand in op.operands:
+            if operand in mapping:
+                continue
+            if isinstance(operand.owner, quantized.ConstantOp):
+                constant = _without_annotations(operand.owner.clone())
+                block.add_op(constant)
+                mapping[operand] = constant.results[0]
+            else:
+                inputs.append(self.feature_map(operand))
+                mapping[operand] = block.insert_arg(operand.type, len(block.args))
+        body_op = _without_annotations(op.clone(value_mapper=mapping))
+        block.add_ops([body_op, npu.YieldOp(*body_op.results)])
+        properties: dict[str, Attribute] = {
+            "inputs": ArrayAttr(inputs),
+            "outputs": ArrayAttr([self.feature_map(result) for result in op.results]),
+        }
+        reason = op.attributes.get(npu.CPU_REASON_ATTR)
+        if reason is not None:
+            properties["reason"] = reason
+        return npu.build_command(npu.CpuOp, properties, layer_name(op), [Region(block)])  # type: ignore[arg-type]
+
+    # Compute commands: (command class, properties without act_min/act_max/block).
+
+    def weighted(self, op: Operation) -> dict[str, Attribute]:
+        """Feature maps and constant buffers shared by conv, depthwise and fc."""
+        weights, bias = op.operands[1], op.operands[2]
+        return {
+            "ifm": self.feature_map(op.operands[0]),
+            "ofm": self.feature_map(op.results[0]),
+            "weights": self.buffer(weights),
+            "scale_bias": self.buffer(bias),
+        }
+
+    def convolution(self, op: quantized.Conv2dOp) -> tuple[type[Operation], dict[str, Attribute]]:
+        """`npu.conv2d` or `npu.depthwise_conv2d` with the layer's window."""
+        strides, dilations, padding = op.window()
+        window = {
+            "kernel": int_array(op.kernel_shape()),
+            "strides": int_array(strides),
+            "dilations": int_array(dilations),
+            "padding": int_array(padding),
+        }
+        command = npu.DepthwiseConv2dOp if isinstance(op, quantized.DepthwiseConv2dOp) else npu.Conv2dOp
+        return command, self.weighted(op) | window
+
+    def fully_connected(self, op: quantized.FullyConnectedOp) -> tuple[type[Operation], dict[str, Attribute]]:
+        """`npu.fully_connected`: [N, K] ifm, [O, K] weights."""
+        return npu.FullyConnectedOp, self.weighted(op)
+
+    def pool(self, op: quantized.MaxPool2dOp) -> tuple[type[Operation], dict[str, Attribute]]:
+        """`npu.pool` of kind max or avg."""
+        kernel, strides, padding = op.window()
+        return npu.PoolOp, {
+            "kind": StringAttr("max" if isinstance(op, quantized.MaxPool2dOp) else "avg"),
+            "ifm": self.feature_map(op.ifm),
+            "ofm": self.feature_map(op.ofm),
+            "kernel": int_array(kernel),
+            "strides": int_array(strides),
+            "padding": int_array(padding),
+        }
+
+    def binary(self, op: quantized.AddOp | quantized.SubOp | quantized.MulOp) -> tuple[type[Operation], dict[str, Attribute]]:
+        """`npu.elementwise` add, sub or mul (TFLite semantics); inputs of lower rank are described
+        with leading 1s (numpy broadcasting)."""
+        ofm = self.feature_map(op.ofm)
+        rank = len(ofm.shape_values())
+
+        def broadcast(value: SSAValue) -> npu.FeatureMapAttr:
+            fm = self.feature_map(value)
+            shape = (1,) * (rank - len(fm.shape_values())) + fm.shape_values()
+            return npu.FeatureMapAttr.dense(fm.region.data, fm.offset.data, shape, fm.element_type)
+
+        return npu.ElementwiseOp, {
+            "kind": StringAttr(op.name.split(".", 1)[-1]),
+            "ifm": broadcast(op.ifm),
+            "ifm2": broadcast(op.ifm2),
+            "ofm": ofm,
+        }
+
+
+_COMPUTE: dict[type[Operation], Callable[[_Lowering, Operation], tuple[type[Operation], dict[str, Attribute]]]] = {
+    quantized.Conv2dOp: _Lowering.convolution,  # type: ignore[dict-item]
+    quantized.DepthwiseConv2dOp: _Lowering.convolution,  # type: ignore[dict-item]
+    quantized.FullyConnectedOp: _Lowering.fully_connected,  # type: ignore[dict-item]
+    quantized.MaxPool2dOp: _Lowering.pool,  # type: ignore[dict-item]
+    quantized.AvgPool2dOp: _Lowering.pool,  # type: ignore[dict-item]
+    quantized.AddOp: _Lowering.binary,  # type: ignore[dict-item]
+    quantized.SubOp: _Lowering.binary,  # type: ignore[dict-item]
+    quantized.MulOp: _Lowering.binary,  # type: ignore[dict-item]
+}
+"""Quantized layer class -> the method giving its NPU command and properties."""
+
+
+def _bias_consumers(value: SSAValue) -> list[Operation]:
+    """The conv/depthwise/fc layers reading `value` (directly or staged) as their bias."""
+    consumers: list[Operation] = []
+    for use in value.uses:
+        if isinstance(use.operation, npu.StageOp):
+            consumers += _bias_consumers(use.operation.output)
+        elif isinstance(use.operation, WEIGHTED_OPS) and use.index == 2:
+            consumers.append(use.operation)
+    return consumers
+
+
+def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:
+    """Per output channel, little-endian (bias, multiplier, shift): an int32 bias, or an int64 one (wide)."""
+    entry = npu.scale_bias_entry(wide=bias.output.type.element_type == i64)  # type: ignore[attr-defined]
+    values = np.frombuffer(bias.value.data.data, dtype=entry["bias"])
+    entries = np.zeros(len(values), dtype=entry)
+    entries["bias"] = values
+    entries["multiplier"], entries["shift"] = rescale_parameters(layer)
+    return entries.tobytes()
+
+
+def _activation_bounds(op: Operation) -> tuple[int, int]:
+    """(act_min, act_max) of a layer, as the quantized reference clamps."""
+    low, high = activation_bounds(op)
+    return int(low), int(high)
+
+
+def _without_annotations(op: Operation) -> Operation:
+    """`op` with the scheduling annotations (`npu.*` attributes) removed."""
+    for key in [key for key in op.attributes if key.startswith("npu.")]:
+        del op.attributes[key]
+    return op
+
+
+def _layout(attributes: dict[str, Attribute]) -> str | None:
+    """The interface layout to record on npu.input/npu.output: None when NHWC."""
+    layout = layout_of(attributes)
+    return None if layout == "NHWC" else layout
+
+
+def _layer(op: Operation) -> str | None:
+    """The op's own `layer` attribute, if it has one."""
+    attr = op.attributes.get(LAYER_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else None

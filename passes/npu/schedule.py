@@ -1,0 +1,295 @@
+"""npu-schedule: fix the op order, stage weights for the NPU and assign memories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.backend.allocation import fits as allocation_fits
+from npuc.dialects.common import LAYER_ATTR
+from npuc.dialects.npu import (
+    BLOCK_ATTR,
+    MEMORY_ATTR,
+    PLACEMENT_ATTR,
+    SCRATCH_MEMORY_ATTR,
+    StageOp,
+)
+from npuc.dialects.quantized import ConstantOp, DequantizeOp, quant_type
+from npuc.ir import arg_attributes
+from npuc.backend.planning import (
+    CPU,
+    NPU,
+    WEIGHTED_OPS,
+    Buffer,
+    buffers,
+    computes_on_npu,
+    describe,
+    is_host_conversion,
+    layer_ops,
+    main_or_fail,
+    memory_of,
+    moves_no_data,
+    placement,
+    require,
+    scratch_bytes,
+    scratch_name,
+    set_arg_attribute,
+    target_or_fail,
+)
+from npuc.targets import Memory, Target
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SchedulePass(ModulePass):
+    """Keep `@main`'s op order as the schedule, stage NPU weights, set `npu.memory`.
+
+    The order is checked to be topological. `npu.memory` is set on every op
+    whose result is held in memory: constants in the weights memory, layer
+    results and host-written quantize results in the arena, an NPU reshape
+    in its input's memory (it aliases the input's buffer). Function
+    arguments get the arena as argument attribute, except float arguments
+    only the host reads (to quantize them); likewise host dequantize results
+    stay in host memory. An op that needs scratch (an NPU softmax) gets
+    `npu.scratch_memory`, the arena.
+
+    Then three steps use the staging memory, each only as far as the
+    staging memory can still place every buffer it holds (checked with
+    npu-allocate's own allocator, `fits`, so npu-allocate never fails
+    because of them):
+    1. the constant weights of every NPU conv, depthwise conv or fully
+       connected op are copied into the staging memory by an `npu.stage` op
+       (carrying the consumer's `layer`) right before the consumer, which
+       reads the copy (`stage_weights_that_fit`); weights that do not fit
+       are read where they are stored;
+    2. each stage moves before the NPU op preceding its consumer, so the
+       copy overlaps that op's compute (double buffering, `hoist_stage`);
+    3. feature maps that only NPU commands write and read move from the
+       arena into the staging memory (`keep_in_staging`), as Vela keeps
+       intermediates in its fast "cache" memory. With the staging memory
+       being the arena memory (Shared_Sram), nothing moves.
+
+    Assumes npu-legalize and npu-tile have run.
+    """
+
+    name = "npu-schedule"
+
+    target: str = "ethos-u55-128"
+    """Built-in target name or path of a target TOML file."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        target = target_or_fail(self.target, self.name)
+        schedule(main_or_fail(op, self.name), target)
+
+
+def schedule(func: FuncOp, target: Target) -> None:
+    """Check, stage and assign memories to the ops of `func` for `target`."""
+    check_preconditions(func)
+    check_topological(func)
+    assign_memories(func, target)
+    stage_weights_that_fit(func, target)
+    for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
+        hoist_stage(func, stage, target)
+    keep_in_staging(func, target)
+
+
+def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
+    """Stage the constant weights of every NPU weighted op that the staging memory can place.
+
+    All are staged if they fit together; otherwise they are staged one by
+    one in schedule order, each kept if the staging memory can still place
+    every buffer it holds (`fits`). An unstaged op reads its weights where
+    they are stored.
+    """
+    staging = target.memory(target.staging_memory)
+    consumers = [
+        op for op in layer_ops(func)
+        if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
+    ]
+    stages: dict[Operation, StageOp] = {}
+    place_all_or_each(
+        consumers,
+        place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
+        unplace=lambda op: unstage(stages.pop(op)),
+        fits_now=lambda: fits(buffers(func)[0], staging, target.alignment),
+    )
+
+
+def place_all_or_each(
+    candidates: Sequence[T],
+    place: Callable[[T], None],
+    unplace: Callable[[T], None],
+    fits_now: Callable[[], bool],
+) -> None:
+    """Place every candidate; if that does not fit, undo and place them one by one, keeping each that fits."""
+    for candidate in candidates:
+        place(candidate)
+    if fits_now():
+        return
+    for candidate in candidates:
+        unplace(candidate)
+    for candidate in candidates:
+        place(candidate)
+        if not fits_now():
+            unplace(candidate)
+
+
+def unstage(stage: StageOp) -> None:
+    """Remove `stage`: its consumer reads the stored weights again."""
+    for use in list(stage.output.uses):
+        use.operation.operands[use.index] = stage.input
+    stage.detach()
+    stage.erase()
+
+
+def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
+    """Move `stage` (and its constant if it comes later) before the NPU compute op preceding its consumer.
+
+    The copy then runs while that op computes (Vela's weight double
+    buffering): its buffer is live across the op, so the allocator keeps it
+    apart from the buffers the op reads. The move is undone unless the
+    staging memory can still place all its buffers (`fits`).
+    """
+    ops = list(func.body.ops)
+    position = ops.index(stage)
+    previous = next(
+        (i for i in range(position - 1, -1, -1) if computes_on_npu(ops[i]) or placement(ops[i]) == CPU), None
+    )
+    if previous is None or not computes_on_npu(ops[previous]):
+        return
+    weights = stage.input.owner
+    moved = [stage]
+    if isinstance(weights, ConstantOp) and ops.index(weights) > previous:
+        moved.insert(0, weights)  # a constant reads nothing and lives for the whole program
+    homes = [op.next_op for op in moved]
+    for op in moved:
+        op.detach()
+        func.body.block.insert_op_before(op, ops[previous])
+    if fits(buffers(func)[0], target.memory(stage.memory.data), target.alignment):
+        return
+    for op, home in zip(moved, homes):
+        op.detach()
+        func.body.block.insert_op_before(op, home)  # type: ignore[arg-type]
+
+
+def keep_in_staging(func: FuncOp, target: Target) -> None:
+    """Move NPU-only feature maps from the arena to the staging memory while it can place them.
+
+    A buffer qualifies if NPU commands are all that write and read it (an NPU
+    reshape, concat or split counts as both; `npu_only`): the host and CPU
+    operations only see the arena. So does an NPU op's scratch
+    (`npu.scratch_memory`). All qualifying buffers move at once if they fit;
+    otherwise they are tried one by one in schedule order, each kept if the
+    staging memory can still place every buffer it holds (`fits`).
+    """
+    if target.staging_memory == target.arena_memory:
+        return
+    staging = target.memory(target.staging_memory)
+    found, holder = buffers(func)
+    held: dict[int, list[SSAValue]] = {}
+    for value, buffer in holder.items():
+        held.setdefault(id(buffer), []).append(value)
+    scratch_owners = {scratch_name(op, position): op for position, op in enumerate(func.body.ops)}
+    candidates = [
+        b for b in found
+        if b.memory == target.arena_memory and all(npu_only(v) for v in held.get(id(b), []))
+    ]
+    place_all_or_each(
+        candidates,
+        place=lambda buffer: setattr(buffer, "memory", staging.name),
+        unplace=lambda buffer: setattr(buffer, "memory", target.arena_memory),
+        fits_now=lambda: fits(found, staging, target.alignment),
+    )
+    for buffer in candidates:
+        for value in held.get(id(buffer), []):
+            value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)  # type: ignore[union-attr]
+        if buffer.name in scratch_owners:
+            scratch_owners[buffer.name].attributes[SCRATCH_MEMORY_ATTR] = StringAttr(buffer.memory)
+
+
+def npu_only(value: SSAValue) -> bool:
+    """Whether only NPU commands write `value` and read it (an NPU reshape, concat or split counts as both)."""
+    on_npu = lambda op: computes_on_npu(op) or moves_no_data(op)
+    return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
+
+
+def fits(found: list[Buffer], memory: Memory, alignment: int) -> bool:
+    """Whether npu-allocate can place the buffers of `found` that live in `memory`."""
+    return allocation_fits([b.live_range() for b in found if b.memory == memory.name], alignment, memory.size)
+
+
+def check_preconditions(func: FuncOp) -> None:
+    """Every layer op is placed and every NPU op with an OFM has a block."""
+    for op in layer_ops(func):
+        require(op, PLACEMENT_ATTR, "npu-legalize", SchedulePass.name)
+        if computes_on_npu(op):
+            require(op, BLOCK_ATTR, "npu-tile", SchedulePass.name)
+
+
+def check_topological(func: FuncOp) -> None:
+    """Fail if an op of `func` reads a value that no earlier op defines."""
+    defined: set[SSAValue] = set(func.body.block.args)
+    for op in func.body.ops:
+        for operand in op.operands:
+            if operand not in defined:
+                raise PassFailedException(
+                    f"npu-schedule: {describe(op)} reads a value defined after it"
+                )
+        defined.update(op.results)
+
+
+def stage_weights(op: Operation, staging_memory: str) -> StageOp:
+    """Insert `npu.stage` of `op`'s (constant) weights right before `op`; `op` reads it.
+
+    Returns the stage, its `npu.memory` set.
+    """
+    stage = StageOp(op.operands[1], staging_memory)
+    if LAYER_ATTR in op.attributes:
+        stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
+    stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
+    op.parent_block().insert_op_before(stage, op)  # type: ignore[union-attr]
+    op.operands[1] = stage.output
+    return stage
+
+
+def assign_memories(func: FuncOp, target: Target) -> None:
+    """Set `npu.memory` on args and ops whose values are held in memory."""
+    for index, arg in enumerate(func.body.block.args):
+        if quant_type(arg) is not None or not all(is_host_conversion(use.operation) for use in arg.uses):
+            set_arg_attribute(func, index, MEMORY_ATTR, StringAttr(target.arena_memory))
+    for op in func.body.ops:
+        memory = op_memory(func, op, target)
+        if memory is not None:
+            op.attributes[MEMORY_ATTR] = StringAttr(memory)
+        if scratch_bytes(op):
+            op.attributes[SCRATCH_MEMORY_ATTR] = StringAttr(target.arena_memory)
+
+
+def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:
+    """The memory holding `op`'s result, or None if it is not held in NPU memory."""
+    if isinstance(op, ConstantOp):
+        return target.weights_memory
+    if not op.results or (isinstance(op, DequantizeOp) and is_host_conversion(op)):
+        return None
+    if moves_no_data(op):
+        # Reshape and split results live in their input's buffer; an NPU
+        # concat's buffer is the one its first input's producer writes.
+        return value_memory(func, op.operands[0]) or target.arena_memory
+    return target.arena_memory
+
+
+def value_memory(func: FuncOp, value: SSAValue) -> str | None:
+    """The `npu.memory` already assigned to `value` (op result or argument)."""
+    owner = value.owner
+    if isinstance(owner, Operation):
+        return memory_of(owner.attributes)
+    return memory_of(arg_attributes(func)[value.index])  # type: ignore[attr-defined]

@@ -1,0 +1,125 @@
+"""npu-tile: choose the OFM block and stripe of every NPU operation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.backend.blocks import choose_block as search_block
+from npuc.cost.compute import (
+    AVG_POOL,
+    CONV,
+    DEPTHWISE,
+    ELEMENTWISE,
+    FULLY_CONNECTED,
+    MAX_POOL,
+    CommandShape,
+)
+from npuc.cost.geometry import Window as CostWindow
+from npuc.cost.geometry import as_batch_hwc
+from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+    MulOp,
+    SoftmaxOp,
+    SubOp,
+)
+from npuc.backend.planning import (
+    UNIT_WINDOW,
+    clip_block,
+    computes_on_npu,
+    describe,
+    element_bytes,
+    layer_ops,
+    main_or_fail,
+    require,
+    target_or_fail,
+    tensor_hwc,
+    window,
+)
+from npuc.targets import BlockShape, Target
+
+
+@dataclass(frozen=True)
+class TilePass(ModulePass):
+    """Set `npu.block` and `npu.stripe` on every NPU op that writes an OFM.
+
+    The block is the one Vela's (Regor's) block search picks
+    (`npuc.backend.blocks.choose_block`): among the micro-block multiples up to
+    the target's `ofm_block_max` whose double-buffered IFM block and
+    accumulators fit the shared buffer, the one fetching the fewest IFM and
+    weight elements per OFM element. Following Vela's choice makes npuc
+    compute in the blocks Vela's estimates assume. A block is clipped to
+    the OFM: no extent exceeds the OFM's, rounded up to the OFM micro-block.
+    The stripe is the whole OFM for now. Fully connected ofm [N, O] reads as
+    1 x N x O.
+
+    Assumes npu-legalize has run (every layer op has `npu.placement`).
+    """
+
+    name = "npu-tile"
+
+    target: str = "ethos-u55-128"
+    """Built-in target name or path of a target TOML file."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        target = target_or_fail(self.target, self.name)
+        tile(main_or_fail(op, self.name), target)
+
+
+def tile(func: FuncOp, target: Target) -> None:
+    """Annotate the NPU ops of `func` with their OFM block and stripe on `target`."""
+    for op in layer_ops(func):
+        require(op, PLACEMENT_ATTR, "npu-legalize", TilePass.name)
+        if computes_on_npu(op):
+            op.attributes[BLOCK_ATTR] = block_attr(choose_block(op, target))
+            op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+
+
+def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:
+    """The block Vela's search picks for `op` on `target` (`npuc.backend.blocks`), clipped to the OFM."""
+    block = search_block(command_shape(op), target)
+    if block is None:
+        raise PassFailedException(
+            f"npu-tile: no OFM block of {target.name} fits {describe(op)} in "
+            f"{target.shram_usable_bytes} bytes of shared buffer"
+        )
+    return clip_block(BlockShape(*block), tensor_hwc(op.results[0]), target.ofm_ublock)
+
+
+KIND_OF = {
+    Conv2dOp: CONV,
+    DepthwiseConv2dOp: DEPTHWISE,
+    FullyConnectedOp: FULLY_CONNECTED,
+    MaxPool2dOp: MAX_POOL,
+    AvgPool2dOp: AVG_POOL,
+    AddOp: ELEMENTWISE,
+    SubOp: ELEMENTWISE,
+    MulOp: ELEMENTWISE,
+    SoftmaxOp: ELEMENTWISE,
+}
+"""Quantized op class -> `CommandShape.kind` of the command it lowers to."""
+
+
+def command_shape(op: Operation) -> CommandShape:
+    """The cost model's view of the command a quantized NPU op lowers to, for the block search.
+
+    The IFM element width sizes the shared-buffer areas; fused activations
+    do not matter to the search, so the shape is unclamped.
+    """
+    op_window = window(op) or UNIT_WINDOW
+    cost_window = CostWindow(op_window.kernel, op_window.strides, op_window.dilations, op_window.padding[:2])  # type: ignore[arg-type]
+    ifm = as_batch_hwc(op.operands[0].type.get_shape())  # type: ignore[attr-defined]
+    ofm = as_batch_hwc(op.results[0].type.get_shape())  # type: ignore[attr-defined]
+    return CommandShape(KIND_OF[type(op)], ifm, ofm, cost_window, ifm_bits=element_bytes(op.operands[0]) * 8)

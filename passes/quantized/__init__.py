@@ -1,0 +1,1 @@
+"""`quantize` (graph -> quantized IR) and the target-independent `quantized-*` rewrites."""

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 import npuc
-from npuc.quantization.quantizer import QuantizationOptions, sqnr_db
+from npuc.quantization.options import QuantizationOptions
+from npuc.quantization.params import sqnr_db
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 CALIBRATION_FRACTION = 0.6

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    Float32Type,
     FloatAttr,
     IntegerAttr,
     StringAttr,
@@ -322,6 +324,14 @@ def _product(shape: Sequence[int]) -> int:
     for extent in shape:
         result *= extent
     return result
+
+
+def constant_value(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """The data of a dense constant as a numpy array of its element type (no copy)."""
+    element = attr.type.element_type
+    kind = "float" if isinstance(element, Float32Type) else "int"
+    dtype = np.dtype(f"{kind}{element.bitwidth}")  # type: ignore[attr-defined]
+    return np.frombuffer(attr.data.data, dtype=dtype).reshape(attr.type.get_shape())
 
 
 class ConstantBase(IRDLOperation):

@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    ModuleOp,
     StringAttr,
     TensorType,
     f32,
@@ -469,6 +470,19 @@ class ExternalOp(LayerOpBase):
 def storage_of(bits: int) -> IntegerType:
     """The signless integer storage type of the given width."""
     return IntegerType(bits)
+
+
+ROUNDING_ATTRIBUTE = "quantized.rounding"
+"""Module attribute naming the arithmetic that defines the quantized ops' results."""
+
+ONNXRUNTIME_ROUNDING = "onnxruntime"
+"""`quantized.rounding` value of a QDQ ONNX import: onnxruntime's CPU arithmetic."""
+
+
+def rounding_mode(module: ModuleOp) -> str:
+    """The module's `quantized.rounding` ("onnxruntime"), or "tflite" when it has none."""
+    rounding = module.attributes.get(ROUNDING_ATTRIBUTE)
+    return rounding.data if isinstance(rounding, StringAttr) else "tflite"
 
 
 Quantized = Dialect(

@@ -70,11 +70,30 @@ def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None
     return module
 
 
-def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Execute graph IR in float or quantized IR in integers (IR layout, NHWC)."""
-    from npuc.reference import run_module
+_SCHEDULE_OPS = ("npu.stage",)
+"""npu ops that annotate quantized IR before lowering; the integer reference runs them."""
 
-    return run_module(module, inputs)
+
+def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Execute `@main` on NHWC inputs and return its outputs.
+
+    Graph IR runs in float32 and quantized IR (possibly with scheduling
+    annotations) in integers with TFLite semantics, in the reference
+    interpreters (`npuc.reference`); a module lowered to npu commands runs
+    in the simulator (`npuc.sim`), which executes the program on its memories.
+    """
+    dialects = {op.name.split(".")[0] for op in module.walk() if op.name not in _SCHEDULE_OPS}
+    if "npu" in dialects:
+        from npuc.sim.simulator import simulate
+
+        return simulate(module, inputs)
+    if "quantized" in dialects:
+        from npuc.reference.quantized_interpreter import run_quantized
+
+        return run_quantized(module, inputs).outputs
+    from npuc.reference.graph_interpreter import run_graph
+
+    return run_graph(module, inputs).outputs
 
 
 def quantize(module: ModuleOp, samples: Sequence[np.ndarray], options=None, report_samples: int = 32):
@@ -91,8 +110,8 @@ def quantize(module: ModuleOp, samples: Sequence[np.ndarray], options=None, repo
     to int16 and the per-layer settings used.
     """
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
-    from npuc.quantization.quantizer import quantize_module
     from npuc.quantization.control import LayerControl
+    from npuc.quantization.driver import quantize_module
     from npuc.quantization.search import QuantizationReport, layer_errors
 
     run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))

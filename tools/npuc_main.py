@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def _quantization_options(args: argparse.Namespace):
     """The `QuantizationOptions` the quantize options name."""
-    from npuc.quantization.quantizer import QuantizationOptions
+    from npuc.quantization.options import QuantizationOptions
 
     return QuantizationOptions(
         activation_bits=args.activation_bits,

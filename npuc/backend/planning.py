@@ -27,6 +27,8 @@ from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange
+from npuc.backend.softmax import scratch_layout
+from npuc.backend.views import VIEW_OPS, View, memory_views
 from npuc.dialects.common import layer_name
 from npuc.dialects.npu import (
     CPU_REASON_ATTR,
@@ -58,9 +60,7 @@ from npuc.dialects.quantized import (
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.ir import arg_attributes, main_function
-from npuc.backend.softmax import scratch_layout
 from npuc.targets import BlockShape, Target, load_target
-from npuc.backend.views import VIEW_OPS, View, memory_views
 
 OPERATOR_KIND: dict[type[Operation], str] = {
     Conv2dOp: "conv2d",

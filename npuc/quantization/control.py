@@ -22,8 +22,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from npuc.quantization.calibration import STRATEGIES
 from npuc.errors import InputDataError
+from npuc.quantization.calibration import STRATEGIES
 
 LAYER_SETTINGS = {"strategy": str, "per_channel": bool, "bits": int}
 """The settings a layer entry may hold, with their JSON types."""

@@ -23,27 +23,27 @@ samples and then change what the real quantization does:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-from npuc.quantization.calibration import Statistics
 from npuc.dialects import graph
-from npuc.dialects.common import layer_name
+from npuc.dialects.common import constant_value, layer_name
 from npuc.ir import main_function
+from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
+from npuc.quantization.options import QuantizationOptions
+from npuc.quantization.quantizer import quantize_once, value_names
 from npuc.quantization.rules import CONV_LIKE, dense
 from npuc.quantization.search import (
     AUTO_SAMPLES,
-    _dequantized_layers,
-    _float_layers,
+    dequantized_layers,
+    float_layers,
     layer_errors,
     output_sqnr,
 )
-from npuc.reference.graph_interpreter import constant_value
 
 SIXTEEN_BIT_OPS = (
     *CONV_LIKE, graph.AddOp, graph.SubOp, graph.MulOp, graph.ConcatOp, graph.SoftmaxOp,
@@ -65,15 +65,16 @@ class Promotion:
     note: str = ""
 
 
-def _trial(module: ModuleOp, samples, options, statistics, control: LayerControl) -> ModuleOp:
+def _trial(
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    options: QuantizationOptions,
+    statistics: Statistics,
+    control: LayerControl,
+) -> ModuleOp:
     """A quantized copy of `module` with `control`'s settings and no search or correction."""
-    from npuc.quantization.quantizer import quantize_module
-
-    plain = dataclasses.replace(
-        options, target_sqnr=0.0, bias_correction=False, save_layers="", save_statistics=""
-    )
     copy = module.clone()
-    quantize_module(copy, samples, options=plain, statistics=statistics, control=control)
+    quantize_once(copy, samples, options, statistics, control)
     return copy
 
 
@@ -85,14 +86,16 @@ def _with_bits(settings: dict[str, dict], layers: Sequence[str]) -> LayerControl
 
 
 def promote_layers(
-    module: ModuleOp, samples: Sequence[np.ndarray], options, statistics: Statistics, control: LayerControl
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    options: QuantizationOptions,
+    statistics: Statistics,
+    control: LayerControl,
 ) -> Promotion:
     """Promote few layers to int16 (greedy, see the module docstring) until the output SQNR reaches `options.target_sqnr`.
 
     `control.settings` receives `bits = 16` for each promoted layer.
     """
-    from npuc.quantization.quantizer import value_names
-
     func = main_function(module)
     names = value_names(func)
     candidates = {
@@ -142,18 +145,22 @@ def _mean_error(reference: np.ndarray, test: np.ndarray, activation, channels: i
 
 
 def correct_biases(
-    module: ModuleOp, samples: Sequence[np.ndarray], options, statistics: Statistics, control: LayerControl
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    options: QuantizationOptions,
+    statistics: Statistics,
+    control: LayerControl,
 ) -> dict[str, np.ndarray]:
     """Shift each conv-like layer's float bias by its mean output error (in order); the shifts by layer."""
     batch = [sample[:AUTO_SAMPLES] for sample in samples]
-    reference = _float_layers(module, batch)
+    reference = float_layers(module, batch)
     shifts = {}
     for op in list(main_function(module).body.block.ops):
         name = layer_name(op)
         if type(op) not in CONV_LIKE:
             continue
         trial = _trial(module, samples, options, statistics, LayerControl(settings=control.settings))
-        test = _dequantized_layers(trial, batch)
+        test = dequantized_layers(trial, batch)
         if name not in test or reference[name].shape != test[name].shape:
             continue
         bias_op = op.operands[2].owner

@@ -37,13 +37,12 @@ from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import layer_name
+from npuc.dialects.common import constant_value, layer_name
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
 from npuc.errors import InputDataError, UnsupportedOperatorError
+from npuc.quantization.calibration import Range
+from npuc.quantization.params import quantize_bias
 from npuc.reference import fixed_point
-from npuc.reference.graph_interpreter import constant_value
-
-Range = tuple[float, float]
 
 CONV_LIKE: dict[type[Operation], type[Operation]] = {
     graph.Conv2dOp: quantized.Conv2dOp,
@@ -397,20 +396,6 @@ class Quantizer:
                 new_value = self.insert(quantized.DequantizeOp(new_value), return_op).results[0]
             results.append(new_value)
         return_op.operands = results
-
-
-def quantize_bias(
-    bias: np.ndarray, ifm_scale: float, scales: np.ndarray, bits: int = 8
-) -> np.ndarray:
-    """Bias at the implied scale ifm_scale * weight_scale_c, saturated.
-
-    int32 for 8-bit activations, int64 for 16-bit ones (TFLite's 16x8).
-    """
-    bias_scales = float(ifm_scale) * scales.astype(np.float64)
-    rounded = fixed_point.round_half_away_from_zero(bias.astype(np.float64) / bias_scales)
-    if bits == 16:
-        return np.clip(rounded, -(2.0**62), 2.0**62).astype(np.int64)
-    return np.clip(rounded, fixed_point.INT32_MIN, fixed_point.INT32_MAX).astype(np.int32)
 
 
 def require_finite(value_range: Range, what: str) -> Range:

@@ -18,10 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-from npuc.quantization.calibration import CALIBRATION_BATCH, Statistics
 from npuc.dialects import quantized
 from npuc.dialects.common import layer_name
 from npuc.ir import main_function
+from npuc.quantization.calibration import CALIBRATION_BATCH, Statistics
+from npuc.quantization.options import QuantizationOptions
+from npuc.quantization.params import sqnr_db
+from npuc.quantization.quantizer import (
+    gather_statistics,
+    load_control,
+    quantize_once,
+    value_names,
+)
+from npuc.reference.graph_interpreter import run_graph
+from npuc.reference.quantized_interpreter import run_quantized
 
 AUTO_CANDIDATES = ("minmax", "percentile", "mse", "entropy")
 """The activation strategies `auto` tries, in order (a tie keeps the first)."""
@@ -58,9 +68,8 @@ class LayerError:
     cosine: float
 
 
-def _dequantized_layers(module: ModuleOp, batch: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    from npuc.reference.quantized_interpreter import run_quantized
-
+def dequantized_layers(module: ModuleOp, batch: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every quantized layer's output on `batch`, dequantized, by layer name."""
     values = run_quantized(module, batch, keep_values=True).values
     layers = {}
     for op in main_function(module).body.block.ops:
@@ -76,10 +85,8 @@ def _dequantized_layers(module: ModuleOp, batch: Sequence[np.ndarray]) -> dict[s
     return layers
 
 
-def _float_layers(module: ModuleOp, batch: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    from npuc.quantization.quantizer import value_names
-    from npuc.reference.graph_interpreter import run_graph
-
+def float_layers(module: ModuleOp, batch: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every value of a graph module on `batch`, by the calibration's value names."""
     values = run_graph(module, batch, keep_values=True).values
     names = value_names(main_function(module))
     return {name: values[value] for value, name in names.items() if value in values}
@@ -96,8 +103,8 @@ def layer_errors(
     sums: dict[str, np.ndarray] = {}  # signal, noise, dot, quantized energy
     for start in range(0, len(samples[0]), CALIBRATION_BATCH):
         batch = [sample[start : start + CALIBRATION_BATCH] for sample in samples]
-        reference = _float_layers(float_module, batch)
-        for name, test in _dequantized_layers(quantized_module, batch).items():
+        reference = float_layers(float_module, batch)
+        for name, test in dequantized_layers(quantized_module, batch).items():
             if name not in reference or reference[name].shape != test.shape:
                 continue
             ref = reference[name].astype(np.float64)
@@ -125,19 +132,16 @@ def format_layer_errors(errors: Sequence[LayerError], limit: int | None = None) 
 
 def output_sqnr(float_module: ModuleOp, quantized_module: ModuleOp, samples: Sequence[np.ndarray]) -> float:
     """SQNR (dB) of the quantized module's outputs against the float module's, all outputs joined."""
-    from npuc.quantization.quantizer import sqnr_db
-    from npuc.reference import run_module
-
-    reference = run_module(float_module, samples)
-    test = run_module(quantized_module, samples)
+    reference = run_graph(float_module, samples).outputs
+    test = run_quantized(quantized_module, samples).outputs
     join = lambda arrays: np.concatenate([np.ravel(a) for a in arrays])  # noqa: E731
     return sqnr_db(join(reference), join(test))
 
 
-def choose_strategy(module: ModuleOp, samples: Sequence[np.ndarray], options, statistics: Statistics | None):
+def choose_strategy(
+    module: ModuleOp, samples: Sequence[np.ndarray], options: QuantizationOptions, statistics: Statistics | None
+) -> tuple[QuantizationOptions, Statistics]:
     """(options with the best concrete activation strategy, the statistics used) for `auto`."""
-    from npuc.quantization.quantizer import gather_statistics, quantize_module
-
     if statistics is None:
         statistics = gather_statistics(module, samples, options, histograms=True)
     scoring = [sample[:AUTO_SAMPLES] for sample in samples]
@@ -148,7 +152,7 @@ def choose_strategy(module: ModuleOp, samples: Sequence[np.ndarray], options, st
             target_sqnr=0.0, bias_correction=False,
         )  # fmt: skip
         copy = module.clone()
-        quantize_module(copy, samples, options=candidate, statistics=statistics)
+        quantize_once(copy, samples, candidate, statistics, load_control(candidate))
         sqnr = output_sqnr(module, copy, scoring)
         if best is None or sqnr > best_sqnr:
             best, best_sqnr = candidate, sqnr

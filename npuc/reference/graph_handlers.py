@@ -25,7 +25,7 @@ from npuc.reference import (
 )
 from npuc.reference.batching import batch_views, ir_shape, merge_batch
 from npuc.reference.fixed_point import ACTIVATION_BOUNDS
-from npuc.reference.graph_interpreter import Handler, constant, reshape, transpose
+from npuc.reference.interpreter import Handler, constant, reshape, transpose
 
 
 def _activation(op: Operation, ofm: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The quantized interpreter's handlers for onnxruntime's rounding (QDQ ONNX models).
 
 A module marked `quantized.rounding = "onnxruntime"` runs with `ORT_HANDLERS`:
-TFLite's handlers (`quantized_interpreter.QUANTIZED_HANDLERS`) except for the
+TFLite's handlers (`int_handlers.QUANTIZED_HANDLERS`) except for the
 ops whose arithmetic onnxruntime defines differently, computed with
 `npuc.reference.ort_kernels` (see its docstring for the kernels mirrored).
 """
@@ -17,28 +17,28 @@ from npuc.dialects import quantized
 from npuc.dialects.quantized import quant_type
 from npuc.reference import int_kernels, ort_kernels
 from npuc.reference.batching import batch_views, ir_shape, merge_batch
-from npuc.reference.graph_interpreter import Handler
-from npuc.reference.quantized_interpreter import (
+from npuc.reference.int_handlers import (
     QUANTIZED_HANDLERS,
     ConvLike,
-    _int,
-    _params,
-    _per_sample,
-    _pool,
-    _property,
-    _qtype,
-    _unsupported,
     activation_bounds,
+    int_property,
+    per_sample,
+    pool,
+    property_value,
+    qtype_of,
+    tensor_params,
+    unsupported,
 )
+from npuc.reference.interpreter import Handler
 
 
 def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     """QLinearConv / QLinearMatMul: exact int32 accumulation, float32 requantization."""
     assert isinstance(op, ConvLike)
     if "rescale" in op.properties:
-        raise _unsupported(op, "an explicit rescale has no onnxruntime-rounding reference")
+        raise unsupported(op, "an explicit rescale has no onnxruntime-rounding reference")
     ifm, weights, bias = operands
-    zero_point = _qtype(op.ifm).zero_point
+    zero_point = qtype_of(op.ifm).zero_point
     if isinstance(op, quantized.FullyConnectedOp):
         acc = int_kernels.fully_connected_accumulator(ifm, zero_point, weights)
     elif isinstance(op, quantized.DepthwiseConv2dOp):
@@ -48,12 +48,12 @@ def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     elif isinstance(op, quantized.Conv2dOp):
         acc = int_kernels.conv_accumulator(ifm, zero_point, weights, *op.window())
     else:
-        raise _unsupported(op, "no onnxruntime-rounding reference for a transposed conv")
+        raise unsupported(op, "no onnxruntime-rounding reference for a transposed conv")
     acc = acc + bias.astype(np.int64)
     channels = ir_shape(op.ofm)[-1]
-    weight_scales = np.broadcast_to(_qtype(op.weights).scale_array(), (channels,))
-    ofm = _qtype(op.ofm)
-    scales = ort_kernels.requantize_scales(_qtype(op.ifm).scale, weight_scales, ofm.scale)
+    weight_scales = np.broadcast_to(qtype_of(op.weights).scale_array(), (channels,))
+    ofm = qtype_of(op.ofm)
+    scales = ort_kernels.requantize_scales(qtype_of(op.ifm).scale, weight_scales, ofm.scale)
     low, high = activation_bounds(op)
     return ort_kernels.requantize_output(acc, scales, ofm.zero_point, low, high, ofm.numpy_dtype())
 
@@ -62,12 +62,12 @@ def _ort_binary(function: Callable) -> Handler:
     """Add, Sub, Mul between DequantizeLinear and QuantizeLinear, in float32."""
 
     def handler(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-        first, second = _per_sample(op, operands)
-        ofm = _qtype(op.results[0])
+        first, second = per_sample(op, operands)
+        ofm = qtype_of(op.results[0])
         low, high = activation_bounds(op)
         result = ort_kernels.float_binary(
-            function, first, _params(op.operands[0]), second, _params(op.operands[1]),
-            _params(op.results[0]), low, high, ofm.numpy_dtype(),
+            function, first, tensor_params(op.operands[0]), second, tensor_params(op.operands[1]),
+            tensor_params(op.results[0]), low, high, ofm.numpy_dtype(),
         )  # fmt: skip
         return merge_batch(op, result)
 
@@ -76,37 +76,37 @@ def _ort_binary(function: Callable) -> Handler:
 
 def _ort_pool(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     if isinstance(op, quantized.MaxPool2dOp):
-        return _pool(op, operands)
+        return pool(op, operands)
     assert isinstance(op, quantized.AvgPool2dOp)
     kernel, strides, padding = op.window()
     low, high = activation_bounds(op)
     return ort_kernels.avg_pool2d(
-        operands[0], _params(op.operands[0]), _params(op.results[0]), low, high,
+        operands[0], tensor_params(op.operands[0]), tensor_params(op.results[0]), low, high,
         kernel, strides, padding,
     )  # fmt: skip
 
 
 def _ort_quantize(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    ofm = _qtype(op.results[0])
+    ofm = qtype_of(op.results[0])
     real = operands[0]
     if quant_type(op.operands[0]) is not None:  # a requantize: DequantizeLinear first
-        real = ort_kernels.dequantize_linear(real, *_params(op.operands[0]))
+        real = ort_kernels.dequantize_linear(real, *tensor_params(op.operands[0]))
     return ort_kernels.quantize_linear(
         real, ofm.scale, ofm.zero_point, ofm.qmin, ofm.qmax, ofm.numpy_dtype()
     )
 
 
 def _ort_dequantize(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    return ort_kernels.dequantize_linear(operands[0], *_params(op.operands[0]))
+    return ort_kernels.dequantize_linear(operands[0], *tensor_params(op.operands[0]))
 
 
 def _ort_softmax(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    if _qtype(op.results[0]).bits != 8 or _property(op, "beta") != 1.0:
-        raise _unsupported(op, "onnxruntime's QLinearSoftmax takes int8 with beta 1")
+    if qtype_of(op.results[0]).bits != 8 or property_value(op, "beta") != 1.0:
+        raise unsupported(op, "onnxruntime's QLinearSoftmax takes int8 with beta 1")
     (source,) = batch_views(op, operands)
-    axis = _int(op, "axis") + 1
+    axis = int_property(op, "axis") + 1
     last = np.ascontiguousarray(np.moveaxis(source, axis, -1))
-    ofm = ort_kernels.softmax_int8(last, _qtype(op.operands[0]).scale, *_params(op.results[0]))
+    ofm = ort_kernels.softmax_int8(last, qtype_of(op.operands[0]).scale, *tensor_params(op.results[0]))
     return merge_batch(op, np.ascontiguousarray(np.moveaxis(ofm, -1, axis)))
 
 

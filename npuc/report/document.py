@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 from npuc.cost.model import CPU, DMA_ENGINE, CommandCost, LayerCost, NetworkCost
 from npuc.dialects.common import layer_name
 from npuc.dialects.npu import CpuOp, YieldOp
-from npuc.reference.quantized_interpreter import ONNXRUNTIME_ROUNDING, rounding_mode
+from npuc.dialects.quantized import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.report.advice import advice_lines
 from npuc.report.network import LAYER, LayerGraph, LayerNode
 from npuc.report.usage import live_bytes

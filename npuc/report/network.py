@@ -17,10 +17,10 @@ from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Operation, SSAValue
 
+from npuc.backend.planning import is_host_conversion
 from npuc.dialects.common import ConstantBase, layer_name
 from npuc.dialects.npu import StageOp
 from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name
-from npuc.backend.planning import is_host_conversion
 
 INPUT, OUTPUT, LAYER = "input", "output", "layer"
 """`LayerNode.kind` values."""

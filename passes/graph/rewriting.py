@@ -14,8 +14,7 @@ from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, TensorTyp
 from xdsl.ir import Operation, SSAValue
 
 from npuc.dialects import graph
-from npuc.dialects.common import LAYER_ATTR
-from npuc.reference.graph_interpreter import constant_value
+from npuc.dialects.common import LAYER_ATTR, constant_value
 
 
 def constant_array(value: SSAValue) -> np.ndarray | None:

@@ -18,13 +18,6 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import allocate, arena_size, check_placement
-from npuc.dialects.npu import (
-    MEMORY_ATTR,
-    OFFSET_ATTR,
-    SCRATCH_MEMORY_ATTR,
-    SCRATCH_OFFSET_ATTR,
-)
-from npuc.errors import AllocationError
 from npuc.backend.planning import (
     CPU,
     NPU,
@@ -38,6 +31,13 @@ from npuc.backend.planning import (
     set_arg_attribute,
     target_or_fail,
 )
+from npuc.dialects.npu import (
+    MEMORY_ATTR,
+    OFFSET_ATTR,
+    SCRATCH_MEMORY_ATTR,
+    SCRATCH_OFFSET_ATTR,
+)
+from npuc.errors import AllocationError
 from npuc.targets import Memory, Target
 
 MEMORY_USAGE_ATTR = "npu.memory_usage"

@@ -10,8 +10,6 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
-from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
 from npuc.backend.planning import (
     BINARY_OPS,
     CPU,
@@ -27,8 +25,10 @@ from npuc.backend.planning import (
     tensor_hwc,
     window,
 )
-from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
 from npuc.backend.views import VIEW_OPS, view_problem
+from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
+from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
+from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
 
 
 @dataclass(frozen=True)

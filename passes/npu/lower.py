@@ -25,17 +25,6 @@ from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.dialects import npu, quantized
-from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
-from npuc.dialects.graph import layout_of
-from npuc.ir import arg_attributes, tensor_name
-from npuc.backend.softmax import (
-    MAX_DEPTH,
-    SCRATCH_ALIGNMENT,
-    exp_table,
-    softmax_commands,
-)
-from npuc.passes.npu.allocate import MEMORY_USAGE_ATTR
 from npuc.backend.planning import (
     CPU,
     HOST,
@@ -51,9 +40,20 @@ from npuc.backend.planning import (
     scratch_bytes,
     target_or_fail,
 )
-from npuc.reference.quantized_interpreter import activation_bounds, rescale_parameters
-from npuc.targets import BlockShape, Target
+from npuc.backend.softmax import (
+    MAX_DEPTH,
+    SCRATCH_ALIGNMENT,
+    exp_table,
+    softmax_commands,
+)
 from npuc.backend.views import VIEW_OPS
+from npuc.dialects import npu, quantized
+from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
+from npuc.dialects.graph import layout_of
+from npuc.ir import arg_attributes, tensor_name
+from npuc.passes.npu.allocate import MEMORY_USAGE_ATTR
+from npuc.reference.int_handlers import activation_bounds, rescale_parameters
+from npuc.targets import BlockShape, Target
 
 PASS = "npu-lower"
 

@@ -14,16 +14,6 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import fits as allocation_fits
-from npuc.dialects.common import LAYER_ATTR
-from npuc.dialects.npu import (
-    BLOCK_ATTR,
-    MEMORY_ATTR,
-    PLACEMENT_ATTR,
-    SCRATCH_MEMORY_ATTR,
-    StageOp,
-)
-from npuc.dialects.quantized import ConstantOp, DequantizeOp, quant_type
-from npuc.ir import arg_attributes
 from npuc.backend.planning import (
     CPU,
     NPU,
@@ -44,6 +34,16 @@ from npuc.backend.planning import (
     set_arg_attribute,
     target_or_fail,
 )
+from npuc.dialects.common import LAYER_ATTR
+from npuc.dialects.npu import (
+    BLOCK_ATTR,
+    MEMORY_ATTR,
+    PLACEMENT_ATTR,
+    SCRATCH_MEMORY_ATTR,
+    StageOp,
+)
+from npuc.dialects.quantized import ConstantOp, DequantizeOp, quant_type
+from npuc.ir import arg_attributes
 from npuc.targets import Memory, Target
 
 T = TypeVar("T")

@@ -12,6 +12,19 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.blocks import choose_block as search_block
+from npuc.backend.planning import (
+    UNIT_WINDOW,
+    clip_block,
+    computes_on_npu,
+    describe,
+    element_bytes,
+    layer_ops,
+    main_or_fail,
+    require,
+    target_or_fail,
+    tensor_hwc,
+    window,
+)
 from npuc.cost.compute import (
     AVG_POOL,
     CONV,
@@ -34,19 +47,6 @@ from npuc.dialects.quantized import (
     MulOp,
     SoftmaxOp,
     SubOp,
-)
-from npuc.backend.planning import (
-    UNIT_WINDOW,
-    clip_block,
-    computes_on_npu,
-    describe,
-    element_bytes,
-    layer_ops,
-    main_or_fail,
-    require,
-    target_or_fail,
-    tensor_hwc,
-    window,
 )
 from npuc.targets import BlockShape, Target
 

@@ -9,9 +9,9 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
+from npuc.backend.planning import tensor_hwc, window
 from npuc.dialects.common import int_array
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
-from npuc.backend.planning import tensor_hwc, window
 
 
 @dataclass(frozen=True)

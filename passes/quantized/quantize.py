@@ -8,7 +8,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.errors import NpucError
-from npuc.quantization.quantizer import QuantizationOptions
+from npuc.quantization.options import QuantizationOptions
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def quantize_with_file(module: ModuleOp, path: str, options) -> None:
     `PassFailedException`s carrying the same one-line message.
     """
     from npuc.data import load_samples, model_interface
-    from npuc.quantization.quantizer import quantize_module
+    from npuc.quantization.driver import quantize_module
 
     try:
         options.check()

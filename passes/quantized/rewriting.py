@@ -20,10 +20,13 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import quantized
-from npuc.dialects.quantized import UniformQuantizedType
+from npuc.dialects.quantized import (
+    ONNXRUNTIME_ROUNDING,
+    UniformQuantizedType,
+    rounding_mode,
+)
 from npuc.passes.graph.rewriting import keep_layer
 from npuc.quantization.rules import dense
-from npuc.reference.quantized_interpreter import ONNXRUNTIME_ROUNDING, rounding_mode
 
 
 def ones_depthwise(

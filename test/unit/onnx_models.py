@@ -58,10 +58,10 @@ def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray], p
     """Import `model` (then run the pass pipeline `passes`, if any), run it in the float
     reference and return the largest absolute difference to onnxruntime over all
     outputs (inf on a shape mismatch)."""
+    from npuc.api import run as run_module
     from npuc.api import run_pipeline
     from npuc.data import model_interface
     from npuc.importers.onnx.importer import import_onnx_bytes
-    from npuc.reference import run_module
 
     module = import_onnx_bytes(model, "model.onnx")
     if passes:

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from npuc.backend.allocation import LiveRange, allocate, arena_size, check_placement, fits
+from npuc.backend.allocation import (
+    LiveRange,
+    allocate,
+    arena_size,
+    check_placement,
+    fits,
+)
 from npuc.errors import AllocationError
 
 

@@ -20,11 +20,12 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 
+from npuc.api import run as run_module
 from npuc.dialects import graph
 from npuc.dialects.common import conv_output_size
 from npuc.dialects.quantized import quant_type
-from npuc.quantization.quantizer import quantize_module
-from npuc.reference import float_kernels, run_module
+from npuc.quantization.driver import quantize_module
+from npuc.reference import float_kernels
 
 
 def constant(array: np.ndarray) -> graph.ConstantOp:

@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import npuc
 from npuc.data import load_samples, model_interface, to_interface
-from npuc.quantization.quantizer import sqnr_db
+from npuc.quantization.params import sqnr_db
 from npuc.sim.simulator import simulate
 
 

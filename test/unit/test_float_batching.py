@@ -15,7 +15,8 @@ from xdsl.dialects.builtin import ModuleOp
 from npuc.dialects import graph
 from npuc.errors import InputDataError, ModelVerificationError
 from npuc.ir import main_function
-from npuc.reference.graph_interpreter import constant, interpret_block, run_graph
+from npuc.reference.graph_interpreter import run_graph
+from npuc.reference.interpreter import constant, interpret_block
 
 BATCH = 3
 

@@ -22,10 +22,10 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 
 from npuc.context import npuc_context
 from npuc.dialects import graph, npu
-from npuc.dialects.common import LAYER_ATTR
+from npuc.dialects.common import LAYER_ATTR, constant_value
 from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.passes.graph.fuse_activation import FuseActivationPass
-from npuc.reference.graph_interpreter import constant_value, run_graph
+from npuc.reference.graph_interpreter import run_graph
 
 
 class FunctionBuilder:

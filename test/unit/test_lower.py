@@ -11,7 +11,7 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.context import npuc_context
 from npuc.dialects import npu, quantized
 from npuc.passes.npu.lower import LowerPass
-from npuc.reference import quantized_interpreter as interpreter
+from npuc.reference import int_handlers as interpreter
 
 ANNOTATED_MODULE = """
 builtin.module attributes {npu.memory_usage = {flash = 1792 : i64, sram = 1664 : i64}} {

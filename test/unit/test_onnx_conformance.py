@@ -30,10 +30,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from npuc.api import run as run_module
 from npuc.data import model_interface
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.importers.onnx.importer import import_onnx
-from npuc.reference import run_module
 
 DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 NODE_SUITES = ("pytorch-converted", "pytorch-operator")

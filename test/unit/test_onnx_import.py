@@ -12,7 +12,7 @@ from onnx_models import make_model, make_model_proto, max_error_against_onnxrunt
 
 from npuc.api import run_pipeline
 from npuc.dialects import graph
-from npuc.dialects.common import array_values
+from npuc.dialects.common import array_values, constant_value
 from npuc.errors import (
     ModelFormatError,
     ModelVerificationError,
@@ -21,7 +21,6 @@ from npuc.errors import (
 from npuc.importers import import_model
 from npuc.importers.onnx.importer import import_onnx, import_onnx_bytes
 from npuc.ir import arg_attributes, main_function, result_attributes
-from npuc.reference.graph_interpreter import constant_value
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
 TOLERANCE = 1e-4
@@ -887,7 +886,7 @@ def test_opset_6_is_upgraded_with_per_channel_prelu_slopes() -> None:
     )
     x = random(2, 3, 4)
     module = import_onnx_bytes(model, "old.onnx")
-    from npuc.reference import run_module
+    from npuc.api import run as run_module
 
     expected = np.where(x >= 0, x, x * np.array([0.1, 0.2, 0.3], np.float32)[:, None])
     (result,) = run_module(module, [x])

@@ -14,13 +14,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from npuc import api
 from npuc.dialects import quantized
+from npuc.dialects.quantized import rounding_mode
 from npuc.errors import UnsupportedOperatorError
 from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.reference import ort_kernels
+from npuc.reference.int_handlers import QUANTIZED_HANDLERS
 from npuc.reference.quantized_interpreter import (
-    QUANTIZED_HANDLERS,
     handlers_for,
-    rounding_mode,
 )
 
 ort = pytest.importorskip("onnxruntime")

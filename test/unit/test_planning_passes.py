@@ -11,9 +11,10 @@ from xdsl.parser import Parser
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import check_placement
-from npuc.context import npuc_context
 from npuc.backend.blocks import choose_block as search_block
 from npuc.backend.blocks import fits_shram, search_input
+from npuc.backend.planning import buffers, cpu_operations
+from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.cost.geometry import POINTWISE, Window
 from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
@@ -23,7 +24,6 @@ from npuc.passes.npu.legalize import LegalizePass
 from npuc.passes.npu.schedule import SchedulePass, fits, schedule
 from npuc.passes.npu.tile import TilePass
 from npuc.passes.npu.tile import command_shape as tile_command_shape
-from npuc.backend.planning import buffers, cpu_operations
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")

@@ -20,20 +20,20 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.context import npuc_context
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import LAYER_ATTR, LayerOp
+from npuc.dialects.common import LAYER_ATTR, LayerOp, constant_value
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.ir import main_function
 from npuc.passes.quantized.quantize import QuantizePass
-from npuc.quantization.quantizer import (
+from npuc.quantization.driver import quantize_module
+from npuc.quantization.params import (
     activation_params,
     quantize_bias,
-    quantize_module,
     quantize_weights,
     sqnr_db,
 )
 from npuc.reference.fixed_point import dequantize, quantize
-from npuc.reference.graph_interpreter import constant_value, run_graph
+from npuc.reference.graph_interpreter import run_graph
 from npuc.reference.quantized_interpreter import run_quantized
 
 # --- parameter math -------------------------------------------------------

@@ -16,15 +16,16 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region
 
+from npuc.api import run as run_module
 from npuc.dialects import graph, quantized
 from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError
 from npuc.ir import main_function
-from npuc.quantization.quantizer import QuantizationOptions, quantize_module
 from npuc.quantization.control import LayerControl
+from npuc.quantization.driver import quantize_module
+from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.search import output_sqnr
-from npuc.reference import run_module
 
 
 def build_wide_range_mlp(seed: int = 0) -> ModuleOp:

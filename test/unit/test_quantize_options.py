@@ -8,12 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_quantize import _calibration, build_small_cnn
 
-from npuc.quantization.calibration import TensorStatistics, _accumulate_histogram, choose_range
 from npuc.dialects import quantized
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError
 from npuc.ir import main_function
-from npuc.quantization.quantizer import QuantizationOptions, quantize_module, quantize_weights
+from npuc.quantization.calibration import (
+    TensorStatistics,
+    _accumulate_histogram,
+    choose_range,
+)
+from npuc.quantization.driver import quantize_module
+from npuc.quantization.options import QuantizationOptions
+from npuc.quantization.params import quantize_weights
 from npuc.quantization.search import layer_errors, output_sqnr
 from npuc.reference.fixed_point import quantize_multipliers
 

@@ -19,6 +19,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
+from npuc.api import run as run_module
 from npuc.dialects import graph, npu, quantized
 from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import InputDataError, UnsupportedOperatorError
@@ -28,13 +29,14 @@ from npuc.reference import (
     int_kernels,
     int_softmax,
     int_tensor_ops,
-    run_module,
 )
 from npuc.reference.graph_interpreter import run_graph
-from npuc.reference.quantized_interpreter import (
+from npuc.reference.int_handlers import (
     QUANTIZED_HANDLERS,
     activation_bounds,
     rescale_parameters,
+)
+from npuc.reference.quantized_interpreter import (
     run_block,
     run_quantized,
 )

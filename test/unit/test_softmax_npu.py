@@ -24,12 +24,12 @@ from xdsl.dialects.builtin import (
 )
 
 import npuc
+from npuc.backend.planning import cpu_operations
+from npuc.backend.softmax import exp_table, scratch_layout, softmax_commands
 from npuc.data import model_interface
 from npuc.dialects import npu
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.emit.command_stream import decode, encode
-from npuc.backend.softmax import exp_table, scratch_layout, softmax_commands
-from npuc.backend.planning import cpu_operations
 from npuc.reference.int_softmax import softmax
 from npuc.sim.simulator import simulate_sample
 

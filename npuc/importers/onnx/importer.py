@@ -57,6 +57,7 @@ from npuc.importers.onnx.layout import (
     relayout_perm,
 )
 from npuc.importers.onnx.node import OnnxNode, Unsupported, decode
+from npuc.importers.onnx.qdq import is_qdq, strip_qdq
 
 CONVERTERS: dict[str, Callable[[OnnxGraph, OnnxNode], None]] = {
     **ops.CONVERTERS,
@@ -96,11 +97,15 @@ def import_onnx_bytes(data: bytes, source: str) -> ModuleOp:
 
 
 def _import(model: onnx.ModelProto, source: str) -> ModuleOp:
-    from npuc.importers.onnx import qdq
+    if not is_qdq(model):
+        return OnnxGraph(loader.prepare(model, source, is_supported), source).build()
+    # A QDQ model: strip its QDQ nodes, import the float rest, then lower it to quantized IR
+    # with the recorded parameters (imported here: only QDQ models need the quantizer's arithmetic).
+    from npuc.importers.onnx.qdq_lower import lower_to_quantized
 
-    if qdq.is_qdq(model):
-        return qdq.import_qdq(model, source)
-    return OnnxGraph(loader.prepare(model, source, is_supported), source).build()
+    float_model, plan = strip_qdq(model, source)
+    graph = OnnxGraph(loader.prepare(float_model, source, is_supported), source)
+    return lower_to_quantized(graph.build(), graph, plan, source)
 
 
 class OnnxGraph:

@@ -22,7 +22,12 @@ from npuc.dialects.graph import (
     MulOp,
     TransposeOp,
 )
-from npuc.importers.onnx.layout import broadcast_operands, f32_tensor, identity
+from npuc.importers.onnx.layout import (
+    broadcast_operands,
+    f32_tensor,
+    identity,
+    is_fully_connected,
+)
 from npuc.importers.onnx.node import Unsupported
 
 if TYPE_CHECKING:
@@ -42,23 +47,6 @@ def optional_bias(graph: OnnxGraph, node: OnnxNode, index: int, channels: int) -
 
 
 # -- fully connected ----------------------------------------------------------
-
-
-def is_fully_connected(graph: OnnxGraph, node: OnnxNode) -> bool:
-    """Whether a Gemm/MatMul node becomes one `graph.fully_connected`.
-
-    That needs a constant 2-D right operand, a 2-D left one that is not
-    transposed, and (Gemm) a C that is absent or one constant per output.
-    """
-    matrix = graph.constant(node.input(1))
-    if matrix is None or matrix.ndim != 2 or len(graph.shape(node.inputs[0])) != 2:
-        return False
-    if node.op_type == "MatMul":
-        return True
-    outputs = matrix.shape[0] if node.int_attr("transB", 0) else matrix.shape[1]
-    c = graph.constant(node.input(2)) if node.input(2) else np.zeros(())
-    per_output = c is not None and (c.ndim == 0 or (c.size == c.shape[-1] and c.size in (1, outputs)))
-    return not node.int_attr("transA", 0) and per_output
 
 
 def convert_gemm(graph: OnnxGraph, node: OnnxNode) -> None:

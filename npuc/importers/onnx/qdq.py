@@ -8,7 +8,7 @@ pairs. Import runs in two steps:
   `QdqPlan.constants`), every QuantizeLinear -> DequantizeLinear pair on an
   activation is removed and its parameters recorded for the tensor
   (`QdqPlan.activations`). What is left is a float model, which the float
-  importer (`onnx.OnnxGraph`) turns into graph IR with its layout handling;
+  importer (`importer.OnnxGraph`) turns into graph IR with its layout handling;
 - `qdq_lower` then rewrites that graph IR into quantized ops whose types
   are the recorded parameters (not calibrated ones).
 
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 from onnx import numpy_helper
-from xdsl.dialects.builtin import ModuleOp
 
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.importers.onnx.node import node_name
@@ -69,18 +68,6 @@ class QdqPlan:
 def is_qdq(model: onnx.ModelProto) -> bool:
     """Whether `model` holds QuantizeLinear/DequantizeLinear nodes."""
     return any(node.op_type in QDQ_OPS for node in model.graph.node)
-
-
-def import_qdq(model: onnx.ModelProto, source: str) -> ModuleOp:
-    """Import a QDQ model into a verified quantized module with a float interface."""
-    from npuc.importers.onnx import loader
-    from npuc.importers.onnx.importer import OnnxGraph, is_supported
-    from npuc.importers.onnx.qdq_lower import lower_to_quantized
-
-    float_model, plan = strip_qdq(model, source)
-    graph = OnnxGraph(loader.prepare(float_model, source, is_supported), source)
-    module = graph.build()
-    return lower_to_quantized(module, graph, plan, source)
 
 
 def _activation(scale: np.ndarray, zero_point: np.ndarray) -> Activation:

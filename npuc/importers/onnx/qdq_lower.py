@@ -29,6 +29,7 @@ quantized dialect does not mix float and integer ops): it is reported as an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -44,22 +45,25 @@ from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
+if TYPE_CHECKING:
+    from npuc.importers.onnx.importer import OnnxGraph
+
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import layer_name
-from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
+from npuc.dialects.common import constant_value, layer_name
+from npuc.dialects.quantized import (
+    ONNXRUNTIME_ROUNDING,
+    ROUNDING_ATTRIBUTE,
+    UniformQuantizedType,
+    quant_type,
+    storage_of,
+)
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.importers.common import first_line
-from npuc.importers.onnx.importer import OnnxGraph
 from npuc.importers.onnx.node import OnnxNode
 from npuc.importers.onnx.qdq import Activation, QdqPlan, QuantizedConstant
 from npuc.ir import main_function
-from npuc.quantization.quantizer import activation_type, quantize_bias
+from npuc.quantization.params import activation_type, quantize_bias
 from npuc.reference import fixed_point
-from npuc.reference.graph_interpreter import constant_value
-from npuc.reference.quantized_interpreter import (
-    ONNXRUNTIME_ROUNDING,
-    ROUNDING_ATTRIBUTE,
-)
 
 _CONV_LIKE: dict[type[Operation], type[Operation]] = {
     graph.Conv2dOp: quantized.Conv2dOp,

@@ -1,0 +1,65 @@
+"""`quantize_module`: post-training quantization of graph IR, composed from its parts.
+
+One calibration and rewrite (`quantizer.quantize_once`), preceded when the
+options ask for it by the strategy search (`search.choose_strategy`, for
+`activation_strategy = "auto"`), the int16 promotion to a target SQNR
+(`mixed.promote_layers`) and bias correction (`mixed.correct_biases`), each
+of which measures trial quantizations of copies of the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from npuc.ir import main_function
+from npuc.quantization.calibration import Statistics
+from npuc.quantization.control import LayerControl
+from npuc.quantization.mixed import correct_biases, promote_layers
+from npuc.quantization.options import QuantizationOptions
+from npuc.quantization.quantizer import gather_statistics, load_control, quantize_once
+from npuc.quantization.rules import check_supported
+from npuc.quantization.search import choose_strategy
+
+
+def quantize_module(
+    module: ModuleOp,
+    samples: Sequence[np.ndarray],
+    activation_bits: int = 8,
+    options: QuantizationOptions | None = None,
+    statistics: Statistics | None = None,
+    control: LayerControl | None = None,
+) -> ModuleOp:
+    """Quantize the graph IR of `module` in place, calibrated on `samples`.
+
+    `samples` holds one array per @main argument in IR layout (N samples on
+    axis 0, see `npuc.data.load_samples`); `statistics`, if given, are used
+    instead of calibrating; `control`, if given, instead of `options.layers`
+    (it records the settings used, and `control.promotion` what the
+    `target_sqnr` search did). Raises `NpucError` subclasses for unsupported
+    ops, non-constant weights and unusable calibration data.
+    """
+    options = options or QuantizationOptions(activation_bits=activation_bits)
+    options.check()
+    if control is None:
+        control = load_control(options)
+    block = main_function(module).body.block
+    if not any(op.dialect_name() == "graph" for op in block.ops):
+        return module  # already quantized: nothing to do
+    check_supported(block)
+    if options.activation_strategy == "auto":
+        options, statistics = choose_strategy(module, samples, options, statistics)
+    if options.target_sqnr or options.bias_correction:
+        if statistics is None:
+            statistics = gather_statistics(module, samples, options)
+        if options.target_sqnr:
+            control.promotion = promote_layers(module, samples, options, statistics, control)
+        if options.bias_correction:
+            correct_biases(module, samples, options, statistics, control)
+    quantize_once(module, samples, options, statistics, control)
+    if options.save_layers:
+        control.activation_bits = options.activation_bits
+        control.save(options.save_layers)
+    return module

@@ -18,6 +18,7 @@ opaque CPU operator) derives from `LayerOpBase` instead and is never removed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -67,6 +68,66 @@ def conv_output_size(
     """Output extent of a convolution or pooling window along one axis."""
     effective_kernel = dilation * (kernel - 1) + 1
     return (size + pad_before + pad_after - effective_kernel) // stride + 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """The window of a convolution or pooling op (any dialect), as (height, width) pairs.
+
+    `padding` is (top, left, bottom, right). Pools have unit dilations; ops
+    without a kernel (fully connected, elementwise) have `UNIT_WINDOW`.
+    """
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    dilations: tuple[int, int] = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @classmethod
+    def of(
+        cls,
+        kernel: Sequence[int],
+        strides: Sequence[int],
+        dilations: Sequence[int],
+        padding: Sequence[int],
+    ) -> Window:
+        """A window from property values (the verifier checked their lengths)."""
+        return cls(
+            (kernel[0], kernel[1]),
+            (strides[0], strides[1]),
+            (dilations[0], dilations[1]),
+            (padding[0], padding[1], padding[2], padding[3]),
+        )
+
+    @property
+    def dilated_kernel(self) -> tuple[int, int]:
+        """Kernel extent the hardware sees: `dilation * (kernel - 1) + 1`."""
+        return (
+            self.dilations[0] * (self.kernel[0] - 1) + 1,
+            self.dilations[1] * (self.kernel[1] - 1) + 1,
+        )
+
+    @property
+    def elements(self) -> int:
+        """Kernel taps per output element (dilation adds no taps)."""
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def pad_before(self) -> tuple[int, int]:
+        """Padding at the top and the left."""
+        return self.padding[0], self.padding[1]
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) of the output over an input of `height` x `width`."""
+        top, left, bottom, right = self.padding
+        return (
+            conv_output_size(height, self.kernel[0], self.strides[0], self.dilations[0], top, bottom),
+            conv_output_size(width, self.kernel[1], self.strides[1], self.dilations[1], left, right),
+        )
+
+
+UNIT_WINDOW = Window((1, 1))
+"""The window of ops that map each input element to one output element (fully connected, elementwise)."""
 
 
 def tensor_shape(value: SSAValue, what: str) -> tuple[int, ...]:

@@ -50,7 +50,13 @@ from xdsl.irdl import (
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.common import LAYER_ATTR, array_values, conv_output_size, int_array
+from npuc.dialects.common import (
+    LAYER_ATTR,
+    UNIT_WINDOW,
+    Window,
+    array_values,
+    int_array,
+)
 from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
 
 
@@ -231,6 +237,10 @@ class ComputeOp(CommandOp):
     def verify_geometry(self) -> None:
         """Shape relations between the feature maps of the command."""
 
+    def window(self) -> Window:
+        """The command's kernel window (`UNIT_WINDOW` for commands without a kernel)."""
+        return UNIT_WINDOW
+
 
 class WindowedOp(ComputeOp):
     """A compute command with a kernel window (convolution, pooling)."""
@@ -239,27 +249,19 @@ class WindowedOp(ComputeOp):
     strides = prop_def(DenseArrayBase)
     padding = prop_def(DenseArrayBase)
 
-    DILATED: ClassVar[bool] = False
-
     def ofm_depth(self, ifm_depth: int) -> int:
         """OFM depth the command produces from an IFM of the given depth."""
         return ifm_depth
 
+    def window(self) -> Window:
+        return Window.of(array_values(self.kernel), array_values(self.strides), (1, 1), array_values(self.padding))
+
     def verify_geometry(self) -> None:
         ifm = self.ifm.shape_values()
         ofm = self.ofm.shape_values()
-        kernel = array_values(self.kernel)
-        strides = array_values(self.strides)
-        padding = array_values(self.padding)
-        dilations = array_values(self.properties["dilations"]) if self.DILATED else (1, 1)  # type: ignore[arg-type]
         if len(ifm) != 4 or len(ofm) != 4:
             raise VerifyException("ifm and ofm must be 4-D NHWC feature maps")
-        expected = [
-            ifm[0],
-            conv_output_size(ifm[1], kernel[0], strides[0], dilations[0], padding[0], padding[2]),
-            conv_output_size(ifm[2], kernel[1], strides[1], dilations[1], padding[1], padding[3]),
-            self.ofm_depth(ifm[3]),
-        ]
+        expected = [ifm[0], *self.window().output_size(ifm[1], ifm[2]), self.ofm_depth(ifm[3])]
         if list(ofm) != expected:
             raise VerifyException(f"ofm shape is {list(ofm)}, expected {expected}")
 
@@ -271,7 +273,10 @@ class WeightedOp(WindowedOp):
     scale_bias = prop_def(BufferAttr)
     dilations = prop_def(DenseArrayBase)
 
-    DILATED: ClassVar[bool] = True
+    def window(self) -> Window:
+        return Window.of(
+            array_values(self.kernel), array_values(self.strides), array_values(self.dilations), array_values(self.padding)
+        )
 
     def weight_bytes(self) -> int:
         """Bytes of int8 weights the command reads."""

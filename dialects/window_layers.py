@@ -24,10 +24,10 @@ from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import (
     LayerOp,
+    Window,
     array_values,
     check_activation,
     check_window_props,
-    conv_output_size,
     expect_shape,
     int_array,
     tensor_shape,
@@ -78,9 +78,10 @@ class Conv2dBase(WeightedLayerBase):
             },
         )
 
-    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(strides, dilations, padding top/left/bottom/right) as Python ints."""
-        return (
+    def window(self) -> Window:
+        """The convolution's window (kernel from the weights)."""
+        return Window.of(
+            self.kernel_shape(),
             array_values(self.strides),
             array_values(self.dilations),
             array_values(self.padding),
@@ -110,9 +111,7 @@ class Conv2dBase(WeightedLayerBase):
             raise VerifyException("ifm, weights and ofm must be 4-D (NHWC, OHWI)")
         depth = self.expected_ofm_channels(ifm[3], weights)
         expect_shape("bias", bias, [depth])
-        strides, dilations, padding = self.window()
-        height = conv_output_size(ifm[1], weights[1], strides[0], dilations[0], padding[0], padding[2])
-        width = conv_output_size(ifm[2], weights[2], strides[1], dilations[1], padding[1], padding[3])
+        height, width = self.window().output_size(ifm[1], ifm[2])
         if height < 1 or width < 1:
             raise VerifyException("kernel is larger than the padded ifm")
         expect_shape("ofm", ofm, [ifm[0], height, width, depth])
@@ -266,13 +265,9 @@ class Pool2dBase(LayerOp):
             },
         )
 
-    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(kernel, strides, padding top/left/bottom/right) as Python ints."""
-        return (
-            array_values(self.kernel),
-            array_values(self.strides),
-            array_values(self.padding),
-        )
+    def window(self) -> Window:
+        """The pooling window (unit dilations)."""
+        return Window.of(array_values(self.kernel), array_values(self.strides), (1, 1), array_values(self.padding))
 
     def verify_shapes(self) -> None:
         check_window_props(self, ("kernel", "strides", "padding"))
@@ -281,11 +276,11 @@ class Pool2dBase(LayerOp):
         ofm = tensor_shape(self.ofm, "ofm")
         if len(ifm) != 4:
             raise VerifyException("pooling ifm must be 4-D (NHWC)")
-        kernel, strides, padding = self.window()
+        window = self.window()
+        kernel, padding = window.kernel, window.padding
         if padding[0] >= kernel[0] or padding[2] >= kernel[0] or padding[1] >= kernel[1] or padding[3] >= kernel[1]:
             raise VerifyException("pooling padding must be smaller than the kernel")
-        height = conv_output_size(ifm[1], kernel[0], strides[0], 1, padding[0], padding[2])
-        width = conv_output_size(ifm[2], kernel[1], strides[1], 1, padding[1], padding[3])
+        height, width = window.output_size(ifm[1], ifm[2])
         if height < 1 or width < 1:
             raise VerifyException("kernel is larger than the padded ifm")
         expect_shape("ofm", ofm, [ifm[0], height, width, ifm[3]])

@@ -29,7 +29,7 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.backend.allocation import LiveRange
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
-from npuc.dialects.common import layer_name
+from npuc.dialects.common import Window, layer_name
 from npuc.dialects.npu import (
     CPU_REASON_ATTR,
     MEMORY_ATTR,
@@ -197,36 +197,9 @@ def tensor_hwc(value: SSAValue) -> tuple[int, int, int]:
     return hwc(value.type.get_shape())
 
 
-@dataclass(frozen=True)
-class Window:
-    """The window of a convolution or pooling op, as (height, width) pairs."""
-
-    kernel: tuple[int, int]
-    strides: tuple[int, int]
-    dilations: tuple[int, int]
-    padding: tuple[int, int, int, int]
-
-    @property
-    def dilated_kernel(self) -> tuple[int, int]:
-        """Kernel extent the hardware sees: `dilation * (kernel - 1) + 1`."""
-        return tuple(  # type: ignore[return-value]
-            d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations)
-        )
-
-
-UNIT_WINDOW = Window((1, 1), (1, 1), (1, 1), (0, 0, 0, 0))
-"""The window of ops that map each ifm element to one ofm element (add, fc)."""
-
-
 def window(op: Operation) -> Window | None:
-    """The op's window, or None if it has none (fully connected, add, reshape...)."""
-    if isinstance(op, Conv2dBase):
-        strides, dilations, padding = op.window()
-        return Window(op.kernel_shape(), strides, dilations, padding)  # type: ignore[arg-type]
-    if isinstance(op, Pool2dBase):
-        kernel, strides, padding = op.window()
-        return Window(kernel, strides, (1, 1), padding)  # type: ignore[arg-type]
-    return None
+    """The window of a quantized convolution or pooling op, or None if it has none (fully connected, add...)."""
+    return op.window() if isinstance(op, (Conv2dBase, Pool2dBase)) else None
 
 
 def clip_block(

@@ -19,11 +19,10 @@ from math import ceil, prod
 
 from npuc.cost.geometry import (
     BlockGeometry,
-    Window,
     as_batch_hwc,
     ceil_to,
-    command_window,
 )
+from npuc.dialects.common import Window
 from npuc.dialects.npu import (
     ComputeOp,
     Conv2dOp,
@@ -85,7 +84,7 @@ def command_shape(op: ComputeOp) -> CommandShape:
     ofm_type = op.ofm.element_type
     clamped = (op.act_min.value.data, op.act_max.value.data) != (ofm_type.qmin, ofm_type.qmax)
     return CommandShape(
-        kind, as_batch_hwc(op.ifm.shape_values()), as_batch_hwc(op.ofm.shape_values()), command_window(op), clamped,
+        kind, as_batch_hwc(op.ifm.shape_values()), as_batch_hwc(op.ofm.shape_values()), op.window(), clamped,
         op.ifm.element_type.bits,
     )
 

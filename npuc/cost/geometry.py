@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.dialects.common import array_values
-from npuc.dialects.npu import ComputeOp, FeatureMapAttr, WindowedOp
+from npuc.dialects.common import UNIT_WINDOW, Window, array_values
+from npuc.dialects.npu import ComputeOp, FeatureMapAttr
 from npuc.targets import BlockShape
 
 
@@ -30,40 +30,6 @@ def as_batch_hwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """
     padded = (1,) * max(0, 4 - len(shape)) + tuple(shape)
     return prod(padded[:-3]), padded[-3], padded[-2], padded[-1]
-
-
-@dataclass(frozen=True)
-class Window:
-    """Kernel window along height and width: sizes, strides, dilations, leading padding."""
-
-    kernel: tuple[int, int]
-    strides: tuple[int, int]
-    dilations: tuple[int, int]
-    pad_before: tuple[int, int]
-
-    @property
-    def elements(self) -> int:
-        """Kernel taps per output element (dilation adds no taps)."""
-        return self.kernel[0] * self.kernel[1]
-
-
-POINTWISE = Window((1, 1), (1, 1), (1, 1), (0, 0))
-"""The window of commands without a kernel: fully connected, elementwise."""
-
-
-def command_window(op: ComputeOp) -> Window:
-    """The kernel window of a compute command (`POINTWISE` for unwindowed ones)."""
-    if not isinstance(op, WindowedOp):
-        return POINTWISE
-    padding = array_values(op.padding)
-    dilations = array_values(op.properties["dilations"]) if op.DILATED else (1, 1)  # type: ignore[arg-type]
-    kernel, strides = array_values(op.kernel), array_values(op.strides)
-    return Window(
-        (kernel[0], kernel[1]),
-        (strides[0], strides[1]),
-        (dilations[0], dilations[1]),
-        (padding[0], padding[1]),
-    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +117,7 @@ def ifm_box_elements(fm: FeatureMapAttr, op: ComputeOp, geometry: BlockGeometry,
     height or width is read once.
     """
     batch, height, width, depth = as_batch_hwc(fm.shape_values())
-    if window == POINTWISE and (height, width) != geometry.ofm[:2]:
+    if window == UNIT_WINDOW and (height, width) != geometry.ofm[:2]:
         return prod(fm.shape_values())
     block = array_values(op.block)
     axes = zip(geometry.ofm[:2], block[:2], (height, width), window.kernel, window.strides,

@@ -19,7 +19,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
 
 from npuc.cost.compute import command_shape, compute_work
-from npuc.cost.geometry import block_geometry, command_window
+from npuc.cost.geometry import block_geometry
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
     BufferRoles,
@@ -199,7 +199,7 @@ def _buffers(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
 
 def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
-    window = command_window(op)
+    window = op.window()
     work = compute_work(command_shape(op), geometry, target, block_memory_cycles(op, geometry, window, target, layer))
     transfers = compute_transfers(op, geometry, window, target, roles)
     access = access_cycles(transfers, target, layer)

@@ -40,11 +40,11 @@ from math import ceil, prod
 from npuc.cost.compute import DEPTH_SUMMING, CommandShape, command_shape
 from npuc.cost.geometry import (
     BlockGeometry,
-    Window,
     as_batch_hwc,
     ceil_to,
     ifm_box_elements,
 )
+from npuc.dialects.common import Window
 from npuc.dialects.npu import (
     BufferAttr,
     ComputeOp,

@@ -43,12 +43,16 @@ def _int(op: Operation, name: str) -> int:
 
 def _conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.Conv2dOp)
-    return _activation(op, float_kernels.conv2d(*operands, *op.window()))
+    window = op.window()
+    return _activation(op, float_kernels.conv2d(*operands, window.strides, window.dilations, window.padding))
 
 
 def _depthwise_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.DepthwiseConv2dOp)
-    ofm = float_kernels.depthwise_conv2d(*operands, *op.window(), op.depth_multiplier())
+    window = op.window()
+    ofm = float_kernels.depthwise_conv2d(
+        *operands, window.strides, window.dilations, window.padding, op.depth_multiplier()
+    )
     return _activation(op, ofm)
 
 
@@ -66,12 +70,14 @@ def _fully_connected(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
 
 def _max_pool2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.MaxPool2dOp)
-    return _activation(op, float_kernels.max_pool2d(operands[0], *op.window()))
+    window = op.window()
+    return _activation(op, float_kernels.max_pool2d(operands[0], window.kernel, window.strides, window.padding))
 
 
 def _avg_pool2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.AvgPool2dOp)
-    return _activation(op, float_kernels.avg_pool2d(operands[0], *op.window()))
+    window = op.window()
+    return _activation(op, float_kernels.avg_pool2d(operands[0], window.kernel, window.strides, window.padding))
 
 
 def _relu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:

@@ -131,9 +131,12 @@ def _conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
             array_values(op.output_padding),
         )
         return int_kernels.transpose_conv2d(*common, *window)
+    window = op.window()
     if isinstance(op, quantized.DepthwiseConv2dOp):
-        return int_kernels.depthwise_conv2d(*common, *op.window(), op.depth_multiplier())
-    return int_kernels.conv2d(*common, *op.window())
+        return int_kernels.depthwise_conv2d(
+            *common, window.strides, window.dilations, window.padding, op.depth_multiplier()
+        )
+    return int_kernels.conv2d(*common, window.strides, window.dilations, window.padding)
 
 
 def per_sample(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
@@ -171,7 +174,8 @@ def pool(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     function = (
         int_kernels.max_pool2d if isinstance(op, quantized.MaxPool2dOp) else int_kernels.avg_pool2d
     )
-    return function(operands[0], *op.window(), *activation_bounds(op))
+    window = op.window()
+    return function(operands[0], window.kernel, window.strides, window.padding, *activation_bounds(op))
 
 
 def _clamp(op: Operation, operands: list[np.ndarray]) -> np.ndarray:

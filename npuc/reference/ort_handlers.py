@@ -42,11 +42,13 @@ def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     if isinstance(op, quantized.FullyConnectedOp):
         acc = int_kernels.fully_connected_accumulator(ifm, zero_point, weights)
     elif isinstance(op, quantized.DepthwiseConv2dOp):
+        window = op.window()
         acc = int_kernels.depthwise_accumulator(
-            ifm, zero_point, weights, *op.window(), op.depth_multiplier()
+            ifm, zero_point, weights, window.strides, window.dilations, window.padding, op.depth_multiplier()
         )
     elif isinstance(op, quantized.Conv2dOp):
-        acc = int_kernels.conv_accumulator(ifm, zero_point, weights, *op.window())
+        window = op.window()
+        acc = int_kernels.conv_accumulator(ifm, zero_point, weights, window.strides, window.dilations, window.padding)
     else:
         raise unsupported(op, "no onnxruntime-rounding reference for a transposed conv")
     acc = acc + bias.astype(np.int64)
@@ -78,11 +80,11 @@ def _ort_pool(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     if isinstance(op, quantized.MaxPool2dOp):
         return pool(op, operands)
     assert isinstance(op, quantized.AvgPool2dOp)
-    kernel, strides, padding = op.window()
+    window = op.window()
     low, high = activation_bounds(op)
     return ort_kernels.avg_pool2d(
         operands[0], tensor_params(op.operands[0]), tensor_params(op.results[0]), low, high,
-        kernel, strides, padding,
+        window.kernel, window.strides, window.padding,
     )  # fmt: skip
 
 

@@ -16,7 +16,6 @@ from npuc.backend.planning import (
     HOST,
     NPU,
     OPERATOR_KIND,
-    Window,
     computes_on_npu,
     is_host_conversion,
     layer_ops,
@@ -26,6 +25,7 @@ from npuc.backend.planning import (
     window,
 )
 from npuc.backend.views import VIEW_OPS, view_problem
+from npuc.dialects.common import Window
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
 from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target

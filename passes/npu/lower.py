@@ -420,15 +420,15 @@ class _Lowering:
 
     def convolution(self, op: quantized.Conv2dOp) -> tuple[type[Operation], dict[str, Attribute]]:
         """`npu.conv2d` or `npu.depthwise_conv2d` with the layer's window."""
-        strides, dilations, padding = op.window()
-        window = {
-            "kernel": int_array(op.kernel_shape()),
-            "strides": int_array(strides),
-            "dilations": int_array(dilations),
-            "padding": int_array(padding),
+        window = op.window()
+        properties = {
+            "kernel": int_array(window.kernel),
+            "strides": int_array(window.strides),
+            "dilations": int_array(window.dilations),
+            "padding": int_array(window.padding),
         }
         command = npu.DepthwiseConv2dOp if isinstance(op, quantized.DepthwiseConv2dOp) else npu.Conv2dOp
-        return command, self.weighted(op) | window
+        return command, self.weighted(op) | properties
 
     def fully_connected(self, op: quantized.FullyConnectedOp) -> tuple[type[Operation], dict[str, Attribute]]:
         """`npu.fully_connected`: [N, K] ifm, [O, K] weights."""
@@ -436,14 +436,14 @@ class _Lowering:
 
     def pool(self, op: quantized.MaxPool2dOp) -> tuple[type[Operation], dict[str, Attribute]]:
         """`npu.pool` of kind max or avg."""
-        kernel, strides, padding = op.window()
+        window = op.window()
         return npu.PoolOp, {
             "kind": StringAttr("max" if isinstance(op, quantized.MaxPool2dOp) else "avg"),
             "ifm": self.feature_map(op.ifm),
             "ofm": self.feature_map(op.ofm),
-            "kernel": int_array(kernel),
-            "strides": int_array(strides),
-            "padding": int_array(padding),
+            "kernel": int_array(window.kernel),
+            "strides": int_array(window.strides),
+            "padding": int_array(window.padding),
         }
 
     def binary(self, op: quantized.AddOp | quantized.SubOp | quantized.MulOp) -> tuple[type[Operation], dict[str, Attribute]]:

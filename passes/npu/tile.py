@@ -13,7 +13,6 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.blocks import choose_block as search_block
 from npuc.backend.planning import (
-    UNIT_WINDOW,
     clip_block,
     computes_on_npu,
     describe,
@@ -34,8 +33,8 @@ from npuc.cost.compute import (
     MAX_POOL,
     CommandShape,
 )
-from npuc.cost.geometry import Window as CostWindow
 from npuc.cost.geometry import as_batch_hwc
+from npuc.dialects.common import UNIT_WINDOW
 from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
 from npuc.dialects.quantized import (
     AddOp,
@@ -119,7 +118,6 @@ def command_shape(op: Operation) -> CommandShape:
     do not matter to the search, so the shape is unclamped.
     """
     op_window = window(op) or UNIT_WINDOW
-    cost_window = CostWindow(op_window.kernel, op_window.strides, op_window.dilations, op_window.padding[:2])  # type: ignore[arg-type]
     ifm = as_batch_hwc(op.operands[0].type.get_shape())  # type: ignore[attr-defined]
     ofm = as_batch_hwc(op.results[0].type.get_shape())  # type: ignore[attr-defined]
-    return CommandShape(KIND_OF[type(op)], ifm, ofm, cost_window, ifm_bits=element_bytes(op.operands[0]) * 8)
+    return CommandShape(KIND_OF[type(op)], ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)

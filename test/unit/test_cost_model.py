@@ -8,8 +8,9 @@ from xdsl.parser import Parser
 
 from npuc.context import npuc_context
 from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
-from npuc.cost.geometry import POINTWISE, Window, split_blocks
+from npuc.cost.geometry import split_blocks
 from npuc.cost.model import estimate
+from npuc.dialects.common import UNIT_WINDOW, Window
 from npuc.dialects.npu import ROUNDING_MODES
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
@@ -239,7 +240,7 @@ def test_memory_missing_from_the_target_names_the_layer():
 def test_pooling_takes_four_cycles_per_kernel_tap_per_micro_block_for_int8():
     # 2x2 max pool, an 8x8x16 block: 8 x 4 x 2 micro-blocks of 1x2x8 (16 elements)
     # at 4 taps per cycle, 4 taps each; 16-bit data takes twice as long.
-    window = Window((2, 2), (2, 2), (1, 1), (0, 0))
+    window = Window((2, 2), (2, 2))
     shape = CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), window)
     assert block_cycles(shape, (8, 8, 16), TARGET) == 64 * 4 * 16 / 4
     wide = CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), window, ifm_bits=16)
@@ -249,8 +250,8 @@ def test_pooling_takes_four_cycles_per_kernel_tap_per_micro_block_for_int8():
 def test_reduce_sum_walks_the_ifm_depth_like_a_depth_first_convolution():
     # Vela prices a reduce sum as a 1x1 depth-first convolution: one step per
     # 32 IFM channels, each at least the slice minimum; a pool would not see the depth.
-    shape = CommandShape(REDUCE_SUM, (1, 1, 8, 64), (1, 1, 8, 1), POINTWISE, ifm_bits=32)
-    deeper = CommandShape(REDUCE_SUM, (1, 1, 8, 128), (1, 1, 8, 1), POINTWISE, ifm_bits=32)
+    shape = CommandShape(REDUCE_SUM, (1, 1, 8, 64), (1, 1, 8, 1), UNIT_WINDOW, ifm_bits=32)
+    deeper = CommandShape(REDUCE_SUM, (1, 1, 8, 128), (1, 1, 8, 1), UNIT_WINDOW, ifm_bits=32)
     assert block_cycles(shape, (1, 8, 8), TARGET) == 2 * 32
     assert block_cycles(deeper, (1, 8, 8), TARGET) == 4 * 32
 

@@ -12,7 +12,7 @@ from onnx_models import make_model, make_model_proto, max_error_against_onnxrunt
 
 from npuc.api import run_pipeline
 from npuc.dialects import graph
-from npuc.dialects.common import array_values, constant_value
+from npuc.dialects.common import Window, array_values, constant_value
 from npuc.errors import (
     ModelFormatError,
     ModelVerificationError,
@@ -124,7 +124,7 @@ def test_conv_weights_become_ohwi() -> None:
     assert isinstance(conv, graph.Conv2dOp)
     assert np.array_equal(weights_of(conv.weights.owner), weights.transpose(0, 2, 3, 1))
     assert np.array_equal(weights_of(conv.bias.owner), np.zeros(4))
-    assert conv.window() == ((2, 1), (1, 1), (1, 0, 0, 1))
+    assert conv.window() == Window((3, 2), (2, 1), (1, 1), (1, 0, 0, 1))
     assert shape_of(conv.ofm) == [1, 3, 6, 4]
     assert_matches_onnxruntime(model, {"x": random(1, 3, 7, 6)})
 
@@ -211,7 +211,7 @@ def test_max_pool_with_padding() -> None:
     )
     (pool,) = layer_ops(module)
     assert isinstance(pool, graph.MaxPool2dOp)
-    assert pool.window() == ((3, 3), (2, 2), (1, 1, 1, 1))
+    assert pool.window() == Window((3, 3), (2, 2), (1, 1), (1, 1, 1, 1))
 
 
 def test_average_pool_excluding_padding() -> None:

@@ -16,7 +16,7 @@ from npuc.backend.blocks import fits_shram, search_input
 from npuc.backend.planning import buffers, cpu_operations
 from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
-from npuc.cost.geometry import POINTWISE, Window
+from npuc.dialects.common import UNIT_WINDOW, Window
 from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
 from npuc.ir import arg_attributes
 from npuc.passes.npu.allocate import AllocatePass, allocate_module
@@ -126,8 +126,8 @@ def test_tile_takes_the_blocks_vela_picks_clipped_to_the_ofm():
     assert "npu.block" not in layers["flatten"].attributes
 
 
-CONV3X3 = Window((3, 3), (1, 1), (1, 1), (1, 1))
-POOL2X2 = Window((2, 2), (2, 2), (1, 1), (0, 0))
+CONV3X3 = Window((3, 3), padding=(1, 1, 1, 1))
+POOL2X2 = Window((2, 2), (2, 2))
 
 
 @pytest.mark.parametrize(
@@ -140,9 +140,9 @@ POOL2X2 = Window((2, 2), (2, 2), (1, 1), (0, 0))
         ("ethos-u65-256", CommandShape(MAX_POOL, (1, 16, 16, 16), (1, 8, 8, 16), POOL2X2), (6, 6, 16)),
         ("ethos-u55-128", CommandShape(DEPTHWISE, (1, 112, 112, 32), (1, 112, 112, 32), CONV3X3), (7, 12, 16)),
         ("ethos-u55-128", CommandShape(DEPTHWISE, (1, 28, 28, 192), (1, 28, 28, 192), CONV3X3), (7, 12, 16)),
-        ("ethos-u65-256", CommandShape(CONV, (1, 49, 10, 1), (1, 25, 5, 64), Window((10, 4), (2, 2), (1, 1), (4, 1))),
+        ("ethos-u65-256", CommandShape(CONV, (1, 49, 10, 1), (1, 25, 5, 64), Window((10, 4), (2, 2), padding=(4, 1, 5, 2))),
          (14, 6, 32)),
-        ("ethos-u55-128", CommandShape(FULLY_CONNECTED, (1, 1, 1, 640), (1, 1, 1, 128), POINTWISE), (1, 2, 128)),
+        ("ethos-u55-128", CommandShape(FULLY_CONNECTED, (1, 1, 1, 640), (1, 1, 1, 128), UNIT_WINDOW), (1, 2, 128)),
     ],
 )
 def test_block_search_picks_the_blocks_vela_picks(target, shape, block):
@@ -166,7 +166,7 @@ def test_blocks_must_fit_the_shared_buffer_in_banks():
     # ethos-u55-128: 20 usable banks of 1 KiB. A 1x1 conv over 32 channels in an
     # 8x8x32 block: IFM 8x8x32 bytes = 2 banks, doubled = 4; accumulators
     # 8x8x32 int32 = 8 banks, doubled = 16: 20 banks, fits. 8x10x32 needs 24.
-    shape = CommandShape(CONV, (1, 8, 16, 32), (1, 8, 16, 32), POINTWISE)
+    shape = CommandShape(CONV, (1, 8, 16, 32), (1, 8, 16, 32), UNIT_WINDOW)
     command = search_input(shape, TARGET)
     assert fits_shram(command, (8, 8, 32), TARGET)
     assert not fits_shram(command, (8, 10, 32), TARGET)

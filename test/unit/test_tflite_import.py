@@ -25,6 +25,7 @@ import npuc
 from npuc.api import compile_model, import_model, run_pipeline
 from npuc.context import npuc_context
 from npuc.dialects import quantized
+from npuc.dialects.common import Window
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import quant_type
 from npuc.errors import ModelFormatError, UnsupportedOperatorError
@@ -143,7 +144,7 @@ def test_conv_imports_with_explicit_same_padding_and_per_axis_weights() -> None:
     )  # fmt: skip
     module = import_tflite_bytes(model, "conv.tflite")
     (conv,) = _ops(module, quantized.Conv2dOp)
-    assert conv.window() == ((2, 2), (1, 1), (1, 1, 1, 1))
+    assert conv.window() == Window((3, 3), (2, 2), (1, 1), (1, 1, 1, 1))
     assert conv.activation.data == "relu6"
     assert conv.attributes["layer"].data == "features"
     weights = quant_type(conv.weights)

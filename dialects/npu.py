@@ -85,6 +85,8 @@ CPU_REASON_ATTR = "npu.cpu_reason"
 TARGET_ATTR = "npu.target"
 SCRATCH_MEMORY_ATTR = "npu.scratch_memory"
 SCRATCH_OFFSET_ATTR = "npu.scratch_offset"
+MEMORY_USAGE_ATTR = "npu.memory_usage"
+"""The planning annotations (docs/ir.md); `npu.memory_usage` is the module's bytes per memory, `{sram = N : i64, ...}`."""
 
 
 class CommandOp(IRDLOperation):

@@ -27,6 +27,7 @@ from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange
+from npuc.backend.operators import WEIGHTED_OPS, npu_operator
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
 from npuc.dialects.common import Window, layer_name
@@ -40,49 +41,19 @@ from npuc.dialects.npu import (
     StageOp,
 )
 from npuc.dialects.quantized import (
-    AddOp,
-    AvgPool2dOp,
     ConcatOp,
     ConstantOp,
-    Conv2dOp,
-    DepthwiseConv2dOp,
     DequantizeOp,
-    FullyConnectedOp,
-    MaxPool2dOp,
-    MulOp,
     QuantizeOp,
     ReshapeOp,
     SoftmaxOp,
     SplitOp,
-    SubOp,
     quant_type,
 )
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.ir import arg_attributes, main_function
 from npuc.targets import BlockShape, Target, load_target
-
-OPERATOR_KIND: dict[type[Operation], str] = {
-    Conv2dOp: "conv2d",
-    DepthwiseConv2dOp: "depthwise_conv2d",
-    FullyConnectedOp: "fully_connected",
-    AddOp: "add",
-    SubOp: "sub",
-    MulOp: "mul",
-    MaxPool2dOp: "max_pool2d",
-    AvgPool2dOp: "avg_pool2d",
-    ReshapeOp: "reshape",
-    SoftmaxOp: "softmax",
-    ConcatOp: "concat",
-    SplitOp: "split",
-}
-"""Quantized op class -> the target operator kind whose rule admits it."""
-
-WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
-"""Ops with a weights operand (index 1) and a bias operand (index 2)."""
-
-BINARY_OPS = (AddOp, SubOp, MulOp)
-"""Ops reading two feature maps (ifm and ifm2) that run as one TFLite-semantics elementwise command."""
 
 HOST, NPU, CPU = "host", "npu", "cpu"
 """Values of `npu.placement`: host interface conversion, NPU command, CPU fallback."""
@@ -150,12 +121,14 @@ def computes_on_npu(op: Operation) -> bool:
     An NPU reshape, concat or split is placed on the NPU but moves no data
     (see `npuc.backend.views`), so it is not one.
     """
-    return placement(op) == NPU and type(op) in OPERATOR_KIND and not moves_no_data(op)
+    operator = npu_operator(op)
+    return placement(op) == NPU and operator is not None and operator.command is not None
 
 
 def moves_no_data(op: Operation) -> bool:
     """Whether `op` is an NPU reshape, concat or split: a reinterpretation of buffers."""
-    return placement(op) == NPU and isinstance(op, (ReshapeOp, *VIEW_OPS))
+    operator = npu_operator(op)
+    return placement(op) == NPU and operator is not None and operator.command is None
 
 
 def npu_views(func: FuncOp) -> dict[SSAValue, View]:

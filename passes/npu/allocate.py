@@ -33,15 +33,13 @@ from npuc.backend.planning import (
 )
 from npuc.dialects.npu import (
     MEMORY_ATTR,
+    MEMORY_USAGE_ATTR,
     OFFSET_ATTR,
     SCRATCH_MEMORY_ATTR,
     SCRATCH_OFFSET_ATTR,
 )
 from npuc.errors import AllocationError
 from npuc.targets import Memory, Target
-
-MEMORY_USAGE_ATTR = "npu.memory_usage"
-"""Module attribute: bytes used in each memory of the target, `{sram = N : i64, ...}`."""
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
-    BINARY_OPS,
     CPU,
     HOST,
     NPU,
-    OPERATOR_KIND,
     computes_on_npu,
     is_host_conversion,
     layer_ops,
@@ -81,8 +80,8 @@ def legalize(func: FuncOp, target: Target) -> None:
 
 def cpu_reason(op: Operation, target: Target) -> str | None:
     """Why `op` cannot run on the NPU of `target` (first rule violated), or None."""
-    kind = OPERATOR_KIND.get(type(op))
-    rule = target.operator_rule(kind) if kind else None
+    operator = npu_operator(op)
+    rule = target.operator_rule(operator.rule) if operator else None
     if rule is None:
         return f"no NPU operator for {op.name} on {target.name}"
     return rule_violation(op, rule) or (softmax_violation(op) if isinstance(op, SoftmaxOp) else None)

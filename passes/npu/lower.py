@@ -25,14 +25,15 @@ from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.operators import WEIGHTED_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
     HOST,
     NPU,
-    WEIGHTED_OPS,
     buffer_bytes,
     clip_block,
     describe,
+    is_host_conversion,
     main_or_fail,
     npu_views,
     placement,
@@ -47,11 +48,18 @@ from npuc.backend.softmax import (
     softmax_commands,
 )
 from npuc.backend.views import VIEW_OPS
+from npuc.cost.compute import (
+    AVG_POOL,
+    CONV,
+    DEPTHWISE,
+    ELEMENTWISE,
+    FULLY_CONNECTED,
+    MAX_POOL,
+)
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
 from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
-from npuc.passes.npu.allocate import MEMORY_USAGE_ATTR
 from npuc.reference.int_handlers import activation_bounds, rescale_parameters
 from npuc.targets import BlockShape, Target
 
@@ -92,7 +100,7 @@ class LowerPass(ModulePass):
 def lower_module(module: ModuleOp, target: Target) -> None:
     """Replace the module's `@main` by npu commands in place (see `LowerPass`)."""
     func = main_or_fail(module)
-    usage = module.attributes.get(MEMORY_USAGE_ATTR)
+    usage = module.attributes.get(npu.MEMORY_USAGE_ATTR)
     weights_used = usage.data.get(target.weights_memory) if isinstance(usage, DictionaryAttr) else None
     lowering = _Lowering(func, target, weights_used.value.data if isinstance(weights_used, IntegerAttr) else 0)
     commands = lowering.commands()
@@ -101,7 +109,7 @@ def lower_module(module: ModuleOp, target: Target) -> None:
     module.body.block.add_ops(commands)
     module.attributes[npu.TARGET_ATTR] = StringAttr(target.name)
     if isinstance(usage, DictionaryAttr) and lowering.tables:
-        module.attributes[MEMORY_USAGE_ATTR] = DictionaryAttr(
+        module.attributes[npu.MEMORY_USAGE_ATTR] = DictionaryAttr(
             usage.data | {target.weights_memory: IntegerAttr(lowering.constants_end, i64)}
         )
 
@@ -301,7 +309,8 @@ class _Lowering:
             return self.softmax(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
-        build = _COMPUTE.get(type(op))
+        operator = npu_operator(op)
+        build = _COMPUTE.get(operator.command) if operator and operator.command else None
         if build is None:
             raise PassFailedException(f"{PASS}: {describe(op)} has no NPU command; place it on the CPU")
         block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
@@ -353,11 +362,7 @@ class _Lowering:
 
     def check_host_conversion(self, op: Operation) -> None:
         """Host placement is only for the float interface: quantize args, dequantize results."""
-        if isinstance(op, quantized.QuantizeOp) and isinstance(op.input, BlockArgument):
-            return
-        if isinstance(op, quantized.DequantizeOp) and all(
-            isinstance(use.operation, ReturnOp) for use in op.output.uses
-        ):
+        if is_host_conversion(op):
             return
         raise PassFailedException(
             f"{PASS}: {describe(op)} is host-placed but does not convert a model input or output"
@@ -465,17 +470,15 @@ class _Lowering:
         }
 
 
-_COMPUTE: dict[type[Operation], Callable[[_Lowering, Operation], tuple[type[Operation], dict[str, Attribute]]]] = {
-    quantized.Conv2dOp: _Lowering.convolution,  # type: ignore[dict-item]
-    quantized.DepthwiseConv2dOp: _Lowering.convolution,  # type: ignore[dict-item]
-    quantized.FullyConnectedOp: _Lowering.fully_connected,  # type: ignore[dict-item]
-    quantized.MaxPool2dOp: _Lowering.pool,  # type: ignore[dict-item]
-    quantized.AvgPool2dOp: _Lowering.pool,  # type: ignore[dict-item]
-    quantized.AddOp: _Lowering.binary,  # type: ignore[dict-item]
-    quantized.SubOp: _Lowering.binary,  # type: ignore[dict-item]
-    quantized.MulOp: _Lowering.binary,  # type: ignore[dict-item]
+_COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[Operation], dict[str, Attribute]]]] = {
+    CONV: _Lowering.convolution,  # type: ignore[dict-item]
+    DEPTHWISE: _Lowering.convolution,  # type: ignore[dict-item]
+    FULLY_CONNECTED: _Lowering.fully_connected,  # type: ignore[dict-item]
+    MAX_POOL: _Lowering.pool,  # type: ignore[dict-item]
+    AVG_POOL: _Lowering.pool,  # type: ignore[dict-item]
+    ELEMENTWISE: _Lowering.binary,  # type: ignore[dict-item]
 }
-"""Quantized layer class -> the method giving its NPU command and properties."""
+"""Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
 
 
 def _bias_consumers(value: SSAValue) -> list[Operation]:

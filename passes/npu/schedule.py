@@ -14,10 +14,10 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import fits as allocation_fits
+from npuc.backend.operators import WEIGHTED_OPS
 from npuc.backend.planning import (
     CPU,
     NPU,
-    WEIGHTED_OPS,
     Buffer,
     buffers,
     computes_on_npu,

@@ -12,6 +12,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.blocks import choose_block as search_block
+from npuc.backend.operators import npu_operator
 from npuc.backend.planning import (
     clip_block,
     computes_on_npu,
@@ -25,28 +26,11 @@ from npuc.backend.planning import (
     window,
 )
 from npuc.cost.compute import (
-    AVG_POOL,
-    CONV,
-    DEPTHWISE,
-    ELEMENTWISE,
-    FULLY_CONNECTED,
-    MAX_POOL,
     CommandShape,
 )
 from npuc.cost.geometry import as_batch_hwc
 from npuc.dialects.common import UNIT_WINDOW
 from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
-from npuc.dialects.quantized import (
-    AddOp,
-    AvgPool2dOp,
-    Conv2dOp,
-    DepthwiseConv2dOp,
-    FullyConnectedOp,
-    MaxPool2dOp,
-    MulOp,
-    SoftmaxOp,
-    SubOp,
-)
 from npuc.targets import BlockShape, Target
 
 
@@ -97,20 +81,6 @@ def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:
     return clip_block(BlockShape(*block), tensor_hwc(op.results[0]), target.ofm_ublock)
 
 
-KIND_OF = {
-    Conv2dOp: CONV,
-    DepthwiseConv2dOp: DEPTHWISE,
-    FullyConnectedOp: FULLY_CONNECTED,
-    MaxPool2dOp: MAX_POOL,
-    AvgPool2dOp: AVG_POOL,
-    AddOp: ELEMENTWISE,
-    SubOp: ELEMENTWISE,
-    MulOp: ELEMENTWISE,
-    SoftmaxOp: ELEMENTWISE,
-}
-"""Quantized op class -> `CommandShape.kind` of the command it lowers to."""
-
-
 def command_shape(op: Operation) -> CommandShape:
     """The cost model's view of the command a quantized NPU op lowers to, for the block search.
 
@@ -120,4 +90,6 @@ def command_shape(op: Operation) -> CommandShape:
     op_window = window(op) or UNIT_WINDOW
     ifm = as_batch_hwc(op.operands[0].type.get_shape())  # type: ignore[attr-defined]
     ofm = as_batch_hwc(op.results[0].type.get_shape())  # type: ignore[attr-defined]
-    return CommandShape(KIND_OF[type(op)], ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)
+    operator = npu_operator(op)
+    assert operator is not None and operator.command is not None, "npu-tile blocks only compute commands"
+    return CommandShape(operator.command, ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)

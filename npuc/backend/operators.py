@@ -1,0 +1,80 @@
+"""The back end's one table of quantized op classes: how each can run on the NPU.
+
+Per op class: the target operator kind whose rule admits it (npu-legalize
+reads the target description's rule of that kind), and the compute command
+it lowers to (`CommandShape.kind`: npu-tile's block search prices it,
+npu-lower builds it). Reshape, concat and split are memory views on the NPU
+and lower to no command; softmax lowers to a chain of elementwise and
+pooling commands (`npuc.backend.softmax`), priced as one elementwise
+command for its block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.ir import Operation
+
+from npuc.cost.compute import (
+    AVG_POOL,
+    CONV,
+    DEPTHWISE,
+    ELEMENTWISE,
+    FULLY_CONNECTED,
+    MAX_POOL,
+)
+from npuc.dialects.quantized import (
+    AddOp,
+    AvgPool2dOp,
+    ConcatOp,
+    Conv2dOp,
+    DepthwiseConv2dOp,
+    FullyConnectedOp,
+    MaxPool2dOp,
+    MulOp,
+    ReshapeOp,
+    SoftmaxOp,
+    SplitOp,
+    SubOp,
+)
+
+
+@dataclass(frozen=True)
+class NpuOperator:
+    """How the NPU runs one quantized op class.
+
+    `rule` is the target operator kind (`npuc.targets.OPERATOR_KINDS`);
+    `command` the `CommandShape.kind` of the compute command it becomes,
+    None for a memory view, which moves no data.
+    """
+
+    rule: str
+    command: str | None
+
+
+NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
+    Conv2dOp: NpuOperator("conv2d", CONV),
+    DepthwiseConv2dOp: NpuOperator("depthwise_conv2d", DEPTHWISE),
+    FullyConnectedOp: NpuOperator("fully_connected", FULLY_CONNECTED),
+    AddOp: NpuOperator("add", ELEMENTWISE),
+    SubOp: NpuOperator("sub", ELEMENTWISE),
+    MulOp: NpuOperator("mul", ELEMENTWISE),
+    MaxPool2dOp: NpuOperator("max_pool2d", MAX_POOL),
+    AvgPool2dOp: NpuOperator("avg_pool2d", AVG_POOL),
+    SoftmaxOp: NpuOperator("softmax", ELEMENTWISE),
+    ReshapeOp: NpuOperator("reshape", None),
+    ConcatOp: NpuOperator("concat", None),
+    SplitOp: NpuOperator("split", None),
+}
+"""Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
+
+WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
+"""Ops with a weights operand (index 1) and a bias operand (index 2)."""
+
+BINARY_OPS = (AddOp, SubOp, MulOp)
+"""Ops reading two feature maps (ifm and ifm2) that run as one TFLite-semantics elementwise command."""
+
+
+def npu_operator(op: Operation) -> NpuOperator | None:
+    """How the NPU runs `op`, or None when no NPU operator exists for its class."""
+    return NPU_OPERATORS.get(type(op))

@@ -9,14 +9,20 @@ from npuc.errors import ModelVerificationError
 
 
 def main_function(module: ModuleOp) -> FuncOp:
-    """The model's `@main` function (the only function of an imported model)."""
+    """The model's function: `@main`, or else the module's only function.
+
+    Importers name it `@main`; a test or another compiler may give a
+    single-function module any name.
+    """
     functions = [op for op in module.ops if isinstance(op, FuncOp)]
     for func in functions:
         if func.sym_name.data == "main":
             return func
     if len(functions) == 1:
         return functions[0]
-    raise ModelVerificationError("the module has no @main function")
+    if not functions:
+        raise ModelVerificationError("the module has no function")
+    raise ModelVerificationError(f"the module has {len(functions)} functions and none is @main: name the model's @main")
 
 
 def _attribute_dicts(

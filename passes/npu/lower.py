@@ -98,7 +98,7 @@ class LowerPass(ModulePass):
 
 
 def lower_module(module: ModuleOp, target: Target) -> None:
-    """Replace the module's `@main` by npu commands in place (see `LowerPass`)."""
+    """Replace the module's function (`@main` or its only one) by npu commands in place (see `LowerPass`)."""
     func = main_or_fail(module)
     usage = module.attributes.get(npu.MEMORY_USAGE_ATTR)
     weights_used = usage.data.get(target.weights_memory) if isinstance(usage, DictionaryAttr) else None
@@ -150,7 +150,7 @@ class _Lowering:
         """(memory, byte offset) of a value held in memory."""
         if isinstance(value, BlockArgument):
             attributes = arg_attributes(self.func)[value.index]
-            what = f"argument {value.index} of @main"
+            what = self.describe_argument(value.index)
         else:
             owner = value.owner
             assert isinstance(owner, Operation)
@@ -201,9 +201,13 @@ class _Lowering:
     def describe_value(self, value: SSAValue) -> str:
         """How messages name a value: an argument or the op that defines it."""
         if isinstance(value, BlockArgument):
-            return f"argument {value.index} of @main"
+            return self.describe_argument(value.index)
         assert isinstance(value.owner, Operation)
         return f"the result of {describe(value.owner)}"
+
+    def describe_argument(self, index: int) -> str:
+        """How messages name argument `index` of the lowered function."""
+        return f"argument {index} of @{self.func.sym_name.data}"
 
     # The interface.
 
@@ -221,7 +225,7 @@ class _Lowering:
             )
         if len(users) != 1 or not isinstance(users[0], quantized.QuantizeOp) or placement(users[0]) != HOST:
             raise PassFailedException(
-                f"{PASS}: f32 argument {arg.index} ('{tensor}') of @main must feed exactly one "
+                f"{PASS}: f32 {self.describe_argument(arg.index)} ('{tensor}') must feed exactly one "
                 f"host-placed quantized.quantize: run npu-legalize first"
             )
         return npu.InputOp(tensor, self.feature_map(users[0].output), "quantize", layout)

@@ -2,8 +2,8 @@
 
 // The graph ops beyond the spine print and parse back unchanged.
 
-// CHECK-LABEL: func.func @main
-func.func @main(%x: tensor<1x4x4x8xf32>, %m: tensor<2x3x5xf32>, %n: tensor<5x6xf32>) -> tensor<1x4x4x8xf32> {
+// CHECK-LABEL: func.func @graph_breadth
+func.func @graph_breadth(%x: tensor<1x4x4x8xf32>, %m: tensor<2x3x5xf32>, %n: tensor<5x6xf32>) -> tensor<1x4x4x8xf32> {
   %w = graph.constant dense<0.5> : tensor<4x3x3x8xf32>
   %b = graph.constant dense<0.0> : tensor<4xf32>
   // CHECK: graph.transpose_conv2d {{.*}} output_padding = array<i64: 1, 1>{{.*}} -> tensor<1x8x8x4xf32>

@@ -3,9 +3,9 @@
 
 // Every graph op prints in its custom form and parses back unchanged.
 
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @conv1
 // CHECK-SAME:  (%[[X:.*]]: tensor<1x8x8x3xf32> {graph.layout = "NCHW", graph.name = "input"})
-func.func @main(%x: tensor<1x8x8x3xf32> {graph.layout = "NCHW", graph.name = "input"}) -> (tensor<1x10xf32> {graph.name = "logits"}) {
+func.func @conv1(%x: tensor<1x8x8x3xf32> {graph.layout = "NCHW", graph.name = "input"}) -> (tensor<1x10xf32> {graph.name = "logits"}) {
   // CHECK: %[[W:.*]] = graph.constant dense<5.000000e-01> : tensor<4x3x3x3xf32>
   %w = graph.constant dense<0.5> : tensor<4x3x3x3xf32>
   %b = graph.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>

@@ -2,8 +2,8 @@
 
 // The quantized ops beyond the spine, 8- and 16-bit, print and parse back unchanged.
 
-// CHECK-LABEL: func.func @main
-func.func @main(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>>, %h: tensor<1x4x4x8x!quantized.uniform<i16:f32, 0.001:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> {
+// CHECK-LABEL: func.func @quantized_breadth
+func.func @quantized_breadth(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>>, %h: tensor<1x4x4x8x!quantized.uniform<i16:f32, 0.001:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> {
   %w = quantized.constant dense<1> : tensor<4x3x3x8xi8> -> tensor<4x3x3x8x!quantized.uniform<i8:f32:0, {0.01:0, 0.01:0, 0.02:0, 0.03:0}>>
   %b = quantized.constant dense<0> : tensor<4xi32>
   // CHECK: quantized.transpose_conv2d

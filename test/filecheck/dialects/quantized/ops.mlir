@@ -3,8 +3,8 @@
 
 // Quantized element types print MLIR quant style and parse back; every op round-trips.
 
-// CHECK-LABEL: func.func @main
-func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x2xf32> {
+// CHECK-LABEL: func.func @conv1
+func.func @conv1(%x: tensor<1x8x8x3xf32>) -> tensor<1x2xf32> {
   // CHECK: %[[Q:.*]] = quantized.quantize %{{.*}} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.0235:-128>>
   %q = quantized.quantize %x : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.0235:-128>>
   // CHECK: quantized.constant dense<1> : tensor<2x3x3x3xi8> -> tensor<2x3x3x3x!quantized.uniform<i8:f32:0, {0.01:0, 2.5e-05:0}>>

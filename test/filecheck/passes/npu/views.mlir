@@ -14,7 +14,7 @@
 // CHECK-NOT:   layer = "concat"
 // CHECK:       npu.conv2d {layer = "c4", ifm = #npu.fm<sram, [[CAT]], [1, 5, 3, 10], [150, 30, 10, 1]
 
-func.func @main(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
+func.func @c0_split(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
   %wc0 = quantized.constant dense<"0x7F64A2F9733D8603E628D2413B16D1734D986C88762467A4"> : tensor<6x1x1x4xi8> -> tensor<6x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
   %bc0 = quantized.constant dense<[193, 269, -151, -113, 221, -47]> : tensor<6xi32>
   %c0 = quantized.conv2d %x, %wc0, %bc0 {layer = "c0", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<6x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<6xi32>) -> tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.1:2>>
@@ -42,7 +42,7 @@ func.func @main(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tens
 // CHECK:       npu.cpu_op attributes {layer = "concat", {{.*}}reason = "input 0 is not written by an NPU command"}
 
 
-func.func @main(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
+func.func @concat_c1(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
   %wc1 = quantized.constant dense<"0x7E026EF111A34509"> : tensor<2x1x1x4xi8> -> tensor<2x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
   %bc1 = quantized.constant dense<[10, -95]> : tensor<2xi32>
   %c1 = quantized.conv2d %x, %wc1, %bc1 {layer = "c1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<2x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<2xi32>) -> tensor<1x5x3x2x!quantized.uniform<i8:f32, 0.05:-3>>

@@ -5,7 +5,7 @@
 // Per-layer bits: conv2 alone is 16x8; a requantize converts its int8 input
 // to int16 and its int16 result back to int8 for the int8 add.
 
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @conv2_b2
 // CHECK:         quantized.quantize %{{.*}} -> tensor<1x4x4x2x!quantized.uniform<i8:f32, {{.*}}>>
 // CHECK:         %[[C1:.*]] = quantized.conv2d {{.*}} -> tensor<1x4x4x2x!quantized.uniform<i8:f32, {{.*}}>>
 // CHECK:         %[[UP:.*]] = quantized.requantize %[[C1]] {layer = "conv2"} : {{.*}}i8{{.*}} -> tensor<1x4x4x2x!quantized.uniform<i16:f32, {{.*}}:0>>
@@ -13,7 +13,7 @@
 // CHECK-NEXT:    %[[C2:.*]] = quantized.conv2d %[[UP]], {{.*}} -> tensor<1x4x4x2x!quantized.uniform<i16:f32, {{.*}}:0>>
 // CHECK-NEXT:    %[[DOWN:.*]] = quantized.requantize %[[C2]] {layer = "add"} : {{.*}}i16{{.*}} -> tensor<1x4x4x2x!quantized.uniform<i8:f32, {{.*}}>>
 // CHECK-NEXT:    quantized.add %[[C1]], %[[DOWN]] {{.*}} -> tensor<1x4x4x2x!quantized.uniform<i8:f32, {{.*}}>>
-func.func @main(%x: tensor<1x4x4x2xf32> {graph.name = "x"}) -> (tensor<1x4x4x2xf32> {graph.name = "y"}) {
+func.func @conv2_b2(%x: tensor<1x4x4x2xf32> {graph.name = "x"}) -> (tensor<1x4x4x2xf32> {graph.name = "y"}) {
   %w1 = graph.constant {layer = "w1"} dense<[[[[0.5, -0.25]]], [[[1.0, 0.5]]]]> : tensor<2x1x1x2xf32>
   %b1 = graph.constant {layer = "b1"} dense<[0.1, -0.2]> : tensor<2xf32>
   %c1 = graph.conv2d %x, %w1, %b1 {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>) -> tensor<1x4x4x2xf32>

@@ -26,7 +26,7 @@
 // CHECK-NEXT:  npu.elementwise {layer = "probs", kind = "asr", ifm = #npu.fm<sram, 80, {{.*}}>, ifm2 = #npu.fm<sram, 176, {{.*}}>, ofm = #npu.fm<sram, 16, [1, 1, 1, 10], [10, 10, 10, 1], !quantized.uniform<i8:f32, 0.00390625:-128>>, act_min = -128 : i32, act_max = 127 : i32, rescale = array<i64: 1, 0>, rounding = "half_away",
 // CHECK-NEXT:  npu.output {tensor = "probs", fm = #npu.fm<sram, 16, [1, 10],
 builtin.module attributes {npu.memory_usage = {flash = 40 : i64, sram = 400 : i64}} {
-  func.func @main(%x: tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> {graph.name = "logits", npu.memory = "sram", npu.offset = 0 : i64}) -> (tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {graph.name = "probs"}) {
+  func.func @probs(%x: tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> {graph.name = "logits", npu.memory = "sram", npu.offset = 0 : i64}) -> (tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {graph.name = "probs"}) {
     %y = quantized.softmax %x {layer = "probs", axis = 1 : i64, beta = 1.0 : f32, npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 10>, npu.memory = "sram", npu.offset = 16 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 32 : i64} : tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
     func.return %y : tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   }

@@ -6,7 +6,7 @@
 
 // npu-tile needs the placements of npu-legalize.
 // CHECK: npu-tile: conv (quantized.conv2d) has no npu.placement: run npu-legalize first
-func.func @main(%x: tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.5:0>> {
+func.func @conv(%x: tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.5:0>> {
   %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<8xi32>
   %c = quantized.conv2d %x, %w, %b {layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.5:0>>
@@ -20,7 +20,7 @@ func.func @main(%x: tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tenso
 // smallest block's IFM block (204 x 204 x 8 bytes, double-buffered) exceeds
 // its 245760 usable shared-buffer bytes.
 // GENERIC: npu-tile: no OFM block of generic-4tops fits wide (quantized.max_pool2d) in 245760 bytes of shared buffer
-func.func @main(%x: tensor<1x204x204x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x5x5x8x!quantized.uniform<i8:f32, 0.02:0>> {
+func.func @wide(%x: tensor<1x204x204x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x5x5x8x!quantized.uniform<i8:f32, 0.02:0>> {
   %p = quantized.max_pool2d %x {layer = "wide", npu.placement = "npu", kernel = array<i64: 200, 200>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x204x204x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x5x5x8x!quantized.uniform<i8:f32, 0.02:0>>
   func.return %p : tensor<1x5x5x8x!quantized.uniform<i8:f32, 0.02:0>>
 }

@@ -26,7 +26,7 @@
 // CHECK-NEXT:  npu.output {tensor = "transposed", fm = #npu.fm<sram, 1280, [1, 4, 4, 8], {{.*}}>}
 // CHECK-NEXT: }
 builtin.module attributes {npu.memory_usage = {flash = 1792 : i64, sram = 1664 : i64}} {
-  func.func @main(%x: tensor<1x8x8x4xf32> {graph.name = "image", graph.layout = "NCHW"}, %side: tensor<1x10x!quantized.uniform<i8:f32, 0.125:3>> {graph.name = "side", npu.memory = "sram", npu.offset = 1536 : i64}) -> (tensor<1x10xf32> {graph.name = "logits"}, tensor<10x!quantized.uniform<i8:f32, 0.25:0>> {graph.name = "flat"}, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>> {graph.name = "transposed"}) {
+  func.func @conv1_pool1(%x: tensor<1x8x8x4xf32> {graph.name = "image", graph.layout = "NCHW"}, %side: tensor<1x10x!quantized.uniform<i8:f32, 0.125:3>> {graph.name = "side", npu.memory = "sram", npu.offset = 1536 : i64}) -> (tensor<1x10xf32> {graph.name = "logits"}, tensor<10x!quantized.uniform<i8:f32, 0.25:0>> {graph.name = "flat"}, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>> {graph.name = "transposed"}) {
     %q = quantized.quantize %x {npu.placement = "host", npu.memory = "sram", npu.offset = 0 : i64} : tensor<1x8x8x4xf32> -> tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>
     %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<8x3x3x4xi8> -> tensor<8x3x3x4x!quantized.uniform<i8:f32:0, {0.01:0, 0.02:0, 0.03:0, 0.04:0, 0.05:0, 0.06:0, 0.07:0, 0.08:0}>>
     %b = quantized.constant {npu.memory = "flash", npu.offset = 288 : i64} dense<[1, -2, 3, -4, 5, -6, 7, -8]> : tensor<8xi32>
@@ -58,7 +58,7 @@ builtin.module attributes {npu.memory_usage = {flash = 1792 : i64, sram = 1664 :
 // CHECK-NEXT:  npu.output {tensor = "output0", fm = #npu.fm<sram, 0, [1, 4, 4, 4], {{.*}}>}
 
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @dw_avg(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.5:0>> {
     %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<3> : tensor<1x3x3x4xi8> -> tensor<1x3x3x4x!quantized.uniform<i8:f32:3, {0.5:0, 0.25:0, 0.5:0, 0.25:0}>>
     %b = quantized.constant {npu.memory = "flash", npu.offset = 48 : i64} dense<0> : tensor<4xi32>
     %d = quantized.depthwise_conv2d %x, %w, %b {layer = "dw", strides = array<i64: 1, 1>, dilations = array<i64: 2, 2>, padding = array<i64: 2, 2, 2, 2>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.memory = "sram", npu.offset = 64 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x3x3x4x!quantized.uniform<i8:f32:3, {0.5:0, 0.25:0, 0.5:0, 0.25:0}>>, tensor<4xi32>) -> tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.5:0>>

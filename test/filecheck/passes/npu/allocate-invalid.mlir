@@ -5,7 +5,7 @@
 
 // Two 4 GiB feature maps do not fit the SRAM arena (Shared_Sram: the 32-bit address space).
 // CHECK: npu-allocate: memory 'sram': buffers need 8589934592 bytes but its capacity is 4294967296 bytes (largest buffer: arg0, 4294967296 bytes)
-func.func @main(%x: tensor<1x32768x32768x4x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>> {
+func.func @t(%x: tensor<1x32768x32768x4x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>> {
   %t = quantized.transpose %x {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 1, 3, 2>} : tensor<1x32768x32768x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>>
   func.return %t : tensor<1x32768x4x32768x!quantized.uniform<i8:f32, 0.1:0>>
 }
@@ -14,7 +14,7 @@ func.func @main(%x: tensor<1x32768x32768x4x!quantized.uniform<i8:f32, 0.1:0>> {n
 
 // npu-allocate places what npu-schedule assigned to memories.
 // CHECK: npu-allocate: t (quantized.transpose) has no npu.memory: run npu-schedule first
-func.func @main(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>> {
+func.func @t_2(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>> {
   %t = quantized.transpose %x {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> -> tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>>
   func.return %t : tensor<1x4x2x8x!quantized.uniform<i8:f32, 0.02:0>>
 }
@@ -23,6 +23,6 @@ func.func @main(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tenso
 
 // A memory the target does not have.
 // CHECK: npu-allocate: target ethos-u55-128 has no memory dram
-func.func @main(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "dram"}) -> tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
+func.func @dram_argument(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "dram"}) -> tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
   func.return %x : tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>
 }

@@ -7,7 +7,7 @@
 // weights (and their constant) move before the pool, the NPU op before the fc,
 // so the copy runs while the pool computes (double buffering). The float argument and the host's dequantize result are host
 // memory; the host-written quantize result is in the arena.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @conv_fc
 // CHECK-SAME:  (%{{.*}}: tensor<1x8x8x3xf32>)
 // CHECK:       %[[Q:.*]] = quantized.quantize %{{.*}} {npu.placement = "host", npu.memory = "sram"}
 // CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
@@ -25,13 +25,13 @@
 // SRAM: the feature maps only NPU commands touch (conv, pool and the reshape
 // aliasing it) move to the SRAM too; the host-written quantize result and
 // the fc result the host reads stay in the arena.
-// DEDICATED-LABEL: func.func @main
+// DEDICATED-LABEL: func.func @conv_fc
 // DEDICATED:       quantized.quantize %{{.*}} {npu.placement = "host", npu.memory = "dram"}
 // DEDICATED:       quantized.conv2d {{.*}} {layer = "conv", {{.*}}, npu.memory = "sram",
 // DEDICATED:       quantized.max_pool2d {{.*}} {layer = "pool", {{.*}}, npu.memory = "sram",
 // DEDICATED-NEXT:  quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu", npu.memory = "sram"}
 // DEDICATED:       quantized.fully_connected {{.*}} {layer = "fc", {{.*}}, npu.memory = "dram",
-func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
+func.func @conv_fc(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
   %q = quantized.quantize %x {npu.placement = "host"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
   %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<8xi32>
@@ -49,13 +49,13 @@ func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
 
 // A CPU conv reads its weights where they are (no stage); a quantized
 // argument lives in the arena; the CPU result too.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @big
 // CHECK-SAME:  (%[[X:.*]]: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "sram"})
 // CHECK-NEXT:  %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK-NEXT:  %[[B:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
 // CHECK-NEXT:  quantized.conv2d %[[X]], %[[W]], %[[B]] {layer = "big", npu.placement = "cpu", {{.*}}, npu.memory = "sram",
 // CHECK-NOT:   npu.stage
-func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>> {
+func.func @big(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>> {
   %w = quantized.constant dense<1> : tensor<1x80x80x1xi8> -> tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<1xi32>
   %c = quantized.conv2d %x, %w, %b {layer = "big", npu.placement = "cpu", npu.cpu_reason = "kernel height 80 outside 1..64", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>>
@@ -66,13 +66,13 @@ func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> ten
 
 // Weights shared by two NPU convs are staged once per consumer; the second
 // copy is issued before the first conv, so it overlaps it.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @first_second
 // CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK:       %[[S1:.*]] = npu.stage %[[W]] to "sram" {layer = "first", npu.memory = "sram"}
 // CHECK-NEXT:  %[[S2:.*]] = npu.stage %[[W]] to "sram" {layer = "second", npu.memory = "sram"}
 // CHECK-NEXT:  %[[C1:.*]] = quantized.conv2d %{{.*}}, %[[S1]], %{{.*}} {layer = "first",
 // CHECK-NEXT:  quantized.conv2d %[[C1]], %[[S2]], %{{.*}} {layer = "second",
-func.func @main(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
+func.func @first_second(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
   %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<8xi32>
   %c1 = quantized.conv2d %x, %w, %b {layer = "first", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>
@@ -84,11 +84,11 @@ func.func @main(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tenso
 
 // 400 KiB of fully connected weights do not fit ethos-u65-256's 384 KiB
 // staging SRAM: they are not staged, the fc reads them from DRAM.
-// DEDICATED-LABEL: func.func @main(%{{.*}}: tensor<1x1024x
+// DEDICATED-LABEL: func.func @big(%{{.*}}: tensor<1x1024x
 // DEDICATED:       %[[W:.*]] = quantized.constant {npu.memory = "dram"} dense<1>
 // DEDICATED-NOT:   npu.stage
 // DEDICATED:       quantized.fully_connected %{{.*}}, %[[W]], %{{.*}} {layer = "big",
-func.func @main(%x: tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>> {
+func.func @big(%x: tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>> {
   %w = quantized.constant dense<1> : tensor<400x1024xi8> -> tensor<400x1024x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<400xi32>
   %f = quantized.fully_connected %x, %w, %b {layer = "big", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 400>, activation = "none"} : (tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>, tensor<400x1024x!quantized.uniform<i8:f32, 0.01:0>>, tensor<400xi32>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>>

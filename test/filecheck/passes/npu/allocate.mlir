@@ -7,7 +7,7 @@
 // the host's dequantize result are host memory: no offset.
 // CHECK-LABEL: builtin.module attributes {npu.memory_usage = {sram = 1418 : i64, flash = 1728 : i64}}
 // CHECK-SAME:  {
-// CHECK:       func.func @main(%{{.*}}: tensor<1x8x8x3xf32> {graph.name = "x"})
+// CHECK:       func.func @conv_fc(%{{.*}}: tensor<1x8x8x3xf32> {graph.name = "x"})
 // CHECK-NEXT:  quantized.quantize {{.*}} {npu.placement = "host", npu.memory = "sram", npu.offset = 736 : i64}
 // CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 1280 : i64} dense<1> : tensor<8x3x3x3xi8>
 // CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 1632 : i64} dense<0> : tensor<8xi32>
@@ -20,7 +20,7 @@
 // CHECK-NEXT:  npu.stage {{.*}} {layer = "fc", npu.memory = "sram", npu.offset = 0 : i64}
 // CHECK-NEXT:  quantized.fully_connected {{.*}}, npu.memory = "sram", npu.offset = 1408 : i64,
 // CHECK-NEXT:  quantized.dequantize {{.*}} {npu.placement = "host"} :
-func.func @main(%x: tensor<1x8x8x3xf32> {graph.name = "x"}) -> (tensor<1x10xf32> {graph.name = "y"}) {
+func.func @conv_fc(%x: tensor<1x8x8x3xf32> {graph.name = "x"}) -> (tensor<1x10xf32> {graph.name = "y"}) {
   %q = quantized.quantize %x {npu.placement = "host", npu.memory = "sram"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
   %w = quantized.constant {npu.memory = "flash"} dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32:0, {0.01:0, 0.01:0, 0.01:0, 0.01:0, 0.01:0, 0.01:0, 0.01:0, 0.01:0}>>
   %b = quantized.constant {npu.memory = "flash"} dense<0> : tensor<8xi32>
@@ -42,11 +42,11 @@ func.func @main(%x: tensor<1x8x8x3xf32> {graph.name = "x"}) -> (tensor<1x10xf32>
 // A chain of CPU ops on a quantized argument: each 256-byte tensor dies once
 // its consumer ran, so two slots suffice (512 bytes, not 1024).
 // CHECK-LABEL: builtin.module attributes {npu.memory_usage = {sram = 512 : i64, flash = 0 : i64}}
-// CHECK:       func.func @main(%{{.*}}: tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 256 : i64})
+// CHECK:       func.func @a_b(%{{.*}}: tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 256 : i64})
 // CHECK-NEXT:  quantized.transpose {{.*}} npu.memory = "sram", npu.offset = 0 : i64,
 // CHECK-NEXT:  quantized.transpose {{.*}} npu.memory = "sram", npu.offset = 256 : i64,
 // CHECK-NEXT:  quantized.transpose {{.*}} npu.memory = "sram", npu.offset = 0 : i64,
-func.func @main(%x: tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x8x4x8x!quantized.uniform<i8:f32, 0.1:0>> {
+func.func @a_b(%x: tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram"}) -> tensor<1x8x4x8x!quantized.uniform<i8:f32, 0.1:0>> {
   %a = quantized.transpose %x {layer = "a", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 2, 1, 3>} : tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x8x4x8x!quantized.uniform<i8:f32, 0.1:0>>
   %b = quantized.transpose %a {layer = "b", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x4x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>>
   %c = quantized.transpose %b {layer = "c", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", npu.memory = "sram", perm = array<i64: 0, 2, 1, 3>} : tensor<1x4x8x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x8x4x8x!quantized.uniform<i8:f32, 0.1:0>>

@@ -2,7 +2,7 @@
 
 // CHECK: npu-lower: pool1 (quantized.max_pool2d) has no npu.placement: run npu-legalize first
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @pool1(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
     %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
@@ -12,7 +12,7 @@ builtin.module {
 
 // CHECK: npu-lower: pool1 (quantized.max_pool2d) has no npu.block: run npu-tile first
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @pool1_2(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
     %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
@@ -22,7 +22,7 @@ builtin.module {
 
 // CHECK: npu-lower: pool1 (quantized.max_pool2d) has no npu.memory/npu.offset: run npu-allocate first
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @pool1_3(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
     %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
@@ -30,18 +30,18 @@ builtin.module {
 
 // -----
 
-// CHECK: npu-lower: argument 0 of @main has no npu.memory/npu.offset: run npu-allocate first
+// CHECK: npu-lower: argument 0 of @unallocated_argument has no npu.memory/npu.offset: run npu-allocate first
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @unallocated_argument(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
     func.return %x : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
 
 // -----
 
-// CHECK: npu-lower: f32 argument 0 ('image') of @main must feed exactly one host-placed quantized.quantize: run npu-legalize first
+// CHECK: npu-lower: f32 argument 0 of @float_argument_not_quantized ('image') must feed exactly one host-placed quantized.quantize: run npu-legalize first
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2xf32> {graph.name = "image"}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @float_argument_not_quantized(%x: tensor<1x4x4x2xf32> {graph.name = "image"}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
     %q = quantized.quantize %x {npu.memory = "sram", npu.offset = 0 : i64} : tensor<1x4x4x2xf32> -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %q : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
@@ -51,7 +51,7 @@ builtin.module {
 
 // CHECK: npu-lower: transpose1 (quantized.transpose) has no NPU command; place it on the CPU
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @transpose1(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>> {
     %t = quantized.transpose %x {layer = "transpose1", perm = array<i64: 0, 1, 3, 2>, npu.placement = "npu", npu.block = array<i64: 1, 2, 8>, npu.memory = "sram", npu.offset = 32 : i64} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %t : tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>>
   }
@@ -61,7 +61,7 @@ builtin.module {
 
 // CHECK: npu-lower: reshape flatten (quantized.reshape) must share its input's buffer (sram at 0): run npu-allocate again
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @flatten(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>> {
     %r = quantized.reshape %x {layer = "flatten", npu.placement = "npu", npu.memory = "sram", npu.offset = 64 : i64} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %r : tensor<1x32x!quantized.uniform<i8:f32, 0.5:0>>
   }
@@ -71,7 +71,7 @@ builtin.module {
 
 // CHECK: npu-lower: a constant read by add1 is in 'sram', not in the weights memory 'flash': run npu-allocate first
 builtin.module {
-  func.func @main(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.func @add1(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
     %k = quantized.constant {npu.memory = "sram", npu.offset = 64 : i64} dense<1> : tensor<2xi8> -> tensor<2x!quantized.uniform<i8:f32, 0.5:0>>
     %a = quantized.add %x, %k {layer = "add1", activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %a : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
@@ -80,7 +80,7 @@ builtin.module {
 
 // -----
 
-// CHECK: the module has no @main function
+// CHECK: the module has 2 functions and none is @main: name the model's @main
 builtin.module {
   func.func @first() {
     func.return
@@ -93,7 +93,7 @@ builtin.module {
 // -----
 
 // CHECK: npu-lower: probs (quantized.softmax) has no npu.block: run npu-tile first
-func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+func.func @probs(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
   %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.memory = "sram", npu.offset = 32 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }
@@ -101,7 +101,7 @@ func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory
 // -----
 
 // CHECK: npu-lower: probs (quantized.softmax) has no npu.scratch_memory/npu.scratch_offset: run npu-schedule and npu-allocate first
-func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+func.func @probs_2(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
   %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 32 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }
@@ -109,14 +109,14 @@ func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory
 // -----
 
 // CHECK: npu-lower: f32 input 'x' is returned unchanged: the model has no layer to run
-func.func @main(%x: tensor<1x4xf32> {graph.name = "x"}) -> tensor<1x4xf32> {
+func.func @input_returned_unchanged(%x: tensor<1x4xf32> {graph.name = "x"}) -> tensor<1x4xf32> {
   func.return %x : tensor<1x4xf32>
 }
 
 // -----
 
 // CHECK: npu-lower: probs (quantized.softmax): rows of 4096 elements exceed the 4095 whose exps the NPU sums without overflow; the target's softmax rule must send it to the CPU
-func.func @main(%x: tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+func.func @probs_3(%x: tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>> {
   %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 4096 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 8192 : i64, axis = 1 : i64, beta = 1.0 : f32} : tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
   func.return %a : tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }

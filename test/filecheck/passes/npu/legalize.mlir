@@ -1,7 +1,7 @@
 // RUN: npuc-opt %s --split-input-file -p npu-legalize | filecheck %s
 
 // A float-interface chain the NPU runs whole: conv -> max pool -> reshape -> fc.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @conv_pool
 // CHECK:       quantized.quantize %{{.*}} {npu.placement = "host"}
 // CHECK:       quantized.constant dense<1>
 // CHECK:       quantized.constant dense<0>
@@ -10,7 +10,7 @@
 // CHECK:       quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu"}
 // CHECK:       quantized.fully_connected {{.*}} {layer = "fc", npu.placement = "npu",
 // CHECK:       quantized.dequantize %{{.*}} {npu.placement = "host"}
-func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
+func.func @conv_pool(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
   %q = quantized.quantize %x : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
   %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<8xi32>
@@ -27,9 +27,9 @@ func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
 // -----
 
 // A kernel taller than the target's 64 rows stays on the CPU.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @big
 // CHECK:       quantized.conv2d {{.*}} {layer = "big", npu.placement = "cpu", npu.cpu_reason = "kernel height 80 outside 1..64",
-func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>> {
+func.func @big(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>> {
   %w = quantized.constant dense<1> : tensor<1x80x80x1xi8> -> tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<1xi32>
   %c = quantized.conv2d %x, %w, %b {layer = "big", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x1x1x1x!quantized.uniform<i8:f32, 0.5:0>>
@@ -39,9 +39,9 @@ func.func @main(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> ten
 // -----
 
 // Dilation counts: a 33-row kernel dilated by 2 spans 65 rows.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @dilated
 // CHECK:       npu.cpu_reason = "kernel height 65 outside 1..64"
-func.func @main(%x: tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x6x4x1x!quantized.uniform<i8:f32, 0.5:0>> {
+func.func @dilated(%x: tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x6x4x1x!quantized.uniform<i8:f32, 0.5:0>> {
   %w = quantized.constant dense<1> : tensor<1x33x1x1xi8> -> tensor<1x33x1x1x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<1xi32>
   %c = quantized.conv2d %x, %w, %b {layer = "dilated", strides = array<i64: 1, 1>, dilations = array<i64: 2, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x33x1x1x!quantized.uniform<i8:f32, 0.01:0>>, tensor<1xi32>) -> tensor<1x6x4x1x!quantized.uniform<i8:f32, 0.5:0>>
@@ -51,14 +51,14 @@ func.func @main(%x: tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tens
 // -----
 
 // Ops the NPU lacks, stride and padded-average-pool limits, and data types.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @t_clamp
 // CHECK:       quantized.transpose {{.*}} {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator for quantized.transpose on ethos-u55-128",
 // CHECK:       quantized.clamp {{.*}} {layer = "clamp", npu.placement = "cpu", npu.cpu_reason = "no NPU operator for quantized.clamp on ethos-u55-128",
 // CHECK:       quantized.max_pool2d {{.*}} {layer = "strided", npu.placement = "cpu", npu.cpu_reason = "stride height 4 outside 1..3",
 // CHECK:       quantized.avg_pool2d {{.*}} {layer = "padded", npu.placement = "cpu", npu.cpu_reason = "kernel height with padding 9 outside 1..8",
 // CHECK:       quantized.avg_pool2d {{.*}} {layer = "unpadded", npu.placement = "npu",
 // CHECK:       quantized.add {{.*}} {layer = "wide", npu.placement = "cpu", npu.cpu_reason = "ofm data type int32 not in int8, int16",
-func.func @main(%x: tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, %a: tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) -> (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) {
+func.func @t_clamp(%x: tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, %a: tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) -> (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x8x!quantized.uniform<i32:f32, 0.1:0>>) {
   %t = quantized.transpose %x {layer = "t", perm = array<i64: 0, 2, 1, 3>} : tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>
   %k = quantized.clamp %t {layer = "clamp", min = 0, max = 100} : tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>
   %s = quantized.max_pool2d %k {layer = "strided", kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:0>>
@@ -73,9 +73,9 @@ func.func @main(%x: tensor<1x16x16x8x!quantized.uniform<i8:f32, 0.1:0>>, %a: ten
 // legalize judges the op as it is: a global average pool exported with
 // stride 8 breaks the stride rule. quantized-canonicalize, which npuc compile
 // runs first, rewrites that irrelevant stride to 1 (see its own tests).
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @gap
 // CHECK:       quantized.avg_pool2d {{.*}} {layer = "gap", npu.placement = "cpu", npu.cpu_reason = "stride height 8 outside 1..3", kernel = array<i64: 8, 8>, strides = array<i64: 8, 8>,
-func.func @main(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>> {
+func.func @gap(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>> {
   %p = quantized.avg_pool2d %x {layer = "gap", kernel = array<i64: 8, 8>, strides = array<i64: 8, 8>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
   func.return %p : tensor<1x1x1x4x!quantized.uniform<i8:f32, 0.02:-128>>
 }
@@ -84,13 +84,13 @@ func.func @main(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> te
 
 // int8 softmax over the last axis runs on the NPU; int16, another axis, a
 // negative beta or another output form stay on the CPU with the reason.
-// CHECK-LABEL: func.func @main
+// CHECK-LABEL: func.func @last_middle
 // CHECK:       quantized.softmax {{.*}} {layer = "last", npu.placement = "npu", axis = 2 : i64
 // CHECK:       quantized.softmax {{.*}} {layer = "middle", npu.placement = "cpu", npu.cpu_reason = "softmax axis 1 is not the last axis (2)"
 // CHECK:       quantized.softmax {{.*}} {layer = "negative", npu.placement = "cpu", npu.cpu_reason = "softmax beta -1.0 is negative"
 // CHECK:       quantized.softmax {{.*}} {layer = "rescaled", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
 // CHECK:       quantized.softmax {{.*}} {layer = "wide", npu.placement = "cpu", npu.cpu_reason = "ofm data type int16 not in int8"
-func.func @main(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>, %w: tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>) {
+func.func @last_middle(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>, %w: tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>) {
   %a = quantized.softmax %x {layer = "last", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   %b = quantized.softmax %x {layer = "middle", axis = 1 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   %c = quantized.softmax %x {layer = "negative", axis = 2 : i64, beta = -1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>

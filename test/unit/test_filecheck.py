@@ -9,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-FILECHECK_DIR = Path(__file__).resolve().parents[1] / "filecheck"
+from support.paths import FILECHECK
 
 
 def test_filecheck_suite() -> None:
     lit = shutil.which("lit") or str(Path(sys.executable).with_name("lit"))
     result = subprocess.run(
-        [lit, "-v", str(FILECHECK_DIR)], capture_output=True, text=True, check=False
+        [lit, "-v", str(FILECHECK)], capture_output=True, text=True, check=False
     )
     assert "Passed" in result.stdout, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout + result.stderr

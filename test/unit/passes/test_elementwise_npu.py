@@ -5,17 +5,17 @@ shape and broadcast, fused activations) compiles with no CPU operation; the
 simulated program equals the quantized reference bit for bit.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import TFLITE_MODELS
 
 import npuc
 from npuc.data import model_interface
 from npuc.dialects import npu
 from npuc.sim.simulator import simulate_sample
 
-MODELS = Path(__file__).resolve().parents[1] / "tflite_models"
+MODELS = TFLITE_MODELS
 BINARY_MODELS = sorted(p.name for p in MODELS.glob("*.tflite") if p.name.split("_")[0] in ("add", "sub", "mul"))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_quantize import _calibration, build_small_cnn
+from support.graph_models import build_small_cnn, calibration_samples
 
 from npuc.dialects import quantized
 from npuc.dialects.quantized import quant_type
@@ -27,7 +27,7 @@ from npuc.reference.fixed_point import quantize_multipliers
 def _quantized(options: QuantizationOptions, seed: int = 0):
     float_module = build_small_cnn(seed)
     module = float_module.clone()
-    quantize_module(module, _calibration(16, seed=seed), options=options)
+    quantize_module(module, calibration_samples(16, seed=seed), options=options)
     module.verify()
     return float_module, module
 
@@ -42,7 +42,7 @@ def test_sixteen_bit_activations_are_symmetric_with_int64_bias():
 
 
 def test_sixteen_bits_track_the_float_model_closer_than_eight():
-    samples = _calibration(16, seed=5)
+    samples = calibration_samples(16, seed=5)
     figures = []
     for bits in (8, 16):
         float_module, module = _quantized(QuantizationOptions(activation_bits=bits))
@@ -51,7 +51,7 @@ def test_sixteen_bits_track_the_float_model_closer_than_eight():
 
 
 def test_auto_is_at_least_as_good_as_each_candidate_on_calibration_data():
-    samples = _calibration(16, seed=0)
+    samples = calibration_samples(16, seed=0)
     auto = output_sqnr(*_quantized(QuantizationOptions(activation_strategy="auto")), samples)
     for strategy in ("minmax", "mse"):
         single = output_sqnr(*_quantized(QuantizationOptions(activation_strategy=strategy)), samples)
@@ -80,7 +80,7 @@ def test_bad_layer_control_names_the_layer(tmp_path):
 
 def test_layer_report_is_worst_first_with_cosines_near_one():
     float_module, module = _quantized(QuantizationOptions())
-    errors = layer_errors(float_module, module, _calibration(8, seed=2))
+    errors = layer_errors(float_module, module, calibration_samples(8, seed=2))
     assert len(errors) >= 3
     assert [e.sqnr_db for e in errors] == sorted(e.sqnr_db for e in errors)
     assert all(0.99 < e.cosine <= 1.0 + 1e-9 for e in errors)

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from onnx import helper
-from onnx_models import make_model
+from support.onnx_models import make_model
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from one_op import single_op_module, tensor
+from support.one_op import single_op_module, tensor
 from xdsl.dialects.builtin import ModuleOp
 
 from npuc.dialects import graph

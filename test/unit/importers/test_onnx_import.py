@@ -8,7 +8,12 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
-from onnx_models import make_model, make_model_proto, max_error_against_onnxruntime
+from support.onnx_models import (
+    make_model,
+    make_model_proto,
+    max_error_against_onnxruntime,
+)
+from support.paths import EXAMPLES
 
 from npuc.api import run_pipeline
 from npuc.dialects import graph
@@ -22,7 +27,7 @@ from npuc.importers import import_model
 from npuc.importers.onnx.importer import import_onnx, import_onnx_bytes
 from npuc.ir import arg_attributes, main_function, result_attributes
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
+EXAMPLE = EXAMPLES / "tiny_cnn.onnx"
 TOLERANCE = 1e-4
 rng = np.random.default_rng(7)
 

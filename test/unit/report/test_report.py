@@ -7,7 +7,12 @@ import io
 import json
 
 import pytest
-from test_cost_model import TARGET, conv, cpu_op, dma, fully_connected, lowered
+from support.npu_text import conv, cpu_op, dma, fully_connected, program
+from support.paths import TFLITE_MODELS
+
+from npuc.targets import load_target
+
+TARGET = load_target("ethos-u55-128")
 
 from npuc.cost.model import estimate
 from npuc.report.document import VERSION, build_report
@@ -24,7 +29,7 @@ from npuc.report.usage import live_bytes
 
 def network_module():
     """Two convs (the second with a weight DMA), a CPU layer, a flash-bound FC."""
-    return lowered(
+    return program(
         conv("conv_a", (1, 32, 32, 16), 16, kernel=3),
         dma("conv_b", ("flash", 1024), ("sram", 4_100_000), 2304),
         conv("conv_b", (1, 32, 32, 16), 16, kernel=3, weights=("sram", 4_100_000),
@@ -82,7 +87,7 @@ def test_access_cycles_count_compute_access_and_dma_copies():
 
 def test_live_bytes_follow_writes_and_last_reads():
     # conv_a: ifm [0, 16384) -> ofm [2 MB, +16384); conv_b reads that and writes [0, 16384) again.
-    module = lowered(
+    module = program(
         conv("conv_a", (1, 32, 32, 16), 16),
         conv("conv_b", (1, 32, 32, 16), 16, ifm_offset=2_000_000, ofm_offset=0),
     )
@@ -108,7 +113,7 @@ def test_advice_names_top_layers_with_their_bound():
 
 @pytest.mark.parametrize("depth, block_depth, free", [(90, 8, 96), (90, 16, 96), (90, 64, 128), (96, 16, None)])
 def test_free_output_channels(depth, block_depth, free):
-    module = lowered(conv("wide", (1, 64, 64, 16), depth, kernel=3, block=(4, 4, block_depth)))
+    module = program(conv("wide", (1, 64, 64, 16), depth, kernel=3, block=(4, 4, block_depth)))
     report = build_report(estimate(module, TARGET), TARGET, module)
     assert report["layers"][0]["bound"] == "compute"
     lines = [line for line in report["advice"] if "output channels" in line]
@@ -121,7 +126,7 @@ def test_free_output_channels(depth, block_depth, free):
 
 def test_free_channels_really_are_free():
     def compute_cycles(depth):
-        return estimate(lowered(conv("c", (1, 64, 64, 32), depth, kernel=3, block=(4, 4, 16))), TARGET).commands[0]
+        return estimate(program(conv("c", (1, 64, 64, 32), depth, kernel=3, block=(4, 4, 16))), TARGET).commands[0]
 
     assert compute_cycles(90).compute_cycles == compute_cycles(96).compute_cycles
     assert compute_cycles(97).compute_cycles > compute_cycles(96).compute_cycles
@@ -188,10 +193,9 @@ def test_text_table_aligns_columns():
 
 def test_layer_operator_skips_the_reshape_a_fully_connected_imports_with():
     """TFLite FULLY_CONNECTED on a 4-D input imports as reshape + fully_connected under one layer name."""
-    from pathlib import Path
 
     import npuc
 
-    model = Path(__file__).resolve().parents[1] / "tflite_models" / "fully_connected_4d_input.tflite"
+    model = TFLITE_MODELS / "fully_connected_4d_input.tflite"
     layers = npuc.analyze_model(model, "ethos-u55-128").report()["layers"]
     assert [layer["original_operator"] for layer in layers] == ["fully_connected"]

@@ -9,16 +9,16 @@ with an int64 bias and their wide scale/bias table, memory views, the
 softmax chain) end to end.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import TFLITE_MODELS
 
 import npuc
 from npuc.data import model_interface
 from npuc.sim.simulator import simulate_sample
 
-MODELS = Path(__file__).resolve().parents[1] / "tflite_models"
+MODELS = TFLITE_MODELS
 NAMES = sorted(path.name for path in MODELS.glob("*.tflite"))
 
 

@@ -4,18 +4,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.graph_models import build_small_cnn, calibration_samples
 from xdsl.dialects.builtin import (
-    ArrayAttr,
-    BytesAttr,
-    DenseIntOrFPElementsAttr,
-    DictionaryAttr,
     ModuleOp,
     StringAttr,
     TensorType,
     f32,
 )
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.context import npuc_context
@@ -113,73 +109,10 @@ def test_sqnr():
 # --- the rewrite on a small CNN ------------------------------------------
 
 
-def _constant(array: np.ndarray, name: str) -> graph.ConstantOp:
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    attr = DenseIntOrFPElementsAttr(
-        TensorType(f32, list(array.shape)), BytesAttr(array.tobytes())
-    )
-    op = graph.ConstantOp(attr)
-    op.attributes[LAYER_ATTR] = StringAttr(name)
-    return op
-
-
-def build_small_cnn(seed: int = 0) -> ModuleOp:
-    """x[1,8,8,3] -> conv(relu) -> maxpool -> two convs -> add -> relu -> reshape -> fc."""
-    rng = np.random.default_rng(seed)
-    block = Block(arg_types=[TensorType(f32, [1, 8, 8, 3])])
-    ops: list[Operation] = []
-
-    def layer(op: Operation, name: str) -> SSAValue:
-        op.attributes[LAYER_ATTR] = StringAttr(name)
-        ops.append(op)
-        return op.results[0]
-
-    def conv(ifm: SSAValue, depth: int, name: str, activation: str) -> SSAValue:
-        channels = ifm.type.get_shape()[3]
-        weights = _constant(rng.standard_normal((depth, 3, 3, channels)) / 3, f"{name}_w")
-        bias = _constant(rng.standard_normal(depth) * 0.1, f"{name}_b")
-        ops.extend([weights, bias])
-        shape = [*ifm.type.get_shape()[:3], depth]
-        return layer(
-            graph.Conv2dOp(
-                ifm, weights.output, bias.output, TensorType(f32, shape),
-                padding=(1, 1, 1, 1), activation=activation,
-            ),
-            name,
-        )
-
-    first = conv(block.args[0], 8, "conv1", "relu")
-    pooled = layer(graph.MaxPool2dOp(first, TensorType(f32, [1, 4, 4, 8]), (2, 2), (2, 2)), "pool")
-    left = conv(pooled, 8, "conv2a", "none")
-    right = conv(pooled, 8, "conv2b", "none")
-    summed = layer(graph.AddOp(left, right, TensorType(f32, [1, 4, 4, 8])), "add")
-    rectified = layer(graph.ReluOp(summed), "relu")
-    flat = layer(graph.ReshapeOp(rectified, TensorType(f32, [1, 128])), "flatten")
-    fc_weights = _constant(rng.standard_normal((10, 128)) / 8, "fc_w")
-    fc_bias = _constant(rng.standard_normal(10) * 0.1, "fc_b")
-    ops.extend([fc_weights, fc_bias])
-    logits = layer(
-        graph.FullyConnectedOp(flat, fc_weights.output, fc_bias.output, TensorType(f32, [1, 10])),
-        "fc",
-    )
-    ops.append(ReturnOp(logits))
-    block.add_ops(ops)
-    func = FuncOp("main", ([block.args[0].type], [logits.type]), Region(block))
-    func.arg_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("x")})])
-    func.res_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("logits")})])
-    module = ModuleOp([func])
-    module.verify()
-    return module
-
-
-def _calibration(count: int, seed: int) -> list[np.ndarray]:
-    return [np.random.default_rng(seed).standard_normal((count, 8, 8, 3)).astype(np.float32)]
-
-
 @pytest.fixture(scope="module")
 def quantized_cnn() -> ModuleOp:
     module = build_small_cnn()
-    quantize_module(module, _calibration(64, seed=1))
+    quantize_module(module, calibration_samples(64, seed=1))
     module.verify()
     return module
 
@@ -235,7 +168,7 @@ def test_weights_are_per_channel_and_bias_is_at_ifm_times_weight_scale(quantized
 
 
 def test_quantized_model_tracks_the_float_model(quantized_cnn):
-    held_out = _calibration(32, seed=7)
+    held_out = calibration_samples(32, seed=7)
     expected = run_graph(build_small_cnn(), held_out).outputs[0]
     actual = run_quantized(quantized_cnn, held_out).outputs[0]
     assert actual.dtype == np.float32
@@ -252,7 +185,7 @@ def test_non_constant_weights_are_rejected_before_any_change():
     conv.operands = [conv.ifm, reshaped.output, conv.bias]
     message = "conv1 \\(graph.conv2d\\): weights are not a constant"
     with pytest.raises(UnsupportedOperatorError, match=message):
-        quantize_module(module, _calibration(4, seed=1))
+        quantize_module(module, calibration_samples(4, seed=1))
     assert not any(op.dialect_name() == "quantized" for op in _ops(module))  # left as it was
 
 
@@ -269,7 +202,7 @@ def test_pass_requires_calibration_and_supported_bits(tmp_path):
 
 def test_pass_reads_calibration_file(tmp_path):
     path = tmp_path / "calib.npy"
-    np.save(path, _calibration(8, seed=3)[0])
+    np.save(path, calibration_samples(8, seed=3)[0])
     module = build_small_cnn()
     QuantizePass(calibration=str(path)).apply(npuc_context(), module)
     module.verify()
@@ -277,7 +210,7 @@ def test_pass_reads_calibration_file(tmp_path):
 
 
 def test_non_finite_calibration_data_names_the_input():
-    samples = _calibration(4, seed=1)
+    samples = calibration_samples(4, seed=1)
     samples[0][2, 0, 0, 0] = np.nan
     with pytest.raises(InputDataError, match="calibration gave no finite range for input 'x'"):
         quantize_module(build_small_cnn(), samples)

@@ -1,17 +1,101 @@
-"""npu-lower: the commands, buffers and tables it emits for an annotated module."""
+"""npu-dialect IR written as text for tests: command builders, and an annotated module to lower."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
-from xdsl.utils.exceptions import PassFailedException
 
 from npuc.context import npuc_context
-from npuc.dialects import npu, quantized
 from npuc.passes.npu.lower import LowerPass
-from npuc.reference import int_handlers as interpreter
+
+INT8 = "!quantized.uniform<i8:f32, 0.1:-3>"
+
+
+def fm(region: str, offset: int, shape: tuple[int, ...]) -> str:
+    """A dense int8 `#npu.fm` attribute."""
+    strides = [1] * len(shape)
+    for axis in range(len(shape) - 2, -1, -1):
+        strides[axis] = strides[axis + 1] * shape[axis + 1]
+    dims = ", ".join(map(str, shape))
+    return f"#npu.fm<{region}, {offset}, [{dims}], [{', '.join(map(str, strides))}], {INT8}>"
+
+
+def ints(values: tuple[int, ...]) -> str:
+    return "array<i64: " + ", ".join(map(str, values)) + ">"
+
+
+def conv(
+    layer: str,
+    ifm: tuple[int, int, int, int],
+    depth: int,
+    kernel: int = 1,
+    block: tuple[int, int, int] = (16, 8, 8),
+    weights: tuple[str, int] = ("sram", 4_000_000),
+    ifm_offset: int = 0,
+    ofm_offset: int = 2_000_000,
+    kind: str = "conv2d",
+) -> str:
+    """An `npu.conv2d` (or depthwise) command with SAME padding and stride 1."""
+    pad = kernel // 2
+    ofm = (ifm[0], ifm[1], ifm[2], depth)
+    weight_bytes = depth * kernel * kernel * (ifm[3] if kind == "conv2d" else 1)
+    return (
+        f'npu.{kind} {{layer = "{layer}", ifm = {fm("sram", ifm_offset, ifm)}, '
+        f'ofm = {fm("sram", ofm_offset, ofm)}, weights = #npu.buf<{weights[0]}, {weights[1]}, {weight_bytes}>, '
+        f"scale_bias = #npu.buf<flash, 0, {depth * 12}>, kernel = {ints((kernel, kernel))}, "
+        f"strides = {ints((1, 1))}, dilations = {ints((1, 1))}, padding = {ints((pad,) * 4)}, "
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints(block)}}}"
+    )
+
+
+def dma(layer: str, src: tuple[str, int], dst: tuple[str, int], size: int) -> str:
+    """An `npu.dma` command."""
+    return (
+        f'npu.dma {{layer = "{layer}", src = #npu.buf<{src[0]}, {src[1]}, {size}>, '
+        f"dst = #npu.buf<{dst[0]}, {dst[1]}, {size}>}}"
+    )
+
+
+def fully_connected(layer: str, inputs: int, outputs: int, weights_region: str) -> str:
+    """An `npu.fully_connected` command on a [1, inputs] IFM."""
+    return (
+        f'npu.fully_connected {{layer = "{layer}", ifm = {fm("sram", 0, (1, inputs))}, '
+        f'ofm = {fm("sram", 65536, (1, outputs))}, '
+        f"weights = #npu.buf<{weights_region}, 4096, {inputs * outputs}>, "
+        f"scale_bias = #npu.buf<flash, 0, {outputs * 12}>, "
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints((1, 2, 8))}}}"
+    )
+
+
+def cpu_op(layer: str, shape: tuple[int, ...]) -> str:
+    """An `npu.cpu_op` copying a feature map through a reshape."""
+    tensor = f"tensor<{'x'.join(map(str, shape))}x{INT8}>"
+    return (
+        f'npu.cpu_op attributes {{layer = "{layer}", inputs = [{fm("sram", 0, shape)}], '
+        f'outputs = [{fm("sram", 8192, shape)}]}} {{\n'
+        f"^bb0(%a : {tensor}):\n"
+        f'  %r = quantized.reshape %a {{layer = "{layer}"}} : {tensor} -> {tensor}\n'
+        f"  npu.yield %r : {tensor}\n}}"
+    )
+
+
+def add(layer: str, region: str, shape: tuple[int, ...], block: tuple[int, int, int]) -> str:
+    """An `npu.elementwise` add of two feature maps of `shape` in `region`."""
+    return (
+        f'npu.elementwise {{layer = "{layer}", kind = "add", ifm = {fm(region, 0, shape)}, '
+        f"ifm2 = {fm(region, 4096, shape)}, ofm = {fm(region, 8192, shape)}, "
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints(block)}}}"
+    )
+
+
+def program(*commands: str, target: str = "ethos-u55-128") -> ModuleOp:
+    """A verified lowered module holding `commands`, for `target`."""
+    body = "\n".join(commands)
+    text = f'builtin.module attributes {{npu.target = "{target}"}} {{\n{body}\n}}'
+    module = Parser(npuc_context(), text).parse_module()
+    module.verify()
+    return module
+
 
 ANNOTATED_MODULE = """
 builtin.module attributes {npu.memory_usage = {flash = 1792 : i64, sram = 1664 : i64}} {
@@ -51,92 +135,3 @@ def lowered(text: str = ANNOTATED_MODULE) -> ModuleOp:
     LowerPass().apply(npuc_context(), module)
     module.verify()
     return module
-
-
-def quantized_layer(module: ModuleOp, layer: str):
-    """The op of @main carrying `layer`."""
-    return next(op for op in module.walk() if op.attributes.get("layer") == StringAttr(layer))
-
-
-def constant_at(module: ModuleOp, offset: int) -> npu.ConstantOp:
-    return next(
-        op for op in module.ops if isinstance(op, npu.ConstantOp) and op.buffer.offset.data == offset
-    )
-
-
-def test_commands_in_program_order_keep_their_layer():
-    commands = [op for op in lowered().ops if not isinstance(op, (npu.ConstantOp, npu.InterfaceOp))]
-    assert [(op.name, op.attributes["layer"].data) for op in commands] == [
-        ("npu.dma", "conv1"),
-        ("npu.conv2d", "conv1"),
-        ("npu.pool", "pool1"),
-        ("npu.cpu_op", "transpose1"),
-        ("npu.fully_connected", "fc1"),
-        ("npu.elementwise", "add1"),
-    ]
-
-
-@pytest.mark.parametrize(("layer", "bias_offset"), [("conv1", 288), ("fc1", 1680)])
-def test_scale_bias_table_holds_bias_and_rescale_parameters(layer, bias_offset):
-    source = quantized_layer(parse(ANNOTATED_MODULE), layer)
-    multiplier, shift = interpreter.rescale_parameters(source)
-    bias = np.frombuffer(source.operands[2].owner.value.data.data, dtype="<i4")
-    table = constant_at(lowered(), bias_offset)
-    raw = table.value.data.data
-    assert len(raw) == len(bias) * npu.SCALE_BIAS_ENTRY_BYTES == table.buffer.size.data
-    entries = np.frombuffer(raw, dtype="<i4").reshape(-1, 3)
-    np.testing.assert_array_equal(entries[:, 0], bias)
-    np.testing.assert_array_equal(entries[:, 1], multiplier)
-    np.testing.assert_array_equal(entries[:, 2], shift)
-
-
-def test_weights_are_the_raw_int8_constant():
-    weights = constant_at(lowered(), 400)
-    assert weights.value.type.get_shape() == (10, 128)
-    assert weights.buffer == npu.BufferAttr("flash", 400, 1280)
-    assert set(np.frombuffer(weights.value.data.data, dtype=np.int8)) == {2}
-
-
-def test_activation_bounds_come_from_the_reference():
-    module = lowered()
-    for layer in ("conv1", "add1"):
-        source = quantized_layer(parse(ANNOTATED_MODULE), layer)
-        command = quantized_layer(module, layer)
-        if isinstance(command, npu.DmaOp):
-            command = command.next_op
-        bounds = (command.act_min.value.data, command.act_max.value.data)
-        assert bounds == tuple(int(v) for v in interpreter.activation_bounds(source))
-
-
-def test_staged_weights_are_read_from_the_dma_destination():
-    ops = list(lowered().ops)
-    dma = next(op for op in ops if isinstance(op, npu.DmaOp))
-    conv = next(op for op in ops if isinstance(op, npu.Conv2dOp))
-    assert dma.src == npu.BufferAttr("flash", 0, 288)
-    assert conv.weights == dma.dst == npu.BufferAttr("sram", 256, 288)
-
-
-def test_interface_and_reshaped_output_share_buffers():
-    ops = list(lowered().ops)
-    inputs = [op for op in ops if isinstance(op, npu.InputOp)]
-    outputs = {op.tensor.data: op for op in ops if isinstance(op, npu.OutputOp)}
-    assert inputs[0].host_conversion.data == "quantize" and inputs[0].layout.data == "NCHW"
-    assert inputs[1].host_conversion is None
-    assert outputs["logits"].host_conversion.data == "dequantize"
-    assert outputs["flat"].fm.shape_values() == (10,)
-    assert outputs["flat"].fm.offset == outputs["logits"].fm.offset
-
-
-def test_cpu_op_body_is_the_layer_without_annotations():
-    cpu = next(op for op in lowered().ops if isinstance(op, npu.CpuOp))
-    transpose = cpu.body.block.first_op
-    assert isinstance(transpose, quantized.TransposeOp)
-    assert transpose.operands[0] is cpu.body.block.args[0]
-    assert not [key for key in transpose.attributes if key.startswith("npu.")]
-    assert cpu.reason.data == "transpose is not an NPU operator"
-
-
-def test_missing_tile_annotation_names_layer_and_pass():
-    text = ANNOTATED_MODULE.replace("npu.block = array<i64: 4, 4, 8>, ", "")
-    with pytest.raises(PassFailedException, match="pool1 .* has no npu.block: run npu-tile first"):
-        lowered(text)

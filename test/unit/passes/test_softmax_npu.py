@@ -7,12 +7,12 @@ simulated program (and its decoded command stream) with the quantized
 reference interpreter.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.paths import TFLITE_MODELS
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -33,7 +33,7 @@ from npuc.emit.command_stream import decode, encode
 from npuc.reference.int_softmax import softmax
 from npuc.sim.simulator import simulate_sample
 
-MODELS = Path(__file__).resolve().parents[1] / "tflite_models"
+MODELS = TFLITE_MODELS
 
 
 def softmax_program(shape: tuple[int, ...], scale: float, zero_point: int, beta: float) -> ModuleOp:

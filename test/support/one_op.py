@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from onnx import helper
-from onnx_models import make_model, run_onnxruntime
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -25,6 +24,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from npuc.data import NCHW_TO_NHWC
 from npuc.dialects import graph
 from npuc.reference.graph_interpreter import run_graph
+from support.onnx_models import make_model, run_onnxruntime
 
 RTOL, ATOL = 1e-4, 1e-5
 """Agreement required with onnxruntime."""

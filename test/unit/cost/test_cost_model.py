@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from xdsl.dialects.builtin import ModuleOp
+from support.npu_text import (
+    add,
+    conv,
+    cpu_op,
+    dma,
+    fm,
+    fully_connected,
+    ints,
+    program,
+)
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
@@ -16,100 +25,12 @@ from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")
-INT8 = "!quantized.uniform<i8:f32, 0.1:-3>"
 ROUNDING = ROUNDING_MODES[0]
-
-
-def fm(region: str, offset: int, shape: tuple[int, ...]) -> str:
-    """A dense int8 `#npu.fm` attribute."""
-    strides = [1] * len(shape)
-    for axis in range(len(shape) - 2, -1, -1):
-        strides[axis] = strides[axis + 1] * shape[axis + 1]
-    dims = ", ".join(map(str, shape))
-    return f"#npu.fm<{region}, {offset}, [{dims}], [{', '.join(map(str, strides))}], {INT8}>"
-
-
-def ints(values: tuple[int, ...]) -> str:
-    return "array<i64: " + ", ".join(map(str, values)) + ">"
-
-
-def conv(
-    layer: str,
-    ifm: tuple[int, int, int, int],
-    depth: int,
-    kernel: int = 1,
-    block: tuple[int, int, int] = (16, 8, 8),
-    weights: tuple[str, int] = ("sram", 4_000_000),
-    ifm_offset: int = 0,
-    ofm_offset: int = 2_000_000,
-    kind: str = "conv2d",
-) -> str:
-    """An `npu.conv2d` (or depthwise) command with SAME padding and stride 1."""
-    pad = kernel // 2
-    ofm = (ifm[0], ifm[1], ifm[2], depth)
-    weight_bytes = depth * kernel * kernel * (ifm[3] if kind == "conv2d" else 1)
-    return (
-        f'npu.{kind} {{layer = "{layer}", ifm = {fm("sram", ifm_offset, ifm)}, '
-        f'ofm = {fm("sram", ofm_offset, ofm)}, weights = #npu.buf<{weights[0]}, {weights[1]}, {weight_bytes}>, '
-        f"scale_bias = #npu.buf<flash, 0, {depth * 12}>, kernel = {ints((kernel, kernel))}, "
-        f"strides = {ints((1, 1))}, dilations = {ints((1, 1))}, padding = {ints((pad,) * 4)}, "
-        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints(block)}}}"
-    )
-
-
-def dma(layer: str, src: tuple[str, int], dst: tuple[str, int], size: int) -> str:
-    """An `npu.dma` command."""
-    return (
-        f'npu.dma {{layer = "{layer}", src = #npu.buf<{src[0]}, {src[1]}, {size}>, '
-        f"dst = #npu.buf<{dst[0]}, {dst[1]}, {size}>}}"
-    )
-
-
-def fully_connected(layer: str, inputs: int, outputs: int, weights_region: str) -> str:
-    """An `npu.fully_connected` command on a [1, inputs] IFM."""
-    return (
-        f'npu.fully_connected {{layer = "{layer}", ifm = {fm("sram", 0, (1, inputs))}, '
-        f'ofm = {fm("sram", 65536, (1, outputs))}, '
-        f"weights = #npu.buf<{weights_region}, 4096, {inputs * outputs}>, "
-        f"scale_bias = #npu.buf<flash, 0, {outputs * 12}>, "
-        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints((1, 2, 8))}}}"
-    )
-
-
-def cpu_op(layer: str, shape: tuple[int, ...]) -> str:
-    """An `npu.cpu_op` copying a feature map through a reshape."""
-    tensor = f"tensor<{'x'.join(map(str, shape))}x{INT8}>"
-    return (
-        f'npu.cpu_op attributes {{layer = "{layer}", inputs = [{fm("sram", 0, shape)}], '
-        f'outputs = [{fm("sram", 8192, shape)}]}} {{\n'
-        f"^bb0(%a : {tensor}):\n"
-        f'  %r = quantized.reshape %a {{layer = "{layer}"}} : {tensor} -> {tensor}\n'
-        f"  npu.yield %r : {tensor}\n}}"
-    )
-
-
-def add(layer: str, region: str, shape: tuple[int, ...], block: tuple[int, int, int]) -> str:
-    """An `npu.elementwise` add of two feature maps of `shape` in `region`."""
-    return (
-        f'npu.elementwise {{layer = "{layer}", kind = "add", ifm = {fm(region, 0, shape)}, '
-        f"ifm2 = {fm(region, 4096, shape)}, ofm = {fm(region, 8192, shape)}, "
-        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints(block)}}}"
-    )
-
-
-def lowered(*commands: str, target: str = "ethos-u55-128") -> ModuleOp:
-    """A verified lowered module holding `commands`, for `target`."""
-    body = "\n".join(commands)
-    text = f'builtin.module attributes {{npu.target = "{target}"}} {{\n{body}\n}}'
-    module = Parser(npuc_context(), text).parse_module()
-    module.verify()
-    return module
-
 
 def test_3x3_conv_16_channels_lands_near_921600_cycles():
     # 88,473,600 MACs at 128 MACs/cycle and 75 % utilisation: depth 16 fills two
     # depth steps of 8, 9 kernel elements use 9 of 12 in steps of 4.
-    cost = estimate(lowered(conv("c", (1, 240, 160, 16), 16, kernel=3)), TARGET)
+    cost = estimate(program(conv("c", (1, 240, 160, 16), 16, kernel=3)), TARGET)
     command = cost.commands[0]
     assert command.macs == 88_473_600
     assert command.bound == "compute"
@@ -118,14 +39,14 @@ def test_3x3_conv_16_channels_lands_near_921600_cycles():
 
 
 def test_ifm_depth_12_wastes_the_rest_of_the_depth_step():
-    full = estimate(lowered(conv("c", (1, 32, 32, 16), 16, kernel=3)), TARGET).layers[0]
-    partial = estimate(lowered(conv("c", (1, 32, 32, 12), 16, kernel=3)), TARGET).layers[0]
+    full = estimate(program(conv("c", (1, 32, 32, 16), 16, kernel=3)), TARGET).layers[0]
+    partial = estimate(program(conv("c", (1, 32, 32, 12), 16, kernel=3)), TARGET).layers[0]
     assert partial.utilisation == pytest.approx(full.utilisation * 12 / 16, rel=0.01)
     assert partial.npu_cycles == pytest.approx(full.npu_cycles, rel=0.01)
 
 
 def test_depthwise_has_no_ifm_depth_term():
-    cost = estimate(lowered(conv("d", (1, 16, 16, 32), 32, kernel=3, kind="depthwise_conv2d")), TARGET)
+    cost = estimate(program(conv("d", (1, 16, 16, 32), 32, kernel=3, kind="depthwise_conv2d")), TARGET)
     # 16x16x32 outputs x 12 kernel steps / 16 depthwise MACs per cycle, + the
     # write-back of the last 16x8x8 block at 2 elements/cycle, + one IFM block
     # (18x10x8) and one OFM block in and out of the SRAM (latency 32 + 32, 8 bytes/cycle).
@@ -135,7 +56,7 @@ def test_depthwise_has_no_ifm_depth_term():
 
 
 def test_large_weights_from_flash_are_flash_bound():
-    cost = estimate(lowered(fully_connected("fc", 1024, 1000, "flash")), TARGET)
+    cost = estimate(program(fully_connected("fc", 1024, 1000, "flash")), TARGET)
     command = cost.commands[0]
     assert command.bound == "flash"
     assert command.bytes_read["flash"] == 1024 * 1000 + 1000 * 12
@@ -146,21 +67,21 @@ def test_large_weights_from_flash_are_flash_bound():
 
 
 def test_same_weights_from_sram_move_at_sram_bandwidth():
-    flash = estimate(lowered(fully_connected("fc", 1024, 1000, "flash")), TARGET).commands[0]
-    sram = estimate(lowered(fully_connected("fc", 1024, 1000, "sram")), TARGET).commands[0]
+    flash = estimate(program(fully_connected("fc", 1024, 1000, "flash")), TARGET).commands[0]
+    sram = estimate(program(fully_connected("fc", 1024, 1000, "sram")), TARGET).commands[0]
     assert sram.bound == "sram"
     assert sram.cycles == pytest.approx(flash.cycles / 8, rel=0.15)
 
 
 def test_tiny_command_is_latency_bound():
-    command = estimate(lowered(dma("w", ("flash", 0), ("sram", 0), 16)), TARGET).commands[0]
+    command = estimate(program(dma("w", ("flash", 0), ("sram", 0), 16)), TARGET).commands[0]
     assert command.bound == "latency"
     assert command.dma_cycles == 16 + 64
 
 
 def test_weights_are_streamed_once_per_block_position():
-    one_position = estimate(lowered(conv("c", (1, 16, 8, 16), 16, block=(16, 8, 8))), TARGET)
-    four_positions = estimate(lowered(conv("c", (1, 32, 16, 16), 16, block=(16, 8, 8))), TARGET)
+    one_position = estimate(program(conv("c", (1, 16, 8, 16), 16, block=(16, 8, 8))), TARGET)
+    four_positions = estimate(program(conv("c", (1, 32, 16, 16), 16, block=(16, 8, 8))), TARGET)
     weights = 16 * 16
     assert one_position.commands[0].bytes_read["sram"] == 16 * 8 * 16 + weights
     assert four_positions.commands[0].bytes_read["sram"] == 32 * 16 * 16 + 4 * weights
@@ -168,7 +89,7 @@ def test_weights_are_streamed_once_per_block_position():
 
 def test_dma_overlaps_the_preceding_compute_command():
     # conv a runs while the weights of conv b are copied from flash; b waits for its copy.
-    module = lowered(
+    module = program(
         conv("a", (1, 64, 64, 16), 16, kernel=3, weights=("sram", 4_000_000)),
         dma("b", ("flash", 1024), ("sram", 4_100_000), 2304),
         conv("b", (1, 64, 64, 16), 16, kernel=3, weights=("sram", 4_100_000), ifm_offset=2_000_000, ofm_offset=0),
@@ -182,7 +103,7 @@ def test_dma_overlaps_the_preceding_compute_command():
 
 
 def test_dma_into_a_buffer_in_use_waits_for_its_reader():
-    module = lowered(
+    module = program(
         conv("a", (1, 64, 64, 16), 16, kernel=3, weights=("sram", 4_000_000)),
         dma("b", ("flash", 1024), ("sram", 4_000_000), 2304),
     )
@@ -191,7 +112,7 @@ def test_dma_into_a_buffer_in_use_waits_for_its_reader():
 
 
 def test_layer_cycles_add_up_to_the_total():
-    module = lowered(
+    module = program(
         conv("a", (1, 32, 32, 16), 16, kernel=3),
         dma("b", ("flash", 1024), ("sram", 4_100_000), 2304),
         conv("b", (1, 32, 32, 16), 16, kernel=3, weights=("sram", 4_100_000), ifm_offset=2_000_000, ofm_offset=0),
@@ -206,7 +127,7 @@ def test_layer_cycles_add_up_to_the_total():
 
 
 def test_cpu_work_takes_no_npu_cycles():
-    cost = estimate(lowered(conv("a", (1, 8, 8, 16), 16), cpu_op("r", (1, 8))), TARGET)
+    cost = estimate(program(conv("a", (1, 8, 8, 16), 16), cpu_op("r", (1, 8))), TARGET)
     cpu = cost.commands[1]
     assert (cpu.engine, cpu.cycles, cpu.bound) == ("cpu", 0, "cpu")
     assert (cost.npu_operators, cost.cpu_operators) == (1, 1)
@@ -214,7 +135,7 @@ def test_cpu_work_takes_no_npu_cycles():
 
 
 def test_network_totals():
-    module = lowered(
+    module = program(
         'npu.constant {buffer = #npu.buf<flash, 0, 4>, value = dense<1> : tensor<4xi8>}',
         conv("a", (1, 8, 8, 16), 16),
     )
@@ -232,7 +153,7 @@ def test_unlowered_module_is_rejected():
 
 
 def test_memory_missing_from_the_target_names_the_layer():
-    module = lowered(dma("w", ("dram", 0), ("sram", 0), 64))
+    module = program(dma("w", ("dram", 0), ("sram", 0), 64))
     with pytest.raises(TargetError, match="layer 'w': target 'ethos-u55-128' has no memory 'dram'"):
         estimate(module, TARGET)
 
@@ -273,8 +194,8 @@ def test_a_lookup_table_is_read_once_per_command():
             f'rounding = "{ROUNDING}", {lut}act_min = -128 : i32, act_max = 127 : i32, block = {ints((4, 4, 16))}}}'
         )
 
-    plain = estimate(lowered(sub("")), TARGET).commands[0]
-    with_table = estimate(lowered(sub("lut = #npu.buf<flash, 0, 256>, ")), TARGET).commands[0]
+    plain = estimate(program(sub("")), TARGET).commands[0]
+    with_table = estimate(program(sub("lut = #npu.buf<flash, 0, 256>, ")), TARGET).commands[0]
     assert with_table.bytes_read["flash"] - plain.bytes_read.get("flash", 0) == 256
 
 
@@ -282,7 +203,7 @@ def test_compute_starts_when_the_first_weight_slice_has_arrived():
     # 64 OFM channels: the conv consumes its DMA'd weights in 4 slices of 16 channels
     # (the granule weights are encoded in), whatever its block depth.
     weight_bytes = 64 * 9 * 16
-    module = lowered(
+    module = program(
         dma("b", ("flash", 1024), ("sram", 4_100_000), weight_bytes),
         conv("b", (1, 16, 16, 16), 64, kernel=3, block=(16, 8, 8), weights=("sram", 4_100_000)),
     )
@@ -295,7 +216,7 @@ def test_small_elementwise_pays_its_share_of_the_memory_latency():
     # 12 elements in DRAM (500 + 250 cycles of latency) on ethos-u65-256: far
     # below one DRAM round trip; the elements' share of a 64-element block's.
     target = load_target("ethos-u65-256")
-    command = estimate(lowered(add("a", "dram", (1, 1, 1, 12), (2, 2, 16)), target="ethos-u65-256"), target).commands[0]
+    command = estimate(program(add("a", "dram", (1, 1, 1, 12), (2, 2, 16)), target="ethos-u65-256"), target).commands[0]
     assert command.compute_cycles < 100
 
 
@@ -305,8 +226,8 @@ def test_model_input_with_shallow_depth_reads_a_burst_per_micro_block_deep_run()
     # Other feature maps are read in whole bursts (Vela's brick format).
     command = conv("c", (1, 32, 32, 1), 16, kernel=3)
     interface = f'npu.input {{tensor = "x", fm = {fm("sram", 0, (1, 32, 32, 1))}}}'
-    plain = estimate(lowered(command), TARGET).commands[0]
-    model_input = estimate(lowered(interface, command), TARGET).commands[0]
+    plain = estimate(program(command), TARGET).commands[0]
+    model_input = estimate(program(interface, command), TARGET).commands[0]
     assert model_input.bytes_read == plain.bytes_read
     ifm_bytes = plain.bytes_read["sram"] - 8 * 144  # weights: 144 bytes per block position (8)
     weights_moved = 8 * 160  # each read rounded up to whole bursts

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
-from test_lower import lowered
+from support.npu_text import lowered
+from support.paths import FILECHECK
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -15,7 +15,7 @@ from npuc.dialects import npu
 from npuc.emit import CommandStream, decode, encode
 from npuc.errors import ModelFormatError, ModelVerificationError
 
-OPS_FILE = Path(__file__).parents[1] / "filecheck" / "dialects" / "npu" / "ops.mlir"
+OPS_FILE = FILECHECK / "dialects" / "npu" / "ops.mlir"
 
 
 def parse(text: str) -> ModuleOp:

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
+from support.one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
 
 from npuc.dialects import graph
 from npuc.dialects.movement import COORDINATE_MODES, NEAREST_MODES

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import EXAMPLES
 from xdsl.dialects.builtin import ModuleOp
 
 import npuc
@@ -19,8 +20,6 @@ from npuc.data import load_samples, model_interface
 from npuc.dialects import npu
 from npuc.emit.command_stream import decode, encode
 from npuc.sim.simulator import simulate
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
+from support.one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
 
 from npuc.dialects import graph
 from npuc.dialects.graph import Graph

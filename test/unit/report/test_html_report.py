@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_analyze import mobilenet_v2_like
+from support.mobilenet import mobilenet_v2_like
 
 from npuc.api import analyze_model
 from npuc.report.html import TABS

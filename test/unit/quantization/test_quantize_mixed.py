@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from test_quantize import _calibration, _constant, build_small_cnn
+from support.graph_models import build_small_cnn, calibration_samples, float_constant
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
@@ -45,7 +45,7 @@ def build_wide_range_mlp(seed: int = 0) -> ModuleOp:
         bias[0] += bias_offset
         if name == "fc3":
             weights[:, 0] = 0.0
-        constants = [_constant(weights, f"{name}_w"), _constant(bias, f"{name}_b")]
+        constants = [float_constant(weights, f"{name}_w"), float_constant(bias, f"{name}_b")]
         op = graph.FullyConnectedOp(
             value, constants[0].output, constants[1].output, TensorType(f32, [1, rows]), activation=activation
         )
@@ -73,7 +73,7 @@ def test_per_layer_bits_requantize_at_the_boundaries_and_run(tmp_path):
     path.write_text(json.dumps({"layers": {"conv2a": {"bits": 16}}}))
     float_module = build_small_cnn(0)
     module = float_module.clone()
-    quantize_module(module, _calibration(16, seed=0), options=QuantizationOptions(layers=str(path), save_layers=str(path)))
+    quantize_module(module, calibration_samples(16, seed=0), options=QuantizationOptions(layers=str(path), save_layers=str(path)))
     module.verify()
     ops = _ops(module)
     conv = next(op for op in ops if op.attributes.get(LAYER_ATTR) == StringAttr("conv2a") and isinstance(op, quantized.Conv2dOp))
@@ -81,7 +81,7 @@ def test_per_layer_bits_requantize_at_the_boundaries_and_run(tmp_path):
     assert conv.operands[2].type.element_type.width.data == 64
     widths = [(quant_type(op.operands[0]).bits, quant_type(op.results[0]).bits) for op in ops if isinstance(op, quantized.RequantizeOp)]
     assert sorted(widths) == [(8, 16), (16, 8)]  # into conv2a, out of it into the int8 add
-    assert output_sqnr(float_module, module, _calibration(8, seed=3)) > 20
+    assert output_sqnr(float_module, module, calibration_samples(8, seed=3)) > 20
     written = json.loads(path.read_text())["layers"]
     assert written["conv2a"]["bits"] == 16 and written["conv2b"]["bits"] == 8
     assert "bits" not in written["pool"]  # follows its input unless set
@@ -91,7 +91,7 @@ def test_bad_bits_name_the_layer(tmp_path):
     path = tmp_path / "layers.json"
     path.write_text(json.dumps({"layers": {"fc": {"bits": 4}}}))
     with pytest.raises(InputDataError, match="layer 'fc': bits must be 8 or 16"):
-        quantize_module(build_small_cnn(0), _calibration(4, seed=0), options=QuantizationOptions(layers=str(path)))
+        quantize_module(build_small_cnn(0), calibration_samples(4, seed=0), options=QuantizationOptions(layers=str(path)))
 
 
 def test_search_reaches_the_target_with_few_int16_layers(tmp_path):
@@ -117,7 +117,7 @@ def test_search_says_when_the_target_is_out_of_reach():
 
 
 def test_bias_correction_reduces_the_mean_output_error():
-    float_module, samples = build_small_cnn(0), _calibration(64, seed=0)
+    float_module, samples = build_small_cnn(0), calibration_samples(64, seed=0)
     reference = run_module(float_module, samples)[0]
     mean_errors = []
     for correct in (False, True):

@@ -1,0 +1,1 @@
+"""Helpers shared by the unit tests: one-op models, ONNX model builders, repository paths."""

@@ -1,0 +1,101 @@
+"""npu-lower: the commands, buffers and tables it emits for an annotated module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support.npu_text import ANNOTATED_MODULE, lowered, parse
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.dialects import npu, quantized
+from npuc.reference import int_handlers as interpreter
+
+
+def quantized_layer(module: ModuleOp, layer: str):
+    """The op of @main carrying `layer`."""
+    return next(op for op in module.walk() if op.attributes.get("layer") == StringAttr(layer))
+
+
+def constant_at(module: ModuleOp, offset: int) -> npu.ConstantOp:
+    return next(
+        op for op in module.ops if isinstance(op, npu.ConstantOp) and op.buffer.offset.data == offset
+    )
+
+
+def test_commands_in_program_order_keep_their_layer():
+    commands = [op for op in lowered().ops if not isinstance(op, (npu.ConstantOp, npu.InterfaceOp))]
+    assert [(op.name, op.attributes["layer"].data) for op in commands] == [
+        ("npu.dma", "conv1"),
+        ("npu.conv2d", "conv1"),
+        ("npu.pool", "pool1"),
+        ("npu.cpu_op", "transpose1"),
+        ("npu.fully_connected", "fc1"),
+        ("npu.elementwise", "add1"),
+    ]
+
+
+@pytest.mark.parametrize(("layer", "bias_offset"), [("conv1", 288), ("fc1", 1680)])
+def test_scale_bias_table_holds_bias_and_rescale_parameters(layer, bias_offset):
+    source = quantized_layer(parse(ANNOTATED_MODULE), layer)
+    multiplier, shift = interpreter.rescale_parameters(source)
+    bias = np.frombuffer(source.operands[2].owner.value.data.data, dtype="<i4")
+    table = constant_at(lowered(), bias_offset)
+    raw = table.value.data.data
+    assert len(raw) == len(bias) * npu.SCALE_BIAS_ENTRY_BYTES == table.buffer.size.data
+    entries = np.frombuffer(raw, dtype="<i4").reshape(-1, 3)
+    np.testing.assert_array_equal(entries[:, 0], bias)
+    np.testing.assert_array_equal(entries[:, 1], multiplier)
+    np.testing.assert_array_equal(entries[:, 2], shift)
+
+
+def test_weights_are_the_raw_int8_constant():
+    weights = constant_at(lowered(), 400)
+    assert weights.value.type.get_shape() == (10, 128)
+    assert weights.buffer == npu.BufferAttr("flash", 400, 1280)
+    assert set(np.frombuffer(weights.value.data.data, dtype=np.int8)) == {2}
+
+
+def test_activation_bounds_come_from_the_reference():
+    module = lowered()
+    for layer in ("conv1", "add1"):
+        source = quantized_layer(parse(ANNOTATED_MODULE), layer)
+        command = quantized_layer(module, layer)
+        if isinstance(command, npu.DmaOp):
+            command = command.next_op
+        bounds = (command.act_min.value.data, command.act_max.value.data)
+        assert bounds == tuple(int(v) for v in interpreter.activation_bounds(source))
+
+
+def test_staged_weights_are_read_from_the_dma_destination():
+    ops = list(lowered().ops)
+    dma = next(op for op in ops if isinstance(op, npu.DmaOp))
+    conv = next(op for op in ops if isinstance(op, npu.Conv2dOp))
+    assert dma.src == npu.BufferAttr("flash", 0, 288)
+    assert conv.weights == dma.dst == npu.BufferAttr("sram", 256, 288)
+
+
+def test_interface_and_reshaped_output_share_buffers():
+    ops = list(lowered().ops)
+    inputs = [op for op in ops if isinstance(op, npu.InputOp)]
+    outputs = {op.tensor.data: op for op in ops if isinstance(op, npu.OutputOp)}
+    assert inputs[0].host_conversion.data == "quantize" and inputs[0].layout.data == "NCHW"
+    assert inputs[1].host_conversion is None
+    assert outputs["logits"].host_conversion.data == "dequantize"
+    assert outputs["flat"].fm.shape_values() == (10,)
+    assert outputs["flat"].fm.offset == outputs["logits"].fm.offset
+
+
+def test_cpu_op_body_is_the_layer_without_annotations():
+    cpu = next(op for op in lowered().ops if isinstance(op, npu.CpuOp))
+    transpose = cpu.body.block.first_op
+    assert isinstance(transpose, quantized.TransposeOp)
+    assert transpose.operands[0] is cpu.body.block.args[0]
+    assert not [key for key in transpose.attributes if key.startswith("npu.")]
+    assert cpu.reason.data == "transpose is not an NPU operator"
+
+
+def test_missing_tile_annotation_names_layer_and_pass():
+    text = ANNOTATED_MODULE.replace("npu.block = array<i64: 4, 4, 8>, ", "")
+    with pytest.raises(PassFailedException, match="pool1 .* has no npu.block: run npu-tile first"):
+        lowered(text)

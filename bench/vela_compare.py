@@ -66,7 +66,10 @@ def vela_blocks(model: Path, config: str) -> list[tuple[str, tuple[int, ...], tu
              "--system-config", system, "--memory-mode", mode, "--verbose-schedule", "--output-dir", output],
             capture_output=True, text=True, check=True,
         ).stdout
-    numbers = lambda text: tuple(int(value) for value in text.split(","))[-3:]
+
+    def numbers(text: str) -> tuple[int, ...]:
+        return tuple(int(value) for value in text.split(","))[-3:]
+
     return [(VELA_KINDS.get(kind, kind), numbers(ofm), numbers(block))
             for kind, ofm, block in VELA_OPERATION.findall(text)]
 

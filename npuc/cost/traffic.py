@@ -128,7 +128,10 @@ def compute_transfers(
     ifm_elements = ifm_box_elements(ifm, op, geometry, window)
     depth = ifm_block_depth(command_shape(op), geometry, target)
     width = (geometry.block[1] - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
-    run = lambda fm: read_run(fm, depth, width) if fm in roles.interface else 0
+
+    def run(fm: FeatureMapAttr) -> int:
+        return read_run(fm, depth, width) if fm in roles.interface else 0
+
     transfers = [Transfer(ifm.region.data, False, _fm_bytes(ifm, ifm_elements), positions, run=run(ifm))]
     if isinstance(op, ElementwiseOp) and op.ifm2 is not None:
         second = op.ifm2

@@ -218,7 +218,10 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
 
 def npu_only(value: SSAValue) -> bool:
     """Whether only NPU commands write `value` and read it (an NPU reshape, concat or split counts as both)."""
-    on_npu = lambda op: computes_on_npu(op) or moves_no_data(op)
+
+    def on_npu(op: Operation) -> bool:
+        return computes_on_npu(op) or moves_no_data(op)
+
     return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
 
 

@@ -24,6 +24,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from npuc.data import NCHW_TO_NHWC
 from npuc.dialects import graph
 from npuc.reference.graph_interpreter import run_graph
+
 from support.onnx_models import make_model, run_onnxruntime
 
 RTOL, ATOL = 1e-4, 1e-5

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.mobilenet import mobilenet_v2_like
 
 import npuc.api
 from npuc.report import REPORT_FILES
 from npuc.targets import available_targets
+
+from support.mobilenet import mobilenet_v2_like
 
 
 @pytest.fixture(scope="module")

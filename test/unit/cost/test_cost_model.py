@@ -3,16 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from support.npu_text import (
-    add,
-    conv,
-    cpu_op,
-    dma,
-    fm,
-    fully_connected,
-    ints,
-    program,
-)
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
@@ -23,6 +13,17 @@ from npuc.dialects.common import UNIT_WINDOW, Window
 from npuc.dialects.npu import ROUNDING_MODES
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
+
+from support.npu_text import (
+    add,
+    conv,
+    cpu_op,
+    dma,
+    fm,
+    fully_connected,
+    ints,
+    program,
+)
 
 TARGET = load_target("ethos-u55-128")
 ROUNDING = ROUNDING_MODES[0]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import struct
 
 import pytest
-from support.npu_text import lowered
-from support.paths import FILECHECK
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -14,6 +12,9 @@ from npuc.context import npuc_context
 from npuc.dialects import npu
 from npuc.emit import CommandStream, decode, encode
 from npuc.errors import ModelFormatError, ModelVerificationError
+
+from support.npu_text import lowered
+from support.paths import FILECHECK
 
 OPS_FILE = FILECHECK / "dialects" / "npu" / "ops.mlir"
 

@@ -8,12 +8,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
-from support.onnx_models import (
-    make_model,
-    make_model_proto,
-    max_error_against_onnxruntime,
-)
-from support.paths import EXAMPLES
 
 from npuc.api import run_pipeline
 from npuc.dialects import graph
@@ -26,6 +20,13 @@ from npuc.errors import (
 from npuc.importers import import_model
 from npuc.importers.onnx.importer import import_onnx, import_onnx_bytes
 from npuc.ir import arg_attributes, main_function, result_attributes
+
+from support.onnx_models import (
+    make_model,
+    make_model_proto,
+    max_error_against_onnxruntime,
+)
+from support.paths import EXAMPLES
 
 EXAMPLE = EXAMPLES / "tiny_cnn.onnx"
 TOLERANCE = 1e-4

@@ -16,8 +16,6 @@ import flatbuffers
 import numpy as np
 import pytest
 import tflite
-from tflite_models import builder
-from tflite_models.builder import TensorSpec
 from xdsl.dialects.builtin import Float32Type, TensorType
 from xdsl.parser import Parser
 
@@ -33,6 +31,9 @@ from npuc.importers.tflite.importer import import_tflite_bytes
 from npuc.importers.tflite.movement import resize_modes, resolve_strided_slice
 from npuc.importers.tflite.ops import window_padding
 from npuc.ir import arg_attributes, main_function, result_attributes
+
+from tflite_models import builder
+from tflite_models.builder import TensorSpec
 
 I8 = {"dtype": np.int8, "scale": [0.05], "zero_point": [-3]}
 """An int8 activation quantized per tensor."""

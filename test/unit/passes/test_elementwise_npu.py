@@ -8,12 +8,13 @@ simulated program equals the quantized reference bit for bit.
 
 import numpy as np
 import pytest
-from support.paths import TFLITE_MODELS
 
 import npuc
 from npuc.data import model_interface
 from npuc.dialects import npu
 from npuc.sim.simulator import simulate_sample
+
+from support.paths import TFLITE_MODELS
 
 MODELS = TFLITE_MODELS
 BINARY_MODELS = sorted(p.name for p in MODELS.glob("*.tflite") if p.name.split("_")[0] in ("add", "sub", "mul"))

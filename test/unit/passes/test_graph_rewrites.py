@@ -14,7 +14,6 @@ from collections import Counter
 import numpy as np
 import pytest
 from onnx import helper
-from support.onnx_models import make_model
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -25,6 +24,8 @@ from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.ir import main_function
 from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
 from npuc.reference.graph_interpreter import run_graph
+
+from support.onnx_models import make_model
 
 PIPELINE = GRAPH_OPTIMISATION_PIPELINE
 TOLERANCE = 1e-5

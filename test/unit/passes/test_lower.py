@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.npu_text import ANNOTATED_MODULE, lowered, parse
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.dialects import npu, quantized
 from npuc.reference import int_handlers as interpreter
+
+from support.npu_text import ANNOTATED_MODULE, lowered, parse
 
 
 def quantized_layer(module: ModuleOp, layer: str):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.paths import TFLITE_MODELS
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -32,6 +31,8 @@ from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.emit.command_stream import decode, encode
 from npuc.reference.int_softmax import softmax
 from npuc.sim.simulator import simulate_sample
+
+from support.paths import TFLITE_MODELS
 
 MODELS = TFLITE_MODELS
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.graph_models import build_small_cnn, calibration_samples
 from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
@@ -31,6 +30,8 @@ from npuc.quantization.params import (
 from npuc.reference.fixed_point import dequantize, quantize
 from npuc.reference.graph_interpreter import run_graph
 from npuc.reference.quantized_interpreter import run_quantized
+
+from support.graph_models import build_small_cnn, calibration_samples
 
 # --- parameter math -------------------------------------------------------
 

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from support.graph_models import build_small_cnn, calibration_samples, float_constant
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
@@ -26,6 +25,8 @@ from npuc.quantization.control import LayerControl
 from npuc.quantization.driver import quantize_module
 from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.search import output_sqnr
+
+from support.graph_models import build_small_cnn, calibration_samples, float_constant
 
 
 def build_wide_range_mlp(seed: int = 0) -> ModuleOp:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.graph_models import build_small_cnn, calibration_samples
 
 from npuc.dialects import quantized
 from npuc.dialects.quantized import quant_type
@@ -22,6 +21,8 @@ from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.params import quantize_weights
 from npuc.quantization.search import layer_errors, output_sqnr
 from npuc.reference.fixed_point import quantize_multipliers
+
+from support.graph_models import build_small_cnn, calibration_samples
 
 
 def _quantized(options: QuantizationOptions, seed: int = 0):

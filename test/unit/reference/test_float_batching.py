@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.one_op import single_op_module, tensor
 from xdsl.dialects.builtin import ModuleOp
 
 from npuc.dialects import graph
@@ -17,6 +16,8 @@ from npuc.errors import InputDataError, ModelVerificationError
 from npuc.ir import main_function
 from npuc.reference.graph_interpreter import run_graph
 from npuc.reference.interpreter import constant, interpret_block
+
+from support.one_op import single_op_module, tensor
 
 BATCH = 3
 

@@ -10,10 +10,11 @@ import itertools
 
 import numpy as np
 import pytest
-from support.one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
 
 from npuc.dialects import graph
 from npuc.dialects.movement import COORDINATE_MODES, NEAREST_MODES
+
+from support.one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min

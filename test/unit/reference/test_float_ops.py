@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
 
 from npuc.dialects import graph
 from npuc.dialects.graph import Graph
 from npuc.reference.fixed_point import ACTIVATION_BOUNDS
 from npuc.reference.graph_handlers import GRAPH_HANDLERS
+
+from support.one_op import assert_close, nhwc, normal, run_onnx_node, run_op, tensor
 
 
 @pytest.fixture

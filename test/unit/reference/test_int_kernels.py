@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tflite_models.builder import TensorSpec, build_model, run_model
 
 from npuc.reference import (
     fixed_point,
@@ -22,6 +21,8 @@ from npuc.reference import (
     int_softmax,
     int_tensor_ops,
 )
+
+from tflite_models.builder import TensorSpec, build_model, run_model
 
 QMIN, QMAX = -128, 127
 

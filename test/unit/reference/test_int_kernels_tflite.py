@@ -13,14 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from tflite_models.builder import TensorSpec, reference_interpreter
-from tflite_models.make_models import (
-    ACTIVATIONS,
-    SAME,
-    ModelSpec,
-    model_specs,
-    random_input,
-)
 
 from npuc.reference import (
     fixed_point,
@@ -30,6 +22,15 @@ from npuc.reference import (
     int_softmax,
     int_tensor_ops,
     movement_kernels,
+)
+
+from tflite_models.builder import TensorSpec, reference_interpreter
+from tflite_models.make_models import (
+    ACTIVATIONS,
+    SAME,
+    ModelSpec,
+    model_specs,
+    random_input,
 )
 
 SPECS = model_specs()

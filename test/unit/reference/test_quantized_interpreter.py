@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import tflite
-from tflite_models.builder import TensorSpec, build_model, run_model
 from xdsl.dialects.builtin import (
     BytesAttr,
     DenseIntOrFPElementsAttr,
@@ -40,6 +39,8 @@ from npuc.reference.quantized_interpreter import (
     run_block,
     run_quantized,
 )
+
+from tflite_models.builder import TensorSpec, build_model, run_model
 
 
 def uniform(

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.paths import TFLITE_MODELS
-from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 
 import npuc
 from npuc.importers.tflite.importer import import_tflite_bytes
 from npuc.importers.tflite.model import decode_model
+
+from support.paths import TFLITE_MODELS
+from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 
 MODELS = TFLITE_MODELS
 SEEDS = (0, 1, 2)

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support.mobilenet import mobilenet_v2_like
 
 from npuc.api import analyze_model
 from npuc.report.html import TABS
+
+from support.mobilenet import mobilenet_v2_like
 
 CHROMIUM = "/usr/bin/chromium"
 WINDOW = (1280, 900)

@@ -7,12 +7,6 @@ import io
 import json
 
 import pytest
-from support.npu_text import conv, cpu_op, dma, fully_connected, program
-from support.paths import TFLITE_MODELS
-
-from npuc.targets import load_target
-
-TARGET = load_target("ethos-u55-128")
 
 from npuc.cost.model import estimate
 from npuc.report.document import VERSION, build_report
@@ -25,6 +19,12 @@ from npuc.report.tables import (
 )
 from npuc.report.trace import trace_events, trace_json
 from npuc.report.usage import live_bytes
+from npuc.targets import load_target
+
+from support.npu_text import conv, cpu_op, dma, fully_connected, program
+from support.paths import TFLITE_MODELS
+
+TARGET = load_target("ethos-u55-128")
 
 
 def network_module():

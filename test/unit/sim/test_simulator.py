@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.paths import EXAMPLES
 from xdsl.dialects.builtin import ModuleOp
 
 import npuc
@@ -20,6 +19,8 @@ from npuc.data import load_samples, model_interface
 from npuc.dialects import npu
 from npuc.emit.command_stream import decode, encode
 from npuc.sim.simulator import simulate
+
+from support.paths import EXAMPLES
 
 
 @pytest.fixture(scope="module")

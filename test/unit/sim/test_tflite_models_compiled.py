@@ -12,11 +12,12 @@ softmax chain) end to end.
 
 import numpy as np
 import pytest
-from support.paths import TFLITE_MODELS
 
 import npuc
 from npuc.data import model_interface
 from npuc.sim.simulator import simulate_sample
+
+from support.paths import TFLITE_MODELS
 
 MODELS = TFLITE_MODELS
 NAMES = sorted(path.name for path in MODELS.glob("*.tflite"))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from onnxruntime import quantization
 
 from npuc import api
 from npuc.dialects import quantized
@@ -22,9 +24,6 @@ from npuc.reference.int_handlers import QUANTIZED_HANDLERS
 from npuc.reference.quantized_interpreter import (
     handlers_for,
 )
-
-ort = pytest.importorskip("onnxruntime")
-quantization = pytest.importorskip("onnxruntime.quantization")
 
 RNG = np.random.default_rng(7)
 

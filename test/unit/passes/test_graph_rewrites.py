@@ -19,7 +19,8 @@ from xdsl.parser import Parser
 
 import npuc
 from npuc.context import npuc_context
-from npuc.dialects.common import LAYER_ATTR
+from npuc.dialects import graph
+from npuc.dialects.common import LAYER_ATTR, layer_name
 from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.ir import main_function
 from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
@@ -194,3 +195,33 @@ def test_transpose_sinking_removes_every_transpose() -> None:
     module = build("transposes")
     npuc.run_pipeline(module, "graph-canonicalize")
     assert op_counts(module)["graph.transpose"] == 0
+
+
+def _pads_before_max_pools() -> bytes:
+    """Two pads before 2x2 max pools over mostly negative values: one of zeros, one of -FLT_MAX."""
+    pads = np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64)
+    nodes = [
+        helper.make_node("Sub", ["x", "shift"], ["s"], name="shift"),
+        helper.make_node("Pad", ["s", "pads", "zero"], ["z"], name="zero_pad", mode="constant"),
+        helper.make_node("MaxPool", ["z"], ["y"], name="zero_pool", kernel_shape=[2, 2]),
+        helper.make_node("Pad", ["s", "pads", "lowest"], ["n"], name="lowest_pad", mode="constant"),
+        helper.make_node("MaxPool", ["n"], ["y2"], name="lowest_pool", kernel_shape=[2, 2]),
+    ]
+    initializers = {
+        "shift": np.array(3.0, np.float32), "pads": pads, "zero": np.array(0.0, np.float32),
+        "lowest": np.array(np.finfo(np.float32).min, np.float32),
+    }
+    return make_model(nodes, {"x": [1, 2, 4, 4]}, {"y": None, "y2": None}, initializers)
+
+
+def test_only_a_lowest_value_pad_folds_into_a_max_pool() -> None:
+    # Max pooling pads with the lowest value: a zero pad folded into the pool's padding
+    # would turn the border maxima of negative values into 0.
+    module = import_onnx_bytes(_pads_before_max_pools(), "pads.onnx")
+    inputs = random_inputs(module)
+    before = run_graph(module, inputs).outputs
+    assert (before[0] == 0).any() and (before[1] < 0).all()
+    npuc.run_pipeline(module, "graph-fuse-pad")
+    assert relative_difference(run_graph(module, inputs).outputs, before) == 0
+    pads = [op for op in main_function(module).body.ops if isinstance(op, graph.PadOp)]
+    assert [layer_name(op) for op in pads] == ["zero_pad"]

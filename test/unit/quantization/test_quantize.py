@@ -55,7 +55,17 @@ def test_activation_params_of_relu6_range():
 def test_activation_params_of_symmetric_range():
     scale, zero_point = activation_params(-2.0, 2.0)
     assert scale == pytest.approx(4.0 / 255)
-    assert zero_point == -1  # round(-128 + 127.5): half away from zero, like std::round
+    assert zero_point == -1  # round(-128 + 127.50000754)
+
+
+@pytest.mark.parametrize(("low", "zero_point"), [(-7.96875, -1), (-8.03125, 1)])
+def test_zero_point_ties_round_half_away_from_zero(low, zero_point):
+    # A span of 255 / 16 gives the exact scale 1/16, so -128 - low / scale is exactly
+    # -0.5 or 0.5: std::round (TFLite) gives -1 and 1, where round-half-even gives 0
+    # for both and floor(x + 0.5) gives 0 for the first.
+    scale, actual = activation_params(low, low + 255 / 16)
+    assert scale == 1 / 16 and -128 - low / scale in (-0.5, 0.5)
+    assert actual == zero_point
 
 
 @given(

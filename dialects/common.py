@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    FixedBitwidthType,
     Float32Type,
     FloatAttr,
     IntegerAttr,
@@ -31,7 +33,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     i64,
 )
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
@@ -58,8 +60,26 @@ def int_array(values: Sequence[int]) -> DenseArrayBase:
 
 
 def array_values(attr: DenseArrayBase) -> tuple[int, ...]:
-    """The Python ints of an `array<i64: ...>` property."""
-    return tuple(int(v) for v in attr.get_values())
+    """The Python ints of an `array<i64: ...>` property.
+
+    `get_values` is typed per element type only; the element type unpacks the same bytes.
+    """
+    return tuple(int(v) for v in attr.elt_type.unpack(attr.data.data, len(attr)))
+
+
+AttributeT = TypeVar("AttributeT", bound=Attribute)
+
+
+def property_of(op: Operation, name: str, kind: type[AttributeT]) -> AttributeT:
+    """Property `name` of an op whose definition gives it as `kind` (the verifier checked it)."""
+    attr = op.properties[name]
+    assert isinstance(attr, kind), f"{op.name} property '{name}' is {attr}, expected {kind.__name__}"
+    return attr
+
+
+def array_property(op: Operation, name: str) -> tuple[int, ...]:
+    """The Python ints of an op's `array<i64: ...>` property."""
+    return array_values(property_of(op, name, DenseArrayBase))
 
 
 def conv_output_size(
@@ -137,7 +157,13 @@ def tensor_shape(value: SSAValue, what: str) -> tuple[int, ...]:
     return tuple(value.type.get_shape())
 
 
-def layer_name(op: IRDLOperation) -> str:
+def value_shape(value: SSAValue) -> tuple[int, ...]:
+    """The static shape of a tensor value of verified IR (layer operands and results are tensors)."""
+    assert isinstance(value.type, TensorType), f"expected a tensor, got {value.type}"
+    return tuple(value.type.get_shape())
+
+
+def layer_name(op: Operation) -> str:
     """The model node name an op came from, or its op name when it has none."""
     attr = op.attributes.get(LAYER_ATTR)
     return attr.data if isinstance(attr, StringAttr) else op.name
@@ -159,7 +185,7 @@ def check_window_props(op: IRDLOperation, names: Sequence[str]) -> None:
     lengths = {"padding": 4}
     minimums = {"padding": 0, "output_padding": 0}
     for prop in names:
-        values = array_values(op.properties[prop])  # type: ignore[arg-type]
+        values = array_property(op, prop)
         expected = lengths.get(prop, 2)
         if len(values) != expected:
             raise VerifyException(f"'{prop}' must have {expected} values, got {len(values)}")
@@ -390,8 +416,9 @@ def _product(shape: Sequence[int]) -> int:
 def constant_value(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     """The data of a dense constant as a numpy array of its element type (no copy)."""
     element = attr.type.element_type
+    assert isinstance(element, FixedBitwidthType), f"no fixed-width storage for {element}"
     kind = "float" if isinstance(element, Float32Type) else "int"
-    dtype = np.dtype(f"{kind}{element.bitwidth}")  # type: ignore[attr-defined]
+    dtype = np.dtype(f"{kind}{element.bitwidth}")
     return np.frombuffer(attr.data.data, dtype=dtype).reshape(attr.type.get_shape())
 
 

@@ -410,6 +410,9 @@ class PadOp(FloatLayerOp, PadBase):
             },
         )
 
+    def fill_value(self) -> float:
+        return self.value.value.data
+
 
 @irdl_op_definition
 class ResizeOp(FloatLayerOp, ResizeBase):

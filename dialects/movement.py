@@ -177,6 +177,10 @@ class PadBase(LayerOp):
 
     assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
 
+    def fill_value(self) -> float:
+        """The value constant mode pads with (each dialect defines the `value` property)."""
+        raise NotImplementedError
+
     def verify_shapes(self) -> None:
         _check_choice(self, "mode", PAD_MODES)
         source = tensor_shape(self.input, "input")
@@ -230,6 +234,11 @@ class ResizeBase(LayerOp):
                 "nearest_mode": StringAttr(nearest_mode),
             },
         )
+
+    def output_hw(self) -> tuple[int, int]:
+        """The (height, width) the input is resized to."""
+        shape = self.output.type.get_shape()
+        return shape[1], shape[2]
 
     def verify_shapes(self) -> None:
         _check_choice(self, "mode", RESIZE_MODES)

@@ -193,31 +193,26 @@ class DmaOp(CommandOp):
             raise VerifyException("dma source and destination sizes differ")
 
 
-def _activation_range(op: IRDLOperation) -> None:
-    fm = op.properties["ofm"]
-    assert isinstance(fm, FeatureMapAttr)
-    low = op.properties["act_min"].value.data  # type: ignore[union-attr]
-    high = op.properties["act_max"].value.data  # type: ignore[union-attr]
-    if not fm.element_type.qmin <= low <= high <= fm.element_type.qmax:
+def _activation_range(op: ComputeOp) -> None:
+    low, high = op.act_min.value.data, op.act_max.value.data
+    if not op.ofm.element_type.qmin <= low <= high <= op.ofm.element_type.qmax:
         raise VerifyException(
             f"activation range [{low}, {high}] is outside the ofm storage range"
         )
 
 
-def _check_scale_bias(op: IRDLOperation, depth: int) -> None:
+def _check_scale_bias(op: WeightedOp | FullyConnectedOp, depth: int) -> None:
     """A scale/bias table of one entry per output channel, wide only for int16 feature maps."""
-    buffer, ifm = op.properties["scale_bias"], op.properties["ifm"]
-    assert isinstance(buffer, BufferAttr) and isinstance(ifm, FeatureMapAttr)
     sizes = [depth * SCALE_BIAS_ENTRY_BYTES]
-    if ifm.element_type.bits == 16:
+    if op.ifm.element_type.bits == 16:
         sizes.append(depth * WIDE_SCALE_BIAS_ENTRY_BYTES)
-    if buffer.size.data not in sizes:
+    if op.scale_bias.size.data not in sizes:
         expected = " or ".join(str(size) for size in sizes)
-        raise VerifyException(f"scale/bias buffer is {buffer.size.data} bytes, expected {expected}")
+        raise VerifyException(f"scale/bias buffer is {op.scale_bias.size.data} bytes, expected {expected}")
 
 
-def _check_block(op: IRDLOperation) -> None:
-    block = array_values(op.properties["block"])  # type: ignore[arg-type]
+def _check_block(op: ComputeOp) -> None:
+    block = array_values(op.block)
     if len(block) != 3 or any(v <= 0 for v in block):
         raise VerifyException("block must be three positive extents (height, width, depth)")
 
@@ -242,6 +237,11 @@ class ComputeOp(CommandOp):
     def window(self) -> Window:
         """The command's kernel window (`UNIT_WINDOW` for commands without a kernel)."""
         return UNIT_WINDOW
+
+    def block_shape(self) -> tuple[int, int, int]:
+        """The OFM block (height, width, depth) the command computes at once."""
+        height, width, depth = array_values(self.block)
+        return height, width, depth
 
 
 class WindowedOp(ComputeOp):

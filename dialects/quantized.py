@@ -410,6 +410,9 @@ class PadOp(SameQuantizationLayerOp, PadBase):
             },
         )
 
+    def fill_value(self) -> int:
+        return self.value.value.data
+
 
 @irdl_op_definition
 class ResizeOp(SameQuantizationLayerOp, ResizeBase):

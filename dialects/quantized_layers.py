@@ -17,7 +17,7 @@ from xdsl.ir import SSAValue
 from xdsl.irdl import opt_prop_def
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.common import LayerOp, tensor_shape
+from npuc.dialects.common import LayerOp, array_values, tensor_shape
 from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 
 
@@ -68,6 +68,12 @@ RESCALE_SHIFTS = range(-31, 32)
 """Allowed shifts of an explicit rescale: real multiplier = multiplier * 2^(shift - 31)."""
 
 
+def _rescale_pairs(rescale: DenseArrayBase) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(multipliers, shifts) of a `rescale` property of (multiplier, shift) pairs."""
+    values = array_values(rescale)
+    return values[0::2], values[1::2]
+
+
 class QuantizedConvLike(LayerOp):
     """Shared rules of conv, depthwise conv, fully connected and transposed conv.
 
@@ -86,10 +92,7 @@ class QuantizedConvLike(LayerOp):
 
     def explicit_rescale(self) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         """(multipliers, shifts) of the `rescale` property (one pair when per tensor), or None."""
-        if self.rescale is None:
-            return None
-        values = tuple(int(v) for v in self.rescale.get_values())
-        return values[0::2], values[1::2]
+        return None if self.rescale is None else _rescale_pairs(self.rescale)
 
     def verify_element_types(self) -> None:
         ifm = per_tensor(self.operands[0], "ifm")
@@ -111,7 +114,7 @@ class QuantizedConvLike(LayerOp):
                 f"'rescale' must hold (multiplier, shift) pairs for 1 or {channels} channels, "
                 f"got {len(self.rescale)} values"
             )
-        multipliers, shifts = self.explicit_rescale()  # type: ignore[misc]
+        multipliers, shifts = _rescale_pairs(self.rescale)
         if any(m < 0 for m in multipliers) or any(s not in RESCALE_SHIFTS for s in shifts):
             raise VerifyException(
                 "'rescale' multipliers must be non-negative and shifts within -31..31"

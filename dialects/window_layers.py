@@ -203,6 +203,21 @@ class TransposeConv2dBase(WeightedLayerBase):
             },
         )
 
+    def window(self) -> Window:
+        """The transposed convolution's window (kernel from the weights; `padding` crops the output)."""
+        weights = tensor_shape(self.weights, "weights")
+        return Window.of(
+            (weights[1], weights[2]),
+            array_values(self.strides),
+            array_values(self.dilations),
+            array_values(self.padding),
+        )
+
+    def output_extra(self) -> tuple[int, int]:
+        """The rows and columns `output_padding` adds at the bottom and the right."""
+        extra = array_values(self.output_padding)
+        return extra[0], extra[1]
+
     def verify_shapes(self) -> None:
         check_window_props(self, ("strides", "dilations", "padding", "output_padding"))
         check_activation(self)

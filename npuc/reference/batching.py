@@ -20,22 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Operation, SSAValue
 
-from npuc.dialects.common import layer_name
+from npuc.dialects.common import layer_name, value_shape
 from npuc.errors import InputDataError, ModelVerificationError
-
-
-def ir_shape(value: SSAValue) -> tuple[int, ...]:
-    """The static shape of a tensor value in the IR."""
-    assert isinstance(value.type, TensorType)
-    return tuple(value.type.get_shape())
 
 
 def samples(value: SSAValue, array: np.ndarray) -> int:
     """How many samples `array` holds for `value`: 1 for constants and rank-0 values."""
-    shape = ir_shape(value)
+    shape = value_shape(value)
     if not shape or shape[0] == 0:
         return 1
     return array.shape[0] // shape[0]
@@ -59,7 +52,7 @@ def batch_views(
     batch = batch_size(op, operands)
     views = []
     for value, array in zip(op.operands, operands):
-        shape = ir_shape(value)
+        shape = value_shape(value)
         if rank is not None:
             shape = (1,) * (rank - len(shape)) + shape
         count = samples(value, array)
@@ -87,7 +80,7 @@ def check_result(op: Operation, value: SSAValue, array: np.ndarray, batch: int) 
     shape its op does not verify, stops the run instead of passing on
     something wrong.
     """
-    shape = ir_shape(value)
+    shape = value_shape(value)
     expected = (shape[0] * batch, *shape[1:]) if shape else ()
     if array.shape != expected:
         batch_note = f" for a batch of {batch}" if batch > 1 else ""

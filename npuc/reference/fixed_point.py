@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -86,7 +87,7 @@ def quantize_multiplier_smaller_than_one_exp(real_multiplier: float) -> tuple[in
 
 
 def saturating_rounding_doubling_high_mul(
-    a: np.ndarray, b: np.ndarray, bits: int = 32
+    a: np.ndarray | int, b: np.ndarray | int, bits: int = 32
 ) -> np.ndarray:
     """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 (or int16) values.
 
@@ -291,7 +292,7 @@ def quantize(
     qmin: int,
     qmax: int,
     axis: int | None = None,
-    dtype: type = np.int8,
+    dtype: DTypeLike = np.int8,
 ) -> np.ndarray:
     """Float -> integer as TFLite's reference QUANTIZE (``AffineQuantize``).
 

@@ -35,7 +35,7 @@ _MINUS_THIRTY_TWO_OVER_SEVENTEEN = -1010580540
 """-32/17 in Q2.29."""
 
 
-def _mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+def _mul(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     return saturating_rounding_doubling_high_mul(a, b)
 
 

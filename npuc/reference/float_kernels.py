@@ -13,7 +13,7 @@ kernels, which use the same window geometry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -74,6 +74,22 @@ def window_taps(
             y0, x0 = kh * dh, kw * dw
             view = padded[:, y0 : y0 + (oh - 1) * sh + 1 : sh, x0 : x0 + (ow - 1) * sw + 1 : sw]
             yield kh, kw, view
+
+
+def tap_sum(terms: Iterable[np.ndarray]) -> np.ndarray:
+    """The sum of per-tap arrays (a window has at least one tap)."""
+    total = sum(terms)
+    assert isinstance(total, np.ndarray), "a window has at least one tap"
+    return total
+
+
+def window_max(ifm: np.ndarray, kernel: Pair, strides: Pair, padding: Padding, lowest: float | int) -> np.ndarray:
+    """Elementwise maximum over the taps of a pooling window; padded positions hold `lowest`."""
+    views = (view for _, _, view in window_taps(ifm, kernel, strides, (1, 1), padding, lowest))
+    ofm = next(views)
+    for view in views:
+        ofm = np.maximum(ofm, view)
+    return ofm
 
 
 def check_conv_shapes(ifm: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> None:
@@ -210,10 +226,7 @@ def max_pool2d(ifm: np.ndarray, kernel: Pair, strides: Pair, padding: Padding) -
     reference MaxPool, so only real input elements can be the maximum.
     """
     lowest = np.finfo(np.float32).min
-    ofm = None
-    for _, _, view in window_taps(ifm, kernel, strides, (1, 1), padding, lowest):
-        ofm = view if ofm is None else np.maximum(ofm, view)
-    return ofm.astype(np.float32)
+    return window_max(ifm, kernel, strides, padding, lowest).astype(np.float32)
 
 
 def avg_pool2d(ifm: np.ndarray, kernel: Pair, strides: Pair, padding: Padding) -> np.ndarray:
@@ -236,8 +249,8 @@ def window_sum_and_count(
     [N, OH, OW, C]. Raises ValueError for windows without valid elements.
     """
     valid = np.ones((1, *ifm.shape[1:3], 1), dtype=np.int64)
-    total = sum(view for _, _, view in window_taps(ifm, kernel, strides, (1, 1), padding))
-    count = sum(view for _, _, view in window_taps(valid, kernel, strides, (1, 1), padding))
+    total = tap_sum(view for _, _, view in window_taps(ifm, kernel, strides, (1, 1), padding))
+    count = tap_sum(view for _, _, view in window_taps(valid, kernel, strides, (1, 1), padding))
     if np.any(count == 0):
         raise ValueError("pooling window lies entirely in the padding")
     return total, count

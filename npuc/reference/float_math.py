@@ -10,7 +10,7 @@ inf, a square root of a negative number nan), as in ONNX Runtime.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -91,7 +91,7 @@ def lrn(x: np.ndarray, size: int, alpha: float, beta: float, bias: float) -> np.
     return (x / (bias + alpha / size * window_sum) ** beta).astype(np.float32)
 
 
-REDUCE_FUNCTIONS = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}
+REDUCE_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}
 """The numpy function of each reduction kind of the dialects."""
 
 

@@ -13,55 +13,60 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, StringAttr
 from xdsl.ir import Operation
 
 from npuc.dialects import graph
-from npuc.dialects.common import array_values
+from npuc.dialects.common import array_values, property_of, value_shape
 from npuc.reference import (
     float_kernels,
     float_math,
     movement_handlers,
     movement_kernels,
 )
-from npuc.reference.batching import batch_views, ir_shape, merge_batch
+from npuc.reference.batching import batch_views, merge_batch
 from npuc.reference.fixed_point import ACTIVATION_BOUNDS
 from npuc.reference.interpreter import Handler, constant, reshape, transpose
 
 
 def _activation(op: Operation, ofm: np.ndarray) -> np.ndarray:
-    lower, upper = ACTIVATION_BOUNDS[op.activation.data]  # type: ignore[attr-defined]
+    lower, upper = ACTIVATION_BOUNDS[property_of(op, "activation", StringAttr).data]
     return float_kernels.clamp(ofm, lower, upper)
 
 
 def _float(op: Operation, name: str) -> float:
-    return op.properties[name].value.data  # type: ignore[attr-defined]
+    return property_of(op, name, FloatAttr).value.data
 
 
 def _int(op: Operation, name: str) -> int:
-    return op.properties[name].value.data  # type: ignore[attr-defined]
+    return property_of(op, name, IntegerAttr).value.data
 
 
 def _conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.Conv2dOp)
+    ifm, weights, bias = operands
     window = op.window()
-    return _activation(op, float_kernels.conv2d(*operands, window.strides, window.dilations, window.padding))
+    return _activation(op, float_kernels.conv2d(ifm, weights, bias, window.strides, window.dilations, window.padding))
 
 
 def _depthwise_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.DepthwiseConv2dOp)
+    ifm, weights, bias = operands
     window = op.window()
     ofm = float_kernels.depthwise_conv2d(
-        *operands, window.strides, window.dilations, window.padding, op.depth_multiplier()
+        ifm, weights, bias, window.strides, window.dilations, window.padding, op.depth_multiplier()
     )
     return _activation(op, ofm)
 
 
 def _transpose_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.TransposeConv2dOp)
-    window = [
-        array_values(attr) for attr in (op.strides, op.dilations, op.padding, op.output_padding)
-    ]
-    return _activation(op, float_kernels.transpose_conv2d(*operands, *window))
+    ifm, weights, bias = operands
+    window = op.window()
+    ofm = float_kernels.transpose_conv2d(
+        ifm, weights, bias, window.strides, window.dilations, window.padding, op.output_extra()
+    )
+    return _activation(op, ofm)
 
 
 def _fully_connected(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
@@ -90,7 +95,7 @@ def _clip(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
 
 def _per_sample(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
     """The operands as `[N, *ir_shape]`, ranks aligned to the result's for broadcasting."""
-    return batch_views(op, operands, rank=len(ir_shape(op.results[0])))
+    return batch_views(op, operands, rank=len(value_shape(op.results[0])))
 
 
 def _binary(function: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Handler:
@@ -151,7 +156,7 @@ def _concat(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
 
 def _resize(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.ResizeOp)
-    output_hw = ir_shape(op.output)[1:3]
+    output_hw = op.output_hw()
     if op.mode.data == "linear":
         return float_math.resize_linear(operands[0], output_hw, op.coordinate_mode.data)
     return movement_kernels.resize_nearest(

@@ -26,7 +26,8 @@ from npuc.reference.fixed_point import (
 
 def _broadcast(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        return np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(b, np.int64))
+        first, second = np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(b, np.int64))
+        return first, second
     except ValueError as error:
         raise ValueError(f"cannot broadcast {what} inputs: {error}") from error
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from xdsl.dialects.builtin import StringAttr
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, StringAttr
 from xdsl.ir import Operation, SSAValue
 
 from npuc.dialects import npu, quantized
-from npuc.dialects.common import array_values, layer_name
+from npuc.dialects.common import array_values, layer_name, property_of, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type
 from npuc.errors import UnsupportedOperatorError
 from npuc.reference import (
@@ -35,7 +35,7 @@ from npuc.reference import (
     int_tensor_ops,
     movement_handlers,
 )
-from npuc.reference.batching import batch_views, ir_shape, merge_batch
+from npuc.reference.batching import batch_views, merge_batch
 from npuc.reference.interpreter import Handler, constant, reshape, transpose
 
 ConvLike = (
@@ -67,7 +67,7 @@ def rescale_parameters(op: Operation) -> tuple[np.ndarray, np.ndarray]:
     per-tensor weight scales are broadcast to every output channel.
     """
     assert isinstance(op, ConvLike)
-    channels = ir_shape(op.ofm)[-1]
+    channels = value_shape(op.ofm)[-1]
     explicit = op.explicit_rescale()
     if explicit is not None:
         multipliers, shifts = (
@@ -84,7 +84,7 @@ def activation_bounds(op: Operation) -> tuple[int, int]:
     TFLite's CalculateActivationRangeQuantized with the ofm scale and zero point.
     """
     ofm = qtype_of(op.results[0])
-    activation = op.properties["activation"].data  # type: ignore[attr-defined]
+    activation = property_of(op, "activation", StringAttr).data
     return fixed_point.activation_range(activation, ofm.scale, ofm.zero_point, ofm.qmin, ofm.qmax)
 
 
@@ -103,7 +103,8 @@ def property_value(op: Operation, name: str) -> int | float | str:
     attr = op.properties[name]
     if isinstance(attr, StringAttr):
         return attr.data
-    return attr.value.data  # type: ignore[attr-defined]
+    assert isinstance(attr, IntegerAttr | FloatAttr), f"{op.name} property '{name}' is {attr}"
+    return attr.value.data
 
 
 def int_property(op: Operation, name: str) -> int:
@@ -122,16 +123,11 @@ def _conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     )  # fmt: skip
     if isinstance(op, quantized.FullyConnectedOp):
         return int_kernels.fully_connected(*common)
-    if isinstance(op, quantized.TransposeConv2dOp):
-        if array_values(op.dilations) != (1, 1):
-            raise unsupported(op, "TFLite's TRANSPOSE_CONV has no dilation")
-        window = (
-            array_values(op.strides),
-            array_values(op.padding),
-            array_values(op.output_padding),
-        )
-        return int_kernels.transpose_conv2d(*common, *window)
     window = op.window()
+    if isinstance(op, quantized.TransposeConv2dOp):
+        if window.dilations != (1, 1):
+            raise unsupported(op, "TFLite's TRANSPOSE_CONV has no dilation")
+        return int_kernels.transpose_conv2d(*common, window.strides, window.padding, op.output_extra())
     if isinstance(op, quantized.DepthwiseConv2dOp):
         return int_kernels.depthwise_conv2d(
             *common, window.strides, window.dilations, window.padding, op.depth_multiplier()
@@ -141,7 +137,7 @@ def _conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
 
 def per_sample(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
     """The operands as `[N, *ir_shape]`, ranks aligned to the result's for broadcasting."""
-    return batch_views(op, operands, rank=len(ir_shape(op.results[0])))
+    return batch_views(op, operands, rank=len(value_shape(op.results[0])))
 
 
 def _rescaling_binary(function: Callable) -> Handler:
@@ -245,7 +241,7 @@ def _unary(function: Callable, *properties: str) -> Handler:
 
 
 def _prelu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
-    ifm, slope = batch_views(op, operands, rank=len(ir_shape(op.results[0])))
+    ifm, slope = batch_views(op, operands, rank=len(value_shape(op.results[0])))
     (in_scale, in_zp), (out_scale, out_zp) = tensor_params(op.operands[0]), tensor_params(op.results[0])
     slope_scale, slope_zp = tensor_params(op.operands[1])
     ofm = int_activations.prelu(
@@ -258,7 +254,7 @@ def _softmax(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     _require_tflite_form(op)
     (source,) = batch_views(op, operands)
     axis = int_property(op, "axis") + 1
-    beta = property_value(op, "beta")
+    beta = property_of(op, "beta", FloatAttr).value.data
     last = np.moveaxis(source, axis, -1)
     ofm = int_softmax.softmax(np.ascontiguousarray(last), qtype_of(op.operands[0]).scale, beta)
     return merge_batch(op, np.ascontiguousarray(np.moveaxis(ofm, -1, axis)))
@@ -308,7 +304,7 @@ integer reference (linear resizes ignore the nearest mode)."""
 def _resize(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, quantized.ResizeOp)
     mode, coordinates = op.mode.data, op.coordinate_mode.data
-    output_hw = ir_shape(op.output)[1:3]
+    output_hw = op.output_hw()
     if coordinates == "pytorch_half_pixel" and min(output_hw) > 1:
         coordinates = "half_pixel"
     key = (mode, coordinates, op.nearest_mode.data if mode == "nearest" else "")

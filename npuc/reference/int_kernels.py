@@ -28,6 +28,7 @@ apply along the last (channel) axis. Elementwise ops live in
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from npuc.reference.fixed_point import (
     multiply_by_quantized_multiplier,
@@ -43,6 +44,8 @@ from npuc.reference.float_kernels import (
     check_conv_shapes,
     check_depthwise_shapes,
     check_fc_shapes,
+    tap_sum,
+    window_max,
     window_sum_and_count,
     window_taps,
 )
@@ -121,7 +124,7 @@ def conv_accumulator(
     weights64 = weights.astype(np.int64)
     centred = ifm.astype(np.int64) - ifm_zero_point
     taps = window_taps(centred, kernel, strides, dilations, padding)
-    return sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
+    return tap_sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
 
 
 def depthwise_accumulator(
@@ -283,9 +286,7 @@ def max_pool2d(
     the input scale and zero point.
     """
     lowest = np.iinfo(ifm.dtype).min
-    ofm = None
-    for _, _, view in window_taps(ifm, kernel, strides, (1, 1), padding, lowest):
-        ofm = view if ofm is None else np.maximum(ofm, view)
+    ofm = window_max(ifm, kernel, strides, padding, lowest)
     return np.clip(ofm, act_min, act_max).astype(ifm.dtype)
 
 
@@ -318,7 +319,7 @@ def requantize(
     out_zero_point: int,
     qmin: int,
     qmax: int,
-    dtype: type = np.int8,
+    dtype: DTypeLike = np.int8,
 ) -> np.ndarray:
     """Integer -> integer QUANTIZE (TFLite quantize.cc + ``reference_ops::Requantize``).
 

@@ -18,11 +18,13 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.traits import IsTerminator
 
 from npuc.dialects.common import (
+    ConstantBase,
     ReshapeBase,
     TransposeBase,
     array_values,
     constant_value,
     layer_name,
+    value_shape,
 )
 from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
 from npuc.ir import arg_attributes, main_function, tensor_name
@@ -30,7 +32,6 @@ from npuc.reference.batching import (
     batch_size,
     batch_views,
     check_result,
-    ir_shape,
     merge_batch,
 )
 
@@ -73,7 +74,7 @@ def bind_arguments(
     batches: set[int] = set()
     for argument, array, name in zip(block.args, inputs, names):
         array = np.asarray(array)
-        expected = ir_shape(argument)
+        expected = value_shape(argument)
         if (
             array.ndim != len(expected)
             or array.shape[1:] != expected[1:]
@@ -148,7 +149,7 @@ def interpret_block(
 def reshape(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     """Reshape to the IR's result shape with its leading extent scaled by the batch."""
     assert isinstance(op, ReshapeBase)
-    return merge_batch(op, batch_views(op, operands)[0].reshape(-1, *ir_shape(op.output)))
+    return merge_batch(op, batch_views(op, operands)[0].reshape(-1, *value_shape(op.output)))
 
 
 def transpose(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
@@ -160,4 +161,5 @@ def transpose(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
 
 def constant(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     """The data of a constant op."""
-    return constant_value(op.properties["value"])  # type: ignore[arg-type]
+    assert isinstance(op, ConstantBase)
+    return constant_value(op.value)

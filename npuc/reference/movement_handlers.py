@@ -10,25 +10,23 @@ from __future__ import annotations
 import numpy as np
 from xdsl.ir import Operation
 
-from npuc.dialects.common import array_values
+from npuc.dialects.common import array_values, value_shape
 from npuc.dialects.movement import (
     BlockRearrangeBase,
     DepthToSpaceBase,
     PadBase,
     SliceBase,
+    SplitBase,
 )
 from npuc.reference import movement_kernels
-from npuc.reference.batching import batch_views, ir_shape, merge_batch
-
-
-def _axis(op: Operation) -> int:
-    return op.properties["axis"].value.data  # type: ignore[union-attr]
+from npuc.reference.batching import batch_views, merge_batch
 
 
 def split(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:
     """Pieces along the op's axis, sized by the result types."""
-    axis = _axis(op)
-    extents = [ir_shape(result)[axis] for result in op.results]
+    assert isinstance(op, SplitBase)
+    axis = op.axis.value.data
+    extents = [value_shape(result)[axis] for result in op.results]
     pieces = movement_kernels.split(batch_views(op, operands)[0], extents, axis + 1)
     return [merge_batch(op, np.ascontiguousarray(piece)) for piece in pieces]
 
@@ -49,8 +47,7 @@ def pad(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, PadBase)
     (source,) = batch_views(op, operands)
     paddings = (0, 0, *array_values(op.paddings))
-    value = op.properties["value"].value.data  # type: ignore[union-attr]
-    return merge_batch(op, movement_kernels.pad(source, paddings, op.mode.data, value))
+    return merge_batch(op, movement_kernels.pad(source, paddings, op.mode.data, op.fill_value()))
 
 
 def depth_to_space(op: Operation, operands: list[np.ndarray]) -> np.ndarray:

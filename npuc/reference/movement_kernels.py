@@ -46,7 +46,11 @@ def pad(x: np.ndarray, paddings: Sequence[int], mode: str, value: float = 0) -> 
     widths = [(paddings[2 * axis], paddings[2 * axis + 1]) for axis in range(x.ndim)]
     if mode == "constant":
         return np.pad(x, widths, mode="constant", constant_values=value)
-    return np.pad(x, widths, mode=mode)
+    if mode == "reflect":
+        return np.pad(x, widths, mode="reflect")
+    if mode == "edge":
+        return np.pad(x, widths, mode="edge")
+    raise ValueError(f"unknown pad mode '{mode}'")
 
 
 def source_coordinates(output_size: int, input_size: int, coordinate_mode: str) -> np.ndarray:

@@ -14,9 +14,10 @@ import numpy as np
 from xdsl.ir import Operation
 
 from npuc.dialects import quantized
+from npuc.dialects.common import value_shape
 from npuc.dialects.quantized import quant_type
 from npuc.reference import int_kernels, ort_kernels
-from npuc.reference.batching import batch_views, ir_shape, merge_batch
+from npuc.reference.batching import batch_views, merge_batch
 from npuc.reference.int_handlers import (
     QUANTIZED_HANDLERS,
     ConvLike,
@@ -52,7 +53,7 @@ def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     else:
         raise unsupported(op, "no onnxruntime-rounding reference for a transposed conv")
     acc = acc + bias.astype(np.int64)
-    channels = ir_shape(op.ofm)[-1]
+    channels = value_shape(op.ofm)[-1]
     weight_scales = np.broadcast_to(qtype_of(op.weights).scale_array(), (channels,))
     ofm = qtype_of(op.ofm)
     scales = ort_kernels.requantize_scales(qtype_of(op.ifm).scale, weight_scales, ofm.scale)

@@ -60,7 +60,7 @@ def run_block(block: Block, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     The rounding is its enclosing module's (`handlers_for`): a CPU op of a QDQ
     model computes as onnxruntime does.
     """
-    values = dict(zip(block.args, map(np.asarray, inputs), strict=True))
+    values: dict[SSAValue, np.ndarray] = dict(zip(block.args, map(np.asarray, inputs), strict=True))
     parent = block.parent_op()
     while parent is not None and not isinstance(parent, ModuleOp):
         parent = parent.parent_op()

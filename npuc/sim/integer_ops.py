@@ -20,7 +20,7 @@ _MAX_SHIFT = 63
 """Largest shift amount `shl`/`asr` accept (and the largest rescale shift)."""
 
 
-def exact(values: np.ndarray) -> np.ndarray:
+def exact(values: np.ndarray | int) -> np.ndarray:
     """`values` as Python integers in an object array (no overflow)."""
     return np.asarray(values, dtype=np.int64).astype(object)
 
@@ -48,6 +48,9 @@ def _checked_shift(amount: np.ndarray) -> np.ndarray:
 
 def operate(kind: str, first: np.ndarray, second: np.ndarray | None, rounding: str) -> np.ndarray:
     """`first kind second` exactly, on object arrays (`second` is None for clz)."""
+    if kind == "clz":
+        return exact(count_leading_zeros(first.astype(np.int64) & 0xFFFFFFFF))
+    assert second is not None, f"elementwise '{kind}' needs a second operand"
     if kind == "add":
         return first + second
     if kind == "sub":
@@ -58,8 +61,6 @@ def operate(kind: str, first: np.ndarray, second: np.ndarray | None, rounding: s
         return first << _checked_shift(second)
     if kind == "asr":
         return shift_right(first, second, rounding)
-    if kind == "clz":
-        return exact(count_leading_zeros(first.astype(np.int64) & 0xFFFFFFFF))
     raise NpucError(f"unknown elementwise kind '{kind}'")
 
 

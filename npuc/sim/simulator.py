@@ -76,7 +76,9 @@ def memory_sizes(module: ModuleOp) -> dict[str, int]:
     return sizes
 
 
-def _scale_bias(memories: Memories, buffer: npu.BufferAttr, channels: int) -> tuple[np.ndarray, ...]:
+def _scale_bias(
+    memories: Memories, buffer: npu.BufferAttr, channels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bias, multiplier, shift) per channel; the bias keeps its width (int64 in a wide table),
     which selects the integer kernels' rescale as TFLite's bias type does."""
     wide = buffer.size.data == channels * npu.WIDE_SCALE_BIAS_ENTRY_BYTES
@@ -90,37 +92,27 @@ def _weights(memories: Memories, buffer: npu.BufferAttr, shape: Sequence[int]) -
 
 
 def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp) -> None:
-    ifm_type, ofm_type = op.ifm.element_type, op.ofm.element_type
+    ifm_zero_point, ofm_zero_point = op.ifm.element_type.zero_point, op.ofm.element_type.zero_point
     bias, multiplier, shift = _scale_bias(memories, op.scale_bias, op.ofm.shape_values()[-1])
-    common = dict(
-        ifm_zero_point=ifm_type.zero_point,
-        bias=bias,
-        multiplier=multiplier,
-        shift=shift,
-        ofm_zero_point=ofm_type.zero_point,
-        act_min=op.act_min.value.data,
-        act_max=op.act_max.value.data,
-    )
+    rescale = (bias, multiplier, shift, ofm_zero_point, op.act_min.value.data, op.act_max.value.data)
     ifm = memories.read(op.ifm)
     ofm_shape = op.ofm.shape_values()
     if isinstance(op, npu.FullyConnectedOp):
         weights = _weights(memories, op.weights, (ofm_shape[1], ifm.shape[1]))
-        result = int_kernels.fully_connected(ifm, weights=weights, **common)
+        result = int_kernels.fully_connected(ifm, ifm_zero_point, weights, *rescale)
     else:
-        kernel = array_values(op.kernel)
-        window = dict(
-            strides=array_values(op.strides),
-            dilations=array_values(op.dilations),
-            padding=array_values(op.padding),
-        )
+        window = op.window()
         if isinstance(op, npu.DepthwiseConv2dOp):
-            weights = _weights(memories, op.weights, (1, *kernel, ofm_shape[3]))
+            weights = _weights(memories, op.weights, (1, *window.kernel, ofm_shape[3]))
             result = int_kernels.depthwise_conv2d(
-                ifm, weights=weights, depth_multiplier=ofm_shape[3] // ifm.shape[3], **common, **window
-            )
+                ifm, ifm_zero_point, weights, *rescale,
+                window.strides, window.dilations, window.padding, ofm_shape[3] // ifm.shape[3],
+            )  # fmt: skip
         else:
-            weights = _weights(memories, op.weights, (ofm_shape[3], *kernel, ifm.shape[3]))
-            result = int_kernels.conv2d(ifm, weights=weights, **common, **window)
+            weights = _weights(memories, op.weights, (ofm_shape[3], *window.kernel, ifm.shape[3]))
+            result = int_kernels.conv2d(
+                ifm, ifm_zero_point, weights, *rescale, window.strides, window.dilations, window.padding
+            )
     memories.write(op.ofm, result)
 
 
@@ -129,13 +121,13 @@ def _pool(memories: Memories, op: npu.PoolOp) -> None:
         total = integer_ops.reduce_sum(memories.read(op.ifm), op.ifm.element_type.zero_point)
         memories.write(op.ofm, _output_stage(memories, op, total, (1, 0), "half_up"))
         return
-    kernel = array_values(op.kernel)
+    window = op.window()
     function = int_kernels.max_pool2d if op.kind.data == "max" else int_kernels.avg_pool2d
     result = function(
         memories.read(op.ifm),
-        kernel,
-        array_values(op.strides),
-        array_values(op.padding),
+        window.kernel,
+        window.strides,
+        window.padding,
         op.act_min.value.data,
         op.act_max.value.data,
     )
@@ -151,12 +143,14 @@ def _output_stage(
     lut: npu.BufferAttr | None = None,
 ) -> np.ndarray:
     """The integer output stage of `op` on exact `values`, as the OFM storage type."""
+    multiplier, shift = rescale
     table = None
     if lut is not None:
         table = memories.bytes(lut).view(f"<i{op.ofm.element_type.bits // 8}")
     result = integer_ops.output_stage(
         values,
-        *rescale,
+        multiplier,
+        shift,
         rounding,
         op.ofm.element_type.zero_point,
         op.act_min.value.data,
@@ -175,6 +169,7 @@ def _integer_elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
     elif op.scalar is not None:
         second = integer_ops.exact(op.scalar.value.data)
     if op.reversed is not None:
+        assert second is not None, "a reversed elementwise has ifm2 or a scalar (verified)"
         first, second = second, first
     values = integer_ops.operate(op.kind.data, first, second, op.rounding.data)
     result = _output_stage(memories, op, values, array_values(op.rescale), op.rounding.data, op.lut)
@@ -216,15 +211,23 @@ def _dma(memories: Memories, op: npu.DmaOp) -> None:
     memories.bytes(op.dst)[...] = memories.bytes(op.src)
 
 
-COMMANDS = {
-    npu.DmaOp: _dma,
-    npu.Conv2dOp: _conv_like,
-    npu.DepthwiseConv2dOp: _conv_like,
-    npu.FullyConnectedOp: _conv_like,
-    npu.PoolOp: _pool,
-    npu.ElementwiseOp: _elementwise,
-    npu.CpuOp: _cpu_op,
-}
+def _execute(memories: Memories, op: Operation) -> None:
+    """Run one command; constants and the interface take no step of their own."""
+    match op:
+        case npu.DmaOp():
+            _dma(memories, op)
+        case npu.Conv2dOp() | npu.DepthwiseConv2dOp() | npu.FullyConnectedOp():
+            _conv_like(memories, op)
+        case npu.PoolOp():
+            _pool(memories, op)
+        case npu.ElementwiseOp():
+            _elementwise(memories, op)
+        case npu.CpuOp():
+            _cpu_op(memories, op)
+        case npu.ConstantOp() | npu.InputOp() | npu.OutputOp():
+            pass
+        case _:
+            raise NpucError(f"the simulator cannot execute '{op.name}'")
 
 
 def _host_conversion(op: Operation) -> str | None:
@@ -267,11 +270,7 @@ def simulate_sample(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.n
     for op, sample in zip(input_ops, inputs):
         _store_input(memories, op, sample)
     for op in module.ops:
-        command = COMMANDS.get(type(op))
-        if command is not None:
-            command(memories, op)
-        elif not isinstance(op, (npu.ConstantOp, npu.InputOp, npu.OutputOp)):
-            raise NpucError(f"the simulator cannot execute '{op.name}'")
+        _execute(memories, op)
     return [_load_output(memories, op) for op in module.ops if isinstance(op, npu.OutputOp)]
 
 

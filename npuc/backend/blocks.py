@@ -71,7 +71,7 @@ class SearchInput:
     @property
     def ofm(self) -> tuple[int, int, int]:
         """The OFM [h, w, c] (batch left out)."""
-        return self.shape.ofm[1:]  # type: ignore[return-value]
+        return self.shape.ofm[1:]
 
 
 def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | None:
@@ -117,15 +117,16 @@ def search_input(shape: CommandShape, target: Target) -> SearchInput:
         first = shape.kind == CONV and kernel_first(ifm_depth, window.elements, rates)
         step = rates.kernel_first_ifm_block_depth if first else rates.depth_first_ifm_depth_step
         ifm_block_depth = ceil_to(min(ifm_depth, step * 8 // shape.ifm_bits), target.ifm_ublock.depth)
-    kernel = tuple(d * (k - 1) + 1 for d, k in zip(window.dilations, window.kernel))
+    kernel = window.dilated_kernel
     repeats = ceil(kernel[0] / target.sub_kernel_max[0]) * ceil(kernel[1] / target.sub_kernel_max[1])
-    return SearchInput(shape, ifm_block_depth, kernel, repeats)  # type: ignore[arg-type]
+    return SearchInput(shape, ifm_block_depth, kernel, repeats)
 
 
 def _depths(ofm_depth: int, deepest: int, target: Target) -> list[int]:
     """Candidate block depths in search order (rule 1 of the module docstring)."""
     split, step = target.throughput.ofm_block_depth, target.ofm_ublock.depth
-    depths, depth = [], max(step, min(deepest, split))
+    depths: list[int] = []
+    depth = max(step, min(deepest, split))
     while True:
         if depth < ofm_depth:
             depth = ceil_to(depth, split)

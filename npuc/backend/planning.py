@@ -23,14 +23,14 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
+from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange
 from npuc.backend.operators import WEIGHTED_OPS, npu_operator
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
-from npuc.dialects.common import Window, layer_name
+from npuc.dialects.common import Window, layer_name, value_shape
 from npuc.dialects.npu import (
     CPU_REASON_ATTR,
     MEMORY_ATTR,
@@ -84,7 +84,7 @@ def _prefixed(pass_name: str, message: str) -> str:
 
 def describe(op: Operation) -> str:
     """`layer (op name)` for messages; just the op name when it has no layer."""
-    name = layer_name(op)  # type: ignore[arg-type]
+    name = layer_name(op)
     return name if name == op.name else f"{name} ({op.name})"
 
 
@@ -149,10 +149,17 @@ def require(op: Operation, key: str, producer: str, pass_name: str) -> Attribute
 def cpu_operations(module: ModuleOp) -> list[tuple[str, str, str]]:
     """`(layer, op name, reason)` of every op npu-legalize placed on the CPU."""
     return [
-        (layer_name(op), op.name, op.attributes[CPU_REASON_ATTR].data)  # type: ignore[arg-type, union-attr]
+        (layer_name(op), op.name, _cpu_reason(op))
         for op in layer_ops(main_function(module))
         if placement(op) == CPU
     ]
+
+
+def _cpu_reason(op: Operation) -> str:
+    """The `npu.cpu_reason` npu-legalize gives every op it places on the CPU."""
+    reason = op.attributes[CPU_REASON_ATTR]
+    assert isinstance(reason, StringAttr), f"{CPU_REASON_ATTR} is a string"
+    return reason.data
 
 
 def hwc(shape: Sequence[int]) -> tuple[int, int, int]:
@@ -166,8 +173,7 @@ def hwc(shape: Sequence[int]) -> tuple[int, int, int]:
 
 def tensor_hwc(value: SSAValue) -> tuple[int, int, int]:
     """`hwc` of a tensor value's shape."""
-    assert isinstance(value.type, TensorType)
-    return hwc(value.type.get_shape())
+    return hwc(value_shape(value))
 
 
 def window(op: Operation) -> Window | None:
@@ -181,10 +187,11 @@ def clip_block(
     """`config` shrunk to the OFM extents (height, width, depth), each rounded up to the micro-block."""
     granules = (ublock.height, ublock.width, ublock.depth)
     extents = (config.height, config.width, config.depth)
-    return tuple(  # type: ignore[return-value]
+    height, width, depth = (
         min(extent, -(-size // granule) * granule)
         for extent, size, granule in zip(extents, ofm, granules)
     )
+    return height, width, depth
 
 
 def element_bytes(value: SSAValue) -> int:
@@ -218,7 +225,7 @@ def buffer_bytes(value: SSAValue) -> int:
 def scratch_bytes(op: Operation) -> int:
     """Bytes of working memory `op` needs while it runs (an NPU softmax's intermediates), or 0."""
     if isinstance(op, SoftmaxOp) and placement(op) == NPU:
-        return scratch_layout(op.input.type.get_shape()).size  # type: ignore[attr-defined]
+        return scratch_layout(value_shape(op.input)).size
     return 0
 
 
@@ -315,21 +322,21 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
         start = -1 if whole_program or is_host_conversion(op) else position
         for number, result in enumerate(op.results):
             chain = enclosing_concats(result, views)
-            buffer = next((holder[value] for value in chain if value in holder), None)
-            if buffer is None:
+            held = next((holder[value] for value in chain if value in holder), None)
+            if held is None:
                 owner = chain[-1] if chain else result
-                name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")  # type: ignore[arg-type]
-                buffer = Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start)
-                found.append(buffer)
+                name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")
+                held = Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start)
+                found.append(held)
             for value in (result, *chain):
-                holder[value] = buffer
+                holder[value] = held
     return found, holder
 
 
-def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[SSAValue]:
+def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[OpResult]:
     """The results of the NPU concats whose buffers hold `value`, innermost first (nested views)."""
-    chain: list[SSAValue] = []
-    while value in views and isinstance(views[value].base.owner, ConcatOp):
-        value = views[value].base
-        chain.append(value)
+    chain: list[OpResult] = []
+    while value in views and isinstance(concat := views[value].base.owner, ConcatOp):
+        chain.append(concat.output)
+        value = concat.output
     return chain

@@ -158,7 +158,7 @@ class _Commands:
 
     def add(
         self,
-        op_type: type[Operation],
+        op_type: type[npu.ComputeOp],
         properties: dict[str, Attribute],
         act_range: tuple[int, int] | None = None,
     ) -> None:

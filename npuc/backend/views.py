@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import TensorType
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
+from npuc.dialects.common import value_shape
 from npuc.dialects.quantized import ConcatOp, ReshapeOp, SplitOp, quant_type
 
 VIEW_OPS = (ConcatOp, SplitOp)
@@ -37,7 +37,7 @@ class View:
 
 def view_axis(op: ConcatOp | SplitOp) -> int:
     """The op's non-negative concatenation or split axis."""
-    rank = len(_shape(op.output if isinstance(op, ConcatOp) else op.input))
+    rank = len(value_shape(op.output if isinstance(op, ConcatOp) else op.input))
     return op.axis.value.data % rank
 
 
@@ -98,6 +98,7 @@ def memory_views(func: FuncOp, is_view: set[Operation]) -> dict[SSAValue, View]:
             continue
         assert isinstance(op, VIEW_OPS)
         axis = view_axis(op)
+        base: SSAValue
         if isinstance(op, ConcatOp):
             base, slices = op.output, list(op.inputs)
         else:
@@ -105,10 +106,5 @@ def memory_views(func: FuncOp, is_view: set[Operation]) -> dict[SSAValue, View]:
         start = 0
         for value in slices:
             views[value] = View(base, axis, start)
-            start += _shape(value)[axis]
+            start += value_shape(value)[axis]
     return views
-
-
-def _shape(value: SSAValue) -> tuple[int, ...]:
-    assert isinstance(value.type, TensorType)
-    return tuple(value.type.get_shape())

@@ -8,10 +8,11 @@ position and the weights are streamed once per height/width position.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, prod
 
-from npuc.dialects.common import UNIT_WINDOW, Window, array_values
+from npuc.dialects.common import UNIT_WINDOW, Window
 from npuc.dialects.npu import ComputeOp, FeatureMapAttr
 from npuc.targets import BlockShape
 
@@ -68,7 +69,7 @@ class BlockGeometry:
 
 def block_geometry(op: ComputeOp, ublock: BlockShape) -> BlockGeometry:
     """The block geometry of compute command `op` on a target with micro-block `ublock`."""
-    return split_blocks(as_batch_hwc(op.ofm.shape_values()), array_values(op.block), ublock)  # type: ignore[arg-type]
+    return split_blocks(as_batch_hwc(op.ofm.shape_values()), op.block_shape(), ublock)
 
 
 def split_blocks(
@@ -78,10 +79,16 @@ def split_blocks(
     batch, height, width, depth = ofm_shape
     ofm = (height, width, depth)
     steps = (ublock.height, ublock.width, ublock.depth)
-    rounded = tuple(ceil_to(min(extent, size), step) for extent, size, step in zip(ofm, block, steps))
-    counts = tuple(ceil(extent / size) for extent, size in zip(ofm, block))
+    rounded = _hwc(ceil_to(min(extent, size), step) for extent, size, step in zip(ofm, block, steps))
+    counts = _hwc(ceil(extent / size) for extent, size in zip(ofm, block))
     work = batch * prod(ceil_to(extent, step) / size for extent, step, size in zip(ofm, steps, rounded))
-    return BlockGeometry(batch, ofm, rounded, counts, work)  # type: ignore[arg-type]
+    return BlockGeometry(batch, ofm, rounded, counts, work)
+
+
+def _hwc(extents: Iterable[int]) -> tuple[int, int, int]:
+    """Three per-axis values (height, width, depth) as a tuple."""
+    height, width, depth = extents
+    return height, width, depth
 
 
 def ifm_rows_read(
@@ -119,7 +126,7 @@ def ifm_box_elements(fm: FeatureMapAttr, op: ComputeOp, geometry: BlockGeometry,
     batch, height, width, depth = as_batch_hwc(fm.shape_values())
     if window == UNIT_WINDOW and (height, width) != geometry.ofm[:2]:
         return prod(fm.shape_values())
-    block = array_values(op.block)
+    block = op.block_shape()
     axes = zip(geometry.ofm[:2], block[:2], (height, width), window.kernel, window.strides,
                window.dilations, window.pad_before)
     rows, cols = (ifm_rows_read(*axis) for axis in axes)

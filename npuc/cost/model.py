@@ -30,6 +30,7 @@ from npuc.cost.traffic import (
     compute_transfers,
     dma_bound,
     dma_time,
+    property_spans,
 )
 from npuc.dialects.common import layer_name
 from npuc.dialects.npu import (
@@ -192,11 +193,6 @@ class _Estimate:
     job: Job
 
 
-def _buffers(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
-    present = (op.properties[name] for name in names if name in op.properties)
-    return tuple(byte_span(attr) for attr in present)  # type: ignore[arg-type]
-
-
 def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
     window = op.window()
@@ -207,10 +203,10 @@ def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRo
     for memory, time in access.items():
         if time > cycles:
             bound, cycles = memory, time
-    reads = _buffers(op, ("ifm", "ifm2", "weights", "scale_bias", "lut"))
-    streamed = tuple(b for b in _buffers(op, ("weights",)) if (b.region.data, b.offset.data) in roles.copies)
+    reads = property_spans(op, ("ifm", "ifm2", "weights", "scale_bias", "lut"))
+    streamed = tuple(b for b in property_spans(op, ("weights",)) if (b.region.data, b.offset.data) in roles.copies)
     slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)  # weights are encoded per such slice
-    job = Job(COMPUTE_ENGINE, cycles, reads, _buffers(op, ("ofm",)), streamed, slices)
+    job = Job(COMPUTE_ENGINE, cycles, reads, property_spans(op, ("ofm",)), streamed, slices)
     return _Estimate(op.name.removeprefix("npu."), COMPUTE_ENGINE, work.macs, work.cycles, 0,
                      tuple(transfers), access, cycles, bound, job)
 
@@ -250,7 +246,7 @@ def _bytes(transfers: Iterable[Transfer], write: bool) -> dict[str, int]:
 
 def _command_costs(module: ModuleOp, target: Target) -> list[CommandCost]:
     ops = commands(module)
-    layers = [layer_name(op) for op in ops]  # type: ignore[arg-type]
+    layers = [layer_name(op) for op in ops]
     roles = BufferRoles(
         frozenset((op.dst.region.data, op.dst.offset.data) for op in ops if isinstance(op, DmaOp)),
         frozenset(op.fm for op in module.ops if isinstance(op, InterfaceOp)),

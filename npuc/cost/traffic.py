@@ -37,6 +37,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, prod
 
+from xdsl.ir import Operation
+
 from npuc.cost.compute import DEPTH_SUMMING, CommandShape, command_shape
 from npuc.cost.geometry import (
     BlockGeometry,
@@ -195,7 +197,7 @@ def access_cycles(transfers: Iterable[Transfer], target: Target, layer: str) -> 
             continue
         memory = target_memory(target, transfer.memory, layer)
         burst = memory.burst_length
-        moved = transfer.groups * ceil_to(ceil(transfer.bytes / transfer.groups), burst)
+        moved: float = transfer.groups * ceil_to(ceil(transfer.bytes / transfer.groups), burst)
         if transfer.run:
             moved = max(moved, transfer.bytes * burst / min(burst, transfer.run))
         times[memory.name] += moved / memory.bandwidth
@@ -254,3 +256,14 @@ def dma_bound(op: DmaOp, target: Target, layer: str) -> str:
 def byte_span(attr: BufferAttr | FeatureMapAttr) -> BufferAttr:
     """The byte range of a buffer or feature map."""
     return attr if isinstance(attr, BufferAttr) else attr.buffer()
+
+
+def property_spans(op: Operation, names: Iterable[str]) -> tuple[BufferAttr, ...]:
+    """The byte ranges of a command's buffer and feature-map properties `names` it has."""
+    spans = []
+    for name in names:
+        attr = op.properties.get(name)
+        if attr is not None:
+            assert isinstance(attr, BufferAttr | FeatureMapAttr), f"{op.name} property '{name}' is {attr}"
+            spans.append(byte_span(attr))
+    return tuple(spans)

@@ -107,10 +107,13 @@ def _intern(strings: dict[str, int], text: str | None) -> int:
     return NONE if text is None else strings.setdefault(text, len(strings))
 
 
-def _string_at(strings: list[str], index: int, what: str, required: bool = True) -> str | None:
-    """The string at a table index; `NONE` gives None unless the field is required."""
-    if index == NONE and not required:
-        return None
+def _optional_string_at(strings: list[str], index: int, what: str) -> str | None:
+    """The string at a table index, or None for `NONE`."""
+    return None if index == NONE else _string_at(strings, index, what)
+
+
+def _string_at(strings: list[str], index: int, what: str) -> str:
+    """The string at a table index (a required field: `NONE` does not exist either)."""
     if index >= len(strings):
         raise ModelFormatError(f"command stream: {what} names string {index}, which does not exist")
     return strings[index]
@@ -138,10 +141,10 @@ class _Reader:
         return self.unpack("I")[0]
 
     def optional_string(self) -> str | None:
-        return _string_at(self.strings, self.u32(), self.what, required=False)
+        return _optional_string_at(self.strings, self.u32(), self.what)
 
     def string(self) -> str:
-        return _string_at(self.strings, self.u32(), self.what)  # type: ignore[return-value]
+        return _string_at(self.strings, self.u32(), self.what)
 
     def ints(self, count: int) -> tuple[int, ...]:
         return self.unpack(f"{count}I")
@@ -204,7 +207,7 @@ def _record(op: Operation, opcode: int, strings: dict[str, int]) -> bytes:
         )
     layer = op.attributes.get(LAYER_ATTR)
     writer = _Writer(strings)
-    _ENCODERS[type(op)](writer, op)
+    _encode_fields(writer, op)
     layer_index = _intern(strings, layer.data if isinstance(layer, StringAttr) else None)
     return _RECORD.pack(opcode, 0, layer_index, len(writer.data)) + bytes(writer.data)
 
@@ -313,18 +316,25 @@ def _encode_cpu(writer: _Writer, op: npu.CpuOp) -> None:
     writer.string(_print(lambda printer: printer.print_region(op.body)))
 
 
-_ENCODERS: dict[type[Operation], Callable[[_Writer, Operation], None]] = {
-    npu.ConstantOp: _encode_constant,  # type: ignore[dict-item]
-    npu.InputOp: _encode_interface,  # type: ignore[dict-item]
-    npu.OutputOp: _encode_interface,  # type: ignore[dict-item]
-    npu.DmaOp: _encode_dma,  # type: ignore[dict-item]
-    npu.Conv2dOp: _encode_weighted,  # type: ignore[dict-item]
-    npu.DepthwiseConv2dOp: _encode_weighted,  # type: ignore[dict-item]
-    npu.FullyConnectedOp: _encode_weighted,  # type: ignore[dict-item]
-    npu.PoolOp: _encode_pool,  # type: ignore[dict-item]
-    npu.ElementwiseOp: _encode_elementwise,  # type: ignore[dict-item]
-    npu.CpuOp: _encode_cpu,  # type: ignore[dict-item]
-}
+def _encode_fields(writer: _Writer, op: Operation) -> None:
+    """The fields of a command's record, by its class (one of `OPCODES`)."""
+    match op:
+        case npu.ConstantOp():
+            _encode_constant(writer, op)
+        case npu.InputOp() | npu.OutputOp():
+            _encode_interface(writer, op)
+        case npu.DmaOp():
+            _encode_dma(writer, op)
+        case npu.Conv2dOp() | npu.DepthwiseConv2dOp() | npu.FullyConnectedOp():
+            _encode_weighted(writer, op)
+        case npu.PoolOp():
+            _encode_pool(writer, op)
+        case npu.ElementwiseOp():
+            _encode_elementwise(writer, op)
+        case npu.CpuOp():
+            _encode_cpu(writer, op)
+        case _:
+            raise KeyError(type(op))
 
 
 def _print(write: Callable[[Printer], None]) -> str:
@@ -358,7 +368,7 @@ def decode(stream: bytes, blob: bytes) -> ModuleOp:
     strings = _strings(stream[_HEADER.size : table_end], string_count)
     _string_at(strings, target, "header")
     module_attributes = _parse(
-        _string_at(strings, attributes, "header"), "module attributes",  # type: ignore[arg-type]
+        _string_at(strings, attributes, "header"), "module attributes",
         lambda parser: parser.parse_optional_attr_dict(),
     )
     records = _Reader(stream[table_end:], strings, "command records")
@@ -401,7 +411,7 @@ def _decode_record(records: _Reader, blob: bytes) -> Operation:
         raise ModelFormatError(f"command stream: record at byte {start} is invalid: {error}") from None
     if payload.position != size:
         raise ModelFormatError(f"command stream: record at byte {start} has {size - payload.position} extra bytes")
-    layer = _string_at(records.strings, layer_index, f"record at byte {start}", required=False)
+    layer = _optional_string_at(records.strings, layer_index, f"record at byte {start}")
     if layer is not None:
         op.attributes[LAYER_ATTR] = StringAttr(layer)
     return op
@@ -450,7 +460,9 @@ def _window(reader: _Reader) -> dict[str, Attribute]:
     }
 
 
-def _decode_weighted(op_type: type[Operation]) -> Callable[[_Reader, bytes], Operation]:
+def _decode_weighted(
+    op_type: type[npu.WeightedOp | npu.FullyConnectedOp],
+) -> Callable[[_Reader, bytes], Operation]:
     def decode_weighted(reader: _Reader, blob: bytes) -> Operation:
         properties = _compute(reader) | {"weights": reader.buffer(), "scale_bias": reader.buffer()}
         if op_type is not npu.FullyConnectedOp:

@@ -94,7 +94,7 @@ def layer_graph(module: ModuleOp) -> LayerGraph:
         elif is_host_conversion(op):
             produced = reads
         else:
-            layer = layer_name(op)  # type: ignore[arg-type]
+            layer = layer_name(op)
             operator = op.name.split(".", 1)[-1]
             if layer not in nodes or nodes[layer].operator == RESHAPE != operator:
                 nodes[layer] = LayerNode(layer, LAYER, operator, _shape(op.results[0]) if op.results else ())

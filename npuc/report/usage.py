@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from npuc.cost.model import commands
+from npuc.cost.traffic import property_spans
 from npuc.dialects.npu import (
     BufferAttr,
     ComputeOp,
@@ -49,8 +50,7 @@ def _spans(op: Operation) -> tuple[list[BufferAttr], list[BufferAttr]]:
     if isinstance(op, CpuOp):
         return [fm.buffer() for fm in op.inputs.data], [fm.buffer() for fm in op.outputs.data]
     assert isinstance(op, ComputeOp)
-    reads = [op.properties[name] for name in READ_OPERANDS if name in op.properties]
-    return [r if isinstance(r, BufferAttr) else r.buffer() for r in reads], [op.ofm.buffer()]  # type: ignore[union-attr]
+    return list(property_spans(op, READ_OPERANDS)), [op.ofm.buffer()]
 
 
 def _in(memory: str, buffers: Iterable[BufferAttr]) -> list[BufferAttr]:

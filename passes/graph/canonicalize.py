@@ -19,9 +19,9 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
-from npuc.dialects.common import BinaryBase, array_values
+from npuc.dialects.common import BinaryBase, array_values, constant_value, value_shape
 from npuc.passes.graph.rewriting import (
-    constant_array,
+    defining_constant,
     float_constant,
     keep_layer,
 )
@@ -38,11 +38,6 @@ ELEMENTWISE_UNARY = (
     graph.HardSigmoidOp,
 )
 """Ops applying one function to every element (not softmax or LRN): a transpose commutes with them."""
-
-
-def _shape(value: SSAValue) -> tuple[int, ...]:
-    assert isinstance(value.type, TensorType)
-    return tuple(value.type.get_shape())
 
 
 def _with_shape(value: SSAValue, shape: Sequence[int]) -> TensorType:
@@ -90,7 +85,7 @@ class FoldTranspose(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.TransposeOp, rewriter: PatternRewriter) -> None:
         perm = array_values(op.perm)
-        source = _shape(op.input)
+        source = value_shape(op.input)
         moved = [axis for axis in perm if source[axis] != 1]
         if moved == sorted(moved):
             _reshape(op, op.input, op.output, rewriter)
@@ -122,7 +117,7 @@ def _sunk(
     result = op.results[0]
     pre_shape = [0] * len(perm)
     for axis, source in enumerate(perm):
-        pre_shape[source] = _shape(result)[axis]
+        pre_shape[source] = value_shape(result)[axis]
     moved = type(op).create(
         operands=list(operands),
         result_types=[_with_shape(result, pre_shape)],
@@ -159,10 +154,10 @@ class SinkTransposeThroughBinary(RewritePattern):
     def match_and_rewrite(self, op: BinaryBase, rewriter: PatternRewriter) -> None:
         if not op.name.startswith("graph."):
             return
-        rank = len(_shape(op.ofm))
+        rank = len(value_shape(op.ofm))
         transposes = [_single_use_transpose(operand) for operand in op.operands]
         perms = {array_values(t.perm) for t in transposes if t is not None}
-        if len(perms) != 1 or any(len(_shape(t.input)) != rank for t in transposes if t):
+        if len(perms) != 1 or any(len(value_shape(t.input)) != rank for t in transposes if t):
             return
         (perm,) = perms
         new_ops: list[Operation] = []
@@ -171,11 +166,12 @@ class SinkTransposeThroughBinary(RewritePattern):
             if transpose is not None:
                 operands.append(transpose.input)
                 continue
-            array = constant_array(operand)
-            if array is None:
+            source = defining_constant(operand)
+            if source is None:
                 return
+            array = constant_value(source.value)
             full = array.reshape((1,) * (rank - array.ndim) + array.shape)
-            constant = float_constant(np.transpose(full, _inverse(perm)), like=operand.owner)
+            constant = float_constant(np.transpose(full, _inverse(perm)), like=source)
             new_ops.append(constant)
             operands.append(constant.output)
         _sunk(op, operands, perm, rewriter, new_ops)

@@ -37,10 +37,11 @@ class FoldConstantOperands(RewritePattern):
         if handler is None:
             return
         arrays = [constant_array(operand) for operand in op.operands]
-        if any(array is None for array in arrays):
+        known = [array for array in arrays if array is not None]
+        if len(known) != len(arrays):
             return
-        produced = handler(op, arrays)  # type: ignore[arg-type]
-        results = produced if len(op.results) != 1 else [produced]
+        produced = handler(op, known)
+        results = produced if isinstance(produced, list) else [produced]
         constants = [float_constant(array, like=op) for array in results]
         rewriter.replace(op, constants, [constant.output for constant in constants])
 

@@ -17,8 +17,10 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
+from npuc.dialects.common import constant_value
 from npuc.passes.graph.rewriting import (
     constant_array,
+    defining_constant,
     float_constant,
 )
 
@@ -47,23 +49,24 @@ def _fold(op: ScaleOp, rewriter: PatternRewriter) -> None:
     for data, other in ((op.ifm2, op.ifm), (op.ifm, op.ifm2)):
         if isinstance(op, graph.SubOp) and data is op.ifm:
             return  # c - conv(x) would negate the weights: left alone
-        producer = other.owner
-        if isinstance(producer, LINEAR_OPS) and other.has_one_use() and constant_array(data) is not None:
+        producer, scale = other.owner, constant_array(data)
+        if isinstance(producer, LINEAR_OPS) and other.has_one_use() and scale is not None:
             break
     else:
         return
-    weights, bias = constant_array(producer.weights), constant_array(producer.bias)
-    if weights is None or bias is None or producer.activation.data != "none" or op.ofm.type != other.type:
+    weights_op, bias_op = defining_constant(producer.weights), defining_constant(producer.bias)
+    if weights_op is None or bias_op is None or producer.activation.data != "none" or op.ofm.type != other.type:
         return
-    values = per_channel(constant_array(data), bias.shape[0])  # type: ignore[arg-type]
+    weights, bias = constant_value(weights_op.value), constant_value(bias_op.value)
+    values = per_channel(scale, bias.shape[0])
     if values is None:
         return
     if isinstance(op, graph.MulOp):
         weights, bias = _scaled_weights(producer, weights, values), bias * values
     else:
         bias = bias + values if isinstance(op, graph.AddOp) else bias - values
-    new_weights = float_constant(weights, like=producer.weights.owner)
-    new_bias = float_constant(bias, like=producer.bias.owner)
+    new_weights = float_constant(weights, like=weights_op)
+    new_bias = float_constant(bias, like=bias_op)
     folded = type(producer).create(
         operands=[producer.ifm, new_weights.output, new_bias.output],
         result_types=[producer.ofm.type],

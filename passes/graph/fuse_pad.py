@@ -18,8 +18,9 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
-from npuc.dialects.common import array_values, int_array
+from npuc.dialects.common import array_property, array_values, int_array
 from npuc.dialects.movement import PadBase
+from npuc.dialects.window_layers import Pool2dBase
 from npuc.passes.graph.fuse_activation import FLOAT32_MAX
 
 Padding = tuple[int, int, int, int]
@@ -43,10 +44,10 @@ def _absorbs(consumer: Operation, value: float, padding: Padding) -> bool:
     return False
 
 
-def keeps_a_real_element(pool: Operation, padding: Padding) -> bool:
+def keeps_a_real_element(pool: Pool2dBase, padding: Padding) -> bool:
     """Whether every window of `pool` still covers an unpadded element with `padding` added."""
-    kernel_h, kernel_w = array_values(pool.kernel)  # type: ignore[attr-defined]
-    total = [a + b for a, b in zip(array_values(pool.padding), padding)]  # type: ignore[attr-defined]
+    kernel_h, kernel_w = array_values(pool.kernel)
+    total = [a + b for a, b in zip(array_values(pool.padding), padding)]
     return max(total[0], total[2]) < kernel_h and max(total[1], total[3]) < kernel_w
 
 
@@ -59,7 +60,7 @@ def fold_pad(pad: PadBase, rewriter: PatternRewriter, absorbs: Callable[[Operati
         consumer = use.operation
         if use.index != 0 or not absorbs(consumer, padding):
             continue
-        total = [a + b for a, b in zip(array_values(consumer.padding), padding)]  # type: ignore[attr-defined]
+        total = [a + b for a, b in zip(array_property(consumer, "padding"), padding)]
         consumer.properties["padding"] = int_array(total)
         consumer.operands[0] = pad.input
         rewriter.notify_op_modified(consumer)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -35,7 +36,7 @@ class MeanToAvgPool(RewritePattern):
             1 if axis in axes else source[axis] for axis in (1, 2)], source[3]])
         pool = graph.AvgPool2dOp(op.input, pooled_type, kernel)
         keep_layer(op, pool)
-        new_ops = [pool]
+        new_ops: list[Operation] = [pool]
         if pooled_type != op.output.type:
             reshape = graph.ReshapeOp(pool.ofm, op.output.type)
             keep_layer(op, reshape)

@@ -17,12 +17,16 @@ from npuc.dialects import graph
 from npuc.dialects.common import LAYER_ATTR, constant_value
 
 
+def defining_constant(value: SSAValue) -> graph.ConstantOp | None:
+    """The `graph.constant` that defines `value`, or None."""
+    owner = value.owner
+    return owner if isinstance(owner, graph.ConstantOp) else None
+
+
 def constant_array(value: SSAValue) -> np.ndarray | None:
     """The data of `value` when a `graph.constant` defines it, else None."""
-    owner = value.owner
-    if not isinstance(owner, graph.ConstantOp):
-        return None
-    return constant_value(owner.value)
+    constant = defining_constant(value)
+    return None if constant is None else constant_value(constant.value)
 
 
 def float_constant(array: np.ndarray, like: Operation | None = None) -> graph.ConstantOp:

@@ -13,7 +13,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.func import FuncOp
-from xdsl.ir import BlockArgument, Operation
+from xdsl.ir import BlockArgument, Operation, OpResult
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
@@ -97,7 +97,8 @@ def allocate_module(func: FuncOp, target: Target) -> dict[str, int]:
         if isinstance(value, BlockArgument):
             set_arg_attribute(func, value.index, OFFSET_ATTR, IntegerAttr(offsets[buffer.name], i64))
         else:
-            result_offsets.setdefault(value.owner, {})[value.index] = offsets[buffer.name]  # type: ignore[arg-type, attr-defined]
+            assert isinstance(value, OpResult)
+            result_offsets.setdefault(value.owner, {})[value.index] = offsets[buffer.name]
     for op, by_result in result_offsets.items():
         if len(op.results) == 1:
             op.attributes[OFFSET_ATTR] = IntegerAttr(by_result[0], i64)

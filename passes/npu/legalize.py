@@ -24,7 +24,7 @@ from npuc.backend.planning import (
     window,
 )
 from npuc.backend.views import VIEW_OPS, view_problem
-from npuc.dialects.common import Window
+from npuc.dialects.common import Window, value_shape
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
 from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
@@ -93,7 +93,7 @@ def softmax_violation(op: SoftmaxOp) -> str | None:
     They normalise the last axis, with a non-negative beta (Vela's rule),
     into TFLite's int8 output form (scale 1/256, zero point -128).
     """
-    rank = len(op.input.type.get_shape())  # type: ignore[attr-defined]
+    rank = len(value_shape(op.input))
     if op.axis.value.data != rank - 1:
         return f"softmax axis {op.axis.value.data} is not the last axis ({rank - 1})"
     if op.beta.value.data < 0:

@@ -21,11 +21,19 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.ir import (
+    Attribute,
+    Block,
+    BlockArgument,
+    Operation,
+    OpResult,
+    Region,
+    SSAValue,
+)
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.backend.operators import WEIGHTED_OPS, npu_operator
+from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
     HOST,
@@ -57,7 +65,13 @@ from npuc.cost.compute import (
     MAX_POOL,
 )
 from npuc.dialects import npu, quantized
-from npuc.dialects.common import LAYER_ATTR, array_values, int_array, layer_name
+from npuc.dialects.common import (
+    LAYER_ATTR,
+    array_values,
+    int_array,
+    layer_name,
+    value_shape,
+)
 from npuc.dialects.graph import layout_of
 from npuc.ir import arg_attributes, tensor_name
 from npuc.reference.int_handlers import activation_bounds, rescale_parameters
@@ -152,8 +166,8 @@ class _Lowering:
             attributes = arg_attributes(self.func)[value.index]
             what = self.describe_argument(value.index)
         else:
+            assert isinstance(value, OpResult)
             owner = value.owner
-            assert isinstance(owner, Operation)
             if isinstance(owner, quantized.ReshapeOp) and placement(owner) == NPU:
                 return self.location(owner.input)
             attributes = owner.attributes
@@ -164,7 +178,7 @@ class _Lowering:
             offset = offset_attr.value.data
         elif isinstance(offset_attr, DenseArrayBase):  # one offset per result
             offsets = array_values(offset_attr)
-            offset = offsets[value.index] if value.index < len(offsets) else None  # type: ignore[attr-defined]
+            offset = offsets[value.index] if value.index < len(offsets) else None
         if not isinstance(memory, StringAttr) or offset is None:
             raise PassFailedException(
                 f"{PASS}: {what} has no {npu.MEMORY_ATTR}/{npu.OFFSET_ATTR}: run npu-allocate first"
@@ -256,7 +270,7 @@ class _Lowering:
         """The constant's initial memory contents: raw weights or a scale/bias table."""
         memory, offset = self.location(op.output)
         if memory != self.target.weights_memory:
-            readers = ", ".join(sorted({layer_name(use.operation) for use in op.output.uses}))  # type: ignore[arg-type]
+            readers = ", ".join(sorted({layer_name(use.operation) for use in op.output.uses}))
             raise PassFailedException(
                 f"{PASS}: a constant read by {readers or 'nothing'} is in '{memory}', not in the weights "
                 f"memory '{self.target.weights_memory}': run npu-allocate first"
@@ -266,13 +280,13 @@ class _Lowering:
             return npu.ConstantOp(npu.BufferAttr(memory, offset, buffer_bytes(op.output)), op.value)
         tables = {_scale_bias_table(op, consumer) for consumer in consumers}
         if len(tables) != 1:
-            names = ", ".join(layer_name(consumer) for consumer in consumers)  # type: ignore[arg-type]
+            names = ", ".join(layer_name(consumer) for consumer in consumers)
             raise PassFailedException(
                 f"{PASS}: a bias constant feeds layers with different rescales ({names}); "
                 "give each layer its own bias constant"
             )
         table = tables.pop()
-        channels = consumers[0].results[0].type.get_shape()[-1]  # type: ignore[attr-defined]
+        channels = value_shape(consumers[0].results[0])[-1]
         value = DenseIntOrFPElementsAttr(TensorType(i32, [channels, len(table) // channels // 4]), BytesAttr(table))
         return npu.ConstantOp(npu.BufferAttr(memory, offset, len(table)), value)
 
@@ -282,7 +296,7 @@ class _Lowering:
         source_memory, source_offset = self.location(op.input)
         target_memory, target_offset = self.location(op.output)
         readers = [use.operation for use in op.output.uses]
-        layer = layer_name(readers[0]) if readers else layer_name(op)  # type: ignore[arg-type]
+        layer = layer_name(readers[0]) if readers else layer_name(op)
         return npu.DmaOp(
             npu.BufferAttr(source_memory, source_offset, size),
             npu.BufferAttr(target_memory, target_offset, size),
@@ -325,7 +339,7 @@ class _Lowering:
             "act_max": IntegerAttr(act_max, i32),
             "block": block,
         }
-        return [npu.build_command(op_type, properties, layer_name(op))]  # type: ignore[arg-type]
+        return [npu.build_command(op_type, properties, layer_name(op))]
 
     def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:
         """The commands of an int8 softmax (`npuc.backend.softmax`) and its exp lut."""
@@ -334,14 +348,15 @@ class _Lowering:
                 f"{PASS}: {describe(op)}: softmax scratch is {SCRATCH_ALIGNMENT}-byte aligned, "
                 f"{self.target.name} needs {self.target.alignment}"
             )
-        depth = op.input.type.get_shape()[-1]  # type: ignore[attr-defined]
+        depth = value_shape(op.input)[-1]
         if depth > MAX_DEPTH:
             raise PassFailedException(
                 f"{PASS}: {describe(op)}: rows of {depth} elements exceed the {MAX_DEPTH} whose exps the "
                 "NPU sums without overflow; the target's softmax rule must send it to the CPU"
             )
         block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
-        layer_block = BlockShape(*array_values(block))  # type: ignore[arg-type]
+        assert isinstance(block, DenseArrayBase), f"{npu.BLOCK_ATTR} is set by npu-tile as an array"
+        layer_block = BlockShape(*array_values(block))
         ifm_type = quantized.quant_type(op.input)
         assert ifm_type is not None
         lut = self.table(exp_table(ifm_type.scale, op.beta.value.data))
@@ -351,7 +366,7 @@ class _Lowering:
             self.scratch(op),
             lut,
             lambda ofm: clip_block(layer_block, ofm, self.target.ofm_ublock),
-            layer_name(op),  # type: ignore[arg-type]
+            layer_name(op),
         )
 
     def scratch(self, op: Operation) -> npu.BufferAttr:
@@ -413,7 +428,7 @@ class _Lowering:
         reason = op.attributes.get(npu.CPU_REASON_ATTR)
         if reason is not None:
             properties["reason"] = reason
-        return npu.build_command(npu.CpuOp, properties, layer_name(op), [Region(block)])  # type: ignore[arg-type]
+        return npu.build_command(npu.CpuOp, properties, layer_name(op), [Region(block)])
 
     # Compute commands: (command class, properties without act_min/act_max/block).
 
@@ -427,8 +442,9 @@ class _Lowering:
             "scale_bias": self.buffer(bias),
         }
 
-    def convolution(self, op: quantized.Conv2dOp) -> tuple[type[Operation], dict[str, Attribute]]:
+    def convolution(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.conv2d` or `npu.depthwise_conv2d` with the layer's window."""
+        assert isinstance(op, quantized.Conv2dOp | quantized.DepthwiseConv2dOp)
         window = op.window()
         properties = {
             "kernel": int_array(window.kernel),
@@ -439,12 +455,13 @@ class _Lowering:
         command = npu.DepthwiseConv2dOp if isinstance(op, quantized.DepthwiseConv2dOp) else npu.Conv2dOp
         return command, self.weighted(op) | properties
 
-    def fully_connected(self, op: quantized.FullyConnectedOp) -> tuple[type[Operation], dict[str, Attribute]]:
+    def fully_connected(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.fully_connected`: [N, K] ifm, [O, K] weights."""
         return npu.FullyConnectedOp, self.weighted(op)
 
-    def pool(self, op: quantized.MaxPool2dOp) -> tuple[type[Operation], dict[str, Attribute]]:
+    def pool(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.pool` of kind max or avg."""
+        assert isinstance(op, quantized.MaxPool2dOp | quantized.AvgPool2dOp)
         window = op.window()
         return npu.PoolOp, {
             "kind": StringAttr("max" if isinstance(op, quantized.MaxPool2dOp) else "avg"),
@@ -455,9 +472,10 @@ class _Lowering:
             "padding": int_array(window.padding),
         }
 
-    def binary(self, op: quantized.AddOp | quantized.SubOp | quantized.MulOp) -> tuple[type[Operation], dict[str, Attribute]]:
+    def binary(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.elementwise` add, sub or mul (TFLite semantics); inputs of lower rank are described
         with leading 1s (numpy broadcasting)."""
+        assert isinstance(op, BINARY_OPS)
         ofm = self.feature_map(op.ofm)
         rank = len(ofm.shape_values())
 
@@ -474,13 +492,13 @@ class _Lowering:
         }
 
 
-_COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[Operation], dict[str, Attribute]]]] = {
-    CONV: _Lowering.convolution,  # type: ignore[dict-item]
-    DEPTHWISE: _Lowering.convolution,  # type: ignore[dict-item]
-    FULLY_CONNECTED: _Lowering.fully_connected,  # type: ignore[dict-item]
-    MAX_POOL: _Lowering.pool,  # type: ignore[dict-item]
-    AVG_POOL: _Lowering.pool,  # type: ignore[dict-item]
-    ELEMENTWISE: _Lowering.binary,  # type: ignore[dict-item]
+_COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], dict[str, Attribute]]]] = {
+    CONV: _Lowering.convolution,
+    DEPTHWISE: _Lowering.convolution,
+    FULLY_CONNECTED: _Lowering.fully_connected,
+    MAX_POOL: _Lowering.pool,
+    AVG_POOL: _Lowering.pool,
+    ELEMENTWISE: _Lowering.binary,
 }
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
 
@@ -498,7 +516,7 @@ def _bias_consumers(value: SSAValue) -> list[Operation]:
 
 def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:
     """Per output channel, little-endian (bias, multiplier, shift): an int32 bias, or an int64 one (wide)."""
-    entry = npu.scale_bias_entry(wide=bias.output.type.element_type == i64)  # type: ignore[attr-defined]
+    entry = npu.scale_bias_entry(wide=bias.output.type.element_type == i64)
     values = np.frombuffer(bias.value.data.data, dtype=entry["bias"])
     entries = np.zeros(len(values), dtype=entry)
     entries["bias"] = values

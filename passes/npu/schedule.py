@@ -9,8 +9,9 @@ from typing import TypeVar
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import fits as allocation_fits
@@ -167,7 +168,7 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
     if previous is None or not computes_on_npu(ops[previous]):
         return
     weights = stage.input.owner
-    moved = [stage]
+    moved: list[Operation] = [stage]
     if isinstance(weights, ConstantOp) and ops.index(weights) > previous:
         moved.insert(0, weights)  # a constant reads nothing and lives for the whole program
     homes = [op.next_op for op in moved]
@@ -177,8 +178,9 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
     if fits(buffers(func)[0], target.memory(stage.memory.data), target.alignment):
         return
     for op, home in zip(moved, homes):
+        assert home is not None, "the stage and its constant precede the op reading them"
         op.detach()
-        func.body.block.insert_op_before(op, home)  # type: ignore[arg-type]
+        func.body.block.insert_op_before(op, home)
 
 
 def keep_in_staging(func: FuncOp, target: Target) -> None:
@@ -211,7 +213,8 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
     )
     for buffer in candidates:
         for value in held.get(id(buffer), []):
-            value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)  # type: ignore[union-attr]
+            assert isinstance(value.owner, Operation), "npu_only values are op results"
+            value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)
         if buffer.name in scratch_owners:
             scratch_owners[buffer.name].attributes[SCRATCH_MEMORY_ATTR] = StringAttr(buffer.memory)
 
@@ -259,7 +262,7 @@ def stage_weights(op: Operation, staging_memory: str) -> StageOp:
     if LAYER_ATTR in op.attributes:
         stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
     stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
-    op.parent_block().insert_op_before(stage, op)  # type: ignore[union-attr]
+    Rewriter.insert_op(stage, InsertPoint.before(op))
     op.operands[1] = stage.output
     return stage
 
@@ -292,7 +295,7 @@ def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:
 
 def value_memory(func: FuncOp, value: SSAValue) -> str | None:
     """The `npu.memory` already assigned to `value` (op result or argument)."""
-    owner = value.owner
-    if isinstance(owner, Operation):
-        return memory_of(owner.attributes)
-    return memory_of(arg_attributes(func)[value.index])  # type: ignore[attr-defined]
+    if isinstance(value, BlockArgument):
+        return memory_of(arg_attributes(func)[value.index])
+    assert isinstance(value.owner, Operation)
+    return memory_of(value.owner.attributes)

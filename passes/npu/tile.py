@@ -29,7 +29,7 @@ from npuc.cost.compute import (
     CommandShape,
 )
 from npuc.cost.geometry import as_batch_hwc
-from npuc.dialects.common import UNIT_WINDOW
+from npuc.dialects.common import UNIT_WINDOW, value_shape
 from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
 from npuc.targets import BlockShape, Target
 
@@ -88,8 +88,8 @@ def command_shape(op: Operation) -> CommandShape:
     do not matter to the search, so the shape is unclamped.
     """
     op_window = window(op) or UNIT_WINDOW
-    ifm = as_batch_hwc(op.operands[0].type.get_shape())  # type: ignore[attr-defined]
-    ofm = as_batch_hwc(op.results[0].type.get_shape())  # type: ignore[attr-defined]
+    ifm = as_batch_hwc(value_shape(op.operands[0]))
+    ofm = as_batch_hwc(value_shape(op.results[0]))
     operator = npu_operator(op)
     assert operator is not None and operator.command is not None, "npu-tile blocks only compute commands"
     return CommandShape(operator.command, ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from xdsl.context import Context
@@ -19,6 +20,11 @@ from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException
 
 from npuc.errors import NpucError, PipelineError
+
+if TYPE_CHECKING:
+    from npuc.cost.model import NetworkCost
+    from npuc.report.network import LayerGraph
+    from npuc.targets import Target
 
 DEFAULT_TARGET = "ethos-u55-128"
 
@@ -136,16 +142,16 @@ class Analysis:
     """
 
     module: ModuleOp
-    cost: object
-    target: object
+    cost: NetworkCost
+    target: Target
     source: str
-    network: object = None
+    network: LayerGraph | None = None
 
     def report(self) -> dict:
         """The report document (schema in docs/report-format.md)."""
         from npuc.report.document import build_report
 
-        return build_report(self.cost, self.target, self.module, self.network, {"model": self.source})  # type: ignore[arg-type]
+        return build_report(self.cost, self.target, self.module, self.network, {"model": self.source})
 
     def report_json(self) -> str:
         """The JSON report."""
@@ -187,7 +193,7 @@ class CompileResult(Analysis):
         """Write stream, weights, IR and the reports into `directory`; return the paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        files = {
+        files: dict[str, bytes | str] = {
             "command_stream.bin": self.command_stream,
             "weights.bin": self.weights,
             "model.npu.mlir": str(self.module) + "\n",

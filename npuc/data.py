@@ -231,7 +231,7 @@ def save_outputs(path: str, outputs: Sequence[np.ndarray], interface: ModelInter
         )
     try:
         if is_npz:
-            np.savez(path, **dict(zip(names, outputs)))
+            np.savez(path, allow_pickle=True, **dict(zip(names, outputs)))  # explicit: no output name can pass for the flag
         else:
             np.save(path, outputs[0])
     except OSError as error:

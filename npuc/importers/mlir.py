@@ -39,7 +39,7 @@ def _verify_error_line(module: ModuleOp, error: Exception) -> str:
             op.verify()
         except VerifyException as op_error:
             message = str(op_error).strip().splitlines()[0]
-            name = layer_name(op)  # type: ignore[arg-type]
+            name = layer_name(op)
             return f"{op.name} '{name}': {message}" if name != op.name else f"{op.name}: {message}"
     return str(error).strip().splitlines()[0]
 

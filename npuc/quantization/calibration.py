@@ -76,7 +76,7 @@ class Statistics:
             )
             if stats.histogram is not None:
                 arrays[f"{name}|histogram"] = stats.histogram
-        np.savez(path, **arrays)
+        np.savez(path, allow_pickle=True, **arrays)  # explicit: no array name can pass for the flag
 
     @classmethod
     def load(cls, path: str | Path) -> Statistics:
@@ -90,7 +90,8 @@ class Statistics:
             for key in archive.files:
                 name, _, kind = key.rpartition("|")
                 if kind == "range":
-                    tensors[name] = TensorStatistics(*map(float, archive[key]))
+                    minimum, maximum, mean_minimum, mean_maximum = map(float, archive[key])
+                    tensors[name] = TensorStatistics(minimum, maximum, mean_minimum, mean_maximum)
             for name, stats in tensors.items():
                 if f"{name}|histogram" in archive.files:
                     stats.histogram = archive[f"{name}|histogram"]

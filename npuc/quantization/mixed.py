@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 
 from npuc.dialects import graph
 from npuc.dialects.common import constant_value, layer_name
@@ -45,7 +46,7 @@ from npuc.quantization.search import (
     output_sqnr,
 )
 
-SIXTEEN_BIT_OPS = (
+SIXTEEN_BIT_OPS: tuple[type[Operation], ...] = (
     *CONV_LIKE, graph.AddOp, graph.SubOp, graph.MulOp, graph.ConcatOp, graph.SoftmaxOp,
     graph.SigmoidOp, graph.TanhOp, graph.MaxPool2dOp, graph.AvgPool2dOp, graph.ReshapeOp,
 )  # fmt: skip

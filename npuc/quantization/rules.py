@@ -37,14 +37,15 @@ from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import constant_value, layer_name
+from npuc.dialects.common import constant_value, layer_name, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
+from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.quantization.calibration import Range
 from npuc.quantization.params import quantize_bias
 from npuc.reference import fixed_point
 
-CONV_LIKE: dict[type[Operation], type[Operation]] = {
+CONV_LIKE: dict[type[Operation], type[QuantizedConvLike]] = {
     graph.Conv2dOp: quantized.Conv2dOp,
     graph.DepthwiseConv2dOp: quantized.DepthwiseConv2dOp,
     graph.FullyConnectedOp: quantized.FullyConnectedOp,
@@ -85,7 +86,7 @@ FIXED_RANGE: dict[type[Operation], tuple[type[Operation], float, int]] = {
 FIXED_RANGE_16 = 1.0 / 32768
 """The int16 output scale (zero point 0) of sigmoid, tanh and softmax in TFLite's 16x8 kernels."""
 
-HANDLED = (
+HANDLED: tuple[type[Operation], ...] = (
     *CONV_LIKE, *SAME_QUANTIZATION, *OWN_RANGE, *SHARED_QUANTIZATION, *FIXED_RANGE,
     graph.ConstantOp, graph.ReluOp, graph.ClipOp, graph.PadOp, graph.DivOp,
 )  # fmt: skip
@@ -137,7 +138,7 @@ TypeChooser = Callable[[SSAValue, str, int], UniformQuantizedType]
 LayerBits = Callable[[Operation], "int | None"]
 """op -> the activation width asked for it (8 or 16), or None for the default."""
 
-FOLLOW_INPUT = (*SAME_QUANTIZATION, graph.PadOp, graph.ReluOp, graph.ClipOp)
+FOLLOW_INPUT: tuple[type[Operation], ...] = (*SAME_QUANTIZATION, graph.PadOp, graph.ReluOp, graph.ClipOp)
 """Ops whose width, unless set, follows their input's (no requantize needed)."""
 
 
@@ -192,7 +193,7 @@ class Quantizer:
             if not is_float_tensor(argument):
                 self.values[argument] = argument
                 continue
-            shape = argument.type.get_shape()  # type: ignore[attr-defined]
+            shape = value_shape(argument)
             width = widths[index] if index < len(widths) else None
             if width is None:
                 readers = {self.layer_bits(use.operation) for use in argument.uses}
@@ -234,20 +235,20 @@ class Quantizer:
         if qtype is None and current is not None and current.bits != self.bits:
             qtype = self.activation_type(value, f"input of '{layer_name(user)}'", self.bits)
         if qtype is not None and quant_type(new_value) != qtype:
-            shape = new_value.type.get_shape()  # type: ignore[attr-defined]
+            shape = value_shape(new_value)
             requantize = quantized.RequantizeOp(new_value, TensorType(qtype, shape))
             requantize.attributes.update(user.attributes)
             new_value = self.insert(requantize, user).results[0]
         return new_value
 
-    def conv_like(self, op: Operation, target: type[Operation]) -> Operation:
+    def conv_like(self, op: Operation, target: type[QuantizedConvLike]) -> Operation:
         """Quantize weights (per channel or per tensor) and bias; own output range."""
         ifm = self.activation(op.operands[0], op)
         ifm_type = quant_type(ifm)
         assert ifm_type is not None
         weights_op, bias_op = op.operands[1].owner, op.operands[2].owner
         assert isinstance(weights_op, graph.ConstantOp) and isinstance(bias_op, graph.ConstantOp)
-        axis = target.WEIGHT_AXIS  # type: ignore[attr-defined]
+        axis = target.WEIGHT_AXIS
         stored, scales = self.weights(constant_value(weights_op.value), axis, op)
         per_axis = len(scales) > 1 or stored.shape[axis] == 1
         weights_type = UniformQuantizedType(
@@ -279,7 +280,7 @@ class Quantizer:
     ) -> Operation:
         """`op` as a `target` op on quantized operands: properties and attributes kept."""
         result_types = [
-            TensorType(element_type, result.type.get_shape())  # type: ignore[attr-defined]
+            TensorType(element_type, value_shape(result))
             for result, element_type in zip(op.results, element_types, strict=True)
         ]
         new_op = target.create(

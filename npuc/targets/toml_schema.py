@@ -136,7 +136,7 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         operators=read_operators(reader.sub("operators")),
         engines=engines,
         ofm_block_max=read_ofm_block_max(reader, ofm_ublock),
-        sub_kernel_max=tuple(reader.int_list("sub_kernel_max", 2)) if reader.has("sub_kernel_max") else UNSPLIT,  # type: ignore[arg-type]
+        sub_kernel_max=_optional_pair(reader, "sub_kernel_max", UNSPLIT),
         shram=read_shram_banks(reader.sub("shram")) if reader.has("shram") else ShramBanks(),
     )
 
@@ -198,7 +198,7 @@ def read_vela_link(reader: TableReader) -> VelaLink:
 
 
 def read_throughput(reader: TableReader) -> Throughput:
-    """The `[throughput]` table."""
+    """The `[throughput]` table; absent optional fields default to the plain rates (`Throughput`)."""
     throughput = Throughput(
         macs_per_cycle=reader.integer("macs_per_cycle", minimum=1),
         elementwise_elements_per_cycle=reader.positive_number("elementwise_elements_per_cycle"),
@@ -209,30 +209,37 @@ def read_throughput(reader: TableReader) -> Throughput:
         depth_first_ifm_depth_step=reader.integer("depth_first_ifm_depth_step", minimum=1),
         ofm_block_depth=reader.integer("ofm_block_depth", minimum=1),
         command_overhead_cycles=reader.integer("command_overhead_cycles"),
-        **_optional_rates(reader),
+        activation_elements_per_cycle=_positive_or(reader, "activation_elements_per_cycle", "output_elements_per_cycle"),
+        max_pool_output_elements_per_cycle=_positive_or(
+            reader, "max_pool_output_elements_per_cycle", "output_elements_per_cycle"
+        ),
+        depth_slice_min_cycles=_integer_or(reader, "depth_slice_min_cycles", Throughput.depth_slice_min_cycles),
+        block_pipeline_stages=_integer_or(reader, "block_pipeline_stages", Throughput.block_pipeline_stages),
+        kernel_first_ifm_block_depth=reader.integer(
+            "kernel_first_ifm_block_depth" if reader.has("kernel_first_ifm_block_depth") else "depth_first_ifm_depth_step",
+            minimum=1,
+        ),
     )
     reader.done()
     return throughput
 
 
-def _optional_rates(reader: TableReader) -> dict[str, float]:
-    """The optional `[throughput]` fields present; absent ones default to the plain rates."""
-    output_rate = reader.positive_number("output_elements_per_cycle")
-    rates: dict[str, float] = {
-        "activation_elements_per_cycle": output_rate,
-        "max_pool_output_elements_per_cycle": output_rate,
-    }
-    for key in rates:
-        if reader.has(key):
-            rates[key] = reader.positive_number(key)
-    for key in ("depth_slice_min_cycles", "block_pipeline_stages"):
-        if reader.has(key):
-            rates[key] = reader.integer(key, minimum=1)
-    rates["kernel_first_ifm_block_depth"] = reader.integer(
-        "kernel_first_ifm_block_depth" if reader.has("kernel_first_ifm_block_depth") else "depth_first_ifm_depth_step",
-        minimum=1,
-    )
-    return rates
+def _positive_or(reader: TableReader, key: str, fallback: str) -> float:
+    """Optional field `key` as a positive number, or field `fallback` when `key` is absent."""
+    return reader.positive_number(key if reader.has(key) else fallback)
+
+
+def _integer_or(reader: TableReader, key: str, default: int) -> int:
+    """Optional field `key` as a positive integer, or `default` when absent."""
+    return reader.integer(key, minimum=1) if reader.has(key) else default
+
+
+def _optional_pair(reader: TableReader, key: str, default: tuple[int, int]) -> tuple[int, int]:
+    """Optional field `key` as two positive integers, or `default` when absent."""
+    if not reader.has(key):
+        return default
+    first, second = reader.int_list(key, 2)
+    return first, second
 
 
 UNSPLIT = (65536, 65536)

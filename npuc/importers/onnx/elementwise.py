@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from xdsl.ir import Operation, SSAValue
 
-from npuc.dialects.common import broadcast_shape
+from npuc.dialects.common import BinaryBase, broadcast_shape, value_shape
 from npuc.dialects.graph import (
     AddOp,
     ClipOp,
@@ -98,12 +98,8 @@ def convert_identity(graph: OnnxGraph, node: OnnxNode) -> None:
     graph.bind(node.outputs[0], value, perm)
 
 
-def _shape(value: SSAValue) -> tuple[int, ...]:
-    return tuple(value.type.get_shape())  # type: ignore[attr-defined]
-
-
 def _negated(graph: OnnxGraph, value: SSAValue) -> SSAValue:
-    rank = len(_shape(value))
+    rank = len(value_shape(value))
     minus_one = graph.emit_constant(np.full((1,) * rank, -1.0, np.float32))
     return graph.emit(MulOp(value, minus_one, value.type)).results[0]
 
@@ -124,7 +120,7 @@ def convert_abs(graph: OnnxGraph, node: OnnxNode) -> None:
 # -- broadcasting -------------------------------------------------------------
 
 
-def _variadic(op_class: type[Operation], mean: bool = False) -> Converter:
+def _variadic(op_class: type[BinaryBase], mean: bool = False) -> Converter:
     """A converter folding its inputs left to right with a broadcasting binary op."""
 
     def convert(graph: OnnxGraph, node: OnnxNode) -> None:
@@ -132,8 +128,8 @@ def _variadic(op_class: type[Operation], mean: bool = False) -> Converter:
         values, perm = broadcast_operands(graph, [name for name in node.inputs if name], out_shape)
         result = values[0]
         for value in values[1:]:
-            shape = broadcast_shape(_shape(result), _shape(value))
-            op = op_class(result, value, f32_tensor(shape))  # type: ignore[call-arg]
+            shape = broadcast_shape(value_shape(result), value_shape(value))
+            op = op_class(result, value, f32_tensor(shape))
             result = graph.emit(op).results[0]
         if mean and len(values) > 1:
             factor = graph.emit_constant(np.full((1,) * len(out_shape), 1 / len(values), np.float32))
@@ -170,8 +166,8 @@ def convert_softmax(graph: OnnxGraph, node: OnnxNode) -> None:
     rows = int(np.prod(shape[:axis]))
     flat_type = f32_tensor((rows, int(np.prod(shape[axis:]))))
     flat = graph.reshape(graph.value(node.inputs[0], identity(rank)), flat_type)
-    softmax = graph.emit(SoftmaxOp(flat, flat_type, 1)).results[0]
-    graph.bind(node.outputs[0], graph.reshape(softmax, f32_tensor(shape)), identity(rank))
+    normalised = graph.emit(SoftmaxOp(flat, flat_type, 1)).results[0]
+    graph.bind(node.outputs[0], graph.reshape(normalised, f32_tensor(shape)), identity(rank))
 
 
 def convert_lrn(graph: OnnxGraph, node: OnnxNode) -> None:

@@ -151,7 +151,7 @@ class OnnxGraph:
     def _unknown_shapes(self) -> bool:
         """Whether some output of a node left to convert has no static shape."""
         return any(
-            self.shapes.get(name) is None or None in self.shapes[name]  # type: ignore[operator]
+            self.static_shape(name) is None
             for node in self.nodes
             if node.name not in self.folded
             for name in node.used_outputs()
@@ -166,13 +166,18 @@ class OnnxGraph:
             raise ModelVerificationError(
                 f"{self.source}: tensor '{name}' has no known shape (shape inference failed)"
             )
-        if None in shape:
+        if not loader.is_static(shape):
             shown = ", ".join("?" if extent is None else str(extent) for extent in shape)
             raise ModelVerificationError(
                 f"{self.source}: tensor '{name}' has a dynamic shape ([{shown}]); "
                 "only the batch dimension may be symbolic"
             )
-        return shape  # type: ignore[return-value]
+        return shape
+
+    def static_shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape of a tensor when every extent is known, else None."""
+        shape = self.shapes.get(name)
+        return shape if shape is not None and loader.is_static(shape) else None
 
     def tensor_type(self, name: str, perm: Perm | None = None) -> TensorType:
         """The IR type of an ONNX tensor in layout `perm` (default: canonical)."""

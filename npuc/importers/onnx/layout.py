@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType, f32
+from xdsl.dialects.builtin import Float32Type, TensorType, f32
 from xdsl.ir import SSAValue
 
 from npuc.data import NCHW_TO_NHWC
@@ -40,7 +40,7 @@ Perm = tuple[int, ...]
 """IR value = ONNX tensor.transpose(perm)."""
 
 
-def f32_tensor(shape: Sequence[int]) -> TensorType:
+def f32_tensor(shape: Sequence[int]) -> TensorType[Float32Type]:
     """`tensor<shape x f32>`."""
     return TensorType(f32, list(shape))
 

@@ -99,15 +99,15 @@ def convert_matmul(graph: OnnxGraph, node: OnnxNode) -> None:
         return
     lhs_shape, rhs_shape = graph.shape(node.inputs[0]), graph.shape(node.inputs[1])
     out_shape = graph.shape(node.outputs[0])
-    matrix = graph.constant(node.input(1))
-    if matrix is not None and matrix.ndim == 2:
+    right = graph.constant(node.input(1))
+    if right is not None and right.ndim == 2:
         # [..., K] x [K, O]: rows of the left operand through one fully connected layer
         rows = math.prod(lhs_shape[:-1])
         flat = graph.reshape(graph.value(node.inputs[0], identity(len(lhs_shape))),
                              f32_tensor((rows, lhs_shape[-1])))
-        fc = FullyConnectedOp(flat, graph.emit_constant(matrix.T),
-                              graph.emit_constant(np.zeros(matrix.shape[1], np.float32)),
-                              f32_tensor((rows, matrix.shape[1])))
+        fc = FullyConnectedOp(flat, graph.emit_constant(right.T),
+                              graph.emit_constant(np.zeros(right.shape[1], np.float32)),
+                              f32_tensor((rows, right.shape[1])))
         result = graph.reshape(graph.emit(fc).results[0], f32_tensor(out_shape))
         graph.bind(node.outputs[0], result, identity(len(out_shape)))
         return

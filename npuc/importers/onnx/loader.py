@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import onnx
@@ -178,6 +179,11 @@ def declared_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...] | None:
     return tuple(
         dim.dim_value if dim.HasField("dim_value") else None for dim in tensor_type.shape.dim
     )
+
+
+def is_static(shape: tuple[int | None, ...]) -> TypeGuard[tuple[int, ...]]:
+    """Whether every extent of a declared shape is known."""
+    return None not in shape
 
 
 def _raise_unsupported(

@@ -59,13 +59,13 @@ def convert_split(graph: OnnxGraph, node: OnnxNode) -> None:
     shape = graph.shape(node.inputs[0])
     axis = normalized_axes([node.int_attr("axis", 0)], len(shape))[0]
     value, perm = graph.stored(node.inputs[0])
-    pieces = [graph.shape(name) if name else None for name in node.outputs]
-    if any(piece is None for piece in pieces):
+    pieces = [graph.shape(name) for name in node.outputs if name]
+    if len(pieces) != len(node.outputs):
         sizes = ints_param(graph, node, 1, "split", "split sizes") or _even_split(
             shape[axis], len(node.outputs)
         )
         pieces = [tuple(size if i == axis else extent for i, extent in enumerate(shape)) for size in sizes]
-    types = [f32_tensor(permute(piece, perm)) for piece in pieces]  # type: ignore[arg-type]
+    types = [f32_tensor(permute(piece, perm)) for piece in pieces]
     split = graph.emit(SplitOp(value, types, perm.index(axis)))
     for name, result in zip(node.outputs, split.results):
         if name:
@@ -183,13 +183,13 @@ def convert_pad(graph: OnnxGraph, node: OnnxNode) -> None:
     if pads is None:
         pads = node.ints_attr("paddings", [])  # opset 1
     axes = normalized_axes(ints_param(graph, node, 3, "axes", "axes") or range(len(shape)), len(shape))
-    if len(pads) != 2 * len(axes):  # type: ignore[arg-type]
-        raise Unsupported(f"{len(pads)} pads for {len(axes)} axes")  # type: ignore[arg-type]
-    if any(p < 0 for p in pads):  # type: ignore[union-attr]
+    if len(pads) != 2 * len(axes):
+        raise Unsupported(f"{len(pads)} pads for {len(axes)} axes")
+    if any(p < 0 for p in pads):
         raise Unsupported("negative pads (cropping) are not supported")
     before, after = [0] * len(shape), [0] * len(shape)
     for position, axis in enumerate(axes):
-        before[axis], after[axis] = pads[position], pads[position + len(axes)]  # type: ignore[index]
+        before[axis], after[axis] = pads[position], pads[position + len(axes)]
     constant = float_param(graph, node, 2, "value", 0.0, "the pad value") if mode == "constant" else 0.0
     value, perm = graph.stored(node.inputs[0])
     paddings = [extent for axis in perm for extent in (before[axis], after[axis])]
@@ -241,7 +241,7 @@ def convert_resize(graph: OnnxGraph, node: OnnxNode) -> None:
 def _scales(graph: OnnxGraph, node: OnnxNode, modern: bool) -> list[float] | None:
     """The per-axis scales of a Resize/Upsample node, or None when sizes are given."""
     if "scales" in node.attrs:
-        return [float(s) for s in node.attrs["scales"]]  # type: ignore[union-attr]
+        return node.floats_attr("scales")
     index = 2 if modern else 1
     if modern and node.input(3):
         return None

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 if TYPE_CHECKING:
     from npuc.importers.onnx.importer import OnnxGraph
@@ -43,16 +44,49 @@ class OnnxNode:
 
     def int_attr(self, key: str, default: int) -> int:
         """An integer attribute, or `default` when absent."""
-        return int(self.attrs.get(key, default))  # type: ignore[call-overload]
+        return int(self._number(key, default))
 
     def float_attr(self, key: str, default: float) -> float:
         """A float attribute, or `default` when absent."""
-        return float(self.attrs.get(key, default))  # type: ignore[arg-type]
+        return float(self._number(key, default))
+
+    @overload
+    def ints_attr(self, key: str) -> list[int] | None: ...
+
+    @overload
+    def ints_attr(self, key: str, default: Sequence[int]) -> list[int]: ...
 
     def ints_attr(self, key: str, default: Sequence[int] | None = None) -> list[int] | None:
         """An integer-list attribute, or `default` when absent."""
+        if self.attrs.get(key) is None:
+            return None if default is None else list(default)
+        return [int(v) for v in self._list(key)]
+
+    def floats_attr(self, key: str) -> list[float]:
+        """A float-list attribute the node has."""
+        return [float(v) for v in self._list(key)]
+
+    def tensor_attr(self, key: str) -> np.ndarray | None:
+        """The array of a tensor attribute, or None when absent."""
         value = self.attrs.get(key)
-        return [int(v) for v in value] if value is not None else default  # type: ignore[union-attr]
+        if value is None:
+            return None
+        assert isinstance(value, onnx.TensorProto), f"{self.op_type} attribute '{key}' is {value!r}"
+        return numpy_helper.to_array(value)
+
+    def _number(self, key: str, default: float) -> float:
+        """A scalar attribute (ONNX's schema check gave it its kind), or `default`."""
+        value = self.attrs.get(key, default)
+        assert isinstance(value, int | float), f"{self.op_type} attribute '{key}' is {value!r}"
+        return value
+
+    def _list(self, key: str) -> list[int | float]:
+        """A list-of-numbers attribute (ONNX's schema check gave it its kind)."""
+        value = self.attrs[key]
+        assert isinstance(value, list) and all(isinstance(v, int | float) for v in value), (
+            f"{self.op_type} attribute '{key}' is {value!r}"
+        )
+        return value
 
 
 def node_name(node: onnx.NodeProto, index: int) -> str:

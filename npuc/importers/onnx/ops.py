@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from xdsl.ir import SSAValue
 
+from npuc.dialects.common import value_shape
 from npuc.dialects.graph import (
     AvgPool2dOp,
     ConcatOp,
@@ -46,7 +47,6 @@ Padding = tuple[int, int, int, int]
 
 def _pair(node: OnnxNode, key: str, default: int = 1) -> Pair:
     values = node.ints_attr(key, [default, default])
-    assert values is not None
     if len(values) != 2:
         raise Unsupported(f"'{key}' must have 2 values for a 2-D window, got {values}")
     return values[0], values[1]
@@ -88,9 +88,10 @@ def lifted(convert_2d: Callable[[OnnxGraph, OnnxNode], None]) -> Callable[[OnnxG
         attrs = dict(node.attrs)
         for key, unit in ONE_D_WINDOW_ATTRS.items():
             if key in attrs:
-                attrs[key] = [unit, *attrs[key]]  # type: ignore[misc]
+                attrs[key] = [unit, *node.ints_attr(key, [])]
         if "pads" in attrs:
-            attrs["pads"] = [0, attrs["pads"][0], 0, attrs["pads"][1]]  # type: ignore[index]
+            pads = node.ints_attr("pads", [])
+            attrs["pads"] = [0, pads[0], 0, pads[1]]
         convert_2d(graph, OnnxNode(node.name, node.op_type, inputs, outputs, attrs))
         result = graph.reshape(graph.values[outputs[0]], graph.tensor_type(output, (0, 2, 1)))
         graph.bind(output, result, (0, 2, 1))
@@ -110,7 +111,6 @@ def explicit_padding(
     auto_pad = node.attrs.get("auto_pad", "NOTSET")
     if auto_pad == "NOTSET":
         pads = node.ints_attr("pads", [0, 0, 0, 0])
-        assert pads is not None
         if len(pads) != 4:
             raise Unsupported(f"'pads' must have 4 values for a 2-D window, got {pads}")
         return pads[0], pads[1], pads[2], pads[3]
@@ -149,9 +149,9 @@ def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
                       graph.emit_constant(bias), ofm_type, *window)
         graph.bind(output, graph.emit(op).results[0])
     elif group == in_shape[1] and group_channels == 1:
-        op = DepthwiseConv2dOp(ifm, graph.emit_constant(weights.transpose(1, 2, 3, 0)),
-                               graph.emit_constant(bias), ofm_type, *window)
-        graph.bind(output, graph.emit(op).results[0])
+        depthwise = DepthwiseConv2dOp(ifm, graph.emit_constant(weights.transpose(1, 2, 3, 0)),
+                                      graph.emit_constant(bias), ofm_type, *window)
+        graph.bind(output, graph.emit(depthwise).results[0])
     else:
         graph.bind(output, _grouped_conv(graph, ifm, weights, bias, group, window, graph.shape(output)))
 
@@ -161,7 +161,7 @@ def _grouped_conv(
     window: tuple[Pair, Pair, Padding], out_shape: Sequence[int],
 ) -> SSAValue:
     """A grouped convolution as split -> one graph.conv2d per group -> concat."""
-    batch, height, width, channels = ifm.type.get_shape()  # type: ignore[attr-defined]
+    batch, height, width, channels = value_shape(ifm)
     out_channels = weights.shape[0]
     if channels % group or out_channels % group:
         raise Unsupported(f"{group} groups do not divide {channels} inputs and {out_channels} outputs")
@@ -273,7 +273,7 @@ def _undilate(
     """
     if any(stride % dilation for stride, dilation in zip(strides, dilations)):
         raise Unsupported(f"dilations {list(dilations)} must divide strides {list(strides)}")
-    shape = list(ifm.type.get_shape())  # type: ignore[attr-defined]
+    shape = list(value_shape(ifm))
     begin, end, step = [0, 0, 0, 0], list(shape), [1, 1, 1, 1]
     new_strides, new_padding = [0, 0], [0, 0, 0, 0]
     for axis in (0, 1):
@@ -287,7 +287,8 @@ def _undilate(
         begin[1 + axis], end[1 + axis], step[1 + axis] = first, first + (count - 1) * dilation + 1, dilation
         shape[1 + axis] = count
     sliced = graph.emit(SliceOp(ifm, f32_tensor(shape), begin, end, step)).results[0]
-    return sliced, (new_strides[0], new_strides[1]), tuple(new_padding)  # type: ignore[return-value]
+    top, left, bottom, right = new_padding
+    return sliced, (new_strides[0], new_strides[1]), (top, left, bottom, right)
 
 
 def convert_average_pool(graph: OnnxGraph, node: OnnxNode) -> None:
@@ -299,7 +300,8 @@ def convert_average_pool(graph: OnnxGraph, node: OnnxNode) -> None:
     if node.int_attr("count_include_pad", 0) and any(padding):
         declared = explicit_padding(node, graph.shape(node.inputs[0])[2:], kernel, strides, (1, 1))
         ifm = _zero_pad(graph, ifm, declared)
-        padding = tuple(p - d for p, d in zip(padding, declared))  # type: ignore[assignment]
+        top, left, bottom, right = (p - d for p, d in zip(padding, declared))
+        padding = (top, left, bottom, right)
     pool = AvgPool2dOp(ifm, graph.tensor_type(node.outputs[0]), kernel, strides, padding)
     graph.bind(node.outputs[0], graph.emit(pool).results[0])
 
@@ -309,7 +311,7 @@ def _zero_pad(graph: OnnxGraph, ifm: SSAValue, padding: Padding) -> SSAValue:
     if not any(padding):
         return ifm
     top, left, bottom, right = padding
-    batch, height, width, channels = ifm.type.get_shape()  # type: ignore[attr-defined]
+    batch, height, width, channels = value_shape(ifm)
     padded_type = f32_tensor((batch, height + top + bottom, width + left + right, channels))
     pad = PadOp(ifm, padded_type, [0, 0, top, bottom, left, right, 0, 0], "constant", 0.0)
     return graph.emit(pad).results[0]

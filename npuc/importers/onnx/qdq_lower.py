@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from npuc.importers.onnx.importer import OnnxGraph
 
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import constant_value, layer_name
+from npuc.dialects.common import constant_value, layer_name, value_shape
 from npuc.dialects.quantized import (
     ONNXRUNTIME_ROUNDING,
     ROUNDING_ATTRIBUTE,
@@ -57,6 +57,7 @@ from npuc.dialects.quantized import (
     quant_type,
     storage_of,
 )
+from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.importers.common import first_line
 from npuc.importers.onnx.node import OnnxNode
@@ -65,7 +66,7 @@ from npuc.ir import main_function
 from npuc.quantization.params import activation_type, quantize_bias
 from npuc.reference import fixed_point
 
-_CONV_LIKE: dict[type[Operation], type[Operation]] = {
+_CONV_LIKE: dict[type[Operation], type[QuantizedConvLike]] = {
     graph.Conv2dOp: quantized.Conv2dOp,
     graph.DepthwiseConv2dOp: quantized.DepthwiseConv2dOp,
     graph.FullyConnectedOp: quantized.FullyConnectedOp,
@@ -158,7 +159,7 @@ class QdqLowering:
             raise Unrepresentable("its weights are not quantized (no DequantizeLinear)")
         if np.any(stored.zero_points != 0) or stored.data.dtype != np.int8:
             raise Unrepresentable("weights must be int8 with zero points 0 (symmetric)")
-        weights = constant_value(op.operands[1].owner.value)  # type: ignore[attr-defined]
+        weights = _float_constant(op.operands[1])
         channels = weights.shape[axis]
         scales = np.broadcast_to(stored.scales.astype(np.float32), (channels,))
         integers = fixed_point.quantize(weights, scales, 0, -128, 127, axis=axis)
@@ -176,7 +177,7 @@ class QdqLowering:
         if stored is not None and stored.data.dtype == np.int32:
             integers = stored.data.reshape(-1).astype(np.int32)
         else:
-            bias = constant_value(op.operands[2].owner.value)  # type: ignore[attr-defined]
+            bias = _float_constant(op.operands[2])
             integers = quantize_bias(bias, ifm_scale, scales)
         return self.insert(quantized.ConstantOp(_dense(integers, i32)), op).results[0]
 
@@ -190,7 +191,7 @@ class QdqLowering:
         new_op = target.create(
             operands=list(operands),
             result_types=[
-                TensorType(element_type, result.type.get_shape())  # type: ignore[attr-defined]
+                TensorType(element_type, value_shape(result))
                 for result in op.results
             ],
             properties=dict(op.properties),
@@ -202,7 +203,7 @@ class QdqLowering:
         """`new_op`, followed by a requantize to `wanted` when its result has other parameters."""
         if quant_type(new_op.results[0]) == wanted:
             return new_op
-        shape = new_op.results[0].type.get_shape()  # type: ignore[attr-defined]
+        shape = value_shape(new_op.results[0])
         requantize = quantized.RequantizeOp.create(
             operands=[new_op.results[0]], result_types=[TensorType(wanted, shape)],
             attributes=dict(op.attributes),
@@ -212,11 +213,13 @@ class QdqLowering:
     def lower(self, op: Operation) -> Operation:
         """Insert the quantized form of graph op `op`; the op whose results replace its own."""
         if type(op) in _CONV_LIKE:
-            target = _CONV_LIKE[type(op)]
+            conv = _CONV_LIKE[type(op)]
             ifm = self.operand(op.operands[0], op)
-            weights, scales = self.weights(op, target.WEIGHT_AXIS)  # type: ignore[attr-defined]
-            bias = self.bias(op, quant_type(ifm).scale, scales)  # type: ignore[union-attr]
-            return self.rebuild(op, target, [ifm, weights, bias], self.result_type(op))
+            ifm_type = quant_type(ifm)
+            assert ifm_type is not None
+            weights, scales = self.weights(op, conv.WEIGHT_AXIS)
+            bias = self.bias(op, ifm_type.scale, scales)
+            return self.rebuild(op, conv, [ifm, weights, bias], self.result_type(op))
         operands = [self.operand(value, op) for value in op.operands]
         if isinstance(op, graph.ReluOp | graph.ClipOp):
             return self.requantize(op, self.clamp(op, operands[0]), self.result_type(op))
@@ -227,9 +230,11 @@ class QdqLowering:
             raise Unrepresentable("no quantized form")
         if issubclass(target, quantized.SameQuantizationLayerOp):
             recorded = self.recorded(op.results[0])
-            new_op = self.rebuild(op, target, operands, quant_type(operands[0]))  # type: ignore[arg-type]
-            if isinstance(new_op, quantized.PadOp):
-                new_op.properties["value"] = IntegerAttr(self.stored_value(op.value.value.data, operands[0]), 64)  # type: ignore[attr-defined]
+            source = quant_type(operands[0])
+            assert source is not None
+            new_op = self.rebuild(op, target, operands, source)
+            if isinstance(op, graph.PadOp):
+                new_op.properties["value"] = IntegerAttr(self.stored_value(op.fill_value(), operands[0]), 64)
             return new_op if recorded is None else self.requantize(op, new_op, _int8_type(recorded))
         return self.rebuild(op, target, operands, self.result_type(op))
 
@@ -239,18 +244,25 @@ class QdqLowering:
         assert qtype is not None
         return int(fixed_point.quantize(np.float32(value), qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax))
 
-    def clamp(self, op: Operation, ifm: SSAValue) -> Operation:
+    def clamp(self, op: graph.ReluOp | graph.ClipOp, ifm: SSAValue) -> Operation:
         """A standalone ReLU or Clip as `quantized.clamp` on the input's parameters."""
         qtype = quant_type(ifm)
         assert qtype is not None
         bounds = [qtype.qmin, qtype.qmax]
-        limits = (0.0, None) if isinstance(op, graph.ReluOp) else (op.min.value.data, op.max.value.data)  # type: ignore[attr-defined]
+        limits = (0.0, None) if isinstance(op, graph.ReluOp) else (op.min.value.data, op.max.value.data)
         for index, bound in enumerate(limits):
             if bound is not None:
                 bounds[index] = self.stored_value(bound, ifm)
         new_op = quantized.ClampOp(ifm, bounds[0], bounds[1])
         new_op.attributes.update(op.attributes)
         return self.insert(new_op, op)
+
+
+def _float_constant(value: SSAValue) -> np.ndarray:
+    """The data of a float operand that ONNX gave as a constant (weights, bias)."""
+    owner = value.owner
+    assert isinstance(owner, graph.ConstantOp), "a recorded constant is imported as a graph.constant"
+    return constant_value(owner.value)
 
 
 def lower_to_quantized(
@@ -271,7 +283,7 @@ def lower_to_quantized(
         if activation is None:
             problems.append((lowering.names.get(argument, "input"), "input", "not followed by a QuantizeLinear"))
             continue
-        shape = argument.type.get_shape()  # type: ignore[attr-defined]
+        shape = value_shape(argument)
         quantize = quantized.QuantizeOp(argument, TensorType(_int8_type(activation), shape))
         lowering.values[argument] = lowering.insert(quantize, first).results[0]
     old_ops = list(block.ops)

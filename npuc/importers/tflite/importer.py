@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    AnyDenseElement,
     BytesAttr,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
@@ -107,9 +108,11 @@ class TfliteGraph:
 
     def constant(self, index: int) -> np.ndarray | None:
         """The data of a constant tensor as a numpy array, or None for an activation."""
-        if index < 0 or self.tensors[index].data is None:
+        if index < 0:
             return None
         tensor = self.tensors[index]
+        if tensor.data is None:
+            return None
         dtype = NUMPY_DTYPES.get(tensor.type_code)
         if dtype is None:
             raise Unsupported(f"constant '{tensor.name}' of type {tensor.type_name}")
@@ -154,6 +157,7 @@ class TfliteGraph:
         """A `quantized.constant` holding `array`'s bytes, typed `result_type`."""
         qtype = result_type.element_type
         storage = qtype.storage_type if isinstance(qtype, UniformQuantizedType) else qtype
+        assert isinstance(storage, AnyDenseElement), f"no dense storage for {qtype}"
         data = np.ascontiguousarray(array).tobytes()
         value = DenseIntOrFPElementsAttr(TensorType(storage, result_type.get_shape()), BytesAttr(data))
         op = ConstantOp(value, result_type)

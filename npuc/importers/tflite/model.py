@@ -42,7 +42,7 @@ OPTIONS_NAMES = {
 }
 """TFLite builtin options type code -> its table name (`Conv2DOptions`)."""
 
-NUMPY_DTYPES = {
+NUMPY_DTYPES: dict[int, np.dtype] = {
     tflite.TensorType.FLOAT32: np.dtype("<f4"),
     tflite.TensorType.FLOAT16: np.dtype("<f2"),
     tflite.TensorType.FLOAT64: np.dtype("<f8"),

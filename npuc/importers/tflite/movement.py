@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 from xdsl.dialects.builtin import TensorType
 
 from npuc.dialects import quantized
+from npuc.dialects.movement import DepthToSpaceBase, SpaceToDepthBase
 from npuc.importers.tflite.ops import (
     Unsupported,
     fused_activation,
     input_index,
+    int_option,
     option,
     require_same_quantization,
     reshape,
@@ -46,7 +48,7 @@ def convert_concatenation(graph: TfliteGraph, operator: TfliteOperator) -> None:
     if fused_activation(operator) != "none":
         raise Unsupported("fused activation on CONCATENATION is not supported")
     output_type = graph.ir_type(operator.outputs[0])
-    axis = _axis(option(operator, "Axis", 0), len(output_type.get_shape()))
+    axis = _axis(int_option(operator, "Axis", 0), len(output_type.get_shape()))
     inputs = [graph.value(index) for index in operator.inputs]
     graph.emit(op := quantized.ConcatOp(inputs, output_type, axis))
     graph.bind(operator.outputs[0], op.output)
@@ -97,15 +99,15 @@ def convert_strided_slice(graph: TfliteGraph, operator: TfliteOperator) -> None:
     if option(operator, "Offset", False):
         raise Unsupported("STRIDED_SLICE with offset is not supported")
     shape = graph.tensor(operator.inputs[0]).shape
-    arguments = [
+    first, last, steps = (
         [int(v) for v in graph.require_constant(operator.inputs[i], what).reshape(-1)]
         for i, what in ((1, "begin"), (2, "end"), (3, "strides"))
-    ]
+    )
     masks = [
-        option(operator, name, 0)
+        int_option(operator, name, 0)
         for name in ("BeginMask", "EndMask", "EllipsisMask", "NewAxisMask", "ShrinkAxisMask")
     ]
-    begin, end, strides = resolve_strided_slice(shape, *arguments, *masks)
+    begin, end, strides = resolve_strided_slice(shape, first, last, steps, *masks)
     _emit_slice(graph, operator, begin, end, strides)
 
 
@@ -215,7 +217,7 @@ def convert_unpack(graph: TfliteGraph, operator: TfliteOperator) -> None:
     require_same_quantization(graph, operator)
     source = graph.value(operator.inputs[0])
     shape = list(graph.tensor(operator.inputs[0]).shape)
-    axis = _axis(option(operator, "Axis", 0), len(shape))
+    axis = _axis(int_option(operator, "Axis", 0), len(shape))
     assert isinstance(source.type, TensorType)
     piece_type = TensorType(source.type.element_type, [*shape[:axis], 1, *shape[axis + 1 :]])
     graph.emit(op := quantized.SplitOp(source, [piece_type] * shape[axis], axis))
@@ -226,7 +228,7 @@ def convert_unpack(graph: TfliteGraph, operator: TfliteOperator) -> None:
 def convert_pack(graph: TfliteGraph, operator: TfliteOperator) -> None:
     """PACK -> each input reshaped with a unit axis, then quantized.concat along it."""
     output_type = graph.ir_type(operator.outputs[0])
-    axis = _axis(option(operator, "Axis", 0), len(output_type.get_shape()))
+    axis = _axis(int_option(operator, "Axis", 0), len(output_type.get_shape()))
     pieces = []
     for index in operator.inputs:
         shape = list(graph.tensor(index).shape)
@@ -279,12 +281,12 @@ def resize_modes(mode: str, align_corners: bool, half_pixel_centers: bool) -> tu
     return "asymmetric", "floor"
 
 
-def _block_rearrange(op_class: type):
+def _block_rearrange(op_class: type[DepthToSpaceBase | SpaceToDepthBase]):
     def convert(graph: TfliteGraph, operator: TfliteOperator) -> None:
         require_same_quantization(graph, operator)
         op = op_class(
             graph.value(operator.inputs[0]), graph.ir_type(operator.outputs[0]),
-            option(operator, "BlockSize", 1),
+            int_option(operator, "BlockSize", 1),
         )  # fmt: skip
         graph.emit(op)
         graph.bind(operator.outputs[0], op.output)

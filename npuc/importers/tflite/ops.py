@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tflite
 from xdsl.dialects.builtin import Float32Type, TensorType
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 
 from npuc.dialects import quantized
+from npuc.dialects.common import BinaryBase
 from npuc.dialects.quantized import quant_type
+from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 
 if TYPE_CHECKING:
     from npuc.importers.tflite.importer import TfliteGraph
@@ -43,6 +45,20 @@ def option(operator: TfliteOperator, getter: str, default: object = None) -> obj
     if operator.options is None:
         return default
     return getattr(operator.options, getter)()
+
+
+def int_option(operator: TfliteOperator, getter: str, default: int) -> int:
+    """An integer (or enum) field of the operator's builtin options, or `default`."""
+    value = option(operator, getter, default)
+    assert isinstance(value, int), f"{operator.op_type} option {getter} is {value!r}"
+    return value
+
+
+def float_option(operator: TfliteOperator, getter: str, default: float) -> float:
+    """A float field of the operator's builtin options, or `default`."""
+    value = option(operator, getter, default)
+    assert isinstance(value, float), f"{operator.op_type} option {getter} is {value!r}"
+    return value
 
 
 def fused_activation(operator: TfliteOperator) -> str:
@@ -118,10 +134,10 @@ def _pair(
     operator: TfliteOperator, prefix: str, suffixes: tuple[str, str] = ("H", "W")
 ) -> tuple[int, int]:
     """A (height, width) option pair such as StrideH/StrideW; both must be positive."""
-    pair = tuple(int(option(operator, prefix + suffix, 1)) for suffix in suffixes)
+    pair = (int_option(operator, prefix + suffixes[0], 1), int_option(operator, prefix + suffixes[1], 1))
     if min(pair) < 1:
         raise Unsupported(f"{prefix.lower()} {list(pair)} (must be positive)")
-    return pair  # type: ignore[return-value]
+    return pair
 
 
 def _dilations(operator: TfliteOperator) -> tuple[int, int]:
@@ -169,13 +185,13 @@ def convert_depthwise_conv2d(graph: TfliteGraph, operator: TfliteOperator) -> No
     _convolution(graph, operator, quantized.DepthwiseConv2dOp, graph.tensor(operator.inputs[1]).shape[3])
 
 
-def _convolution(graph: TfliteGraph, operator: TfliteOperator, op_class: type, channels: int) -> None:
+def _convolution(graph: TfliteGraph, operator: TfliteOperator, op_class: type[Conv2dBase], channels: int) -> None:
     """A conv-like op over inputs (ifm, weights, optional bias) with its window options."""
     ifm, weights_index = operator.inputs[0], operator.inputs[1]
     weights = _constant_weights(graph, weights_index)
     strides, dilations = _pair(operator, "Stride"), _dilations(operator)
     padding = window_padding(
-        option(operator, "Padding", tflite.Padding.VALID), graph.tensor(ifm).shape[1:3],
+        int_option(operator, "Padding", tflite.Padding.VALID), graph.tensor(ifm).shape[1:3],
         graph.tensor(weights_index).shape[1:3], strides, dilations,
     )  # fmt: skip
     op = op_class(
@@ -234,7 +250,7 @@ def convert_transpose_conv(graph: TfliteGraph, operator: TfliteOperator) -> None
     ofm_shape = ofm_type.get_shape()
     strides = _pair(operator, "Stride")
     pad = window_padding(
-        option(operator, "Padding", tflite.Padding.VALID), ofm_shape[1:3], weights_shape[1:3], strides
+        int_option(operator, "Padding", tflite.Padding.VALID), ofm_shape[1:3], weights_shape[1:3], strides
     )
     crop, extra = [pad[0], pad[1], 0, 0], [0, 0]
     for axis in (0, 1):
@@ -248,7 +264,7 @@ def convert_transpose_conv(graph: TfliteGraph, operator: TfliteOperator) -> None
     _bind_result(graph, operator, op)
 
 
-def _binary(op_class: type, with_activation: bool) -> Callable[[TfliteGraph, TfliteOperator], None]:
+def _binary(op_class: type[BinaryBase], with_activation: bool) -> Callable[[TfliteGraph, TfliteOperator], None]:
     def convert(graph: TfliteGraph, operator: TfliteOperator) -> None:
         activation = fused_activation(operator) if with_activation else "none"
         if operator.op_type in ("ADD", "SUB"):
@@ -270,13 +286,13 @@ def _check_int16_scaling(graph: TfliteGraph, operator: TfliteOperator) -> None:
         raise Unsupported("int16 power-of-two scaling (pot_scale_int16) is not supported")
 
 
-def _pool(op_class: type) -> Callable[[TfliteGraph, TfliteOperator], None]:
+def _pool(op_class: type[Pool2dBase]) -> Callable[[TfliteGraph, TfliteOperator], None]:
     def convert(graph: TfliteGraph, operator: TfliteOperator) -> None:
         kernel = _pair(operator, "Filter", ("Height", "Width"))
         strides = _pair(operator, "Stride")
         ifm = operator.inputs[0]
         padding = window_padding(
-            option(operator, "Padding", tflite.Padding.VALID), graph.tensor(ifm).shape[1:3], kernel, strides
+            int_option(operator, "Padding", tflite.Padding.VALID), graph.tensor(ifm).shape[1:3], kernel, strides
         )
         require_same_quantization(graph, operator)
         op = op_class(
@@ -332,6 +348,7 @@ def convert_quantize(graph: TfliteGraph, operator: TfliteOperator) -> None:
     source = graph.value(operator.inputs[0])
     result_type = graph.ir_type(operator.outputs[0])
     assert isinstance(source.type, TensorType)
+    op: Operation
     if isinstance(source.type.element_type, Float32Type):
         op = quantized.QuantizeOp(source, result_type)
     else:
@@ -366,7 +383,7 @@ CONVERTERS = {
     "REDUCE_MIN": _reduce("min"),
     "SOFTMAX": _unary(
         lambda source, result, operator: quantized.SoftmaxOp(
-            source, result, len(result.get_shape()) - 1, option(operator, "Beta", 1.0)
+            source, result, len(result.get_shape()) - 1, float_option(operator, "Beta", 1.0)
         )
     ),
     "LOGISTIC": _unary(lambda source, result, _: quantized.LogisticOp(source, result)),
@@ -374,7 +391,7 @@ CONVERTERS = {
     "HARD_SWISH": _unary(lambda source, result, _: quantized.HardSwishOp(source, result)),
     "LEAKY_RELU": _unary(
         lambda source, result, operator: quantized.LeakyReluOp(
-            source, result, option(operator, "Alpha", 0.2)
+            source, result, float_option(operator, "Alpha", 0.2)
         )
     ),
     "RELU": _relu("relu"),

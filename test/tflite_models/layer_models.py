@@ -34,6 +34,10 @@ def conv_models(rng_for):
         ("conv_2d_pointwise_batch2", np.int8, (2, 5, 5, 8), 6, (1, 1), (1, 1), (1, 1), VALID, True, "none", np.int32),
         ("conv_2d_16x8_same", np.int16, (1, 8, 8, 3), 4, (3, 3), (1, 1), (1, 1), SAME, True, "relu", np.int64),
         ("conv_2d_16x8_int32_bias", np.int16, (1, 9, 9, 3), 4, (3, 3), (2, 2), (1, 1), VALID, True, "none", np.int32),
+        # SAME padding that is not symmetric: stride 2 over an even extent, stride 3, dilation 3 of a 2-tap kernel
+        ("conv_2d_same_s2_even", np.int8, (1, 8, 8, 3), 4, (3, 3), (2, 2), (1, 1), SAME, True, "none", np.int32),
+        ("conv_2d_same_s3", np.int8, (1, 11, 10, 3), 4, (3, 3), (3, 3), (1, 1), SAME, True, "relu", np.int32),
+        ("conv_2d_same_dilated_asymmetric", np.int8, (1, 9, 8, 2), 3, (2, 3), (1, 1), (3, 2), SAME, True, "none", np.int32),
     ]  # fmt: skip
     for name, dtype, shape, channels, kernel, strides, dilations, padding, per_channel, activation, bias_type in cases:  # fmt: skip
         rng = rng_for(name)
@@ -69,6 +73,10 @@ def depthwise_models(rng_for):
         ("depthwise_conv_2d_dilated", np.int8, (1, 10, 9, 2), 3, (2, 3), (1, 2), (2, 2), SAME, True, "relu"),
         ("depthwise_conv_2d_per_tensor", np.int8, (1, 6, 6, 5), 1, (5, 5), (1, 1), (1, 1), SAME, False, "relu_n1_to_1"),
         ("depthwise_conv_2d_16x8", np.int16, (1, 8, 8, 4), 1, (3, 3), (1, 1), (1, 1), SAME, True, "none"),
+        # SAME padding that is not symmetric, as for CONV_2D
+        ("depthwise_conv_2d_same_s2_even", np.int8, (1, 8, 10, 3), 2, (3, 3), (2, 2), (1, 1), SAME, True, "none"),
+        ("depthwise_conv_2d_same_s3", np.int8, (1, 10, 11, 2), 1, (3, 3), (3, 3), (1, 1), SAME, True, "relu"),
+        ("depthwise_conv_2d_dilated_asymmetric", np.int8, (1, 9, 9, 4), 1, (2, 2), (1, 1), (3, 3), SAME, True, "relu6"),
     ]  # fmt: skip
     for name, dtype, shape, multiplier, kernel, strides, dilations, padding, per_channel, activation in cases:  # fmt: skip
         rng = rng_for(name)
@@ -241,6 +249,9 @@ def pool_models(rng_for):
         ("valid_s2", np.int8, (1, 10, 9, 2), (2, 3), (2, 2), VALID, "relu"),
         ("same_s3_relu6", np.int8, (2, 8, 8, 5), (4, 4), (3, 3), SAME, "relu6"),
         ("16x8", np.int16, (1, 7, 6, 3), (3, 3), (2, 2), SAME, "none"),
+        # SAME padding that is not symmetric: more at the bottom and right
+        ("same_s2_even", np.int8, (1, 8, 6, 3), (3, 3), (2, 2), SAME, "none"),
+        ("same_s3_asymmetric", np.int8, (1, 10, 7, 2), (2, 3), (3, 3), SAME, "relu"),
     ]  # fmt: skip
     for operator, prefix in (
         ("AVERAGE_POOL_2D", "average_pool_2d"),

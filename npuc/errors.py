@@ -49,5 +49,9 @@ class AllocationError(NpucError):
     """Buffers could not be placed in the target's memories, or a placement is invalid."""
 
 
+class MemoryHazardError(NpucError):
+    """A lowered program reads bytes it overwrote before the read, or never wrote (`npuc.sim.hazards`)."""
+
+
 class PipelineError(NpucError):
     """A pass reported that it cannot process the module (the message names the op)."""

@@ -6,7 +6,9 @@ are written through their feature-map descriptors, and each command reads its
 operands from memory, computes with the TFLite integer kernels and writes its
 OFM back to memory. Nothing is taken from the quantized IR the program came
 from, so a wrong address, an overlapping allocation or a bad scale/bias table
-shows up as a wrong output: the simulator must reproduce the quantized
+shows up as a wrong output, or, for overlaps that a command-at-a-time
+simulation cannot see, as a `MemoryHazardError` of the hazard check run
+first (`npuc.sim.hazards`): the simulator must reproduce the quantized
 reference interpreter bit for bit.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation
 
 from npuc.dialects import npu
@@ -24,6 +26,7 @@ from npuc.errors import InputDataError, NpucError
 from npuc.reference import int_elementwise, int_kernels
 from npuc.reference.fixed_point import dequantize, quantize
 from npuc.sim import integer_ops
+from npuc.sim.hazards import check_program, region_sizes
 
 
 class Memories:
@@ -53,27 +56,6 @@ class Memories:
     def bytes(self, buffer: npu.BufferAttr) -> np.ndarray:
         """The bytes of a buffer (a view)."""
         return self.regions[buffer.region.data][buffer.offset.data : buffer.end]
-
-
-def _extent_of(attr: object) -> tuple[str, int] | None:
-    if isinstance(attr, npu.FeatureMapAttr):
-        return attr.region.data, attr.offset.data + attr.byte_extent()
-    if isinstance(attr, npu.BufferAttr):
-        return attr.region.data, attr.end
-    return None
-
-
-def memory_sizes(module: ModuleOp) -> dict[str, int]:
-    """Bytes each region needs: the end of the furthest buffer referencing it."""
-    sizes: dict[str, int] = {}
-    for op in module.ops:
-        for attr in op.properties.values():
-            for value in attr.data if isinstance(attr, ArrayAttr) else (attr,):
-                extent = _extent_of(value)
-                if extent is not None:
-                    region, end = extent
-                    sizes[region] = max(sizes.get(region, 0), end)
-    return sizes
 
 
 def _scale_bias(
@@ -258,8 +240,13 @@ def _load_output(memories: Memories, op: npu.OutputOp) -> np.ndarray:
 
 
 def simulate_sample(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Run the command program once; `inputs` follow the `npu.input` order."""
-    memories = Memories(memory_sizes(module))
+    """Check the program for memory hazards, then run it once; `inputs` follow the `npu.input` order."""
+    check_program(module)
+    return _run(module, inputs)
+
+
+def _run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    memories = Memories(region_sizes(module))
     input_ops = [op for op in module.ops if isinstance(op, npu.InputOp)]
     if len(inputs) != len(input_ops):
         raise InputDataError(f"the program has {len(input_ops)} input(s), got {len(inputs)}")
@@ -277,12 +264,12 @@ def simulate_sample(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.n
 def simulate(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run the program on a batch: arrays with N samples stacked on axis 0.
 
-    The program itself is compiled for batch 1; each sample runs separately
-    and the outputs are stacked again.
+    The program is first checked for memory hazards (`npuc.sim.hazards`:
+    the functional simulation alone would miss an OFM written over its own
+    IFM). It is compiled for batch 1; each sample runs separately and the
+    outputs are stacked again.
     """
+    check_program(module)
     count = len(inputs[0]) if inputs else 1
-    results = [
-        simulate_sample(module, [array[index : index + 1] for array in inputs])
-        for index in range(count)
-    ]
+    results = [_run(module, [array[index : index + 1] for array in inputs]) for index in range(count)]
     return [np.concatenate(parts) for parts in zip(*results)]

@@ -1,0 +1,213 @@
+"""Memory hazards of a lowered program, found from its commands alone.
+
+The back end decides where every buffer lives (npu-schedule, npu-allocate)
+from live ranges it computes on the quantized IR. This checker does not use
+any of that: it replays the lowered program in order, byte by byte, and
+records which command last wrote each byte. Every command reads its operands
+(IFMs, weights, scale/bias table, lookup table, DMA source, CPU-op inputs;
+the host reads the outputs after the last command), then writes its results.
+A program is wrong when
+
+- a command reads a byte nothing wrote before (no constant, input or
+  command put a value there);
+- a command writes bytes it also reads: the NPU streams its OFM out block by
+  block while it still reads its IFM, so an OFM over its own IFM corrupts
+  the IFM before the last blocks read it (the functional simulator would not
+  notice: it reads a whole IFM before writing);
+- a read sees bytes of more than one writer in a way no producer explains.
+  A read is of one producer's result (its whole footprint, or a slice of it:
+  a split) or of several producers that wrote disjoint slices of it (a
+  concat). When a writer's footprint covers the whole read and yet another
+  writer owns some of its bytes, the later writer overwrote data that was
+  still to be read: the first buffer's live range ended too early. Writers
+  that straddle the read's edge, or whose slices overlap, are the same bug.
+
+A later buffer that replaces another one's bytes exactly (same place, same
+size) before its last read is beyond any check without the program's
+dataflow: the reader then sees one writer, as in a correct program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation
+
+from npuc.dialects import npu
+from npuc.dialects.common import LAYER_ATTR
+from npuc.errors import MemoryHazardError
+
+Location = npu.FeatureMapAttr | npu.BufferAttr
+"""What a command reads or writes: a feature map (strided) or a buffer (contiguous bytes)."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """One operand of a command: its role (`ifm`, `weights`, ...) and its location."""
+
+    role: str
+    location: Location
+
+    @property
+    def region(self) -> str:
+        """The memory region the operand lives in."""
+        return self.location.region.data
+
+    def addresses(self) -> np.ndarray:
+        """The byte addresses the operand covers, in its region (sorted, unique)."""
+        return byte_addresses(self.location)
+
+
+def byte_addresses(location: Location) -> np.ndarray:
+    """Every byte of a buffer, or of each element of a strided feature map."""
+    if isinstance(location, npu.BufferAttr):
+        return np.arange(location.offset.data, location.end, dtype=np.int64)
+    element_bytes = location.element_type.bits // 8
+    addresses = np.arange(element_bytes, dtype=np.int64) + location.offset.data
+    for extent, stride in zip(location.shape_values(), location.stride_values()):
+        addresses = (np.arange(extent, dtype=np.int64) * stride)[:, None] + addresses.ravel()[None, :]
+    return np.unique(addresses)
+
+
+def end_of(location: Location) -> int:
+    """The byte after the last one a location covers."""
+    if isinstance(location, npu.BufferAttr):
+        return location.end
+    return location.offset.data + location.byte_extent()
+
+
+def accesses(op: Operation) -> tuple[list[Access], list[Access]]:
+    """(reads, writes) of one program op, by the npu dialect's operand roles."""
+    if isinstance(op, npu.ConstantOp):
+        return [], [Access("constant", op.buffer)]
+    if isinstance(op, npu.InputOp):
+        return [], [Access("input", op.fm)]
+    if isinstance(op, npu.OutputOp):
+        return [Access("output", op.fm)], []
+    if isinstance(op, npu.DmaOp):
+        return [Access("src", op.src)], [Access("dst", op.dst)]
+    if isinstance(op, npu.CpuOp):
+        return _listed("input", op.inputs.data), _listed("output", op.outputs.data)
+    if isinstance(op, npu.ComputeOp):
+        reads = [
+            Access(role, location)
+            for role in ("ifm", "ifm2", "weights", "scale_bias", "lut")
+            if isinstance(location := op.properties.get(role), npu.FeatureMapAttr | npu.BufferAttr)
+        ]
+        return reads, [Access("ofm", op.ofm)]
+    raise MemoryHazardError(f"hazard check: '{op.name}' is not an npu program command")
+
+
+def _listed(role: str, locations: tuple[object, ...]) -> list[Access]:
+    """The feature maps of a CPU op's inputs or outputs, numbered."""
+    found = []
+    for index, location in enumerate(locations):
+        assert isinstance(location, npu.FeatureMapAttr), "verified: a CPU op lists feature maps"
+        found.append(Access(f"{role} {index}", location))
+    return found
+
+
+@dataclass(frozen=True)
+class Write:
+    """A result in memory: the command that wrote it and where."""
+
+    command: str
+    access: Access
+
+
+def describe(op: Operation, position: int) -> str:
+    """How messages name a program op: its position, layer and name."""
+    layer = op.attributes.get(LAYER_ATTR)
+    name = f"{layer.data} ({op.name})" if isinstance(layer, StringAttr) else op.name
+    return f"command {position}, {name}"
+
+
+def _span(addresses: np.ndarray) -> str:
+    return f"[{int(addresses.min())}, {int(addresses.max()) + 1})"
+
+
+class HazardChecker:
+    """Replays a program's accesses in order, keeping the last writer of every byte."""
+
+    def __init__(self, sizes: dict[str, int]):
+        self.owner = {region: np.full(size, -1, dtype=np.int32) for region, size in sizes.items()}
+        self.writes: list[Write] = []
+
+    def step(self, op: Operation, position: int) -> None:
+        """Check one op's reads against the memory state, then record its writes."""
+        command = describe(op, position)
+        reads, writes = accesses(op)
+        for access in reads:
+            self.check_read(command, access)
+        for write in writes:
+            self.check_not_reading_while_writing(command, write, reads)
+        for write in writes:
+            self.owner[write.region][write.addresses()] = len(self.writes)
+            self.writes.append(Write(command, write))
+
+    def check_read(self, command: str, access: Access) -> None:
+        """The bytes `access` reads were written, by one producer or by disjoint slices of it."""
+        read = access.addresses()
+        owners = self.owner[access.region][read]
+        if (owners < 0).any():
+            unwritten = read[owners < 0]
+            raise MemoryHazardError(
+                f"{command} reads its {access.role} at {access.region} {_span(read)}, "
+                f"but nothing wrote {access.region} {_span(unwritten)} before"
+            )
+        writers = [int(index) for index in np.unique(owners)]
+        if len(writers) == 1:
+            return
+        footprints = {index: self.writes[index].access.addresses() for index in writers}
+        for index, footprint in footprints.items():
+            if np.isin(read, footprint, assume_unique=True).all():
+                others = [self.writes[other].command for other in writers if other != index]
+                raise MemoryHazardError(
+                    f"{command} reads its {access.role} at {access.region} {_span(read)}, the result of "
+                    f"{self.writes[index].command}, but {'; '.join(others)} overwrote part of it before"
+                )
+            if not np.isin(footprint, read, assume_unique=True).all():
+                raise MemoryHazardError(
+                    f"{command} reads its {access.role} at {access.region} {_span(read)}, which "
+                    f"{self.writes[index].command} wrote only in part: it was overwritten in between"
+                )
+        total = sum(len(footprint) for footprint in footprints.values())
+        if total != len(np.unique(np.concatenate(list(footprints.values())))):
+            names = "; ".join(self.writes[index].command for index in writers)
+            raise MemoryHazardError(
+                f"{command} reads its {access.role} at {access.region} {_span(read)}, gathered from "
+                f"slices that overwrite each other ({names})"
+            )
+
+    def check_not_reading_while_writing(self, command: str, write: Access, reads: list[Access]) -> None:
+        """A command's result must not land on bytes it still reads."""
+        written = write.addresses()
+        for access in reads:
+            if access.region != write.region:
+                continue
+            shared = np.intersect1d(written, access.addresses(), assume_unique=True)
+            if len(shared):
+                raise MemoryHazardError(
+                    f"{command} writes its {write.role} at {write.region} {_span(written)} over its "
+                    f"{access.role} at {access.region} {_span(access.addresses())} "
+                    f"({write.region} {_span(shared)}), which it is still reading"
+                )
+
+
+def region_sizes(module: ModuleOp) -> dict[str, int]:
+    """Bytes each region needs: the end of the furthest location a command names."""
+    sizes: dict[str, int] = {}
+    for op in module.ops:
+        reads, writes = accesses(op)
+        for access in reads + writes:
+            sizes[access.region] = max(sizes.get(access.region, 0), end_of(access.location))
+    return sizes
+
+
+def check_program(module: ModuleOp) -> None:
+    """Raise `MemoryHazardError` for the first hazard of a lowered program, in program order."""
+    checker = HazardChecker(region_sizes(module))
+    for position, op in enumerate(module.ops):
+        checker.step(op, position)

@@ -1,0 +1,152 @@
+"""The memory-hazard check on hand-written programs, one rule per test, and on compiled ones.
+
+Programs are int8 add/copy chains over small feature maps: `npu.input` and
+`npu.constant` write, `npu.elementwise` reads its two IFMs and writes its
+OFM, `npu.output` is read by the host after the last command.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.dialects.builtin import ModuleOp, i8, i32
+
+import npuc
+from npuc.dialects import npu
+from npuc.dialects.quantized import UniformQuantizedType
+from npuc.errors import MemoryHazardError
+from npuc.sim.hazards import byte_addresses, check_program
+
+from support.npu_text import INT8, dma, fm, ints, program
+from support.paths import EXAMPLES
+
+SHAPE, HALF, QUARTER = (1, 2, 2, 4), (1, 2, 1, 4), (1, 1, 1, 4)
+"""16-, 8- and 4-byte feature maps."""
+
+INPUTS = {SHAPE: (0, 16), HALF: (80, 88), QUARTER: (96, 100)}
+"""Where the two inputs of each shape live (written by `npu.input`s)."""
+
+
+def add(layer: str, ofm: str, shape: tuple[int, ...] = SHAPE, ifm: int | None = None) -> str:
+    """An int8 add of two maps of `shape` (the inputs, or `ifm` and the second input) into `ofm`."""
+    first, second = INPUTS[shape]
+    return (
+        f'npu.elementwise {{layer = "{layer}", kind = "add", ifm = {fm("sram", first if ifm is None else ifm, shape)}, '
+        f'ifm2 = {fm("sram", second, shape)}, ofm = {ofm}, '
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints((2, 2, 8))}}}"
+    )
+
+
+def view(offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> str:
+    """A strided int8 feature map (a slice of a wider one)."""
+    return f"#npu.fm<sram, {offset}, [{', '.join(map(str, shape))}], [{', '.join(map(str, strides))}], {INT8}>"
+
+
+def program_of(*commands: str) -> ModuleOp:
+    inputs = [f'npu.input {{tensor = "in{index}", fm = {fm("sram", offset, shape)}}}'
+              for index, (shape, offsets) in enumerate(INPUTS.items()) for offset in offsets]  # fmt: skip
+    return program(*inputs, *commands)
+
+
+def check(*commands: str) -> None:
+    check_program(program_of(*commands))
+
+
+def output(offset: int, shape: tuple[int, ...] = SHAPE) -> str:
+    return f'npu.output {{tensor = "out", fm = {fm("sram", offset, shape)}}}'
+
+
+def test_a_chain_with_reused_buffers_is_clean():
+    check(
+        add("a", fm("sram", 32, SHAPE)),
+        add("b", fm("sram", 48, SHAPE), ifm=32),
+        add("c", fm("sram", 32, SHAPE), ifm=48),  # a is dead: c reuses its bytes
+        output(32),
+    )
+
+
+def test_an_ofm_over_its_own_ifm_is_a_hazard():
+    with pytest.raises(MemoryHazardError, match=r"command 6, a \(npu.elementwise\) writes its ofm at sram \[16, 32\) over its ifm2"):
+        check(add("a", fm("sram", 16, SHAPE)))
+
+
+def test_reading_bytes_nothing_wrote_is_a_hazard():
+    with pytest.raises(MemoryHazardError, match=r"a \(npu.elementwise\) reads its ifm at sram \[200, 216\), but nothing wrote sram \[200, 216\)"):
+        check(add("a", fm("sram", 32, SHAPE), ifm=200))
+
+
+def test_a_buffer_overwritten_before_its_last_read_is_a_hazard():
+    # b's OFM lands on the second half of a's, which c still reads: a's live range ended too early.
+    with pytest.raises(MemoryHazardError, match=r"c \(npu.elementwise\) reads its ifm at sram \[32, 48\), the result of command 6, a \(npu.elementwise\), but command 7, b \(npu.elementwise\) overwrote part of it"):
+        check(add("a", fm("sram", 32, SHAPE)), add("b", fm("sram", 40, HALF), HALF), add("c", fm("sram", 48, SHAPE), ifm=32))
+
+
+def test_disjoint_slices_make_a_concat_and_a_slice_of_one_result_is_a_split():
+    check(
+        # two producers write the width halves of a 16-byte map, as concat inputs do
+        add("left", view(32, HALF, (16, 8, 4, 1)), HALF),
+        add("right", view(36, HALF, (16, 8, 4, 1)), HALF),
+        output(32),
+        # a reader of one producer's bytes only, as a split output is
+        f'npu.output {{tensor = "split", fm = {view(36, HALF, (16, 8, 4, 1))}}}',
+    )
+
+
+def test_slices_that_overwrite_each_other_are_a_hazard():
+    with pytest.raises(MemoryHazardError, match="gathered from slices that overwrite each other"):
+        check(
+            add("first", fm("sram", 32, HALF), HALF),  # [32, 40)
+            add("second", fm("sram", 36, QUARTER), QUARTER),  # [36, 40): over first's bytes
+            add("third", fm("sram", 40, HALF), HALF),  # [40, 48)
+            output(32),
+        )
+
+
+def test_a_writer_straddling_the_read_is_a_hazard():
+    # [32, 48) gathered from a, b and late, but late's result runs on past it: it was not written
+    # as a slice of this map (or the map's bytes were reused before this read).
+    with pytest.raises(MemoryHazardError, match=r"which command 8, late \(npu.elementwise\) wrote only in part"):
+        check(
+            add("a", fm("sram", 32, HALF), HALF),  # [32, 40)
+            add("b", fm("sram", 40, QUARTER), QUARTER),  # [40, 44)
+            add("late", fm("sram", 44, HALF), HALF),  # [44, 52)
+            output(32),
+        )
+
+
+def test_a_dma_over_staged_weights_still_to_be_read_is_a_hazard():
+    weights = "#npu.buf<sram, 64, 16>"
+    conv = (
+        f'npu.conv2d {{layer = "conv", ifm = {fm("sram", 0, SHAPE)}, ofm = {fm("sram", 32, SHAPE)}, '
+        f"weights = {weights}, scale_bias = #npu.buf<flash, 32, 48>, kernel = {ints((1, 1))}, "
+        f"strides = {ints((1, 1))}, dilations = {ints((1, 1))}, padding = {ints((0, 0, 0, 0))}, "
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints((2, 2, 8))}}}"
+    )
+    constants = [
+        "npu.constant {buffer = #npu.buf<flash, 0, 16>, value = dense<1> : tensor<4x1x1x4xi8>}",
+        "npu.constant {buffer = #npu.buf<flash, 32, 48>, value = dense<0> : tensor<4x3xi32>}",
+    ]
+    check(*constants, dma("conv", ("flash", 0), ("sram", 64), 16), conv)
+    with pytest.raises(MemoryHazardError, match=r"conv \(npu.conv2d\) reads its weights at sram \[64, 80\), the result of command 8, conv \(npu.dma\), but command 9, next \(npu.dma\) overwrote part of it"):
+        check(*constants, dma("conv", ("flash", 0), ("sram", 64), 16), dma("next", ("flash", 0), ("sram", 72), 8), conv)
+
+
+def test_strided_feature_maps_cover_their_elements_only():
+    int8, int32 = UniformQuantizedType(i8, [0.1], [-3]), UniformQuantizedType(i32, [1.0], [0])
+    assert list(byte_addresses(npu.FeatureMapAttr("sram", 10, (1, 2, 1, 3), (24, 12, 12, 4), int8))) == [
+        10, 14, 18, 22, 26, 30,
+    ]  # fmt: skip
+    four_bytes = byte_addresses(npu.FeatureMapAttr("sram", 0, (1, 2), (8, 8), int32))
+    assert list(four_bytes) == [0, 1, 2, 3, 8, 9, 10, 11]
+
+
+def test_compiled_tiny_cnn_is_clean_and_its_conv_over_its_ifm_is_not():
+    module = npuc.import_model(EXAMPLES / "tiny_cnn.onnx")
+    calibration = [np.load(EXAMPLES / "tiny_cnn_calib.npy").transpose(0, 2, 3, 1)]
+    compiled = npuc.compile_model(module, "ethos-u55-128", calibration).module
+    check_program(compiled)
+    conv = next(op for op in compiled.ops if isinstance(op, npu.Conv2dOp))
+    conv.ofm = npu.FeatureMapAttr(conv.ifm.region.data, conv.ifm.offset.data, conv.ofm.shape_values(),
+                                  conv.ofm.stride_values(), conv.ofm.element_type)  # fmt: skip
+    with pytest.raises(MemoryHazardError, match=r"writes its ofm at sram .* over its ifm"):
+        check_program(compiled)

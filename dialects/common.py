@@ -23,12 +23,14 @@ from typing import TypeVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     FixedBitwidthType,
     Float32Type,
     FloatAttr,
     IntegerAttr,
+    IntegerType,
     StringAttr,
     TensorType,
     i64,
@@ -420,6 +422,19 @@ def constant_value(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     kind = "float" if isinstance(element, Float32Type) else "int"
     dtype = np.dtype(f"{kind}{element.bitwidth}")
     return np.frombuffer(attr.data.data, dtype=dtype).reshape(attr.type.get_shape())
+
+
+def dense(array: np.ndarray, element_type: IntegerType | Float32Type) -> DenseIntOrFPElementsAttr:
+    """A dense attribute of `array`'s bytes with the given element type."""
+    return DenseIntOrFPElementsAttr(
+        TensorType(element_type, list(array.shape)), BytesAttr(array.tobytes())
+    )
+
+
+def keep_layer(source: Operation, target: Operation) -> None:
+    """Copy the `layer` attribute of `source` (if any) onto `target`."""
+    if LAYER_ATTR in source.attributes:
+        target.attributes[LAYER_ATTR] = source.attributes[LAYER_ATTR]
 
 
 class ConstantBase(IRDLOperation):

@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
     Float32Type,
     FloatAttr,
     IntegerAttr,
     StringAttr,
     TensorType,
+    f32,
 )
-from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     BaseAttr,
     VarConstraint,
@@ -43,7 +47,9 @@ from npuc.dialects.common import (
     TransposeBase,
     UnaryBase,
     broadcast_shape,
+    constant_value,
     int_array,
+    keep_layer,
     tensor_shape,
 )
 from npuc.dialects.movement import (
@@ -439,6 +445,29 @@ def layout_of(attributes: dict[str, Attribute] | None) -> str:
     """The interface layout recorded in an argument or result attribute dict."""
     attr = (attributes or {}).get(LAYOUT_ATTR)
     return attr.data if isinstance(attr, StringAttr) else "NHWC"
+
+
+
+def defining_constant(value: SSAValue) -> ConstantOp | None:
+    """The `graph.constant` that defines `value`, or None."""
+    owner = value.owner
+    return owner if isinstance(owner, ConstantOp) else None
+
+
+def constant_array(value: SSAValue) -> np.ndarray | None:
+    """The data of `value` when a `graph.constant` defines it, else None."""
+    constant = defining_constant(value)
+    return None if constant is None else constant_value(constant.value)
+
+
+def float_constant(array: np.ndarray, like: Operation | None = None) -> ConstantOp:
+    """A `graph.constant` holding `array` as f32, with the `layer` of `like` if it has one."""
+    data = np.ascontiguousarray(array, dtype="<f4")
+    attr = DenseIntOrFPElementsAttr(TensorType(f32, list(data.shape)), BytesAttr(data.tobytes()))
+    constant = ConstantOp(attr)
+    if like is not None:
+        keep_layer(like, constant)
+    return constant
 
 
 Graph = Dialect(

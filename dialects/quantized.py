@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
     Float32Type,
     FloatAttr,
     IntegerAttr,
@@ -29,8 +31,10 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     f32,
+    i8,
+    i32,
 )
-from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
@@ -56,7 +60,9 @@ from npuc.dialects.common import (
     SoftmaxBase,
     TransposeBase,
     UnaryBase,
+    dense,
     int_array,
+    keep_layer,
     tensor_shape,
 )
 from npuc.dialects.movement import (
@@ -486,6 +492,35 @@ def rounding_mode(module: ModuleOp) -> str:
     """The module's `quantized.rounding` ("onnxruntime"), or "tflite" when it has none."""
     rounding = module.attributes.get(ROUNDING_ATTRIBUTE)
     return rounding.data if isinstance(rounding, StringAttr) else "tflite"
+
+
+
+def ones_depthwise(
+    ifm: SSAValue, ofm_type: TensorType, kernel: tuple[int, int], rescale: tuple[int, int], like: Operation
+) -> list[Operation]:
+    """[weights, bias, depthwise conv] over `ifm` (NHWC) with a `kernel` of ones and `rescale`.
+
+    A depthwise conv with weights 1, bias 0, no padding and an explicit
+    `rescale` computes `MultiplyByQuantizedMultiplier(sum of (x - zp) over
+    its window, multiplier, shift) + ofm zp`, clamped to the storage range:
+    TFLite's MEAN over the window, or its integer QUANTIZE (requantize) with
+    a 1 x 1 window. The NPU runs it like any depthwise conv, so rewrites use
+    it to put those operators on the NPU, bit for bit.
+
+    Every new op keeps the `layer` of `like`.
+    """
+    channels = ofm_type.get_shape()[-1]
+    weights = ConstantOp(
+        dense(np.ones((1, *kernel, channels), dtype=np.int8), i8),
+        TensorType(UniformQuantizedType(i8, [1.0], [0]), [1, *kernel, channels]),
+    )
+    bias = ConstantOp(dense(np.zeros(channels, dtype=np.int32), i32))
+    conv = DepthwiseConv2dOp(ifm, weights.output, bias.output, ofm_type)
+    conv.properties["rescale"] = DenseArrayBase.from_list(i32, list(rescale))
+    new_ops: list[Operation] = [weights, bias, conv]
+    for new_op in new_ops:
+        keep_layer(like, new_op)
+    return new_ops
 
 
 Quantized = Dialect(

@@ -1,10 +1,16 @@
-"""Small queries on npuc modules shared by passes, interpreters and drivers."""
+"""Small queries and helpers on npuc modules shared by passes, interpreters and drivers."""
 
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Attribute
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriteWalker,
+    RewritePattern,
+)
 
 from npuc.dialects.graph import NAME_ATTR
+from npuc.dialects.quantized import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.errors import ModelVerificationError
 
 
@@ -47,3 +53,14 @@ def tensor_name(attributes: dict[str, Attribute], fallback: str) -> str:
     """The model tensor name (`graph.name`) in an argument/result attribute dict."""
     attr = attributes.get(NAME_ATTR)
     return attr.data if isinstance(attr, StringAttr) else fallback
+
+
+def rewrite_integer_module(module: ModuleOp, pattern: RewritePattern) -> None:
+    """Apply `pattern` to a quantized module, unless it follows onnxruntime's rounding.
+
+    The onnxruntime-rounding references (QDQ models) rescale convolutions
+    from their scales, so an explicit rescale has no meaning there.
+    """
+    if rounding_mode(module) == ONNXRUNTIME_ROUNDING:
+        return
+    PatternRewriteWalker(GreedyRewritePatternApplier([pattern], dce_enabled=False)).rewrite_module(module)

@@ -31,13 +31,13 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from npuc.dialects import graph
-from npuc.dialects.common import constant_value, layer_name
+from npuc.dialects.common import constant_value, dense, layer_name
 from npuc.ir import main_function
 from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
 from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.quantizer import quantize_once, value_names
-from npuc.quantization.rules import CONV_LIKE, dense
+from npuc.quantization.rules import CONV_LIKE
 from npuc.quantization.search import (
     AUTO_SAMPLES,
     dequantized_layers,

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.dialects.builtin import (
-    BytesAttr,
-    DenseIntOrFPElementsAttr,
     Float32Type,
     IntegerAttr,
     TensorType,
@@ -37,7 +35,7 @@ from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import constant_value, layer_name, value_shape
+from npuc.dialects.common import constant_value, dense, layer_name, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
 from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import InputDataError, UnsupportedOperatorError
@@ -90,13 +88,6 @@ HANDLED: tuple[type[Operation], ...] = (
     *CONV_LIKE, *SAME_QUANTIZATION, *OWN_RANGE, *SHARED_QUANTIZATION, *FIXED_RANGE,
     graph.ConstantOp, graph.ReluOp, graph.ClipOp, graph.PadOp, graph.DivOp,
 )  # fmt: skip
-
-
-def dense(array: np.ndarray, element_type) -> DenseIntOrFPElementsAttr:
-    """A dense attribute of `array`'s bytes with the given element type."""
-    return DenseIntOrFPElementsAttr(
-        TensorType(element_type, list(array.shape)), BytesAttr(array.tobytes())
-    )
 
 
 def is_float_tensor(value: SSAValue) -> bool:

@@ -19,12 +19,14 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
-from npuc.dialects.common import BinaryBase, array_values, constant_value, value_shape
-from npuc.passes.graph.rewriting import (
-    defining_constant,
-    float_constant,
+from npuc.dialects.common import (
+    BinaryBase,
+    array_values,
+    constant_value,
     keep_layer,
+    value_shape,
 )
+from npuc.dialects.graph import defining_constant, float_constant
 
 ELEMENTWISE_UNARY = (
     graph.ReluOp,

@@ -16,10 +16,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
-from npuc.passes.graph.rewriting import (
-    constant_array,
-    float_constant,
-)
+from npuc.dialects.graph import constant_array, float_constant
 from npuc.reference.graph_handlers import GRAPH_HANDLERS
 
 

@@ -18,11 +18,7 @@ from xdsl.pattern_rewriter import (
 
 from npuc.dialects import graph
 from npuc.dialects.common import constant_value
-from npuc.passes.graph.rewriting import (
-    constant_array,
-    defining_constant,
-    float_constant,
-)
+from npuc.dialects.graph import constant_array, defining_constant, float_constant
 
 LINEAR_OPS = (graph.Conv2dOp, graph.DepthwiseConv2dOp, graph.FullyConnectedOp)
 """Producers whose output channel c is weights[c] . window + bias[c]."""

@@ -17,8 +17,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
-from npuc.dialects.common import array_values
-from npuc.passes.graph.rewriting import keep_layer
+from npuc.dialects.common import array_values, keep_layer
 
 
 class MeanToAvgPool(RewritePattern):

@@ -15,9 +15,9 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from npuc.dialects import quantized
+from npuc.dialects.common import keep_layer
 from npuc.dialects.quantized import quant_type
-from npuc.passes.graph.rewriting import keep_layer
-from npuc.passes.quantized.rewriting import rewrite_integer_module
+from npuc.ir import rewrite_integer_module
 from npuc.reference.int_tensor_ops import parameters_differ
 
 

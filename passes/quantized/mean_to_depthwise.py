@@ -14,10 +14,9 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import quantized
-from npuc.dialects.common import array_values
-from npuc.dialects.quantized import quant_type
-from npuc.passes.graph.rewriting import keep_layer
-from npuc.passes.quantized.rewriting import ones_depthwise, rewrite_integer_module
+from npuc.dialects.common import array_values, keep_layer
+from npuc.dialects.quantized import ones_depthwise, quant_type
+from npuc.ir import rewrite_integer_module
 from npuc.reference.int_tensor_ops import mean_rescale
 
 SPATIAL_AXES = (1, 2)

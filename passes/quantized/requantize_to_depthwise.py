@@ -14,8 +14,8 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import quantized
-from npuc.dialects.quantized import quant_type
-from npuc.passes.quantized.rewriting import ones_depthwise, rewrite_integer_module
+from npuc.dialects.quantized import ones_depthwise, quant_type
+from npuc.ir import rewrite_integer_module
 from npuc.reference.int_kernels import requantize_rescale
 
 

@@ -55,3 +55,21 @@ class MemoryHazardError(NpucError):
 
 class PipelineError(NpucError):
     """A pass reported that it cannot process the module (the message names the op)."""
+
+
+class CommandStreamError(NpucError):
+    """An Ethos-U driver payload or register command stream is malformed or reaches outside its memory.
+
+    Raised by the payload parser, the command decoder and the register-stream
+    simulator (`npuc.emit.ethos_u`, `npuc.sim.ethos_u`); the message names the
+    byte offset of the command at fault and the problem.
+    """
+
+
+class StreamHazardError(CommandStreamError):
+    """An Ethos-U command touches bytes a DMA or kernel still in flight writes (a missing wait or BLOCKDEP).
+
+    The register-stream simulator raises it when a command's reads or writes
+    overlap those of an operation the stream has not waited for
+    (`NPU_OP_DMA_WAIT`, `NPU_OP_KERNEL_WAIT`, `NPU_SET_BLOCKDEP`).
+    """

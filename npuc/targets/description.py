@@ -239,7 +239,9 @@ class Target:
     multiples of `ifm_ublock`. npu-tile searches OFM blocks up to
     `ofm_block_max` ([h, w, c]) that fit the shared buffer by the bank rules
     of `shram`; a kernel larger than `sub_kernel_max` ([h, w]) is split into
-    sub-kernels that each re-read the IFM. Operator kinds absent from
+    sub-kernels that each re-read the IFM. `cores` NPU cores share every
+    command, output channels dealt to them alternately (each core reads its
+    own weight and scale/bias stream). Operator kinds absent from
     `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
     was loaded from.
@@ -267,6 +269,7 @@ class Target:
     ofm_block_max: BlockShape
     sub_kernel_max: tuple[int, int]
     shram: ShramBanks
+    cores: int
 
     def memory(self, name: str) -> Memory:
         """The memory called `name`; `TargetError` if the target has none."""

@@ -55,6 +55,7 @@ class Accelerator:
     ofm_block_max: BlockShape
     sub_kernel_max: tuple[int, int]
     shram: ShramBanks
+    cores: int
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         ofm_block_max=read_ofm_block_max(reader, ofm_ublock),
         sub_kernel_max=_optional_pair(reader, "sub_kernel_max", UNSPLIT),
         shram=read_shram_banks(reader.sub("shram")) if reader.has("shram") else ShramBanks(),
+        cores=reader.integer("cores", minimum=1) if reader.has("cores") else 1,
     )
 
 

@@ -87,6 +87,9 @@ def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     annotations) in integers with TFLite semantics, in the reference
     interpreters (`npuc.reference`); a module lowered to npu commands runs
     in the simulator (`npuc.sim`), which executes the program on its memories.
+    A model imported from a `.tflite` with `ethos-u` operators (Vela's output,
+    or npuc's) runs those operators' register streams in the Ethos-U simulator
+    (`npuc.sim.ethos_u`) and the operators around them in the integer reference.
     """
     dialects = {op.name.split(".")[0] for op in module.walk() if op.name not in _SCHEDULE_OPS}
     if "npu" in dialects:
@@ -94,9 +97,15 @@ def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
         return simulate(module, inputs)
     if "quantized" in dialects:
-        from npuc.reference.quantized_interpreter import run_quantized
+        from npuc.reference.quantized_interpreter import handlers_for, run_quantized
+        from npuc.sim.ethos_u.external import is_ethos_u, with_ethos_u
 
-        return run_quantized(module, inputs).outputs
+        if not any(is_ethos_u(op) for op in module.walk()):
+            return run_quantized(module, inputs).outputs
+        from npuc.reference.interpreter import run_function
+        from npuc.reference.quantized_interpreter import _as_interface_type
+
+        return run_function(module, inputs, with_ethos_u(handlers_for(module)), _as_interface_type, False).outputs
     from npuc.reference.graph_interpreter import run_graph
 
     return run_graph(module, inputs).outputs

@@ -2,6 +2,7 @@
 
     npuc import MODEL [-o OUT.mlir]
     npuc run MODEL_OR_MLIR --input X.npy [-o Y.npy]
+    npuc disasm MODEL.tflite|PAYLOAD.bin
     npuc quantize MODEL --calibration CALIB.npy [QUANTIZE OPTIONS] [-o OUT.mlir]
     npuc compile MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
     npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
@@ -62,6 +63,18 @@ def cmd_run(args: argparse.Namespace) -> None:
             for output in outputs:
                 print(f"{output.dtype} {list(output.shape)}")
                 print(output)
+
+
+def cmd_disasm(args: argparse.Namespace) -> None:
+    """Print the register command streams of a `.tflite`'s ethos-u operators, or of a raw COP1 payload."""
+    from npuc.emit.ethos_u.disasm import disassemble
+    from npuc.errors import ModelFormatError
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as error:
+        raise ModelFormatError(f"{args.file}: cannot read ({error.strerror})") from None
+    sys.stdout.write("\n".join(disassemble(data, args.file)) + "\n")
 
 
 def _quantization_options(args: argparse.Namespace):
@@ -232,11 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("-o", "--output", help="write the IR to this file")
     command.set_defaults(handler=cmd_import)
 
-    command = commands.add_parser("run", help="run a model or IR with the reference interpreter")
-    command.add_argument("model", help="ONNX or TFLite model, or graph/quantized/npu IR file")
+    command = commands.add_parser(
+        "run", help="run a model or IR with the reference interpreter (ethos-u operators in the Ethos-U simulator)"
+    )
+    command.add_argument("model", help="ONNX or TFLite model (with ethos-u operators too), or graph/quantized/npu IR")
     command.add_argument("--input", required=True, help=".npy (one input) or .npz (by name)")
     command.add_argument("-o", "--output", help="write outputs to this .npy/.npz")
     command.set_defaults(handler=cmd_run)
+
+    command = commands.add_parser("disasm", help="print the Ethos-U register command streams, one command a line")
+    command.add_argument("file", help=".tflite with ethos-u operators, or a raw COP1 driver payload")
+    command.set_defaults(handler=cmd_disasm)
 
     command = commands.add_parser("quantize", help="quantize a float model (post-training)")
     command.add_argument("model", help="ONNX model or graph IR file")

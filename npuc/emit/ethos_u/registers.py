@@ -13,7 +13,9 @@ parameter, as in Arm's Ethos-U55/U65 register description, architecture
 1.0.6) and small pure functions to encode and decode a command. Emitters build
 words with `cmd0_word`, `cmd1_words` and `pack_param`; readers turn words
 into `Command`s with `decode_command` and read fields with `Command.fields`.
-Enumeration and member names follow Arm's register description without its
+Cmd0 and Cmd1 are IntEnums whose values overlap (a cmd0 and a cmd1 opcode
+can both be 0x010): tell them apart by type (`isinstance`, `is`), not by
+value. Enumeration and member names follow Arm's register description without its
 `NPU_` prefix (`Cmd0.SET_IFM_REGION` prints as `NPU_SET_IFM_REGION`); the
 one field of a register that holds a single value is named after the register
 (`SET_IFM_HEIGHT0_M1` -> `height0_m1`).
@@ -44,7 +46,6 @@ MAX_BLOCKDEP = 3
 
 class Cmd0(IntEnum):
     """Opcodes of the one-word commands: operations (`OP_*`) and 16-bit register writes (`SET_*`)."""
-
     OP_STOP = 0x000
     OP_IRQ = 0x001
     OP_CONV = 0x002
@@ -109,7 +110,6 @@ class Cmd0(IntEnum):
 
 class Cmd1(IntEnum):
     """Opcodes of the two-word commands: 32-bit (or 40-bit address) register writes."""
-
     SET_IFM_BASE0 = 0x000
     SET_IFM_BASE1 = 0x001
     SET_IFM_BASE2 = 0x002
@@ -162,7 +162,6 @@ def mnemonic(opcode: Opcode) -> str:
 
 
 # -- enumerations of register fields ------------------------------------------
-
 
 class Product(IntEnum):
     """CONFIG register `product`: which Ethos-U the stream is built for."""
@@ -309,7 +308,6 @@ class OperandOrder(IntEnum):
 
 # -- parameter bit fields ------------------------------------------------------
 
-
 @dataclass(frozen=True)
 class Field:
     """A bit field of a command's 16-bit parameter.
@@ -404,10 +402,7 @@ _SIGNED_VALUES = frozenset({
 
 
 def _value_field(opcode: Cmd0) -> tuple[Field, ...]:
-    """The parameter of a register holding one 16-bit value, named after it (`SET_IFM_PAD_TOP` -> `pad_top`).
-
-    Operations without fields (OP_CONV, OP_DEPTHWISE) have none.
-    """
+    """A one-value parameter, named after its register (`SET_IFM_PAD_TOP` -> `pad_top`); none for OP_CONV/DEPTHWISE."""
     if opcode in (Cmd0.OP_CONV, Cmd0.OP_DEPTHWISE):
         return ()
     name = re.sub(r"^(SET|OP)_((IFM2?|OFM|DMA0)_)?", "", opcode.name).lower()
@@ -416,14 +411,24 @@ def _value_field(opcode: Cmd0) -> tuple[Field, ...]:
 
 _ADDRESS_HIGH = Field("addr_hi", 0, 8)
 _SHIFT = Field("shift", 0, 6)
-ADDRESS_COMMANDS = frozenset(
+ADDRESS_COMMANDS: frozenset[Cmd1] = frozenset(
     opcode
     for opcode in Cmd1
     if opcode.name.endswith(("_BASE0", "_BASE1", "_BASE2", "_BASE3", "_BASE", "_SRC", "_DST"))
     or "_STRIDE_" in opcode.name
     or opcode.name.startswith(("SET_DMA0_LEN", "SET_DMA0_SKIP"))
 )
-"""cmd1 commands whose value is a 40-bit byte address, stride or DMA length (param[7:0] = bits 39:32)."""
+"""cmd1 commands whose value is a 40-bit byte address, stride or DMA length (param[7:0] = bits 39:32).
+
+Test membership with `is_address_command`: Cmd0 and Cmd1 are IntEnums whose
+values overlap (OP_DMA_START == SET_OFM_BASE0 == 0x010), so a Cmd0 would
+compare equal to a member here.
+"""
+
+
+def is_address_command(opcode: Opcode) -> bool:
+    """Whether the command sets a 40-bit address, stride or length."""
+    return isinstance(opcode, Cmd1) and opcode in ADDRESS_COMMANDS
 
 _CMD1_PARAM_FIELDS: dict[Cmd1, tuple[Field, ...]] = {
     **{opcode: (_ADDRESS_HIGH,) for opcode in ADDRESS_COMMANDS},
@@ -456,7 +461,6 @@ def pack_param(opcode: Opcode, **values: int) -> int:
 
 # -- words ------------------------------------------------------------------------
 
-
 def cmd0_word(opcode: Cmd0, param: int = 0) -> int:
     """The word of a cmd0 command; `param` is 16 bits, negative values as two's complement."""
     if not -0x8000 <= param <= PARAM_MASK:
@@ -475,7 +479,7 @@ def cmd1_words(opcode: Cmd1, data: int, param: int = 0) -> tuple[int, int]:
 
 def address_words(opcode: Cmd1, address: int) -> tuple[int, int]:
     """The two words of a cmd1 that sets a 40-bit address, stride or length (`ADDRESS_COMMANDS`)."""
-    if opcode not in ADDRESS_COMMANDS:
+    if not is_address_command(opcode):
         raise ValueError(f"{mnemonic(opcode)} does not take an address")
     if not 0 <= address < 1 << ADDRESS_BITS:
         raise ValueError(f"{mnemonic(opcode)} address {address:#x} does not fit in {ADDRESS_BITS} bits")
@@ -509,61 +513,58 @@ class Command:
             if len(fields) == 1 and fields[0].lsb == 0 and fields[0].width == 16:
                 return fields[0].extract(self.param)
             return self.param
-        if self.opcode in ADDRESS_COMMANDS:
+        if is_address_command(self.opcode):
             return (_ADDRESS_HIGH.extract(self.param) << 32) | self.data
         return self.data
 
     def fields(self) -> dict[str, int]:
         """The parameter's fields by name (for OFM/OPA_SCALE, the shift), plus `scale` for a scale payload."""
         values = {field.name: field.extract(self.param) for field in param_fields(self.opcode)}
-        if self.opcode in (Cmd1.SET_OFM_SCALE, Cmd1.SET_OPA_SCALE, Cmd1.SET_OPB_SCALE):
+        if isinstance(self.opcode, Cmd1) and self.opcode in (Cmd1.SET_OFM_SCALE, Cmd1.SET_OPA_SCALE,
+                                                                   Cmd1.SET_OPB_SCALE):
             values["scale"] = self.data or 0
         return values
 
 
-def decode_command(words: Sequence[int], index: int) -> Command:
-    """The command starting at word `index`; CommandStreamError for an unknown opcode or a cut-off cmd1."""
+def decode_command(words: Sequence[int], index: int, source: str = "") -> Command:
+    """The command starting at word `index`; CommandStreamError for an unknown opcode or a cut-off cmd1.
+
+    Offsets count bytes from the start of the stream; `source` starts error messages.
+    """
     word = words[index]
     code = word & OPCODE_MASK
     payload = (word >> PAYLOAD_SHIFT) & PAYLOAD_MASK
-    param = word >> 16
-    offset = index * WORD_BYTES
-    if payload == 0:
-        if code not in Cmd0._value2member_map_:
-            raise CommandStreamError(f"command at offset {offset:#x}: unknown cmd0 opcode {code:#05x} (word {word:#010x})")
-        if word & 0x3C00:
-            raise CommandStreamError(f"command at offset {offset:#x}: reserved bits set in word {word:#010x}")
-        return Command(offset, Cmd0(code), param)
-    if payload != 1:
-        raise CommandStreamError(f"command at offset {offset:#x}: payload size {payload} is not 0 or 1 (word {word:#010x})")
-    if code not in Cmd1._value2member_map_:
-        raise CommandStreamError(f"command at offset {offset:#x}: unknown cmd1 opcode {code:#05x} (word {word:#010x})")
+    where = f"{source + ': ' if source else ''}command at offset {index * WORD_BYTES:#x}"
+    if payload > 1:
+        raise CommandStreamError(f"{where}: payload size {payload} is not 0 or 1 (word {word:#010x})")
+    table: type[Cmd0] | type[Cmd1] = Cmd1 if payload else Cmd0
+    if code not in table._value2member_map_:
+        raise CommandStreamError(f"{where}: unknown cmd{payload} opcode {code:#05x} (word {word:#010x})")
     if word & 0x3C00:
-        raise CommandStreamError(f"command at offset {offset:#x}: reserved bits set in word {word:#010x}")
+        raise CommandStreamError(f"{where}: reserved bits set in word {word:#010x}")
+    if not payload:
+        return Command(index * WORD_BYTES, Cmd0(code), word >> 16)
     if index + 1 >= len(words):
-        raise CommandStreamError(f"command at offset {offset:#x}: {mnemonic(Cmd1(code))} is cut off (no payload word)")
-    return Command(offset, Cmd1(code), param, words[index + 1])
+        raise CommandStreamError(f"{where}: {mnemonic(Cmd1(code))} is cut off (no payload word)")
+    return Command(index * WORD_BYTES, Cmd1(code), word >> 16, words[index + 1])
 
 
-def decode_commands(words: Sequence[int], base_offset: int = 0) -> list[Command]:
-    """Every command of a register stream, in order; offsets count bytes from `base_offset`.
+def decode_commands(words: Sequence[int], source: str = "") -> list[Command]:
+    """Every command of a register stream, in order, up to its OP_STOP.
 
-    Decoding stops after the first OP_STOP; a stream without one is a
-    CommandStreamError (the hardware would run off its end).
+    A stream without OP_STOP is a CommandStreamError (the hardware would run
+    off its end); `source` starts error messages.
     """
     commands: list[Command] = []
     index = 0
     while index < len(words):
-        command = decode_command(words, index)
-        if base_offset:
-            command = Command(command.offset + base_offset, command.opcode, command.param, command.data)
+        command = decode_command(words, index, source)
         commands.append(command)
         index += command.size // WORD_BYTES
         if command.opcode is Cmd0.OP_STOP:
             return commands
-    raise CommandStreamError(
-        f"command stream of {len(words) * WORD_BYTES} bytes at offset {base_offset:#x} ends without NPU_OP_STOP"
-    )
+    where = f"{source}: " if source else ""
+    raise CommandStreamError(f"{where}the command stream of {len(words) * WORD_BYTES} bytes ends without NPU_OP_STOP")
 
 
 def kernel_stride(stride_x: int, stride_y: int, dilation_x: int = 1, dilation_y: int = 1,

@@ -28,11 +28,13 @@ import numpy as np
 from xdsl.dialects.builtin import (
     AnyDenseElement,
     BytesAttr,
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     ModuleOp,
     StringAttr,
     TensorType,
+    i64,
 )
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
@@ -40,6 +42,7 @@ from xdsl.utils.exceptions import VerifyException
 from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.graph import NAME_ATTR
 from npuc.dialects.quantized import ConstantOp, ExternalOp, UniformQuantizedType
+from npuc.emit.ethos_u.package import ARENA_OFFSETS_ATTR, arena_offsets
 from npuc.errors import (
     ModelFormatError,
     ModelVerificationError,
@@ -48,6 +51,7 @@ from npuc.errors import (
 from npuc.importers.common import first_line, main_module
 from npuc.importers.tflite import movement, ops
 from npuc.importers.tflite.model import (
+    BUILTIN_NAMES,
     NUMPY_DTYPES,
     TfliteOperator,
     TfliteTensor,
@@ -77,7 +81,7 @@ def import_tflite(path: str) -> ModuleOp:
 def import_tflite_bytes(data: bytes, source: str) -> ModuleOp:
     """Import a serialized TFLite model; `source` names it in error messages."""
     tensors, operators, inputs, outputs = decode_model(data, source)
-    return TfliteGraph(tensors, source).build(operators, inputs, outputs)
+    return TfliteGraph(tensors, source, arena_offsets(data, source)).build(operators, inputs, outputs)
 
 
 class TfliteGraph:
@@ -88,9 +92,10 @@ class TfliteGraph:
     layer name.
     """
 
-    def __init__(self, tensors: list[TfliteTensor], source: str):
+    def __init__(self, tensors: list[TfliteTensor], source: str, offsets: dict[int, int] | None = None):
         self.source = source
         self.tensors = tensors
+        self.offsets = offsets or {}
         self.values: dict[int, SSAValue] = {}
         self.block = Block()
         self._operator: TfliteOperator | None = None
@@ -228,9 +233,25 @@ class TfliteGraph:
         return None
 
     def _convert_external(self, operator: TfliteOperator) -> None:
-        """Keep the operator opaque: a `quantized.external` over its present tensors."""
-        operands = [self.value(index) for index in operator.inputs if index >= 0]
+        """Keep the operator opaque: a `quantized.external` over its present tensors.
+
+        A custom operator's input that is neither constant nor written by an
+        operator is memory the runtime allocates for it (the scratch arenas of
+        an `ethos-u` operator): it reads as zeros. With `OfflineMemoryAllocation`
+        metadata the op records its tensors' arena offsets (`ARENA_OFFSETS_ATTR`).
+        """
+        inputs = [index for index in operator.inputs if index >= 0]
+        if operator.op_type not in BUILTIN_NAMES.values():
+            for index in inputs:
+                tensor = self.tensors[index]
+                if index not in self.values and tensor.data is None and not tensor.is_variable:
+                    dtype = NUMPY_DTYPES.get(tensor.type_code, np.dtype(np.uint8))
+                    self.values[index] = self.emit_constant(np.zeros(tensor.shape, dtype), self.ir_type(index))
+        operands = [self.value(index) for index in inputs]
         op = ExternalOp(operands, [self.ir_type(i) for i in operator.outputs], operator.op_type)
+        if self.offsets:
+            offsets = [self.offsets.get(index, -1) for index in (*inputs, *operator.outputs)]
+            op.attributes[ARENA_OFFSETS_ATTR] = DenseArrayBase.from_list(i64, offsets)
         self.emit(op)
         for index, result in zip(operator.outputs, op.results):
             self.bind(index, result)

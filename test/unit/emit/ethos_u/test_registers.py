@@ -144,8 +144,11 @@ def test_malformed_words_name_the_offset_and_the_problem(words, message):
 
 
 def test_decoding_stops_at_op_stop():
-    words = [cmd0_word(Cmd0.SET_IFM_REGION, 1), cmd0_word(Cmd0.OP_STOP, 0xFFFF), 0xDEAD_BEEF]
-    assert [command.opcode for command in decode_commands(words, base_offset=0x10)] == [
-        Cmd0.SET_IFM_REGION, Cmd0.OP_STOP
-    ]
-    assert decode_commands(words, base_offset=0x10)[1].offset == 0x14
+    words = [*cmd1_words(Cmd1.SET_IFM_BASE0, 0x40), cmd0_word(Cmd0.OP_STOP, 0xFFFF), 0xDEAD_BEEF]
+    commands = decode_commands(words)
+    assert [(command.opcode, command.offset) for command in commands] == [(Cmd1.SET_IFM_BASE0, 0), (Cmd0.OP_STOP, 8)]
+
+
+def test_errors_start_with_the_source():
+    with pytest.raises(CommandStreamError, match=r"^model.tflite: command at offset 0x4: unknown cmd0"):
+        decode_commands([0x0001_010F, 0x0000_0007], "model.tflite")

@@ -2,8 +2,10 @@
 
 Usage: ``python test/vela_models/make_vela_models.py`` (from the repository
 root, in the test environment, with the ``vela`` of the pinned
-ethos-u-vela). For every ``test/tflite_models/*.tflite`` and each
-configuration of `CONFIGS`, runs Vela's default core with npuc's copy of
+ethos-u-vela). For every ``test/tflite_models/*.tflite``, and for
+``npu_cpu_npu.tflite`` (written here: ADD, DEPTH_TO_SPACE, ADD, so that
+Vela's output has an operator on the CPU between two ethos-u operators), and
+each configuration of `CONFIGS`, runs Vela's default core with npuc's copy of
 Vela's system configurations and writes ``<model>.<config>_vela.tflite`` here
 when Vela places at least one operator on the NPU. ``manifest.json`` records
 per model and configuration the file written, or the reason there is none
@@ -21,10 +23,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+import flatbuffers
+import numpy as np
+import tflite
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tflite_models import builder
+from tflite_models.builder import TensorSpec, run_model
+
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parent / "tflite_models"
 SYSTEMS_INI = HERE.parents[1] / "npuc" / "targets" / "data" / "systems.ini"
 MANIFEST = HERE / "manifest.json"
+MIXED = HERE / "npu_cpu_npu.tflite"
 CONFIGS = {
     "u55-128": ("ethos-u55-128", "Ethos_U55_High_End_Embedded", "Shared_Sram"),
     "u65-256": ("ethos-u65-256", "Ethos_U65_High_End", "Dedicated_Sram"),
@@ -32,6 +45,60 @@ CONFIGS = {
 """Configuration name -> (accelerator, system config, memory mode)."""
 CPU_PLACEMENT = re.compile(r"Warning: (.+?) (?:is not supported on the NPU|are not supported on the NPU)[^\n]*\n"
                            r"((?:\s+ - .*\n)*)")
+
+
+def npu_cpu_npu_model() -> bytes:
+    """ADD(x, x) -> DEPTH_TO_SPACE (which Vela leaves on the CPU) -> ADD(y, y), int8."""
+    tensors = [
+        TensorSpec([1, 3, 2, 8], np.int8, [0.05], [-3], name="input"),
+        TensorSpec([1, 3, 2, 8], np.int8, [0.1], [-6], name="sum"),
+        TensorSpec([1, 6, 4, 2], np.int8, [0.1], [-6], name="moved"),
+        TensorSpec([1, 6, 4, 2], np.int8, [0.2], [-12], name="output"),
+    ]
+    operators = [("ADD", [0, 0], [1], None), ("DEPTH_TO_SPACE", [1], [2], ("DepthToSpaceOptions", {"BlockSize": 2})),
+                 ("ADD", [2, 2], [3], None)]
+    fb = flatbuffers.Builder(1024)
+    buffers = [builder._buffer(fb, None)]
+    tensor_offsets = [builder._tensor(fb, spec, index, 0) for index, spec in enumerate(tensors)]
+    codes = ["ADD", "DEPTH_TO_SPACE"]
+    operator_offsets = []
+    for code, inputs, outputs, options in operators:
+        table = builder._options(fb, options[0], options[1]) if options else None
+        input_vector, output_vector = builder._int_vector(fb, inputs), builder._int_vector(fb, outputs)
+        tflite.OperatorStart(fb)
+        tflite.OperatorAddOpcodeIndex(fb, codes.index(code))
+        tflite.OperatorAddInputs(fb, input_vector)
+        tflite.OperatorAddOutputs(fb, output_vector)
+        if table is not None:
+            tflite.OperatorAddBuiltinOptionsType(fb, getattr(tflite.BuiltinOptions, options[0]))
+            tflite.OperatorAddBuiltinOptions(fb, table)
+        operator_offsets.append(tflite.OperatorEnd(fb))
+    tensor_vector = builder._offset_vector(fb, tensor_offsets)
+    operator_vector = builder._offset_vector(fb, operator_offsets)
+    graph_inputs, graph_outputs = builder._int_vector(fb, [0]), builder._int_vector(fb, [3])
+    tflite.SubGraphStart(fb)
+    tflite.SubGraphAddTensors(fb, tensor_vector)
+    tflite.SubGraphAddInputs(fb, graph_inputs)
+    tflite.SubGraphAddOutputs(fb, graph_outputs)
+    tflite.SubGraphAddOperators(fb, operator_vector)
+    subgraph = tflite.SubGraphEnd(fb)
+    code_offsets = []
+    for code in codes:
+        tflite.OperatorCodeStart(fb)
+        tflite.OperatorCodeAddBuiltinCode(fb, getattr(tflite.BuiltinOperator, code))
+        tflite.OperatorCodeAddDeprecatedBuiltinCode(fb, getattr(tflite.BuiltinOperator, code))
+        tflite.OperatorCodeAddVersion(fb, 1)
+        code_offsets.append(tflite.OperatorCodeEnd(fb))
+    subgraph_vector = builder._offset_vector(fb, [subgraph])
+    code_vector = builder._offset_vector(fb, code_offsets)
+    buffer_vector = builder._offset_vector(fb, buffers)
+    tflite.ModelStart(fb)
+    tflite.ModelAddVersion(fb, 3)
+    tflite.ModelAddOperatorCodes(fb, code_vector)
+    tflite.ModelAddSubgraphs(fb, subgraph_vector)
+    tflite.ModelAddBuffers(fb, buffer_vector)
+    fb.Finish(tflite.ModelEnd(fb), file_identifier=b"TFL3")
+    return bytes(fb.Output())
 
 
 def compile_model(model: Path, config: str, output: Path) -> tuple[bytes | None, str]:
@@ -57,8 +124,10 @@ def main() -> None:
     """Compile every model for every configuration, write the outputs and the manifest, drop stale files."""
     manifest: dict[str, dict[str, str]] = {}
     written: set[Path] = set()
+    MIXED.write_bytes(npu_cpu_npu_model())
+    run_model(MIXED.read_bytes(), np.zeros((1, 3, 2, 8), np.int8))  # TFLite must accept it
     with tempfile.TemporaryDirectory() as scratch:
-        for model in sorted(MODELS.glob("*.tflite")):
+        for model in [*sorted(MODELS.glob("*.tflite")), MIXED]:
             manifest[model.stem] = {}
             for config in CONFIGS:
                 output = Path(scratch) / f"{model.stem}.{config}"

@@ -33,7 +33,7 @@ from npuc.sim.ethos_u.memory import (
     Memory,
     full_box,
 )
-from npuc.sim.ethos_u.mlw import MlwDecoder
+from npuc.sim.ethos_u.mlw import decode_weights
 from npuc.sim.ethos_u.operation import KernelOperation, Stream
 from npuc.sim.ethos_u.output_stage import (
     clip,
@@ -49,12 +49,11 @@ LUT_SLOT_BYTES = 256
 
 @dataclass
 class Accelerator:
-    """What the simulation needs of the accelerator: MACs, cores, SHRAM per core; the weight decoder and cache."""
+    """What the simulation needs of the accelerator: MACs, cores, SHRAM per core; the decoded-weight cache."""
 
     macs_per_cycle: int
     cores: int
     shram_bytes: int
-    decoder: MlwDecoder = field(default_factory=MlwDecoder)
     weight_cache: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -102,7 +101,7 @@ def _weights(op: KernelOperation, memory: Memory, accelerator: Accelerator, wher
         encoded = stream_bytes(memory, stream, f"weight stream (core {core})", where)
         key = (encoded, layout)
         if key not in accelerator.weight_cache:
-            accelerator.weight_cache[key] = unbrick(accelerator.decoder.decode(encoded, where), layout, where)
+            accelerator.weight_cache[key] = unbrick(decode_weights(encoded, where), layout, where)
         core_weights = accelerator.weight_cache[key]
         if result is None:
             result = np.zeros((depth, *core_weights.shape[1:]), np.int64)

@@ -1,115 +1,101 @@
-"""Decoding mlw weight streams without trusting them: the codec runs in a forked helper process.
+"""Decoding mlw weight streams without trusting them: the codec runs in a helper process.
 
 `ethosu.mlw_codec.decode` (the codec's C decoder) ends the whole process
 with `exit(1)` when a stream runs past its end, and asserts on malformed
-headers. A command stream is user input, so `MlwDecoder` decodes in a child
-process forked on first use and reused for every stream of the run: a stream
-that kills the child becomes a `CommandStreamError` naming the command, and
-the next stream gets a new child. Where `os.fork` does not exist the codec
-runs in-process.
+headers. A command stream is user input, so the codec runs in a separate
+Python process (started on first use with the running interpreter, not
+forked: a fork of a process with threads can deadlock) that serves every
+decode of the npuc process. A stream that kills it becomes a
+`CommandStreamError` naming the command; the next stream starts a new one.
 """
 
 from __future__ import annotations
 
-import os
+import atexit
 import struct
+import subprocess
+import sys
+import threading
 
 import numpy as np
-from ethosu import mlw_codec
 
 from npuc.errors import CommandStreamError
 
 _HEADER = struct.Struct("<q")
 _FAILED = -1
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    """`size` bytes from a pipe, or None when it closes first."""
-    chunks, remaining = [], size
-    while remaining:
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _decode(encoded: bytes) -> np.ndarray:
-    return np.asarray(mlw_codec.decode(bytearray(encoded)), dtype=np.int16)
-
-
-def _serve(requests: int, replies: int) -> None:
-    """The child's loop: decode each request, reply with the int16 weights (never returns)."""
-    silent = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(silent, 1)  # the codec prints its complaints before it exits
-    os.dup2(silent, 2)
+_WORKER = """
+import os, struct, sys
+from array import array
+from ethosu import mlw_codec
+header = struct.Struct("<q")
+requests = sys.stdin.buffer
+replies = os.fdopen(os.dup(1), "wb")
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the codec prints its complaints before it exits
+while len(size := requests.read(header.size)) == header.size:
+    encoded = requests.read(header.unpack(size)[0])
     try:
-        while (header := _read_exactly(requests, _HEADER.size)) is not None:
-            encoded = _read_exactly(requests, _HEADER.unpack(header)[0]) or b""
-            try:
-                weights = _decode(encoded).tobytes()
-            except Exception:  # a Python-level codec error: report it, keep serving
-                _write_all(replies, _HEADER.pack(_FAILED))
-                continue
-            _write_all(replies, _HEADER.pack(len(weights)) + weights)
-    finally:
-        os._exit(0)
+        weights = array("h", mlw_codec.decode(bytearray(encoded))).tobytes()
+    except Exception:
+        replies.write(header.pack(-1))
+    else:
+        replies.write(header.pack(len(weights)) + weights)
+    replies.flush()
+"""
+"""The helper's program: length-prefixed streams in, length-prefixed int16 weights out."""
 
 
-class MlwDecoder:
-    """mlw decoding in a reusable child process; close it when the run ends."""
+class _Helper:
+    """The helper process, started on demand and replaced when a stream kills it."""
 
     def __init__(self) -> None:
-        self._child: tuple[int, int, int] | None = None  # pid, request fd, reply fd
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        atexit.register(self.stop)
 
-    def decode(self, encoded: bytes, where: str) -> np.ndarray:
-        """The weights of an mlw stream as int64; CommandStreamError if it does not decode."""
-        if not hasattr(os, "fork"):
+    def decode(self, encoded: bytes) -> bytes | None:
+        """The int16 weights of a stream; None when the stream does not decode."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            process = self._process
+            assert process.stdin is not None and process.stdout is not None
             try:
-                return _decode(encoded).astype(np.int64)
-            except Exception as error:
-                raise CommandStreamError(f"{where}: the weight stream does not decode ({error})") from None
-        if self._child is None:
-            self._child = self._start()
-        _, requests, replies = self._child
-        try:
-            _write_all(requests, _HEADER.pack(len(encoded)) + encoded)
-            header = _read_exactly(replies, _HEADER.size)
-        except BrokenPipeError:
-            header = None
-        if header is None:
-            self.close()
-            raise CommandStreamError(f"{where}: the weight stream does not decode (it runs past its "
-                                     f"{len(encoded)} bytes or has a malformed header)")
-        size = _HEADER.unpack(header)[0]
-        if size == _FAILED:
-            raise CommandStreamError(f"{where}: the weight stream does not decode")
-        return np.frombuffer(_read_exactly(replies, size) or b"", dtype=np.int16).astype(np.int64)
+                process.stdin.write(_HEADER.pack(len(encoded)) + encoded)
+                process.stdin.flush()
+                header = process.stdout.read(_HEADER.size)
+            except BrokenPipeError:
+                header = b""
+            if len(header) < _HEADER.size:
+                self._stop_locked()
+                return None
+            size = _HEADER.unpack(header)[0]
+            return None if size == _FAILED else process.stdout.read(size)
 
-    def _start(self) -> tuple[int, int, int]:
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(request_write)
-            os.close(reply_read)
-            _serve(request_read, reply_write)
-        os.close(request_read)
-        os.close(reply_write)
-        return pid, request_write, reply_read
+    def stop(self) -> None:
+        """End the helper process, if any."""
+        with self._lock:
+            self._stop_locked()
 
-    def close(self) -> None:
-        """End the child process, if any."""
-        if self._child is not None:
-            pid, requests, replies = self._child
-            self._child = None
-            os.close(requests)
-            os.close(replies)
-            os.waitpid(pid, 0)
+    def _stop_locked(self) -> None:
+        if self._process is not None:
+            process, self._process = self._process, None
+            if process.stdin is not None:
+                process.stdin.close()
+            process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+_HELPER = _Helper()
+
+
+def decode_weights(encoded: bytes, where: str) -> np.ndarray:
+    """The weights of an mlw stream as int64; CommandStreamError naming `where` if it does not decode."""
+    weights = _HELPER.decode(encoded)
+    if weights is None:
+        raise CommandStreamError(f"{where}: the weight stream does not decode (it runs past its {len(encoded)} "
+                                 "bytes or has a malformed header)")
+    return np.frombuffer(weights, dtype=np.int16).astype(np.int64)

@@ -92,10 +92,7 @@ def simulate_operator(operator: EthosUOperator, ifms: Sequence[bytes], source: s
     config = payload.config
     accelerator = Accelerator(config.macs_per_cycle, config.cores, config.shram_kib * 1024 // config.cores)
     machine = Machine(Memory(regions, accelerator.shram_bytes), accelerator, config.product)
-    try:
-        for number, stream in enumerate(payload.streams):
-            stream_where = where if len(payload.streams) == 1 else f"{where}, command stream {number}"
-            machine.run(decode_commands(stream.words, stream_where), stream_where)
-    finally:
-        accelerator.decoder.close()
+    for number, stream in enumerate(payload.streams):
+        stream_where = where if len(payload.streams) == 1 else f"{where}, command stream {number}"
+        machine.run(decode_commands(stream.words, stream_where), stream_where)
     return [buffers.region(tensor, "OFM").view().tobytes() for tensor in operator.ofms]

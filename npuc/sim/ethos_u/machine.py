@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from npuc.emit.ethos_u.registers import (
+    KERNEL_OPERATIONS,
     ActivationFunction,
     Cmd0,
     Command,
@@ -44,7 +45,6 @@ from npuc.sim.ethos_u.operation import (
 SHRAM_BANK_BYTES = 1024
 MAX_ELEMENTS = 1 << 26
 """The largest feature map the simulator allocates (64 Mi elements); a bigger one is a corrupt stream."""
-_NO_MEMORY_EFFECT = (Cmd0.OP_IRQ, Cmd0.OP_PMU_MASK)
 
 
 class Machine:
@@ -73,7 +73,7 @@ class Machine:
                 self.hazards.wait_dma(command.fields()["k"])
             elif opcode is Cmd0.OP_KERNEL_WAIT:
                 self.hazards.wait_kernels(command.fields()["n"])
-            elif opcode not in _NO_MEMORY_EFFECT:
+            elif opcode in KERNEL_OPERATIONS:
                 self._kernel(command, where, label)
         raise CommandStreamError(f"{source}: the command stream ends without NPU_OP_STOP")
 

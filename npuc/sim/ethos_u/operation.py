@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from npuc.emit.ethos_u.registers import (
+    MAX_BLOCKDEP,
+    UNARY_ELEMENTWISE,
     ActivationFormat,
     ActivationFunction,
     ClipRange,
@@ -253,7 +255,7 @@ def kernel_operation(registers: RegisterFile, command: Command, where: str) -> K
     if upscale is not UpscaleMode.NONE:
         ifm_shape = ((ifm_shape[0] + 1) // 2, (ifm_shape[1] + 1) // 2, ifm_depth)
     ifm2, scalar, reversed_operands = None, None, False
-    if elementwise and mode not in (ElementwiseMode.LRELU, ElementwiseMode.ABS, ElementwiseMode.CLZ):
+    if elementwise and mode not in UNARY_ELEMENTWISE:
         broadcast = {name: registers.field(Cmd0.SET_IFM2_BROADCAST, name)
                      for name in ("broadcast_h", "broadcast_w", "broadcast_c", "operand_order", "broadcast_constant")}
         reversed_operands = broadcast["operand_order"] == OperandOrder.ORDER_A
@@ -268,6 +270,9 @@ def kernel_operation(registers: RegisterFile, command: Command, where: str) -> K
             )
             ifm2 = _feature_map(registers, "IFM2", ifm2_shape, where)
     ofm_scale = registers.value(Cmd1.SET_OFM_SCALE)
+    blockdep = registers.value(Cmd0.SET_BLOCKDEP)
+    if blockdep > MAX_BLOCKDEP:
+        raise CommandStreamError(f"{where}: BLOCKDEP {blockdep} is above the hardware's maximum of {MAX_BLOCKDEP}")
     return KernelOperation(
         opcode=opcode,
         mode=mode,
@@ -307,7 +312,7 @@ def kernel_operation(registers: RegisterFile, command: Command, where: str) -> K
             registers.value(Cmd0.SET_OFM_BLK_WIDTH_M1) + 1,
             registers.value(Cmd0.SET_OFM_BLK_DEPTH_M1) + 1,
         ),
-        blockdep=registers.value(Cmd0.SET_BLOCKDEP),
+        blockdep=blockdep,
     )
 
 

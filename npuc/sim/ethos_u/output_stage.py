@@ -111,12 +111,18 @@ def lookup(values: np.ndarray, function: ActivationFunction, table_bytes: bytes,
         table = np.frombuffer(table_bytes, "<i4", 512).astype(np.int64)
         base = (table << 48) >> 48
         slope = (table - base) >> 16
-        index = (values + 32768) >> 7
-        fraction = values & 0x7F
-        return base[index] + ((slope[index] * fraction + 64) >> 7)
+        index = _table_index((values + 32768) >> 7, 512, where)
+        return base[index] + ((slope[index] * (values & 0x7F) + 64) >> 7)
     entry = {8: "i1" if signed else "u1", 32: "<i4"}.get(bits)
     if entry is None:
         raise CommandStreamError(f"{where}: a lookup table cannot produce {bits}-bit OFM elements")
     table = np.frombuffer(table_bytes, entry, 256).astype(np.int64)
-    offset = 128 if signed or bits == 32 else 0
-    return table[values + offset]
+    return table[_table_index(values + (128 if signed or bits == 32 else 0), 256, where)]
+
+
+def _table_index(index: np.ndarray, entries: int, where: str) -> np.ndarray:
+    """`index`, or CommandStreamError when a value falls outside the table (a clip range the table does not fit)."""
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= entries):
+        raise CommandStreamError(f"{where}: a value falls outside the {entries}-entry lookup table "
+                                 "(the clip range does not match the table)")
+    return index

@@ -160,8 +160,12 @@ def _pooling(op: KernelOperation, memory: Memory, where: str) -> np.ndarray:
 
 
 def _operands(op: KernelOperation, memory: Memory, where: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Operand A and B of an elementwise operation (IFM2 broadcast to the OFM), zero points removed."""
-    first = _ifm_values(memory, op.ifm, where)
+    """Operand A and B of an elementwise operation (IFM2 broadcast to the OFM), zero points removed.
+
+    IFM_UPSCALE upscales the IFM here too, cut to the OFM's extent.
+    """
+    height, width, _ = op.ofm.shape
+    first = kernels.upscale(_ifm_values(memory, op.ifm, where), op.upscale)[:height, :width]
     if op.ifm2 is None:
         return first, None
     if op.scalar is not None:

@@ -45,6 +45,8 @@ from npuc.sim.ethos_u.operation import (
 SHRAM_BANK_BYTES = 1024
 MAX_ELEMENTS = 1 << 26
 """The largest feature map the simulator allocates (64 Mi elements); a bigger one is a corrupt stream."""
+MAX_KERNEL_TAPS = 1 << 16
+"""The most kernel positions the simulator walks (256 x 256); a bigger kernel is a corrupt stream."""
 
 
 class Machine:
@@ -112,6 +114,9 @@ class Machine:
             if elements > MAX_ELEMENTS:
                 raise CommandStreamError(f"{where}: the {name} of {' x '.join(map(str, fm.shape))} elements is "
                                          "larger than any Ethos-U feature map")
+        if op.kernel.height * op.kernel.width > MAX_KERNEL_TAPS:
+            raise CommandStreamError(f"{where}: a {op.kernel.height} x {op.kernel.width} kernel is larger than any "
+                                     "Ethos-U kernel")
         table = self._table_range(op, where)
         self.hazards.start_kernel(op, self._kernel_accesses(op, table, where), self.memory, where, label)
         run_kernel(op, self.memory, self.accelerator, where)

@@ -269,6 +269,9 @@ def kernel_operation(registers: RegisterFile, command: Command, where: str) -> K
                 1 if broadcast["broadcast_c"] else ifm_depth,
             )
             ifm2 = _feature_map(registers, "IFM2", ifm2_shape, where)
+    if opcode is not Cmd0.OP_CONV and mode is not PoolingMode.REDUCE_SUM and ifm_depth != ofm_shape[2]:
+        raise CommandStreamError(f"{where}: IFM depth {ifm_depth} differs from the OFM depth {ofm_shape[2]}, "
+                                 f"which {mnemonic(opcode)} keeps")
     ofm_scale = registers.value(Cmd1.SET_OFM_SCALE)
     blockdep = registers.value(Cmd0.SET_BLOCKDEP)
     if blockdep > MAX_BLOCKDEP:

@@ -38,17 +38,21 @@ def _exact_product(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 def shift_round(product: np.ndarray, shift: np.ndarray | int, mode: RoundMode) -> np.ndarray:
-    """`product / 2^shift` rounded as `mode` says (shift >= 0), as int64."""
+    """`product / 2^shift` rounded as `mode` says (shift >= 0), as int64.
+
+    A result beyond 62 bits saturates there: it is far outside every OFM range
+    the output stage clips to next.
+    """
     shift = np.asarray(shift)
     if mode is RoundMode.DBL:
         first = np.minimum(shift, 31)
-        rest = shift - first
-        high = _half_up(product, first)
-        return _half_away(high, rest).astype(np.int64)
-    if mode is RoundMode.NATURAL:
-        return _half_up(product, shift).astype(np.int64)
-    floor = product >> shift
-    return np.where((product < 0) & (product != floor << shift), floor + 1, floor).astype(np.int64)
+        result = _half_away(_half_up(product, first), shift - first)
+    elif mode is RoundMode.NATURAL:
+        result = _half_up(product, shift)
+    else:
+        floor = product >> shift
+        result = np.where((product < 0) & (product != floor << shift), floor + 1, floor)
+    return np.clip(result, -_INT64_SAFE, _INT64_SAFE).astype(np.int64)
 
 
 def _half_up(values: np.ndarray, shift: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@
 Each case edits Vela's own output for a per-operator model (a command
 dropped, inserted or changed) and runs it in the simulator: the unedited
 stream runs, the edited one must fail for the reason the edit introduces.
+Random one-word corruptions must run or raise an `NpucError`: never another
+exception, never a hang.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from npuc.emit.ethos_u.registers import (
     cmd1_words,
     decode_commands,
 )
-from npuc.errors import CommandStreamError, StreamHazardError
+from npuc.errors import CommandStreamError, NpucError, StreamHazardError
 from npuc.sim.ethos_u.runner import simulate_operator
 
 from support.paths import TEST
@@ -144,3 +146,21 @@ def test_the_cli_names_a_bad_command_in_one_line(tmp_path):
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert "command at offset 0x0: unknown cmd0 opcode 0x007" in result.stderr
+
+
+@pytest.mark.parametrize("model", ["conv_2d_same_s1.u55-128", "softmax_int8.u55-128", "depthwise_conv_2d_same.u65-256",
+                                   "average_pool_2d_same_s1.u55-128", "transpose_conv_same_s2.u55-128"])
+def test_any_corrupted_word_either_runs_or_is_one_npuc_error(model):
+    operator = read_package(TEST / "vela_models" / f"{model}_vela.tflite").ethos_u[0]
+    payload = operator.command_stream.data or b""
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        position = int(rng.integers(0x20, len(payload)) // 4 * 4)
+        word = int.from_bytes(payload[position : position + 4], "little")
+        corrupted = word ^ (1 << int(rng.integers(32))) if rng.random() < 0.5 else int(rng.integers(1 << 32))
+        data = payload[:position] + corrupted.to_bytes(4, "little") + payload[position + 4 :]
+        broken = dataclasses.replace(operator, command_stream=dataclasses.replace(operator.command_stream, data=data))
+        try:
+            _run(broken)
+        except NpucError:
+            pass

@@ -57,7 +57,7 @@ from npuc.dialects.common import (
     array_values,
     int_array,
 )
-from npuc.dialects.npu_memory import BufferAttr, FeatureMapAttr
+from npuc.dialects.npu_memory import BufferAttr, EncodedWeightsAttr, FeatureMapAttr
 
 
 def scale_bias_entry(wide: bool) -> np.dtype:
@@ -211,6 +211,28 @@ def _check_scale_bias(op: WeightedOp | FullyConnectedOp, depth: int) -> None:
         raise VerifyException(f"scale/bias buffer is {op.scale_bias.size.data} bytes, expected {expected}")
 
 
+def _check_constants(op: WeightedOp | FullyConnectedOp, raw_weight_bytes: int, depth: int) -> None:
+    """Raw weights and table (`_check_scale_bias`), or buffers exactly holding the encoded streams."""
+    encoding = op.encoding
+    if encoding is None:
+        if op.weights.size.data != raw_weight_bytes:
+            raise VerifyException(f"weights buffer is {op.weights.size.data} bytes, expected {raw_weight_bytes}")
+        _check_scale_bias(op, depth)
+        return
+    weights, scales = encoding.weight_stream_lengths(), encoding.scale_stream_lengths()
+    if sum(weights) != op.weights.size.data or sum(scales) != op.scale_bias.size.data:
+        raise VerifyException(
+            f"encoded streams of {sum(weights)} weight and {sum(scales)} scale bytes do not fill the weights "
+            f"({op.weights.size.data} bytes) and scale/bias ({op.scale_bias.size.data} bytes) buffers"
+        )
+    if len(weights) > depth:
+        raise VerifyException(f"{len(weights)} core streams for {depth} output channels")
+    if encoding.wide.data and op.ifm.element_type.bits != 16:
+        raise VerifyException("wide scale records need int16 feature maps")
+    if encoding.traversal.data != "depth_first" and not isinstance(op, Conv2dOp):
+        raise VerifyException(f"{op.name} weights are traversed depth first")
+
+
 def _check_block(op: ComputeOp) -> None:
     block = array_values(op.block)
     if len(block) != 3 or any(v <= 0 for v in block):
@@ -269,10 +291,14 @@ class WindowedOp(ComputeOp):
 
 
 class WeightedOp(WindowedOp):
-    """A convolution-like command with weights and a per-channel scale/bias table."""
+    """A convolution-like command with weights and a per-channel scale/bias table.
+
+    With `encoding` the two buffers hold encoded streams (`EncodedWeightsAttr`).
+    """
 
     weights = prop_def(BufferAttr)
     scale_bias = prop_def(BufferAttr)
+    encoding = opt_prop_def(EncodedWeightsAttr)
     dilations = prop_def(DenseArrayBase)
 
     def window(self) -> Window:
@@ -281,17 +307,13 @@ class WeightedOp(WindowedOp):
         )
 
     def weight_bytes(self) -> int:
-        """Bytes of int8 weights the command reads."""
+        """Bytes of the weights as int8 values (their raw form; encoded streams differ)."""
         kernel = array_values(self.kernel)
         return self.ofm.shape_values()[3] * kernel[0] * kernel[1] * self.ifm.shape_values()[3]
 
     def verify_geometry(self) -> None:
         super().verify_geometry()
-        if self.weights.size.data != self.weight_bytes():
-            raise VerifyException(
-                f"weights buffer is {self.weights.size.data} bytes, expected {self.weight_bytes()}"
-            )
-        _check_scale_bias(self, self.ofm.shape_values()[3])
+        _check_constants(self, self.weight_bytes(), self.ofm.shape_values()[3])
 
 
 @irdl_op_definition
@@ -301,6 +323,8 @@ class Conv2dOp(WeightedOp):
     name = "npu.conv2d"
 
     def ofm_depth(self, ifm_depth: int) -> int:
+        if self.encoding is not None:  # the encoded size says nothing of the shape
+            return self.ofm.shape_values()[3]
         return self.weights.size.data // (
             array_values(self.kernel)[0] * array_values(self.kernel)[1] * ifm_depth
         )
@@ -327,17 +351,18 @@ class FullyConnectedOp(ComputeOp):
     name = "npu.fully_connected"
     weights = prop_def(BufferAttr)
     scale_bias = prop_def(BufferAttr)
+    encoding = opt_prop_def(EncodedWeightsAttr)
+
+    def weight_bytes(self) -> int:
+        """Bytes of the weights as int8 values (their raw form; encoded streams differ)."""
+        return self.ifm.shape_values()[1] * self.ofm.shape_values()[1]
 
     def verify_geometry(self) -> None:
         ifm = self.ifm.shape_values()
         ofm = self.ofm.shape_values()
         if len(ifm) != 2 or len(ofm) != 2 or ifm[0] != ofm[0]:
             raise VerifyException("fully connected ifm and ofm must be [N, K] and [N, O]")
-        if self.weights.size.data != ifm[1] * ofm[1]:
-            raise VerifyException(
-                f"weights buffer is {self.weights.size.data} bytes, expected {ifm[1] * ofm[1]}"
-            )
-        _check_scale_bias(self, ofm[1])
+        _check_constants(self, self.weight_bytes(), ofm[1])
 
 
 POOL_KINDS = ("max", "avg", "reduce_sum")
@@ -508,7 +533,7 @@ class StageOp(IRDLOperation):
 
 PROPERTY_ORDER = (
     "buffer", "value", "tensor", "fm", "host_conversion", "layout", "src", "dst", "kind",
-    "ifm", "ifm2", "scalar", "reversed", "ofm", "weights", "scale_bias", "kernel", "strides",
+    "ifm", "ifm2", "scalar", "reversed", "ofm", "weights", "scale_bias", "encoding", "kernel", "strides",
     "dilations", "padding", "act_min", "act_max", "rescale", "rounding", "lut", "block",
     "inputs", "outputs", "reason",
 )
@@ -556,5 +581,5 @@ NPU = Dialect(
         YieldOp,
         StageOp,
     ],
-    [BufferAttr, FeatureMapAttr],
+    [BufferAttr, FeatureMapAttr, EncodedWeightsAttr],
 )

@@ -5,7 +5,9 @@
                     region, offset, NHWC shape, byte strides, element type
 
 Every npu command names the memory it reads and writes through these two
-attributes; the commands themselves are in `npuc.dialects.npu`.
+attributes; the commands themselves are in `npuc.dialects.npu`. A weighted
+command of a target that encodes its weights says how its buffers hold the
+encoded streams with `#npu.encoded<...>` (`EncodedWeightsAttr`).
 """
 
 from __future__ import annotations
@@ -168,3 +170,84 @@ class FeatureMapAttr(ParametrizedAttribute):
         printer.print_string(", ")
         printer.print_attribute(self.element_type)
         printer.print_string(">")
+
+
+TRAVERSALS = ("depth_first", "part_kernel_first")
+"""Weight orders of encoded weights: the NPU's KERNEL_STRIDE `weight_order` (depth first, part-kernel first)."""
+
+
+@irdl_attr_definition
+class EncodedWeightsAttr(ParametrizedAttribute):
+    """How a weighted command's weight and scale/bias buffers hold encoded streams (Ethos-U).
+
+        #npu.encoded<part_kernel_first, weights [112, 96], scales [32, 32]>
+        #npu.encoded<depth_first, weights [64], scales [16], wide>
+
+    The weights buffer holds one mlw-coded weight stream per NPU core in
+    `traversal` order, back to back, of the given (padded) lengths; the
+    scale/bias buffer one stream of 10-byte scale records per core likewise.
+    Core k computes output channels k, k + cores, ... `wide` says the
+    records hold the 15-bit scales of TFLite's int64-bias rescale
+    (`npuc.emit.ethos_u.scales`). The streams depend on the command's block
+    depth (`npuc.emit.ethos_u.weights`).
+    """
+
+    name = "npu.encoded"
+
+    traversal: StringAttr
+    weight_lengths: ArrayAttr[IntAttr]
+    scale_lengths: ArrayAttr[IntAttr]
+    wide: IntAttr
+
+    def __init__(self, traversal: str, weight_lengths: Sequence[int], scale_lengths: Sequence[int], wide: bool):
+        super().__init__(
+            StringAttr(traversal),
+            ArrayAttr([IntAttr(v) for v in weight_lengths]),
+            ArrayAttr([IntAttr(v) for v in scale_lengths]),
+            IntAttr(int(wide)),
+        )
+
+    def weight_stream_lengths(self) -> tuple[int, ...]:
+        """Bytes of each core's weight stream, in core order."""
+        return tuple(v.data for v in self.weight_lengths.data)
+
+    def scale_stream_lengths(self) -> tuple[int, ...]:
+        """Bytes of each core's scale record stream, in core order."""
+        return tuple(v.data for v in self.scale_lengths.data)
+
+    def verify(self) -> None:
+        if self.traversal.data not in TRAVERSALS:
+            raise VerifyException(f"unknown weight traversal '{self.traversal.data}' (known: {', '.join(TRAVERSALS)})")
+        weights, scales = self.weight_stream_lengths(), self.scale_stream_lengths()
+        if not weights or len(weights) != len(scales):
+            raise VerifyException("encoded weights need one weight and one scale stream per core")
+        if any(length <= 0 for length in (*weights, *scales)):
+            raise VerifyException("encoded stream lengths must be positive")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        parser.parse_punctuation("<")
+        traversal = parser.parse_identifier()
+        parser.parse_punctuation(",")
+        parser.parse_keyword("weights")
+        weights = _parse_int_list(parser)
+        parser.parse_punctuation(",")
+        parser.parse_keyword("scales")
+        scales = _parse_int_list(parser)
+        wide = parser.parse_optional_punctuation(",") is not None
+        if wide:
+            parser.parse_keyword("wide")
+        parser.parse_punctuation(">")
+        return [
+            StringAttr(traversal),
+            ArrayAttr([IntAttr(v) for v in weights]),
+            ArrayAttr([IntAttr(v) for v in scales]),
+            IntAttr(int(wide)),
+        ]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<{self.traversal.data}, weights ")
+        _print_int_list(printer, self.weight_stream_lengths())
+        printer.print_string(", scales ")
+        _print_int_list(printer, self.scale_stream_lengths())
+        printer.print_string(", wide>" if self.wide.data else ">")

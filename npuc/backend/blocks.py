@@ -9,7 +9,9 @@ blocks Vela would and the cost model prices the same work:
    rounded up to `ofm_block_depth` while below the OFM depth; within a depth,
    heights then widths ascend.
 2. A candidate must fit the shared buffer (`fits_shram`): its IFM block and
-   its accumulators, both double-buffered and rounded to banks (`ShramBanks`).
+   its accumulators, both double-buffered and rounded to banks
+   (`npuc.emit.ethos_u.shared_buffer`, whose layout the Ethos-U registers
+   program).
 3. Each fitting candidate costs the IFM and weight elements fetched per OFM
    element (`fetch_cost`); the cheapest wins, the first visited on a tie
    (costs within `TIE` of each other), except that a block of at most 4 x 4
@@ -26,22 +28,17 @@ from dataclasses import dataclass
 from math import ceil, inf
 
 from npuc.cost.compute import (
-    AVG_POOL,
     CONV,
+    DEPTH_SUMMING,
     DEPTHWISE,
     ELEMENTWISE,
-    MAX_POOL,
     CommandShape,
     kernel_first,
 )
 from npuc.cost.geometry import ceil_to
+from npuc.emit.ethos_u import shared_buffer
+from npuc.emit.ethos_u.weights import Traversal
 from npuc.targets import Target
-
-ACCUMULATOR_BITS = 32
-"""Accumulator width of 8-bit data: TFLite integer kernels accumulate int8 products in int32."""
-
-WIDE_ACCUMULATOR_BITS = 40
-"""Accumulator width of 16-bit data (but pooling): the NPU keeps 40-bit sums of int16 x int8 products."""
 
 TIE = 1e-9
 """Relative difference below which two costs are equal. Costs are ratios of integers: two that are
@@ -50,21 +47,19 @@ equal in exact arithmetic may differ in their last bits as floats, and must tie 
 SMALL_BLOCK = 4
 """Blocks of at most this height and width win cost ties by IFM coverage (Vela's rule)."""
 
-PER_CHANNEL = (DEPTHWISE, MAX_POOL, AVG_POOL, ELEMENTWISE)
-"""Command kinds whose OFM channel reads only its own IFM channel: the IFM block is as deep as the OFM block."""
-
 
 @dataclass(frozen=True)
 class SearchInput:
     """What the search needs of a command, derived once from its `CommandShape` (`search_input`).
 
-    `ifm_block_depth` is the IFM block depth of a command summing over the
-    IFM depth (0: as deep as the OFM block), `kernel` the dilated kernel
-    extent [h, w], `ifm_repeats` the sub-kernels the kernel splits into.
+    `traversal` is the weight traversal the search assumes (part-kernel
+    first for a convolution that runs kernel first), `kernel` the dilated
+    kernel extent [h, w], `ifm_repeats` the sub-kernels the kernel splits
+    into.
     """
 
     shape: CommandShape
-    ifm_block_depth: int
+    traversal: Traversal
     kernel: tuple[int, int]
     ifm_repeats: int
 
@@ -107,19 +102,13 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
 
 
 def search_input(shape: CommandShape, target: Target) -> SearchInput:
-    """The `SearchInput` of `shape` on `target`: IFM block depth (8-bit steps scaled by the IFM width),
-    dilated kernel and sub-kernel count."""
-    rates, window = target.throughput, shape.window
-    ifm_depth = shape.ifm[3]
-    if shape.kind in PER_CHANNEL:
-        ifm_block_depth = 0  # the OFM block depth
-    else:
-        first = shape.kind == CONV and kernel_first(ifm_depth, window.elements, rates)
-        step = rates.kernel_first_ifm_block_depth if first else rates.depth_first_ifm_depth_step
-        ifm_block_depth = ceil_to(min(ifm_depth, step * 8 // shape.ifm_bits), target.ifm_ublock.depth)
+    """The `SearchInput` of `shape` on `target`: traversal, dilated kernel and sub-kernel count."""
+    window = shape.window
+    first = shape.kind == CONV and kernel_first(shape.ifm[3], window.elements, target.throughput)
+    traversal = Traversal.PART_KERNEL_FIRST if first else Traversal.DEPTH_FIRST
     kernel = window.dilated_kernel
     repeats = ceil(kernel[0] / target.sub_kernel_max[0]) * ceil(kernel[1] / target.sub_kernel_max[1])
-    return SearchInput(shape, ifm_block_depth, kernel, repeats)
+    return SearchInput(shape, traversal, kernel, repeats)
 
 
 def _depths(ofm_depth: int, deepest: int, target: Target) -> list[int]:
@@ -137,42 +126,15 @@ def _depths(ofm_depth: int, deepest: int, target: Target) -> list[int]:
 
 
 def ifm_block(command: SearchInput, block: tuple[int, int, int], target: Target) -> tuple[int, int, int]:
-    """The IFM block ([h, w, c]) that feeds OFM block `block`: its kernel halo limited to one
-    sub-kernel, rounded up to the OFM micro-block."""
-    ublock, strides = target.ofm_ublock, command.shape.window.strides
-    sub_kernel = [min(k, limit) for k, limit in zip(command.kernel, target.sub_kernel_max)]
-    height = ceil_to((block[0] - 1) * strides[0] + sub_kernel[0], ublock.height)
-    width = ceil_to((block[1] - 1) * strides[1] + sub_kernel[1], ublock.width)
-    return height, width, command.ifm_block_depth or block[2]
+    """The IFM block ([h, w, c]) that feeds OFM block `block` (`shared_buffer.ifm_block`)."""
+    depth = shared_buffer.ifm_depth(command.shape, block[2], command.traversal, target)
+    return shared_buffer.ifm_block(command.shape, block, depth, target)
 
 
 def fits_shram(command: SearchInput, block: tuple[int, int, int], target: Target) -> bool:
-    """Whether the double-buffered IFM block(s) and accumulators of `block` fit the shared buffer.
-
-    Bytes per IFM pixel round up to the IFM micro-block depth, accumulator
-    channels to it too; each area takes twice its banks, rounded up to its
-    granule. Elementwise commands hold two IFM blocks and no accumulators.
-    A one-row OFM computed with a one-row kernel needs only one row of
-    accumulators, whatever the micro-block height.
-    """
-    banks, shape = target.shram, command.shape
-    granule = target.ifm_ublock.depth
-    ifm_h, ifm_w, ifm_d = ifm_block(command, block, target)
-    ifm_bytes = ifm_h * ifm_w * ceil_to(ceil(ifm_d * shape.ifm_bits / 8), granule)
-    usable = target.shram_usable_bytes // banks.bank_bytes
-    if shape.kind == ELEMENTWISE:
-        return 2 * _banks(ifm_bytes, banks.elementwise_ifm_granule, target) <= usable
-    height = 1 if command.ofm[0] == 1 and command.kernel[0] == 1 else block[0]
-    wide = shape.ifm_bits > 8 and shape.kind not in (MAX_POOL, AVG_POOL)
-    acc_bits = WIDE_ACCUMULATOR_BITS if wide else ACCUMULATOR_BITS
-    acc_bytes = height * block[1] * ceil_to(block[2], granule) * acc_bits // 8
-    acc_granule = banks.wide_accumulator_granule if wide else banks.accumulator_granule
-    return _banks(ifm_bytes, banks.ifm_granule, target) + _banks(acc_bytes, acc_granule, target) <= usable
-
-
-def _banks(size: int, granule: int, target: Target) -> int:
-    """Banks a double-buffered area of `size` bytes takes, rounded up to `granule`."""
-    return ceil_to(2 * ceil(size / target.shram.bank_bytes), granule)
+    """Whether the double-buffered IFM block(s) and accumulators of `block` fit the shared buffer
+    (`shared_buffer.layout`)."""
+    return shared_buffer.layout(command.shape, block, command.traversal, target) is not None
 
 
 def fetch_cost(command: SearchInput, block: tuple[int, int, int], target: Target) -> float:
@@ -201,7 +163,7 @@ def fetch_cost(command: SearchInput, block: tuple[int, int, int], target: Target
         weight_fetch = 0.0
         if shape.kind in (CONV, DEPTHWISE):
             weight_fetch = command.kernel[0] * command.kernel[1] * ifm_depth * whole[0] * whole[1]
-        if shape.kind not in PER_CHANNEL:
+        if shape.kind in DEPTH_SUMMING:
             ifm_fetch *= whole[2]
         if shape.kind == CONV:
             weight_fetch *= fitted[2] * fractions[2]

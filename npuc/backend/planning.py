@@ -27,9 +27,15 @@ from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange
-from npuc.backend.operators import WEIGHTED_OPS, npu_operator
+from npuc.backend.operators import npu_operator
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
+from npuc.backend.weight_encoding import (
+    BIAS_OPERAND,
+    WEIGHTS_OPERAND,
+    layer_streams,
+    weighted_consumers,
+)
 from npuc.dialects.common import Window, layer_name, value_shape
 from npuc.dialects.npu import (
     CPU_REASON_ATTR,
@@ -205,21 +211,46 @@ def element_bytes(value: SSAValue) -> int:
     return max(1, width // 8)
 
 
-def buffer_bytes(value: SSAValue) -> int:
-    """Bytes a value occupies in memory.
+def buffer_bytes(value: SSAValue, target: Target) -> int:
+    """Bytes a value occupies in memory on `target`.
 
     A bias feeding a conv, depthwise conv or fully connected op is stored as
     the NPU's scale/bias table (`SCALE_BIAS_ENTRY_BYTES` per output channel,
-    `WIDE_SCALE_BIAS_ENTRY_BYTES` for an int64 bias);
-    everything else is its element count times the storage bytes.
+    `WIDE_SCALE_BIAS_ENTRY_BYTES` for an int64 bias). On a target that
+    encodes weights (`Target.encodes_weights`) the weights and bias of an
+    NPU-placed layer are instead its encoded weight streams and scale
+    records (`npuc.backend.weight_encoding`), sized by their encoding; every
+    NPU layer reading one constant must then encode it alike.
+    Everything else is its element count times the storage bytes.
     """
     assert isinstance(value.type, TensorType)
-    if any(
-        isinstance(use.operation, WEIGHTED_OPS) and use.index == 2 for use in value.uses
-    ):
+    if target.encodes_weights:
+        weight_readers = _npu_readers(value, WEIGHTS_OPERAND)
+        bias_readers = _npu_readers(value, BIAS_OPERAND)
+        if weight_readers or bias_readers:
+            return _encoded_bytes(weight_readers, bias_readers, target)
+    if weighted_consumers(value, BIAS_OPERAND):
         wide = value.type.element_type == i64
         return value.type.get_shape()[0] * (WIDE_SCALE_BIAS_ENTRY_BYTES if wide else SCALE_BIAS_ENTRY_BYTES)
     return value.type.element_count() * element_bytes(value)
+
+
+def _npu_readers(value: SSAValue, operand: int) -> list[Operation]:
+    """The NPU-placed weighted layers reading `value` (directly or staged) as operand `operand`."""
+    return [op for op in weighted_consumers(value, operand) if placement(op) == NPU]
+
+
+def _encoded_bytes(weight_readers: list[Operation], bias_readers: list[Operation], target: Target) -> int:
+    """Size of the encoded weight streams (bias records) of the layers reading a value as weights (bias)."""
+    sizes = {len(layer_streams(op, target).weights) for op in weight_readers}
+    sizes |= {len(layer_streams(op, target).scales) for op in bias_readers}
+    if len(sizes) > 1:
+        names = ", ".join(layer_name(op) for op in weight_readers + bias_readers)
+        raise PassFailedException(
+            f"layers {names} read one constant but encode it differently for {target.name}; "
+            "give each layer its own constant"
+        )
+    return sizes.pop()
 
 
 def scratch_bytes(op: Operation) -> int:
@@ -272,8 +303,8 @@ class Buffer:
         return LiveRange(self.name, self.start, self.end, self.size)
 
 
-def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
-    """The buffers npu-schedule assigned to memories, with their live ranges.
+def buffers(func: FuncOp, target: Target) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
+    """The buffers npu-schedule assigned to memories on `target`, with their live ranges and sizes.
 
     Positions are op indices in `@main`. Function arguments, host-written
     quantize results and constants are live from -1 (before the first op);
@@ -297,7 +328,7 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
     for index, arg in enumerate(func.body.block.args):
         memory = memory_of(arg_attributes(func)[index])
         if memory is not None:
-            holder[arg] = Buffer(f"arg{index}", memory, buffer_bytes(arg), -1, -1)
+            holder[arg] = Buffer(f"arg{index}", memory, buffer_bytes(arg, target), -1, -1)
             found.append(holder[arg])
 
     for position, op in enumerate(ops):
@@ -326,7 +357,7 @@ def buffers(func: FuncOp) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
             if held is None:
                 owner = chain[-1] if chain else result
                 name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")
-                held = Buffer(name, memory, buffer_bytes(owner), start, last if whole_program else start)
+                held = Buffer(name, memory, buffer_bytes(owner, target), start, last if whole_program else start)
                 found.append(held)
             for value in (result, *chain):
                 holder[value] = held

@@ -40,7 +40,9 @@ from npuc.dialects.npu import (
     CpuOp,
     DmaOp,
     FeatureMapAttr,
+    FullyConnectedOp,
     InterfaceOp,
+    WeightedOp,
 )
 from npuc.errors import ModelVerificationError
 from npuc.targets import Target
@@ -108,8 +110,13 @@ class NetworkCost:
 
     `memories` lists the target's memory names (the order reports use);
     `peak_memory` is the highest byte address any buffer reaches per memory;
-    `weight_bytes` the size of all constants; `npu_operators` and
-    `cpu_operators` count compute commands and CPU commands.
+    `weight_bytes` the size of all constants; `original_weight_bytes` and
+    `encoded_weight_bytes` those of the weights of the weighted layers, as
+    int8 tensors and as stored (Ethos-U encoded streams, or the same int8
+    bytes on a target that does not encode them; scale/bias tables are not
+    weights), each constant counted once (Vela's "Original Weights Size"
+    and "NPU Encoded Weights Size"); `npu_operators` and `cpu_operators`
+    count compute commands and CPU commands.
     """
 
     target: str
@@ -121,6 +128,8 @@ class NetworkCost:
     total_cycles: int
     peak_memory: Mapping[str, int]
     weight_bytes: int
+    original_weight_bytes: int
+    encoded_weight_bytes: int
     npu_operators: int
     cpu_operators: int
 
@@ -321,6 +330,21 @@ def _referenced_buffers(module: ModuleOp) -> Iterable[BufferAttr]:
                     yield byte_span(attr)
 
 
+def layer_weight_bytes(module: ModuleOp) -> tuple[int, int]:
+    """(original, encoded) bytes of the weighted commands' weights, each stored constant once.
+
+    A command reading weights a DMA staged counts the DMA's source, so a
+    constant staged for several layers counts once.
+    """
+    sources = {(op.dst.region.data, op.dst.offset.data): op.src for op in module.ops if isinstance(op, DmaOp)}
+    counted: dict[tuple[str, int], tuple[int, int]] = {}
+    for op in module.ops:
+        if isinstance(op, (WeightedOp, FullyConnectedOp)):
+            stored = sources.get((op.weights.region.data, op.weights.offset.data), op.weights)
+            counted[(stored.region.data, stored.offset.data)] = (op.weight_bytes(), op.weights.size.data)
+    return sum(original for original, _ in counted.values()), sum(encoded for _, encoded in counted.values())
+
+
 def peak_memory(module: ModuleOp, memories: Iterable[str]) -> dict[str, int]:
     """Highest byte address (one past the end) any buffer of the module reaches, per memory."""
     peaks = dict.fromkeys(memories, 0)
@@ -339,6 +363,7 @@ def estimate(module: ModuleOp, target: Target) -> NetworkCost:
     memories = tuple(memory.name for memory in target.memories)
     costs = _command_costs(module, target)
     ops = commands(module)
+    original_weights, encoded_weights = layer_weight_bytes(module)
     return NetworkCost(
         target=target.name,
         clock_hz=target.clock_hz,
@@ -349,6 +374,8 @@ def estimate(module: ModuleOp, target: Target) -> NetworkCost:
         total_cycles=max((cost.end for cost in costs), default=0),
         peak_memory=peak_memory(module, memories),
         weight_bytes=sum(op.buffer.size.data for op in module.ops if isinstance(op, ConstantOp)),
+        original_weight_bytes=original_weights,
+        encoded_weight_bytes=encoded_weights,
         npu_operators=sum(isinstance(op, ComputeOp) for op in ops),
         cpu_operators=sum(isinstance(op, CpuOp) for op in ops),
     )

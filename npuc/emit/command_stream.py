@@ -276,6 +276,13 @@ def _encode_weighted(writer: _Writer, op: npu.WeightedOp | npu.FullyConnectedOp)
     if isinstance(op, npu.WeightedOp):
         _encode_window(writer, op)
         writer.ints(array_values(op.dilations))
+    encoding = op.encoding
+    if encoding is not None:  # optional trailing field: the record is longer
+        weights, scales = encoding.weight_stream_lengths(), encoding.scale_stream_lengths()
+        writer.string(encoding.traversal.data)
+        writer.pack("II", len(weights), encoding.wide.data)
+        writer.ints(weights)
+        writer.ints(scales)
 
 
 def _encode_pool(writer: _Writer, op: npu.PoolOp) -> None:
@@ -467,6 +474,10 @@ def _decode_weighted(
         properties = _compute(reader) | {"weights": reader.buffer(), "scale_bias": reader.buffer()}
         if op_type is not npu.FullyConnectedOp:
             properties |= _window(reader) | {"dilations": int_array(reader.ints(2))}
+        if reader.position < len(reader.data):
+            traversal = reader.string()
+            cores, wide = reader.unpack("II")
+            properties["encoding"] = npu.EncodedWeightsAttr(traversal, reader.ints(cores), reader.ints(cores), bool(wide))
         return npu.build_command(op_type, properties)
 
     return decode_weighted

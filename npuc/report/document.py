@@ -27,7 +27,7 @@ from npuc.report.usage import live_bytes
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"
-VERSION = 3
+VERSION = 4
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""
@@ -103,6 +103,8 @@ def _summary(cost: NetworkCost, target: Target, staging_peak: int) -> dict[str, 
         "peak_memory": dict(cost.peak_memory),
         "staging_peak": staging_peak,
         "weight_bytes": cost.weight_bytes,
+        "original_weight_bytes": cost.original_weight_bytes,
+        "encoded_weight_bytes": cost.encoded_weight_bytes,
         "npu_operators": cost.npu_operators,
         "cpu_operators": cost.cpu_operators,
     }

@@ -149,7 +149,8 @@ def _summary_pairs(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         ]
     pairs += [
         ("staging peak", f"{summary['staging_peak']:,} B live"),
-        ("weights", f"{summary['weight_bytes']:,} B"),
+        ("weights", f"{summary['weight_bytes']:,} B of constants; layer weights "
+                    f"{summary['original_weight_bytes']:,} B original, {summary['encoded_weight_bytes']:,} B encoded"),
         ("operators", f"{summary['npu_operators']} on NPU, {summary['cpu_operators']} on CPU"),
     ]
     return pairs

@@ -122,7 +122,8 @@ def summary_text(document: Mapping[str, Any]) -> str:
             f"{s['peak_memory'][name]:,} B used"
         )
     lines.append(f"  staging peak         {s['staging_peak']:,} B live")
-    lines.append(f"  weights              {s['weight_bytes']:,} B")
+    lines.append(f"  weights              {s['weight_bytes']:,} B of constants; layer weights "
+                 f"{s['original_weight_bytes']:,} B original, {s['encoded_weight_bytes']:,} B encoded")
     lines.append(f"  operators            {s['npu_operators']} on NPU, {s['cpu_operators']} on CPU")
     for cpu in s.get("cpu_operations", ()):
         lines.append(f"    CPU {cpu['layer']} ({cpu['operator']}): {cpu['reason']}")

@@ -21,12 +21,14 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation
 
 from npuc.dialects import npu
-from npuc.dialects.common import array_values
+from npuc.dialects.common import array_values, layer_name
 from npuc.errors import InputDataError, NpucError
 from npuc.reference import int_elementwise, int_kernels
 from npuc.reference.fixed_point import dequantize, quantize
 from npuc.sim import integer_ops
+from npuc.sim.encoded_weights import decode_layer
 from npuc.sim.hazards import check_program, region_sizes
+from npuc.targets import Target, load_target
 
 
 class Memories:
@@ -73,25 +75,42 @@ def _weights(memories: Memories, buffer: npu.BufferAttr, shape: Sequence[int]) -
     return memories.bytes(buffer).view(np.int8).reshape(shape)
 
 
-def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp) -> None:
+def _constants(
+    memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp, weight_shape: Sequence[int], target: Target | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(weights in `weight_shape`, bias, multiplier, shift) of a weighted command: from its raw weights and
+    scale/bias table, or decoded from its encoded streams (`npuc.sim.encoded_weights`)."""
+    if op.encoding is None:
+        bias, multiplier, shift = _scale_bias(memories, op.scale_bias, op.ofm.shape_values()[-1])
+        return _weights(memories, op.weights, weight_shape), bias, multiplier, shift
+    if target is None:
+        raise NpucError(f"layer '{layer_name(op)}' has encoded weights but the program names no {npu.TARGET_ATTR}")
+    decoded = decode_layer(op, memories.bytes(op.weights), memories.bytes(op.scale_bias), target)
+    return decoded.weights.reshape(weight_shape), decoded.bias, decoded.multiplier, decoded.exponent
+
+
+def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp, target: Target | None) -> None:
     ifm_zero_point, ofm_zero_point = op.ifm.element_type.zero_point, op.ofm.element_type.zero_point
-    bias, multiplier, shift = _scale_bias(memories, op.scale_bias, op.ofm.shape_values()[-1])
-    rescale = (bias, multiplier, shift, ofm_zero_point, op.act_min.value.data, op.act_max.value.data)
     ifm = memories.read(op.ifm)
     ofm_shape = op.ofm.shape_values()
     if isinstance(op, npu.FullyConnectedOp):
-        weights = _weights(memories, op.weights, (ofm_shape[1], ifm.shape[1]))
+        weight_shape: tuple[int, ...] = (ofm_shape[1], ifm.shape[1])
+    elif isinstance(op, npu.DepthwiseConv2dOp):
+        weight_shape = (1, *op.window().kernel, ofm_shape[3])
+    else:
+        weight_shape = (ofm_shape[3], *op.window().kernel, ifm.shape[3])
+    weights, bias, multiplier, shift = _constants(memories, op, weight_shape, target)
+    rescale = (bias, multiplier, shift, ofm_zero_point, op.act_min.value.data, op.act_max.value.data)
+    if isinstance(op, npu.FullyConnectedOp):
         result = int_kernels.fully_connected(ifm, ifm_zero_point, weights, *rescale)
     else:
         window = op.window()
         if isinstance(op, npu.DepthwiseConv2dOp):
-            weights = _weights(memories, op.weights, (1, *window.kernel, ofm_shape[3]))
             result = int_kernels.depthwise_conv2d(
                 ifm, ifm_zero_point, weights, *rescale,
                 window.strides, window.dilations, window.padding, ofm_shape[3] // ifm.shape[3],
             )  # fmt: skip
         else:
-            weights = _weights(memories, op.weights, (ofm_shape[3], *window.kernel, ifm.shape[3]))
             result = int_kernels.conv2d(
                 ifm, ifm_zero_point, weights, *rescale, window.strides, window.dilations, window.padding
             )
@@ -193,13 +212,13 @@ def _dma(memories: Memories, op: npu.DmaOp) -> None:
     memories.bytes(op.dst)[...] = memories.bytes(op.src)
 
 
-def _execute(memories: Memories, op: Operation) -> None:
+def _execute(memories: Memories, op: Operation, target: Target | None) -> None:
     """Run one command; constants and the interface take no step of their own."""
     match op:
         case npu.DmaOp():
             _dma(memories, op)
         case npu.Conv2dOp() | npu.DepthwiseConv2dOp() | npu.FullyConnectedOp():
-            _conv_like(memories, op)
+            _conv_like(memories, op, target)
         case npu.PoolOp():
             _pool(memories, op)
         case npu.ElementwiseOp():
@@ -256,8 +275,10 @@ def _run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
             memories.bytes(op.buffer)[...] = data
     for op, sample in zip(input_ops, inputs):
         _store_input(memories, op, sample)
+    target_name = module.attributes.get(npu.TARGET_ATTR)
+    target = load_target(target_name.data) if isinstance(target_name, StringAttr) else None
     for op in module.ops:
-        _execute(memories, op)
+        _execute(memories, op, target)
     return [_load_output(memories, op) for op in module.ops if isinstance(op, npu.OutputOp)]
 
 

@@ -37,6 +37,13 @@ DATA_TYPES = ("int8", "uint8", "int16", "int32")
 ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
 """Fused activations a target may list as supported by an operator."""
 
+WEIGHT_ENCODINGS = ("raw", "ethos-u")
+"""How a target stores a weighted layer's constants: `raw` (int8 weights and npuc's scale/bias
+table, docs/ir.md) or `ethos-u` (per-layer encoded weight and scale streams, `npuc.emit.ethos_u.weights`)."""
+
+PRODUCTS = ("ethos-u55", "ethos-u65")
+"""Ethos-U products a command-stream target may name (`EthosU.product`)."""
+
 ENGINES = ("dma", "mac", "elementwise")
 """Engines a target may list: DMA copies, the MAC array (convolution, fully
 connected, pooling) and the elementwise unit. Reports draw one timeline lane
@@ -73,22 +80,49 @@ class BlockShape:
 
 @dataclass(frozen=True)
 class ShramBanks:
-    """How the shared buffer is carved into IFM and accumulator areas, for the block search.
+    """How the shared buffer is carved into IFM and accumulator areas (block search, Ethos-U registers).
 
     The buffer is allocated in banks of `bank_bytes`; the IFM area and the
     accumulator area are each double-buffered and rounded up to their
     granule of banks: `ifm_granule` (convolution, pooling),
     `elementwise_ifm_granule` (each IFM of an elementwise command),
-    `accumulator_granule` (32-bit accumulators) and
-    `wide_accumulator_granule` (40-bit accumulators of 16-bit data). The
-    defaults (one byte, granules of one) make the rule plain byte counting.
+    `wide_ifm_granule` (32-bit IFMs), `accumulator_granule` (32-bit
+    accumulators) and `wide_accumulator_granule` (40-bit accumulators of
+    16-bit data). The IFM area starts after `output_banks` banks; a command
+    with a lookup table keeps the last `lut_bytes` of the buffer for it (the
+    rest of `shram_reserved_bytes` is at the end too). The defaults (one
+    byte, granules of one, nothing reserved at the start, no lookup tables)
+    make the rule plain byte counting.
     """
 
     bank_bytes: int = 1
     ifm_granule: int = 1
     elementwise_ifm_granule: int = 1
+    wide_ifm_granule: int = 1
     accumulator_granule: int = 1
     wide_accumulator_granule: int = 1
+    output_banks: int = 0
+    lut_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class EthosU:
+    """What an Ethos-U register command stream needs to know of its accelerator.
+
+    `product` is one of `PRODUCTS` (the driver checks it, and an Ethos-U65
+    stream sets PARALLEL_MODE); `max_outstanding_dma` and
+    `max_outstanding_kernels` are the DMA and kernel operations the NPU keeps
+    in flight (older ones have finished when a new one is issued);
+    `lut_slot_bytes` is the granule of lookup-table slots in the shared
+    buffer (ACTIVATION's TABLE_n is slot n); `shram_dma_region` the region
+    number a DMA into the shared buffer names (with the internal region mode).
+    """
+
+    product: str
+    max_outstanding_dma: int
+    max_outstanding_kernels: int
+    lut_slot_bytes: int
+    shram_dma_region: int
 
 
 @dataclass(frozen=True)
@@ -241,7 +275,10 @@ class Target:
     of `shram`; a kernel larger than `sub_kernel_max` ([h, w]) is split into
     sub-kernels that each re-read the IFM. `cores` NPU cores share every
     command, output channels dealt to them alternately (each core reads its
-    own weight and scale/bias stream). Operator kinds absent from
+    own weight and scale/bias stream). `weight_encoding` is one of
+    `WEIGHT_ENCODINGS`: how npu-lower stores weights and scale/bias
+    tables. `ethos_u` holds the command-stream facts of an Ethos-U
+    accelerator (None for other NPUs). Operator kinds absent from
     `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
     was loaded from.
@@ -270,6 +307,8 @@ class Target:
     sub_kernel_max: tuple[int, int]
     shram: ShramBanks
     cores: int
+    weight_encoding: str
+    ethos_u: EthosU | None
 
     def memory(self, name: str) -> Memory:
         """The memory called `name`; `TargetError` if the target has none."""
@@ -280,6 +319,11 @@ class Target:
         raise TargetError(
             f"target '{self.name}' has no memory '{name}' (it has: {known})"
         )
+
+    @property
+    def encodes_weights(self) -> bool:
+        """Whether weighted layers store Ethos-U encoded weight and scale streams (`weight_encoding`)."""
+        return self.weight_encoding == "ethos-u"
 
     @property
     def shram_usable_bytes(self) -> int:

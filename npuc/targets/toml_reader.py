@@ -90,6 +90,13 @@ class TableReader:
                 raise self.fail(key, f"unknown value '{item}' (known: {', '.join(allowed)})")
         return tuple(value)
 
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
+        """Field `key` as one string drawn from `allowed`."""
+        value = self.string(key)
+        if value not in allowed:
+            raise self.fail(key, f"unknown value '{value}' (known: {', '.join(allowed)})")
+        return value
+
     def range(self, key: str) -> Range:
         """Field `key` as an inclusive range `[low, high]` of positive integers."""
         low, high = self.int_list(key, 2)

@@ -22,7 +22,10 @@ from npuc.targets.description import (
     DATA_TYPES,
     ENGINES,
     OPERATOR_KINDS,
+    PRODUCTS,
+    WEIGHT_ENCODINGS,
     BlockShape,
+    EthosU,
     FeatureMapLimit,
     KernelRule,
     Memory,
@@ -56,6 +59,8 @@ class Accelerator:
     sub_kernel_max: tuple[int, int]
     shram: ShramBanks
     cores: int
+    weight_encoding: str
+    ethos_u: EthosU | None
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,8 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         sub_kernel_max=_optional_pair(reader, "sub_kernel_max", UNSPLIT),
         shram=read_shram_banks(reader.sub("shram")) if reader.has("shram") else ShramBanks(),
         cores=reader.integer("cores", minimum=1) if reader.has("cores") else 1,
+        weight_encoding=reader.choice("weight_encoding", WEIGHT_ENCODINGS) if reader.has("weight_encoding") else "raw",
+        ethos_u=read_ethos_u(reader.sub("ethos_u")) if reader.has("ethos_u") else None,
     )
 
 
@@ -260,11 +267,32 @@ def read_ofm_block_max(reader: TableReader, ublock: BlockShape) -> BlockShape:
 
 
 def read_shram_banks(reader: TableReader) -> ShramBanks:
-    """The `[shram]` table (bank size and granules, see `ShramBanks`); absent fields are 1."""
-    fields = ("bank_bytes", "ifm_granule", "elementwise_ifm_granule", "accumulator_granule", "wide_accumulator_granule")
-    banks = ShramBanks(**{key: reader.integer(key, minimum=1) for key in fields if reader.has(key)})
+    """The `[shram]` table (bank size, granules and reserved areas, see `ShramBanks`).
+
+    Absent granules are 1, absent reserved areas 0.
+    """
+    granules = (
+        "bank_bytes", "ifm_granule", "elementwise_ifm_granule", "wide_ifm_granule",
+        "accumulator_granule", "wide_accumulator_granule",
+    )  # fmt: skip
+    values = {key: reader.integer(key, minimum=1) for key in granules if reader.has(key)}
+    values |= {key: reader.integer(key) for key in ("output_banks", "lut_bytes") if reader.has(key)}
+    banks = ShramBanks(**values)
     reader.done()
     return banks
+
+
+def read_ethos_u(reader: TableReader) -> EthosU:
+    """The `[ethos_u]` table: the register command stream's facts of an Ethos-U accelerator."""
+    facts = EthosU(
+        product=reader.choice("product", PRODUCTS),
+        max_outstanding_dma=reader.integer("max_outstanding_dma", minimum=1),
+        max_outstanding_kernels=reader.integer("max_outstanding_kernels", minimum=1),
+        lut_slot_bytes=reader.integer("lut_slot_bytes", minimum=1),
+        shram_dma_region=reader.integer("shram_dma_region"),
+    )
+    reader.done()
+    return facts
 
 
 def read_operators(reader: TableReader) -> tuple[OperatorRule, ...]:

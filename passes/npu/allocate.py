@@ -79,7 +79,7 @@ def allocate_module(func: FuncOp, target: Target) -> dict[str, int]:
     for op in layer_ops(func):
         if placement(op) in (NPU, CPU):
             require(op, MEMORY_ATTR, "npu-schedule", AllocatePass.name)
-    found, holder = buffers(func)
+    found, holder = buffers(func, target)
     unknown = {b.memory for b in found} - {m.name for m in target.memories}
     if unknown:
         raise PassFailedException(

@@ -17,6 +17,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    i8,
     i32,
     i64,
 )
@@ -33,7 +34,7 @@ from xdsl.ir import (
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
+from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
     HOST,
@@ -56,6 +57,12 @@ from npuc.backend.softmax import (
     softmax_commands,
 )
 from npuc.backend.views import VIEW_OPS
+from npuc.backend.weight_encoding import (
+    BIAS_OPERAND,
+    WEIGHTS_OPERAND,
+    layer_streams,
+    weighted_consumers,
+)
 from npuc.cost.compute import (
     AVG_POOL,
     CONV,
@@ -210,7 +217,7 @@ class _Lowering:
     def buffer(self, value: SSAValue) -> npu.BufferAttr:
         """The byte range of a value in memory (weights, scale/bias table)."""
         memory, offset = self.location(value)
-        return npu.BufferAttr(memory, offset, buffer_bytes(value))
+        return npu.BufferAttr(memory, offset, buffer_bytes(value, self.target))
 
     def describe_value(self, value: SSAValue) -> str:
         """How messages name a value: an argument or the op that defines it."""
@@ -267,7 +274,8 @@ class _Lowering:
     # Constants and DMA.
 
     def constant(self, op: quantized.ConstantOp) -> npu.ConstantOp:
-        """The constant's initial memory contents: raw weights or a scale/bias table."""
+        """The constant's initial memory contents: raw weights or a scale/bias table, or, on a target
+        that encodes weights, the encoded weight streams or scale records of the NPU layer reading it."""
         memory, offset = self.location(op.output)
         if memory != self.target.weights_memory:
             readers = ", ".join(sorted({layer_name(use.operation) for use in op.output.uses}))
@@ -275,9 +283,14 @@ class _Lowering:
                 f"{PASS}: a constant read by {readers or 'nothing'} is in '{memory}', not in the weights "
                 f"memory '{self.target.weights_memory}': run npu-allocate first"
             )
-        consumers = _bias_consumers(op.output)
+        buffer = npu.BufferAttr(memory, offset, buffer_bytes(op.output, self.target))
+        if self.target.encodes_weights:
+            encoded = self.encoded_constant(op.output)
+            if encoded is not None:
+                return npu.ConstantOp(buffer, _bytes_value(encoded))
+        consumers = weighted_consumers(op.output, BIAS_OPERAND)
         if not consumers:
-            return npu.ConstantOp(npu.BufferAttr(memory, offset, buffer_bytes(op.output)), op.value)
+            return npu.ConstantOp(buffer, op.value)
         tables = {_scale_bias_table(op, consumer) for consumer in consumers}
         if len(tables) != 1:
             names = ", ".join(layer_name(consumer) for consumer in consumers)
@@ -288,11 +301,21 @@ class _Lowering:
         table = tables.pop()
         channels = value_shape(consumers[0].results[0])[-1]
         value = DenseIntOrFPElementsAttr(TensorType(i32, [channels, len(table) // channels // 4]), BytesAttr(table))
-        return npu.ConstantOp(npu.BufferAttr(memory, offset, len(table)), value)
+        return npu.ConstantOp(buffer, value)
+
+    def encoded_constant(self, value: SSAValue) -> bytes | None:
+        """The encoded weight streams (scale records) of the NPU layer reading `value` as weights (bias),
+        or None if no NPU layer does; `buffer_bytes` made sure every such layer encodes it alike."""
+        for operand in (WEIGHTS_OPERAND, BIAS_OPERAND):
+            readers = [op for op in weighted_consumers(value, operand) if placement(op) == NPU]
+            if readers:
+                streams = layer_streams(readers[0], self.target)
+                return streams.weights if operand == WEIGHTS_OPERAND else streams.scales
+        return None
 
     def dma(self, op: npu.StageOp) -> npu.DmaOp:
         """The copy of a staged tensor, attributed to the layer that reads it."""
-        size = buffer_bytes(op.output)
+        size = buffer_bytes(op.output, self.target)
         source_memory, source_offset = self.location(op.input)
         target_memory, target_offset = self.location(op.output)
         readers = [use.operation for use in op.output.uses]
@@ -433,14 +456,21 @@ class _Lowering:
     # Compute commands: (command class, properties without act_min/act_max/block).
 
     def weighted(self, op: Operation) -> dict[str, Attribute]:
-        """Feature maps and constant buffers shared by conv, depthwise and fc."""
-        weights, bias = op.operands[1], op.operands[2]
-        return {
+        """Feature maps and constant buffers shared by conv, depthwise and fc (with the encoding of
+        their streams on a target that encodes weights)."""
+        weights, bias = op.operands[WEIGHTS_OPERAND], op.operands[BIAS_OPERAND]
+        properties: dict[str, Attribute] = {
             "ifm": self.feature_map(op.operands[0]),
             "ofm": self.feature_map(op.results[0]),
             "weights": self.buffer(weights),
             "scale_bias": self.buffer(bias),
         }
+        if self.target.encodes_weights:
+            streams = layer_streams(op, self.target)
+            properties["encoding"] = npu.EncodedWeightsAttr(
+                streams.traversal.name.lower(), streams.weight_lengths, streams.scale_lengths, streams.wide
+            )
+        return properties
 
     def convolution(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.conv2d` or `npu.depthwise_conv2d` with the layer's window."""
@@ -503,15 +533,9 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
 
 
-def _bias_consumers(value: SSAValue) -> list[Operation]:
-    """The conv/depthwise/fc layers reading `value` (directly or staged) as their bias."""
-    consumers: list[Operation] = []
-    for use in value.uses:
-        if isinstance(use.operation, npu.StageOp):
-            consumers += _bias_consumers(use.operation.output)
-        elif isinstance(use.operation, WEIGHTED_OPS) and use.index == 2:
-            consumers.append(use.operation)
-    return consumers
+def _bytes_value(data: bytes) -> DenseIntOrFPElementsAttr:
+    """A constant's value holding `data` as bytes (an encoded stream)."""
+    return DenseIntOrFPElementsAttr(TensorType(i8, [len(data)]), BytesAttr(data))
 
 
 def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:

@@ -121,7 +121,7 @@ def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
         consumers,
         place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
         unplace=lambda op: unstage(stages.pop(op)),
-        fits_now=lambda: fits(buffers(func)[0], staging, target.alignment),
+        fits_now=lambda: fits(buffers(func, target)[0], staging, target.alignment),
     )
 
 
@@ -175,7 +175,7 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
     for op in moved:
         op.detach()
         func.body.block.insert_op_before(op, ops[previous])
-    if fits(buffers(func)[0], target.memory(stage.memory.data), target.alignment):
+    if fits(buffers(func, target)[0], target.memory(stage.memory.data), target.alignment):
         return
     for op, home in zip(moved, homes):
         assert home is not None, "the stage and its constant precede the op reading them"
@@ -196,7 +196,7 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
     if target.staging_memory == target.arena_memory:
         return
     staging = target.memory(target.staging_memory)
-    found, holder = buffers(func)
+    found, holder = buffers(func, target)
     held: dict[int, list[SSAValue]] = {}
     for value, buffer in holder.items():
         held.setdefault(id(buffer), []).append(value)

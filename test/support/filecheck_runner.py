@@ -6,7 +6,7 @@ instead, in process: no interpreter start per command, and the code under
 test runs where coverage-based tools (the mutation bench) can see it. The
 RUN lines are the same; what they may use is lit's subset the suite needs:
 pipelines of `npuc-opt`, `xdsl-opt`, `filecheck` and `python -c`, with
-lit's `%s` (the test file) and `%t` (a temporary path) substitutions. As
+lit's `%s` (the test file), `%S` (its folder) and `%t` (a temporary path) substitutions. As
 with lit's pipefail, a line fails when any of its commands exits non-zero.
 """
 
@@ -43,7 +43,7 @@ def run_lines(path: Path) -> list[str]:
 
 def pipeline(line: str, path: Path, temporary: Path) -> list[list[str]]:
     """A RUN line as its commands' argument lists, substitutions made."""
-    text = line.replace("%s", str(path)).replace("%t", str(temporary))
+    text = line.replace("%s", str(path)).replace("%S", str(path.parent)).replace("%t", str(temporary))
     lexer = shlex.shlex(text, posix=True, punctuation_chars="|")
     lexer.whitespace_split = True
     commands: list[list[str]] = [[]]

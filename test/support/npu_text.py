@@ -6,7 +6,8 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
-from npuc.passes.npu.lower import LowerPass
+from npuc.passes.npu.lower import LowerPass, lower_module
+from npuc.targets import Target
 
 INT8 = "!quantized.uniform<i8:f32, 0.1:-3>"
 
@@ -129,9 +130,12 @@ def parse(text: str) -> ModuleOp:
     return module
 
 
-def lowered(text: str = ANNOTATED_MODULE) -> ModuleOp:
-    """The module after npu-lower, verified."""
+def lowered(text: str = ANNOTATED_MODULE, target: Target | None = None) -> ModuleOp:
+    """The module after npu-lower (for `target`, default the pass's), verified."""
     module = parse(text)
-    LowerPass().apply(npuc_context(), module)
+    if target is None:
+        LowerPass().apply(npuc_context(), module)
+    else:
+        lower_module(module, target)
     module.verify()
     return module

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from xdsl.parser import Parser
 
+from npuc.api import BACKEND_PASSES, run_pipeline
 from npuc.context import npuc_context
 from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
 from npuc.cost.geometry import split_blocks
 from npuc.cost.model import estimate
 from npuc.dialects.common import UNIT_WINDOW, Window
-from npuc.dialects.npu import ROUNDING_MODES
+from npuc.dialects.npu import ROUNDING_MODES, Conv2dOp, FullyConnectedOp
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
 
@@ -234,3 +235,29 @@ def test_model_input_with_shallow_depth_reads_a_burst_per_micro_block_deep_run()
     weights_moved = 8 * 160  # each read rounded up to whole bursts
     ofm_bytes = 32 * 32 * 16
     assert model_input.access_cycles["sram"] == -(-(ifm_bytes * 32 // 8 + weights_moved + ofm_bytes) // 8)
+
+
+CONV_FC = """
+func.func @main(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>) -> tensor<1x10x!quantized.uniform<i8:f32, 0.125:3>> {
+  %w = quantized.constant dense<3> : tensor<8x1x1x4xi8> -> tensor<8x1x1x4x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<1> : tensor<8xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "conv", strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>, tensor<8x1x1x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+  %r = quantized.reshape %c {layer = "flatten"} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>> -> tensor<1x128x!quantized.uniform<i8:f32, 0.25:-128>>
+  %fw = quantized.constant dense<2> : tensor<10x128xi8> -> tensor<10x128x!quantized.uniform<i8:f32, 0.003:0>>
+  %fb = quantized.constant dense<0> : tensor<10xi32>
+  %f = quantized.fully_connected %r, %fw, %fb {layer = "fc", activation = "none"} : (tensor<1x128x!quantized.uniform<i8:f32, 0.25:-128>>, tensor<10x128x!quantized.uniform<i8:f32, 0.003:0>>, tensor<10xi32>) -> tensor<1x10x!quantized.uniform<i8:f32, 0.125:3>>
+  func.return %f : tensor<1x10x!quantized.uniform<i8:f32, 0.125:3>>
+}
+"""
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "generic-4tops"])
+def test_layer_weights_count_original_and_stored_bytes_once_per_constant(target):
+    module = Parser(npuc_context(), CONV_FC).parse_module()
+    run_pipeline(module, ",".join(f"{name}{{target={target}}}" for name in BACKEND_PASSES))
+    cost = estimate(module, load_target(target))
+    weighted = [op for op in module.ops if isinstance(op, (Conv2dOp, FullyConnectedOp))]
+    stored = sum(op.weights.size.data for op in weighted)  # staged copies read by the commands
+    assert cost.original_weight_bytes == 8 * 4 + 10 * 128
+    assert cost.encoded_weight_bytes == stored
+    assert (stored < cost.original_weight_bytes) == (target == "ethos-u55-128")  # splat weights compress

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from ethosu.vela.api import (
+    NpuAccelerator,
+    NpuBlockTraversal,
+    npu_encode_bias,
+    npu_encode_weights,
+)
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.dialects import npu, quantized
 from npuc.reference import int_handlers as interpreter
+from npuc.targets import load_target
 
 from support.npu_text import ANNOTATED_MODULE, lowered, parse
+
+RAW = replace(load_target("ethos-u55-128"), weight_encoding="raw")
+"""ethos-u55-128 with raw weights and scale/bias tables (the form of targets that do not encode them)."""
 
 
 def quantized_layer(module: ModuleOp, layer: str):
@@ -41,7 +53,7 @@ def test_scale_bias_table_holds_bias_and_rescale_parameters(layer, bias_offset):
     source = quantized_layer(parse(ANNOTATED_MODULE), layer)
     multiplier, shift = interpreter.rescale_parameters(source)
     bias = np.frombuffer(source.operands[2].owner.value.data.data, dtype="<i4")
-    table = constant_at(lowered(), bias_offset)
+    table = constant_at(lowered(target=RAW), bias_offset)
     raw = table.value.data.data
     assert len(raw) == len(bias) * npu.SCALE_BIAS_ENTRY_BYTES == table.buffer.size.data
     entries = np.frombuffer(raw, dtype="<i4").reshape(-1, 3)
@@ -51,7 +63,7 @@ def test_scale_bias_table_holds_bias_and_rescale_parameters(layer, bias_offset):
 
 
 def test_weights_are_the_raw_int8_constant():
-    weights = constant_at(lowered(), 400)
+    weights = constant_at(lowered(target=RAW), 400)
     assert weights.value.type.get_shape() == (10, 128)
     assert weights.buffer == npu.BufferAttr("flash", 400, 1280)
     assert set(np.frombuffer(weights.value.data.data, dtype=np.int8)) == {2}
@@ -69,11 +81,49 @@ def test_activation_bounds_come_from_the_reference():
 
 
 def test_staged_weights_are_read_from_the_dma_destination():
-    ops = list(lowered().ops)
+    ops = list(lowered(target=RAW).ops)
     dma = next(op for op in ops if isinstance(op, npu.DmaOp))
     conv = next(op for op in ops if isinstance(op, npu.Conv2dOp))
     assert dma.src == npu.BufferAttr("flash", 0, 288)
     assert conv.weights == dma.dst == npu.BufferAttr("sram", 256, 288)
+
+
+def vela_records(bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> bytes:
+    """Vela's 10-byte scale records (TFLite's left-shift exponent as Vela's right shift), padded to 16 bytes."""
+    records = b"".join(
+        bytes(npu_encode_bias(np.int64(b), int(m), 31 - int(e)))
+        for b, m, e in zip(bias, multiplier, shift)
+    )
+    return records + bytes(-len(records) % 16)
+
+
+def test_encoded_conv_constants_are_velas_streams_and_the_dma_copies_them():
+    source = quantized_layer(parse(ANNOTATED_MODULE), "conv1")
+    ops = list(lowered().ops)
+    dma = next(op for op in ops if isinstance(op, npu.DmaOp))
+    conv = next(op for op in ops if isinstance(op, npu.Conv2dOp))
+    volume = np.ones((8, 3, 3, 4), np.int16)  # dense<1>, zero points 0; 4 IFM channels: part-kernel first
+    weights = bytes(npu_encode_weights(
+        NpuAccelerator.Ethos_U55_128, volume, (1, 1), 8, 8, False, NpuBlockTraversal.PART_KERNEL_FIRST
+    ))  # fmt: skip
+    bias = np.array([1, -2, 3, -4, 5, -6, 7, -8])
+    records = vela_records(bias, *interpreter.rescale_parameters(source))
+    assert constant_at(lowered(), 0).value.data.data == weights
+    assert constant_at(lowered(), 288).value.data.data == records
+    assert dma.src == npu.BufferAttr("flash", 0, len(weights))
+    assert conv.weights == dma.dst == npu.BufferAttr("sram", 256, len(weights))
+    assert conv.scale_bias == npu.BufferAttr("flash", 288, len(records))
+    assert conv.encoding == npu.EncodedWeightsAttr("part_kernel_first", [len(weights)], [len(records)], wide=False)
+
+
+def test_encoded_fully_connected_runs_depth_first_in_its_block_depth():
+    fc = next(op for op in lowered().ops if isinstance(op, npu.FullyConnectedOp))
+    weights = bytes(npu_encode_weights(
+        NpuAccelerator.Ethos_U55_128, np.full((10, 1, 1, 128), 2, np.int16), (1, 1), 8, 16, False,
+        NpuBlockTraversal.DEPTH_FIRST,
+    ))  # fmt: skip
+    assert constant_at(lowered(), 400).value.data.data == weights
+    assert fc.encoding == npu.EncodedWeightsAttr("depth_first", [len(weights)], [112], wide=False)
 
 
 def test_interface_and_reshaped_output_share_buffers():

@@ -2,7 +2,9 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from ethosu.vela.api import NpuAccelerator, NpuBlockTraversal, npu_encode_weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from xdsl.dialects.builtin import ModuleOp
@@ -18,6 +20,7 @@ from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.dialects.common import UNIT_WINDOW, Window
 from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
+from npuc.dialects.quantized import ConstantOp
 from npuc.ir import arg_attributes
 from npuc.passes.npu.allocate import AllocatePass, allocate_module
 from npuc.passes.npu.legalize import LegalizePass
@@ -200,13 +203,14 @@ def test_staging_memory_takes_feature_maps_only_while_they_fit():
     base = load_target("ethos-u65-256")
     module = run(parse(CHAIN), (LegalizePass(target=base.name), TilePass(target=base.name)))
     func = module.body.block.first_op
-    # Room for the staged weights (fc 1280 B, conv 224 B) and the pool's 128 bytes,
+    # Raw weights: room for the staged weights (fc 1280 B, conv 224 B) and the pool's 128 bytes,
     # not for the conv's 512-byte map as well: the conv map falls back to the arena.
+    raw = replace(base, weight_encoding="raw")
     small = replace(base.memory("sram"), size=1280 + 224 + 128)
-    target = replace(base, memories=tuple(small if m.name == "sram" else m for m in base.memories))
+    target = replace(raw, memories=tuple(small if m.name == "sram" else m for m in base.memories))
     schedule(func, target)
     assert memories_by_layer(module) == {"conv": "dram", "pool": "sram", "flatten": "sram", "fc": "dram"}
-    found, _ = buffers(func)
+    found, _ = buffers(func, target)
     assert fits(found, small, target.alignment)
     usage = allocate_module(func, target)
     assert usage["sram"] <= small.size
@@ -219,7 +223,7 @@ def layers_reading(ops, value):
 def test_allocation_reuses_dead_buffers_and_passes_the_checker():
     module = run(parse(CHAIN))
     func = module.body.block.first_op
-    found, holder = buffers(func)
+    found, holder = buffers(func, TARGET)
     usage = module.attributes["npu.memory_usage"]
     for memory in ("sram", "flash"):
         ranges = [b.live_range() for b in found if b.memory == memory]
@@ -239,13 +243,38 @@ def holder_offset(func, holder, buffer) -> int:
     return value.owner.attributes[OFFSET_ATTR].value.data
 
 
-def test_biases_take_scale_bias_table_bytes_in_flash():
-    module = run(parse(CHAIN))
-    found, _ = buffers(module.body.block.first_op)
+def test_raw_biases_take_scale_bias_table_bytes_in_flash():
+    target = replace(TARGET, weight_encoding="raw")
+    module = run(parse(CHAIN), (LegalizePass(), TilePass()))
+    func = module.body.block.first_op
+    schedule(func, target)
+    usage = allocate_module(func, target)
+    found, _ = buffers(func, target)
     flash = sorted(b.size for b in found if b.memory == "flash")
     # fc weights 10x128, conv weights 8x3x3x3, fc / conv bias tables 12 bytes per channel.
     assert flash == [8 * 12, 10 * 12, 8 * 27, 1280]
-    assert module.attributes["npu.memory_usage"].data["flash"].value.data == 1728
+    assert usage["flash"] == 1728
+
+
+def test_encoded_constants_take_the_bytes_vela_encodes_them_in():
+    module = run(parse(CHAIN))
+    func = module.body.block.first_op
+    _, holder = buffers(func, TARGET)
+    sizes = {}
+    for constant in [op for op in func.body.ops if isinstance(op, ConstantOp)]:
+        use = next(iter(constant.output.uses))
+        reader = next(iter(use.operation.output.uses)) if isinstance(use.operation, StageOp) else use
+        sizes[f"{reader.operation.attributes['layer'].data}{reader.index}"] = holder[constant.output].size
+    conv_weights = npu_encode_weights(
+        NpuAccelerator.Ethos_U55_128, np.ones((8, 3, 3, 3), np.int16), (1, 1), 8, 8, False,
+        NpuBlockTraversal.PART_KERNEL_FIRST,
+    )  # fmt: skip
+    fc_weights = npu_encode_weights(
+        NpuAccelerator.Ethos_U55_128, np.ones((10, 1, 1, 128), np.int16), (1, 1), 8, 16, False,
+        NpuBlockTraversal.DEPTH_FIRST,
+    )  # fmt: skip
+    # One 10-byte scale record per output channel, streams padded to 16 bytes.
+    assert sizes == {"conv1": len(conv_weights), "conv2": 80, "fc1": len(fc_weights), "fc2": 112}
 
 
 def test_unknown_target_is_a_pass_failure():
@@ -277,7 +306,7 @@ def conv_chain(depths: list[int]) -> str:
 def test_allocation_of_conv_chains_is_valid_and_reuses_the_arena(depths):
     module = run(parse(conv_chain(depths)))
     func = module.body.block.first_op
-    found, holder = buffers(func)
+    found, holder = buffers(func, TARGET)
     sram = [b for b in found if b.memory == "sram"]
     offsets = {b.name: holder_offset(func, holder, b) for b in sram}
     check_placement([b.live_range() for b in sram], offsets, alignment=TARGET.alignment)

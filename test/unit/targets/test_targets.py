@@ -309,3 +309,30 @@ def test_malformed_file_names_field(tmp_path, old, new, field, problem):
     assert "\n" not in message
     assert message.startswith(f"{path}: field '{field}': ")
     assert problem in message
+
+
+@pytest.mark.parametrize(
+    ("name", "product", "dma", "wide_ifm_granule"),
+    [("ethos-u55-32", "ethos-u55", 1, 4), ("ethos-u55-128", "ethos-u55", 1, 8), ("ethos-u65-512", "ethos-u65", 2, 16)],
+)
+def test_ethos_u_targets_encode_weights_and_describe_their_command_stream(name, product, dma, wide_ifm_granule):
+    target = load_target(name)
+    assert target.encodes_weights
+    assert target.ethos_u is not None
+    assert (target.ethos_u.product, target.ethos_u.max_outstanding_dma, target.ethos_u.max_outstanding_kernels) == (
+        product, dma, 2
+    )
+    # Vela: 2 reserved output banks, lookup tables in the last 2 KiB of 256-byte slots, IFM32 granule.
+    assert (target.shram.output_banks, target.shram.lut_bytes, target.ethos_u.lut_slot_bytes) == (2, 2048, 256)
+    assert target.shram.wide_ifm_granule == wide_ifm_granule
+
+
+def test_generic_target_keeps_raw_weights_and_has_no_ethos_u_stream():
+    target = load_target(GENERIC)
+    assert (target.weight_encoding, target.encodes_weights, target.ethos_u) == ("raw", False, None)
+
+
+def test_unknown_weight_encoding_names_the_field(tmp_path):
+    text = 'base = "ethos-u55-128"\nweight_encoding = "zip"\n'
+    with pytest.raises(TargetError, match="field 'weight_encoding': unknown value 'zip' \\(known: raw, ethos-u\\)"):
+        load_target(write(tmp_path, text))

@@ -1,4 +1,7 @@
-// RUN: npuc-opt %s --split-input-file -p npu-allocate | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-allocate{target="%S/Inputs/ethos-u55-128-raw.toml"}' | filecheck %s
+
+// Raw weights, so that buffer sizes are the tensors' (lower-encoded.mlir
+// allocates encoded ones).
 
 // conv -> pool -> reshape -> fc after npu-schedule. SRAM buffers share bytes
 // once dead: the staged fc weights (1280 bytes) reuse the conv's OFM and

@@ -1,9 +1,12 @@
-// RUN: npuc-opt %s --split-input-file -p npu-lower | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-lower{target="%S/Inputs/ethos-u55-128-raw.toml"}' | filecheck %s
+
+// Raw weights and scale/bias tables (a target that does not encode its
+// weights; lower-encoded.mlir has the Ethos-U encoded form).
 
 // Conv (staged weights, fused relu), max pool, a CPU transpose, an NPU reshape,
 // fully connected, add, and a float interface converted by the host.
 
-// CHECK-LABEL: builtin.module attributes {npu.memory_usage = {{.*}}, npu.target = "ethos-u55-128"}
+// CHECK-LABEL: builtin.module attributes {npu.memory_usage = {{.*}}, npu.target = "ethos-u55-128-raw"}
 // CHECK-NOT:   func.func
 // CHECK:       npu.constant {buffer = #npu.buf<flash, 0, 288>, value = dense<1> : tensor<8x3x3x4xi8>}
 // CHECK-NEXT:  npu.constant {buffer = #npu.buf<flash, 288, 96>, value = dense<{{\[\[}}1, [[M0:[0-9]+]], -5], [-2, {{.*}}]]> : tensor<8x3xi32>}
@@ -50,7 +53,7 @@ builtin.module attributes {npu.memory_usage = {flash = 1792 : i64, sram = 1664 :
 // Depthwise convolution, average pooling with padding, a broadcast add and a
 // quantized (int8) interface; weights read straight from flash.
 
-// CHECK-LABEL: builtin.module attributes {npu.target = "ethos-u55-128"}
+// CHECK-LABEL: builtin.module attributes {npu.target = "ethos-u55-128-raw"}
 // CHECK:       npu.input {tensor = "input0", fm = #npu.fm<sram, 0, [1, 4, 4, 2], [32, 8, 2, 1], !quantized.uniform<i8:f32, 0.5:0>>}
 // CHECK-NEXT:  npu.depthwise_conv2d {layer = "dw", ifm = #npu.fm<sram, 0, {{.*}}>, ofm = #npu.fm<sram, 64, [1, 4, 4, 4], {{.*}}>, weights = #npu.buf<flash, 0, 36>, scale_bias = #npu.buf<flash, 48, 48>, kernel = array<i64: 3, 3>, strides = array<i64: 1, 1>, dilations = array<i64: 2, 2>, padding = array<i64: 2, 2, 2, 2>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}
 // CHECK-NEXT:  npu.pool {layer = "avg", kind = "avg", {{.*}} kernel = array<i64: 2, 2>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 1, 1>, {{.*}}}

@@ -1,5 +1,5 @@
 // RUN: npuc-opt %s --split-input-file -p npu-schedule | filecheck %s
-// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target=ethos-u65-256}' | filecheck %s --check-prefix=DEDICATED
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="%S/Inputs/ethos-u65-256-raw.toml"}' | filecheck %s --check-prefix=DEDICATED
 
 // conv -> pool -> reshape -> fc: NPU weights are staged into SRAM, and the
 // consumer reads the staged copy; biases stay in flash. The conv's stage has
@@ -82,7 +82,7 @@ func.func @first_second(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) 
 
 // -----
 
-// 400 KiB of fully connected weights do not fit ethos-u65-256's 384 KiB
+// 400 KiB of (raw) fully connected weights do not fit ethos-u65-256's 384 KiB
 // staging SRAM: they are not staged, the fc reads them from DRAM.
 // DEDICATED-LABEL: func.func @big(%{{.*}}: tensor<1x1024x
 // DEDICATED:       %[[W:.*]] = quantized.constant {npu.memory = "dram"} dense<1>

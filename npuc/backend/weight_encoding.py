@@ -1,0 +1,183 @@
+"""The Ethos-U encoded constants of a weighted NPU layer, derived once from its quantized op.
+
+On a target whose `weight_encoding` is `ethos-u`, a conv, depthwise conv or
+fully connected layer stores its weights and scale/bias table as the NPU
+reads them (`npuc.emit.ethos_u.weights.encode_layer`): per core, mlw-coded
+weights in brick order and 10-byte scale records. The encoding depends on
+the layer's OFM block depth, so it exists from npu-tile on. npu-schedule and
+npu-allocate size the weight and bias buffers by it
+(`npuc.backend.planning.buffer_bytes`) and npu-lower stores its bytes, so all
+three must see the same encoding: `layer_streams` computes it from the op's
+constants, rescale, IFM width, dilation and block, and caches it by those
+values, so each layer is encoded once per process.
+
+The streams of one kind sit back to back: the weight buffer holds core 0's
+weight stream then core 1's, the bias buffer core 0's records then core
+1's, each stream padded to the target's alignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from xdsl.dialects.builtin import DenseArrayBase, DenseIntOrFPElementsAttr
+from xdsl.ir import Operation, SSAValue
+from xdsl.utils.exceptions import PassFailedException
+
+from npuc.backend.operators import WEIGHTED_OPS
+from npuc.cost.geometry import ceil_to
+from npuc.dialects.common import array_values, constant_value, layer_name
+from npuc.dialects.npu import BLOCK_ATTR, StageOp
+from npuc.dialects.quantized import (
+    ConstantOp,
+    DepthwiseConv2dOp,
+    FullyConnectedOp,
+    quant_type,
+)
+from npuc.dialects.window_layers import Conv2dBase
+from npuc.emit.ethos_u.weights import (
+    CONV2D,
+    DEPTHWISE_CONV2D,
+    FULLY_CONNECTED,
+    EncodedLayer,
+    LayerWeights,
+    Traversal,
+    encode_layer,
+)
+from npuc.errors import TargetError
+from npuc.reference.int_handlers import rescale_parameters
+from npuc.targets import Target
+
+WEIGHTS_OPERAND, BIAS_OPERAND = 1, 2
+"""Operand positions of the weights and the bias of a conv, depthwise conv or fully connected op."""
+
+
+@dataclass(frozen=True)
+class LayerStreams:
+    """A layer's encoded constants: the weight buffer's and the bias buffer's bytes.
+
+    `weight_lengths` and `scale_lengths` are the padded stream lengths per
+    core (their sums are the buffer sizes); `traversal` is the weight order
+    the NPU is told; `wide` says the records hold the 15-bit scales of
+    TFLite's int64-bias rescale (`npuc.emit.ethos_u.scales`).
+    """
+
+    weights: bytes
+    scales: bytes
+    weight_lengths: tuple[int, ...]
+    scale_lengths: tuple[int, ...]
+    traversal: Traversal
+    wide: bool
+
+
+def weighted_consumers(value: SSAValue, operand: int) -> list[Operation]:
+    """The conv, depthwise conv and fully connected ops reading `value` (directly or staged) as operand `operand`."""
+    consumers: list[Operation] = []
+    for use in value.uses:
+        if isinstance(use.operation, StageOp):
+            consumers += weighted_consumers(use.operation.output, operand)
+        elif isinstance(use.operation, WEIGHTED_OPS) and use.index == operand:
+            consumers.append(use.operation)
+    return consumers
+
+
+def layer_streams(op: Operation, target: Target) -> LayerStreams:
+    """The encoded weight and bias buffers of the NPU layer `op` (cached by the values they depend on).
+
+    Raises `PassFailedException` naming the layer when its weights are not
+    a constant, it has no `npu.block` yet, or a record field does not fit.
+    """
+    weights = _constant(op.operands[WEIGHTS_OPERAND], op, "weights")
+    bias = _constant(op.operands[BIAS_OPERAND], op, "bias")
+    block = op.attributes.get(BLOCK_ATTR)
+    if not isinstance(block, DenseArrayBase):
+        raise PassFailedException(f"{layer_name(op)}: no {BLOCK_ATTR} to encode its weights for: run npu-tile first")
+    weight_type, ifm_type = quant_type(op.operands[WEIGHTS_OPERAND]), quant_type(op.operands[0])
+    assert weight_type is not None and ifm_type is not None, "weighted layers are quantized (verified)"
+    multiplier, shift = rescale_parameters(op)
+    window = op.window() if isinstance(op, Conv2dBase) else None
+    key = _LayerKey(
+        layer_name(op), _kind(op), weights.value, tuple(z.data for z in weight_type.zero_points.data), bias.value,
+        multiplier.astype(np.int64).tobytes(), shift.astype(np.int64).tobytes(), ifm_type.bits,
+        window.dilations if window else (1, 1), array_values(block)[2],
+    )  # fmt: skip
+    try:
+        return _encode(key, target)
+    except TargetError as error:  # a bias or rescale the records cannot hold
+        raise PassFailedException(str(error)) from None
+
+
+@dataclass(frozen=True)
+class _LayerKey:
+    """Everything a layer's encoding depends on besides the target (hashable, for the cache)."""
+
+    name: str
+    kind: str
+    weights: DenseIntOrFPElementsAttr
+    zero_points: tuple[int, ...]
+    bias: DenseIntOrFPElementsAttr
+    multiplier: bytes
+    shift: bytes
+    ifm_bits: int
+    dilation: tuple[int, int]
+    block_depth: int
+
+
+@lru_cache(maxsize=1024)
+def _encode(key: _LayerKey, target: Target) -> LayerStreams:
+    zero_points = np.array(key.zero_points, dtype=np.int64)
+    bias = _record_bias(key, constant_value(key.bias))
+    layer = LayerWeights(
+        key.name, key.kind, constant_value(key.weights), zero_points if zero_points.size > 1 else int(zero_points[0]),
+        bias, np.frombuffer(key.multiplier, np.int64), np.frombuffer(key.shift, np.int64), key.ifm_bits, key.dilation,
+    )  # fmt: skip
+    return _split(encode_layer(layer, key.block_depth, target), target, wide=bias.dtype == np.int64)
+
+
+def _record_bias(key: _LayerKey, bias: np.ndarray) -> np.ndarray:
+    """The bias as the encoder gets it: its dtype selects the records' rescale (`scales.record_scales`).
+
+    TFLite rounds a FULLY_CONNECTED product once with the whole Q31
+    multiplier, also with an int64 bias, so a fully connected layer's int64
+    bias goes in as int32 (full-precision records); one beyond int32 has no
+    such records.
+    """
+    if key.kind != FULLY_CONNECTED or bias.dtype != np.int64:
+        return bias
+    narrow = bias.astype(np.int32)
+    if not np.array_equal(narrow, bias):
+        raise PassFailedException(
+            f"{key.name}: a fully connected bias beyond int32 has no full-precision Ethos-U scale records"
+        )
+    return narrow
+
+
+def _split(encoded: EncodedLayer, target: Target, wide: bool) -> LayerStreams:
+    """The blob's weight streams and scale streams, each kind back to back."""
+    weights, scales = bytearray(), bytearray()
+    weight_lengths, scale_lengths = [], []
+    for core in encoded.cores:
+        weight_length = ceil_to(core.weight_length, target.alignment)
+        weights += encoded.blob[core.weight_offset : core.weight_offset + weight_length]
+        scales += encoded.blob[core.scale_offset : core.scale_offset + core.scale_length]
+        weight_lengths.append(weight_length)
+        scale_lengths.append(core.scale_length)
+    return LayerStreams(bytes(weights), bytes(scales), tuple(weight_lengths), tuple(scale_lengths), encoded.traversal, wide)
+
+
+def _kind(op: Operation) -> str:
+    if isinstance(op, DepthwiseConv2dOp):
+        return DEPTHWISE_CONV2D
+    return FULLY_CONNECTED if isinstance(op, FullyConnectedOp) else CONV2D
+
+
+def _constant(value: SSAValue, op: Operation, what: str) -> ConstantOp:
+    """The constant `value` holds (through weight staging); PassFailedException if it is computed."""
+    owner = value.owner
+    while isinstance(owner, StageOp):
+        owner = owner.input.owner
+    if not isinstance(owner, ConstantOp):
+        raise PassFailedException(f"{layer_name(op)}: the Ethos-U weight encoding needs constant {what}")
+    return owner

@@ -1,7 +1,9 @@
 """Bit-exactness of the compiled command stream against the integer reference.
 
 For every `model.tflite` under the shared models folder (or those named),
-compiles the model for a target, decodes the emitted command stream, runs it
+compiles the model for a target, encodes the lowered program as npuc's
+command stream (for an Ethos-U target `npuc compile` writes the Ethos-U
+driver payload instead: docs/ethos-u-stream.md), decodes it, runs it
 in the simulator on int8 inputs from N random seeds and compares with
 `npuc.run` on the imported model (the reference interpreter, itself bit-exact
 with TFLite's reference kernels: see `tflite_bitexact.py`). Prints, per
@@ -23,7 +25,7 @@ import numpy as np
 import npuc
 from npuc.data import model_interface
 from npuc.dialects import npu
-from npuc.emit.command_stream import decode
+from npuc.emit.command_stream import decode, encode
 from npuc.sim.simulator import simulate_sample
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
@@ -43,7 +45,8 @@ def check(path: Path, target: str, seeds: int) -> tuple[int, int, int, float]:
     start = time.perf_counter()
     reference = npuc.import_model(path)
     result = npuc.compile_model(npuc.import_model(path), target)
-    program = decode(result.command_stream, result.weights)
+    encoded = encode(result.module)
+    program = decode(encoded.stream, encoded.blob)
     differing = total = 0
     for seed in range(seeds):
         inputs = random_inputs(reference, seed)

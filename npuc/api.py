@@ -192,11 +192,15 @@ class CompileResult(Analysis):
     """Everything `compile_model` produces, as data: the analysis plus the emitted binaries.
 
     `command_stream` and `weights` are the emitted binary and the
-    constant-memory image.
+    constant-memory image. For an Ethos-U target the command stream is the
+    COP1 driver payload of the first NPU segment (`segments` says how many
+    there are: one per run of NPU commands between CPU operations); for
+    other targets npuc's own command stream (docs/command-stream.md).
     """
 
     command_stream: bytes = b""
     weights: bytes = b""
+    segments: int = 0
 
     def write(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
         """Write stream, weights, IR and the reports into `directory`; return the paths."""
@@ -269,4 +273,10 @@ def compile_model(
 
     analysis = analyze_model(model, target, calibration)
     stream = encode(analysis.module)
-    return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)
+    if analysis.target.ethos_u is None:
+        return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)
+    from npuc.emit.ethos_u.emitter import driver_payload, emit_program
+
+    program = emit_program(analysis.module)
+    payload = driver_payload(program, program.segments[0]) if program.segments else b""
+    return CompileResult(**vars(analysis), command_stream=payload, weights=stream.blob, segments=len(program.segments))

@@ -209,6 +209,9 @@ def cmd_compile(args: argparse.Namespace) -> None:
 
     result, output, formats = _drive(args, compile_model, None, "compiling")
     _finish(result, result.write(output, formats))
+    if result.segments > 1:
+        print(f"command_stream.bin: the Ethos-U payload of the first of {result.segments} NPU segments "
+              "(CPU operations run between them)")
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:

@@ -262,5 +262,7 @@ def softmax_commands(
     reciprocal = build.rows_fm("reciprocal")
     build.elementwise("shl", x, 1, reciprocal)
     build.elementwise("mul", exps, reciprocal, work, _HIGH_MUL)
-    build.elementwise("asr", work, right_shift, view(ofm, [1, rows, 1, depth]), rounding="half_away")
+    # TFLite rounds this shift half away from zero; the scaled exps are never negative, so rounding half up
+    # (which the NPU has, and not the former) gives the same result.
+    build.elementwise("asr", work, right_shift, view(ofm, [1, rows, 1, depth]), rounding="half_up")
     return build.commands

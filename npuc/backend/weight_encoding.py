@@ -14,6 +14,12 @@ values, so each layer is encoded once per process.
 The streams of one kind sit back to back: the weight buffer holds core 0's
 weight stream then core 1's, the bias buffer core 0's records then core
 1's, each stream padded to the target's alignment.
+
+An encoded depthwise convolution keeps the IFM depth (its bricks hold one
+IFM channel per OFM channel), so a depthwise layer with a channel
+multiplier runs as a convolution (`runs_as_convolution`): output channel c
+reads IFM channel c // multiplier, every other IFM channel with weight 0
+(Vela does the same for an IFM of one channel).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.operators import WEIGHTED_OPS
 from npuc.cost.geometry import ceil_to
-from npuc.dialects.common import array_values, constant_value, layer_name
+from npuc.dialects.common import array_values, constant_value, layer_name, value_shape
 from npuc.dialects.npu import BLOCK_ATTR, StageOp
 from npuc.dialects.quantized import (
     ConstantOp,
@@ -98,10 +104,13 @@ def layer_streams(op: Operation, target: Target) -> LayerStreams:
     assert weight_type is not None and ifm_type is not None, "weighted layers are quantized (verified)"
     multiplier, shift = rescale_parameters(op)
     window = op.window() if isinstance(op, Conv2dBase) else None
+    expanded = runs_as_convolution(op, target)
     key = _LayerKey(
-        layer_name(op), _kind(op), weights.value, tuple(z.data for z in weight_type.zero_points.data), bias.value,
+        layer_name(op), CONV2D if expanded else _kind(op), weights.value,
+        tuple(z.data for z in weight_type.zero_points.data), bias.value,
         multiplier.astype(np.int64).tobytes(), shift.astype(np.int64).tobytes(), ifm_type.bits,
         window.dilations if window else (1, 1), array_values(block)[2],
+        value_shape(op.operands[0])[-1] if expanded else 0,
     )  # fmt: skip
     try:
         return _encode(key, target)
@@ -123,14 +132,42 @@ class _LayerKey:
     ifm_bits: int
     dilation: tuple[int, int]
     block_depth: int
+    expanded_ifm_depth: int
+    """The IFM depth of a depthwise layer encoded as a convolution (`runs_as_convolution`), else 0."""
+
+
+def runs_as_convolution(op: Operation, target: Target) -> bool:
+    """Whether `op` is a depthwise layer with a channel multiplier on a target that encodes weights (see
+    the module docstring): npu-lower makes it an `npu.conv2d` and its weights a convolution's."""
+    return (
+        isinstance(op, DepthwiseConv2dOp)
+        and target.encodes_weights
+        and value_shape(op.operands[0])[-1] != value_shape(op.results[0])[-1]
+    )
+
+
+def convolution_weights(depthwise: np.ndarray, ifm_depth: int, zero_points: np.ndarray) -> np.ndarray:
+    """The OHWI weights of the convolution computing depthwise weights [1, KH, KW, C x M] over `ifm_depth`
+    (C) channels: zero points where an output channel does not read an IFM channel."""
+    channels = depthwise.shape[3]
+    multiplier = channels // ifm_depth
+    volume = np.broadcast_to(np.broadcast_to(zero_points, (channels,)).reshape(channels, 1, 1, 1),
+                             (channels, *depthwise.shape[1:3], ifm_depth)).astype(depthwise.dtype)
+    ohwi = volume.copy()
+    reads = np.arange(channels) // multiplier
+    ohwi[np.arange(channels), :, :, reads] = depthwise[0].transpose(2, 0, 1)
+    return ohwi
 
 
 @lru_cache(maxsize=1024)
 def _encode(key: _LayerKey, target: Target) -> LayerStreams:
     zero_points = np.array(key.zero_points, dtype=np.int64)
     bias = _record_bias(key, constant_value(key.bias))
+    weights = constant_value(key.weights)
+    if key.expanded_ifm_depth:
+        weights = convolution_weights(weights, key.expanded_ifm_depth, zero_points)
     layer = LayerWeights(
-        key.name, key.kind, constant_value(key.weights), zero_points if zero_points.size > 1 else int(zero_points[0]),
+        key.name, key.kind, weights, zero_points if zero_points.size > 1 else int(zero_points[0]),
         bias, np.frombuffer(key.multiplier, np.int64), np.frombuffer(key.shift, np.int64), key.ifm_bits, key.dilation,
     )  # fmt: skip
     return _split(encode_layer(layer, key.block_depth, target), target, wide=bias.dtype == np.int64)

@@ -14,6 +14,7 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     IntegerAttr,
+    IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -61,6 +62,7 @@ from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
     WEIGHTS_OPERAND,
     layer_streams,
+    runs_as_convolution,
     weighted_consumers,
 )
 from npuc.cost.compute import (
@@ -80,11 +82,16 @@ from npuc.dialects.common import (
     value_shape,
 )
 from npuc.dialects.graph import layout_of
+from npuc.dialects.quantized_type import UniformQuantizedType
+from npuc.emit.ethos_u.operations import fits_scalar
 from npuc.ir import arg_attributes, tensor_name
 from npuc.reference.int_handlers import activation_bounds, rescale_parameters
 from npuc.targets import BlockShape, Target
 
 PASS = "npu-lower"
+
+_SCALAR_TYPE = UniformQuantizedType(IntegerType(32), [1.0], [0])
+"""Element type of a scalar operand kept in memory: the int32 value itself."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,9 @@ class LowerPass(ModulePass):
     """Replace `@main` by the module-level npu command list it was planned into.
 
     Emits one `npu.constant` per constant (weights as raw int8 bytes, biases as
-    the per-channel scale/bias table), `npu.input`/`npu.output` for the
+    the per-channel scale/bias table; on a target that encodes weights, the
+    encoded weight streams and scale records of the NPU layer reading them,
+    with the command's `encoding`), `npu.input`/`npu.output` for the
     interface, `npu.dma` per `npu.stage`, one compute command per NPU-placed
     layer and one `npu.cpu_op` per CPU-placed layer, in program order. NPU
     reshapes, concats and splits emit nothing: a reshape's result shares the
@@ -101,7 +110,9 @@ class LowerPass(ModulePass):
     NPU softmax expands into its pool/elementwise chain
     (`npuc.backend.softmax`), working in its scratch buffer
     (`npu.scratch_memory`/`npu.scratch_offset`), with its exp lut as a new constant after the others in the weights
-    memory (`npu.memory_usage` grows accordingly).
+    memory (`npu.memory_usage` grows accordingly); on an Ethos-U target its
+    scalars wider than the NPU's scalar register become such constants too,
+    read as a one-element IFM2.
 
     Assumes npu-legalize, npu-tile, npu-schedule and npu-allocate have run:
     every layer has `npu.placement`, NPU layers `npu.block`, and every value
@@ -144,6 +155,8 @@ class _Lowering:
         self.constants_end = weights_used
         """End of the weights memory in use: lowering-made tables (luts) go after it."""
         self.tables: list[npu.ConstantOp] = []
+        self.scalars: dict[int, npu.BufferAttr] = {}
+        """Constants holding scalars wider than the target's scalar register, by value."""
         self.views = npu_views(func)
 
     def commands(self) -> list[Operation]:
@@ -383,7 +396,7 @@ class _Lowering:
         ifm_type = quantized.quant_type(op.input)
         assert ifm_type is not None
         lut = self.table(exp_table(ifm_type.scale, op.beta.value.data))
-        return softmax_commands(
+        commands = softmax_commands(
             self.feature_map(op.input),
             self.feature_map(op.output),
             self.scratch(op),
@@ -391,6 +404,25 @@ class _Lowering:
             lambda ofm: clip_block(layer_block, ofm, self.target.ofm_ublock),
             layer_name(op),
         )
+        return [self.register_scalars(command) for command in commands]
+
+    def register_scalars(self, command: Operation) -> Operation:
+        """`command` with a scalar the target's register cannot hold made an IFM2 constant of one element.
+
+        An Ethos-U command takes a 16-bit scalar (`fits_scalar`); a wider one is
+        a new int32 constant of the weights memory (one per value), broadcast.
+        """
+        if self.target.ethos_u is None or not isinstance(command, npu.ElementwiseOp) or command.scalar is None:
+            return command
+        value = command.scalar.value.data
+        if fits_scalar(value):
+            return command
+        if value not in self.scalars:
+            self.scalars[value] = self.table(np.array([value], dtype=np.int32))
+        buffer = self.scalars[value]
+        properties = {key: attr for key, attr in command.properties.items() if key != "scalar"}
+        properties["ifm2"] = npu.FeatureMapAttr.dense(buffer.region.data, buffer.offset.data, [1, 1, 1, 1], _SCALAR_TYPE)
+        return npu.build_command(npu.ElementwiseOp, properties, layer_name(command))
 
     def scratch(self, op: Operation) -> npu.BufferAttr:
         """The scratch buffer npu-schedule and npu-allocate gave `op`."""
@@ -473,7 +505,11 @@ class _Lowering:
         return properties
 
     def convolution(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
-        """`npu.conv2d` or `npu.depthwise_conv2d` with the layer's window."""
+        """`npu.conv2d` or `npu.depthwise_conv2d` with the layer's window.
+
+        A depthwise layer with a channel multiplier is an `npu.conv2d` on a
+        target that encodes weights (`runs_as_convolution`).
+        """
         assert isinstance(op, quantized.Conv2dOp | quantized.DepthwiseConv2dOp)
         window = op.window()
         properties = {
@@ -482,8 +518,8 @@ class _Lowering:
             "dilations": int_array(window.dilations),
             "padding": int_array(window.padding),
         }
-        command = npu.DepthwiseConv2dOp if isinstance(op, quantized.DepthwiseConv2dOp) else npu.Conv2dOp
-        return command, self.weighted(op) | properties
+        depthwise = isinstance(op, quantized.DepthwiseConv2dOp) and not runs_as_convolution(op, self.target)
+        return (npu.DepthwiseConv2dOp if depthwise else npu.Conv2dOp), self.weighted(op) | properties
 
     def fully_connected(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.fully_connected`: [N, K] ifm, [O, K] weights."""

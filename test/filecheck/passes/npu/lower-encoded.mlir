@@ -51,3 +51,22 @@ func.func @depthwise16(%x: tensor<1x6x6x8x!quantized.uniform<i16:f32, 0.001:0>>)
   %d = quantized.depthwise_conv2d %x, %w, %b {layer = "dw", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none"} : (tensor<1x6x6x8x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x3x3x8x!quantized.uniform<i8:f32:3, {0.01:0, 0.02:0, 0.03:0, 0.04:0, 0.05:0, 0.06:0, 0.07:0, 0.08:0}>>, tensor<8xi64>) -> tensor<1x6x6x8x!quantized.uniform<i16:f32, 0.002:0>>
   func.return %d : tensor<1x6x6x8x!quantized.uniform<i16:f32, 0.002:0>>
 }
+
+// -----
+
+// The encoded depthwise format has one IFM channel per output channel: a
+// depthwise layer with a channel multiplier (2 -> 6 channels) runs as a
+// convolution whose output channel c reads IFM channel c / 3 (the other
+// weights 0).
+
+// CHECK-LABEL: builtin.module attributes {{.*}}npu.target = "ethos-u55-128"}
+// CHECK-NOT:   npu.depthwise_conv2d
+// CHECK:       npu.conv2d {layer = "dw", ifm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 5, 2], {{.*}}>, ofm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 5, 6], {{.*}}>, {{.*}}, encoding = #npu.encoded<part_kernel_first, weights [48], scales [64]>, kernel = array<i64: 3, 3>,
+// TWO-CORES-LABEL: builtin.module attributes {{.*}}npu.target = "ethos-u65-512"}
+// TWO-CORES:       npu.conv2d {layer = "dw", {{.*}}, encoding = #npu.encoded<part_kernel_first, weights [{{[0-9]+}}, {{[0-9]+}}], scales [32, 32]>,
+func.func @multiplier(%x: tensor<1x5x5x2x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x5x6x!quantized.uniform<i8:f32, 0.1:5>> {
+  %w = quantized.constant dense<7> : tensor<1x3x3x6xi8> -> tensor<1x3x3x6x!quantized.uniform<i8:f32:3, {0.01:0, 0.02:0, 0.03:0, 0.04:0, 0.05:0, 0.06:0}>>
+  %b = quantized.constant dense<[1, 2, 3, 4, 5, 6]> : tensor<6xi32>
+  %d = quantized.depthwise_conv2d %x, %w, %b {layer = "dw", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none"} : (tensor<1x5x5x2x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<1x3x3x6x!quantized.uniform<i8:f32:3, {0.01:0, 0.02:0, 0.03:0, 0.04:0, 0.05:0, 0.06:0}>>, tensor<6xi32>) -> tensor<1x5x5x6x!quantized.uniform<i8:f32, 0.1:5>>
+  func.return %d : tensor<1x5x5x6x!quantized.uniform<i8:f32, 0.1:5>>
+}

@@ -1,0 +1,49 @@
+"""Running an emitted Ethos-U stream in npuc's register-level simulator, on a lowered program's memories.
+
+`run_segment` builds the regions a packager would pass the driver for a
+one-segment program (the constants as read-only data, the arena, the
+staging memory as fast scratch), writes the inputs where the `npu.input`
+feature maps say, runs the stream in `npuc.sim.ethos_u`'s machine (which
+also checks the stream's waits and BLOCKDEP against what its operations
+touch) and reads the outputs where the `npu.output` feature maps say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from npuc.dialects import npu
+from npuc.emit.ethos_u.registers import Product, decode_commands
+from npuc.sim.ethos_u.execute import Accelerator
+from npuc.sim.ethos_u.machine import Machine
+from npuc.sim.ethos_u.memory import Memory, Region
+from npuc.sim.hazards import region_sizes
+from npuc.sim.simulator import Memories
+from npuc.targets import Target
+
+PRODUCTS = {"ethos-u55": Product.ETHOS_U55, "ethos-u65": Product.ETHOS_U65}
+
+
+def run_segment(module: ModuleOp, words: Sequence[int], target: Target, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The outputs of the one-segment program `module` whose stream is `words`, on quantized `inputs`."""
+    assert target.ethos_u is not None
+    memories = Memories(region_sizes(module))
+    for op in module.ops:
+        if isinstance(op, npu.ConstantOp):
+            memories.bytes(op.buffer)[...] = np.frombuffer(op.value.data.data, dtype=np.uint8)
+    for op, sample in zip([op for op in module.ops if isinstance(op, npu.InputOp)], inputs):
+        memories.write(op.fm, sample)
+    read_only = memories.regions.get(target.weights_memory, np.zeros(0, np.uint8)).copy()
+    regions = {0: Region("read-only data", read_only, 0, read_only.size, False)}
+    arena = memories.regions[target.arena_memory]
+    regions[1] = Region("scratch", arena, 0, arena.size, True)
+    if target.staging_memory != target.arena_memory and target.staging_memory in memories.regions:
+        staging = memories.regions[target.staging_memory]
+        regions[2] = Region("fast scratch", staging, 0, staging.size, True)
+    accelerator = Accelerator(target.throughput.macs_per_cycle, target.cores, target.shram_bytes)
+    machine = Machine(Memory(regions, accelerator.shram_bytes), accelerator, PRODUCTS[target.ethos_u.product])
+    machine.run(decode_commands(list(words)), "emitted stream")
+    return [memories.read(op.fm) for op in module.ops if isinstance(op, npu.OutputOp)]

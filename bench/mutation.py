@@ -1,0 +1,157 @@
+"""Mutation score of npuc's back end, with mutmut.
+
+Mutates the npu passes (legalize, tile, schedule, allocate, lower,
+cost-model), the back end's planning, memory views, allocator and softmax
+chain, the command-stream emitter, the simulator and its hazard check, and
+runs the fast tests that exercise them (the back end's unit tests, the
+simulator and emitter tests, the per-operator models compiled and
+simulated, and the FileCheck files, which run in process). Prints the kill
+rate per module and every surviving mutant with its change; the
+acceptance is a kill rate of at least 85 %, every survivor explained in
+bench/README.md.
+
+    pip install -e '.[mutation]'
+    python bench/mutation.py [--max-children N] [--resume]
+
+mutmut wants a plain package layout, while npuc installs dialects/, passes/
+and tools/ as subpackages (pyproject's package-dir): the script copies the
+package into that layout under build/mutation and runs mutmut there, so the
+working tree is never mutated. A run takes about 25 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+PROJECT = REPOSITORY / "build" / "mutation"
+
+MUTATED = (
+    "npuc/passes/npu/*",
+    "npuc/backend/allocation.py",
+    "npuc/backend/planning.py",
+    "npuc/backend/views.py",
+    "npuc/backend/softmax.py",
+    "npuc/emit/command_stream.py",
+    "npuc/sim/simulator.py",
+    "npuc/sim/integer_ops.py",
+    "npuc/sim/hazards.py",
+)
+"""The modules mutated (globs in the assembled layout)."""
+
+TESTS = (
+    "test/unit/backend",
+    "test/unit/passes/test_lower.py",
+    "test/unit/passes/test_planning_passes.py",
+    "test/unit/passes/test_softmax_npu.py",
+    "test/unit/passes/test_elementwise_npu.py",
+    "test/unit/passes/test_cpu_fallback.py",
+    "test/unit/cost/test_cost_model.py",
+    "test/unit/emit/test_command_stream.py",
+    "test/unit/emit/test_golden_streams.py",
+    "test/unit/sim/test_hazards.py",
+    "test/unit/sim/test_simulator.py",
+    "test/unit/sim/test_tflite_models_compiled.py",
+    "test/unit/test_filecheck.py",
+)
+"""The tests mutmut runs (each mutant runs only those that cover its function)."""
+
+CONFIG = """\
+[tool.pytest.ini_options]
+testpaths = ["test/unit"]
+pythonpath = ["test"]
+addopts = "--import-mode=importlib -p no:cacheprovider"
+
+[tool.mutmut]
+source_paths = ["npuc"]
+also_copy = ["examples"]
+only_mutate = {mutated}
+pytest_add_cli_args_test_selection = {tests}
+"""
+
+KILLED = ("killed", "timeout")
+"""mutmut verdicts that count as killed: a test failed, or the mutant hung."""
+
+
+def assemble() -> None:
+    """The installed layout of npuc, its tests and the example model, with mutmut's configuration."""
+    if PROJECT.exists():
+        shutil.rmtree(PROJECT)
+    ignore = shutil.ignore_patterns("__pycache__", "Output", "*.lit_test_times.txt")
+    shutil.copytree(REPOSITORY / "npuc", PROJECT / "npuc", ignore=ignore)
+    for subpackage in ("dialects", "passes", "tools"):
+        shutil.copytree(REPOSITORY / subpackage, PROJECT / "npuc" / subpackage, ignore=ignore)
+    for folder in ("test", "examples"):
+        shutil.copytree(REPOSITORY / folder, PROJECT / folder, ignore=ignore)
+    listed = lambda items: "[" + ", ".join(f'"{item}"' for item in items) + "]"  # noqa: E731
+    (PROJECT / "pyproject.toml").write_text(CONFIG.format(mutated=listed(MUTATED), tests=listed(TESTS)))
+
+
+def mutmut(*args: str, capture: bool = True) -> str:
+    """Run mutmut in the assembled project."""
+    command = [sys.executable, "-m", "mutmut", *args]
+    result = subprocess.run(command, cwd=PROJECT, capture_output=capture, text=True, check=False)
+    return result.stdout if capture else ""
+
+
+def verdicts() -> dict[str, str]:
+    """Mutant name -> mutmut's verdict, for every mutant."""
+    found = {}
+    for line in mutmut("results", "--all", "true").splitlines():
+        name, _, verdict = line.strip().rpartition(": ")
+        if name:
+            found[name] = verdict
+    return found
+
+
+def module_of(mutant: str) -> str:
+    """The module a mutant belongs to (`npuc.passes.npu.lower.xǁ_Loweringǁtable__mutmut_3` -> `npuc.passes.npu.lower`)."""
+    return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
+
+
+def change(mutant: str) -> str:
+    """The mutant's change, as its removed and added source lines."""
+    lines = mutmut("show", mutant).splitlines()
+    diff = [line[1:].strip() for line in lines if line[:1] in "-+" and not line.startswith(("---", "+++"))]
+    return "  ->  ".join(diff)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-children", type=int, default=2, help="parallel test processes (default 2)")
+    parser.add_argument("--resume", action="store_true", help="keep build/mutation and mutmut's results so far")
+    args = parser.parse_args()
+    if not args.resume:
+        assemble()
+    mutmut("run", "--max-children", str(args.max_children), capture=False)
+    results = verdicts()
+    if not results:
+        print("mutmut produced no results (is it installed? pip install -e '.[mutation]')")
+        return 1
+    per_module: dict[str, Counter[str]] = {}
+    for name, verdict in results.items():
+        per_module.setdefault(module_of(name), Counter())[verdict] += 1
+    print(f"{'module':40} {'mutants':>8} {'killed':>8} {'survived':>9} {'no tests':>9} {'kill rate':>10}")
+    for module, counts in sorted(per_module.items()):
+        total = sum(counts.values())
+        killed = sum(counts[verdict] for verdict in KILLED)
+        print(f"{module:40} {total:8} {killed:8} {counts['survived']:9} {counts['no tests']:9} {killed / total:10.1%}")
+    total = len(results)
+    killed = sum(verdict in KILLED for verdict in results.values())
+    rate = killed / total
+    print(f"{'all':40} {total:8} {killed:8} {'':9} {'':9} {rate:10.1%}  (limit 85 %)")
+    survivors = sorted(name for name, verdict in results.items() if verdict not in KILLED)
+    print(f"\n{len(survivors)} mutants not killed:")
+    for name in survivors:
+        print(f"  [{results[name]}] {name}: {change(name)}")
+    return 0 if rate >= 0.85 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -100,12 +100,10 @@ def run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         from npuc.reference.quantized_interpreter import handlers_for, run_quantized
         from npuc.sim.ethos_u.external import is_ethos_u, with_ethos_u
 
-        if not any(is_ethos_u(op) for op in module.walk()):
-            return run_quantized(module, inputs).outputs
-        from npuc.reference.interpreter import run_function
-        from npuc.reference.quantized_interpreter import _as_interface_type
-
-        return run_function(module, inputs, with_ethos_u(handlers_for(module)), _as_interface_type, False).outputs
+        handlers = handlers_for(module)
+        if any(is_ethos_u(op) for op in module.walk()):
+            handlers = with_ethos_u(handlers)
+        return run_quantized(module, inputs, handlers=handlers).outputs
     from npuc.reference.graph_interpreter import run_graph
 
     return run_graph(module, inputs).outputs

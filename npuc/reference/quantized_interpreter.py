@@ -44,14 +44,19 @@ def _as_interface_type(argument: SSAValue, array: np.ndarray, name: str) -> np.n
 
 
 def run_quantized(
-    module: ModuleOp, inputs: Sequence[np.ndarray], keep_values: bool = False
+    module: ModuleOp,
+    inputs: Sequence[np.ndarray],
+    keep_values: bool = False,
+    handlers: dict[type[Operation], Handler] | None = None,
 ) -> Execution:
     """Execute quantized IR on NHWC inputs (any batch N).
 
     TFLite's integer semantics, or onnxruntime's rounding for a module marked
-    `quantized.rounding = "onnxruntime"` (`handlers_for`).
+    `quantized.rounding = "onnxruntime"` (`handlers_for`); `handlers`, when
+    given, replace those (a caller adding handlers for opaque operators).
     """
-    return run_function(module, inputs, handlers_for(module), _as_interface_type, keep_values)
+    table = handlers if handlers is not None else handlers_for(module)
+    return run_function(module, inputs, table, _as_interface_type, keep_values)
 
 
 def run_block(block: Block, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

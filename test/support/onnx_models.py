@@ -58,7 +58,7 @@ def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray], p
     """Import `model` (then run the pass pipeline `passes`, if any), run it in the float
     reference and return the largest absolute difference to onnxruntime over all
     outputs (inf on a shape mismatch)."""
-    from npuc.api import run as run_module
+    import npuc
     from npuc.api import run_pipeline
     from npuc.data import model_interface
     from npuc.importers.onnx.importer import import_onnx_bytes
@@ -68,7 +68,7 @@ def max_error_against_onnxruntime(model: bytes, inputs: dict[str, np.ndarray], p
         run_pipeline(module, passes)
     interface = model_interface(module)
     ir_inputs = [t.to_ir_layout(array) for t, array in zip(interface.inputs, inputs.values())]
-    outputs = run_module(module, ir_inputs)
+    outputs = npuc.run(module, ir_inputs)
     expected = run_onnxruntime(model, inputs)
     assert len(outputs) == len(expected)
     error = 0.0

@@ -30,7 +30,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from npuc.api import run as run_module
+import npuc
 from npuc.data import model_interface
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.importers.onnx.importer import import_onnx
@@ -85,7 +85,7 @@ def _compare(model_path: Path, inputs: list[np.ndarray], expected: list[np.ndarr
     module = import_onnx(str(model_path))
     interface = model_interface(module)
     ir_inputs = [tensor.to_ir_layout(array) for tensor, array in zip(interface.inputs, inputs)]
-    outputs = run_module(module, ir_inputs)
+    outputs = npuc.run(module, ir_inputs)
     for index, (tensor, output, reference) in enumerate(zip(interface.outputs, outputs, expected)):
         actual = tensor.to_interface_layout(output)
         if actual.shape != reference.shape:

@@ -151,10 +151,10 @@ def test_opset_6_is_upgraded_with_per_channel_prelu_slopes() -> None:
     )
     x = random(2, 3, 4)
     module = import_onnx_bytes(model, "old.onnx")
-    from npuc.api import run as run_module
+    import npuc
 
     expected = np.where(x >= 0, x, x * np.array([0.1, 0.2, 0.3], np.float32)[:, None])
-    (result,) = run_module(module, [x])
+    (result,) = npuc.run(module, [x])
     c = weights_of(layer_ops(module)[1].ifm2.owner).reshape(-1)
     assert np.allclose(result, expected + c, atol=1e-6)
 

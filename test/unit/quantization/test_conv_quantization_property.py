@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 
-from npuc.api import run as run_module
+import npuc
 from npuc.dialects import graph
 from npuc.dialects.common import conv_output_size
 from npuc.dialects.quantized import quant_type
@@ -77,10 +77,10 @@ def test_integer_conv_within_quantization_error(
     bias = rng.standard_normal(channels).astype(np.float32) * 0.1
     padding = (kernel // 2,) * 4 if pad else (0, 0, 0, 0)
     module = conv_module(shape, weights, bias, stride, padding)
-    float_ofm = run_module(module, [ifm])[0]
+    float_ofm = npuc.run(module, [ifm])[0]
 
     quantize_module(module, [ifm])
-    integer_ofm = run_module(module, [ifm])[0]
+    integer_ofm = npuc.run(module, [ifm])[0]
 
     ops = list(module.walk())
     conv = next(op for op in ops if op.name == "quantized.conv2d")

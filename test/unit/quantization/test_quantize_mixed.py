@@ -15,7 +15,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region
 
-from npuc.api import run as run_module
+import npuc
 from npuc.dialects import graph, quantized
 from npuc.dialects.common import LAYER_ATTR
 from npuc.dialects.quantized import quant_type
@@ -119,13 +119,13 @@ def test_search_says_when_the_target_is_out_of_reach():
 
 def test_bias_correction_reduces_the_mean_output_error():
     float_module, samples = build_small_cnn(0), calibration_samples(64, seed=0)
-    reference = run_module(float_module, samples)[0]
+    reference = npuc.run(float_module, samples)[0]
     mean_errors = []
     for correct in (False, True):
         module = float_module.clone()
         quantize_module(module, samples, options=QuantizationOptions(bias_correction=correct))
         module.verify()
-        mean_errors.append(np.abs((run_module(module, samples)[0] - reference).mean(axis=0)).mean())
+        mean_errors.append(np.abs((npuc.run(module, samples)[0] - reference).mean(axis=0)).mean())
     assert mean_errors[1] < 0.8 * mean_errors[0]
 
 

@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
-from npuc.api import run as run_module
+import npuc
 from npuc.dialects import graph, npu, quantized
 from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import InputDataError, UnsupportedOperatorError
@@ -355,8 +355,8 @@ def test_quantized_model_tracks_float_model():
     calibration = rng.normal(size=(64, 4, 4, 2)).astype(np.float32)
     float_module, quantized_module, ofm_scale = float_and_quantized_models(rng, calibration)
     test = rng.normal(size=(16, 4, 4, 2)).astype(np.float32)
-    expected = run_module(float_module, [test])[0]
-    actual = run_module(quantized_module, [test])[0]
+    expected = npuc.run(float_module, [test])[0]
+    actual = npuc.run(quantized_module, [test])[0]
     assert actual.dtype == np.float32 and actual.shape == (16, 4)
     # quantization noise: about one output step on average, 33 dB SQNR here
     noise = actual - expected

@@ -333,13 +333,16 @@ def _referenced_buffers(module: ModuleOp) -> Iterable[BufferAttr]:
 def layer_weight_bytes(module: ModuleOp) -> tuple[int, int]:
     """(original, encoded) bytes of the weighted commands' weights, each stored constant once.
 
-    A command reading weights a DMA staged counts the DMA's source, so a
-    constant staged for several layers counts once.
+    A command reading weights a DMA staged counts the source of the last
+    DMA into them (staging buffers are reused), so a constant staged for
+    several layers counts once.
     """
-    sources = {(op.dst.region.data, op.dst.offset.data): op.src for op in module.ops if isinstance(op, DmaOp)}
+    sources: dict[tuple[str, int], BufferAttr] = {}
     counted: dict[tuple[str, int], tuple[int, int]] = {}
     for op in module.ops:
-        if isinstance(op, (WeightedOp, FullyConnectedOp)):
+        if isinstance(op, DmaOp):
+            sources[(op.dst.region.data, op.dst.offset.data)] = op.src
+        elif isinstance(op, (WeightedOp, FullyConnectedOp)):
             stored = sources.get((op.weights.region.data, op.weights.offset.data), op.weights)
             counted[(stored.region.data, stored.offset.data)] = (op.weight_bytes(), op.weights.size.data)
     return sum(original for original, _ in counted.values()), sum(encoded for _, encoded in counted.values())

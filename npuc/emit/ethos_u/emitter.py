@@ -104,12 +104,14 @@ class EthosUProgram:
     segments: tuple[Segment, ...]
 
 
-def emit_program(module: ModuleOp) -> EthosUProgram:
-    """The segments of a lowered module (its `npu.target` must be an Ethos-U target) and their streams."""
-    target_name = module.attributes.get(npu.TARGET_ATTR)
-    if not isinstance(target_name, StringAttr):
-        raise CommandStreamError(f"the module has no {npu.TARGET_ATTR}: run npu-lower first")
-    target = load_target(target_name.data)
+def emit_program(module: ModuleOp, target: Target | None = None) -> EthosUProgram:
+    """The segments of a lowered module and their streams, for the Ethos-U `target` it was lowered for
+    (default: the target its `npu.target` names)."""
+    if target is None:
+        target_name = module.attributes.get(npu.TARGET_ATTR)
+        if not isinstance(target_name, StringAttr):
+            raise CommandStreamError(f"the module has no {npu.TARGET_ATTR}: run npu-lower first")
+        target = load_target(target_name.data)
     if target.ethos_u is None:
         raise CommandStreamError(f"target {target.name} is not an Ethos-U: it has no register command stream")
     ops = list(module.ops)

@@ -11,10 +11,11 @@ from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
 from npuc.cost.geometry import split_blocks
 from npuc.cost.model import estimate
 from npuc.dialects.common import UNIT_WINDOW, Window
-from npuc.dialects.npu import ROUNDING_MODES, Conv2dOp, FullyConnectedOp
+from npuc.dialects.npu import ROUNDING_MODES, Conv2dOp, DmaOp, FullyConnectedOp
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.targets import load_target
 
+from support.ethos_u_layers import conv_chain, lower
 from support.npu_text import (
     add,
     conv,
@@ -261,3 +262,12 @@ def test_layer_weights_count_original_and_stored_bytes_once_per_constant(target)
     assert cost.original_weight_bytes == 8 * 4 + 10 * 128
     assert cost.encoded_weight_bytes == stored
     assert (stored < cost.original_weight_bytes) == (target == "ethos-u55-128")  # splat weights compress
+
+
+def test_layer_weights_follow_each_dma_when_a_staging_buffer_is_reused():
+    depths = [16, 16, 16, 16]
+    module = lower(conv_chain((8, 8, 8), depths, [3, 3, 3, 3]), "ethos-u55-128")
+    destinations = [(op.dst.region.data, op.dst.offset.data) for op in module.ops if isinstance(op, DmaOp)]
+    assert len(set(destinations)) < len(destinations)  # double-buffered weights: staging buffers are reused
+    cost = estimate(module, TARGET)
+    assert cost.original_weight_bytes == sum(depth * 3 * 3 * ifm for depth, ifm in zip(depths, [8, *depths]))

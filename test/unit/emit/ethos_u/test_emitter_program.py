@@ -26,13 +26,13 @@ from npuc.emit.ethos_u.registers import (
     decode_commands,
     mnemonic,
 )
-from npuc.errors import StreamHazardError
+from npuc.errors import CommandStreamError, StreamHazardError
 from npuc.sim.simulator import simulate_sample
 from npuc.targets import load_target
 
 from support.ethos_u_layers import conv_chain, convolution, lower
 from support.ethos_u_run import run_segment
-from support.paths import TFLITE_MODELS
+from support.paths import TEST, TFLITE_MODELS
 from support.vela_oracle import Regions, commands, layer_of, operation, vela_stream
 
 
@@ -210,3 +210,12 @@ def test_compile_writes_the_first_segments_driver_payload(tmp_path, target, prod
     (stream,) = payload.streams
     assert result.segments == 1
     assert list(stream.words) == list(emit_program(result.module).segments[0].words)
+
+
+def test_programs_the_registers_cannot_hold_fail_with_one_line_naming_the_layer():
+    text = convolution((8, 8, 8), 8, (1, 1))
+    with pytest.raises(CommandStreamError, match="^target generic-4tops is not an Ethos-U: it has no register command stream$"):
+        emit_program(lower(text, "generic-4tops"))
+    raw = str(TEST / "filecheck" / "passes" / "npu" / "Inputs" / "ethos-u55-128-raw.toml")
+    with pytest.raises(CommandStreamError, match="^layer 'layer' \\(npu.conv2d\\): its weights are not Ethos-U encoded"):
+        emit_program(lower(text, raw), load_target(raw))

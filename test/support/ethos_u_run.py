@@ -1,11 +1,12 @@
-"""Running an emitted Ethos-U stream in npuc's register-level simulator, on a lowered program's memories.
+"""Running emitted Ethos-U streams in npuc's register-level simulator, on a lowered program's memories.
 
-`run_segment` builds the regions a packager would pass the driver for a
-one-segment program (the constants as read-only data, the arena, the
-staging memory as fast scratch), writes the inputs where the `npu.input`
-feature maps say, runs the stream in `npuc.sim.ethos_u`'s machine (which
-also checks the stream's waits and BLOCKDEP against what its operations
-touch) and reads the outputs where the `npu.output` feature maps say.
+`run_program` builds the regions a packager would pass the driver (the
+constants as read-only data, the arena, the staging memory as fast
+scratch), writes the inputs where the `npu.input` feature maps say, and
+walks the program: each NPU segment's stream runs in `npuc.sim.ethos_u`'s
+machine (which also checks the stream's waits and BLOCKDEP against what its
+operations touch), each `npu.cpu_op` in the quantized reference, on the
+same memories; the outputs are read where the `npu.output` feature maps say.
 """
 
 from __future__ import annotations
@@ -16,19 +17,21 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from npuc.dialects import npu
+from npuc.emit.ethos_u.emitter import EthosUProgram
 from npuc.emit.ethos_u.registers import Product, decode_commands
+from npuc.reference.quantized_interpreter import run_block
 from npuc.sim.ethos_u.execute import Accelerator
 from npuc.sim.ethos_u.machine import Machine
 from npuc.sim.ethos_u.memory import Memory, Region
 from npuc.sim.hazards import region_sizes
 from npuc.sim.simulator import Memories
-from npuc.targets import Target
 
 PRODUCTS = {"ethos-u55": Product.ETHOS_U55, "ethos-u65": Product.ETHOS_U65}
 
 
-def run_segment(module: ModuleOp, words: Sequence[int], target: Target, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The outputs of the one-segment program `module` whose stream is `words`, on quantized `inputs`."""
+def run_program(module: ModuleOp, program: EthosUProgram, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The outputs of the lowered `module`, run as `program`'s streams and its CPU operations, on quantized `inputs`."""
+    target = program.target
     assert target.ethos_u is not None
     memories = Memories(region_sizes(module))
     for op in module.ops:
@@ -44,6 +47,13 @@ def run_segment(module: ModuleOp, words: Sequence[int], target: Target, inputs: 
         staging = memories.regions[target.staging_memory]
         regions[2] = Region("fast scratch", staging, 0, staging.size, True)
     accelerator = Accelerator(target.throughput.macs_per_cycle, target.cores, target.shram_bytes)
-    machine = Machine(Memory(regions, accelerator.shram_bytes), accelerator, PRODUCTS[target.ethos_u.product])
-    machine.run(decode_commands(list(words)), "emitted stream")
+    starts = {id(segment.commands[0]): segment for segment in program.segments}
+    for op in module.ops:
+        if id(op) in starts:
+            machine = Machine(Memory(regions, accelerator.shram_bytes), accelerator, PRODUCTS[target.ethos_u.product])
+            machine.run(decode_commands(list(starts[id(op)].words)), "emitted stream")
+        elif isinstance(op, npu.CpuOp):
+            outputs = run_block(op.body.block, [memories.read(fm) for fm in op.inputs.data])
+            for fm, values in zip(op.outputs.data, outputs, strict=True):
+                memories.write(fm, values)
     return [memories.read(op.fm) for op in module.ops if isinstance(op, npu.OutputOp)]

@@ -9,6 +9,8 @@ touch bytes another may still be writing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -31,7 +33,7 @@ from npuc.sim.simulator import simulate_sample
 from npuc.targets import load_target
 
 from support.ethos_u_layers import conv_chain, convolution, lower
-from support.ethos_u_run import run_segment
+from support.ethos_u_run import run_program
 from support.paths import TEST, TFLITE_MODELS
 from support.vela_oracle import Regions, commands, layer_of, operation, vela_stream
 
@@ -78,9 +80,11 @@ def test_a_chain_runs_with_velas_registers_and_a_blockdep_no_deeper_than_velas(t
         assert blockdep[0] <= blockdep[1]
 
 
-def run(module, words, target) -> list[np.ndarray]:
-    inputs = random_inputs(module)
-    return run_segment(module, words, load_target(target), inputs)
+def run(module, words) -> list[np.ndarray]:
+    """The outputs of a one-segment program whose stream is `words`, in the register-level simulator."""
+    program = emit_program(module)
+    (segment,) = program.segments
+    return run_program(module, replace(program, segments=(replace(segment, words=tuple(words)),)), random_inputs(module))
 
 
 @pytest.mark.parametrize(
@@ -97,10 +101,9 @@ def run(module, words, target) -> list[np.ndarray]:
 )
 def test_the_register_level_simulator_computes_what_the_npu_ir_simulator_does(model, target):
     module = npuc.compile_model(npuc.import_model(TFLITE_MODELS / model), target).module
-    (segment,) = emit_program(module).segments
     inputs = random_inputs(module)
     expected = simulate_sample(module, inputs)
-    for ours, reference in zip(run_segment(module, segment.words, load_target(target), inputs), expected):
+    for ours, reference in zip(run_program(module, emit_program(module), inputs), expected):
         np.testing.assert_array_equal(ours, reference)
 
 
@@ -130,9 +133,9 @@ def test_a_kernel_reading_a_dma_destination_waits_for_the_dma():
     (segment,) = emit_program(module).segments
     names = [mnemonic(command.opcode) for command in decode_commands(list(segment.words))]
     assert names.index("NPU_OP_DMA_START") < names.index("NPU_OP_DMA_WAIT") < names.index("NPU_OP_CONV")
-    run(module, segment.words, "ethos-u55-128")
+    run(module, segment.words)
     with pytest.raises(StreamHazardError, match="DMA"):
-        run(module, without(segment.words, Cmd0.OP_DMA_WAIT), "ethos-u55-128")
+        run(module, without(segment.words, Cmd0.OP_DMA_WAIT))
 
 
 def blockdeps(words) -> list[int]:
@@ -149,9 +152,9 @@ def test_blockdep_lets_a_kernel_overlap_its_predecessor_exactly_as_far_as_its_re
     (segment,) = emit_program(module).segments
     first, second = blockdeps(segment.words)
     assert (first, second) == (0, 1)  # the first kernel of a stream waits for nothing before it
-    run(module, segment.words, target)
+    run(module, segment.words)
     with pytest.raises(StreamHazardError, match="BLOCKDEP 2 lets job"):
-        run(module, with_blockdep(segment.words, second + 1), target)
+        run(module, with_blockdep(segment.words, second + 1))
 
 
 def test_streams_start_with_the_parallel_mode_of_an_ethos_u65_and_end_with_op_stop():
@@ -177,6 +180,13 @@ func.func @main(%x: T) -> T {
 }
 """.replace("T", "tensor<1x6x6x8x!quantized.uniform<i8:f32, 0.05:-3>>")
 """A conv, a transpose (a CPU operation) and an add of both: two NPU segments around the CPU."""
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])
+def test_segments_and_cpu_operations_run_in_turn_on_the_same_memories(target):
+    module = lower(CPU_BETWEEN, target)
+    inputs = random_inputs(module)
+    np.testing.assert_array_equal(run_program(module, emit_program(module), inputs)[0], simulate_sample(module, inputs)[0])
 
 
 def test_cpu_operations_split_the_program_into_segments_with_their_interface():

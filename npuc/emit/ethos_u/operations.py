@@ -70,14 +70,15 @@ ELEMENTWISE_MODES = {
 _ACTIVATION_RANGE = param_fields(Cmd0.SET_ACTIVATION_MIN)[0]
 """ACTIVATION_MIN/MAX hold 16-bit values: a wider OFM range is clipped by the OFM's storage instead."""
 _SCALAR = param_fields(Cmd0.SET_IFM2_SCALAR)[0]
+"""IFM2_SCALAR's one field: a 16-bit two's-complement value."""
+_BYTE_RANGE = (-128, 127)
+"""The range a 32-bit result is forced to before an 8-bit lookup table."""
 
 
 def fits_scalar(value: int) -> bool:
-    """Whether IFM2_SCALAR (a 16-bit two's-complement parameter) holds `value`: larger scalar operands
-    must be in memory, an IFM2 of one element (npu-lower puts them there for Ethos-U targets)."""
+    """Whether IFM2_SCALAR holds `value`: larger scalar operands must be in memory, an IFM2 of one
+    element (npu-lower puts them there for Ethos-U targets)."""
     return -(1 << (_SCALAR.width - 1)) <= value < 1 << (_SCALAR.width - 1)
-_BYTE_RANGE = (-128, 127)
-"""The range a 32-bit result is forced to before an 8-bit lookup table."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class KernelOperation:
     layout: ShramLayout
     scaling: Scaling
     lut_slot: int | None
-    stream_regions: tuple[int, int] = (0, 0)
+    stream_regions: tuple[int, int]
 
     @property
     def where(self) -> str:

@@ -23,15 +23,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-import flatbuffers
 import numpy as np
-import tflite
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tflite_models import builder
-from tflite_models.builder import TensorSpec, run_model
+from npuc.emit.tflite.flatbuffer import Model, Operator, Options, Subgraph, serialize
+
+from tflite_models.builder import TensorSpec, run_model, to_tensor
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parent / "tflite_models"
@@ -55,50 +54,13 @@ def npu_cpu_npu_model() -> bytes:
         TensorSpec([1, 6, 4, 2], np.int8, [0.1], [-6], name="moved"),
         TensorSpec([1, 6, 4, 2], np.int8, [0.2], [-12], name="output"),
     ]
-    operators = [("ADD", [0, 0], [1], None), ("DEPTH_TO_SPACE", [1], [2], ("DepthToSpaceOptions", {"BlockSize": 2})),
-                 ("ADD", [2, 2], [3], None)]
-    fb = flatbuffers.Builder(1024)
-    buffers = [builder._buffer(fb, None)]
-    tensor_offsets = [builder._tensor(fb, spec, index, 0) for index, spec in enumerate(tensors)]
-    codes = ["ADD", "DEPTH_TO_SPACE"]
-    operator_offsets = []
-    for code, inputs, outputs, options in operators:
-        table = builder._options(fb, options[0], options[1]) if options else None
-        input_vector, output_vector = builder._int_vector(fb, inputs), builder._int_vector(fb, outputs)
-        tflite.OperatorStart(fb)
-        tflite.OperatorAddOpcodeIndex(fb, codes.index(code))
-        tflite.OperatorAddInputs(fb, input_vector)
-        tflite.OperatorAddOutputs(fb, output_vector)
-        if table is not None:
-            tflite.OperatorAddBuiltinOptionsType(fb, getattr(tflite.BuiltinOptions, options[0]))
-            tflite.OperatorAddBuiltinOptions(fb, table)
-        operator_offsets.append(tflite.OperatorEnd(fb))
-    tensor_vector = builder._offset_vector(fb, tensor_offsets)
-    operator_vector = builder._offset_vector(fb, operator_offsets)
-    graph_inputs, graph_outputs = builder._int_vector(fb, [0]), builder._int_vector(fb, [3])
-    tflite.SubGraphStart(fb)
-    tflite.SubGraphAddTensors(fb, tensor_vector)
-    tflite.SubGraphAddInputs(fb, graph_inputs)
-    tflite.SubGraphAddOutputs(fb, graph_outputs)
-    tflite.SubGraphAddOperators(fb, operator_vector)
-    subgraph = tflite.SubGraphEnd(fb)
-    code_offsets = []
-    for code in codes:
-        tflite.OperatorCodeStart(fb)
-        tflite.OperatorCodeAddBuiltinCode(fb, getattr(tflite.BuiltinOperator, code))
-        tflite.OperatorCodeAddDeprecatedBuiltinCode(fb, getattr(tflite.BuiltinOperator, code))
-        tflite.OperatorCodeAddVersion(fb, 1)
-        code_offsets.append(tflite.OperatorCodeEnd(fb))
-    subgraph_vector = builder._offset_vector(fb, [subgraph])
-    code_vector = builder._offset_vector(fb, code_offsets)
-    buffer_vector = builder._offset_vector(fb, buffers)
-    tflite.ModelStart(fb)
-    tflite.ModelAddVersion(fb, 3)
-    tflite.ModelAddOperatorCodes(fb, code_vector)
-    tflite.ModelAddSubgraphs(fb, subgraph_vector)
-    tflite.ModelAddBuffers(fb, buffer_vector)
-    fb.Finish(tflite.ModelEnd(fb), file_identifier=b"TFL3")
-    return bytes(fb.Output())
+    operators = (
+        Operator("ADD", (0, 0), (1,)),
+        Operator("DEPTH_TO_SPACE", (1,), (2,), Options("DepthToSpaceOptions", {"BlockSize": 2})),
+        Operator("ADD", (2, 2), (3,)),
+    )
+    subgraph = Subgraph(tuple(to_tensor(spec) for spec in tensors), operators, (0,), (3,))
+    return serialize(Model((subgraph,)))
 
 
 def compile_model(model: Path, config: str, output: Path) -> tuple[bytes | None, str]:

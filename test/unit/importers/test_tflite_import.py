@@ -1,8 +1,9 @@
 """The TFLite importer: structure of the imported quantized IR and its errors.
 
-Models are built in the test with the flatbuffer helpers of
+Models are built in the test with npuc's TFLite writer
+(`npuc.emit.tflite.flatbuffer`) from the tensor specs of
 `test/tflite_models/builder.py`; `build_graph` composes several operators
-(and extra subgraphs) from them. Numerical agreement with TFLite is checked
+(and extra subgraphs). Numerical agreement with TFLite is checked
 per operator in `test_tflite_models.py`.
 """
 
@@ -12,7 +13,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import flatbuffers
 import numpy as np
 import pytest
 import tflite
@@ -26,6 +26,7 @@ from npuc.dialects import quantized
 from npuc.dialects.common import Window
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import quant_type
+from npuc.emit.tflite import flatbuffer
 from npuc.errors import ModelFormatError, UnsupportedOperatorError
 from npuc.importers.tflite.importer import import_tflite_bytes
 from npuc.importers.tflite.movement import resize_modes, resolve_strided_slice
@@ -62,64 +63,15 @@ def build_graph(
 
     `extra_subgraphs` copies of a one-tensor empty subgraph follow the main one.
     """
-    fb = flatbuffers.Builder(1024)
-    buffers = [builder._buffer(fb, None)]
-    tensor_offsets = []
-    for index, spec in enumerate(tensors):
-        buffer_index = 0
-        if spec.data is not None:
-            buffers.append(builder._buffer(fb, spec.data))
-            buffer_index = len(buffers) - 1
-        tensor_offsets.append(builder._tensor(fb, spec, index, buffer_index))
-    codes = sorted({(op.code, op.custom) for op in operators}, key=str)
-    operator_offsets = []
-    for op in operators:
-        options = builder._options(fb, op.options, op.fields) if op.options else None
-        op_inputs, op_outputs = builder._int_vector(fb, op.inputs), builder._int_vector(fb, op.outputs)
-        tflite.OperatorStart(fb)
-        tflite.OperatorAddOpcodeIndex(fb, codes.index((op.code, op.custom)))
-        tflite.OperatorAddInputs(fb, op_inputs)
-        tflite.OperatorAddOutputs(fb, op_outputs)
-        if options is not None:
-            tflite.OperatorAddBuiltinOptionsType(fb, getattr(tflite.BuiltinOptions, op.options))
-            tflite.OperatorAddBuiltinOptions(fb, options)
-        operator_offsets.append(tflite.OperatorEnd(fb))
-    subgraphs = [_subgraph(fb, tensor_offsets, operator_offsets, inputs, outputs)]
-    for _ in range(extra_subgraphs):
-        spare = builder._tensor(fb, TensorSpec([1], np.float32), 0, 0)
-        subgraphs.append(_subgraph(fb, [spare], [], [0], [0]))
-    code_offsets = []
-    for name, custom in codes:
-        custom_offset = fb.CreateString(custom) if custom else None
-        opcode = getattr(tflite.BuiltinOperator, name)
-        tflite.OperatorCodeStart(fb)
-        tflite.OperatorCodeAddBuiltinCode(fb, opcode)
-        tflite.OperatorCodeAddDeprecatedBuiltinCode(fb, min(opcode, 127))
-        if custom_offset is not None:
-            tflite.OperatorCodeAddCustomCode(fb, custom_offset)
-        code_offsets.append(tflite.OperatorCodeEnd(fb))
-    subgraph_vector = builder._offset_vector(fb, subgraphs)
-    code_vector = builder._offset_vector(fb, code_offsets)
-    buffer_vector = builder._offset_vector(fb, buffers)
-    tflite.ModelStart(fb)
-    tflite.ModelAddVersion(fb, 3)
-    tflite.ModelAddOperatorCodes(fb, code_vector)
-    tflite.ModelAddSubgraphs(fb, subgraph_vector)
-    tflite.ModelAddBuffers(fb, buffer_vector)
-    fb.Finish(tflite.ModelEnd(fb), file_identifier=b"TFL3")
-    return bytes(fb.Output())
-
-
-def _subgraph(fb, tensor_offsets, operator_offsets, inputs, outputs) -> int:
-    tensor_vector = builder._offset_vector(fb, tensor_offsets)
-    operator_vector = builder._offset_vector(fb, operator_offsets)
-    input_vector, output_vector = builder._int_vector(fb, inputs), builder._int_vector(fb, outputs)
-    tflite.SubGraphStart(fb)
-    tflite.SubGraphAddTensors(fb, tensor_vector)
-    tflite.SubGraphAddInputs(fb, input_vector)
-    tflite.SubGraphAddOutputs(fb, output_vector)
-    tflite.SubGraphAddOperators(fb, operator_vector)
-    return tflite.SubGraphEnd(fb)
+    written = tuple(
+        flatbuffer.Operator(op.custom or op.code, tuple(op.inputs), tuple(op.outputs),
+                            flatbuffer.Options(op.options, op.fields) if op.options else None, custom=bool(op.custom))
+        for op in operators
+    )
+    main = flatbuffer.Subgraph(tuple(builder.to_tensor(spec) for spec in tensors), written, tuple(inputs),
+                               tuple(outputs))
+    spare = flatbuffer.Subgraph((builder.to_tensor(TensorSpec([1], np.float32)),), (), (0,), (0,), "spare")
+    return flatbuffer.serialize(flatbuffer.Model((main, *[spare] * extra_subgraphs)))
 
 
 def _conv_tensors(depth: int = 4) -> list[TensorSpec]:

@@ -192,16 +192,19 @@ class CompileResult(Analysis):
     `command_stream` and `weights` are the emitted binary and the
     constant-memory image. For an Ethos-U target the command stream is the
     COP1 driver payload of the first NPU segment (`segments` says how many
-    there are: one per run of NPU commands between CPU operations); for
-    other targets npuc's own command stream (docs/command-stream.md).
+    there are: one per run of NPU commands between CPU operations) and
+    `package` the deployable `.tflite` (every segment an `ethos-u` operator,
+    the CPU operations TFLite builtins: docs/ethos-u.md); for other targets
+    npuc's own command stream (docs/command-stream.md).
     """
 
     command_stream: bytes = b""
     weights: bytes = b""
     segments: int = 0
+    package: bytes = b""
 
     def write(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
-        """Write stream, weights, IR and the reports into `directory`; return the paths."""
+        """Write stream, weights (Ethos-U: and the deployable `.tflite`), IR and reports into `directory`; the paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         files: dict[str, bytes | str] = {
@@ -209,6 +212,8 @@ class CompileResult(Analysis):
             "weights.bin": self.weights,
             "model.npu.mlir": str(self.module) + "\n",
         }
+        if self.package:
+            files[f"{Path(self.source).stem.strip('<>')}_npuc.tflite"] = self.package
         written = []
         for name, content in files.items():
             path = out / name
@@ -274,7 +279,10 @@ def compile_model(
     if analysis.target.ethos_u is None:
         return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)
     from npuc.emit.ethos_u.emitter import driver_payload, emit_program
+    from npuc.emit.ethos_u.tflite_package import write_package
 
     program = emit_program(analysis.module)
     payload = driver_payload(program, program.segments[0]) if program.segments else b""
-    return CompileResult(**vars(analysis), command_stream=payload, weights=stream.blob, segments=len(program.segments))
+    package = write_package(analysis.module, program, stream.blob, analysis.source)
+    return CompileResult(**vars(analysis), command_stream=payload, weights=stream.blob, segments=len(program.segments),
+                         package=package)

@@ -266,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("-o", "--output", help="write the quantized IR to this file")
     command.set_defaults(handler=cmd_quantize)
 
-    command = commands.add_parser("compile", help="compile a model to an NPU command stream and reports")
+    command = commands.add_parser(
+        "compile", help="compile a model to an NPU command stream (Ethos-U: a deployable _npuc.tflite) and reports"
+    )
     command.add_argument("model", help="ONNX or TFLite model, or graph/quantized IR file")
     _add_target_options(command)
     command.set_defaults(handler=cmd_compile)

@@ -128,5 +128,6 @@ def test_compile_writes_binaries_and_reports(small_mobilenet, tmp_path):
                       "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert sorted(path.name for path in out.iterdir()) == [
-        "command_stream.bin", "layers.csv", "model.npu.mlir", "report.json", "report.txt", "weights.bin"]
+        "command_stream.bin", "layers.csv", "mobilenet_npuc.tflite", "model.npu.mlir", "report.json", "report.txt",
+        "weights.bin"]
     assert "advice:" in (out / "report.txt").read_text()

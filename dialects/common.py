@@ -139,6 +139,21 @@ class Window:
         """Padding at the top and the left."""
         return self.padding[0], self.padding[1]
 
+    def reached_padding(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """The padding (top, left, bottom, right) the windows over a `height` x `width` input reach.
+
+        A stride can leave rows or columns of bottom or right padding that no
+        window covers (ONNX pads [1, 1, 1, 1] with stride 2 over an even
+        extent); hardware that derives the input extent from the output size
+        and the padding needs the padding the windows reach, not more.
+        """
+        out_height, out_width = self.output_size(height, width)
+        top, left, bottom, right = self.padding
+        dilated_height, dilated_width = self.dilated_kernel
+        reached_bottom = (out_height - 1) * self.strides[0] + dilated_height - height - top
+        reached_right = (out_width - 1) * self.strides[1] + dilated_width - width - left
+        return top, left, min(bottom, max(0, reached_bottom)), min(right, max(0, reached_right))
+
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the output over an input of `height` x `width`."""
         top, left, bottom, right = self.padding

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from npuc.cost.compute import command_shape
 from npuc.dialects import npu
-from npuc.dialects.common import array_values, layer_name
+from npuc.dialects.common import layer_name
 from npuc.emit.ethos_u import output_scaling
 from npuc.emit.ethos_u.command_writer import CommandWriter
 from npuc.emit.ethos_u.feature_maps import (
@@ -174,7 +174,12 @@ def write_registers(writer: CommandWriter, kernel: KernelOperation, target: Targ
     writer.set(Cmd0.SET_IFM_PRECISION, ifm_precision(kernel.ifm, scaling.operand))
     writer.set(Cmd0.SET_IFM_UPSCALE, pack_param(Cmd0.SET_IFM_UPSCALE, mode=UpscaleMode.NONE))
     if isinstance(op, npu.WindowedOp) or isinstance(op, npu.FullyConnectedOp):
-        top, left, bottom, right = array_values(op.padding) if isinstance(op, npu.WindowedOp) else (0, 0, 0, 0)
+        # The hardware derives the IFM extent from the OFM, the kernel and the padding: only the reached padding.
+        top, left, bottom, right = (
+            op.window().reached_padding(kernel.ifm.height, kernel.ifm.width)
+            if isinstance(op, npu.WindowedOp)
+            else (0, 0, 0, 0)
+        )
         writer.set(Cmd0.SET_IFM_PAD_TOP, top)
         writer.set(Cmd0.SET_IFM_PAD_LEFT, left)
         writer.set(Cmd0.SET_IFM_PAD_BOTTOM, bottom)

@@ -30,7 +30,7 @@ from npuc.importers.tflite.importer import import_tflite_bytes
 from npuc.importers.tflite.model import decode_model
 from npuc.ir import arg_attributes, main_function, tensor_name
 
-from support.paths import TEST, TFLITE_MODELS
+from support.paths import EXAMPLES, TEST, TFLITE_MODELS
 from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 
 MODELS = sorted(path.stem for path in TFLITE_MODELS.glob("*.tflite"))
@@ -213,3 +213,19 @@ def test_npuc_compile_writes_the_package_that_npuc_run_runs(tmp_path: Path) -> N
     interpreter.invoke()
     expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_padding_no_window_reaches_is_not_programmed(target: str) -> None:
+    # tiny_cnn's stride-2 convs pad [1, 1, 1, 1] over an even extent: the last window
+    # ends on the last real row. The hardware derives the IFM extent from the OFM
+    # and the padding, so programming the unreached bottom row would read a real
+    # row as padding.
+    module = npuc.import_model(EXAMPLES / "tiny_cnn.onnx")
+    calibration = [np.load(EXAMPLES / "tiny_cnn_calib.npy").transpose(0, 2, 3, 1)]
+    npuc.quantize(module, calibration, report_samples=0)
+    package = npuc.compile_model(module.clone(), target).package
+    x = np.load(EXAMPLES / "tiny_cnn_test.npy")[:4]
+    (got,) = run_package(package, {"input": x})
+    (want,) = npuc.run(module, [x.transpose(0, 2, 3, 1)])
+    np.testing.assert_array_equal(got, want)

@@ -83,16 +83,13 @@ KIB = 1024
 class Segment:
     """A run of NPU commands between CPU operations and its register command stream.
 
-    `words` ends with OP_STOP. `inputs` are the feature maps its commands
-    read that were written before it (model inputs, CPU results, earlier
-    segments' OFMs); `outputs` the OFMs it writes that the rest of the
-    program reads (later segments, CPU operations, model outputs).
+    `words` ends with OP_STOP. Which feature maps a segment takes from the
+    rest of the program and leaves to it is data flow through memory,
+    which the packager follows byte by byte (`tflite_package`).
     """
 
     commands: tuple[Operation, ...]
     words: tuple[int, ...]
-    inputs: tuple[npu.FeatureMapAttr, ...]
-    outputs: tuple[npu.FeatureMapAttr, ...]
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,7 @@ def emit_program(module: ModuleOp, target: Target | None = None) -> EthosUProgra
     segments = []
     for run in runs:
         words = emit_stream(run, target, regions)
-        segments.append(Segment(tuple(run), tuple(words), *_interface(run, ops)))
+        segments.append(Segment(tuple(run), tuple(words)))
     return EthosUProgram(target, regions, tuple(segments))
 
 
@@ -142,46 +139,6 @@ def _runs(ops: Sequence[Operation]) -> list[list[Operation]]:
         elif isinstance(op, (npu.DmaOp, npu.ComputeOp)):
             runs[-1].append(op)
     return [run for run in runs if run]
-
-
-def _interface(run: Sequence[Operation], ops: Sequence[Operation]) -> tuple[tuple[npu.FeatureMapAttr, ...], ...]:
-    """(inputs, outputs) of a segment (see `Segment`), by byte overlap in the feature maps' memories."""
-    first, last = ops.index(run[0]), ops.index(run[-1])
-    written_before = [fm for op in ops[:first] for fm in _written(op)]
-    inputs: list[npu.FeatureMapAttr] = []
-    produced: list[npu.FeatureMapAttr] = []
-    for op in run:
-        for fm in _read(op):
-            if not _touches(fm, produced) and _touches(fm, written_before) and fm not in inputs:
-                inputs.append(fm)
-        produced += _written(op)
-    read_after = [fm for op in ops[last + 1 :] for fm in _read(op)]
-    outputs = [fm for fm in dict.fromkeys(produced) if _touches(fm, read_after)]
-    return tuple(inputs), tuple(outputs)
-
-
-def _read(op: Operation) -> list[npu.FeatureMapAttr]:
-    if isinstance(op, npu.ElementwiseOp) and op.ifm2 is not None:
-        return [op.ifm, op.ifm2]
-    if isinstance(op, npu.ComputeOp):
-        return [op.ifm]
-    if isinstance(op, npu.CpuOp):
-        return list(op.inputs.data)
-    return [op.fm] if isinstance(op, npu.OutputOp) else []
-
-
-def _written(op: Operation) -> list[npu.FeatureMapAttr]:
-    if isinstance(op, npu.ComputeOp):
-        return [op.ofm]
-    if isinstance(op, npu.CpuOp):
-        return list(op.outputs.data)
-    return [op.fm] if isinstance(op, npu.InputOp) else []
-
-
-def _touches(fm: npu.FeatureMapAttr, others: Sequence[npu.FeatureMapAttr]) -> bool:
-    span = fm.buffer()
-    return any(other.region == fm.region and other.buffer().offset.data < span.end and span.offset.data < other.buffer().end
-               for other in others)
 
 
 def emit_stream(commands: Sequence[Operation], target: Target, regions: RegionMap) -> list[int]:

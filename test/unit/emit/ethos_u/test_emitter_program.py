@@ -189,20 +189,11 @@ def test_segments_and_cpu_operations_run_in_turn_on_the_same_memories(target):
     np.testing.assert_array_equal(run_program(module, emit_program(module), inputs)[0], simulate_sample(module, inputs)[0])
 
 
-def test_cpu_operations_split_the_program_into_segments_with_their_interface():
-    module = lower(CPU_BETWEEN, "ethos-u55-128")
-    program = emit_program(module)
-    conv = next(op for op in module.ops if isinstance(op, npu.Conv2dOp))
-    transpose = next(op for op in module.ops if isinstance(op, npu.CpuOp))
-    add = next(op for op in module.ops if isinstance(op, npu.ElementwiseOp))
+def test_cpu_operations_split_the_program_into_segments():
+    program = emit_program(lower(CPU_BETWEEN, "ethos-u55-128"))
     assert [[op.name for op in segment.commands] for segment in program.segments] == [
         ["npu.dma", "npu.conv2d"], ["npu.elementwise"]
     ]
-    model_input = next(op for op in module.ops if isinstance(op, npu.InputOp)).fm
-    assert program.segments[0].inputs == (model_input,)
-    assert program.segments[0].outputs == (conv.ofm,)  # read by the CPU and by the add
-    assert set(program.segments[1].inputs) == {transpose.outputs.data[0], conv.ofm} == {add.ifm, add.ifm2}
-    assert program.segments[1].outputs == (add.ofm,)
     for segment in program.segments:
         assert decode_commands(list(segment.words))[-1].opcode is Cmd0.OP_STOP
 

@@ -104,7 +104,7 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
 def search_input(shape: CommandShape, target: Target) -> SearchInput:
     """The `SearchInput` of `shape` on `target`: traversal, dilated kernel and sub-kernel count."""
     window = shape.window
-    first = shape.kind == CONV and kernel_first(shape.ifm[3], window.elements, target.throughput)
+    first = shape.kind == CONV and kernel_first(shape.ifm[3], window.elements, shape.ifm_bits, target.throughput)
     traversal = Traversal.PART_KERNEL_FIRST if first else Traversal.DEPTH_FIRST
     kernel = window.dilated_kernel
     repeats = ceil(kernel[0] / target.sub_kernel_max[0]) * ceil(kernel[1] / target.sub_kernel_max[1])

@@ -101,19 +101,31 @@ def macs(shape: CommandShape) -> int:
     return 0
 
 
-def kernel_first(ifm_depth: int, kernel_elements: int, rates: Throughput) -> bool:
-    """Whether a convolution runs kernel first (depth in small steps, kernel elements grouped).
+STEP_BITS = 8
+"""Element width the throughput steps are stated for: 16-bit data fits half as many elements per step."""
 
-    A shallow IFM (at most one `ifm_depth_step`) always does; otherwise the
-    mode with the better lane utilisation wins: depth first fills
-    `depth_first_ifm_depth_step`-deep steps, kernel first fills
-    `ifm_depth_step x kernel_element_step` steps.
+
+def kernel_first(ifm_depth: int, kernel_elements: int, ifm_bits: int, rates: Throughput) -> bool:
+    """Whether a convolution runs (part-)kernel first: depth in small steps, kernel elements grouped.
+
+    The hardware's (and Vela's) choice, which the cost model, the block
+    search and the weight encoding share: a shallow IFM (at most one
+    `ifm_depth_step`) always does; otherwise kernel first wins when it fills
+    the data path at least as well, IFM depth over IFM depth rounded up to
+    `ifm_depth_step` times kernel elements over kernel elements rounded up to
+    the kernel step, against IFM depth over IFM depth rounded up to the
+    depth-first IFM block (both steps in elements of `ifm_bits`).
     """
     if ifm_depth <= rates.ifm_depth_step:
         return True
-    depth_first = ifm_depth / ceil_to(ifm_depth, rates.depth_first_ifm_depth_step)
-    padded = ceil_to(ifm_depth, rates.ifm_depth_step) * ceil_to(kernel_elements, rates.kernel_element_step)
-    return ifm_depth * kernel_elements / padded > depth_first
+    depth_first_block = rates.depth_first_ifm_depth_step * STEP_BITS // ifm_bits
+    kernel_step = rates.kernel_element_step * STEP_BITS // ifm_bits
+    depth_first = ifm_depth / ceil_to(ifm_depth, depth_first_block)
+    # Grouped as Vela groups the float arithmetic, so that ties go the same way.
+    part_kernel = (ifm_depth / ceil_to(ifm_depth, rates.ifm_depth_step)) * (
+        kernel_elements / ceil_to(kernel_elements, kernel_step)
+    )
+    return part_kernel >= depth_first
 
 
 def _steps(shape: CommandShape, rates: Throughput) -> int:
@@ -121,7 +133,7 @@ def _steps(shape: CommandShape, rates: Throughput) -> int:
     taps = shape.window.elements
     if shape.kind in DEPTH_SUMMING:
         depth = shape.ifm[3]
-        if shape.kind == CONV and kernel_first(depth, taps, rates):
+        if shape.kind == CONV and kernel_first(depth, taps, shape.ifm_bits, rates):
             return ceil(taps / rates.kernel_element_step) * ceil(depth / rates.ifm_depth_step)
         return taps * ceil(depth / rates.depth_first_ifm_depth_step)
     if shape.kind == DEPTHWISE:

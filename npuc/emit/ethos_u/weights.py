@@ -63,16 +63,13 @@ from enum import IntEnum
 import numpy as np
 from ethosu import mlw_codec
 
+from npuc.cost.compute import STEP_BITS, kernel_first
+from npuc.cost.geometry import ceil_to
 from npuc.emit.ethos_u.scales import scale_bias_records
 from npuc.targets import Target
 
 CONV2D, DEPTHWISE_CONV2D, FULLY_CONNECTED = "conv2d", "depthwise_conv2d", "fully_connected"
 """Weighted layer kinds, named as the target's operator kinds."""
-
-STEP_BITS = 8
-"""Element width the target's IFM block depths and kernel element steps are given for:
-the data path's buffers hold a fixed number of bytes, so wider data gets proportionally fewer."""
-
 
 class Traversal(IntEnum):
     """How a convolution walks its kernel; the value is KERNEL_STRIDE's `weight_order` bit."""
@@ -84,23 +81,13 @@ class Traversal(IntEnum):
 def choose_traversal(kind: str, ifm_depth: int, kernel_elements: int, ifm_bits: int, target: Target) -> Traversal:
     """The traversal of a layer, as Vela chooses it.
 
-    Depthwise and fully connected layers run depth first. A convolution
-    runs part-kernel first when its IFM is at most one dot product deep
-    (`ifm_depth_step`), or when part-kernel first uses the data path at least
-    as well: IFM depth over IFM depth rounded up to `ifm_depth_step`, times
-    kernel elements over kernel elements rounded up to the kernel step,
-    against IFM depth over IFM depth rounded up to the depth-first IFM block.
+    Depthwise and fully connected layers run depth first; a convolution by
+    the hardware's rule the cost model and the block search use too
+    (`npuc.cost.compute.kernel_first`).
     """
-    if kind != CONV2D:
-        return Traversal.DEPTH_FIRST
-    step = target.throughput.ifm_depth_step
-    if ifm_depth <= step:
+    if kind == CONV2D and kernel_first(ifm_depth, kernel_elements, ifm_bits, target.throughput):
         return Traversal.PART_KERNEL_FIRST
-    depth_first = ifm_depth / _ceil_to(ifm_depth, ifm_block_depth(Traversal.DEPTH_FIRST, ifm_bits, target))
-    kernel_step = kernel_element_padding(kind, Traversal.PART_KERNEL_FIRST, ifm_bits, target)
-    # Vela's float arithmetic, grouped as Vela groups it, so that ties go the same way.
-    part_kernel = (ifm_depth / _ceil_to(ifm_depth, step)) * (kernel_elements / _ceil_to(kernel_elements, kernel_step))
-    return Traversal.PART_KERNEL_FIRST if part_kernel >= depth_first else Traversal.DEPTH_FIRST
+    return Traversal.DEPTH_FIRST
 
 
 def ifm_block_depth(traversal: Traversal, ifm_bits: int, target: Target) -> int:
@@ -153,14 +140,14 @@ def brick_order(
         ofm_count = min(ofm_block_depth, ofm_depth - ofm_start)
         for ifm_start in range(0, ifm_depth, ifm_block):
             ifm_count = min(ifm_block, ifm_depth - ifm_start)
-            ifm_extent = _ceil_to(ifm_count, ifm_ublock) if part_kernel else ifm_block
+            ifm_extent = ceil_to(ifm_count, ifm_ublock) if part_kernel else ifm_block
             for row in range(0, kernel_height, sub_height):
                 rows = min(sub_height, kernel_height - row)
                 for column in range(0, kernel_width, sub_width):
                     columns = min(sub_width, kernel_width - column)
                     elements = rows * columns
                     brick = np.zeros(
-                        (_ceil_to(ofm_count, ofm_ublock), _ceil_to(elements, padding), ifm_extent), dtype=np.int16
+                        (ceil_to(ofm_count, ofm_ublock), ceil_to(elements, padding), ifm_extent), dtype=np.int16
                     )
                     brick[:ofm_count, :elements, :ifm_count] = volume[
                         ofm_start : ofm_start + ofm_count,
@@ -260,7 +247,3 @@ def encode_layer(layer: LayerWeights, ofm_block_depth: int, target: Target) -> E
         blob += bytes(-len(blob) % target.alignment)
         cores.append(CoreStreams(scale_offset, weight_offset - scale_offset, weight_offset, weight_length))
     return EncodedLayer(bytes(blob), traversal, tuple(cores))
-
-
-def _ceil_to(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple

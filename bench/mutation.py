@@ -11,12 +11,30 @@ acceptance is a kill rate of at least 85 %, every survivor explained in
 bench/README.md.
 
     pip install -e '.[mutation]'
-    python bench/mutation.py [--max-children N] [--resume]
+    python bench/mutation.py [--max-children N]      # a full run, from scratch
+    python bench/mutation.py --resume                # after changing sources or tests
+    python bench/mutation.py --survivors             # ... and re-test every mutant not killed
+    python bench/mutation.py --only NAME [NAME ...]  # ... and re-test these (mutmut's globs work)
+    python bench/mutation.py --results               # print the figures of the last run
 
 mutmut wants a plain package layout, while npuc installs dialects/, passes/
 and tools/ as subpackages (pyproject's package-dir): the script copies the
 package into that layout under build/mutation and runs mutmut there, so the
-working tree is never mutated. A run takes about 25 minutes on 2 cores.
+working tree is never mutated. A full run takes about 80 minutes on 2
+busy cores.
+
+`--resume` copies the sources and tests into build/mutation again but keeps
+mutmut's state (build/mutation/mutants): the verdicts stand, mutmut
+generates new mutants only for the functions that changed and tests those,
+and it recollects which tests call which function (a minute), so new tests
+and new functions are seen. A verdict is only redone when asked for:
+`--survivors` re-tests every mutant not killed (after adding tests),
+`--only` the named ones; both imply `--resume`. A kill from an earlier run
+is trusted, so the figures to quote come from a full run.
+
+mutmut runs a mutant against the tests that called its function; the
+plugin bench/mutmut_fixtures.py makes the calls a module-scoped fixture
+makes count for every test using the fixture, not only the first.
 """
 
 from __future__ import annotations
@@ -31,6 +49,8 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PROJECT = REPOSITORY / "build" / "mutation"
+PLUGIN = "mutmut_fixtures"
+"""The pytest plugin (bench/mutmut_fixtures.py) mutmut's test runs load."""
 
 MUTATED = (
     "npuc/passes/npu/*",
@@ -70,8 +90,9 @@ addopts = "--import-mode=importlib -p no:cacheprovider"
 
 [tool.mutmut]
 source_paths = ["npuc"]
-also_copy = ["examples"]
+also_copy = ["examples", "{plugin}.py"]
 only_mutate = {mutated}
+pytest_add_cli_args = ["-p", "{plugin}"]
 pytest_add_cli_args_test_selection = {tests}
 """
 
@@ -79,25 +100,51 @@ KILLED = ("killed", "timeout")
 """mutmut verdicts that count as killed: a test failed, or the mutant hung."""
 
 
-def assemble() -> None:
-    """The installed layout of npuc, its tests and the example model, with mutmut's configuration."""
-    if PROJECT.exists():
-        shutil.rmtree(PROJECT)
+def assemble(keep_state: bool = False) -> None:
+    """The installed layout of npuc, its tests and the example model, with mutmut's configuration.
+
+    With `keep_state`, mutmut's state (mutants/: the mutants, their verdicts
+    and the test statistics) survives, less the statistics: mutmut collects
+    them again from the tests as they are now.
+    """
+    for entry in PROJECT.glob("*") if PROJECT.exists() else ():
+        if entry.is_dir() and not (keep_state and entry.name == "mutants"):
+            shutil.rmtree(entry)
+        elif entry.is_file():
+            entry.unlink()
+    (PROJECT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    # mutmut copies a file that is not Python (target data) into mutants/ only when it is missing there.
+    for path in (PROJECT / "mutants" / "npuc").rglob("*"):
+        if path.is_file() and path.suffix not in (".py", ".meta", ".spans"):
+            path.unlink()
     ignore = shutil.ignore_patterns("__pycache__", "Output", "*.lit_test_times.txt")
+    # copytree keeps modification times: mutmut regenerates the mutants of a file newer than them.
     shutil.copytree(REPOSITORY / "npuc", PROJECT / "npuc", ignore=ignore)
     for subpackage in ("dialects", "passes", "tools"):
         shutil.copytree(REPOSITORY / subpackage, PROJECT / "npuc" / subpackage, ignore=ignore)
     for folder in ("test", "examples"):
         shutil.copytree(REPOSITORY / folder, PROJECT / folder, ignore=ignore)
+        # mutmut copies them into mutants/ over what is there: drop files deleted since.
+        shutil.rmtree(PROJECT / "mutants" / folder, ignore_errors=True)
+    shutil.copy2(Path(__file__).with_name(f"{PLUGIN}.py"), PROJECT)
     listed = lambda items: "[" + ", ".join(f'"{item}"' for item in items) + "]"  # noqa: E731
-    (PROJECT / "pyproject.toml").write_text(CONFIG.format(mutated=listed(MUTATED), tests=listed(TESTS)))
+    (PROJECT / "pyproject.toml").write_text(
+        CONFIG.format(mutated=listed(MUTATED), tests=listed(TESTS), plugin=PLUGIN)
+    )
 
 
 def mutmut(*args: str, capture: bool = True) -> str:
-    """Run mutmut in the assembled project."""
+    """Run mutmut in the assembled project; its output, when captured."""
     command = [sys.executable, "-m", "mutmut", *args]
     result = subprocess.run(command, cwd=PROJECT, capture_output=capture, text=True, check=False)
+    if result.returncode:
+        raise SystemExit(f"mutmut {args[0]} failed (exit status {result.returncode})")
     return result.stdout if capture else ""
+
+
+def run(max_children: int, names: list[str] | None = None) -> None:
+    """`mutmut run`: the mutants without a verdict, or re-test `names`."""
+    mutmut("run", "--max-children", str(max_children), *(names or ()), capture=False)
 
 
 def verdicts() -> dict[str, str]:
@@ -125,11 +172,28 @@ def change(mutant: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-children", type=int, default=2, help="parallel test processes (default 2)")
-    parser.add_argument("--resume", action="store_true", help="keep build/mutation and mutmut's results so far")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume", action="store_true",
+        help="copy sources and tests again, keep the verdicts, test the mutants of changed functions",
+    )
+    again.add_argument("--survivors", action="store_true", help="--resume, then re-test every mutant not killed")
+    again.add_argument("--only", nargs="+", metavar="NAME", help="--resume, then re-test these mutants")
+    again.add_argument("--results", action="store_true", help="only print the figures of the last run")
     args = parser.parse_args()
-    if not args.resume:
-        assemble()
-    mutmut("run", "--max-children", str(args.max_children), capture=False)
+    resume = args.resume or args.survivors or args.only
+    if (resume or args.results) and not (PROJECT / "mutants").exists():
+        print(f"no earlier run in {PROJECT}: run without options first")
+        return 1
+    if not args.results:
+        assemble(keep_state=bool(resume))
+        run(args.max_children)
+        if args.survivors:
+            survivors = [name for name, verdict in verdicts().items() if verdict not in KILLED]
+            if survivors:
+                run(args.max_children, survivors)
+        elif args.only:
+            run(args.max_children, args.only)
     results = verdicts()
     if not results:
         print("mutmut produced no results (is it installed? pip install -e '.[mutation]')")

@@ -53,15 +53,13 @@ def allocate(
     starts = np.array([r.start for r in order], dtype=np.int64)
     ends = np.array([r.end for r in order], dtype=np.int64)
     sizes = np.array([r.size for r in order], dtype=np.int64)
-    offsets = np.zeros(len(order), dtype=np.int64)
+    offsets = np.zeros_like(sizes)
 
     for index, buffer in enumerate(order):
-        placed = slice(0, index)
-        conflicting = np.nonzero(
-            (starts[placed] <= buffer.end) & (ends[placed] >= buffer.start)
-        )[0]
+        conflicting = np.nonzero((starts[:index] <= buffer.end) & (ends[:index] >= buffer.start))[0]
         candidate = 0
-        for other in conflicting[np.argsort(offsets[conflicting], kind="stable")]:
+        # By offset; the order of equal offsets does not matter: the candidate moves past all of them.
+        for other in conflicting[np.argsort(offsets[conflicting])]:
             if candidate + buffer.size <= offsets[other]:
                 break
             candidate = max(candidate, _align_up(int(offsets[other] + sizes[other]), alignment))
@@ -136,15 +134,15 @@ def check_placement(
     lows = np.array([offsets[r.name] for r in occupied], dtype=np.int64)
     highs = lows + np.array([r.size for r in occupied], dtype=np.int64)
     for i, first in enumerate(occupied):
-        later = slice(i + 1, len(occupied))
+        later = i + 1
         clashes = np.nonzero(
-            (starts[later] <= first.end)
-            & (ends[later] >= first.start)
-            & (lows[later] < highs[i])
-            & (highs[later] > lows[i])
+            (starts[later:] <= first.end)
+            & (ends[later:] >= first.start)
+            & (lows[later:] < highs[i])
+            & (highs[later:] > lows[i])
         )[0]
         if clashes.size:
-            second = occupied[i + 1 + int(clashes[0])]
+            second = occupied[later + int(clashes[0])]
             raise AllocationError(
                 f"buffers {_describe(first, offsets)} and {_describe(second, offsets)} "
                 f"are live at the same time and overlap{where}"

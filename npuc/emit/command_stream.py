@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from io import StringIO
 
 from xdsl.dialects.builtin import (
@@ -435,12 +436,9 @@ def _decode_constant(reader: _Reader, blob: bytes) -> Operation:
     return npu.ConstantOp(buffer, value)
 
 
-def _decode_interface(op_type: type[npu.InterfaceOp]) -> Callable[[_Reader, bytes], Operation]:
-    def decode_interface(reader: _Reader, blob: bytes) -> Operation:
-        tensor, fm = reader.string(), reader.feature_map()
-        return op_type(tensor, fm, reader.optional_string(), reader.optional_string())
-
-    return decode_interface
+def _decode_interface(op_type: type[npu.InterfaceOp], reader: _Reader, blob: bytes) -> Operation:
+    tensor, fm = reader.string(), reader.feature_map()
+    return op_type(tensor, fm, reader.optional_string(), reader.optional_string())
 
 
 def _decode_dma(reader: _Reader, blob: bytes) -> Operation:
@@ -468,19 +466,16 @@ def _window(reader: _Reader) -> dict[str, Attribute]:
 
 
 def _decode_weighted(
-    op_type: type[npu.WeightedOp | npu.FullyConnectedOp],
-) -> Callable[[_Reader, bytes], Operation]:
-    def decode_weighted(reader: _Reader, blob: bytes) -> Operation:
-        properties = _compute(reader) | {"weights": reader.buffer(), "scale_bias": reader.buffer()}
-        if op_type is not npu.FullyConnectedOp:
-            properties |= _window(reader) | {"dilations": int_array(reader.ints(2))}
-        if reader.position < len(reader.data):
-            traversal = reader.string()
-            cores, wide = reader.unpack("II")
-            properties["encoding"] = npu.EncodedWeightsAttr(traversal, reader.ints(cores), reader.ints(cores), bool(wide))
-        return npu.build_command(op_type, properties)
-
-    return decode_weighted
+    op_type: type[npu.WeightedOp | npu.FullyConnectedOp], reader: _Reader, blob: bytes
+) -> Operation:
+    properties = _compute(reader) | {"weights": reader.buffer(), "scale_bias": reader.buffer()}
+    if op_type is not npu.FullyConnectedOp:
+        properties |= _window(reader) | {"dilations": int_array(reader.ints(2))}
+    if reader.position < len(reader.data):
+        traversal = reader.string()
+        cores, wide = reader.unpack("II")
+        properties["encoding"] = npu.EncodedWeightsAttr(traversal, reader.ints(cores), reader.ints(cores), bool(wide))
+    return npu.build_command(op_type, properties)
 
 
 def _decode_pool(reader: _Reader, blob: bytes) -> Operation:
@@ -517,14 +512,16 @@ def _decode_cpu(reader: _Reader, blob: bytes) -> Operation:
     return npu.build_command(npu.CpuOp, properties, regions=[body])
 
 
+# The op type is bound with partial, not by a closure built here: the decoder
+# functions are looked up when a record is decoded (mutation testing swaps them).
 _DECODERS: dict[type[Operation], Callable[[_Reader, bytes], Operation]] = {
     npu.ConstantOp: _decode_constant,
-    npu.InputOp: _decode_interface(npu.InputOp),
-    npu.OutputOp: _decode_interface(npu.OutputOp),
+    npu.InputOp: partial(_decode_interface, npu.InputOp),
+    npu.OutputOp: partial(_decode_interface, npu.OutputOp),
     npu.DmaOp: _decode_dma,
-    npu.Conv2dOp: _decode_weighted(npu.Conv2dOp),
-    npu.DepthwiseConv2dOp: _decode_weighted(npu.DepthwiseConv2dOp),
-    npu.FullyConnectedOp: _decode_weighted(npu.FullyConnectedOp),
+    npu.Conv2dOp: partial(_decode_weighted, npu.Conv2dOp),
+    npu.DepthwiseConv2dOp: partial(_decode_weighted, npu.DepthwiseConv2dOp),
+    npu.FullyConnectedOp: partial(_decode_weighted, npu.FullyConnectedOp),
     npu.PoolOp: _decode_pool,
     npu.ElementwiseOp: _decode_elementwise,
     npu.CpuOp: _decode_cpu,

@@ -29,6 +29,7 @@ dataflow: the reader then sees one writer, as in a correct program.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,13 +101,9 @@ def accesses(op: Operation) -> tuple[list[Access], list[Access]]:
     raise MemoryHazardError(f"hazard check: '{op.name}' is not an npu program command")
 
 
-def _listed(role: str, locations: tuple[object, ...]) -> list[Access]:
+def _listed(role: str, locations: Sequence[npu.FeatureMapAttr]) -> list[Access]:
     """The feature maps of a CPU op's inputs or outputs, numbered."""
-    found = []
-    for index, location in enumerate(locations):
-        assert isinstance(location, npu.FeatureMapAttr), "verified: a CPU op lists feature maps"
-        found.append(Access(f"{role} {index}", location))
-    return found
+    return [Access(f"{role} {index}", location) for index, location in enumerate(locations)]
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,41 @@ def test_checker_reports_both_buffers_and_ranges():
         check_placement(ranges, {"a": 0, "b": 16})
 
 
+def test_checker_names_the_clashing_pair_their_bytes_and_the_memory():
+    # a clashes with c only: the checker must name c, not the buffer between them.
+    ranges = [LiveRange("a", 0, 2, 32), LiveRange("b", 3, 4, 32), LiveRange("c", 1, 3, 16)]
+    with pytest.raises(AllocationError) as error:
+        check_placement(ranges, {"a": 0, "b": 0, "c": 24}, memory="sram")
+    assert str(error.value) == (
+        "buffers 'a' (live 0..2, bytes [0, 32)) and 'c' (live 1..3, bytes [24, 40)) "
+        "are live at the same time and overlap in memory 'sram'"
+    )
+
+
+def test_checker_messages_name_no_memory_unless_given():
+    ranges = [LiveRange("a", 0, 1, 8), LiveRange("b", 1, 2, 8)]
+    with pytest.raises(AllocationError) as error:
+        check_placement(ranges, {"a": 3, "b": 7})
+    assert str(error.value).endswith("are live at the same time and overlap")
+    with pytest.raises(AllocationError) as error:
+        check_placement(ranges, {"a": 3, "b": 11}, capacity=16)
+    assert str(error.value) == "buffer 'b' at [11, 19) exceeds the capacity of 16 bytes"
+
+
+def test_checker_allows_any_offset_without_an_alignment():
+    check_placement([LiveRange("a", 0, 1, 8)], {"a": 3})
+
+
+def test_checker_lets_an_empty_buffer_sit_inside_a_live_one():
+    ranges = [LiveRange("a", 0, 2, 32), LiveRange("empty", 1, 1, 0)]
+    check_placement(ranges, {"a": 0, "empty": 16})
+
+
+def test_alignment_below_one_is_rejected():
+    with pytest.raises(AllocationError, match=r"^alignment must be at least 1, got 0$"):
+        allocate([LiveRange("a", 0, 1, 8)], alignment=0)
+
+
 def test_checker_allows_overlap_when_lifetimes_are_disjoint():
     ranges = [LiveRange("a", 0, 1, 32), LiveRange("b", 2, 3, 32)]
     check_placement(ranges, {"a": 0, "b": 0})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from xdsl.dialects.builtin import StringAttr
 from xdsl.parser import Parser
 
 import npuc
@@ -158,3 +159,48 @@ def test_a_concat_nests_in_another_and_other_readers_read_its_slice(inputs) -> N
     reference = npuc.run(_module(NESTED), inputs)
     for got, want in zip(simulate(result.module, inputs), reference, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def _cpu_reason(text: str, layer: str) -> str | None:
+    """The reason npu-legalize gives for running `layer` on the CPU (None: it runs on the NPU)."""
+    module = npuc.run_pipeline(_module(text), "npu-legalize{target=ethos-u55-128}")
+    op = next(op for op in module.walk() if op.attributes.get("layer") == StringAttr(layer))
+    reason = op.attributes.get("npu.cpu_reason")
+    return reason.data if isinstance(reason, StringAttr) else None
+
+
+def _returns(values: str, types: str, body: str) -> str:
+    return f"func.func @main(%x: tensor<1x5x3x4x{A}>) -> ({types}) {{\n{body}  func.return {values} : {types}\n}}\n"
+
+
+def test_a_value_concatenated_twice_is_not_a_view() -> None:
+    text = _returns(
+        "%cat", f"tensor<1x5x3x4x{A}>",
+        _conv("c1", "x", A, 2, 4, A, 13)
+        + f'  %cat = quantized.concat %c1, %c1 {{layer = "concat", axis = 3 : i64}} : '
+        f"(tensor<1x5x3x2x{A}>, tensor<1x5x3x2x{A}>) -> tensor<1x5x3x4x{A}>\n",
+    )
+    assert _cpu_reason(text, "concat") == "input 0 is concatenated more than once"
+
+
+def test_a_concat_input_the_host_also_reads_is_not_a_view() -> None:
+    text = _returns(
+        "%cat, %c2", f"tensor<1x5x3x5x{A}>, tensor<1x5x3x3x{A}>",
+        _conv("c1", "x", A, 2, 4, A, 14)
+        + _conv("c2", "x", A, 3, 4, A, 15)
+        + f'  %cat = quantized.concat %c1, %c2 {{layer = "concat", axis = 3 : i64}} : '
+        f"(tensor<1x5x3x2x{A}>, tensor<1x5x3x3x{A}>) -> tensor<1x5x3x5x{A}>\n",
+    )
+    assert _cpu_reason(text, "concat") == (
+        "input 1 is also read by func.return, which needs it dense, not a slice of the concat"
+    )
+
+
+def test_a_split_output_the_host_reads_is_not_a_view() -> None:
+    text = _returns(
+        "%s#0, %s#1", f"tensor<1x5x3x2x{B}>, tensor<1x5x3x4x{B}>",
+        _conv("c0", "x", A, 6, 4, B, 16)
+        + f'  %s:2 = quantized.split %c0 {{layer = "split", axis = 3 : i64}} : (tensor<1x5x3x6x{B}>) '
+        f"-> (tensor<1x5x3x2x{B}>, tensor<1x5x3x4x{B}>)\n",
+    )
+    assert _cpu_reason(text, "split") == "output 0 feeds func.return, which needs a dense tensor, not a strided slice"

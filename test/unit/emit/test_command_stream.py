@@ -109,3 +109,216 @@ def test_module_that_is_not_lowered_cannot_be_encoded():
     module = parse('builtin.module attributes {npu.target = "t"} { func.func @main() { func.return } }')
     with pytest.raises(ModelVerificationError, match="'func.func' is not an npu command: run npu-lower first"):
         encode(module)
+
+
+HEADER = struct.Struct("<4sHHIIIIII")
+RECORD = struct.Struct("<HHII")
+
+
+def header_field(stream: bytes, index: int) -> int:
+    return HEADER.unpack_from(stream)[index]
+
+
+def with_header_field(stream: bytes, index: int, value: int) -> bytes:
+    fields = list(HEADER.unpack_from(stream))
+    fields[index] = value
+    return HEADER.pack(*fields) + stream[HEADER.size :]
+
+
+def records(stream: bytes) -> list[tuple[int, int]]:
+    """(offset of the record in the stream, opcode) of every record, walking the documented layout."""
+    position = HEADER.size + header_field(stream, 6)
+    found = []
+    while position < len(stream):
+        opcode, _, _, size = RECORD.unpack_from(stream, position)
+        found.append((position, opcode))
+        position += RECORD.size + size
+    return found
+
+
+def record_at(stream: bytes, opcode: int) -> int:
+    """Offset of the first record with `opcode` (see `OPCODES`)."""
+    return next(offset for offset, code in records(stream) if code == opcode)
+
+
+def payload_start(stream: bytes, record: int) -> int:
+    """Where the decoder's messages say a record is: its payload's offset among the records."""
+    return record + RECORD.size - (HEADER.size + header_field(stream, 6))
+
+
+def rejected(stream: bytes, blob: bytes) -> str:
+    with pytest.raises(ModelFormatError) as error:
+        decode(stream, blob)
+    return str(error.value)
+
+
+DMA = 4
+CPU = 10
+
+
+def test_a_program_without_constants_has_an_empty_blob():
+    module = parse(
+        'builtin.module attributes {npu.target = "t"} {\n'
+        '  npu.input {tensor = "x", fm = #npu.fm<sram, 0, [1, 4], [4, 1], !quantized.uniform<i8:f32, 0.5:-1>>}\n'
+        "}"
+    )
+    program = encode(module)
+    assert program.blob == b""
+    assert str(decode(program.stream, program.blob)) == str(module)
+
+
+def test_constants_in_two_memories_cannot_be_imaged():
+    module = parse(
+        'builtin.module attributes {npu.target = "t"} {\n'
+        "  npu.constant {buffer = #npu.buf<sram, 0, 4>, value = dense<1> : tensor<4xi8>}\n"
+        "  npu.constant {buffer = #npu.buf<flash, 0, 4>, value = dense<1> : tensor<4xi8>}\n"
+        "}"
+    )
+    with pytest.raises(ModelVerificationError) as error:
+        encode(module)
+    assert str(error.value) == "command stream: constants span several memories (flash, sram); the blob images one"
+
+
+def test_offsets_and_sizes_above_2_gib_round_trip():
+    fm = "#npu.fm<sram, 2147483664, [1, 4], [4, 1], !quantized.uniform<i8:f32, 0.5:-1>>"
+    module = parse(
+        'builtin.module attributes {npu.target = "t"} {\n'
+        f'  npu.input {{tensor = "x", fm = {fm}}}\n'
+        '  npu.dma {src = #npu.buf<dram, 2147483648, 2147483648>, dst = #npu.buf<sram, 0, 2147483648>}\n'
+        "}"
+    )
+    program = encode(module)
+    assert str(decode(program.stream, program.blob)) == str(module)
+
+
+def test_a_negative_rescale_multiplier_round_trips():
+    module = parse(OPS_FILE.read_text().replace("rescale = array<i64: 1, 0>", "rescale = array<i64: -5, 3>"))
+    program = encode(module)
+    assert str(decode(program.stream, program.blob)) == str(module)
+
+
+def test_a_value_the_format_cannot_hold_is_named():
+    fm = "#npu.fm<sram, 4294967296, [1, 4], [4, 1], !quantized.uniform<i8:f32, 0.5:-1>>"
+    module = parse(f'builtin.module attributes {{npu.target = "t"}} {{\n  npu.input {{tensor = "x", fm = {fm}}}\n}}')
+    with pytest.raises(ModelVerificationError, match=r"^command stream: value out of range in \(4294967296, 2, 8, 0, -1, 0\.5\)$"):
+        encode(module)
+
+
+def test_attributes_the_format_has_no_field_for_are_refused():
+    module = parse(OPS_FILE.read_text().replace('npu.dma {layer = "conv"', 'npu.dma {layer = "conv", note = 1, tag = 2'))
+    with pytest.raises(ModelVerificationError) as error:
+        encode(module)
+    assert str(error.value) == "command stream: npu.dma carries attributes the format has no field for: ['note', 'tag']"
+
+
+def test_a_module_without_a_target_is_refused():
+    with pytest.raises(ModelVerificationError) as error:
+        encode(ModuleOp([]))
+    assert str(error.value) == "command stream: module has no npu.target attribute: run npu-lower first"
+
+
+def test_a_stream_shorter_than_its_header_is_named(encoded):
+    assert rejected(encoded.stream[: HEADER.size - 1], encoded.blob) == "command stream: shorter than its header"
+
+
+def test_a_header_without_its_string_table_is_a_truncated_table(encoded):
+    assert rejected(encoded.stream[: HEADER.size], encoded.blob) == "command stream: string table is truncated"
+
+
+def test_a_string_table_longer_than_its_strings_is_refused(encoded):
+    table_end = HEADER.size + header_field(encoded.stream, 6)
+    stream = with_header_field(encoded.stream, 6, header_field(encoded.stream, 6) + 4)
+    stream = stream[:table_end] + bytes(4) + stream[table_end:]
+    assert rejected(stream, encoded.blob) == "command stream: string table size does not match its strings"
+
+
+def test_a_string_that_is_not_utf8_is_refused(encoded):
+    stream = encoded.stream.replace(b"ethos-u55-128", b"\xffthos-u55-128")
+    assert rejected(stream, encoded.blob) == "command stream: string table holds invalid UTF-8"
+
+
+@pytest.mark.parametrize("field", [3, 4], ids=["target", "attributes"])
+def test_a_header_naming_a_missing_string_is_refused(encoded, field):
+    count = header_field(encoded.stream, 5)
+    stream = with_header_field(encoded.stream, field, count)
+    assert rejected(stream, encoded.blob) == f"command stream: header names string {count}, which does not exist"
+
+
+def test_module_attributes_that_do_not_parse_are_named(encoded):
+    stream = encoded.stream.replace(b'"ethos-u55-128"}', b'"ethos-u55-128")')
+    assert rejected(stream, encoded.blob).startswith(
+        "command stream: module attributes does not parse: command stream:1:30"
+    )
+
+
+def test_a_stream_cut_inside_its_last_record_is_truncated(encoded):
+    assert rejected(encoded.stream[:-3], encoded.blob) == "command stream: command records is truncated"
+
+
+def test_bytes_after_the_last_record_are_refused(encoded):
+    assert rejected(encoded.stream + b"\0", encoded.blob) == "command stream: trailing bytes after the last command"
+
+
+def test_a_record_longer_than_its_fields_is_refused(encoded):
+    dma = record_at(encoded.stream, DMA)
+    opcode, flags, layer, size = RECORD.unpack_from(encoded.stream, dma)
+    end = dma + RECORD.size + size
+    stream = encoded.stream[:dma] + RECORD.pack(opcode, flags, layer, size + 4) + encoded.stream[dma + RECORD.size : end]
+    stream += bytes(4) + encoded.stream[end:]
+    start = payload_start(encoded.stream, dma)
+    assert rejected(stream, encoded.blob) == f"command stream: record at byte {start} has 4 extra bytes"
+
+
+def test_a_record_shorter_than_its_fields_is_truncated(encoded):
+    dma = record_at(encoded.stream, DMA)
+    opcode, flags, layer, size = RECORD.unpack_from(encoded.stream, dma)
+    end = dma + RECORD.size + size
+    stream = encoded.stream[:dma] + RECORD.pack(opcode, flags, layer, size - 4) + encoded.stream[dma + RECORD.size : end - 4]
+    stream += encoded.stream[end:]
+    start = payload_start(encoded.stream, dma)
+    assert rejected(stream, encoded.blob) == f"command stream: record at byte {start} is truncated"
+
+
+def test_a_record_naming_a_missing_string_is_refused(encoded):
+    dma = record_at(encoded.stream, DMA)
+    count = header_field(encoded.stream, 5)
+    start = payload_start(encoded.stream, dma)
+    expected = f"command stream: record at byte {start} names string {count}, which does not exist"
+    layer = encoded.stream[:dma + 4] + struct.pack("<I", count) + encoded.stream[dma + 8 :]
+    assert rejected(layer, encoded.blob) == expected
+    source_region = dma + RECORD.size
+    region = encoded.stream[:source_region] + struct.pack("<I", count) + encoded.stream[source_region + 4 :]
+    assert rejected(region, encoded.blob) == expected
+
+
+def test_a_record_of_invalid_fields_is_named(encoded):
+    # The first input's element width (after tensor and region indices, offset, rank) becomes 7 bits.
+    record = records(encoded.stream)[4][0]
+    bits = record + RECORD.size + 13
+    assert encoded.stream[bits] == 8
+    stream = encoded.stream[:bits] + bytes([7]) + encoded.stream[bits + 1 :]
+    start = payload_start(encoded.stream, record)
+    assert rejected(stream, encoded.blob).startswith(f"command stream: record at byte {start} is invalid: ")
+
+
+def test_a_decoded_program_that_does_not_verify_is_named(encoded):
+    stream = encoded.stream.replace(b"\x03\x00\x00\x00avg", b"\x03\x00\x00\x00avx")
+    assert rejected(stream, encoded.blob).startswith("command stream: decoded program does not verify: ")
+
+
+def test_a_cpu_body_that_does_not_parse_is_named(encoded):
+    stream = encoded.stream.replace(b"npu.yield", b"npu.yiel!")
+    assert rejected(stream, encoded.blob).startswith("command stream: cpu_op body does not parse: command stream:")
+
+
+def test_a_cpu_feature_map_count_beyond_its_record_is_truncated(encoded):
+    cpu = record_at(encoded.stream, CPU)
+    count = cpu + RECORD.size
+    stream = encoded.stream[:count] + struct.pack("<I", 0xFFFFFFFF) + encoded.stream[count + 4 :]
+    start = payload_start(encoded.stream, cpu)
+    assert rejected(stream, encoded.blob) == f"command stream: record at byte {start} is truncated"
+
+
+def test_a_constant_outside_the_blob_is_refused(encoded):
+    stream = with_header_field(encoded.stream, 8, 100)
+    assert rejected(stream, encoded.blob[:100]) == "command stream: constant at 80 lies outside the blob"

@@ -73,6 +73,13 @@ def test_commands_equal_the_tflite_reference(rows, depth, scale, zero_point, bet
     np.testing.assert_array_equal(simulate_sample(program, [x])[0], softmax(x, scale, beta))
 
 
+def test_exp_lut_is_zero_below_tflites_diff_min() -> None:
+    # beta * scale = 24 per step: every difference but 0 (the row maximum) is below diff_min.
+    table = exp_table(6.0, 4.0)
+    assert table.dtype == np.dtype("<i4")
+    assert table.tolist() == [0] * 255 + [2**31 - 1]
+
+
 def test_chain_is_28_commands_of_the_layer_inside_its_ofm_and_scratch() -> None:
     shape = (1, 10)
     program = softmax_program(shape, 0.1, 0, 1.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from xdsl.dialects.builtin import ModuleOp, i8, i32
+from xdsl.dialects.func import FuncOp
 
 import npuc
 from npuc.dialects import npu
@@ -93,7 +94,7 @@ def test_disjoint_slices_make_a_concat_and_a_slice_of_one_result_is_a_split():
 
 
 def test_slices_that_overwrite_each_other_are_a_hazard():
-    with pytest.raises(MemoryHazardError, match="gathered from slices that overwrite each other"):
+    with pytest.raises(MemoryHazardError, match=r"gathered from slices that overwrite each other \(command 6, first \(npu.elementwise\); command 7, second \(npu.elementwise\); command 8, third \(npu.elementwise\)\)$"):
         check(
             add("first", fm("sram", 32, HALF), HALF),  # [32, 40)
             add("second", fm("sram", 36, QUARTER), QUARTER),  # [36, 40): over first's bytes
@@ -112,6 +113,79 @@ def test_a_writer_straddling_the_read_is_a_hazard():
             add("late", fm("sram", 44, HALF), HALF),  # [44, 52)
             output(32),
         )
+
+
+def test_every_later_writer_of_a_result_is_named():
+    with pytest.raises(MemoryHazardError, match=r"the result of command 6, a \(npu.elementwise\), but command 7, b \(npu.elementwise\); command 8, c \(npu.elementwise\) overwrote part of it before$"):
+        check(
+            add("a", fm("sram", 32, SHAPE)),  # [32, 48)
+            add("b", fm("sram", 32, QUARTER), QUARTER),  # [32, 36)
+            add("c", fm("sram", 44, QUARTER), QUARTER),  # [44, 48)
+            output(32),
+        )
+
+
+def test_only_the_unwritten_bytes_of_a_read_are_named():
+    # [0, 16) is the first input's, the program's first write; [32, 48) nobody's.
+    with pytest.raises(MemoryHazardError, match=r"reads its output at sram \[0, 48\), but nothing wrote sram \[32, 48\) before$"):
+        check(output(0, (1, 3, 4, 4)))
+
+
+def test_an_ofm_over_a_later_operand_is_found_past_operands_in_other_memories():
+    ifm_in_flash = fm("flash", 0, SHAPE)
+    with pytest.raises(MemoryHazardError, match=r"writes its ofm at sram \[16, 32\) over its ifm2 at sram \[16, 32\)"):
+        check(
+            "npu.constant {buffer = #npu.buf<flash, 0, 16>, value = dense<1> : tensor<1x2x2x4xi8>}",
+            add("a", fm("sram", 16, SHAPE)).replace(fm("sram", 0, SHAPE), ifm_in_flash),
+        )
+
+
+def test_a_dma_names_its_source_and_destination():
+    with pytest.raises(MemoryHazardError, match=r"^command 6, w \(npu.dma\) reads its src at flash \[0, 16\), but nothing wrote flash \[0, 16\) before$"):
+        check(dma("w", ("flash", 0), ("sram", 64), 16))
+    with pytest.raises(MemoryHazardError, match=r"^command 6, w \(npu.dma\) writes its dst at sram \[8, 24\) over its src at sram \[0, 16\) \(sram \[8, 16\)\), which it is still reading$"):
+        check(dma("w", ("sram", 0), ("sram", 8), 16))
+
+
+def cpu(second_input: int, output: int) -> str:
+    """A CPU op reading the first input and the map at `second_input`, writing `output`."""
+    tensor = f"tensor<1x2x2x4x{INT8}>"
+    return (
+        f'npu.cpu_op attributes {{layer = "cpu", inputs = [{fm("sram", 0, SHAPE)}, {fm("sram", second_input, SHAPE)}], '
+        f'outputs = [{fm("sram", output, SHAPE)}]}} {{\n^bb0(%a : {tensor}, %b : {tensor}):\n  npu.yield %b : {tensor}\n}}'
+    )
+
+
+def test_a_cpu_op_names_its_numbered_inputs_and_outputs():
+    with pytest.raises(MemoryHazardError, match=r"cpu \(npu.cpu_op\) reads its input 1 at sram \[200, 216\), but nothing wrote"):
+        check(cpu(200, 32))
+    with pytest.raises(MemoryHazardError, match=r"cpu \(npu.cpu_op\) writes its output 0 at sram \[16, 32\) over its input 1 at sram \[16, 32\)"):
+        check(cpu(16, 16))
+
+
+@pytest.mark.parametrize("role", ["scale_bias", "lut"])
+def test_scale_bias_and_lookup_tables_are_reads(role):
+    conv = (
+        f'npu.conv2d {{layer = "conv", ifm = {fm("sram", 0, SHAPE)}, ofm = {fm("sram", 32, SHAPE)}, '
+        f"weights = #npu.buf<flash, 0, 16>, scale_bias = #npu.buf<flash, 64, 48>, kernel = {ints((1, 1))}, "
+        f"strides = {ints((1, 1))}, dilations = {ints((1, 1))}, padding = {ints((0, 0, 0, 0))}, "
+        f"act_min = -128 : i32, act_max = 127 : i32, block = {ints((2, 2, 8))}}}"
+    )
+    table = (
+        f'npu.elementwise {{layer = "exp", kind = "add", ifm = {fm("sram", 0, SHAPE)}, ifm2 = {fm("sram", 16, SHAPE)}, '
+        f"ofm = {fm('sram', 32, SHAPE)}, act_min = -128 : i32, act_max = 127 : i32, rescale = {ints((1, 0))}, "
+        f'rounding = "half_up", lut = #npu.buf<flash, 64, 256>, block = {ints((2, 2, 8))}}}'
+    )
+    weights = "npu.constant {buffer = #npu.buf<flash, 0, 16>, value = dense<1> : tensor<4x1x1x4xi8>}"
+    with pytest.raises(MemoryHazardError, match=rf"reads its {role} at flash \[64, \d+\), but nothing wrote flash"):
+        check(weights, conv if role == "scale_bias" else table)
+
+
+def test_only_program_commands_are_checked():
+    module = program_of()
+    module.body.block.add_op(FuncOp("main", ((), ())))
+    with pytest.raises(MemoryHazardError, match=r"^hazard check: 'func.func' is not an npu program command$"):
+        check_program(module)
 
 
 def test_a_dma_over_staged_weights_still_to_be_read_is_a_hazard():

@@ -76,6 +76,7 @@ TESTS = (
     "test/unit/emit/test_command_stream.py",
     "test/unit/emit/test_golden_streams.py",
     "test/unit/sim/test_hazards.py",
+    "test/unit/sim/test_integer_ops.py",
     "test/unit/sim/test_simulator.py",
     "test/unit/sim/test_tflite_models_compiled.py",
     "test/unit/test_filecheck.py",

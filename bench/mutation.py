@@ -68,6 +68,10 @@ MUTATED = (
 TESTS = (
     "test/unit/backend",
     "test/unit/passes/test_lower.py",
+    "test/unit/passes/test_legalize.py",
+    "test/unit/passes/test_tile.py",
+    "test/unit/passes/test_schedule.py",
+    "test/unit/passes/test_allocate.py",
     "test/unit/passes/test_planning_passes.py",
     "test/unit/passes/test_softmax_npu.py",
     "test/unit/passes/test_elementwise_npu.py",

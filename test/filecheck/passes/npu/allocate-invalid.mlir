@@ -26,3 +26,22 @@ func.func @t_2(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor
 func.func @dram_argument(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "dram"}) -> tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {
   func.return %x : tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>
 }
+
+// -----
+
+// The passes work on the model's @main, or on a module's only function.
+// CHECK: npu-allocate: the module has 2 functions and none is @main: name the model's @main
+func.func @allocate_first(%x: tensor<2xi8>) -> tensor<2xi8> {
+  func.return %x : tensor<2xi8>
+}
+func.func @allocate_second(%x: tensor<2xi8>) -> tensor<2xi8> {
+  func.return %x : tensor<2xi8>
+}
+
+// -----
+
+// Every memory the target lacks is named, in order.
+// CHECK: npu-allocate: target ethos-u55-128 has no memory dram, ocm
+func.func @two_unknown(%x: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "ocm"}, %y: tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>> {npu.memory = "dram"}) -> (tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>) {
+  func.return %x, %y : tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>, tensor<1x2x4x8x!quantized.uniform<i8:f32, 0.02:0>>
+}

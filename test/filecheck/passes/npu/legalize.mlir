@@ -98,3 +98,21 @@ func.func @last_middle(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>, %w:
   %e = quantized.softmax %w {layer = "wide", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
   func.return %a, %b, %c, %d, %e : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
 }
+
+// -----
+
+// The softmax rules' edges: beta 0 is not negative and a beta below 1 is
+// fine; the output needs both scale 1/256 and zero point -128 (1/128 is off
+// by exactly 1/256).
+// CHECK-LABEL: func.func @softmax_edges
+// CHECK:       quantized.softmax {{.*}} {layer = "beta_zero", npu.placement = "npu", axis = 2 : i64
+// CHECK:       quantized.softmax {{.*}} {layer = "beta_half", npu.placement = "npu", axis = 2 : i64
+// CHECK:       quantized.softmax {{.*}} {layer = "zero_point_0", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
+// CHECK:       quantized.softmax {{.*}} {layer = "scale_1_128", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
+func.func @softmax_edges(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>) {
+  %a = quantized.softmax %x {layer = "beta_zero", axis = 2 : i64, beta = 0.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %b = quantized.softmax %x {layer = "beta_half", axis = 2 : i64, beta = 0.5 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %c = quantized.softmax %x {layer = "zero_point_0", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>
+  %d = quantized.softmax %x {layer = "scale_1_128", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>
+  func.return %a, %b, %c, %d : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>
+}

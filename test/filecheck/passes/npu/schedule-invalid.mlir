@@ -30,3 +30,14 @@ func.func @second_first(%x: tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.02:0>>) 
   %a = quantized.transpose %x {layer = "first", npu.placement = "cpu", npu.cpu_reason = "no NPU operator", perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.02:0>> -> tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.02:0>>
   func.return %b : tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.02:0>>
 }
+
+// -----
+
+// The passes work on the model's @main, or on a module's only function.
+// CHECK: npu-schedule: the module has 2 functions and none is @main: name the model's @main
+func.func @schedule_first(%x: tensor<2xi8>) -> tensor<2xi8> {
+  func.return %x : tensor<2xi8>
+}
+func.func @schedule_second(%x: tensor<2xi8>) -> tensor<2xi8> {
+  func.return %x : tensor<2xi8>
+}

@@ -24,3 +24,14 @@ func.func @wide(%x: tensor<1x204x204x8x!quantized.uniform<i8:f32, 0.02:0>>) -> t
   %p = quantized.max_pool2d %x {layer = "wide", npu.placement = "npu", kernel = array<i64: 200, 200>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x204x204x8x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x5x5x8x!quantized.uniform<i8:f32, 0.02:0>>
   func.return %p : tensor<1x5x5x8x!quantized.uniform<i8:f32, 0.02:0>>
 }
+
+// -----
+
+// The passes work on the model's @main, or on a module's only function.
+// CHECK: npu-tile: the module has 2 functions and none is @main: name the model's @main
+func.func @tile_first(%x: tensor<2xi8>) -> tensor<2xi8> {
+  func.return %x : tensor<2xi8>
+}
+func.func @tile_second(%x: tensor<2xi8>) -> tensor<2xi8> {
+  func.return %x : tensor<2xi8>
+}

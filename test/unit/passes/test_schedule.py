@@ -1,0 +1,120 @@
+"""npu-schedule: where the weight copies go (double buffering, undone when it does not fit) and which memory holds a view."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp
+from xdsl.parser import Parser
+
+from npuc.context import npuc_context
+from npuc.dialects.npu import MEMORY_ATTR, StageOp
+from npuc.ir import main_function
+from npuc.passes.npu.legalize import legalize
+from npuc.passes.npu.schedule import schedule
+from npuc.passes.npu.tile import tile
+from npuc.targets import Target, load_target
+
+from support.ethos_u_layers import INT8, conv_chain
+
+TARGET = load_target("ethos-u55-128")
+
+
+def tiled(text: str, target: Target) -> FuncOp:
+    """`@main` of `text` after npu-legalize and npu-tile for `target`."""
+    module: ModuleOp = Parser(npuc_context(), text).parse_module()
+    module.verify()
+    func = main_function(module)
+    legalize(func, target)
+    tile(func, target)
+    return func
+
+
+def op_order(func: FuncOp) -> list[str]:
+    """The ops of `func`: a layer's name, `stage <layer>` for a weight copy, `<name>` for other ops."""
+    names = []
+    for op in func.body.ops:
+        layer = op.attributes.get("layer")
+        if isinstance(op, StageOp):
+            names.append(f"stage {layer.data if isinstance(layer, StringAttr) else ''}")
+        else:
+            names.append(layer.data if isinstance(layer, StringAttr) else op.name)
+    return names
+
+
+def test_the_weight_copy_moves_before_the_first_op_of_the_function():
+    # The add is the first op: the conv's weights (and their constant, defined
+    # after the add) are copied while it computes.
+    x = INT8.act((1, 4, 4, 8), 0.05, -3)
+    weights = "tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>"
+    text = f"""
+func.func @main(%a: {x}, %b: {x}) -> {x} {{
+  %s = quantized.add %a, %b {{layer = "add", activation = "none"}} : ({x}, {x}) -> {x}
+  %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> {weights}
+  %bias = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %s, %w, %bias {{layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({x}, {weights}, tensor<8xi32>) -> {x}
+  func.return %c : {x}
+}}"""
+    func = tiled(text, TARGET)
+    schedule(func, TARGET)
+    assert op_order(func) == [
+        "quantized.constant", "stage conv", "add", "quantized.constant", "conv", "func.return"
+    ]
+
+
+def staging_of(size: int) -> Target:
+    """ethos-u65-256 (arena in DRAM, weights staged into SRAM) with raw weights and `size` bytes of SRAM."""
+    base = replace(load_target("ethos-u65-256"), weight_encoding="raw")
+    sram = replace(base.memory("sram"), size=size)
+    return replace(base, memories=tuple(sram if m.name == "sram" else m for m in base.memories))
+
+
+CHAIN = conv_chain((4, 4, 8), [16, 16], [1, 1])
+"""Two 1x1 convolutions: raw weights of 16 x 8 = 128 and 16 x 16 = 256 bytes."""
+
+IN_PLACE = [
+    "quantized.constant", "quantized.constant", "stage layer0", "layer0",
+    "quantized.constant", "quantized.constant", "stage layer1", "layer1", "func.return",
+]
+"""CHAIN's ops with each copy right before its consumer."""
+
+
+def test_the_weight_copy_overlaps_the_previous_op_when_both_copies_fit_together():
+    func = tiled(CHAIN, staging_of(128 + 256))
+    schedule(func, staging_of(128 + 256))
+    assert op_order(func) == [
+        "quantized.constant", "quantized.constant", "stage layer0", "quantized.constant", "stage layer1",
+        "layer0", "quantized.constant", "layer1", "func.return",
+    ]
+
+
+def test_the_move_is_undone_when_the_two_copies_do_not_fit_together():
+    # Each copy fits alone, one after the other; hoisting layer1's copy before
+    # layer0 would need both at once: it and its constant go back in place.
+    target = staging_of(256)
+    func = tiled(CHAIN, target)
+    schedule(func, target)
+    assert op_order(func) == IN_PLACE
+    stages = [op for op in func.body.ops if isinstance(op, StageOp)]
+    assert [op.attributes[MEMORY_ATTR] for op in stages] == [StringAttr("sram")] * 2
+
+
+def test_a_reshape_of_a_constant_stays_in_the_weights_memory():
+    # A view lives in its input's buffer: the constant's, in flash.
+    x = INT8.act((1, 1, 1, 8), 0.05, -3)
+    flat = INT8.act((1, 8), 0.05, -3)
+    text = f"""
+func.func @main(%a: {x}) -> {x} {{
+  %k = quantized.constant dense<3> : tensor<1x8xi8> -> {flat}
+  %r = quantized.reshape %k {{layer = "reshape"}} : {flat} -> {x}
+  %y = quantized.add %a, %r {{layer = "add", activation = "none"}} : ({x}, {x}) -> {x}
+  func.return %y : {x}
+}}"""
+    func = tiled(text, TARGET)
+    schedule(func, TARGET)
+    memories = [op.attributes.get(MEMORY_ATTR) for op in func.body.ops]
+    assert list(zip(op_order(func), memories)) == [
+        ("quantized.constant", StringAttr("flash")), ("reshape", StringAttr("flash")), ("add", StringAttr("sram")),
+        ("func.return", None),
+    ]

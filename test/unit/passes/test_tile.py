@@ -1,0 +1,35 @@
+"""npu-tile: the block search is only asked about compute commands."""
+
+from __future__ import annotations
+
+import pytest
+from xdsl.dialects.builtin import StringAttr
+from xdsl.parser import Parser
+
+from npuc.context import npuc_context
+from npuc.dialects.quantized import ReshapeOp
+from npuc.ir import main_function
+from npuc.passes.npu.legalize import legalize
+from npuc.passes.npu.tile import command_shape, tile
+from npuc.targets import load_target
+
+from support.ethos_u_layers import INT8
+
+TARGET = load_target("ethos-u55-128")
+
+
+def test_a_memory_only_op_has_no_command_shape_and_gets_no_block():
+    x, flat = INT8.act((1, 2, 2, 8), 0.05, -3), INT8.act((1, 32), 0.05, -3)
+    text = f"""
+func.func @main(%x: {x}) -> {flat} {{
+  %r = quantized.reshape %x {{layer = "flatten"}} : {x} -> {flat}
+  func.return %r : {flat}
+}}"""
+    func = main_function(Parser(npuc_context(), text).parse_module())
+    legalize(func, TARGET)
+    tile(func, TARGET)
+    reshape = next(op for op in func.body.ops if isinstance(op, ReshapeOp))
+    assert reshape.attributes["npu.placement"] == StringAttr("npu")
+    assert "npu.block" not in reshape.attributes
+    with pytest.raises(AssertionError, match="^npu-tile blocks only compute commands$"):
+        command_shape(reshape)

@@ -65,27 +65,20 @@ HOST, NPU, CPU = "host", "npu", "cpu"
 """Values of `npu.placement`: host interface conversion, NPU command, CPU fallback."""
 
 
-def target_or_fail(name: str, pass_name: str = "") -> Target:
-    """The target `name` (built-in or file), or `PassFailedException` with the reason.
-
-    The message starts with `pass_name` when one is given.
-    """
+def target_or_fail(name: str, pass_name: str) -> Target:
+    """The target `name` (built-in or file), or `PassFailedException` with the reason after `pass_name`."""
     try:
         return load_target(name)
     except TargetError as error:
-        raise PassFailedException(_prefixed(pass_name, str(error))) from None
+        raise PassFailedException(f"{pass_name}: {error}") from None
 
 
-def main_or_fail(module: ModuleOp, pass_name: str = "") -> FuncOp:
+def main_or_fail(module: ModuleOp, pass_name: str) -> FuncOp:
     """The module's `@main`, or `PassFailedException` (after `pass_name`) if it has none."""
     try:
         return main_function(module)
     except ModelVerificationError as error:
-        raise PassFailedException(_prefixed(pass_name, str(error))) from None
-
-
-def _prefixed(pass_name: str, message: str) -> str:
-    return f"{pass_name}: {message}" if pass_name else message
+        raise PassFailedException(f"{pass_name}: {error}") from None
 
 
 def describe(op: Operation) -> str:

@@ -120,7 +120,7 @@ def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp, ta
 def _pool(memories: Memories, op: npu.PoolOp) -> None:
     if op.kind.data == "reduce_sum":
         total = integer_ops.reduce_sum(memories.read(op.ifm), op.ifm.element_type.zero_point)
-        memories.write(op.ofm, _output_stage(memories, op, total, (1, 0), "half_up"))
+        memories.write(op.ofm, _output_stage(op, total, (1, 0), "half_up"))
         return
     window = op.window()
     function = int_kernels.max_pool2d if op.kind.data == "max" else int_kernels.avg_pool2d
@@ -136,18 +136,14 @@ def _pool(memories: Memories, op: npu.PoolOp) -> None:
 
 
 def _output_stage(
-    memories: Memories,
     op: npu.ElementwiseOp | npu.PoolOp,
     values: np.ndarray,
     rescale: Sequence[int],
     rounding: str,
-    lut: npu.BufferAttr | None = None,
+    table: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The integer output stage of `op` on exact `values`, as the OFM storage type."""
+    """The integer output stage of `op` on exact `values` (then `table` looked up), as the OFM storage type."""
     multiplier, shift = rescale
-    table = None
-    if lut is not None:
-        table = memories.bytes(lut).view(f"<i{op.ofm.element_type.bits // 8}")
     result = integer_ops.output_stage(
         values,
         multiplier,
@@ -173,7 +169,8 @@ def _integer_elementwise(memories: Memories, op: npu.ElementwiseOp) -> None:
         assert second is not None, "a reversed elementwise has ifm2 or a scalar (verified)"
         first, second = second, first
     values = integer_ops.operate(op.kind.data, first, second, op.rounding.data)
-    result = _output_stage(memories, op, values, array_values(op.rescale), op.rounding.data, op.lut)
+    table = None if op.lut is None else memories.bytes(op.lut).view(f"<i{op.ofm.element_type.bits // 8}")
+    result = _output_stage(op, values, array_values(op.rescale), op.rounding.data, table)
     memories.write(op.ofm, np.broadcast_to(result, op.ofm.shape_values()))
 
 
@@ -231,11 +228,6 @@ def _execute(memories: Memories, op: Operation, target: Target | None) -> None:
             raise NpucError(f"the simulator cannot execute '{op.name}'")
 
 
-def _host_conversion(op: Operation) -> str | None:
-    attr = op.properties.get("host_conversion") or op.attributes.get("host_conversion")
-    return attr.data if isinstance(attr, StringAttr) else None
-
-
 def _store_input(memories: Memories, op: npu.InputOp, sample: np.ndarray) -> None:
     qtype = op.fm.element_type
     if tuple(sample.shape) != op.fm.shape_values():
@@ -243,7 +235,7 @@ def _store_input(memories: Memories, op: npu.InputOp, sample: np.ndarray) -> Non
             f"input '{op.tensor.data}' has shape {list(sample.shape)}, "
             f"expected {list(op.fm.shape_values())}"
         )
-    if _host_conversion(op) == "quantize":
+    if op.host_conversion is not None:  # "quantize" (verified)
         sample = quantize(
             sample, qtype.scale, qtype.zero_point, qtype.qmin, qtype.qmax, dtype=qtype.numpy_dtype()
         )
@@ -252,7 +244,7 @@ def _store_input(memories: Memories, op: npu.InputOp, sample: np.ndarray) -> Non
 
 def _load_output(memories: Memories, op: npu.OutputOp) -> np.ndarray:
     values = memories.read(op.fm)
-    if _host_conversion(op) == "dequantize":
+    if op.host_conversion is not None:  # "dequantize" (verified)
         qtype = op.fm.element_type
         return dequantize(values, qtype.scale, qtype.zero_point)
     return values
@@ -275,11 +267,23 @@ def _run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
             memories.bytes(op.buffer)[...] = data
     for op, sample in zip(input_ops, inputs):
         _store_input(memories, op, sample)
-    target_name = module.attributes.get(npu.TARGET_ATTR)
-    target = load_target(target_name.data) if isinstance(target_name, StringAttr) else None
+    target = _decoding_target(module)
     for op in module.ops:
         _execute(memories, op, target)
     return [_load_output(memories, op) for op in module.ops if isinstance(op, npu.OutputOp)]
+
+
+def _decoding_target(module: ModuleOp) -> Target | None:
+    """The program's `npu.target`, loaded only if a command has encoded weights to decode.
+
+    A program of raw weights runs without it, so also when its target came from a file
+    (`npu.target` holds the name, which only a built-in target can be loaded by).
+    """
+    name = module.attributes.get(npu.TARGET_ATTR)
+    encoded = any(
+        isinstance(op, npu.WeightedOp | npu.FullyConnectedOp) and op.encoding is not None for op in module.ops
+    )
+    return load_target(name.data) if encoded and isinstance(name, StringAttr) else None
 
 
 def simulate(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

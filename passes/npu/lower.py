@@ -126,12 +126,12 @@ class LowerPass(ModulePass):
     target: str = "ethos-u55-128"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        lower_module(op, target_or_fail(self.target))
+        lower_module(op, target_or_fail(self.target, PASS))
 
 
 def lower_module(module: ModuleOp, target: Target) -> None:
     """Replace the module's function (`@main` or its only one) by npu commands in place (see `LowerPass`)."""
-    func = main_or_fail(module)
+    func = main_or_fail(module, PASS)
     usage = module.attributes.get(npu.MEMORY_USAGE_ATTR)
     weights_used = usage.data.get(target.weights_memory) if isinstance(usage, DictionaryAttr) else None
     lowering = _Lowering(func, target, weights_used.value.data if isinstance(weights_used, IntegerAttr) else 0)
@@ -149,7 +149,7 @@ def lower_module(module: ModuleOp, target: Target) -> None:
 class _Lowering:
     """The lowering of one function: where its values live and their commands."""
 
-    def __init__(self, func: FuncOp, target: Target, weights_used: int = 0):
+    def __init__(self, func: FuncOp, target: Target, weights_used: int):
         self.func = func
         self.target = target
         self.constants_end = weights_used
@@ -265,7 +265,11 @@ class _Lowering:
         return npu.InputOp(tensor, self.feature_map(users[0].output), "quantize", layout)
 
     def outputs(self, op: ReturnOp) -> list[Operation]:
-        """`npu.output` per result; a host dequantize describes its quantized input."""
+        """`npu.output` per result; a host dequantize describes its quantized input.
+
+        A dequantize feeding the return is host-placed by now: `lower` failed on it otherwise
+        (no placement, a CPU op whose f32 result is no feature map, or no NPU command).
+        """
         result_attrs = self.func.res_attrs.data if self.func.res_attrs is not None else ()
         outputs: list[Operation] = []
         for index, value in enumerate(op.arguments):
@@ -273,13 +277,7 @@ class _Lowering:
             tensor, layout = tensor_name(attributes, f"output{index}"), _layout(attributes)
             producer = value.owner
             if isinstance(producer, quantized.DequantizeOp):
-                if placement(producer) != HOST:
-                    raise PassFailedException(
-                        f"{PASS}: result {index} ('{tensor}') comes from {describe(producer)}, "
-                        f"which is not host-placed: run npu-legalize first"
-                    )
-                fm = self.feature_map(producer.input)
-                outputs.append(npu.OutputOp(tensor, fm, "dequantize", layout))
+                outputs.append(npu.OutputOp(tensor, self.feature_map(producer.input), "dequantize", layout))
             else:
                 outputs.append(npu.OutputOp(tensor, self.feature_map(value), layout=layout))
         return outputs
@@ -306,7 +304,7 @@ class _Lowering:
             return npu.ConstantOp(buffer, op.value)
         tables = {_scale_bias_table(op, consumer) for consumer in consumers}
         if len(tables) != 1:
-            names = ", ".join(layer_name(consumer) for consumer in consumers)
+            names = ", ".join(sorted(layer_name(consumer) for consumer in consumers))
             raise PassFailedException(
                 f"{PASS}: a bias constant feeds layers with different rescales ({names}); "
                 "give each layer its own bias constant"
@@ -551,7 +549,7 @@ class _Lowering:
             return npu.FeatureMapAttr.dense(fm.region.data, fm.offset.data, shape, fm.element_type)
 
         return npu.ElementwiseOp, {
-            "kind": StringAttr(op.name.split(".", 1)[-1]),
+            "kind": StringAttr(op.name.removeprefix("quantized.")),
             "ifm": broadcast(op.ifm),
             "ifm2": broadcast(op.ifm2),
             "ofm": ofm,

@@ -15,7 +15,9 @@ from ethosu.vela.api import (
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.context import npuc_context
 from npuc.dialects import npu, quantized
+from npuc.passes.npu.lower import LowerPass
 from npuc.reference import int_handlers as interpreter
 from npuc.targets import load_target
 
@@ -150,3 +152,74 @@ def test_missing_tile_annotation_names_layer_and_pass():
     text = ANNOTATED_MODULE.replace("npu.block = array<i64: 4, 4, 8>, ", "")
     with pytest.raises(PassFailedException, match="pool1 .* has no npu.block: run npu-tile first"):
         lowered(text)
+
+
+def softmax_module(depth: int, memory_usage: str = "") -> str:
+    """@main around an NPU int8 softmax over rows of `depth`, annotated as the planning passes leave it."""
+    ifm, ofm = (f"tensor<1x{depth}x!quantized.uniform<i8:f32, {scale}>>" for scale in ("0.1:0", "0.00390625:-128"))
+    attributes = f" attributes {{npu.memory_usage = {memory_usage}}}" if memory_usage else ""
+    return f"""
+builtin.module{attributes} {{
+  func.func @main(%x: {ifm} {{npu.memory = "sram", npu.offset = 0 : i64}}) -> {ofm} {{
+    %p = quantized.softmax %x {{layer = "probs", axis = 1 : i64, beta = 1.0 : f32, npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 4096 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 8192 : i64}} : {ifm} -> {ofm}
+    func.return %p : {ofm}
+  }}
+}}"""
+
+
+def test_softmax_of_the_longest_rows_puts_its_lut_first_in_empty_weights():
+    # 4095 is the longest row whose exps the NPU sums without overflow. Without constants or an
+    # npu.memory_usage to start after, the exp lut is the weights memory's first buffer.
+    module = lowered(softmax_module(4095))
+    tables = [op.buffer for op in module.ops if isinstance(op, npu.ConstantOp)]
+    assert tables[0] == npu.BufferAttr("flash", 0, 1024)
+    assert npu.MEMORY_USAGE_ATTR not in module.attributes
+    assert len([op for op in module.ops if op.attributes.get("layer") == StringAttr("probs")]) == 28
+
+
+def test_softmax_lut_goes_after_the_weights_in_use():
+    module = lowered(softmax_module(10, "{flash = 100 : i64, sram = 9000 : i64}"))
+    tables = [op.buffer for op in module.ops if isinstance(op, npu.ConstantOp)]
+    # The lut after the 100 bytes in use (aligned to 16), then three scalars too wide for the register.
+    assert tables == [npu.BufferAttr("flash", offset, size) for offset, size in ((112, 1024), (1136, 4), (1152, 4), (1168, 4))]
+    usage = {key: value.value.data for key, value in module.attributes[npu.MEMORY_USAGE_ATTR].data.items()}
+    assert usage == {"flash": 1172, "sram": 9000}
+
+
+def test_softmax_scratch_must_meet_the_target_alignment():
+    target = replace(load_target("ethos-u55-128"), alignment=32)
+    with pytest.raises(PassFailedException) as error:
+        lowered(softmax_module(10), target=target)
+    assert str(error.value) == "npu-lower: probs (quantized.softmax): softmax scratch is 16-byte aligned, ethos-u55-128 needs 32"
+
+
+def test_unknown_target_fails_naming_the_pass():
+    with pytest.raises(PassFailedException, match=r"^npu-lower: unknown target 'ethos-u99' \(built-in targets: "):
+        LowerPass(target="ethos-u99").apply(npuc_context(), parse(ANNOTATED_MODULE))
+
+
+def test_bias_shared_by_layers_of_different_rescales_is_refused():
+    # Two fully connected layers read one bias but rescale to different OFM scales:
+    # one scale/bias table cannot serve both.
+    weights = "tensor<4x4x!quantized.uniform<i8:f32, 0.01:0>>"
+    ifm = "tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>"
+    layers = "\n".join(
+        f'    %{name} = quantized.fully_connected %x, %w, %b {{layer = "{name}", activation = "none", '
+        f'npu.placement = "npu", npu.block = array<i64: 1, 1, 16>, npu.memory = "sram", npu.offset = {offset} : i64}} '
+        f": ({ifm}, {weights}, tensor<4xi32>) -> tensor<1x4x!quantized.uniform<i8:f32, {scale}:0>>"
+        for name, offset, scale in (("fc1", 16, "0.25"), ("fc2", 32, "0.125"))
+    )
+    text = f"""
+builtin.module {{
+  func.func @main(%x: {ifm} {{npu.memory = "sram", npu.offset = 0 : i64}}) -> tensor<1x4x!quantized.uniform<i8:f32, 0.25:0>> {{
+    %w = quantized.constant {{npu.memory = "flash", npu.offset = 0 : i64}} dense<1> : tensor<4x4xi8> -> {weights}
+    %b = quantized.constant {{npu.memory = "flash", npu.offset = 16 : i64}} dense<0> : tensor<4xi32>
+{layers}
+    func.return %fc1 : tensor<1x4x!quantized.uniform<i8:f32, 0.25:0>>
+  }}
+}}"""
+    with pytest.raises(PassFailedException) as error:
+        lowered(text, target=RAW)
+    assert str(error.value) == (
+        "npu-lower: a bias constant feeds layers with different rescales (fc1, fc2); give each layer its own bias constant"
+    )

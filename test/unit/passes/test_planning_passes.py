@@ -7,7 +7,7 @@ import pytest
 from ethosu.vela.api import NpuAccelerator, NpuBlockTraversal, npu_encode_weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
 from xdsl.ir import BlockArgument
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import PassFailedException
@@ -15,7 +15,15 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.backend.allocation import check_placement
 from npuc.backend.blocks import choose_block as search_block
 from npuc.backend.blocks import fits_shram, search_input
-from npuc.backend.planning import buffers, cpu_operations
+from npuc.backend.planning import (
+    Buffer,
+    buffers,
+    cpu_operations,
+    element_bytes,
+    hwc,
+    memory_of,
+    moves_no_data,
+)
 from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.dialects.common import UNIT_WINDOW, Window
@@ -214,6 +222,87 @@ def test_staging_memory_takes_feature_maps_only_while_they_fit():
     assert fits(found, small, target.alignment)
     usage = allocate_module(func, target)
     assert usage["sram"] <= small.size
+
+
+def test_buffers_live_from_first_write_to_last_read():
+    module = run(parse(CHAIN), PIPELINE[:3])
+    found, _ = buffers(module.body.block.first_op, TARGET)
+    # Positions: 0 quantize (written by the host: live from -1), 1-2 constants, 3 stage, 4 conv,
+    # 5 constant, 6 stage, 7 pool, 8 reshape (shares the pool's buffer), 9 constant, 10 fc,
+    # 11 dequantize (the host reads fc's result after the program: live to the end), 12 return.
+    # Constants live for the whole program; a stage's copy from its position.
+    assert found == [
+        Buffer("quantized.quantize@0", "sram", 192, -1, 4),
+        Buffer("quantized.constant@1", "flash", 112, -1, 12),
+        Buffer("quantized.constant@2", "flash", 80, -1, 12),
+        Buffer("conv@3", "sram", 112, 3, 4),
+        Buffer("conv@4", "sram", 512, 4, 7),
+        Buffer("quantized.constant@5", "flash", 272, -1, 12),
+        Buffer("fc@6", "sram", 272, 6, 10),
+        Buffer("pool@7", "sram", 128, 7, 10),
+        Buffer("quantized.constant@9", "flash", 112, -1, 12),
+        Buffer("fc@10", "sram", 10, 10, 12),
+    ]
+
+
+def conv1x1(name: str, depth: int) -> str:
+    """A 1x1 convolution of %x (1x4x4x8) to `depth` channels."""
+    kernel = f"{depth}x1x1x8"
+    return (
+        f"%w{name} = quantized.constant dense<1> : tensor<{kernel}xi8> -> {weights(kernel)}\n"
+        f"%b{name} = quantized.constant dense<0> : tensor<{depth}xi32>\n"
+        f'%{name} = quantized.conv2d %x, %w{name}, %b{name} {{layer = "{name}", strides = array<i64: 1, 1>, {WINDOW}}} '
+        f": ({act('1x4x4x8')}, {weights(kernel)}, tensor<{depth}xi32>) -> {act(f'1x4x4x{depth}')}\n"
+    )
+
+
+def test_concat_inputs_share_one_buffer_and_an_unused_argument_lives_before_the_program():
+    text = (
+        f"func.func @main(%x: {act('1x4x4x8')}, %unused: {act('1x4x4x8')}) -> {act('1x4x4x12')} {{\n"
+        + conv1x1("c1", 8)
+        + conv1x1("c2", 4)
+        + f'%cat = quantized.concat %c1, %c2 {{layer = "cat", axis = 3 : i64}} : '
+        f"({act('1x4x4x8')}, {act('1x4x4x4')}) -> {act('1x4x4x12')}\n"
+        f"func.return %cat : {act('1x4x4x12')}\n}}"
+    )
+    module = run(parse(text), PIPELINE[:3])
+    found, holder = buffers(module.body.block.first_op, TARGET)
+    sram = [buffer for buffer in found if buffer.memory == "sram"]
+    # c1's and c2's weights are staged at 2 and 4; c1 (at 5) writes the concat's buffer first,
+    # c2 (at 7) writes into it too, and the result lives to the return (9).
+    assert sram == [
+        Buffer("arg0", "sram", 128, -1, 7),
+        Buffer("arg1", "sram", 128, -1, -1),
+        Buffer("c1@2", "sram", 48, 2, 5),
+        Buffer("c2@4", "sram", 32, 4, 7),
+        Buffer("cat@5", "sram", 192, 5, 9),
+    ]
+    layers = ops_by_layer(module)
+    assert holder[layers["c1"].results[0]] is holder[layers["c2"].results[0]] is holder[layers["cat"].results[0]]
+
+
+def test_shape_bytes_and_memory_helpers():
+    assert [hwc(shape) for shape in ((), (5,), (2, 3), (1, 2, 3, 4))] == [(1, 1, 1), (1, 1, 5), (1, 2, 3), (2, 3, 4)]
+    types = ("i8", "i16", "i32", "i1", "f32")
+    signature = ", ".join(f"%a{i}: tensor<4x{t}>" for i, t in enumerate(types))
+    func = parse(f"func.func @main({signature}) {{\n  func.return\n}}").body.block.first_op
+    assert [element_bytes(arg) for arg in func.body.block.args] == [1, 2, 4, 1, 4]
+    assert memory_of(DictionaryAttr({"npu.memory": StringAttr("sram")})) == "sram"
+    assert memory_of({"npu.memory": StringAttr("dram")}) == "dram"
+    assert memory_of(None) is None and memory_of({}) is None
+
+
+def test_only_an_npu_placed_reshape_moves_no_data():
+    shape = act("1x4x4x8")
+    module = parse(f"""
+    func.func @main(%x: {shape}) -> {shape} {{
+      %a = quantized.reshape %x {{layer = "a", npu.placement = "npu"}} : {shape} -> {shape}
+      %b = quantized.reshape %a {{layer = "b", npu.placement = "cpu"}} : {shape} -> {shape}
+      %c = quantized.reshape %b {{layer = "c"}} : {shape} -> {shape}
+      func.return %c : {shape}
+    }}""")
+    layers = ops_by_layer(module)
+    assert [moves_no_data(layers[name]) for name in "abc"] == [True, False, False]
 
 
 def layers_reading(ops, value):

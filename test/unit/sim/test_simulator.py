@@ -12,28 +12,38 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 import npuc
+from npuc.api import analyze_model
 from npuc.data import load_samples, model_interface
 from npuc.dialects import npu
 from npuc.emit.command_stream import decode, encode
-from npuc.errors import MemoryHazardError
+from npuc.errors import InputDataError, MemoryHazardError
 from npuc.sim.simulator import simulate
 
-from support.paths import EXAMPLES
+from support.npu_text import fm, program
+from support.paths import EXAMPLES, FILECHECK
+
+RAW_TARGET = FILECHECK / "passes/npu/Inputs/ethos-u55-128-raw.toml"
+"""A target file: ethos-u55-128 with raw weights and scale/bias tables."""
 
 
 @pytest.fixture(scope="module")
-def compiled() -> tuple[ModuleOp, list[np.ndarray], np.ndarray]:
-    """The example compiled for ethos-u55-128, test inputs and the reference output."""
+def quantized_example() -> tuple[ModuleOp, list[np.ndarray], np.ndarray]:
+    """The example quantized, test inputs and the reference output."""
     module = npuc.import_model(EXAMPLES / "tiny_cnn.onnx")
     interface = model_interface(module)
     npuc.quantize(module, load_samples(str(EXAMPLES / "tiny_cnn_calib.npy"), interface))
     inputs = load_samples(str(EXAMPLES / "tiny_cnn_test.npy"), interface)
-    reference = npuc.run(module, inputs)[0]
-    result = npuc.compile_model(module, "ethos-u55-128")
-    return result.module, inputs, reference
+    return module, inputs, npuc.run(module, inputs)[0]
+
+
+@pytest.fixture(scope="module")
+def compiled(quantized_example) -> tuple[ModuleOp, list[np.ndarray], np.ndarray]:
+    """The example compiled for ethos-u55-128, test inputs and the reference output."""
+    module, inputs, reference = quantized_example
+    return npuc.compile_model(module.clone(), "ethos-u55-128").module, inputs, reference
 
 
 def test_simulator_matches_quantized_reference(compiled) -> None:
@@ -70,3 +80,52 @@ def test_corrupted_weight_address_is_a_read_of_unwritten_bytes(compiled) -> None
     conv.weights = npu.BufferAttr(weights.region.data, weights.offset.data + 16, weights.size.data)
     with pytest.raises(MemoryHazardError, match=r"conv1 \(npu.conv2d\) reads its weights at .* but nothing wrote"):
         simulate(corrupted, inputs)
+
+
+def test_raw_weights_of_a_target_file_run_bit_exact(quantized_example) -> None:
+    # npu.target names a target loaded from a file, which the simulator cannot load by
+    # name; raw weights and scale/bias tables need no target to decode them.
+    module, inputs, reference = quantized_example
+    program = analyze_model(module.clone(), str(RAW_TARGET)).module
+    assert program.attributes[npu.TARGET_ATTR] == StringAttr("ethos-u55-128-raw")
+    assert not [op for op in program.ops if isinstance(op, npu.WeightedOp) and op.encoding is not None]
+    np.testing.assert_array_equal(simulate(program, inputs)[0], reference)
+
+
+def add_one_halving(act_min: int) -> ModuleOp:
+    """`y = round_half_up((x - zp + 1) / 2) + zp`, clamped to [act_min, 127], on a [1, 5] int8 map (zp -3)."""
+    return program(
+        f'npu.input {{tensor = "x", fm = {fm("sram", 0, (1, 5))}}}',
+        f'npu.elementwise {{layer = "halve", kind = "add", ifm = {fm("sram", 0, (1, 5))}, scalar = 1 : i32, '
+        f'ofm = {fm("sram", 16, (1, 5))}, act_min = {act_min} : i32, act_max = 127 : i32, '
+        'rescale = array<i64: 1, 1>, rounding = "half_up", block = array<i64: 1, 1, 8>}',
+        f'npu.output {{tensor = "y", fm = {fm("sram", 16, (1, 5))}}}',
+    )
+
+
+def test_integer_elementwise_rounds_half_up_and_clamps() -> None:
+    x = np.array([[-128, -7, -1, 1, 127]], np.int8)
+    # x - zp + 1 = -124, -3, 3, 5, 131; halved half up: -62, -1, 2, 3, 66 (truncating: -62, -1, 1, 2, 65).
+    np.testing.assert_array_equal(simulate(add_one_halving(-6), [x])[0], [[-6, -4, -1, 0, 63]])
+    np.testing.assert_array_equal(simulate(add_one_halving(-128), [x])[0], [[-65, -4, -1, 0, 63]])
+
+
+def test_inputs_must_match_the_program_in_number_and_shape() -> None:
+    module = add_one_halving(-128)
+    x = np.zeros((1, 5), np.int8)
+    with pytest.raises(InputDataError) as error:
+        simulate(module, [x, x])
+    assert str(error.value) == "the program has 1 input(s), got 2"
+    with pytest.raises(InputDataError) as error:
+        simulate(module, [x[:, :3]])
+    assert str(error.value) == "input 'x' has shape [1, 3], expected [1, 5]"
+
+
+def test_program_without_inputs_runs_once() -> None:
+    module = program(
+        "npu.constant {buffer = #npu.buf<flash, 0, 4>, value = dense<[1, 2, 3, 4]> : tensor<4xi8>}",
+        'npu.dma {layer = "copy", src = #npu.buf<flash, 0, 4>, dst = #npu.buf<sram, 0, 4>}',
+        f'npu.output {{tensor = "y", fm = {fm("sram", 0, (1, 4))}}}',
+    )
+    [output] = simulate(module, [])
+    np.testing.assert_array_equal(output, [[1, 2, 3, 4]])

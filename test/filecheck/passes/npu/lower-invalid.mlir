@@ -80,7 +80,7 @@ builtin.module {
 
 // -----
 
-// CHECK: the module has 2 functions and none is @main: name the model's @main
+// CHECK: npu-lower: the module has 2 functions and none is @main: name the model's @main
 builtin.module {
   func.func @first() {
     func.return
@@ -115,8 +115,95 @@ func.func @input_returned_unchanged(%x: tensor<1x4xf32> {graph.name = "x"}) -> t
 
 // -----
 
+// The row is the last axis (4096), not the second (1).
 // CHECK: npu-lower: probs (quantized.softmax): rows of 4096 elements exceed the 4095 whose exps the NPU sums without overflow; the target's softmax rule must send it to the CPU
-func.func @probs_3(%x: tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>> {
-  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 4096 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 8192 : i64, axis = 1 : i64, beta = 1.0 : f32} : tensor<1x4096x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
-  func.return %a : tensor<1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
+func.func @probs_3(%x: tensor<1x1x4096x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 4096 : i64, npu.scratch_memory = "sram", npu.scratch_offset = 8192 : i64, axis = 2 : i64, beta = 1.0 : f32} : tensor<1x1x4096x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %a : tensor<1x1x4096x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}
+
+// -----
+
+// CHECK: npu-lower: probs (quantized.softmax) has no npu.scratch_memory/npu.scratch_offset: run npu-schedule and npu-allocate first
+func.func @scratch_without_offset(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %a = quantized.softmax %x {layer = "probs", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.memory = "sram", npu.offset = 32 : i64, npu.scratch_memory = "sram", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %a : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}
+
+// -----
+
+// A host dequantize that feeds another op, not the model's result: no layer, so the op name alone.
+// CHECK: npu-lower: quantized.dequantize is host-placed but does not convert a model input or output
+func.func @dequantize_inside_the_model(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {
+  %d = quantized.dequantize %x {npu.placement = "host"} : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x4xf32>
+  %q = quantized.quantize %d {npu.placement = "host", npu.memory = "sram", npu.offset = 16 : i64} : tensor<1x4xf32> -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %q : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// A dequantize run on the CPU: its f32 result has no feature map (only the host dequantizes).
+// CHECK: npu-lower: the result of quantized.dequantize is not a per-tensor quantized feature map
+func.func @dequantize_on_the_cpu(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4xf32> {
+  %d = quantized.dequantize %x {npu.placement = "cpu", npu.memory = "sram", npu.offset = 16 : i64} : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x4xf32>
+  func.return %d : tensor<1x4xf32>
+}
+
+// -----
+
+// CHECK: npu-lower: argument 0 of @per_axis_argument is not a per-tensor quantized feature map
+func.func @per_axis_argument(%x: tensor<1x2x!quantized.uniform<i8:f32:1, {0.5:0, 0.25:0}>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x!quantized.uniform<i8:f32:1, {0.5:0, 0.25:0}>> {
+  func.return %x : tensor<1x2x!quantized.uniform<i8:f32:1, {0.5:0, 0.25:0}>>
+}
+
+// -----
+
+// CHECK: npu-lower: argument 0 of @memory_without_offset has no npu.memory/npu.offset: run npu-allocate first
+func.func @memory_without_offset(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram"}) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {
+  func.return %x : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// One offset for two results.
+// CHECK: npu-lower: halves (quantized.split) has no npu.memory/npu.offset: run npu-allocate first
+func.func @split_missing_an_offset(%x: tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> (tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>) {
+  %s:2 = quantized.split %x {layer = "halves", axis = 3 : i64, npu.placement = "cpu", npu.memory = "sram", npu.offset = array<i64: 16>} : (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.5:0>>) -> (tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>)
+  func.return %s#0, %s#1 : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// An offset alone is an allocation of its own too.
+// CHECK: npu-lower: reshape flatten (quantized.reshape) must share its input's buffer (sram at 0): run npu-allocate again
+func.func @reshape_with_an_offset_only(%x: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x8x!quantized.uniform<i8:f32, 0.5:0>> {
+  %r = quantized.reshape %x {layer = "flatten", npu.placement = "npu", npu.offset = 0 : i64} : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x8x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %r : tensor<1x8x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// CHECK: npu-lower: a constant read by nothing is in 'sram', not in the weights memory 'flash': run npu-allocate first
+func.func @unread_constant(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {
+  %k = quantized.constant {npu.memory = "sram", npu.offset = 64 : i64} dense<1> : tensor<4xi8> -> tensor<4x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %x : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// CHECK: npu-lower: a constant read by add1, add2 is in 'sram', not in the weights memory 'flash': run npu-allocate first
+func.func @constant_read_twice(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {
+  %k = quantized.constant {npu.memory = "sram", npu.offset = 64 : i64} dense<1> : tensor<4xi8> -> tensor<4x!quantized.uniform<i8:f32, 0.5:0>>
+  %a = quantized.add %x, %k {layer = "add2", activation = "none", npu.placement = "npu", npu.block = array<i64: 1, 1, 8>, npu.memory = "sram", npu.offset = 16 : i64} : (tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>, tensor<4x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+  %b = quantized.add %a, %k {layer = "add1", activation = "none", npu.placement = "npu", npu.block = array<i64: 1, 1, 8>, npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>, tensor<4x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %b : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+}
+
+// -----
+
+// CHECK: npu-lower: f32 argument 0 of @quantized_twice ('x') must feed exactly one host-placed quantized.quantize: run npu-legalize first
+func.func @quantized_twice(%x: tensor<1x4xf32> {graph.name = "x"}) -> (tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>) {
+  %a = quantized.quantize %x {npu.placement = "host", npu.memory = "sram", npu.offset = 0 : i64} : tensor<1x4xf32> -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+  %b = quantized.quantize %x {npu.placement = "host", npu.memory = "sram", npu.offset = 16 : i64} : tensor<1x4xf32> -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %a, %b : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
 }

@@ -71,3 +71,52 @@ builtin.module {
     func.return %a : tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
+
+// -----
+
+// NCHW interface tensors keep their layout (quantized input, dequantized and
+// quantized outputs); a CPU concat reading one input twice takes it once.
+
+// CHECK-LABEL: builtin.module attributes {npu.target = "ethos-u55-128-raw"}
+// CHECK:       npu.input {tensor = "x", fm = #npu.fm<sram, 0, [1, 2, 2, 2], {{.*}}>, layout = "NCHW"}
+// CHECK-NEXT:  npu.input {tensor = "input1", fm = #npu.fm<sram, 16, [1, 2, 2, 2], {{.*}}>}
+// CHECK-NEXT:  npu.cpu_op attributes {layer = "cat", inputs = [#npu.fm<sram, 0, [1, 2, 2, 2], [8, 4, 2, 1], !quantized.uniform<i8:f32, 0.5:0>>, #npu.fm<sram, 16, [1, 2, 2, 2], [8, 4, 2, 1], !quantized.uniform<i8:f32, 0.5:0>>], outputs = [#npu.fm<sram, 32, [1, 2, 2, 6], {{.*}}>]} {
+// CHECK-NEXT:  ^{{.*}}(%[[X:.*]]: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>, %[[Y:.*]]: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>):
+// CHECK-NEXT:    %[[CAT:.*]] = quantized.concat %[[X]], %[[X]], %[[Y]] {layer = "cat", axis = 3 : i64}
+// CHECK-NEXT:    npu.yield %[[CAT]] :
+// CHECK-NEXT:  }
+// CHECK-NEXT:  npu.output {tensor = "probs", fm = #npu.fm<sram, 32, [1, 2, 2, 6], {{.*}}>, host_conversion = "dequantize", layout = "NCHW"}
+// CHECK-NEXT:  npu.output {tensor = "cat", fm = #npu.fm<sram, 32, [1, 2, 2, 6], {{.*}}>, layout = "NCHW"}
+// CHECK-NEXT: }
+
+builtin.module {
+  func.func @nchw_cpu_concat(%x: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {graph.name = "x", graph.layout = "NCHW", npu.memory = "sram", npu.offset = 0 : i64}, %y: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 16 : i64}) -> (tensor<1x2x2x6xf32> {graph.name = "probs", graph.layout = "NCHW"}, tensor<1x2x2x6x!quantized.uniform<i8:f32, 0.5:0>> {graph.name = "cat", graph.layout = "NCHW"}) {
+    %c = quantized.concat %x, %x, %y {layer = "cat", axis = 3 : i64, npu.placement = "cpu", npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x6x!quantized.uniform<i8:f32, 0.5:0>>
+    %d = quantized.dequantize %c {npu.placement = "host"} : tensor<1x2x2x6x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x2x2x6xf32>
+    func.return %d, %c : tensor<1x2x2x6xf32>, tensor<1x2x2x6x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// A copy keeps the layer the scheduler gave its stage; one without a layer is
+// the copy for its first reader, one nobody reads is just a stage.
+
+// CHECK-LABEL: builtin.module attributes {npu.target = "ethos-u55-128-raw"}
+// CHECK:       npu.dma {layer = "prefetch", src = #npu.buf<flash, 0, 4>, dst = #npu.buf<sram, 16, 4>}
+// CHECK-NEXT:  npu.dma {layer = "add1", src = #npu.buf<flash, 0, 4>, dst = #npu.buf<sram, 32, 4>}
+// CHECK-NEXT:  npu.dma {layer = "npu.stage", src = #npu.buf<flash, 0, 4>, dst = #npu.buf<sram, 48, 4>}
+// CHECK-NEXT:  npu.elementwise {layer = "add1", kind = "add", ifm = #npu.fm<sram, 0, {{.*}}>, ifm2 = #npu.fm<sram, 32, {{.*}}>
+// CHECK-NEXT:  npu.elementwise {layer = "add2", kind = "add", ifm = #npu.fm<sram, 64, {{.*}}>, ifm2 = #npu.fm<sram, 16, {{.*}}>
+
+builtin.module {
+  func.func @stages(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>> {
+    %k = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<4xi8> -> tensor<4x!quantized.uniform<i8:f32, 0.5:0>>
+    %named = npu.stage %k to "sram" {layer = "prefetch", npu.memory = "sram", npu.offset = 16 : i64} : tensor<4x!quantized.uniform<i8:f32, 0.5:0>>
+    %read = npu.stage %k to "sram" {npu.memory = "sram", npu.offset = 32 : i64} : tensor<4x!quantized.uniform<i8:f32, 0.5:0>>
+    %unread = npu.stage %k to "sram" {npu.memory = "sram", npu.offset = 48 : i64} : tensor<4x!quantized.uniform<i8:f32, 0.5:0>>
+    %a = quantized.add %x, %read {layer = "add1", activation = "none", npu.placement = "npu", npu.block = array<i64: 1, 1, 8>, npu.memory = "sram", npu.offset = 64 : i64} : (tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>, tensor<4x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+    %b = quantized.add %a, %named {layer = "add2", activation = "none", npu.placement = "npu", npu.block = array<i64: 1, 1, 8>, npu.memory = "sram", npu.offset = 80 : i64} : (tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>, tensor<4x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %b : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}

@@ -27,13 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil, inf
 
+from npuc.cost import ifm_blocks
 from npuc.cost.compute import (
     CONV,
     DEPTH_SUMMING,
     DEPTHWISE,
     ELEMENTWISE,
     CommandShape,
-    kernel_first,
 )
 from npuc.cost.geometry import ceil_to
 from npuc.emit.ethos_u import shared_buffer
@@ -103,10 +103,8 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
 
 def search_input(shape: CommandShape, target: Target) -> SearchInput:
     """The `SearchInput` of `shape` on `target`: traversal, dilated kernel and sub-kernel count."""
-    window = shape.window
-    first = shape.kind == CONV and kernel_first(shape.ifm[3], window.elements, shape.ifm_bits, target.throughput)
-    traversal = Traversal.PART_KERNEL_FIRST if first else Traversal.DEPTH_FIRST
-    kernel = window.dilated_kernel
+    traversal = Traversal.PART_KERNEL_FIRST if ifm_blocks.runs_kernel_first(shape, target) else Traversal.DEPTH_FIRST
+    kernel = shape.window.dilated_kernel
     repeats = ceil(kernel[0] / target.sub_kernel_max[0]) * ceil(kernel[1] / target.sub_kernel_max[1])
     return SearchInput(shape, traversal, kernel, repeats)
 
@@ -126,9 +124,9 @@ def _depths(ofm_depth: int, deepest: int, target: Target) -> list[int]:
 
 
 def ifm_block(command: SearchInput, block: tuple[int, int, int], target: Target) -> tuple[int, int, int]:
-    """The IFM block ([h, w, c]) that feeds OFM block `block` (`shared_buffer.ifm_block`)."""
+    """The IFM block ([h, w, c]) that feeds OFM block `block` (`ifm_blocks.ifm_block`)."""
     depth = shared_buffer.ifm_depth(command.shape, block[2], command.traversal, target)
-    return shared_buffer.ifm_block(command.shape, block, depth, target)
+    return ifm_blocks.ifm_block(command.shape, block, depth, target)
 
 
 def fits_shram(command: SearchInput, block: tuple[int, int, int], target: Target) -> bool:

@@ -186,43 +186,64 @@ def output_cycles_per_element(shape: CommandShape, rates: Throughput) -> float:
     return max(cycles, 1 / rates.activation_elements_per_cycle) if shape.clamped else cycles
 
 
-def compute_work(
-    shape: CommandShape, geometry: BlockGeometry, target: Target, block_memory_cycles: float
-) -> ComputeWork:
+@dataclass(frozen=True)
+class CommandMemory:
+    """What the compute rules need of a command's memories (`traffic.command_memory`).
+
+    `ifm_block_cycles` and `ofm_block_cycles`: latency and transfer of one
+    IFM block (the slower IFM of an elementwise command) and one OFM block;
+    `scale_cycles`: a block's fetch of its scale/bias records (0 without
+    them); `ofm_elements`: the OFM's elements as stored (a bricked map's
+    depth in whole bricks).
+    """
+
+    ifm_block_cycles: float
+    ofm_block_cycles: float
+    scale_cycles: float
+    ofm_elements: int
+
+
+def compute_work(shape: CommandShape, geometry: BlockGeometry, target: Target, memory: CommandMemory) -> ComputeWork:
     """MACs and compute cycles of one command.
 
-    The data path and the output unit work on different blocks at once, so
-    cycles = blocks x the slower per-block time + one block of the faster
-    one + `block_memory_cycles` (the latency and transfer of one IFM and one
-    OFM block: the pipeline fills and drains once per command). Blocks are
-    counted by their work (`BlockGeometry.work_blocks`: edge blocks are
-    computed at their clipped size). Neither per-block time falls below
-    (data path + output + `block_memory_cycles`) / `block_pipeline_stages`.
-    This reproduces Vela 5.2's per-operation estimate once the blocks are
-    Vela's (`npuc.backend.blocks`).
-    Elementwise commands have no data-path work: see `elementwise_cycles`.
+    The data path and the output unit work on different blocks at once:
+    per block, the data path takes `block_cycles` and the output unit the
+    block's write-back (`output_cycles_per_element` x its elements, clipped
+    to the OFM) or, for a weighted command, its scale/bias fetch if slower.
+    Neither falls below (data path + output + the difference of the OFM and
+    IFM block memory times) / `block_pipeline_stages`, the rate commands
+    are issued at. cycles = blocks x the slower + one block of the faster
+    (the pipeline drains), plus one IFM and one OFM block's memory time (it
+    fills and empties once per command). Blocks are counted by their work
+    (`BlockGeometry.work_blocks`: edge blocks at their clipped size).
+    This is Vela 5.2's per-operation estimate once the blocks are Vela's
+    (`npuc.backend.blocks`). Elementwise commands: `elementwise_cycles`.
     """
     rates = target.throughput
     if shape.kind == ELEMENTWISE:
-        return ComputeWork(0, elementwise_cycles(shape, geometry, target, block_memory_cycles))
+        return ComputeWork(0, elementwise_cycles(shape, geometry, target, memory))
     data_path = block_cycles(shape, geometry.block, target)
-    output = ceil(output_cycles_per_element(shape, rates) * geometry.block_elements)
-    floor = (data_path + output + block_memory_cycles) / rates.block_pipeline_stages
-    slow, fast = sorted((max(data_path, floor), max(output, floor)), reverse=True)
-    cycles = ceil(slow * geometry.work_blocks + fast + block_memory_cycles)
-    return ComputeWork(macs(shape), cycles)
+    clipped = prod(min(size, extent) for size, extent in zip(geometry.block, geometry.ofm))
+    output = max(ceil(output_cycles_per_element(shape, rates) * clipped), memory.scale_cycles)
+    in_out = abs(memory.ofm_block_cycles - memory.ifm_block_cycles) if geometry.work_blocks > 1 else 0
+    issue = (data_path + output + in_out) / rates.block_pipeline_stages
+    slow, fast = sorted((max(data_path, issue), max(output, issue)), reverse=True)
+    fill = memory.ifm_block_cycles + memory.ofm_block_cycles
+    return ComputeWork(macs(shape), ceil(slow * geometry.work_blocks + fast + fill))
 
 
-def elementwise_cycles(shape: CommandShape, geometry: BlockGeometry, target: Target, block_memory_cycles: float) -> int:
-    """Cycles of an elementwise command: OFM elements x cycles per element + `command_overhead_cycles`.
+def elementwise_cycles(shape: CommandShape, geometry: BlockGeometry, target: Target, memory: CommandMemory) -> int:
+    """Cycles of an elementwise command: stored OFM elements x cycles per element + `command_overhead_cycles`.
 
     An element costs its output rate, or, if slower, its share of one
-    block's memory time spread over the pipeline: (`block_memory_cycles` /
-    block elements + output cycles per element) / `block_pipeline_stages`.
-    A small command thus pays only its share of the memory latency (Vela's
-    rule), not a whole block's.
+    block's memory time (the slower of IFM and OFM block, which overlap)
+    spread over the pipeline: (block memory / block elements + output
+    cycles per element) / `block_pipeline_stages`. A small command thus
+    pays only its share of the memory latency (Vela's rule), not a whole
+    block's. A bricked OFM counts its depth in whole bricks.
     """
     rates = target.throughput
     per_element = output_cycles_per_element(shape, rates)
-    per_element = max(per_element, (block_memory_cycles / geometry.block_elements + per_element) / rates.block_pipeline_stages)
-    return ceil(per_element * prod(shape.ofm)) + rates.command_overhead_cycles
+    block_memory = max(memory.ifm_block_cycles, memory.ofm_block_cycles)
+    issue = (block_memory / geometry.block_elements + per_element) / rates.block_pipeline_stages
+    return ceil(max(per_element, issue) * memory.ofm_elements) + rates.command_overhead_cycles

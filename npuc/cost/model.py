@@ -25,8 +25,8 @@ from npuc.cost.traffic import (
     BufferRoles,
     Transfer,
     access_cycles,
-    block_memory_cycles,
     byte_span,
+    command_memory,
     compute_transfers,
     dma_bound,
     dma_time,
@@ -204,16 +204,15 @@ class _Estimate:
 
 def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
-    window = op.window()
-    work = compute_work(command_shape(op), geometry, target, block_memory_cycles(op, geometry, window, target, layer))
-    transfers = compute_transfers(op, geometry, window, target, roles)
+    work = compute_work(command_shape(op), geometry, target, command_memory(op, geometry, target, roles, layer))
+    transfers = compute_transfers(op, geometry, target, roles, layer)
     access = access_cycles(transfers, target, layer)
     bound, cycles = COMPUTE_BOUND, work.cycles
     for memory, time in access.items():
         if time > cycles:
             bound, cycles = memory, time
     reads = property_spans(op, ("ifm", "ifm2", "weights", "scale_bias", "lut"))
-    streamed = tuple(b for b in property_spans(op, ("weights",)) if (b.region.data, b.offset.data) in roles.copies)
+    streamed = tuple(b for b in property_spans(op, ("weights", "scale_bias")) if (b.region.data, b.offset.data) in roles.copies)
     slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)  # weights are encoded per such slice
     job = Job(COMPUTE_ENGINE, cycles, reads, property_spans(op, ("ofm",)), streamed, slices)
     return _Estimate(op.name.removeprefix("npu."), COMPUTE_ENGINE, work.macs, work.cycles, 0,
@@ -224,7 +223,7 @@ def _dma_estimate(op: DmaOp, target: Target, layer: str) -> _Estimate:
     time = dma_time(op, target, layer)
     bound = LATENCY_BOUND if time.latency > time.transfer else dma_bound(op, target, layer)
     size = op.src.size.data
-    transfers = (Transfer(op.src.region.data, False, size, 1), Transfer(op.dst.region.data, True, size, 1))
+    transfers = (Transfer(op.src.region.data, False, size, size), Transfer(op.dst.region.data, True, size, size))
     job = Job(DMA_ENGINE, time.cycles, (op.src,), (op.dst,))
     return _Estimate("dma", DMA_ENGINE, 0, 0, time.cycles, transfers, {}, time.cycles, bound, job)
 
@@ -258,7 +257,8 @@ def _command_costs(module: ModuleOp, target: Target) -> list[CommandCost]:
     layers = [layer_name(op) for op in ops]
     roles = BufferRoles(
         frozenset((op.dst.region.data, op.dst.offset.data) for op in ops if isinstance(op, DmaOp)),
-        frozenset(op.fm for op in module.ops if isinstance(op, InterfaceOp)),
+        frozenset(op.fm for op in module.ops if isinstance(op, InterfaceOp))
+        | frozenset(fm for op in ops if isinstance(op, CpuOp) for fm in (*op.inputs.data, *op.outputs.data)),
     )
     estimates = [_estimate_command(op, target, layer, roles) for op, layer in zip(ops, layers)]
     times = schedule([estimate.job for estimate in estimates])

@@ -1,33 +1,30 @@
-"""Memory traffic of NPU commands: bytes per memory and the cycles to move them.
+"""Memory traffic of NPU compute commands: bytes per memory, the cycles to move them, and one block's memory time.
 
-A command's operands are streamed in burst groups: back-to-back bursts of one
-operand for one block. Each group pays its memory's latency once (the first
-burst waits, the rest are pipelined behind it) and is rounded up to whole
-bursts of `burst_length` bytes (a partial burst costs a full one). The model's
-input and output feature maps, kept in plain NHWC, are also accessed in
-shorter contiguous runs when a block does not span their full depth; a run
-shorter than a burst costs a whole burst (`read_run`, `write_run`). Streams on
+What a command reads and writes, as Vela 5.2 counts it (Regor's
+MeasureElementAccess; `geometry` has the block order):
+- IFM of a convolution, fully connected or reduce sum: the IFM block
+  (`ifm_blocks`; clipped to the IFM, all its channels) once per OFM block,
+  depth blocks included, and per sub-kernel; of a depthwise convolution or a
+  pool once per height/width block position (the depth blocks of a position
+  share it). An elementwise command reads OFM-sized IFMs (a broadcast
+  operand is read expanded); a one-element second IFM once.
+- weights: the whole weight buffer once per height/width block position,
+  from the memory the command reads them (the staged copy if a DMA made
+  one: the copy is a command of its own);
+- scale/bias table: once per height/width block position;
+- lookup table of an elementwise command: once (nothing if a DMA staged it);
+- OFM: written once.
+Feature maps take their stored size (`bursts.stored_depth`: bricks round the
+depth up), and a transfer in runs shorter than its memory's burst costs
+whole bursts (`bursts.run_bytes`, `bursts.moved_bytes`). Streams on
 different memories run in parallel; streams on the same memory share its
-bandwidth.
+bandwidth: `access_cycles` = moved bytes / bandwidth per memory.
 
-What is read how often (see `geometry` for the block order):
-- IFM: the box of every height/width block position, kernel halo included,
-  once per position (all depth blocks of the position share it; Vela counts
-  a re-read per depth block, which npuc's shallow blocks would make dominate);
-- weights: the whole weight buffer once per height/width position, in groups
-  of `ofm_block_depth` output channels. Weights a DMA copied (into the
-  staging memory) are read there without a bus transfer of their own (the
-  copy is what costs), so they are counted in bytes but not in cycles;
-- scale/bias table: once per command, and so is the lookup table of an
-  elementwise command (the softmax exp table, read into the shared buffer);
-- second IFM of an elementwise command (if it has one): like the IFM;
-- OFM: written once, one group per block.
-
-Latency: a compute command's access cycles are bandwidth only. The NPU keeps
-enough transactions in flight that bursts hide the latency; what remains is
-the wait for a block's first IFM and last OFM bytes, which the compute model
-charges (`block_transfer_cycles`: in the per-block floor, and once per
-command for the pipeline fill, as Vela does). A DMA pays its source's read latency once (`dma_time`).
+Latency: the access cycles are bandwidth only (outstanding transactions
+hide the latency). The wait for a block's first IFM and last OFM bytes is
+in the compute cycles (`command_memory`: latency and transfer of one IFM and
+one OFM block, and each block's scale/bias fetch). A DMA pays its source's
+read latency once (`dma_time`).
 """
 
 from __future__ import annotations
@@ -39,14 +36,17 @@ from math import ceil, prod
 
 from xdsl.ir import Operation
 
-from npuc.cost.compute import DEPTH_SUMMING, CommandShape, command_shape
-from npuc.cost.geometry import (
-    BlockGeometry,
-    as_batch_hwc,
-    ceil_to,
-    ifm_box_elements,
+from npuc.cost.block_memory import ScaleTable, block_memory
+from npuc.cost.bursts import PlacedMap
+from npuc.cost.compute import (
+    DEPTH_SUMMING,
+    ELEMENTWISE,
+    CommandMemory,
+    CommandShape,
+    command_shape,
 )
-from npuc.dialects.common import Window
+from npuc.cost.geometry import BlockGeometry, as_batch_hwc
+from npuc.cost.ifm_blocks import fetched_ifm_block
 from npuc.dialects.npu import (
     BufferAttr,
     ComputeOp,
@@ -62,19 +62,18 @@ from npuc.targets import Memory, Target
 
 @dataclass(frozen=True)
 class Transfer:
-    """Bytes one command moves in one direction on one memory, as `groups` burst groups.
+    """Bytes one command moves in one direction on one memory.
 
-    An untimed transfer (`timed` false) counts in bytes but not in access
-    cycles. `run` is the bytes the NPU accesses contiguously (0: whole
-    bursts); a run shorter than the memory's burst costs a whole burst.
+    `moved` is the bandwidth the transfer takes, in bytes: `bytes`, more if
+    it moves in runs shorter than the memory's burst. An untimed transfer
+    (`timed` false) counts in bytes but not in access cycles.
     """
 
     memory: str
     write: bool
     bytes: int
-    groups: int
+    moved: float
     timed: bool = True
-    run: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,152 +97,110 @@ def target_memory(target: Target, name: str, layer: str) -> Memory:
         raise TargetError(f"layer '{layer}': {error}") from None
 
 
-def _fm_bytes(fm: FeatureMapAttr, elements: int) -> int:
-    return elements * fm.element_type.bits // 8
-
-
 @dataclass(frozen=True)
 class BufferRoles:
     """The buffers whose role changes how a compute command accesses them.
 
-    `copies`: (memory, offset) of every DMA destination (weights found
-    there were buffered by a DMA). `interface`: the model's input and output
-    feature maps, which the host reads and writes in plain NHWC; Vela stores
-    every other feature map in 16-channel bricks (NHCWB16), read and written
-    in full bursts, and the model follows it there.
+    `copies`: (memory, offset) of every DMA destination (a lookup table
+    found there was staged by a DMA). `plain`: the feature maps the host or
+    a CPU operation exchanges (the model's inputs and outputs, a CPU
+    operation's inputs and outputs), kept in plain NHWC; every other feature
+    map is stored in bricks where the target has them (`bursts`).
     """
 
     copies: frozenset[tuple[str, int]] = frozenset()
-    interface: frozenset[FeatureMapAttr] = frozenset()
+    plain: frozenset[FeatureMapAttr] = frozenset()
+
+    def placed(self, fm: FeatureMapAttr, target: Target, layer: str) -> PlacedMap:
+        """`fm` as the memory rules see it."""
+        memory = target_memory(target, fm.region.data, layer)
+        return PlacedMap(memory, as_batch_hwc(fm.shape_values()), fm.element_type.bits // 8, fm not in self.plain)
 
 
 def _key(buffer: BufferAttr | FeatureMapAttr) -> tuple[str, int]:
     return (buffer.region.data, buffer.offset.data)
 
 
+def _ifms(op: ComputeOp) -> list[FeatureMapAttr]:
+    """The IFM of a command, and the second IFM of an elementwise command that has one."""
+    if isinstance(op, ElementwiseOp) and op.ifm2 is not None:
+        return [op.ifm, op.ifm2]
+    return [op.ifm]
+
+
 def compute_transfers(
-    op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, roles: BufferRoles
+    op: ComputeOp, geometry: BlockGeometry, target: Target, roles: BufferRoles, layer: str
 ) -> list[Transfer]:
     """The transfers of a compute command (rules in the module docstring)."""
+    shape = command_shape(op)
+    ifm_block = fetched_ifm_block(shape, geometry.block, target)
     positions = geometry.hw_positions
-    ifm = op.ifm
-    ifm_elements = ifm_box_elements(ifm, op, geometry, window)
-    depth = ifm_block_depth(command_shape(op), geometry, target)
-    width = (geometry.block[1] - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
-
-    def run(fm: FeatureMapAttr) -> int:
-        return read_run(fm, depth, width) if fm in roles.interface else 0
-
-    transfers = [Transfer(ifm.region.data, False, _fm_bytes(ifm, ifm_elements), positions, run=run(ifm))]
-    if isinstance(op, ElementwiseOp) and op.ifm2 is not None:
-        second = op.ifm2
-        elements = ifm_box_elements(second, op, geometry, window)
-        transfers.append(Transfer(second.region.data, False, _fm_bytes(second, elements), positions, run=run(second)))
+    ofm = roles.placed(op.ofm, target, layer)
+    transfers = []
+    for fm in _ifms(op):
+        ifm = roles.placed(fm, target, layer)
+        if shape.kind == ELEMENTWISE:
+            read = ifm.stored_bytes(ifm.extent if prod(ifm.extent) == 1 else ofm.extent, target)
+        else:
+            read = _ifm_fetch_bytes(ifm, shape, geometry, ifm_block, target)
+        transfers.append(Transfer(fm.region.data, False, read, ifm.moved_bytes(read, ifm_block, False, target)))
     if isinstance(op, ElementwiseOp) and op.lut is not None:
         lut = op.lut
-        transfers.append(Transfer(lut.region.data, False, lut.size.data, 1, _key(lut) not in roles.copies))
+        transfers.append(Transfer(lut.region.data, False, lut.size.data, lut.size.data, _key(lut) not in roles.copies))
     if isinstance(op, (WeightedOp, FullyConnectedOp)):
-        weights, scale_bias = op.weights, op.scale_bias
-        slices = ceil(geometry.ofm[2] / target.throughput.ofm_block_depth)
-        weight_bytes = weights.size.data * positions
-        transfers.append(
-            Transfer(weights.region.data, False, weight_bytes, slices * positions, _key(weights) not in roles.copies)
-        )
-        transfers.append(
-            Transfer(scale_bias.region.data, False, scale_bias.size.data, 1, _key(scale_bias) not in roles.copies)
-        )
-    ofm = op.ofm
-    ofm_bytes = _fm_bytes(ofm, prod(ofm.shape_values()))
-    written = write_run(ofm, geometry, target.throughput.ofm_block_depth) if ofm in roles.interface else 0
-    transfers.append(Transfer(ofm.region.data, True, ofm_bytes, geometry.block_count, run=written))
+        for table in (op.weights, op.scale_bias):
+            size = table.size.data * positions
+            transfers.append(Transfer(table.region.data, False, size, size))
+    written = ofm.stored_bytes(ofm.extent, target)
+    transfers.append(Transfer(op.ofm.region.data, True, written, ofm.moved_bytes(written, geometry.block, True, target)))
     return transfers
 
 
-def ifm_block_depth(shape: CommandShape, geometry: BlockGeometry, target: Target) -> int:
-    """IFM channels the NPU fetches per block: the OFM block depth for per-channel commands; for a
-    command summing over the IFM depth (`DEPTH_SUMMING`) up to `depth_first_ifm_depth_step`, rounded up
-    to the IFM micro-block."""
-    if shape.kind not in DEPTH_SUMMING:
-        return geometry.block[2]
-    return ceil_to(min(shape.ifm[3], target.throughput.depth_first_ifm_depth_step), target.ifm_ublock.depth)
-
-
-def read_run(fm: FeatureMapAttr, block_depth: int, block_width: int) -> int:
-    """Contiguous bytes of one IFM read (NHWC): whole block rows when the block spans the full
-    depth, otherwise one block depth per pixel (Vela's transfer-efficiency rule)."""
-    depth = as_batch_hwc(fm.shape_values())[3]
-    row = block_depth * block_width if depth == block_depth else block_depth
-    return _fm_bytes(fm, row)
-
-
-def write_run(fm: FeatureMapAttr, geometry: BlockGeometry, granule: int) -> int:
-    """Contiguous bytes of one OFM write (NHWC): whole block rows when a block of at most
-    `granule` channels spans the full depth, otherwise at most `granule` channels per pixel."""
-    block_depth = geometry.block[2]
-    if block_depth <= granule and geometry.ofm[2] == block_depth:
-        return _fm_bytes(fm, block_depth * geometry.block[1])
-    return _fm_bytes(fm, min(granule, block_depth))
+def _ifm_fetch_bytes(
+    ifm: PlacedMap, shape: CommandShape, geometry: BlockGeometry, ifm_block: tuple[int, int, int], target: Target
+) -> int:
+    """IFM bytes a windowed command reads: the IFM block's box (clipped to the IFM, all stored
+    channels) per sub-kernel, once per OFM block (depth-summing commands) or block position."""
+    _, height, width, depth = ifm.extent
+    box = ifm.stored_bytes((1, min(height, ifm_block[0]), min(width, ifm_block[1]), depth), target)
+    kernel = shape.window.kernel
+    sub_kernels = ceil(kernel[0] / target.sub_kernel_max[0]) * ceil(kernel[1] / target.sub_kernel_max[1])
+    blocks = geometry.block_count if shape.kind in DEPTH_SUMMING else geometry.hw_positions
+    return box * sub_kernels * blocks
 
 
 def access_cycles(transfers: Iterable[Transfer], target: Target, layer: str) -> dict[str, int]:
-    """Per memory: timed bytes over bandwidth, rounded up.
-
-    Bytes are rounded to whole bursts per group, and scaled by burst /
-    run for runs shorter than a burst, whichever moves more.
-    """
+    """Per memory: the bandwidth the timed transfers take (`Transfer.moved`) over the memory's bandwidth."""
     times: dict[str, float] = defaultdict(float)
     for transfer in transfers:
         if transfer.bytes == 0 or not transfer.timed:
             continue
         memory = target_memory(target, transfer.memory, layer)
-        burst = memory.burst_length
-        moved: float = transfer.groups * ceil_to(ceil(transfer.bytes / transfer.groups), burst)
-        if transfer.run:
-            moved = max(moved, transfer.bytes * burst / min(burst, transfer.run))
-        times[memory.name] += moved / memory.bandwidth
+        times[memory.name] += transfer.moved / memory.bandwidth
     return {memory: ceil(time) for memory, time in times.items()}
 
 
-def block_memory_cycles(op: ComputeOp, geometry: BlockGeometry, window: Window, target: Target, layer: str) -> float:
-    """`block_transfer_cycles` of a lowered command, with its IFM and OFM memories and element sizes."""
-    ifm, ofm = op.ifm, op.ofm
-    return block_transfer_cycles(
-        command_shape(op), geometry, target,
-        (target_memory(target, ifm.region.data, layer), ifm.element_type.bits // 8),
-        (target_memory(target, ofm.region.data, layer), ofm.element_type.bits // 8),
-    )
-
-
-def block_transfer_cycles(
-    shape: CommandShape, geometry: BlockGeometry, target: Target,
-    source: tuple[Memory, int], destination: tuple[Memory, int],
-) -> float:
-    """Cycles to fetch one IFM block and write one OFM block, latencies included.
-
-    `source` and `destination` are (memory, bytes per element) of the IFM and
-    OFM. The IFM block is the box one OFM block needs,
-    `depth_first_ifm_depth_step` channels deep at most (the depth the NPU
-    fetches at a time).
-    """
-    window = shape.window
-    height, width, depth = geometry.block
-    rows = (min(height, geometry.ofm[0]) - 1) * window.strides[0] + window.dilations[0] * (window.kernel[0] - 1) + 1
-    cols = (min(width, geometry.ofm[1]) - 1) * window.strides[1] + window.dilations[1] * (window.kernel[1] - 1) + 1
-    fetched = shape.ifm[3] if shape.kind in DEPTH_SUMMING else depth
-    ifm_bytes = rows * cols * min(fetched, target.throughput.depth_first_ifm_depth_step) * source[1]
-    ofm_bytes = min(height, geometry.ofm[0]) * min(width, geometry.ofm[1]) * min(depth, geometry.ofm[2]) * destination[1]
-    return (
-        source[0].read_latency + ifm_bytes / source[0].bandwidth
-        + destination[0].write_latency + ofm_bytes / destination[0].bandwidth
-    )
+def command_memory(
+    op: ComputeOp, geometry: BlockGeometry, target: Target, roles: BufferRoles, layer: str
+) -> CommandMemory:
+    """The `CommandMemory` of a lowered command (`block_memory.block_memory`)."""
+    scales = None
+    if isinstance(op, (WeightedOp, FullyConnectedOp)):
+        table = op.scale_bias
+        scales = ScaleTable(table.size.data, target_memory(target, table.region.data, layer))
+    ifms = [roles.placed(fm, target, layer) for fm in _ifms(op)]
+    return block_memory(command_shape(op), geometry, target, ifms, roles.placed(op.ofm, target, layer), scales)
 
 
 def dma_time(op: DmaOp, target: Target, layer: str) -> AccessTime:
-    """A DMA copy: bytes over the slower memory's bandwidth, plus the source's read latency."""
+    """A DMA copy (`copy_time`) of its bytes between its memories."""
     source = target_memory(target, op.src.region.data, layer)
-    destination = target_memory(target, op.dst.region.data, layer)
-    bandwidth = min(source.bandwidth, destination.bandwidth)
-    return AccessTime(op.src.size.data / bandwidth, source.read_latency)
+    return copy_time(op.src.size.data, source, target_memory(target, op.dst.region.data, layer))
+
+
+def copy_time(size: int, source: Memory, destination: Memory) -> AccessTime:
+    """Copying `size` bytes: over the slower memory's bandwidth, plus the source's read latency."""
+    return AccessTime(size / min(source.bandwidth, destination.bandwidth), source.read_latency)
 
 
 def dma_bound(op: DmaOp, target: Target, layer: str) -> str:

@@ -106,6 +106,24 @@ class ShramBanks:
 
 
 @dataclass(frozen=True)
+class FeatureMapAccess:
+    """How the NPU stores feature maps and moves them in bursts, for the cost model's memory traffic.
+
+    Feature maps only NPU commands touch are stored in bricks of
+    `brick_depth` channels (Ethos-U's NHCWB16: the depth rounds up to a whole
+    brick, and a block row of bricks is one contiguous run); the model's
+    inputs and outputs, and what the host or a CPU operation touches, are
+    plain NHWC. A plain OFM block deeper than `write_burst_channels` (or not
+    spanning the whole depth) is written at most `write_burst_channels`
+    channels per core, and at most `write_burst_max_bytes`, per burst.
+    """
+
+    brick_depth: int
+    write_burst_channels: int
+    write_burst_max_bytes: int
+
+
+@dataclass(frozen=True)
 class EthosU:
     """What an Ethos-U register command stream needs to know of its accelerator.
 
@@ -215,10 +233,12 @@ class Throughput:
     per-block memory latency is spread. `kernel_first_ifm_block_depth` is
     the IFM block depth (8-bit data) a kernel-first convolution keeps in the
     shared buffer (a depth-first one keeps `depth_first_ifm_depth_step`).
-    Defaults (when a target file omits
+    `scale_bytes_per_read_latency`: a block's scale/bias records (one per OFM
+    channel of the block) take one read latency of their memory per this
+    many bytes. Defaults (when a target file omits
     them) leave the model as it was: activation and max pool at
     `output_elements_per_cycle`, no slice minimum, one stage, kernel-first
-    IFM blocks as deep as depth-first ones.
+    IFM blocks as deep as depth-first ones, no scale/bias latency.
     """
 
     macs_per_cycle: int
@@ -235,6 +255,7 @@ class Throughput:
     depth_slice_min_cycles: int = 0
     block_pipeline_stages: int = 1
     kernel_first_ifm_block_depth: int = 0
+    scale_bytes_per_read_latency: int = 0
 
 
 @dataclass(frozen=True)
@@ -277,7 +298,8 @@ class Target:
     command, output channels dealt to them alternately (each core reads its
     own weight and scale/bias stream). `weight_encoding` is one of
     `WEIGHT_ENCODINGS`: how npu-lower stores weights and scale/bias
-    tables. `ethos_u` holds the command-stream facts of an Ethos-U
+    tables. `feature_map_access` is how feature maps are laid out and moved
+    in bursts (None: every transfer moves whole bursts). `ethos_u` holds the command-stream facts of an Ethos-U
     accelerator (None for other NPUs). Operator kinds absent from
     `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
@@ -308,6 +330,7 @@ class Target:
     shram: ShramBanks
     cores: int
     weight_encoding: str
+    feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
 
     def memory(self, name: str) -> Memory:

@@ -26,6 +26,7 @@ from npuc.targets.description import (
     WEIGHT_ENCODINGS,
     BlockShape,
     EthosU,
+    FeatureMapAccess,
     FeatureMapLimit,
     KernelRule,
     Memory,
@@ -60,6 +61,7 @@ class Accelerator:
     shram: ShramBanks
     cores: int
     weight_encoding: str
+    feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
 
 
@@ -146,6 +148,7 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         shram=read_shram_banks(reader.sub("shram")) if reader.has("shram") else ShramBanks(),
         cores=reader.integer("cores", minimum=1) if reader.has("cores") else 1,
         weight_encoding=reader.choice("weight_encoding", WEIGHT_ENCODINGS) if reader.has("weight_encoding") else "raw",
+        feature_map_access=read_feature_map_access(reader.sub("feature_maps")) if reader.has("feature_maps") else None,
         ethos_u=read_ethos_u(reader.sub("ethos_u")) if reader.has("ethos_u") else None,
     )
 
@@ -228,6 +231,9 @@ def read_throughput(reader: TableReader) -> Throughput:
             "kernel_first_ifm_block_depth" if reader.has("kernel_first_ifm_block_depth") else "depth_first_ifm_depth_step",
             minimum=1,
         ),
+        scale_bytes_per_read_latency=_integer_or(
+            reader, "scale_bytes_per_read_latency", Throughput.scale_bytes_per_read_latency
+        ),
     )
     reader.done()
     return throughput
@@ -280,6 +286,17 @@ def read_shram_banks(reader: TableReader) -> ShramBanks:
     banks = ShramBanks(**values)
     reader.done()
     return banks
+
+
+def read_feature_map_access(reader: TableReader) -> FeatureMapAccess:
+    """The `[feature_maps]` table: brick depth and write bursts of feature maps (see `FeatureMapAccess`)."""
+    access = FeatureMapAccess(
+        brick_depth=reader.integer("brick_depth", minimum=1),
+        write_burst_channels=reader.integer("write_burst_channels", minimum=1),
+        write_burst_max_bytes=reader.integer("write_burst_max_bytes", minimum=1),
+    )
+    reader.done()
+    return access
 
 
 def read_ethos_u(reader: TableReader) -> EthosU:

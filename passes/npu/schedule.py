@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -34,8 +34,10 @@ from npuc.backend.planning import (
     scratch_name,
     set_arg_attribute,
     target_or_fail,
+    tensor_hwc,
 )
-from npuc.dialects.common import LAYER_ATTR
+from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
+from npuc.dialects.common import LAYER_ATTR, array_values
 from npuc.dialects.npu import (
     BLOCK_ATTR,
     MEMORY_ATTR,
@@ -43,7 +45,12 @@ from npuc.dialects.npu import (
     SCRATCH_MEMORY_ATTR,
     StageOp,
 )
-from npuc.dialects.quantized import ConstantOp, DequantizeOp, quant_type
+from npuc.dialects.quantized import (
+    ConstantOp,
+    DequantizeOp,
+    FullyConnectedOp,
+    quant_type,
+)
 from npuc.ir import arg_attributes
 from npuc.targets import Memory, Target
 
@@ -68,10 +75,13 @@ class SchedulePass(ModulePass):
     npu-allocate's own allocator, `fits`, so npu-allocate never fails
     because of them):
     1. the constant weights of every NPU conv, depthwise conv or fully
-       connected op are copied into the staging memory by an `npu.stage` op
-       (carrying the consumer's `layer`) right before the consumer, which
-       reads the copy (`stage_weights_that_fit`); weights that do not fit
-       are read where they are stored;
+       connected op, with its scale/bias table, are copied into the staging
+       memory by `npu.stage` ops (carrying the consumer's `layer`) right
+       before the consumer, which reads the copies (`stage_weights_that_fit`); weights that do not fit
+       are read where they are stored, and so are those of a fully
+       connected op whose OFM is one block position: it reads its weights
+       once, so a copy would only add its time (Vela's weight-buffering
+       rule, `reads_weights_once`);
     2. each stage moves before the NPU op preceding its consumer, so the
        copy overlaps that op's compute (double buffering, `hoist_stage`);
     3. feature maps that only NPU commands write and read move from the
@@ -115,14 +125,27 @@ def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
     consumers = [
         op for op in layer_ops(func)
         if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
+        and not reads_weights_once(op)
     ]
-    stages: dict[Operation, StageOp] = {}
+    stages: dict[Operation, list[StageOp]] = {}
     place_all_or_each(
         consumers,
         place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
-        unplace=lambda op: unstage(stages.pop(op)),
+        unplace=lambda op: unstage_all(stages.pop(op)),
         fits_now=lambda: fits(buffers(func, target)[0], staging, target.alignment),
     )
+
+
+def reads_weights_once(op: Operation) -> bool:
+    """Whether `op` is a fully connected op whose OFM is one block position (height and width within its
+    `npu.block`): it reads its weights once, so Vela (Regor's ProposeWeightBuffering) leaves them in place."""
+    if not isinstance(op, FullyConnectedOp):
+        return False
+    block = require(op, BLOCK_ATTR, "npu-tile", SchedulePass.name)
+    assert isinstance(block, DenseArrayBase)
+    height, width, _ = tensor_hwc(op.results[0])
+    block_height, block_width, _ = array_values(block)
+    return height <= block_height and width <= block_width
 
 
 def place_all_or_each(
@@ -142,6 +165,12 @@ def place_all_or_each(
         place(candidate)
         if not fits_now():
             unplace(candidate)
+
+
+def unstage_all(stages: list[StageOp]) -> None:
+    """Remove every stage of `stages` (`unstage`)."""
+    for stage in stages:
+        unstage(stage)
 
 
 def unstage(stage: StageOp) -> None:
@@ -253,18 +282,25 @@ def check_topological(func: FuncOp) -> None:
         defined.update(op.results)
 
 
-def stage_weights(op: Operation, staging_memory: str) -> StageOp:
-    """Insert `npu.stage` of `op`'s (constant) weights right before `op`; `op` reads it.
+def stage_weights(op: Operation, staging_memory: str) -> list[StageOp]:
+    """Insert an `npu.stage` of `op`'s constant weights, and of its constant bias (the scale/bias
+    table), right before `op`; `op` reads the copies. Vela buffers the two together, so the
+    table's per-block fetch pays the staging memory's latency, not the stored one's.
 
-    Returns the stage, its `npu.memory` set.
+    Returns the stages, their `npu.memory` set.
     """
-    stage = StageOp(op.operands[1], staging_memory)
-    if LAYER_ATTR in op.attributes:
-        stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
-    stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
-    Rewriter.insert_op(stage, InsertPoint.before(op))
-    op.operands[1] = stage.output
-    return stage
+    stages = []
+    for operand in (BIAS_OPERAND, WEIGHTS_OPERAND):
+        if not isinstance(op.operands[operand].owner, ConstantOp):
+            continue
+        stage = StageOp(op.operands[operand], staging_memory)
+        if LAYER_ATTR in op.attributes:
+            stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
+        stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
+        Rewriter.insert_op(stage, InsertPoint.before(op))
+        op.operands[operand] = stage.output
+        stages.append(stage)
+    return stages
 
 
 def assign_memories(func: FuncOp, target: Target) -> None:

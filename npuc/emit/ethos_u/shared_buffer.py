@@ -26,15 +26,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
+from npuc.cost import ifm_blocks
 from npuc.cost.compute import (
     AVG_POOL,
-    DEPTH_SUMMING,
     ELEMENTWISE,
     MAX_POOL,
     CommandShape,
 )
 from npuc.cost.geometry import ceil_to
-from npuc.emit.ethos_u.weights import Traversal, ifm_block_depth
+from npuc.cost.ifm_blocks import UBLOCK_BITS, ifm_block
+from npuc.emit.ethos_u.weights import Traversal
 from npuc.targets import Target
 
 ACCUMULATOR_BITS = 32
@@ -45,10 +46,6 @@ WIDE_ACCUMULATOR_BITS = 40
 
 WIDE_ACCUMULATOR_IFM_BITS = 16
 """The IFM width whose products accumulate in `WIDE_ACCUMULATOR_BITS`."""
-
-UBLOCK_BITS = 8
-"""Element width the IFM micro-block depth is given for: wider elements round to proportionally fewer channels."""
-
 
 @dataclass(frozen=True)
 class ShramLayout:
@@ -67,24 +64,8 @@ def wide_accumulators(shape: CommandShape) -> bool:
 
 
 def ifm_depth(shape: CommandShape, block_depth: int, traversal: Traversal, target: Target) -> int:
-    """IFM channels of one IFM block: the OFM block's for per-channel commands; for a command
-    summing over the IFM depth, the traversal's IFM block (`weights.ifm_block_depth`) within the
-    IFM depth, rounded up to the IFM micro-block (in channels of the IFM's width)."""
-    if shape.kind not in DEPTH_SUMMING:
-        return block_depth
-    step = ifm_block_depth(traversal, shape.ifm_bits, target)
-    granule = max(1, target.ifm_ublock.depth * UBLOCK_BITS // shape.ifm_bits)
-    return ceil_to(min(shape.ifm[3], step), granule)
-
-
-def ifm_block(shape: CommandShape, block: tuple[int, int, int], depth: int, target: Target) -> tuple[int, int, int]:
-    """The IFM block ([h, w, c]) that feeds OFM block `block`: its kernel halo limited to one
-    sub-kernel, rounded up to the OFM micro-block; `depth` channels (`ifm_depth`)."""
-    window, ublock = shape.window, target.ofm_ublock
-    kernel = [min(k, limit) for k, limit in zip(window.dilated_kernel, target.sub_kernel_max)]
-    height = ceil_to((block[0] - 1) * window.strides[0] + kernel[0], ublock.height)
-    width = ceil_to((block[1] - 1) * window.strides[1] + kernel[1], ublock.width)
-    return height, width, depth
+    """IFM channels of one IFM block of a command walking its kernel in `traversal` (`ifm_blocks.ifm_depth`)."""
+    return ifm_blocks.ifm_depth(shape, block_depth, traversal == Traversal.PART_KERNEL_FIRST, target)
 
 
 def layout(

@@ -65,6 +65,7 @@ from ethosu import mlw_codec
 
 from npuc.cost.compute import STEP_BITS, kernel_first
 from npuc.cost.geometry import ceil_to
+from npuc.cost.ifm_blocks import ifm_block_depth
 from npuc.emit.ethos_u.scales import scale_bias_records
 from npuc.targets import Target
 
@@ -88,14 +89,6 @@ def choose_traversal(kind: str, ifm_depth: int, kernel_elements: int, ifm_bits: 
     if kind == CONV2D and kernel_first(ifm_depth, kernel_elements, ifm_bits, target.throughput):
         return Traversal.PART_KERNEL_FIRST
     return Traversal.DEPTH_FIRST
-
-
-def ifm_block_depth(traversal: Traversal, ifm_bits: int, target: Target) -> int:
-    """IFM channels per IFM block of the brick order (see the module docstring)."""
-    widest = target.throughput.depth_first_ifm_depth_step * STEP_BITS // ifm_bits
-    if traversal == Traversal.PART_KERNEL_FIRST:
-        return min(target.throughput.kernel_first_ifm_block_depth, widest)
-    return widest
 
 
 def kernel_element_padding(kind: str, traversal: Traversal, ifm_bits: int, target: Target) -> int:
@@ -128,7 +121,7 @@ def brick_order(
     part_kernel = traversal == Traversal.PART_KERNEL_FIRST
     ofm_ublock = target.ofm_ublock.depth
     ifm_ublock = 1 if depthwise else target.ifm_ublock.depth
-    ifm_block = ifm_depth if depthwise else ifm_block_depth(traversal, ifm_bits, target)
+    ifm_block = ifm_depth if depthwise else ifm_block_depth(part_kernel, ifm_bits, target)
     padding = kernel_element_padding(kind, traversal, ifm_bits, target)
     sub_height = target.sub_kernel_max[0] // dilation[0]
     sub_width = target.sub_kernel_max[1] // dilation[1]

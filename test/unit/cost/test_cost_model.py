@@ -52,8 +52,9 @@ def test_depthwise_has_no_ifm_depth_term():
     cost = estimate(program(conv("d", (1, 16, 16, 32), 32, kernel=3, kind="depthwise_conv2d")), TARGET)
     # 16x16x32 outputs x 12 kernel steps / 16 depthwise MACs per cycle, + the
     # write-back of the last 16x8x8 block at 2 elements/cycle, + one IFM block
-    # (18x10x8) and one OFM block in and out of the SRAM (latency 32 + 32, 8 bytes/cycle).
-    block_memory = 32 + 18 * 10 * 8 // 8 + 32 + 16 * 8 * 8 // 8
+    # (18x10x8, clipped to the 16 IFM rows) and one OFM block in and out of the
+    # SRAM (latency 32 + 32, 8 bytes/cycle).
+    block_memory = 32 + 16 * 10 * 8 // 8 + 32 + 16 * 8 * 8 // 8
     assert cost.commands[0].compute_cycles == 16 * 16 * 32 * 12 // 16 + 16 * 8 * 8 // 2 + block_memory
     assert cost.commands[0].macs == 16 * 16 * 32 * 9
 
@@ -83,11 +84,14 @@ def test_tiny_command_is_latency_bound():
 
 
 def test_weights_are_streamed_once_per_block_position():
+    # The IFM of a convolution is read once per OFM block, depth blocks
+    # included (two 8-deep blocks of 16 channels); the weights once per
+    # height/width block position.
     one_position = estimate(program(conv("c", (1, 16, 8, 16), 16, block=(16, 8, 8))), TARGET)
     four_positions = estimate(program(conv("c", (1, 32, 16, 16), 16, block=(16, 8, 8))), TARGET)
     weights = 16 * 16
-    assert one_position.commands[0].bytes_read["sram"] == 16 * 8 * 16 + weights
-    assert four_positions.commands[0].bytes_read["sram"] == 32 * 16 * 16 + 4 * weights
+    assert one_position.commands[0].bytes_read["sram"] == 2 * 16 * 8 * 16 + weights
+    assert four_positions.commands[0].bytes_read["sram"] == 2 * 32 * 16 * 16 + 4 * weights
 
 
 def test_dma_overlaps_the_preceding_compute_command():
@@ -224,18 +228,20 @@ def test_small_elementwise_pays_its_share_of_the_memory_latency():
 
 
 def test_model_input_with_shallow_depth_reads_a_burst_per_micro_block_deep_run():
-    # A 1-channel model input is fetched 8 channels (the IFM micro-block
-    # depth) per pixel: each 8-byte run costs a whole 32-byte SRAM burst.
-    # Other feature maps are read in whole bursts (Vela's brick format).
+    # A 1-channel model input (plain NHWC) is fetched 8 channels (the IFM
+    # micro-block depth) per pixel: each 8-byte run costs a whole 32-byte SRAM
+    # burst. A feature map only NPU commands touch is stored in bricks of 16
+    # channels (Vela's NHCWB16): it reads 16 stored channels per pixel, in
+    # whole bursts.
     command = conv("c", (1, 32, 32, 1), 16, kernel=3)
     interface = f'npu.input {{tensor = "x", fm = {fm("sram", 0, (1, 32, 32, 1))}}}'
-    plain = estimate(program(command), TARGET).commands[0]
+    bricked = estimate(program(command), TARGET).commands[0]
     model_input = estimate(program(interface, command), TARGET).commands[0]
-    assert model_input.bytes_read == plain.bytes_read
-    ifm_bytes = plain.bytes_read["sram"] - 8 * 144  # weights: 144 bytes per block position (8)
-    weights_moved = 8 * 160  # each read rounded up to whole bursts
+    weights = 8 * 144  # 144 bytes per block position (8)
+    ifm_bytes = model_input.bytes_read["sram"] - weights
+    assert bricked.bytes_read["sram"] - weights == 16 * ifm_bytes
     ofm_bytes = 32 * 32 * 16
-    assert model_input.access_cycles["sram"] == -(-(ifm_bytes * 32 // 8 + weights_moved + ofm_bytes) // 8)
+    assert model_input.access_cycles["sram"] == -(-(ifm_bytes * 32 // 8 + weights + ofm_bytes) // 8)
 
 
 CONV_FC = """

@@ -28,7 +28,7 @@ from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.dialects.common import UNIT_WINDOW, Window
 from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
-from npuc.dialects.quantized import ConstantOp
+from npuc.dialects.quantized import ConstantOp, Conv2dOp, FullyConnectedOp
 from npuc.ir import arg_attributes
 from npuc.passes.npu.allocate import AllocatePass, allocate_module
 from npuc.passes.npu.legalize import LegalizePass
@@ -50,6 +50,20 @@ def weights(shape: str) -> str:
 
 
 WINDOW = 'dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"'
+
+CONV_PAIR = f"""
+func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x8x8x8xf32> {{
+  %q = quantized.quantize %x : tensor<1x8x8x3xf32> -> {act("1x8x8x3")}
+  %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> {weights("8x3x3x3")}
+  %b = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %q, %w, %b {{layer = "first", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "relu"}} : ({act("1x8x8x3")}, {weights("8x3x3x3")}, tensor<8xi32>) -> {act("1x8x8x8")}
+  %w2 = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> {weights("8x1x1x8")}
+  %b2 = quantized.constant dense<0> : tensor<8xi32>
+  %d = quantized.conv2d %c, %w2, %b2 {{layer = "second", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({act("1x8x8x8")}, {weights("8x1x1x8")}, tensor<8xi32>) -> {act("1x8x8x8")}
+  %y = quantized.dequantize %d : {act("1x8x8x8")} -> tensor<1x8x8x8xf32>
+  func.return %y : tensor<1x8x8x8xf32>
+}}
+"""
 
 CHAIN = f"""
 func.func @main(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {{
@@ -183,14 +197,30 @@ def test_blocks_must_fit_the_shared_buffer_in_banks():
     assert not fits_shram(command, (8, 10, 32), TARGET)
 
 
-def test_schedule_stages_each_npu_weights_before_the_previous_npu_op():
+def test_schedule_stages_weights_and_scale_bias_of_each_npu_layer():
     module = run(parse(CHAIN), PIPELINE[:3])
     ops = list(module.body.block.first_op.body.block.ops)
     stages = [i for i, op in enumerate(ops) if isinstance(op, StageOp)]
-    # conv has no NPU op before it; fc's copy overlaps the pool (double buffering).
-    assert [ops[i + 1].attributes["layer"].data for i in stages] == ["conv", "pool"]
-    assert ops[stages[0] + 1].operands[1] is ops[stages[0]].results[0]
-    assert layers_reading(ops, ops[stages[1]].results[0]) == ["fc"]
+    # conv has no NPU op before it: its bias (scale/bias table) and weights are
+    # copied right before it. fc's OFM is one block position: it reads its
+    # weights once, in place (Vela's rule), so nothing stages them.
+    assert [ops[i + 1].attributes["layer"].data for i in stages] == ["conv", "conv"]
+    conv = ops[stages[1] + 1]
+    assert conv.operands[2] is ops[stages[0]].results[0]
+    assert conv.operands[1] is ops[stages[1]].results[0]
+    fc = next(op for op in ops if isinstance(op, FullyConnectedOp))
+    assert not isinstance(fc.operands[1].owner, StageOp)
+
+
+def test_schedule_stages_weights_before_the_previous_npu_op():
+    module = run(parse(CONV_PAIR), PIPELINE[:3])
+    ops = list(module.body.block.first_op.body.block.ops)
+    stages = [i for i, op in enumerate(ops) if isinstance(op, StageOp)]
+    # first's copies come right before it; second's move before first, so they
+    # overlap its compute (double buffering).
+    assert [ops[i].attributes["layer"].data for i in stages] == ["first", "first", "second", "second"]
+    assert all(i < ops.index(next(op for op in ops if isinstance(op, Conv2dOp))) for i in stages)
+    assert layers_reading(ops, ops[stages[3]].results[0]) == ["second"]
 
 
 def memories_by_layer(module: ModuleOp) -> dict[str, str]:
@@ -211,10 +241,11 @@ def test_staging_memory_takes_feature_maps_only_while_they_fit():
     base = load_target("ethos-u65-256")
     module = run(parse(CHAIN), (LegalizePass(target=base.name), TilePass(target=base.name)))
     func = module.body.block.first_op
-    # Raw weights: room for the staged weights (fc 1280 B, conv 224 B) and the pool's 128 bytes,
-    # not for the conv's 512-byte map as well: the conv map falls back to the arena.
+    # Raw weights: room for the conv's staged weights (224 B) and scale/bias table (80 B) and the
+    # pool's 128 bytes, not for the conv's 512-byte map as well: the conv map falls back to the arena.
+    # (fc reads its weights in place: its OFM is one block position.)
     raw = replace(base, weight_encoding="raw")
-    small = replace(base.memory("sram"), size=1280 + 224 + 128)
+    small = replace(base.memory("sram"), size=224 + 80 + 128)
     target = replace(raw, memories=tuple(small if m.name == "sram" else m for m in base.memories))
     schedule(func, target)
     assert memories_by_layer(module) == {"conv": "dram", "pool": "sram", "flatten": "sram", "fc": "dram"}

@@ -113,7 +113,7 @@ def test_advice_names_top_layers_with_their_bound():
 
 @pytest.mark.parametrize("depth, block_depth, free", [(90, 8, 96), (90, 16, 96), (90, 64, 128), (96, 16, None)])
 def test_free_output_channels(depth, block_depth, free):
-    module = program(conv("wide", (1, 64, 64, 16), depth, kernel=3, block=(4, 4, block_depth)))
+    module = program(conv("wide", (1, 64, 64, 16), depth, kernel=3, block=(8, 8, block_depth)))
     report = build_report(estimate(module, TARGET), TARGET, module)
     assert report["layers"][0]["bound"] == "compute"
     lines = [line for line in report["advice"] if "output channels" in line]

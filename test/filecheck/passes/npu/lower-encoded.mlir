@@ -5,26 +5,28 @@
 // the weights constant holds the encoded weight streams, the bias constant
 // the 10-byte scale records (one per output channel, padded to 16 bytes),
 // per core. npu-schedule and npu-allocate size the buffers by the encoding,
-// so the staging DMA copies exactly the encoded bytes, and each command says
-// how its buffers hold the streams (`encoding`).
+// so the staging DMAs copy exactly the encoded bytes (the conv's scale
+// records and weights; the fully connected layer, one block position, reads
+// its own in place), and each command says how its buffers hold the streams
+// (`encoding`).
 // A conv over 4 IFM channels runs part-kernel first, the fully connected
 // layer depth first.
 
-// CHECK-LABEL: builtin.module attributes {npu.memory_usage = {sram = 704 : i64, flash = 512 : i64}, npu.target = "ethos-u55-128"}
+// CHECK-LABEL: builtin.module attributes {npu.memory_usage = {sram = 512 : i64, flash = 512 : i64}, npu.target = "ethos-u55-128"}
 // CHECK:       npu.constant {buffer = #npu.buf<flash, [[CW:[0-9]+]], 48>, value = {{.*}} : tensor<48xi8>}
 // CHECK-NEXT:  npu.constant {buffer = #npu.buf<flash, [[CB:[0-9]+]], 80>, value = {{.*}} : tensor<80xi8>}
 // CHECK-NEXT:  npu.constant {buffer = #npu.buf<flash, [[FW:[0-9]+]], 272>, value = {{.*}} : tensor<272xi8>}
 // CHECK-NEXT:  npu.constant {buffer = #npu.buf<flash, [[FB:[0-9]+]], 112>, value = {{.*}} : tensor<112xi8>}
-// CHECK:       npu.dma {layer = "conv", src = #npu.buf<flash, [[CW]], 48>, dst = #npu.buf<sram, [[SCW:[0-9]+]], 48>}
-// CHECK-NEXT:  npu.dma {layer = "fc", src = #npu.buf<flash, [[FW]], 272>, dst = #npu.buf<sram, [[SFW:[0-9]+]], 272>}
-// CHECK-NEXT:  npu.conv2d {layer = "conv", {{.*}}, weights = #npu.buf<sram, [[SCW]], 48>, scale_bias = #npu.buf<flash, [[CB]], 80>, encoding = #npu.encoded<part_kernel_first, weights [48], scales [80]>, kernel = array<i64: 1, 1>,
-// CHECK-NEXT:  npu.fully_connected {layer = "fc", {{.*}}, weights = #npu.buf<sram, [[SFW]], 272>, scale_bias = #npu.buf<flash, [[FB]], 112>, encoding = #npu.encoded<depth_first, weights [272], scales [112]>, act_min
+// CHECK:       npu.dma {layer = "conv", src = #npu.buf<flash, [[CB]], 80>, dst = #npu.buf<sram, [[SCB:[0-9]+]], 80>}
+// CHECK-NEXT:  npu.dma {layer = "conv", src = #npu.buf<flash, [[CW]], 48>, dst = #npu.buf<sram, [[SCW:[0-9]+]], 48>}
+// CHECK-NEXT:  npu.conv2d {layer = "conv", {{.*}}, weights = #npu.buf<sram, [[SCW]], 48>, scale_bias = #npu.buf<sram, [[SCB]], 80>, encoding = #npu.encoded<part_kernel_first, weights [48], scales [80]>, kernel = array<i64: 1, 1>,
+// CHECK-NEXT:  npu.fully_connected {layer = "fc", {{.*}}, weights = #npu.buf<flash, [[FW]], 272>, scale_bias = #npu.buf<flash, [[FB]], 112>, encoding = #npu.encoded<depth_first, weights [272], scales [112]>, act_min
 
 // Two cores: each has its own weight and scale stream (channels dealt
 // alternately), back to back in the two buffers.
 // TWO-CORES-LABEL: builtin.module attributes {{.*}}npu.target = "ethos-u65-512"}
-// TWO-CORES:       npu.conv2d {layer = "conv", {{.*}}, weights = #npu.buf<sram, {{[0-9]+}}, 64>, scale_bias = #npu.buf<dram, {{[0-9]+}}, 96>, encoding = #npu.encoded<part_kernel_first, weights [32, 32], scales [48, 48]>,
-// TWO-CORES-NEXT:  npu.fully_connected {layer = "fc", {{.*}}, weights = #npu.buf<sram, {{[0-9]+}}, 288>, scale_bias = #npu.buf<dram, {{[0-9]+}}, 128>, encoding = #npu.encoded<depth_first, weights [144, 144], scales [64, 64]>,
+// TWO-CORES:       npu.conv2d {layer = "conv", {{.*}}, weights = #npu.buf<sram, {{[0-9]+}}, 64>, scale_bias = #npu.buf<sram, {{[0-9]+}}, 96>, encoding = #npu.encoded<part_kernel_first, weights [32, 32], scales [48, 48]>,
+// TWO-CORES-NEXT:  npu.fully_connected {layer = "fc", {{.*}}, weights = #npu.buf<dram, {{[0-9]+}}, 288>, scale_bias = #npu.buf<dram, {{[0-9]+}}, 128>, encoding = #npu.encoded<depth_first, weights [144, 144], scales [64, 64]>,
 func.func @conv_fc(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>) -> tensor<1x10x!quantized.uniform<i8:f32, 0.125:3>> {
   %w = quantized.constant dense<[[[[1, -2, 3, -4]]], [[[5, -6, 7, -8]]], [[[1, 1, 1, 1]]], [[[2, 2, 2, 2]]], [[[3, 3, 3, 3]]], [[[4, 4, 4, 4]]], [[[5, 5, 5, 5]]], [[[6, 6, 6, 6]]]]> : tensor<8x1x1x4xi8> -> tensor<8x1x1x4x!quantized.uniform<i8:f32:0, {0.01:0, 0.02:0, 0.03:0, 0.04:0, 0.05:0, 0.06:0, 0.07:0, 0.08:0}>>
   %b = quantized.constant dense<[1, -2, 3, -4, 5, -6, 7, -8]> : tensor<8xi32>
@@ -41,8 +43,8 @@ func.func @conv_fc(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>) -> te
 // A 16x8 depthwise conv with an int64 bias: its records hold the 15-bit
 // scales of TFLite's int64 rescale (`wide`).
 
-// CHECK-LABEL: builtin.module attributes {npu.memory_usage = {sram = 1184 : i64, flash = 112 : i64}, npu.target = "ethos-u55-128"}
-// CHECK:       npu.depthwise_conv2d {layer = "dw", {{.*}}, weights = #npu.buf<sram, 1152, 32>, scale_bias = #npu.buf<flash, 0, 80>, encoding = #npu.encoded<depth_first, weights [32], scales [80], wide>,
+// CHECK-LABEL: builtin.module attributes {npu.memory_usage = {sram = 1264 : i64, flash = 112 : i64}, npu.target = "ethos-u55-128"}
+// CHECK:       npu.depthwise_conv2d {layer = "dw", {{.*}}, weights = #npu.buf<sram, 1232, 32>, scale_bias = #npu.buf<sram, 1152, 80>, encoding = #npu.encoded<depth_first, weights [32], scales [80], wide>,
 // TWO-CORES-LABEL: builtin.module attributes {{.*}}npu.target = "ethos-u65-512"}
 // TWO-CORES:       npu.depthwise_conv2d {layer = "dw", {{.*}}, encoding = #npu.encoded<depth_first, weights [{{[0-9]+}}, {{[0-9]+}}], scales [48, 48], wide>,
 func.func @depthwise16(%x: tensor<1x6x6x8x!quantized.uniform<i16:f32, 0.001:0>>) -> tensor<1x6x6x8x!quantized.uniform<i16:f32, 0.002:0>> {

@@ -1,25 +1,25 @@
 // RUN: npuc-opt %s --split-input-file -p npu-schedule | filecheck %s
 // RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="%S/Inputs/ethos-u65-256-raw.toml"}' | filecheck %s --check-prefix=DEDICATED
 
-// conv -> pool -> reshape -> fc: NPU weights are staged into SRAM, and the
-// consumer reads the staged copy; biases stay in flash. The conv's stage has
-// no earlier NPU op to overlap, so it stays right before the conv; the fc's
-// weights (and their constant) move before the pool, the NPU op before the fc,
-// so the copy runs while the pool computes (double buffering). The float argument and the host's dequantize result are host
+// conv -> pool -> reshape -> fc: the conv's weights and bias (its scale/bias
+// table) are staged into SRAM, and the conv reads the staged copies; the
+// stages have no earlier NPU op to overlap, so they stay right before the
+// conv. The fc's OFM is one block position: it reads its weights once, in
+// place in flash (Vela's rule), so they are not staged. The float argument and the host's dequantize result are host
 // memory; the host-written quantize result is in the arena.
 // CHECK-LABEL: func.func @conv_fc
 // CHECK-SAME:  (%{{.*}}: tensor<1x8x8x3xf32>)
 // CHECK:       %[[Q:.*]] = quantized.quantize %{{.*}} {npu.placement = "host", npu.memory = "sram"}
 // CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK:       %[[B:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
+// CHECK-NEXT:  %[[SB:.*]] = npu.stage %[[B]] to "sram" {layer = "conv", npu.memory = "sram"}
 // CHECK-NEXT:  %[[SW:.*]] = npu.stage %[[W]] to "sram" {layer = "conv", npu.memory = "sram"}
-// CHECK-NEXT:  %[[C:.*]] = quantized.conv2d %[[Q]], %[[SW]], %[[B]] {layer = "conv", {{.*}}, npu.memory = "sram",
-// CHECK-NEXT:  %[[FW:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
-// CHECK-NEXT:  %[[SFW:.*]] = npu.stage %[[FW]] to "sram" {layer = "fc", npu.memory = "sram"}
+// CHECK-NEXT:  %[[C:.*]] = quantized.conv2d %[[Q]], %[[SW]], %[[SB]] {layer = "conv", {{.*}}, npu.memory = "sram",
 // CHECK-NEXT:  %[[P:.*]] = quantized.max_pool2d %[[C]] {layer = "pool", {{.*}}, npu.memory = "sram",
 // CHECK-NEXT:  %[[R:.*]] = quantized.reshape %[[P]] {layer = "flatten", npu.placement = "npu", npu.memory = "sram"}
+// CHECK-NEXT:  %[[FW:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK-NEXT:  %[[FB:.*]] = quantized.constant {npu.memory = "flash"} dense<0>
-// CHECK-NEXT:  %[[F:.*]] = quantized.fully_connected %[[R]], %[[SFW]], %[[FB]] {layer = "fc", {{.*}}, npu.memory = "sram",
+// CHECK-NEXT:  %[[F:.*]] = quantized.fully_connected %[[R]], %[[FW]], %[[FB]] {layer = "fc", {{.*}}, npu.memory = "sram",
 // CHECK-NEXT:  quantized.dequantize %[[F]] {npu.placement = "host"} :
 // On ethos-u65-256 the arena is in DRAM and weights are staged into a 384 KiB
 // SRAM: the feature maps only NPU commands touch (conv, pool and the reshape
@@ -69,6 +69,7 @@ func.func @big(%x: tensor<1x80x80x1x!quantized.uniform<i8:f32, 0.02:0>>) -> tens
 // CHECK-LABEL: func.func @first_second
 // CHECK:       %[[W:.*]] = quantized.constant {npu.memory = "flash"} dense<1>
 // CHECK:       %[[S1:.*]] = npu.stage %[[W]] to "sram" {layer = "first", npu.memory = "sram"}
+// CHECK-NEXT:  npu.stage %{{.*}} to "sram" {layer = "second", npu.memory = "sram"}
 // CHECK-NEXT:  %[[S2:.*]] = npu.stage %[[W]] to "sram" {layer = "second", npu.memory = "sram"}
 // CHECK-NEXT:  %[[C1:.*]] = quantized.conv2d %{{.*}}, %[[S1]], %{{.*}} {layer = "first",
 // CHECK-NEXT:  quantized.conv2d %[[C1]], %[[S2]], %{{.*}} {layer = "second",
@@ -82,15 +83,15 @@ func.func @first_second(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.02:0>>) 
 
 // -----
 
-// 400 KiB of (raw) fully connected weights do not fit ethos-u65-256's 384 KiB
-// staging SRAM: they are not staged, the fc reads them from DRAM.
-// DEDICATED-LABEL: func.func @big(%{{.*}}: tensor<1x1024x
+// 400 KiB of (raw) 1x1 convolution weights do not fit ethos-u65-256's 384 KiB
+// staging SRAM: they are not staged, the conv reads them from DRAM.
+// DEDICATED-LABEL: func.func @big(%{{.*}}: tensor<1x4x4x1024x
 // DEDICATED:       %[[W:.*]] = quantized.constant {npu.memory = "dram"} dense<1>
 // DEDICATED-NOT:   npu.stage
-// DEDICATED:       quantized.fully_connected %{{.*}}, %[[W]], %{{.*}} {layer = "big",
-func.func @big(%x: tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>> {
-  %w = quantized.constant dense<1> : tensor<400x1024xi8> -> tensor<400x1024x!quantized.uniform<i8:f32, 0.01:0>>
+// DEDICATED:       quantized.conv2d %{{.*}}, %[[W]], %{{.*}} {layer = "big",
+func.func @big(%x: tensor<1x4x4x1024x!quantized.uniform<i8:f32, 0.02:0>>) -> tensor<1x4x4x400x!quantized.uniform<i8:f32, 0.5:0>> {
+  %w = quantized.constant dense<1> : tensor<400x1x1x1024xi8> -> tensor<400x1x1x1024x!quantized.uniform<i8:f32, 0.01:0>>
   %b = quantized.constant dense<0> : tensor<400xi32>
-  %f = quantized.fully_connected %x, %w, %b {layer = "big", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 400>, activation = "none"} : (tensor<1x1024x!quantized.uniform<i8:f32, 0.02:0>>, tensor<400x1024x!quantized.uniform<i8:f32, 0.01:0>>, tensor<400xi32>) -> tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>>
-  func.return %f : tensor<1x400x!quantized.uniform<i8:f32, 0.5:0>>
+  %c = quantized.conv2d %x, %w, %b {layer = "big", npu.placement = "npu", npu.block = array<i64: 2, 2, 16>, npu.stripe = array<i64: 4, 4, 400>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x1024x!quantized.uniform<i8:f32, 0.02:0>>, tensor<400x1x1x1024x!quantized.uniform<i8:f32, 0.01:0>>, tensor<400xi32>) -> tensor<1x4x4x400x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %c : tensor<1x4x4x400x!quantized.uniform<i8:f32, 0.5:0>>
 }

@@ -98,6 +98,7 @@ def test_constants_hold_velas_weight_streams_and_scale_records(case, target):
                  for op in module.ops if isinstance(op, npu.ConstantOp)}
     staged = {(op.dst.region.data, op.dst.offset.data): op.src for op in module.ops if isinstance(op, npu.DmaOp)}
     weights = staged.get((command.weights.region.data, command.weights.offset.data), command.weights)
+    records = staged.get((command.scale_bias.region.data, command.scale_bias.offset.data), command.scale_bias)
     vela_weights, vela_records = streams(command, layer_of(text, activation), description)
     assert constants[(weights.region.data, weights.offset.data)] == b"".join(vela_weights)
-    assert constants[(command.scale_bias.region.data, command.scale_bias.offset.data)] == b"".join(vela_records)
+    assert constants[(records.region.data, records.offset.data)] == b"".join(vela_records)

@@ -192,7 +192,7 @@ def test_segments_and_cpu_operations_run_in_turn_on_the_same_memories(target):
 def test_cpu_operations_split_the_program_into_segments():
     program = emit_program(lower(CPU_BETWEEN, "ethos-u55-128"))
     assert [[op.name for op in segment.commands] for segment in program.segments] == [
-        ["npu.dma", "npu.conv2d"], ["npu.elementwise"]
+        ["npu.dma", "npu.dma", "npu.conv2d"], ["npu.elementwise"]
     ]
     for segment in program.segments:
         assert decode_commands(list(segment.words))[-1].opcode is Cmd0.OP_STOP

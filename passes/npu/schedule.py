@@ -206,7 +206,8 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
         func.body.block.insert_op_before(op, ops[previous])
     if fits(buffers(func, target)[0], target.memory(stage.memory.data), target.alignment):
         return
-    for op, home in zip(moved, homes):
+    # Stage first: the constant's home may be the stage itself.
+    for op, home in reversed(list(zip(moved, homes))):
         assert home is not None, "the stage and its constant precede the op reading them"
         op.detach()
         func.body.block.insert_op_before(op, home)

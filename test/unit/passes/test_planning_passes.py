@@ -258,19 +258,20 @@ def test_staging_memory_takes_feature_maps_only_while_they_fit():
 def test_buffers_live_from_first_write_to_last_read():
     module = run(parse(CHAIN), PIPELINE[:3])
     found, _ = buffers(module.body.block.first_op, TARGET)
-    # Positions: 0 quantize (written by the host: live from -1), 1-2 constants, 3 stage, 4 conv,
-    # 5 constant, 6 stage, 7 pool, 8 reshape (shares the pool's buffer), 9 constant, 10 fc,
+    # Positions: 0 quantize (written by the host: live from -1), 1-2 constants, 3-4 stages (the
+    # conv's scale/bias table, then its weights), 5 conv, 6 pool, 7 reshape (shares the pool's
+    # buffer), 8-9 constants (fc reads its weights in place: one block position), 10 fc,
     # 11 dequantize (the host reads fc's result after the program: live to the end), 12 return.
     # Constants live for the whole program; a stage's copy from its position.
     assert found == [
-        Buffer("quantized.quantize@0", "sram", 192, -1, 4),
+        Buffer("quantized.quantize@0", "sram", 192, -1, 5),
         Buffer("quantized.constant@1", "flash", 112, -1, 12),
         Buffer("quantized.constant@2", "flash", 80, -1, 12),
-        Buffer("conv@3", "sram", 112, 3, 4),
-        Buffer("conv@4", "sram", 512, 4, 7),
-        Buffer("quantized.constant@5", "flash", 272, -1, 12),
-        Buffer("fc@6", "sram", 272, 6, 10),
-        Buffer("pool@7", "sram", 128, 7, 10),
+        Buffer("conv@3", "sram", 80, 3, 5),
+        Buffer("conv@4", "sram", 112, 4, 5),
+        Buffer("conv@5", "sram", 512, 5, 6),
+        Buffer("pool@6", "sram", 128, 6, 10),
+        Buffer("quantized.constant@8", "flash", 272, -1, 12),
         Buffer("quantized.constant@9", "flash", 112, -1, 12),
         Buffer("fc@10", "sram", 10, 10, 12),
     ]
@@ -299,14 +300,17 @@ def test_concat_inputs_share_one_buffer_and_an_unused_argument_lives_before_the_
     module = run(parse(text), PIPELINE[:3])
     found, holder = buffers(module.body.block.first_op, TARGET)
     sram = [buffer for buffer in found if buffer.memory == "sram"]
-    # c1's and c2's weights are staged at 2 and 4; c1 (at 5) writes the concat's buffer first,
-    # c2 (at 7) writes into it too, and the result lives to the return (9).
+    # c1's scale/bias table and weights are staged at 2-3, c2's at 5 and 7 (hoisted before c1:
+    # double buffering); c1 (at 8) writes the concat's buffer first, c2 (at 9) writes into it
+    # too, and the result lives to the return (11).
     assert sram == [
-        Buffer("arg0", "sram", 128, -1, 7),
+        Buffer("arg0", "sram", 128, -1, 9),
         Buffer("arg1", "sram", 128, -1, -1),
-        Buffer("c1@2", "sram", 48, 2, 5),
-        Buffer("c2@4", "sram", 32, 4, 7),
-        Buffer("cat@5", "sram", 192, 5, 9),
+        Buffer("c1@2", "sram", 80, 2, 8),
+        Buffer("c1@3", "sram", 48, 3, 8),
+        Buffer("c2@5", "sram", 48, 5, 9),
+        Buffer("c2@7", "sram", 32, 7, 9),
+        Buffer("cat@8", "sram", 192, 8, 11),
     ]
     layers = ops_by_layer(module)
     assert holder[layers["c1"].results[0]] is holder[layers["c2"].results[0]] is holder[layers["cat"].results[0]]

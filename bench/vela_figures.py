@@ -33,6 +33,7 @@ from unit.cost.test_vela_agreement import CONFIGS, FIGURES, NETWORKS, models  # 
 from vela_compare import SHARED, vela_layers  # noqa: E402
 
 from npuc.api import analyze_model  # noqa: E402
+
 from support.paths import MODELS  # noqa: E402
 
 SYSTEMS_INI = ROOT / "npuc" / "targets" / "data" / "systems.ini"

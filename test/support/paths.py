@@ -13,3 +13,6 @@ TFLITE_MODELS = TEST / "tflite_models"
 
 FILECHECK = TEST / "filecheck"
 """The lit/FileCheck suite."""
+
+MODELS = TEST / "models"
+"""Whole networks as test data (`models/README.md`: where they come from)."""

@@ -9,7 +9,8 @@ Writes `test/unit/cost/data/vela_5_2_cycles.json`, which
   own `vela.ini`);
 - `networks`: per shared model committed in `test/models` and per config,
   Vela's network total and its per-layer rows matched to npuc's layers as
-  `vela_compare.py` matches them (name, TFLite operator, cycles), copied
+  `vela_compare.py` matches them (name, the kind `vela_compare.KINDS` gives
+  the TFLite operator or null, cycles), copied
   from `../shared/bench/vela_baseline.json` (Vela 5.2.0 with its own
   `vela.ini`, the settings `vela_compare.py` uses).
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT / "test"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from unit.cost.test_vela_agreement import CONFIGS, FIGURES, NETWORKS, models  # noqa: E402
-from vela_compare import SHARED, vela_layers  # noqa: E402
+from vela_compare import KINDS, SHARED, vela_layers  # noqa: E402
 
 from npuc.api import analyze_model  # noqa: E402
 
@@ -63,7 +64,10 @@ def network_figures() -> dict[str, dict[str, dict]]:
             layers = {layer.layer for layer in analyze_model(MODELS / f"{name}.tflite", CONFIGS[config]).cost.layers}
             figures[name][config] = {
                 "total": int(vela["summary"]["cycles_total"]),
-                "layers": [list(row) for row in vela_layers(vela["layers"], layers)],
+                "layers": [
+                    [layer, KINDS.get(operator), cycles]
+                    for layer, operator, cycles in vela_layers(vela["layers"], layers)
+                ],
             }
     return figures
 

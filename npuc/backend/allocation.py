@@ -16,7 +16,7 @@ import numpy as np
 
 from npuc.errors import AllocationError
 
-__all__ = ["LiveRange", "allocate", "arena_size", "check_placement", "fits"]
+__all__ = ["LiveRange", "allocate", "arena_size", "check_placement", "fits", "peak_live_bytes"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,33 @@ def fits(ranges: Iterable[LiveRange], alignment: int, capacity: int) -> bool:
 def arena_size(ranges: Iterable[LiveRange], offsets: Mapping[str, int]) -> int:
     """Bytes a placement spans: the largest `offset + size` over all buffers (0 if none)."""
     return max((offsets[r.name] + r.size for r in ranges), default=0)
+
+
+def peak_live_bytes(ranges: Iterable[LiveRange], alignment: int) -> int:
+    """The lower bound on any placement's arena: the most bytes live at one schedule position.
+
+    The buffers live at one position are pairwise live at the same time, so they
+    occupy disjoint byte intervals; each starts at an aligned offset, so every
+    one but the highest is followed by at least its size rounded up to
+    `alignment`. At a position the bound is therefore the sum of the live
+    buffers' aligned sizes less the largest rounding among them (the highest
+    buffer needs only its own bytes), and the bound is its maximum over all
+    positions.
+    """
+    ranges = _validated(ranges, alignment)
+    if not ranges:
+        return 0
+    first = min(r.start for r in ranges)
+    positions = max(r.end for r in ranges) - first + 1
+    aligned_live = np.zeros(positions + 1, dtype=np.int64)
+    largest_rounding = np.zeros(positions, dtype=np.int64)
+    for r in ranges:
+        aligned = _align_up(r.size, alignment)
+        aligned_live[r.start - first] += aligned
+        aligned_live[r.end - first + 1] -= aligned
+        live = largest_rounding[r.start - first : r.end - first + 1]
+        np.maximum(live, aligned - r.size, out=live)
+    return int((np.cumsum(aligned_live[:-1]) - largest_rounding).max())
 
 
 def check_placement(

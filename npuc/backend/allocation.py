@@ -42,30 +42,30 @@ def allocate(
 ) -> dict[str, int]:
     """Assign each buffer an aligned byte offset; live-overlapping buffers never overlap.
 
-    Buffers are placed by decreasing size (ties by name, so the result is
-    deterministic); each goes at the lowest aligned offset that fits between
-    the already placed buffers whose live ranges intersect its own. Raises
+    First fit (each buffer at the lowest aligned offset between the already
+    placed buffers whose live ranges intersect its own) in a few orders (by
+    decreasing size, as TFLite Micro's greedy planner; by size with later
+    buffers first; by the bytes a buffer conflicts with), keeping the smallest
+    arena; if that is above `peak_live_bytes`, a bounded search
+    (`_search_placement`) looks for a smaller one. Stops as soon as an arena
+    reaches the bound. Deterministic: ties go by name. Raises
     `AllocationError` if the resulting arena exceeds `capacity` bytes of
     `memory`.
     """
-    ranges = _validated(ranges, alignment)
-    order = sorted(ranges, key=lambda r: (-r.size, r.name))
-    starts = np.array([r.start for r in order], dtype=np.int64)
-    ends = np.array([r.end for r in order], dtype=np.int64)
-    sizes = np.array([r.size for r in order], dtype=np.int64)
-    offsets = np.zeros_like(sizes)
+    ranges = sorted(_validated(ranges, alignment), key=lambda r: r.name)
+    buffers = _Buffers(ranges, alignment)
+    bound = peak_live_bytes(ranges, alignment)
+    best = buffers.first_fit(buffers.orders()[0])
+    for order in buffers.orders()[1:]:
+        if buffers.arena(best) <= bound:
+            break
+        offsets = buffers.first_fit(order)
+        if buffers.arena(offsets) < buffers.arena(best):
+            best = offsets
+    if buffers.arena(best) > bound:
+        best = _search_placement(buffers, best, bound)
 
-    for index, buffer in enumerate(order):
-        conflicting = np.nonzero((starts[:index] <= buffer.end) & (ends[:index] >= buffer.start))[0]
-        candidate = 0
-        # By offset; the order of equal offsets does not matter: the candidate moves past all of them.
-        for other in conflicting[np.argsort(offsets[conflicting])]:
-            if candidate + buffer.size <= offsets[other]:
-                break
-            candidate = max(candidate, _align_up(int(offsets[other] + sizes[other]), alignment))
-        offsets[index] = candidate
-
-    placement = {buffer.name: int(offset) for buffer, offset in zip(order, offsets)}
+    placement = {buffer.name: int(offset) for buffer, offset in zip(ranges, best)}
     required = arena_size(ranges, placement)
     if capacity is not None and required > capacity:
         raise AllocationError(
@@ -73,6 +73,135 @@ def allocate(
             f"{capacity} bytes"
         )
     return placement
+
+
+_SEARCH_STEPS = 4_000
+"""How many first-fit offsets `_search_placement` may compute (about 30 microseconds
+each, so 2,000 buffers place in well under half a second): enough to be exhaustive
+on small memories; on large ones the search is a bounded improvement."""
+
+
+def _search_placement(buffers: _Buffers, incumbent: np.ndarray, bound: int) -> np.ndarray:
+    """The smallest placement a depth-first branch and bound over placement orders finds.
+
+    Every placement can be lowered, without growing its arena, to one that
+    first fit reproduces when it places the buffers by increasing offset (ties
+    by rank): placing in that order, each buffer's first-fit offset is at most
+    its offset in the placement, so repeating converges to such a fixpoint. The
+    search therefore only extends an order with a buffer whose first-fit offset
+    is at least the previous one's (equal offsets: a higher rank), trying the
+    lowest offsets first, and prunes a branch once a buffer still to place
+    would end at or above the best arena found (offsets only grow as buffers
+    are added). Exhaustive within `_SEARCH_STEPS`; stops at `bound`.
+    """
+    sizes = buffers.sizes
+    rank = np.empty(len(sizes), dtype=np.int64)
+    rank[buffers.orders()[0]] = np.arange(len(sizes))
+    best, best_arena = incumbent, buffers.arena(incumbent)
+    placed = sizes == 0  # empty buffers stay at 0
+    offsets = np.zeros_like(sizes)
+    lowest = np.zeros_like(sizes)  # first-fit offset of each unplaced buffer
+
+    def candidates(floor: int, last_rank: int, arena: int) -> list[int]:
+        remaining = np.nonzero(~placed)[0]
+        ends = lowest[remaining] + sizes[remaining]
+        if max(arena, int(ends.max(initial=0))) >= best_arena:
+            return []
+        low = lowest[remaining]
+        allowed = remaining[(low > floor) | ((low == floor) & (rank[remaining] > last_rank))]
+        return [int(i) for i in allowed[np.lexsort((rank[allowed], lowest[allowed]))]]
+
+    # A frame: its candidates, the next one to try, the arena before it and the last placement to undo.
+    frames: list[tuple[list[int], list[int], int]] = [(candidates(-1, -1, 0), [0], 0)]
+    undo: list[tuple[int, np.ndarray, np.ndarray]] = []
+    budget = _SEARCH_STEPS
+    while frames and budget > 0 and best_arena > bound:
+        options, position, arena = frames[-1]
+        if len(undo) == len(frames):
+            index, neighbours, saved = undo.pop()
+            placed[index] = False
+            lowest[neighbours] = saved
+        if position[0] == len(options):
+            frames.pop()
+            continue
+        index = options[position[0]]
+        position[0] += 1
+        offset = int(lowest[index])
+        offsets[index] = offset
+        placed[index] = True
+        neighbours = buffers.conflicts[index]
+        neighbours = neighbours[~placed[neighbours]]
+        # Only neighbours whose lowest slot the new buffer covers move up.
+        neighbours = neighbours[(lowest[neighbours] < offset + sizes[index]) & (lowest[neighbours] + sizes[neighbours] > offset)]
+        undo.append((index, neighbours, lowest[neighbours].copy()))
+        budget -= 1 + len(neighbours)
+        for neighbour in neighbours:
+            lowest[neighbour] = buffers.lowest_offset(int(neighbour), placed, offsets)
+        arena_here = max(arena, offset + int(sizes[index]))
+        if placed.all():
+            if arena_here < best_arena:
+                best, best_arena = offsets.copy(), arena_here
+        else:
+            frames.append((candidates(offset, int(rank[index]), arena_here), [0], arena_here))
+    return best
+
+
+class _Buffers:
+    """The buffers of one memory as arrays, with the pairs that are live at the same time.
+
+    Buffers are numbered in the order given (`allocate` sorts them by name, so
+    its result does not depend on the input order). Empty buffers conflict
+    with nothing and sit at offset 0.
+    """
+
+    def __init__(self, ranges: list[LiveRange], alignment: int) -> None:
+        self.alignment = alignment
+        self.starts = np.array([r.start for r in ranges], dtype=np.int64)
+        self.ends = np.array([r.end for r in ranges], dtype=np.int64)
+        self.sizes = np.array([r.size for r in ranges], dtype=np.int64)
+        occupied = self.sizes > 0
+        self.conflicts = [
+            np.nonzero(occupied & (self.starts <= end) & (self.ends >= start) & (np.arange(len(ranges)) != index))[0]
+            for index, (start, end) in enumerate(zip(self.starts, self.ends))
+        ]
+
+    def orders(self) -> list[np.ndarray]:
+        """The buffer orders first fit tries, best on the shared models first (all ties by name)."""
+        conflicting_bytes = np.array([self.sizes[c].sum() for c in self.conflicts], dtype=np.int64)
+        names = np.arange(len(self.sizes))
+        return [
+            np.lexsort((names, -self.sizes)),
+            np.lexsort((names, -self.starts, -self.sizes)),
+            np.lexsort((names, -self.sizes, -conflicting_bytes)),
+        ]
+
+    def first_fit(self, order: np.ndarray) -> np.ndarray:
+        """Offsets from placing the buffers in `order`, each at its lowest free aligned offset."""
+        offsets = np.zeros_like(self.sizes)
+        placed = np.zeros(len(self.sizes), dtype=bool)
+        for index in order:
+            offsets[index] = self.lowest_offset(index, placed, offsets)
+            placed[index] = True
+        return offsets
+
+    def lowest_offset(self, index: int, placed: np.ndarray, offsets: np.ndarray) -> int:
+        """The lowest aligned offset where buffer `index` overlaps no placed conflicting buffer."""
+        size = self.sizes[index]
+        neighbours = self.conflicts[index]
+        neighbours = neighbours[placed[neighbours]]
+        if size == 0 or not neighbours.size:
+            return 0
+        by_offset = np.argsort(offsets[neighbours], kind="stable")
+        lows = offsets[neighbours][by_offset]
+        highs = lows + self.sizes[neighbours][by_offset]
+        # Candidate k sits above the k lowest neighbours; it fits if it ends below neighbour k.
+        candidates = np.concatenate(([0], _align_up(np.maximum.accumulate(highs), self.alignment)))
+        below_next = candidates[:-1] + size <= lows
+        return int(candidates[np.argmax(below_next)] if below_next.any() else candidates[-1])
+
+    def arena(self, offsets: np.ndarray) -> int:
+        """Bytes a placement spans."""
+        return int((offsets + self.sizes).max(initial=0))
 
 
 def fits(ranges: Iterable[LiveRange], alignment: int, capacity: int) -> bool:
@@ -204,6 +333,6 @@ def _validated(ranges: Iterable[LiveRange], alignment: int) -> list[LiveRange]:
     return ranges
 
 
-def _align_up(value: int, alignment: int) -> int:
+def _align_up(value, alignment: int):
     """`value` rounded up to a multiple of `alignment`."""
     return -(-value // alignment) * alignment

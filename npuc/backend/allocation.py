@@ -55,15 +55,16 @@ def allocate(
     ranges = sorted(_validated(ranges, alignment), key=lambda r: r.name)
     buffers = _Buffers(ranges, alignment)
     bound = peak_live_bytes(ranges, alignment)
-    best = buffers.first_fit(buffers.orders()[0])
-    for order in buffers.orders()[1:]:
+    orders = buffers.orders()
+    best = buffers.first_fit(orders[0])
+    for order in orders[1:]:
         if buffers.arena(best) <= bound:
             break
         offsets = buffers.first_fit(order)
         if buffers.arena(offsets) < buffers.arena(best):
             best = offsets
     if buffers.arena(best) > bound:
-        best = _search_placement(buffers, best, bound)
+        best = _search_placement(buffers, orders[0], best, bound)
 
     placement = {buffer.name: int(offset) for buffer, offset in zip(ranges, best)}
     required = arena_size(ranges, placement)
@@ -81,7 +82,7 @@ each, so 2,000 buffers place in well under half a second): enough to be exhausti
 on small memories; on large ones the search is a bounded improvement."""
 
 
-def _search_placement(buffers: _Buffers, incumbent: np.ndarray, bound: int) -> np.ndarray:
+def _search_placement(buffers: _Buffers, preferred: np.ndarray, incumbent: np.ndarray, bound: int) -> np.ndarray:
     """The smallest placement a depth-first branch and bound over placement orders finds.
 
     Every placement can be lowered, without growing its arena, to one that
@@ -92,11 +93,12 @@ def _search_placement(buffers: _Buffers, incumbent: np.ndarray, bound: int) -> n
     is at least the previous one's (equal offsets: a higher rank), trying the
     lowest offsets first, and prunes a branch once a buffer still to place
     would end at or above the best arena found (offsets only grow as buffers
-    are added). Exhaustive within `_SEARCH_STEPS`; stops at `bound`.
+    are added). Ties go by rank in the `preferred` order. Exhaustive within
+    `_SEARCH_STEPS`; stops at `bound`.
     """
     sizes = buffers.sizes
     rank = np.empty(len(sizes), dtype=np.int64)
-    rank[buffers.orders()[0]] = np.arange(len(sizes))
+    rank[preferred] = np.arange(len(sizes))
     best, best_arena = incumbent, buffers.arena(incumbent)
     placed = sizes == 0  # empty buffers stay at 0
     offsets = np.zeros_like(sizes)
@@ -209,7 +211,8 @@ def fits(ranges: Iterable[LiveRange], alignment: int, capacity: int) -> bool:
 
     Skips the allocation when the aligned sizes sum to at most `capacity`:
     first fit never places a buffer past the aligned sizes of the buffers
-    before it.
+    before it, and `allocate` keeps a first-fit arena unless it finds a
+    smaller one.
     """
     ranges = list(ranges)
     if sum(_align_up(r.size, alignment) for r in ranges) <= capacity:

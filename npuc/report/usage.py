@@ -4,7 +4,10 @@ Lowered `npu` IR has addresses but no live ranges, so they are recovered
 from the command order: a buffer comes alive when a command (or the host,
 for an input) writes it and stays alive until the last command that reads
 bytes of it before they are written again; constants placed in the memory
-are alive throughout, and model outputs until the end.
+are alive throughout, and model outputs until the end. The ranges are the
+allocator's `LiveRange`s over command positions, so the allocator's
+`peak_live_bytes` bound applies to them as it does in npu-allocate (whose
+`@main` is gone once lowered).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
+from npuc.backend.allocation import LiveRange
 from npuc.cost.model import commands
 from npuc.cost.traffic import property_spans
 from npuc.dialects.npu import (
@@ -57,13 +61,24 @@ def _in(memory: str, buffers: Iterable[BufferAttr]) -> list[BufferAttr]:
     return [buffer for buffer in buffers if buffer.region.data == memory]
 
 
-def live_bytes(module: ModuleOp, memory: str) -> list[int]:
-    """Bytes of `memory` alive during each command of `npuc.cost.model.commands(module)`."""
+def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
+    """The buffer values of `memory`, live over positions in `npuc.cost.model.commands(module)`.
+
+    Constants come first (named `constant N`, live throughout), then the
+    values in the order they are written (`value N`; a host input is born at
+    command 0), each live from the command writing it to the last command
+    reading it, both inclusive. Empty without commands.
+    """
     ops = commands(module)
     last = len(ops)
-    constant_bytes = sum(
-        op.buffer.size.data for op in module.ops if isinstance(op, ConstantOp) and op.buffer.region.data == memory
-    )
+    if not last:
+        return []
+    ranges = [
+        LiveRange(f"constant {number}", 0, last - 1, constant.buffer.size.data)
+        for number, constant in enumerate(
+            op for op in module.ops if isinstance(op, ConstantOp) and op.buffer.region.data == memory
+        )
+    ]
     values: list[_Live] = []
     current: list[_Live] = []  # values whose bytes have not been overwritten yet
     for op in module.ops:
@@ -87,8 +102,17 @@ def live_bytes(module: ModuleOp, memory: str) -> list[int]:
             for value in current:
                 if value.overlaps(op.fm.buffer()):
                     value.last_read = last
-    usage = [constant_bytes] * len(ops)
-    for value in values:
-        for index in range(value.born, min(value.last_read, last - 1) + 1):
-            usage[index] += value.end - value.offset
+    ranges += [
+        LiveRange(f"value {number}", value.born, min(value.last_read, last - 1), value.end - value.offset)
+        for number, value in enumerate(values)
+    ]
+    return ranges
+
+
+def live_bytes(module: ModuleOp, memory: str) -> list[int]:
+    """Bytes of `memory` alive during each command of `npuc.cost.model.commands(module)`."""
+    usage = [0] * len(commands(module))
+    for live_range in live_ranges(module, memory):
+        for index in range(live_range.start, live_range.end + 1):
+            usage[index] += live_range.size
     return usage

@@ -23,11 +23,12 @@ from npuc.dialects.npu import CpuOp, YieldOp
 from npuc.dialects.quantized import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.report.advice import advice_lines
 from npuc.report.network import LAYER, LayerGraph, LayerNode
-from npuc.report.usage import live_bytes
+from npuc.backend.allocation import peak_live_bytes
+from npuc.report.usage import bytes_per_position, live_ranges
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"
-VERSION = 4
+VERSION = 5
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""
@@ -195,6 +196,36 @@ def _command(command: CommandCost, target: Target) -> dict[str, Any]:
     }
 
 
+def memory_timeline(cost: NetworkCost, target: Target, module: ModuleOp | None) -> dict[str, Any]:
+    """Per target memory: its arena, the peak-live bound and the bytes live at each command.
+
+    `live` has one entry per command in program order: its index, layer and
+    start/end cycle on the engine timeline, and the bytes of the memory live
+    while it runs (`npuc.report.usage`). `arena` is the highest byte address
+    any buffer reaches (the summary's `peak_memory`); `peak_live_bytes` is
+    `npuc.backend.allocation.peak_live_bytes` of the same live ranges at the
+    target's alignment, the least any placement could need, so `arena -
+    peak_live_bytes` bounds what a better placement could save. Empty
+    without a module.
+    """
+    if module is None:
+        return {}
+    timeline = {}
+    for memory in cost.memories:
+        ranges = live_ranges(module, memory)
+        live = bytes_per_position(ranges, len(cost.commands))
+        timeline[memory] = {
+            "arena": cost.peak_memory[memory],
+            "peak_live_bytes": peak_live_bytes(ranges, target.alignment),
+            "live": [
+                {"command": command.index, "layer": command.layer, "start": command.start, "end": command.end,
+                 "live_bytes": live[command.index]}
+                for command in cost.commands
+            ],
+        }
+    return timeline
+
+
 def _graph(cost: NetworkCost, network: LayerGraph | None) -> dict[str, Any]:
     """Nodes and edges for the graph view; a chain of the costed layers without a layer graph."""
     if network is None:
@@ -224,7 +255,9 @@ def build_report(
     `{"model": path}`) is added to the summary; its keys must not clash with
     the summary's own.
     """
-    usage = live_bytes(module, target.staging_memory) if module is not None else [0] * len(cost.commands)
+    memories = memory_timeline(cost, target, module)
+    usage = ([entry["live_bytes"] for entry in memories[target.staging_memory]["live"]] if memories
+             else [0] * len(cost.commands))
     staging_peak = max(usage, default=0)
     summary = _summary(cost, target, staging_peak)
     summary["cpu_operations"] = cpu_operations(module)
@@ -249,5 +282,6 @@ def build_report(
         "layers": layers,
         "commands": [_command(command, target) for command in cost.commands],
         "graph": _graph(cost, network),
+        "memory_timeline": memories,
         "advice": advice_lines(module, target, layers),
     }

@@ -109,10 +109,15 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
     return ranges
 
 
-def live_bytes(module: ModuleOp, memory: str) -> list[int]:
-    """Bytes of `memory` alive during each command of `npuc.cost.model.commands(module)`."""
-    usage = [0] * len(commands(module))
-    for live_range in live_ranges(module, memory):
+def bytes_per_position(ranges: Iterable[LiveRange], positions: int) -> list[int]:
+    """Bytes of `ranges` live at each of `positions` schedule positions."""
+    usage = [0] * positions
+    for live_range in ranges:
         for index in range(live_range.start, live_range.end + 1):
             usage[index] += live_range.size
     return usage
+
+
+def live_bytes(module: ModuleOp, memory: str) -> list[int]:
+    """Bytes of `memory` alive during each command of `npuc.cost.model.commands(module)`."""
+    return bytes_per_position(live_ranges(module, memory), len(commands(module)))

@@ -5,6 +5,9 @@ schema), so the page only hands them to `Plotly.newPlot` and the numbers
 can be tested here:
 - bandwidth over time: per memory and direction, the bytes of every command
   spread evenly over its duration, summed in equal time bins, in GB/s;
+- memory over time: per memory, the bytes live while each command runs, as
+  a step line over the commands' start cycles, with the arena as a dashed
+  line;
 - timeline: one lane per engine (DMA in, DMA out, MAC, elementwise, and CPU
   when the network has CPU layers), one bar per command from start to end;
 - graph: the layer graph drawn top-down by depth, layers coloured by cycles.
@@ -67,6 +70,45 @@ def bandwidth_figure(document: Mapping[str, Any]) -> dict[str, Any]:
         "title": {"text": "Memory bandwidth over time"},
         "xaxis": {"title": {"text": "cycle"}},
         "yaxis": {"title": {"text": "GB/s"}, "rangemode": "tozero"},
+        "legend": {"orientation": "h"},
+        "margin": {"t": 50},
+    }
+    return {"data": data, "layout": layout}
+
+
+def memory_figure(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Live bytes over cycles per memory holding buffers (step line), and its arena (dashed line).
+
+    Each command's live bytes (`memory_timeline`) hold from its start cycle
+    until the next command (by start) begins; DMA and compute commands run
+    at once, so this reads the schedule position by position along time.
+    """
+    total = document["summary"]["total_cycles"]
+    data = []
+    for memory, timeline in document.get("memory_timeline", {}).items():
+        if not timeline["arena"]:
+            continue
+        entries = sorted(timeline["live"], key=lambda entry: (entry["start"], entry["command"]))
+        data.append({
+            "type": "scatter", "mode": "lines", "name": f"{memory} live", "line": {"shape": "hv"},
+            "x": [entry["start"] for entry in entries] + [total],
+            "y": [entry["live_bytes"] for entry in entries] + [entries[-1]["live_bytes"] if entries else 0],
+            "hovertext": [f"{escape(entry['layer'])}<br>{entry['live_bytes']:,} B live in {memory} "
+                          f"(command {entry['command']}, cycles {entry['start']:,} to {entry['end']:,})"
+                          for entry in entries] + [""],
+            "hoverinfo": "text",
+        })
+        data.append({
+            "type": "scatter", "mode": "lines", "name": f"{memory} arena", "x": [0, total],
+            "y": [timeline["arena"]] * 2, "line": {"dash": "dash"},
+            "hovertext": [f"{memory} arena: {timeline['arena']:,} B (peak live bound "
+                          f"{timeline['peak_live_bytes']:,} B)"] * 2,
+            "hoverinfo": "text",
+        })
+    layout = {
+        "title": {"text": "Memory live bytes over time"},
+        "xaxis": {"title": {"text": "cycle"}},
+        "yaxis": {"title": {"text": "bytes"}, "rangemode": "tozero"},
         "legend": {"orientation": "h"},
         "margin": {"t": 50},
     }

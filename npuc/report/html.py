@@ -2,7 +2,8 @@
 
 Tabs: Summary (network numbers, advice, the layers with most cycles),
 Layers (the per-layer table, sortable by clicking a heading), Bandwidth
-(per memory, read and write, over time), Timeline (one lane per engine) and
+(per memory, read and write, over time), Memory (live bytes per memory over
+time, with its arena), Timeline (one lane per engine) and
 Graph (the network coloured by cycles). `?tab=NAME` or `#NAME` in the URL
 opens a tab. Figures come from `npuc.report.figures`; plotly.js is read from
 the `plotly` Python package's data files (the Python package itself is not
@@ -18,11 +19,11 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from npuc.report.figures import bandwidth_figure, graph_figure, timeline_figure
+from npuc.report.figures import bandwidth_figure, graph_figure, memory_figure, timeline_figure
 from npuc.report.tables import GB, layer_columns, layer_values, memory_names
 
 TABS = {"summary": "Summary", "layers": "Layers", "bandwidth": "Bandwidth over time",
-        "timeline": "Timeline", "graph": "Graph"}
+        "memory": "Memory over time", "timeline": "Timeline", "graph": "Graph"}
 """Tab ids (for `?tab=`) and titles, in display order."""
 TOP_LAYERS_CHART = 15
 TEXT_COLUMNS = ("original_operator", "npu_operators", "bound", "name")
@@ -125,7 +126,7 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in pairs)
 
 
-def _summary_pairs(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _summary_pairs(summary: Mapping[str, Any], timelines: Mapping[str, Any]) -> list[tuple[str, str]]:
     pairs = [(key, str(summary[key])) for key in ("model", "target") if key in summary]
     if summary["system_config"]:
         pairs += [("accelerator", summary["accelerator"]), ("system config", summary["system_config"]),
@@ -147,6 +148,9 @@ def _summary_pairs(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
              f"{summary['bytes_read'][name]:,} B read, {summary['bytes_written'][name]:,} B written"),
             (f"{name} used", f"{summary['peak_memory'][name]:,} B of {memory['size']:,} B"),
         ]
+        if name in timelines:
+            pairs.append((f"{name} peak live", f"{timelines[name]['peak_live_bytes']:,} B "
+                                               "(the least any placement needs)"))
     pairs += [
         ("staging peak", f"{summary['staging_peak']:,} B live"),
         ("weights", f"{summary['weight_bytes']:,} B of constants; layer weights "
@@ -194,17 +198,20 @@ def report_html(document: Mapping[str, Any]) -> str:
     figures = {
         "summary": top_layers_figure(document),
         "bandwidth": bandwidth_figure(document),
+        "memory": memory_figure(document),
         "timeline": timeline_figure(document),
         "graph": graph_figure(document),
     }
     title = f"npuc report: {summary.get('model', 'model')} on {summary['target']}"
     nav = "".join(f'<button id="button-{tab}" data-tab="{tab}">{name}</button>' for tab, name in TABS.items())
     advice = "".join(f"<li>{escape(line)}</li>" for line in document["advice"])
+    timelines = document.get("memory_timeline", {})
     sections = {
-        "summary": f'<table>{_rows(_summary_pairs(summary))}</table>'
+        "summary": f'<table>{_rows(_summary_pairs(summary, timelines))}</table>'
                    f'<h3>Advice</h3><ul class="advice">{advice}</ul><div class="plot" id="plot-summary"></div>',
         "layers": _layers_table(document),
         "bandwidth": '<div class="plot" id="plot-bandwidth"></div>',
+        "memory": '<div class="plot" id="plot-memory"></div>',
         "timeline": '<div class="plot" id="plot-timeline"></div>',
         "graph": '<div class="plot" id="plot-graph"></div>',
     }

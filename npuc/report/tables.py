@@ -121,6 +121,10 @@ def summary_text(document: Mapping[str, Any]) -> str:
             f"  {'':<20} {s['bytes_read'][name]:,} B read, {s['bytes_written'][name]:,} B written per inference, "
             f"{s['peak_memory'][name]:,} B used"
         )
+        timeline = document.get("memory_timeline", {}).get(name)
+        if timeline is not None:
+            lines.append(f"  {'':<20} arena {timeline['arena']:,} B, peak live {timeline['peak_live_bytes']:,} B "
+                         "(the least any placement needs)")
     lines.append(f"  staging peak         {s['staging_peak']:,} B live")
     lines.append(f"  weights              {s['weight_bytes']:,} B of constants; layer weights "
                  f"{s['original_weight_bytes']:,} B original, {s['encoded_weight_bytes']:,} B encoded")

@@ -19,7 +19,12 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from npuc.report.figures import bandwidth_figure, graph_figure, memory_figure, timeline_figure
+from npuc.report.figures import (
+    bandwidth_figure,
+    graph_figure,
+    memory_figure,
+    timeline_figure,
+)
 from npuc.report.tables import GB, layer_columns, layer_values, memory_names
 
 TABS = {"summary": "Summary", "layers": "Layers", "bandwidth": "Bandwidth over time",

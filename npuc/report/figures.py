@@ -84,7 +84,7 @@ def memory_figure(document: Mapping[str, Any]) -> dict[str, Any]:
     at once, so this reads the schedule position by position along time.
     """
     total = document["summary"]["total_cycles"]
-    data = []
+    data: list[dict[str, Any]] = []
     for memory, timeline in document.get("memory_timeline", {}).items():
         if not timeline["arena"]:
             continue

@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from npuc.errors import NpucError
+from npuc.errors import ArenaBudgetError, NpucError
 
 
 def _progress(message: str) -> None:
@@ -206,7 +206,10 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str):
         _progress(f"quantizing (calibration: {len(calibration[0])} sample(s))")
     target = _target(args)
     _progress(f"{doing} for {target}")
-    result = run(module, target, calibration, arena_cache_size=args.arena_cache_size, optimise=args.optimise)
+    try:
+        result = run(module, target, calibration, arena_cache_size=args.arena_cache_size, optimise=args.optimise)
+    except ArenaBudgetError as error:
+        raise error.with_source(args.model) from None
     result.source = args.model
     return result, Path(args.output or Path(args.model).stem + "_npuc"), formats
 

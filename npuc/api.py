@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException
 
-from npuc.errors import NpucError, PipelineError
+from npuc.errors import ArenaBudgetError, NpucError, PipelineError
 
 if TYPE_CHECKING:
     from npuc.cost.model import NetworkCost
@@ -54,7 +54,8 @@ def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None
     """Run a pass pipeline given as `npuc-opt -p` text (e.g. `"npu-tile{target=X}"`).
 
     The module is changed in place, verified after every pass, and returned.
-    A pass that rejects the module raises `PipelineError` with its message.
+    A pass that rejects the module raises `PipelineError` with its message;
+    a schedule that does not fit the memory budget, `ArenaBudgetError`.
     """
     from npuc.context import npuc_context
     from npuc.passes import get_all_passes
@@ -72,6 +73,8 @@ def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None
     try:
         passes.apply(context, module)
     except DiagnosticException as error:
+        if isinstance(error.__cause__, ArenaBudgetError):
+            raise error.__cause__ from None  # its own class: callers can read the layer and the bytes
         raise PipelineError(str(error).strip().splitlines()[0]) from error
     return module
 
@@ -234,6 +237,9 @@ def analyze_model(
     model: str | Path | ModuleOp,
     target: str = DEFAULT_TARGET,
     calibration: Sequence[np.ndarray] | None = None,
+    *,
+    arena_cache_size: int | None = None,
+    optimise: str = "Performance",
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -241,11 +247,21 @@ def analyze_model(
     needs `calibration` samples (one array per input, IR layout, N samples
     stacked on axis 0); an already quantized module does not. The module is
     lowered in place; no binary is emitted.
+
+    `arena_cache_size` (bytes) is the memory budget, overriding the memory
+    mode's (Vela's `--arena-cache-size`: it caps the SRAM holding the arena
+    on Shared_Sram and Sram_Only, the cache on Dedicated_Sram); `optimise`
+    is Vela's `--optimise`: `Performance` (the fastest schedule that fits)
+    or `Size` (the smallest use of that memory). A schedule that does not
+    fit raises `ArenaBudgetError`, naming the layer that needs the most.
     """
+    from npuc.backend.budget import optimise_goal
     from npuc.cost.model import estimate
     from npuc.report.network import layer_graph
-    from npuc.targets import load_target
+    from npuc.targets import load_target, with_arena_cache_size
 
+    goal = optimise_goal(optimise)
+    target = with_arena_cache_size(target, arena_cache_size)
     target_description = load_target(target)
     source = str(model) if not isinstance(model, ModuleOp) else "<module>"
     module = import_model(model) if not isinstance(model, ModuleOp) else model
@@ -256,10 +272,13 @@ def analyze_model(
             )
         quantize(module, calibration, report_samples=0)  # the estimate needs no error report
     network = layer_graph(module)
-    pipeline = ",".join(
-        [*QUANTIZED_REWRITES, *(f"{name}{{target={json.dumps(target)}}}" for name in BACKEND_PASSES)]
-    )
-    run_pipeline(module, pipeline)
+    options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
+    options["npu-schedule"] += f" optimise={goal}"
+    pipeline = ",".join([*QUANTIZED_REWRITES, *(f"{name}{{{options[name]}}}" for name in BACKEND_PASSES)])
+    try:
+        run_pipeline(module, pipeline)
+    except ArenaBudgetError as error:
+        raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network)
 
 
@@ -267,6 +286,9 @@ def compile_model(
     model: str | Path | ModuleOp,
     target: str = DEFAULT_TARGET,
     calibration: Sequence[np.ndarray] | None = None,
+    *,
+    arena_cache_size: int | None = None,
+    optimise: str = "Performance",
 ) -> CompileResult:
     """Compile a model (path or module) for `target` down to a command stream, with its estimate.
 
@@ -274,7 +296,7 @@ def compile_model(
     """
     from npuc.emit.command_stream import encode
 
-    analysis = analyze_model(model, target, calibration)
+    analysis = analyze_model(model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise)
     stream = encode(analysis.module)
     if analysis.target.ethos_u is None:
         return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)

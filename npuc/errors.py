@@ -6,6 +6,8 @@ subclass of `NpucError`. The message is a single line that names the thing at
 fault (file, node or op name) and the problem, so the CLI can print it as is.
 """
 
+from __future__ import annotations
+
 
 class NpucError(Exception):
     """Base class of all errors npuc raises for bad input or impossible requests."""
@@ -47,6 +49,34 @@ class TargetError(NpucError):
 
 class AllocationError(NpucError):
     """Buffers could not be placed in the target's memories, or a placement is invalid."""
+
+
+class ArenaBudgetError(AllocationError):
+    """The schedule does not fit the memory budget (`arena_cache_size`); names the layer needing the most.
+
+    `budget` is the budget in bytes, `layer` the layer at the schedule's
+    fullest point, `needed` the bytes that must be live there at once (a
+    lower bound on any placement of this schedule) and `parts` what they
+    are, as (what, bytes) pairs: the layer's IFM(s) and OFM, the weights
+    staged for it, its scratch, and the other feature maps live across it.
+    `source` names the model once the API knows it.
+    """
+
+    def __init__(self, budget: int, layer: str, needed: int, parts: list[tuple[str, int]], source: str = ""):
+        self.budget = budget
+        self.layer = layer
+        self.needed = needed
+        self.parts = parts
+        self.source = source
+        counted = " + ".join(f"{what} {size}" for what, size in parts if size)
+        super().__init__(
+            f"{source + ': ' if source else ''}arena budget {budget} bytes: layer '{layer}' needs at least "
+            f"{needed} bytes ({counted}); a larger arena_cache_size fits it"
+        )
+
+    def with_source(self, source: str) -> ArenaBudgetError:
+        """The same error, its message naming the model `source`."""
+        return ArenaBudgetError(self.budget, self.layer, self.needed, self.parts, source)
 
 
 class MemoryHazardError(NpucError):

@@ -8,8 +8,9 @@
     npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
 
 TARGET OPTIONS: [--config VELA.ini] [--system-config NAME] [--memory-mode NAME]
-choose the system configuration and memory mode of an Ethos-U accelerator, as
-Vela's options of the same names do. --report takes a comma-separated list of
+[--arena-cache-size BYTES] [--optimise Performance|Size] choose the system
+configuration, memory mode, memory budget and schedule goal of an Ethos-U
+accelerator, as Vela's options of the same names do. --report takes a comma-separated list of
 text, csv, json, html, trace (default: all).
 
 Bad input of any kind ends with one line on stderr and exit status 1; the
@@ -22,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from npuc.errors import NpucError
+from npuc.errors import ArenaBudgetError, NpucError
 
 
 def _progress(message: str) -> None:
@@ -159,6 +160,19 @@ def _target(args: argparse.Namespace) -> str:
     return target_spec(args.target, args.system_config, args.memory_mode, args.config)
 
 
+BYTE_SUFFIXES = {"": 1, "K": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MIB": 1 << 20}
+"""Suffixes `--arena-cache-size` accepts (case-insensitive): binary kilo- and megabytes."""
+
+
+def _byte_count(text: str) -> int:
+    """`--arena-cache-size`: a number of bytes, optionally with a K or M suffix (KiB, MiB)."""
+    digits = text.strip().rstrip("KkMmIiBb")
+    suffix = text.strip()[len(digits):].upper()
+    if not digits.isdigit() or suffix not in BYTE_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of bytes (e.g. 262144, 256K, 1M)")
+    return int(digits) * BYTE_SUFFIXES[suffix]
+
+
 def _reports(text: str) -> list[str]:
     """`--report` as a list of formats; `NpucError` naming an unknown one."""
     from npuc.report import REPORT_FORMATS
@@ -192,7 +206,10 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str):
         _progress(f"quantizing (calibration: {len(calibration[0])} sample(s))")
     target = _target(args)
     _progress(f"{doing} for {target}")
-    result = run(module, target, calibration)
+    try:
+        result = run(module, target, calibration, arena_cache_size=args.arena_cache_size, optimise=args.optimise)
+    except ArenaBudgetError as error:
+        raise error.with_source(args.model) from None
     result.source = args.model
     return result, Path(args.output or Path(args.model).stem + "_npuc"), formats
 
@@ -230,6 +247,13 @@ def _add_target_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--config", help="Vela configuration file (.ini) holding the system config and memory mode")
     command.add_argument("--system-config", help="Vela system configuration (default: the accelerator's)")
     command.add_argument("--memory-mode", help="Vela memory mode (default: the accelerator's)")
+    command.add_argument("--arena-cache-size", type=_byte_count, metavar="BYTES",
+                         help="memory budget, overriding the memory mode's arena_cache_size: the SRAM of "
+                              "arena and cache (Shared_Sram, Sram_Only), the cache (Dedicated_Sram); "
+                              "bytes, or with a K or M suffix (KiB, MiB)")
+    command.add_argument("--optimise", default="Performance", choices=("Performance", "Size"),
+                         help="Performance: the fastest schedule that fits the budget; Size: the smallest "
+                              "arena (default: Performance)")
     command.add_argument("--calibration", help="calibration samples for float models")
     command.add_argument("--report", default="text,csv,json,html,trace",
                          help="reports to write: comma-separated text, csv, json, html, trace (default: all)")

@@ -11,6 +11,7 @@ A target is named by a spec string (see `target_spec`):
     ethos-u55-128                                   accelerator, Vela's default system config and memory mode
     ethos-u65-256:Ethos_U65_High_End:Dedicated_Sram  accelerator x system config x memory mode
     ethos-u55-128:My_System:My_Mode@board.ini        ... from a Vela configuration file
+    ethos-u55-128#arena_cache_size=262144           any of these with a memory budget (`Target.arena_cache_size`)
     generic-4tops                                   a built-in target that describes its own memories
     path/to/board.toml                              a target file
 
@@ -24,7 +25,7 @@ line naming the file and the field.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,11 @@ __all__ = [
     "available_targets",
     "target_spec",
     "parse_target_spec",
+    "with_arena_cache_size",
 ]
+
+BUDGET_KEY = "#arena_cache_size="
+"""What joins a target spec and its memory budget (`target_spec`)."""
 
 BUILTIN_CONFIG = "systems.ini"
 """The built-in Vela configuration file (system configs and memory modes)."""
@@ -85,30 +90,46 @@ BUILTIN_CONFIG = "systems.ini"
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A parsed target spec: base target (name or file), optional Vela choices and file."""
+    """A parsed target spec: base target (name or file), optional Vela choices and file, and budget."""
 
     base: str
     system_config: str | None = None
     memory_mode: str | None = None
     config: str | None = None
+    arena_cache_size: int | None = None
 
 
 def target_spec(
-    base: str, system_config: str | None = None, memory_mode: str | None = None, config: str | None = None
+    base: str,
+    system_config: str | None = None,
+    memory_mode: str | None = None,
+    config: str | None = None,
+    arena_cache_size: int | None = None,
 ) -> str:
-    """The spec string `BASE[:SYSTEM_CONFIG[:MEMORY_MODE]][@CONFIG.ini]` (omitted parts: defaults).
+    """The spec string `BASE[:SYSTEM_CONFIG[:MEMORY_MODE]][@CONFIG.ini][#arena_cache_size=BYTES]`.
 
-    This is how a target travels through pass options (`target=...`) and the
-    `npu.target` attribute: `load_target(target_spec(...))` loads it.
+    Omitted parts take the defaults; the budget, when given, overrides the
+    memory mode's `arena_cache_size`. This is how a target travels through
+    pass options (`target=...`) and the `npu.target` attribute:
+    `load_target(target_spec(...))` loads it.
     """
     head = ":".join([base, system_config or "", memory_mode or ""]).rstrip(":")
-    return f"{head}@{config}" if config else head
+    spec = f"{head}@{config}" if config else head
+    return spec if arena_cache_size is None else f"{spec}{BUDGET_KEY}{arena_cache_size}"
 
 
 def parse_target_spec(spec: str) -> TargetSpec:
     """Split a spec string into its parts; an existing file path is a base on its own."""
     if Path(spec).is_file():
         return TargetSpec(spec)
+    spec, separator, budget_text = spec.partition(BUDGET_KEY)
+    budget = None
+    if separator:
+        if not budget_text.isdigit():
+            raise TargetError(f"target '{spec}{BUDGET_KEY}{budget_text}': the budget must be a number of bytes")
+        budget = int(budget_text)
+    if separator and Path(spec).is_file():
+        return TargetSpec(spec, arena_cache_size=budget)
     head, separator, config = spec.partition("@")
     if separator and not config:
         raise TargetError(f"target '{spec}': no Vela configuration file after '@'")
@@ -118,7 +139,15 @@ def parse_target_spec(spec: str) -> TargetSpec:
             f"target '{spec}': expected NAME[:SYSTEM_CONFIG[:MEMORY_MODE]][@CONFIG.ini]"
         )
     parts += [""] * (3 - len(parts))
-    return TargetSpec(parts[0], parts[1] or None, parts[2] or None, config or None)
+    return TargetSpec(parts[0], parts[1] or None, parts[2] or None, config or None, budget)
+
+
+def with_arena_cache_size(spec: str, arena_cache_size: int | None) -> str:
+    """`spec` with its memory budget set to `arena_cache_size` bytes (None: `spec` as it is)."""
+    if arena_cache_size is None:
+        return spec
+    parsed = parse_target_spec(spec)
+    return target_spec(parsed.base, parsed.system_config, parsed.memory_mode, parsed.config, arena_cache_size)
 
 
 def available_targets() -> list[str]:
@@ -138,7 +167,9 @@ def load_target(spec: str) -> Target:
     anything else must name a built-in target. A target with a `[vela]` table
     takes its memories from a system config and memory mode (its defaults
     unless the spec names others) of the built-in configuration file or the
-    one after `@`.
+    one after `@`. A budget (`#arena_cache_size=BYTES`) replaces the memory
+    mode's `arena_cache_size`; a target describing its own memories takes it
+    as the size of its staging memory, which it must not exceed.
     """
     parsed = parse_target_spec(spec)
     document, source = _base_document(parsed.base)
@@ -149,14 +180,17 @@ def load_target(spec: str) -> Target:
         link = memory
         system = parsed.system_config or link.system_config
         mode = parsed.memory_mode or link.memory_mode
-        memory = _vela_config(parsed.config).memory_system(system, mode, link.ports)
-        if parsed.config or (system, mode) != (link.system_config, link.memory_mode):
-            name = target_spec(accelerator.name, system, mode, parsed.config)
+        memory = _vela_config(parsed.config).memory_system(system, mode, link.ports, parsed.arena_cache_size)
+        if parsed.config or (system, mode) != (link.system_config, link.memory_mode) or parsed.arena_cache_size:
+            name = target_spec(accelerator.name, system, mode, parsed.config, parsed.arena_cache_size)
     elif parsed.system_config or parsed.memory_mode or parsed.config:
         raise TargetError(
             f"target '{spec}': {accelerator.name} describes its own memories; a system config, "
             "memory mode or Vela configuration file applies only to targets with a [vela] table"
         )
+    elif parsed.arena_cache_size is not None:
+        memory = _with_budget(memory, parsed.arena_cache_size, spec)
+        name = target_spec(name, arena_cache_size=parsed.arena_cache_size)
     return Target(
         **_fields(accelerator),
         **_fields(memory),
@@ -164,6 +198,18 @@ def load_target(spec: str) -> Target:
         source=spec,
         accelerator=accelerator.name,
     )
+
+
+def _with_budget(memory: MemorySystem, budget: int, spec: str) -> MemorySystem:
+    """`memory` with its staging memory cut to `budget` bytes (a target that describes its own memories)."""
+    staging = next(m for m in memory.memories if m.name == memory.staging_memory)
+    if budget > staging.size:
+        raise TargetError(
+            f"target '{spec}': arena cache size {budget} is beyond the {staging.size} bytes of "
+            f"memory '{staging.name}'"
+        )
+    memories = tuple(replace(m, size=budget) if m is staging else m for m in memory.memories)
+    return replace(memory, memories=memories, arena_cache_size=budget)
 
 
 def _fields(part: Any) -> dict[str, Any]:

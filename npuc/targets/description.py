@@ -267,6 +267,14 @@ class MemorySystem:
     DMA before an operator uses them; all three name entries of `memories`.
     `system_config` and `memory_mode` are Vela's section names, empty when a
     target file describes its memories itself.
+
+    `arena_cache_size` is the memory budget (Vela's key of that name, from
+    the memory mode or `--arena-cache-size`): the bytes the staging memory
+    may use. Vela's staging memory is its cache, so the budget caps the SRAM
+    holding arena and cache on Shared_Sram and Sram_Only, and the cache
+    alone on Dedicated_Sram (the arena is in the DRAM there). The staging
+    memory's `size` is the budget already; None means no budget was given
+    (the memory is as large as it is, for Vela the address space).
     """
 
     system_config: str
@@ -276,6 +284,7 @@ class MemorySystem:
     arena_memory: str
     weights_memory: str
     staging_memory: str
+    arena_cache_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -303,7 +312,8 @@ class Target:
     accelerator (None for other NPUs). Operator kinds absent from
     `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
-    was loaded from.
+    was loaded from. `arena_cache_size` is the memory budget (see
+    `MemorySystem`): the staging memory's size when one was given.
     """
 
     name: str
@@ -332,6 +342,7 @@ class Target:
     weight_encoding: str
     feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
+    arena_cache_size: int | None = None
 
     def memory(self, name: str) -> Memory:
         """The memory called `name`; `TargetError` if the target has none."""
@@ -342,6 +353,11 @@ class Target:
         raise TargetError(
             f"target '{self.name}' has no memory '{name}' (it has: {known})"
         )
+
+    @property
+    def budget_memory(self) -> str:
+        """The memory `arena_cache_size` caps: the staging memory (Vela's cache)."""
+        return self.staging_memory
 
     @property
     def encodes_weights(self) -> bool:

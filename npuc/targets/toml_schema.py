@@ -169,7 +169,11 @@ def read_memory_system(reader: TableReader) -> MemorySystem:
         roles[role] = reader.string(role)
         if roles[role] not in names:
             raise reader.fail(role, f"unknown memory '{roles[role]}' (memories: {', '.join(names)})")
-    return MemorySystem(system_config="", memory_mode="", clock_hz=clock_hz, memories=memories, **roles)
+    return MemorySystem(
+        system_config="", memory_mode="", clock_hz=clock_hz, memories=memories,
+        arena_memory=roles["arena_memory"], weights_memory=roles["weights_memory"],
+        staging_memory=roles["staging_memory"],
+    )
 
 
 def read_memory(reader: TableReader, name: str, clock_hz: float) -> Memory:

@@ -114,8 +114,13 @@ class VelaConfig:
             )
         return text
 
-    def memory_system(self, system_config: str, memory_mode: str, ports: AxiPorts) -> MemorySystem:
+    def memory_system(
+        self, system_config: str, memory_mode: str, ports: AxiPorts, arena_cache_size: int | None = None
+    ) -> MemorySystem:
         """The memories and roles of `system_config` under `memory_mode` (Vela's rules).
+
+        `arena_cache_size`, when given, replaces the memory mode's key of that
+        name (Vela's `--arena-cache-size`).
 
         Absent keys take Vela's defaults: clock 1 Hz, both ports on `Sram`,
         clock scale 1, one port used, burst length 1, latency 0, one read and
@@ -132,12 +137,14 @@ class VelaConfig:
             self.choice(mode, f"{role}_mem_area", "Axi0", PORTS) for role in ("const", "arena", "cache")
         )
         address_space = 1 << ports.address_bits
-        cache_size = self.integer(mode, "arena_cache_size", address_space)
+        budget = arena_cache_size
+        where = "arena cache size"
+        if budget is None and self.value(mode, "arena_cache_size", ""):
+            budget = self.integer(mode, "arena_cache_size", address_space)
+            where = f"{self.source}: [{mode}] arena_cache_size"
+        cache_size = address_space if budget is None else budget
         if cache_size > address_space:
-            raise TargetError(
-                f"{self.source}: [{mode}] arena_cache_size: {cache_size} is beyond the "
-                f"{ports.address_bits}-bit address space"
-            )
+            raise TargetError(f"{where}: {cache_size} is beyond the {ports.address_bits}-bit address space")
         if areas[const] == "Sram" and const == arena == cache:
             const = PORTS[1 - PORTS.index(const)]
             areas[const] = "OnChipFlash"
@@ -163,6 +170,7 @@ class VelaConfig:
             arena_memory=MEMORY_NAMES[areas[arena]],
             weights_memory=MEMORY_NAMES[areas[const]],
             staging_memory=MEMORY_NAMES[areas[cache]],
+            arena_cache_size=budget,
         )
 
     def _characteristics(self, system: str, area: str, ports: AxiPorts) -> Memory:

@@ -18,6 +18,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import allocate, arena_size, check_placement
+from npuc.backend.budget import budget_error
 from npuc.backend.planning import (
     CPU,
     NPU,
@@ -58,6 +59,11 @@ class AllocatePass(ModulePass):
     `npuc.backend.allocation.check_placement`, and the bytes used per memory are
     recorded as module attribute `npu.memory_usage`.
 
+    When the budgeted memory (`Target.arena_cache_size`) cannot hold its
+    buffers, the failure names the layer at the schedule's fullest point
+    and the bytes live there (`npuc.backend.budget.budget_error`, raised as
+    the cause of the pass failure).
+
     Assumes npu-schedule has run (`npu.memory` set).
     """
 
@@ -89,7 +95,13 @@ def allocate_module(func: FuncOp, target: Target) -> dict[str, int]:
     usage: dict[str, int] = {}
     for memory in target.memories:
         resident = [b for b in found if b.memory == memory.name]
-        placed = place(resident, memory, target.alignment)
+        try:
+            placed = place(resident, memory, target.alignment)
+        except PassFailedException:
+            shortfall = budget_error(func, target) if memory.name == target.budget_memory else None
+            if shortfall is None:
+                raise
+            raise PassFailedException(f"{AllocatePass.name}: {shortfall}") from shortfall
         offsets.update(placed)
         usage[memory.name] = arena_size([b.live_range() for b in resident], placed)
     result_offsets: dict[Operation, dict[int, int]] = {}

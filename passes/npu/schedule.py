@@ -15,6 +15,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import fits as allocation_fits
+from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.operators import WEIGHTED_OPS
 from npuc.backend.planning import (
     CPU,
@@ -51,6 +52,7 @@ from npuc.dialects.quantized import (
     FullyConnectedOp,
     quant_type,
 )
+from npuc.errors import NpucError
 from npuc.ir import arg_attributes
 from npuc.targets import Memory, Target
 
@@ -89,6 +91,12 @@ class SchedulePass(ModulePass):
        intermediates in its fast "cache" memory. With the staging memory
        being the arena memory (Shared_Sram), nothing moves.
 
+    The staging memory's size is the memory budget when the target has one
+    (`Target.arena_cache_size`). With `optimise=size` none of the three
+    steps runs: weights are read where they are stored and feature maps
+    stay in the arena, the smallest use of the budgeted memory today's
+    schedule allows (`npuc.backend.budget`).
+
     Assumes npu-legalize and npu-tile have run.
     """
 
@@ -97,16 +105,25 @@ class SchedulePass(ModulePass):
     target: str = "ethos-u55-128"
     """Built-in target name or path of a target TOML file."""
 
+    optimise: str = PERFORMANCE
+    """`performance` (default): the fastest schedule that fits; `size`: the least staging memory."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)
-        schedule(main_or_fail(op, self.name), target)
+        try:
+            goal = optimise_goal(self.optimise)
+        except NpucError as error:
+            raise PassFailedException(f"{self.name}: {error}") from None
+        schedule(main_or_fail(op, self.name), target, goal)
 
 
-def schedule(func: FuncOp, target: Target) -> None:
-    """Check, stage and assign memories to the ops of `func` for `target`."""
+def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
+    """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`."""
     check_preconditions(func)
     check_topological(func)
     assign_memories(func, target)
+    if optimise == SIZE:
+        return
     stage_weights_that_fit(func, target)
     for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
         hoist_stage(func, stage, target)

@@ -122,6 +122,33 @@ def test_spec_round_trip():
     assert (parsed.base, parsed.system_config, parsed.memory_mode, parsed.config) == ("a", "S", "M", "x.ini")
 
 
+def test_budget_round_trips_in_the_spec_and_caps_the_staging_memory():
+    assert target_spec("a", None, "M", "x.ini", 4096) == "a::M@x.ini#arena_cache_size=4096"
+    assert parse_target_spec("a::M@x.ini#arena_cache_size=4096").arena_cache_size == 4096
+    shared = load_target("ethos-u55-128#arena_cache_size=65536")
+    assert (shared.arena_cache_size, shared.budget_memory, shared.memory("sram").size) == (65536, "sram", 65536)
+    assert replace(load_target(shared.name), source=shared.source) == shared
+    # Dedicated_Sram: the budget is the cache; the arena's DRAM keeps its size.
+    dedicated = load_target("ethos-u65-256")
+    assert (dedicated.arena_cache_size, dedicated.memory("sram").size) == (393216, 393216)
+    override = load_target("ethos-u65-256#arena_cache_size=1024")
+    assert (override.memory("sram").size, override.memory("dram").size) == (1024, dedicated.memory("dram").size)
+    assert load_target("ethos-u55-128").arena_cache_size is None
+
+
+def test_budget_of_a_target_describing_its_own_memories():
+    target = load_target(f"{GENERIC}#arena_cache_size=1000")
+    assert (target.arena_cache_size, target.memory(target.staging_memory).size) == (1000, 1000)
+    with pytest.raises(TargetError, match="arena cache size 1099511627776 is beyond the"):
+        load_target(f"{GENERIC}#arena_cache_size={1 << 40}")
+
+
+@pytest.mark.parametrize("spec", ["ethos-u55-128#arena_cache_size=", "ethos-u55-128#arena_cache_size=1k"])
+def test_bad_budget_in_spec(spec):
+    with pytest.raises(TargetError, match="the budget must be a number of bytes"):
+        load_target(spec)
+
+
 USER_INI = """
 ; a board described in Vela's format
 [System_Config.My_Board]
@@ -153,6 +180,7 @@ def test_user_vela_ini_with_inherit_and_vela_defaults(tmp_path):
     assert (target.arena_memory, target.weights_memory, target.staging_memory) == ("sram", "dram", "sram")
     sram, dram = target.memories
     assert (sram.bandwidth, sram.burst_length, sram.size) == (4.0, 64, 131072)
+    assert target.arena_cache_size == 131072
     # Keys the file leaves out take Vela's defaults.
     assert (sram.read_latency, sram.write_latency, sram.max_reads) == (0, 0, 1)
     assert (dram.bandwidth, dram.read_latency, dram.burst_length) == (8 * 2 * 0.25, 300, 1)

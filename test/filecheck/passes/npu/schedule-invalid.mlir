@@ -1,7 +1,9 @@
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p npu-schedule | filecheck %s
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{target=ethos-u99}' | filecheck %s --check-prefix=TARGET
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{optimise=fastest}' | filecheck %s --check-prefix=OPTIMISE
 
 // TARGET: npu-schedule: unknown target 'ethos-u99'
+// OPTIMISE: npu-schedule: unknown optimise goal 'fastest' (known: Performance, Size)
 
 // An NPU op without a block: npu-tile has not run.
 // CHECK: npu-schedule: conv (quantized.conv2d) has no npu.block: run npu-tile first

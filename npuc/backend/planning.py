@@ -296,7 +296,9 @@ class Buffer:
         return LiveRange(self.name, self.start, self.end, self.size)
 
 
-def buffers(func: FuncOp, target: Target) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
+def buffers(
+    func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None
+) -> tuple[list[Buffer], dict[SSAValue, Buffer]]:
     """The buffers npu-schedule assigned to memories on `target`, with their live ranges and sizes.
 
     Positions are op indices in `@main`. Function arguments, host-written
@@ -311,7 +313,18 @@ def buffers(func: FuncOp, target: Target) -> tuple[list[Buffer], dict[SSAValue, 
     named `scratch_name`, in its `npu.scratch_memory` (once npu-schedule has
     set it). Returns the buffers and, for every value held in memory, its
     buffer.
+
+    `sizes` memoises `buffer_bytes` across calls while the layers and their
+    weights stay as they are (npu-schedule's repeated fit checks: an encoded
+    size is costly to key).
     """
+    memo: dict[SSAValue, int] = {} if sizes is None else sizes
+
+    def size_of(value: SSAValue) -> int:
+        if value not in memo:
+            memo[value] = buffer_bytes(value, target)
+        return memo[value]
+
     ops = list(func.body.ops)
     last = len(ops) - 1
     found: list[Buffer] = []
@@ -321,7 +334,7 @@ def buffers(func: FuncOp, target: Target) -> tuple[list[Buffer], dict[SSAValue, 
     for index, arg in enumerate(func.body.block.args):
         memory = memory_of(arg_attributes(func)[index])
         if memory is not None:
-            holder[arg] = Buffer(f"arg{index}", memory, buffer_bytes(arg, target), -1, -1)
+            holder[arg] = Buffer(f"arg{index}", memory, size_of(arg), -1, -1)
             found.append(holder[arg])
 
     for position, op in enumerate(ops):
@@ -350,7 +363,7 @@ def buffers(func: FuncOp, target: Target) -> tuple[list[Buffer], dict[SSAValue, 
             if held is None:
                 owner = chain[-1] if chain else result
                 name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")
-                held = Buffer(name, memory, buffer_bytes(owner, target), start, last if whole_program else start)
+                held = Buffer(name, memory, size_of(owner), start, last if whole_program else start)
                 found.append(held)
             for value in (result, *chain):
                 holder[value] = held

@@ -124,13 +124,14 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
     assign_memories(func, target)
     if optimise == SIZE:
         return
-    stage_weights_that_fit(func, target)
+    sizes: dict[SSAValue, int] = {}  # buffer sizes, unchanged by staging and moving (`buffers`)
+    stage_weights_that_fit(func, target, sizes)
     for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
-        hoist_stage(func, stage, target)
-    keep_in_staging(func, target)
+        hoist_stage(func, stage, target, sizes)
+    keep_in_staging(func, target, sizes)
 
 
-def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
+def stage_weights_that_fit(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:
     """Stage the constant weights of every NPU weighted op that the staging memory can place.
 
     All are staged if they fit together; otherwise they are staged one by
@@ -149,7 +150,7 @@ def stage_weights_that_fit(func: FuncOp, target: Target) -> None:
         consumers,
         place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
         unplace=lambda op: unstage_all(stages.pop(op)),
-        fits_now=lambda: fits(buffers(func, target)[0], staging, target.alignment),
+        fits_now=lambda: fits(buffers(func, target, sizes)[0], staging, target.alignment),
     )
 
 
@@ -198,7 +199,7 @@ def unstage(stage: StageOp) -> None:
     stage.erase()
 
 
-def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
+def hoist_stage(func: FuncOp, stage: StageOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:
     """Move `stage` (and its constant if it comes later) before the NPU compute op preceding its consumer.
 
     The copy then runs while that op computes (Vela's weight double
@@ -221,7 +222,7 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
     for op in moved:
         op.detach()
         func.body.block.insert_op_before(op, ops[previous])
-    if fits(buffers(func, target)[0], target.memory(stage.memory.data), target.alignment):
+    if fits(buffers(func, target, sizes)[0], target.memory(stage.memory.data), target.alignment):
         return
     # Stage first: the constant's home may be the stage itself.
     for op, home in reversed(list(zip(moved, homes))):
@@ -230,7 +231,7 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target) -> None:
         func.body.block.insert_op_before(op, home)
 
 
-def keep_in_staging(func: FuncOp, target: Target) -> None:
+def keep_in_staging(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:
     """Move NPU-only feature maps from the arena to the staging memory while it can place them.
 
     A buffer qualifies if NPU commands are all that write and read it (an NPU
@@ -243,7 +244,7 @@ def keep_in_staging(func: FuncOp, target: Target) -> None:
     if target.staging_memory == target.arena_memory:
         return
     staging = target.memory(target.staging_memory)
-    found, holder = buffers(func, target)
+    found, holder = buffers(func, target, sizes)
     held: dict[int, list[SSAValue]] = {}
     for value, buffer in holder.items():
         held.setdefault(id(buffer), []).append(value)

@@ -20,6 +20,7 @@ library raises `NpucError` subclasses and this module prints their message.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -304,10 +305,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BROKEN_PIPE_EXIT = 141
+"""Exit status when the reader of stdout went away: 128 + SIGPIPE, as a shell reports a killed writer."""
+
+
+def stop_on_broken_pipe() -> None:
+    """The reader of stdout went away (`npuc analyze ... | head`): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null first, so the interpreter's final flush
+    does not fail again.
+    """
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(BROKEN_PIPE_EXIT)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `npuc` console script."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         args.handler(args)
     except NpucError as error:
         print(f"npuc: error: {error}", file=sys.stderr)
@@ -315,6 +330,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("npuc: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        stop_on_broken_pipe()
 
 
 if __name__ == "__main__":

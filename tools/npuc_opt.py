@@ -13,6 +13,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from npuc.errors import NpucError
+from npuc.tools.npuc_main import stop_on_broken_pipe
 
 
 class NpucOptMain(xDSLOptMain):
@@ -45,6 +46,8 @@ def main() -> None:
     except NpucError as error:
         print(f"npuc-opt: error: {error}", file=sys.stderr)
         sys.exit(1)
+    except BrokenPipeError:
+        stop_on_broken_pipe()
 
 
 if __name__ == "__main__":

@@ -106,3 +106,22 @@ def test_opt_reads_external_weights_beside_the_model(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "graph.fully_connected" in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    # `npuc analyze ... | head -1`: the pipe's reader is gone before npuc writes.
+    model = Path(__file__).parents[2] / "models" / "digits_cnn.tflite"
+    ir = tmp_path / "add.mlir"
+    ir.write_text("func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {\n  func.return %x : tensor<4xf32>\n}\n")
+    for command in (
+        ["npuc.tools.npuc_main", "analyze", str(model), "--target", "ethos-u55-128", "-o", str(tmp_path / "out")],
+        ["npuc.tools.npuc_opt", str(ir)],
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-m", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        error = process.stderr.read()
+        assert process.wait() == 141, error
+        assert "Traceback" not in error

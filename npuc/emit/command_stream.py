@@ -238,7 +238,12 @@ def _constant_bytes(op: npu.ConstantOp) -> bytes:
 
 def _encode_constant(writer: _Writer, op: npu.ConstantOp) -> None:
     value_type = op.value.type
-    assert isinstance(value_type, TensorType) and isinstance(value_type.element_type, IntegerType)
+    assert isinstance(value_type, TensorType)  # verified
+    if not isinstance(value_type.element_type, IntegerType):
+        raise ModelVerificationError(
+            f"command stream: npu.constant of {value_type.element_type} elements: "
+            "the format holds integer constants only"
+        )
     writer.buffer(op.buffer)
     shape = tuple(value_type.get_shape())
     writer.pack("BBH", value_type.element_type.width.data, len(shape), 0)

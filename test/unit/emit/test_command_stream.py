@@ -5,7 +5,14 @@ from __future__ import annotations
 import struct
 
 import pytest
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i8,
+)
 from xdsl.parser import Parser
 
 from npuc.context import npuc_context
@@ -322,3 +329,109 @@ def test_a_cpu_feature_map_count_beyond_its_record_is_truncated(encoded):
 def test_a_constant_outside_the_blob_is_refused(encoded):
     stream = with_header_field(encoded.stream, 8, 100)
     assert rejected(stream, encoded.blob[:100]) == "command stream: constant at 80 lies outside the blob"
+
+
+CONSTANT = 1
+INPUT = 2
+FULLY_CONNECTED = 7
+
+
+def payload(stream: bytes, record: int) -> bytes:
+    """The payload bytes of the record at offset `record`."""
+    size = RECORD.unpack_from(stream, record)[3]
+    return stream[record + RECORD.size : record + RECORD.size + size]
+
+
+def with_u32(stream: bytes, position: int, value: int) -> bytes:
+    return stream[:position] + struct.pack("<I", value) + stream[position + 4 :]
+
+
+def test_a_splat_constant_fills_its_whole_buffer():
+    # A splat built through the xDSL API stores one element; the memory holds it repeated.
+    splat = DenseIntOrFPElementsAttr(TensorType(i8, [8]), BytesAttr(b"\x07"))
+    module = ModuleOp([npu.ConstantOp(npu.BufferAttr("flash", 4, 8), splat)])
+    module.attributes[npu.TARGET_ATTR] = StringAttr("t")
+    module.verify()
+    program = encode(module)
+    assert program.blob == bytes(4) + bytes([7]) * 8
+    assert str(decode(program.stream, program.blob)) == str(module)
+
+
+def test_a_constant_record_is_laid_out_as_documented_up_to_rank_255():
+    # u8 element bits, u8 rank (128 does not fit an i8), u16 reserved 0, rank x u32 shape.
+    ones = "x".join(["1"] * 128)
+    module = parse(
+        'builtin.module attributes {npu.target = "t"} {\n'
+        f"  npu.constant {{buffer = #npu.buf<flash, 4, 2>, value = dense<5> : tensor<{ones}x2xi8>}}\n"
+        "}"
+    )
+    program = encode(module)
+    fields = payload(program.stream, record_at(program.stream, CONSTANT))
+    region = struct.unpack_from("<I", fields)[0]
+    assert fields == struct.pack("<III", region, 4, 2) + bytes([8, 129, 0, 0]) + struct.pack("<129I", *[1] * 128, 2)
+    assert str(decode(program.stream, program.blob)) == str(module)
+
+
+def test_a_constant_that_is_not_of_integers_is_refused():
+    module = parse(
+        'builtin.module attributes {npu.target = "t"} {\n'
+        "  npu.constant {buffer = #npu.buf<flash, 0, 8>, value = dense<1.5> : tensor<2xf32>}\n"
+        "}"
+    )
+    with pytest.raises(ModelVerificationError) as error:
+        encode(module)
+    assert str(error.value) == (
+        "command stream: npu.constant of f32 elements: the format holds integer constants only"
+    )
+
+
+def test_a_constant_rank_beyond_its_record_is_truncated(encoded):
+    constant = record_at(encoded.stream, CONSTANT)
+    rank = constant + RECORD.size + 13  # after the buffer (12 bytes) and the element bits
+    stream = encoded.stream[:rank] + bytes([0xFF]) + encoded.stream[rank + 1 :]
+    start = payload_start(encoded.stream, constant)
+    assert rejected(stream, encoded.blob) == f"command stream: record at byte {start} is truncated"
+
+
+def test_a_dangling_optional_string_of_a_record_is_named(encoded):
+    # The first input: string tensor, a feature map of 24 + 8 x 4 bytes, then its host_conversion string.
+    record = record_at(encoded.stream, INPUT)
+    assert len(payload(encoded.stream, record)) == 4 + (24 + 8 * 4) + 4 + 4
+    assert payload(encoded.stream, record)[60:64] != struct.pack("<I", 0xFFFFFFFF)
+    count = header_field(encoded.stream, 5)
+    stream = with_u32(encoded.stream, record + RECORD.size + 60, count)
+    start = payload_start(encoded.stream, record)
+    assert rejected(stream, encoded.blob) == f"command stream: record at byte {start} names string {count}, which does not exist"
+
+
+INT16 = "!quantized.uniform<i16:f32, 0.5:0>"
+WIDE_FC = parse(
+    'builtin.module attributes {npu.target = "t"} {\n'
+    f'  npu.fully_connected {{layer = "fc", ifm = #npu.fm<sram, 0, [1, 4], [8, 2], {INT16}>, '
+    f"ofm = #npu.fm<sram, 64, [1, 2], [4, 2], {INT16}>, weights = #npu.buf<flash, 0, 16>, "
+    "scale_bias = #npu.buf<flash, 16, 32>, "
+    "encoding = #npu.encoded<depth_first, weights [7, 9], scales [16, 16], wide>, "
+    "act_min = -32768 : i32, act_max = 32767 : i32, block = array<i64: 1, 2, 8>}\n"
+    "}"
+)
+
+
+def test_a_wide_encoding_is_the_documented_trailing_field_and_round_trips():
+    program = encode(WIDE_FC)
+    fields = payload(program.stream, record_at(program.stream, FULLY_CONNECTED))
+    traversal = struct.unpack_from("<I", fields, len(fields) - 28)[0]
+    # string traversal, u32 core count, u32 wide (1), weight stream lengths, scale stream lengths.
+    assert fields[-28:] == struct.pack("<7I", traversal, 2, 1, 7, 9, 16, 16)
+    decoded = decode(program.stream, program.blob)
+    [fc] = decoded.ops
+    assert isinstance(fc, npu.FullyConnectedOp) and fc.encoding is not None and fc.encoding.wide.data == 1
+    assert str(decoded) == str(WIDE_FC)
+
+
+def test_an_encoding_core_count_beyond_its_record_is_truncated():
+    program = encode(WIDE_FC)
+    record = record_at(program.stream, FULLY_CONNECTED)
+    end = record + RECORD.size + len(payload(program.stream, record))
+    stream = with_u32(program.stream, end - 24, 0xFFFFFFFF)
+    start = payload_start(program.stream, record)
+    assert rejected(stream, program.blob) == f"command stream: record at byte {start} is truncated"

@@ -16,7 +16,7 @@ import npuc
 from npuc.dialects import npu
 from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import MemoryHazardError
-from npuc.sim.hazards import byte_addresses, check_program
+from npuc.sim.hazards import Access, accesses, byte_addresses, check_program
 
 from support.npu_text import INT8, dma, fm, ints, program
 from support.paths import EXAMPLES
@@ -224,3 +224,20 @@ def test_compiled_tiny_cnn_is_clean_and_its_conv_over_its_ifm_is_not():
                                   conv.ofm.stride_values(), conv.ofm.element_type)  # fmt: skip
     with pytest.raises(MemoryHazardError, match=r"writes its ofm at sram .* over its ifm"):
         check_program(compiled)
+
+
+def test_every_command_reads_and_writes_its_operands_by_role():
+    copy = dma("copy", ("flash", 0), ("sram", 32), 4)
+    module = program(
+        "npu.constant {buffer = #npu.buf<flash, 0, 4>, value = dense<1> : tensor<4xi8>}",
+        f'npu.input {{tensor = "x", fm = {fm("sram", 0, SHAPE)}}}',
+        copy,
+        f'npu.output {{tensor = "y", fm = {fm("sram", 32, QUARTER)}}}',
+    )
+    constant, source, move, sink = module.ops
+    assert isinstance(constant, npu.ConstantOp) and isinstance(source, npu.InputOp)
+    assert isinstance(move, npu.DmaOp) and isinstance(sink, npu.OutputOp)
+    assert accesses(constant) == ([], [Access("constant", constant.buffer)])
+    assert accesses(source) == ([], [Access("input", source.fm)])
+    assert accesses(move) == ([Access("src", move.src)], [Access("dst", move.dst)])
+    assert accesses(sink) == ([Access("output", sink.fm)], [])

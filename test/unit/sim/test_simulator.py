@@ -19,7 +19,7 @@ from npuc.api import analyze_model
 from npuc.data import load_samples, model_interface
 from npuc.dialects import npu
 from npuc.emit.command_stream import decode, encode
-from npuc.errors import InputDataError, MemoryHazardError
+from npuc.errors import InputDataError, MemoryHazardError, NpucError
 from npuc.sim.simulator import simulate
 
 from support.npu_text import fm, program
@@ -130,3 +130,63 @@ def test_program_without_inputs_runs_once() -> None:
     )
     [output] = simulate(module, [])
     np.testing.assert_array_equal(output, [[1, 2, 3, 4]])
+
+
+def test_encoded_weights_need_the_program_target(compiled) -> None:
+    program, inputs, _ = compiled
+    untargeted = program.clone()
+    del untargeted.attributes[npu.TARGET_ATTR]
+    with pytest.raises(NpucError) as error:
+        simulate(untargeted, inputs)
+    assert str(error.value) == "layer 'conv1' has encoded weights but the program names no npu.target"
+
+
+def dense_fm(offset: int, shape: tuple[int, ...], bits: int) -> str:
+    """A dense `#npu.fm` of `bits`-bit integers, zero point 0."""
+    strides = [bits // 8] * len(shape)
+    for axis in range(len(shape) - 2, -1, -1):
+        strides[axis] = strides[axis + 1] * shape[axis + 1]
+    return (
+        f"#npu.fm<sram, {offset}, {list(shape)}, {strides}, !quantized.uniform<i{bits}:f32, 1.0:0>>"
+    )
+
+
+def raw_command(kind: str, shape: tuple[int, ...], bits: int, table_bytes: int) -> str:
+    """A 1x1 `kind` command of raw weights (flash 0) and scale/bias table (flash 16), sram 0 -> sram 64."""
+    return (
+        f'npu.{kind} {{layer = "{kind}", ifm = {dense_fm(0, shape, bits)}, ofm = {dense_fm(64, shape, bits)}, '
+        f"weights = #npu.buf<flash, 0, {shape[3]}>, scale_bias = #npu.buf<flash, 16, {table_bytes}>, "
+        "kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, "
+        f"padding = array<i64: 0, 0, 0, 0>, act_min = {-(1 << (bits - 1))} : i32, act_max = {(1 << (bits - 1)) - 1} : i32, "
+        "block = array<i64: 1, 1, 8>}"
+    )
+
+
+def run_raw(command: str, shape: tuple[int, ...], bits: int, weights: str, table: str, x: np.ndarray) -> np.ndarray:
+    """`command` between an input and an output, its weights and table constants in flash."""
+    module = program(
+        f"npu.constant {{buffer = #npu.buf<flash, 0, {shape[3]}>, value = {weights}}}",
+        f"npu.constant {{buffer = #npu.buf<flash, 16, {table.count(',') * 4 + 4}>, value = {table}}}",
+        f'npu.input {{tensor = "x", fm = {dense_fm(0, shape, bits)}}}',
+        command,
+        f'npu.output {{tensor = "y", fm = {dense_fm(64, shape, bits)}}}',
+    )
+    return simulate(module, [x])[0]
+
+
+def test_a_raw_wide_table_of_an_int16_conv_is_read_per_output_channel() -> None:
+    # One output channel on a 2x3 map: the 16-byte wide entry (int64 bias 5, multiplier 2^30, shift 1: scale 1).
+    shape = (1, 2, 3, 1)
+    x = np.arange(-3, 3, dtype=np.int16).reshape(shape) * 1000
+    wide_table = "dense<[5, 0, 1073741824, 1]> : tensor<4xi32>"
+    y = run_raw(raw_command("conv2d", shape, 16, 16), shape, 16, "dense<3> : tensor<1x1x1x1xi8>", wide_table, x)
+    np.testing.assert_array_equal(y, 3 * x + 5)
+
+
+def test_raw_depthwise_weights_are_one_per_channel() -> None:
+    shape = (1, 1, 1, 2)
+    x = np.array([[[[10, -7]]]], np.int8)
+    table = "dense<[0, 1073741824, 1, 1, 1073741824, 1]> : tensor<6xi32>"
+    weights = "dense<[2, -3]> : tensor<2xi8>"
+    y = run_raw(raw_command("depthwise_conv2d", shape, 8, 24), shape, 8, weights, table, x)
+    np.testing.assert_array_equal(y, [[[[20, 22]]]])

@@ -107,7 +107,7 @@ def _search_placement(buffers: _Buffers, preferred: np.ndarray, incumbent: np.nd
     def candidates(floor: int, last_rank: int, arena: int) -> list[int]:
         remaining = np.nonzero(~placed)[0]
         ends = lowest[remaining] + sizes[remaining]
-        if max(arena, int(ends.max(initial=0))) >= best_arena:
+        if max(arena, int(ends.max())) >= best_arena:  # remaining is never empty here
             return []
         low = lowest[remaining]
         allowed = remaining[(low > floor) | ((low == floor) & (rank[remaining] > last_rank))]

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from npuc.backend import allocation
 from npuc.backend.allocation import (
     LiveRange,
     allocate,
@@ -182,3 +183,19 @@ def test_checker_catches_a_buffer_moved_onto_a_conflicting_one(ranges, data):
 def test_fits_says_whether_allocate_stays_within_the_capacity(ranges, alignment, capacity):
     arena = arena_size(ranges, allocate(ranges, alignment=alignment))
     assert fits(ranges, alignment, capacity) == (arena <= capacity)
+
+
+def test_fits_skips_the_allocation_up_to_exactly_the_capacity(monkeypatch):
+    # 100 and 8 bytes, 16-byte aligned: 112 + 16 = 128. At a capacity of 128 the sum
+    # alone answers; at 127 the allocator decides (116 bytes: 8 below the 100).
+    ranges = [LiveRange("a", 0, 1, 100), LiveRange("b", 1, 2, 8)]
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return allocate(*args, **kwargs)
+
+    monkeypatch.setattr(allocation, "allocate", counted)
+    assert fits(ranges, 16, 128) and calls == []
+    assert fits(ranges, 16, 127) and len(calls) == 1
+    assert not fits(ranges, 16, 115) and len(calls) == 2

@@ -100,3 +100,23 @@ def test_search_finds_the_alternation_first_fit_misses():
     offsets = allocate(chain, 16)
     check_placement(chain, offsets, alignment=16)
     assert arena_size(chain, offsets) == peak_live_bytes(chain, 16) == 256
+
+
+def test_search_reaches_the_bound_within_its_steps_with_a_deterministic_placement():
+    # Twelve buffers where no first-fit order reaches the peak-live bound (264 bytes at
+    # position 11: t2, t5, t8 and t11, 16-byte aligned). Only the pruning (a branch ends
+    # once a buffer still to place would end at or above the best arena) and placing by
+    # increasing offset (equal offsets: increasing rank) keep the search within its steps;
+    # ties go by rank, so the placement is exactly this one.
+    sizes_and_lives = [
+        (16, 8, 8), (24, 2, 4), (8, 11, 11), (128, 7, 7), (16, 0, 0), (128, 11, 12),
+        (64, 10, 10), (64, 4, 4), (64, 9, 11), (100, 6, 9), (24, 3, 5), (64, 11, 11),
+    ]  # fmt: skip
+    ranges = [LiveRange(f"t{k}", start, end, size) for k, (size, start, end) in enumerate(sizes_and_lives)]
+    assert peak_live_bytes(ranges, 16) == 264
+    offsets = allocate(ranges, 16)
+    assert arena_size(ranges, offsets) == 264
+    assert offsets == {
+        "t0": 0, "t1": 64, "t2": 256, "t3": 0, "t4": 0, "t5": 128,
+        "t6": 0, "t7": 0, "t8": 64, "t9": 128, "t10": 96, "t11": 0,
+    }  # fmt: skip

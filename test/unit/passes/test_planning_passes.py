@@ -17,6 +17,7 @@ from npuc.backend.blocks import choose_block as search_block
 from npuc.backend.blocks import fits_shram, search_input
 from npuc.backend.planning import (
     Buffer,
+    buffer_bytes,
     buffers,
     cpu_operations,
     element_bytes,
@@ -27,7 +28,14 @@ from npuc.backend.planning import (
 from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.dialects.common import UNIT_WINDOW, Window
-from npuc.dialects.npu import CPU_REASON_ATTR, OFFSET_ATTR, PLACEMENT_ATTR, StageOp
+from npuc.dialects.npu import (
+    CPU_REASON_ATTR,
+    OFFSET_ATTR,
+    PLACEMENT_ATTR,
+    SCALE_BIAS_ENTRY_BYTES,
+    WIDE_SCALE_BIAS_ENTRY_BYTES,
+    StageOp,
+)
 from npuc.dialects.quantized import ConstantOp, Conv2dOp, FullyConnectedOp
 from npuc.ir import arg_attributes
 from npuc.passes.npu.allocate import AllocatePass, allocate_module
@@ -437,3 +445,67 @@ def test_allocation_of_conv_chains_is_valid_and_reuses_the_arena(depths):
     check_placement([b.live_range() for b in sram], offsets, alignment=TARGET.alignment)
     usage = module.attributes["npu.memory_usage"].data["sram"].value.data
     assert usage < sum(b.size for b in sram)
+
+
+def test_one_constant_encoded_differently_by_two_layers_is_a_pass_failure():
+    # A 1x3x3x8 constant as a conv's weights (one output channel) and a depthwise conv's
+    # (eight channels): the two encodings differ in size, so no one buffer can hold both.
+    kernel = weights("1x3x3x8")
+    SAME = 'strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none"'
+    text = f"""
+func.func @main(%x: {act('1x4x4x8')}) -> ({act('1x4x4x1')}, {act('1x4x4x8')}) {{
+  %w = quantized.constant dense<1> : tensor<1x3x3x8xi8> -> {kernel}
+  %b1 = quantized.constant dense<0> : tensor<1xi32>
+  %b8 = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %x, %w, %b1 {{layer = "conv", {SAME}}} : ({act('1x4x4x8')}, {kernel}, tensor<1xi32>) -> {act('1x4x4x1')}
+  %d = quantized.depthwise_conv2d %x, %w, %b8 {{layer = "dw", {SAME}}} : ({act('1x4x4x8')}, {kernel}, tensor<8xi32>) -> {act('1x4x4x8')}
+  func.return %c, %d : {act('1x4x4x1')}, {act('1x4x4x8')}
+}}"""
+    with pytest.raises(PassFailedException) as failure:
+        run(parse(text), PIPELINE[:3])
+    assert str(failure.value) == (
+        "layers dw, conv read one constant but encode it differently for ethos-u55-128; "
+        "give each layer its own constant"
+    )
+
+
+def test_a_wide_bias_takes_wide_scale_bias_records():
+    # 16-bit feature maps take an int64 bias; its records are wider than an int32 bias's.
+    x, kernel = "tensor<1x4x4x8x!quantized.uniform<i16:f32, 0.05:0>>", weights("8x1x1x8")
+    conv = f'strides = array<i64: 1, 1>, {WINDOW}}} : ({act("1x4x4x8")}, {kernel}'
+    text = f"""
+func.func @main(%x: {act('1x4x4x8')}, %x16: {x}) -> ({act('1x4x4x8')}, {x}) {{
+  %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> {kernel}
+  %b32 = quantized.constant dense<0> : tensor<8xi32>
+  %b64 = quantized.constant dense<0> : tensor<8xi64>
+  %c = quantized.conv2d %x, %w, %b32 {{layer = "narrow", {conv}, tensor<8xi32>) -> {act('1x4x4x8')}
+  %d = quantized.conv2d %x16, %w, %b64 {{layer = "wide", {conv.replace(act("1x4x4x8"), x)}, tensor<8xi64>) -> {x}
+  func.return %c, %d : {act('1x4x4x8')}, {x}
+}}"""
+    func = parse(text).body.block.first_op
+    raw = replace(TARGET, weight_encoding="raw")
+    _, narrow, wide = (op.output for op in func.body.ops if isinstance(op, ConstantOp))
+    assert buffer_bytes(narrow, raw) == 8 * SCALE_BIAS_ENTRY_BYTES
+    assert buffer_bytes(wide, raw) == 8 * WIDE_SCALE_BIAS_ENTRY_BYTES
+    assert WIDE_SCALE_BIAS_ENTRY_BYTES > SCALE_BIAS_ENTRY_BYTES
+
+
+def test_ops_after_a_host_dequantize_still_get_buffers():
+    # The first output's dequantize (host memory: no buffer) comes before the second conv.
+    text = f"""
+func.func @main(%x: {act('1x4x4x8')}) -> (tensor<1x4x4x8xf32>, {act('1x4x4x8')}) {{
+  %w = quantized.constant dense<1> : tensor<8x1x1x8xi8> -> {weights('8x1x1x8')}
+  %b = quantized.constant dense<0> : tensor<8xi32>
+  %c = quantized.conv2d %x, %w, %b {{layer = "first", strides = array<i64: 1, 1>, {WINDOW}}} : ({act('1x4x4x8')}, {weights('8x1x1x8')}, tensor<8xi32>) -> {act('1x4x4x8')}
+  %y = quantized.dequantize %c : {act('1x4x4x8')} -> tensor<1x4x4x8xf32>
+  %d = quantized.conv2d %c, %w, %b {{layer = "second", strides = array<i64: 1, 1>, {WINDOW}}} : ({act('1x4x4x8')}, {weights('8x1x1x8')}, tensor<8xi32>) -> {act('1x4x4x8')}
+  func.return %y, %d : tensor<1x4x4x8xf32>, {act('1x4x4x8')}
+}}"""
+    module = run(parse(text), PIPELINE[:3])
+    found, _ = buffers(module.body.block.first_op, TARGET)
+    # 0-1 constants, 2-5 both convs' staged copies, 6 first, 7 dequantize (the host reads
+    # first's map after the program), 8 second, 9 return.
+    assert [(b.name, b.start, b.end) for b in found if b.memory == "sram"] == [
+        ("arg0", -1, 6), ("first@2", 2, 6), ("first@3", 3, 6), ("second@4", 4, 8), ("second@5", 5, 8),
+        ("first@6", 6, 9), ("second@8", 8, 9),
+    ]

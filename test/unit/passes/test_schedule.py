@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
+import pytest
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation, SSAValue
 from xdsl.parser import Parser
+from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend import planning
+from npuc.backend.planning import buffer_bytes
 from npuc.context import npuc_context
-from npuc.dialects.npu import MEMORY_ATTR, StageOp
+from npuc.dialects.common import array_values
+from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, StageOp
 from npuc.ir import main_function
 from npuc.passes.npu.legalize import legalize
-from npuc.passes.npu.schedule import schedule
+from npuc.passes.npu.schedule import (
+    assign_memories,
+    hoist_stage,
+    keep_in_staging,
+    reads_weights_once,
+    schedule,
+    stage_weights_that_fit,
+)
 from npuc.passes.npu.tile import tile
 from npuc.targets import Target, load_target
 
@@ -124,3 +138,63 @@ func.func @main(%a: {x}) -> {x} {{
         ("quantized.constant", StringAttr("flash")), ("reshape", StringAttr("flash")), ("add", StringAttr("sram")),
         ("func.return", None),
     ]
+
+
+def test_schedule_sizes_each_buffer_once_and_its_steps_alone_agree(monkeypatch):
+    # Both layers' copies hoisted (fit checks after staging, after each move, for the
+    # feature maps): the memo sizes each value once, and the steps run alone, without
+    # a memo, give the same schedule and memories.
+    target = staging_of(BOTH_COPIES + 512)
+    sized: list[SSAValue] = []
+
+    def counted(value: SSAValue, target: Target) -> int:
+        sized.append(value)
+        return buffer_bytes(value, target)
+
+    monkeypatch.setattr(planning, "buffer_bytes", counted)
+    func = tiled(CHAIN, target)
+    schedule(func, target)
+    assert sized and max(Counter(sized).values()) == 1
+    monkeypatch.undo()
+
+    alone = tiled(CHAIN, target)
+    assign_memories(alone, target)
+    stage_weights_that_fit(alone, target)
+    for stage in [op for op in alone.body.ops if isinstance(op, StageOp)]:
+        hoist_stage(alone, stage, target)
+    keep_in_staging(alone, target)
+    assert op_order(alone) == op_order(func) == [
+        "quantized.constant", "quantized.constant", "stage layer0", "stage layer0",
+        "quantized.constant", "stage layer1", "quantized.constant", "stage layer1",
+        "layer0", "layer1", "func.return",
+    ]
+    assert [op.attributes.get(MEMORY_ATTR) for op in alone.body.ops] == [
+        op.attributes.get(MEMORY_ATTR) for op in func.body.ops
+    ]
+    assert ops_by_layer(func)["layer0"].attributes[MEMORY_ATTR] == StringAttr("sram")
+
+
+def ops_by_layer(func: FuncOp) -> dict[str, Operation]:
+    return {op.attributes["layer"].data: op for op in func.body.ops if "layer" in op.attributes and not isinstance(op, StageOp)}
+
+
+def fully_connected(batch: int) -> FuncOp:
+    """@main: one fully connected layer of `batch` rows of 128 to 10, legalized and tiled (npu.block 1x4x16 from 3 rows)."""
+    x, y, w = INT8.act((batch, 128), 0.05, -3), INT8.act((batch, 10), 0.1, 0), "tensor<10x128x!quantized.uniform<i8:f32, 0.01:0>>"
+    return tiled(f"""
+func.func @main(%x: {x}) -> {y} {{
+  %w = quantized.constant dense<1> : tensor<10x128xi8> -> {w}
+  %b = quantized.constant dense<0> : tensor<10xi32>
+  %f = quantized.fully_connected %x, %w, %b {{layer = "fc", activation = "none"}} : ({x}, {w}, tensor<10xi32>) -> {y}
+  func.return %f : {y}
+}}""", TARGET)
+
+
+def test_a_fully_connected_op_reads_its_weights_once_up_to_exactly_one_block_of_rows():
+    four, eight = (ops_by_layer(fully_connected(batch))["fc"] for batch in (4, 8))
+    assert array_values(four.attributes[BLOCK_ATTR]) == array_values(eight.attributes[BLOCK_ATTR]) == (1, 4, 16)
+    assert reads_weights_once(four) and not reads_weights_once(eight)
+    del four.attributes[BLOCK_ATTR]
+    with pytest.raises(PassFailedException) as failure:
+        reads_weights_once(four)
+    assert str(failure.value) == "npu-schedule: fc (quantized.fully_connected) has no npu.block: run npu-tile first"

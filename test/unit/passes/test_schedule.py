@@ -198,3 +198,14 @@ def test_a_fully_connected_op_reads_its_weights_once_up_to_exactly_one_block_of_
     with pytest.raises(PassFailedException) as failure:
         reads_weights_once(four)
     assert str(failure.value) == "npu-schedule: fc (quantized.fully_connected) has no npu.block: run npu-tile first"
+
+
+def test_weights_are_staged_when_the_bias_is_not_a_constant():
+    # The bias arrives as an argument: only the weights have a constant to copy.
+    text = conv_chain((4, 4, 8), [16], [1])
+    bias_line = next(line for line in text.splitlines() if "%layer0_b = " in line)
+    text = text.replace(bias_line + "\n", "").replace("@main(%x: ", "@main(%layer0_b: tensor<16xi32>, %x: ")
+    target = replace(TARGET, weight_encoding="raw")
+    func = tiled(text, target)
+    schedule(func, target)
+    assert op_order(func) == ["quantized.constant", "stage layer0", "layer0", "func.return"]

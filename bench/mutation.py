@@ -99,7 +99,13 @@ also_copy = ["examples", "{plugin}.py"]
 only_mutate = {mutated}
 pytest_add_cli_args = ["-p", "{plugin}"]
 pytest_add_cli_args_test_selection = {tests}
+timeout_multiplier = {timeout_multiplier}
 """
+
+TIMEOUT_MULTIPLIER = 5
+"""mutmut stops a mutant's tests after (their usual time + 1 s) x 2 x this many CPU seconds and counts
+a timeout as killed. Its default, 15, gives a mutant that breaks the allocator's search bound 30 times
+the compiled-model tests' time; 10 times tells a hang as surely on 2 cores."""
 
 KILLED = ("killed", "timeout")
 """mutmut verdicts that count as killed: a test failed, or the mutant hung."""
@@ -134,7 +140,9 @@ def assemble(keep_state: bool = False) -> None:
     shutil.copy2(Path(__file__).with_name(f"{PLUGIN}.py"), PROJECT)
     listed = lambda items: "[" + ", ".join(f'"{item}"' for item in items) + "]"  # noqa: E731
     (PROJECT / "pyproject.toml").write_text(
-        CONFIG.format(mutated=listed(MUTATED), tests=listed(TESTS), plugin=PLUGIN)
+        CONFIG.format(
+            mutated=listed(MUTATED), tests=listed(TESTS), plugin=PLUGIN, timeout_multiplier=TIMEOUT_MULTIPLIER
+        )
     )
 
 

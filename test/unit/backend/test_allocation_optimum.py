@@ -5,6 +5,7 @@ from itertools import permutations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from npuc.backend import allocation
 from npuc.backend.allocation import (
     LiveRange,
     allocate,
@@ -102,17 +103,20 @@ def test_search_finds_the_alternation_first_fit_misses():
     assert arena_size(chain, offsets) == peak_live_bytes(chain, 16) == 256
 
 
+TWELVE = [
+    (16, 8, 8), (24, 2, 4), (8, 11, 11), (128, 7, 7), (16, 0, 0), (128, 11, 12),
+    (64, 10, 10), (64, 4, 4), (64, 9, 11), (100, 6, 9), (24, 3, 5), (64, 11, 11),
+]  # fmt: skip
+"""(size, start, end) of twelve buffers no first-fit order places at their peak-live bound (264 bytes, 16-byte aligned)."""
+
+
 def test_search_reaches_the_bound_within_its_steps_with_a_deterministic_placement():
     # Twelve buffers where no first-fit order reaches the peak-live bound (264 bytes at
     # position 11: t2, t5, t8 and t11, 16-byte aligned). Only the pruning (a branch ends
     # once a buffer still to place would end at or above the best arena) and placing by
     # increasing offset (equal offsets: increasing rank) keep the search within its steps;
     # ties go by rank, so the placement is exactly this one.
-    sizes_and_lives = [
-        (16, 8, 8), (24, 2, 4), (8, 11, 11), (128, 7, 7), (16, 0, 0), (128, 11, 12),
-        (64, 10, 10), (64, 4, 4), (64, 9, 11), (100, 6, 9), (24, 3, 5), (64, 11, 11),
-    ]  # fmt: skip
-    ranges = [LiveRange(f"t{k}", start, end, size) for k, (size, start, end) in enumerate(sizes_and_lives)]
+    ranges = [LiveRange(f"t{k}", start, end, size) for k, (size, start, end) in enumerate(TWELVE)]
     assert peak_live_bytes(ranges, 16) == 264
     offsets = allocate(ranges, 16)
     assert arena_size(ranges, offsets) == 264
@@ -120,3 +124,14 @@ def test_search_reaches_the_bound_within_its_steps_with_a_deterministic_placemen
         "t0": 0, "t1": 64, "t2": 256, "t3": 0, "t4": 0, "t5": 128,
         "t6": 0, "t7": 0, "t8": 64, "t9": 128, "t10": 96, "t11": 0,
     }  # fmt: skip
+
+
+def test_the_search_stops_after_exactly_its_steps(monkeypatch):
+    # The same twelve buffers: the search's 35th step completes a placement of 292 bytes
+    # (first fit alone gives 304), so a budget of 34 steps keeps 304 and one of 35 finds 292.
+    ranges = [LiveRange(f"t{k}", start, end, size) for k, (size, start, end) in enumerate(TWELVE)]
+    found = {}
+    for steps in (34, 35):
+        monkeypatch.setattr(allocation, "_SEARCH_STEPS", steps)
+        found[steps] = arena_size(ranges, allocate(ranges, 16))
+    assert found == {34: 304, 35: 292}

@@ -58,6 +58,7 @@ MUTATED = (
     "npuc/backend/planning.py",
     "npuc/backend/views.py",
     "npuc/backend/softmax.py",
+    "npuc/backend/stripes.py",
     "npuc/emit/command_stream.py",
     "npuc/sim/simulator.py",
     "npuc/sim/integer_ops.py",

@@ -43,6 +43,19 @@ QUANTIZED_REWRITES = (
 """Target-independent rewrites of quantized IR, run before the back-end passes."""
 
 
+def backend_pipeline(target: str, optimise: str = "performance", max_stripe_height: int = 0) -> str:
+    """The `BACKEND_PASSES` as pipeline text for `target` (a target spec), with npu-schedule's goal and npu-tile's stripes.
+
+    `optimise` is npu-schedule's `optimise` option; `max_stripe_height`
+    npu-tile's (0: every stripe the whole OFM).
+    """
+    options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
+    options["npu-schedule"] += f" optimise={optimise}"
+    if max_stripe_height:
+        options["npu-tile"] += f" max-stripe-height={max_stripe_height}"
+    return ",".join(f"{name}{{{options[name]}}}" for name in BACKEND_PASSES)
+
+
 def import_model(path: str | Path) -> ModuleOp:
     """Import an ONNX or TFLite model (or parse a `.mlir` file) into a verified module."""
     from npuc.importers import import_model as import_by_extension
@@ -272,11 +285,8 @@ def analyze_model(
             )
         quantize(module, calibration, report_samples=0)  # the estimate needs no error report
     network = layer_graph(module)
-    options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
-    options["npu-schedule"] += f" optimise={goal}"
-    pipeline = ",".join([*QUANTIZED_REWRITES, *(f"{name}{{{options[name]}}}" for name in BACKEND_PASSES)])
     try:
-        run_pipeline(module, pipeline)
+        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, goal)]))
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network)

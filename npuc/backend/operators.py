@@ -78,3 +78,7 @@ BINARY_OPS = (AddOp, SubOp, MulOp)
 def npu_operator(op: Operation) -> NpuOperator | None:
     """How the NPU runs `op`, or None when no NPU operator exists for its class."""
     return NPU_OPERATORS.get(type(op))
+
+
+STRIPED_OPS = (Conv2dOp, DepthwiseConv2dOp, MaxPool2dOp, AvgPool2dOp, *BINARY_OPS)
+"""Ops lowering to one command whose OFM rows can be computed in height stripes (`npuc.backend.stripes`)."""

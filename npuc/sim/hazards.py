@@ -14,13 +14,19 @@ A program is wrong when
   block while it still reads its IFM, so an OFM over its own IFM corrupts
   the IFM before the last blocks read it (the functional simulator would not
   notice: it reads a whole IFM before writing);
-- a read sees bytes of more than one writer in a way no producer explains.
+- a read sees bytes of more than one result in a way no producer explains.
   A read is of one producer's result (its whole footprint, or a slice of it:
   a split) or of several producers that wrote disjoint slices of it (a
-  concat). When a writer's footprint covers the whole read and yet another
-  writer owns some of its bytes, the later writer overwrote data that was
-  still to be read: the first buffer's live range ended too early. Writers
+  concat). When a result's footprint covers the whole read and yet another
+  result owns some of its bytes, the later one overwrote data that was
+  still to be read: the first buffer's live range ended too early. Results
   that straddle the read's edge, or whose slices overlap, are the same bug.
+
+A result is what one layer's commands wrote: one command's OFM, or the OFM
+stripes of a layer computed by several commands (`npuc.backend.stripes`),
+which write disjoint rows of one feature map; a read's halo may span
+stripes. A layer's write that overlaps the bytes its result holds starts a
+new result (a softmax chain's steps rewriting its scratch).
 
 A later buffer that replaces another one's bytes exactly (same place, same
 size) before its last read is beyond any check without the program's
@@ -106,12 +112,21 @@ def _listed(role: str, locations: Sequence[npu.FeatureMapAttr]) -> list[Access]:
     return [Access(f"{role} {index}", location) for index, location in enumerate(locations)]
 
 
-@dataclass(frozen=True)
-class Write:
-    """A result in memory: the command that wrote it and where."""
+@dataclass
+class Result:
+    """Bytes of one region written as one result: by one command, or by the OFM stripes of one layer.
+
+    `command` names the first command that wrote it; `addresses` are the
+    bytes written so far (sorted, unique).
+    """
 
     command: str
-    access: Access
+    region: str
+    addresses: np.ndarray
+
+    def takes_stripe(self, write: Access, addresses: np.ndarray) -> bool:
+        """Whether `write`, an OFM of this result's layer, is another stripe of it: in the same region, on new bytes."""
+        return write.region == self.region and not np.isin(addresses, self.addresses, assume_unique=True).any()
 
 
 def describe(op: Operation, position: int) -> str:
@@ -126,23 +141,41 @@ def _span(addresses: np.ndarray) -> str:
 
 
 class HazardChecker:
-    """Replays a program's accesses in order, keeping the last writer of every byte."""
+    """Replays a program's accesses in order, keeping the result that last wrote every byte."""
 
     def __init__(self, sizes: dict[str, int]):
         self.owner = {region: np.full(size, -1, dtype=np.int32) for region, size in sizes.items()}
-        self.writes: list[Write] = []
+        self.results: list[Result] = []
+        self.open: dict[str, int] = {}
+        """Layer -> the result of its latest OFM write, which further OFM stripes of the layer join."""
 
     def step(self, op: Operation, position: int) -> None:
         """Check one op's reads against the memory state, then record its writes."""
         command = describe(op, position)
+        layer_attr = op.attributes.get(LAYER_ATTR)
+        layer = layer_attr.data if isinstance(layer_attr, StringAttr) else None
         reads, writes = accesses(op)
         for access in reads:
             self.check_read(command, access)
         for write in writes:
             self.check_not_reading_while_writing(command, write, reads)
         for write in writes:
-            self.owner[write.region][write.addresses()] = len(self.writes)
-            self.writes.append(Write(command, write))
+            self.record(command, layer, write)
+
+    def record(self, command: str, layer: str | None, write: Access) -> None:
+        """Make `write`'s bytes owned by its result: its layer's open result if it is a further stripe, else a new one."""
+        addresses = write.addresses()
+        stripe_of = layer if layer is not None and write.role == "ofm" else None
+        index = self.open.get(stripe_of, -1) if stripe_of is not None else -1
+        if index >= 0 and self.results[index].takes_stripe(write, addresses):
+            result = self.results[index]
+            result.addresses = np.union1d(result.addresses, addresses)
+        else:
+            index = len(self.results)
+            self.results.append(Result(command, write.region, addresses))
+            if stripe_of is not None:
+                self.open[stripe_of] = index
+        self.owner[write.region][addresses] = index
 
     def check_read(self, command: str, access: Access) -> None:
         """The bytes `access` reads were written, by one producer or by disjoint slices of it."""
@@ -157,22 +190,22 @@ class HazardChecker:
         writers = [int(index) for index in np.unique(owners)]
         if len(writers) == 1:
             return
-        footprints = {index: self.writes[index].access.addresses() for index in writers}
+        footprints = {index: self.results[index].addresses for index in writers}
         for index, footprint in footprints.items():
             if np.isin(read, footprint, assume_unique=True).all():
-                others = [self.writes[other].command for other in writers if other != index]
+                others = [self.results[other].command for other in writers if other != index]
                 raise MemoryHazardError(
                     f"{command} reads its {access.role} at {access.region} {_span(read)}, the result of "
-                    f"{self.writes[index].command}, but {'; '.join(others)} overwrote part of it before"
+                    f"{self.results[index].command}, but {'; '.join(others)} overwrote part of it before"
                 )
             if not np.isin(footprint, read, assume_unique=True).all():
                 raise MemoryHazardError(
                     f"{command} reads its {access.role} at {access.region} {_span(read)}, which "
-                    f"{self.writes[index].command} wrote only in part: it was overwritten in between"
+                    f"{self.results[index].command} wrote only in part: it was overwritten in between"
                 )
         total = sum(len(footprint) for footprint in footprints.values())
         if total != len(np.unique(np.concatenate(list(footprints.values())))):
-            names = "; ".join(self.writes[index].command for index in writers)
+            names = "; ".join(self.results[index].command for index in writers)
             raise MemoryHazardError(
                 f"{command} reads its {access.role} at {access.region} {_span(read)}, gathered from "
                 f"slices that overwrite each other ({names})"

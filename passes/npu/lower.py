@@ -50,6 +50,7 @@ from npuc.backend.planning import (
     require,
     scratch_bytes,
     target_or_fail,
+    window,
 )
 from npuc.backend.softmax import (
     MAX_DEPTH,
@@ -57,6 +58,7 @@ from npuc.backend.softmax import (
     exp_table,
     softmax_commands,
 )
+from npuc.backend.stripes import HEIGHT_AXIS, ifm_rows, row_view, stripe_ranges
 from npuc.backend.views import VIEW_OPS
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
@@ -76,6 +78,7 @@ from npuc.cost.compute import (
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import (
     LAYER_ATTR,
+    UNIT_WINDOW,
     array_values,
     int_array,
     layer_name,
@@ -373,7 +376,57 @@ class _Lowering:
             "act_max": IntegerAttr(act_max, i32),
             "block": block,
         }
-        return [npu.build_command(op_type, properties, layer_name(op))]
+        return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+
+    def stripes(self, op: Operation, properties: dict[str, Attribute]) -> list[dict[str, Attribute]]:
+        """The properties of the command of each height stripe of `op` (`npu.stripe`, `npuc.backend.stripes`).
+
+        A stripe as high as the OFM is the whole command. Otherwise each
+        stripe writes its OFM rows and reads the IFM rows its windows cover,
+        as row views of the op's feature maps, with the padding it reaches
+        and the op's block clipped to it. An IFM of one row read without a
+        kernel (elementwise) is broadcast: every stripe reads it whole.
+        """
+        ofm = properties["ofm"]
+        assert isinstance(ofm, npu.FeatureMapAttr)
+        shape = ofm.shape_values()
+        stripe = op.attributes.get(npu.STRIPE_ATTR)
+        if not isinstance(stripe, DenseArrayBase) or len(shape) != 4:
+            return [properties]
+        height, width, depth = array_values(stripe)
+        if (width, depth) != shape[2:]:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)} has a {height}x{width}x{depth} stripe of its "
+                f"{shape[1]}x{shape[2]}x{shape[3]} OFM: only height stripes are supported"
+            )
+        if height >= shape[1]:
+            return [properties]
+        op_window = window(op) or UNIT_WINDOW
+        op_block = properties["block"]
+        assert isinstance(op_block, DenseArrayBase)
+        block = BlockShape(*array_values(op_block))
+        commands = []
+        for rows in stripe_ranges(shape[1], height):
+            command = properties | {
+                "ofm": row_view(ofm, rows),
+                "block": npu.block_attr(clip_block(block, (len(rows), width, depth), self.target.ofm_ublock)),
+            }
+            for name in ("ifm", "ifm2"):
+                fm = properties.get(name)
+                if not isinstance(fm, npu.FeatureMapAttr):
+                    continue
+                ifm_height = fm.shape_values()[HEIGHT_AXIS]
+                if ifm_height == 1 and "kernel" not in properties:
+                    continue
+                reads = ifm_rows(op_window, rows, ifm_height)
+                if not reads.ifm:
+                    raise PassFailedException(f"{PASS}: a stripe of {describe(op)} reads only padding")
+                command[name] = row_view(fm, reads.ifm)
+                if "padding" in properties:
+                    _, left, _, right = op_window.padding
+                    command["padding"] = int_array((reads.pad_top, left, reads.pad_bottom, right))
+            commands.append(command)
+        return commands
 
     def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:
         """The commands of an int8 softmax (`npuc.backend.softmax`) and its exp lut."""

@@ -12,7 +12,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.blocks import choose_block as search_block
-from npuc.backend.operators import npu_operator
+from npuc.backend.operators import STRIPED_OPS, npu_operator
 from npuc.backend.planning import (
     clip_block,
     computes_on_npu,
@@ -45,8 +45,11 @@ class TilePass(ModulePass):
     weight elements per OFM element. Following Vela's choice makes npuc
     compute in the blocks Vela's estimates assume. A block is clipped to
     the OFM: no extent exceeds the OFM's, rounded up to the OFM micro-block.
-    The stripe is the whole OFM for now. Fully connected ofm [N, O] reads as
-    1 x N x O.
+    The stripe is the whole OFM, or with `max-stripe-height` N, height
+    stripes of at most N rows on every op of `STRIPED_OPS` with an NHWC
+    OFM; npu-lower gives each stripe its own command, reading only the
+    IFM rows it needs (`npuc.backend.stripes`). Fully connected ofm [N, O]
+    reads as 1 x N x O.
 
     Assumes npu-legalize has run (every layer op has `npu.placement`).
     """
@@ -56,18 +59,31 @@ class TilePass(ModulePass):
     target: str = "ethos-u55-128"
     """Built-in target name or path of a target TOML file."""
 
+    max_stripe_height: int = 0
+    """Rows per stripe at most; 0: every stripe is the whole OFM."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)
-        tile(main_or_fail(op, self.name), target)
+        if self.max_stripe_height < 0:
+            raise PassFailedException(f"{self.name}: max-stripe-height must be >= 0, got {self.max_stripe_height}")
+        tile(main_or_fail(op, self.name), target, self.max_stripe_height)
 
 
-def tile(func: FuncOp, target: Target) -> None:
-    """Annotate the NPU ops of `func` with their OFM block and stripe on `target`."""
+def tile(func: FuncOp, target: Target, max_stripe_height: int = 0) -> None:
+    """Annotate the NPU ops of `func` with their OFM block and stripe on `target` (see `TilePass`)."""
     for op in layer_ops(func):
         require(op, PLACEMENT_ATTR, "npu-legalize", TilePass.name)
         if computes_on_npu(op):
             op.attributes[BLOCK_ATTR] = block_attr(choose_block(op, target))
-            op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+            op.attributes[STRIPE_ATTR] = block_attr(stripe(op, max_stripe_height))
+
+
+def stripe(op: Operation, max_stripe_height: int) -> tuple[int, int, int]:
+    """The OFM stripe of `op`: the whole OFM, or at most `max_stripe_height` rows of a striped op's NHWC OFM."""
+    height, width, depth = tensor_hwc(op.results[0])
+    if max_stripe_height and isinstance(op, STRIPED_OPS) and len(value_shape(op.results[0])) == 4:
+        height = min(height, max_stripe_height)
+    return height, width, depth
 
 
 def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:

@@ -7,14 +7,13 @@ int32 (int8 data) or int64 (16x8) biases; `lower` runs the back end on it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
-from npuc.api import BACKEND_PASSES, run_pipeline
+from npuc.api import backend_pipeline, run_pipeline
 from npuc.context import npuc_context
 from npuc.dialects.common import conv_output_size
 
@@ -153,5 +152,5 @@ func.func @main(%a: {a}, %b: {b}) -> {y} {{
 def lower(text: str, target: str) -> ModuleOp:
     """The model after npuc's back end (legalize, tile, schedule, allocate, lower) for `target`."""
     module = Parser(npuc_context(), text).parse_module()
-    run_pipeline(module, ",".join(f"{name}{{target={json.dumps(target)}}}" for name in BACKEND_PASSES))
+    run_pipeline(module, backend_pipeline(target))
     return module

@@ -115,6 +115,38 @@ def test_a_writer_straddling_the_read_is_a_hazard():
         )
 
 
+def test_a_read_across_the_stripes_of_one_layer_is_one_result():
+    # "a" computes its OFM [32, 48) in two row stripes; a halo read spans both.
+    check(
+        add("a", fm("sram", 32, HALF), HALF),  # rows 0: [32, 40)
+        add("a", fm("sram", 40, HALF), HALF),  # row 1: [40, 48)
+        output(36, (1, 1, 2, 4)),  # [36, 44): the end of one stripe, the start of the next
+        output(32),
+    )
+
+
+def test_a_layer_rewriting_its_own_bytes_starts_a_new_result():
+    # The second "a" command overwrites part of the first's bytes (a softmax step rewriting its scratch):
+    # not a further stripe, so a read of the first result's bytes sees them overwritten.
+    with pytest.raises(MemoryHazardError, match=r"the result of command 6, a \(npu.elementwise\), but command 7, a \(npu.elementwise\) overwrote part of it before$"):
+        check(add("a", fm("sram", 32, SHAPE)), add("a", fm("sram", 40, HALF), HALF), output(32))
+
+
+def test_only_ofm_writes_are_stripes():
+    # A DMA of layer "a" next to a's OFM (its weights, staged) is not part of a's result.
+    with pytest.raises(MemoryHazardError, match=r"which command 6, a \(npu.elementwise\) wrote only in part"):
+        check(add("a", fm("sram", 32, HALF), HALF), dma("a", ("sram", 0), ("sram", 40), 8), output(36, (1, 1, 2, 4)))
+
+
+def test_stripes_of_another_layer_do_not_join_a_result():
+    with pytest.raises(MemoryHazardError, match=r"which command 6, a \(npu.elementwise\) wrote only in part"):
+        check(
+            add("a", fm("sram", 32, HALF), HALF),  # [32, 40)
+            add("b", fm("sram", 40, SHAPE)),  # [40, 56)
+            output(36, (1, 1, 2, 4)),  # [36, 44)
+        )
+
+
 def test_every_later_writer_of_a_result_is_named():
     with pytest.raises(MemoryHazardError, match=r"the result of command 6, a \(npu.elementwise\), but command 7, b \(npu.elementwise\); command 8, c \(npu.elementwise\) overwrote part of it before$"):
         check(

@@ -15,42 +15,16 @@ simulator's memory-hazard check on every program.
 
 import numpy as np
 import pytest
-import tflite
 
 import npuc
-from npuc.data import model_interface
 from npuc.sim.simulator import simulate_sample
 
+from support.litert import random_inputs, special_operator
 from support.paths import TFLITE_MODELS
-from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, run_model
+from tflite_models.builder import run_model
 
 MODELS = TFLITE_MODELS
 NAMES = sorted(path.name for path in MODELS.glob("*.tflite"))
-
-
-def random_inputs(module) -> list[np.ndarray]:
-    """One random sample per model input, over the whole range of its storage type."""
-    rng = np.random.default_rng(0)
-    inputs = []
-    for spec in model_interface(module).inputs:
-        if spec.dtype.kind == "f":
-            inputs.append(rng.standard_normal(spec.ir_shape).astype(spec.dtype))
-        else:
-            info = np.iinfo(spec.dtype)
-            inputs.append(rng.integers(info.min, info.max + 1, size=spec.ir_shape).astype(spec.dtype))
-    return inputs
-
-
-def special_operator(data: bytes) -> str | None:
-    """The model's operator that needs LiteRT's optimized kernel (`OPTIMIZED_KERNEL_OPERATORS`), if any."""
-    model = tflite.Model.GetRootAsModel(data, 0)
-    names = {
-        name
-        for index in range(model.OperatorCodesLength())
-        for name, code in vars(tflite.BuiltinOperator).items()
-        if code == max(model.OperatorCodes(index).BuiltinCode(), model.OperatorCodes(index).DeprecatedBuiltinCode())
-    }
-    return next(iter(sorted(names & OPTIMIZED_KERNEL_OPERATORS)), None)
 
 
 @pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])

@@ -1,6 +1,9 @@
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p npu-tile | filecheck %s
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-tile{target=ethos-u99}' | filecheck %s --check-prefix=TARGET
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-tile{target=generic-4tops}' | filecheck %s --check-prefix=GENERIC
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-tile{max-stripe-height=-1}' | filecheck %s --check-prefix=STRIPE
+
+// STRIPE: npu-tile: max-stripe-height must be >= 0, got -1
 
 // TARGET: npu-tile: unknown target 'ethos-u99' (built-in targets: {{.*}}ethos-u55-128{{.*}}; or give the path of a .toml file)
 

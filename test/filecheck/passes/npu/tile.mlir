@@ -1,4 +1,5 @@
 // RUN: npuc-opt %s --split-input-file -p npu-tile | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-tile{max-stripe-height=3}' | filecheck %s --check-prefix=STRIPE
 
 // conv -> pool -> reshape -> fc, Vela's block search: the block that fetches
 // the fewest IFM and weight elements per OFM element wins. The conv's and the
@@ -11,6 +12,13 @@
 // CHECK:       quantized.max_pool2d {{.*}} {layer = "pool", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 4, 4, 8>,
 // CHECK:       quantized.reshape {{.*}} {layer = "flatten", npu.placement = "npu"} :
 // CHECK:       quantized.fully_connected {{.*}} {layer = "fc", npu.placement = "npu", npu.block = array<i64: 1, 2, 16>, npu.stripe = array<i64: 1, 1, 10>,
+// With max-stripe-height=3 the conv and the pool compute their OFMs in
+// stripes of 3 rows (npu-lower: a command each); the blocks stay, and the
+// fully connected layer's [1, 10] OFM has no rows to split.
+// STRIPE-LABEL: func.func @conv_pool
+// STRIPE:       quantized.conv2d {{.*}} npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 3, 8, 8>,
+// STRIPE:       quantized.max_pool2d {{.*}} npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 3, 4, 8>,
+// STRIPE:       quantized.fully_connected {{.*}} npu.stripe = array<i64: 1, 1, 10>,
 func.func @conv_pool(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
   %q = quantized.quantize %x {npu.placement = "host"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>
   %w = quantized.constant dense<1> : tensor<8x3x3x3xi8> -> tensor<8x3x3x3x!quantized.uniform<i8:f32, 0.01:0>>

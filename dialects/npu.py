@@ -78,6 +78,8 @@ WIDE_SCALE_BIAS_ENTRY_BYTES = scale_bias_entry(wide=True).itemsize
 
 BLOCK_ATTR = "npu.block"
 STRIPE_ATTR = "npu.stripe"
+CASCADE_ATTR = "npu.cascade"
+ROLLING_ROWS_ATTR = "npu.rolling_rows"
 MEMORY_ATTR = "npu.memory"
 OFFSET_ATTR = "npu.offset"
 PLACEMENT_ATTR = "npu.placement"

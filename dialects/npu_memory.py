@@ -3,6 +3,8 @@
     #npu.buf<flash, 0, 2304>                                   region, offset, size in bytes
     #npu.fm<sram, 1024, [1, 28, 28, 8], [6272, 224, 8, 1], !quantized.uniform<i8:f32, 0.1:-3>>
                     region, offset, NHWC shape, byte strides, element type
+    #npu.fm<sram, 1472, [1, 5, 8, 8], [320, 64, 8, 1], !quantized.uniform<i8:f32, 0.1:-3>, wrap 2 to 1280>
+                    ... rows 0-1 from 1472, rows 2-4 from 1280 (a rolling buffer)
 
 Every npu command names the memory it reads and writes through these two
 attributes; the commands themselves are in `npuc.dialects.npu`. A weighted
@@ -22,6 +24,9 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.quantized_type import UniformQuantizedType
+
+HEIGHT_AXIS = 1
+"""The row axis of an NHWC feature map (the axis a feature map wraps along)."""
 
 
 def _parse_int_list(parser: AttrParser) -> list[int]:
@@ -79,7 +84,16 @@ class BufferAttr(ParametrizedAttribute):
 
 @irdl_attr_definition
 class FeatureMapAttr(ParametrizedAttribute):
-    """An NHWC feature map in memory: where it is, its shape, byte strides and type."""
+    """An NHWC feature map in memory: where it is, its shape, byte strides and type.
+
+    A map may wrap (`wrap` > 0): its first `wrap` rows start at `offset`,
+    the rows after them at `wrap_offset`, with the same strides. That is a
+    view of a rolling buffer, whose rows are reused circularly (a cascade's
+    intermediate feature map): the view starts at some row of the buffer
+    and continues at its first row. The Ethos-U feature-map tiles address
+    it as such (HEIGHT0 = `wrap`, BASE2 = `wrap_offset`). Only a batch of
+    one wraps.
+    """
 
     name = "npu.fm"
 
@@ -88,6 +102,8 @@ class FeatureMapAttr(ParametrizedAttribute):
     shape: ArrayAttr[IntAttr]
     strides: ArrayAttr[IntAttr]
     element_type: UniformQuantizedType
+    wrap: IntAttr
+    wrap_offset: IntAttr
 
     def __init__(
         self,
@@ -96,6 +112,8 @@ class FeatureMapAttr(ParametrizedAttribute):
         shape: Sequence[int],
         strides: Sequence[int],
         element_type: UniformQuantizedType,
+        wrap: int = 0,
+        wrap_offset: int = 0,
     ):
         super().__init__(
             StringAttr(region),
@@ -103,6 +121,8 @@ class FeatureMapAttr(ParametrizedAttribute):
             ArrayAttr([IntAttr(v) for v in shape]),
             ArrayAttr([IntAttr(v) for v in strides]),
             element_type,
+            IntAttr(wrap),
+            IntAttr(wrap_offset),
         )
 
     @staticmethod
@@ -124,16 +144,37 @@ class FeatureMapAttr(ParametrizedAttribute):
         """Byte strides as Python ints."""
         return tuple(v.data for v in self.strides.data)
 
+    def pieces(self) -> tuple[FeatureMapAttr, ...]:
+        """The map as views that do not wrap, top to bottom: itself, or its rows before and after the wrap."""
+        wrap = self.wrap.data
+        if not wrap:
+            return (self,)
+        shape, strides = list(self.shape_values()), self.stride_values()
+        first, rest = list(shape), list(shape)
+        first[HEIGHT_AXIS], rest[HEIGHT_AXIS] = wrap, shape[HEIGHT_AXIS] - wrap
+        return (
+            FeatureMapAttr(self.region.data, self.offset.data, first, strides, self.element_type),
+            FeatureMapAttr(self.region.data, self.wrap_offset.data, rest, strides, self.element_type),
+        )
+
     def byte_extent(self) -> int:
-        """Bytes from the base address to one past the last element."""
+        """Bytes from the base address to one past the last element (of a map that does not wrap)."""
         element_bytes = self.element_type.bits // 8
         return element_bytes + sum(
             (extent - 1) * stride for extent, stride in zip(self.shape_values(), self.stride_values())
         )
 
+    def byte_span(self) -> tuple[int, int]:
+        """[first, end) of the bytes the map's pieces span."""
+        return (
+            min(piece.offset.data for piece in self.pieces()),
+            max(piece.offset.data + piece.byte_extent() for piece in self.pieces()),
+        )
+
     def buffer(self) -> BufferAttr:
-        """The byte range the feature map occupies."""
-        return BufferAttr(self.region.data, self.offset.data, self.byte_extent())
+        """The byte range the feature map occupies (its pieces' span)."""
+        first, end = self.byte_span()
+        return BufferAttr(self.region.data, first, end - first)
 
     def verify(self) -> None:
         if len(self.shape.data) != len(self.strides.data) or not self.shape.data:
@@ -144,6 +185,12 @@ class FeatureMapAttr(ParametrizedAttribute):
             raise VerifyException("feature maps are quantized per tensor")
         if any(v.data <= 0 for v in self.strides.data):
             raise VerifyException("feature map strides must be positive")
+        wrap, shape = self.wrap.data, self.shape_values()
+        if wrap and (len(shape) != 4 or shape[0] != 1 or not 0 < wrap < shape[HEIGHT_AXIS] or self.wrap_offset.data < 0):
+            raise VerifyException(
+                f"a feature map wraps after 0 < rows < its height, at an offset >= 0, with a batch of one; "
+                f"got wrap {wrap} to {self.wrap_offset.data} on {list(shape)}"
+            )
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
@@ -153,6 +200,12 @@ class FeatureMapAttr(ParametrizedAttribute):
         strides = _parse_int_list(parser)
         parser.parse_punctuation(",")
         element_type = parser.parse_type()
+        wrap = wrap_offset = 0
+        if parser.parse_optional_punctuation(",") is not None:
+            parser.parse_keyword("wrap")
+            wrap = parser.parse_integer(allow_boolean=False)
+            parser.parse_keyword("to")
+            wrap_offset = parser.parse_integer(allow_boolean=False)
         parser.parse_punctuation(">")
         return [
             StringAttr(region),
@@ -160,6 +213,8 @@ class FeatureMapAttr(ParametrizedAttribute):
             ArrayAttr([IntAttr(v) for v in shape]),
             ArrayAttr([IntAttr(v) for v in strides]),
             element_type,
+            IntAttr(wrap),
+            IntAttr(wrap_offset),
         ]
 
     def print_parameters(self, printer: Printer) -> None:
@@ -169,6 +224,8 @@ class FeatureMapAttr(ParametrizedAttribute):
         _print_int_list(printer, self.stride_values())
         printer.print_string(", ")
         printer.print_attribute(self.element_type)
+        if self.wrap.data:
+            printer.print_string(f", wrap {self.wrap.data} to {self.wrap_offset.data}")
         printer.print_string(">")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
+    IntegerAttr,
     IntegerType,
     ModuleOp,
     StringAttr,
@@ -36,11 +37,15 @@ from npuc.backend.weight_encoding import (
     layer_streams,
     weighted_consumers,
 )
-from npuc.dialects.common import Window, layer_name, value_shape
+from npuc.cost.compute import CommandShape
+from npuc.cost.geometry import as_batch_hwc
+from npuc.dialects.common import UNIT_WINDOW, Window, layer_name, value_shape
 from npuc.dialects.npu import (
+    CASCADE_ATTR,
     CPU_REASON_ATTR,
     MEMORY_ATTR,
     PLACEMENT_ATTR,
+    ROLLING_ROWS_ATTR,
     SCALE_BIAS_ENTRY_BYTES,
     SCRATCH_MEMORY_ATTR,
     WIDE_SCALE_BIAS_ENTRY_BYTES,
@@ -204,6 +209,16 @@ def element_bytes(value: SSAValue) -> int:
     return max(1, width // 8)
 
 
+def cascade_groups(func: FuncOp) -> dict[Operation, list[Operation]]:
+    """Each op of a cascade (`npu.cascade`, `npuc.backend.cascades`) -> the ops of its cascade, in program order."""
+    groups: dict[int, list[Operation]] = {}
+    for op in func.body.ops:
+        cascade = op.attributes.get(CASCADE_ATTR)
+        if isinstance(cascade, IntegerAttr):
+            groups.setdefault(cascade.value.data, []).append(op)
+    return {op: ops for ops in groups.values() for op in ops}
+
+
 def buffer_bytes(value: SSAValue, target: Target) -> int:
     """Bytes a value occupies in memory on `target`.
 
@@ -213,10 +228,15 @@ def buffer_bytes(value: SSAValue, target: Target) -> int:
     encodes weights (`Target.encodes_weights`) the weights and bias of an
     NPU-placed layer are instead its encoded weight streams and scale
     records (`npuc.backend.weight_encoding`), sized by their encoding; every
-    NPU layer reading one constant must then encode it alike.
+    NPU layer reading one constant must then encode it alike. A cascade
+    intermediate (its producer has `npu.rolling_rows`) holds that many rows.
     Everything else is its element count times the storage bytes.
     """
     assert isinstance(value.type, TensorType)
+    rows = value.owner.attributes.get(ROLLING_ROWS_ATTR) if isinstance(value, OpResult) else None
+    if isinstance(rows, IntegerAttr):
+        height, width, depth = tensor_hwc(value)
+        return min(rows.value.data, height) * width * depth * element_bytes(value)
     if target.encodes_weights:
         weight_readers = _npu_readers(value, WEIGHTS_OPERAND)
         bias_readers = _npu_readers(value, BIAS_OPERAND)
@@ -311,8 +331,11 @@ def buffers(
     the input of an NPU concat lives in the outer one's buffer. An op needing
     scratch (`scratch_bytes`) gets a buffer live at its own position only,
     named `scratch_name`, in its `npu.scratch_memory` (once npu-schedule has
-    set it). Returns the buffers and, for every value held in memory, its
-    buffer.
+    set it). The ops of a cascade run together, interleaved (npu-lower
+    emits them at the last one's position): their reads last to the
+    cascade's last position and their results are live from its first (a
+    cascade intermediate is a rolling buffer, `buffer_bytes`). Returns the
+    buffers and, for every value held in memory, its buffer.
 
     `sizes` memoises `buffer_bytes` across calls while the layers and their
     weights stay as they are (npu-schedule's repeated fit checks: an encoded
@@ -337,7 +360,11 @@ def buffers(
             holder[arg] = Buffer(f"arg{index}", memory, size_of(arg), -1, -1)
             found.append(holder[arg])
 
+    positions = {op: position for position, op in enumerate(ops)}
+    cascades = cascade_groups(func)
     for position, op in enumerate(ops):
+        cascade = cascades.get(op)
+        first, read_until = (positions[cascade[0]], positions[cascade[-1]]) if cascade else (position, position)
         scratch_memory = op.attributes.get(SCRATCH_MEMORY_ATTR)
         if isinstance(scratch_memory, StringAttr):
             found.append(Buffer(scratch_name(op, position), scratch_memory.data, scratch_bytes(op), position, position))
@@ -345,7 +372,7 @@ def buffers(
         for operand in op.operands:
             if operand in holder:
                 buffer = holder[operand]
-                buffer.end = max(buffer.end, last if reads_to_end else position)
+                buffer.end = max(buffer.end, last if reads_to_end else read_until)
         if aliases_input(op) and op.operands[0] in holder:
             for result in op.results:
                 holder[result] = holder[op.operands[0]]
@@ -356,7 +383,7 @@ def buffers(
         if memory is None:
             continue
         whole_program = isinstance(op, ConstantOp)
-        start = -1 if whole_program or is_host_conversion(op) else position
+        start = -1 if whole_program or is_host_conversion(op) else first
         for number, result in enumerate(op.results):
             chain = enclosing_concats(result, views)
             held = next((holder[value] for value in chain if value in holder), None)
@@ -377,3 +404,18 @@ def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[OpRe
         chain.append(concat.output)
         value = concat.output
     return chain
+
+
+def layer_command_shape(op: Operation) -> CommandShape:
+    """The cost model's view of the command a quantized NPU op lowers to, before lowering (npu-tile's
+    block search, the cascade search).
+
+    The IFM element width sizes the shared-buffer areas; fused activations
+    do not matter to the searches, so the shape is unclamped.
+    """
+    op_window = window(op) or UNIT_WINDOW
+    ifm = as_batch_hwc(value_shape(op.operands[0]))
+    ofm = as_batch_hwc(value_shape(op.results[0]))
+    operator = npu_operator(op)
+    assert operator is not None and operator.command is not None, f"{describe(op)} lowers to no compute command"
+    return CommandShape(operator.command, ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)

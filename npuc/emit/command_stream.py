@@ -98,9 +98,11 @@ class _Writer:
     def feature_map(self, fm: npu.FeatureMapAttr) -> None:
         shape, strides, qtype = fm.shape_values(), fm.stride_values(), fm.element_type
         self.string(fm.region.data)
-        self.pack("IBBhid", fm.offset.data, len(shape), qtype.bits, 0, qtype.zero_point, qtype.scale)
+        self.pack("IBBhid", fm.offset.data, len(shape), qtype.bits, fm.wrap.data, qtype.zero_point, qtype.scale)
         self.ints(shape)
         self.ints(strides)
+        if fm.wrap.data:
+            self.pack("I", fm.wrap_offset.data)
 
 
 def _intern(strings: dict[str, int], text: str | None) -> int:
@@ -157,10 +159,11 @@ class _Reader:
 
     def feature_map(self) -> npu.FeatureMapAttr:
         region = self.string()
-        offset, rank, bits, _, zero_point, scale = self.unpack("IBBhid")
+        offset, rank, bits, wrap, zero_point, scale = self.unpack("IBBhid")
         shape, strides = self.ints(rank), self.ints(rank)
+        wrap_offset = self.u32() if wrap else 0
         qtype = UniformQuantizedType(IntegerType(bits), [scale], [zero_point])
-        return npu.FeatureMapAttr(region, offset, shape, strides, qtype)
+        return npu.FeatureMapAttr(region, offset, shape, strides, qtype, wrap, wrap_offset)
 
 
 # Encoding.

@@ -23,10 +23,14 @@ A program is wrong when
   that straddle the read's edge, or whose slices overlap, are the same bug.
 
 A result is what one layer's commands wrote: one command's OFM, or the OFM
-stripes of a layer computed by several commands (`npuc.backend.stripes`),
-which write disjoint rows of one feature map; a read's halo may span
-stripes. A layer's write that overlaps the bytes its result holds starts a
-new result (a softmax chain's steps rewriting its scratch).
+stripes of a layer computed by several commands (`npuc.backend.stripes`):
+the OFM writes of one layer with the same strides and element type, which
+are row views of one feature map; a read's halo may span stripes. In a
+cascade the stripes rewrite the rows of a rolling buffer
+(`npuc.backend.cascades`): whether a row is still held when it is read
+depends on which row a command wants, dataflow this check does not see
+(the simulators' bit-exact runs do). A layer's OFM write of other strides
+or type starts a new result of its own (a softmax chain's steps).
 
 A later buffer that replaces another one's bytes exactly (same place, same
 size) before its last read is beyond any check without the program's
@@ -68,21 +72,24 @@ class Access:
 
 
 def byte_addresses(location: Location) -> np.ndarray:
-    """Every byte of a buffer, or of each element of a strided feature map."""
+    """Every byte of a buffer, or of each element of a strided feature map (both pieces of one that wraps)."""
     if isinstance(location, npu.BufferAttr):
         return np.arange(location.offset.data, location.end, dtype=np.int64)
     element_bytes = location.element_type.bits // 8
-    addresses = np.arange(element_bytes, dtype=np.int64) + location.offset.data
-    for extent, stride in zip(location.shape_values(), location.stride_values()):
-        addresses = (np.arange(extent, dtype=np.int64) * stride)[:, None] + addresses.ravel()[None, :]
-    return np.unique(addresses)
+    pieces = []
+    for piece in location.pieces():
+        addresses = np.arange(element_bytes, dtype=np.int64) + piece.offset.data
+        for extent, stride in zip(piece.shape_values(), piece.stride_values()):
+            addresses = (np.arange(extent, dtype=np.int64) * stride)[:, None] + addresses.ravel()[None, :]
+        pieces.append(addresses.ravel())
+    return np.unique(np.concatenate(pieces))
 
 
 def end_of(location: Location) -> int:
     """The byte after the last one a location covers."""
     if isinstance(location, npu.BufferAttr):
         return location.end
-    return location.offset.data + location.byte_extent()
+    return location.byte_span()[1]
 
 
 def accesses(op: Operation) -> tuple[list[Access], list[Access]]:
@@ -112,21 +119,29 @@ def _listed(role: str, locations: Sequence[npu.FeatureMapAttr]) -> list[Access]:
     return [Access(f"{role} {index}", location) for index, location in enumerate(locations)]
 
 
+def _map_of(location: Location) -> tuple[object, ...]:
+    """What the views of one feature map share: strides and element type."""
+    if isinstance(location, npu.BufferAttr):
+        return ()
+    return location.stride_values(), location.element_type
+
+
 @dataclass
 class Result:
     """Bytes of one region written as one result: by one command, or by the OFM stripes of one layer.
 
-    `command` names the first command that wrote it; `addresses` are the
-    bytes written so far (sorted, unique).
+    `command` names the first command that wrote it and `location` what it
+    wrote; `addresses` are the bytes written so far (sorted, unique).
     """
 
     command: str
     region: str
+    location: Location
     addresses: np.ndarray
 
-    def takes_stripe(self, write: Access, addresses: np.ndarray) -> bool:
-        """Whether `write`, an OFM of this result's layer, is another stripe of it: in the same region, on new bytes."""
-        return write.region == self.region and not np.isin(addresses, self.addresses, assume_unique=True).any()
+    def takes_stripe(self, write: Access) -> bool:
+        """Whether `write`, an OFM of this result's layer, is another stripe of it: a view of the same map."""
+        return write.region == self.region and _map_of(write.location) == _map_of(self.location)
 
 
 def describe(op: Operation, position: int) -> str:
@@ -167,12 +182,12 @@ class HazardChecker:
         addresses = write.addresses()
         stripe_of = layer if layer is not None and write.role == "ofm" else None
         index = self.open.get(stripe_of, -1) if stripe_of is not None else -1
-        if index >= 0 and self.results[index].takes_stripe(write, addresses):
+        if index >= 0 and self.results[index].takes_stripe(write):
             result = self.results[index]
             result.addresses = np.union1d(result.addresses, addresses)
         else:
             index = len(self.results)
-            self.results.append(Result(command, write.region, addresses))
+            self.results.append(Result(command, write.region, write.location, addresses))
             if stripe_of is not None:
                 self.open[stripe_of] = index
         self.owner[write.region][addresses] = index

@@ -22,6 +22,7 @@ from xdsl.ir import Operation
 
 from npuc.dialects import npu
 from npuc.dialects.common import array_values, layer_name
+from npuc.dialects.npu_memory import HEIGHT_AXIS
 from npuc.errors import InputDataError, NpucError
 from npuc.reference import int_elementwise, int_kernels
 from npuc.reference.fixed_point import dequantize, quantize
@@ -38,7 +39,7 @@ class Memories:
         self.regions = {name: np.zeros(size, dtype=np.uint8) for name, size in sizes.items()}
 
     def view(self, fm: npu.FeatureMapAttr) -> np.ndarray:
-        """A strided numpy view of a feature map in its region (reads and writes)."""
+        """A strided numpy view of a feature map that does not wrap, in its region (reads and writes)."""
         return np.ndarray(
             fm.shape_values(),
             dtype=fm.element_type.numpy_dtype(),
@@ -48,12 +49,19 @@ class Memories:
         )
 
     def read(self, fm: npu.FeatureMapAttr) -> np.ndarray:
-        """A copy of a feature map's current contents."""
-        return self.view(fm).copy()
+        """A copy of a feature map's current contents (the rows of both pieces of a map that wraps)."""
+        if not fm.wrap.data:
+            return self.view(fm).copy()
+        return np.concatenate([self.view(piece) for piece in fm.pieces()], axis=HEIGHT_AXIS)
 
     def write(self, fm: npu.FeatureMapAttr, values: np.ndarray) -> None:
-        """Store values (already of the storage type) into a feature map."""
-        self.view(fm)[...] = values
+        """Store values (already of the storage type) into a feature map (split at the wrap of one that wraps)."""
+        if not fm.wrap.data:
+            self.view(fm)[...] = values
+            return
+        top, bottom = fm.pieces()
+        self.view(top)[...] = values[:, : fm.wrap.data]
+        self.view(bottom)[...] = values[:, fm.wrap.data :]
 
     def bytes(self, buffer: npu.BufferAttr) -> np.ndarray:
         """The bytes of a buffer (a view)."""

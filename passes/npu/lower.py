@@ -35,12 +35,18 @@ from xdsl.ir import (
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.cascades import (
+    cascade_chain,
+    cascade_steps,
+    rolling_rows,
+)
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
     HOST,
     NPU,
     buffer_bytes,
+    cascade_groups,
     clip_block,
     describe,
     is_host_conversion,
@@ -58,7 +64,7 @@ from npuc.backend.softmax import (
     exp_table,
     softmax_commands,
 )
-from npuc.backend.stripes import HEIGHT_AXIS, ifm_rows, row_view, stripe_ranges
+from npuc.backend.stripes import stripe_height, stripe_properties, stripe_ranges
 from npuc.backend.views import VIEW_OPS
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
@@ -85,6 +91,7 @@ from npuc.dialects.common import (
     value_shape,
 )
 from npuc.dialects.graph import layout_of
+from npuc.dialects.npu_memory import HEIGHT_AXIS
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.emit.ethos_u.operations import fits_scalar
 from npuc.ir import arg_attributes, tensor_name
@@ -161,6 +168,8 @@ class _Lowering:
         self.scalars: dict[int, npu.BufferAttr] = {}
         """Constants holding scalars wider than the target's scalar register, by value."""
         self.views = npu_views(func)
+        self.cascades = cascade_groups(func)
+        """Each op of a cascade -> the cascade's ops in program order."""
 
     def commands(self) -> list[Operation]:
         """Constants (model constants, then lowering-made tables), inputs, program-order commands, outputs."""
@@ -364,6 +373,14 @@ class _Lowering:
             return self.softmax(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
+        cascade = self.cascades.get(op)
+        if cascade is not None:
+            return self.cascade(cascade) if op is cascade[-1] else []
+        op_type, properties = self.compute(op)
+        return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+
+    def compute(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
+        """The compute command of a whole NPU layer: its class and properties."""
         operator = npu_operator(op)
         build = _COMPUTE.get(operator.command) if operator and operator.command else None
         if build is None:
@@ -376,56 +393,44 @@ class _Lowering:
             "act_max": IntegerAttr(act_max, i32),
             "block": block,
         }
-        return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+        return op_type, properties
 
     def stripes(self, op: Operation, properties: dict[str, Attribute]) -> list[dict[str, Attribute]]:
-        """The properties of the command of each height stripe of `op` (`npu.stripe`, `npuc.backend.stripes`).
-
-        A stripe as high as the OFM is the whole command. Otherwise each
-        stripe writes its OFM rows and reads the IFM rows its windows cover,
-        as row views of the op's feature maps, with the padding it reaches
-        and the op's block clipped to it. An IFM of one row read without a
-        kernel (elementwise) is broadcast: every stripe reads it whole.
-        """
+        """The properties of the command of each height stripe of `op` (`npu.stripe`): the whole command
+        for a stripe as high as the OFM, else one per stripe (`npuc.backend.stripes.stripe_properties`)."""
         ofm = properties["ofm"]
         assert isinstance(ofm, npu.FeatureMapAttr)
-        shape = ofm.shape_values()
-        stripe = op.attributes.get(npu.STRIPE_ATTR)
-        if not isinstance(stripe, DenseArrayBase) or len(shape) != 4:
-            return [properties]
-        height, width, depth = array_values(stripe)
-        if (width, depth) != shape[2:]:
-            raise PassFailedException(
-                f"{PASS}: {describe(op)} has a {height}x{width}x{depth} stripe of its "
-                f"{shape[1]}x{shape[2]}x{shape[3]} OFM: only height stripes are supported"
-            )
-        if height >= shape[1]:
+        height = stripe_height(op, ofm)
+        if height is None:
             return [properties]
         op_window = window(op) or UNIT_WINDOW
-        op_block = properties["block"]
-        assert isinstance(op_block, DenseArrayBase)
-        block = BlockShape(*array_values(op_block))
-        commands = []
-        for rows in stripe_ranges(shape[1], height):
-            command = properties | {
-                "ofm": row_view(ofm, rows),
-                "block": npu.block_attr(clip_block(block, (len(rows), width, depth), self.target.ofm_ublock)),
-            }
-            for name in ("ifm", "ifm2"):
-                fm = properties.get(name)
-                if not isinstance(fm, npu.FeatureMapAttr):
-                    continue
-                ifm_height = fm.shape_values()[HEIGHT_AXIS]
-                if ifm_height == 1 and "kernel" not in properties:
-                    continue
-                reads = ifm_rows(op_window, rows, ifm_height)
-                if not reads.ifm:
-                    raise PassFailedException(f"{PASS}: a stripe of {describe(op)} reads only padding")
-                command[name] = row_view(fm, reads.ifm)
-                if "padding" in properties:
-                    _, left, _, right = op_window.padding
-                    command["padding"] = int_array((reads.pad_top, left, reads.pad_bottom, right))
-            commands.append(command)
+        return [
+            stripe_properties(properties, op_window, rows, self.target.ofm_ublock, describe(op))
+            for rows in stripe_ranges(ofm.shape_values()[HEIGHT_AXIS], height)
+        ]
+
+    def cascade(self, ops: list[Operation]) -> list[Operation]:
+        """The interleaved commands of a cascade (`npu.cascade`, `npuc.backend.cascades`), its
+        intermediates in rolling buffers of the rows `npu.rolling_rows` gives."""
+        computes = [self.compute(op) for op in ops]
+        chain = cascade_chain(ops, PASS)
+        steps = cascade_steps(chain.links)
+        needed = rolling_rows(chain.links, steps)
+        for op, buffer_rows, rows in zip(ops, chain.held, needed):
+            if buffer_rows < rows:
+                raise PassFailedException(
+                    f"{PASS}: the rolling buffer of {describe(op)} holds {buffer_rows} rows, its cascade needs "
+                    f"{rows}: run npu-cascade again"
+                )
+        commands: list[Operation] = []
+        for step in steps:
+            op, (op_type, properties) = ops[step.link], computes[step.link]
+            held = {"ofm": chain.held[step.link]} if step.link < len(ops) - 1 else {}
+            if step.link:
+                held[chain.operands[step.link]] = chain.held[step.link - 1]
+            op_window = window(op) or UNIT_WINDOW
+            command = stripe_properties(properties, op_window, step.rows, self.target.ofm_ublock, describe(op), held)
+            commands.append(npu.build_command(op_type, command, layer_name(op)))
         return commands
 
     def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:

@@ -16,6 +16,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import fits as allocation_fits
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
+from npuc.backend.cascade_search import choose_cascades
 from npuc.backend.operators import WEIGHTED_OPS
 from npuc.backend.planning import (
     CPU,
@@ -122,6 +123,7 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
     check_preconditions(func)
     check_topological(func)
     assign_memories(func, target)
+    choose_cascades(func, target, optimise)
     if optimise == SIZE:
         return
     sizes: dict[SSAValue, int] = {}  # buffer sizes, unchanged by staging and moving (`buffers`)

@@ -12,24 +12,19 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.blocks import choose_block as search_block
-from npuc.backend.operators import STRIPED_OPS, npu_operator
+from npuc.backend.operators import STRIPED_OPS
 from npuc.backend.planning import (
     clip_block,
     computes_on_npu,
     describe,
-    element_bytes,
+    layer_command_shape,
     layer_ops,
     main_or_fail,
     require,
     target_or_fail,
     tensor_hwc,
-    window,
 )
-from npuc.cost.compute import (
-    CommandShape,
-)
-from npuc.cost.geometry import as_batch_hwc
-from npuc.dialects.common import UNIT_WINDOW, value_shape
+from npuc.dialects.common import value_shape
 from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
 from npuc.targets import BlockShape, Target
 
@@ -88,24 +83,10 @@ def stripe(op: Operation, max_stripe_height: int) -> tuple[int, int, int]:
 
 def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:
     """The block Vela's search picks for `op` on `target` (`npuc.backend.blocks`), clipped to the OFM."""
-    block = search_block(command_shape(op), target)
+    block = search_block(layer_command_shape(op), target)
     if block is None:
         raise PassFailedException(
             f"npu-tile: no OFM block of {target.name} fits {describe(op)} in "
             f"{target.shram_usable_bytes} bytes of shared buffer"
         )
     return clip_block(BlockShape(*block), tensor_hwc(op.results[0]), target.ofm_ublock)
-
-
-def command_shape(op: Operation) -> CommandShape:
-    """The cost model's view of the command a quantized NPU op lowers to, for the block search.
-
-    The IFM element width sizes the shared-buffer areas; fused activations
-    do not matter to the search, so the shape is unclamped.
-    """
-    op_window = window(op) or UNIT_WINDOW
-    ifm = as_batch_hwc(value_shape(op.operands[0]))
-    ofm = as_batch_hwc(value_shape(op.results[0]))
-    operator = npu_operator(op)
-    assert operator is not None and operator.command is not None, "npu-tile blocks only compute commands"
-    return CommandShape(operator.command, ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)

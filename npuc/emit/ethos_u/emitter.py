@@ -237,7 +237,7 @@ class _Stream:
 
     def _accesses(self, kernel: KernelOperation, view: Kernel) -> Accesses:
         """Everything a kernel reads and writes, for the DMA waits."""
-        reads = [Span(fm.region, *fm.byte_range()) for fm in (kernel.ifm, kernel.ifm2) if fm is not None]
+        reads = [Span(fm.region, *span) for fm in (kernel.ifm, kernel.ifm2) if fm is not None for span in fm.byte_ranges()]
         op = kernel.op
         if isinstance(op, (npu.WeightedOp, npu.FullyConnectedOp)):
             weights_region, scales_region = kernel.stream_regions
@@ -245,5 +245,5 @@ class _Stream:
                       Span(scales_region, op.scale_bias.offset.data, op.scale_bias.end)]
         if view.lut_reads is not None:
             reads.append(view.lut_reads)
-        writes = (Span(kernel.ofm.region, *kernel.ofm.byte_range()), view.shram_writes)
+        writes = (*(Span(kernel.ofm.region, *span) for span in kernel.ofm.byte_ranges()), view.shram_writes)
         return Accesses(tuple(reads), writes)

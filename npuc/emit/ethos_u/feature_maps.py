@@ -2,8 +2,11 @@
 
 A feature map is programmed as a region, four tile base addresses with
 their heights and width, a depth, byte strides, a zero point and a
-precision. npuc's feature maps are single NHWC tiles: tile 0 is the whole
-map (HEIGHT0 = HEIGHT1 = height, WIDTH0 = width, bases 1-3 zero), element
+precision. npuc's feature maps are NHWC tiles as wide as the map: tile 0
+is the whole map (HEIGHT0 = HEIGHT1 = height, WIDTH0 = width, bases 1-3
+zero), or, for a map that wraps (a rolling buffer's view), its rows before
+the wrap, the rest in tile 2 (HEIGHT0 = HEIGHT1 = the rows before the wrap,
+BASE2 = where the rest starts); element
 (y, x, c) at `base + y * stride_y + x * stride_x + c * element size` (so
 the channel stride must be the element size; STRIDE_C is programmed with
 it, as the hardware ignores it in NHWC). A map of rank below 4 reads as
@@ -37,7 +40,11 @@ SIGNED = 1
 
 @dataclass(frozen=True)
 class FeatureMap:
-    """A feature map as its registers hold it: region, base, (height, width, depth), byte strides."""
+    """A feature map as its registers hold it: region, base, (height, width, depth), byte strides.
+
+    Rows from `height0` on are in tile 2, from `base2` (a map that wraps);
+    `height0` is the height otherwise.
+    """
 
     region: int
     base: int
@@ -48,24 +55,33 @@ class FeatureMap:
     stride_x: int
     element_bytes: int
     zero_point: int
+    height0: int
+    base2: int = 0
 
     @property
     def bits(self) -> int:
         """Bits per stored element."""
         return self.element_bytes * 8
 
-    def byte_range(self) -> tuple[int, int]:
-        """[start, end) of the bytes the map spans in its region."""
-        last = (self.height - 1) * self.stride_y + (self.width - 1) * self.stride_x + (self.depth - 1) * self.element_bytes
-        return self.base, self.base + last + self.element_bytes
+    def row_address(self, y: int) -> int:
+        """The address of row `y`'s first element: in tile 0, or past `height0` in tile 2."""
+        return self.base + y * self.stride_y if y < self.height0 else self.base2 + (y - self.height0) * self.stride_y
 
-    def box_ranges(self, rows: range, columns: range, channels: range) -> list[tuple[int, int]]:
-        """[start, end) byte ranges covering the elements of a box, one per row (a superset per row)."""
+    def byte_ranges(self) -> list[tuple[int, int]]:
+        """[start, end) of the bytes each tile of the map spans in its region."""
+        return self.box_ranges(range(self.height), range(self.width), range(self.depth), per_tile=True)
+
+    def box_ranges(self, rows: range, columns: range, channels: range, per_tile: bool = False) -> list[tuple[int, int]]:
+        """[start, end) byte ranges covering the elements of a box, one per row (a superset per row), or
+        with `per_tile` one per tile the rows are in."""
         if not rows or not columns or not channels:
             return []
         first = columns.start * self.stride_x + channels.start * self.element_bytes
         last = (columns.stop - 1) * self.stride_x + (channels.stop - 1) * self.element_bytes + self.element_bytes
-        return [(self.base + y * self.stride_y + first, self.base + y * self.stride_y + last) for y in rows]
+        if not per_tile:
+            return [(self.row_address(y) + first, self.row_address(y) + last) for y in rows]
+        tiles = [range(rows.start, min(rows.stop, self.height0)), range(max(rows.start, self.height0), rows.stop)]
+        return [(self.row_address(tile.start) + first, self.row_address(tile.stop - 1) + last) for tile in tiles if tile]
 
 
 def batches(fm: FeatureMapAttr) -> int:
@@ -89,10 +105,11 @@ def feature_map(fm: FeatureMapAttr, regions: RegionMap, where: str, batch: int =
     height, width, depth = padded_shape
     if depth > 1 and padded_strides[2] != element_bytes:
         raise CommandStreamError(f"{where}: feature map channels are {padded_strides[2]} bytes apart; NHWC needs them adjacent")
-    region = regions.region(fm.region.data, fm.offset.data, fm.offset.data + fm.byte_extent(), where)
+    region = regions.region(fm.region.data, *fm.byte_span(), where)
     return FeatureMap(
         region, base, height, width, depth,
         padded_strides[0], padded_strides[1], element_bytes, fm.element_type.zero_point,
+        fm.wrap.data or height, fm.wrap_offset.data,
     )  # fmt: skip
 
 
@@ -160,12 +177,13 @@ def write_ofm(writer: CommandWriter, fm: FeatureMap) -> None:
 
 
 def _write_tile(writer: CommandWriter, fm: FeatureMap, bases: tuple[Cmd1, ...], extents: tuple[Cmd0, ...]) -> None:
-    """One tile: base 0 is the map, bases 1-3 zero; HEIGHT0 = HEIGHT1 = height, WIDTH0 = width."""
-    for index, base in enumerate(bases):
-        writer.set_address(base, fm.base if index == 0 else 0)
+    """Tiles 0 and 2 as wide as the map: base 0 the map, base 2 the rows past `height0` (or zero), bases 1
+    and 3 zero; HEIGHT0 = HEIGHT1 = `height0`, WIDTH0 = width."""
+    for base, address in zip(bases, (fm.base, 0, fm.base2, 0)):
+        writer.set_address(base, address)
     height0, height1, width0 = extents
-    writer.set(height0, fm.height - 1)
-    writer.set(height1, fm.height - 1)
+    writer.set(height0, fm.height0 - 1)
+    writer.set(height1, fm.height0 - 1)
     writer.set(width0, fm.width - 1)
 
 

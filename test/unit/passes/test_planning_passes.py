@@ -25,6 +25,7 @@ from npuc.backend.planning import (
     memory_of,
     moves_no_data,
 )
+from npuc.backend.planning import layer_command_shape as tile_command_shape
 from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.dialects.common import UNIT_WINDOW, Window
@@ -42,7 +43,6 @@ from npuc.passes.npu.allocate import AllocatePass, allocate_module
 from npuc.passes.npu.legalize import LegalizePass
 from npuc.passes.npu.schedule import SchedulePass, fits, schedule
 from npuc.passes.npu.tile import TilePass
-from npuc.passes.npu.tile import command_shape as tile_command_shape
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")

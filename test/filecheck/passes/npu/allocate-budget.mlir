@@ -1,11 +1,22 @@
-// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=512"},npu-allocate{target="ethos-u55-128#arena_cache_size=512"}' | filecheck %s
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=256"},npu-allocate{target="ethos-u55-128#arena_cache_size=256"}' | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=512"},npu-allocate{target="ethos-u55-128#arena_cache_size=512"}' | filecheck %s --check-prefix=CASCADE
 // RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=704"},npu-allocate{target="ethos-u55-128#arena_cache_size=704"}' | filecheck %s --check-prefix=FITS
 
-// A budget (Target.arena_cache_size) the schedule cannot fit: the error names
-// the layer at the fullest schedule position and what is live there, each
-// buffer counted once (the conv's 192-byte IFM and 512-byte OFM).
-// CHECK: npu-allocate: arena budget 512 bytes: layer 'conv' needs at least 704 bytes (IFM 192 + OFM 512); a larger arena_cache_size fits it
-// At 704 bytes it fits: npu-schedule staged nothing, and the SRAM arena is the budget.
+// A budget (Target.arena_cache_size) no schedule fits: the error names the
+// layer at the fullest schedule position and what is live there, each
+// buffer counted once: with the conv and the pool cascaded (the smallest
+// plan), the conv's 192-byte IFM, its OFM's two-row rolling buffer and the
+// pool's OFM.
+// CHECK: npu-allocate: arena budget 256 bytes: layer 'conv' needs at least 448 bytes (IFM 192 + OFM 128 + other live buffers 128); a larger arena_cache_size fits it
+// At 512 bytes the whole conv OFM does not fit beside its IFM (704 bytes):
+// npu-schedule cascades the conv and the pool (npuc.backend.cascade_search),
+// the pool in one-row stripes, the conv in the two rows each pool stripe
+// reads, held in a rolling buffer of two rows.
+// CASCADE: npu.memory_usage = {sram = 448 : i64, flash = 576 : i64}
+// CASCADE: quantized.conv2d {{.*}} npu.stripe = array<i64: 2, 8, 8>, {{.*}}npu.cascade = 0 : i64, npu.rolling_rows = 2 : i64,
+// CASCADE: quantized.max_pool2d {{.*}} npu.stripe = array<i64: 1, 4, 8>, {{.*}}npu.cascade = 0 : i64,
+// At 704 bytes it fits whole: npu-schedule staged nothing, and the SRAM arena is the budget.
+// FITS-NOT: npu.cascade
 // FITS: npu.memory_usage = {sram = 704 : i64, flash = 576 : i64}
 func.func @conv_fc(%x: tensor<1x8x8x3xf32>) -> tensor<1x10xf32> {
   %q = quantized.quantize %x {npu.placement = "host"} : tensor<1x8x8x3xf32> -> tensor<1x8x8x3x!quantized.uniform<i8:f32, 0.02:-128>>

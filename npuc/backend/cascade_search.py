@@ -1,0 +1,339 @@
+"""Which chains of ops npu-schedule cascades, and at which stripe heights.
+
+Candidates are chains (`chains`): runs of striped NPU ops (`STRIPED_OPS`,
+batch one) consecutive in the schedule, each reading the previous one's
+OFM, its only reader. A cascade of a segment of a chain keeps the
+segment's first IFM, its last OFM and the other operands of its
+elementwise ops whole, and its intermediates in rolling buffers
+(`npuc.backend.cascades`); while it runs the budgeted memory holds those
+and whatever else is live across it. Computed stripe by stripe its ops cost
+more cycles: more commands, each filling and draining the pipeline, and
+blocks clipped to the stripes.
+
+The last op of a segment computes stripes of S rows; every other op the
+rows its consumer's stripe advances by (S times the consumer's stride), so
+each consumer stripe needs one producer stripe once the halo is filled. S
+is tried at the last OFM's height halved, quartered, ... down to one row.
+
+The search is a dynamic program over each chain: the best plan of the first
+k ops is the best, over every segment ending at op k (one op alone: no
+cascade) and every S, of the best plan before the segment plus the
+segment. `cheapest_plan` minimises estimated cycles among plans whose
+segments all fit a capacity; `smallest_plan` minimises the largest segment
+memory (cycles break ties). Under `performance` with a budget the baseline
+schedule is kept when it fits, else each chain gets its cheapest plan
+within the budget (its smallest when none fits); under `size` the
+capacity is the smallest the chains allow (the largest of their smallest
+plans and of the memory outside them), and each chain gets its cheapest
+plan within it: the smallest arena, as fast as it allows.
+
+Cycles are the cost model's compute estimate of each stripe's command with
+its feature maps in the arena memory (`segment_cycles`); memory is bytes
+live, each buffer rounded up to the target's alignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, i64
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import Operation, SSAValue
+
+from npuc.backend.allocation import fits
+from npuc.backend.budget import SIZE
+from npuc.backend.cascades import Link, cascade_steps, rolling_rows
+from npuc.backend.operators import STRIPED_OPS
+from npuc.backend.planning import (
+    NPU,
+    Buffer,
+    buffers,
+    clip_block,
+    element_bytes,
+    layer_command_shape,
+    placement,
+    tensor_hwc,
+    window,
+)
+from npuc.backend.stripes import StripeRows, ifm_rows
+from npuc.cost.block_memory import block_memory
+from npuc.cost.bursts import PlacedMap
+from npuc.cost.compute import compute_work
+from npuc.cost.geometry import split_blocks
+from npuc.dialects.common import UNIT_WINDOW, array_values, value_shape
+from npuc.dialects.npu import (
+    BLOCK_ATTR,
+    CASCADE_ATTR,
+    ROLLING_ROWS_ATTR,
+    STRIPE_ATTR,
+    block_attr,
+)
+from npuc.dialects.quantized import ConstantOp
+from npuc.targets import BlockShape, Target
+
+MAX_SEGMENT = 12
+"""Most ops in one cascade the search tries: it bounds the search's time (segments per chain grow with its square)."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Ops `first`..`last` (chain indices, inclusive) of a chain: one op alone, or a cascade whose last
+    op computes stripes of `stripe` rows; `memory` its bytes live at most, `cycles` its estimate."""
+
+    first: int
+    last: int
+    stripe: int
+    memory: int
+    cycles: int
+
+
+@dataclass
+class Chain:
+    """A candidate chain: its ops in schedule order and their schedule positions."""
+
+    ops: list[Operation]
+    positions: list[int]
+
+
+def chains(func: FuncOp) -> list[Chain]:
+    """The candidate chains of `func`, each of at least two ops."""
+    found: list[Chain] = []
+    current: Chain | None = None
+    for position, op in enumerate(func.body.ops):
+        if isinstance(op, ConstantOp):
+            continue
+        if not _striped(op):
+            current = None
+        elif current is not None and _continues(current.ops[-1], op):
+            current.ops.append(op)
+            current.positions.append(position)
+        else:
+            current = Chain([op], [position])
+            found.append(current)
+    return [chain for chain in found if len(chain.ops) > 1]
+
+
+def _striped(op: Operation) -> bool:
+    """An NPU op that computes in height stripes, with a batch-one NHWC OFM."""
+    if not isinstance(op, STRIPED_OPS) or placement(op) != NPU:
+        return False
+    shape = value_shape(op.results[0])
+    return len(shape) == 4 and shape[0] == 1
+
+
+def _continues(previous: Operation, op: Operation) -> bool:
+    """Whether `op` reads `previous`'s result as its only reader, through operand 0 or (elementwise) 1."""
+    result = previous.results[0]
+    return [use.operation for use in result.uses] == [op] and result in op.operands[:2]
+
+
+def _chain_operand(ops: Sequence[Operation], index: int) -> int:
+    """The operand through which op `index` of a cascade reads the previous op (0 for the first)."""
+    return list(ops[index].operands).index(ops[index - 1].results[0]) if index else 0
+
+
+def links(ops: Sequence[Operation], stripe: int) -> list[Link]:
+    """The links of a cascade of `ops` whose last op computes `stripe` rows per command: each other op
+    computes the rows its consumer's stripe advances by (`stripe` times the consumers' strides)."""
+    heights = [stripe]
+    for op in reversed(ops[1:]):
+        heights.insert(0, heights[0] * (window(op) or UNIT_WINDOW).strides[0])
+    found = []
+    for index, (op, height) in enumerate(zip(ops, heights)):
+        ofm_height = tensor_hwc(op.results[0])[0]
+        ifm_height = tensor_hwc(op.operands[_chain_operand(ops, index)])[0]
+        found.append(Link(window(op) or UNIT_WINDOW, ifm_height, ofm_height, min(height, ofm_height)))
+    return found
+
+
+def stripe_heights(height: int) -> list[int]:
+    """The stripe heights tried for a cascade's last OFM of `height` rows: halved until one row."""
+    found: list[int] = []
+    stripe = height
+    while stripe > 1:
+        stripe = -(-stripe // 2)
+        found.append(stripe)
+    return found
+
+
+@dataclass
+class Baseline:
+    """The schedule's buffers in the budgeted memory before any cascade, and what each value is held in."""
+
+    resident: list[Buffer]
+    holder: dict[SSAValue, Buffer]
+    alignment: int
+
+    @staticmethod
+    def of(func: FuncOp, target: Target) -> Baseline:
+        found, holder = buffers(func, target)
+        return Baseline([b for b in found if b.memory == target.budget_memory], holder, target.alignment)
+
+    def aligned(self, size: int) -> int:
+        return -(-size // self.alignment) * self.alignment
+
+    def live(self, position: int, excluded: frozenset[int] = frozenset()) -> int:
+        """Bytes of the buffers live at `position`, but those in `excluded` (by id)."""
+        return sum(self.aligned(b.size) for b in self.resident if b.start <= position <= b.end and id(b) not in excluded)
+
+    def held(self, value: SSAValue) -> int:
+        """Bytes of the buffer holding `value` in the budgeted memory (0 elsewhere)."""
+        buffer = self.holder.get(value)
+        return self.aligned(buffer.size) if buffer is not None and any(b is buffer for b in self.resident) else 0
+
+    def fits(self, capacity: int) -> bool:
+        return fits([b.live_range() for b in self.resident], self.alignment, capacity)
+
+
+class ChainCosts:
+    """The options of a chain's segments, their memory against the baseline and their estimated cycles."""
+
+    def __init__(self, baseline: Baseline, target: Target, chain: Chain):
+        self.baseline, self.target, self.chain = baseline, target, chain
+        self.arena = target.memory(target.arena_memory)
+        self.segments: dict[tuple[int, int], list[Segment]] = {}
+        self.stripe_costs: dict[tuple[int, int, int, int, int], int] = {}
+
+    def options(self, first: int, last: int) -> list[Segment]:
+        """Ops `first`..`last` alone (one op) or as a cascade at each stripe height."""
+        key = (first, last)
+        if key not in self.segments:
+            self.segments[key] = self._options(first, last)
+        return self.segments[key]
+
+    def _options(self, first: int, last: int) -> list[Segment]:
+        ops, positions = self.chain.ops[first : last + 1], self.chain.positions[first : last + 1]
+        if first == last:
+            height = tensor_hwc(ops[0].results[0])[0]
+            (link,) = links(ops, height)
+            cycles = self.stripe_cycles(first, link, range(height))
+            return [Segment(first, last, height, self.baseline.live(positions[0]), cycles)]
+        results = [op.results[0] for op in ops]
+        inputs = list(dict.fromkeys(
+            operand for op in ops for operand in op.operands[:2]
+            if operand not in results and not isinstance(getattr(operand, "owner", None), ConstantOp)
+        ))  # fmt: skip
+        own = frozenset(id(self.baseline.holder[v]) for v in (*results, *inputs) if v in self.baseline.holder)
+        others = max(self.baseline.live(position, own) for position in range(positions[0], positions[-1] + 1))
+        whole = sum(self.baseline.held(value) for value in inputs) + self.baseline.held(results[-1])
+        found = []
+        for stripe in stripe_heights(tensor_hwc(results[-1])[0]):
+            cascade = links(ops, stripe)
+            steps = cascade_steps(cascade)
+            rolling = sum(
+                self.baseline.aligned(rows * _row_bytes(value))
+                for rows, value in zip(rolling_rows(cascade, steps), results)
+            )
+            cycles = sum(self.stripe_cycles(first + step.link, cascade[step.link], step.rows) for step in steps)
+            found.append(Segment(first, last, stripe, others + whole + rolling, cycles))
+        return found
+
+    def stripe_cycles(self, index: int, link: Link, rows: range) -> int:
+        """The cost model's compute cycles of chain op `index` computing OFM rows `rows` in one command,
+        its feature maps in the arena memory."""
+        reads = ifm_rows(link.window, rows, link.ifm_height)
+        key = (index, len(rows), len(reads.ifm), reads.pad_top, reads.pad_bottom)
+        if key not in self.stripe_costs:
+            self.stripe_costs[key] = self._stripe_cycles(self.chain.ops[index], link, len(rows), reads)
+        return self.stripe_costs[key]
+
+    def _stripe_cycles(self, op: Operation, link: Link, rows: int, reads: StripeRows) -> int:
+        layer = layer_command_shape(op)
+        _, left, _, right = link.window.padding
+        stripe_window = replace(link.window, padding=(reads.pad_top, left, reads.pad_bottom, right))
+        batch, _, width, depth = layer.ofm
+        ifm = (layer.ifm[0], len(reads.ifm), *layer.ifm[2:])
+        shape = replace(layer, ifm=ifm, ofm=(batch, rows, width, depth), window=stripe_window)
+        op_block = op.attributes[BLOCK_ATTR]
+        assert isinstance(op_block, DenseArrayBase)
+        block = clip_block(BlockShape(*array_values(op_block)), (rows, width, depth), self.target.ofm_ublock)
+        geometry = split_blocks(shape.ofm, block, self.target.ofm_ublock)
+        bytes_per_element = element_bytes(op.results[0])
+        ifms = [PlacedMap(self.arena, shape.ifm, element_bytes(op.operands[0]), False)]
+        memory = block_memory(shape, geometry, self.target, ifms, PlacedMap(self.arena, shape.ofm, bytes_per_element, False), None)
+        return compute_work(shape, geometry, self.target, memory).cycles
+
+
+def _row_bytes(value: SSAValue) -> int:
+    _, width, depth = tensor_hwc(value)
+    return width * depth * element_bytes(value)
+
+
+def cheapest_plan(costs: ChainCosts, capacity: int | None) -> list[Segment] | None:
+    """The plan of the chain with the fewest estimated cycles whose segments all fit `capacity` bytes
+    (None: any), or None when no plan does."""
+    count = len(costs.chain.ops)
+    best: list[tuple[int, list[Segment]] | None] = [None] * (count + 1)
+    best[0] = (0, [])
+    for end in range(1, count + 1):
+        for start in range(max(0, end - MAX_SEGMENT), end):
+            before = best[start]
+            if before is None:
+                continue
+            for segment in costs.options(start, end - 1):
+                if capacity is not None and segment.memory > capacity:
+                    continue
+                total = before[0] + segment.cycles
+                current = best[end]
+                if current is None or total < current[0]:
+                    best[end] = (total, [*before[1], segment])
+    plan = best[count]
+    return None if plan is None else plan[1]
+
+
+def smallest_plan(costs: ChainCosts) -> list[Segment]:
+    """The plan of the chain whose largest segment memory is the least (then the fewest cycles)."""
+    count = len(costs.chain.ops)
+    best: list[tuple[tuple[int, int], list[Segment]] | None] = [None] * (count + 1)
+    best[0] = ((0, 0), [])
+    for end in range(1, count + 1):
+        for start in range(max(0, end - MAX_SEGMENT), end):
+            before = best[start]
+            assert before is not None  # every prefix has a plan: ops alone
+            for segment in costs.options(start, end - 1):
+                key = (max(before[0][0], segment.memory), before[0][1] + segment.cycles)
+                current = best[end]
+                if current is None or key < current[0]:
+                    best[end] = (key, [*before[1], segment])
+    plan = best[count]
+    assert plan is not None
+    return plan[1]
+
+
+def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
+    """Cascade chains of `func` towards `goal` on `target` (see the module docstring): set `npu.cascade`,
+    `npu.stripe` and `npu.rolling_rows` on the ops of each cascade chosen."""
+    if target.arena_memory != target.budget_memory:
+        return  # the feature maps are not in the budgeted memory: cascades cannot make them fit it
+    found = chains(func)
+    if not found:
+        return
+    baseline = Baseline.of(func, target)
+    budget = target.arena_cache_size
+    if goal != SIZE and (budget is None or baseline.fits(budget)):
+        return
+    costs = [ChainCosts(baseline, target, chain) for chain in found]
+    capacity = budget
+    if goal == SIZE:
+        covered = {position for chain in found for position in range(chain.positions[0], chain.positions[-1] + 1)}
+        outside = [baseline.live(position) for position in range(len(list(func.body.ops))) if position not in covered]
+        capacity = max([*(max(s.memory for s in smallest_plan(c)) for c in costs), *outside])
+    cascade = 0
+    for chain_costs in costs:
+        plan = cheapest_plan(chain_costs, capacity) or smallest_plan(chain_costs)
+        for segment in plan:
+            if segment.first < segment.last:
+                mark_cascade(chain_costs.chain.ops[segment.first : segment.last + 1], segment.stripe, cascade)
+                cascade += 1
+
+
+def mark_cascade(ops: Sequence[Operation], stripe: int, index: int) -> None:
+    """Annotate `ops` as cascade `index` whose last op computes `stripe` rows per command."""
+    cascade = links(ops, stripe)
+    for op, link, rows in zip(ops, cascade, [*rolling_rows(cascade, cascade_steps(cascade)), None]):
+        _, width, depth = tensor_hwc(op.results[0])
+        op.attributes[CASCADE_ATTR] = IntegerAttr(index, i64)
+        op.attributes[STRIPE_ATTR] = block_attr((link.stripe_height, width, depth))
+        if rows is not None:
+            op.attributes[ROLLING_ROWS_ATTR] = IntegerAttr(rows, i64)

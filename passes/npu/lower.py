@@ -420,7 +420,7 @@ class _Lowering:
             if buffer_rows < rows:
                 raise PassFailedException(
                     f"{PASS}: the rolling buffer of {describe(op)} holds {buffer_rows} rows, its cascade needs "
-                    f"{rows}: run npu-cascade again"
+                    f"{rows}: run npu-schedule again"
                 )
         commands: list[Operation] = []
         for step in steps:

@@ -35,6 +35,12 @@ npu.input {tensor = "image", fm = #npu.fm<sram, 0, [2], [1], !quantized.uniform<
 
 // -----
 
+// A map wraps after some of its rows, not all.
+// CHECK: a feature map wraps after 0 < rows < its height, at an offset >= 0, with a batch of one; got wrap 4 to 0 on [1, 4, 4, 8]
+npu.input {tensor = "image", fm = #npu.fm<sram, 128, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>, wrap 4 to 0>}
+
+// -----
+
 // The ofm depth of a convolution follows from its weights buffer size.
 // CHECK: ofm shape is [1, 4, 4, 8], expected [1, 4, 4, 4]
 npu.conv2d {layer = "conv", ifm = #npu.fm<sram, 0, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 128, [1, 4, 4, 8], [128, 32, 8, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<sram, 1024, 32>, scale_bias = #npu.buf<flash, 32, 96>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}

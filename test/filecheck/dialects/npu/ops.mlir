@@ -50,4 +50,7 @@ builtin.module attributes {npu.target = "ethos-u55-128"} {
   npu.output {tensor = "scores", fm = #npu.fm<sram, 464, [4, 1], [1, 1], !quantized.uniform<i8:f32, 0.5:-1>>, host_conversion = "dequantize"}
   // CHECK-NEXT: npu.output {tensor = "pooled", fm = #npu.fm<sram, 320, [1, 2, 2, 4], [32, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>}
   npu.output {tensor = "pooled", fm = #npu.fm<sram, 320, [1, 2, 2, 4], [32, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>}
+  // A map that wraps (a rolling buffer's view): two rows from 320, the rest from 256.
+  // CHECK-NEXT: npu.output {tensor = "rolled", fm = #npu.fm<sram, 320, [1, 3, 2, 4], [32, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>, wrap 2 to 256>}
+  npu.output {tensor = "rolled", fm = #npu.fm<sram, 320, [1, 3, 2, 4], [32, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>, wrap 2 to 256>}
 }

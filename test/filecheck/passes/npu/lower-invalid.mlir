@@ -231,3 +231,46 @@ builtin.module {
     func.return %c : tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
+
+// -----
+
+// A rolling buffer smaller than the cascade needs: each pool stripe reads the
+// two conv rows it was just given, so one row is too few.
+// CHECK: npu-lower: the rolling buffer of conv1 (quantized.conv2d) holds 1 rows, its cascade needs 2: run npu-schedule again
+builtin.module {
+  func.func @rolling_too_small(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>> {
+    %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<8x3x3x4xi8> -> tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>
+    %b = quantized.constant {npu.memory = "flash", npu.offset = 288 : i64} dense<1> : tensor<8xi32>
+    %c = quantized.conv2d %x, %w, %b {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 2, 8, 8>, npu.cascade = 0 : i64, npu.rolling_rows = 1 : i64, npu.memory = "sram", npu.offset = 1024 : i64} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>, tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 1, 4, 8>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 2048 : i64} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    func.return %p : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+  }
+}
+
+// -----
+
+// Every op of a cascade but the last needs its rolling buffer's rows.
+// CHECK: npu-lower: conv1 (quantized.conv2d) is in a cascade but has no npu.rolling_rows
+builtin.module {
+  func.func @no_rolling_rows(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>> {
+    %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<8x3x3x4xi8> -> tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>
+    %b = quantized.constant {npu.memory = "flash", npu.offset = 288 : i64} dense<1> : tensor<8xi32>
+    %c = quantized.conv2d %x, %w, %b {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 2, 8, 8>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 1024 : i64} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>, tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 1, 4, 8>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 2048 : i64} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    func.return %p : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+  }
+}
+
+// -----
+
+// A cascade is a chain: each op but the first reads the previous one's result, its only reader.
+// CHECK: npu-lower: pool1 (quantized.max_pool2d) is in the cascade of conv1 (quantized.conv2d) but is not its result's only reader
+builtin.module {
+  func.func @not_a_chain(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>> {npu.memory = "sram", npu.offset = 0 : i64}) -> (tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>) {
+    %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<8x3x3x4xi8> -> tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>
+    %b = quantized.constant {npu.memory = "flash", npu.offset = 288 : i64} dense<1> : tensor<8xi32>
+    %c = quantized.conv2d %x, %w, %b {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 2, 8, 8>, npu.cascade = 0 : i64, npu.rolling_rows = 3 : i64, npu.memory = "sram", npu.offset = 1024 : i64} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>, tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 1, 4, 8>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 2048 : i64} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    func.return %p, %c : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
+  }
+}

@@ -56,3 +56,30 @@ builtin.module {
     func.return %a : tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
+
+// -----
+
+// A cascade: a 3x3 convolution computes two rows per stripe into a rolling
+// buffer of three rows (row y at buffer row y mod 3: 192 bytes at 1024), a
+// 2x2/2 max pool reads them back one output row per stripe. The commands
+// interleave; views running past the buffer's end wrap to its start.
+
+// CHECK-LABEL: builtin.module
+// CHECK:      npu.conv2d {layer = "conv1", ifm = #npu.fm<sram, 0, [1, 3, 8, 4], {{.*}}>, ofm = #npu.fm<sram, 1024, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}>,
+// CHECK-NEXT: npu.pool {layer = "pool1", kind = "max", ifm = #npu.fm<sram, 1024, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}>, ofm = #npu.fm<sram, 2048, [1, 1, 4, 8], {{.*}}>,
+// CHECK-NEXT: npu.conv2d {layer = "conv1", ifm = #npu.fm<sram, 32, [1, 4, 8, 4], {{.*}}>, ofm = #npu.fm<sram, 1152, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}, wrap 1 to 1024>,
+// CHECK-NEXT: npu.pool {layer = "pool1", kind = "max", ifm = #npu.fm<sram, 1152, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}, wrap 1 to 1024>, ofm = #npu.fm<sram, 2080, [1, 1, 4, 8], {{.*}}>,
+// CHECK-NEXT: npu.conv2d {layer = "conv1", ifm = #npu.fm<sram, 96, [1, 4, 8, 4], {{.*}}>, ofm = #npu.fm<sram, 1088, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}>,
+// CHECK-NEXT: npu.pool {layer = "pool1", kind = "max", ifm = #npu.fm<sram, 1088, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}>, ofm = #npu.fm<sram, 2112, [1, 1, 4, 8], {{.*}}>,
+// CHECK-NEXT: npu.conv2d {layer = "conv1", ifm = #npu.fm<sram, 160, [1, 3, 8, 4], {{.*}}>, ofm = #npu.fm<sram, 1024, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}>,
+// CHECK-NEXT: npu.pool {layer = "pool1", kind = "max", ifm = #npu.fm<sram, 1024, [1, 2, 8, 8], [512, 64, 8, 1], {{.*}}>, ofm = #npu.fm<sram, 2144, [1, 1, 4, 8], {{.*}}>,
+// CHECK-NEXT: npu.output
+builtin.module {
+  func.func @conv1_pool1(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>> {
+    %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<8x3x3x4xi8> -> tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>
+    %b = quantized.constant {npu.memory = "flash", npu.offset = 288 : i64} dense<1> : tensor<8xi32>
+    %c = quantized.conv2d %x, %w, %b {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 2, 8, 8>, npu.cascade = 0 : i64, npu.rolling_rows = 3 : i64, npu.memory = "sram", npu.offset = 1024 : i64} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>, tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 1, 4, 8>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 2048 : i64} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+    func.return %p : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
+  }
+}

@@ -1,0 +1,165 @@
+"""Cascades: the stripe schedule and rolling buffers, the search, and compiled programs bit for bit.
+
+The schedule property is checked by replaying it on rolling buffers of row
+numbers: every read finds the rows it wants, and one row less in any
+buffer loses one. Compiled programs with cascades (`optimise=Size` cascades
+every chain it can; a tight budget cascades what it must) run in npuc's
+functional simulator and in the register-level Ethos-U simulator on the
+emitted stream, against LiteRT's BUILTIN_REF kernels on the original model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import npuc
+from npuc.api import QUANTIZED_REWRITES, run_pipeline
+from npuc.backend.cascade_search import (
+    Baseline,
+    ChainCosts,
+    chains,
+    cheapest_plan,
+    smallest_plan,
+)
+from npuc.backend.cascades import Link, cascade_steps, rolling_rows
+from npuc.backend.stripes import ifm_rows
+from npuc.dialects import npu
+from npuc.dialects.common import Window
+from npuc.emit.ethos_u.emitter import emit_program
+from npuc.ir import main_function
+from npuc.passes.npu.schedule import assign_memories
+from npuc.sim.simulator import simulate_sample
+from npuc.targets import load_target
+
+from support.ethos_u_run import run_program
+from support.litert import random_inputs
+from support.paths import TEST
+from tflite_models.builder import run_model
+
+
+@st.composite
+def links(draw) -> list[Link]:
+    """A chain of one to four windows with stripe heights, each reading the previous one's OFM."""
+    height = draw(st.integers(4, 40))
+    found = []
+    for _ in range(draw(st.integers(1, 4))):
+        kernel, stride, dilation = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        extent = dilation * (kernel - 1) + 1
+        top, bottom = draw(st.integers(0, extent - 1)), draw(st.integers(0, extent - 1))
+        window = Window((kernel, 1), (stride, 1), (dilation, 1), (top, 0, bottom, 0))
+        ofm_height = window.output_size(height, 1)[0]
+        if ofm_height < 1 or height + top + bottom < extent:
+            break
+        found.append(Link(window, height, ofm_height, draw(st.integers(1, ofm_height))))
+        height = ofm_height
+    if not found:
+        found.append(Link(Window((1, 1)), height, height, 1))
+    return found
+
+
+def replay(links: list[Link], held: list[int]) -> bool:
+    """Whether every read of the cascade's schedule finds its rows in rolling buffers of `held` rows."""
+    buffers = [[-1] * rows for rows in held]
+    computed = [0] * len(links)
+    for step in cascade_steps(links):
+        link = links[step.link]
+        if step.link:
+            buffer = buffers[step.link - 1]
+            if any(buffer[row % len(buffer)] != row for row in link.reads(step.rows)):
+                return False
+        assert step.rows.start == computed[step.link], "each link computes its rows once, in order"
+        computed[step.link] = step.rows.stop
+        if step.link < len(links) - 1:
+            for row in step.rows:
+                buffers[step.link][row % held[step.link]] = row
+    assert computed == [link.ofm_height for link in links] or computed[-1] == links[-1].ofm_height
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(links())
+def test_rolling_buffers_hold_every_row_until_its_last_read_and_no_row_more(links):
+    held = rolling_rows(links, cascade_steps(links))
+    assert replay(links, held)
+    for index, rows in enumerate(held):
+        if rows > 1:
+            fewer = [*held[:index], rows - 1, *held[index + 1 :]]
+            assert not replay(links, fewer), f"buffer {index} needs fewer than {rows} rows"
+
+
+def test_each_stripe_waits_for_the_rows_its_window_reads():
+    # 3x3 convolution (padding 1) in stripes of 2 rows, then a 2x2/2 pool in stripes of 1: the pool's
+    # first row reads conv rows 0-1; the conv's first stripe reads IFM rows 0-2.
+    conv = Link(Window((3, 3), (1, 1), (1, 1), (1, 1, 1, 1)), 8, 8, 2)
+    pool = Link(Window((2, 2), (2, 2)), 8, 4, 1)
+    steps = cascade_steps([conv, pool])
+    assert [(step.link, step.rows) for step in steps[:4]] == [(0, range(0, 2)), (1, range(0, 1)), (0, range(2, 4)), (1, range(1, 2))]
+    assert ifm_rows(conv.window, range(0, 2), 8).ifm == range(0, 3)
+    assert rolling_rows([conv, pool], steps) == [2]
+
+
+def compiled(model: str, **options):
+    return npuc.analyze_model(TEST / "models" / f"{model}.tflite", "ethos-u55-128", **options).module
+
+
+def compute_commands(module) -> int:
+    return sum(isinstance(op, npu.ComputeOp) for op in module.ops)
+
+
+def wrapped_views(module) -> int:
+    """Feature maps of commands that wrap: views of rolling buffers."""
+    return sum(fm.wrap.data > 0 for op in module.ops if isinstance(op, npu.ComputeOp) for fm in (op.ifm, op.ofm))
+
+
+@pytest.mark.parametrize(("model", "options"), [
+    ("ic_resnet8", {"optimise": "Size"}),
+    ("kws_dscnn", {"optimise": "Size"}),
+    ("digits_cnn", {"arena_cache_size": 5000}),
+])  # fmt: skip
+def test_cascaded_programs_match_litert_in_both_simulators(model, options):
+    module = compiled(model, **options)
+    assert compute_commands(module) > compute_commands(compiled(model)), "the layers run in stripes"
+    data = (TEST / "models" / f"{model}.tflite").read_bytes()
+    inputs = random_inputs(module)
+    expected = run_model(data, *inputs)
+    for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
+        for got, want in zip(outputs, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_size_cascades_to_a_smaller_arena_and_performance_only_under_a_budget():
+    size, performance = compiled("ic_resnet8", optimise="Size"), compiled("ic_resnet8")
+    usage = {name: module.attributes[npu.MEMORY_USAGE_ATTR].data["sram"].value.data for name, module in
+             (("size", size), ("performance", performance))}  # fmt: skip
+    assert usage["size"] < usage["performance"]
+    assert wrapped_views(size) > 0 and wrapped_views(performance) == 0
+    assert compute_commands(size) > compute_commands(performance)
+    budgeted = compiled("ic_resnet8", arena_cache_size=usage["performance"] - 1)
+    assert budgeted.attributes[npu.MEMORY_USAGE_ATTR].data["sram"].value.data < usage["performance"]
+
+
+def test_the_search_keeps_each_chain_within_its_capacity_and_costs_least_there():
+    module = npuc.import_model(TEST / "models" / "ic_resnet8.tflite")
+    run_pipeline(module, ",".join([*QUANTIZED_REWRITES, "npu-legalize", "npu-tile"]))
+    func, target = main_function(module), load_target("ethos-u55-128")
+    assign_memories(func, target)
+    baseline = Baseline.of(func, target)
+    found = chains(func)
+    kinds = [[op.name.removeprefix("quantized.") for op in chain.ops] for chain in found]
+    # Each residual block: its two convolutions and the add, broken where a map has two readers.
+    assert kinds == [["conv2d", "conv2d", "add"], ["conv2d", "conv2d"], ["conv2d", "add"], ["conv2d", "conv2d"],
+                     ["conv2d", "add", "avg_pool2d"]]
+    for chain in found:
+        costs = ChainCosts(baseline, target, chain)
+        smallest = smallest_plan(costs)
+        floor = max(segment.memory for segment in smallest)
+        within = cheapest_plan(costs, floor)
+        unbounded = cheapest_plan(costs, None)
+        assert within is not None and unbounded is not None
+        assert max(segment.memory for segment in within) <= floor
+        assert cheapest_plan(costs, floor - 1) is None
+        cycles = [sum(segment.cycles for segment in plan) for plan in (unbounded, within, smallest)]
+        assert cycles == sorted(cycles)

@@ -53,20 +53,7 @@ def allocate(
     `memory`.
     """
     ranges = sorted(_validated(ranges, alignment), key=lambda r: r.name)
-    buffers = _Buffers(ranges, alignment)
-    bound = peak_live_bytes(ranges, alignment)
-    orders = buffers.orders()
-    best = buffers.first_fit(orders[0])
-    for order in orders[1:]:
-        if buffers.arena(best) <= bound:
-            break
-        offsets = buffers.first_fit(order)
-        if buffers.arena(offsets) < buffers.arena(best):
-            best = offsets
-    if buffers.arena(best) > bound:
-        best = _search_placement(buffers, orders[0], best, bound)
-
-    placement = {buffer.name: int(offset) for buffer, offset in zip(ranges, best)}
+    placement = _placement(ranges, alignment, peak_live_bytes(ranges, alignment), _SEARCH_STEPS)
     required = arena_size(ranges, placement)
     if capacity is not None and required > capacity:
         raise AllocationError(
@@ -76,13 +63,37 @@ def allocate(
     return placement
 
 
+def _placement(ranges: list[LiveRange], alignment: int, enough: int, steps: int) -> dict[str, int]:
+    """`allocate`'s placement of validated `ranges` sorted by name, stopping once its arena is at most
+    `enough` bytes (the bound: the smallest; `fits`: the capacity, any placement within it), its search
+    within `steps` first-fit offsets."""
+    buffers = _Buffers(ranges, alignment)
+    orders = buffers.orders()
+    best = buffers.first_fit(orders[0])
+    for order in orders[1:]:
+        if buffers.arena(best) <= enough:
+            break
+        offsets = buffers.first_fit(order)
+        if buffers.arena(offsets) < buffers.arena(best):
+            best = offsets
+    if buffers.arena(best) > enough:
+        best = _search_placement(buffers, orders[0], best, enough, steps)
+    return {buffer.name: int(offset) for buffer, offset in zip(ranges, best)}
+
+
 _SEARCH_STEPS = 4_000
-"""How many first-fit offsets `_search_placement` may compute (about 30 microseconds
+"""How many first-fit offsets `allocate`'s search may compute (about 30 microseconds
 each, so 2,000 buffers place in well under half a second): enough to be exhaustive
 on small memories; on large ones the search is a bounded improvement."""
 
+_FIT_STEPS = _SEARCH_STEPS // 8
+"""How many `fits` may compute: npu-schedule asks it many times, and a placement its shorter search
+finds `allocate`'s finds too (so a yes is still a promise; a no only stages less)."""
 
-def _search_placement(buffers: _Buffers, preferred: np.ndarray, incumbent: np.ndarray, bound: int) -> np.ndarray:
+
+def _search_placement(
+    buffers: _Buffers, preferred: np.ndarray, incumbent: np.ndarray, bound: int, steps: int
+) -> np.ndarray:
     """The smallest placement a depth-first branch and bound over placement orders finds.
 
     Every placement can be lowered, without growing its arena, to one that
@@ -94,7 +105,7 @@ def _search_placement(buffers: _Buffers, preferred: np.ndarray, incumbent: np.nd
     lowest offsets first, and prunes a branch once a buffer still to place
     would end at or above the best arena found (offsets only grow as buffers
     are added). Ties go by rank in the `preferred` order. Exhaustive within
-    `_SEARCH_STEPS`; stops at `bound`.
+    `steps` first-fit offsets; stops at `bound`.
     """
     sizes = buffers.sizes
     rank = np.empty(len(sizes), dtype=np.int64)
@@ -116,7 +127,7 @@ def _search_placement(buffers: _Buffers, preferred: np.ndarray, incumbent: np.nd
     # A frame: its candidates, the next one to try, the arena before it and the last placement to undo.
     frames: list[tuple[list[int], list[int], int]] = [(candidates(-1, -1, 0), [0], 0)]
     undo: list[tuple[int, np.ndarray, np.ndarray]] = []
-    budget = _SEARCH_STEPS
+    budget = steps
     while frames and budget > 0 and best_arena > bound:
         options, position, arena = frames[-1]
         if len(undo) == len(frames):
@@ -209,19 +220,21 @@ class _Buffers:
 def fits(ranges: Iterable[LiveRange], alignment: int, capacity: int) -> bool:
     """Whether `allocate` places `ranges` within `capacity` bytes.
 
-    Skips the allocation when the aligned sizes sum to at most `capacity`:
-    first fit never places a buffer past the aligned sizes of the buffers
+    Skips the allocation when the aligned sizes sum to at most `capacity`
+    (first fit never places a buffer past the aligned sizes of the buffers
     before it, and `allocate` keeps a first-fit arena unless it finds a
-    smaller one.
+    smaller one) and when `peak_live_bytes` exceeds it (no placement can);
+    otherwise runs `allocate`'s placement only until an arena fits, its
+    search shortened to `_FIT_STEPS`: the search is deterministic, so
+    `allocate`, which goes on for a smaller one, ends at most there.
     """
-    ranges = list(ranges)
+    ranges = sorted(_validated(ranges, alignment), key=lambda r: r.name)
     if sum(_align_up(r.size, alignment) for r in ranges) <= capacity:
         return True
-    try:
-        allocate(ranges, alignment, capacity)
-    except AllocationError:
+    bound = peak_live_bytes(ranges, alignment)
+    if bound > capacity:
         return False
-    return True
+    return arena_size(ranges, _placement(ranges, alignment, max(bound, capacity), _FIT_STEPS)) <= capacity
 
 
 def arena_size(ranges: Iterable[LiveRange], offsets: Mapping[str, int]) -> int:

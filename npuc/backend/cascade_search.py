@@ -20,7 +20,9 @@ k ops is the best, over every segment ending at op k (one op alone: no
 cascade) and every S, of the best plan before the segment plus the
 segment. `cheapest_plan` minimises estimated cycles among plans whose
 segments all fit a capacity; `smallest_plan` minimises the largest segment
-memory (cycles break ties). Under `performance` with a budget the baseline
+memory (cycles break ties). Under `performance` a segment's memory counts its
+ops' weights as staged (npu-schedule stages a cascade's weights first:
+unstaged, every stripe would read them again from where they are stored). Under `performance` with a budget the baseline
 schedule is kept when it fits, else each chain gets its cheapest plan
 within the budget (its smallest when none fits); under `size` the
 capacity is the smallest the chains allow (the largest of their smallest
@@ -44,10 +46,11 @@ from xdsl.ir import Operation, SSAValue
 from npuc.backend.allocation import fits
 from npuc.backend.budget import SIZE
 from npuc.backend.cascades import Link, cascade_steps, rolling_rows
-from npuc.backend.operators import STRIPED_OPS
+from npuc.backend.operators import STRIPED_OPS, WEIGHTED_OPS
 from npuc.backend.planning import (
     NPU,
     Buffer,
+    buffer_bytes,
     buffers,
     clip_block,
     element_bytes,
@@ -57,6 +60,7 @@ from npuc.backend.planning import (
     window,
 )
 from npuc.backend.stripes import StripeRows, ifm_rows
+from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.cost.block_memory import block_memory
 from npuc.cost.bursts import PlacedMap
 from npuc.cost.compute import compute_work
@@ -189,8 +193,8 @@ class Baseline:
 class ChainCosts:
     """The options of a chain's segments, their memory against the baseline and their estimated cycles."""
 
-    def __init__(self, baseline: Baseline, target: Target, chain: Chain):
-        self.baseline, self.target, self.chain = baseline, target, chain
+    def __init__(self, baseline: Baseline, target: Target, chain: Chain, staging: bool = True):
+        self.baseline, self.target, self.chain, self.staging = baseline, target, chain, staging
         self.arena = target.memory(target.arena_memory)
         self.segments: dict[tuple[int, int], list[Segment]] = {}
         self.stripe_costs: dict[tuple[int, int, int, int, int], int] = {}
@@ -204,11 +208,12 @@ class ChainCosts:
 
     def _options(self, first: int, last: int) -> list[Segment]:
         ops, positions = self.chain.ops[first : last + 1], self.chain.positions[first : last + 1]
+        staged = sum(self.staged_bytes(op) for op in ops)
         if first == last:
             height = tensor_hwc(ops[0].results[0])[0]
             (link,) = links(ops, height)
             cycles = self.stripe_cycles(first, link, range(height))
-            return [Segment(first, last, height, self.baseline.live(positions[0]), cycles)]
+            return [Segment(first, last, height, self.baseline.live(positions[0]) + staged, cycles)]
         results = [op.results[0] for op in ops]
         inputs = list(dict.fromkeys(
             operand for op in ops for operand in op.operands[:2]
@@ -226,8 +231,17 @@ class ChainCosts:
                 for rows, value in zip(rolling_rows(cascade, steps), results)
             )
             cycles = sum(self.stripe_cycles(first + step.link, cascade[step.link], step.rows) for step in steps)
-            found.append(Segment(first, last, stripe, others + whole + rolling, cycles))
+            found.append(Segment(first, last, stripe, others + whole + rolling + staged, cycles))
         return found
+
+    def staged_bytes(self, op: Operation) -> int:
+        """The bytes of `op`'s weights and scale/bias table once staged (npu-schedule stages a cascade's
+        first): a segment needs room for them too, or its stripes read them where they are stored. None
+        when nothing is staged (`staging` False: the Size goal)."""
+        if not self.staging or not isinstance(op, WEIGHTED_OPS) or not isinstance(op.operands[WEIGHTS_OPERAND].owner, ConstantOp):
+            return 0
+        return sum(self.baseline.aligned(buffer_bytes(op.operands[operand], self.target))
+                   for operand in (WEIGHTS_OPERAND, BIAS_OPERAND))  # fmt: skip
 
     def stripe_cycles(self, index: int, link: Link, rows: range) -> int:
         """The cost model's compute cycles of chain op `index` computing OFM rows `rows` in one command,
@@ -313,7 +327,7 @@ def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
     budget = target.arena_cache_size
     if goal != SIZE and (budget is None or baseline.fits(budget)):
         return
-    costs = [ChainCosts(baseline, target, chain) for chain in found]
+    costs = [ChainCosts(baseline, target, chain, staging=goal != SIZE) for chain in found]
     capacity = budget
     if goal == SIZE:
         covered = {position for chain in found for position in range(chain.positions[0], chain.positions[-1] + 1)}

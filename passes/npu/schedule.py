@@ -42,6 +42,7 @@ from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.dialects.common import LAYER_ATTR, array_values
 from npuc.dialects.npu import (
     BLOCK_ATTR,
+    CASCADE_ATTR,
     MEMORY_ATTR,
     PLACEMENT_ATTR,
     SCRATCH_MEMORY_ATTR,
@@ -137,16 +138,20 @@ def stage_weights_that_fit(func: FuncOp, target: Target, sizes: dict[SSAValue, i
     """Stage the constant weights of every NPU weighted op that the staging memory can place.
 
     All are staged if they fit together; otherwise they are staged one by
-    one in schedule order, each kept if the staging memory can still place
-    every buffer it holds (`fits`). An unstaged op reads its weights where
-    they are stored.
+    one, the ops of cascades first (each of their stripes reads the
+    weights again: unstaged, from where they are stored), then in schedule
+    order, each kept if the staging memory can still place every buffer it
+    holds (`fits`). An unstaged op reads its weights where they are stored.
     """
     staging = target.memory(target.staging_memory)
-    consumers = [
-        op for op in layer_ops(func)
-        if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
-        and not reads_weights_once(op)
-    ]
+    consumers = sorted(
+        (
+            op for op in layer_ops(func)
+            if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
+            and not reads_weights_once(op)
+        ),
+        key=lambda op: CASCADE_ATTR not in op.attributes,
+    )  # fmt: skip
     stages: dict[Operation, list[StageOp]] = {}
     place_all_or_each(
         consumers,

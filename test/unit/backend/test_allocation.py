@@ -185,17 +185,22 @@ def test_fits_says_whether_allocate_stays_within_the_capacity(ranges, alignment,
     assert fits(ranges, alignment, capacity) == (arena <= capacity)
 
 
-def test_fits_skips_the_allocation_up_to_exactly_the_capacity(monkeypatch):
-    # 100 and 8 bytes, 16-byte aligned: 112 + 16 = 128. At a capacity of 128 the sum
-    # alone answers; at 127 the allocator decides (116 bytes: 8 below the 100).
+def test_fits_places_only_between_the_bound_and_the_sum_of_sizes(monkeypatch):
+    # 100 and 8 bytes, 16-byte aligned: 112 + 16 = 128; live together at position 1, so the bound is
+    # 128 less the larger rounding (12) = 116. At a capacity of 128 the sum alone answers, below 116
+    # the bound; between them the placement decides (116 bytes: 8 below the 100).
     ranges = [LiveRange("a", 0, 1, 100), LiveRange("b", 1, 2, 8)]
     calls = []
 
     def counted(*args, **kwargs):
         calls.append(args)
-        return allocate(*args, **kwargs)
+        return placement(*args, **kwargs)
 
-    monkeypatch.setattr(allocation, "allocate", counted)
+    placement = allocation._placement
+    monkeypatch.setattr(allocation, "_placement", counted)
     assert fits(ranges, 16, 128) and calls == []
     assert fits(ranges, 16, 127) and len(calls) == 1
+    assert fits(ranges, 16, 116) and len(calls) == 2
     assert not fits(ranges, 16, 115) and len(calls) == 2
+
+

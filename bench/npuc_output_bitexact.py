@@ -8,8 +8,10 @@ command must decode) and `npuc run` on it for int8 inputs from N seeds (one
 BUILTIN_REF kernels on the original model. The simulator checks each stream
 for hazards as it runs it (a hazard fails the run).
 
-The configurations are those of `vela_output_bitexact.py`, except that npuc
-has no `--optimise Size`: the u55-256 row is npuc's default schedule.
+The configurations are those of `vela_output_bitexact.py` (u55-256 with
+`--optimise Size`: every chain cascaded for the smallest arena), and
+u55-128 under a 384 KiB `--arena-cache-size`, where MobileNetV2 runs
+cascades (its rolling buffers addressed as feature-map tiles).
 
 Per model and configuration it prints the ethos-u operators, the commands
 disassembled, the output bytes that differ (the criterion: 0), and npuc's
@@ -32,11 +34,12 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "models"
 CONFIGS = {
-    "u55-128": "ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram",
-    "u65-256": "ethos-u65-256:Ethos_U65_High_End:Dedicated_Sram",
-    "u55-256": "ethos-u55-256:Ethos_U55_High_End_Embedded:Shared_Sram",
+    "u55-128": ("ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram",),
+    "u65-256": ("ethos-u65-256:Ethos_U65_High_End:Dedicated_Sram",),
+    "u55-256-size": ("ethos-u55-256:Ethos_U55_High_End_Embedded:Shared_Sram", "--optimise", "Size"),
+    "u55-128-384k": ("ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram", "--arena-cache-size", "384K"),
 }
-"""Configuration -> npuc target spec (accelerator:system config:memory mode)."""
+"""Configuration -> npuc target spec (accelerator:system config:memory mode) and further `npuc compile` options."""
 
 
 def npuc(*arguments: str) -> tuple[subprocess.CompletedProcess, float]:
@@ -62,11 +65,12 @@ def reference(model: Path, seeds: int) -> tuple[np.ndarray, list[np.ndarray]]:
     return np.concatenate(inputs), [np.concatenate(arrays) for arrays in zip(*outputs)]
 
 
-def check(model: Path, target: str, inputs: np.ndarray, expected: list[np.ndarray], scratch: Path
+def check(model: Path, config: tuple[str, ...], inputs: np.ndarray, expected: list[np.ndarray], scratch: Path
           ) -> tuple[int, int, int, float, float, str]:
     """(ethos-u operators, commands, differing output bytes, compile and run seconds, error line or '')."""
     out = scratch / "compiled"
-    compiled, compile_seconds = npuc("compile", str(model), "--target", target, "--report", "", "-o", str(out))
+    target, *options = config
+    compiled, compile_seconds = npuc("compile", str(model), "--target", target, *options, "--report", "", "-o", str(out))
     if compiled.returncode:
         return 0, 0, -1, compile_seconds, 0.0, compiled.stderr.strip()
     package = out / f"{model.stem}_npuc.tflite"
@@ -96,7 +100,7 @@ def main() -> None:
         path.parent.name for path in SHARED.glob("*/model.tflite")
     )
     failed = 0
-    print(f"{'model':22} {'config':8} {'ethos-u':>7} {'commands':>8} {'differing':>9} {'compile s':>9} {'run s':>7}")
+    print(f"{'model':22} {'config':12} {'ethos-u':>7} {'commands':>8} {'differing':>9} {'compile s':>9} {'run s':>7}")
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         for model in models:
@@ -108,7 +112,7 @@ def main() -> None:
                 )
                 failed += differing != 0
                 shown = "error" if differing < 0 else str(differing)
-                print(f"{model:22} {config:8} {operators:7} {commands:8} {shown:>9} {compile_seconds:9.2f} "
+                print(f"{model:22} {config:12} {operators:7} {commands:8} {shown:>9} {compile_seconds:9.2f} "
                       f"{run_seconds:7.2f}  {error}", flush=True)
     if failed:
         raise SystemExit(f"{failed} model/config row(s) differ from TFLite or fail")

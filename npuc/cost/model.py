@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from math import ceil
 
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
 
@@ -34,6 +34,7 @@ from npuc.cost.traffic import (
 )
 from npuc.dialects.common import layer_name
 from npuc.dialects.npu import (
+    CASCADES_ATTR,
     BufferAttr,
     ComputeOp,
     ConstantOp,
@@ -88,7 +89,9 @@ class LayerCost:
     hidden under earlier commands), so layer cycles add up to the network
     total; `npu_cycles` is the time the compute engine spends on the layer;
     `utilisation` = macs / (npu_cycles x macs_per_cycle). `bound` is that of
-    the layer's longest command.
+    the layer's longest command. `stripes` counts its compute commands (1:
+    its OFM at once; more: height stripes, or an NPU softmax's steps);
+    `cascade` is the index of its cascade (`npu.cascades`), None outside one.
     """
 
     layer: str
@@ -102,6 +105,8 @@ class LayerCost:
     bytes_written: Mapping[str, int]
     bound: str
     on_cpu: bool
+    stripes: int = 1
+    cascade: int | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,21 @@ def _exposed_cycles(costs: list[CommandCost]) -> list[int]:
     return exposed
 
 
-def _layer_costs(costs: list[CommandCost], macs_per_cycle: int, memories: tuple[str, ...]) -> list[LayerCost]:
+def _cascades(module: ModuleOp) -> dict[str, int]:
+    """Layer -> the index of its cascade, from the module's `npu.cascades`."""
+    cascades = module.attributes.get(CASCADES_ATTR)
+    if not isinstance(cascades, ArrayAttr):
+        return {}
+    return {
+        layer.data: index
+        for index, layers in enumerate(cascades.data) if isinstance(layers, ArrayAttr)
+        for layer in layers.data if isinstance(layer, StringAttr)
+    }  # fmt: skip
+
+
+def _layer_costs(
+    costs: list[CommandCost], macs_per_cycle: int, memories: tuple[str, ...], cascades: Mapping[str, int]
+) -> list[LayerCost]:
     groups: dict[str, list[tuple[CommandCost, int]]] = {}
     for cost, exposed in zip(costs, _exposed_cycles(costs)):
         groups.setdefault(cost.layer, []).append((cost, exposed))
@@ -316,6 +335,8 @@ def _layer_costs(costs: list[CommandCost], macs_per_cycle: int, memories: tuple[
                 bytes_written=_sum_per_memory(memories, (c.bytes_written for c in own)),
                 bound=longest.bound,
                 on_cpu=any(c.engine == CPU for c in own),
+                stripes=sum(c.engine == COMPUTE_ENGINE for c in own),
+                cascade=cascades.get(layer),
             )
         )
     return layers
@@ -373,7 +394,7 @@ def estimate(module: ModuleOp, target: Target) -> NetworkCost:
         macs_per_cycle=target.throughput.macs_per_cycle,
         memories=memories,
         commands=tuple(costs),
-        layers=tuple(_layer_costs(costs, target.throughput.macs_per_cycle, memories)),
+        layers=tuple(_layer_costs(costs, target.throughput.macs_per_cycle, memories, _cascades(module))),
         total_cycles=max((cost.end for cost in costs), default=0),
         peak_memory=peak_memory(module, memories),
         weight_bytes=sum(op.buffer.size.data for op in module.ops if isinstance(op, ConstantOp)),

@@ -28,7 +28,7 @@ from npuc.report.usage import bytes_per_position, live_ranges
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"
-VERSION = 5
+VERSION = 6
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""
@@ -173,6 +173,8 @@ def _layer(layer: LayerCost, members: Sequence[CommandCost], usage: int, cost: N
         "bytes_written": dict(layer.bytes_written),
         "bound": layer.bound,
         "on_cpu": layer.on_cpu,
+        "stripes": layer.stripes,
+        "cascade": layer.cascade,
     }
 
 

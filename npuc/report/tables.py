@@ -46,6 +46,8 @@ def layer_columns(memories: list[str]) -> list[tuple[str, str]]:
         ("utilisation_percent", "Util%"),
         *((f"{m}_{d}_bytes", f"{m} {d[0].upper()}") for m in memories for d in ("read", "written")),
         ("bound", "Bound"),
+        ("stripes", "Stripes"),
+        ("cascade", "Cascade"),
         ("name", "Name"),
     ]
 
@@ -66,6 +68,8 @@ def layer_values(layer: Mapping[str, Any], memories: list[str]) -> list[Any]:
         f"{layer['utilisation_percent']:.2f}",
         *(layer[f"bytes_{d}"][m] for m in memories for d in ("read", "written")),
         layer["bound"],
+        layer["stripes"],
+        "" if layer["cascade"] is None else layer["cascade"],
         layer["name"],
     ]
 

@@ -150,6 +150,11 @@ def lower_module(module: ModuleOp, target: Target) -> None:
     func.erase()
     module.body.block.add_ops(commands)
     module.attributes[npu.TARGET_ATTR] = StringAttr(target.name)
+    cascades = list({id(ops): ops for ops in lowering.cascades.values()}.values())
+    if cascades:
+        module.attributes[npu.CASCADES_ATTR] = ArrayAttr(
+            [ArrayAttr([StringAttr(layer_name(op)) for op in ops]) for ops in cascades]
+        )
     if isinstance(usage, DictionaryAttr) and lowering.tables:
         module.attributes[npu.MEMORY_USAGE_ATTR] = DictionaryAttr(
             usage.data | {target.weights_memory: IntegerAttr(lowering.constants_end, i64)}

@@ -163,3 +163,15 @@ def test_the_search_keeps_each_chain_within_its_capacity_and_costs_least_there()
         assert cheapest_plan(costs, floor - 1) is None
         cycles = [sum(segment.cycles for segment in plan) for plan in (unbounded, within, smallest)]
         assert cycles == sorted(cycles)
+
+
+def test_reports_count_each_layers_stripes_and_name_its_cascade():
+    analysis = npuc.analyze_model(TEST / "models" / "ic_resnet8.tflite", "ethos-u55-128", optimise="Size")
+    layers = {layer.layer: layer for layer in analysis.cost.layers}
+    cascades = analysis.module.attributes[npu.CASCADES_ATTR].data
+    assert len(cascades) >= 1
+    for index, names in enumerate(cascades):
+        members = [layers[name.data] for name in names.data]
+        assert all(layer.cascade == index for layer in members)
+        assert all(layer.stripes > 1 for layer in members)
+    assert any(layer.cascade is None and layer.stripes == 1 for layer in layers.values())

@@ -51,8 +51,9 @@ def test_csv_has_vela_columns_and_one_row_per_layer():
         "original_operator", "npu_operators", "staging_usage", "staging_peak_percent", "op_cycles",
         "network_percent", "npu_cycles", "sram_access_cycles", "flash_access_cycles", "macs",
         "mac_network_percent", "utilisation_percent", "sram_read_bytes", "sram_written_bytes",
-        "flash_read_bytes", "flash_written_bytes", "bound", "name",
+        "flash_read_bytes", "flash_written_bytes", "bound", "stripes", "cascade", "name",
     ]
+    assert [(row["stripes"], row["cascade"]) for row in rows] == [("1", ""), ("1", ""), ("0", ""), ("1", "")]
     assert rows[1]["npu_operators"] == "dma+conv2d"
     assert rows[3]["bound"] == "flash"
     assert abs(sum(float(row["network_percent"]) for row in rows) - 100.0) < 0.05

@@ -173,12 +173,25 @@ class Baseline:
 
     resident: list[Buffer]
     holder: dict[SSAValue, Buffer]
-    alignment: int
+    target: Target
+    sizes: dict[SSAValue, int]
+    """`buffer_bytes` memoised (an encoded size is costly)."""
 
     @staticmethod
     def of(func: FuncOp, target: Target) -> Baseline:
-        found, holder = buffers(func, target)
-        return Baseline([b for b in found if b.memory == target.budget_memory], holder, target.alignment)
+        sizes: dict[SSAValue, int] = {}
+        found, holder = buffers(func, target, sizes)
+        return Baseline([b for b in found if b.memory == target.budget_memory], holder, target, sizes)
+
+    @property
+    def alignment(self) -> int:
+        return self.target.alignment
+
+    def sized(self, value: SSAValue) -> int:
+        """`buffer_bytes` of `value`, aligned."""
+        if value not in self.sizes:
+            self.sizes[value] = buffer_bytes(value, self.target)
+        return self.aligned(self.sizes[value])
 
     def aligned(self, size: int) -> int:
         return -(-size // self.alignment) * self.alignment
@@ -244,10 +257,10 @@ class ChainCosts:
         """The bytes of `op`'s weights and scale/bias table once staged (npu-schedule stages a cascade's
         first): a segment needs room for them too, or its stripes read them where they are stored. None
         when nothing is staged (`staging` False: the Size goal)."""
-        if not self.staging or not isinstance(op, WEIGHTED_OPS) or not isinstance(op.operands[WEIGHTS_OPERAND].owner, ConstantOp):
+        weights = op.operands[WEIGHTS_OPERAND] if isinstance(op, WEIGHTED_OPS) else None
+        if not self.staging or weights is None or not isinstance(weights.owner, ConstantOp):
             return 0
-        return sum(self.baseline.aligned(buffer_bytes(op.operands[operand], self.target))
-                   for operand in (WEIGHTS_OPERAND, BIAS_OPERAND))  # fmt: skip
+        return sum(self.baseline.sized(op.operands[operand]) for operand in (WEIGHTS_OPERAND, BIAS_OPERAND))
 
     def stripe_cycles(self, index: int, link: Link, rows: range) -> int:
         """The cost model's compute cycles of chain op `index` computing OFM rows `rows` in one command,

@@ -14,6 +14,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.allocation import allocate, arena_size
 from npuc.backend.allocation import fits as allocation_fits
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.cascade_search import choose_cascades
@@ -93,11 +94,16 @@ class SchedulePass(ModulePass):
        intermediates in its fast "cache" memory. With the staging memory
        being the arena memory (Shared_Sram), nothing moves.
 
+    Before them, chains of ops are cascaded (`npuc.backend.cascade_search`):
+    under `performance` when the whole feature maps do not fit the budget.
+
     The staging memory's size is the memory budget when the target has one
-    (`Target.arena_cache_size`). With `optimise=size` none of the three
-    steps runs: weights are read where they are stored and feature maps
-    stay in the arena, the smallest use of the budgeted memory today's
-    schedule allows (`npuc.backend.budget`).
+    (`Target.arena_cache_size`). With `optimise=size` every chain is
+    cascaded for the smallest arena, and of the three steps only the first
+    runs, for the ops of cascades and only as far as the staging memory's
+    arena does not grow (`staging_arena`): other weights are read where
+    they are stored and feature maps stay in the arena
+    (`npuc.backend.budget`).
 
     Assumes npu-legalize and npu-tile have run.
     """
@@ -126,6 +132,7 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
     assign_memories(func, target)
     choose_cascades(func, target, optimise)
     if optimise == SIZE:
+        stage_weights_that_fit(func, target, cascades_only=True, capacity=staging_arena(func, target))
         return
     sizes: dict[SSAValue, int] = {}  # buffer sizes, unchanged by staging and moving (`buffers`)
     stage_weights_that_fit(func, target, sizes)
@@ -134,8 +141,15 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
     keep_in_staging(func, target, sizes)
 
 
-def stage_weights_that_fit(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:
-    """Stage the constant weights of every NPU weighted op that the staging memory can place.
+def stage_weights_that_fit(
+    func: FuncOp,
+    target: Target,
+    sizes: dict[SSAValue, int] | None = None,
+    cascades_only: bool = False,
+    capacity: int | None = None,
+) -> None:
+    """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`) that
+    the staging memory can place (within `capacity` bytes of it, if given).
 
     All are staged if they fit together; otherwise they are staged one by
     one, the ops of cascades first (each of their stripes reads the
@@ -148,7 +162,7 @@ def stage_weights_that_fit(func: FuncOp, target: Target, sizes: dict[SSAValue, i
         (
             op for op in layer_ops(func)
             if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
-            and not reads_weights_once(op)
+            and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
         ),
         key=lambda op: CASCADE_ATTR not in op.attributes,
     )  # fmt: skip
@@ -157,8 +171,14 @@ def stage_weights_that_fit(func: FuncOp, target: Target, sizes: dict[SSAValue, i
         consumers,
         place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
         unplace=lambda op: unstage_all(stages.pop(op)),
-        fits_now=lambda: fits(buffers(func, target, sizes)[0], staging, target.alignment),
+        fits_now=lambda: fits(buffers(func, target, sizes)[0], staging, target.alignment, capacity),
     )
+
+
+def staging_arena(func: FuncOp, target: Target) -> int:
+    """The bytes npu-allocate's placement of the staging memory's buffers spans now."""
+    ranges = [b.live_range() for b in buffers(func, target)[0] if b.memory == target.staging_memory]
+    return arena_size(ranges, allocate(ranges, target.alignment))
 
 
 def reads_weights_once(op: Operation) -> bool:
@@ -283,9 +303,11 @@ def npu_only(value: SSAValue) -> bool:
     return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
 
 
-def fits(found: list[Buffer], memory: Memory, alignment: int) -> bool:
-    """Whether npu-allocate can place the buffers of `found` that live in `memory`."""
-    return allocation_fits([b.live_range() for b in found if b.memory == memory.name], alignment, memory.size)
+def fits(found: list[Buffer], memory: Memory, alignment: int, capacity: int | None = None) -> bool:
+    """Whether npu-allocate can place the buffers of `found` that live in `memory` (within `capacity`
+    bytes of it, if given)."""
+    ranges = [b.live_range() for b in found if b.memory == memory.name]
+    return allocation_fits(ranges, alignment, memory.size if capacity is None else min(capacity, memory.size))
 
 
 def check_preconditions(func: FuncOp) -> None:

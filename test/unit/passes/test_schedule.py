@@ -209,3 +209,15 @@ def test_weights_are_staged_when_the_bias_is_not_a_constant():
     func = tiled(text, target)
     schedule(func, target)
     assert op_order(func) == ["quantized.constant", "stage layer0", "layer0", "func.return"]
+
+
+def test_under_size_a_cascades_weights_are_staged_only_within_the_arena_it_needs():
+    # Two 3x3 convolutions through a 4x deeper intermediate: Size cascades them (the intermediate in a
+    # rolling buffer), and staging their weights would grow the arena past what the cascade needs, so
+    # only a larger capacity stages them.
+    func = tiled(conv_chain((16, 16, 8), [32, 8], [3, 3]), TARGET)
+    schedule(func, TARGET, "size")
+    assert "npu.cascade" in next(op for op in func.body.ops if op.attributes.get("layer") == StringAttr("layer0")).attributes
+    assert not any(isinstance(op, StageOp) for op in func.body.ops)
+    stage_weights_that_fit(func, TARGET, cascades_only=True, capacity=1 << 20)
+    assert [name for name in op_order(func) if name.startswith("stage")] == ["stage layer0"] * 2 + ["stage layer1"] * 2

@@ -133,9 +133,12 @@ def _striped(op: Operation) -> bool:
 
 
 def _continues(previous: Operation, op: Operation) -> bool:
-    """Whether `op` reads `previous`'s result as its only reader, through operand 0 or (elementwise) 1."""
+    """Whether `op` reads `previous`'s result as its only reader, through operand 0 or (elementwise, not
+    broadcast: the OFM's shape) 1."""
     result = previous.results[0]
-    return [use.operation for use in result.uses] == [op] and result in op.operands[:2]
+    if [use.operation for use in result.uses] != [op] or result not in op.operands[:2]:
+        return False
+    return window(op) is not None or value_shape(result) == value_shape(op.results[0])
 
 
 def _chain_operand(ops: Sequence[Operation], index: int) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from xdsl.parser import Parser
 
 import npuc
 from npuc.api import QUANTIZED_REWRITES, run_pipeline
@@ -26,6 +27,7 @@ from npuc.backend.cascade_search import (
 )
 from npuc.backend.cascades import Link, cascade_steps, rolling_rows
 from npuc.backend.stripes import ifm_rows
+from npuc.context import npuc_context
 from npuc.dialects import npu
 from npuc.dialects.common import Window
 from npuc.emit.ethos_u.emitter import emit_program
@@ -175,3 +177,19 @@ def test_reports_count_each_layers_stripes_and_name_its_cascade():
         assert all(layer.cascade == index for layer in members)
         assert all(layer.stripes > 1 for layer in members)
     assert any(layer.cascade is None and layer.stripes == 1 for layer in layers.values())
+
+
+def test_a_broadcast_operand_does_not_join_a_chain():
+    # The global pool's one-row result is broadcast by the add: no stripe of it has rows of its own.
+    t, row = "tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.05:-3>>", "tensor<1x1x1x8x!quantized.uniform<i8:f32, 0.05:-3>>"
+    text = f"""
+func.func @main(%x: {t}) -> {t} {{
+  %p = quantized.avg_pool2d %x {{layer = "pool", kernel = array<i64: 8, 8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({t}) -> {row}
+  %a = quantized.add %x, %p {{layer = "add", activation = "none"}} : ({t}, {row}) -> {t}
+  func.return %a : {t}
+}}"""
+    module = Parser(npuc_context(), text).parse_module()
+    run_pipeline(module, "npu-legalize,npu-tile")
+    func = main_function(module)
+    assert [op.attributes["npu.placement"].data for op in func.body.ops if "layer" in op.attributes] == ["npu", "npu"]
+    assert chains(func) == []

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from xdsl.context import Context
@@ -169,12 +169,18 @@ class Analysis:
     target: Target
     source: str
     network: LayerGraph | None = None
+    size_alternative: dict[str, Any] | None = None
+    """With `analyze_model(..., compare_size=True)` under Performance: the same model under Size, as
+    `{"memory": the budgeted memory, "peak_bytes": its peak there, "cycles": total cycles}`."""
 
     def report(self) -> dict:
         """The report document (schema in docs/report-format.md)."""
         from npuc.report.document import build_report
 
-        return build_report(self.cost, self.target, self.module, self.network, {"model": self.source})
+        extra: dict[str, Any] = {"model": self.source}
+        if self.size_alternative is not None:
+            extra["size_alternative"] = self.size_alternative
+        return build_report(self.cost, self.target, self.module, self.network, extra)
 
     def report_json(self) -> str:
         """The JSON report."""
@@ -253,6 +259,7 @@ def analyze_model(
     *,
     arena_cache_size: int | None = None,
     optimise: str = "Performance",
+    compare_size: bool = False,
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -267,8 +274,10 @@ def analyze_model(
     is Vela's `--optimise`: `Performance` (the fastest schedule that fits)
     or `Size` (the smallest use of that memory). A schedule that does not
     fit raises `ArenaBudgetError`, naming the layer that needs the most.
+    With `compare_size` under Performance the back end runs a second time
+    on a copy, under Size, for the report's advice (`size_alternative`).
     """
-    from npuc.backend.budget import optimise_goal
+    from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate
     from npuc.report.network import layer_graph
     from npuc.targets import load_target, with_arena_cache_size
@@ -285,11 +294,28 @@ def analyze_model(
             )
         quantize(module, calibration, report_samples=0)  # the estimate needs no error report
     network = layer_graph(module)
+    size_alternative = None
+    if compare_size and goal != SIZE:
+        size_alternative = _size_alternative(module.clone(), target, target_description)
     try:
         run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, goal)]))
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
-    return Analysis(module, estimate(module, target_description), target_description, source, network)
+    return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
+
+
+def _size_alternative(module: ModuleOp, target: str, description: Target) -> dict[str, Any] | None:
+    """The budgeted memory's peak and the cycles of the quantized `module` under Size (None if it does not fit)."""
+    from npuc.backend.budget import SIZE
+    from npuc.cost.model import estimate
+
+    try:
+        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, SIZE)]))
+    except ArenaBudgetError:
+        return None
+    cost = estimate(module, description)
+    memory = description.budget_memory
+    return {"memory": memory, "peak_bytes": cost.peak_memory.get(memory, 0), "cycles": cost.total_cycles}
 
 
 def compile_model(

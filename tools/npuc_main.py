@@ -185,10 +185,10 @@ def _reports(text: str) -> list[str]:
     return formats
 
 
-def _drive(args: argparse.Namespace, run, samples: int | None, doing: str):
+def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **options):
     """Import the model, calibrate a float one on `samples` samples (all if None) and `run` the back end.
 
-    Returns the result of `run(module, target, calibration)`, the output
+    Returns the result of `run(module, target, calibration, ..., **options)`, the output
     directory and the report formats.
     """
     from npuc.api import import_model, is_float_module
@@ -208,7 +208,8 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str):
     target = _target(args)
     _progress(f"{doing} for {target}")
     try:
-        result = run(module, target, calibration, arena_cache_size=args.arena_cache_size, optimise=args.optimise)
+        result = run(module, target, calibration, arena_cache_size=args.arena_cache_size, optimise=args.optimise,
+                     **options)
     except ArenaBudgetError as error:
         raise error.with_source(args.model) from None
     result.source = args.model
@@ -238,7 +239,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
     # The estimate depends on shapes and placement, not on quantization
     # scales: one calibration sample is enough and keeps analysis fast.
-    result, output, formats = _drive(args, analyze_model, 1, "analyzing")
+    result, output, formats = _drive(args, analyze_model, 1, "analyzing", compare_size=True)
     _finish(result, result.write_reports(output, formats))
 
 

@@ -1,6 +1,6 @@
-"""Advice lines: where the cycles go, and output channels that cost nothing to add.
+"""Advice lines: where the cycles go, output channels that cost nothing to add, and what Size would do.
 
-Two kinds of line, both read off the estimate:
+Three kinds of line, read off the estimate:
 - the layers with the most cycles, each with what bounds it (the MAC array,
   a memory's bandwidth, memory latency, or the CPU);
 - convolutions and fully connected layers whose output depth is not a
@@ -9,7 +9,9 @@ Two kinds of line, both read off the estimate:
   depth), so up to `depth blocks x block depth` channels take the same compute
   cycles (90 channels cost what 96 do in blocks of 8 or 16). Only
   compute-bound layers are listed: on a memory-bound one the extra weights
-  and output bytes are not free.
+  and output bytes are not free;
+- with the report's `size_alternative` (`npuc analyze`), what `--optimise
+  Size` would save in the budgeted memory and cost in cycles.
 """
 
 from __future__ import annotations
@@ -79,9 +81,30 @@ def free_channel_lines(module: ModuleOp, target: Target, layers: Sequence[Mappin
     return [line for _, line in ranked[:MAX_CHANNEL_LINES]]
 
 
-def advice_lines(module: ModuleOp | None, target: Target, layers: Sequence[Mapping[str, Any]]) -> list[str]:
-    """All advice lines for a report's layer rows (free channels need the lowered module)."""
+def size_line(summary: Mapping[str, Any]) -> list[str]:
+    """What `--optimise Size` saves and costs against this (Performance) schedule, when the report has
+    its `size_alternative`: the budgeted memory's peak and the cycles of both."""
+    alternative = summary.get("size_alternative")
+    if not alternative:
+        return []
+    memory = alternative["memory"]
+    peak, cycles = summary["peak_memory"].get(memory, 0), summary["total_cycles"]
+    return [
+        f"--optimise Size: {memory} peak {alternative['peak_bytes']:,} bytes instead of {peak:,} "
+        f"({_change(alternative['peak_bytes'], peak)}), {alternative['cycles']:,} cycles instead of "
+        f"{cycles:,} ({_change(alternative['cycles'], cycles)})"
+    ]
+
+
+def _change(new: int, old: int) -> str:
+    return f"{100.0 * (new - old) / old:+.1f} %" if old else "n/a"
+
+
+def advice_lines(
+    module: ModuleOp | None, target: Target, layers: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
+) -> list[str]:
+    """All advice lines for a report's layer rows and summary (free channels need the lowered module)."""
     lines = top_layer_lines(layers)
     if module is not None:
         lines += free_channel_lines(module, target, layers)
-    return lines
+    return lines + size_line(summary)

@@ -277,13 +277,14 @@ def build_report(
         operator = (network.operator(layer.layer) if network else None) or "+".join(layer.operators)
         layer_usage = max(usage[command.index] for command in own)
         layers.append(_layer(layer, own, layer_usage, cost, staging_peak, operator))
+    summary |= extra or {}
     return {
         "schema": SCHEMA,
         "version": VERSION,
-        "summary": {**summary, **(extra or {})},
+        "summary": summary,
         "layers": layers,
         "commands": [_command(command, target) for command in cost.commands],
         "graph": _graph(cost, network),
         "memory_timeline": memories,
-        "advice": advice_lines(module, target, layers),
+        "advice": advice_lines(module, target, layers, summary),
     }

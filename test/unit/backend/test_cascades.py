@@ -193,3 +193,15 @@ func.func @main(%x: {t}) -> {t} {{
     func = main_function(module)
     assert [op.attributes["npu.placement"].data for op in func.body.ops if "layer" in op.attributes] == ["npu", "npu"]
     assert chains(func) == []
+
+
+def test_the_advice_says_what_size_would_save_and_cost():
+    analysis = npuc.analyze_model(TEST / "models" / "ic_resnet8.tflite", "ethos-u55-128", compare_size=True)
+    size = npuc.analyze_model(TEST / "models" / "ic_resnet8.tflite", "ethos-u55-128", optimise="Size")
+    sram = size.module.attributes[npu.MEMORY_USAGE_ATTR].data["sram"].value.data
+    assert analysis.size_alternative == {"memory": "sram", "peak_bytes": sram, "cycles": size.cost.total_cycles}
+    report = analysis.report()
+    (line,) = [line for line in report["advice"] if line.startswith("--optimise Size")]
+    performance = report["summary"]["peak_memory"]["sram"]
+    assert line.startswith(f"--optimise Size: sram peak {sram:,} bytes instead of {performance:,} (-")
+    assert npuc.analyze_model(TEST / "models" / "ic_resnet8.tflite", "ethos-u55-128").size_alternative is None

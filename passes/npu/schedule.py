@@ -131,10 +131,10 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
     check_topological(func)
     assign_memories(func, target)
     choose_cascades(func, target, optimise)
-    if optimise == SIZE:
-        stage_weights_that_fit(func, target, cascades_only=True, capacity=staging_arena(func, target))
-        return
     sizes: dict[SSAValue, int] = {}  # buffer sizes, unchanged by staging and moving (`buffers`)
+    if optimise == SIZE:
+        stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
+        return
     stage_weights_that_fit(func, target, sizes)
     for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
         hoist_stage(func, stage, target, sizes)
@@ -175,9 +175,9 @@ def stage_weights_that_fit(
     )
 
 
-def staging_arena(func: FuncOp, target: Target) -> int:
+def staging_arena(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> int:
     """The bytes npu-allocate's placement of the staging memory's buffers spans now."""
-    ranges = [b.live_range() for b in buffers(func, target)[0] if b.memory == target.staging_memory]
+    ranges = [b.live_range() for b in buffers(func, target, sizes)[0] if b.memory == target.staging_memory]
     return arena_size(ranges, allocate(ranges, target.alignment))
 
 

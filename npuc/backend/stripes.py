@@ -27,14 +27,12 @@ from npuc.targets import BlockShape
 
 @dataclass(frozen=True)
 class StripeRows:
-    """The rows one stripe computes and reads, and the padding it sees.
+    """The IFM rows one stripe reads, and the padding it sees.
 
-    `ofm` and `ifm` are half-open row ranges of the op's OFM and IFM;
-    `pad_top`/`pad_bottom` the zero rows its windows reach above and below
-    the IFM rows it reads.
+    `ifm` is a half-open row range of the op's IFM; `pad_top`/`pad_bottom`
+    the zero rows its windows reach above and below those rows.
     """
 
-    ofm: range
     ifm: range
     pad_top: int
     pad_bottom: int
@@ -55,7 +53,7 @@ def ifm_rows(window: Window, ofm: range, ifm_height: int) -> StripeRows:
     stride, kernel = window.strides[0], window.dilated_kernel[0]
     first = ofm.start * stride - window.padding[0]
     stop = (ofm.stop - 1) * stride - window.padding[0] + kernel
-    return StripeRows(ofm, range(max(first, 0), min(stop, ifm_height)), max(-first, 0), max(stop - ifm_height, 0))
+    return StripeRows(range(max(first, 0), min(stop, ifm_height)), max(-first, 0), max(stop - ifm_height, 0))
 
 
 def row_view(fm: FeatureMapAttr, rows: range) -> FeatureMapAttr:

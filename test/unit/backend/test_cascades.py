@@ -14,15 +14,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from xdsl.dialects.builtin import IntegerAttr, StringAttr, i64
 from xdsl.parser import Parser
 
 import npuc
 from npuc.api import QUANTIZED_REWRITES, run_pipeline
+from npuc.backend import planning
 from npuc.backend.cascade_search import (
     Baseline,
     ChainCosts,
     chains,
     cheapest_plan,
+    mark_cascade,
     smallest_plan,
 )
 from npuc.backend.cascades import Link, cascade_steps, rolling_rows
@@ -36,6 +39,7 @@ from npuc.passes.npu.schedule import assign_memories
 from npuc.sim.simulator import simulate_sample
 from npuc.targets import load_target
 
+from support.ethos_u_layers import conv_chain, lower
 from support.ethos_u_run import run_program
 from support.litert import random_inputs
 from support.paths import TEST
@@ -205,3 +209,41 @@ def test_the_advice_says_what_size_would_save_and_cost():
     performance = report["summary"]["peak_memory"]["sram"]
     assert line.startswith(f"--optimise Size: sram peak {sram:,} bytes instead of {performance:,} (-")
     assert npuc.analyze_model(TEST / "models" / "ic_resnet8.tflite", "ethos-u55-128").size_alternative is None
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])
+def test_a_cascade_whose_stripes_wrap_in_both_directions_computes_the_whole_chain(target):
+    # Two 3x3 convolutions, the second in stripes of 2 rows: the first computes 2 rows at a time into a
+    # rolling buffer of 5 (a stripe reads rows 2k-1..2k+2 once rows up to 2k+4 exist; row y at y mod 5),
+    # so its writes wrap as well as the second's reads.
+    text = conv_chain((12, 10, 8), [16, 8], [3, 3])
+    whole = lower(text, target)
+    module = Parser(npuc_context(), text).parse_module()
+    run_pipeline(module, f'npu-legalize{{target="{target}"}},npu-tile{{target="{target}"}}')
+    func = main_function(module)
+    ops = [op for op in func.body.ops if op.attributes.get("layer") in (StringAttr("layer0"), StringAttr("layer1"))]
+    mark_cascade(ops, 2, 0)
+    assert ops[0].attributes["npu.rolling_rows"] == IntegerAttr(5, i64)
+    run_pipeline(module, ",".join(f'{name}{{target="{target}"}}' for name in ("npu-schedule", "npu-allocate", "npu-lower")))
+    assert wrapped_views(module) > 0
+    assert any(op.ofm.wrap.data for op in module.ops if isinstance(op, npu.ComputeOp))
+    inputs = [np.random.default_rng(1).integers(-128, 128, (1, 12, 10, 8), dtype=np.int8)]
+    expected = simulate_sample(whole, inputs)
+    for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
+        np.testing.assert_array_equal(outputs[0], expected[0])
+
+
+def test_a_cascades_ops_read_until_its_last_and_write_from_its_first_position():
+    module = Parser(npuc_context(), conv_chain((8, 8, 4), [4, 4, 4], [3, 3, 3])).parse_module()
+    run_pipeline(module, "npu-legalize,npu-tile")
+    func, target = main_function(module), load_target("ethos-u55-128")
+    ops = [op for op in func.body.ops if "layer" in op.attributes]
+    mark_cascade(ops, 2, 0)
+    assign_memories(func, target)
+    _, holder = planning.buffers(func, target)
+    positions = {op: index for index, op in enumerate(func.body.ops)}
+    first, last = positions[ops[0]], positions[ops[-1]]
+    assert holder[func.body.block.args[0]].end == last  # the cascade's IFM, read by its last stripes
+    assert [holder[op.results[0]].start for op in ops] == [first] * 3
+    rows = [op.attributes["npu.rolling_rows"].value.data for op in ops[:2]]
+    assert [holder[op.results[0]].size for op in ops] == [rows[0] * 8 * 4, rows[1] * 8 * 4, 8 * 8 * 4]

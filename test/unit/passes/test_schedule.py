@@ -13,11 +13,13 @@ from xdsl.parser import Parser
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend import planning
+from npuc.backend.cascade_search import mark_cascade
 from npuc.backend.planning import buffer_bytes
 from npuc.context import npuc_context
 from npuc.dialects.common import array_values
 from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, StageOp
 from npuc.ir import main_function
+from npuc.passes.npu import schedule as schedule_module
 from npuc.passes.npu.legalize import legalize
 from npuc.passes.npu.schedule import (
     assign_memories,
@@ -25,6 +27,7 @@ from npuc.passes.npu.schedule import (
     keep_in_staging,
     reads_weights_once,
     schedule,
+    stage_weights,
     stage_weights_that_fit,
 )
 from npuc.passes.npu.tile import tile
@@ -221,3 +224,20 @@ def test_under_size_a_cascades_weights_are_staged_only_within_the_arena_it_needs
     assert not any(isinstance(op, StageOp) for op in func.body.ops)
     stage_weights_that_fit(func, TARGET, cascades_only=True, capacity=1 << 20)
     assert [name for name in op_order(func) if name.startswith("stage")] == ["stage layer0"] * 2 + ["stage layer1"] * 2
+
+
+def test_a_cascades_weights_are_staged_before_the_others(monkeypatch):
+    # The copies are tried in this order, one by one when not all fit: the cascade's first.
+    func = tiled(conv_chain((16, 16, 8), [8, 32, 8], [3, 3, 3]), TARGET)
+    assign_memories(func, TARGET)
+    layers = [op for op in func.body.ops if "layer" in op.attributes]
+    mark_cascade(layers[1:], 2, 0)
+    tried = []
+
+    def recorded(op, memory):
+        tried.append(op.attributes["layer"].data)
+        return stage_weights(op, memory)
+
+    monkeypatch.setattr(schedule_module, "stage_weights", recorded)
+    stage_weights_that_fit(func, TARGET)
+    assert tried[:3] == ["layer1", "layer2", "layer0"]

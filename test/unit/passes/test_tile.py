@@ -1,4 +1,4 @@
-"""npu-tile: the block search is only asked about compute commands."""
+"""npu-tile: the block search is only asked about compute commands; stripes are the whole OFM unless asked."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from xdsl.parser import Parser
 
 from npuc.backend.planning import layer_command_shape as command_shape
 from npuc.context import npuc_context
+from npuc.dialects.common import array_values
 from npuc.dialects.quantized import ReshapeOp
 from npuc.ir import main_function
 from npuc.passes.npu.legalize import legalize
 from npuc.passes.npu.tile import tile
 from npuc.targets import load_target
 
-from support.ethos_u_layers import INT8
+from support.ethos_u_layers import INT8, conv_chain
 
 TARGET = load_target("ethos-u55-128")
 
@@ -34,3 +35,14 @@ func.func @main(%x: {x}) -> {flat} {{
     assert "npu.block" not in reshape.attributes
     with pytest.raises(AssertionError, match=r"^flatten \(quantized.reshape\) lowers to no compute command$"):
         command_shape(reshape)
+
+
+def test_stripes_are_the_whole_ofm_unless_asked_and_never_higher_than_it():
+    func = main_function(Parser(npuc_context(), conv_chain((6, 4, 8), [8], [3])).parse_module())
+    legalize(func, TARGET)
+    tile(func, TARGET)
+    conv = next(op for op in func.body.ops if op.attributes.get("layer") == StringAttr("layer0"))
+    assert array_values(conv.attributes["npu.stripe"]) == (6, 4, 8)
+    for asked, height in ((4, 4), (6, 6), (9, 6)):
+        tile(func, TARGET, max_stripe_height=asked)
+        assert array_values(conv.attributes["npu.stripe"]) == (height, 4, 8)

@@ -125,6 +125,16 @@ def test_a_read_across_the_stripes_of_one_layer_is_one_result():
     )
 
 
+def test_a_layers_stripes_and_another_result_are_read_together_as_slices():
+    # "a" writes [32, 48) in two stripes, "b" the 4 bytes after: a read of all 20 is a concat of two results.
+    check(
+        add("a", fm("sram", 32, HALF), HALF),
+        add("a", fm("sram", 40, HALF), HALF),
+        add("b", fm("sram", 48, QUARTER), QUARTER),
+        output(32, (1, 5, 1, 4)),
+    )
+
+
 def test_a_layer_rewriting_its_own_bytes_starts_a_new_result():
     # The second "a" command overwrites part of the first's bytes (a softmax step rewriting its scratch):
     # not a further stripe, so a read of the first result's bytes sees them overwritten.

@@ -211,11 +211,11 @@ func.func @quantized_twice(%x: tensor<1x4xf32> {graph.name = "x"}) -> (tensor<1x
 // -----
 
 // Stripes split the OFM's rows only (depth slices come with streamed weights).
-// CHECK: npu-lower: pool1 (quantized.max_pool2d) has a 1x2x1 stripe of its 2x2x2 OFM: only height stripes are supported
+// CHECK: npu-lower: pool1 (quantized.max_pool2d) has a 1x2x1 stripe of its 3x2x3 OFM: only height stripes are supported
 builtin.module {
-  func.func @pool1_stripe(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>> {
-    %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>, npu.stripe = array<i64: 1, 2, 1>, npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
-    func.return %p : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.5:0>>
+  func.func @pool1_stripe(%x: tensor<1x6x4x3x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x3x2x3x!quantized.uniform<i8:f32, 0.5:0>> {
+    %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>, npu.stripe = array<i64: 1, 2, 1>, npu.memory = "sram", npu.offset = 96 : i64} : (tensor<1x6x4x3x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x3x2x3x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %p : tensor<1x3x2x3x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
 
@@ -272,5 +272,19 @@ builtin.module {
     %c = quantized.conv2d %x, %w, %b {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, activation = "none", npu.placement = "npu", npu.block = array<i64: 8, 8, 8>, npu.stripe = array<i64: 2, 8, 8>, npu.cascade = 0 : i64, npu.rolling_rows = 3 : i64, npu.memory = "sram", npu.offset = 1024 : i64} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>, tensor<8x3x3x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<8xi32>) -> tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
     %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.stripe = array<i64: 1, 4, 8>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 2048 : i64} : (tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>) -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>
     func.return %p, %c : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.25:-128>>, tensor<1x8x8x8x!quantized.uniform<i8:f32, 0.25:-128>>
+  }
+}
+
+// -----
+
+// A cascade's stripe whose windows cover only padding names its layer too.
+// CHECK: npu-lower: a stripe of conv1 (quantized.conv2d) reads only padding
+builtin.module {
+  func.func @cascade_padding(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<2x1x1x2xi8> -> tensor<2x1x1x2x!quantized.uniform<i8:f32, 0.01:0>>
+    %b = quantized.constant {npu.memory = "flash", npu.offset = 16 : i64} dense<1> : tensor<2xi32>
+    %c = quantized.conv2d %x, %w, %b {layer = "conv1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 4, 8>, npu.stripe = array<i64: 1, 4, 2>, npu.cascade = 0 : i64, npu.rolling_rows = 5 : i64, npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<2x1x1x2x!quantized.uniform<i8:f32, 0.01:0>>, tensor<2xi32>) -> tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+    %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 4, 8>, npu.stripe = array<i64: 1, 4, 2>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 96 : i64} : (tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %p : tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }

@@ -30,14 +30,17 @@ plans and of the memory outside them), and each chain gets its cheapest
 plan within it: the smallest arena, as fast as it allows.
 
 Cycles are the cost model's compute estimate of each stripe's command with
-its feature maps in the arena memory (`segment_cycles`); memory is bytes
-live, each buffer rounded up to the target's alignment.
+its feature maps in the arena memory, or the time to read its weights if
+longer (every command reads all of them: from the staging memory under
+Performance, from where they are stored under Size); memory is bytes live,
+each buffer rounded up to the target's alignment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from math import ceil
 
 from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, i64
 from xdsl.dialects.func import FuncOp
@@ -218,6 +221,7 @@ class ChainCosts:
     def __init__(self, baseline: Baseline, target: Target, chain: Chain, staging: bool = True):
         self.baseline, self.target, self.chain, self.staging = baseline, target, chain, staging
         self.arena = target.memory(target.arena_memory)
+        self.weights_home = target.memory(target.staging_memory if staging else target.weights_memory)
         self.segments: dict[tuple[int, int], list[Segment]] = {}
         self.stripe_costs: dict[tuple[int, int, int, int, int], int] = {}
 
@@ -260,19 +264,26 @@ class ChainCosts:
         """The bytes of `op`'s weights and scale/bias table once staged (npu-schedule stages a cascade's
         first): a segment needs room for them too, or its stripes read them where they are stored. None
         when nothing is staged (`staging` False: the Size goal)."""
-        weights = op.operands[WEIGHTS_OPERAND] if isinstance(op, WEIGHTED_OPS) else None
-        if not self.staging or weights is None or not isinstance(weights.owner, ConstantOp):
-            return 0
-        return sum(self.baseline.sized(op.operands[operand]) for operand in (WEIGHTS_OPERAND, BIAS_OPERAND))
+        return self.weight_bytes(op) if self.staging else 0
 
     def stripe_cycles(self, index: int, link: Link, rows: range) -> int:
-        """The cost model's compute cycles of chain op `index` computing OFM rows `rows` in one command,
-        its feature maps in the arena memory."""
+        """The cost model's cycles of chain op `index` computing OFM rows `rows` in one command, its
+        feature maps in the arena memory: its compute, or reading its weights if slower (each command
+        reads them all: staged under Performance, from where they are stored under Size)."""
         reads = ifm_rows(link.window, rows, link.ifm_height)
         key = (index, len(rows), len(reads.ifm), reads.pad_top, reads.pad_bottom)
         if key not in self.stripe_costs:
-            self.stripe_costs[key] = self._stripe_cycles(self.chain.ops[index], link, len(rows), reads)
+            op = self.chain.ops[index]
+            compute = self._stripe_cycles(op, link, len(rows), reads)
+            self.stripe_costs[key] = max(compute, ceil(self.weight_bytes(op) / self.weights_home.bandwidth))
         return self.stripe_costs[key]
+
+    def weight_bytes(self, op: Operation) -> int:
+        """The bytes of `op`'s constant weights and scale/bias table (0 without them)."""
+        weights = op.operands[WEIGHTS_OPERAND] if isinstance(op, WEIGHTED_OPS) else None
+        if weights is None or not isinstance(weights.owner, ConstantOp):
+            return 0
+        return sum(self.baseline.sized(op.operands[operand]) for operand in (WEIGHTS_OPERAND, BIAS_OPERAND))
 
     def _stripe_cycles(self, op: Operation, link: Link, rows: int, reads: StripeRows) -> int:
         layer = layer_command_shape(op)

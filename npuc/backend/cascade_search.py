@@ -24,7 +24,10 @@ memory (cycles break ties). Under `performance` a segment's memory counts its
 ops' weights as staged (npu-schedule stages a cascade's weights first:
 unstaged, every stripe would read them again from where they are stored). Under `performance` with a budget the baseline
 schedule is kept when it fits, else each chain gets its cheapest plan
-within the budget less `PLACEMENT_SLACK` (its smallest when none fits); under `size` the
+within the budget less `PLACEMENT_SLACK` (its smallest when none fits),
+and when the plans placed together need more than the budget (their
+segment estimates do not see the live ranges cascades stretch across each
+other), the search runs again with the capacity less the excess; under `size` the
 capacity is the smallest the chains allow (the largest of their smallest
 plans and of the memory outside them), and each chain gets its cheapest
 plan within it: the smallest arena, as fast as it allows.
@@ -46,7 +49,7 @@ from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, i64
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
-from npuc.backend.allocation import fits
+from npuc.backend.allocation import allocate, arena_size, fits
 from npuc.backend.budget import SIZE
 from npuc.backend.cascades import Link, cascade_steps, rolling_rows
 from npuc.backend.operators import STRIPED_OPS, WEIGHTED_OPS
@@ -366,13 +369,41 @@ def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
         covered = {position for chain in found for position in range(chain.positions[0], chain.positions[-1] + 1)}
         outside = [baseline.live(position) for position in range(len(list(func.body.ops))) if position not in covered]
         capacity = max([*(max(s.memory for s in smallest_plan(c)) for c in costs), *outside])
+    while True:
+        plans = [cheapest_plan(chain_costs, capacity) or smallest_plan(chain_costs) for chain_costs in costs]
+        apply_plans(costs, plans)
+        if goal == SIZE or budget is None or capacity is None:
+            return
+        arena = placed_arena(func, target)
+        if arena <= budget or all(plan == smallest_plan(c) for plan, c in zip(plans, costs)):
+            return
+        capacity -= arena - budget  # the segments' estimates missed what placing them together costs
+        clear_cascades(costs)
+
+
+def apply_plans(costs: Sequence[ChainCosts], plans: Sequence[list[Segment]]) -> None:
+    """Mark the cascades of each chain's plan, numbered in schedule order."""
     cascade = 0
-    for chain_costs in costs:
-        plan = cheapest_plan(chain_costs, capacity) or smallest_plan(chain_costs)
+    for chain_costs, plan in zip(costs, plans):
         for segment in plan:
             if segment.first < segment.last:
                 mark_cascade(chain_costs.chain.ops[segment.first : segment.last + 1], segment.stripe, cascade)
                 cascade += 1
+
+
+def clear_cascades(costs: Sequence[ChainCosts]) -> None:
+    """Undo `apply_plans`: every chain op computes its whole OFM again."""
+    for chain_costs in costs:
+        for op in chain_costs.chain.ops:
+            for key in (CASCADE_ATTR, ROLLING_ROWS_ATTR):
+                op.attributes.pop(key, None)
+            op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+
+
+def placed_arena(func: FuncOp, target: Target) -> int:
+    """The bytes npu-allocate's placement of the budgeted memory's buffers spans."""
+    ranges = [b.live_range() for b in buffers(func, target)[0] if b.memory == target.budget_memory]
+    return arena_size(ranges, allocate(ranges, target.alignment))
 
 
 def mark_cascade(ops: Sequence[Operation], stripe: int, index: int) -> None:

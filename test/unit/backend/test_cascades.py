@@ -247,3 +247,12 @@ def test_a_cascades_ops_read_until_its_last_and_write_from_its_first_position():
     assert [holder[op.results[0]].start for op in ops] == [first] * 3
     rows = [op.attributes["npu.rolling_rows"].value.data for op in ops[:2]]
     assert [holder[op.results[0]].size for op in ops] == [rows[0] * 8 * 4, rows[1] * 8 * 4, 8 * 8 * 4]
+
+
+@pytest.mark.parametrize(("budget", "cascaded"), [(36_000, True), (44_000, True), (52_000, False), (60_000, False)])
+def test_every_budget_above_the_smallest_schedule_compiles_within_it(budget, cascaded):
+    # ic_resnet8's Size schedule needs 34,816 bytes, its feature maps whole 49,152, and with all its
+    # weights staged 68,896: below 49,152 the Performance search cascades, above it stages what fits.
+    module = compiled("ic_resnet8", arena_cache_size=budget)
+    assert module.attributes[npu.MEMORY_USAGE_ATTR].data["sram"].value.data <= budget
+    assert (npu.CASCADES_ATTR in module.attributes) == cascaded

@@ -35,6 +35,8 @@ from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpre
 
 MODELS = sorted(path.stem for path in TFLITE_MODELS.glob("*.tflite"))
 TARGETS = ("ethos-u55-128", "ethos-u65-256")
+CONFIGS = (("ethos-u55-128", "Performance"), ("ethos-u65-256", "Performance"), ("ethos-u55-256", "Size"))
+"""Target and --optimise goal of the per-operator packages: Vela's configurations (issue 12)."""
 NPU_CPU_NPU = TEST / "vela_models" / "npu_cpu_npu.tflite"
 
 
@@ -57,12 +59,12 @@ def run_package(package: bytes, inputs: dict[str, np.ndarray]) -> list[np.ndarra
     return npuc.run(module, [inputs[name] for name in names])
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(("target", "optimise"), CONFIGS)
 @pytest.mark.parametrize("model", MODELS)
-def test_npuc_runs_its_package_as_litert_runs_the_original_model(model: str, target: str) -> None:
+def test_npuc_runs_its_package_as_litert_runs_the_original_model(model: str, target: str, optimise: str) -> None:
     path = TFLITE_MODELS / f"{model}.tflite"
     try:
-        package = npuc.compile_model(path, target).package
+        package = npuc.compile_model(path, target, optimise=optimise).package
     except NpucError as error:
         pytest.skip(f"does not compile for {target}: {error}")
     operators = {operator.op_type for operator in decode_model(path.read_bytes(), model)[1]}

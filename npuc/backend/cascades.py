@@ -99,7 +99,7 @@ def rolling_rows(links: Sequence[Link], steps: Sequence[Step]) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Chain:
+class Cascade:
     """A cascade's ops as links, with the rows of each intermediate's rolling buffer (`held`, one per op
     but the last) and the command property through which each op but the first reads the previous one
     (`operands`, "" for the first)."""
@@ -109,7 +109,7 @@ class Chain:
     operands: list[str]
 
 
-def cascade_chain(ops: Sequence[Operation], pass_name: str) -> Chain:
+def cascade_chain(ops: Sequence[Operation], pass_name: str) -> Cascade:
     """The links of a cascade's ops, checked to form a chain: each op but the first reads the previous
     op's result (its only reader), which has `npu.rolling_rows`; every op has a stripe height."""
     links, held, operands = [], [], [""]
@@ -136,4 +136,4 @@ def cascade_chain(ops: Sequence[Operation], pass_name: str) -> Chain:
             window(op) or UNIT_WINDOW, tensor_hwc(op.operands[chain_operand])[0], tensor_hwc(op.results[0])[0],
             array_values(stripe)[0],
         ))  # fmt: skip
-    return Chain(links, held, operands)
+    return Cascade(links, held, operands)

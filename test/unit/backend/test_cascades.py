@@ -211,7 +211,7 @@ def test_the_advice_says_what_size_would_save_and_cost():
     assert npuc.analyze_model(TEST / "models" / "ic_resnet8.tflite", "ethos-u55-128").size_alternative is None
 
 
-@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256", "ethos-u65-512"])
 def test_a_cascade_whose_stripes_wrap_in_both_directions_computes_the_whole_chain(target):
     # Two 3x3 convolutions, the second in stripes of 2 rows: the first computes 2 rows at a time into a
     # rolling buffer of 5 (a stripe reads rows 2k-1..2k+2 once rows up to 2k+4 exist; row y at y mod 5),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -13,7 +14,8 @@ from xdsl.parser import Parser
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend import planning
-from npuc.backend.cascade_search import mark_cascade
+from npuc.backend.allocation import allocate, arena_size
+from npuc.backend.cascade_search import choose_cascades, mark_cascade
 from npuc.backend.planning import buffer_bytes
 from npuc.context import npuc_context
 from npuc.dialects.common import array_values
@@ -241,3 +243,30 @@ def test_a_cascades_weights_are_staged_before_the_others(monkeypatch):
     monkeypatch.setattr(schedule_module, "stage_weights", recorded)
     stage_weights_that_fit(func, TARGET)
     assert tried[:3] == ["layer1", "layer2", "layer0"]
+
+
+@pytest.mark.parametrize("last_kernel", [1, 7])
+def test_under_size_only_a_cascades_weights_are_staged_and_the_arena_does_not_grow(last_kernel):
+    # layer0 -> layer1 cascade (layer1's result is also returned, so layer2 stays alone). With a 1x1
+    # layer2 its weights would fit beside the cascade's peak, but Size stages only a cascade's; with a
+    # 7x7 one the flash holding the weights outgrows the SRAM arena, and Size stages only within the
+    # SRAM arena the schedule needs.
+    text = conv_chain((16, 16, 8), [32, 8, 8], [3, 3, last_kernel])
+    second = re.search(r"%layer1 = quantized.conv2d .* -> (tensor<.*>>)\n", text).group(1)
+    result = re.search(r"-> (tensor<.*>>) \{", text).group(1)
+    text = text.replace(f"-> {result} {{", f"-> ({result}, {second}) {{", 1)
+    text = text.replace(f"func.return %layer2 : {result}", f"func.return %layer2, %layer1 : {result}, {second}")
+    cascaded = tiled(text, TARGET)
+    assign_memories(cascaded, TARGET)
+    choose_cascades(cascaded, TARGET, "size")
+    func = tiled(text, TARGET)
+    schedule(func, TARGET, "size")
+    assert "npu.cascade" not in next(op for op in func.body.ops if op.attributes.get("layer") == StringAttr("layer2")).attributes
+    assert "stage layer2" not in op_order(func)
+    assert sram_arena(func) == sram_arena(cascaded)
+
+
+def sram_arena(func: FuncOp) -> int:
+    """The bytes npu-allocate's placement of the SRAM buffers spans."""
+    ranges = [b.live_range() for b in planning.buffers(func, TARGET)[0] if b.memory == "sram"]
+    return arena_size(ranges, allocate(ranges, TARGET.alignment))

@@ -1,0 +1,62 @@
+"""Exact placements that pin which first-fit orders `allocate` tries, and how `fits` bounds its search.
+
+Each instance below is small; the expected offsets are those of the documented
+procedure (first fit in the `_Buffers.orders` orders, keeping the first
+smallest arena, ties by name), so a change to an order, to where the loop over
+orders starts, or to how `lowest_offset` fills a gap moves some buffer.
+"""
+
+import pytest
+
+from npuc.backend.allocation import LiveRange, allocate, check_placement, fits
+
+
+def _ranges(*specs):
+    return [LiveRange(name, start, end, size) for name, start, end, size in specs]
+
+
+CASES = [
+    # Largest first (orders[0]) already reaches the bound: the first order is used.
+    ("largest-first", 4, [("t0", 0, 6, 16), ("t4", 4, 5, 16)], {"t0": 0, "t4": 16}),
+    # The second order (by size, later starts first) is the first to reach the bound.
+    (
+        "later-first",
+        1,
+        [("t0", 4, 4, 34), ("t4", 6, 6, 20), ("t5", 4, 6, 16), ("t7", 6, 6, 16)],
+        {"t0": 0, "t4": 0, "t5": 36, "t7": 20},
+    ),
+    (
+        "later-first-2",
+        1,
+        [("t2", 5, 6, 32), ("t4", 0, 4, 26), ("t5", 3, 3, 16), ("t6", 0, 5, 32)],
+        {"t2": 32, "t4": 48, "t5": 32, "t6": 0},
+    ),
+    # The third order (most conflicting bytes first, then largest).
+    (
+        "conflicting-first",
+        8,
+        [("t2", 0, 1, 16), ("t3", 2, 2, 16), ("t5", 2, 3, 23), ("t6", 1, 2, 32)],
+        {"t2": 32, "t3": 32, "t5": 48, "t6": 0},
+    ),
+    ("conflicting-first-2", 16, [("t3", 6, 6, 7), ("t4", 4, 6, 22), ("t5", 6, 6, 8)], {"t3": 0, "t4": 32, "t5": 16}),
+    # lowest_offset: a buffer that fits a gap exactly goes into it (candidate + size <= next low).
+    ("exact-gap", 8, [("t1", 0, 1, 32), ("t3", 1, 4, 32), ("t5", 4, 6, 32)], {"t1": 0, "t3": 32, "t5": 0}),
+    # lowest_offset: a gap below the lowest neighbour is taken before the top of the stack.
+    ("gap-below", 1, [("t3", 5, 5, 11), ("t5", 0, 5, 16), ("t6", 4, 4, 32)], {"t3": 0, "t5": 32, "t6": 0}),
+]
+
+
+@pytest.mark.parametrize(("alignment", "specs", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_allocate_places_exactly_as_documented(alignment, specs, expected):
+    ranges = _ranges(*specs)
+    placement = allocate(ranges, alignment)
+    assert placement == expected
+    check_placement(ranges, placement, alignment=alignment)
+
+
+def test_fits_runs_its_search_with_a_step_budget():
+    # Peak live bytes is 73 but no first-fit order reaches 76, so fits searches (with _FIT_STEPS steps).
+    ranges = _ranges(("t1", 3, 4, 25), ("t4", 3, 5, 32), ("t6", 4, 6, 16))
+    assert allocate(ranges, 16) == {"t1": 48, "t4": 0, "t6": 32}
+    assert fits(ranges, 16, 76)
+    assert not fits(ranges, 16, 72)

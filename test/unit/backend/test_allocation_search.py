@@ -8,7 +8,16 @@ orders starts, or to how `lowest_offset` fills a gap moves some buffer.
 
 import pytest
 
-from npuc.backend.allocation import LiveRange, allocate, check_placement, fits
+from npuc.backend import allocation
+from npuc.backend.allocation import (
+    LiveRange,
+    allocate,
+    arena_size,
+    check_placement,
+    fits,
+    peak_live_bytes,
+)
+from npuc.errors import AllocationError
 
 
 def _ranges(*specs):
@@ -60,3 +69,41 @@ def test_fits_runs_its_search_with_a_step_budget():
     assert allocate(ranges, 16) == {"t1": 48, "t4": 0, "t6": 32}
     assert fits(ranges, 16, 76)
     assert not fits(ranges, 16, 72)
+
+
+def test_allocate_names_an_unnamed_memory_as_empty():
+    ranges = _ranges(("a", 0, 1, 8), ("b", 1, 2, 8))
+    with pytest.raises(AllocationError, match=r"^memory '': buffers need 16 bytes but its capacity is 15 bytes$"):
+        allocate(ranges, 1, capacity=15)
+
+
+def test_peak_live_bytes_counts_in_exact_integers():
+    # 2**53 + 1 is not a float64: the counts must stay int64.
+    huge = 2**53 + 1
+    assert peak_live_bytes([LiveRange("a", 0, 0, huge)], 1) == huge
+    assert peak_live_bytes([LiveRange("a", 0, 1, huge), LiveRange("b", 1, 1, 3)], 4) == huge + 4  # aligned sizes (huge + 3) + 4, less the larger rounding 3
+
+
+def test_search_reaches_a_smaller_arena_within_its_steps():
+    # First fit ends above 124 here; the search finds 124 within _SEARCH_STEPS only if it re-computes (and
+    # counts) just the neighbours whose lowest slot the placed buffer covers.
+    ranges = _ranges(
+        ("t0", 4, 7, 16), ("t1", 5, 5, 32), ("t10", 8, 8, 32), ("t2", 8, 8, 16),
+        ("t3", 4, 4, 24), ("t4", 7, 8, 32), ("t5", 2, 2, 24), ("t6", 7, 7, 20),
+        ("t7", 6, 7, 8), ("t8", 3, 7, 23), ("t9", 4, 8, 24),
+    )  # fmt: skip
+    placement = allocate(ranges, 4)
+    check_placement(ranges, placement, alignment=4)
+    assert arena_size(ranges, placement) == 124
+    assert placement == {
+        "t0": 76, "t1": 0, "t10": 32, "t2": 64, "t3": 0, "t4": 0,
+        "t5": 0, "t6": 56, "t7": 116, "t8": 32, "t9": 92,
+    }  # fmt: skip
+
+
+def test_equal_first_fit_arenas_keep_the_earlier_order():
+    # Largest first and conflicting bytes first both end at 72 (peak 66); with a one-step search nothing
+    # smaller is found, so the placement is the first order's.
+    ranges = _ranges(("t0", 2, 2, 18), ("t3", 1, 4, 32), ("t4", 2, 5, 16))
+    assert peak_live_bytes(ranges, 8) == 66
+    assert allocation._placement(ranges, 8, 66, 1) == {"t0": 32, "t3": 0, "t4": 56}

@@ -47,15 +47,34 @@ CASES = [
         [("t2", 0, 1, 16), ("t3", 2, 2, 16), ("t5", 2, 3, 23), ("t6", 1, 2, 32)],
         {"t2": 32, "t3": 32, "t5": 48, "t6": 0},
     ),
-    ("conflicting-first-2", 16, [("t3", 6, 6, 7), ("t4", 4, 6, 22), ("t5", 6, 6, 8)], {"t3": 0, "t4": 32, "t5": 16}),
+    (
+        "conflicting-first-2",
+        16,
+        [("t3", 6, 6, 7), ("t4", 4, 6, 22), ("t5", 6, 6, 8)],
+        {"t3": 0, "t4": 32, "t5": 16},
+    ),
     # lowest_offset: a buffer that fits a gap exactly goes into it (candidate + size <= next low).
-    ("exact-gap", 8, [("t1", 0, 1, 32), ("t3", 1, 4, 32), ("t5", 4, 6, 32)], {"t1": 0, "t3": 32, "t5": 0}),
+    (
+        "exact-gap",
+        8,
+        [("t1", 0, 1, 32), ("t3", 1, 4, 32), ("t5", 4, 6, 32)],
+        {"t1": 0, "t3": 32, "t5": 0},
+    ),
     # lowest_offset: a gap below the lowest neighbour is taken before the top of the stack.
-    ("gap-below", 1, [("t3", 5, 5, 11), ("t5", 0, 5, 16), ("t6", 4, 4, 32)], {"t3": 0, "t5": 32, "t6": 0}),
+    (
+        "gap-below",
+        1,
+        [("t3", 5, 5, 11), ("t5", 0, 5, 16), ("t6", 4, 4, 32)],
+        {"t3": 0, "t5": 32, "t6": 0},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("alignment", "specs", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("alignment", "specs", "expected"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
 def test_allocate_places_exactly_as_documented(alignment, specs, expected):
     ranges = _ranges(*specs)
     placement = allocate(ranges, alignment)
@@ -73,7 +92,10 @@ def test_fits_runs_its_search_with_a_step_budget():
 
 def test_allocate_names_an_unnamed_memory_as_empty():
     ranges = _ranges(("a", 0, 1, 8), ("b", 1, 2, 8))
-    with pytest.raises(AllocationError, match=r"^memory '': buffers need 16 bytes but its capacity is 15 bytes$"):
+    with pytest.raises(
+        AllocationError,
+        match=r"^memory '': buffers need 16 bytes but its capacity is 15 bytes$",
+    ):
         allocate(ranges, 1, capacity=15)
 
 
@@ -81,7 +103,10 @@ def test_peak_live_bytes_counts_in_exact_integers():
     # 2**53 + 1 is not a float64: the counts must stay int64.
     huge = 2**53 + 1
     assert peak_live_bytes([LiveRange("a", 0, 0, huge)], 1) == huge
-    assert peak_live_bytes([LiveRange("a", 0, 1, huge), LiveRange("b", 1, 1, 3)], 4) == huge + 4  # aligned sizes (huge + 3) + 4, less the larger rounding 3
+    assert (
+        peak_live_bytes([LiveRange("a", 0, 1, huge), LiveRange("b", 1, 1, 3)], 4)
+        == huge + 4
+    )  # aligned sizes (huge + 3) + 4, less the larger rounding 3
 
 
 def test_search_reaches_a_smaller_arena_within_its_steps():

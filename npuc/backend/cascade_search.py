@@ -49,7 +49,7 @@ from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, i64
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
-from npuc.backend.allocation import allocate, arena_size, fits
+from npuc.backend.allocation import fits
 from npuc.backend.budget import SIZE
 from npuc.backend.cascades import Link, cascade_steps, rolling_rows
 from npuc.backend.operators import STRIPED_OPS, WEIGHTED_OPS
@@ -62,6 +62,7 @@ from npuc.backend.planning import (
     element_bytes,
     layer_command_shape,
     placement,
+    staging_arena,
     tensor_hwc,
     window,
 )
@@ -374,7 +375,7 @@ def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
         apply_plans(costs, plans)
         if goal == SIZE or budget is None or capacity is None:
             return
-        arena = placed_arena(func, target)
+        arena = staging_arena(func, target)
         if arena <= budget or all(plan == smallest_plan(c) for plan, c in zip(plans, costs)):
             return
         capacity -= arena - budget  # the segments' estimates missed what placing them together costs
@@ -398,12 +399,6 @@ def clear_cascades(costs: Sequence[ChainCosts]) -> None:
             for key in (CASCADE_ATTR, ROLLING_ROWS_ATTR):
                 op.attributes.pop(key, None)
             op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
-
-
-def placed_arena(func: FuncOp, target: Target) -> int:
-    """The bytes npu-allocate's placement of the budgeted memory's buffers spans."""
-    ranges = [b.live_range() for b in buffers(func, target)[0] if b.memory == target.budget_memory]
-    return arena_size(ranges, allocate(ranges, target.alignment))
 
 
 def mark_cascade(ops: Sequence[Operation], stripe: int, index: int) -> None:

@@ -27,7 +27,7 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.backend.allocation import LiveRange
+from npuc.backend.allocation import LiveRange, allocate, arena_size
 from npuc.backend.operators import npu_operator
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
@@ -395,6 +395,12 @@ def buffers(
             for value in (result, *chain):
                 holder[value] = held
     return found, holder
+
+
+def staging_arena(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> int:
+    """The bytes npu-allocate's placement of the staging (budgeted) memory's buffers spans now."""
+    ranges = [b.live_range() for b in buffers(func, target, sizes)[0] if b.memory == target.staging_memory]
+    return arena_size(ranges, allocate(ranges, target.alignment))
 
 
 def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[OpResult]:

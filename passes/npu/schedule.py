@@ -14,7 +14,6 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.backend.allocation import allocate, arena_size
 from npuc.backend.allocation import fits as allocation_fits
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.cascade_search import choose_cascades
@@ -36,6 +35,7 @@ from npuc.backend.planning import (
     scratch_bytes,
     scratch_name,
     set_arg_attribute,
+    staging_arena,
     target_or_fail,
     tensor_hwc,
 )
@@ -173,12 +173,6 @@ def stage_weights_that_fit(
         unplace=lambda op: unstage_all(stages.pop(op)),
         fits_now=lambda: fits(buffers(func, target, sizes)[0], staging, target.alignment, capacity),
     )
-
-
-def staging_arena(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> int:
-    """The bytes npu-allocate's placement of the staging memory's buffers spans now."""
-    ranges = [b.live_range() for b in buffers(func, target, sizes)[0] if b.memory == target.staging_memory]
-    return arena_size(ranges, allocate(ranges, target.alignment))
 
 
 def reads_weights_once(op: Operation) -> bool:

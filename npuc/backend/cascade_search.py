@@ -51,7 +51,7 @@ from xdsl.ir import Operation, SSAValue
 
 from npuc.backend.allocation import fits
 from npuc.backend.budget import SIZE
-from npuc.backend.cascades import Link, cascade_steps, rolling_rows
+from npuc.backend.cascades import Link, cascade_steps, op_link, rolling_rows
 from npuc.backend.operators import STRIPED_OPS, WEIGHTED_OPS
 from npuc.backend.planning import (
     NPU,
@@ -148,23 +148,13 @@ def _continues(previous: Operation, op: Operation) -> bool:
     return window(op) is not None or value_shape(result) == value_shape(op.results[0])
 
 
-def _chain_operand(ops: Sequence[Operation], index: int) -> int:
-    """The operand through which op `index` of a cascade reads the previous op (0 for the first)."""
-    return list(ops[index].operands).index(ops[index - 1].results[0]) if index else 0
-
-
 def links(ops: Sequence[Operation], stripe: int) -> list[Link]:
     """The links of a cascade of `ops` whose last op computes `stripe` rows per command: each other op
     computes the rows its consumer's stripe advances by (`stripe` times the consumers' strides)."""
     heights = [stripe]
     for op in reversed(ops[1:]):
         heights.insert(0, heights[0] * (window(op) or UNIT_WINDOW).strides[0])
-    found = []
-    for index, (op, height) in enumerate(zip(ops, heights)):
-        ofm_height = tensor_hwc(op.results[0])[0]
-        ifm_height = tensor_hwc(op.operands[_chain_operand(ops, index)])[0]
-        found.append(Link(window(op) or UNIT_WINDOW, ifm_height, ofm_height, min(height, ofm_height)))
-    return found
+    return [op_link(ops, index, height) for index, height in enumerate(heights)]
 
 
 def stripe_heights(height: int) -> list[int]:

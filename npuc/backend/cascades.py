@@ -109,6 +109,19 @@ class Cascade:
     operands: list[str]
 
 
+def chain_operand(ops: Sequence[Operation], index: int) -> int:
+    """The operand through which op `index` of a cascade reads the previous op's result (0 for the first)."""
+    return list(ops[index].operands).index(ops[index - 1].results[0]) if index else 0
+
+
+def op_link(ops: Sequence[Operation], index: int, stripe_height: int) -> Link:
+    """Op `index` of a cascade as a link computing `stripe_height` rows per command (at most its OFM's)."""
+    op = ops[index]
+    ofm_height = tensor_hwc(op.results[0])[0]
+    ifm_height = tensor_hwc(op.operands[chain_operand(ops, index)])[0]
+    return Link(window(op) or UNIT_WINDOW, ifm_height, ofm_height, min(stripe_height, ofm_height))
+
+
 def cascade_chain(ops: Sequence[Operation], pass_name: str) -> Cascade:
     """The links of a cascade's ops, checked to form a chain: each op but the first reads the previous
     op's result (its only reader), which has `npu.rolling_rows`; every op has a stripe height."""
@@ -117,7 +130,6 @@ def cascade_chain(ops: Sequence[Operation], pass_name: str) -> Cascade:
         stripe = op.attributes.get(STRIPE_ATTR)
         if not isinstance(stripe, DenseArrayBase) or len(value_shape(op.results[0])) != 4:
             raise PassFailedException(f"{pass_name}: {describe(op)} is in a cascade without a height stripe of an NHWC OFM")
-        chain_operand = 0
         if index:
             previous = ops[index - 1].results[0]
             if previous not in op.operands[:2] or len(list(previous.uses)) != 1:
@@ -125,15 +137,11 @@ def cascade_chain(ops: Sequence[Operation], pass_name: str) -> Cascade:
                     f"{pass_name}: {describe(op)} is in the cascade of {describe(ops[index - 1])} but is not "
                     "its result's only reader"
                 )
-            chain_operand = list(op.operands).index(previous)
-            operands.append(CHAIN_OPERANDS[chain_operand])
+            operands.append(CHAIN_OPERANDS[chain_operand(ops, index)])
         if index < len(ops) - 1:
             rows = op.attributes.get(ROLLING_ROWS_ATTR)
             if not isinstance(rows, IntegerAttr):
                 raise PassFailedException(f"{pass_name}: {describe(op)} is in a cascade but has no {ROLLING_ROWS_ATTR}")
             held.append(rows.value.data)
-        links.append(Link(
-            window(op) or UNIT_WINDOW, tensor_hwc(op.operands[chain_operand])[0], tensor_hwc(op.results[0])[0],
-            array_values(stripe)[0],
-        ))  # fmt: skip
+        links.append(op_link(ops, index, array_values(stripe)[0]))
     return Cascade(links, held, operands)

@@ -433,8 +433,7 @@ class _Lowering:
             held = {"ofm": chain.held[step.link]} if step.link < len(ops) - 1 else {}
             if step.link:
                 held[chain.operands[step.link]] = chain.held[step.link - 1]
-            op_window = window(op) or UNIT_WINDOW
-            command = stripe_properties(properties, op_window, step.rows, self.target.ofm_ublock, describe(op), held)
+            command = stripe_properties(properties, chain.links[step.link].window, step.rows, self.target.ofm_ublock, describe(op), held)
             commands.append(npu.build_command(op_type, command, layer_name(op)))
         return commands
 

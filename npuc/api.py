@@ -43,14 +43,18 @@ QUANTIZED_REWRITES = (
 """Target-independent rewrites of quantized IR, run before the back-end passes."""
 
 
-def backend_pipeline(target: str, optimise: str = "performance", max_stripe_height: int = 0) -> str:
-    """The `BACKEND_PASSES` as pipeline text for `target` (a target spec), with npu-schedule's goal and npu-tile's stripes.
+def backend_pipeline(
+    target: str, optimise: str = "performance", max_stripe_height: int = 0, weight_staging: str = "pays"
+) -> str:
+    """The `BACKEND_PASSES` as pipeline text for `target` (a target spec), with npu-schedule's goal and
+    weight-staging rule and npu-tile's stripes.
 
-    `optimise` is npu-schedule's `optimise` option; `max_stripe_height`
-    npu-tile's (0: every stripe the whole OFM).
+    `optimise` and `weight_staging` are npu-schedule's `optimise` and
+    `weight-staging` options; `max_stripe_height` npu-tile's (0: every
+    stripe the whole OFM).
     """
     options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
-    options["npu-schedule"] += f" optimise={optimise}"
+    options["npu-schedule"] += f" optimise={optimise} weight-staging={weight_staging}"
     if max_stripe_height:
         options["npu-tile"] += f" max-stripe-height={max_stripe_height}"
     return ",".join(f"{name}{{{options[name]}}}" for name in BACKEND_PASSES)
@@ -260,6 +264,7 @@ def analyze_model(
     arena_cache_size: int | None = None,
     optimise: str = "Performance",
     compare_size: bool = False,
+    weight_staging: str = "pays",
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -276,6 +281,9 @@ def analyze_model(
     fit raises `ArenaBudgetError`, naming the layer that needs the most.
     With `compare_size` under Performance the back end runs a second time
     on a copy, under Size, for the report's advice (`size_alternative`).
+    `weight_staging` is npu-schedule's rule for staging weights: `pays`
+    (where it makes a layer faster) or `fits` (wherever they fit, as Vela
+    does; the cost-model agreement test compares like with like).
     """
     from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate
@@ -298,7 +306,7 @@ def analyze_model(
     if compare_size and goal != SIZE:
         size_alternative = _size_alternative(module.clone(), target, target_description)
     try:
-        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, goal)]))
+        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, goal, weight_staging=weight_staging)]))
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
@@ -325,6 +333,7 @@ def compile_model(
     *,
     arena_cache_size: int | None = None,
     optimise: str = "Performance",
+    weight_staging: str = "pays",
 ) -> CompileResult:
     """Compile a model (path or module) for `target` down to a command stream, with its estimate.
 
@@ -332,7 +341,9 @@ def compile_model(
     """
     from npuc.emit.command_stream import encode
 
-    analysis = analyze_model(model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise)
+    analysis = analyze_model(
+        model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise, weight_staging=weight_staging
+    )
     stream = encode(analysis.module)
     if analysis.target.ethos_u is None:
         return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)

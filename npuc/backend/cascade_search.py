@@ -45,20 +45,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from math import ceil
 
-from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, i64
+from xdsl.dialects.builtin import IntegerAttr, i64
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
 from npuc.backend.allocation import fits
 from npuc.backend.budget import SIZE
 from npuc.backend.cascades import Link, cascade_steps, op_link, rolling_rows
+from npuc.backend.estimates import command_cycles
 from npuc.backend.operators import STRIPED_OPS, WEIGHTED_OPS
 from npuc.backend.planning import (
     NPU,
     Buffer,
     buffer_bytes,
     buffers,
-    clip_block,
     element_bytes,
     layer_command_shape,
     placement,
@@ -68,20 +68,15 @@ from npuc.backend.planning import (
 )
 from npuc.backend.stripes import StripeRows, ifm_rows
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
-from npuc.cost.block_memory import block_memory
-from npuc.cost.bursts import PlacedMap
-from npuc.cost.compute import compute_work
-from npuc.cost.geometry import split_blocks
-from npuc.dialects.common import UNIT_WINDOW, array_values, value_shape
+from npuc.dialects.common import UNIT_WINDOW, value_shape
 from npuc.dialects.npu import (
-    BLOCK_ATTR,
     CASCADE_ATTR,
     ROLLING_ROWS_ATTR,
     STRIPE_ATTR,
     block_attr,
 )
 from npuc.dialects.quantized import ConstantOp
-from npuc.targets import BlockShape, Target
+from npuc.targets import Target
 
 PLACEMENT_SLACK = 0.03
 """The share of the budget the Performance search leaves free: its segment estimates do not see the weights
@@ -285,15 +280,7 @@ class ChainCosts:
         stripe_window = replace(link.window, padding=(reads.pad_top, left, reads.pad_bottom, right))
         batch, _, width, depth = layer.ofm
         ifm = (layer.ifm[0], len(reads.ifm), *layer.ifm[2:])
-        shape = replace(layer, ifm=ifm, ofm=(batch, rows, width, depth), window=stripe_window)
-        op_block = op.attributes[BLOCK_ATTR]
-        assert isinstance(op_block, DenseArrayBase)
-        block = clip_block(BlockShape(*array_values(op_block)), (rows, width, depth), self.target.ofm_ublock)
-        geometry = split_blocks(shape.ofm, block, self.target.ofm_ublock)
-        bytes_per_element = element_bytes(op.results[0])
-        ifms = [PlacedMap(self.arena, shape.ifm, element_bytes(op.operands[0]), False)]
-        memory = block_memory(shape, geometry, self.target, ifms, PlacedMap(self.arena, shape.ofm, bytes_per_element, False), None)
-        return compute_work(shape, geometry, self.target, memory).cycles
+        return command_cycles(op, replace(layer, ifm=ifm, ofm=(batch, rows, width, depth), window=stripe_window), self.target)
 
 
 def _row_bytes(value: SSAValue) -> int:

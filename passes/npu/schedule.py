@@ -40,6 +40,7 @@ from npuc.backend.planning import (
     tensor_hwc,
 )
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
+from npuc.backend.weight_staging import PAYS, staging_pays, staging_rule
 from npuc.dialects.common import LAYER_ATTR, array_values
 from npuc.dialects.npu import (
     BLOCK_ATTR,
@@ -82,11 +83,14 @@ class SchedulePass(ModulePass):
     1. the constant weights of every NPU conv, depthwise conv or fully
        connected op, with its scale/bias table, are copied into the staging
        memory by `npu.stage` ops (carrying the consumer's `layer`) right
-       before the consumer, which reads the copies (`stage_weights_that_fit`); weights that do not fit
-       are read where they are stored, and so are those of a fully
-       connected op whose OFM is one block position: it reads its weights
-       once, so a copy would only add its time (Vela's weight-buffering
-       rule, `reads_weights_once`);
+       before the consumer, which reads the copies (`stage_weights_that_fit`),
+       where staging makes the consumer end earlier (`weight_staging=pays`,
+       `npuc.backend.weight_staging`; with `fits`, wherever they fit, as
+       Vela does) and always for a cascade's ops (each stripe reads the
+       weights again); weights that do not fit are read where they are
+       stored, and so are those of a fully connected op whose OFM is one
+       block position: it reads its weights once, so a copy would only add
+       its time (Vela's weight-buffering rule, `reads_weights_once`);
     2. each stage moves before the NPU op preceding its consumer, so the
        copy overlaps that op's compute (double buffering, `hoist_stage`);
     3. feature maps that only NPU commands write and read move from the
@@ -116,17 +120,21 @@ class SchedulePass(ModulePass):
     optimise: str = PERFORMANCE
     """`performance` (default): the fastest schedule that fits; `size`: the least staging memory."""
 
+    weight_staging: str = PAYS
+    """`pays` (default): stage a layer's weights where that makes it end earlier; `fits`: wherever they fit."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)
         try:
-            goal = optimise_goal(self.optimise)
+            goal, rule = optimise_goal(self.optimise), staging_rule(self.weight_staging)
         except NpucError as error:
             raise PassFailedException(f"{self.name}: {error}") from None
-        schedule(main_or_fail(op, self.name), target, goal)
+        schedule(main_or_fail(op, self.name), target, goal, rule)
 
 
-def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
-    """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`."""
+def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS) -> None:
+    """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`, staging
+    weights by rule `weight_staging` (`npuc.backend.weight_staging`)."""
     check_preconditions(func)
     check_topological(func)
     assign_memories(func, target)
@@ -135,7 +143,7 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE) -> None:
     if optimise == SIZE:
         stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
         return
-    stage_weights_that_fit(func, target, sizes)
+    stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS)
     for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
         hoist_stage(func, stage, target, sizes)
     keep_in_staging(func, target, sizes)
@@ -147,9 +155,11 @@ def stage_weights_that_fit(
     sizes: dict[SSAValue, int] | None = None,
     cascades_only: bool = False,
     capacity: int | None = None,
+    pays_only: bool = False,
 ) -> None:
-    """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`) that
-    the staging memory can place (within `capacity` bytes of it, if given).
+    """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`; of
+    cascades and ops whose staging pays, `staging_pays`, with `pays_only`) that the staging memory can
+    place (within `capacity` bytes of it, if given).
 
     All are staged if they fit together; otherwise they are staged one by
     one, the ops of cascades first (each of their stripes reads the
@@ -158,11 +168,13 @@ def stage_weights_that_fit(
     holds (`fits`). An unstaged op reads its weights where they are stored.
     """
     staging = target.memory(target.staging_memory)
+    ops = list(func.body.ops)
     consumers = sorted(
         (
             op for op in layer_ops(func)
             if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
             and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
+            and (CASCADE_ATTR in op.attributes or not pays_only or staging_pays(op, npu_op_before(ops, ops.index(op)), target))
         ),
         key=lambda op: CASCADE_ATTR not in op.attributes,
     )  # fmt: skip
@@ -229,12 +241,10 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target, sizes: dict[SSAVal
     staging memory can still place all its buffers (`fits`).
     """
     ops = list(func.body.ops)
-    position = ops.index(stage)
-    previous = next(
-        (i for i in range(position - 1, -1, -1) if computes_on_npu(ops[i]) or placement(ops[i]) == CPU), None
-    )
-    if previous is None or not computes_on_npu(ops[previous]):
+    before = npu_op_before(ops, ops.index(stage))
+    if before is None:
         return
+    previous = ops.index(before)
     weights = stage.input.owner
     moved: list[Operation] = [stage]
     if isinstance(weights, ConstantOp) and ops.index(weights) > previous:
@@ -250,6 +260,17 @@ def hoist_stage(func: FuncOp, stage: StageOp, target: Target, sizes: dict[SSAVal
         assert home is not None, "the stage and its constant precede the op reading them"
         op.detach()
         func.body.block.insert_op_before(op, home)
+
+
+def npu_op_before(ops: Sequence[Operation], position: int) -> Operation | None:
+    """The op computing on the NPU last before `ops[position]`, None if a CPU operation or nothing comes
+    between: a copy issued before it runs while it computes."""
+    for op in reversed(ops[:position]):
+        if computes_on_npu(op):
+            return op
+        if placement(op) == CPU:
+            return None
+    return None
 
 
 def keep_in_staging(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:

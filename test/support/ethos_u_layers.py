@@ -14,6 +14,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
 from npuc.api import backend_pipeline, run_pipeline
+from npuc.backend.weight_staging import PAYS
 from npuc.context import npuc_context
 from npuc.dialects.common import conv_output_size
 
@@ -149,8 +150,9 @@ func.func @main(%a: {a}, %b: {b}) -> {y} {{
 }}"""
 
 
-def lower(text: str, target: str) -> ModuleOp:
-    """The model after npuc's back end (legalize, tile, schedule, allocate, lower) for `target`."""
+def lower(text: str, target: str, weight_staging: str = PAYS) -> ModuleOp:
+    """The model after npuc's back end (legalize, tile, schedule, allocate, lower) for `target`, weights
+    staged by rule `weight_staging`."""
     module = Parser(npuc_context(), text).parse_module()
-    run_pipeline(module, backend_pipeline(target))
+    run_pipeline(module, backend_pipeline(target, weight_staging=weight_staging))
     return module

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from xdsl.parser import Parser
 
-from npuc.api import BACKEND_PASSES, run_pipeline
+from npuc.api import backend_pipeline, run_pipeline
+from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
 from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
 from npuc.cost.geometry import split_blocks
@@ -261,7 +262,7 @@ func.func @main(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.5:-1>>) -> tenso
 @pytest.mark.parametrize("target", ["ethos-u55-128", "generic-4tops"])
 def test_layer_weights_count_original_and_stored_bytes_once_per_constant(target):
     module = Parser(npuc_context(), CONV_FC).parse_module()
-    run_pipeline(module, ",".join(f"{name}{{target={target}}}" for name in BACKEND_PASSES))
+    run_pipeline(module, backend_pipeline(target, weight_staging=FITS))
     cost = estimate(module, load_target(target))
     weighted = [op for op in module.ops if isinstance(op, (Conv2dOp, FullyConnectedOp))]
     stored = sum(op.weights.size.data for op in weighted)  # staged copies read by the commands
@@ -272,7 +273,7 @@ def test_layer_weights_count_original_and_stored_bytes_once_per_constant(target)
 
 def test_layer_weights_follow_each_dma_when_a_staging_buffer_is_reused():
     depths = [16, 16, 16, 16]
-    module = lower(conv_chain((8, 8, 8), depths, [3, 3, 3, 3]), "ethos-u55-128")
+    module = lower(conv_chain((8, 8, 8), depths, [3, 3, 3, 3]), "ethos-u55-128", FITS)
     destinations = [(op.dst.region.data, op.dst.offset.data) for op in module.ops if isinstance(op, DmaOp)]
     assert len(set(destinations)) < len(destinations)  # double-buffered weights: staging buffers are reused
     cost = estimate(module, TARGET)

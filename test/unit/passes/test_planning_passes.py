@@ -26,6 +26,7 @@ from npuc.backend.planning import (
     moves_no_data,
 )
 from npuc.backend.planning import layer_command_shape as tile_command_shape
+from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
 from npuc.dialects.common import UNIT_WINDOW, Window
@@ -46,7 +47,8 @@ from npuc.passes.npu.tile import TilePass
 from npuc.targets import load_target
 
 TARGET = load_target("ethos-u55-128")
-PIPELINE = (LegalizePass(), TilePass(), SchedulePass(), AllocatePass())
+PIPELINE = (LegalizePass(), TilePass(), SchedulePass(weight_staging=FITS), AllocatePass())
+"""The planning passes, weights staged wherever they fit (the staging mechanics these tests check)."""
 
 
 def act(shape: str, scale: str = "0.05", zero_point: int = -128) -> str:
@@ -255,7 +257,7 @@ def test_staging_memory_takes_feature_maps_only_while_they_fit():
     raw = replace(base, weight_encoding="raw")
     small = replace(base.memory("sram"), size=224 + 80 + 128)
     target = replace(raw, memories=tuple(small if m.name == "sram" else m for m in base.memories))
-    schedule(func, target)
+    schedule(func, target, weight_staging=FITS)
     assert memories_by_layer(module) == {"conv": "dram", "pool": "sram", "flatten": "sram", "fc": "dram"}
     found, _ = buffers(func, target)
     assert fits(found, small, target.alignment)
@@ -379,7 +381,7 @@ def test_raw_biases_take_scale_bias_table_bytes_in_flash():
     target = replace(TARGET, weight_encoding="raw")
     module = run(parse(CHAIN), (LegalizePass(), TilePass()))
     func = module.body.block.first_op
-    schedule(func, target)
+    schedule(func, target, weight_staging=FITS)
     usage = allocate_module(func, target)
     found, _ = buffers(func, target)
     flash = sorted(b.size for b in found if b.memory == "flash")

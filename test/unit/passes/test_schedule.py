@@ -17,6 +17,7 @@ from npuc.backend import planning
 from npuc.backend.allocation import allocate, arena_size
 from npuc.backend.cascade_search import choose_cascades, mark_cascade
 from npuc.backend.planning import buffer_bytes
+from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
 from npuc.dialects.common import array_values
 from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, StageOp
@@ -76,7 +77,7 @@ func.func @main(%a: {x}, %b: {x}) -> {x} {{
   func.return %c : {x}
 }}"""
     func = tiled(text, TARGET)
-    schedule(func, TARGET)
+    schedule(func, TARGET, weight_staging=FITS)
     assert op_order(func) == [
         "quantized.constant", "stage conv", "quantized.constant", "stage conv", "add", "conv", "func.return"
     ]
@@ -105,7 +106,7 @@ IN_PLACE = [
 
 def test_the_weight_copy_overlaps_the_previous_op_when_both_copies_fit_together():
     func = tiled(CHAIN, staging_of(BOTH_COPIES))
-    schedule(func, staging_of(BOTH_COPIES))
+    schedule(func, staging_of(BOTH_COPIES), weight_staging=FITS)
     assert op_order(func) == [
         "quantized.constant", "quantized.constant", "stage layer0", "stage layer0",
         "quantized.constant", "stage layer1", "quantized.constant", "stage layer1",
@@ -119,7 +120,7 @@ def test_the_move_is_undone_when_the_two_copies_do_not_fit_together():
     # constants go back in place.
     target = staging_of(480)  # room for layer1's 448 bytes, not for both layers' 768
     func = tiled(CHAIN, target)
-    schedule(func, target)
+    schedule(func, target, weight_staging=FITS)
     assert op_order(func) == IN_PLACE
     stages = [op for op in func.body.ops if isinstance(op, StageOp)]
     assert [op.attributes[MEMORY_ATTR] for op in stages] == [StringAttr("sram")] * 4
@@ -137,7 +138,7 @@ func.func @main(%a: {x}) -> {x} {{
   func.return %y : {x}
 }}"""
     func = tiled(text, TARGET)
-    schedule(func, TARGET)
+    schedule(func, TARGET, weight_staging=FITS)
     memories = [op.attributes.get(MEMORY_ATTR) for op in func.body.ops]
     assert list(zip(op_order(func), memories)) == [
         ("quantized.constant", StringAttr("flash")), ("reshape", StringAttr("flash")), ("add", StringAttr("sram")),
@@ -158,7 +159,7 @@ def test_schedule_sizes_each_buffer_once_and_its_steps_alone_agree(monkeypatch):
 
     monkeypatch.setattr(planning, "buffer_bytes", counted)
     func = tiled(CHAIN, target)
-    schedule(func, target)
+    schedule(func, target, weight_staging=FITS)
     assert sized and max(Counter(sized).values()) == 1
     monkeypatch.undo()
 
@@ -212,7 +213,7 @@ def test_weights_are_staged_when_the_bias_is_not_a_constant():
     text = text.replace(bias_line + "\n", "").replace("@main(%x: ", "@main(%layer0_b: tensor<16xi32>, %x: ")
     target = replace(TARGET, weight_encoding="raw")
     func = tiled(text, target)
-    schedule(func, target)
+    schedule(func, target, weight_staging=FITS)
     assert op_order(func) == ["quantized.constant", "stage layer0", "layer0", "func.return"]
 
 

@@ -15,6 +15,7 @@ import json
 import pytest
 
 from npuc.api import analyze_model
+from npuc.backend.weight_staging import FITS
 from npuc.report.document import build_report
 from npuc.report.figures import memory_figure
 from npuc.report.html import TABS, report_html
@@ -25,7 +26,7 @@ from support.paths import MODELS
 
 @pytest.fixture(scope="module")
 def analysis():
-    return analyze_model(MODELS / "digits_cnn.tflite", "ethos-u55-128")
+    return analyze_model(MODELS / "digits_cnn.tflite", "ethos-u55-128", weight_staging=FITS)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
-// RUN: npuc-opt %s --split-input-file -p 'npu-legalize,npu-tile,npu-schedule,npu-allocate,npu-lower' | filecheck %s
-// RUN: npuc-opt %s --split-input-file -p 'npu-legalize{target=ethos-u65-512},npu-tile{target=ethos-u65-512},npu-schedule{target=ethos-u65-512},npu-allocate{target=ethos-u65-512},npu-lower{target=ethos-u65-512}' | filecheck %s --check-prefix=TWO-CORES
+// RUN: npuc-opt %s --split-input-file -p 'npu-legalize,npu-tile,npu-schedule{weight-staging=fits},npu-allocate,npu-lower' | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-legalize{target=ethos-u65-512},npu-tile{target=ethos-u65-512},npu-schedule{target=ethos-u65-512 weight-staging=fits},npu-allocate{target=ethos-u65-512},npu-lower{target=ethos-u65-512}' | filecheck %s --check-prefix=TWO-CORES
 
 // Ethos-U targets store a weighted layer's constants as the NPU reads them:
 // the weights constant holds the encoded weight streams, the bias constant
 // the 10-byte scale records (one per output channel, padded to 16 bytes),
 // per core. npu-schedule and npu-allocate size the buffers by the encoding,
-// so the staging DMAs copy exactly the encoded bytes (the conv's scale
+// so the staging DMAs (every weight staged that fits here, weight-staging=fits)
+// copy exactly the encoded bytes (the conv's scale
 // records and weights; the fully connected layer, one block position, reads
 // its own in place), and each command says how its buffers hold the streams
 // (`encoding`).

@@ -1,9 +1,11 @@
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p npu-schedule | filecheck %s
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{target=ethos-u99}' | filecheck %s --check-prefix=TARGET
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{optimise=fastest}' | filecheck %s --check-prefix=OPTIMISE
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'npu-schedule{weight-staging=always}' | filecheck %s --check-prefix=STAGING
 
 // TARGET: npu-schedule: unknown target 'ethos-u99'
 // OPTIMISE: npu-schedule: unknown optimise goal 'fastest' (known: Performance, Size)
+// STAGING: npu-schedule: unknown weight-staging rule 'always' (known: pays, fits)
 
 // An NPU op without a block: npu-tile has not run.
 // CHECK: npu-schedule: conv (quantized.conv2d) has no npu.block: run npu-tile first

@@ -1,7 +1,7 @@
 // RUN: npuc-opt %s --split-input-file -p 'npu-schedule{optimise=size}' | filecheck %s
 // RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="%S/Inputs/ethos-u65-256-raw.toml" optimise=size}' | filecheck %s --check-prefix=DEDICATED
-// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=896"}' | filecheck %s --check-prefix=FITS
-// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=895"}' | filecheck %s --check-prefix=BUDGET
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=896" weight-staging=fits}' | filecheck %s --check-prefix=FITS
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=895" weight-staging=fits}' | filecheck %s --check-prefix=BUDGET
 
 // optimise=size: the smallest use of the staging memory. The conv reads its
 // weights and scale/bias table where they are stored (no npu.stage), and on
@@ -20,7 +20,8 @@
 // DEDICATED:       quantized.max_pool2d {{.*}} {layer = "pool", {{.*}}, npu.memory = "dram",
 // DEDICATED-NOT:   "sram"
 // DEDICATED:       func.return
-// optimise=performance (the default) under a budget (Target.arena_cache_size,
+// optimise=performance (the default), weights staged wherever they fit
+// (weight-staging=fits), under a budget (Target.arena_cache_size,
 // the SRAM on Shared_Sram): staging the conv's weights and table makes the
 // SRAM arena 896 bytes instead of 704, so a budget of 896 bytes stages
 // them and one byte less does not.

@@ -1,5 +1,9 @@
-// RUN: npuc-opt %s --split-input-file -p npu-schedule | filecheck %s
-// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="%S/Inputs/ethos-u65-256-raw.toml"}' | filecheck %s --check-prefix=DEDICATED
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{weight-staging=fits}' | filecheck %s
+// RUN: npuc-opt %s --split-input-file -p 'npu-schedule{target="%S/Inputs/ethos-u65-256-raw.toml" weight-staging=fits}' | filecheck %s --check-prefix=DEDICATED
+
+// Staging mechanics (what is staged, where the copies go) with every
+// weight staged that fits (weight-staging=fits); which weights the default
+// rule stages: schedule-weight-staging.mlir.
 
 // conv -> pool -> reshape -> fc: the conv's weights and bias (its scale/bias
 // table) are staged into SRAM, and the conv reads the staged copies; the

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import npuc
+from npuc.backend.weight_staging import FITS
 from npuc.dialects import npu
 from npuc.dialects.common import layer_name
 from npuc.emit.ethos_u.emitter import emit_program
@@ -100,7 +101,7 @@ def run(module, words) -> list[np.ndarray]:
     ],
 )
 def test_the_register_level_simulator_computes_what_the_npu_ir_simulator_does(model, target):
-    module = npuc.compile_model(npuc.import_model(TFLITE_MODELS / model), target).module
+    module = npuc.compile_model(npuc.import_model(TFLITE_MODELS / model), target, weight_staging=FITS).module
     inputs = random_inputs(module)
     expected = simulate_sample(module, inputs)
     for ours, reference in zip(run_program(module, emit_program(module), inputs), expected):
@@ -129,7 +130,7 @@ def with_blockdep(words, value: int) -> list[int]:
 
 
 def test_a_kernel_reading_a_dma_destination_waits_for_the_dma():
-    module = lower(convolution((8, 8, 64), 32, (3, 3), padding=(1, 1, 1, 1)), "ethos-u55-128")
+    module = lower(convolution((8, 8, 64), 32, (3, 3), padding=(1, 1, 1, 1)), "ethos-u55-128", FITS)
     (segment,) = emit_program(module).segments
     names = [mnemonic(command.opcode) for command in decode_commands(list(segment.words))]
     assert names.index("NPU_OP_DMA_START") < names.index("NPU_OP_DMA_WAIT") < names.index("NPU_OP_CONV")
@@ -190,7 +191,7 @@ def test_segments_and_cpu_operations_run_in_turn_on_the_same_memories(target):
 
 
 def test_cpu_operations_split_the_program_into_segments():
-    program = emit_program(lower(CPU_BETWEEN, "ethos-u55-128"))
+    program = emit_program(lower(CPU_BETWEEN, "ethos-u55-128", FITS))
     assert [[op.name for op in segment.commands] for segment in program.segments] == [
         ["npu.dma", "npu.dma", "npu.conv2d"], ["npu.elementwise"]
     ]
@@ -202,7 +203,7 @@ def test_cpu_operations_split_the_program_into_segments():
     ("ethos-u55-128", Product.ETHOS_U55, 24), ("ethos-u65-512", Product.ETHOS_U65, 96),
 ])
 def test_compile_writes_the_first_segments_driver_payload(tmp_path, target, product, shram_kib):
-    result = npuc.compile_model(npuc.import_model(TFLITE_MODELS / "conv_2d_same_s1.tflite"), target)
+    result = npuc.compile_model(npuc.import_model(TFLITE_MODELS / "conv_2d_same_s1.tflite"), target, weight_staging=FITS)
     payload = parse_payload((result.write(tmp_path, ["text"])[0]).read_bytes(), "command_stream.bin")
     config = payload.config
     assert (config.product, config.macs_per_cycle, config.shram_kib) == (

@@ -45,8 +45,9 @@ def allocate(
     First fit (each buffer at the lowest aligned offset between the already
     placed buffers whose live ranges intersect its own) in a few orders (by
     decreasing size, as TFLite Micro's greedy planner; by size with later
-    buffers first; by the bytes a buffer conflicts with), keeping the smallest
-    arena; if that is above `peak_live_bytes`, a bounded search
+    buffers first; by the bytes a buffer conflicts with; by size times
+    lifetime, which places a long-lived residual before the short-lived maps
+    around it), keeping the smallest arena; if that is above `peak_live_bytes`, a bounded search
     (`_search_placement`) looks for a smaller one. Stops as soon as an arena
     reaches the bound. Deterministic: ties go by name. Raises
     `AllocationError` if the resulting arena exceeds `capacity` bytes of
@@ -69,15 +70,15 @@ def _placement(ranges: list[LiveRange], alignment: int, enough: int, steps: int)
     within `steps` first-fit offsets."""
     buffers = _Buffers(ranges, alignment)
     orders = buffers.orders()
-    best = buffers.first_fit(orders[0])
+    best, best_order = buffers.first_fit(orders[0]), orders[0]
     for order in orders[1:]:
         if buffers.arena(best) <= enough:
             break
         offsets = buffers.first_fit(order)
         if buffers.arena(offsets) < buffers.arena(best):
-            best = offsets
+            best, best_order = offsets, order
     if buffers.arena(best) > enough:
-        best = _search_placement(buffers, orders[0], best, enough, steps)
+        best = _search_placement(buffers, best_order, best, enough, steps)
     return {buffer.name: int(offset) for buffer, offset in zip(ranges, best)}
 
 
@@ -182,10 +183,12 @@ class _Buffers:
         """The buffer orders first fit tries, best on the shared models first (all ties by name)."""
         conflicting_bytes = np.array([self.sizes[c].sum() for c in self.conflicts], dtype=np.int64)
         names = np.arange(len(self.sizes))
+        area = self.sizes * (self.ends - self.starts + 1)
         return [
             np.lexsort((names, -self.sizes)),
             np.lexsort((names, -self.starts, -self.sizes)),
             np.lexsort((names, -self.sizes, -conflicting_bytes)),
+            np.lexsort((names, -area)),
         ]
 
     def first_fit(self, order: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
+    DenseArrayBase,
     DictionaryAttr,
     IntegerAttr,
     IntegerType,
@@ -28,7 +29,7 @@ from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange, allocate, arena_size
-from npuc.backend.operators import npu_operator
+from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
 from npuc.backend.weight_encoding import (
@@ -39,7 +40,13 @@ from npuc.backend.weight_encoding import (
 )
 from npuc.cost.compute import CommandShape
 from npuc.cost.geometry import as_batch_hwc
-from npuc.dialects.common import UNIT_WINDOW, Window, layer_name, value_shape
+from npuc.dialects.common import (
+    UNIT_WINDOW,
+    Window,
+    array_values,
+    layer_name,
+    value_shape,
+)
 from npuc.dialects.npu import (
     CASCADE_ATTR,
     CPU_REASON_ATTR,
@@ -48,6 +55,7 @@ from npuc.dialects.npu import (
     ROLLING_ROWS_ATTR,
     SCALE_BIAS_ENTRY_BYTES,
     SCRATCH_MEMORY_ATTR,
+    STRIPE_ATTR,
     WIDE_SCALE_BIAS_ENTRY_BYTES,
     StageOp,
 )
@@ -334,7 +342,9 @@ def buffers(
     set it). The ops of a cascade run together, interleaved (npu-lower
     emits them at the last one's position): their reads last to the
     cascade's last position and their results are live from its first (a
-    cascade intermediate is a rolling buffer, `buffer_bytes`). Returns the
+    cascade intermediate is a rolling buffer, `buffer_bytes`). An NPU add,
+    sub or mul may write its result over an IFM no later op reads
+    (`overwritten_ifm`): the result then shares that buffer. Returns the
     buffers and, for every value held in memory, its buffer.
 
     `sizes` memoises `buffer_bytes` across calls while the layers and their
@@ -377,6 +387,10 @@ def buffers(
             for result in op.results:
                 holder[result] = holder[op.operands[0]]
             continue
+        overwritten = overwritten_ifm(op, positions, views, cascades)
+        if overwritten is not None and overwritten in holder and holder[overwritten].memory == memory_of(op.attributes):
+            holder[op.results[0]] = holder[overwritten]
+            continue
         if isinstance(op, ConcatOp) and op.output in holder:
             continue
         memory = memory_of(op.attributes)
@@ -395,6 +409,46 @@ def buffers(
             for value in (result, *chain):
                 holder[value] = held
     return found, holder
+
+
+def overwritten_ifm(
+    op: Operation, positions: dict[Operation, int], views: dict[SSAValue, View], cascades: dict[Operation, list[Operation]]
+) -> SSAValue | None:
+    """The IFM an NPU add, sub or mul writes its OFM over, in place, if one qualifies; else None.
+
+    Each output element of an elementwise command depends only on the input
+    elements at its own position, and the NPU reads a block before it writes
+    it, so the OFM can take an IFM's buffer when that IFM is read by no later
+    op: as Vela does, a residual add's result reuses its input's bytes. The
+    IFM qualifies if it has the OFM's shape and element size (not a
+    broadcast operand), every reader of it runs on the NPU no later than
+    `op` (the host and CPU operations see plain NHWC maps, the NPU's may be
+    in bricks), it is an NPU op's result held whole (no view, no cascade's
+    rolling buffer), and so is the OFM, read by NPU commands only. The op
+    computes its OFM in one command (the hazard checker sees a layer's
+    stripes as one result, still reading the IFM its first stripe wrote over).
+    """
+    if not isinstance(op, BINARY_OPS) or placement(op) != NPU or op in cascades or _in_stripes(op):
+        return None
+    result = op.results[0]
+    if result in views or not result.uses or not all(computes_on_npu(use.operation) for use in result.uses):
+        return None
+    for ifm in dict.fromkeys(op.operands[:2]):
+        producer = ifm.owner
+        if (
+            isinstance(producer, Operation) and computes_on_npu(producer) and producer not in cascades
+            and ifm not in views and value_shape(ifm) == value_shape(result)
+            and element_bytes(ifm) == element_bytes(result)
+            and all(computes_on_npu(use.operation) and positions[use.operation] <= positions[op] for use in ifm.uses)
+        ):  # fmt: skip
+            return ifm
+    return None
+
+
+def _in_stripes(op: Operation) -> bool:
+    """Whether `op` computes its OFM in height stripes lower than it (`npu.stripe`)."""
+    stripe = op.attributes.get(STRIPE_ATTR)
+    return isinstance(stripe, DenseArrayBase) and array_values(stripe)[0] < tensor_hwc(op.results[0])[0]
 
 
 def staging_arena(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> int:

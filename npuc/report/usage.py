@@ -46,6 +46,9 @@ class _Live:
     def overlaps(self, buffer: BufferAttr) -> bool:
         return self.offset < buffer.end and buffer.offset.data < self.end
 
+    def within(self, buffer: BufferAttr) -> bool:
+        return buffer.offset.data <= self.offset and self.end <= buffer.end
+
 
 def _spans(op: Operation) -> tuple[list[BufferAttr], list[BufferAttr]]:
     """(read, written) byte ranges of a command."""
@@ -67,7 +70,9 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
     Constants come first (named `constant N`, live throughout), then the
     values in the order they are written (`value N`; a host input is born at
     command 0), each live from the command writing it to the last command
-    reading it, both inclusive. Empty without commands.
+    reading it, both inclusive; a value a command reads last and wholly
+    writes over (an elementwise command computing in place) hands its bytes
+    to the new value there, so they count once. Empty without commands.
     """
     ops = commands(module)
     last = len(ops)
@@ -93,6 +98,9 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
                 if value.overlaps(buffer):
                     value.last_read = index
         for buffer in _in(memory, writes):
+            for value in current:
+                if value.last_read == index > value.born and value.within(buffer):
+                    value.last_read = index - 1
             current = [value for value in current if not value.overlaps(buffer)]
             value = _Live(buffer.offset.data, buffer.end, index, index)
             current.append(value)

@@ -13,7 +13,11 @@ A program is wrong when
 - a command writes bytes it also reads: the NPU streams its OFM out block by
   block while it still reads its IFM, so an OFM over its own IFM corrupts
   the IFM before the last blocks read it (the functional simulator would not
-  notice: it reads a whole IFM before writing);
+  notice: it reads a whole IFM before writing). Except in place: an
+  elementwise command whose OFM lies exactly on one of its IFMs (same
+  place, shape, strides and element size) writes each element where it
+  read it, after its block was read (a residual add over its input, as
+  Vela computes it);
 - a read sees bytes of more than one result in a way no producer explains.
   A read is of one producer's result (its whole footprint, or a slice of it:
   a split) or of several producers that wrote disjoint slices of it (a
@@ -151,6 +155,19 @@ def describe(op: Operation, position: int) -> str:
     return f"command {position}, {name}"
 
 
+def _in_place(op: Operation, read: Access, write: Access) -> bool:
+    """Whether `op` is an elementwise command writing its OFM element for element over the IFM `read`."""
+    first, second = read.location, write.location
+    return (
+        isinstance(op, npu.ElementwiseOp) and isinstance(first, npu.FeatureMapAttr)
+        and isinstance(second, npu.FeatureMapAttr) and first.region == second.region
+        and first.offset == second.offset and first.shape_values() == second.shape_values()
+        and first.stride_values() == second.stride_values()
+        and first.element_type.bits == second.element_type.bits
+        and (first.wrap, first.wrap_offset) == (second.wrap, second.wrap_offset)
+    )  # fmt: skip
+
+
 def _span(addresses: np.ndarray) -> str:
     return f"[{int(addresses.min())}, {int(addresses.max()) + 1})"
 
@@ -173,7 +190,7 @@ class HazardChecker:
         for access in reads:
             self.check_read(command, access)
         for write in writes:
-            self.check_not_reading_while_writing(command, write, reads)
+            self.check_not_reading_while_writing(command, write, [r for r in reads if not _in_place(op, r, write)])
         for write in writes:
             self.record(command, layer, write)
 

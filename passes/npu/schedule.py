@@ -92,7 +92,7 @@ class SchedulePass(ModulePass):
        block position: it reads its weights once, so a copy would only add
        its time (Vela's weight-buffering rule, `reads_weights_once`);
     2. each stage moves before the NPU op preceding its consumer, so the
-       copy overlaps that op's compute (double buffering, `hoist_stage`);
+       copy overlaps that op's compute (double buffering, `hoist_stages`);
     3. feature maps that only NPU commands write and read move from the
        arena into the staging memory (`keep_in_staging`), as Vela keeps
        intermediates in its fast "cache" memory. With the staging memory
@@ -144,8 +144,7 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_s
         stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
         return
     stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS)
-    for stage in [op for op in func.body.ops if isinstance(op, StageOp)]:
-        hoist_stage(func, stage, target, sizes)
+    hoist_stages(func, target, sizes)
     keep_in_staging(func, target, sizes)
 
 
@@ -232,34 +231,44 @@ def unstage(stage: StageOp) -> None:
     stage.erase()
 
 
-def hoist_stage(func: FuncOp, stage: StageOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:
-    """Move `stage` (and its constant if it comes later) before the NPU compute op preceding its consumer.
+def hoist_stages(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None = None) -> None:
+    """Move each `npu.stage` (and its constant if it comes later) before the NPU compute op preceding its
+    consumer, as far as the staging memory can still place all its buffers (`fits`).
 
     The copy then runs while that op computes (Vela's weight double
     buffering): its buffer is live across the op, so the allocator keeps it
-    apart from the buffers the op reads. The move is undone unless the
-    staging memory can still place all its buffers (`fits`).
+    apart from the buffers the op reads. All stages move if they fit
+    together; otherwise one by one in program order, each kept if it still
+    fits. The buffers are listed once: a move only makes its stage's buffer
+    live from the op it moves above (the other ops keep their order), so
+    each fit check is one allocation, not a walk of the function.
     """
     ops = list(func.body.ops)
-    before = npu_op_before(ops, ops.index(stage))
-    if before is None:
+    positions = {op: index for index, op in enumerate(ops)}
+    moves = [
+        (stage, before) for stage in ops
+        if isinstance(stage, StageOp) and (before := npu_op_before(ops, positions[stage])) is not None
+    ]  # fmt: skip
+    if not moves:
         return
-    previous = ops.index(before)
-    weights = stage.input.owner
-    moved: list[Operation] = [stage]
-    if isinstance(weights, ConstantOp) and ops.index(weights) > previous:
-        moved.insert(0, weights)  # a constant reads nothing and lives for the whole program
-    homes = [op.next_op for op in moved]
-    for op in moved:
-        op.detach()
-        func.body.block.insert_op_before(op, ops[previous])
-    if fits(buffers(func, target, sizes)[0], target.memory(stage.memory.data), target.alignment):
-        return
-    # Stage first: the constant's home may be the stage itself.
-    for op, home in reversed(list(zip(moved, homes))):
-        assert home is not None, "the stage and its constant precede the op reading them"
-        op.detach()
-        func.body.block.insert_op_before(op, home)
+    found, holder = buffers(func, target, sizes)
+    staging = target.memory(target.staging_memory)
+    starts = {stage: holder[stage.output].start for stage, _ in moves}
+
+    def place(move: tuple[StageOp, Operation]) -> None:
+        holder[move[0].output].start = positions[move[1]]
+
+    def unplace(move: tuple[StageOp, Operation]) -> None:
+        holder[move[0].output].start = starts[move[0]]
+
+    place_all_or_each(moves, place, unplace, fits_now=lambda: fits(found, staging, target.alignment))
+    for stage, before in moves:
+        if holder[stage.output].start == positions[before]:
+            weights = stage.input.owner
+            moved = [weights, stage] if isinstance(weights, ConstantOp) and positions[weights] > positions[before] else [stage]
+            for op in moved:  # a constant reads nothing and lives for the whole program
+                op.detach()
+                func.body.block.insert_op_before(op, before)
 
 
 def npu_op_before(ops: Sequence[Operation], position: int) -> Operation | None:

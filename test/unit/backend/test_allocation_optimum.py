@@ -14,6 +14,8 @@ from npuc.backend.allocation import (
     peak_live_bytes,
 )
 
+from support.allocation import searched
+
 
 @st.composite
 def small_instances(draw):
@@ -116,9 +118,11 @@ def test_search_reaches_the_bound_within_its_steps_with_a_deterministic_placemen
     # once a buffer still to place would end at or above the best arena) and placing by
     # increasing offset (equal offsets: increasing rank) keep the search within its steps;
     # ties go by rank, so the placement is exactly this one.
+    # (allocate's first fit by size times lifetime reaches it at once.)
     ranges = [LiveRange(f"t{k}", start, end, size) for k, (size, start, end) in enumerate(TWELVE)]
     assert peak_live_bytes(ranges, 16) == 264
-    offsets = allocate(ranges, 16)
+    assert arena_size(ranges, allocate(ranges, 16)) == 264
+    offsets = searched(ranges, 16, allocation._SEARCH_STEPS)
     assert arena_size(ranges, offsets) == 264
     assert offsets == {
         "t0": 0, "t1": 64, "t2": 256, "t3": 0, "t4": 0, "t5": 128,
@@ -126,12 +130,9 @@ def test_search_reaches_the_bound_within_its_steps_with_a_deterministic_placemen
     }  # fmt: skip
 
 
-def test_the_search_stops_after_exactly_its_steps(monkeypatch):
+def test_the_search_stops_after_exactly_its_steps():
     # The same twelve buffers: the search's 35th step completes a placement of 292 bytes
     # (first fit alone gives 304), so a budget of 34 steps keeps 304 and one of 35 finds 292.
     ranges = [LiveRange(f"t{k}", start, end, size) for k, (size, start, end) in enumerate(TWELVE)]
-    found = {}
-    for steps in (34, 35):
-        monkeypatch.setattr(allocation, "_SEARCH_STEPS", steps)
-        found[steps] = arena_size(ranges, allocate(ranges, 16))
+    found = {steps: arena_size(ranges, searched(ranges, 16, steps)) for steps in (34, 35)}
     assert found == {34: 304, 35: 292}

@@ -19,6 +19,8 @@ from npuc.backend.allocation import (
 )
 from npuc.errors import AllocationError
 
+from support.allocation import searched
+
 
 def _ranges(*specs):
     return [LiveRange(name, start, end, size) for name, start, end, size in specs]
@@ -110,25 +112,29 @@ def test_peak_live_bytes_counts_in_exact_integers():
 
 
 def test_search_reaches_a_smaller_arena_within_its_steps():
-    # First fit ends above 124 here; the search finds 124 within _SEARCH_STEPS only if it re-computes (and
-    # counts) just the neighbours whose lowest slot the placed buffer covers.
+    # First fit by size ends above 124 here; the search from it finds 124 within _SEARCH_STEPS only if it
+    # re-computes (and counts) just the neighbours whose lowest slot the placed buffer covers. (allocate's
+    # first fit by size times lifetime lands at 123, the peak-live bound, at once.)
     ranges = _ranges(
         ("t0", 4, 7, 16), ("t1", 5, 5, 32), ("t10", 8, 8, 32), ("t2", 8, 8, 16),
         ("t3", 4, 4, 24), ("t4", 7, 8, 32), ("t5", 2, 2, 24), ("t6", 7, 7, 20),
         ("t7", 6, 7, 8), ("t8", 3, 7, 23), ("t9", 4, 8, 24),
     )  # fmt: skip
-    placement = allocate(ranges, 4)
+    placement = searched(ranges, 4, allocation._SEARCH_STEPS)
     check_placement(ranges, placement, alignment=4)
     assert arena_size(ranges, placement) == 124
     assert placement == {
         "t0": 76, "t1": 0, "t10": 32, "t2": 64, "t3": 0, "t4": 0,
         "t5": 0, "t6": 56, "t7": 116, "t8": 32, "t9": 92,
     }  # fmt: skip
+    assert arena_size(ranges, allocate(ranges, 4)) == peak_live_bytes(ranges, 4) == 123
 
 
 def test_equal_first_fit_arenas_keep_the_earlier_order():
-    # Largest first and conflicting bytes first both end at 72 (peak 66); with a one-step search nothing
-    # smaller is found, so the placement is the first order's.
-    ranges = _ranges(("t0", 2, 2, 18), ("t3", 1, 4, 32), ("t4", 2, 5, 16))
-    assert peak_live_bytes(ranges, 8) == 66
-    assert allocation._placement(ranges, 8, 66, 1) == {"t0": 32, "t3": 0, "t4": 56}
+    # Every first-fit order ends at 64 (peak 58), conflicting bytes first in another placement; with a
+    # one-step search nothing smaller is found, so the placement is the first order's (largest first).
+    ranges = _ranges(("t0", 1, 4, 8), ("t1", 4, 7, 32), ("t2", 1, 4, 18))
+    assert peak_live_bytes(ranges, 8) == 58
+    assert allocation._placement(ranges, 8, 58, 1) == {"t0": 56, "t1": 0, "t2": 32}
+
+

@@ -26,7 +26,7 @@ from npuc.passes.npu import schedule as schedule_module
 from npuc.passes.npu.legalize import legalize
 from npuc.passes.npu.schedule import (
     assign_memories,
-    hoist_stage,
+    hoist_stages,
     keep_in_staging,
     reads_weights_once,
     schedule,
@@ -166,8 +166,7 @@ def test_schedule_sizes_each_buffer_once_and_its_steps_alone_agree(monkeypatch):
     alone = tiled(CHAIN, target)
     assign_memories(alone, target)
     stage_weights_that_fit(alone, target)
-    for stage in [op for op in alone.body.ops if isinstance(op, StageOp)]:
-        hoist_stage(alone, stage, target)
+    hoist_stages(alone, target)
     keep_in_staging(alone, target)
     assert op_order(alone) == op_order(func) == [
         "quantized.constant", "quantized.constant", "stage layer0", "stage layer0",

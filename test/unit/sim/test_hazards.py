@@ -67,8 +67,14 @@ def test_a_chain_with_reused_buffers_is_clean():
 
 
 def test_an_ofm_over_its_own_ifm_is_a_hazard():
-    with pytest.raises(MemoryHazardError, match=r"command 6, a \(npu.elementwise\) writes its ofm at sram \[16, 32\) over its ifm2"):
-        check(add("a", fm("sram", 16, SHAPE)))
+    # Shifted by one element: the OFM's blocks land on IFM elements later blocks still read.
+    with pytest.raises(MemoryHazardError, match=r"command 6, a \(npu.elementwise\) writes its ofm at sram \[20, 36\) over its ifm2"):
+        check(add("a", fm("sram", 20, SHAPE)))
+
+
+def test_an_elementwise_ofm_exactly_on_its_ifm_is_in_place():
+    # Same place, shape and strides: each element is written where it was read (a residual add, as Vela runs it).
+    check(add("a", fm("sram", 16, SHAPE)), output(16))
 
 
 def test_reading_bytes_nothing_wrote_is_a_hazard():
@@ -175,10 +181,10 @@ def test_only_the_unwritten_bytes_of_a_read_are_named():
 
 def test_an_ofm_over_a_later_operand_is_found_past_operands_in_other_memories():
     ifm_in_flash = fm("flash", 0, SHAPE)
-    with pytest.raises(MemoryHazardError, match=r"writes its ofm at sram \[16, 32\) over its ifm2 at sram \[16, 32\)"):
+    with pytest.raises(MemoryHazardError, match=r"writes its ofm at sram \[20, 36\) over its ifm2 at sram \[16, 32\)"):
         check(
             "npu.constant {buffer = #npu.buf<flash, 0, 16>, value = dense<1> : tensor<1x2x2x4xi8>}",
-            add("a", fm("sram", 16, SHAPE)).replace(fm("sram", 0, SHAPE), ifm_in_flash),
+            add("a", fm("sram", 20, SHAPE)).replace(fm("sram", 0, SHAPE), ifm_in_flash),
         )
 
 

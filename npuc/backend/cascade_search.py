@@ -50,6 +50,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
 from npuc.backend.allocation import fits
+from npuc.backend.blocks import choose_block
 from npuc.backend.budget import SIZE
 from npuc.backend.cascades import Link, cascade_steps, op_link, rolling_rows
 from npuc.backend.estimates import command_cycles
@@ -59,6 +60,7 @@ from npuc.backend.planning import (
     Buffer,
     buffer_bytes,
     buffers,
+    clip_block,
     element_bytes,
     layer_command_shape,
     placement,
@@ -68,15 +70,17 @@ from npuc.backend.planning import (
 )
 from npuc.backend.stripes import StripeRows, ifm_rows
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
+from npuc.cost.compute import CommandShape
 from npuc.dialects.common import UNIT_WINDOW, value_shape
 from npuc.dialects.npu import (
+    BLOCK_ATTR,
     CASCADE_ATTR,
     ROLLING_ROWS_ATTR,
     STRIPE_ATTR,
     block_attr,
 )
 from npuc.dialects.quantized import ConstantOp
-from npuc.targets import Target
+from npuc.targets import BlockShape, Target
 
 PLACEMENT_SLACK = 0.03
 """The share of the budget the Performance search leaves free: its segment estimates do not see the weights
@@ -212,6 +216,8 @@ class ChainCosts:
         self.arena = target.memory(target.arena_memory)
         self.weights_home = target.memory(target.staging_memory if staging else target.weights_memory)
         self.segments: dict[tuple[int, int], list[Segment]] = {}
+        self.blocks = {op: op.attributes[BLOCK_ATTR] for op in chain.ops}
+        """Each op's block for its whole OFM (npu-tile's), which `clear_cascades` restores."""
         self.stripe_costs: dict[tuple[int, int, int, int, int], int] = {}
 
     def options(self, first: int, last: int) -> list[Segment]:
@@ -275,12 +281,31 @@ class ChainCosts:
         return sum(self.baseline.sized(op.operands[operand]) for operand in (WEIGHTS_OPERAND, BIAS_OPERAND))
 
     def _stripe_cycles(self, op: Operation, link: Link, rows: int, reads: StripeRows) -> int:
-        layer = layer_command_shape(op)
-        _, left, _, right = link.window.padding
-        stripe_window = replace(link.window, padding=(reads.pad_top, left, reads.pad_bottom, right))
-        batch, _, width, depth = layer.ofm
-        ifm = (layer.ifm[0], len(reads.ifm), *layer.ifm[2:])
-        return command_cycles(op, replace(layer, ifm=ifm, ofm=(batch, rows, width, depth), window=stripe_window), self.target)
+        return command_cycles(op, stripe_shape(op, link, rows, reads), self.target)
+
+
+def stripe_shape(op: Operation, link: Link, rows: int, reads: StripeRows) -> CommandShape:
+    """The command shape of a stripe of `op` computing `rows` OFM rows from the IFM rows `reads`."""
+    layer = layer_command_shape(op)
+    _, left, _, right = link.window.padding
+    stripe_window = replace(link.window, padding=(reads.pad_top, left, reads.pad_bottom, right))
+    batch, _, width, depth = layer.ofm
+    ifm = (layer.ifm[0], len(reads.ifm), *layer.ifm[2:])
+    return replace(layer, ifm=ifm, ofm=(batch, rows, width, depth), window=stripe_window)
+
+
+def stripe_block(op: Operation, link: Link, target: Target) -> tuple[int, int, int] | None:
+    """The block Vela's search (`npuc.backend.blocks`) picks for a stripe of `op` in a cascade, clipped to
+    the stripe; None if none fits the shared buffer. A block chosen for the whole OFM, clipped to a
+    stripe lower than it, computes rows the stripe does not have (a 6-row block over 7-row stripes
+    works through 12 rows each); Vela, too, picks the block for the stripe."""
+    rows = range(min(link.stripe_height, link.ofm_height))
+    shape = stripe_shape(op, link, len(rows), ifm_rows(link.window, rows, link.ifm_height))
+    block = choose_block(shape, target)
+    if block is None:
+        return None
+    _, height, width, depth = shape.ofm
+    return clip_block(BlockShape(*block), (height, width, depth), target.ofm_ublock)
 
 
 def _row_bytes(value: SSAValue) -> int:
@@ -365,25 +390,31 @@ def apply_plans(costs: Sequence[ChainCosts], plans: Sequence[list[Segment]]) -> 
     for chain_costs, plan in zip(costs, plans):
         for segment in plan:
             if segment.first < segment.last:
-                mark_cascade(chain_costs.chain.ops[segment.first : segment.last + 1], segment.stripe, cascade)
+                ops = chain_costs.chain.ops[segment.first : segment.last + 1]
+                mark_cascade(ops, segment.stripe, cascade, chain_costs.target)
                 cascade += 1
 
 
 def clear_cascades(costs: Sequence[ChainCosts]) -> None:
-    """Undo `apply_plans`: every chain op computes its whole OFM again."""
+    """Undo `apply_plans`: every chain op computes its whole OFM again, in its own block."""
     for chain_costs in costs:
         for op in chain_costs.chain.ops:
             for key in (CASCADE_ATTR, ROLLING_ROWS_ATTR):
                 op.attributes.pop(key, None)
             op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+            op.attributes[BLOCK_ATTR] = chain_costs.blocks[op]
 
 
-def mark_cascade(ops: Sequence[Operation], stripe: int, index: int) -> None:
-    """Annotate `ops` as cascade `index` whose last op computes `stripe` rows per command."""
+def mark_cascade(ops: Sequence[Operation], stripe: int, index: int, target: Target) -> None:
+    """Annotate `ops` as cascade `index` whose last op computes `stripe` rows per command, each op's
+    block chosen for its stripes (`stripe_block`)."""
     cascade = links(ops, stripe)
     for op, link, rows in zip(ops, cascade, [*rolling_rows(cascade, cascade_steps(cascade)), None]):
         _, width, depth = tensor_hwc(op.results[0])
         op.attributes[CASCADE_ATTR] = IntegerAttr(index, i64)
         op.attributes[STRIPE_ATTR] = block_attr((link.stripe_height, width, depth))
+        block = stripe_block(op, link, target)
+        if block is not None:
+            op.attributes[BLOCK_ATTR] = block_attr(block)
         if rows is not None:
             op.attributes[ROLLING_ROWS_ATTR] = IntegerAttr(rows, i64)

@@ -222,7 +222,7 @@ def test_a_cascade_whose_stripes_wrap_in_both_directions_computes_the_whole_chai
     run_pipeline(module, f'npu-legalize{{target="{target}"}},npu-tile{{target="{target}"}}')
     func = main_function(module)
     ops = [op for op in func.body.ops if op.attributes.get("layer") in (StringAttr("layer0"), StringAttr("layer1"))]
-    mark_cascade(ops, 2, 0)
+    mark_cascade(ops, 2, 0, load_target(target))
     assert ops[0].attributes["npu.rolling_rows"] == IntegerAttr(5, i64)
     run_pipeline(module, ",".join(f'{name}{{target="{target}"}}' for name in ("npu-schedule", "npu-allocate", "npu-lower")))
     assert wrapped_views(module) > 0
@@ -238,7 +238,7 @@ def test_a_cascades_ops_read_until_its_last_and_write_from_its_first_position():
     run_pipeline(module, "npu-legalize,npu-tile")
     func, target = main_function(module), load_target("ethos-u55-128")
     ops = [op for op in func.body.ops if "layer" in op.attributes]
-    mark_cascade(ops, 2, 0)
+    mark_cascade(ops, 2, 0, target)
     assign_memories(func, target)
     _, holder = planning.buffers(func, target)
     positions = {op: index for index, op in enumerate(func.body.ops)}

@@ -233,7 +233,7 @@ def test_a_cascades_weights_are_staged_before_the_others(monkeypatch):
     func = tiled(conv_chain((16, 16, 8), [8, 32, 8], [3, 3, 3]), TARGET)
     assign_memories(func, TARGET)
     layers = [op for op in func.body.ops if "layer" in op.attributes]
-    mark_cascade(layers[1:], 2, 0)
+    mark_cascade(layers[1:], 2, 0, TARGET)
     tried = []
 
     def recorded(op, memory):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from xdsl.dialects.builtin import DenseArrayBase, DenseIntOrFPElementsAttr
@@ -100,6 +101,24 @@ def layer_streams(op: Operation, target: Target) -> LayerStreams:
     block = op.attributes.get(BLOCK_ATTR)
     if not isinstance(block, DenseArrayBase):
         raise PassFailedException(f"{layer_name(op)}: no {BLOCK_ATTR} to encode its weights for: run npu-tile first")
+    known = _BY_LAYER.get(op)
+    if known is not None and known[0] is weights and known[1] is bias and known[2] == block and known[3] is target:
+        return known[4]
+    streams = _streams(op, weights, bias, block, target)
+    _BY_LAYER[op] = (weights, bias, block, target, streams)
+    return streams
+
+
+_BY_LAYER: WeakKeyDictionary[Operation, tuple[ConstantOp, ConstantOp, DenseArrayBase, Target, LayerStreams]] = (
+    WeakKeyDictionary()
+)
+"""Each layer's streams with the constants, block and target they were encoded for: the back end asks
+for them many times per layer, and building `_LayerKey` (rescale, hashing the weights) costs more than
+the lookup. A layer's types (its rescale, dilation, IFM depth) do not change in the back end."""
+
+
+def _streams(op: Operation, weights: ConstantOp, bias: ConstantOp, block: DenseArrayBase, target: Target) -> LayerStreams:
+    """`layer_streams` of `op` with these constants and block, through the cache by value (`_encode`)."""
     weight_type, ifm_type = quant_type(op.operands[WEIGHTS_OPERAND]), quant_type(op.operands[0])
     assert weight_type is not None and ifm_type is not None, "weighted layers are quantized (verified)"
     multiplier, shift = rescale_parameters(op)

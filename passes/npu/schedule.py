@@ -168,12 +168,13 @@ def stage_weights_that_fit(
     """
     staging = target.memory(target.staging_memory)
     ops = list(func.body.ops)
+    positions = {op: index for index, op in enumerate(ops)}
     consumers = sorted(
         (
             op for op in layer_ops(func)
             if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
             and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
-            and (CASCADE_ATTR in op.attributes or not pays_only or staging_pays(op, npu_op_before(ops, ops.index(op)), target))
+            and (CASCADE_ATTR in op.attributes or not pays_only or staging_pays(op, npu_op_before(ops, positions[op]), target))
         ),
         key=lambda op: CASCADE_ATTR not in op.attributes,
     )  # fmt: skip
@@ -274,7 +275,8 @@ def hoist_stages(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None
 def npu_op_before(ops: Sequence[Operation], position: int) -> Operation | None:
     """The op computing on the NPU last before `ops[position]`, None if a CPU operation or nothing comes
     between: a copy issued before it runs while it computes."""
-    for op in reversed(ops[:position]):
+    for index in range(position - 1, -1, -1):
+        op = ops[index]
         if computes_on_npu(op):
             return op
         if placement(op) == CPU:

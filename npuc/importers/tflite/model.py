@@ -1,6 +1,7 @@
 """Reading a `.tflite` flatbuffer: the main subgraph as plain records.
 
-`decode_model` reads the file with the `tflite` package and turns the main
+`decode_model` checks the flatbuffer's bounds (`verify`), reads it with the
+`tflite` package and turns the main
 subgraph (index 0) into `TfliteTensor` and `TfliteOperator` records: shapes,
 element types, quantization parameters, constant bytes, operator names and
 their decoded builtin options. Anything malformed or truncated becomes a
@@ -9,6 +10,7 @@ their decoded builtin options. Anything malformed or truncated becomes a
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -25,7 +27,14 @@ from xdsl.ir import Attribute
 
 from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import ModelFormatError
+from npuc.importers.common import (
+    TensorTooLarge,
+    check_element_count,
+    quantization_count_problem,
+    quantization_value_problem,
+)
 from npuc.importers.tflite.ops import Unsupported
+from npuc.importers.tflite.verify import verify_flatbuffer
 
 BUILTIN_NAMES = {
     value: name for name, value in vars(tflite.BuiltinOperator).items() if not name.startswith("_")
@@ -116,6 +125,7 @@ def decode_model(
     """Tensors, operators, inputs and outputs of the main subgraph, or ModelFormatError."""
     if len(data) < 8 or not tflite.Model.ModelBufferHasIdentifier(data, 0):
         raise ModelFormatError(f"{source}: not a TFLite model (no TFL3 file identifier)")
+    verify_flatbuffer(data, source)
     try:
         model = tflite.Model.GetRootAsModel(data, 0)
         if model.SubgraphsLength() < 1:
@@ -138,7 +148,54 @@ def decode_model(
     for index in (*inputs, *outputs):
         if not 0 <= index < len(tensors):
             raise ModelFormatError(f"{source}: not a valid TFLite model (bad tensor index {index})")
+    for tensor in tensors:
+        _check_tensor(tensor, source)
     return tensors, operators, inputs, outputs
+
+
+def _check_tensor(tensor: TfliteTensor, source: str) -> None:
+    """Raise ModelFormatError unless the tensor's shape, data size and quantization are consistent.
+
+    TFLite's loader refuses the same: a negative extent, a buffer whose size
+    is not the shape's, zero points not one per scale, several scales not
+    one per slice of the quantized dimension.
+    """
+    what = f"{source}: tensor '{tensor.name}'"
+    if any(extent < 0 for extent in tensor.shape):
+        raise ModelFormatError(f"{what} has shape {list(tensor.shape)}")
+    try:
+        check_element_count(tensor.shape, "tensor")
+    except TensorTooLarge as error:
+        raise ModelFormatError(f"{what}: {error}") from None
+    dtype = NUMPY_DTYPES.get(tensor.type_code)
+    if tensor.data is not None and dtype is not None:
+        needed = math.prod(tensor.shape) * dtype.itemsize
+        if len(tensor.data) != needed:
+            raise ModelFormatError(
+                f"{what} has {len(tensor.data)} bytes of data; its shape {list(tensor.shape)} "
+                f"of {tensor.type_name} needs {needed}"
+            )
+    if tensor.scales.size:
+        _check_quantization(tensor, what)
+
+
+def _check_quantization(tensor: TfliteTensor, what: str) -> None:
+    """Counts as TFLite's loader checks them; values (finite positive scales, zero points in range) when int8/int16."""
+    axis_size = None
+    if tensor.scales.size > 1:
+        if not 0 <= tensor.quantized_dimension < len(tensor.shape):
+            raise ModelFormatError(
+                f"{what}: quantized dimension {tensor.quantized_dimension} outside a "
+                f"rank-{len(tensor.shape)} tensor"
+            )
+        axis_size = tensor.shape[tensor.quantized_dimension]
+    problem = quantization_count_problem(tensor.scales.size, tensor.zero_points.size, axis_size)
+    bits = QUANTIZED_STORAGE.get(tensor.type_code)
+    if problem is None and bits is not None:
+        scales, zero_points = [float(s) for s in tensor.scales], [int(z) for z in tensor.zero_points]
+        problem = quantization_value_problem(scales, zero_points, bits)
+    if problem is not None:
+        raise ModelFormatError(f"{what}: quantization with {problem}")
 
 
 def _decode_tensor(model: tflite.Model, tensor: tflite.Tensor, index: int, data: bytes) -> TfliteTensor:
@@ -151,9 +208,7 @@ def _decode_tensor(model: tflite.Model, tensor: tflite.Tensor, index: int, data:
         scales = np.asarray(quantization.ScaleAsNumpy(), dtype=np.float32)
         zero_points = np.zeros(scales.size, np.int64)
         if quantization.ZeroPointLength():
-            zero_points = np.broadcast_to(
-                np.asarray(quantization.ZeroPointAsNumpy(), dtype=np.int64), scales.shape
-            )
+            zero_points = np.asarray(quantization.ZeroPointAsNumpy(), dtype=np.int64)
         dimension = quantization.QuantizedDimension()
     return TfliteTensor(
         index=index,

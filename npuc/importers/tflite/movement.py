@@ -8,14 +8,17 @@ check against the arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from xdsl.dialects.builtin import TensorType
 
 from npuc.dialects import quantized
 from npuc.dialects.movement import DepthToSpaceBase, SpaceToDepthBase
 from npuc.importers.tflite.ops import (
+    Malformed,
     Unsupported,
     fused_activation,
     input_index,
@@ -37,10 +40,43 @@ def _axis(axis: int, rank: int) -> int:
 
 
 def convert_reshape(graph: TfliteGraph, operator: TfliteOperator) -> None:
-    """RESHAPE, SQUEEZE, EXPAND_DIMS -> quantized.reshape to the output tensor's shape."""
+    """RESHAPE, SQUEEZE, EXPAND_DIMS -> quantized.reshape to the output tensor's shape.
+
+    A RESHAPE's requested shape, when constant, must be the output tensor's.
+    """
     require_same_quantization(graph, operator)
+    output_shape = graph.tensor(operator.outputs[0]).shape
+    if operator.op_type == "RESHAPE":
+        _check_new_shape(_new_shape(graph, operator), graph.tensor(operator.inputs[0]).shape, output_shape)
     source = graph.value(operator.inputs[0])
-    graph.bind(operator.outputs[0], reshape(graph, source, graph.tensor(operator.outputs[0]).shape))
+    graph.bind(operator.outputs[0], reshape(graph, source, output_shape))
+
+
+def _new_shape(graph: TfliteGraph, operator: TfliteOperator) -> list[int] | None:
+    """RESHAPE's requested shape: its constant shape input, else its NewShape option (None: neither)."""
+    index = input_index(operator, 1)
+    if index >= 0:
+        array = graph.constant(index)
+        return None if array is None else [int(extent) for extent in array.reshape(-1)]
+    if not option(operator, "NewShapeLength", 0):
+        return None
+    return [int(extent) for extent in np.asarray(option(operator, "NewShapeAsNumpy")).reshape(-1)]
+
+
+def _check_new_shape(
+    new_shape: list[int] | None, source_shape: Sequence[int], output_shape: Sequence[int]
+) -> None:
+    """Raise `Malformed` unless `new_shape` (at most one -1, inferred) is `output_shape`, as TFLite requires."""
+    if new_shape is None:
+        return
+    inferred = [extent for extent in new_shape if extent == -1]
+    if len(inferred) > 1 or any(extent < -1 for extent in new_shape):
+        raise Malformed(f"new shape {new_shape} (at most one -1, no other negative extent)")
+    known = math.prod(extent for extent in new_shape if extent != -1)
+    size = math.prod(source_shape)
+    resolved = [size // known if extent == -1 and known else extent for extent in new_shape]
+    if list(resolved) != list(output_shape):
+        raise Malformed(f"new shape {new_shape} of a {list(source_shape)} input is not the output's {list(output_shape)}")
 
 
 def convert_concatenation(graph: TfliteGraph, operator: TfliteOperator) -> None:
@@ -315,3 +351,10 @@ CONVERTERS = {
     "SPACE_TO_DEPTH": _block_rearrange(quantized.SpaceToDepthOp),
 }
 """TFLite builtin name -> converter of the data-movement operators."""
+
+REQUIRED_INPUTS = {
+    **dict.fromkeys(("PAD", "PADV2", "SPLIT", "TRANSPOSE"), 2),
+    **dict.fromkeys(("SLICE", "SPLIT_V"), 3),
+    "STRIDED_SLICE": 4,
+}
+"""Inputs (leading, present) an operator needs, where more than its data input."""

@@ -10,14 +10,17 @@ would hang it or exhaust memory: an unterminated string literal (the string
 regex of xDSL 0.74's lexer, `MLIRLexer._unescaped_characters_regex`,
 backtracks exponentially on one, so a truncated `dense<"0x...` constant
 would hang), an integer type wider than MLIR allows (xDSL computes its
-bounds as Python integers) and a tensor type of more than
-`MAX_TENSOR_ELEMENTS` elements (a splat constant of it is expanded).
+bounds as Python integers) and a dense constant of more than
+`MAX_TENSOR_ELEMENTS` elements (xDSL expands a splat).
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
@@ -34,15 +37,17 @@ from npuc.importers.common import (
 )
 
 TOKENS = re.compile(
-    r'(?=[/"tvmsui])'  # the first characters of the tokens below, tested first for speed
+    r'(?=[/"dtvmsui])'  # the first characters of the tokens below, tested first for speed
     r"(?://[^\n]*"  # a comment: its text is not scanned
     r'|"[^"\\\n\v\f]*(?:\\(?:["nt\\]|[0-9A-Fa-f]{2})[^"\\\n\v\f]*)*"'  # a complete string literal
     r'|(?P<quote>")'  # a quote that starts no complete literal
-    r"|\b(?:tensor|vector|memref)<(?P<dims>(?:[0-9?]+x)*)(?:[su]?i(?P<element_width>[0-9]+)\b)?"
+    r'|\bdense<[^<>"]*(?:"[^"\n]*"[^<>"]*)*>\s*:\s*(?:tensor|vector)<'  # a dense constant and its type
+    r"(?P<dense_dims>(?:[0-9?]+x)*)(?:[su]?i(?P<dense_width>[0-9]+)\b)?"
+    r"|\b(?:tensor|vector|memref)<(?:[0-9?]+x)*(?:[su]?i(?P<element_width>[0-9]+)\b)?"  # a shaped type
     r"|(?<![\w%^@#$.-])[su]?i(?P<width>[0-9]+)\b)"  # an integer type
 )
 """What `check_text` looks at: the lexer's string literal (same characters and escapes)
-in a linear form, comments, shaped types and integer types."""
+in a linear form, comments, dense constants with their type, shaped types and integer types."""
 
 XDSL_BUILD_ERRORS = (ArithmeticError, NotImplementedError, ValueError)
 """What xDSL's attribute constructors raise, past the parser's checks, on values they cannot hold."""
@@ -80,6 +85,24 @@ def parse_mlir_text(text: str, source: str) -> ModuleOp:
         return module
 
 
+def checked_frontend(
+    parse: Callable[[IO[bytes]], ModuleOp], source: Callable[[], str]
+) -> Callable[[IO[bytes]], ModuleOp]:
+    """xDSL opt's IR frontend `parse`, run only on input that passes `check_text` (for `npuc-opt`).
+
+    `source()` names the input. xDSL's own parse and verification errors
+    (and its `--parsing-diagnostics`) are left as they are.
+    """
+
+    def parse_checked(stream: IO[bytes]) -> ModuleOp:
+        data = stream.read()
+        with one_line_errors():
+            check_text(data.decode(errors="replace"), source())
+        return parse(io.BytesIO(data))
+
+    return parse_checked
+
+
 def check_text(text: str, source: str) -> None:
     """Raise ModelFormatError at the first token that would hang xDSL's parser or exhaust memory.
 
@@ -96,13 +119,13 @@ def _token_problem(match: re.Match[str]) -> str | None:
     """What is wrong with one token of `TOKENS`, or None."""
     if match["quote"]:
         return "string literal not closed on its line (or holding an invalid escape)"
-    width = match["width"] or match["element_width"]
+    width = match["width"] or match["element_width"] or match["dense_width"]
     if width and int(width) > MAX_INTEGER_WIDTH:
         return f"integer type i{width} is wider than {MAX_INTEGER_WIDTH} bits"
-    if match["dims"]:
-        extents = [int(extent) for extent in match["dims"].split("x") if extent.isdigit()]
+    if match["dense_dims"]:
+        extents = [int(extent) for extent in match["dense_dims"].split("x") if extent.isdigit()]
         try:
-            check_element_count(extents, "tensor type")
+            check_element_count(extents, "dense constant")
         except TensorTooLarge as error:
             return str(error)
     return None

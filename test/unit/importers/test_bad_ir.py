@@ -7,13 +7,16 @@ first (`npuc.importers.mlir.check_text`).
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import pytest
+from xdsl.parser import Parser
 
+from npuc.context import npuc_context
 from npuc.errors import ModelFormatError, ModelVerificationError, NpucError
-from npuc.importers.mlir import parse_mlir, parse_mlir_text
+from npuc.importers.mlir import checked_frontend, parse_mlir, parse_mlir_text
 
 FAST = 1.0
 """Seconds a refusal may take (the parser needs well under that for these texts)."""
@@ -61,7 +64,13 @@ def test_a_huge_integer_type_is_refused_before_xdsl_computes_its_bounds() -> Non
 
 def test_a_huge_splat_constant_is_refused_before_it_is_expanded() -> None:
     refuse(constant("dense<1>", "tensor<100000x100000xi8>"), ModelFormatError,
-           r"^bad.mlir:2:.*tensor type of shape \[100000, 100000\] has 10000000000 elements")  # fmt: skip
+           r"^bad.mlir:2:.*dense constant of shape \[100000, 100000\] has 10000000000 elements")  # fmt: skip
+
+
+def test_a_huge_tensor_type_alone_parses() -> None:
+    """Only constants are materialised: a type describes a tensor without allocating it."""
+    element = "tensor<1x32768x32768x4xi8>"
+    parse_mlir_text(f"func.func @main(%x: {element}) -> {element} {{\n  func.return %x : {element}\n}}\n", "big.mlir")
 
 
 
@@ -100,3 +109,18 @@ def test_a_value_xdsl_cannot_hold_is_a_format_error() -> None:
 
 def test_a_syntax_error_is_one_line_with_its_position() -> None:
     refuse("builtin.module {\n  npu.dma {{\n}\n", ModelFormatError, r"^bad.mlir:2:12: ")
+
+
+def _xdsl_frontend(stream: io.BytesIO):
+    """What xDSL's opt main does with IR input (`CommandLineTool.register_all_frontends`)."""
+    return Parser(npuc_context(), stream.read(), "bad.mlir").parse_module()
+
+
+def test_npuc_opt_can_check_its_input_before_xdsl_parses_it() -> None:
+    """`checked_frontend` around an opt main's IR frontend (xDSL's parser) refuses the hanging literal."""
+    frontend = checked_frontend(_xdsl_frontend, lambda: "bad.mlir")
+    start = time.perf_counter()
+    with pytest.raises(ModelFormatError, match="^bad.mlir:2:46: string literal not closed"):
+        frontend(io.BytesIO(constant('dense<"0x' + "0102" * 15).encode()))
+    assert time.perf_counter() - start < FAST
+    assert frontend(io.BytesIO(constant('dense<"0x0102">', "tensor<2xi8>").encode())).ops.first is not None

@@ -30,6 +30,7 @@ from npuc.errors import ModelFormatError
 from npuc.importers.common import (
     TensorTooLarge,
     check_element_count,
+    first_line,
     quantization_count_problem,
     quantization_value_problem,
 )
@@ -65,6 +66,9 @@ NUMPY_DTYPES: dict[int, np.dtype] = {
     tflite.TensorType.UINT64: np.dtype("<u8"),
 }
 """TFLite tensor types whose data npuc reads, with their (little-endian) numpy dtype."""
+
+SCHEMA_VERSION = 3
+"""The TFLite schema version TFLite reads (`TFLITE_SCHEMA_VERSION`); it refuses any other."""
 
 QUANTIZED_STORAGE = {tflite.TensorType.INT8: 8, tflite.TensorType.INT16: 16}
 """TFLite integer types that carry quantized activations or weights, with their width."""
@@ -128,6 +132,10 @@ def decode_model(
     verify_flatbuffer(data, source)
     try:
         model = tflite.Model.GetRootAsModel(data, 0)
+        if model.Version() != SCHEMA_VERSION:
+            raise ModelFormatError(
+                f"{source}: TFLite schema version {model.Version()}, not {SCHEMA_VERSION} (truncated or corrupt)"
+            )
         if model.SubgraphsLength() < 1:
             raise ModelFormatError(f"{source}: not a valid TFLite model (no subgraph)")
         subgraph = model.Subgraphs(0)
@@ -141,8 +149,10 @@ def decode_model(
         ]
         inputs = [int(i) for i in subgraph.InputsAsNumpy()] if subgraph.InputsLength() else []
         outputs = [int(i) for i in subgraph.OutputsAsNumpy()] if subgraph.OutputsLength() else []
-    except (IndexError, struct.error, ValueError, AttributeError, TypeError):
-        raise ModelFormatError(f"{source}: not a valid TFLite model (truncated or corrupt)") from None
+    except (IndexError, struct.error, ValueError, AttributeError, TypeError) as error:
+        raise ModelFormatError(
+            f"{source}: not a valid TFLite model (truncated or corrupt: {first_line(error)})"
+        ) from None
     if not operators or not outputs:
         raise ModelFormatError(f"{source}: not a valid TFLite model (the main subgraph is empty)")
     for index in (*inputs, *outputs):
@@ -206,7 +216,7 @@ def _decode_tensor(model: tflite.Model, tensor: tflite.Tensor, index: int, data:
     quantization = tensor.Quantization()
     if quantization is not None and quantization.ScaleLength():
         scales = np.asarray(quantization.ScaleAsNumpy(), dtype=np.float32)
-        zero_points = np.zeros(scales.size, np.int64)
+        zero_points = np.zeros(0, np.int64)
         if quantization.ZeroPointLength():
             zero_points = np.asarray(quantization.ZeroPointAsNumpy(), dtype=np.int64)
         dimension = quantization.QuantizedDimension()
@@ -228,7 +238,9 @@ def _buffer_bytes(model: tflite.Model, index: int, data: bytes) -> bytes | None:
 
     Buffers of large models live after the flatbuffer (`offset`/`size`).
     """
-    if index <= 0 or index >= model.BuffersLength():
+    if index >= model.BuffersLength():
+        raise IndexError(f"a tensor refers to buffer {index} of {model.BuffersLength()}")
+    if index == 0:  # buffer 0 is the empty buffer by convention
         return None
     buffer = model.Buffers(index)
     if buffer.Offset() > 1:
@@ -246,6 +258,8 @@ def _decode_operator(
 ) -> TfliteOperator:
     code = model.OperatorCodes(operator.OpcodeIndex())
     builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin > max(BUILTIN_NAMES):
+        raise IndexError(f"operator code {builtin} is no TFLite builtin operator")
     if builtin == tflite.BuiltinOperator.CUSTOM:
         custom = code.CustomCode()
         op_type = custom.decode(errors="replace") if custom else "CUSTOM"
@@ -255,7 +269,7 @@ def _decode_operator(
     outputs = tuple(int(i) for i in operator.OutputsAsNumpy()) if operator.OutputsLength() else ()
     for index in (*inputs, *outputs):
         if not -1 <= index < len(tensors):
-            raise IndexError(f"bad tensor index {index}")
+            raise IndexError(f"an operator refers to tensor {index} of {len(tensors)}")
     name = tensors[outputs[0]].name if outputs else op_type
     return TfliteOperator(name, op_type, inputs, outputs, _options(operator))
 

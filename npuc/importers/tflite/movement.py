@@ -225,7 +225,13 @@ def _emit_slice(
 
 
 def _emit_split(graph: TfliteGraph, operator: TfliteOperator, source_index: int, axis: int) -> None:
-    """quantized.split of tensor `source_index` along `axis` into the operator's outputs."""
+    """quantized.split of tensor `source_index` along `axis` into the operator's outputs.
+
+    TFLite requires `num_splits` (0 without options) to count the outputs.
+    """
+    splits = int_option(operator, "NumSplits", 0)
+    if splits != len(operator.outputs):
+        raise Malformed(f"num_splits {splits} but {len(operator.outputs)} outputs")
     source = graph.value(source_index)
     rank = len(graph.tensor(source_index).shape)
     output_types = [graph.ir_type(index) for index in operator.outputs]
@@ -262,8 +268,17 @@ def convert_unpack(graph: TfliteGraph, operator: TfliteOperator) -> None:
 
 
 def convert_pack(graph: TfliteGraph, operator: TfliteOperator) -> None:
-    """PACK -> each input reshaped with a unit axis, then quantized.concat along it."""
+    """PACK -> each input reshaped with a unit axis, then quantized.concat along it.
+
+    TFLite requires `values_count` (0 without options) to count the inputs,
+    and the inputs to have the output's quantization.
+    """
+    count = int_option(operator, "ValuesCount", 0)
+    if count != len(operator.inputs):
+        raise Malformed(f"values_count {count} but {len(operator.inputs)} inputs")
     output_type = graph.ir_type(operator.outputs[0])
+    if any(graph.ir_type(index).element_type != output_type.element_type for index in operator.inputs):
+        raise Malformed("an input's quantization differs from the output's")
     axis = _axis(int_option(operator, "Axis", 0), len(output_type.get_shape()))
     pieces = []
     for index in operator.inputs:

@@ -3,12 +3,12 @@
 Python's `flatbuffers` package follows offsets without checking them and has
 no verifier, so a truncated file or one with bytes inserted may read as a
 model of garbage. `verify_flatbuffer` does what flatbuffers' C++ `Verifier`
-does in TFLite's loader, for the tables and fields npuc reads (`model` and
-the Ethos-U metadata reader): every table, its vtable, every vector and
-string lies inside the file, aligned, with non-zero offsets; a builtin
-options table (of any kind) has its vtable inside the file (its fields are
-read with bounds checks, `ops.option`). Fields npuc never reads are not
-followed.
+does in TFLite's loader: every table, its vtable, every vector and string
+lies inside the file, aligned, with non-zero offsets, for every field of the
+model, its subgraphs, tensors, operators, buffers, metadata and signatures.
+The fields of builtin options tables (a schema per operator kind), sparsity
+and custom quantization details are not followed: their tables' vtables
+are checked, and npuc reads options fields with bounds checks (`ops.option`).
 """
 
 from __future__ import annotations
@@ -67,31 +67,49 @@ class TableVector:
 
 FieldKind = Scalar | Vector | String | Table | TableVector
 
-OPTIONS = Table("builtin options", {})
-QUANTIZATION = Table("QuantizationParameters", {2: Vector(4), 3: Vector(8), 6: Scalar(4)})
+ANY_TABLE = Table("table", {})
+"""A table whose fields are not followed: a builtin options table of any kind, sparsity, details."""
+
+INT_VECTOR = Vector(4)
+BYTE_VECTOR = Vector(1)
+QUANTIZATION = Table(
+    "QuantizationParameters",
+    {0: INT_VECTOR, 1: INT_VECTOR, 2: INT_VECTOR, 3: Vector(8), 4: Scalar(1), 5: ANY_TABLE, 6: Scalar(4)},
+)
+VARIANT_SUBTYPE = Table("VariantSubType", {0: INT_VECTOR, 1: Scalar(1), 2: Scalar(1)})
 TENSOR = Table(
-    "Tensor", {0: Vector(4), 1: Scalar(1), 2: Scalar(4), 3: String(), 4: QUANTIZATION, 5: Scalar(1)}
-)
+    "Tensor",
+    {
+        0: INT_VECTOR, 1: Scalar(1), 2: Scalar(4), 3: String(), 4: QUANTIZATION, 5: Scalar(1),
+        6: ANY_TABLE, 7: INT_VECTOR, 8: Scalar(1), 9: TableVector(VARIANT_SUBTYPE),
+    },
+)  # fmt: skip
 OPERATOR = Table(
-    "Operator", {0: Scalar(4), 1: Vector(4), 2: Vector(4), 3: Scalar(1), 4: OPTIONS, 5: Vector(1)}
-)
+    "Operator",
+    {
+        0: Scalar(4), 1: INT_VECTOR, 2: INT_VECTOR, 3: Scalar(1), 4: ANY_TABLE, 5: BYTE_VECTOR, 6: Scalar(1),
+        7: BYTE_VECTOR, 8: INT_VECTOR, 9: Scalar(8), 10: Scalar(8), 11: Scalar(1), 12: ANY_TABLE, 13: Scalar(4),
+    },
+)  # fmt: skip
 SUBGRAPH = Table(
-    "SubGraph", {0: TableVector(TENSOR), 1: Vector(4), 2: Vector(4), 3: TableVector(OPERATOR), 4: String()}
+    "SubGraph",
+    {0: TableVector(TENSOR), 1: INT_VECTOR, 2: INT_VECTOR, 3: TableVector(OPERATOR), 4: String(), 5: Scalar(4)},
 )
 OPERATOR_CODE = Table("OperatorCode", {0: Scalar(1), 1: String(), 2: Scalar(4), 3: Scalar(4)})
-BUFFER = Table("Buffer", {0: Vector(1), 1: Scalar(8), 2: Scalar(8)})
+BUFFER = Table("Buffer", {0: BYTE_VECTOR, 1: Scalar(8), 2: Scalar(8)})
 METADATA = Table("Metadata", {0: String(), 1: Scalar(4)})
+TENSOR_MAP = Table("TensorMap", {0: String(), 1: Scalar(4)})
+SIGNATURE_DEF = Table(
+    "SignatureDef", {0: TableVector(TENSOR_MAP), 1: TableVector(TENSOR_MAP), 2: String(), 4: Scalar(4)}
+)
 MODEL = Table(
     "Model",
     {
-        0: Scalar(4),
-        1: TableVector(OPERATOR_CODE),
-        2: TableVector(SUBGRAPH),
-        4: TableVector(BUFFER),
-        6: TableVector(METADATA),
+        0: Scalar(4), 1: TableVector(OPERATOR_CODE), 2: TableVector(SUBGRAPH), 3: String(),
+        4: TableVector(BUFFER), 5: INT_VECTOR, 6: TableVector(METADATA), 7: TableVector(SIGNATURE_DEF),
     },
-)
-"""The TFLite schema (`schema.fbs`) as far as npuc reads it, field ids as there."""
+)  # fmt: skip
+"""The TFLite schema (`schema.fbs`), field ids as there, down to the tables whose fields are not followed."""
 
 
 class FlatbufferError(Exception):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tflite
 from ai_edge_litert.interpreter import Interpreter
+from flatbuffers.table import Table
 
 from npuc.errors import ModelFormatError, NpucError
 from npuc.importers.tflite.importer import import_tflite_bytes
@@ -105,6 +106,40 @@ def _options_table(model: bytes) -> tuple[int, int]:
     return table.Pos, table.Pos - struct.unpack_from("<i", model, table.Pos)[0]
 
 
+def patched(model: bytes, table: Table, slot: int, fmt: str, value: int) -> bytes:
+    """`model` with field `slot` of the table at `table` set to `value` (the field must be present)."""
+    vtable = table.Pos - struct.unpack_from("<i", model, table.Pos)[0]
+    (field,) = struct.unpack_from("<H", model, vtable + 4 + 2 * slot)
+    assert field, f"field {slot} is absent"
+    patched_model = bytearray(model)
+    struct.pack_into(fmt, patched_model, table.Pos + field, value)
+    return bytes(patched_model)
+
+
+def test_another_schema_version_is_refused() -> None:
+    model = conv_model()
+    root = tflite.Model.GetRootAsModel(model, 0)
+    model = patched(model, root._tab, 0, "<I", 4)
+    assert litert_refuses(model)
+    refuse(model, "TFLite schema version 4, not 3")
+
+
+def test_a_buffer_index_outside_the_buffers_is_refused() -> None:
+    model = conv_model()
+    weights = tflite.Model.GetRootAsModel(model, 0).Subgraphs(0).Tensors(1)
+    model = patched(model, weights._tab, 2, "<I", 99)
+    assert litert_refuses(model)
+    refuse(model, "a tensor refers to buffer 99 of")
+
+
+def test_an_operator_code_beyond_the_builtins_is_refused() -> None:
+    model = conv_model()
+    code = tflite.Model.GetRootAsModel(model, 0).OperatorCodes(0)
+    model = patched(model, code._tab, 3, "<i", 9999)
+    assert litert_refuses(model)
+    refuse(model, "operator code 9999 is no TFLite builtin operator")
+
+
 def test_an_options_field_outside_the_file_is_refused() -> None:
     model = bytearray(conv_model())
     position, vtable = _options_table(bytes(model))
@@ -157,6 +192,12 @@ def test_a_bias_with_two_scales_for_four_channels_is_refused() -> None:
     refuse(model, "tensor 'bias': quantization with 2 scales for an axis of 4")
 
 
+def test_scales_without_zero_points_are_refused() -> None:
+    model = conv_model(weight_zero_points=0)
+    assert litert_refuses(model)
+    refuse(model, "tensor 'weights': quantization with 4 scales but 0 zero points")
+
+
 def test_one_zero_point_for_four_scales_is_refused() -> None:
     model = conv_model(weight_zero_points=1)
     assert litert_refuses(model)
@@ -203,6 +244,39 @@ def test_reshape_to_two_inferred_extents_is_refused() -> None:
 
 def test_reshape_with_one_inferred_extent_imports() -> None:
     import_tflite_bytes(_reshape([-1, 4]), "reshape.tflite")
+
+
+def _split(num_splits: int) -> bytes:
+    pieces = [TensorSpec([1, 4], **I8) for _ in range(2)]
+    return build_model(
+        "SPLIT", [TensorSpec([], np.int32, data=np.array(1, np.int32)), TensorSpec([1, 8], **I8), *pieces],
+        [0, 1], [2, 3], "SplitOptions", NumSplits=num_splits,
+    )  # fmt: skip
+
+
+def test_split_whose_num_splits_is_not_its_output_count_is_refused() -> None:
+    import_tflite_bytes(_split(2), "split.tflite")
+    assert litert_refuses(_split(3))
+    refuse(_split(3), r"operator 't2' \(SPLIT\): num_splits 3 but 2 outputs")
+
+
+def _pack(values_count: int, second_scale: float = 0.05) -> bytes:
+    second = {**I8, "scale": [second_scale]}
+    return build_model(
+        "PACK", [TensorSpec([1, 4], **I8), TensorSpec([1, 4], **second), TensorSpec([2, 1, 4], **I8)],
+        [0, 1], [2], "PackOptions", ValuesCount=values_count, Axis=0,
+    )  # fmt: skip
+
+
+def test_pack_whose_values_count_is_not_its_input_count_is_refused() -> None:
+    import_tflite_bytes(_pack(2), "pack.tflite")
+    assert litert_refuses(_pack(3))
+    refuse(_pack(3), r"operator 't2' \(PACK\): values_count 3 but 2 inputs")
+
+
+def test_pack_of_inputs_quantized_unlike_its_output_is_refused() -> None:
+    assert litert_refuses(_pack(2, second_scale=0.07))
+    refuse(_pack(2, second_scale=0.07), "an input's quantization differs from the output's")
 
 
 # -- messages -------------------------------------------------------------------------

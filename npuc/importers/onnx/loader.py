@@ -100,7 +100,7 @@ def check_model(model: onnx.ModelProto, source: str) -> None:
 
     Checked: the opset is one ONNX defines; interface and initializer names
     are non-empty; every initializer holds data of its declared type and
-    shape (`onnx.checker.check_tensor`); every node of a known operator
+    shape (`onnx.checker.check_tensor`, then numpy); every node of a known operator
     matches its schema at the model's opset: input and output counts,
     attribute kinds (`onnx.checker.check_node`). Nodes of unknown operators
     are left to the importer's unsupported-operator report.
@@ -139,6 +139,10 @@ def _check_initializer(tensor: onnx.TensorProto, context: onnx.checker.C.Checker
         onnx.checker.check_tensor(tensor, context)
     except onnx.checker.ValidationError as error:
         raise ModelFormatError(f"{source}: initializer '{tensor.name}': {_checker_message(error)}") from None
+    try:  # the checker accepts more data than the shape holds; onnxruntime and numpy do not
+        numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as error:
+        raise ModelFormatError(f"{source}: initializer '{tensor.name}': {first_line(error)}") from None
 
 
 def _type_name(data_type: int) -> str:

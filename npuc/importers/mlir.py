@@ -32,6 +32,7 @@ from npuc.errors import ModelFormatError, ModelVerificationError
 from npuc.importers.common import (
     TensorTooLarge,
     check_element_count,
+    escaped,
     first_line,
     one_line_errors,
 )
@@ -61,7 +62,9 @@ def parse_mlir(path: str) -> ModuleOp:
     try:
         text = Path(path).read_text()
     except UnicodeDecodeError:
-        raise ModelFormatError(f"{path}: not a text IR file") from None
+        raise ModelFormatError(f"{escaped(path)}: not a text IR file") from None
+    except OSError as error:
+        raise ModelFormatError(f"{escaped(path)}: cannot read ({error.strerror})") from None
     return parse_mlir_text(text, path)
 
 

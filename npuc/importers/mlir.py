@@ -11,12 +11,14 @@ regex of xDSL 0.74's lexer, `MLIRLexer._unescaped_characters_regex`,
 backtracks exponentially on one, so a truncated `dense<"0x...` constant
 would hang), an integer type wider than MLIR allows (xDSL computes its
 bounds as Python integers) and a dense constant of more than
-`MAX_TENSOR_ELEMENTS` elements (xDSL expands a splat).
+`MAX_TENSOR_ELEMENTS` elements, or a literal splat of more than
+`MAX_LITERAL_SPLAT_ELEMENTS` (xDSL expands a splat).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +44,7 @@ TOKENS = re.compile(
     r"(?://[^\n]*"  # a comment: its text is not scanned
     r'|"[^"\\\n\v\f]*(?:\\(?:["nt\\]|[0-9A-Fa-f]{2})[^"\\\n\v\f]*)*"'  # a complete string literal
     r'|(?P<quote>")'  # a quote that starts no complete literal
-    r'|\bdense<[^<>"]*(?:"[^"\n]*"[^<>"]*)*>\s*:\s*(?:tensor|vector)<'  # a dense constant and its type
+    r'|\bdense<(?P<dense_value>[^<>"]*(?:"[^"\n]*"[^<>"]*)*)>\s*:\s*(?:tensor|vector)<'  # a dense constant, its type
     r"(?P<dense_dims>(?:[0-9?]+x)*)(?:[su]?i(?P<dense_width>[0-9]+)\b)?"
     r"|\b(?:tensor|vector|memref)<(?:[0-9?]+x)*(?:[su]?i(?P<element_width>[0-9]+)\b)?"  # a shaped type
     r"|(?<![\w%^@#$.-])[su]?i(?P<width>[0-9]+)\b)"  # an integer type
@@ -52,6 +54,14 @@ in a linear form, comments, dense constants with their type, shaped types and in
 
 XDSL_BUILD_ERRORS = (ArithmeticError, NotImplementedError, ValueError)
 """What xDSL's attribute constructors raise, past the parser's checks, on values they cannot hold."""
+
+MAX_LITERAL_SPLAT_ELEMENTS = 1 << 20
+"""Most elements of a constant written as one literal (`dense<0> : tensor<...>`).
+
+xDSL expands such a splat element by element in Python (about a microsecond
+each); hex data (`dense<"0x...">`) is expanded as bytes and only counts
+against `MAX_TENSOR_ELEMENTS`.
+"""
 
 MAX_INTEGER_WIDTH = (1 << 24) - 1
 """MLIR's widest integer type (`IntegerType::kMaxWidth`)."""
@@ -72,20 +82,28 @@ def parse_mlir_text(text: str, source: str) -> ModuleOp:
     """Parse and verify npuc IR `text`; `source` names it in the one-line error messages."""
     with one_line_errors():
         check_text(text, source)
-        parser = Parser(npuc_context(), text, source)
-        try:
-            module = parser.parse_module()
-        except ParseError as error:
-            raise ModelFormatError(f"{error.span.get_location()}: {error.msg}") from None
-        except DiagnosticException as error:  # an attribute or type that does not verify as it is built
-            raise ModelVerificationError(f"{_location(text, source, parser.pos)}: {first_line(error)}") from None
-        except XDSL_BUILD_ERRORS as error:  # xDSL cannot hold the value it parsed (`array<i0: ...>`, an `i65536` constant)
-            raise ModelFormatError(f"{_location(text, source, parser.pos)}: not valid IR ({first_line(error)})") from None
+        module = _parse(text, source)
         try:
             module.verify()
         except VerifyException as error:
             raise ModelVerificationError(f"{source}: {_verify_error_line(module, error)}") from None
         return module
+
+
+def _parse(text: str, source: str) -> ModuleOp:
+    """The module `text` holds, or a one-line error at the line and column where parsing stopped."""
+    try:
+        parser = Parser(npuc_context(), text, source)  # lexes the first token already
+    except ParseError as error:
+        raise ModelFormatError(f"{error.span.get_location()}: {error.msg}") from None
+    try:
+        return parser.parse_module()
+    except ParseError as error:
+        raise ModelFormatError(f"{error.span.get_location()}: {error.msg}") from None
+    except DiagnosticException as error:  # an attribute or type that does not verify as it is built
+        raise ModelVerificationError(f"{_location(text, source, parser.pos)}: {first_line(error)}") from None
+    except XDSL_BUILD_ERRORS as error:  # xDSL cannot hold the value it parsed (`array<i0: ...>`, an `i65536` constant)
+        raise ModelFormatError(f"{_location(text, source, parser.pos)}: not valid IR ({first_line(error)})") from None
 
 
 def checked_frontend(
@@ -131,7 +149,17 @@ def _token_problem(match: re.Match[str]) -> str | None:
             check_element_count(extents, "dense constant")
         except TensorTooLarge as error:
             return str(error)
+        if _is_literal_splat(match["dense_value"]) and math.prod(extents) > MAX_LITERAL_SPLAT_ELEMENTS:
+            return (
+                f"splat constant of shape {extents} has more than {MAX_LITERAL_SPLAT_ELEMENTS} elements "
+                "(write its data in hex)"
+            )
     return None
+
+
+def _is_literal_splat(value: str) -> bool:
+    """Whether a dense constant's text is one number or boolean (not a list, not hex data)."""
+    return not any(mark in value for mark in '[,"')
 
 
 def _location(text: str, source: str, position: int) -> str:

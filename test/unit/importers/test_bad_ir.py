@@ -67,6 +67,11 @@ def test_a_huge_splat_constant_is_refused_before_it_is_expanded() -> None:
            r"^bad.mlir:2:.*dense constant of shape \[100000, 100000\] has 10000000000 elements")  # fmt: skip
 
 
+def test_a_literal_splat_xdsl_would_expand_for_seconds_is_refused() -> None:
+    refuse(constant("dense<1>", "tensor<8x3x3x65536xi8>"), ModelFormatError,
+           r"splat constant of shape \[8, 3, 3, 65536\] has more than 1048576 elements \(write its data in hex\)")  # fmt: skip
+
+
 def test_a_huge_tensor_type_alone_parses() -> None:
     """Only constants are materialised: a type describes a tensor without allocating it."""
     element = "tensor<1x32768x32768x4xi8>"
@@ -124,3 +129,8 @@ def test_npuc_opt_can_check_its_input_before_xdsl_parses_it() -> None:
         frontend(io.BytesIO(constant('dense<"0x' + "0102" * 15).encode()))
     assert time.perf_counter() - start < FAST
     assert frontend(io.BytesIO(constant('dense<"0x0102">', "tensor<2xi8>").encode())).ops.first is not None
+
+
+def test_a_bad_first_token_is_one_line() -> None:
+    """xDSL's parser lexes its first token as it is built."""
+    refuse("@// not a symbol\n", ModelFormatError, r"^bad.mlir:1:1: @ identifier expected")

@@ -374,7 +374,7 @@ class OnnxGraph:
             converter(self, node)
         except Unsupported as problem:
             return str(problem)
-        except (Invalid, ValueError, IndexError) as error:  # numpy rejecting inconsistent parameters
+        except (Invalid, ValueError, IndexError) as error:  # contradicting attributes, or numpy refusing them
             raise ModelVerificationError(
                 f"{self.source}: node '{node.name}' ({node.op_type}): {first_line(error)}"
             ) from None

@@ -97,20 +97,22 @@ def strip_qdq(model: onnx.ModelProto, source: str) -> tuple[onnx.ModelProto, Qdq
     kept: list[onnx.NodeProto] = []
     float_constants: dict[str, np.ndarray] = {}
 
+    def where(node: onnx.NodeProto) -> str:
+        return f"{source}: node '{node.name or node.op_type}' ({node.op_type})"
+
     def parameters(node: onnx.NodeProto, axis_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The node's constant scale and zero point, checked (`axis_size`: of a per-axis constant)."""
-        where = f"{source}: node '{node.name or node.op_type}' ({node.op_type})"
         scale = initializers.get(node.input[1])
         zero_point = initializers.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
         if scale is None:
-            raise ModelVerificationError(f"{where}: scale must be a constant")
+            raise ModelVerificationError(f"{where(node)}: scale must be a constant")
         if zero_point is None:
             zero_point = np.zeros(scale.shape, np.uint8)
         problem = quantization_count_problem(scale.size, zero_point.size, axis_size) or (
             quantization_value_problem(scale.reshape(-1).tolist(), [], STORAGE_BITS)
         )
         if problem is not None:
-            raise ModelVerificationError(f"{where}: quantization with {problem}")
+            raise ModelVerificationError(f"{where(node)}: quantization with {problem}")
         return scale, zero_point
 
     def activation_of(node: onnx.NodeProto) -> Activation:
@@ -118,9 +120,7 @@ def strip_qdq(model: onnx.ModelProto, source: str) -> tuple[onnx.ModelProto, Qdq
         result = _activation(*parameters(node))
         problem = quantization_value_problem([result.scale], [result.zero_point], STORAGE_BITS)
         if problem is not None:
-            raise ModelVerificationError(
-                f"{source}: node '{node.name or node.op_type}' ({node.op_type}): quantization with {problem}"
-            )
+            raise ModelVerificationError(f"{where(node)}: quantization with {problem}")
         return result
 
     for index, node in enumerate(graph.node):

@@ -1,11 +1,13 @@
 """Reading a `.tflite` flatbuffer: the main subgraph as plain records.
 
 `decode_model` checks the flatbuffer's bounds (`verify`), reads it with the
-`tflite` package and turns the main
-subgraph (index 0) into `TfliteTensor` and `TfliteOperator` records: shapes,
-element types, quantization parameters, constant bytes, operator names and
-their decoded builtin options. Anything malformed or truncated becomes a
-`ModelFormatError`, so the converters work on checked data.
+`tflite` package and turns the main subgraph (index 0) into `TfliteTensor`
+and `TfliteOperator` records: shapes, element types, quantization
+parameters, constant bytes, operator names and their decoded builtin
+options. Anything malformed or truncated, and what TFLite's loader refuses
+(other schema versions, buffers of the wrong size, inconsistent
+quantization parameters), becomes a `ModelFormatError`, so the converters
+work on checked data.
 """
 
 from __future__ import annotations
@@ -270,6 +272,8 @@ def _decode_operator(
     for index in (*inputs, *outputs):
         if not -1 <= index < len(tensors):
             raise IndexError(f"an operator refers to tensor {index} of {len(tensors)}")
+    if -1 in outputs:
+        raise IndexError("an operator has an absent (-1) output")
     name = tensors[outputs[0]].name if outputs else op_type
     return TfliteOperator(name, op_type, inputs, outputs, _options(operator))
 

@@ -8,13 +8,14 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.errors import ModelVerificationError, NpucError
+from npuc.errors import ModelFormatError, ModelVerificationError, NpucError
 
 MAX_TENSOR_ELEMENTS = 1 << 28
 """Most elements of a tensor an importer or parser materialises (1 GiB of float32).
@@ -60,6 +61,16 @@ def first_line(error: BaseException) -> str:
     """The first non-blank line of an error's message (xDSL's are multi-line)."""
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def read_file(path: str) -> bytes:
+    """The bytes of the model file at `path`, or a ModelFormatError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelFormatError(f"{escaped(path)}: no such file") from None
+    except OSError as error:
+        raise ModelFormatError(f"{escaped(path)}: cannot read ({error.strerror})") from None
 
 
 def escaped(text: str) -> str:

@@ -21,7 +21,6 @@ import io
 import math
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
@@ -37,6 +36,7 @@ from npuc.importers.common import (
     escaped,
     first_line,
     one_line_errors,
+    read_file,
 )
 
 TOKENS = re.compile(
@@ -70,11 +70,9 @@ MAX_INTEGER_WIDTH = (1 << 24) - 1
 def parse_mlir(path: str) -> ModuleOp:
     """Parse an npuc IR file with every npuc dialect loaded, then verify it."""
     try:
-        text = Path(path).read_text()
+        text = read_file(path).decode()
     except UnicodeDecodeError:
         raise ModelFormatError(f"{escaped(path)}: not a text IR file") from None
-    except OSError as error:
-        raise ModelFormatError(f"{escaped(path)}: cannot read ({error.strerror})") from None
     return parse_mlir_text(text, path)
 
 

@@ -22,7 +22,6 @@ listed at once in one `UnsupportedOperatorError`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -48,7 +47,7 @@ from npuc.errors import (
     ModelVerificationError,
     UnsupportedOperatorError,
 )
-from npuc.importers.common import escaped, first_line, main_module, one_line_errors
+from npuc.importers.common import first_line, main_module, one_line_errors, read_file
 from npuc.importers.tflite import movement, ops
 from npuc.importers.tflite.model import (
     BUILTIN_NAMES,
@@ -72,13 +71,7 @@ REQUIRED_INPUTS = {**ops.REQUIRED_INPUTS, **movement.REQUIRED_INPUTS}
 
 def import_tflite(path: str) -> ModuleOp:
     """Import the TFLite model file at `path` into a verified quantized module."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ModelFormatError(f"{escaped(path)}: no such file") from None
-    except OSError as error:
-        raise ModelFormatError(f"{escaped(path)}: cannot read ({error.strerror})") from None
-    return import_tflite_bytes(data, path)
+    return import_tflite_bytes(read_file(path), path)
 
 
 def import_tflite_bytes(data: bytes, source: str) -> ModuleOp:

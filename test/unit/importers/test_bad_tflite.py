@@ -296,3 +296,9 @@ def test_every_failure_is_an_npuc_error() -> None:
     for end in range(0, len(data), 7):
         with pytest.raises(NpucError):
             import_tflite_bytes(data[:end], "cut.tflite")
+
+
+def test_an_absent_operator_output_is_refused() -> None:
+    model = build_model("SOFTMAX", [TensorSpec([1, 8], **I8), TensorSpec([1, 8], np.int8, [1 / 256], [-128])],
+                        [0], [-1], "SoftmaxOptions", Beta=1.0)  # fmt: skip
+    refuse(model, r"an operator has an absent \(-1\) output")

@@ -11,7 +11,11 @@
   their explicit broadcast shape.
 - A symbolic or unknown batch dimension is fixed to 1, then ONNX shape
   inference (with data propagation, so shapes computed by Shape/Gather/Concat
-  chains are known) types every tensor.
+  chains are known) types every tensor, checking each node's input types
+  against its schema as onnxruntime does.
+- Before any of that, `check_model` refuses what onnxruntime refuses to
+  load: unknown opsets, unnamed interface tensors, corrupt initializers,
+  nodes that do not match their schema.
 """
 
 from __future__ import annotations
@@ -191,7 +195,7 @@ def prepare(
     if default_opset(model) < OLDEST_DIRECT_OPSET:
         model = _upgrade(model, source, is_supported)
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as error:
         _raise_unsupported(model, source, is_supported)
         raise ModelVerificationError(

@@ -93,6 +93,11 @@ RUNTIME_REFUSES = {
     "UNDEFINED data": (conv(raw_tensor([4], TensorProto.UNDEFINED, bytes(16))), ModelFormatError, "data type UNDEFINED"),
     "STRING data": (conv(raw_tensor([4], TensorProto.STRING, bytes(16))), ModelFormatError, "initializer 'w': STRING data"),
     "unknown data type": (conv(raw_tensor([4], 77, bytes(16))), ModelFormatError, r"data type 77 \(unknown\)"),
+    "Add of float and int32": (
+        model([helper.make_node("Add", ["x", "c"], ["y"], name="add")], [numpy_helper.from_array(np.ones(6, np.int32), "c")],
+              outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])]),
+        ModelVerificationError, "shape inference failed: .*inconsistent type tensor\\(int32\\)",
+    ),
     "an output nothing produces": (
         model([helper.make_node("Relu", ["x"], ["r"])], outputs=[helper.make_tensor_value_info("z", TensorProto.FLOAT, [1])]),
         ModelFormatError, "graph output 'z' is not produced by any node",

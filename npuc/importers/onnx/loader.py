@@ -26,6 +26,8 @@ from typing import TypeGuard
 
 import numpy as np
 import onnx
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from onnx import helper, numpy_helper, version_converter
 from onnx.external_data_helper import uses_external_data
 
@@ -103,12 +105,15 @@ def check_model(model: onnx.ModelProto, source: str) -> None:
     """Refuse, before anything reads it, a model onnxruntime would refuse to load.
 
     Checked: the opset is one ONNX defines; interface and initializer names
-    are non-empty; every initializer holds data of its declared type and
+    are non-empty; every text field is UTF-8; every initializer holds data of its declared type and
     shape (`onnx.checker.check_tensor`, then numpy); every node of a known operator
     matches its schema at the model's opset: input and output counts,
     attribute kinds (`onnx.checker.check_node`). Nodes of unknown operators
     are left to the importer's unsupported-operator report.
     """
+    binary = _binary_text_field(model)
+    if binary is not None:
+        raise ModelFormatError(f"{source}: not a valid ONNX model (a {binary!r} field is not UTF-8 text)")
     newest = onnx.defs.onnx_opset_version()
     if default_opset(model) > newest:
         raise ModelFormatError(
@@ -131,6 +136,23 @@ def check_model(model: onnx.ModelProto, source: str) -> None:
                 raise ModelVerificationError(
                     f"{source}: node '{node_name(node, index)}' ({op_type(node)}): {_checker_message(error)}"
                 ) from None
+
+
+def _binary_text_field(message: Message) -> str | None:
+    """The name of a string field of `message` (or of a message inside) that is not UTF-8, or None.
+
+    protobuf hands such a field over as bytes, which onnx's checker and
+    every name lookup then trip over.
+    """
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_STRING and any(isinstance(item, bytes) for item in values):
+            return field.name
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            found = next((name for item in values if (name := _binary_text_field(item)) is not None), None)
+            if found is not None:
+                return found
+    return None
 
 
 def _check_initializer(tensor: onnx.TensorProto, context: onnx.checker.C.CheckerContext, source: str) -> None:

@@ -194,3 +194,12 @@ def test_a_qdq_zero_point_outside_int8_is_refused() -> None:
 
 def test_a_valid_qdq_model_imports() -> None:
     import_onnx_bytes(_qdq(0.5, np.array(3, np.int8)).SerializeToString(), "qdq.onnx")
+
+
+def test_a_name_that_is_not_utf8_is_refused() -> None:
+    """protobuf hands such a string over as bytes, which onnx's checker cannot take."""
+    data = model([helper.make_node("Relu", ["x"], ["y"], name="relu")]).SerializeToString().replace(b"Relu", b"R\xf9lu")
+    with pytest.raises(UnicodeDecodeError):  # onnxruntime refuses it too (in its error message's decoding)
+        ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    with pytest.raises(ModelFormatError, match="^bad.onnx: not a valid ONNX model \\(a 'op_type' field is not UTF-8 text\\)$"):
+        import_onnx_bytes(data, "bad.onnx")

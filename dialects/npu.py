@@ -55,6 +55,7 @@ from npuc.dialects.common import (
     UNIT_WINDOW,
     Window,
     array_values,
+    check_window_props,
     int_array,
 )
 from npuc.dialects.npu_memory import BufferAttr, EncodedWeightsAttr, FeatureMapAttr
@@ -270,6 +271,10 @@ class ComputeOp(CommandOp):
         return height, width, depth
 
 
+WINDOW_PROPERTIES = ("kernel", "strides", "dilations", "padding")
+"""The window properties a windowed command may have (pools have no dilations)."""
+
+
 class WindowedOp(ComputeOp):
     """A compute command with a kernel window (convolution, pooling)."""
 
@@ -285,6 +290,7 @@ class WindowedOp(ComputeOp):
         return Window.of(array_values(self.kernel), array_values(self.strides), (1, 1), array_values(self.padding))
 
     def verify_geometry(self) -> None:
+        check_window_props(self, [name for name in WINDOW_PROPERTIES if name in self.properties])
         ifm = self.ifm.shape_values()
         ofm = self.ofm.shape_values()
         if len(ifm) != 4 or len(ofm) != 4:

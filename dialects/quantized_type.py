@@ -105,10 +105,14 @@ class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
             raise VerifyException("quantized type needs one zero point per scale")
         if not self.is_per_axis and count != 1:
             raise VerifyException("per-tensor quantized type has exactly one scale")
-        if any(not (s.data > 0 and np.isfinite(s.data)) for s in self.scales.data):
-            raise VerifyException("quantization scales must be positive and finite")
-        if any(not self.qmin <= z.data <= self.qmax for z in self.zero_points.data):
-            raise VerifyException(f"zero point outside the {self.storage_type} range")
+        bad_scale = next((s.data for s in self.scales.data if not (s.data > 0 and np.isfinite(s.data))), None)
+        if bad_scale is not None:
+            raise VerifyException(f"quantization scales must be positive and finite, got {bad_scale}")
+        bad_zero_point = next((z.data for z in self.zero_points.data if not self.qmin <= z.data <= self.qmax), None)
+        if bad_zero_point is not None:
+            raise VerifyException(
+                f"zero point outside the {self.storage_type} range [{self.qmin}, {self.qmax}], got {bad_zero_point}"
+            )
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:

@@ -1,15 +1,32 @@
-"""Helpers every importer shares: closing a built block into a verified module, error lines."""
+"""Helpers every importer shares: closing a built block into a verified module, error lines,
+the checks of quantization parameters and tensor sizes done before building anything.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.errors import ModelVerificationError
+from npuc.errors import ModelFormatError, ModelVerificationError, NpucError
+
+MAX_TENSOR_ELEMENTS = 1 << 28
+"""Most elements of a tensor an importer or parser materialises (1 GiB of float32).
+
+A constant folded at import, a filled or zeroed tensor and a constant's
+declared shape are checked against it before any memory is allocated, so a
+hostile model gets one error line instead of a `MemoryError`.
+"""
+
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters (and Unicode line separators): a name holding one would break an error line."""
 
 
 def main_module(
@@ -44,3 +61,74 @@ def first_line(error: BaseException) -> str:
     """The first non-blank line of an error's message (xDSL's are multi-line)."""
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def read_file(path: str) -> bytes:
+    """The bytes of the model file at `path`, or a ModelFormatError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelFormatError(f"{escaped(path)}: no such file") from None
+    except OSError as error:
+        raise ModelFormatError(f"{escaped(path)}: cannot read ({error.strerror})") from None
+
+
+def escaped(text: str) -> str:
+    """`text` with control characters escaped as in a Python literal (`\\n`, `\\x00`)."""
+    return LINE_BREAKING.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Escape control characters in the message of an `NpucError` raised inside.
+
+    Models name their tensors and nodes freely; an importer copies those
+    names into its messages, and the CLI prints a message as one line.
+    """
+    try:
+        yield
+    except NpucError as error:
+        error.args = tuple(escaped(arg) if isinstance(arg, str) else arg for arg in error.args)
+        raise
+
+
+class TensorTooLarge(Exception):
+    """A tensor would hold more than `MAX_TENSOR_ELEMENTS`; the message gives its shape."""
+
+
+def check_element_count(shape: Sequence[int], what: str) -> None:
+    """Raise `TensorTooLarge` when a tensor of `shape` would exceed `MAX_TENSOR_ELEMENTS`."""
+    count = math.prod(max(int(extent), 0) for extent in shape)
+    if count > MAX_TENSOR_ELEMENTS:
+        raise TensorTooLarge(
+            f"{what} of shape {[int(extent) for extent in shape]} has {count} elements, "
+            f"more than npuc's limit of {MAX_TENSOR_ELEMENTS}"
+        )
+
+
+def quantization_count_problem(scales: int, zero_points: int, axis_size: int | None) -> str | None:
+    """Why `scales` scales and `zero_points` zero points cannot quantize a tensor, or None.
+
+    One zero point per scale and, per axis (`axis_size` is the extent of the
+    quantized axis, None per tensor), one scale or one per slice.
+    """
+    if scales != zero_points:
+        return f"{scales} scales but {zero_points} zero points"
+    if axis_size is not None and scales not in (1, axis_size):
+        return f"{scales} scales for an axis of {axis_size}"
+    return None
+
+
+def quantization_value_problem(scales: Sequence[float], zero_points: Sequence[int], bits: int) -> str | None:
+    """Why these parameters cannot type `bits`-bit signed storage, or None when they can.
+
+    Scales must be finite and positive, zero points inside the storage range.
+    """
+    bad_scale = next((scale for scale in scales if not (math.isfinite(scale) and scale > 0)), None)
+    if bad_scale is not None:
+        return f"scale {bad_scale} (scales must be finite and positive)"
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    bad_zero_point = next((zero for zero in zero_points if not low <= zero <= high), None)
+    if bad_zero_point is not None:
+        return f"zero point {bad_zero_point} outside the int{bits} range [{low}, {high}]"
+    return None

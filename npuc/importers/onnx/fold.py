@@ -9,7 +9,9 @@ those subgraphs never reach the IR and later converters see plain arrays.
 
 Common operators are evaluated with numpy (`FOLDERS`); any other default-
 domain operator with constant inputs is evaluated with ONNX's reference
-evaluator.
+evaluator. A result larger than `MAX_TENSOR_ELEMENTS` (by its inferred
+shape, or by the shape argument of a fill, Expand or Tile) is refused before
+it is computed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from onnx import helper
 
+from npuc.errors import ModelVerificationError
+from npuc.importers.common import TensorTooLarge, check_element_count
 from npuc.importers.onnx.node import OnnxNode, normalized_axes
 
 if TYPE_CHECKING:
@@ -45,7 +49,11 @@ def fold_constants(graph: OnnxGraph) -> int:
         if arrays is None:
             continue
         try:
+            for name in node.used_outputs():
+                check_element_count(graph.static_shape(name) or (), "result")
             results = evaluate(node, arrays, graph.opset)
+        except TensorTooLarge as error:
+            raise ModelVerificationError(f"{graph.source}: node '{node.name}' ({node.op_type}): {error}") from None
         except Exception:  # noqa: BLE001 - an unevaluable node is left to its converter
             continue
         for name, array in zip(node.outputs, results):
@@ -185,7 +193,20 @@ def _constant_of_shape(node: OnnxNode, shape: np.ndarray) -> np.ndarray:
     """A read-only broadcast view: weight fills cost no memory until the IR holds them."""
     value = node.tensor_attr("value")
     fill = value.reshape(-1)[0] if value is not None else np.float32(0)
-    return np.broadcast_to(fill, [int(v) for v in shape.reshape(-1)])
+    return np.broadcast_to(fill, _checked_shape(shape))
+
+
+def _checked_shape(shape: np.ndarray) -> list[int]:
+    """A shape argument as a list, refused (`TensorTooLarge`) when a tensor of it would be too large."""
+    extents = [int(v) for v in shape.reshape(-1)]
+    check_element_count(extents, "result")
+    return extents
+
+
+def _tile(node: OnnxNode, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    repeats = [int(v) for v in arrays[1].reshape(-1)]
+    check_element_count([*arrays[0].shape, *repeats], "result")
+    return [np.tile(arrays[0], repeats)]
 
 
 def _divide(node: OnnxNode, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -239,10 +260,8 @@ FOLDERS: dict[str, Folder] = {
     "Range": lambda node, arrays: [
         np.arange(arrays[0].item(), arrays[1].item(), arrays[2].item()).astype(arrays[0].dtype)
     ],
-    "Expand": lambda node, arrays: [
-        arrays[0] * np.ones([int(v) for v in arrays[1].reshape(-1)], arrays[0].dtype)
-    ],
-    "Tile": lambda node, arrays: [np.tile(arrays[0], [int(v) for v in arrays[1].reshape(-1)])],
+    "Expand": lambda node, arrays: [arrays[0] * np.ones(_checked_shape(arrays[1]), arrays[0].dtype)],
+    "Tile": _tile,
     "Where": lambda node, arrays: [np.where(*arrays)],
     "ConstantOfShape": lambda node, arrays: [_constant_of_shape(node, arrays[0])],
     "Slice": _slice,

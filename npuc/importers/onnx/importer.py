@@ -44,7 +44,13 @@ from npuc.dialects.graph import (
     TransposeOp,
 )
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
-from npuc.importers.common import first_line, main_module
+from npuc.importers.common import (
+    TensorTooLarge,
+    check_element_count,
+    first_line,
+    main_module,
+    one_line_errors,
+)
 from npuc.importers.onnx import elementwise, layout, linear, loader, movement, ops
 from npuc.importers.onnx.fold import FOLDERS, fold_constants
 from npuc.importers.onnx.layout import (
@@ -56,7 +62,7 @@ from npuc.importers.onnx.layout import (
     permute,
     relayout_perm,
 )
-from npuc.importers.onnx.node import OnnxNode, Unsupported, decode
+from npuc.importers.onnx.node import Invalid, OnnxNode, Unsupported, decode
 from npuc.importers.onnx.qdq import is_qdq, strip_qdq
 
 CONVERTERS: dict[str, Callable[[OnnxGraph, OnnxNode], None]] = {
@@ -85,18 +91,21 @@ def is_supported(op_type: str) -> bool:
 
 def import_onnx(path: str) -> ModuleOp:
     """Import the ONNX model file at `path` (and its external weights) into a verified module."""
-    return _import(loader.load_file(path), path)
+    with one_line_errors():
+        return _import(loader.load_file(path), path)
 
 
 def import_onnx_bytes(data: bytes, source: str) -> ModuleOp:
-    """Import a serialized ONNX model; `source` names it in error messages.
+    """Import a serialized ONNX model; `source` names it in error messages (on one line).
 
     Weights in external data files cannot be found from bytes: use `import_onnx`.
     """
-    return _import(loader.load_bytes(data, source), source)
+    with one_line_errors():
+        return _import(loader.load_bytes(data, source), source)
 
 
 def _import(model: onnx.ModelProto, source: str) -> ModuleOp:
+    loader.check_model(model, source)
     if not is_qdq(model):
         return OnnxGraph(loader.prepare(model, source, is_supported), source).build()
     # A QDQ model: strip its QDQ nodes, import the float rest, then lower it to quantized IR
@@ -247,6 +256,11 @@ class OnnxGraph:
         """A `graph.constant` holding `array` (already in IR layout) as f32."""
         if array.dtype.kind not in "fiub":
             raise Unsupported(f"constant of type {array.dtype} is not supported")
+        try:
+            check_element_count(array.shape, "constant")
+        except TensorTooLarge as error:
+            where = f"node '{self._node.name}' ({self._node.op_type})" if self._node else "model"
+            raise ModelVerificationError(f"{self.source}: {where}: {error}") from None
         data = np.ascontiguousarray(array, dtype="<f4").tobytes()
         constant = ConstantOp(DenseIntOrFPElementsAttr(f32_tensor(array.shape), BytesAttr(data)))
         self.block.add_op(constant)
@@ -360,7 +374,7 @@ class OnnxGraph:
             converter(self, node)
         except Unsupported as problem:
             return str(problem)
-        except (ValueError, IndexError) as error:  # numpy rejecting inconsistent parameters
+        except (Invalid, ValueError, IndexError) as error:  # contradicting attributes, or numpy refusing them
             raise ModelVerificationError(
                 f"{self.source}: node '{node.name}' ({node.op_type}): {first_line(error)}"
             ) from None

@@ -11,7 +11,11 @@
   their explicit broadcast shape.
 - A symbolic or unknown batch dimension is fixed to 1, then ONNX shape
   inference (with data propagation, so shapes computed by Shape/Gather/Concat
-  chains are known) types every tensor.
+  chains are known) types every tensor, checking each node's input types
+  against its schema as onnxruntime does.
+- Before any of that, `check_model` refuses what onnxruntime refuses to
+  load: unknown opsets, unnamed interface tensors, corrupt initializers,
+  nodes that do not match their schema.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import TypeGuard
 
 import numpy as np
 import onnx
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from onnx import helper, numpy_helper, version_converter
 from onnx.external_data_helper import uses_external_data
 
@@ -47,17 +53,33 @@ def load_file(path: str) -> onnx.ModelProto:
         raise ModelFormatError(f"{path}: not a valid ONNX model ({first_line(error)})") from None
     directory = str(Path(path).resolve().parent)
     for tensor in _external_tensors(model):
-        location = next(e.value for e in tensor.external_data if e.key == "location")
-        if not (Path(directory) / location).is_file():
-            raise ModelFormatError(
-                f"{path}: weights '{tensor.name}' are in external data file '{location}', "
-                "which is not next to the model"
-            )
+        _check_external_location(tensor, directory, path)
     try:
         onnx.load_external_data_for_model(model, directory)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, onnx.checker.ValidationError) as error:
         raise ModelFormatError(f"{path}: cannot read external data ({first_line(error)})") from None
     return model
+
+
+def _check_external_location(tensor: onnx.TensorProto, directory: str, path: str) -> None:
+    """Raise ModelFormatError unless the tensor's external data file is a file beside or below the model.
+
+    onnx refuses an absolute or `..` location too; npuc says so first, naming the tensor.
+    """
+    location = next((entry.value for entry in tensor.external_data if entry.key == "location"), None)
+    if not location:
+        raise ModelFormatError(f"{path}: weights '{tensor.name}' are external data without a location")
+    relative = Path(location)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ModelFormatError(
+            f"{path}: weights '{tensor.name}' are in external data file '{location}', "
+            "which is not a relative path inside the model's directory"
+        )
+    if not (Path(directory) / relative).is_file():
+        raise ModelFormatError(
+            f"{path}: weights '{tensor.name}' are in external data file '{location}', "
+            "which is not next to the model"
+        )
 
 
 def load_bytes(data: bytes, source: str) -> onnx.ModelProto:
@@ -77,6 +99,99 @@ def load_bytes(data: bytes, source: str) -> onnx.ModelProto:
 
 def _external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     return [tensor for tensor in model.graph.initializer if uses_external_data(tensor)]
+
+
+def check_model(model: onnx.ModelProto, source: str) -> None:
+    """Refuse, before anything reads it, a model onnxruntime would refuse to load.
+
+    Checked: the opset is one ONNX defines; interface and initializer names
+    are non-empty; every text field is UTF-8; every initializer holds data of its declared type and
+    shape (`onnx.checker.check_tensor`, then numpy); every node of a known operator
+    matches its schema at the model's opset: input and output counts,
+    attribute kinds (`onnx.checker.check_node`). Nodes of unknown operators
+    are left to the importer's unsupported-operator report.
+    """
+    binary = _binary_text_field(model)
+    if binary is not None:
+        raise ModelFormatError(f"{source}: not a valid ONNX model (a {binary!r} field is not UTF-8 text)")
+    newest = onnx.defs.onnx_opset_version()
+    if default_opset(model) > newest:
+        raise ModelFormatError(
+            f"{source}: opset {default_opset(model)} is newer than the newest ONNX opset, {newest}"
+        )
+    graph = model.graph
+    for kind, values in (("input", graph.input), ("output", graph.output), ("initializer", graph.initializer)):
+        if any(not value.name for value in values):
+            raise ModelFormatError(f"{source}: not a valid ONNX model (a graph {kind} has an empty name)")
+    context = onnx.checker.C.CheckerContext()
+    context.ir_version = model.ir_version
+    context.opset_imports = {entry.domain: entry.version for entry in model.opset_import}
+    for tensor in graph.initializer:
+        _check_initializer(tensor, context, source)
+    for index, node in enumerate(graph.node):
+        if _has_schema(node):
+            try:
+                onnx.checker.check_node(node, context)
+            except onnx.checker.ValidationError as error:
+                raise ModelVerificationError(
+                    f"{source}: node '{node_name(node, index)}' ({op_type(node)}): {_checker_message(error)}"
+                ) from None
+
+
+def _binary_text_field(message: Message) -> str | None:
+    """The name of a string field of `message` (or of a message inside) that is not UTF-8, or None.
+
+    protobuf hands such a field over as bytes, which onnx's checker and
+    every name lookup then trip over.
+    """
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_STRING and any(isinstance(item, bytes) for item in values):
+            return field.name
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            found = next((name for item in values if (name := _binary_text_field(item)) is not None), None)
+            if found is not None:
+                return found
+    return None
+
+
+def _check_initializer(tensor: onnx.TensorProto, context: onnx.checker.C.CheckerContext, source: str) -> None:
+    """Raise ModelFormatError unless the initializer's data matches its type and shape."""
+    if tensor.data_type not in helper.get_all_tensor_dtypes() or tensor.data_type == onnx.TensorProto.UNDEFINED:
+        raise ModelFormatError(
+            f"{source}: initializer '{tensor.name}' has data type {_type_name(tensor.data_type)}"
+        )
+    try:
+        onnx.checker.check_tensor(tensor, context)
+    except onnx.checker.ValidationError as error:
+        raise ModelFormatError(f"{source}: initializer '{tensor.name}': {_checker_message(error)}") from None
+    try:  # the checker accepts more data than the shape holds; onnxruntime and numpy do not
+        numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as error:
+        raise ModelFormatError(f"{source}: initializer '{tensor.name}': {first_line(error)}") from None
+
+
+def _type_name(data_type: int) -> str:
+    """The ONNX name of a tensor data type code, or the code when it names none."""
+    try:
+        return onnx.TensorProto.DataType.Name(data_type)
+    except ValueError:
+        return f"{data_type} (unknown)"
+
+
+def _has_schema(node: onnx.NodeProto) -> bool:
+    """Whether ONNX defines the node's operator and the node holds no subgraph (checked with its scope)."""
+    holds_graph = any(attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attr in node.attribute)
+    return not holds_graph and onnx.defs.has(node.op_type, node.domain)
+
+
+CHECKER_CONTEXT = "==>"
+"""onnx.checker appends `==> Context: ...` (the node again) to its messages."""
+
+
+def _checker_message(error: Exception) -> str:
+    """The checker's message without its trailing context."""
+    return first_line(error).split(CHECKER_CONTEXT)[0].strip()
 
 
 def default_opset(model: onnx.ModelProto) -> int:
@@ -102,7 +217,7 @@ def prepare(
     if default_opset(model) < OLDEST_DIRECT_OPSET:
         model = _upgrade(model, source, is_supported)
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as error:
         _raise_unsupported(model, source, is_supported)
         raise ModelVerificationError(
@@ -111,6 +226,7 @@ def prepare(
 
 
 def _check_references(graph: onnx.GraphProto, source: str) -> None:
+    """Every tensor a node or the graph's output reads is defined before it."""
     defined = {value.name for value in graph.input} | {t.name for t in graph.initializer}
     for index, node in enumerate(graph.node):
         for name in node.input:
@@ -120,6 +236,11 @@ def _check_references(graph: onnx.GraphProto, source: str) -> None:
                     f"reads undefined tensor '{name}')"
                 )
         defined.update(node.output)
+    for value in graph.output:
+        if value.name not in defined:
+            raise ModelFormatError(
+                f"{source}: not a valid ONNX model (graph output '{value.name}' is not produced by any node)"
+            )
 
 
 def _fix_batch_dimension(graph: onnx.GraphProto) -> None:

@@ -24,6 +24,10 @@ class Unsupported(Exception):
     """A node form npuc cannot convert; the message is the reason users read."""
 
 
+class Invalid(Exception):
+    """A node contradicting its operator's definition (a zero `group`); the message says how."""
+
+
 @dataclass
 class OnnxNode:
     """One ONNX node with its attributes decoded; absent optional inputs are ''."""

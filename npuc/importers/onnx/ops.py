@@ -36,7 +36,7 @@ from npuc.dialects.graph import (
 )
 from npuc.importers.onnx.layout import f32_tensor
 from npuc.importers.onnx.linear import optional_bias
-from npuc.importers.onnx.node import OnnxNode, Unsupported
+from npuc.importers.onnx.node import Invalid, OnnxNode, Unsupported
 
 if TYPE_CHECKING:
     from npuc.importers.onnx.importer import OnnxGraph
@@ -141,6 +141,8 @@ def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
     strides, dilations = _pair(node, "strides"), _pair(node, "dilations")
     padding = explicit_padding(node, in_shape[2:], (kernel_h, kernel_w), strides, dilations)
     group = node.int_attr("group", 1)
+    if group < 1 or in_shape[1] % group or out_channels % group:
+        raise Invalid(f"group {group} does not divide {in_shape[1]} inputs and {out_channels} outputs")
     output = node.outputs[0]
     ifm, ofm_type = graph.value(node.inputs[0]), graph.tensor_type(output)
     window = (strides, dilations, padding)
@@ -163,8 +165,6 @@ def _grouped_conv(
     """A grouped convolution as split -> one graph.conv2d per group -> concat."""
     batch, height, width, channels = value_shape(ifm)
     out_channels = weights.shape[0]
-    if channels % group or out_channels % group:
-        raise Unsupported(f"{group} groups do not divide {channels} inputs and {out_channels} outputs")
     piece_type = f32_tensor((batch, height, width, channels // group))
     pieces = graph.emit(SplitOp(ifm, [piece_type] * group, 3)).results
     per_group = out_channels // group

@@ -25,6 +25,7 @@ import onnx
 from onnx import numpy_helper
 
 from npuc.errors import ModelVerificationError, UnsupportedOperatorError
+from npuc.importers.common import quantization_count_problem, quantization_value_problem
 from npuc.importers.onnx.node import node_name
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -33,6 +34,9 @@ MOVEMENT_OPS = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten")
 """Float operators that only move values: quantization commutes with them."""
 
 UINT8_ZERO_POINT_SHIFT = -128
+
+STORAGE_BITS = 8
+"""QDQ activations and weights import as int8 (uint8 shifted)."""
 
 
 @dataclass(frozen=True)
@@ -93,25 +97,40 @@ def strip_qdq(model: onnx.ModelProto, source: str) -> tuple[onnx.ModelProto, Qdq
     kept: list[onnx.NodeProto] = []
     float_constants: dict[str, np.ndarray] = {}
 
-    def parameters(node: onnx.NodeProto) -> tuple[np.ndarray, np.ndarray]:
+    def where(node: onnx.NodeProto) -> str:
+        return f"{source}: node '{node.name or node.op_type}' ({node.op_type})"
+
+    def parameters(node: onnx.NodeProto, axis_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The node's constant scale and zero point, checked (`axis_size`: of a per-axis constant)."""
         scale = initializers.get(node.input[1])
         zero_point = initializers.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
         if scale is None:
-            raise ModelVerificationError(
-                f"{source}: node '{node.name}' ({node.op_type}): scale must be a constant"
-            )
+            raise ModelVerificationError(f"{where(node)}: scale must be a constant")
         if zero_point is None:
             zero_point = np.zeros(scale.shape, np.uint8)
+        problem = quantization_count_problem(scale.size, zero_point.size, axis_size) or (
+            quantization_value_problem(scale.reshape(-1).tolist(), [], STORAGE_BITS)
+        )
+        if problem is not None:
+            raise ModelVerificationError(f"{where(node)}: quantization with {problem}")
         return scale, zero_point
+
+    def activation_of(node: onnx.NodeProto) -> Activation:
+        """The node's per-tensor parameters as int8 ones, checked."""
+        result = _activation(*parameters(node))
+        problem = quantization_value_problem([result.scale], [result.zero_point], STORAGE_BITS)
+        if problem is not None:
+            raise ModelVerificationError(f"{where(node)}: quantization with {problem}")
+        return result
 
     for index, node in enumerate(graph.node):
         name = node_name(node, index)
         if node.op_type == "DequantizeLinear" and node.input[0] in initializers:
-            scale, zero_point = parameters(node)
             data = initializers[node.input[0]]
-            axis = None
-            if scale.size > 1:
-                axis = next((a.i for a in node.attribute if a.name == "axis"), 1) % data.ndim
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1) % max(data.ndim, 1)
+            scale, zero_point = parameters(node, data.shape[axis] if data.ndim else 1)
+            if scale.size == 1:
+                axis = None
             shape = [1] * data.ndim
             if axis is not None:
                 shape[axis] = -1
@@ -123,7 +142,7 @@ def strip_qdq(model: onnx.ModelProto, source: str) -> tuple[onnx.ModelProto, Qdq
                 data, scale.reshape(-1), zero_point.reshape(-1), axis
             )
         elif node.op_type == "QuantizeLinear":
-            scale, zero_point = parameters(node)
+            scale, _ = parameters(node)
             if scale.size > 1:
                 problems.append((name, node.op_type, "per-axis activation quantization"))
                 continue
@@ -131,10 +150,10 @@ def strip_qdq(model: onnx.ModelProto, source: str) -> tuple[onnx.ModelProto, Qdq
             if node.output[0] in outputs or any(u.op_type != "DequantizeLinear" for u in users):
                 problems.append((name, node.op_type, "integer model outputs are not supported"))
                 continue
-            activation = _activation(scale, zero_point)
+            activation = activation_of(node)
             tensor = node.input[0]
             for dequantize in users:
-                if _activation(*parameters(dequantize)) != activation:
+                if activation_of(dequantize) != activation:
                     problems.append(
                         (name, node.op_type, "a DequantizeLinear with other parameters follows it")
                     )

@@ -22,7 +22,6 @@ listed at once in one `UnsupportedOperatorError`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -48,7 +47,7 @@ from npuc.errors import (
     ModelVerificationError,
     UnsupportedOperatorError,
 )
-from npuc.importers.common import first_line, main_module
+from npuc.importers.common import first_line, main_module, one_line_errors, read_file
 from npuc.importers.tflite import movement, ops
 from npuc.importers.tflite.model import (
     BUILTIN_NAMES,
@@ -58,7 +57,7 @@ from npuc.importers.tflite.model import (
     decode_model,
     element_type,
 )
-from npuc.importers.tflite.ops import Unsupported
+from npuc.importers.tflite.ops import Malformed, Unsupported
 
 CONVERTERS: dict[str, Callable[[TfliteGraph, TfliteOperator], None]] = {
     **ops.CONVERTERS,
@@ -66,22 +65,21 @@ CONVERTERS: dict[str, Callable[[TfliteGraph, TfliteOperator], None]] = {
 }
 """TFLite builtin name -> converter into quantized ops; other operators stay external."""
 
+REQUIRED_INPUTS = {**ops.REQUIRED_INPUTS, **movement.REQUIRED_INPUTS}
+"""Leading inputs a converted operator must have (1, its data input, when not listed)."""
+
 
 def import_tflite(path: str) -> ModuleOp:
     """Import the TFLite model file at `path` into a verified quantized module."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ModelFormatError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ModelFormatError(f"{path}: cannot read ({error.strerror})") from None
-    return import_tflite_bytes(data, path)
+    return import_tflite_bytes(read_file(path), path)
 
 
 def import_tflite_bytes(data: bytes, source: str) -> ModuleOp:
-    """Import a serialized TFLite model; `source` names it in error messages."""
-    tensors, operators, inputs, outputs = decode_model(data, source)
-    return TfliteGraph(tensors, source, arena_offsets(data, source)).build(operators, inputs, outputs)
+    """Import a serialized TFLite model; `source` names it in error messages (on one line)."""
+    with one_line_errors():
+        tensors, operators, inputs, outputs = decode_model(data, source)
+        graph = TfliteGraph(tensors, source, arena_offsets(data, source))
+        return graph.build(operators, inputs, outputs)
 
 
 class TfliteGraph:
@@ -214,22 +212,26 @@ class TfliteGraph:
     def _convert(self, operator: TfliteOperator) -> str | None:
         """Convert one operator; the reason it is unsupported, or None."""
         self._operator, self._ops = operator, []
+        where = f"{self.source}: operator '{operator.name}' ({operator.op_type})"
         try:
             converter = CONVERTERS.get(operator.op_type)
+            if converter is not None:
+                ops.check_arity(operator, REQUIRED_INPUTS.get(operator.op_type, 1))
             if converter is not None and ops.is_integer_form(self, operator):
                 converter(self, operator)
             else:
                 self._convert_external(operator)
         except Unsupported as problem:
             return str(problem)
+        except Malformed as problem:
+            raise ModelFormatError(f"{where}: {problem}") from None
+        except (ValueError, IndexError) as error:  # numpy rejecting inconsistent parameters
+            raise ModelVerificationError(f"{where}: {first_line(error)}") from None
         for op in self._ops:
             try:
                 op.verify()
             except VerifyException as error:
-                raise ModelVerificationError(
-                    f"{self.source}: operator '{operator.name}' ({operator.op_type}): "
-                    f"{first_line(error)}"
-                ) from None
+                raise ModelVerificationError(f"{where}: {first_line(error)}") from None
         return None
 
     def _convert_external(self, operator: TfliteOperator) -> None:

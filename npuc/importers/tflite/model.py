@@ -1,14 +1,18 @@
 """Reading a `.tflite` flatbuffer: the main subgraph as plain records.
 
-`decode_model` reads the file with the `tflite` package and turns the main
-subgraph (index 0) into `TfliteTensor` and `TfliteOperator` records: shapes,
-element types, quantization parameters, constant bytes, operator names and
-their decoded builtin options. Anything malformed or truncated becomes a
-`ModelFormatError`, so the converters work on checked data.
+`decode_model` checks the flatbuffer's bounds (`verify`), reads it with the
+`tflite` package and turns the main subgraph (index 0) into `TfliteTensor`
+and `TfliteOperator` records: shapes, element types, quantization
+parameters, constant bytes, operator names and their decoded builtin
+options. Anything malformed or truncated, and what TFLite's loader refuses
+(other schema versions, buffers of the wrong size, inconsistent
+quantization parameters), becomes a `ModelFormatError`, so the converters
+work on checked data.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -25,7 +29,15 @@ from xdsl.ir import Attribute
 
 from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import ModelFormatError
+from npuc.importers.common import (
+    TensorTooLarge,
+    check_element_count,
+    first_line,
+    quantization_count_problem,
+    quantization_value_problem,
+)
 from npuc.importers.tflite.ops import Unsupported
+from npuc.importers.tflite.verify import verify_flatbuffer
 
 BUILTIN_NAMES = {
     value: name for name, value in vars(tflite.BuiltinOperator).items() if not name.startswith("_")
@@ -56,6 +68,9 @@ NUMPY_DTYPES: dict[int, np.dtype] = {
     tflite.TensorType.UINT64: np.dtype("<u8"),
 }
 """TFLite tensor types whose data npuc reads, with their (little-endian) numpy dtype."""
+
+SCHEMA_VERSION = 3
+"""The TFLite schema version TFLite reads (`TFLITE_SCHEMA_VERSION`); it refuses any other."""
 
 QUANTIZED_STORAGE = {tflite.TensorType.INT8: 8, tflite.TensorType.INT16: 16}
 """TFLite integer types that carry quantized activations or weights, with their width."""
@@ -116,8 +131,13 @@ def decode_model(
     """Tensors, operators, inputs and outputs of the main subgraph, or ModelFormatError."""
     if len(data) < 8 or not tflite.Model.ModelBufferHasIdentifier(data, 0):
         raise ModelFormatError(f"{source}: not a TFLite model (no TFL3 file identifier)")
+    verify_flatbuffer(data, source)
     try:
         model = tflite.Model.GetRootAsModel(data, 0)
+        if model.Version() != SCHEMA_VERSION:
+            raise ModelFormatError(
+                f"{source}: TFLite schema version {model.Version()}, not {SCHEMA_VERSION} (truncated or corrupt)"
+            )
         if model.SubgraphsLength() < 1:
             raise ModelFormatError(f"{source}: not a valid TFLite model (no subgraph)")
         subgraph = model.Subgraphs(0)
@@ -131,14 +151,63 @@ def decode_model(
         ]
         inputs = [int(i) for i in subgraph.InputsAsNumpy()] if subgraph.InputsLength() else []
         outputs = [int(i) for i in subgraph.OutputsAsNumpy()] if subgraph.OutputsLength() else []
-    except (IndexError, struct.error, ValueError, AttributeError, TypeError):
-        raise ModelFormatError(f"{source}: not a valid TFLite model (truncated or corrupt)") from None
+    except (IndexError, struct.error, ValueError, AttributeError, TypeError) as error:
+        raise ModelFormatError(
+            f"{source}: not a valid TFLite model (truncated or corrupt: {first_line(error)})"
+        ) from None
     if not operators or not outputs:
         raise ModelFormatError(f"{source}: not a valid TFLite model (the main subgraph is empty)")
     for index in (*inputs, *outputs):
         if not 0 <= index < len(tensors):
             raise ModelFormatError(f"{source}: not a valid TFLite model (bad tensor index {index})")
+    for tensor in tensors:
+        _check_tensor(tensor, source)
     return tensors, operators, inputs, outputs
+
+
+def _check_tensor(tensor: TfliteTensor, source: str) -> None:
+    """Raise ModelFormatError unless the tensor's shape, data size and quantization are consistent.
+
+    TFLite's loader refuses the same: a negative extent, a buffer whose size
+    is not the shape's, zero points not one per scale, several scales not
+    one per slice of the quantized dimension.
+    """
+    what = f"{source}: tensor '{tensor.name}'"
+    if any(extent < 0 for extent in tensor.shape):
+        raise ModelFormatError(f"{what} has shape {list(tensor.shape)}")
+    try:
+        check_element_count(tensor.shape, "tensor")
+    except TensorTooLarge as error:
+        raise ModelFormatError(f"{what}: {error}") from None
+    dtype = NUMPY_DTYPES.get(tensor.type_code)
+    if tensor.data is not None and dtype is not None:
+        needed = math.prod(tensor.shape) * dtype.itemsize
+        if len(tensor.data) != needed:
+            raise ModelFormatError(
+                f"{what} has {len(tensor.data)} bytes of data; its shape {list(tensor.shape)} "
+                f"of {tensor.type_name} needs {needed}"
+            )
+    if tensor.scales.size:
+        _check_quantization(tensor, what)
+
+
+def _check_quantization(tensor: TfliteTensor, what: str) -> None:
+    """Counts as TFLite's loader checks them; values (finite positive scales, zero points in range) when int8/int16."""
+    axis_size = None
+    if tensor.scales.size > 1:
+        if not 0 <= tensor.quantized_dimension < len(tensor.shape):
+            raise ModelFormatError(
+                f"{what}: quantized dimension {tensor.quantized_dimension} outside a "
+                f"rank-{len(tensor.shape)} tensor"
+            )
+        axis_size = tensor.shape[tensor.quantized_dimension]
+    problem = quantization_count_problem(tensor.scales.size, tensor.zero_points.size, axis_size)
+    bits = QUANTIZED_STORAGE.get(tensor.type_code)
+    if problem is None and bits is not None:
+        scales, zero_points = [float(s) for s in tensor.scales], [int(z) for z in tensor.zero_points]
+        problem = quantization_value_problem(scales, zero_points, bits)
+    if problem is not None:
+        raise ModelFormatError(f"{what}: quantization with {problem}")
 
 
 def _decode_tensor(model: tflite.Model, tensor: tflite.Tensor, index: int, data: bytes) -> TfliteTensor:
@@ -149,11 +218,9 @@ def _decode_tensor(model: tflite.Model, tensor: tflite.Tensor, index: int, data:
     quantization = tensor.Quantization()
     if quantization is not None and quantization.ScaleLength():
         scales = np.asarray(quantization.ScaleAsNumpy(), dtype=np.float32)
-        zero_points = np.zeros(scales.size, np.int64)
+        zero_points = np.zeros(0, np.int64)
         if quantization.ZeroPointLength():
-            zero_points = np.broadcast_to(
-                np.asarray(quantization.ZeroPointAsNumpy(), dtype=np.int64), scales.shape
-            )
+            zero_points = np.asarray(quantization.ZeroPointAsNumpy(), dtype=np.int64)
         dimension = quantization.QuantizedDimension()
     return TfliteTensor(
         index=index,
@@ -173,7 +240,9 @@ def _buffer_bytes(model: tflite.Model, index: int, data: bytes) -> bytes | None:
 
     Buffers of large models live after the flatbuffer (`offset`/`size`).
     """
-    if index <= 0 or index >= model.BuffersLength():
+    if index >= model.BuffersLength():
+        raise IndexError(f"a tensor refers to buffer {index} of {model.BuffersLength()}")
+    if index == 0:  # buffer 0 is the empty buffer by convention
         return None
     buffer = model.Buffers(index)
     if buffer.Offset() > 1:
@@ -191,6 +260,8 @@ def _decode_operator(
 ) -> TfliteOperator:
     code = model.OperatorCodes(operator.OpcodeIndex())
     builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin > max(BUILTIN_NAMES):
+        raise IndexError(f"operator code {builtin} is no TFLite builtin operator")
     if builtin == tflite.BuiltinOperator.CUSTOM:
         custom = code.CustomCode()
         op_type = custom.decode(errors="replace") if custom else "CUSTOM"
@@ -200,7 +271,9 @@ def _decode_operator(
     outputs = tuple(int(i) for i in operator.OutputsAsNumpy()) if operator.OutputsLength() else ()
     for index in (*inputs, *outputs):
         if not -1 <= index < len(tensors):
-            raise IndexError(f"bad tensor index {index}")
+            raise IndexError(f"an operator refers to tensor {index} of {len(tensors)}")
+    if -1 in outputs:
+        raise IndexError("an operator has an absent (-1) output")
     name = tensors[outputs[0]].name if outputs else op_type
     return TfliteOperator(name, op_type, inputs, outputs, _options(operator))
 

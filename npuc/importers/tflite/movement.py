@@ -8,14 +8,17 @@ check against the arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from xdsl.dialects.builtin import TensorType
 
 from npuc.dialects import quantized
 from npuc.dialects.movement import DepthToSpaceBase, SpaceToDepthBase
 from npuc.importers.tflite.ops import (
+    Malformed,
     Unsupported,
     fused_activation,
     input_index,
@@ -37,10 +40,43 @@ def _axis(axis: int, rank: int) -> int:
 
 
 def convert_reshape(graph: TfliteGraph, operator: TfliteOperator) -> None:
-    """RESHAPE, SQUEEZE, EXPAND_DIMS -> quantized.reshape to the output tensor's shape."""
+    """RESHAPE, SQUEEZE, EXPAND_DIMS -> quantized.reshape to the output tensor's shape.
+
+    A RESHAPE's requested shape, when constant, must be the output tensor's.
+    """
     require_same_quantization(graph, operator)
+    output_shape = graph.tensor(operator.outputs[0]).shape
+    if operator.op_type == "RESHAPE":
+        _check_new_shape(_new_shape(graph, operator), graph.tensor(operator.inputs[0]).shape, output_shape)
     source = graph.value(operator.inputs[0])
-    graph.bind(operator.outputs[0], reshape(graph, source, graph.tensor(operator.outputs[0]).shape))
+    graph.bind(operator.outputs[0], reshape(graph, source, output_shape))
+
+
+def _new_shape(graph: TfliteGraph, operator: TfliteOperator) -> list[int] | None:
+    """RESHAPE's requested shape: its constant shape input, else its NewShape option (None: neither)."""
+    index = input_index(operator, 1)
+    if index >= 0:
+        array = graph.constant(index)
+        return None if array is None else [int(extent) for extent in array.reshape(-1)]
+    if not option(operator, "NewShapeLength", 0):
+        return None
+    return [int(extent) for extent in np.asarray(option(operator, "NewShapeAsNumpy")).reshape(-1)]
+
+
+def _check_new_shape(
+    new_shape: list[int] | None, source_shape: Sequence[int], output_shape: Sequence[int]
+) -> None:
+    """Raise `Malformed` unless `new_shape` (at most one -1, inferred) is `output_shape`, as TFLite requires."""
+    if new_shape is None:
+        return
+    inferred = [extent for extent in new_shape if extent == -1]
+    if len(inferred) > 1 or any(extent < -1 for extent in new_shape):
+        raise Malformed(f"new shape {new_shape} (at most one -1, no other negative extent)")
+    known = math.prod(extent for extent in new_shape if extent != -1)
+    size = math.prod(source_shape)
+    resolved = [size // known if extent == -1 and known else extent for extent in new_shape]
+    if list(resolved) != list(output_shape):
+        raise Malformed(f"new shape {new_shape} of a {list(source_shape)} input is not the output's {list(output_shape)}")
 
 
 def convert_concatenation(graph: TfliteGraph, operator: TfliteOperator) -> None:
@@ -189,7 +225,13 @@ def _emit_slice(
 
 
 def _emit_split(graph: TfliteGraph, operator: TfliteOperator, source_index: int, axis: int) -> None:
-    """quantized.split of tensor `source_index` along `axis` into the operator's outputs."""
+    """quantized.split of tensor `source_index` along `axis` into the operator's outputs.
+
+    TFLite requires `num_splits` (0 without options) to count the outputs.
+    """
+    splits = int_option(operator, "NumSplits", 0)
+    if splits != len(operator.outputs):
+        raise Malformed(f"num_splits {splits} but {len(operator.outputs)} outputs")
     source = graph.value(source_index)
     rank = len(graph.tensor(source_index).shape)
     output_types = [graph.ir_type(index) for index in operator.outputs]
@@ -226,8 +268,17 @@ def convert_unpack(graph: TfliteGraph, operator: TfliteOperator) -> None:
 
 
 def convert_pack(graph: TfliteGraph, operator: TfliteOperator) -> None:
-    """PACK -> each input reshaped with a unit axis, then quantized.concat along it."""
+    """PACK -> each input reshaped with a unit axis, then quantized.concat along it.
+
+    TFLite requires `values_count` (0 without options) to count the inputs,
+    and the inputs to have the output's quantization.
+    """
+    count = int_option(operator, "ValuesCount", 0)
+    if count != len(operator.inputs):
+        raise Malformed(f"values_count {count} but {len(operator.inputs)} inputs")
     output_type = graph.ir_type(operator.outputs[0])
+    if any(graph.ir_type(index).element_type != output_type.element_type for index in operator.inputs):
+        raise Malformed("an input's quantization differs from the output's")
     axis = _axis(int_option(operator, "Axis", 0), len(output_type.get_shape()))
     pieces = []
     for index in operator.inputs:
@@ -315,3 +366,10 @@ CONVERTERS = {
     "SPACE_TO_DEPTH": _block_rearrange(quantized.SpaceToDepthOp),
 }
 """TFLite builtin name -> converter of the data-movement operators."""
+
+REQUIRED_INPUTS = {
+    **dict.fromkeys(("PAD", "PADV2", "SPLIT", "TRANSPOSE"), 2),
+    **dict.fromkeys(("SLICE", "SPLIT_V"), 3),
+    "STRIDED_SLICE": 4,
+}
+"""Inputs (leading, present) an operator needs, where more than its data input."""

@@ -9,6 +9,8 @@ those and reports them all at once. Data-movement operators live in
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,10 @@ class Unsupported(Exception):
     """A TFLite operator form the quantized dialect cannot express; the message says why."""
 
 
+class Malformed(Exception):
+    """An operator no TFLite runtime accepts (missing inputs, corrupt options); the message says why."""
+
+
 FUSED_ACTIVATIONS = {
     tflite.ActivationFunctionType.NONE: "none",
     tflite.ActivationFunctionType.RELU: "relu",
@@ -41,10 +47,21 @@ FUSED_ACTIVATIONS = {
 
 
 def option(operator: TfliteOperator, getter: str, default: object = None) -> object:
-    """A field of the operator's builtin options, or `default` when it has none."""
+    """A field of the operator's builtin options, or `default` when it has none.
+
+    Options of another operator's kind, or a table reaching past the end of
+    the file, are `Malformed`.
+    """
     if operator.options is None:
         return default
-    return getattr(operator.options, getter)()
+    read = getattr(operator.options, getter, None)
+    if read is None:
+        kind = type(operator.options).__name__
+        raise Malformed(f"its builtin options are {kind}, which have no {getter}")
+    try:
+        return read()
+    except struct.error:
+        raise Malformed(f"its builtin options table is corrupt (reading {getter})") from None
 
 
 def int_option(operator: TfliteOperator, getter: str, default: int) -> int:
@@ -55,10 +72,21 @@ def int_option(operator: TfliteOperator, getter: str, default: int) -> int:
 
 
 def float_option(operator: TfliteOperator, getter: str, default: float) -> float:
-    """A float field of the operator's builtin options, or `default`."""
+    """A finite float field of the operator's builtin options, or `default`."""
     value = option(operator, getter, default)
     assert isinstance(value, float), f"{operator.op_type} option {getter} is {value!r}"
+    if not math.isfinite(value):
+        raise Malformed(f"option {getter} is {value}")
     return value
+
+
+def check_arity(operator: TfliteOperator, required_inputs: int) -> None:
+    """Raise `Malformed` unless the operator has its first `required_inputs` inputs and an output."""
+    present = [index >= 0 for index in operator.inputs[:required_inputs]]
+    if len(present) < required_inputs or not all(present):
+        raise Malformed(f"inputs {list(operator.inputs)}: the first {required_inputs} must be present")
+    if not operator.outputs:
+        raise Malformed("no outputs")
 
 
 def fused_activation(operator: TfliteOperator) -> str:
@@ -120,7 +148,7 @@ def window_padding(
     if padding == tflite.Padding.VALID:
         return [0, 0, 0, 0]
     if padding != tflite.Padding.SAME:
-        raise Unsupported(f"padding kind {padding} is not supported")
+        raise Malformed(f"padding {padding} is neither SAME nor VALID")
     before, after = [], []
     for size, kernel, stride, dilation in zip(ifm_hw, kernel_hw, strides, dilations):
         out = (size + stride - 1) // stride
@@ -403,3 +431,11 @@ CONVERTERS = {
     "DEQUANTIZE": convert_dequantize,
 }
 """TFLite builtin name -> converter of the arithmetic operators."""
+
+REQUIRED_INPUTS = {
+    **dict.fromkeys(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "PRELU"), 2),
+    **dict.fromkeys(("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"), 2),
+    **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"), 2),
+    "TRANSPOSE_CONV": 3,
+}
+"""Inputs (leading, present) an operator needs, where more than its data input."""

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from fuzz import (
     family_bytes,
+    family_cli,
     family_config,
     family_data,
     family_ir,
@@ -22,6 +23,7 @@ SUITE_SEED = 14
 
 FAMILIES = (
     family_bytes, family_onnx, family_tflite, family_data, family_ir, family_pipeline, family_config, family_resource,
+    family_cli,
 )
 """The generator modules, each with `cases(seed)`."""
 

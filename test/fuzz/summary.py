@@ -21,14 +21,16 @@ FAMILY_AREAS = {
     "tflite-bytes": "importers/dialects/IR parser", "tflite-structure": "importers/dialects/IR parser",
     "ir": "importers/dialects/IR parser", "pipeline": "importers/dialects/IR parser",
     "data": "data/config/reference/quantizer/CLI", "config": "data/config/reference/quantizer/CLI",
-    "resource": "back-end/planning",
+    "resource": "back-end/planning", "cli": "data/config/reference/quantizer/CLI",
 }  # fmt: skip
 """The area of a failure without a frame (accepted garbage, a killed hang): its family's."""
 
 
 def area(result: Result) -> str:
-    """The area a failing result belongs to."""
-    where = result.signature.split(" at ", 1)[-1] if " at " in result.signature else ""
+    """The area a failing result belongs to (a command line's is the CLI's, which must catch it)."""
+    if result.family == "cli":
+        return FAMILY_AREAS["cli"]
+    where = result.signature.split(" at ", 1)[-1].split(" (in ")[0] if " at " in result.signature else ""
     for name, prefixes in AREAS.items():
         if any(prefix in where for prefix in prefixes):
             return name

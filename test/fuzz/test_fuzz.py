@@ -44,12 +44,14 @@ def issue_results() -> dict[str, Result]:
 
 @pytest.mark.parametrize("case", ISSUE_CASES, ids=lambda case: case.key)
 def test_issue_case(case: Case, issue_results: dict[str, Result]):
+    """An input issue 14 names ends in a one-line `NpucError` (or, where it may, a valid result)."""
     result = issue_results[case.key]
     assert result.outcome == OK, describe(result)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_sample(family: str):
+    """The family's sampled cases (all with NPUC_FUZZ_FULL=1) end in a one-line `NpucError` or a valid result."""
     cases = [case for case in SAMPLED if case.family == family and (FULL or not case.issue)]
     failures = [result for result in _run(cases).values() if result.outcome != OK]
     assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(map(describe, failures))

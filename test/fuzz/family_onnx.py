@@ -105,7 +105,7 @@ def _initializer_mutants():
 def _name_and_version_mutants():
     yield "input-name-empty", lambda: _renamed_graph_input(conv_model(), "")
     yield "input-name-newline", lambda: _renamed_graph_input(conv_model(), "in\nput")
-    yield "node-name-newline", lambda: _renamed_node(conv_model(), 0, "conv\nlayer\r\x1b[31m")
+    yield "node-name-newline", lambda: _renamed_node(conv_model(auto_pad="FOO"), 0, "conv\nlayer\r\x1b[31m")
     yield "node-name-long", lambda: _renamed_node(conv_model(), 0, "c" * 10_000)
     yield "node-name-empty", lambda: _renamed_node(conv_model(), 0, "")
     yield "output-name-newline", lambda: _renamed_output(conv_model(), "out\nput")

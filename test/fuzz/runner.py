@@ -118,8 +118,9 @@ def run_cases(
                 if on_result is not None:
                     on_result(result)
     finally:
-        for overdue in running.values():
+        for overdue in running.values():  # interrupted: stop and reap the children still running
             overdue.kill()
+            overdue.result()
         shutil.rmtree(scratch, ignore_errors=True)
     return [result for result in results if result is not None]
 

@@ -256,6 +256,14 @@ def buffer_bytes(value: SSAValue, target: Target) -> int:
     return value.type.element_count() * element_bytes(value)
 
 
+def sized_bytes(value: SSAValue, target: Target, sizes: dict[SSAValue, int]) -> int:
+    """`buffer_bytes` of `value`, remembered in `sizes` (a constant many layers read is costly to size:
+    every reader's encoding is compared)."""
+    if value not in sizes:
+        sizes[value] = buffer_bytes(value, target)
+    return sizes[value]
+
+
 def _npu_readers(value: SSAValue, operand: int) -> list[Operation]:
     """The NPU-placed weighted layers reading `value` (directly or staged) as operand `operand`."""
     return [op for op in weighted_consumers(value, operand) if placement(op) == NPU]
@@ -354,9 +362,7 @@ def buffers(
     memo: dict[SSAValue, int] = {} if sizes is None else sizes
 
     def size_of(value: SSAValue) -> int:
-        if value not in memo:
-            memo[value] = buffer_bytes(value, target)
-        return memo[value]
+        return sized_bytes(value, target, memo)
 
     ops = list(func.body.ops)
     last = len(ops) - 1

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from math import ceil
 
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 
 from npuc.backend.estimates import command_cycles
 from npuc.backend.operators import npu_operator
-from npuc.backend.planning import buffer_bytes, layer_command_shape
+from npuc.backend.planning import layer_command_shape, sized_bytes
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.cost.timeline import COMPUTE_ENGINE, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import copy_time
@@ -50,14 +50,15 @@ def staging_rule(text: str) -> str:
     return text
 
 
-def staging_pays(op: Operation, previous: Operation | None, target: Target) -> bool:
+def staging_pays(op: Operation, previous: Operation | None, target: Target, sizes: dict[SSAValue, int]) -> bool:
     """Whether `op` (a weighted NPU op reading constant weights) ends earlier with its weights and
     scale/bias table staged, the copies hoisted over `previous` (the NPU op before it, None if a CPU
-    operation or nothing precedes it), than reading them where they are stored."""
+    operation or nothing precedes it), than reading them where they are stored. `sizes` remembers
+    buffer sizes (`sized_bytes`)."""
     stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
     tables = [op.operands[WEIGHTS_OPERAND], op.operands[BIAS_OPERAND]]
     weight_bytes, scale_bytes = (
-        buffer_bytes(value, target) if isinstance(value.owner, ConstantOp) else 0 for value in tables
+        sized_bytes(value, target, sizes) if isinstance(value.owner, ConstantOp) else 0 for value in tables
     )
     shape = layer_command_shape(op)
     before = _cycles(previous, target) if previous is not None else 0

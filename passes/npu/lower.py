@@ -45,7 +45,6 @@ from npuc.backend.planning import (
     CPU,
     HOST,
     NPU,
-    buffer_bytes,
     cascade_groups,
     clip_block,
     describe,
@@ -55,6 +54,7 @@ from npuc.backend.planning import (
     placement,
     require,
     scratch_bytes,
+    sized_bytes,
     target_or_fail,
     window,
 )
@@ -172,6 +172,8 @@ class _Lowering:
         self.tables: list[npu.ConstantOp] = []
         self.scalars: dict[int, npu.BufferAttr] = {}
         """Constants holding scalars wider than the target's scalar register, by value."""
+        self.sizes: dict[SSAValue, int] = {}
+        """Bytes of each value held in memory (`sized_bytes`)."""
         self.views = npu_views(func)
         self.cascades = cascade_groups(func)
         """Each op of a cascade -> the cascade's ops in program order."""
@@ -247,7 +249,7 @@ class _Lowering:
     def buffer(self, value: SSAValue) -> npu.BufferAttr:
         """The byte range of a value in memory (weights, scale/bias table)."""
         memory, offset = self.location(value)
-        return npu.BufferAttr(memory, offset, buffer_bytes(value, self.target))
+        return npu.BufferAttr(memory, offset, sized_bytes(value, self.target, self.sizes))
 
     def describe_value(self, value: SSAValue) -> str:
         """How messages name a value: an argument or the op that defines it."""
@@ -311,7 +313,7 @@ class _Lowering:
                 f"{PASS}: a constant read by {readers or 'nothing'} is in '{memory}', not in the weights "
                 f"memory '{self.target.weights_memory}': run npu-allocate first"
             )
-        buffer = npu.BufferAttr(memory, offset, buffer_bytes(op.output, self.target))
+        buffer = npu.BufferAttr(memory, offset, sized_bytes(op.output, self.target, self.sizes))
         if self.target.encodes_weights:
             encoded = self.encoded_constant(op.output)
             if encoded is not None:
@@ -343,7 +345,7 @@ class _Lowering:
 
     def dma(self, op: npu.StageOp) -> npu.DmaOp:
         """The copy of a staged tensor, attributed to the layer that reads it."""
-        size = buffer_bytes(op.output, self.target)
+        size = sized_bytes(op.output, self.target, self.sizes)
         source_memory, source_offset = self.location(op.input)
         target_memory, target_offset = self.location(op.output)
         readers = [use.operation for use in op.output.uses]

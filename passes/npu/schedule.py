@@ -167,6 +167,7 @@ def stage_weights_that_fit(
     holds (`fits`). An unstaged op reads its weights where they are stored.
     """
     staging = target.memory(target.staging_memory)
+    memo: dict[SSAValue, int] = {} if sizes is None else sizes
     ops = list(func.body.ops)
     positions = {op: index for index, op in enumerate(ops)}
     consumers = sorted(
@@ -174,7 +175,7 @@ def stage_weights_that_fit(
             op for op in layer_ops(func)
             if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
             and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
-            and (CASCADE_ATTR in op.attributes or not pays_only or staging_pays(op, npu_op_before(ops, positions[op]), target))
+            and (CASCADE_ATTR in op.attributes or not pays_only or staging_pays(op, npu_op_before(ops, positions[op]), target, memo))
         ),
         key=lambda op: CASCADE_ATTR not in op.attributes,
     )  # fmt: skip
@@ -183,7 +184,7 @@ def stage_weights_that_fit(
         consumers,
         place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
         unplace=lambda op: unstage_all(stages.pop(op)),
-        fits_now=lambda: fits(buffers(func, target, sizes)[0], staging, target.alignment, capacity),
+        fits_now=lambda: fits(buffers(func, target, memo)[0], staging, target.alignment, capacity),
     )
 
 

@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException
 
-from npuc.errors import ArenaBudgetError, NpucError, PipelineError
+from npuc.errors import ArenaBudgetError, NpucError, PipelineError, writing
 
 if TYPE_CHECKING:
     from npuc.cost.model import NetworkCost
@@ -63,6 +63,16 @@ def import_model(path: str | Path) -> ModuleOp:
     return import_by_extension(str(path))
 
 
+PIPELINE_SPEC_ERRORS = (ValueError, TypeError, ArgSpecParseError)
+"""What xDSL's `PassPipeline.parse_spec` raises for pipeline text it cannot parse or a pass it does not know."""
+
+
+def bad_pipeline(pipeline: str, error: BaseException) -> PipelineError:
+    """The `PipelineError` for one of the `PIPELINE_SPEC_ERRORS` raised by the pipeline text `pipeline`."""
+    message = " ".join(str(error).split())
+    return PipelineError(f"bad pass pipeline '{pipeline}': {message}")
+
+
 def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None) -> ModuleOp:
     """Run a pass pipeline given as `npuc-opt -p` text (e.g. `"npu-tile{target=X}"`).
 
@@ -80,9 +90,8 @@ def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None
 
     try:
         passes = PassPipeline.parse_spec(get_all_passes(), pipeline, verify_between)
-    except (ValueError, TypeError, ArgSpecParseError) as error:
-        message = " ".join(str(error).split())
-        raise PipelineError(f"bad pass pipeline '{pipeline}': {message}") from error
+    except PIPELINE_SPEC_ERRORS as error:
+        raise bad_pipeline(pipeline, error) from error
     try:
         passes.apply(context, module)
     except DiagnosticException as error:
@@ -227,8 +236,9 @@ class CompileResult(Analysis):
 
     def write(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
         """Write stream, weights (Ethos-U: and the deployable `.tflite`), IR and reports into `directory`; the paths."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        from npuc.report import output_directory
+
+        out = output_directory(directory)
         files: dict[str, bytes | str] = {
             "command_stream.bin": self.command_stream,
             "weights.bin": self.weights,
@@ -239,10 +249,11 @@ class CompileResult(Analysis):
         written = []
         for name, content in files.items():
             path = out / name
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+            with writing(path, name):
+                if isinstance(content, bytes):
+                    path.write_bytes(content)
+                else:
+                    path.write_text(content)
             written.append(path)
         return written + self.write_reports(out, formats)
 

@@ -23,9 +23,14 @@ input and the expected versus actual shape or dtype.
 
 from __future__ import annotations
 
+import math
+import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from xdsl.dialects.builtin import Float32Type, IntegerType, ModuleOp, TensorType
@@ -34,7 +39,7 @@ from xdsl.ir import Attribute
 from npuc.dialects import npu
 from npuc.dialects.graph import layout_of
 from npuc.dialects.quantized import quant_type
-from npuc.errors import InputDataError
+from npuc.errors import InputDataError, check_memory, printable, writing
 from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -136,16 +141,79 @@ def model_interface(module: ModuleOp) -> ModelInterface:
     )
 
 
-def _read(path: str) -> dict[str, np.ndarray] | np.ndarray:
+NPY_MAGIC = b"\x93NUMPY"
+"""How an `.npy` file (and each member of an `.npz` archive) starts."""
+
+ZIP_MAGIC = b"PK"
+"""How a zip archive (an `.npz` file) starts; a truncated one may have lost its end but not this."""
+
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError)
+"""What `zipfile` raises on a truncated, corrupt, encrypted or oddly compressed archive."""
+
+
+def read_arrays(path: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of an `.npy` file, or the arrays of an `.npz` archive by name.
+
+    Never unpickles (object arrays are refused) and checks each array's
+    header before reading it: its shape times its item size must fit in
+    the bytes the file holds and in `npuc.errors.MEMORY_LIMIT_BYTES`.
+    Anything else than a readable `.npy`/`.npz` raises `InputDataError`
+    naming the file and, in an archive, the member.
+    """
+    where = printable(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputDataError(f"{path}: cannot read as .npy/.npz: {reason}") from error
-    if isinstance(loaded, np.ndarray):
-        return loaded
-    with loaded:
-        return {key: loaded[key] for key in loaded.files}
+        with open(path, "rb") as stream:
+            start = stream.read(len(NPY_MAGIC))
+            stream.seek(0)
+            if start == NPY_MAGIC:
+                return _read_npy(stream, os.fstat(stream.fileno()).st_size, where)
+            if start.startswith(ZIP_MAGIC):
+                return _read_npz(stream, where)
+    except OSError as error:
+        raise InputDataError(f"{where}: cannot read as .npy/.npz: {error.strerror or error}") from None
+    raise InputDataError(f"{where}: cannot read as .npy/.npz: not a .npy or .npz file")
+
+
+def _read_npz(stream: IO[bytes], where: str) -> dict[str, np.ndarray]:
+    """Every member of an `.npz` archive, each an `.npy` array keyed by its name without `.npy`."""
+    arrays = {}
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            for member in archive.infolist():
+                name = member.filename.removesuffix(".npy")
+                if name == member.filename:
+                    raise InputDataError(f"{where}: member '{printable(name)}' is not an .npy array")
+                with archive.open(member) as member_stream:
+                    arrays[name] = _read_npy(member_stream, member.file_size, f"{where}: array '{printable(name)}'")
+    except ZIP_ERRORS as error:
+        raise InputDataError(f"{where}: not a readable .npz archive: {' '.join(str(error).split())}") from None
+    return arrays
+
+
+def _read_npy(stream: IO[bytes], file_size: int, where: str) -> np.ndarray:
+    """The array of an `.npy` stream of `file_size` bytes, its header checked before any data is read."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except (ValueError, EOFError, SyntaxError, TypeError) as error:
+        raise InputDataError(f"{where}: bad .npy header: {' '.join(str(error).split())}") from None
+    if dtype.hasobject:
+        raise InputDataError(f"{where}: holds Python objects (dtype {dtype}); npuc reads numeric arrays only")
+    if any(extent < 0 for extent in shape):
+        raise InputDataError(f"{where}: bad .npy header: negative extent in shape {list(shape)}")
+    size_bytes = math.prod(shape) * dtype.itemsize
+    check_memory(size_bytes, f"{where}: array of shape {list(shape)} ({dtype})")
+    if size_bytes > file_size - stream.tell():
+        raise InputDataError(
+            f"{where}: truncated: shape {list(shape)} ({dtype}) needs {size_bytes} bytes of data, "
+            f"the file holds {max(file_size - stream.tell(), 0)}"
+        )
+    stream.seek(0)
+    try:
+        return np.lib.format.read_array(stream, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as error:
+        raise InputDataError(f"{where}: cannot read the array: {' '.join(str(error).split())}") from None
 
 
 def _check_sample_array(
@@ -165,11 +233,11 @@ def _check_sample_array(
         else:
             expected_text = str(expected)
         raise InputDataError(
-            f"{path}: input '{name}' expects shape {expected_text}, got {list(array.shape)}"
+            f"{printable(path)}: input '{printable(name)}' expects shape {expected_text}, got {list(array.shape)}"
         )
     if array.dtype != dtype:
         raise InputDataError(
-            f"{path}: input '{name}' expects dtype {dtype.name}, got {array.dtype.name}"
+            f"{printable(path)}: input '{printable(name)}' expects dtype {dtype.name}, got {array.dtype.name}"
         )
 
 
@@ -182,7 +250,7 @@ def load_samples(path: str, interface: ModelInterface) -> list[np.ndarray]:
     """
     inputs = interface.inputs
     names = [tensor.name for tensor in inputs]
-    content = _read(path)
+    content = read_arrays(path)
     if isinstance(content, np.ndarray):
         if len(inputs) != 1:
             raise InputDataError(
@@ -229,10 +297,8 @@ def save_outputs(path: str, outputs: Sequence[np.ndarray], interface: ModelInter
         raise InputDataError(
             f"{path}: the model has {len(outputs)} outputs; write them to an .npz file"
         )
-    try:
+    with writing(path, "the outputs"):
         if is_npz:
             np.savez(path, allow_pickle=True, **dict(zip(names, outputs)))  # explicit: no output name can pass for the flag
         else:
             np.save(path, outputs[0])
-    except OSError as error:
-        raise InputDataError(f"{path}: cannot write outputs: {error.strerror}") from error

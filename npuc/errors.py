@@ -8,6 +8,39 @@ fault (file, node or op name) and the problem, so the CLI can print it as is.
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LINE_BREAKING_CATEGORIES = ("Cc", "Zl", "Zp")
+"""Unicode categories `printable` escapes: control characters and line/paragraph separators."""
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped as Python does (`\\n`, `\\x1b`, `\\u2028`).
+
+    Names taken from a user's file (node, op, tensor, layer, target and
+    section names) go through it before they enter a message, so the message
+    stays on one line and cannot move the terminal's cursor; the CLI applies
+    it to the whole message as a last resort.
+    """
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(character) in LINE_BREAKING_CATEGORIES
+        else character
+        for character in text
+    )
+
+
+def unforeseen_message(error: BaseException) -> str:
+    """The one line that reports an exception npuc did not foresee: its type and message, and what to do."""
+    detail = " ".join(str(error).split())
+    return (
+        f"internal error: {type(error).__name__}{': ' + detail if detail else ''} "
+        "(a bug in npuc: please report it with the command and its input; --debug prints the traceback)"
+    )
+
 
 class NpucError(Exception):
     """Base class of all errors npuc raises for bad input or impossible requests."""
@@ -41,6 +74,44 @@ class ModelVerificationError(NpucError):
 
 class InputDataError(NpucError):
     """Input or calibration data does not match the model's interface."""
+
+
+class OutputError(NpucError):
+    """An output file or directory cannot be written (missing directory, no permission, a file in the way)."""
+
+
+@contextmanager
+def writing(path: str | Path, what: str) -> Iterator[None]:
+    """Turn an `OSError` raised while writing `what` to `path` into an `OutputError` naming both."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or " ".join(str(error).split()) or type(error).__name__
+        raise OutputError(f"{printable(str(path))}: cannot write {what}: {reason}") from None
+
+
+MEMORY_LIMIT_BYTES = 1 << 31
+"""The largest array npuc allocates for one tensor: a data file's array, an interpreter's operand or result.
+
+Sizes that come from a file (an `.npy` header, a model's shapes and
+attributes) are checked against it before the allocation, so a hostile or
+broken file ends in a `MemoryLimitError` naming what is too large instead of
+numpy's `MemoryError` after trying to allocate it. 2 GiB is far above any
+tensor of a model an NPU runs (MobileNetV2's largest activation, batch 32,
+float: 154 MB) and below what a developer machine can spare.
+"""
+
+
+class MemoryLimitError(NpucError):
+    """A tensor or array would take more than `MEMORY_LIMIT_BYTES`: refused before it is allocated."""
+
+
+def check_memory(size_bytes: int, what: str) -> None:
+    """`MemoryLimitError` if `what` (a one-line description naming the file, op or tensor) needs more than the limit."""
+    if size_bytes > MEMORY_LIMIT_BYTES:
+        raise MemoryLimitError(
+            f"{what} would take {size_bytes} bytes, beyond npuc's limit of {MEMORY_LIMIT_BYTES} bytes per tensor"
+        )
 
 
 class TargetError(NpucError):

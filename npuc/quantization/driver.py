@@ -19,7 +19,12 @@ from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
 from npuc.quantization.mixed import correct_biases, promote_layers
 from npuc.quantization.options import QuantizationOptions
-from npuc.quantization.quantizer import gather_statistics, load_control, quantize_once
+from npuc.quantization.quantizer import (
+    gather_statistics,
+    layer_names,
+    load_control,
+    quantize_once,
+)
 from npuc.quantization.rules import check_supported
 from npuc.quantization.search import choose_strategy
 
@@ -49,6 +54,7 @@ def quantize_module(
     if not any(op.dialect_name() == "graph" for op in block.ops):
         return module  # already quantized: nothing to do
     check_supported(block)
+    control.check_layers(layer_names(main_function(module)))
     if options.activation_strategy == "auto":
         options, statistics = choose_strategy(module, samples, options, statistics)
     if options.target_sqnr or options.bias_correction:

@@ -63,6 +63,12 @@ def value_names(func: FuncOp) -> dict[SSAValue, str]:
     return names
 
 
+def layer_names(func: FuncOp) -> set[str]:
+    """Every name a per-layer control file may set: the `value_names` and the graph ops' layer names."""
+    ops = [op for op in func.body.block.ops if op.dialect_name() == "graph" and not isinstance(op, graph.ConstantOp)]
+    return {*value_names(func).values(), *(layer_name(op) for op in ops)}
+
+
 def _output_like(block: Block) -> set[SSAValue]:
     """Values whose clipping costs most: model results and softmax inputs."""
     values: set[SSAValue] = set()

@@ -304,6 +304,7 @@ def analyze_model(
                 f"{source}: a float model needs calibration data to be quantized"
             )
         quantize(module, calibration, report_samples=0)  # the estimate needs no error report
+    check_rescales(module)
     network = layer_graph(module)
     size_alternative = None
     if compare_size and goal != SIZE:
@@ -313,6 +314,21 @@ def analyze_model(
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
+
+
+def check_rescales(module: ModuleOp) -> None:
+    """`ModelVerificationError` naming the first quantized op whose rescale has no integer form.
+
+    The back end would encode what the integer reference (TFLite) refuses to
+    run: ADD and SUB whose output scale is far below their inputs'
+    (`npuc.reference.int_handlers.check_add_rescale`).
+    """
+    from npuc.dialects import quantized
+    from npuc.reference.int_handlers import check_add_rescale
+
+    for op in module.walk():
+        if isinstance(op, quantized.AddOp | quantized.SubOp):
+            check_add_rescale(op)
 
 
 def _size_alternative(module: ModuleOp, target: str, description: Target) -> dict[str, Any] | None:

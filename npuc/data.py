@@ -270,11 +270,21 @@ def load_samples(path: str, interface: ModelInterface) -> list[np.ndarray]:
     for array, tensor in zip(arrays, inputs):
         _check_sample_array(path, tensor.name, array, tensor.shape, tensor.dtype)
         samples.append(tensor.to_ir_layout(array))
-    counts = {len(sample) for sample in samples}
+    counts = {sample_count(sample) for sample in samples}
     if len(counts) > 1:
         listed = ", ".join(f"'{n}': {len(s)}" for n, s in zip(names, samples))
         raise InputDataError(f"{path}: inputs have different sample counts ({listed})")
     return samples
+
+
+def sample_count(samples: np.ndarray) -> int:
+    """N of samples stacked on axis 0; a 0-D array (the one sample of a scalar input) holds one."""
+    return samples.shape[0] if samples.ndim else 1
+
+
+def first_samples(samples: Sequence[np.ndarray], count: int | None) -> list[np.ndarray]:
+    """The first `count` samples (all if None) of each input's stacked samples; a 0-D sample as it is."""
+    return [array[:count] if array.ndim else array for array in samples]
 
 
 def to_interface(outputs: Sequence[np.ndarray], interface: ModelInterface) -> list[np.ndarray]:

@@ -39,7 +39,7 @@ from xdsl.ir import Attribute
 from npuc.dialects import npu
 from npuc.dialects.graph import layout_of
 from npuc.dialects.quantized import quant_type
-from npuc.errors import InputDataError, check_memory, printable, writing
+from npuc.errors import InputDataError, check_memory, writing
 from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -160,18 +160,17 @@ def read_arrays(path: str) -> np.ndarray | dict[str, np.ndarray]:
     Anything else than a readable `.npy`/`.npz` raises `InputDataError`
     naming the file and, in an archive, the member.
     """
-    where = printable(path)
     try:
         with open(path, "rb") as stream:
             start = stream.read(len(NPY_MAGIC))
             stream.seek(0)
             if start == NPY_MAGIC:
-                return _read_npy(stream, os.fstat(stream.fileno()).st_size, where)
+                return _read_npy(stream, os.fstat(stream.fileno()).st_size, path)
             if start.startswith(ZIP_MAGIC):
-                return _read_npz(stream, where)
+                return _read_npz(stream, path)
     except OSError as error:
-        raise InputDataError(f"{where}: cannot read as .npy/.npz: {error.strerror or error}") from None
-    raise InputDataError(f"{where}: cannot read as .npy/.npz: not a .npy or .npz file")
+        raise InputDataError(f"{path}: cannot read as .npy/.npz: {error.strerror or error}") from None
+    raise InputDataError(f"{path}: cannot read as .npy/.npz: not a .npy or .npz file")
 
 
 def _read_npz(stream: IO[bytes], where: str) -> dict[str, np.ndarray]:
@@ -182,9 +181,9 @@ def _read_npz(stream: IO[bytes], where: str) -> dict[str, np.ndarray]:
             for member in archive.infolist():
                 name = member.filename.removesuffix(".npy")
                 if name == member.filename:
-                    raise InputDataError(f"{where}: member '{printable(name)}' is not an .npy array")
+                    raise InputDataError(f"{where}: member '{name}' is not an .npy array")
                 with archive.open(member) as member_stream:
-                    arrays[name] = _read_npy(member_stream, member.file_size, f"{where}: array '{printable(name)}'")
+                    arrays[name] = _read_npy(member_stream, member.file_size, f"{where}: array '{name}'")
     except ZIP_ERRORS as error:
         raise InputDataError(f"{where}: not a readable .npz archive: {' '.join(str(error).split())}") from None
     return arrays
@@ -233,11 +232,11 @@ def _check_sample_array(
         else:
             expected_text = str(expected)
         raise InputDataError(
-            f"{printable(path)}: input '{printable(name)}' expects shape {expected_text}, got {list(array.shape)}"
+            f"{path}: input '{name}' expects shape {expected_text}, got {list(array.shape)}"
         )
     if array.dtype != dtype:
         raise InputDataError(
-            f"{printable(path)}: input '{printable(name)}' expects dtype {dtype.name}, got {array.dtype.name}"
+            f"{path}: input '{name}' expects dtype {dtype.name}, got {array.dtype.name}"
         )
 
 

@@ -21,9 +21,9 @@ def printable(text: str) -> str:
     """`text` with control characters escaped as Python does (`\\n`, `\\x1b`, `\\u2028`).
 
     Names taken from a user's file (node, op, tensor, layer, target and
-    section names) go through it before they enter a message, so the message
-    stays on one line and cannot move the terminal's cursor; the CLI applies
-    it to the whole message as a last resort.
+    section names) must not break a message's line or move the terminal's
+    cursor: every `NpucError` message goes through it, and the CLI applies
+    it once more to whatever it prints.
     """
     return "".join(
         character.encode("unicode_escape").decode("ascii")
@@ -43,7 +43,14 @@ def unforeseen_message(error: BaseException) -> str:
 
 
 class NpucError(Exception):
-    """Base class of all errors npuc raises for bad input or impossible requests."""
+    """Base class of all errors npuc raises for bad input or impossible requests.
+
+    Its message is one line whatever names it quotes: control characters in
+    it (a node name holding a newline) are escaped by `printable`.
+    """
+
+    def __init__(self, *args: object):
+        super().__init__(*(printable(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ModelFormatError(NpucError):
@@ -87,7 +94,7 @@ def writing(path: str | Path, what: str) -> Iterator[None]:
         yield
     except OSError as error:
         reason = error.strerror or " ".join(str(error).split()) or type(error).__name__
-        raise OutputError(f"{printable(str(path))}: cannot write {what}: {reason}") from None
+        raise OutputError(f"{path}: cannot write {what}: {reason}") from None
 
 
 MEMORY_LIMIT_BYTES = 1 << 31

@@ -105,14 +105,14 @@ def _quantization_options(args: argparse.Namespace):
 def cmd_quantize(args: argparse.Namespace) -> None:
     """Quantize a float model, print the worst layers' errors and the quantized IR."""
     from npuc.api import import_model, quantize, run_pipeline
-    from npuc.data import load_samples, model_interface
+    from npuc.data import load_samples, model_interface, sample_count
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
     from npuc.quantization.search import format_layer_errors
 
     options = _quantization_options(args)
     module = import_model(args.model)
     samples = load_samples(args.calibration, model_interface(module))
-    _progress(f"calibrating on {len(samples[0])} sample(s)")
+    _progress(f"calibrating on {sample_count(samples[0])} sample(s)")
     # The report compares with the float graph after the graph passes (folded
     # batch norms): the same layers, by name, as the quantized module holds.
     run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
@@ -195,7 +195,7 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
     directory and the report formats.
     """
     from npuc.api import import_model, is_float_module
-    from npuc.data import load_samples, model_interface
+    from npuc.data import first_samples, load_samples, model_interface, sample_count
 
     formats = _reports(args.report)
     _progress(f"importing {args.model}")
@@ -206,8 +206,8 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
             raise NpucError(
                 f"{args.model}: a float model needs --calibration CALIB.npy to be quantized"
             )
-        calibration = [batch[:samples] for batch in load_samples(args.calibration, model_interface(module))]
-        _progress(f"quantizing (calibration: {len(calibration[0])} sample(s))")
+        calibration = first_samples(load_samples(args.calibration, model_interface(module)), samples)
+        _progress(f"quantizing (calibration: {sample_count(calibration[0])} sample(s))")
     target = _target(args)
     _progress(f"{doing} for {target}")
     try:

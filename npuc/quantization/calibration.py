@@ -30,7 +30,7 @@ from xdsl.ir import SSAValue
 
 from npuc.data import read_arrays
 from npuc.dialects import graph
-from npuc.errors import InputDataError, printable, writing
+from npuc.errors import InputDataError, writing
 from npuc.reference.graph_interpreter import run_graph
 
 CALIBRATION_BATCH = 32
@@ -86,7 +86,7 @@ class Statistics:
     @classmethod
     def load(cls, path: str | Path) -> Statistics:
         """Read statistics written by `save`; `InputDataError` naming the file and the array at fault."""
-        where = printable(str(path))
+        where = str(path)
         archive = read_arrays(str(path))
         if not isinstance(archive, dict):
             raise InputDataError(f"{where}: calibration statistics are an .npz archive (as --save-statistics writes)")
@@ -94,15 +94,15 @@ class Statistics:
         for key, array in archive.items():
             name, _, kind = key.rpartition("|")
             if kind == "range":
-                tensors[name] = TensorStatistics(*_range_statistics(array, f"{where}: '{printable(key)}'"))
+                tensors[name] = TensorStatistics(*_range_statistics(array, f"{where}: '{key}'"))
             elif kind != "histogram":
-                raise InputDataError(f"{where}: unexpected array '{printable(key)}' (expected NAME|range, NAME|histogram)")
+                raise InputDataError(f"{where}: unexpected array '{key}' (expected NAME|range, NAME|histogram)")
         for key, array in archive.items():
             name, _, kind = key.rpartition("|")
             if kind == "histogram":
                 if name not in tensors:
-                    raise InputDataError(f"{where}: '{printable(key)}' has no '{printable(name)}|range'")
-                tensors[name].histogram = _histogram(array, f"{where}: '{printable(key)}'")
+                    raise InputDataError(f"{where}: '{key}' has no '{name}|range'")
+                tensors[name].histogram = _histogram(array, f"{where}: '{key}'")
         return cls(tensors)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from npuc.errors import InputDataError, printable, writing
+from npuc.errors import InputDataError, writing
 from npuc.quantization.calibration import STRATEGIES
 from npuc.quantization.options import SUPPORTED_ACTIVATION_BITS
 
@@ -70,14 +70,14 @@ class LayerControl:
     @classmethod
     def load(cls, path: str | Path) -> LayerControl:
         """Read a control file; `InputDataError` naming the file and the bad entry."""
-        where = printable(str(path))
+        where = str(path)
         document = _read_json(path, where)
         if not isinstance(document, dict) or not isinstance(document.get("layers", {}), dict):
             raise InputDataError(f"{where}: expected an object with a 'layers' object")
         unknown = [key for key in document if key not in DOCUMENT_KEYS]
         if unknown:
             raise InputDataError(
-                f"{where}: unknown key '{printable(unknown[0])}' (known: {', '.join(DOCUMENT_KEYS)})"
+                f"{where}: unknown key '{unknown[0]}' (known: {', '.join(DOCUMENT_KEYS)})"
             )
         bits = document.get("activation_bits", SUPPORTED_ACTIVATION_BITS[0])
         if isinstance(bits, bool) or bits not in SUPPORTED_ACTIVATION_BITS:
@@ -93,10 +93,10 @@ class LayerControl:
         """`InputDataError` if the file sets a layer that is not among the model's `known` layer names."""
         missing = [layer for layer in self.settings if layer not in known]
         if missing:
-            listed = ", ".join(printable(name) for name in sorted(known)[:LISTED_LAYERS])
+            listed = ", ".join(name for name in sorted(known)[:LISTED_LAYERS])
             more = ", ..." if len(known) > LISTED_LAYERS else ""
             raise InputDataError(
-                f"{self.source}: layer '{printable(missing[0])}' is not in the model (its layers: {listed}{more})"
+                f"{self.source}: layer '{missing[0]}' is not in the model (its layers: {listed}{more})"
             )
 
 
@@ -119,13 +119,13 @@ def _check_entry(where: str, layer: str, entry: Any) -> None:
             key == "bits" and isinstance(value, bool)
         ):
             raise InputDataError(
-                f"{where}: layer '{printable(layer)}': bad setting {printable(str(key))}={printable(repr(value))} "
+                f"{where}: layer '{layer}': bad setting {key}={value!r} "
                 f"(known: strategy (string), per_channel (bool), bits (8 or 16))"
             )
         if key == "bits" and value not in SUPPORTED_ACTIVATION_BITS:
-            raise InputDataError(f"{where}: layer '{printable(layer)}': bits must be 8 or 16, not {value}")
+            raise InputDataError(f"{where}: layer '{layer}': bits must be 8 or 16, not {value}")
         if key == "strategy" and value not in STRATEGIES:
             raise InputDataError(
-                f"{where}: layer '{printable(layer)}': unknown strategy '{printable(str(value))}' "
+                f"{where}: layer '{layer}': unknown strategy '{value}' "
                 f"(known: {', '.join(STRATEGIES)})"
             )

@@ -16,7 +16,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp
 
 from npuc.dialects.common import value_shape
-from npuc.errors import InputDataError, printable
+from npuc.errors import InputDataError
 from npuc.ir import arg_attributes, main_function, tensor_name
 from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
@@ -78,7 +78,7 @@ def quantize_module(
 def _check_inputs(func: FuncOp) -> None:
     """`InputDataError` naming an input calibration cannot measure: 0-D (no axis to stack samples on) or empty."""
     for index, (argument, attributes) in enumerate(zip(func.body.block.args, arg_attributes(func))):
-        name, shape = printable(tensor_name(attributes, f"arg{index}")), value_shape(argument)
+        name, shape = tensor_name(attributes, f"arg{index}"), value_shape(argument)
         if not shape:
             raise InputDataError(
                 f"quantize: input '{name}' is 0-D (a scalar); calibration stacks samples on axis 0, "

@@ -25,7 +25,7 @@ from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Operation, SSAValue
 
 from npuc.dialects.common import layer_name, value_shape
-from npuc.errors import InputDataError, ModelVerificationError, check_memory, printable
+from npuc.errors import InputDataError, ModelVerificationError, check_memory
 
 
 def samples(value: SSAValue, array: np.ndarray) -> int:
@@ -93,7 +93,7 @@ def check_result_memory(op: Operation, batch: int) -> None:
         expected = (shape[0] * batch, *shape[1:]) if shape else ()
         check_memory(
             math.prod(expected) * KERNEL_ELEMENT_BYTES,
-            f"reference interpreter: layer '{printable(layer_name(op))}' ({op.name}) result of shape {list(expected)}",
+            f"reference interpreter: layer '{layer_name(op)}' ({op.name}) result of shape {list(expected)}",
         )
 
 

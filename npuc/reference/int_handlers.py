@@ -25,7 +25,7 @@ from xdsl.ir import Operation, SSAValue
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import array_values, layer_name, property_of, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type
-from npuc.errors import ModelVerificationError, UnsupportedOperatorError, printable
+from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.reference import (
     fixed_point,
     int_activations,
@@ -169,7 +169,7 @@ def check_add_rescale(op: quantized.AddOp | quantized.SubOp) -> None:
     real = int_elementwise.add_output_multiplier(a_scale, b_scale, ofm_scale, bits)
     if not np.isfinite(real) or fixed_point.quantize_multiplier(real)[1] > 0:
         raise ModelVerificationError(
-            f"layer '{printable(layer_name(op))}' ({op.name}): output scale {ofm_scale:g} is too small for input "
+            f"layer '{layer_name(op)}' ({op.name}): output scale {ofm_scale:g} is too small for input "
             f"scales {a_scale:g} and {b_scale:g}: the rescale 2 * max(input scales) / "
             f"(2^{int_elementwise.ADD_LEFT_SHIFT[bits]} * output scale) = {real:g} must be below 1"
         )

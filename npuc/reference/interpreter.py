@@ -31,7 +31,6 @@ from npuc.errors import (
     MemoryLimitError,
     ModelVerificationError,
     UnsupportedOperatorError,
-    printable,
 )
 from npuc.ir import arg_attributes, main_function, tensor_name
 from npuc.reference.batching import (
@@ -145,7 +144,7 @@ def interpret_block(
         try:
             produced = handler(op, operands)
         except MemoryLimitError as error:  # a kernel's intermediate: the op is named here
-            raise MemoryLimitError(f"reference interpreter: layer '{printable(layer_name(op))}' ({op.name}): {error}") from None
+            raise MemoryLimitError(f"reference interpreter: layer '{layer_name(op)}' ({op.name}): {error}") from None
         arrays = produced if len(op.results) != 1 else [produced]
         for result, array in zip(op.results, arrays, strict=True):
             check_result(op, result, array, batch)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from npuc.errors import OutputError, printable, writing
+from npuc.errors import OutputError, writing
 
 REPORT_FORMATS = ("text", "csv", "json", "html", "trace")
 """Report formats, as `--report` names them."""
@@ -47,7 +47,7 @@ def output_directory(directory: str | Path) -> Path:
     """`directory`, created with its parents if missing; `OutputError` if a file is in the way or it cannot be made."""
     out = Path(directory)
     if out.exists() and not out.is_dir():
-        raise OutputError(f"{printable(str(out))}: cannot write the outputs there: it is a file, not a directory")
+        raise OutputError(f"{str(out)}: cannot write the outputs there: it is a file, not a directory")
     with writing(out, "the output directory"):
         out.mkdir(parents=True, exist_ok=True)
     return out

@@ -20,7 +20,7 @@ import configparser
 import math
 from dataclasses import dataclass, replace
 
-from npuc.errors import TargetError, printable
+from npuc.errors import TargetError
 from npuc.targets.description import Memory, MemorySystem
 
 SYSTEM_PREFIX = "System_Config."
@@ -93,7 +93,7 @@ class VelaConfig:
             return self.parser.get(section, key)
         except configparser.InterpolationError as error:  # a reference to no key, or a loop
             detail = " ".join(str(error).split())
-            raise TargetError(f"{self.source}: [{printable(section)}] {key}: {detail}") from None
+            raise TargetError(f"{self.source}: [{section}] {key}: {detail}") from None
 
     def positive_number(self, section: str, key: str, default: float) -> float:
         """`key` of `section` as a finite float greater than 0 (Vela's `float()`, without nan and inf)."""
@@ -102,11 +102,11 @@ class VelaConfig:
             value = float(text)
         except ValueError:
             raise TargetError(
-                f"{self.source}: [{printable(section)}] {key}: expected a number, got '{printable(text)}'"
+                f"{self.source}: [{section}] {key}: expected a number, got '{text}'"
             ) from None
         if not (math.isfinite(value) and value > 0):
             raise TargetError(
-                f"{self.source}: [{printable(section)}] {key}: must be a finite number greater than 0, got {value}"
+                f"{self.source}: [{section}] {key}: must be a finite number greater than 0, got {value}"
             )
         return value
 

@@ -96,3 +96,13 @@ def test_non_finite_toml_numbers_name_the_field(tmp_path, old, new, field):
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(TargetError, match=f"board.toml: field '{field}': must be a finite number greater than 0"):
         load_target(str(path))
+
+
+@pytest.mark.parametrize(
+    ("spec", "escaped"),
+    [("ethos\nu55-128", "'ethos\\nu55-128'"), ("ethos-u55-128:Ethos\nU55", "'Ethos\\nU55'")],
+)
+def test_a_name_with_a_newline_stays_on_one_line(spec, escaped):
+    with pytest.raises(TargetError) as raised:
+        load_target(spec)
+    assert "\n" not in str(raised.value) and escaped in str(raised.value)

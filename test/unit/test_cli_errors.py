@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npuc.errors import InputDataError
 from npuc.tools import npuc_main, npuc_opt
 
 from support.paths import EXAMPLES, MODELS
@@ -179,3 +180,7 @@ def test_a_terminal_sees_one_line_and_no_warning(tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines == ["npuc: error: calibration gave no finite range for 'conv1' ([0.0, inf])"], result.stderr
+
+
+def test_every_npuc_error_message_is_one_printable_line():
+    assert str(InputDataError("input 'a\nb\x1b[2J' is bad")) == "input 'a\\nb\\x1b[2J' is bad"

@@ -3,7 +3,10 @@
 Every error a user can cause (a bad model file, an unsupported operator, an
 input of the wrong shape, a model that does not fit the target) is raised as a
 subclass of `NpucError`. The message is a single line that names the thing at
-fault (file, node or op name) and the problem, so the CLI can print it as is.
+fault (file, node or op name) and the problem, so the CLI can print it as is
+(`printable` keeps names from files on that line). Beside them, what the
+error boundaries share: `writing` for output files and `check_memory`, the
+size check against `MEMORY_LIMIT_BYTES` before a large allocation.
 """
 
 from __future__ import annotations
@@ -30,15 +33,6 @@ def printable(text: str) -> str:
         if unicodedata.category(character) in LINE_BREAKING_CATEGORIES
         else character
         for character in text
-    )
-
-
-def unforeseen_message(error: BaseException) -> str:
-    """The one line that reports an exception npuc did not foresee: its type and message, and what to do."""
-    detail = " ".join(str(error).split())
-    return (
-        f"internal error: {type(error).__name__}{': ' + detail if detail else ''} "
-        "(a bug in npuc: please report it with the command and its input; --debug prints the traceback)"
     )
 
 

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
-from npuc.errors import NpucError, printable, unforeseen_message
+from npuc.errors import NpucError, printable
 
 DEBUG_FLAG = "--debug"
 """The option of both tools that adds the traceback to the error line."""
@@ -44,6 +44,15 @@ def stop_on_broken_pipe() -> NoReturn:
     """
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(BROKEN_PIPE_EXIT)
+
+
+def unforeseen_message(error: BaseException) -> str:
+    """The one line that reports an exception npuc did not foresee: its type and message, and what to do."""
+    detail = " ".join(str(error).split())
+    return (
+        f"internal error: {type(error).__name__}{': ' + detail if detail else ''} "
+        f"(a bug in npuc: please report it with the command and its input; {DEBUG_FLAG} prints the traceback)"
+    )
 
 
 def fail(prog: str, message: str, status: int) -> NoReturn:

@@ -103,6 +103,12 @@ def gather_statistics(
     """
     if options.statistics:
         statistics = Statistics.load(options.statistics)
+        missing = [name for name in value_names(main_function(module)).values() if name not in statistics.tensors]
+        if missing:
+            raise InputDataError(
+                f"{options.statistics}: no statistics for '{missing[0]}' "
+                f"({len(missing)} value(s) of the model missing: saved for another model?)"
+            )
     else:
         if not samples or len(samples[0]) == 0:
             raise InputDataError("quantize needs at least one calibration sample")

@@ -208,3 +208,12 @@ def test_control_file_naming_a_layer_the_model_lacks(tmp_path):
 def test_target_sqnr_must_be_finite(target_sqnr):
     with pytest.raises(NpucError, match="target_sqnr must be a finite number"):
         QuantizationOptions(target_sqnr=target_sqnr).check()
+
+
+def test_statistics_of_another_model(tmp_path):
+    statistics = Statistics()
+    statistics.tensors["other_layer"] = TensorStatistics(0.0, 1.0, 0.0, 1.0)
+    statistics.save(tmp_path / "other.npz")
+    options = QuantizationOptions(statistics=str(tmp_path / "other.npz"), activation_strategy="minmax")
+    with pytest.raises(InputDataError, match=r"other.npz: no statistics for 'x' \(9 value\(s\) of the model missing"):
+        quantize_module(build_small_cnn(), [], options=options)

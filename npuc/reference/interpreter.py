@@ -138,6 +138,10 @@ def interpret_block(
                 "reference interpreter",
                 [(layer_name(op), op.name, "no reference implementation")],
             )
+        if any(operand not in values for operand in op.operands):
+            raise ModelVerificationError(
+                f"reference interpreter: layer '{layer_name(op)}' ({op.name}) uses a value defined after it"
+            )
         operands = [values[operand] for operand in op.operands]
         batch = batch_size(op, operands)
         check_result_memory(op, batch)

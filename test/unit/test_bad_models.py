@@ -24,7 +24,12 @@ import tflite
 from onnx import TensorProto, helper, numpy_helper
 
 import npuc
-from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
+from npuc.errors import (
+    InputDataError,
+    ModelVerificationError,
+    NpucError,
+    UnsupportedOperatorError,
+)
 
 from tflite_models.builder import TensorSpec, build_model
 
@@ -109,6 +114,19 @@ def test_a_difference_of_a_value_with_itself_quantizes_and_runs(tmp_path):
     assert npuc.run(module, [samples[:1]])[0].tolist() == [[0.0] * 4]
     lowered = npuc.compile_model(path, calibration=[samples]).module
     assert npuc.run(lowered, [samples[:1]])[0].tolist() == [[0.0] * 4]
+
+
+def test_a_value_used_before_its_definition(tmp_path):
+    path = tmp_path / "swapped.mlir"
+    path.write_text(
+        "func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {\n"
+        '  %1 = graph.add %x, %0 {layer = "add", activation = "none"} : '
+        "(tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>\n"
+        "  %0 = graph.constant dense<1.0> : tensor<4xf32>\n"
+        "  func.return %1 : tensor<4xf32>\n}\n"
+    )
+    with pytest.raises(NpucError):  # the IR verifier or the interpreter: never a KeyError
+        npuc.run(npuc.import_model(path), [np.ones(4, np.float32)])
 
 
 def add_with_scales(path: Path, scales: tuple[float, float, float]) -> Path:

@@ -10,6 +10,7 @@ once more, so a name that slipped through unescaped cannot break the line.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -34,6 +35,23 @@ INTERRUPTED_EXIT = 130
 
 BROKEN_PIPE_EXIT = 141
 """Exit status when the reader of stdout went away: 128 + SIGPIPE, as a shell reports a killed writer."""
+
+
+USAGE_EXIT = 2
+"""Exit status of a command line argparse cannot parse (argparse's own)."""
+
+
+def usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """argparse's `error`, on one line like every other failure: `PROG: error: MESSAGE (see PROG --help)`."""
+    prog = parser.prog.split()[0]  # a subcommand's parser is "npuc import"
+    parser.exit(USAGE_EXIT, f"{prog}: error: {printable(message)} (see {parser.prog} --help)\n")
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose usage errors are one line (`usage_error`); its subparsers are too."""
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(self, message)
 
 
 def stop_on_broken_pipe() -> NoReturn:

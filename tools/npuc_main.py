@@ -26,7 +26,12 @@ import sys
 from pathlib import Path
 
 from npuc.errors import ArenaBudgetError, NpucError, writing
-from npuc.tools.boundary import DEBUG_FLAG, DEBUG_HELP, run_reporting_errors
+from npuc.tools.boundary import (
+    DEBUG_FLAG,
+    DEBUG_HELP,
+    OneLineArgumentParser,
+    run_reporting_errors,
+)
 
 
 def _progress(message: str) -> None:
@@ -267,12 +272,10 @@ def _add_target_options(command: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `npuc` and its subcommands."""
-    parser = argparse.ArgumentParser(
-        prog="npuc", description="npuc: an open neural-network compiler for NPUs"
-    )
+    parser = OneLineArgumentParser(prog="npuc", description="npuc: an open neural-network compiler for NPUs")
     parser.add_argument(DEBUG_FLAG, action="store_true", help=DEBUG_HELP)
     # Accepted after the subcommand too; SUPPRESS keeps a subcommand from resetting it to False.
-    debug = argparse.ArgumentParser(add_help=False)
+    debug = OneLineArgumentParser(add_help=False)
     debug.add_argument(DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -14,6 +14,7 @@ bad option, IR that does not parse or verify, a pass that rejects the module.
 
 import argparse
 import sys
+from functools import partial
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
@@ -22,7 +23,12 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from npuc.api import PIPELINE_SPEC_ERRORS, bad_pipeline
 from npuc.errors import ModelFormatError, NpucError, PipelineError, writing
-from npuc.tools.boundary import DEBUG_FLAG, DEBUG_HELP, run_reporting_errors
+from npuc.tools.boundary import (
+    DEBUG_FLAG,
+    DEBUG_HELP,
+    run_reporting_errors,
+    usage_error,
+)
 
 
 class NpucOptMain(xDSLOptMain):
@@ -31,6 +37,8 @@ class NpucOptMain(xDSLOptMain):
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
         arg_parser.add_argument(DEBUG_FLAG, action="store_true", help=DEBUG_HELP)
+        # xDSL makes the parser: its usage errors become one line here, like every other failure.
+        arg_parser.error = partial(usage_error, arg_parser)  # type: ignore[method-assign]
 
     def register_all_frontends(self) -> None:
         super().register_all_frontends()

@@ -184,3 +184,13 @@ def test_a_terminal_sees_one_line_and_no_warning(tmp_path):
 
 def test_every_npuc_error_message_is_one_printable_line():
     assert str(InputDataError("input 'a\nb\x1b[2J' is bad")) == "input 'a\\nb\\x1b[2J' is bad"
+
+
+def test_a_usage_error_is_one_line(capsys):
+    line = npuc(capsys, "compile", str(DIGITS), "--optimise", "Fast", status=2)
+    assert "argument --optimise: invalid choice: 'Fast'" in line and line.endswith("(see npuc compile --help)")
+
+
+def test_opt_usage_error_is_one_line(capsys, monkeypatch, identity_ir):
+    line = npuc_opt_run(capsys, monkeypatch, str(identity_ir), "--no-such-option", status=2)
+    assert "unrecognized arguments: --no-such-option" in line

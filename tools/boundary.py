@@ -6,6 +6,8 @@ exits 1; any other exception is a bug in npuc and prints one line with its
 type and message and a request to report it, and exits 2. Only `--debug`
 adds the Python traceback. The message goes through `npuc.errors.printable`
 once more, so a name that slipped through unescaped cannot break the line.
+A command line argparse cannot parse is one line too (`OneLineArgumentParser`,
+`usage_error`), exit status 2.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ INTERRUPTED_EXIT = 130
 
 BROKEN_PIPE_EXIT = 141
 """Exit status when the reader of stdout went away: 128 + SIGPIPE, as a shell reports a killed writer."""
-
 
 USAGE_EXIT = 2
 """Exit status of a command line argparse cannot parse (argparse's own)."""

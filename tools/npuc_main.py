@@ -201,8 +201,10 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
     """
     from npuc.api import import_model, is_float_module
     from npuc.data import first_samples, load_samples, model_interface, sample_count
+    from npuc.report import check_output_directory
 
     formats = _reports(args.report)
+    output = check_output_directory(args.output or Path(args.model).stem + "_npuc")
     _progress(f"importing {args.model}")
     module = import_model(args.model)
     calibration = None
@@ -221,7 +223,7 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
     except ArenaBudgetError as error:
         raise error.with_source(args.model) from None
     result.source = args.model
-    return result, Path(args.output or Path(args.model).stem + "_npuc"), formats
+    return result, output, formats
 
 
 def _finish(result, written: list[Path]) -> None:

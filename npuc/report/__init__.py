@@ -43,11 +43,17 @@ def _writer(report_format: str) -> Callable[[Mapping[str, Any]], str]:
     return {"text": tables.report_text, "csv": tables.layer_table_csv, "json": tables.report_json}[report_format]
 
 
-def output_directory(directory: str | Path) -> Path:
-    """`directory`, created with its parents if missing; `OutputError` if a file is in the way or it cannot be made."""
+def check_output_directory(directory: str | Path) -> Path:
+    """`directory` as a path; `OutputError` if a file is in the way (checked before long work, again when writing)."""
     out = Path(directory)
     if out.exists() and not out.is_dir():
-        raise OutputError(f"{str(out)}: cannot write the outputs there: it is a file, not a directory")
+        raise OutputError(f"{out}: cannot write the outputs there: it is a file, not a directory")
+    return out
+
+
+def output_directory(directory: str | Path) -> Path:
+    """`directory`, created with its parents if missing; `OutputError` if a file is in the way or it cannot be made."""
+    out = check_output_directory(directory)
     with writing(out, "the output directory"):
         out.mkdir(parents=True, exist_ok=True)
     return out

@@ -70,6 +70,13 @@ def test_compile_into_an_existing_file(capsys, tmp_path):
     assert "existing: cannot write the outputs there: it is a file, not a directory" in line
 
 
+def test_the_output_directory_is_checked_before_compiling(capsys, monkeypatch, tmp_path):
+    existing = tmp_path / "existing"
+    existing.write_text("")
+    monkeypatch.setattr("npuc.api.import_model", _boom)  # never reached
+    assert "existing: cannot write the outputs there" in npuc(capsys, "analyze", str(DIGITS), "-o", str(existing))
+
+
 @pytest.mark.parametrize("option", ["--save-statistics", "--save-layers"])
 def test_quantize_saves_into_a_missing_directory(capsys, tmp_path, option):
     saved = tmp_path / "absent" / "saved"

@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException
 
-from npuc.errors import ArenaBudgetError, NpucError, PipelineError
+from npuc.errors import ArenaBudgetError, NpucError, PipelineError, writing
 
 if TYPE_CHECKING:
     from npuc.cost.model import NetworkCost
@@ -67,6 +67,16 @@ def import_model(path: str | Path) -> ModuleOp:
     return import_by_extension(str(path))
 
 
+PIPELINE_SPEC_ERRORS = (ValueError, TypeError, ArgSpecParseError)
+"""What xDSL's `PassPipeline.parse_spec` raises for pipeline text it cannot parse or a pass it does not know."""
+
+
+def bad_pipeline(pipeline: str, error: BaseException) -> PipelineError:
+    """The `PipelineError` for one of the `PIPELINE_SPEC_ERRORS` raised by the pipeline text `pipeline`."""
+    message = " ".join(str(error).split())
+    return PipelineError(f"bad pass pipeline '{pipeline}': {message}")
+
+
 def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None) -> ModuleOp:
     """Run a pass pipeline given as `npuc-opt -p` text (e.g. `"npu-tile{target=X}"`).
 
@@ -84,9 +94,8 @@ def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None
 
     try:
         passes = PassPipeline.parse_spec(get_all_passes(), pipeline, verify_between)
-    except (ValueError, TypeError, ArgSpecParseError) as error:
-        message = " ".join(str(error).split())
-        raise PipelineError(f"bad pass pipeline '{pipeline}': {message}") from error
+    except PIPELINE_SPEC_ERRORS as error:
+        raise bad_pipeline(pipeline, error) from error
     try:
         passes.apply(context, module)
     except DiagnosticException as error:
@@ -231,8 +240,9 @@ class CompileResult(Analysis):
 
     def write(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
         """Write stream, weights (Ethos-U: and the deployable `.tflite`), IR and reports into `directory`; the paths."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        from npuc.report import output_directory
+
+        out = output_directory(directory)
         files: dict[str, bytes | str] = {
             "command_stream.bin": self.command_stream,
             "weights.bin": self.weights,
@@ -243,10 +253,11 @@ class CompileResult(Analysis):
         written = []
         for name, content in files.items():
             path = out / name
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+            with writing(path, name):
+                if isinstance(content, bytes):
+                    path.write_bytes(content)
+                else:
+                    path.write_text(content)
             written.append(path)
         return written + self.write_reports(out, formats)
 
@@ -301,6 +312,7 @@ def analyze_model(
                 f"{source}: a float model needs calibration data to be quantized"
             )
         quantize(module, calibration, report_samples=0)  # the estimate needs no error report
+    check_rescales(module)
     network = layer_graph(module)
     size_alternative = None
     if compare_size and goal != SIZE:
@@ -310,6 +322,21 @@ def analyze_model(
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
+
+
+def check_rescales(module: ModuleOp) -> None:
+    """`ModelVerificationError` naming the first quantized op whose rescale has no integer form.
+
+    The back end would encode what the integer reference (TFLite) refuses to
+    run: ADD and SUB whose output scale is far below their inputs'
+    (`npuc.reference.int_handlers.check_add_rescale`).
+    """
+    from npuc.dialects import quantized
+    from npuc.reference.int_handlers import check_add_rescale
+
+    for op in module.walk():
+        if isinstance(op, quantized.AddOp | quantized.SubOp):
+            check_add_rescale(op)
 
 
 def _size_alternative(module: ModuleOp, target: str, description: Target) -> dict[str, Any] | None:

@@ -23,9 +23,14 @@ input and the expected versus actual shape or dtype.
 
 from __future__ import annotations
 
+import math
+import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from xdsl.dialects.builtin import Float32Type, IntegerType, ModuleOp, TensorType
@@ -34,7 +39,7 @@ from xdsl.ir import Attribute
 from npuc.dialects import npu
 from npuc.dialects.graph import layout_of
 from npuc.dialects.quantized import quant_type
-from npuc.errors import InputDataError
+from npuc.errors import InputDataError, check_memory, writing
 from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -136,16 +141,78 @@ def model_interface(module: ModuleOp) -> ModelInterface:
     )
 
 
-def _read(path: str) -> dict[str, np.ndarray] | np.ndarray:
+NPY_MAGIC = b"\x93NUMPY"
+"""How an `.npy` file (and each member of an `.npz` archive) starts."""
+
+ZIP_MAGIC = b"PK"
+"""How a zip archive (an `.npz` file) starts; a truncated one may have lost its end but not this."""
+
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError)
+"""What `zipfile` raises on a truncated, corrupt, encrypted or oddly compressed archive."""
+
+
+def read_arrays(path: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of an `.npy` file, or the arrays of an `.npz` archive by name.
+
+    Never unpickles (object arrays are refused) and checks each array's
+    header before reading it: its shape times its item size must fit in
+    the bytes the file holds and in `npuc.errors.MEMORY_LIMIT_BYTES`.
+    Anything else than a readable `.npy`/`.npz` raises `InputDataError`
+    naming the file and, in an archive, the member.
+    """
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputDataError(f"{path}: cannot read as .npy/.npz: {reason}") from error
-    if isinstance(loaded, np.ndarray):
-        return loaded
-    with loaded:
-        return {key: loaded[key] for key in loaded.files}
+        with open(path, "rb") as stream:
+            start = stream.read(len(NPY_MAGIC))
+            stream.seek(0)
+            if start == NPY_MAGIC:
+                return _read_npy(stream, os.fstat(stream.fileno()).st_size, path)
+            if start.startswith(ZIP_MAGIC):
+                return _read_npz(stream, path)
+    except OSError as error:
+        raise InputDataError(f"{path}: cannot read as .npy/.npz: {error.strerror or error}") from None
+    raise InputDataError(f"{path}: cannot read as .npy/.npz: not a .npy or .npz file")
+
+
+def _read_npz(stream: IO[bytes], where: str) -> dict[str, np.ndarray]:
+    """Every member of an `.npz` archive, each an `.npy` array keyed by its name without `.npy`."""
+    arrays = {}
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            for member in archive.infolist():
+                name = member.filename.removesuffix(".npy")
+                if name == member.filename:
+                    raise InputDataError(f"{where}: member '{name}' is not an .npy array")
+                with archive.open(member) as member_stream:
+                    arrays[name] = _read_npy(member_stream, member.file_size, f"{where}: array '{name}'")
+    except ZIP_ERRORS as error:
+        raise InputDataError(f"{where}: not a readable .npz archive: {' '.join(str(error).split())}") from None
+    return arrays
+
+
+def _read_npy(stream: IO[bytes], file_size: int, where: str) -> np.ndarray:
+    """The array of an `.npy` stream of `file_size` bytes, its header checked before any data is read."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except (ValueError, EOFError, SyntaxError, TypeError) as error:
+        raise InputDataError(f"{where}: bad .npy header: {' '.join(str(error).split())}") from None
+    if dtype.hasobject:
+        raise InputDataError(f"{where}: holds Python objects (dtype {dtype}); npuc reads numeric arrays only")
+    if any(extent < 0 for extent in shape):
+        raise InputDataError(f"{where}: bad .npy header: negative extent in shape {list(shape)}")
+    size_bytes = math.prod(shape) * dtype.itemsize
+    check_memory(size_bytes, f"{where}: array of shape {list(shape)} ({dtype})")
+    if size_bytes > file_size - stream.tell():
+        raise InputDataError(
+            f"{where}: truncated: shape {list(shape)} ({dtype}) needs {size_bytes} bytes of data, "
+            f"the file holds {max(file_size - stream.tell(), 0)}"
+        )
+    stream.seek(0)
+    try:
+        return np.lib.format.read_array(stream, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as error:
+        raise InputDataError(f"{where}: cannot read the array: {' '.join(str(error).split())}") from None
 
 
 def _check_sample_array(
@@ -182,7 +249,7 @@ def load_samples(path: str, interface: ModelInterface) -> list[np.ndarray]:
     """
     inputs = interface.inputs
     names = [tensor.name for tensor in inputs]
-    content = _read(path)
+    content = read_arrays(path)
     if isinstance(content, np.ndarray):
         if len(inputs) != 1:
             raise InputDataError(
@@ -202,11 +269,21 @@ def load_samples(path: str, interface: ModelInterface) -> list[np.ndarray]:
     for array, tensor in zip(arrays, inputs):
         _check_sample_array(path, tensor.name, array, tensor.shape, tensor.dtype)
         samples.append(tensor.to_ir_layout(array))
-    counts = {len(sample) for sample in samples}
+    counts = {sample_count(sample) for sample in samples}
     if len(counts) > 1:
         listed = ", ".join(f"'{n}': {len(s)}" for n, s in zip(names, samples))
         raise InputDataError(f"{path}: inputs have different sample counts ({listed})")
     return samples
+
+
+def sample_count(samples: np.ndarray) -> int:
+    """N of samples stacked on axis 0; a 0-D array (the one sample of a scalar input) holds one."""
+    return samples.shape[0] if samples.ndim else 1
+
+
+def first_samples(samples: Sequence[np.ndarray], count: int | None) -> list[np.ndarray]:
+    """The first `count` samples (all if None) of each input's stacked samples; a 0-D sample as it is."""
+    return [array[:count] if array.ndim else array for array in samples]
 
 
 def to_interface(outputs: Sequence[np.ndarray], interface: ModelInterface) -> list[np.ndarray]:
@@ -229,10 +306,8 @@ def save_outputs(path: str, outputs: Sequence[np.ndarray], interface: ModelInter
         raise InputDataError(
             f"{path}: the model has {len(outputs)} outputs; write them to an .npz file"
         )
-    try:
+    with writing(path, "the outputs"):
         if is_npz:
             np.savez(path, allow_pickle=True, **dict(zip(names, outputs)))  # explicit: no output name can pass for the flag
         else:
             np.save(path, outputs[0])
-    except OSError as error:
-        raise InputDataError(f"{path}: cannot write outputs: {error.strerror}") from error

@@ -3,14 +3,48 @@
 Every error a user can cause (a bad model file, an unsupported operator, an
 input of the wrong shape, a model that does not fit the target) is raised as a
 subclass of `NpucError`. The message is a single line that names the thing at
-fault (file, node or op name) and the problem, so the CLI can print it as is.
+fault (file, node or op name) and the problem, so the CLI can print it as is
+(`printable` keeps names from files on that line). Beside them, what the
+error boundaries share: `writing` for output files and `check_memory`, the
+size check against `MEMORY_LIMIT_BYTES` before a large allocation.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LINE_BREAKING_CATEGORIES = ("Cc", "Zl", "Zp")
+"""Unicode categories `printable` escapes: control characters and line/paragraph separators."""
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped as Python does (`\\n`, `\\x1b`, `\\u2028`).
+
+    Names taken from a user's file (node, op, tensor, layer, target and
+    section names) must not break a message's line or move the terminal's
+    cursor: every `NpucError` message goes through it, and the CLI applies
+    it once more to whatever it prints.
+    """
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(character) in LINE_BREAKING_CATEGORIES
+        else character
+        for character in text
+    )
+
 
 class NpucError(Exception):
-    """Base class of all errors npuc raises for bad input or impossible requests."""
+    """Base class of all errors npuc raises for bad input or impossible requests.
+
+    Its message is one line whatever names it quotes: control characters in
+    it (a node name holding a newline) are escaped by `printable`.
+    """
+
+    def __init__(self, *args: object):
+        super().__init__(*(printable(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ModelFormatError(NpucError):
@@ -41,6 +75,44 @@ class ModelVerificationError(NpucError):
 
 class InputDataError(NpucError):
     """Input or calibration data does not match the model's interface."""
+
+
+class OutputError(NpucError):
+    """An output file or directory cannot be written (missing directory, no permission, a file in the way)."""
+
+
+@contextmanager
+def writing(path: str | Path, what: str) -> Iterator[None]:
+    """Turn an `OSError` raised while writing `what` to `path` into an `OutputError` naming both."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or " ".join(str(error).split()) or type(error).__name__
+        raise OutputError(f"{path}: cannot write {what}: {reason}") from None
+
+
+MEMORY_LIMIT_BYTES = 1 << 31
+"""The largest array npuc allocates for one tensor: a data file's array, an interpreter's operand or result.
+
+Sizes that come from a file (an `.npy` header, a model's shapes and
+attributes) are checked against it before the allocation, so a hostile or
+broken file ends in a `MemoryLimitError` naming what is too large instead of
+numpy's `MemoryError` after trying to allocate it. 2 GiB is far above any
+tensor of a model an NPU runs (MobileNetV2's largest activation, batch 32,
+float: 154 MB) and below what a developer machine can spare.
+"""
+
+
+class MemoryLimitError(NpucError):
+    """A tensor or array would take more than `MEMORY_LIMIT_BYTES`: refused before it is allocated."""
+
+
+def check_memory(size_bytes: int, what: str) -> None:
+    """`MemoryLimitError` if `what` (a one-line description naming the file, op or tensor) needs more than the limit."""
+    if size_bytes > MEMORY_LIMIT_BYTES:
+        raise MemoryLimitError(
+            f"{what} would take {size_bytes} bytes, beyond npuc's limit of {MEMORY_LIMIT_BYTES} bytes per tensor"
+        )
 
 
 class TargetError(NpucError):

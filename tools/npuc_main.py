@@ -15,16 +15,23 @@ text, csv, json, html, trace (default: all).
 
 Bad input of any kind ends with one line on stderr and exit status 1; the
 library raises `NpucError` subclasses and this module prints their message.
+An exception npuc did not foresee is a bug: one line naming it, exit status 2
+(`--debug` adds the traceback; `npuc.tools.boundary`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from npuc.errors import ArenaBudgetError, NpucError
+from npuc.errors import ArenaBudgetError, NpucError, writing
+from npuc.tools.boundary import (
+    DEBUG_FLAG,
+    DEBUG_HELP,
+    OneLineArgumentParser,
+    run_reporting_errors,
+)
 
 
 def _progress(message: str) -> None:
@@ -36,7 +43,8 @@ def _progress(message: str) -> None:
 def _write_ir(module, output: str | None) -> None:
     text = str(module) + "\n"
     if output:
-        Path(output).write_text(text)
+        with writing(output, "the IR"):
+            Path(output).write_text(text)
     else:
         sys.stdout.write(text)
 
@@ -102,14 +110,14 @@ def _quantization_options(args: argparse.Namespace):
 def cmd_quantize(args: argparse.Namespace) -> None:
     """Quantize a float model, print the worst layers' errors and the quantized IR."""
     from npuc.api import import_model, quantize, run_pipeline
-    from npuc.data import load_samples, model_interface
+    from npuc.data import load_samples, model_interface, sample_count
     from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
     from npuc.quantization.search import format_layer_errors
 
     options = _quantization_options(args)
     module = import_model(args.model)
     samples = load_samples(args.calibration, model_interface(module))
-    _progress(f"calibrating on {len(samples[0])} sample(s)")
+    _progress(f"calibrating on {sample_count(samples[0])} sample(s)")
     # The report compares with the float graph after the graph passes (folded
     # batch norms): the same layers, by name, as the quantized module holds.
     run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
@@ -192,9 +200,11 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
     directory and the report formats.
     """
     from npuc.api import import_model, is_float_module
-    from npuc.data import load_samples, model_interface
+    from npuc.data import first_samples, load_samples, model_interface, sample_count
+    from npuc.report import check_output_directory
 
     formats = _reports(args.report)
+    output = check_output_directory(args.output or Path(args.model).stem + "_npuc")
     _progress(f"importing {args.model}")
     module = import_model(args.model)
     calibration = None
@@ -203,8 +213,8 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
             raise NpucError(
                 f"{args.model}: a float model needs --calibration CALIB.npy to be quantized"
             )
-        calibration = [batch[:samples] for batch in load_samples(args.calibration, model_interface(module))]
-        _progress(f"quantizing (calibration: {len(calibration[0])} sample(s))")
+        calibration = first_samples(load_samples(args.calibration, model_interface(module)), samples)
+        _progress(f"quantizing (calibration: {sample_count(calibration[0])} sample(s))")
     target = _target(args)
     _progress(f"{doing} for {target}")
     try:
@@ -213,7 +223,7 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
     except ArenaBudgetError as error:
         raise error.with_source(args.model) from None
     result.source = args.model
-    return result, Path(args.output or Path(args.model).stem + "_npuc"), formats
+    return result, output, formats
 
 
 def _finish(result, written: list[Path]) -> None:
@@ -264,75 +274,54 @@ def _add_target_options(command: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `npuc` and its subcommands."""
-    parser = argparse.ArgumentParser(
-        prog="npuc", description="npuc: an open neural-network compiler for NPUs"
-    )
+    parser = OneLineArgumentParser(prog="npuc", description="npuc: an open neural-network compiler for NPUs")
+    parser.add_argument(DEBUG_FLAG, action="store_true", help=DEBUG_HELP)
+    # Accepted after the subcommand too; SUPPRESS keeps a subcommand from resetting it to False.
+    debug = OneLineArgumentParser(add_help=False)
+    debug.add_argument(DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    command = commands.add_parser("import", help="import a model and print its graph IR")
+    command = commands.add_parser("import", parents=[debug], help="import a model and print its graph IR")
     command.add_argument("model", help="ONNX (.onnx) or TFLite (.tflite) model, or IR file (.mlir)")
     command.add_argument("-o", "--output", help="write the IR to this file")
     command.set_defaults(handler=cmd_import)
 
     command = commands.add_parser(
-        "run", help="run a model or IR with the reference interpreter (ethos-u operators in the Ethos-U simulator)"
+        "run", parents=[debug], help="run a model or IR with the reference interpreter (ethos-u operators in the Ethos-U simulator)"
     )
     command.add_argument("model", help="ONNX or TFLite model (with ethos-u operators too), or graph/quantized/npu IR")
     command.add_argument("--input", required=True, help=".npy (one input) or .npz (by name)")
     command.add_argument("-o", "--output", help="write outputs to this .npy/.npz")
     command.set_defaults(handler=cmd_run)
 
-    command = commands.add_parser("disasm", help="print the Ethos-U register command streams, one command a line")
+    command = commands.add_parser("disasm", parents=[debug], help="print the Ethos-U register command streams, one command a line")
     command.add_argument("file", help=".tflite with ethos-u operators, or a raw COP1 driver payload")
     command.set_defaults(handler=cmd_disasm)
 
-    command = commands.add_parser("quantize", help="quantize a float model (post-training)")
+    command = commands.add_parser("quantize", parents=[debug], help="quantize a float model (post-training)")
     command.add_argument("model", help="ONNX model or graph IR file")
     _add_quantize_options(command)
     command.add_argument("-o", "--output", help="write the quantized IR to this file")
     command.set_defaults(handler=cmd_quantize)
 
     command = commands.add_parser(
-        "compile", help="compile a model to an NPU command stream (Ethos-U: a deployable _npuc.tflite) and reports"
+        "compile", parents=[debug], help="compile a model to an NPU command stream (Ethos-U: a deployable _npuc.tflite) and reports"
     )
     command.add_argument("model", help="ONNX or TFLite model, or graph/quantized IR file")
     _add_target_options(command)
     command.set_defaults(handler=cmd_compile)
 
-    command = commands.add_parser("analyze", help="estimate a model's performance and write the reports")
+    command = commands.add_parser("analyze", parents=[debug], help="estimate a model's performance and write the reports")
     command.add_argument("model", help="ONNX or TFLite model, or graph/quantized IR file")
     _add_target_options(command)
     command.set_defaults(handler=cmd_analyze)
     return parser
 
 
-BROKEN_PIPE_EXIT = 141
-"""Exit status when the reader of stdout went away: 128 + SIGPIPE, as a shell reports a killed writer."""
-
-
-def stop_on_broken_pipe() -> None:
-    """The reader of stdout went away (`npuc analyze ... | head`): stop quietly, as Unix tools do.
-
-    stdout is pointed at /dev/null first, so the interpreter's final flush
-    does not fail again.
-    """
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(BROKEN_PIPE_EXIT)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `npuc` console script."""
-    try:
-        args = build_parser().parse_args(argv)
-        args.handler(args)
-    except NpucError as error:
-        print(f"npuc: error: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("npuc: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except BrokenPipeError:
-        stop_on_broken_pipe()
+    args = build_parser().parse_args(argv)
+    run_reporting_errors("npuc", lambda: args.handler(args), args.debug)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from npuc.data import read_arrays
 from npuc.dialects import graph
-from npuc.errors import InputDataError
+from npuc.errors import InputDataError, writing
 from npuc.reference.graph_interpreter import run_graph
 
 CALIBRATION_BATCH = 32
@@ -37,6 +38,9 @@ CALIBRATION_BATCH = 32
 
 HISTOGRAM_BINS = 2048
 """Bins of the histograms the `percentile`, `entropy` and `mse` strategies read."""
+
+RANGE_FIELDS = 4
+"""The numbers a saved `NAME|range` array holds: minimum, maximum, mean minimum, mean maximum."""
 
 STRATEGIES = ("minmax", "moving_average", "percentile", "entropy", "mse")
 HISTOGRAM_STRATEGIES = ("percentile", "entropy", "mse")
@@ -76,26 +80,47 @@ class Statistics:
             )
             if stats.histogram is not None:
                 arrays[f"{name}|histogram"] = stats.histogram
-        np.savez(path, allow_pickle=True, **arrays)  # explicit: no array name can pass for the flag
+        with writing(path, "calibration statistics"):
+            np.savez(path, allow_pickle=True, **arrays)  # explicit: no array name can pass for the flag
 
     @classmethod
     def load(cls, path: str | Path) -> Statistics:
-        """Read statistics written by `save`; `InputDataError` if unreadable."""
-        try:
-            archive = np.load(path)
-        except (OSError, ValueError) as error:
-            raise InputDataError(f"{path}: cannot read calibration statistics ({error})") from error
+        """Read statistics written by `save`; `InputDataError` naming the file and the array at fault."""
+        where = str(path)
+        archive = read_arrays(str(path))
+        if not isinstance(archive, dict):
+            raise InputDataError(f"{where}: calibration statistics are an .npz archive (as --save-statistics writes)")
         tensors: dict[str, TensorStatistics] = {}
-        with archive:
-            for key in archive.files:
-                name, _, kind = key.rpartition("|")
-                if kind == "range":
-                    minimum, maximum, mean_minimum, mean_maximum = map(float, archive[key])
-                    tensors[name] = TensorStatistics(minimum, maximum, mean_minimum, mean_maximum)
-            for name, stats in tensors.items():
-                if f"{name}|histogram" in archive.files:
-                    stats.histogram = archive[f"{name}|histogram"]
+        for key, array in archive.items():
+            name, _, kind = key.rpartition("|")
+            if kind == "range":
+                tensors[name] = TensorStatistics(*_range_statistics(array, f"{where}: '{key}'"))
+            elif kind != "histogram":
+                raise InputDataError(f"{where}: unexpected array '{key}' (expected NAME|range, NAME|histogram)")
+        for key, array in archive.items():
+            name, _, kind = key.rpartition("|")
+            if kind == "histogram":
+                if name not in tensors:
+                    raise InputDataError(f"{where}: '{key}' has no '{name}|range'")
+                tensors[name].histogram = _histogram(array, f"{where}: '{key}'")
         return cls(tensors)
+
+
+def _range_statistics(array: np.ndarray, where: str) -> tuple[float, float, float, float]:
+    """A saved `NAME|range`: minimum, maximum, mean minimum, mean maximum, finite and ordered."""
+    if array.shape != (RANGE_FIELDS,) or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+        raise InputDataError(f"{where}: expected {RANGE_FIELDS} finite numbers, got {array.dtype} {list(array.shape)}")
+    minimum, maximum, mean_minimum, mean_maximum = (float(value) for value in array)
+    if minimum > maximum or mean_minimum > mean_maximum:
+        raise InputDataError(f"{where}: minimum above maximum ({minimum} > {maximum} or {mean_minimum} > {mean_maximum})")
+    return minimum, maximum, mean_minimum, mean_maximum
+
+
+def _histogram(array: np.ndarray, where: str) -> np.ndarray:
+    """A saved `NAME|histogram`: a non-empty vector of non-negative integer counts."""
+    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iu" or (array < 0).any():
+        raise InputDataError(f"{where}: expected a vector of bin counts, got {array.dtype} {list(array.shape)}")
+    return array.astype(np.int64)
 
 
 def _batches(samples: Sequence[np.ndarray]):
@@ -132,9 +157,10 @@ def collect_statistics(
     statistics = Statistics()
     for name, parts in extremes.items():
         lows, highs = np.concatenate(parts, axis=1).astype(np.float64)
-        statistics.tensors[name] = TensorStatistics(
-            float(lows.min()), float(highs.max()), float(lows.mean()), float(highs.mean())
-        )
+        finite = bool(np.isfinite(lows).all() and np.isfinite(highs).all())
+        # A non-finite value has no usable range (quantization refuses it by name): no means to take.
+        mean_low, mean_high = (float(lows.mean()), float(highs.mean())) if finite else (np.nan, np.nan)
+        statistics.tensors[name] = TensorStatistics(float(lows.min()), float(highs.max()), mean_low, mean_high)
     if histograms:
         for batch in _batches(samples):
             for name, array in _calibrated_values(module, batch, names):
@@ -246,8 +272,13 @@ def _entropy_range(stats: TensorStatistics, levels: int) -> Range:
 def choose_range(
     stats: TensorStatistics, strategy: str, bits: int = 8, percentile: float = 99.999
 ) -> Range:
-    """The clipping range `strategy` picks from `stats` for `bits`-bit quantization."""
-    if strategy == "minmax" or (strategy in HISTOGRAM_STRATEGIES and stats.histogram is None):
+    """The clipping range `strategy` picks from `stats` for `bits`-bit quantization.
+
+    Statistics without a finite range give their extremes, which quantization
+    refuses naming the value (`npuc.quantization.rules.require_finite`).
+    """
+    finite = np.isfinite(stats.minimum) and np.isfinite(stats.maximum)
+    if strategy == "minmax" or not finite or (strategy in HISTOGRAM_STRATEGIES and stats.histogram is None):
         return stats.minimum, stats.maximum
     if strategy == "moving_average":
         return stats.mean_minimum, stats.mean_maximum

@@ -13,13 +13,21 @@ from collections.abc import Sequence
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import FuncOp
 
-from npuc.ir import main_function
+from npuc.dialects.common import value_shape
+from npuc.errors import InputDataError
+from npuc.ir import arg_attributes, main_function, tensor_name
 from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
 from npuc.quantization.mixed import correct_biases, promote_layers
 from npuc.quantization.options import QuantizationOptions
-from npuc.quantization.quantizer import gather_statistics, load_control, quantize_once
+from npuc.quantization.quantizer import (
+    gather_statistics,
+    layer_names,
+    load_control,
+    quantize_once,
+)
 from npuc.quantization.rules import check_supported
 from npuc.quantization.search import choose_strategy
 
@@ -49,6 +57,8 @@ def quantize_module(
     if not any(op.dialect_name() == "graph" for op in block.ops):
         return module  # already quantized: nothing to do
     check_supported(block)
+    _check_inputs(main_function(module))
+    control.check_layers(layer_names(main_function(module)))
     if options.activation_strategy == "auto":
         options, statistics = choose_strategy(module, samples, options, statistics)
     if options.target_sqnr or options.bias_correction:
@@ -63,3 +73,16 @@ def quantize_module(
         control.activation_bits = options.activation_bits
         control.save(options.save_layers)
     return module
+
+
+def _check_inputs(func: FuncOp) -> None:
+    """`InputDataError` naming an input calibration cannot measure: 0-D (no axis to stack samples on) or empty."""
+    for index, (argument, attributes) in enumerate(zip(func.body.block.args, arg_attributes(func))):
+        name, shape = tensor_name(attributes, f"arg{index}"), value_shape(argument)
+        if not shape:
+            raise InputDataError(
+                f"quantize: input '{name}' is 0-D (a scalar); calibration stacks samples on axis 0, "
+                "so quantize needs inputs with at least one axis"
+            )
+        if 0 in shape:
+            raise InputDataError(f"quantize: input '{name}' has no elements (shape {list(shape)}): nothing to calibrate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from npuc.errors import NpucError
@@ -74,6 +75,8 @@ class QuantizationOptions:
                 f"unknown weight strategy '{self.weight_strategy}' "
                 f"(known: {', '.join(WEIGHT_STRATEGIES)})"
             )
+        if not math.isfinite(self.target_sqnr):
+            raise NpucError(f"target_sqnr must be a finite number of dB, not {self.target_sqnr}")
         if self.target_sqnr < 0:
             raise NpucError(f"target_sqnr must be >= 0 dB (0: off), not {self.target_sqnr}")
         if not 50.0 < self.percentile <= 100.0:

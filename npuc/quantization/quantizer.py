@@ -63,6 +63,12 @@ def value_names(func: FuncOp) -> dict[SSAValue, str]:
     return names
 
 
+def layer_names(func: FuncOp) -> set[str]:
+    """Every name a per-layer control file may set: the `value_names` and the graph ops' layer names."""
+    ops = [op for op in func.body.block.ops if op.dialect_name() == "graph" and not isinstance(op, graph.ConstantOp)]
+    return {*value_names(func).values(), *(layer_name(op) for op in ops)}
+
+
 def _output_like(block: Block) -> set[SSAValue]:
     """Values whose clipping costs most: model results and softmax inputs."""
     values: set[SSAValue] = set()
@@ -97,6 +103,12 @@ def gather_statistics(
     """
     if options.statistics:
         statistics = Statistics.load(options.statistics)
+        missing = [name for name in value_names(main_function(module)).values() if name not in statistics.tensors]
+        if missing:
+            raise InputDataError(
+                f"{options.statistics}: no statistics for '{missing[0]}' "
+                f"({len(missing)} value(s) of the model missing: saved for another model?)"
+            )
     else:
         if not samples or len(samples[0]) == 0:
             raise InputDataError("quantize needs at least one calibration sample")

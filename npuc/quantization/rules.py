@@ -41,7 +41,7 @@ from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.quantization.calibration import Range
 from npuc.quantization.params import quantize_bias
-from npuc.reference import fixed_point
+from npuc.reference import fixed_point, int_elementwise
 
 CONV_LIKE: dict[type[Operation], type[QuantizedConvLike]] = {
     graph.Conv2dOp: quantized.Conv2dOp,
@@ -99,6 +99,12 @@ def _constant_operand(value: SSAValue) -> bool:
     return isinstance(value.owner, graph.ConstantOp)
 
 
+ADD_MULTIPLIER_TARGET = 0.5
+"""The ADD/SUB output rescale `representable_add_type` widens a too narrow output to (TFLite needs it below 1)."""
+
+NON_FINITE_CONSTANT = "a constant operand holds NaN or infinite values (no scale represents them)"
+
+
 def check_supported(block: Block) -> None:
     """Raise `UnsupportedOperatorError` listing every graph op `quantize` cannot handle.
 
@@ -106,6 +112,8 @@ def check_supported(block: Block) -> None:
     """
     problems = []
     for op in block.ops:
+        if any(_non_finite_constant(operand) for operand in op.operands):
+            problems.append((layer_name(op), op.name, NON_FINITE_CONSTANT))
         if op.dialect_name() != "graph":
             continue
         if not isinstance(op, HANDLED):
@@ -118,6 +126,11 @@ def check_supported(block: Block) -> None:
                     problems.append((layer_name(op), op.name, f"{what} are not a constant"))
     if problems:
         raise UnsupportedOperatorError("quantize", problems)
+
+
+def _non_finite_constant(value: SSAValue) -> bool:
+    """Whether `value` is a graph constant holding a NaN or an infinity (a batch norm's negative variance)."""
+    return isinstance(value.owner, graph.ConstantOp) and not np.isfinite(constant_value(value.owner.value)).all()
 
 
 WeightQuantizer = Callable[[np.ndarray, int, Operation], tuple[np.ndarray, np.ndarray]]
@@ -321,7 +334,10 @@ class Quantizer:
             new_op = self.pad(op)
         elif kind in OWN_RANGE:
             operands = [self.activation(value, op) for value in op.operands]
-            new_op = self.rebuild(op, OWN_RANGE[kind], operands, [self.own_type(op)])
+            qtype = self.own_type(op)
+            if isinstance(op, graph.AddOp | graph.SubOp):
+                qtype = representable_add_type(qtype, operands)
+            new_op = self.rebuild(op, OWN_RANGE[kind], operands, [qtype])
         elif isinstance(op, graph.DivOp):
             new_op = self.divide_by_constant(op)
         elif kind in SHARED_QUANTIZATION:
@@ -383,11 +399,30 @@ class Quantizer:
         """Precede each f32 result by a `quantized.dequantize`."""
         results = []
         for value in return_op.operands:
-            new_value = self.values.get(value, value)
+            if isinstance(value.owner, graph.ConstantOp):  # a constant result (an ONNX initializer output)
+                new_value = self.activation(value, return_op)
+            else:
+                new_value = self.values.get(value, value)
             if is_float_tensor(value) and new_value is not value:
                 new_value = self.insert(quantized.DequantizeOp(new_value), return_op).results[0]
             results.append(new_value)
         return_op.operands = results
+
+
+def representable_add_type(qtype: UniformQuantizedType, operands: Sequence[SSAValue]) -> UniformQuantizedType:
+    """`qtype` for an ADD/SUB output, its scale widened if TFLite's output rescale would not be below 1.
+
+    A result far narrower than the operands (`x - x` calibrates to [0, 0])
+    gets the scale at which the rescale is 1/2
+    (`npuc.reference.int_elementwise.add_output_multiplier`); its zero point stays.
+    """
+    a_type, b_type = (quant_type(value) for value in operands)
+    assert a_type is not None and b_type is not None, "operands are quantized before their user"
+    real = int_elementwise.add_output_multiplier(a_type.scale, b_type.scale, qtype.scale, qtype.bits)
+    if fixed_point.quantize_multiplier(real)[1] <= 0:  # a Q31 multiplier below 1: representable
+        return qtype
+    scale = float(np.float32(qtype.scale * real / ADD_MULTIPLIER_TARGET))
+    return UniformQuantizedType(qtype.storage_type, [scale], [qtype.zero_point])
 
 
 def require_finite(value_range: Range, what: str) -> Range:

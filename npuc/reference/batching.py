@@ -17,13 +17,15 @@ the float and the integer interpreter.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Operation, SSAValue
 
 from npuc.dialects.common import layer_name, value_shape
-from npuc.errors import InputDataError, ModelVerificationError
+from npuc.errors import InputDataError, ModelVerificationError, check_memory
 
 
 def samples(value: SSAValue, array: np.ndarray) -> int:
@@ -71,6 +73,28 @@ def merge_batch(op: Operation, array: np.ndarray) -> np.ndarray:
             f"on a batch of {array.shape[0]} samples; run them one at a time"
         )
     return array.reshape(())
+
+
+KERNEL_ELEMENT_BYTES = 8
+"""Bytes a kernel may hold per result element: results and accumulators in float64 or int64 at widest."""
+
+
+def check_result_memory(op: Operation, batch: int) -> None:
+    """`MemoryLimitError` naming `op` if one of its results, `batch` samples of it, is too large to compute.
+
+    Checked before the kernel runs: a result's size comes from the IR (a Pad
+    to 60,004 x 60,004, a Resize by 10,000), and allocating it would end in
+    numpy's `MemoryError` after trying.
+    """
+    for result in op.results:
+        if not isinstance(result.type, TensorType):
+            continue
+        shape = value_shape(result)
+        expected = (shape[0] * batch, *shape[1:]) if shape else ()
+        check_memory(
+            math.prod(expected) * KERNEL_ELEMENT_BYTES,
+            f"reference interpreter: layer '{layer_name(op)}' ({op.name}) result of shape {list(expected)}",
+        )
 
 
 def check_result(op: Operation, value: SSAValue, array: np.ndarray, batch: int) -> None:

@@ -13,9 +13,12 @@ kernels, which use the same window geometry.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+
+from npuc.errors import check_memory
 
 Pair = tuple[int, int]
 Padding = tuple[int, int, int, int]
@@ -57,12 +60,17 @@ def window_taps(
     ``view`` is the [N, OH, OW, C] slice of the padded NHWC input read by tap
     (kh, kw) for every output position; padded positions hold ``pad_value``.
     Reducing the views over the taps gives the convolution/pooling result
-    without any per-pixel Python loop.
+    without any per-pixel Python loop. A padded input beyond
+    `npuc.errors.MEMORY_LIMIT_BYTES` (a dilation of 2^31 - 1 with SAME
+    padding) raises `MemoryLimitError` before it is allocated.
     """
     if ifm.ndim != 4:
         raise ValueError(f"expected an NHWC tensor, got shape {ifm.shape}")
     oh, ow = output_hw(ifm.shape[1:3], kernel, strides, dilations, padding)
     top, left, bottom, right = padding
+    batch, height, width, channels = ifm.shape
+    padded_shape = [batch, height + top + bottom, width + left + right, channels]
+    check_memory(math.prod(padded_shape) * ifm.itemsize, f"padded input of shape {padded_shape}")
     padded = np.pad(
         ifm,
         ((0, 0), (top, bottom), (left, right), (0, 0)),

@@ -11,6 +11,7 @@ inf, a square root of a negative number nan), as in ONNX Runtime.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -69,7 +70,9 @@ def elu(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int, beta: float = 1.0) -> np.ndarray:
-    """Softmax of `beta * x` along `axis`, shifted by the maximum for stability."""
+    """Softmax of `beta * x` along `axis`, shifted by the maximum for stability (empty for an empty `x`)."""
+    if x.size == 0:
+        return x.astype(np.float32)
     scaled = beta * x.astype(np.float64)
     exponentials = np.exp(scaled - scaled.max(axis=axis, keepdims=True))
     return (exponentials / exponentials.sum(axis=axis, keepdims=True)).astype(np.float32)
@@ -91,8 +94,10 @@ def lrn(x: np.ndarray, size: int, alpha: float, beta: float, bias: float) -> np.
     return (x / (bias + alpha / size * window_sum) ** beta).astype(np.float32)
 
 
-REDUCE_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}
-"""The numpy function of each reduction kind of the dialects."""
+REDUCE_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    "mean": np.mean, "sum": np.sum, "max": partial(np.max, initial=-np.inf), "min": partial(np.min, initial=np.inf),
+}  # fmt: skip
+"""The numpy function of each reduction kind of the dialects; max and min of nothing are -inf and inf (ONNX)."""
 
 
 def reduce(x: np.ndarray, kind: str, axes: Sequence[int], keepdims: bool) -> np.ndarray:

@@ -30,5 +30,11 @@ def run_graph(
 
     With `keep_values`, the returned `Execution.values` holds the array of
     every value of `@main`, arguments and constants included.
+
+    Arithmetic is IEEE float32 as in ONNX Runtime: an overflow gives an
+    infinity and an invalid operation a NaN, silently (numpy's warnings for
+    them are off here only), and the caller judges the values (calibration
+    refuses a non-finite range by name).
     """
-    return run_function(module, inputs, GRAPH_HANDLERS, _as_float, keep_values)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return run_function(module, inputs, GRAPH_HANDLERS, _as_float, keep_values)

@@ -36,6 +36,20 @@ def _f32(value: float) -> float:
     return float(np.float32(value))
 
 
+ADD_LEFT_SHIFT = {8: 20, 16: 15}
+"""Bits ADD and SUB shift their re-centred int8 / int16 inputs left by before rescaling."""
+
+
+def add_output_multiplier(a_scale: float, b_scale: float, ofm_scale: float, bits: int) -> float:
+    """The real multiplier of ADD/SUB's output rescale: ``2 * max(a, b) / (2^left_shift * ofm)``, scales in float32.
+
+    TFLite computes it with ``QuantizeMultiplierSmallerThanOneExp``, which
+    requires it below 1: an output scale less than ``max(a, b) / 2^(left_shift - 1)``
+    cannot be represented (TFLite refuses such a model).
+    """
+    return 2.0 * max(_f32(a_scale), _f32(b_scale)) / ((1 << ADD_LEFT_SHIFT[bits]) * _f32(ofm_scale))
+
+
 def _add_or_sub(
     sign: int,
     a: np.ndarray,
@@ -50,7 +64,7 @@ def _add_or_sub(
     act_max: int,
 ) -> np.ndarray:
     dtype = np.asarray(a).dtype
-    left_shift = 15 if dtype == np.int16 else 20
+    left_shift = ADD_LEFT_SHIFT[dtype.itemsize * 8]
     wide_a, wide_b = _broadcast(a, b, "ADD/SUB")
     a_scale, b_scale, ofm_scale = _f32(a_scale), _f32(b_scale), _f32(ofm_scale)
     twice_max_input_scale = 2.0 * max(a_scale, b_scale)
@@ -65,7 +79,7 @@ def _add_or_sub(
         wide_b, b_zero_point, b_scale
     )
     ofm_multiplier, ofm_shift = quantize_multiplier_smaller_than_one_exp(
-        twice_max_input_scale / ((1 << left_shift) * ofm_scale)
+        add_output_multiplier(a_scale, b_scale, ofm_scale, dtype.itemsize * 8)
     )
     raw = multiply_by_quantized_multiplier_smaller_than_one_exp(combined, ofm_multiplier, ofm_shift)
     return np.clip(raw + ofm_zero_point, act_min, act_max).astype(dtype)

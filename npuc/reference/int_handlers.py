@@ -25,7 +25,7 @@ from xdsl.ir import Operation, SSAValue
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import array_values, layer_name, property_of, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type
-from npuc.errors import UnsupportedOperatorError
+from npuc.errors import ModelVerificationError, UnsupportedOperatorError
 from npuc.reference import (
     fixed_point,
     int_activations,
@@ -151,6 +151,38 @@ def _rescaling_binary(function: Callable) -> Handler:
             first, a_zp, a_scale, second, b_zp, b_scale, ofm_zp, ofm_scale, *activation_bounds(op)
         )
         return merge_batch(op, ofm)
+
+    return handler
+
+
+def check_add_rescale(op: quantized.AddOp | quantized.SubOp) -> None:
+    """`ModelVerificationError` naming an ADD or SUB whose output rescale TFLite cannot represent.
+
+    Its real multiplier (`int_elementwise.add_output_multiplier`) must be
+    below 1 and round to a Q31 multiplier of shift <= 0: a scale ratio like
+    1e60 between the inputs and the output has no integer form, in TFLite as
+    on the NPU.
+    """
+    (a_scale, _), (b_scale, _) = tensor_params(op.operands[0]), tensor_params(op.operands[1])
+    ofm_scale, _ = tensor_params(op.results[0])
+    bits = qtype_of(op.results[0]).bits
+    real = int_elementwise.add_output_multiplier(a_scale, b_scale, ofm_scale, bits)
+    if not np.isfinite(real) or fixed_point.quantize_multiplier(real)[1] > 0:
+        raise ModelVerificationError(
+            f"layer '{layer_name(op)}' ({op.name}): output scale {ofm_scale:g} is too small for input "
+            f"scales {a_scale:g} and {b_scale:g}: the rescale 2 * max(input scales) / "
+            f"(2^{int_elementwise.ADD_LEFT_SHIFT[bits]} * output scale) = {real:g} must be below 1"
+        )
+
+
+def _adding_binary(function: Callable) -> Handler:
+    """ADD, SUB: `_rescaling_binary` after `check_add_rescale`."""
+    rescaling = _rescaling_binary(function)
+
+    def handler(op: Operation, operands: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        assert isinstance(op, quantized.AddOp | quantized.SubOp)
+        check_add_rescale(op)
+        return rescaling(op, operands)
 
     return handler
 
@@ -323,8 +355,8 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.DepthwiseConv2dOp: _conv_like,
     quantized.FullyConnectedOp: _conv_like,
     quantized.TransposeConv2dOp: _conv_like,
-    quantized.AddOp: _rescaling_binary(int_elementwise.add),
-    quantized.SubOp: _rescaling_binary(int_elementwise.sub),
+    quantized.AddOp: _adding_binary(int_elementwise.add),
+    quantized.SubOp: _adding_binary(int_elementwise.sub),
     quantized.MulOp: _rescaling_binary(int_elementwise.mul),
     quantized.MaximumOp: _comparing_binary(int_elementwise.maximum),
     quantized.MinimumOp: _comparing_binary(int_elementwise.minimum),

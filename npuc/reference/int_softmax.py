@@ -38,7 +38,9 @@ _INT16_RANGE = 65535
 
 
 def softmax(x: np.ndarray, in_scale: float, beta: float) -> np.ndarray:
-    """SOFTMAX of int8 or int16 ``x`` along its last axis (output dtype = input dtype)."""
+    """SOFTMAX of int8 or int16 ``x`` along its last axis (output dtype = input dtype; empty for an empty ``x``)."""
+    if x.size == 0:
+        return x.copy()
     if x.dtype == np.int8:
         return _softmax_int8(x, in_scale, beta)
     return _softmax_int16(x, in_scale, beta)

@@ -26,12 +26,18 @@ from npuc.dialects.common import (
     layer_name,
     value_shape,
 )
-from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
+from npuc.errors import (
+    InputDataError,
+    MemoryLimitError,
+    ModelVerificationError,
+    UnsupportedOperatorError,
+)
 from npuc.ir import arg_attributes, main_function, tensor_name
 from npuc.reference.batching import (
     batch_size,
     batch_views,
     check_result,
+    check_result_memory,
     merge_batch,
 )
 
@@ -132,10 +138,18 @@ def interpret_block(
                 "reference interpreter",
                 [(layer_name(op), op.name, "no reference implementation")],
             )
+        if any(operand not in values for operand in op.operands):
+            raise ModelVerificationError(
+                f"reference interpreter: layer '{layer_name(op)}' ({op.name}) uses a value defined after it"
+            )
         operands = [values[operand] for operand in op.operands]
-        produced = handler(op, operands)
-        arrays = produced if len(op.results) != 1 else [produced]
         batch = batch_size(op, operands)
+        check_result_memory(op, batch)
+        try:
+            produced = handler(op, operands)
+        except MemoryLimitError as error:  # a kernel's intermediate: the op is named here
+            raise MemoryLimitError(f"reference interpreter: layer '{layer_name(op)}' ({op.name}): {error}") from None
+        arrays = produced if len(op.results) != 1 else [produced]
         for result, array in zip(op.results, arrays, strict=True):
             check_result(op, result, array, batch)
             values[result] = array

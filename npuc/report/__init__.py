@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from npuc.errors import OutputError, writing
+
 REPORT_FORMATS = ("text", "csv", "json", "html", "trace")
 """Report formats, as `--report` names them."""
 
@@ -41,13 +43,33 @@ def _writer(report_format: str) -> Callable[[Mapping[str, Any]], str]:
     return {"text": tables.report_text, "csv": tables.layer_table_csv, "json": tables.report_json}[report_format]
 
 
-def write_reports(document: Mapping[str, Any], directory: str | Path, formats: Iterable[str] = REPORT_FORMATS) -> list[Path]:
-    """Write `document` in each of `formats` into `directory`; the paths written, in `formats` order."""
+def check_output_directory(directory: str | Path) -> Path:
+    """`directory` as a path; `OutputError` if a file is in the way (checked before long work, again when writing)."""
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: cannot write the outputs there: it is a file, not a directory")
+    return out
+
+
+def output_directory(directory: str | Path) -> Path:
+    """`directory`, created with its parents if missing; `OutputError` if a file is in the way or it cannot be made."""
+    out = check_output_directory(directory)
+    with writing(out, "the output directory"):
+        out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_reports(document: Mapping[str, Any], directory: str | Path, formats: Iterable[str] = REPORT_FORMATS) -> list[Path]:
+    """Write `document` in each of `formats` into `directory`; the paths written, in `formats` order.
+
+    A directory or file that cannot be written raises `OutputError` naming it.
+    """
+    out = output_directory(directory)
     written = []
     for report_format in formats:
         path = out / REPORT_FILES[report_format]
-        path.write_text(_writer(report_format)(document), encoding="utf-8")
+        text = _writer(report_format)(document)
+        with writing(path, f"the {report_format} report"):
+            path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

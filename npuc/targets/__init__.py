@@ -118,9 +118,17 @@ def target_spec(
     return spec if arena_cache_size is None else f"{spec}{BUDGET_KEY}{arena_cache_size}"
 
 
+def _is_file(text: str) -> bool:
+    """Whether `text` names an existing file; False for a text no file can have (too long, a NUL byte)."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def parse_target_spec(spec: str) -> TargetSpec:
     """Split a spec string into its parts; an existing file path is a base on its own."""
-    if Path(spec).is_file():
+    if _is_file(spec):
         return TargetSpec(spec)
     spec, separator, budget_text = spec.partition(BUDGET_KEY)
     budget = None
@@ -128,7 +136,7 @@ def parse_target_spec(spec: str) -> TargetSpec:
         if not budget_text.isdigit():
             raise TargetError(f"target '{spec}{BUDGET_KEY}{budget_text}': the budget must be a number of bytes")
         budget = int(budget_text)
-    if separator and Path(spec).is_file():
+    if separator and _is_file(spec):
         return TargetSpec(spec, arena_cache_size=budget)
     head, separator, config = spec.partition("@")
     if separator and not config:
@@ -219,13 +227,8 @@ def _fields(part: Any) -> dict[str, Any]:
 
 def _base_document(base: str) -> tuple[dict[str, Any], str]:
     """The decoded TOML of a built-in target or a target file, and its name for errors."""
-    path = Path(base)
-    if base.endswith(".toml") or path.is_file():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise TargetError(f"{base}: cannot read target file: {error.strerror}") from None
-        return _decode(text, base), base
+    if base.endswith(".toml") or _is_file(base):
+        return _decode(_read_text(base, "target file"), base), base
     if base not in available_targets():
         known = ", ".join(available_targets())
         raise TargetError(
@@ -259,8 +262,16 @@ def _vela_config(config: str | None) -> VelaConfig:
     """The Vela configuration file `config`, or the built-in one when `None`."""
     if config is None:
         return VelaConfig(_data_text(BUILTIN_CONFIG), BUILTIN_CONFIG)
+    return VelaConfig(_read_text(config, "Vela configuration file"), config)
+
+
+def _read_text(path: str, what: str) -> str:
+    """The UTF-8 text of the file `path`, `what` naming it in a `TargetError` if it cannot be read."""
     try:
-        text = Path(config).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise TargetError(f"{config}: cannot read Vela configuration file: {error.strerror}") from None
-    return VelaConfig(text, config)
+        raise TargetError(f"{path}: cannot read {what}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise TargetError(f"{path}: cannot read {what}: not UTF-8 text (byte {error.start})") from None
+    except ValueError as error:  # a NUL byte in the path
+        raise TargetError(f"{path!r}: cannot read {what}: {error}") from None

@@ -7,6 +7,7 @@ naming the file and the dotted field path.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from npuc.errors import TargetError
@@ -57,13 +58,17 @@ class TableReader:
         return value
 
     def positive_number(self, key: str) -> float:
-        """Field `key` as a number (integer or float) greater than zero."""
+        """Field `key` as a finite number (integer or float) greater than zero."""
         value = self.value(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number, got {_type_name(value)}")
-        if not value > 0:
-            raise self.fail(key, f"must be greater than 0, got {value}")
-        return float(value)
+        return self.checked_positive(key, float(value))
+
+    def checked_positive(self, key: str, value: float) -> float:
+        """`value` (read from or computed with field `key`) if finite and greater than zero."""
+        if not (math.isfinite(value) and value > 0):
+            raise self.fail(key, f"must be a finite number greater than 0, got {value}")
+        return value
 
     def int_list(self, key: str, length: int | None = None) -> list[int]:
         """Field `key` as a list of positive integers (of `length`, if given)."""

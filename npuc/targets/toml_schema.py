@@ -183,7 +183,8 @@ def read_memory(reader: TableReader, name: str, clock_hz: float) -> Memory:
     if reader.has("bandwidth"):
         bandwidth = reader.positive_number("bandwidth")
     else:
-        bandwidth = reader.positive_number("bandwidth_gb_per_s") * GIGA / clock_hz
+        per_second = reader.positive_number("bandwidth_gb_per_s") * GIGA
+        bandwidth = reader.checked_positive("bandwidth_gb_per_s", per_second / clock_hz)
     memory = Memory(
         name=name,
         size=reader.integer("size", minimum=1),

@@ -17,6 +17,7 @@ npuc's `sram`, `dram`, `on_chip_flash` and `flash`.
 from __future__ import annotations
 
 import configparser
+import math
 from dataclasses import dataclass, replace
 
 from npuc.errors import TargetError
@@ -78,21 +79,36 @@ class VelaConfig:
             raise TargetError(f"{self.source}: [{seen[0]}] inherits itself ({chain})")
         result = default
         if self.parser.has_option(section, "inherit"):
-            parent = self.parser.get(section, "inherit")
+            parent = self._get(section, "inherit")
             if not self.parser.has_section(parent):
                 raise TargetError(f"{self.source}: [{section}] inherits missing section [{parent}]")
             result = self.value(parent, key, default, (*seen, section))
         if self.parser.has_option(section, key):
-            result = self.parser.get(section, key)
+            result = self._get(section, key)
         return result
 
-    def number(self, section: str, key: str, default: float) -> float:
-        """`key` of `section` as a float (Vela's `float()`)."""
+    def _get(self, section: str, key: str) -> str:
+        """`key` of `section` itself, its `%(name)s` references replaced (ConfigParser's, as in Vela)."""
+        try:
+            return self.parser.get(section, key)
+        except configparser.InterpolationError as error:  # a reference to no key, or a loop
+            detail = " ".join(str(error).split())
+            raise TargetError(f"{self.source}: [{section}] {key}: {detail}") from None
+
+    def positive_number(self, section: str, key: str, default: float) -> float:
+        """`key` of `section` as a finite float greater than 0 (Vela's `float()`, without nan and inf)."""
         text = self.value(section, key, str(default))
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
-            raise TargetError(f"{self.source}: [{section}] {key}: expected a number, got '{text}'") from None
+            raise TargetError(
+                f"{self.source}: [{section}] {key}: expected a number, got '{text}'"
+            ) from None
+        if not (math.isfinite(value) and value > 0):
+            raise TargetError(
+                f"{self.source}: [{section}] {key}: must be a finite number greater than 0, got {value}"
+            )
+        return value
 
     def integer(self, section: str, key: str, default: int) -> int:
         """`key` of `section` as a non-negative integer (Vela's `int()`)."""
@@ -165,7 +181,7 @@ class VelaConfig:
         return MemorySystem(
             system_config=system_config,
             memory_mode=memory_mode,
-            clock_hz=self.number(system, "core_clock", 1.0),
+            clock_hz=self.positive_number(system, "core_clock", 1.0),
             memories=tuple(memories),
             arena_memory=MEMORY_NAMES[areas[arena]],
             weights_memory=MEMORY_NAMES[areas[const]],
@@ -179,9 +195,7 @@ class VelaConfig:
         bandwidth (bytes/cycle) = AXI port width x ports used x clock scale.
         """
         ports_used = max(1, self.integer(system, f"{area}_ports_used", 1))
-        scale = self.number(system, f"{area}_clock_scale", 1.0)
-        if scale <= 0:
-            raise TargetError(f"{self.source}: [{system}] {area}_clock_scale: must be greater than 0, got {scale}")
+        scale = self.positive_number(system, f"{area}_clock_scale", 1.0)
         burst = self.integer(system, f"{area}_burst_length", 1)
         if burst < 1:
             raise TargetError(f"{self.source}: [{system}] {area}_burst_length: must be at least 1, got {burst}")

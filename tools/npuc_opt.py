@@ -56,6 +56,10 @@ class NpucOptMain(xDSLOptMain):
 
             return import_tflite_bytes(stream.read(), self.get_input_name())
 
+        from npuc.importers.mlir import checked_frontend
+
+        # Text IR is scanned first for what would hang or exhaust xDSL's parser (npuc.importers.mlir).
+        self.available_frontends["mlir"] = checked_frontend(self.available_frontends["mlir"], self.get_input_name)
         self.available_frontends["onnx"] = import_onnx
         self.available_frontends["tflite"] = import_tflite
 

@@ -10,14 +10,13 @@ from pathlib import Path
 
 from xdsl.dialects.builtin import ModuleOp
 
-from npuc.errors import ModelFormatError
-from npuc.importers.common import escaped
+from npuc.errors import ModelFormatError, printable
 
 
 def import_model(path: str) -> ModuleOp:
     """Import `.onnx` (graph IR), `.tflite` (quantized IR) or parse `.mlir` into a verified module."""
     if not Path(path).is_file():
-        raise ModelFormatError(f"{escaped(path)}: no such file")
+        raise ModelFormatError(f"{printable(path)}: no such file")
     extension = Path(path).suffix.lower()
     if extension == ".onnx":
         from npuc.importers.onnx.importer import import_onnx
@@ -32,6 +31,6 @@ def import_model(path: str) -> ModuleOp:
 
         return import_tflite(path)
     raise ModelFormatError(
-        f"{escaped(path)}: unknown model format '{escaped(extension) or '(no extension)'}' "
+        f"{printable(path)}: unknown model format '{printable(extension) or '(no extension)'}' "
         "(expected .onnx, .tflite or .mlir)"
     )

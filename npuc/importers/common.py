@@ -5,9 +5,7 @@ the checks of quantization parameters and tensor sizes done before building anyt
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
@@ -15,18 +13,24 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.errors import ModelFormatError, ModelVerificationError, NpucError
+from npuc.errors import (
+    MEMORY_LIMIT_BYTES,
+    ModelFormatError,
+    ModelVerificationError,
+    printable,
+)
 
-MAX_TENSOR_ELEMENTS = 1 << 28
-"""Most elements of a tensor an importer or parser materialises (1 GiB of float32).
+WIDEST_ELEMENT_BYTES = 8
+"""Bytes of the widest element an importer materialises (float64 folding, int64 biases)."""
+
+MAX_TENSOR_ELEMENTS = MEMORY_LIMIT_BYTES // WIDEST_ELEMENT_BYTES
+"""Most elements of a tensor an importer or parser materialises: npuc's per-tensor memory limit
+(`npuc.errors.MEMORY_LIMIT_BYTES`) in the widest elements an importer holds (float64, int64).
 
 A constant folded at import, a filled or zeroed tensor and a constant's
 declared shape are checked against it before any memory is allocated, so a
 hostile model gets one error line instead of a `MemoryError`.
 """
-
-LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-"""Control characters (and Unicode line separators): a name holding one would break an error line."""
 
 
 def main_module(
@@ -68,28 +72,9 @@ def read_file(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise ModelFormatError(f"{escaped(path)}: no such file") from None
+        raise ModelFormatError(f"{printable(path)}: no such file") from None
     except OSError as error:
-        raise ModelFormatError(f"{escaped(path)}: cannot read ({error.strerror})") from None
-
-
-def escaped(text: str) -> str:
-    """`text` with control characters escaped as in a Python literal (`\\n`, `\\x00`)."""
-    return LINE_BREAKING.sub(lambda match: repr(match.group())[1:-1], text)
-
-
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    """Escape control characters in the message of an `NpucError` raised inside.
-
-    Models name their tensors and nodes freely; an importer copies those
-    names into its messages, and the CLI prints a message as one line.
-    """
-    try:
-        yield
-    except NpucError as error:
-        error.args = tuple(escaped(arg) if isinstance(arg, str) else arg for arg in error.args)
-        raise
+        raise ModelFormatError(f"{printable(path)}: cannot read ({error.strerror})") from None
 
 
 class TensorTooLarge(Exception):

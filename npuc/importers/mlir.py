@@ -29,13 +29,11 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyExcepti
 
 from npuc.context import npuc_context
 from npuc.dialects.common import layer_name
-from npuc.errors import ModelFormatError, ModelVerificationError
+from npuc.errors import ModelFormatError, ModelVerificationError, printable
 from npuc.importers.common import (
     TensorTooLarge,
     check_element_count,
-    escaped,
     first_line,
-    one_line_errors,
     read_file,
 )
 
@@ -72,20 +70,19 @@ def parse_mlir(path: str) -> ModuleOp:
     try:
         text = read_file(path).decode()
     except UnicodeDecodeError:
-        raise ModelFormatError(f"{escaped(path)}: not a text IR file") from None
+        raise ModelFormatError(f"{printable(path)}: not a text IR file") from None
     return parse_mlir_text(text, path)
 
 
 def parse_mlir_text(text: str, source: str) -> ModuleOp:
     """Parse and verify npuc IR `text`; `source` names it in the one-line error messages."""
-    with one_line_errors():
-        check_text(text, source)
-        module = _parse(text, source)
-        try:
-            module.verify()
-        except VerifyException as error:
-            raise ModelVerificationError(f"{source}: {_verify_error_line(module, error)}") from None
-        return module
+    check_text(text, source)
+    module = _parse(text, source)
+    try:
+        module.verify()
+    except VerifyException as error:
+        raise ModelVerificationError(f"{source}: {_verify_error_line(module, error)}") from None
+    return module
 
 
 def _parse(text: str, source: str) -> ModuleOp:
@@ -115,8 +112,7 @@ def checked_frontend(
 
     def parse_checked(stream: IO[bytes]) -> ModuleOp:
         data = stream.read()
-        with one_line_errors():
-            check_text(data.decode(errors="replace"), source())
+        check_text(data.decode(errors="replace"), source())
         return parse(io.BytesIO(data))
 
     return parse_checked

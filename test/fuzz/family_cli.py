@@ -15,11 +15,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from npuc.errors import NpucError
+from npuc.tools import npuc_main, npuc_opt
+
 from fuzz.case import MAY_ACCEPT, MUST_REJECT, Case
 from fuzz.family_ir import UNTERMINATED_HEX_DIGITS
 from fuzz.seeds import conv_model, ir_seeds, tflite_conv
-from npuc.errors import NpucError
-from npuc.tools import npuc_main, npuc_opt
 
 
 class CliRefused(NpucError):

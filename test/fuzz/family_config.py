@@ -16,9 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 import npuc
+from npuc.targets import load_target
+
 from fuzz.case import MAY_ACCEPT, MUST_REJECT, Case
 from fuzz.seeds import tflite_conv
-from npuc.targets import load_target
 
 ETHOS_U = "ethos-u55-128"
 SYSTEM = "Ethos_U55_High_End_Embedded"

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 import npuc
+from npuc.data import load_samples, model_interface
+from npuc.quantization.options import QuantizationOptions
+
 from fuzz.case import MAY_ACCEPT, MUST_REJECT, Case
 from fuzz.mutate import MUTATIONS
 from fuzz.seeds import CONV_INPUT, conv_model
-from npuc.data import load_samples, model_interface
-from npuc.quantization.options import QuantizationOptions
 
 RANDOM_MUTANTS = 24
 """Byte mutants each of the valid .npy and .npz."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import npuc
+
 from fuzz.case import Case
 from fuzz.seeds import conv_model, tflite_conv
 

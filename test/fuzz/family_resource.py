@@ -14,11 +14,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from npuc.emit.tflite.flatbuffer import Model, Operator, Options, Subgraph, serialize
+
 from fuzz.case import Case
 from fuzz.family_bytes import model_case
 from fuzz.seeds import graph_model
-from npuc.emit.tflite.flatbuffer import Model, Operator, Options, Subgraph, serialize
-
 from tflite_models.builder import TensorSpec, to_tensor
 
 HUGE_SIDE = 50_000

@@ -34,8 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fuzz.case import MUST_REJECT, Case
 from npuc.errors import NpucError
+
+from fuzz.case import MUST_REJECT, Case
 
 OK = "ok"
 FOREIGN = "foreign exception"

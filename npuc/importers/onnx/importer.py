@@ -49,7 +49,6 @@ from npuc.importers.common import (
     check_element_count,
     first_line,
     main_module,
-    one_line_errors,
 )
 from npuc.importers.onnx import elementwise, layout, linear, loader, movement, ops
 from npuc.importers.onnx.fold import FOLDERS, fold_constants
@@ -91,8 +90,7 @@ def is_supported(op_type: str) -> bool:
 
 def import_onnx(path: str) -> ModuleOp:
     """Import the ONNX model file at `path` (and its external weights) into a verified module."""
-    with one_line_errors():
-        return _import(loader.load_file(path), path)
+    return _import(loader.load_file(path), path)
 
 
 def import_onnx_bytes(data: bytes, source: str) -> ModuleOp:
@@ -100,8 +98,7 @@ def import_onnx_bytes(data: bytes, source: str) -> ModuleOp:
 
     Weights in external data files cannot be found from bytes: use `import_onnx`.
     """
-    with one_line_errors():
-        return _import(loader.load_bytes(data, source), source)
+    return _import(loader.load_bytes(data, source), source)
 
 
 def _import(model: onnx.ModelProto, source: str) -> ModuleOp:

@@ -47,7 +47,7 @@ from npuc.errors import (
     ModelVerificationError,
     UnsupportedOperatorError,
 )
-from npuc.importers.common import first_line, main_module, one_line_errors, read_file
+from npuc.importers.common import first_line, main_module, read_file
 from npuc.importers.tflite import movement, ops
 from npuc.importers.tflite.model import (
     BUILTIN_NAMES,
@@ -76,10 +76,9 @@ def import_tflite(path: str) -> ModuleOp:
 
 def import_tflite_bytes(data: bytes, source: str) -> ModuleOp:
     """Import a serialized TFLite model; `source` names it in error messages (on one line)."""
-    with one_line_errors():
-        tensors, operators, inputs, outputs = decode_model(data, source)
-        graph = TfliteGraph(tensors, source, arena_offsets(data, source))
-        return graph.build(operators, inputs, outputs)
+    tensors, operators, inputs, outputs = decode_model(data, source)
+    graph = TfliteGraph(tensors, source, arena_offsets(data, source))
+    return graph.build(operators, inputs, outputs)
 
 
 class TfliteGraph:

@@ -327,6 +327,8 @@ class SoftmaxBase(UnaryBase):
         rank = len(tensor_shape(self.input, "input"))
         if not 0 <= self.axis.value.data < rank:
             raise VerifyException(f"axis {self.axis.value.data} is outside 0..{rank - 1}")
+        if not self.beta.value.data > 0:  # also refuses nan
+            raise VerifyException(f"beta {self.beta.value.data} must be positive")
 
 
 REDUCTIONS = ("mean", "sum", "max", "min")

@@ -367,6 +367,11 @@ class LrnOp(FloatLayerOp, UnaryBase):
             },
         )
 
+    def verify_shapes(self) -> None:
+        super().verify_shapes()
+        if self.size.value.data < 1:
+            raise VerifyException(f"size {self.size.value.data} must be at least 1")
+
 
 @irdl_op_definition
 class ReduceOp(FloatLayerOp, ReduceBase):

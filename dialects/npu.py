@@ -114,7 +114,8 @@ class ConstantOp(CommandOp):
 
     def verify_(self) -> None:
         value_type = self.value.type
-        assert isinstance(value_type, TensorType)
+        if not isinstance(value_type, TensorType):
+            raise VerifyException(f"constant value must be a tensor, not {value_type}")
         element = value_type.element_type
         width = getattr(getattr(element, "width", None), "data", 32)
         size = value_type.element_count() * width // 8

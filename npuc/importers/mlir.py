@@ -10,9 +10,10 @@ would hang it or exhaust memory: an unterminated string literal (the string
 regex of xDSL 0.74's lexer, `MLIRLexer._unescaped_characters_regex`,
 backtracks exponentially on one, so a truncated `dense<"0x...` constant
 would hang), an integer type wider than MLIR allows (xDSL computes its
-bounds as Python integers) and a dense constant of more than
+bounds as Python integers), a dense constant of more than
 `MAX_TENSOR_ELEMENTS` elements, or a literal splat of more than
-`MAX_LITERAL_SPLAT_ELEMENTS` (xDSL expands a splat).
+`MAX_LITERAL_SPLAT_ELEMENTS` (xDSL expands a splat), and brackets nested
+deeper than `MAX_NESTING` (xDSL's parser recurses per level).
 """
 
 from __future__ import annotations
@@ -38,17 +39,22 @@ from npuc.importers.common import (
 )
 
 TOKENS = re.compile(
-    r'(?=[/"dtvmsui])'  # the first characters of the tokens below, tested first for speed
+    r'(?=[/"dtvmsui{}()<>\[\]])'  # the first characters of the tokens below, tested first for speed
     r"(?://[^\n]*"  # a comment: its text is not scanned
     r'|"[^"\\\n\v\f]*(?:\\(?:["nt\\]|[0-9A-Fa-f]{2})[^"\\\n\v\f]*)*"'  # a complete string literal
     r'|(?P<quote>")'  # a quote that starts no complete literal
-    r'|\bdense<(?P<dense_value>[^<>"]*(?:"[^"\n]*"[^<>"]*)*)>\s*:\s*(?:tensor|vector)<'  # a dense constant, its type
-    r"(?P<dense_dims>(?:[0-9?]+x)*)(?:[su]?i(?P<dense_width>[0-9]+)\b)?"
-    r"|\b(?:tensor|vector|memref)<(?:[0-9?]+x)*(?:[su]?i(?P<element_width>[0-9]+)\b)?"  # a shaped type
-    r"|(?<![\w%^@#$.-])[su]?i(?P<width>[0-9]+)\b)"  # an integer type
+    r'|(?P<dense>\bdense<(?P<dense_value>[^<>"]*(?:"[^"\n]*"[^<>"]*)*)>\s*:\s*(?:tensor|vector)<)'  # a dense constant,
+    r"(?P<dense_dims>(?:[0-9?]+x)*)(?:[su]?i(?P<dense_width>[0-9]+)\b)?"  # its type (open)
+    r"|(?P<shaped>\b(?:tensor|vector|memref)<)(?:[0-9?]+x)*(?:[su]?i(?P<element_width>[0-9]+)\b)?"  # a shaped type
+    r"|(?<![\w%^@#$.-])[su]?i(?P<width>[0-9]+)\b"  # an integer type
+    r"|(?P<open>[{(<\[])|(?P<close>[})\]]|(?<!-)>))"  # a bracket (not the `>` of `->`)
 )
 """What `check_text` looks at: the lexer's string literal (same characters and escapes)
-in a linear form, comments, dense constants with their type, shaped types and integer types."""
+in a linear form, comments, dense constants with their type, shaped types, integer types and brackets."""
+
+MAX_NESTING = 64
+"""Deepest nesting of brackets (`{`, `(`, `[`, `<`) `check_text` lets through: xDSL's parser and verifier
+recurse about six Python frames per level (regions, attributes, types), and Python stops at 1000."""
 
 XDSL_BUILD_ERRORS = (ArithmeticError, NotImplementedError, ValueError)
 """What xDSL's attribute constructors raise, past the parser's checks, on values they cannot hold."""
@@ -122,9 +128,19 @@ def check_text(text: str, source: str) -> None:
     """Raise ModelFormatError at the first token that would hang xDSL's parser or exhaust memory.
 
     A string literal ends on its line; its escapes are `\\"`, `\\n`, `\\t`,
-    `\\\\` and two hex digits, as in xDSL's lexer.
+    `\\\\` and two hex digits, as in xDSL's lexer. Brackets may nest
+    `MAX_NESTING` deep (a dense constant's or shaped type's `<` counts as it opens).
     """
+    depth = 0
     for match in TOKENS.finditer(text):
+        if match["open"] or match["dense"] or match["shaped"]:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ModelFormatError(
+                    f"{_location(text, source, match.start())}: brackets nested more than {MAX_NESTING} deep"
+                )
+        elif match["close"]:
+            depth -= 1
         problem = _token_problem(match)
         if problem is not None:
             raise ModelFormatError(f"{_location(text, source, match.start())}: {problem}")

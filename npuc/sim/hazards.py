@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -52,7 +53,16 @@ from xdsl.ir import Operation
 
 from npuc.dialects import npu
 from npuc.dialects.common import LAYER_ATTR
-from npuc.errors import MemoryHazardError
+from npuc.errors import MemoryHazardError, TargetError, check_memory
+
+if TYPE_CHECKING:
+    from npuc.targets import Target
+
+OWNER_DTYPE = np.int32
+"""What the checker keeps per byte of a region: the index of the result that last wrote it."""
+
+OWNER_BYTES = np.dtype(OWNER_DTYPE).itemsize
+"""Bytes of an `OWNER_DTYPE`."""
 
 Location = npu.FeatureMapAttr | npu.BufferAttr
 """What a command reads or writes: a feature map (strided) or a buffer (contiguous bytes)."""
@@ -176,7 +186,7 @@ class HazardChecker:
     """Replays a program's accesses in order, keeping the result that last wrote every byte."""
 
     def __init__(self, sizes: dict[str, int]):
-        self.owner = {region: np.full(size, -1, dtype=np.int32) for region, size in sizes.items()}
+        self.owner = {region: np.full(size, -1, dtype=OWNER_DTYPE) for region, size in sizes.items()}
         self.results: list[Result] = []
         self.open: dict[str, int] = {}
         """Layer -> the result of its latest OFM write, which further OFM stripes of the layer join."""
@@ -258,18 +268,50 @@ class HazardChecker:
                 )
 
 
-def region_sizes(module: ModuleOp) -> dict[str, int]:
-    """Bytes each region needs: the end of the furthest location a command names."""
+def region_sizes(module: ModuleOp, target: Target | None = None) -> dict[str, int]:
+    """Bytes each region needs: the end of the furthest location a command names.
+
+    Before anything maps them, naming the command: a region so large that
+    its map here (`OWNER_BYTES` per byte) passes npuc's memory limit is a
+    `MemoryLimitError` (`check_memory`); with the program's `target`, a
+    region that is none of its memories, or a location past the end of one,
+    is a `TargetError`.
+    """
     sizes: dict[str, int] = {}
-    for op in module.ops:
+    for position, op in enumerate(module.ops):
         reads, writes = accesses(op)
         for access in reads + writes:
-            sizes[access.region] = max(sizes.get(access.region, 0), end_of(access.location))
+            end, region = end_of(access.location), access.region
+            if target is not None:
+                _check_in_memory(describe(op, position), access, end, target)
+            if end > sizes.get(region, 0):
+                check_memory(end * OWNER_BYTES, f"{describe(op, position)}: its {access.role} ends at {region} byte "
+                                                f"{end}, and mapping {region} that far")  # fmt: skip
+                sizes[region] = end
     return sizes
 
 
-def check_program(module: ModuleOp) -> None:
-    """Raise `MemoryHazardError` for the first hazard of a lowered program, in program order."""
-    checker = HazardChecker(region_sizes(module))
+def _check_in_memory(command: str, access: Access, end: int, target: Target) -> None:
+    """`TargetError` unless `access` (ending at byte `end`) lies inside a memory of `target`."""
+    region = access.region
+    memory = next((memory for memory in target.memories if memory.name == region), None)
+    if memory is None:
+        raise TargetError(
+            f"{command}: its {access.role} is in memory '{region}', which target '{target.name}' does not have "
+            f"(it has: {', '.join(memory.name for memory in target.memories)})"
+        )
+    if end > memory.size:
+        raise TargetError(
+            f"{command}: its {access.role} ends at {region} byte {end}, past the end of the "
+            f"{memory.size}-byte {region} of target '{target.name}'"
+        )
+
+
+def check_program(module: ModuleOp, target: Target | None = None) -> None:
+    """Raise `MemoryHazardError` for the first hazard of a lowered program, in program order.
+
+    With the program's `target`, its memories bound the regions (`region_sizes`).
+    """
+    checker = HazardChecker(region_sizes(module, target))
     for position, op in enumerate(module.ops):
         checker.step(op, position)

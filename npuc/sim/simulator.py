@@ -29,7 +29,7 @@ from npuc.reference.fixed_point import dequantize, quantize
 from npuc.sim import integer_ops
 from npuc.sim.encoded_weights import decode_layer
 from npuc.sim.hazards import check_program, region_sizes
-from npuc.targets import Target, load_target
+from npuc.targets import Target, available_targets, load_target, parse_target_spec
 
 
 class Memories:
@@ -260,7 +260,7 @@ def _load_output(memories: Memories, op: npu.OutputOp) -> np.ndarray:
 
 def simulate_sample(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Check the program for memory hazards, then run it once; `inputs` follow the `npu.input` order."""
-    check_program(module)
+    check_program(module, program_target(module))
     return _run(module, inputs)
 
 
@@ -281,6 +281,14 @@ def _run(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [_load_output(memories, op) for op in module.ops if isinstance(op, npu.OutputOp)]
 
 
+def program_target(module: ModuleOp) -> Target | None:
+    """The program's `npu.target` when it names a built-in target, else None (a target file's name cannot be loaded)."""
+    name = module.attributes.get(npu.TARGET_ATTR)
+    if not isinstance(name, StringAttr) or parse_target_spec(name.data).base not in available_targets():
+        return None
+    return load_target(name.data)
+
+
 def _decoding_target(module: ModuleOp) -> Target | None:
     """The program's `npu.target`, loaded only if a command has encoded weights to decode.
 
@@ -299,10 +307,11 @@ def simulate(module: ModuleOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]
 
     The program is first checked for memory hazards (`npuc.sim.hazards`:
     the functional simulation alone would miss an OFM written over its own
-    IFM). It is compiled for batch 1; each sample runs separately and the
-    outputs are stacked again.
+    IFM) and, when its `npu.target` is a built-in target, for regions
+    outside that target's memories. It is compiled for batch 1; each sample
+    runs separately and the outputs are stacked again.
     """
-    check_program(module)
+    check_program(module, program_target(module))
     count = len(inputs[0]) if inputs else 1
     results = [_run(module, [array[index : index + 1] for array in inputs]) for index in range(count)]
     return [np.concatenate(parts) for parts in zip(*results)]

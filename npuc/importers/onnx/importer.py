@@ -328,7 +328,8 @@ class OnnxGraph:
         A 4-D input that is only transposed, all in one way, takes the layout
         (row-major or NHWC) that puts the transposed tensor in NHWC, else
         row-major (tf2onnx's NHWC inputs: Transpose(0, 3, 1, 2) then NCHW
-        ops); one that is only reshaped stays row-major.
+        ops); one that is only reshaped stays row-major. A `perm` that is no
+        permutation of the axes suggests nothing (its converter refuses it).
         """
         rank = len(self.shape(name))
         if rank != 4:
@@ -337,9 +338,10 @@ class OnnxGraph:
         orders = {tuple(node.ints_attr("perm") or ()) for node, _ in users if node.op_type == "Transpose"}
         if len(orders) == 1 and all(node.op_type == "Transpose" for node, _ in users):
             (order,) = orders
-            for perm in (permute(order, canonical_perm(rank)), order):
-                if perm in (identity(rank), canonical_perm(rank)):
-                    return perm
+            if sorted(order) == list(range(rank)):
+                for perm in (permute(order, canonical_perm(rank)), order):
+                    if perm in (identity(rank), canonical_perm(rank)):
+                        return perm
         if users and all(node.op_type in layout.RESHAPES for node, _ in users):
             return identity(rank)
         return canonical_perm(rank)

@@ -30,7 +30,7 @@ from xdsl.dialects.builtin import Float32Type, TensorType, f32
 from xdsl.ir import SSAValue
 
 from npuc.data import NCHW_TO_NHWC
-from npuc.importers.onnx.node import Unsupported, ints_param, normalized_axes
+from npuc.importers.onnx.node import Invalid, Unsupported, ints_param, normalized_axes
 
 if TYPE_CHECKING:
     from npuc.importers.onnx.importer import OnnxGraph
@@ -150,6 +150,8 @@ def convert_transpose(graph: OnnxGraph, node: OnnxNode) -> None:
     source, output = node.inputs[0], node.outputs[0]
     rank = len(graph.shape(source))
     order = tuple(node.ints_attr("perm") or reversed(range(rank)))
+    if sorted(order) != list(range(rank)):
+        raise Invalid(f"perm {list(order)} is not a permutation of the {rank} axes")
     value, perm = graph.stored(source)
     graph.bind(output, value, tuple(order.index(axis) for axis in perm))
 

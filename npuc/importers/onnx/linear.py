@@ -28,7 +28,7 @@ from npuc.importers.onnx.layout import (
     identity,
     is_fully_connected,
 )
-from npuc.importers.onnx.node import Unsupported
+from npuc.importers.onnx.node import Invalid, Unsupported
 
 if TYPE_CHECKING:
     from npuc.importers.onnx.importer import OnnxGraph
@@ -148,12 +148,21 @@ def _inference_mode(graph: OnnxGraph, node: OnnxNode) -> bool:
 
 
 def _scale_and_shift(graph: OnnxGraph, node: OnnxNode) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (scale, shift) of an inference BN: y = x * scale + shift."""
+    """Per-channel (scale, shift) of an inference BN: y = x * scale + shift.
+
+    A variance plus epsilon that is not positive (or NaN) has no square root
+    to divide by: `Invalid`, naming the first such channel.
+    """
     gamma, beta, mean, variance = (
         graph.require_constant(node, index, "scale, bias, mean and variance").astype(np.float64).reshape(-1)
         for index in range(1, 5)
     )
-    scale = gamma / np.sqrt(variance + node.float_attr("epsilon", 1e-5))
+    denominator = variance + node.float_attr("epsilon", 1e-5)
+    not_positive = np.flatnonzero(~(denominator > 0))
+    if not_positive.size:
+        channel = int(not_positive[0])
+        raise Invalid(f"variance + epsilon is {denominator[channel]:g} in channel {channel}, not positive")
+    scale = gamma / np.sqrt(denominator)
     return scale, beta - mean * scale
 
 

@@ -6,16 +6,16 @@
   reading a stream) cannot see such files: it is rejected with a message
   saying to import the model from its path.
 - Opsets 7 and later are read as they are (converters handle the
-  attribute-versus-input forms); an older model is first upgraded to opset 7
+  attribute-versus-input forms); an opset 6 model is first upgraded to opset 7
   with `onnx.version_converter`, after giving legacy per-channel PRelu slopes
-  their explicit broadcast shape.
+  their explicit broadcast shape. Older opsets are refused.
 - A symbolic or unknown batch dimension is fixed to 1, then ONNX shape
   inference (with data propagation, so shapes computed by Shape/Gather/Concat
   chains are known) types every tensor, checking each node's input types
   against its schema as onnxruntime does.
 - Before any of that, `check_model` refuses what onnxruntime refuses to
-  load: unknown opsets, unnamed interface tensors, corrupt initializers,
-  nodes that do not match their schema.
+  load: unknown or ancient opsets, IR versions newer than ONNX's, unnamed
+  interface tensors, corrupt initializers, nodes that do not match their schema.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ from npuc.importers.onnx.node import node_name, op_type
 
 OLDEST_DIRECT_OPSET = 7
 """Models with an older default-domain opset are upgraded to this one first."""
+
+OLDEST_OPSET = 6
+"""The oldest default-domain opset npuc reads: before it, operators carry the legacy `consumed_inputs`
+attribute and onnxruntime has no kernels for most of them (Relu and Sigmoid start at 6)."""
 
 
 def load_file(path: str) -> onnx.ModelProto:
@@ -104,7 +108,8 @@ def _external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
 def check_model(model: onnx.ModelProto, source: str) -> None:
     """Refuse, before anything reads it, a model onnxruntime would refuse to load.
 
-    Checked: the opset is one ONNX defines; interface and initializer names
+    Checked: the opset is one ONNX defines and not older than `OLDEST_OPSET`;
+    the IR version is not newer than ONNX's; interface and initializer names
     are non-empty; every text field is UTF-8; every initializer holds data of its declared type and
     shape (`onnx.checker.check_tensor`, then numpy); every node of a known operator
     matches its schema at the model's opset: input and output counts,
@@ -118,6 +123,15 @@ def check_model(model: onnx.ModelProto, source: str) -> None:
     if default_opset(model) > newest:
         raise ModelFormatError(
             f"{source}: opset {default_opset(model)} is newer than the newest ONNX opset, {newest}"
+        )
+    if default_opset(model) < OLDEST_OPSET:
+        raise ModelFormatError(
+            f"{source}: opset {default_opset(model)} is older than opset {OLDEST_OPSET}, the oldest npuc reads "
+            "(its operators' legacy forms); convert the model to a newer opset"
+        )
+    if model.ir_version > onnx.IR_VERSION:
+        raise ModelFormatError(
+            f"{source}: IR version {model.ir_version} is newer than the newest ONNX IR version, {onnx.IR_VERSION}"
         )
     graph = model.graph
     for kind, values in (("input", graph.input), ("output", graph.output), ("initializer", graph.initializer)):

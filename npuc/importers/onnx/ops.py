@@ -131,8 +131,20 @@ def explicit_padding(
 # -- convolution --------------------------------------------------------------
 
 
+def _check_conv_padding(node: OnnxNode) -> None:
+    """Raise `Invalid` when a Conv has both `auto_pad` and `pads`.
+
+    ONNX says they cannot be used together and onnxruntime refuses such a
+    convolution; ONNX shape inference refuses such a ConvTranspose already,
+    and onnxruntime's pools take both and ignore `pads`, so those are not checked.
+    """
+    if node.attrs.get("auto_pad", "NOTSET") != "NOTSET" and "pads" in node.attrs:
+        raise Invalid(f"auto_pad '{node.attrs['auto_pad']}' and pads {node.ints_attr('pads', [])} are both set")
+
+
 def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
     """Conv -> graph.conv2d (group 1), graph.depthwise_conv2d (group == C_in) or per-group convs."""
+    _check_conv_padding(node)
     weights = graph.require_constant(node, 1, "weights")
     _window_rank_check("convolution", weights.ndim)
     in_shape = graph.shape(node.inputs[0])

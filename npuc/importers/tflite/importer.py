@@ -65,8 +65,8 @@ CONVERTERS: dict[str, Callable[[TfliteGraph, TfliteOperator], None]] = {
 }
 """TFLite builtin name -> converter into quantized ops; other operators stay external."""
 
-REQUIRED_INPUTS = {**ops.REQUIRED_INPUTS, **movement.REQUIRED_INPUTS}
-"""Leading inputs a converted operator must have (1, its data input, when not listed)."""
+ARITIES = {**ops.ARITIES, **movement.ARITIES}
+"""Operand counts of the converted operators (`ops.UNARY` when not listed)."""
 
 
 def import_tflite(path: str) -> ModuleOp:
@@ -215,7 +215,7 @@ class TfliteGraph:
         try:
             converter = CONVERTERS.get(operator.op_type)
             if converter is not None:
-                ops.check_arity(operator, REQUIRED_INPUTS.get(operator.op_type, 1))
+                ops.check_arity(operator, ARITIES.get(operator.op_type, ops.UNARY))
             if converter is not None and ops.is_integer_form(self, operator):
                 converter(self, operator)
             else:

@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import TensorType
 from npuc.dialects import quantized
 from npuc.dialects.movement import DepthToSpaceBase, SpaceToDepthBase
 from npuc.importers.tflite.ops import (
+    Arity,
     Malformed,
     Unsupported,
     fused_activation,
@@ -261,6 +262,8 @@ def convert_unpack(graph: TfliteGraph, operator: TfliteOperator) -> None:
     shape = list(graph.tensor(operator.inputs[0]).shape)
     axis = _axis(int_option(operator, "Axis", 0), len(shape))
     assert isinstance(source.type, TensorType)
+    if len(operator.outputs) != shape[axis]:
+        raise Malformed(f"{len(operator.outputs)} outputs for the {shape[axis]} slices along axis {axis}")
     piece_type = TensorType(source.type.element_type, [*shape[:axis], 1, *shape[axis + 1 :]])
     graph.emit(op := quantized.SplitOp(source, [piece_type] * shape[axis], axis))
     for index, piece in zip(operator.outputs, op.results):
@@ -367,9 +370,16 @@ CONVERTERS = {
 }
 """TFLite builtin name -> converter of the data-movement operators."""
 
-REQUIRED_INPUTS = {
-    **dict.fromkeys(("PAD", "PADV2", "SPLIT", "TRANSPOSE"), 2),
-    **dict.fromkeys(("SLICE", "SPLIT_V"), 3),
-    "STRIDED_SLICE": 4,
-}
-"""Inputs (leading, present) an operator needs, where more than its data input."""
+ARITIES = {
+    "RESHAPE": Arity(most_inputs=2),
+    **dict.fromkeys(("EXPAND_DIMS", "TRANSPOSE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"),
+                    Arity(required=2, most_inputs=2)),
+    **dict.fromkeys(("PAD", "PADV2"), Arity(required=2, most_inputs=3)),
+    "SLICE": Arity(required=3, most_inputs=3),
+    "STRIDED_SLICE": Arity(required=4, most_inputs=4),
+    "SPLIT": Arity(required=2, most_inputs=2, outputs=None),
+    "SPLIT_V": Arity(required=3, most_inputs=3, outputs=None),
+    **dict.fromkeys(("CONCATENATION", "PACK"), Arity(most_inputs=None)),
+    "UNPACK": Arity(outputs=None),
+}  # fmt: skip
+"""Operand counts of the data-movement operators (`ops.UNARY` when not listed)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -80,13 +81,37 @@ def float_option(operator: TfliteOperator, getter: str, default: float) -> float
     return value
 
 
-def check_arity(operator: TfliteOperator, required_inputs: int) -> None:
-    """Raise `Malformed` unless the operator has its first `required_inputs` inputs and an output."""
-    present = [index >= 0 for index in operator.inputs[:required_inputs]]
-    if len(present) < required_inputs or not all(present):
-        raise Malformed(f"inputs {list(operator.inputs)}: the first {required_inputs} must be present")
+@dataclass(frozen=True)
+class Arity:
+    """How many operands an operator has in TFLite's kernels (LiteRT refuses other counts when it prepares).
+
+    The first `required` inputs must be present (not -1); there are at most
+    `most_inputs` inputs (None: any number, CONCATENATION and PACK) and
+    exactly `outputs` outputs (None: as many as an option says, which the
+    converter checks: SPLIT, SPLIT_V, UNPACK).
+    """
+
+    required: int = 1
+    most_inputs: int | None = 1
+    outputs: int | None = 1
+
+
+UNARY = Arity()
+"""One data input and one output: the operators `ARITIES` does not list."""
+
+
+def check_arity(operator: TfliteOperator, arity: Arity) -> None:
+    """Raise `Malformed` unless the operator's input and output counts are ones `arity` allows."""
+    inputs = list(operator.inputs)
+    present = [index >= 0 for index in inputs[: arity.required]]
+    if len(present) < arity.required or not all(present):
+        raise Malformed(f"inputs {inputs}: the first {arity.required} must be present")
+    if arity.most_inputs is not None and len(inputs) > arity.most_inputs:
+        raise Malformed(f"inputs {inputs}: {len(inputs)} inputs, TFLite takes at most {arity.most_inputs}")
     if not operator.outputs:
         raise Malformed("no outputs")
+    if arity.outputs is not None and len(operator.outputs) != arity.outputs:
+        raise Malformed(f"outputs {list(operator.outputs)}: {len(operator.outputs)} outputs, TFLite takes {arity.outputs}")
 
 
 def fused_activation(operator: TfliteOperator) -> str:
@@ -432,10 +457,12 @@ CONVERTERS = {
 }
 """TFLite builtin name -> converter of the arithmetic operators."""
 
-REQUIRED_INPUTS = {
-    **dict.fromkeys(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "PRELU"), 2),
-    **dict.fromkeys(("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"), 2),
-    **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"), 2),
-    "TRANSPOSE_CONV": 3,
+ARITIES = {
+    # LiteRT's CONV_2D needs its bias ("optimized versions require 'bias'"); the others' is optional
+    "CONV_2D": Arity(required=3, most_inputs=3),
+    **dict.fromkeys(("DEPTHWISE_CONV_2D", "FULLY_CONNECTED"), Arity(required=2, most_inputs=3)),
+    "TRANSPOSE_CONV": Arity(required=3, most_inputs=4),
+    **dict.fromkeys(("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU"), Arity(required=2, most_inputs=2)),
+    **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"), Arity(required=2, most_inputs=2)),
 }
-"""Inputs (leading, present) an operator needs, where more than its data input."""
+"""Operand counts of the arithmetic operators with more than one input (`UNARY` when not listed)."""

@@ -16,7 +16,12 @@ from xdsl.parser import Parser
 
 from npuc.context import npuc_context
 from npuc.errors import ModelFormatError, ModelVerificationError, NpucError
-from npuc.importers.mlir import checked_frontend, parse_mlir, parse_mlir_text
+from npuc.importers.mlir import (
+    MAX_NESTING,
+    checked_frontend,
+    parse_mlir,
+    parse_mlir_text,
+)
 
 FAST = 1.0
 """Seconds a refusal may take (the parser needs well under that for these texts)."""
@@ -72,6 +77,29 @@ def test_a_literal_splat_xdsl_would_expand_for_seconds_is_refused() -> None:
            r"splat constant of shape \[8, 3, 3, 65536\] has more than 1048576 elements \(write its data in hex\)")  # fmt: skip
 
 
+def _nested_modules(depth: int) -> str:
+    return "builtin.module {\n" * depth + "}\n" * depth
+
+
+def test_nesting_deeper_than_the_limit_is_refused_before_xdsl_recurses() -> None:
+    """xDSL's parser recurses per level: 5000 nested modules would exhaust Python's stack."""
+    refuse(_nested_modules(5000), ModelFormatError,
+           rf"^bad.mlir:{MAX_NESTING + 1}:16: brackets nested more than {MAX_NESTING} deep")  # fmt: skip
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    parse_mlir_text(_nested_modules(MAX_NESTING), "deep.mlir")
+    parse_mlir_text("builtin.module attributes {a = " + "[" * (MAX_NESTING - 2) + "]" * (MAX_NESTING - 2) + "} {\n}\n",
+                    "deep.mlir")  # fmt: skip
+
+
+def test_the_arrow_of_a_function_type_closes_no_bracket() -> None:
+    """Were the `>` of each `->` a closing bracket, the arrows before would hide the nesting after."""
+    arrows = ", ".join(f"f{index} = () -> ()" for index in range(MAX_NESTING))
+    text = f"builtin.module attributes {{{arrows}}} {{\n" + _nested_modules(MAX_NESTING) + "}\n"
+    refuse(text, ModelFormatError, f"brackets nested more than {MAX_NESTING} deep")
+
+
 def test_a_huge_tensor_type_alone_parses() -> None:
     """Only constants are materialised: a type describes a tensor without allocating it."""
     element = "tensor<1x32768x32768x4xi8>"
@@ -105,6 +133,15 @@ def test_a_valid_npu_pool_parses() -> None:
 def test_an_npu_window_of_zero_fails_verification(kernel: str, strides: str, name: str) -> None:
     text = NPU_POOL.format(kernel=kernel, strides=strides)
     refuse(text, ModelVerificationError, rf"npu.pool 'avg': '{name}' values must be >= 1")
+
+
+@pytest.mark.parametrize(("value_type", "match"), [
+    ("memref<4xi8>", "constant value must be a tensor, not memref<4xi8>"),
+    ("tensor<4xi8>", "constant holds 4 bytes but its buffer is 8 bytes"),
+])  # fmt: skip
+def test_an_npu_constant_that_does_not_fill_a_tensor_buffer_fails_verification(value_type: str, match: str) -> None:
+    text = f"npu.constant {{buffer = #npu.buf<flash, 0, 8>, value = dense<[1, 2, 3, 4]> : {value_type}}}\n"
+    refuse(text, ModelVerificationError, rf"npu.constant: {match}")
 
 
 def test_a_value_xdsl_cannot_hold_is_a_format_error() -> None:

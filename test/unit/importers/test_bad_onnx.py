@@ -8,6 +8,7 @@ than the runtime by accident.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,9 +103,24 @@ RUNTIME_REFUSES = {
         model([helper.make_node("Relu", ["x"], ["r"])], outputs=[helper.make_tensor_value_info("z", TensorProto.FLOAT, [1])]),
         ModelFormatError, "graph output 'z' is not produced by any node",
     ),
+    "opset 1 (Relu-1)": (
+        model([helper.make_node("Relu", ["x"], ["y"], name="relu")], outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])], opset=1),
+        ModelFormatError, "opset 1 is older than opset 6, the oldest npuc reads",
+    ),
+    "IR version 99": (conv(), ModelFormatError, "IR version 99 is newer than the newest ONNX IR version"),
+    "Conv with auto_pad and pads": (
+        conv(auto_pad="VALID", pads=[0, 0, 0, 0]), ModelVerificationError,
+        r"node 'conv' \(Conv\): auto_pad 'VALID' and pads \[0, 0, 0, 0\] are both set",
+    ),
+    "LRN of size 0": (
+        model([helper.make_node("LRN", ["x"], ["y"], name="lrn", size=0)],
+              outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])]),
+        ModelVerificationError, r"node 'lrn' \(LRN\): size 0 must be at least 1",
+    ),
 }  # fmt: skip
 """Models onnxruntime refuses to load: (model, the npuc error, its message)."""
 RUNTIME_REFUSES["opset 99"][0].opset_import[0].version = 99
+RUNTIME_REFUSES["IR version 99"][0].ir_version = 99
 
 
 @pytest.mark.parametrize("case", sorted(RUNTIME_REFUSES))
@@ -114,8 +130,30 @@ def test_what_onnxruntime_refuses_is_refused(case: str) -> None:
     refuse(proto, error, match)
 
 
+def test_a_transpose_whose_perm_is_too_short_is_refused() -> None:
+    """onnxruntime loads it and fails when it runs; npuc's layout choice for the input must not read past `perm`."""
+    transpose = helper.make_node("Transpose", ["x"], ["y"], name="transpose", perm=[0, 1])
+    refuse(model([transpose], outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]),
+           ModelVerificationError, r"node 'transpose' \(Transpose\): perm \[0, 1\] is not a permutation of the 4 axes")  # fmt: skip
+
+
 def test_conv_with_group_zero_is_refused() -> None:
     refuse(conv(group=0), ModelVerificationError, r"node 'conv' \(Conv\): group 0 does not divide 3 inputs")
+
+
+@pytest.mark.parametrize(("variance", "epsilon"), [(-1.0, 1e-5), (0.0, 0.0), (float("nan"), 1e-5)])
+def test_a_batch_norm_without_a_square_root_is_refused_without_a_warning(variance: float, epsilon: float) -> None:
+    """numpy's sqrt of a negative variance would print a RuntimeWarning: the importer refuses it before."""
+    parameters = [numpy_helper.from_array(np.array([1.0, 1.0, variance], np.float32), name)
+                  for name in ("gamma", "beta", "mean", "variance")]  # fmt: skip
+    parameters[2] = numpy_helper.from_array(np.zeros(3, np.float32), "mean")
+    norm = helper.make_node("BatchNormalization", ["x", "gamma", "beta", "mean", "variance"], ["y"], name="norm",
+                            epsilon=epsilon)
+    proto = model([norm], parameters, outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refuse(proto, ModelVerificationError,
+               r"node 'norm' \(BatchNormalization\): variance \+ epsilon is .* in channel 2, not positive")  # fmt: skip
 
 
 def test_a_huge_constant_of_shape_is_refused_before_it_is_built() -> None:

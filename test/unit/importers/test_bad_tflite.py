@@ -19,7 +19,7 @@ import tflite
 from ai_edge_litert.interpreter import Interpreter
 from flatbuffers.table import Table
 
-from npuc.errors import ModelFormatError, NpucError
+from npuc.errors import ModelFormatError, ModelVerificationError, NpucError
 from npuc.importers.tflite.importer import import_tflite_bytes
 
 from tflite_models.builder import TensorSpec, build_model, reference_interpreter
@@ -31,7 +31,8 @@ CHANNELS = 4
 
 
 def conv_model(
-    ifm: dict | None = None, bias_scales: int = CHANNELS, weight_zero_points: int = CHANNELS, **options: float
+    ifm: dict | None = None, bias_scales: int = CHANNELS, weight_zero_points: int = CHANNELS,
+    inputs: tuple[int, ...] = (0, 1, 2), outputs: tuple[int, ...] = (3,), **options: float,
 ) -> bytes:
     """A valid 3x3 VALID CONV_2D model, unless the arguments spoil one of its parts."""
     rng = np.random.default_rng(0)
@@ -46,7 +47,7 @@ def conv_model(
                        np.zeros(CHANNELS, np.int32), "bias"),
             TensorSpec([1, 3, 3, CHANNELS], **I8, name="features"),
         ],
-        [0, 1, 2], [3], "Conv2DOptions", **fields,
+        list(inputs), list(outputs), "Conv2DOptions", **fields,
     )  # fmt: skip
 
 
@@ -152,8 +153,8 @@ def test_options_of_another_operator_are_refused() -> None:
     model = build_model(
         "CONV_2D",
         [TensorSpec([1, 5, 5, 3], **I8), TensorSpec([4, 3, 3, 3], np.int8, [0.1] * 4, [0] * 4, 0, np.ones((4, 3, 3, 3), np.int8)),
-         TensorSpec([1, 3, 3, 4], **I8)],
-        [0, 1, -1], [2], "SoftmaxOptions", Beta=1.0,
+         TensorSpec([4], np.int32, [0.005] * 4, [0] * 4, 0, np.zeros(4, np.int32)), TensorSpec([1, 3, 3, 4], **I8)],
+        [0, 1, 2], [3], "SoftmaxOptions", Beta=1.0,
     )  # fmt: skip
     assert litert_refuses(model)
     refuse(model, "its builtin options are SoftmaxOptions, which have no StrideH")
@@ -163,7 +164,36 @@ def test_a_missing_required_input_is_refused() -> None:
     model = build_model("CONV_2D", [TensorSpec([1, 5, 5, 3], **I8), TensorSpec([1, 3, 3, 4], **I8)], [0], [1],
                         "Conv2DOptions", StrideH=1, StrideW=1)  # fmt: skip
     assert litert_refuses(model)
-    refuse(model, r"operator 't1' \(CONV_2D\): inputs \[0\]: the first 2 must be present")
+    refuse(model, r"operator 't1' \(CONV_2D\): inputs \[0\]: the first 3 must be present")
+
+
+def test_a_conv_without_its_bias_is_refused() -> None:
+    """LiteRT's CONV_2D needs its bias, absent (-1) or left out."""
+    for inputs in ((0, 1), (0, 1, -1)):
+        model = conv_model(inputs=inputs)
+        assert litert_refuses(model)
+        refuse(model, r"operator 'features' \(CONV_2D\): inputs \[0, 1.*\]: the first 3 must be present")
+
+
+def test_an_input_too_many_is_refused() -> None:
+    model = conv_model(inputs=(0, 1, 2, 2))
+    assert litert_refuses(model)
+    refuse(model, r"\(CONV_2D\): inputs \[0, 1, 2, 2\]: 4 inputs, TFLite takes at most 3")
+
+
+def test_a_second_output_is_refused() -> None:
+    model = conv_model(outputs=(3, 3))
+    assert litert_refuses(model)
+    refuse(model, r"\(CONV_2D\): outputs \[3, 3\]: 2 outputs, TFLite takes 1")
+
+
+def test_unpack_with_an_output_per_slice_too_many_is_refused() -> None:
+    model = build_model(
+        "UNPACK", [TensorSpec([2, 4], **I8), TensorSpec([4], **I8, name="a"), TensorSpec([4], **I8, name="b")],
+        [0], [1, 2, 2], "UnpackOptions", Num=2, Axis=0,
+    )  # fmt: skip
+    assert litert_refuses(model)
+    refuse(model, r"\(UNPACK\): 3 outputs for the 2 slices along axis 0")
 
 
 def test_an_unknown_padding_kind_is_refused() -> None:
@@ -207,23 +237,31 @@ def test_one_zero_point_for_four_scales_is_refused() -> None:
 # -- operator options TFLite refuses ------------------------------------------------
 
 
-SOFTMAX_NAN_BETA = build_model(
-    "SOFTMAX", [TensorSpec([1, 8], **I8), TensorSpec([1, 8], np.int8, [1 / 256], [-128])], [0], [1],
-    "SoftmaxOptions", Beta=float("nan"),
-)  # fmt: skip
+def _softmax(beta: float) -> bytes:
+    return build_model(
+        "SOFTMAX", [TensorSpec([1, 8], **I8), TensorSpec([1, 8], np.int8, [1 / 256], [-128])], [0], [1],
+        "SoftmaxOptions", Beta=beta,
+    )  # fmt: skip
 
 
 def test_softmax_with_a_nan_beta_is_refused() -> None:
-    refuse(SOFTMAX_NAN_BETA, r"operator 't1' \(SOFTMAX\): option Beta is nan")
+    refuse(_softmax(float("nan")), r"operator 't1' \(SOFTMAX\): option Beta is nan")
 
 
-def test_litert_cannot_run_softmax_with_a_nan_beta() -> None:
+@pytest.mark.parametrize("beta", [0.0, -1.0])
+def test_softmax_with_a_beta_not_positive_is_refused(beta: float) -> None:
+    with pytest.raises(ModelVerificationError, match=rf"operator 't1' \(SOFTMAX\): beta {beta} must be positive"):
+        import_tflite_bytes(_softmax(beta), "bad.tflite")
+
+
+@pytest.mark.parametrize("beta", [float("nan"), 0.0, -1.0])
+def test_litert_cannot_run_softmax_with_such_a_beta(beta: float) -> None:
     """LiteRT aborts the process on it, so it loads the model in a child process."""
     script = (
         "import sys; from tflite_models.builder import reference_interpreter; "
         "reference_interpreter(sys.stdin.buffer.read())"
     )
-    child = subprocess.run([sys.executable, "-c", script], input=SOFTMAX_NAN_BETA, capture_output=True,
+    child = subprocess.run([sys.executable, "-c", script], input=_softmax(beta), capture_output=True,
                            cwd="test", check=False)  # fmt: skip
     assert child.returncode != 0
 

@@ -15,8 +15,14 @@ from xdsl.dialects.func import FuncOp
 import npuc
 from npuc.dialects import npu
 from npuc.dialects.quantized import UniformQuantizedType
-from npuc.errors import MemoryHazardError
-from npuc.sim.hazards import Access, accesses, byte_addresses, check_program
+from npuc.errors import MEMORY_LIMIT_BYTES, MemoryHazardError, MemoryLimitError
+from npuc.sim.hazards import (
+    OWNER_BYTES,
+    Access,
+    accesses,
+    byte_addresses,
+    check_program,
+)
 
 from support.npu_text import INT8, dma, fm, ints, program
 from support.paths import EXAMPLES
@@ -227,6 +233,14 @@ def test_scale_bias_and_lookup_tables_are_reads(role):
     weights = "npu.constant {buffer = #npu.buf<flash, 0, 16>, value = dense<1> : tensor<4x1x1x4xi8>}"
     with pytest.raises(MemoryHazardError, match=rf"reads its {role} at flash \[64, \d+\), but nothing wrote flash"):
         check(weights, conv if role == "scale_bias" else table)
+
+
+def test_a_region_past_npucs_memory_limit_is_refused_before_it_is_mapped():
+    """The check keeps OWNER_BYTES per byte of a region: the furthest location decides, named by its command."""
+    offset = MEMORY_LIMIT_BYTES // OWNER_BYTES
+    with pytest.raises(MemoryLimitError, match=rf"^command 6, far \(npu.elementwise\): its ofm ends at sram byte {offset + 16}, "
+                                               r"and mapping sram that far would take \d+ bytes, beyond npuc's limit"):  # fmt: skip
+        check(add("far", fm("sram", offset, SHAPE)))
 
 
 def test_only_program_commands_are_checked():

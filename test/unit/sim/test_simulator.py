@@ -19,8 +19,9 @@ from npuc.api import analyze_model
 from npuc.data import load_samples, model_interface
 from npuc.dialects import npu
 from npuc.emit.command_stream import decode, encode
-from npuc.errors import InputDataError, MemoryHazardError, NpucError
+from npuc.errors import InputDataError, MemoryHazardError, NpucError, TargetError
 from npuc.sim.simulator import simulate
+from npuc.targets import load_target
 
 from support.npu_text import fm, program
 from support.paths import EXAMPLES, FILECHECK
@@ -130,6 +131,31 @@ def test_program_without_inputs_runs_once() -> None:
     )
     [output] = simulate(module, [])
     np.testing.assert_array_equal(output, [[1, 2, 3, 4]])
+
+
+def _copy_into(region: str, offset: int) -> ModuleOp:
+    """A constant copied by DMA to `region` at `offset` and read back as the output, for ethos-u55-128."""
+    return program(
+        "npu.constant {buffer = #npu.buf<flash, 0, 4>, value = dense<[1, 2, 3, 4]> : tensor<4xi8>}",
+        f'npu.dma {{layer = "copy", src = #npu.buf<flash, 0, 4>, dst = #npu.buf<{region}, {offset}, 4>}}',
+        f'npu.output {{tensor = "y", fm = {fm(region, offset, (1, 4))}}}',
+    )
+
+
+def test_a_memory_the_target_lacks_is_refused_naming_the_command() -> None:
+    with pytest.raises(TargetError) as error:
+        simulate(_copy_into("nowhere", 0), [])
+    assert str(error.value) == (
+        "command 1, copy (npu.dma): its dst is in memory 'nowhere', which target 'ethos-u55-128' does not have "
+        "(it has: sram, flash)"
+    )
+
+
+def test_a_location_past_the_end_of_a_target_memory_is_refused() -> None:
+    sram = load_target("ethos-u55-128").memory("sram").size
+    with pytest.raises(TargetError, match=rf"^command 1, copy \(npu.dma\): its dst ends at sram byte {sram + 2}, "
+                                          rf"past the end of the {sram}-byte sram of target 'ethos-u55-128'$"):  # fmt: skip
+        simulate(_copy_into("sram", sram - 2), [])
 
 
 def test_encoded_weights_need_the_program_target(compiled) -> None:

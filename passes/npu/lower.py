@@ -127,8 +127,8 @@ class LowerPass(ModulePass):
     Assumes npu-legalize, npu-tile, npu-schedule and npu-allocate have run:
     every layer has `npu.placement`, NPU layers `npu.block`, and every value
     held in memory `npu.memory`/`npu.offset`; a missing annotation fails
-    naming the layer and the pass to run. Constants must be in the target's
-    weights memory.
+    naming the layer and the pass to run, as does a memory the target does
+    not have. Constants must be in the target's weights memory.
     """
 
     name = "npu-lower"
@@ -222,7 +222,17 @@ class _Lowering:
             raise PassFailedException(
                 f"{PASS}: {what} has no {npu.MEMORY_ATTR}/{npu.OFFSET_ATTR}: run npu-allocate first"
             )
-        return memory.data, offset
+        return self.target_memory(memory.data, what), offset
+
+    def target_memory(self, memory: str, what: str) -> str:
+        """`memory`, where `what` lives, if the target has it; else the pass fails naming both."""
+        names = [known.name for known in self.target.memories]
+        if memory not in names:
+            raise PassFailedException(
+                f"{PASS}: {what} is in memory '{memory}', which target '{self.target.name}' does not have "
+                f"(it has: {', '.join(names)}): run npu-allocate for this target"
+            )
+        return memory
 
     def feature_map(self, value: SSAValue) -> npu.FeatureMapAttr:
         """The descriptor of a per-tensor quantized value in memory.
@@ -494,7 +504,8 @@ class _Lowering:
                 f"{PASS}: {describe(op)} has no {npu.SCRATCH_MEMORY_ATTR}/{npu.SCRATCH_OFFSET_ATTR}: "
                 "run npu-schedule and npu-allocate first"
             )
-        return npu.BufferAttr(memory.data, offset.value.data, scratch_bytes(op))
+        return npu.BufferAttr(self.target_memory(memory.data, f"the scratch of {describe(op)}"), offset.value.data,
+                              scratch_bytes(op))  # fmt: skip
 
     def check_host_conversion(self, op: Operation) -> None:
         """Host placement is only for the float interface: quantize args, dequantize results."""

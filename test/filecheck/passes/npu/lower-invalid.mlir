@@ -30,6 +30,15 @@ builtin.module {
 
 // -----
 
+// CHECK: npu-lower: argument 0 of @elsewhere is in memory 'nowhere', which target 'ethos-u55-128' does not have (it has: sram, flash): run npu-allocate for this target
+builtin.module {
+  func.func @elsewhere(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "nowhere", npu.offset = 0 : i64}) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+    func.return %x : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
 // CHECK: npu-lower: argument 0 of @unallocated_argument has no npu.memory/npu.offset: run npu-allocate first
 builtin.module {
   func.func @unallocated_argument(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {

@@ -40,7 +40,7 @@ from npuc.backend.planning import (
     tensor_hwc,
 )
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
-from npuc.backend.weight_staging import PAYS, staging_pays, staging_rule
+from npuc.backend.weight_staging import PAYS, staged_layers, staging_rule
 from npuc.dialects.common import LAYER_ATTR, array_values
 from npuc.dialects.npu import (
     BLOCK_ATTR,
@@ -157,7 +157,7 @@ def stage_weights_that_fit(
     pays_only: bool = False,
 ) -> None:
     """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`; of
-    cascades and ops whose staging pays, `staging_pays`, with `pays_only`) that the staging memory can
+    cascades and ops whose staging pays, `staged_layers`, with `pays_only`) that the staging memory can
     place (within `capacity` bytes of it, if given).
 
     All are staged if they fit together; otherwise they are staged one by
@@ -168,17 +168,15 @@ def stage_weights_that_fit(
     """
     staging = target.memory(target.staging_memory)
     memo: dict[SSAValue, int] = {} if sizes is None else sizes
-    ops = list(func.body.ops)
-    positions = {op: index for index, op in enumerate(ops)}
-    consumers = sorted(
-        (
-            op for op in layer_ops(func)
-            if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
-            and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
-            and (CASCADE_ATTR in op.attributes or not pays_only or staging_pays(op, npu_op_before(ops, positions[op]), target, memo))
-        ),
-        key=lambda op: CASCADE_ATTR not in op.attributes,
-    )  # fmt: skip
+    candidates = [
+        op for op in layer_ops(func)
+        if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
+        and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
+    ]  # fmt: skip
+    if pays_only:
+        paying = staged_layers(list(func.body.ops), set(candidates), target, memo)
+        candidates = [op for op in candidates if CASCADE_ATTR in op.attributes or op in paying]
+    consumers = sorted(candidates, key=lambda op: CASCADE_ATTR not in op.attributes)
     stages: dict[Operation, list[StageOp]] = {}
     place_all_or_each(
         consumers,

@@ -90,14 +90,13 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
 def softmax_violation(op: SoftmaxOp) -> str | None:
     """Why the NPU's softmax commands cannot compute `op`, or None.
 
-    They normalise the last axis, with a non-negative beta (Vela's rule),
-    into TFLite's int8 output form (scale 1/256, zero point -128).
+    They normalise the last axis into TFLite's int8 output form (scale
+    1/256, zero point -128); a beta that is not positive never gets here
+    (the softmax verifier refuses it, as LiteRT does).
     """
     rank = len(value_shape(op.input))
     if op.axis.value.data != rank - 1:
         return f"softmax axis {op.axis.value.data} is not the last axis ({rank - 1})"
-    if op.beta.value.data < 0:
-        return f"softmax beta {op.beta.value.data} is negative"
     qtype = quant_type(op.output)
     if qtype is None or qtype.zero_point != -128 or abs(qtype.scale * 256 - 1) > 0.001:
         return "softmax output is not scale 1/256, zero point -128"

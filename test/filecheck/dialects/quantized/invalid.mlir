@@ -83,3 +83,12 @@ func.func @split_keeps_quantization(%x: tensor<1x4x!quantized.uniform<i8:f32, 0.
   func.return %a : tensor<1x2x!quantized.uniform<i8:f32, 0.1:0>>
 }
 // CHECK: result must have the same quantization as the input
+
+// -----
+
+// LiteRT aborts on a softmax beta that is not positive, so the verifier refuses it.
+func.func @softmax_beta_zero(%x: tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>> {
+  %o = quantized.softmax %x {axis = 1 : i64, beta = 0.0 : f32} : tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %o : tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}
+// CHECK: beta 0.0 must be positive

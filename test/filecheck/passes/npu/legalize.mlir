@@ -82,35 +82,32 @@ func.func @gap(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.02:-128>>) -> ten
 
 // -----
 
-// int8 softmax over the last axis runs on the NPU; int16, another axis, a
-// negative beta or another output form stay on the CPU with the reason.
+// int8 softmax over the last axis runs on the NPU; int16, another axis or
+// another output form stay on the CPU with the reason.
 // CHECK-LABEL: func.func @last_middle
 // CHECK:       quantized.softmax {{.*}} {layer = "last", npu.placement = "npu", axis = 2 : i64
 // CHECK:       quantized.softmax {{.*}} {layer = "middle", npu.placement = "cpu", npu.cpu_reason = "softmax axis 1 is not the last axis (2)"
-// CHECK:       quantized.softmax {{.*}} {layer = "negative", npu.placement = "cpu", npu.cpu_reason = "softmax beta -1.0 is negative"
 // CHECK:       quantized.softmax {{.*}} {layer = "rescaled", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
 // CHECK:       quantized.softmax {{.*}} {layer = "wide", npu.placement = "cpu", npu.cpu_reason = "ofm data type int16 not in int8"
-func.func @last_middle(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>, %w: tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>) {
+func.func @last_middle(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>, %w: tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>) {
   %a = quantized.softmax %x {layer = "last", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   %b = quantized.softmax %x {layer = "middle", axis = 1 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
-  %c = quantized.softmax %x {layer = "negative", axis = 2 : i64, beta = -1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   %d = quantized.softmax %x {layer = "rescaled", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>
   %e = quantized.softmax %w {layer = "wide", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i16:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
-  func.return %a, %b, %c, %d, %e : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
+  func.return %a, %b, %d, %e : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.05:0>>, tensor<1x2x10x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
 }
 
 // -----
 
-// The softmax rules' edges: beta 0 is not negative and a beta below 1 is
-// fine; the output needs both scale 1/256 and zero point -128 (1/128 is off
-// by exactly 1/256).
+// The softmax rules' edges: a beta far below 1 is fine; the output needs
+// both scale 1/256 and zero point -128 (1/128 is off by exactly 1/256).
 // CHECK-LABEL: func.func @softmax_edges
-// CHECK:       quantized.softmax {{.*}} {layer = "beta_zero", npu.placement = "npu", axis = 2 : i64
+// CHECK:       quantized.softmax {{.*}} {layer = "beta_tiny", npu.placement = "npu", axis = 2 : i64
 // CHECK:       quantized.softmax {{.*}} {layer = "beta_half", npu.placement = "npu", axis = 2 : i64
 // CHECK:       quantized.softmax {{.*}} {layer = "zero_point_0", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
 // CHECK:       quantized.softmax {{.*}} {layer = "scale_1_128", npu.placement = "cpu", npu.cpu_reason = "softmax output is not scale 1/256, zero point -128"
 func.func @softmax_edges(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>) {
-  %a = quantized.softmax %x {layer = "beta_zero", axis = 2 : i64, beta = 0.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %a = quantized.softmax %x {layer = "beta_tiny", axis = 2 : i64, beta = 0.001 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   %b = quantized.softmax %x {layer = "beta_half", axis = 2 : i64, beta = 0.5 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
   %c = quantized.softmax %x {layer = "zero_point_0", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>
   %d = quantized.softmax %x {layer = "scale_1_128", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>

@@ -4,7 +4,8 @@ Open it in https://ui.perfetto.dev or chrome://tracing. One process (the
 NPU, named after the target) with one thread per timeline lane (DMA in, DMA
 out, MAC, elementwise, CPU); every command is a complete event (`"ph": "X"`)
 named after its layer and kind, with start and duration in microseconds at
-the target's clock and the command's numbers in `args`.
+the target's clock and the command's numbers in `args` (`estimated` is true
+for CPU work, whose duration is the host's estimate).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def trace_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             "ts": number(command["start"] * microseconds_per_cycle),
             "dur": number((command["end"] - command["start"]) * microseconds_per_cycle),
             "args": {key: command[key] for key in
-                     ("index", "layer", "cycles", "macs", "bound", "bytes_read", "bytes_written", "start", "end")},
+                     ("index", "layer", "cycles", "estimated", "macs", "bound", "bytes_read", "bytes_written", "start", "end")},
         })
     return events
 

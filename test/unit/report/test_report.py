@@ -49,7 +49,7 @@ def test_csv_has_vela_columns_and_one_row_per_layer():
     assert [row["name"] for row in rows] == ["conv_a", "conv_b", "reshape", "fc"]
     assert list(rows[0]) == [
         "original_operator", "npu_operators", "staging_usage", "staging_peak_percent", "op_cycles",
-        "network_percent", "npu_cycles", "sram_access_cycles", "flash_access_cycles", "macs",
+        "network_percent", "npu_cycles", "cpu_cycles", "sram_access_cycles", "flash_access_cycles", "macs",
         "mac_network_percent", "utilisation_percent", "sram_read_bytes", "sram_written_bytes",
         "flash_read_bytes", "flash_written_bytes", "bound", "stripes", "cascade", "name",
     ]

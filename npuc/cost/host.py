@@ -20,7 +20,11 @@ from xdsl.ir import Operation, SSAValue
 from npuc.dialects.common import value_shape
 from npuc.dialects.npu import CpuOp, YieldOp
 from npuc.dialects.quantized import ConstantOp
-from npuc.dialects.window_layers import Pool2dBase, TransposeConv2dBase, WeightedLayerBase
+from npuc.dialects.window_layers import (
+    Pool2dBase,
+    TransposeConv2dBase,
+    WeightedLayerBase,
+)
 from npuc.errors import ModelVerificationError
 from npuc.targets import Target
 

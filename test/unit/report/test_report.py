@@ -11,6 +11,7 @@ import pytest
 from npuc.cost.model import estimate
 from npuc.report.document import VERSION, build_report
 from npuc.report.figures import bandwidth_series, graph_positions, timeline_figure
+from npuc.report.html import report_html
 from npuc.report.tables import (
     layer_table_csv,
     layer_table_text,
@@ -200,3 +201,30 @@ def test_layer_operator_skips_the_reshape_a_fully_connected_imports_with():
     model = TFLITE_MODELS / "fully_connected_4d_input.tflite"
     layers = npuc.analyze_model(model, "ethos-u55-128").report()["layers"]
     assert [layer["original_operator"] for layer in layers] == ["fully_connected"]
+
+
+def test_cpu_time_is_in_the_totals_and_marked_as_an_estimate():
+    # The CPU layer's reshape: 8 output elements at the Cortex-M55's 0.25 cycles each.
+    report = document()
+    summary = report["summary"]
+    assert summary["cpu_cycles"] == 2
+    assert summary["total_cycles"] == summary["npu_cycles"] + summary["cpu_cycles"]
+    assert summary["host_cpu"] == {"core": "Cortex-M55", "clock_hz": 500e6}
+    assert summary["cpu_estimate_note"].startswith("CPU cycles are an estimate: the Cortex-M55 at 500 MHz")
+    cpu_layer = next(layer for layer in report["layers"] if layer["on_cpu"])
+    assert (cpu_layer["name"], cpu_layer["cycles"], cpu_layer["cpu_cycles"], cpu_layer["npu_cycles"]) == (
+        "reshape", 2, 2, 0)
+    assert [c["estimated"] for c in report["commands"]] == [False, False, False, True, False]
+    rows = list(csv.DictReader(io.StringIO(layer_table_csv(report))))
+    assert [row["cpu_cycles"] for row in rows] == ["0", "0", "2", "0"]
+    assert "CPU (est.)" in layer_table_text(report).splitlines()[0]
+    text = summary_text(report)
+    assert (f"total cycles         {summary['total_cycles']:,} = NPU {summary['npu_cycles']:,} + CPU 2 (estimate)\n"
+            in text)
+    assert "host CPU             Cortex-M55 at 500 MHz\n" in text
+    assert f"note                 {summary['cpu_estimate_note']}\n" in text
+    page = report_html(report)
+    assert f"NPU {summary['npu_cycles']:,} + CPU 2 (estimate)" in page
+    assert "<th>host CPU</th><td>Cortex-M55 at 500 MHz</td>" in page
+    cpu_event = next(e for e in trace_events(report) if e["ph"] == "X" and e["cat"] == "cpu")
+    assert cpu_event["args"]["estimated"] and cpu_event["dur"] == pytest.approx(2 / 500.0)

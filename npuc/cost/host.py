@@ -6,8 +6,9 @@ weighted layers (output positions x weight elements; input positions for a
 transposed convolution, which scatters every input over the kernel) and per
 window tap of a pool, per input element for a reduction, per output element
 otherwise. Host cycles become cycles of the NPU clock the timeline counts in
-(`Target.host_clock_hz`). The figure is an estimate: the rates are (see the
-target file's comments).
+(`Target.host_clock_hz`), at least one: no CPU operation is free, so no
+total leaves CPU work out. The figure is an estimate: the rates are (see
+the target file's comments).
 """
 
 from __future__ import annotations
@@ -79,4 +80,4 @@ def host_work(op: CpuOp, target: Target) -> HostWork:
         count = _units(inner, rate.unit)
         units += count
         host_cycles += count * rate.cycles
-    return HostWork(units, host_cycles, ceil(host_cycles * target.clock_hz / target.host_clock_hz))
+    return HostWork(units, host_cycles, max(1, ceil(host_cycles * target.clock_hz / target.host_clock_hz)))

@@ -166,7 +166,7 @@ def test_trace_events_are_complete_events_in_microseconds():
     last = report["commands"][-1]
     assert complete[-1]["ts"] == pytest.approx(last["start"] / 500.0, rel=1e-5)  # 500 cycles per microsecond
     names = {event["args"]["name"] for event in events if event["name"] == "thread_name"}
-    assert names == {"DMA in", "DMA out", "MAC", "Elementwise", "CPU"}
+    assert names == {"DMA in", "DMA out", "MAC", "Elementwise", "CPU (Cortex-M55, estimated)"}
     assert json.loads(trace_json(report))["traceEvents"] == events
 
 

@@ -13,7 +13,7 @@ the target file's comments).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from math import ceil, prod
 
 from xdsl.ir import Operation, SSAValue
@@ -30,16 +30,7 @@ from npuc.errors import ModelVerificationError
 from npuc.targets import Target
 
 
-@dataclass(frozen=True)
-class HostWork:
-    """The host's work for one CPU operation: its units (MACs or elements), host cycles and timeline cycles."""
-
-    units: int
-    host_cycles: float
-    cycles: int
-
-
-def _elements(values: tuple[SSAValue, ...] | list[SSAValue]) -> int:
+def _elements(values: Sequence[SSAValue]) -> int:
     return sum(prod(value_shape(value)) for value in values)
 
 
@@ -70,14 +61,12 @@ def _units(op: Operation, unit: str) -> int:
     return _elements(list(op.results))
 
 
-def host_work(op: CpuOp, target: Target) -> HostWork:
-    """The estimated host work of `op` on `target`'s host CPU, in host cycles and NPU-clock cycles."""
-    units, host_cycles = 0, 0.0
+def host_cycles(op: CpuOp, target: Target) -> int:
+    """The estimated time of `op` on `target`'s host CPU, in cycles of the NPU clock (at least 1)."""
+    cycles = 0.0
     for inner in op.body.block.ops:
         if isinstance(inner, (ConstantOp, YieldOp)):
             continue
         rate = target.host_cpu.rate(inner.name.split(".", 1)[-1])
-        count = _units(inner, rate.unit)
-        units += count
-        host_cycles += count * rate.cycles
-    return HostWork(units, host_cycles, max(1, ceil(host_cycles * target.clock_hz / target.host_clock_hz)))
+        cycles += _units(inner, rate.unit) * rate.cycles
+    return max(1, ceil(cycles * target.clock_hz / target.host_clock_hz))

@@ -21,7 +21,7 @@ from xdsl.ir import Operation
 
 from npuc.cost.compute import command_shape, compute_work
 from npuc.cost.geometry import block_geometry
-from npuc.cost.host import host_work
+from npuc.cost.host import host_cycles
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
     BufferRoles,
@@ -254,7 +254,7 @@ def _dma_estimate(op: DmaOp, target: Target, layer: str) -> _Estimate:
 def _cpu_estimate(op: CpuOp, target: Target) -> _Estimate:
     reads = tuple(fm.buffer() for fm in op.inputs.data)
     writes = tuple(fm.buffer() for fm in op.outputs.data)
-    cycles = host_work(op, target).cycles
+    cycles = host_cycles(op, target)
     return _Estimate("cpu_op", CPU, 0, 0, 0, (), {}, cycles, CPU_BOUND, Job(CPU, cycles, reads, writes))
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from npuc.dialects.quantized import Quantized
 from npuc.dialects.window_layers import Pool2dBase, WeightedLayerBase
-from npuc.targets.description import HostCpu, HostRate
+from npuc.targets.description import HOST_CPU_UNITS, HostCpu, HostRate
 from npuc.targets.toml_reader import TableReader
 
-RATE_TABLES = {"mac": "cycles_per_mac", "element": "cycles_per_element", "input_element": "cycles_per_input_element"}
+RATE_TABLES = dict(zip(HOST_CPU_UNITS, ("cycles_per_mac", "cycles_per_element", "cycles_per_input_element")))
 """The `[host_cpu]` sub-table of each unit of `HOST_CPU_UNITS`."""
 
 OPERATOR_CLASSES = {
@@ -25,7 +25,8 @@ OPERATOR_CLASSES = {
 
 
 def counts_macs(op_class: type) -> bool:
-    """Whether ops of `op_class` are priced per multiply-accumulate (weighted layers, pools)."""
+    """Whether ops of `op_class` may be priced per multiply-accumulate (weighted layers, pools:
+    the ops whose MACs `npuc.cost.host.host_macs` counts)."""
     return issubclass(op_class, (WeightedLayerBase, Pool2dBase))
 
 

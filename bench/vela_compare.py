@@ -11,7 +11,9 @@ convolution and a multiply, a softmax as about 30 steps, a fused activation
 as a row of its own): the rows of one operator before the row npuc's layer
 is named after are added to it, and repeated rows of a compared layer are
 skipped. Layers npuc runs on the CPU while Vela runs them on the NPU are
-listed apart with the Vela cycles they leave out of npuc's total.
+listed apart with the Vela cycles they leave out of npuc's total, which is
+npuc's NPU figure (`npu_cycles`: Vela prices no CPU operation, so the host's
+estimate is left out).
 
 npuc stages weights where that makes a layer faster, Vela wherever they
 fit; to compare the cost models on the same schedules npuc stages as Vela
@@ -157,7 +159,7 @@ def compare(
         if not quiet:
             print(f"   {operator:15s} vela {vela_cycles:9d} npuc {layer.cycles:9d} x{ratio:5.2f} {layer.bound:8s} {name[-50:]}")
     total_vela = int(vela["summary"]["cycles_total"])
-    total = analysis.cost.total_cycles
+    total = analysis.cost.npu_cycles  # Vela prices no CPU operation: compare the NPU's figure
     print(f"   total: npuc {total} vela {total_vela} ({total / total_vela - 1:+.1%}); Vela NPU cycles of layers"
           f" npuc runs on the CPU: {cpu_only} ({cpu_only / total_vela:.1%} of Vela's total)")
     return differences, total, total_vela, cpu_only

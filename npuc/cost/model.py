@@ -2,7 +2,8 @@
 
 `estimate(module, target)` walks the command list of a lowered module and
 gives, per command, its compute cycles (`compute`), memory traffic and access
-cycles (`traffic`) and its place on the two-engine timeline (`timeline`); then
+cycles (`traffic`), the host's estimated time for a CPU operation (`host`)
+and its place on the engine timeline (`timeline`); then
 it groups commands by their `layer` attribute (the original model node) and
 sums the network. Formulas and their reasons: docs/report-format.md.
 """
@@ -20,6 +21,7 @@ from xdsl.ir import Operation
 
 from npuc.cost.compute import command_shape, compute_work
 from npuc.cost.geometry import block_geometry
+from npuc.cost.host import host_cycles
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
 from npuc.cost.traffic import (
     BufferRoles,
@@ -61,8 +63,9 @@ class CommandCost:
 
     `kind` is the op name without `npu.`; `engine` is "npu" (compute), "dma"
     or "cpu". `cycles` is the command's own duration: max(compute, access
-    cycles of every memory) for compute commands, the copy time for DMAs, 0
-    for CPU work. `start`/`end` place it on the timeline.
+    cycles of every memory) for compute commands, the copy time for DMAs,
+    the host's estimated time for CPU work (`npuc.cost.host`, in cycles of
+    the NPU clock like every figure here). `start`/`end` place it on the timeline.
     """
 
     index: int
@@ -87,7 +90,8 @@ class LayerCost:
 
     `cycles` is what the layer adds to the network's timeline (time not
     hidden under earlier commands), so layer cycles add up to the network
-    total; `npu_cycles` is the time the compute engine spends on the layer;
+    total; `npu_cycles` is the time the compute engine spends on the layer,
+    `cpu_cycles` the host's estimated time for it (CPU operations);
     `utilisation` = macs / (npu_cycles x macs_per_cycle). `bound` is that of
     the layer's longest command. `stripes` counts its compute commands (1:
     its OFM at once; more: height stripes, or an NPU softmax's steps);
@@ -105,6 +109,7 @@ class LayerCost:
     bytes_written: Mapping[str, int]
     bound: str
     on_cpu: bool
+    cpu_cycles: int = 0
     stripes: int = 1
     cascade: int | None = None
 
@@ -121,7 +126,10 @@ class NetworkCost:
     bytes on a target that does not encode them; scale/bias tables are not
     weights), each constant counted once (Vela's "Original Weights Size"
     and "NPU Encoded Weights Size"); `npu_operators` and `cpu_operators`
-    count compute commands and CPU commands.
+    count compute commands and CPU commands. `total_cycles` is the whole
+    timeline, NPU and host: `npu_cycles` (what the NPU's commands take, the
+    figure Vela reports) plus `cpu_cycles` (the host's estimated time for
+    the CPU operations, during which the NPU waits).
     """
 
     target: str
@@ -137,6 +145,16 @@ class NetworkCost:
     encoded_weight_bytes: int
     npu_operators: int
     cpu_operators: int
+
+    @property
+    def cpu_cycles(self) -> int:
+        """Estimated cycles (NPU clock) the host spends on CPU operations; the NPU waits meanwhile."""
+        return sum(command.cycles for command in self.commands if command.engine == CPU)
+
+    @property
+    def npu_cycles(self) -> int:
+        """Cycles of the NPU's commands: the total without the host's CPU operations."""
+        return self.total_cycles - self.cpu_cycles
 
     @property
     def macs(self) -> int:
@@ -233,17 +251,18 @@ def _dma_estimate(op: DmaOp, target: Target, layer: str) -> _Estimate:
     return _Estimate("dma", DMA_ENGINE, 0, 0, time.cycles, transfers, {}, time.cycles, bound, job)
 
 
-def _cpu_estimate(op: CpuOp) -> _Estimate:
+def _cpu_estimate(op: CpuOp, target: Target) -> _Estimate:
     reads = tuple(fm.buffer() for fm in op.inputs.data)
     writes = tuple(fm.buffer() for fm in op.outputs.data)
-    return _Estimate("cpu_op", CPU, 0, 0, 0, (), {}, 0, CPU_BOUND, Job(CPU, 0, reads, writes))
+    cycles = host_cycles(op, target)
+    return _Estimate("cpu_op", CPU, 0, 0, 0, (), {}, cycles, CPU_BOUND, Job(CPU, cycles, reads, writes))
 
 
 def _estimate_command(op: Operation, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     if isinstance(op, DmaOp):
         return _dma_estimate(op, target, layer)
     if isinstance(op, CpuOp):
-        return _cpu_estimate(op)
+        return _cpu_estimate(op, target)
     if isinstance(op, ComputeOp):
         return _compute_estimate(op, target, layer, roles)
     raise ModelVerificationError(f"the cost model has no rule for '{op.name}' (layer '{layer}')")
@@ -335,6 +354,7 @@ def _layer_costs(
                 bytes_written=_sum_per_memory(memories, (c.bytes_written for c in own)),
                 bound=longest.bound,
                 on_cpu=any(c.engine == CPU for c in own),
+                cpu_cycles=sum(c.cycles for c in own if c.engine == CPU),
                 stripes=sum(c.engine == COMPUTE_ENGINE for c in own),
                 cascade=cascades.get(layer),
             )

@@ -1,4 +1,4 @@
-"""A two-engine timeline: the DMA engine and the compute engine run in parallel.
+"""The engine timeline: the DMA engine and the compute engine run in parallel, the host between them.
 
 Commands are issued in program order. Each engine runs its own commands one
 after the other; a command starts when its engine is free and every earlier
@@ -8,7 +8,8 @@ writes, or that reads bytes it writes. So a weight DMA overlaps the compute
 command before it (double buffering) and the compute command that reads the
 DMA'd weights waits for the copy, while a DMA into a buffer still being read
 waits for its reader. A CPU command is a barrier: the host runs it once both
-engines are idle, and it takes no NPU cycles.
+engines are idle (its inputs are written), for its estimated cycles, and both
+engines wait for its end (its outputs are read after it).
 
 Weights stream: a compute command consumes its weights one OFM depth slice
 (`ofm_block_depth` channels, the granule weights are encoded in) at a time
@@ -87,9 +88,9 @@ def schedule(jobs: list[Job]) -> list[tuple[int, int]]:
     for job in jobs:
         if job.engine == CPU:
             start = max(free.values())
-            free = dict.fromkeys(free, start)
+            free = dict.fromkeys(free, start + job.cycles)
             pending = {engine: [] for engine in pending}
-            times.append((start, start))
+            times.append((start, start + job.cycles))
             continue
         other = DMA_ENGINE if job.engine == COMPUTE_ENGINE else COMPUTE_ENGINE
         start = tail = free[job.engine]

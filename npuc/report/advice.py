@@ -41,7 +41,7 @@ def bound_phrase(layer: Mapping[str, Any]) -> str:
     if bound == LATENCY_BOUND:
         return "bound by memory latency (many short transfers)"
     if bound == CPU_BOUND:
-        return "runs on the CPU"
+        return "runs on the CPU (its cycles an estimate)"
     moved = layer["bytes_read"].get(bound, 0) + layer["bytes_written"].get(bound, 0)
     return f"bound by {bound} bandwidth ({moved:,} bytes)"
 

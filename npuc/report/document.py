@@ -28,7 +28,7 @@ from npuc.report.usage import bytes_per_position, live_ranges
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"
-VERSION = 6
+VERSION = 7
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""
@@ -80,6 +80,14 @@ def _memories(target: Target) -> dict[str, Any]:
     }
 
 
+def cpu_estimate_note(target: Target) -> str:
+    """The summary's `cpu_estimate_note`: which figure is an estimate, and from what."""
+    return (
+        f"CPU cycles are an estimate: the {target.host_cpu.core} at {target.host_clock_hz / 1e6:g} MHz, "
+        "priced per operator from the target's [host_cpu] rates, in cycles of the NPU clock"
+    )
+
+
 def _summary(cost: NetworkCost, target: Target, staging_peak: int) -> dict[str, Any]:
     moved = {m: cost.bytes_read[m] + cost.bytes_written[m] for m in cost.memories}
     seconds = cost.inference_time_s
@@ -92,6 +100,10 @@ def _summary(cost: NetworkCost, target: Target, staging_peak: int) -> dict[str, 
         "macs_per_cycle": cost.macs_per_cycle,
         "memories": _memories(target),
         "total_cycles": cost.total_cycles,
+        "npu_cycles": cost.npu_cycles,
+        "cpu_cycles": cost.cpu_cycles,
+        "host_cpu": {"core": target.host_cpu.core, "clock_hz": number(target.host_clock_hz)},
+        "cpu_estimate_note": cpu_estimate_note(target),
         "inference_time_s": number(seconds),
         "inferences_per_second": number(cost.inferences_per_second),
         "macs": cost.macs,
@@ -164,6 +176,7 @@ def _layer(layer: LayerCost, members: Sequence[CommandCost], usage: int, cost: N
         "cycles": layer.cycles,
         "network_percent": percent(layer.cycles, cost.total_cycles),
         "npu_cycles": layer.npu_cycles,
+        "cpu_cycles": layer.cpu_cycles,
         "dma_cycles": layer.dma_cycles,
         "access_cycles": _access_cycles(members, cost.memories),
         "macs": layer.macs,
@@ -192,6 +205,7 @@ def _command(command: CommandCost, target: Target) -> dict[str, Any]:
         "bytes_read": dict(command.bytes_read),
         "bytes_written": dict(command.bytes_written),
         "cycles": command.cycles,
+        "estimated": command.engine == CPU,
         "bound": command.bound,
         "start": command.start,
         "end": command.end,

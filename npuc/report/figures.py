@@ -9,7 +9,8 @@ can be tested here:
   a step line over the commands' start cycles, with the arena as a dashed
   line;
 - timeline: one lane per engine (DMA in, DMA out, MAC, elementwise, and CPU
-  when the network has CPU layers), one bar per command from start to end;
+  when the network has CPU layers), one bar per command from start to end
+  (CPU bars for the host's estimated time);
 - graph: the layer graph drawn top-down by depth, layers coloured by cycles.
 """
 
@@ -118,7 +119,8 @@ def memory_figure(document: Mapping[str, Any]) -> dict[str, Any]:
 def _hover(command: Mapping[str, Any]) -> str:
     moved = ", ".join(f"{m} {b:,} B read" for m, b in command["bytes_read"].items())
     written = ", ".join(f"{m} {b:,} B written" for m, b in command["bytes_written"].items())
-    return (f"{escape(command['layer'])}<br>{command['kind']}: {command['cycles']:,} cycles "
+    estimate = " (estimate)" if command["estimated"] else ""
+    return (f"{escape(command['layer'])}<br>{command['kind']}: {command['cycles']:,} cycles{estimate} "
             f"({command['start']:,} to {command['end']:,}), bound {command['bound']}"
             f"<br>{'; '.join(part for part in (moved, written) if part)}")
 
@@ -134,7 +136,7 @@ def timeline_figure(document: Mapping[str, Any]) -> dict[str, Any]:
             "type": "bar", "orientation": "h", "name": LANES[lane],
             "y": [LANES[lane]] * len(members),
             "base": [c["start"] for c in members],
-            # A zero-length command (CPU work) still gets a visible sliver.
+            # A zero-length command still gets a visible sliver.
             "x": [max(c["end"] - c["start"], 1) for c in members],
             "hovertext": [_hover(c) for c in members], "hoverinfo": "text",
             "marker": {"color": LANE_COLOURS[lane], "line": {"width": 0.5, "color": "#ffffff"}},

@@ -138,7 +138,9 @@ def _summary_pairs(summary: Mapping[str, Any], timelines: Mapping[str, Any]) -> 
                   ("memory mode", summary["memory_mode"])]
     pairs += [
         ("clock", f"{summary['clock_hz'] / 1e6:g} MHz"),
-        ("total cycles", f"{summary['total_cycles']:,}"),
+        ("total cycles", f"{summary['total_cycles']:,} = NPU {summary['npu_cycles']:,} "
+                         f"+ CPU {summary['cpu_cycles']:,} (estimate)"),
+        ("host CPU", f"{summary['host_cpu']['core']} at {summary['host_cpu']['clock_hz'] / 1e6:g} MHz"),
         ("inference time", f"{summary['inference_time_s'] * 1e3:.3f} ms"),
         ("inferences per second", f"{summary['inferences_per_second']:,.1f}"),
         ("MACs", f"{summary['macs']:,} (utilisation {summary['utilisation_percent']:.1f} %)"),
@@ -161,6 +163,7 @@ def _summary_pairs(summary: Mapping[str, Any], timelines: Mapping[str, Any]) -> 
         ("weights", f"{summary['weight_bytes']:,} B of constants; layer weights "
                     f"{summary['original_weight_bytes']:,} B original, {summary['encoded_weight_bytes']:,} B encoded"),
         ("operators", f"{summary['npu_operators']} on NPU, {summary['cpu_operators']} on CPU"),
+        ("note", summary["cpu_estimate_note"]),
     ]
     return pairs
 
@@ -233,7 +236,8 @@ def report_html(document: Mapping[str, Any]) -> str:
 <script>{library}</script>
 </head>
 <body data-status="loading">
-<header><h1>{escape(title)}</h1>{summary['total_cycles']:,} cycles,
+<header><h1>{escape(title)}</h1>{summary['total_cycles']:,} cycles (NPU {summary['npu_cycles']:,}
++ CPU {summary['cpu_cycles']:,}, an estimate),
 {summary['inference_time_s'] * 1e3:.3f} ms per inference</header>
 <nav>{nav}</nav>
 {body}

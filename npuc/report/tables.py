@@ -2,7 +2,8 @@
 
 The per-layer table has the columns Vela users know from
 `--verbose-performance` (original operator, NPU operator, staging usage and
-peak %, op cycles and network %, NPU cycles, access cycles per memory, MAC
+peak %, op cycles and network %, NPU cycles, the host's estimated CPU
+cycles, access cycles per memory, MAC
 count, network % and utilisation %, name), followed by npuc's bytes per
 memory and bound. Every writer is deterministic; formats are documented in
 docs/report-format.md.
@@ -40,6 +41,7 @@ def layer_columns(memories: list[str]) -> list[tuple[str, str]]:
         ("op_cycles", "Op Cycles"),
         ("network_percent", "Network%"),
         ("npu_cycles", "NPU"),
+        ("cpu_cycles", "CPU (est.)"),
         *((f"{m}_access_cycles", f"{m} AC") for m in memories),
         ("macs", "MAC Count"),
         ("mac_network_percent", "Network%"),
@@ -62,6 +64,7 @@ def layer_values(layer: Mapping[str, Any], memories: list[str]) -> list[Any]:
         layer["cycles"],
         f"{layer['network_percent']:.2f}",
         layer["npu_cycles"],
+        layer["cpu_cycles"],
         *(layer["access_cycles"][m] for m in memories),
         layer["macs"],
         f"{layer['mac_percent']:.2f}",
@@ -110,7 +113,8 @@ def summary_text(document: Mapping[str, Any]) -> str:
         lines.append(f"  memory mode          {s['memory_mode']}")
     lines += [
         f"  clock                {s['clock_hz'] / 1e6:g} MHz",
-        f"  total cycles         {s['total_cycles']:,}",
+        f"  total cycles         {s['total_cycles']:,} = NPU {s['npu_cycles']:,} + CPU {s['cpu_cycles']:,} (estimate)",
+        f"  host CPU             {s['host_cpu']['core']} at {s['host_cpu']['clock_hz'] / 1e6:g} MHz",
         f"  inference time       {s['inference_time_s'] * 1e3:.3f} ms "
         f"({s['inferences_per_second']:,.1f} inferences/s)",
         f"  MACs                 {s['macs']:,} (utilisation {s['utilisation_percent']:.1f} %)",
@@ -135,6 +139,7 @@ def summary_text(document: Mapping[str, Any]) -> str:
     lines.append(f"  operators            {s['npu_operators']} on NPU, {s['cpu_operators']} on CPU")
     for cpu in s.get("cpu_operations", ()):
         lines.append(f"    CPU {cpu['layer']} ({cpu['operator']}): {cpu['reason']}")
+    lines.append(f"  note                 {s['cpu_estimate_note']}")
     if "rounding_note" in s:
         lines.append(f"  rounding             {s['rounding_note']}")
     if document["advice"]:

@@ -2,9 +2,10 @@
 
 Open it in https://ui.perfetto.dev or chrome://tracing. One process (the
 NPU, named after the target) with one thread per timeline lane (DMA in, DMA
-out, MAC, elementwise, CPU); every command is a complete event (`"ph": "X"`)
+out, MAC, elementwise, and CPU, named with the host core and as estimated); every command is a complete event (`"ph": "X"`)
 named after its layer and kind, with start and duration in microseconds at
-the target's clock and the command's numbers in `args`.
+the target's clock and the command's numbers in `args` (`estimated` is true
+for CPU work, whose duration is the host's estimate).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def trace_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"ph": "M", "name": "process_name", "pid": PROCESS_ID, "tid": 0,
          "args": {"name": f"npuc: {document['summary']['target']}"}},
     ]
+    host = document["summary"]["host_cpu"]["core"]
+    names = LANES | {"cpu": f"{LANES['cpu']} ({host}, estimated)"}
     for lane, index in lane_ids.items():
-        events.append({"ph": "M", "name": "thread_name", "pid": PROCESS_ID, "tid": index, "args": {"name": LANES[lane]}})
+        events.append({"ph": "M", "name": "thread_name", "pid": PROCESS_ID, "tid": index, "args": {"name": names[lane]}})
         events.append({"ph": "M", "name": "thread_sort_index", "pid": PROCESS_ID, "tid": index,
                        "args": {"sort_index": index}})
     for command in document["commands"]:
@@ -40,7 +43,7 @@ def trace_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             "ts": number(command["start"] * microseconds_per_cycle),
             "dur": number((command["end"] - command["start"]) * microseconds_per_cycle),
             "args": {key: command[key] for key in
-                     ("index", "layer", "cycles", "macs", "bound", "bytes_read", "bytes_written", "start", "end")},
+                     ("index", "layer", "cycles", "estimated", "macs", "bound", "bytes_read", "bytes_written", "start", "end")},
         })
     return events
 

@@ -258,6 +258,44 @@ class Throughput:
     scale_bytes_per_read_latency: int = 0
 
 
+HOST_CPU_UNITS = ("mac", "element", "input_element")
+"""What a host CPU rate counts (`HostCpu`): multiply-accumulates (window taps of a pool), output
+elements, or input elements (a reduction, whose work grows with what it reads)."""
+
+
+@dataclass(frozen=True)
+class HostRate:
+    """Cycles of the host CPU per `unit` (one of `HOST_CPU_UNITS`) of one operator kind."""
+
+    unit: str
+    cycles: float
+
+
+@dataclass(frozen=True)
+class HostCpu:
+    """The host processor that runs the layers the NPU cannot (`npu.cpu_op`), for the cost model.
+
+    `core` names it (e.g. "Cortex-M55"); `clock_hz` is its clock, None when
+    it runs at the NPU's clock (`Target.host_clock_hz`). `rates` maps an
+    operator kind (a `quantized` op name without its dialect: "softmax",
+    "conv2d") to its `HostRate`; a kind not listed costs
+    `default_cycles_per_element` per output element. The figures are
+    estimates (the target file says where each comes from).
+    """
+
+    core: str
+    clock_hz: float | None
+    rates: tuple[tuple[str, HostRate], ...]
+    default_cycles_per_element: float
+
+    def rate(self, kind: str) -> HostRate:
+        """The rate of operator `kind`: its own, or the default per output element."""
+        for name, rate in self.rates:
+            if name == kind:
+                return rate
+        return HostRate("element", self.default_cycles_per_element)
+
+
 @dataclass(frozen=True)
 class MemorySystem:
     """A system configuration with a memory mode applied: clock, memories and roles.
@@ -309,7 +347,8 @@ class Target:
     `WEIGHT_ENCODINGS`: how npu-lower stores weights and scale/bias
     tables. `feature_map_access` is how feature maps are laid out and moved
     in bursts (None: every transfer moves whole bursts). `ethos_u` holds the command-stream facts of an Ethos-U
-    accelerator (None for other NPUs). Operator kinds absent from
+    accelerator (None for other NPUs). `host_cpu` is the processor that
+    runs CPU operations and what they cost it (`HostCpu`). Operator kinds absent from
     `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
     was loaded from. `arena_cache_size` is the memory budget (see
@@ -342,7 +381,13 @@ class Target:
     weight_encoding: str
     feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
+    host_cpu: HostCpu
     arena_cache_size: int | None = None
+
+    @property
+    def host_clock_hz(self) -> float:
+        """The host CPU's clock: its own, or the NPU's when the target file gives none."""
+        return self.host_cpu.clock_hz or self.clock_hz
 
     def memory(self, name: str) -> Memory:
         """The memory called `name`; `TargetError` if the target has none."""

@@ -1,7 +1,8 @@
 """The target TOML schema (docs/targets.md): an accelerator, and its memories or a Vela link.
 
 A target file always describes an accelerator (MACs, blocks, shared buffer,
-throughput, operators, engines). Its memory system is either described in
+throughput, operators, engines) and the host CPU that runs what the NPU
+cannot (`[host_cpu]`, `npuc.targets.host_cpu`). Its memory system is either described in
 the file itself (`clock_hz`, `[memories.*]` and the three roles: a complete
 target, the form for any NPU) or taken from a Vela system configuration and
 memory mode (`[vela]`: the defaults and the AXI port numbers that turn a
@@ -28,6 +29,7 @@ from npuc.targets.description import (
     EthosU,
     FeatureMapAccess,
     FeatureMapLimit,
+    HostCpu,
     KernelRule,
     Memory,
     MemorySystem,
@@ -35,6 +37,7 @@ from npuc.targets.description import (
     ShramBanks,
     Throughput,
 )
+from npuc.targets.host_cpu import read_host_cpu
 from npuc.targets.toml_reader import TableReader, describe
 from npuc.targets.vela_config import AxiPorts
 
@@ -63,6 +66,7 @@ class Accelerator:
     weight_encoding: str
     feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
+    host_cpu: HostCpu
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         weight_encoding=reader.choice("weight_encoding", WEIGHT_ENCODINGS) if reader.has("weight_encoding") else "raw",
         feature_map_access=read_feature_map_access(reader.sub("feature_maps")) if reader.has("feature_maps") else None,
         ethos_u=read_ethos_u(reader.sub("ethos_u")) if reader.has("ethos_u") else None,
+        host_cpu=read_host_cpu(reader.sub("host_cpu")),
     )
 
 

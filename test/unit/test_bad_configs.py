@@ -87,6 +87,8 @@ def test_target_names_no_file_can_have(spec):
         ("clock_hz = 1.25e9", "clock_hz = inf", "clock_hz"),
         ("bandwidth = 64.0", "bandwidth = inf", "memories.sram.bandwidth"),
         ("bandwidth_gb_per_s = 16.0", "bandwidth_gb_per_s = 1.7e308", "memories.dram.bandwidth_gb_per_s"),
+        ("clock_hz = 1.8e9", "clock_hz = nan", "host_cpu.clock_hz"),
+        ("conv2d = 0.125", "conv2d = inf", "host_cpu.cycles_per_mac.conv2d"),
     ],
 )
 def test_non_finite_toml_numbers_name_the_field(tmp_path, old, new, field):

@@ -134,12 +134,18 @@ def test_layer_cycles_add_up_to_the_total():
     assert cost.layers[1].operators == ("dma", "conv2d")
 
 
-def test_cpu_work_takes_no_npu_cycles():
-    cost = estimate(program(conv("a", (1, 8, 8, 16), 16), cpu_op("r", (1, 8))), TARGET)
-    cpu = cost.commands[1]
-    assert (cpu.engine, cpu.cycles, cpu.bound) == ("cpu", 0, "cpu")
-    assert (cost.npu_operators, cost.cpu_operators) == (1, 1)
-    assert cost.layers[1].on_cpu
+def test_cpu_work_is_priced_from_the_host_table_and_the_npu_waits_for_it():
+    # The reshape's 8 output elements at the Cortex-M55's 0.25 cycles per element, at the NPU's clock.
+    cost = estimate(program(conv("a", (1, 8, 8, 16), 16), cpu_op("r", (1, 8)), conv("b", (1, 8, 8, 16), 16)),
+                    TARGET)
+    first, cpu, second = cost.commands
+    assert (cpu.engine, cpu.cycles, cpu.bound) == ("cpu", 2, "cpu")
+    assert (cpu.start, cpu.end) == (first.end, first.end + 2)
+    assert second.start == cpu.end
+    assert (cost.npu_operators, cost.cpu_operators) == (2, 1)
+    assert cost.layers[1].on_cpu and cost.layers[1].cpu_cycles == 2 == cost.layers[1].cycles
+    assert (cost.cpu_cycles, cost.npu_cycles) == (2, cost.total_cycles - 2)
+    assert cost.npu_cycles == first.cycles + second.cycles
 
 
 def test_network_totals():

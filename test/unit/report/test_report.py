@@ -11,6 +11,7 @@ import pytest
 from npuc.cost.model import estimate
 from npuc.report.document import VERSION, build_report
 from npuc.report.figures import bandwidth_series, graph_positions, timeline_figure
+from npuc.report.html import report_html
 from npuc.report.tables import (
     layer_table_csv,
     layer_table_text,
@@ -49,7 +50,7 @@ def test_csv_has_vela_columns_and_one_row_per_layer():
     assert [row["name"] for row in rows] == ["conv_a", "conv_b", "reshape", "fc"]
     assert list(rows[0]) == [
         "original_operator", "npu_operators", "staging_usage", "staging_peak_percent", "op_cycles",
-        "network_percent", "npu_cycles", "sram_access_cycles", "flash_access_cycles", "macs",
+        "network_percent", "npu_cycles", "cpu_cycles", "sram_access_cycles", "flash_access_cycles", "macs",
         "mac_network_percent", "utilisation_percent", "sram_read_bytes", "sram_written_bytes",
         "flash_read_bytes", "flash_written_bytes", "bound", "stripes", "cascade", "name",
     ]
@@ -165,7 +166,7 @@ def test_trace_events_are_complete_events_in_microseconds():
     last = report["commands"][-1]
     assert complete[-1]["ts"] == pytest.approx(last["start"] / 500.0, rel=1e-5)  # 500 cycles per microsecond
     names = {event["args"]["name"] for event in events if event["name"] == "thread_name"}
-    assert names == {"DMA in", "DMA out", "MAC", "Elementwise", "CPU"}
+    assert names == {"DMA in", "DMA out", "MAC", "Elementwise", "CPU (Cortex-M55, estimated)"}
     assert json.loads(trace_json(report))["traceEvents"] == events
 
 
@@ -200,3 +201,30 @@ def test_layer_operator_skips_the_reshape_a_fully_connected_imports_with():
     model = TFLITE_MODELS / "fully_connected_4d_input.tflite"
     layers = npuc.analyze_model(model, "ethos-u55-128").report()["layers"]
     assert [layer["original_operator"] for layer in layers] == ["fully_connected"]
+
+
+def test_cpu_time_is_in_the_totals_and_marked_as_an_estimate():
+    # The CPU layer's reshape: 8 output elements at the Cortex-M55's 0.25 cycles each.
+    report = document()
+    summary = report["summary"]
+    assert summary["cpu_cycles"] == 2
+    assert summary["total_cycles"] == summary["npu_cycles"] + summary["cpu_cycles"]
+    assert summary["host_cpu"] == {"core": "Cortex-M55", "clock_hz": 500e6}
+    assert summary["cpu_estimate_note"].startswith("CPU cycles are an estimate: the Cortex-M55 at 500 MHz")
+    cpu_layer = next(layer for layer in report["layers"] if layer["on_cpu"])
+    assert (cpu_layer["name"], cpu_layer["cycles"], cpu_layer["cpu_cycles"], cpu_layer["npu_cycles"]) == (
+        "reshape", 2, 2, 0)
+    assert [c["estimated"] for c in report["commands"]] == [False, False, False, True, False]
+    rows = list(csv.DictReader(io.StringIO(layer_table_csv(report))))
+    assert [row["cpu_cycles"] for row in rows] == ["0", "0", "2", "0"]
+    assert "CPU (est.)" in layer_table_text(report).splitlines()[0]
+    text = summary_text(report)
+    assert (f"total cycles         {summary['total_cycles']:,} = NPU {summary['npu_cycles']:,} + CPU 2 (estimate)\n"
+            in text)
+    assert "host CPU             Cortex-M55 at 500 MHz\n" in text
+    assert f"note                 {summary['cpu_estimate_note']}\n" in text
+    page = report_html(report)
+    assert f"NPU {summary['npu_cycles']:,} + CPU 2 (estimate)" in page
+    assert "<th>host CPU</th><td>Cortex-M55 at 500 MHz</td>" in page
+    cpu_event = next(e for e in trace_events(report) if e["ph"] == "X" and e["cat"] == "cpu")
+    assert cpu_event["args"]["estimated"] and cpu_event["dur"] == pytest.approx(2 / 500.0)

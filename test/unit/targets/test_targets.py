@@ -9,12 +9,14 @@ from npuc.errors import TargetError
 from npuc.targets import (
     ENGINES,
     OPERATOR_KINDS,
+    HostRate,
     Range,
     available_targets,
     load_target,
     parse_target_spec,
     target_spec,
 )
+from npuc.targets.host_cpu import OPERATOR_CLASSES, counts_macs
 
 ETHOS_U = ("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u65-512")
 GENERIC = "generic-4tops"
@@ -325,6 +327,19 @@ def test_invalid_toml(tmp_path):
          "operators.reshape.data_types", "unknown value 'float32'"),
         ("burst_length = 64\nport", "burst_lenght = 64\nburst_length = 64\nport",
          "memories.dram.burst_lenght", "unknown field"),
+        # the host CPU
+        ('core = "Cortex-A55"\n', "", "host_cpu.core", "missing"),
+        ('core = "Cortex-A55"\n', 'core = "Cortex-A55"\nclock = 1\n', "host_cpu.clock", "unknown field"),
+        ("clock_hz = 1.8e9", "clock_hz = 0", "host_cpu.clock_hz", "greater than 0"),
+        ("default_cycles_per_element = 10.0", "default_cycles_per_element = 0.0",
+         "host_cpu.default_cycles_per_element", "greater than 0"),
+        ("conv2d = 0.125", "conv2d = -0.125", "host_cpu.cycles_per_mac.conv2d", "greater than 0"),
+        ("conv2d = 0.125", 'conv2d = "fast"', "host_cpu.cycles_per_mac.conv2d", "expected a number"),
+        ("conv2d = 0.125", "conv2d = 0.125\ntanh = 1.0", "host_cpu.cycles_per_mac.tanh", "no multiply-accumulates"),
+        ("softmax = 5.0", "softmax = 5.0\nsoftmaks = 5.0", "host_cpu.cycles_per_element.softmaks",
+         "unknown operator kind"),
+        ("reduce = 1.5", "reduce = 1.5\nsoftmax = 2.0", "host_cpu.cycles_per_input_element.softmax",
+         "already has a rate per element"),
     ],
 )
 def test_malformed_file_names_field(tmp_path, old, new, field, problem):
@@ -364,3 +379,28 @@ def test_unknown_weight_encoding_names_the_field(tmp_path):
     text = 'base = "ethos-u55-128"\nweight_encoding = "zip"\n'
     with pytest.raises(TargetError, match="field 'weight_encoding': unknown value 'zip' \\(known: raw, ethos-u\\)"):
         load_target(write(tmp_path, text))
+
+
+def test_missing_host_cpu_names_the_table(tmp_path):
+    text = data_text(f"{GENERIC}.toml")
+    path = write(tmp_path, text[: text.index("[host_cpu]")])
+    with pytest.raises(TargetError, match=f"^{path}: field 'host_cpu': missing$"):
+        load_target(path)
+
+
+@pytest.mark.parametrize("name", available_targets())
+def test_builtin_host_cpu(name):
+    target = load_target(name)
+    host = target.host_cpu
+    if name.startswith("ethos-u"):
+        # Corstone-300's Cortex-M55, on the NPU's clock (the system config's core_clock).
+        assert (host.core, host.clock_hz, target.host_clock_hz) == ("Cortex-M55", None, target.clock_hz)
+    else:
+        assert (host.core, target.host_clock_hz) == ("Cortex-A55", 1.8e9)
+    assert host.default_cycles_per_element > 0
+    assert all(rate.cycles > 0 for _, rate in host.rates)
+    # Every weighted layer and pool is priced per MAC (never by the per-element default).
+    mac_kinds = {kind for kind, op in OPERATOR_CLASSES.items() if counts_macs(op)}
+    assert mac_kinds == {"conv2d", "depthwise_conv2d", "fully_connected", "transpose_conv2d", "max_pool2d", "avg_pool2d"}
+    assert all(host.rate(kind).unit == "mac" for kind in mac_kinds)
+    assert host.rate("no_such_kind") == HostRate("element", host.default_cycles_per_element)

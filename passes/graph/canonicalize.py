@@ -100,6 +100,89 @@ class FoldTranspose(RewritePattern):
             rewriter.replace(op, [transpose], [transpose.output])
 
 
+class FoldPermutationChain(RewritePattern):
+    """A chain of reshapes and transposes with two or more transposes -> reshape, one transpose, reshape.
+
+    Such a chain only moves elements: the element each output position
+    reads (an index permutation, computed on `arange`) is the output of one
+    transpose of the input read as a few merged axes (`permutation_axes`).
+    An NHWC model exported from NCHW spells a channel shuffle as transpose
+    to NCHW, reshape, transpose, reshape, transpose back to NHWC: one
+    transpose of [H*W, groups, C/groups] does it. Intermediate results
+    must have no other user.
+    """
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        chain = _permutation_chain(op)
+        if sum(isinstance(link, graph.TransposeOp) for link in chain) < 2:
+            return
+        source = chain[0].operands[0]
+        order = np.arange(int(np.prod(value_shape(source)))).reshape(value_shape(source))
+        for link in chain:
+            perm = array_values(link.perm) if isinstance(link, graph.TransposeOp) else None
+            order = order.transpose(perm) if perm is not None else order.reshape(value_shape(link.results[0]))
+        axes = permutation_axes(order.reshape(-1))
+        if axes is None:
+            return
+        by_stride = sorted(range(len(axes)), key=lambda axis: -axes[axis][1])
+        new_ops: list[Operation] = []
+        value = source
+        input_shape = [axes[axis][0] for axis in by_stride]
+        if list(value_shape(value)) != input_shape:
+            new_ops.append(graph.ReshapeOp(value, _with_shape(value, input_shape)))
+            value = new_ops[-1].results[0]
+        perm = [by_stride.index(axis) for axis in range(len(axes))]
+        new_ops.append(graph.TransposeOp(value, _with_shape(value, [axis[0] for axis in axes]), perm))
+        if list(value_shape(new_ops[-1].results[0])) != list(value_shape(op.results[0])):
+            new_ops.append(graph.ReshapeOp(new_ops[-1].results[0], op.results[0].type))
+        for new_op in new_ops:
+            keep_layer(op, new_op)
+        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+
+
+def _permutation_chain(op: Operation) -> list[Operation]:
+    """The reshapes and transposes ending at `op`, first first, each feeding only the next."""
+    chain: list[Operation] = []
+    while isinstance(op, (graph.ReshapeOp, graph.TransposeOp)):
+        chain.insert(0, op)
+        producer = op.operands[0].owner
+        if not op.operands[0].has_one_use() or not isinstance(producer, Operation):
+            break
+        op = producer
+    return chain
+
+
+def permutation_axes(order: np.ndarray) -> list[tuple[int, int]] | None:
+    """`order` (output position -> input element) as axes (extent, input stride), outermost first, or None.
+
+    Innermost first, each axis is the longest run of positions whose
+    elements step evenly; None when the axes' strides are not those of an
+    input read as a dense tensor (a mixed radix), which a chain of reshapes
+    and transposes never gives.
+    """
+    axes: list[tuple[int, int]] = []
+    rest = order
+    while rest.size > 1:
+        step = int(rest[1] - rest[0])
+        extent = next(
+            extent
+            for extent in range(rest.size, 1, -1)
+            if rest.size % extent == 0
+            and bool(np.all(rest.reshape(-1, extent) - rest.reshape(-1, extent)[:, :1] == np.arange(extent) * step))
+        ) if step > 0 else 0
+        if not extent:
+            return None
+        axes.insert(0, (extent, step))
+        rest = rest[::extent]
+    strides = sorted(axes, key=lambda axis: -axis[1])
+    expected = 1
+    for extent, stride in reversed(strides):
+        if stride != expected:
+            return None
+        expected *= extent
+    return axes
+
+
 def _single_use_transpose(value: SSAValue) -> graph.TransposeOp | None:
     owner = value.owner
     return owner if isinstance(owner, graph.TransposeOp) and value.has_one_use() else None
@@ -185,7 +268,9 @@ class CanonicalizePass(ModulePass):
 
     Removes reshapes to the same type and transposes that move no element
     (identity or unit-axis permutations become reshapes), collapses reshape
-    chains and consecutive transposes (pairs that cancel disappear), and sinks
+    chains and consecutive transposes (pairs that cancel disappear), folds
+    chains of reshapes and transposes into one transpose between reshapes
+    (`FoldPermutationChain`: a channel shuffle exported from NCHW), and sinks
     single-use transposes through elementwise ops (towards a transpose that
     cancels them). Every new op keeps the `layer` of the op it replaces.
     """
@@ -193,5 +278,11 @@ class CanonicalizePass(ModulePass):
     name = "graph-canonicalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        patterns = [FoldReshape(), FoldTranspose(), SinkTransposeThroughUnary(), SinkTransposeThroughBinary()]
+        patterns = [
+            FoldReshape(),
+            FoldTranspose(),
+            FoldPermutationChain(),
+            SinkTransposeThroughUnary(),
+            SinkTransposeThroughBinary(),
+        ]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

@@ -91,3 +91,44 @@ func.func @stays(%x: tensor<1x2x3x4xf32>) -> (tensor<1x4x2x3xf32>, tensor<1x4x2x
   %r = graph.relu %u : tensor<1x4x2x3xf32>
   func.return %s, %r, %u : tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>
 }
+
+// -----
+
+// A channel shuffle as an NHWC model exported from NCHW spells it (to NCHW,
+// split the channels into 2 groups, swap the group axes, merge, back to NHWC)
+// is one transpose of [H*W, groups, C/groups] between reshapes.
+
+// CHECK-LABEL: func.func @channel_shuffle
+// CHECK-NEXT:  %[[A:.*]] = graph.reshape %{{.*}} {layer = "shuffle"} : tensor<1x2x3x8xf32> -> tensor<6x2x4xf32>
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %[[A]] {layer = "shuffle", perm = array<i64: 0, 2, 1>} : tensor<6x2x4xf32> -> tensor<6x4x2xf32>
+// CHECK-NEXT:  %[[B:.*]] = graph.reshape %[[T]] {layer = "shuffle"} : tensor<6x4x2xf32> -> tensor<1x2x3x8xf32>
+// CHECK-NEXT:  func.return %[[B]]
+func.func @channel_shuffle(%x: tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x8xf32> -> tensor<1x8x2x3xf32>
+  %b = graph.reshape %a : tensor<1x8x2x3xf32> -> tensor<1x2x4x2x3xf32>
+  %c = graph.transpose %b {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
+  %d = graph.reshape %c : tensor<1x4x2x2x3xf32> -> tensor<1x8x2x3xf32>
+  %e = graph.transpose %d {layer = "shuffle", perm = array<i64: 0, 2, 3, 1>} : tensor<1x8x2x3xf32> -> tensor<1x2x3x8xf32>
+  func.return %e : tensor<1x2x3x8xf32>
+}
+
+// -----
+
+// A chain with one transpose stays, and so does a chain whose intermediate
+// result has another user.
+
+// CHECK-LABEL: func.func @chains_that_stay
+// CHECK-NEXT:  graph.reshape
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 3, 1, 2>}
+// CHECK-NEXT:  graph.reshape
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1, 3, 4>}
+// CHECK-NEXT:  func.return
+func.func @chains_that_stay(%x: tensor<1x2x3x8xf32>) -> (tensor<6x4x2xf32>, tensor<1x8x2x3xf32>, tensor<1x4x2x2x3xf32>) {
+  %a = graph.reshape %x : tensor<1x2x3x8xf32> -> tensor<6x2x4xf32>
+  %b = graph.transpose %a {perm = array<i64: 0, 2, 1>} : tensor<6x2x4xf32> -> tensor<6x4x2xf32>
+  %c = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x8xf32> -> tensor<1x8x2x3xf32>
+  %d = graph.reshape %c : tensor<1x8x2x3xf32> -> tensor<1x2x4x2x3xf32>
+  %e = graph.transpose %d {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
+  func.return %b, %c, %e : tensor<6x4x2xf32>, tensor<1x8x2x3xf32>, tensor<1x4x2x2x3xf32>
+}

@@ -119,10 +119,15 @@ class FoldPermutationChain(RewritePattern):
         source = chain[0].operands[0]
         order = np.arange(int(np.prod(value_shape(source)))).reshape(value_shape(source))
         for link in chain:
-            perm = array_values(link.perm) if isinstance(link, graph.TransposeOp) else None
-            order = order.transpose(perm) if perm is not None else order.reshape(value_shape(link.results[0]))
+            if isinstance(link, graph.TransposeOp):
+                order = order.transpose(array_values(link.perm))
+            else:
+                order = order.reshape(value_shape(link.results[0]))
         axes = permutation_axes(order.reshape(-1))
         if axes is None:
+            return
+        if len(axes) < 2:  # the chain keeps the element order
+            _reshape(op, source, op.results[0], rewriter)
             return
         by_stride = sorted(range(len(axes)), key=lambda axis: -axes[axis][1])
         new_ops: list[Operation] = []
@@ -132,7 +137,7 @@ class FoldPermutationChain(RewritePattern):
             new_ops.append(graph.ReshapeOp(value, _with_shape(value, input_shape)))
             value = new_ops[-1].results[0]
         perm = [by_stride.index(axis) for axis in range(len(axes))]
-        new_ops.append(graph.TransposeOp(value, _with_shape(value, [axis[0] for axis in axes]), perm))
+        new_ops.append(graph.TransposeOp(value, _with_shape(value, [extent for extent, _ in axes]), perm))
         if list(value_shape(new_ops[-1].results[0])) != list(value_shape(op.results[0])):
             new_ops.append(graph.ReshapeOp(new_ops[-1].results[0], op.results[0].type))
         for new_op in new_ops:

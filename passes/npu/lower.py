@@ -49,6 +49,7 @@ from npuc.backend.planning import (
     cascade_groups,
     clip_block,
     describe,
+    hwc,
     is_host_conversion,
     main_or_fail,
     npu_views,
@@ -503,7 +504,7 @@ class _Lowering:
                 "padding": int_array(UNIT_WINDOW.padding),
                 "act_min": IntegerAttr(qtype.qmin, i32),
                 "act_max": IntegerAttr(qtype.qmax, i32),
-                "block": npu.block_attr(clip_block(layer_block, ofm.shape_values()[1:], self.target.ofm_ublock)),
+                "block": npu.block_attr(clip_block(layer_block, hwc(ofm.shape_values()), self.target.ofm_ublock)),
             }
             commands.append(npu.build_command(npu.PoolOp, properties, layer_name(op)))
         return commands

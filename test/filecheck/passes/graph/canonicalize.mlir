@@ -132,3 +132,18 @@ func.func @chains_that_stay(%x: tensor<1x2x3x8xf32>) -> (tensor<6x4x2xf32>, tens
   %e = graph.transpose %d {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
   func.return %b, %c, %e : tensor<6x4x2xf32>, tensor<1x8x2x3xf32>, tensor<1x4x2x2x3xf32>
 }
+
+// -----
+
+// A chain whose transposes undo each other keeps the element order: one reshape.
+
+// CHECK-LABEL: func.func @chain_in_order
+// CHECK-NEXT:  %[[R:.*]] = graph.reshape %{{.*}} {layer = "back"} : tensor<1x2x3x4xf32> -> tensor<1x24xf32>
+// CHECK-NEXT:  func.return %[[R]]
+func.func @chain_in_order(%x: tensor<1x2x3x4xf32>) -> tensor<1x24xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %b = graph.reshape %a : tensor<1x4x2x3xf32> -> tensor<4x6xf32>
+  %c = graph.transpose %b {perm = array<i64: 1, 0>} : tensor<4x6xf32> -> tensor<6x4xf32>
+  %d = graph.reshape %c {layer = "back"} : tensor<6x4xf32> -> tensor<1x24xf32>
+  func.return %d : tensor<1x24xf32>
+}

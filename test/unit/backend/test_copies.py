@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from onnx import helper
 from xdsl.dialects.builtin import i8
+from xdsl.parser import Parser
 
 import npuc
 from npuc.backend.copies import CopyAxis, copy_plan
+from npuc.context import npuc_context
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import int_array
 from npuc.dialects.npu_memory import FeatureMapAttr
@@ -175,3 +177,33 @@ def test_copy_plans_merge_axes_and_keep_adjacent_channels_as_depth() -> None:
     assert swap_hw.command[1:] == (CopyAxis(4, 5, 15), CopyAxis(3, 20, 5), CopyAxis(5, 1, 1))
     scattered = transpose_plan((9, 10, 11, 12), (0, 3, 2, 1))
     assert [axis.extent for axis in scattered.repeats] == [9] and scattered.operations() == 90
+
+
+Q = "!quantized.uniform<i8:f32, 0.1:-2>"
+SHUFFLE_UNIT = f"""
+func.func @main(%x: tensor<1x4x6x8x{Q}>) -> tensor<1x4x6x8x{Q}> {{
+  %kept = quantized.slice %x {{layer = "kept", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 4, 6, 4>, strides = array<i64: 1, 1, 1, 1>}} : tensor<1x4x6x8x{Q}> -> tensor<1x4x6x4x{Q}>
+  %branch = quantized.slice %x {{layer = "branch", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>}} : tensor<1x4x6x8x{Q}> -> tensor<1x4x6x4x{Q}>
+  %w = quantized.constant dense<[[[[1, -2, 3, 4]]], [[[5, 6, -7, 8]]], [[[9, 10, 11, -12]]], [[[-13, 14, 15, 16]]]]> : tensor<4x1x1x4xi8> -> tensor<4x1x1x4x!quantized.uniform<i8:f32, 0.01:0>>
+  %b = quantized.constant dense<[7, -7, 70, 0]> : tensor<4xi32>
+  %conv = quantized.conv2d %branch, %w, %b {{layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "relu"}} : (tensor<1x4x6x4x{Q}>, tensor<4x1x1x4x!quantized.uniform<i8:f32, 0.01:0>>, tensor<4xi32>) -> tensor<1x4x6x4x{Q}>
+  %cat = quantized.concat %kept, %conv {{layer = "cat", axis = 3 : i64}} : (tensor<1x4x6x4x{Q}>, tensor<1x4x6x4x{Q}>) -> tensor<1x4x6x8x{Q}>
+  %grouped = quantized.reshape %cat : tensor<1x4x6x8x{Q}> -> tensor<24x2x4x{Q}>
+  %shuffled = quantized.transpose %grouped {{layer = "shuffle", perm = array<i64: 0, 2, 1>}} : tensor<24x2x4x{Q}> -> tensor<24x4x2x{Q}>
+  %y = quantized.reshape %shuffled : tensor<24x4x2x{Q}> -> tensor<1x4x6x8x{Q}>
+  func.return %y : tensor<1x4x6x8x{Q}>
+}}
+"""
+"""A ShuffleNet unit: channel halves (one kept, one through a conv), concat, channel shuffle."""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_shufflenet_unit_slices_in_place_copies_into_the_concat_and_shuffles(target) -> None:
+    module = Parser(npuc_context(), SHUFFLE_UNIT).parse_module()
+    reference = module.clone()
+    program = npuc.compile_model(module, target).module
+    assert cpu_layers(program) == []
+    copies = [op.attributes["layer"].data for op in program.ops if isinstance(op, npu.PoolOp)]
+    assert copies == ["kept", "shuffle"], "the branch half is read in place (a split view), the kept half copied"
+    inputs = random_inputs(program)
+    assert_both_simulators_give(program, inputs, npuc.run(reference, inputs))

@@ -100,6 +100,12 @@ class FoldTranspose(RewritePattern):
             rewriter.replace(op, [transpose], [transpose.output])
 
 
+TO_NCHW = (0, 3, 1, 2)
+"""The permutation from an NHWC tensor to its NCHW form."""
+TO_NHWC = (0, 2, 3, 1)
+"""Its inverse."""
+
+
 class FoldPermutationChain(RewritePattern):
     """A chain of reshapes and transposes with two or more transposes -> reshape, one transpose, reshape.
 
@@ -108,41 +114,137 @@ class FoldPermutationChain(RewritePattern):
     transpose of the input read as a few merged axes (`permutation_axes`).
     An NHWC model exported from NCHW spells a channel shuffle as transpose
     to NCHW, reshape, transpose, reshape, transpose back to NHWC: one
-    transpose of [H*W, groups, C/groups] does it. Intermediate results
-    must have no other user.
+    transpose of [H*W, groups, C/groups] does it. A chain from a 4-D tensor
+    to the NCHW shape of that tensor ends in a transpose to NCHW after the
+    chain in NHWC, so that the transpose can sink towards the transpose back
+    to NHWC that cancels it (through slices and concats: ShuffleNet's
+    blocks). The chain is folded at its end; intermediate results must
+    have no other user.
     """
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         chain = _permutation_chain(op)
-        if sum(isinstance(link, graph.TransposeOp) for link in chain) < 2:
+        if sum(isinstance(link, graph.TransposeOp) for link in chain) < 2 or _continues(op):
             return
-        source = chain[0].operands[0]
+        source, result = chain[0].operands[0], op.results[0]
         order = np.arange(int(np.prod(value_shape(source)))).reshape(value_shape(source))
         for link in chain:
             if isinstance(link, graph.TransposeOp):
                 order = order.transpose(array_values(link.perm))
             else:
                 order = order.reshape(value_shape(link.results[0]))
-        axes = permutation_axes(order.reshape(-1))
-        if axes is None:
+        source_shape = list(value_shape(source))
+        to_nchw = len(source_shape) == 4 and list(value_shape(result)) == [source_shape[axis] for axis in TO_NCHW]
+        new_ops = _one_transpose(source, order.transpose(TO_NHWC) if to_nchw else order,
+                                 _with_shape(source, source_shape) if to_nchw else result.type)  # fmt: skip
+        if new_ops is None:
             return
-        if len(axes) < 2:  # the chain keeps the element order
-            _reshape(op, source, op.results[0], rewriter)
+        if to_nchw:
+            new_ops.append(graph.TransposeOp(new_ops[-1].results[0] if new_ops else source, result.type, TO_NCHW))
+        if not new_ops:
+            rewriter.replace(op, [], [source])
             return
+        if _signature(new_ops) == _signature(chain):
+            for new_op in reversed(new_ops):
+                new_op.erase()
+            return
+        for new_op in new_ops:
+            keep_layer(op, new_op)
+        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+
+
+def _continues(op: Operation) -> bool:
+    """Whether the reshape/transpose chain through `op` goes on: its only user is a reshape or transpose."""
+    uses = list(op.results[0].uses)
+    return len(uses) == 1 and isinstance(uses[0].operation, (graph.ReshapeOp, graph.TransposeOp))
+
+
+def _one_transpose(source: SSAValue, order: np.ndarray, result_type: TensorType) -> list[Operation] | None:
+    """[reshape] transpose [reshape] of `source` giving `result_type` whose element at each position
+    is `order`'s there (fewer ops when some are identities), or None if no transpose does it."""
+    axes = permutation_axes(order.reshape(-1))
+    if axes is None:
+        return None
+    new_ops: list[Operation] = []
+    value = source
+    if len(axes) >= 2:
         by_stride = sorted(range(len(axes)), key=lambda axis: -axes[axis][1])
-        new_ops: list[Operation] = []
-        value = source
         input_shape = [axes[axis][0] for axis in by_stride]
         if list(value_shape(value)) != input_shape:
             new_ops.append(graph.ReshapeOp(value, _with_shape(value, input_shape)))
             value = new_ops[-1].results[0]
         perm = [by_stride.index(axis) for axis in range(len(axes))]
         new_ops.append(graph.TransposeOp(value, _with_shape(value, [extent for extent, _ in axes]), perm))
-        if list(value_shape(new_ops[-1].results[0])) != list(value_shape(op.results[0])):
-            new_ops.append(graph.ReshapeOp(new_ops[-1].results[0], op.results[0].type))
-        for new_op in new_ops:
-            keep_layer(op, new_op)
-        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+        value = new_ops[-1].results[0]
+    if value.type != result_type:
+        new_ops.append(graph.ReshapeOp(value, result_type))
+    return new_ops
+
+
+def _signature(ops: Sequence[Operation]) -> list[tuple]:
+    """What tells reshape/transpose sequences apart: each op's name, result shape and permutation."""
+    return [
+        (op.name, tuple(value_shape(op.results[0])), array_values(op.perm) if isinstance(op, graph.TransposeOp) else None)
+        for op in ops
+    ]
+
+
+class SinkTransposeThroughSlice(RewritePattern):
+    """slice(transpose(x)) -> transpose(slice(x)) when every user of the transpose is a slice.
+
+    The slice's begin, end and strides move to the axes of `x` they cut;
+    the transposes, one per slice, sink on towards transposes that cancel
+    them.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SliceOp, rewriter: PatternRewriter) -> None:
+        transpose = op.input.owner
+        if not isinstance(transpose, graph.TransposeOp):
+            return
+        if not all(isinstance(use.operation, graph.SliceOp) for use in transpose.output.uses):
+            return
+        perm = array_values(transpose.perm)
+        inverse = _inverse(perm)
+        begin, end, strides = array_values(op.begin), array_values(op.end), array_values(op.strides)
+        shape = value_shape(op.output)
+        moved = graph.SliceOp(
+            transpose.input,
+            _with_shape(op.output, [shape[axis] for axis in inverse]),
+            [begin[axis] for axis in inverse],
+            [end[axis] for axis in inverse],
+            [strides[axis] for axis in inverse],
+        )
+        after = graph.TransposeOp(moved.output, op.output.type, perm)
+        keep_layer(op, moved)
+        keep_layer(op, after)
+        rewriter.replace(op, [moved, after], [after.output])
+
+
+class SinkTransposeThroughConcat(RewritePattern):
+    """concat(transpose(a), transpose(b), ...) with one permutation -> transpose(concat(a, b, ...)).
+
+    Each transpose must have no other user; the concat axis becomes the
+    axis it was transposed from.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ConcatOp, rewriter: PatternRewriter) -> None:
+        transposes = [_single_use_transpose(value) for value in op.inputs]
+        perms = {array_values(t.perm) for t in transposes if t is not None}
+        if None in transposes or len(perms) != 1:
+            return
+        (perm,) = perms
+        shape = value_shape(op.output)
+        joined = graph.ConcatOp(
+            [t.input for t in transposes if t is not None],
+            _with_shape(op.output, [shape[axis] for axis in _inverse(perm)]),
+            perm[op.axis.value.data],
+        )
+        after = graph.TransposeOp(joined.output, op.output.type, perm)
+        keep_layer(op, joined)
+        keep_layer(op, after)
+        rewriter.replace(op, [joined, after], [after.output])
 
 
 def _permutation_chain(op: Operation) -> list[Operation]:
@@ -289,5 +391,7 @@ class CanonicalizePass(ModulePass):
             FoldPermutationChain(),
             SinkTransposeThroughUnary(),
             SinkTransposeThroughBinary(),
+            SinkTransposeThroughSlice(),
+            SinkTransposeThroughConcat(),
         ]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

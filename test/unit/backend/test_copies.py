@@ -207,3 +207,43 @@ def test_a_shufflenet_unit_slices_in_place_copies_into_the_concat_and_shuffles(t
     assert copies == ["kept", "shuffle"], "the branch half is read in place (a split view), the kept half copied"
     inputs = random_inputs(program)
     assert_both_simulators_give(program, inputs, npuc.run(reference, inputs))
+
+
+def shufflenet_unit_onnx() -> bytes:
+    """A ShuffleNet v2 unit as torch exports it (NCHW): chunk into halves (two Slices), a conv and ReLU on
+    the second, Concat, channel shuffle (Reshape, Transpose, Reshape), then a conv."""
+    rng = np.random.default_rng(3)
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], kernel_shape=[1, 1]),
+        helper.make_node("Slice", ["a", "zero", "half", "axis"], ["kept"]),
+        helper.make_node("Slice", ["a", "half", "all", "axis"], ["branch"]),
+        helper.make_node("Conv", ["branch", "w1"], ["b"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["b"], ["r"]),
+        helper.make_node("Concat", ["kept", "r"], ["cat"], axis=1),
+        helper.make_node("Reshape", ["cat", "grouped"], ["g"]),
+        helper.make_node("Transpose", ["g"], ["t"], perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Reshape", ["t", "merged"], ["s"]),
+        helper.make_node("Conv", ["s", "w2"], ["y"], kernel_shape=[1, 1]),
+    ]
+    initializers = {
+        "w0": rng.normal(size=(16, 3, 1, 1)).astype(np.float32),
+        "w1": rng.normal(size=(8, 8, 3, 3)).astype(np.float32) / 3,
+        "w2": rng.normal(size=(4, 16, 1, 1)).astype(np.float32),
+        "zero": np.array([0], np.int64), "half": np.array([8], np.int64), "all": np.array([16], np.int64),
+        "axis": np.array([1], np.int64),
+        "grouped": np.array([1, 2, 8, 6, 5], np.int64), "merged": np.array([1, 16, 6, 5], np.int64),
+    }  # fmt: skip
+    return make_model(nodes, {"x": [1, 3, 6, 5]}, {"y": [1, 4, 6, 5]}, initializers, opset=17)
+
+
+def test_an_onnx_shufflenet_unit_stays_in_nhwc_and_runs_on_the_npu() -> None:
+    model = shufflenet_unit_onnx()
+    rng = np.random.default_rng(4)
+    assert max_error_against_onnxruntime(model, {"x": rng.normal(size=(1, 3, 6, 5)).astype(np.float32)},
+                                         "graph-canonicalize") <= 1e-5  # fmt: skip
+    module = import_onnx_bytes(model, "unit.onnx")
+    npuc.quantize(module, [rng.normal(size=(8, 6, 5, 3)).astype(np.float32)], report_samples=0)
+    transposes = [op.output.type.get_shape() for op in module.walk() if isinstance(op, quantized.TransposeOp)]
+    assert transposes == [(30, 8, 2)], "only the shuffle, in NHWC"
+    program = npuc.compile_model(module, "ethos-u55-128").module
+    assert cpu_layers(program) == []

@@ -297,3 +297,12 @@ builtin.module {
     func.return %p : tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
+
+// -----
+
+// A strided copy takes its commands' blocks from its layer's.
+// CHECK: npu-lower: shuffle (quantized.transpose) has no npu.block: run npu-tile first
+func.func @copy_without_block(%x: tensor<6x2x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  %t = quantized.transpose %x {layer = "shuffle", perm = array<i64: 0, 2, 1>, npu.placement = "npu", npu.memory = "sram", npu.offset = 48 : i64} : tensor<6x2x4x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %t : tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+}

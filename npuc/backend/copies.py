@@ -3,15 +3,15 @@
 An NPU feature map is an [N, H, W, C] box with a byte stride per axis, the
 channels adjacent (or a depth of 1). A transpose or a (strided) slice reads
 its input through such boxes and writes its output through others: each
-output axis is an `CopyAxis` (its extent, the byte step between its elements
+output axis is a `CopyAxis` (its extent, the byte step between its elements
 in the input and in the output). Axes of extent 1 drop out and axes nested
 alike in both maps merge; what is left becomes commands of 1x1 max pools
 (which copy exactly: one element in, the same element out) whose IFM and
 OFM are boxes over the same elements: the innermost axis is the channel
 axis when it is adjacent in both maps (else the channels are one deep),
-the two longest other axes are height and width, the next the batch (one
-hardware operation per batch element), and each further axis repeats the
-command along it. Vela 5.2 runs TRANSPOSE so (a pool whose OFM strides are
+of the three longest other axes the shortest is the batch (one hardware
+operation per batch element) and the other two are height and width, in
+the output's order; each further axis repeats the command along it. Vela 5.2 runs TRANSPOSE so (a pool whose OFM strides are
 swapped).
 
 npu-legalize refuses a copy that reverses an axis (a negative slice
@@ -34,10 +34,6 @@ from npuc.dialects.quantized import SliceOp, TransposeOp, quant_type
 
 COPY_OPS = (TransposeOp, SliceOp)
 """Quantized ops the NPU runs as strided copies."""
-
-NPU_AXES = 4
-"""Axes of a copy command's feature maps: batch, height, width, channels."""
-
 
 @dataclass(frozen=True)
 class CopyAxis:

@@ -135,8 +135,8 @@ class FoldPermutationChain(RewritePattern):
                 order = order.reshape(value_shape(link.results[0]))
         source_shape = list(value_shape(source))
         to_nchw = len(source_shape) == 4 and list(value_shape(result)) == [source_shape[axis] for axis in TO_NCHW]
-        new_ops = _one_transpose(source, order.transpose(TO_NHWC) if to_nchw else order,
-                                 _with_shape(source, source_shape) if to_nchw else result.type)  # fmt: skip
+        shape = source_shape if to_nchw else value_shape(result)
+        new_ops = _one_transpose(source, order.transpose(TO_NHWC) if to_nchw else order, _with_shape(source, shape))
         if new_ops is None:
             return
         if to_nchw:

@@ -9,6 +9,7 @@ from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
+from npuc.backend.operators import npu_operator
 from npuc.backend.planning import tensor_hwc, window
 from npuc.backend.views import needs_dense
 from npuc.dialects.common import array_values, int_array, keep_layer, value_shape
@@ -30,8 +31,9 @@ class QuantizedCanonicalizePass(ModulePass):
     are unchanged (bit-exact by construction). Works on convolutions and
     pools of the `quantized` dialect anywhere in the module.
 
-    A slice with unit steps that cuts one axis, none of whose readers needs
-    dense data (`npuc.backend.views.needs_dense`), becomes the piece of a
+    A slice with unit steps that cuts one axis, whose readers all have an
+    NPU form (`npuc.backend.operators`) and none needs dense data
+    (`npuc.backend.views.needs_dense`), becomes the piece of a
     `split` of that axis (into the elements before, in and after it): the
     NPU runs such a split as a memory view, its readers address the piece
     in place, where a slice would be a copy.
@@ -69,7 +71,9 @@ def slice_as_split(op: SliceOp) -> None:
     shape = value_shape(op.input)
     begin, end, steps = array_values(op.begin), array_values(op.end), array_values(op.strides)
     cut = [axis for axis, extent in enumerate(shape) if (begin[axis], end[axis]) != (0, extent)]
-    if any(step != 1 for step in steps) or len(cut) != 1 or any(needs_dense(use.operation) for use in op.output.uses):
+    readers = [use.operation for use in op.output.uses]
+    in_place = all(not needs_dense(reader) and npu_operator(reader) is not None for reader in readers)
+    if any(step != 1 for step in steps) or len(cut) != 1 or not in_place:
         return
     (axis,) = cut
     assert isinstance(op.output.type, TensorType)

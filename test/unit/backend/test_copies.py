@@ -247,3 +247,19 @@ def test_an_onnx_shufflenet_unit_stays_in_nhwc_and_runs_on_the_npu() -> None:
     assert transposes == [(30, 8, 2)], "only the shuffle, in NHWC"
     program = npuc.compile_model(module, "ethos-u55-128").module
     assert cpu_layers(program) == []
+
+
+def test_a_slice_read_by_a_cpu_operation_is_a_dense_copy_the_package_holds(tmp_path) -> None:
+    module = Parser(npuc_context(), f"""
+    func.func @main(%x: tensor<1x4x6x8x{Q}>) -> tensor<1x4x4x1x{Q}> {{
+      %s = quantized.slice %x {{layer = "corner", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>}} : tensor<1x4x6x8x{Q}> -> tensor<1x4x6x4x{Q}>
+      %c = quantized.slice %s {{layer = "crop", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 2, 2, 4>, strides = array<i64: 1, 1, 1, 1>}} : tensor<1x4x6x4x{Q}> -> tensor<1x2x2x4x{Q}>
+      %d = quantized.depth_to_space %c {{layer = "d2s", block_size = 2 : i64, mode = "DCR"}} : tensor<1x2x2x4x{Q}> -> tensor<1x4x4x1x{Q}>
+      func.return %d : tensor<1x4x4x1x{Q}>
+    }}""").parse_module()
+    reference = module.clone()
+    result = npuc.compile_model(module, "ethos-u55-128")
+    assert cpu_layers(result.module) == ["d2s"]
+    assert any(path.suffix == ".tflite" for path in result.write(tmp_path))
+    inputs = random_inputs(result.module)
+    assert_both_simulators_give(result.module, inputs, npuc.run(reference, inputs))

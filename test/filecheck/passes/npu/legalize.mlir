@@ -140,3 +140,16 @@ func.func @copies(%x: tensor<6x2x4x!quantized.uniform<i8:f32, 0.1:0>>, %y: tenso
   %g = quantized.transpose %z {layer = "scattered", perm = array<i64: 0, 3, 2, 1>} : tensor<9x10x11x12x!quantized.uniform<i16:f32, 0.1:0>> -> tensor<9x12x11x10x!quantized.uniform<i16:f32, 0.1:0>>
   func.return %a, %b, %e, %f, %g : tensor<6x4x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x4x6x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x6x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x3x!quantized.uniform<i8:f32, 0.1:0>>, tensor<9x12x11x10x!quantized.uniform<i16:f32, 0.1:0>>
 }
+
+// -----
+
+// A split read by an op the CPU runs stays on the CPU: a CPU operation reads
+// dense tensors, not a strided slice of the split's input.
+// CHECK-LABEL: func.func @split_for_the_cpu
+// CHECK:       quantized.split {{.*}} {layer = "halves", npu.placement = "cpu", npu.cpu_reason = "output 1 feeds quantized.depth_to_space, which runs on the CPU and reads dense tensors"
+func.func @split_for_the_cpu(%x: tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>) {
+  %a, %b = quantized.split %x {layer = "halves", axis = 3 : i64} : (tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>)
+  %c = quantized.add %a, %a {activation = "none"} : (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %d = quantized.depth_to_space %b {block_size = 2 : i64, mode = "DCR"} : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %c, %d : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>
+}

@@ -106,6 +106,10 @@ TO_NHWC = (0, 2, 3, 1)
 """Its inverse."""
 
 
+SINKS_TRANSPOSES = (graph.SliceOp, graph.ConcatOp, graph.TransposeOp)
+"""Users through which (or into which) a transpose to NCHW sinks."""
+
+
 class FoldPermutationChain(RewritePattern):
     """A chain of reshapes and transposes with two or more transposes -> reshape, one transpose, reshape.
 
@@ -115,8 +119,9 @@ class FoldPermutationChain(RewritePattern):
     An NHWC model exported from NCHW spells a channel shuffle as transpose
     to NCHW, reshape, transpose, reshape, transpose back to NHWC: one
     transpose of [H*W, groups, C/groups] does it. A chain from a 4-D tensor
-    to the NCHW shape of that tensor ends in a transpose to NCHW after the
-    chain in NHWC, so that the transpose can sink towards the transpose back
+    to the NCHW shape of that tensor, read by slices, concats or transposes,
+    ends in a transpose to NCHW after the chain in NHWC, so that the
+    transpose can sink towards the transpose back
     to NHWC that cancels it (through slices and concats: ShuffleNet's
     blocks). The chain is folded at its end; intermediate results must
     have no other user.
@@ -134,7 +139,12 @@ class FoldPermutationChain(RewritePattern):
             else:
                 order = order.reshape(value_shape(link.results[0]))
         source_shape = list(value_shape(source))
-        to_nchw = len(source_shape) == 4 and list(value_shape(result)) == [source_shape[axis] for axis in TO_NCHW]
+        to_nchw = (
+            len(source_shape) == 4
+            and list(value_shape(result)) == [source_shape[axis] for axis in TO_NCHW]
+            and bool(result.uses)
+            and all(isinstance(use.operation, SINKS_TRANSPOSES) for use in result.uses)
+        )
         shape = source_shape if to_nchw else value_shape(result)
         new_ops = _one_transpose(source, order.transpose(TO_NHWC) if to_nchw else order, _with_shape(source, shape))
         if new_ops is None:

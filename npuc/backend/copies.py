@@ -31,6 +31,7 @@ from xdsl.ir import Operation
 from npuc.dialects.common import array_values, value_shape
 from npuc.dialects.npu_memory import FeatureMapAttr
 from npuc.dialects.quantized import SliceOp, TransposeOp, quant_type
+from npuc.targets import OperatorRule
 
 COPY_OPS = (TransposeOp, SliceOp)
 """Quantized ops the NPU runs as strided copies."""
@@ -118,9 +119,10 @@ def copy_commands(plan: CopyPlan, source: FeatureMapAttr, dest: FeatureMapAttr) 
     return commands
 
 
-def copy_problem(op: Operation, max_operations: int | None) -> str | None:
-    """Why the NPU cannot copy `op` (a transpose or slice), or None: a reversing slice, or more hardware
-    operations than `max_operations` over dense feature maps."""
+def copy_problem(op: Operation, rule: OperatorRule) -> str | None:
+    """Why the NPU cannot copy `op` (a transpose or slice) under `rule`, or None: a reversing slice,
+    more hardware operations than the rule's `max_commands`, or a command's height, width or depth
+    (over dense feature maps) beyond its `max_ofm`."""
     if isinstance(op, SliceOp):
         reversed_axes = [axis for axis, step in enumerate(array_values(op.strides)) if step < 0]
         if reversed_axes:
@@ -129,7 +131,12 @@ def copy_problem(op: Operation, max_operations: int | None) -> str | None:
     assert qtype is not None, "verified: per-tensor quantized"
     source = FeatureMapAttr.dense("dense", 0, value_shape(op.operands[0]), qtype)
     dest = FeatureMapAttr.dense("dense", 0, value_shape(op.results[0]), qtype)
-    operations = copy_plan(op, source, dest).operations()
-    if max_operations is not None and operations > max_operations:
-        return f"a strided copy of {operations} operations exceeds the {max_operations} the target allows"
+    plan = copy_plan(op, source, dest)
+    operations = plan.operations()
+    if rule.max_commands is not None and operations > rule.max_commands:
+        return f"a strided copy of {operations} operations exceeds the {rule.max_commands} the target allows"
+    limits = (rule.max_ofm.height, rule.max_ofm.width, rule.max_ofm.depth)
+    for what, axis, limit in zip(("height", "width", "depth"), plan.command[1:], limits):
+        if axis.extent > limit:
+            return f"a strided copy command's {what} {axis.extent} exceeds {limit}"
     return None

@@ -92,7 +92,7 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
     if problem is None and isinstance(op, SoftmaxOp):
         problem = softmax_violation(op)
     if problem is None and isinstance(op, COPY_OPS):
-        problem = copy_problem(op, rule.max_commands)
+        problem = copy_problem(op, rule)
     return problem
 
 

@@ -153,3 +153,14 @@ func.func @split_for_the_cpu(%x: tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.1:0
   %d = quantized.depth_to_space %b {block_size = 2 : i64, mode = "DCR"} : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>
   func.return %c, %d : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>
 }
+
+// -----
+
+// An NHWC to NCHW transpose of a 256 x 256 map is one copy command of
+// 65536 columns, more than the NPU's 65535: the CPU.
+// CHECK-LABEL: func.func @tall_copy
+// CHECK:       quantized.transpose {{.*}} {layer = "to_nchw", npu.placement = "cpu", npu.cpu_reason = "a strided copy command's width 65536 exceeds 65535"
+func.func @tall_copy(%x: tensor<1x256x256x2x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>> {
+  %t = quantized.transpose %x {layer = "to_nchw", perm = array<i64: 0, 3, 1, 2>} : tensor<1x256x256x2x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %t : tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>>
+}

@@ -15,9 +15,9 @@ the output's order; each further axis repeats the command along it. Vela 5.2 run
 swapped).
 
 npu-legalize refuses a copy that reverses an axis (a negative slice
-stride: feature-map strides are positive) or needs more operations than
-its rule's `max_commands` (`copy_problem`); npu-lower builds the commands
-(`copy_commands`).
+stride: feature-map strides are positive), needs more operations than its
+rule's `max_commands` or has a command larger than its rule's `max_ofm`
+(`copy_problem`); npu-lower builds the commands (`copy_commands`).
 """
 
 from __future__ import annotations

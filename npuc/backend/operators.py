@@ -6,7 +6,8 @@ it lowers to (`CommandShape.kind`: npu-tile's block search prices it,
 npu-lower builds it). Reshape, concat and split are memory views on the NPU
 and lower to no command; softmax lowers to a chain of elementwise and
 pooling commands (`npuc.backend.softmax`), priced as one elementwise
-command for its block.
+command for its block; transpose and slice lower to strided copies, 1x1 max
+pools (`npuc.backend.copies`), priced as one over the whole tensor.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from npuc.dialects.quantized import (
     MaxPool2dOp,
     MulOp,
     ReshapeOp,
+    SliceOp,
     SoftmaxOp,
     SplitOp,
     SubOp,
+    TransposeOp,
 )
 
 
@@ -65,6 +68,8 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     ReshapeOp: NpuOperator("reshape", None),
     ConcatOp: NpuOperator("concat", None),
     SplitOp: NpuOperator("split", None),
+    TransposeOp: NpuOperator("transpose", MAX_POOL),
+    SliceOp: NpuOperator("slice", MAX_POOL),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 

@@ -28,6 +28,8 @@ OPERATOR_KINDS = (
     "softmax",
     "concat",
     "split",
+    "transpose",
+    "slice",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 
@@ -179,7 +181,9 @@ class OperatorRule:
     """What the NPU accepts for one operator kind; used by legalization.
 
     `kernel` is `None` for operators without a window (fully connected,
-    elementwise, reshape).
+    elementwise, reshape). `max_commands`, when set, bounds the commands
+    one layer of the kind may lower to (the strided copies of a transpose
+    or slice, `npuc.backend.copies`); `None` sets no bound.
     """
 
     kind: str
@@ -188,6 +192,7 @@ class OperatorRule:
     max_ifm: FeatureMapLimit
     max_ofm: FeatureMapLimit
     kernel: KernelRule | None
+    max_commands: int | None = None
 
 
 @dataclass(frozen=True)

@@ -342,6 +342,7 @@ def read_operator_rule(reader: TableReader, kind: str) -> OperatorRule:
         max_ifm=read_feature_map_limit(reader.sub("max_ifm")),
         max_ofm=read_feature_map_limit(reader.sub("max_ofm")),
         kernel=read_kernel_rule(reader.sub("kernel")) if reader.has("kernel") else None,
+        max_commands=reader.integer("max_commands", minimum=1) if reader.has("max_commands") else None,
     )
     reader.done()
     return rule

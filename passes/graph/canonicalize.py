@@ -100,6 +100,206 @@ class FoldTranspose(RewritePattern):
             rewriter.replace(op, [transpose], [transpose.output])
 
 
+TO_NCHW = (0, 3, 1, 2)
+"""The permutation from an NHWC tensor to its NCHW form."""
+TO_NHWC = (0, 2, 3, 1)
+"""Its inverse."""
+
+
+SINKS_TRANSPOSES = (graph.SliceOp, graph.ConcatOp, graph.TransposeOp)
+"""Users through which (or into which) a transpose to NCHW sinks."""
+
+
+class FoldPermutationChain(RewritePattern):
+    """A chain of reshapes and transposes with two or more transposes -> reshape, one transpose, reshape.
+
+    Such a chain only moves elements: the element each output position
+    reads (an index permutation, computed on `arange`) is the output of one
+    transpose of the input read as a few merged axes (`permutation_axes`).
+    An NHWC model exported from NCHW spells a channel shuffle as transpose
+    to NCHW, reshape, transpose, reshape, transpose back to NHWC: one
+    transpose of [H*W, groups, C/groups] does it. A chain from a 4-D tensor
+    to the NCHW shape of that tensor, read by slices, concats or transposes,
+    ends in a transpose to NCHW after the chain in NHWC, so that the
+    transpose can sink towards the transpose back
+    to NHWC that cancels it (through slices and concats: ShuffleNet's
+    blocks). The chain is folded at its end; intermediate results must
+    have no other user.
+    """
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        chain = _permutation_chain(op)
+        if sum(isinstance(link, graph.TransposeOp) for link in chain) < 2 or _continues(op):
+            return
+        source, result = chain[0].operands[0], op.results[0]
+        order = np.arange(int(np.prod(value_shape(source)))).reshape(value_shape(source))
+        for link in chain:
+            if isinstance(link, graph.TransposeOp):
+                order = order.transpose(array_values(link.perm))
+            else:
+                order = order.reshape(value_shape(link.results[0]))
+        source_shape = list(value_shape(source))
+        to_nchw = (
+            len(source_shape) == 4
+            and list(value_shape(result)) == [source_shape[axis] for axis in TO_NCHW]
+            and bool(result.uses)
+            and all(isinstance(use.operation, SINKS_TRANSPOSES) for use in result.uses)
+        )
+        shape = source_shape if to_nchw else value_shape(result)
+        new_ops = _one_transpose(source, order.transpose(TO_NHWC) if to_nchw else order, _with_shape(source, shape))
+        if new_ops is None:
+            return
+        if to_nchw:
+            new_ops.append(graph.TransposeOp(new_ops[-1].results[0] if new_ops else source, result.type, TO_NCHW))
+        if not new_ops:
+            rewriter.replace(op, [], [source])
+            return
+        if _signature(new_ops) == _signature(chain):
+            for new_op in reversed(new_ops):
+                new_op.erase()
+            return
+        for new_op in new_ops:
+            keep_layer(op, new_op)
+        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+
+
+def _continues(op: Operation) -> bool:
+    """Whether the reshape/transpose chain through `op` goes on: its only user is a reshape or transpose."""
+    uses = list(op.results[0].uses)
+    return len(uses) == 1 and isinstance(uses[0].operation, (graph.ReshapeOp, graph.TransposeOp))
+
+
+def _one_transpose(source: SSAValue, order: np.ndarray, result_type: TensorType) -> list[Operation] | None:
+    """[reshape] transpose [reshape] of `source` giving `result_type` whose element at each position
+    is `order`'s there (fewer ops when some are identities), or None if no transpose does it."""
+    axes = permutation_axes(order.reshape(-1))
+    if axes is None:
+        return None
+    new_ops: list[Operation] = []
+    value = source
+    if len(axes) >= 2:
+        by_stride = sorted(range(len(axes)), key=lambda axis: -axes[axis][1])
+        input_shape = [axes[axis][0] for axis in by_stride]
+        if list(value_shape(value)) != input_shape:
+            new_ops.append(graph.ReshapeOp(value, _with_shape(value, input_shape)))
+            value = new_ops[-1].results[0]
+        perm = [by_stride.index(axis) for axis in range(len(axes))]
+        new_ops.append(graph.TransposeOp(value, _with_shape(value, [extent for extent, _ in axes]), perm))
+        value = new_ops[-1].results[0]
+    if value.type != result_type:
+        new_ops.append(graph.ReshapeOp(value, result_type))
+    return new_ops
+
+
+def _signature(ops: Sequence[Operation]) -> list[tuple]:
+    """What tells reshape/transpose sequences apart: each op's name, result shape and permutation."""
+    return [
+        (op.name, tuple(value_shape(op.results[0])), array_values(op.perm) if isinstance(op, graph.TransposeOp) else None)
+        for op in ops
+    ]
+
+
+class SinkTransposeThroughSlice(RewritePattern):
+    """slice(transpose(x)) -> transpose(slice(x)) when every user of the transpose is a slice.
+
+    The slice's begin, end and strides move to the axes of `x` they cut;
+    the transposes, one per slice, sink on towards transposes that cancel
+    them.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SliceOp, rewriter: PatternRewriter) -> None:
+        transpose = op.input.owner
+        if not isinstance(transpose, graph.TransposeOp):
+            return
+        if not all(isinstance(use.operation, graph.SliceOp) for use in transpose.output.uses):
+            return
+        perm = array_values(transpose.perm)
+        inverse = _inverse(perm)
+        begin, end, strides = array_values(op.begin), array_values(op.end), array_values(op.strides)
+        shape = value_shape(op.output)
+        moved = graph.SliceOp(
+            transpose.input,
+            _with_shape(op.output, [shape[axis] for axis in inverse]),
+            [begin[axis] for axis in inverse],
+            [end[axis] for axis in inverse],
+            [strides[axis] for axis in inverse],
+        )
+        after = graph.TransposeOp(moved.output, op.output.type, perm)
+        keep_layer(op, moved)
+        keep_layer(op, after)
+        rewriter.replace(op, [moved, after], [after.output])
+
+
+class SinkTransposeThroughConcat(RewritePattern):
+    """concat(transpose(a), transpose(b), ...) with one permutation -> transpose(concat(a, b, ...)).
+
+    Each transpose must have no other user; the concat axis becomes the
+    axis it was transposed from.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ConcatOp, rewriter: PatternRewriter) -> None:
+        transposes = [_single_use_transpose(value) for value in op.inputs]
+        perms = {array_values(t.perm) for t in transposes if t is not None}
+        if None in transposes or len(perms) != 1:
+            return
+        (perm,) = perms
+        shape = value_shape(op.output)
+        joined = graph.ConcatOp(
+            [t.input for t in transposes if t is not None],
+            _with_shape(op.output, [shape[axis] for axis in _inverse(perm)]),
+            perm[op.axis.value.data],
+        )
+        after = graph.TransposeOp(joined.output, op.output.type, perm)
+        keep_layer(op, joined)
+        keep_layer(op, after)
+        rewriter.replace(op, [joined, after], [after.output])
+
+
+def _permutation_chain(op: Operation) -> list[Operation]:
+    """The reshapes and transposes ending at `op`, first first, each feeding only the next."""
+    chain: list[Operation] = []
+    while isinstance(op, (graph.ReshapeOp, graph.TransposeOp)):
+        chain.insert(0, op)
+        producer = op.operands[0].owner
+        if not op.operands[0].has_one_use() or not isinstance(producer, Operation):
+            break
+        op = producer
+    return chain
+
+
+def permutation_axes(order: np.ndarray) -> list[tuple[int, int]] | None:
+    """`order` (output position -> input element) as axes (extent, input stride), outermost first, or None.
+
+    Innermost first, each axis is the longest run of positions whose
+    elements step evenly; None when the axes' strides are not those of an
+    input read as a dense tensor (a mixed radix), which a chain of reshapes
+    and transposes never gives.
+    """
+    axes: list[tuple[int, int]] = []
+    rest = order
+    while rest.size > 1:
+        step = int(rest[1] - rest[0])
+        extent = next(
+            extent
+            for extent in range(rest.size, 1, -1)
+            if rest.size % extent == 0
+            and bool(np.all(rest.reshape(-1, extent) - rest.reshape(-1, extent)[:, :1] == np.arange(extent) * step))
+        ) if step > 0 else 0
+        if not extent:
+            return None
+        axes.insert(0, (extent, step))
+        rest = rest[::extent]
+    strides = sorted(axes, key=lambda axis: -axis[1])
+    expected = 1
+    for extent, stride in reversed(strides):
+        if stride != expected:
+            return None
+        expected *= extent
+    return axes
+
+
 def _single_use_transpose(value: SSAValue) -> graph.TransposeOp | None:
     owner = value.owner
     return owner if isinstance(owner, graph.TransposeOp) and value.has_one_use() else None
@@ -185,7 +385,9 @@ class CanonicalizePass(ModulePass):
 
     Removes reshapes to the same type and transposes that move no element
     (identity or unit-axis permutations become reshapes), collapses reshape
-    chains and consecutive transposes (pairs that cancel disappear), and sinks
+    chains and consecutive transposes (pairs that cancel disappear), folds
+    chains of reshapes and transposes into one transpose between reshapes
+    (`FoldPermutationChain`: a channel shuffle exported from NCHW), and sinks
     single-use transposes through elementwise ops (towards a transpose that
     cancels them). Every new op keeps the `layer` of the op it replaces.
     """
@@ -193,5 +395,13 @@ class CanonicalizePass(ModulePass):
     name = "graph-canonicalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        patterns = [FoldReshape(), FoldTranspose(), SinkTransposeThroughUnary(), SinkTransposeThroughBinary()]
+        patterns = [
+            FoldReshape(),
+            FoldTranspose(),
+            FoldPermutationChain(),
+            SinkTransposeThroughUnary(),
+            SinkTransposeThroughBinary(),
+            SinkTransposeThroughSlice(),
+            SinkTransposeThroughConcat(),
+        ]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

@@ -10,6 +10,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from npuc.backend.copies import COPY_OPS, copy_problem
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
@@ -26,7 +27,7 @@ from npuc.backend.planning import (
 from npuc.backend.views import VIEW_OPS, view_problem
 from npuc.dialects.common import Window, value_shape
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
-from npuc.dialects.quantized import ConcatOp, SoftmaxOp, quant_type
+from npuc.dialects.quantized import ConcatOp, SoftmaxOp, SplitOp, quant_type
 from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
 
 
@@ -39,13 +40,16 @@ class LegalizePass(ModulePass):
     fused activation, dilated kernel height/width/area, stride, dilation, the
     kernel limit of padded operators, and the ifm/ofm extents. Otherwise it
     goes to the CPU ("cpu") with the first constraint it violates (a
-    softmax also needs the form npu-lower expands: see `softmax_violation`). The
+    softmax also needs the form npu-lower expands: see `softmax_violation`; a
+    transpose or slice a strided copy of at most the rule's `max_commands`
+    operations: see `npuc.backend.copies.copy_problem`). The
     quantize/dequantize ops of a float interface are converted by the host
     ("host"); constants get no placement. Run quantized-canonicalize first so
     that an irrelevant stride (along an axis with one output element) does
     not send a layer to the CPU. A concat or split runs on the NPU only as a
     memory view (`npuc.backend.views`): a concat whose inputs are not all written by
-    NPU commands, for one, goes to the CPU saying which input is not.
+    NPU commands, for one, goes to the CPU saying which input is not, and a
+    split read by an op the CPU runs (`cpu_reader_problem`) too.
 
     Assumes quantized IR: a `func.func @main` of `quantized` ops.
     """
@@ -70,7 +74,7 @@ def legalize(func: FuncOp, target: Target) -> None:
             continue
         reason = cpu_reason(op, target)
         if reason is None and isinstance(op, VIEW_OPS):
-            reason = view_problem(op, writers)
+            reason = view_problem(op, writers) or cpu_reader_problem(op, target)
         op.attributes[PLACEMENT_ATTR] = StringAttr(CPU if reason else NPU)
         if reason:
             op.attributes[CPU_REASON_ATTR] = StringAttr(reason)
@@ -84,7 +88,29 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
     rule = target.operator_rule(operator.rule) if operator else None
     if rule is None:
         return f"no NPU operator for {op.name} on {target.name}"
-    return rule_violation(op, rule) or (softmax_violation(op) if isinstance(op, SoftmaxOp) else None)
+    problem = rule_violation(op, rule)
+    if problem is None and isinstance(op, SoftmaxOp):
+        problem = softmax_violation(op)
+    if problem is None and isinstance(op, COPY_OPS):
+        problem = copy_problem(op, rule)
+    return problem
+
+
+def cpu_reader_problem(op: Operation, target: Target) -> str | None:
+    """Why a split cannot leave its outputs in place for a reader the CPU runs, or None.
+
+    A CPU operation reads dense tensors (a TFLite tensor is dense), not a
+    strided slice of the split's input; the readers' placement follows from
+    their rules (`cpu_reason`).
+    """
+    if not isinstance(op, SplitOp):
+        return None
+    for index, value in enumerate(op.outputs):
+        for use in value.uses:
+            reader = use.operation
+            if reader.name != "func.return" and not is_host_conversion(reader) and cpu_reason(reader, target):
+                return f"output {index} feeds {reader.name}, which runs on the CPU and reads dense tensors"
+    return None
 
 
 def softmax_violation(op: SoftmaxOp) -> str | None:

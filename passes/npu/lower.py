@@ -40,6 +40,7 @@ from npuc.backend.cascades import (
     cascade_steps,
     rolling_rows,
 )
+from npuc.backend.copies import COPY_OPS, copy_commands, copy_plan
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
@@ -48,6 +49,7 @@ from npuc.backend.planning import (
     cascade_groups,
     clip_block,
     describe,
+    hwc,
     is_host_conversion,
     main_or_fail,
     npu_views,
@@ -116,7 +118,9 @@ class LowerPass(ModulePass):
     layer and one `npu.cpu_op` per CPU-placed layer, in program order. NPU
     reshapes, concats and splits emit nothing: a reshape's result shares the
     input's buffer, a concat's producers write straight into its slices and
-    a split's readers read its slices in place (strided feature maps). An
+    a split's readers read its slices in place (strided feature maps). An NPU
+    transpose or slice becomes strided copies, 1x1 max pools
+    (`npuc.backend.copies`). An
     NPU softmax expands into its pool/elementwise chain
     (`npuc.backend.softmax`), working in its scratch buffer
     (`npu.scratch_memory`/`npu.scratch_offset`), with its exp lut as a new constant after the others in the weights
@@ -390,6 +394,8 @@ class _Lowering:
             return self.softmax(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
+        if isinstance(op, COPY_OPS):
+            return self.copy(op)
         cascade = self.cascades.get(op)
         if cascade is not None:
             return self.cascade(cascade) if op is cascade[-1] else []
@@ -477,6 +483,31 @@ class _Lowering:
             layer_name(op),
         )
         return [self.register_scalars(command) for command in commands]
+
+    def copy(self, op: Operation) -> list[Operation]:
+        """The strided copies of a transpose or slice (`npuc.backend.copies`): 1x1 max pools over
+        the storage type's whole range, each with the layer's block clipped to its OFM."""
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        assert isinstance(block, DenseArrayBase), f"{npu.BLOCK_ATTR} is set by npu-tile as an array"
+        layer_block = BlockShape(*array_values(block))
+        source, dest = self.feature_map(op.operands[0]), self.feature_map(op.results[0])
+        qtype = quantized.quant_type(op.results[0])
+        assert qtype is not None
+        commands: list[Operation] = []
+        for ifm, ofm in copy_commands(copy_plan(op, source, dest), source, dest):
+            properties: dict[str, Attribute] = {
+                "kind": StringAttr("max"),
+                "ifm": ifm,
+                "ofm": ofm,
+                "kernel": int_array(UNIT_WINDOW.kernel),
+                "strides": int_array(UNIT_WINDOW.strides),
+                "padding": int_array(UNIT_WINDOW.padding),
+                "act_min": IntegerAttr(qtype.qmin, i32),
+                "act_max": IntegerAttr(qtype.qmax, i32),
+                "block": npu.block_attr(clip_block(layer_block, hwc(ofm.shape_values()), self.target.ofm_ublock)),
+            }
+            commands.append(npu.build_command(npu.PoolOp, properties, layer_name(op)))
+        return commands
 
     def register_scalars(self, command: Operation) -> Operation:
         """`command` with a scalar the target's register cannot hold made an IFM2 constant of one element.

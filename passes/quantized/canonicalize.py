@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
+from npuc.backend.operators import npu_operator
 from npuc.backend.planning import tensor_hwc, window
-from npuc.dialects.common import int_array
+from npuc.backend.views import needs_dense
+from npuc.dialects.common import array_values, int_array, keep_layer, value_shape
+from npuc.dialects.quantized import SliceOp, SplitOp
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
 
 
@@ -27,13 +30,22 @@ class QuantizedCanonicalizePass(ModulePass):
     smallest that still gives one position; the ofm shape and every value
     are unchanged (bit-exact by construction). Works on convolutions and
     pools of the `quantized` dialect anywhere in the module.
+
+    A slice with unit steps that cuts one axis, whose readers all have an
+    NPU form (`npuc.backend.operators`) and none needs dense data
+    (`npuc.backend.views.needs_dense`), becomes the piece of a
+    `split` of that axis (into the elements before, in and after it): the
+    NPU runs such a split as a memory view, its readers address the piece
+    in place, where a slice would be a copy.
     """
 
     name = "quantized-canonicalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for inner in op.walk():
+        for inner in list(op.walk()):
             canonicalize_window(inner)
+            if isinstance(inner, SliceOp):
+                slice_as_split(inner)
 
 
 def canonicalize_window(op: Operation) -> None:
@@ -51,3 +63,26 @@ def canonicalize_window(op: Operation) -> None:
     )
     if strides != op_window.strides:
         op.properties["strides"] = int_array(strides)
+
+
+def slice_as_split(op: SliceOp) -> None:
+    """Replace `op` by a piece of a `split` when it cuts one axis with unit steps for readers that
+    address a strided view (see the pass)."""
+    shape = value_shape(op.input)
+    begin, end, steps = array_values(op.begin), array_values(op.end), array_values(op.strides)
+    cut = [axis for axis, extent in enumerate(shape) if (begin[axis], end[axis]) != (0, extent)]
+    readers = [use.operation for use in op.output.uses]
+    in_place = all(not needs_dense(reader) and npu_operator(reader) is not None for reader in readers)
+    if any(step != 1 for step in steps) or len(cut) != 1 or not in_place:
+        return
+    (axis,) = cut
+    assert isinstance(op.output.type, TensorType)
+    extents = [extent for extent in (begin[axis], end[axis] - begin[axis], shape[axis] - end[axis]) if extent]
+    types = [TensorType(op.output.type.element_type, [*shape[:axis], extent, *shape[axis + 1 :]]) for extent in extents]
+    split = SplitOp(op.input, types, axis)
+    keep_layer(op, split)
+    assert op.parent is not None
+    op.parent.insert_op_before(split, op)
+    op.output.replace_all_uses_with(split.outputs[1 if begin[axis] else 0])
+    op.detach()
+    op.erase()

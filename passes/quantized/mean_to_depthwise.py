@@ -1,11 +1,13 @@
-"""quantized-mean-to-depthwise: a spatial MEAN becomes a depthwise conv the NPU runs."""
+"""quantized-mean-to-depthwise: a MEAN over adjacent axes becomes a depthwise conv the NPU runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
@@ -24,21 +26,39 @@ SPATIAL_AXES = (1, 2)
 
 
 class MeanToDepthwise(RewritePattern):
-    """reduce mean over H and W -> depthwise conv (ones, zero bias, explicit rescale) [+ reshape]."""
+    """reduce mean -> [reshape] depthwise conv (ones, zero bias, explicit rescale) [+ reshape].
+
+    Over H and W of a 4-D map the kernel is H x W. Over another run of
+    adjacent axes the input reads, unmoved, as [1, outer, reduced, inner]
+    (the axes before, in and after the run), and a 1 x reduced kernel
+    computes the means (over the channels of NHWC: [1, N*H*W, C, 1]).
+    """
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: quantized.ReduceOp, rewriter: PatternRewriter) -> None:
         source_type = op.input.type
         assert isinstance(source_type, TensorType)
         shape = source_type.get_shape()
-        if op.kind.data != "mean" or len(shape) != 4 or array_values(op.axes) != SPATIAL_AXES:
+        axes = array_values(op.axes)
+        if op.kind.data != "mean" or list(axes) != list(range(axes[0], axes[-1] + 1)):
             return
         ifm, ofm = quant_type(op.input), quant_type(op.output)
         assert ifm is not None and ofm is not None, "verified: per-tensor quantized"
-        batch, height, width, channels = shape
-        pooled_type = TensorType(ofm, [batch, 1, 1, channels])
-        rescale = mean_rescale(ifm.scale, ofm.scale, height * width)
-        new_ops = ones_depthwise(op.input, pooled_type, (height, width), rescale, op)
+        new_ops: list[Operation] = []
+        source = op.input
+        if len(shape) == 4 and axes == SPATIAL_AXES:
+            batch, height, width, channels = shape
+            kernel, pooled_shape = (height, width), [batch, 1, 1, channels]
+        else:
+            outer, reduced, inner = prod(shape[: axes[0]]), prod(shape[axes[0] : axes[-1] + 1]), prod(shape[axes[-1] + 1 :])
+            kernel, pooled_shape = (1, reduced), [1, outer, 1, inner]
+            reshape = quantized.ReshapeOp(source, TensorType(ifm, [1, outer, reduced, inner]))
+            keep_layer(op, reshape)
+            new_ops.append(reshape)
+            source = reshape.output
+        pooled_type = TensorType(ofm, pooled_shape)
+        rescale = mean_rescale(ifm.scale, ofm.scale, prod(kernel))
+        new_ops += ones_depthwise(source, pooled_type, kernel, rescale, op)
         if pooled_type != op.output.type:
             reshape = quantized.ReshapeOp(new_ops[-1].results[0], op.output.type)
             keep_layer(op, reshape)
@@ -48,9 +68,14 @@ class MeanToDepthwise(RewritePattern):
 
 @dataclass(frozen=True)
 class MeanToDepthwisePass(ModulePass):
-    """Rewrite `quantized.reduce` mean over H and W of a 4-D NHWC map as a depthwise conv.
+    """Rewrite `quantized.reduce` mean over adjacent axes as a depthwise conv (see `MeanToDepthwise`).
 
-    The depthwise kernel covers the whole H x W extent with weights 1 (int8,
+    Over H and W of a 4-D NHWC map the kernel covers H x W; over another run
+    of adjacent axes (the channels, say) the input is reshaped in place to
+    [1, outer, reduced, inner] and the kernel is 1 x reduced, as Vela
+    lowers a MEAN over the last axis (a depthwise convolution).
+
+    The depthwise kernel covers the whole reduced extent with weights 1 (int8,
     scale 1), bias 0, stride 1 and no padding, so its accumulator is
     `sum(x) - zp * count`, TFLite MEAN's; the explicit `rescale` is MEAN's
     multiplier pre-divided by the count (`mean_rescale`). The result is bit

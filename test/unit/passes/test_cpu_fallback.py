@@ -1,7 +1,8 @@
 """CPU fallback: a model with layers the target cannot run compiles, runs bit-exactly and is reported.
 
 The model mixes NPU layers with a convolution whose kernel is taller than the
-Ethos-U allows, a TANH and a TRANSPOSE (no NPU operator), and ends in a global
+Ethos-U allows, a TANH (no NPU operator) and a slice reversing the width
+(feature-map strides are positive), and ends in a global
 average pool exported with stride = kernel, which legalization normalises to
 stride 1 so that it stays on the NPU.
 """
@@ -37,8 +38,8 @@ func.func @main(%x: tensor<1x70x4x2x{IFM}>) -> tensor<1x1x1x2x{TANH}> {{
   %b2 = quantized.constant dense<[100, -100]> : tensor<2xi32>
   %big = quantized.conv2d %pre, %w2, %b2 {{layer = "big", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : (tensor<1x70x4x2x{IFM}>, tensor<2x65x1x2x{W}>, tensor<2xi32>) -> tensor<1x6x4x2x{MID}>
   %t = quantized.tanh %big {{layer = "tanh"}} : tensor<1x6x4x2x{MID}> -> tensor<1x6x4x2x{TANH}>
-  %p = quantized.transpose %t {{layer = "transpose", perm = array<i64: 0, 2, 1, 3>}} : tensor<1x6x4x2x{TANH}> -> tensor<1x4x6x2x{TANH}>
-  %g = quantized.avg_pool2d %p {{layer = "gap", kernel = array<i64: 4, 6>, strides = array<i64: 4, 6>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : (tensor<1x4x6x2x{TANH}>) -> tensor<1x1x1x2x{TANH}>
+  %p = quantized.slice %t {{layer = "mirror", begin = array<i64: 0, 0, 3, 0>, end = array<i64: 1, 6, -1, 2>, strides = array<i64: 1, 1, -1, 1>}} : tensor<1x6x4x2x{TANH}> -> tensor<1x6x4x2x{TANH}>
+  %g = quantized.avg_pool2d %p {{layer = "gap", kernel = array<i64: 6, 4>, strides = array<i64: 6, 4>, padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : (tensor<1x6x4x2x{TANH}>) -> tensor<1x1x1x2x{TANH}>
   func.return %g : tensor<1x1x1x2x{TANH}>
 }}
 """
@@ -46,8 +47,8 @@ func.func @main(%x: tensor<1x70x4x2x{IFM}>) -> tensor<1x1x1x2x{TANH}> {{
 EXPECTED_CPU = [
     {"layer": "big", "operator": "conv2d", "reason": "kernel height 65 outside 1..64"},
     {"layer": "tanh", "operator": "tanh", "reason": "no NPU operator for quantized.tanh on ethos-u55-128"},
-    {"layer": "transpose", "operator": "transpose",
-     "reason": "no NPU operator for quantized.transpose on ethos-u55-128"},
+    {"layer": "mirror", "operator": "slice",
+     "reason": "slice reverses axis 2 (a negative stride; feature-map strides are positive)"},
 ]
 
 
@@ -68,7 +69,7 @@ def compiled():
 def test_unsupported_layers_become_cpu_commands(compiled) -> None:
     _, _, result = compiled
     cpu = [op for op in result.module.ops if isinstance(op, npu.CpuOp)]
-    assert [op.attributes["layer"].data for op in cpu] == ["big", "tanh", "transpose"]
+    assert [op.attributes["layer"].data for op in cpu] == ["big", "tanh", "mirror"]
     pools = [op for op in result.module.ops if isinstance(op, npu.PoolOp)]
     assert [(op.attributes["layer"].data, list(op.strides.get_values())) for op in pools] == [("gap", [1, 1])]
 

@@ -255,6 +255,8 @@ def test_builtin_operator_rules():
     assert target.operator_rule("avg_pool2d").kernel.padded_size == Range(1, 8)
     assert target.operator_rule("fully_connected").kernel is None
     assert target.operator_rule("softmax").data_types == ("int8",)
+    assert target.operator_rule("transpose").max_commands == target.operator_rule("slice").max_commands == 64
+    assert conv.max_commands is None
 
 
 @pytest.mark.parametrize("name", [*ETHOS_U, GENERIC])
@@ -325,6 +327,9 @@ def test_invalid_toml(tmp_path):
         ('data_types = ["int8", "int16"]\nactivations = ["none"]',
          'data_types = ["int8", "float32"]\nactivations = ["none"]',
          "operators.reshape.data_types", "unknown value 'float32'"),
+        ('data_types = ["int8", "int16"]\nactivations = ["none"]',
+         'data_types = ["int8", "int16"]\nactivations = ["none"]\nmax_commands = 0',
+         "operators.reshape.max_commands", "must be at least 1"),
         ("burst_length = 64\nport", "burst_lenght = 64\nburst_length = 64\nport",
          "memories.dram.burst_lenght", "unknown field"),
         # the host CPU

@@ -91,3 +91,114 @@ func.func @stays(%x: tensor<1x2x3x4xf32>) -> (tensor<1x4x2x3xf32>, tensor<1x4x2x
   %r = graph.relu %u : tensor<1x4x2x3xf32>
   func.return %s, %r, %u : tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>
 }
+
+// -----
+
+// A channel shuffle as an NHWC model exported from NCHW spells it (to NCHW,
+// split the channels into 2 groups, swap the group axes, merge, back to NHWC)
+// is one transpose of [H*W, groups, C/groups] between reshapes.
+
+// CHECK-LABEL: func.func @channel_shuffle
+// CHECK-NEXT:  %[[A:.*]] = graph.reshape %{{.*}} {layer = "shuffle"} : tensor<1x2x3x8xf32> -> tensor<6x2x4xf32>
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %[[A]] {layer = "shuffle", perm = array<i64: 0, 2, 1>} : tensor<6x2x4xf32> -> tensor<6x4x2xf32>
+// CHECK-NEXT:  %[[B:.*]] = graph.reshape %[[T]] {layer = "shuffle"} : tensor<6x4x2xf32> -> tensor<1x2x3x8xf32>
+// CHECK-NEXT:  func.return %[[B]]
+func.func @channel_shuffle(%x: tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x8xf32> -> tensor<1x8x2x3xf32>
+  %b = graph.reshape %a : tensor<1x8x2x3xf32> -> tensor<1x2x4x2x3xf32>
+  %c = graph.transpose %b {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
+  %d = graph.reshape %c : tensor<1x4x2x2x3xf32> -> tensor<1x8x2x3xf32>
+  %e = graph.transpose %d {layer = "shuffle", perm = array<i64: 0, 2, 3, 1>} : tensor<1x8x2x3xf32> -> tensor<1x2x3x8xf32>
+  func.return %e : tensor<1x2x3x8xf32>
+}
+
+// -----
+
+// A chain with one transpose stays, and so does a chain whose intermediate
+// result has another user.
+
+// CHECK-LABEL: func.func @chains_that_stay
+// CHECK-NEXT:  graph.reshape
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 3, 1, 2>}
+// CHECK-NEXT:  graph.reshape
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1, 3, 4>}
+// CHECK-NEXT:  func.return
+func.func @chains_that_stay(%x: tensor<1x2x3x8xf32>) -> (tensor<6x4x2xf32>, tensor<1x8x2x3xf32>, tensor<1x4x2x2x3xf32>) {
+  %a = graph.reshape %x : tensor<1x2x3x8xf32> -> tensor<6x2x4xf32>
+  %b = graph.transpose %a {perm = array<i64: 0, 2, 1>} : tensor<6x2x4xf32> -> tensor<6x4x2xf32>
+  %c = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x8xf32> -> tensor<1x8x2x3xf32>
+  %d = graph.reshape %c : tensor<1x8x2x3xf32> -> tensor<1x2x4x2x3xf32>
+  %e = graph.transpose %d {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
+  func.return %b, %c, %e : tensor<6x4x2xf32>, tensor<1x8x2x3xf32>, tensor<1x4x2x2x3xf32>
+}
+
+// -----
+
+// A chain whose transposes undo each other keeps the element order: one reshape.
+
+// CHECK-LABEL: func.func @chain_in_order
+// CHECK-NEXT:  %[[R:.*]] = graph.reshape %{{.*}} {layer = "back"} : tensor<1x2x3x4xf32> -> tensor<1x24xf32>
+// CHECK-NEXT:  func.return %[[R]]
+func.func @chain_in_order(%x: tensor<1x2x3x4xf32>) -> tensor<1x24xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %b = graph.reshape %a : tensor<1x4x2x3xf32> -> tensor<4x6xf32>
+  %c = graph.transpose %b {perm = array<i64: 1, 0>} : tensor<4x6xf32> -> tensor<6x4xf32>
+  %d = graph.reshape %c {layer = "back"} : tensor<6x4xf32> -> tensor<1x24xf32>
+  func.return %d : tensor<1x24xf32>
+}
+
+// -----
+
+// ShuffleNet's unit as exported from NCHW: the shuffle chain ends at the NCHW
+// shape of its input, so it becomes the shuffle in NHWC and a transpose to
+// NCHW; that transpose sinks through both channel slices (one per slice, each
+// cut moved to the NHWC channels) and, with the branch's transpose back from
+// NHWC, through the concat; pairs cancel. All of it stays in NHWC.
+
+// CHECK-LABEL: func.func @shuffle_unit
+// CHECK-NEXT:  %[[G:.*]] = graph.reshape %{{.*}} : tensor<1x2x3x8xf32> -> tensor<6x2x4xf32>
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %[[G]] {perm = array<i64: 0, 2, 1>} : tensor<6x2x4xf32> -> tensor<6x4x2xf32>
+// CHECK-NEXT:  %[[S:.*]] = graph.reshape %[[T]] : tensor<6x4x2xf32> -> tensor<1x2x3x8xf32>
+// CHECK-NEXT:  %[[A:.*]] = graph.slice %[[S]] {layer = "kept", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 2, 3, 4>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x2x3x8xf32> -> tensor<1x2x3x4xf32>
+// CHECK-NEXT:  %[[B:.*]] = graph.slice %[[S]] {layer = "branch", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 2, 3, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x2x3x8xf32> -> tensor<1x2x3x4xf32>
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %[[B]]
+// CHECK-NEXT:  %[[C:.*]] = graph.concat %[[A]], %[[R]] {layer = "cat", axis = 3 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x8xf32>
+// CHECK-NEXT:  func.return %[[C]]
+func.func @shuffle_unit(%x: tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x8xf32> -> tensor<1x8x2x3xf32>
+  %b = graph.reshape %a : tensor<1x8x2x3xf32> -> tensor<1x2x4x2x3xf32>
+  %c = graph.transpose %b {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
+  %d = graph.reshape %c : tensor<1x4x2x2x3xf32> -> tensor<1x8x2x3xf32>
+  %kept = graph.slice %d {layer = "kept", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 4, 2, 3>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x8x2x3xf32> -> tensor<1x4x2x3xf32>
+  %branch = graph.slice %d {layer = "branch", begin = array<i64: 0, 4, 0, 0>, end = array<i64: 1, 8, 2, 3>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x8x2x3xf32> -> tensor<1x4x2x3xf32>
+  %nhwc = graph.transpose %branch {perm = array<i64: 0, 2, 3, 1>} : tensor<1x4x2x3xf32> -> tensor<1x2x3x4xf32>
+  %r = graph.relu %nhwc : tensor<1x2x3x4xf32>
+  %nchw = graph.transpose %r {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %cat = graph.concat %kept, %nchw {layer = "cat", axis = 1 : i64} : (tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>) -> tensor<1x8x2x3xf32>
+  %y = graph.transpose %cat {perm = array<i64: 0, 2, 3, 1>} : tensor<1x8x2x3xf32> -> tensor<1x2x3x8xf32>
+  func.return %y : tensor<1x2x3x8xf32>
+}
+
+// -----
+
+// A transpose with a user other than a slice stays where it is, and so does a
+// concat of transposes with different permutations.
+
+// CHECK-LABEL: func.func @sinks_that_stay
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
+// CHECK-NEXT:  graph.slice %[[T]]
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
+// CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 2, 1, 0>}
+// CHECK-NEXT:  graph.reshape
+// CHECK-NEXT:  graph.concat
+// CHECK-NEXT:  func.return
+func.func @sinks_that_stay(%x: tensor<2x3x3xf32>) -> (tensor<2x3x2xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>) {
+  %t = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x3x3xf32> -> tensor<2x3x3xf32>
+  %s = graph.slice %t {begin = array<i64: 0, 0, 0>, end = array<i64: 2, 3, 2>, strides = array<i64: 1, 1, 1>} : tensor<2x3x3xf32> -> tensor<2x3x2xf32>
+  %u = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x3x3xf32> -> tensor<2x3x3xf32>
+  %v = graph.transpose %x {perm = array<i64: 2, 1, 0>} : tensor<2x3x3xf32> -> tensor<3x3x2xf32>
+  %w = graph.reshape %v : tensor<3x3x2xf32> -> tensor<2x3x3xf32>
+  %c = graph.concat %u, %w {axis = 0 : i64} : (tensor<2x3x3xf32>, tensor<2x3x3xf32>) -> tensor<4x3x3xf32>
+  func.return %s, %t, %c : tensor<2x3x2xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>
+}

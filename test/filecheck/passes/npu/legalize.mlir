@@ -50,9 +50,10 @@ func.func @dilated(%x: tensor<1x70x4x1x!quantized.uniform<i8:f32, 0.02:0>>) -> t
 
 // -----
 
-// Ops the NPU lacks, stride and padded-average-pool limits, and data types.
+// Ops the NPU lacks, stride and padded-average-pool limits, and data types
+// (the H/W transpose is a strided copy, see @copies).
 // CHECK-LABEL: func.func @t_clamp
-// CHECK:       quantized.transpose {{.*}} {layer = "t", npu.placement = "cpu", npu.cpu_reason = "no NPU operator for quantized.transpose on ethos-u55-128",
+// CHECK:       quantized.transpose {{.*}} {layer = "t", npu.placement = "npu",
 // CHECK:       quantized.clamp {{.*}} {layer = "clamp", npu.placement = "cpu", npu.cpu_reason = "no NPU operator for quantized.clamp on ethos-u55-128",
 // CHECK:       quantized.max_pool2d {{.*}} {layer = "strided", npu.placement = "cpu", npu.cpu_reason = "stride height 4 outside 1..3",
 // CHECK:       quantized.avg_pool2d {{.*}} {layer = "padded", npu.placement = "cpu", npu.cpu_reason = "kernel height with padding 9 outside 1..8",
@@ -112,4 +113,54 @@ func.func @softmax_edges(%x: tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>>) -
   %c = quantized.softmax %x {layer = "zero_point_0", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>
   %d = quantized.softmax %x {layer = "scale_1_128", axis = 2 : i64, beta = 1.0 : f32} : tensor<1x2x10x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>
   func.return %a, %b, %c, %d : tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.00390625:0>>, tensor<1x2x10x!quantized.uniform<i8:f32, 0.0078125:-128>>
+}
+
+// -----
+
+// Transposes and slices run as strided copies: a channel shuffle's transpose,
+// an NHWC to NCHW transpose, a channel slice and a strided slice; the concat
+// of copies is a view (they write into its slices). A slice reversing an axis
+// (negative stride) and a transpose needing more copy operations than the
+// rule's max_commands (64; here 9 x 10) stay on the CPU.
+// CHECK-LABEL: func.func @copies
+// CHECK:       quantized.transpose {{.*}} {layer = "shuffle", npu.placement = "npu"
+// CHECK:       quantized.transpose {{.*}} {layer = "to_nchw", npu.placement = "npu"
+// CHECK:       quantized.slice {{.*}} {layer = "channels", npu.placement = "npu"
+// CHECK:       quantized.slice {{.*}} {layer = "strided", npu.placement = "npu"
+// CHECK:       quantized.concat {{.*}} {layer = "join", npu.placement = "npu",
+// CHECK:       quantized.slice {{.*}} {layer = "reversed", npu.placement = "cpu", npu.cpu_reason = "slice reverses axis 2 (a negative stride; feature-map strides are positive)"
+// CHECK:       quantized.transpose {{.*}} {layer = "scattered", npu.placement = "cpu", npu.cpu_reason = "a strided copy of 90 operations exceeds the 64 the target allows"
+func.func @copies(%x: tensor<6x2x4x!quantized.uniform<i8:f32, 0.1:0>>, %y: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>, %z: tensor<9x10x11x12x!quantized.uniform<i16:f32, 0.1:0>>) -> (tensor<6x4x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x4x6x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x6x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x3x!quantized.uniform<i8:f32, 0.1:0>>, tensor<9x12x11x10x!quantized.uniform<i16:f32, 0.1:0>>) {
+  %a = quantized.transpose %x {layer = "shuffle", perm = array<i64: 0, 2, 1>} : tensor<6x2x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<6x4x2x!quantized.uniform<i8:f32, 0.1:0>>
+  %b = quantized.transpose %y {layer = "to_nchw", perm = array<i64: 0, 3, 1, 2>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x8x4x6x!quantized.uniform<i8:f32, 0.1:0>>
+  %c = quantized.slice %y {layer = "channels", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %d = quantized.slice %y {layer = "strided", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 4>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>
+  %e = quantized.concat %c, %d {layer = "join", axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x6x!quantized.uniform<i8:f32, 0.1:0>>
+  %f = quantized.slice %y {layer = "reversed", begin = array<i64: 0, 0, 5, 0>, end = array<i64: 1, 4, -1, 3>, strides = array<i64: 1, 1, -1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x3x!quantized.uniform<i8:f32, 0.1:0>>
+  %g = quantized.transpose %z {layer = "scattered", perm = array<i64: 0, 3, 2, 1>} : tensor<9x10x11x12x!quantized.uniform<i16:f32, 0.1:0>> -> tensor<9x12x11x10x!quantized.uniform<i16:f32, 0.1:0>>
+  func.return %a, %b, %e, %f, %g : tensor<6x4x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x8x4x6x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x6x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x3x!quantized.uniform<i8:f32, 0.1:0>>, tensor<9x12x11x10x!quantized.uniform<i16:f32, 0.1:0>>
+}
+
+// -----
+
+// A split read by an op the CPU runs stays on the CPU: a CPU operation reads
+// dense tensors, not a strided slice of the split's input.
+// CHECK-LABEL: func.func @split_for_the_cpu
+// CHECK:       quantized.split {{.*}} {layer = "halves", npu.placement = "cpu", npu.cpu_reason = "output 1 feeds quantized.depth_to_space, which runs on the CPU and reads dense tensors"
+func.func @split_for_the_cpu(%x: tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>) {
+  %a, %b = quantized.split %x {layer = "halves", axis = 3 : i64} : (tensor<1x2x2x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>)
+  %c = quantized.add %a, %a {activation = "none"} : (tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %d = quantized.depth_to_space %b {block_size = 2 : i64, mode = "DCR"} : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %c, %d : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.1:0>>
+}
+
+// -----
+
+// An NHWC to NCHW transpose of a 256 x 256 map is one copy command of
+// 65536 columns, more than the NPU's 65535: the CPU.
+// CHECK-LABEL: func.func @tall_copy
+// CHECK:       quantized.transpose {{.*}} {layer = "to_nchw", npu.placement = "cpu", npu.cpu_reason = "a strided copy command's width 65536 exceeds 65535"
+func.func @tall_copy(%x: tensor<1x256x256x2x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>> {
+  %t = quantized.transpose %x {layer = "to_nchw", perm = array<i64: 0, 3, 1, 2>} : tensor<1x256x256x2x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %t : tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>>
 }

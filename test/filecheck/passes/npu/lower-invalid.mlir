@@ -58,11 +58,11 @@ builtin.module {
 
 // -----
 
-// CHECK: npu-lower: transpose1 (quantized.transpose) has no NPU command; place it on the CPU
+// CHECK: npu-lower: d2s (quantized.depth_to_space) has no NPU command; place it on the CPU
 builtin.module {
-  func.func @transpose1(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>> {
-    %t = quantized.transpose %x {layer = "transpose1", perm = array<i64: 0, 1, 3, 2>, npu.placement = "npu", npu.block = array<i64: 1, 2, 8>, npu.memory = "sram", npu.offset = 32 : i64} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>>
-    func.return %t : tensor<1x4x2x4x!quantized.uniform<i8:f32, 0.5:0>>
+  func.func @no_command(%x: tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.5:0>> {
+    %t = quantized.depth_to_space %x {layer = "d2s", block_size = 2 : i64, mode = "DCR", npu.placement = "npu", npu.block = array<i64: 1, 2, 8>, npu.memory = "sram", npu.offset = 32 : i64} : tensor<1x2x2x4x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %t : tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
 
@@ -296,4 +296,13 @@ builtin.module {
     %p = quantized.max_pool2d %c {layer = "pool1", kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 4, 8>, npu.stripe = array<i64: 1, 4, 2>, npu.cascade = 0 : i64, npu.memory = "sram", npu.offset = 96 : i64} : (tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %p : tensor<1x5x4x2x!quantized.uniform<i8:f32, 0.5:0>>
   }
+}
+
+// -----
+
+// A strided copy takes its commands' blocks from its layer's.
+// CHECK: npu-lower: shuffle (quantized.transpose) has no npu.block: run npu-tile first
+func.func @copy_without_block(%x: tensor<6x2x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>> {
+  %t = quantized.transpose %x {layer = "shuffle", perm = array<i64: 0, 2, 1>, npu.placement = "npu", npu.memory = "sram", npu.offset = 48 : i64} : tensor<6x2x4x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+  func.return %t : tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>
 }

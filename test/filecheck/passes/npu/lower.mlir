@@ -120,3 +120,25 @@ builtin.module {
     func.return %b : tensor<1x4x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
+
+// -----
+
+// A transpose and a strided slice become strided copies, 1x1 max pools over
+// the whole int8 range. The transpose [6, 2, 4] -> [6, 4, 2] reads its channels
+// 4 bytes apart, so they are a width of depth 1: one command of 2 batches
+// (the shortest axis), 6 rows, 4 columns. The slice steps 2 rows and 4
+// channels from row 1: its columns and channels merge into 12 columns 4
+// bytes apart, one command of 2 x 12.
+
+// CHECK-LABEL: builtin.module attributes {npu.target = "ethos-u55-128-raw"}
+// CHECK:       npu.pool {layer = "shuffle", kind = "max", ifm = #npu.fm<sram, 0, [2, 6, 4, 1], [4, 8, 1, 1], !quantized.uniform<i8:f32, 0.5:0>>, ofm = #npu.fm<sram, 48, [2, 6, 4, 1], [1, 8, 2, 1], !quantized.uniform<i8:f32, 0.5:0>>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: {{.*}}>}
+// CHECK-NEXT:  npu.pool {layer = "every_other", kind = "max", ifm = #npu.fm<sram, 112, [1, 2, 12, 1], [1, 96, 4, 1], !quantized.uniform<i8:f32, 0.5:0>>, ofm = #npu.fm<sram, 256, [1, 2, 12, 1], [1, 12, 1, 1], !quantized.uniform<i8:f32, 0.5:0>>, {{.*}}}
+// CHECK-NEXT:  npu.output
+
+builtin.module {
+  func.func @copies(%x: tensor<6x2x4x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}, %y: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 64 : i64}) -> (tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x6x2x!quantized.uniform<i8:f32, 0.5:0>>) {
+    %t = quantized.transpose %x {layer = "shuffle", perm = array<i64: 0, 2, 1>, npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.memory = "sram", npu.offset = 48 : i64} : tensor<6x2x4x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>
+    %s = quantized.slice %y {layer = "every_other", begin = array<i64: 0, 1, 0, 0>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 2, 1, 4>, npu.placement = "npu", npu.block = array<i64: 4, 4, 8>, npu.memory = "sram", npu.offset = 256 : i64} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.5:0>> -> tensor<1x2x6x2x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %t, %s : tensor<6x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<1x2x6x2x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}

@@ -42,3 +42,30 @@ func.func @strided(%x: tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.02:-128>>) ->
   %p = quantized.avg_pool2d %x {layer = "pool", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x1x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.02:-128>>
   func.return %p : tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.02:-128>>
 }
+
+// -----
+
+// A slice cutting one axis with unit steps, read by ops that address strided
+// maps, is a piece of a split (before, in, after): a memory view on the NPU.
+// One read by the return (dense), one with a step and one cutting two axes stay.
+// CHECK-LABEL: func.func @slices
+// CHECK-NEXT:  %{{[a-z0-9]+}}, %[[A:[a-z0-9]+]], %{{[a-z0-9]+}} = quantized.split %{{.*}} {layer = "middle", axis = 3 : i64} : (tensor<1x4x6x8x{{.*}}>) -> (tensor<1x4x6x2x{{.*}}>, tensor<1x4x6x4x{{.*}}>, tensor<1x4x6x2x{{.*}}>)
+// CHECK-NEXT:  quantized.add %[[A]], %[[A]]
+// CHECK-NEXT:  %[[C:[a-z0-9]+]], %{{[a-z0-9]+}} = quantized.split %{{.*}} {layer = "first", axis = 1 : i64} : (tensor<1x4x6x8x{{.*}}>) -> (tensor<1x1x6x8x{{.*}}>, tensor<1x3x6x8x{{.*}}>)
+// CHECK-NEXT:  quantized.add %[[C]], %[[C]]
+// CHECK-NEXT:  quantized.slice %{{.*}} {layer = "returned"
+// CHECK-NEXT:  quantized.slice %{{.*}} {layer = "stepped"
+// CHECK-NEXT:  quantized.add
+// CHECK-NEXT:  quantized.slice %{{.*}} {layer = "two_axes"
+func.func @slices(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>) {
+  %a = quantized.slice %x {layer = "middle", begin = array<i64: 0, 0, 0, 2>, end = array<i64: 1, 4, 6, 6>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %b = quantized.add %a, %a {activation = "none"} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %c = quantized.slice %x {layer = "first", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 1, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %d = quantized.add %c, %c {activation = "none"} : (tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %e = quantized.slice %x {layer = "returned", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %f = quantized.slice %x {layer = "stepped", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 4>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>
+  %g = quantized.add %f, %f {activation = "none"} : (tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>
+  %h = quantized.slice %x {layer = "two_axes", begin = array<i64: 0, 1, 0, 4>, end = array<i64: 1, 3, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %i = quantized.add %h, %h {activation = "none"} : (tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %b, %d, %e, %g, %i : tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+}

@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from onnx_float_check import onnxruntime_outputs, relative_errors
+from ptq import ort_quantized
 
 import npuc
 from npuc.data import model_interface, to_interface
 from npuc.quantization.params import sqnr_db
-from onnx_float_check import onnxruntime_outputs, relative_errors
-from ptq import ort_quantized
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = ROOT / "build" / "torch_models"

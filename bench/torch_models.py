@@ -14,8 +14,10 @@ exporter, on 8 standard-normal samples from a fixed seed:
 - float: `npuc.run` against onnxruntime, max |difference| / max |reference|
   (limit 1e-5);
 - analyze: `npuc.quantize` calibrated on the 8 samples and
-  `npuc.analyze_model` for ethos-u55-128 (what `npuc analyze` runs), its wall
-  time, the NPU and total cycles of the report, its CPU operations by kind;
+  `npuc.analyze_model` for ethos-u55-128, the wall time of import, quantize
+  and analysis (`npuc analyze` also schedules for Size, for its advice, and
+  writes the reports), the NPU and total cycles of the report (total only
+  when the report prices CPU work apart), its CPU operations by kind;
 - SQNR: npuc's quantized model (integer reference) and onnxruntime's
   `quantize_static` (QDQ, per-channel int8, calibrated on the same 8 samples)
   against onnxruntime's float output on those samples; npuc must not be lower.

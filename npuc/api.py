@@ -31,6 +31,13 @@ DEFAULT_TARGET = "ethos-u55-128"
 BACKEND_PASSES = ("npu-legalize", "npu-tile", "npu-schedule", "npu-allocate", "npu-lower")
 """The passes `compile_model` runs after quantization, each given the target."""
 
+PLACEMENT_PASSES = BACKEND_PASSES[:2]
+"""The back-end passes whose results do not depend on npu-schedule's goal (placement and blocks):
+`analyze_model` runs them once when it also schedules for Size (`compare_size`)."""
+
+GOAL_PASSES = BACKEND_PASSES[2:]
+"""The back-end passes after `PLACEMENT_PASSES`: scheduling for a goal, allocation and lowering."""
+
 QUANTIZED_REWRITES = (
     "quantized-canonicalize",
     "quantized-fuse-pad",
@@ -44,10 +51,14 @@ QUANTIZED_REWRITES = (
 
 
 def backend_pipeline(
-    target: str, optimise: str = "performance", max_stripe_height: int = 0, weight_staging: str = "pays"
+    target: str,
+    optimise: str = "performance",
+    max_stripe_height: int = 0,
+    weight_staging: str = "pays",
+    passes: Sequence[str] = BACKEND_PASSES,
 ) -> str:
-    """The `BACKEND_PASSES` as pipeline text for `target` (a target spec), with npu-schedule's goal and
-    weight-staging rule and npu-tile's stripes.
+    """The `BACKEND_PASSES` (or those of `passes`) as pipeline text for `target` (a target spec), with
+    npu-schedule's goal and weight-staging rule and npu-tile's stripes.
 
     `optimise` and `weight_staging` are npu-schedule's `optimise` and
     `weight-staging` options; `max_stripe_height` npu-tile's (0: every
@@ -57,7 +68,7 @@ def backend_pipeline(
     options["npu-schedule"] += f" optimise={optimise} weight-staging={weight_staging}"
     if max_stripe_height:
         options["npu-tile"] += f" max-stripe-height={max_stripe_height}"
-    return ",".join(f"{name}{{{options[name]}}}" for name in BACKEND_PASSES)
+    return ",".join(f"{name}{{{options[name]}}}" for name in passes)
 
 
 def import_model(path: str | Path) -> ModuleOp:
@@ -315,10 +326,11 @@ def analyze_model(
     check_rescales(module)
     network = layer_graph(module)
     size_alternative = None
-    if compare_size and goal != SIZE:
-        size_alternative = _size_alternative(module.clone(), target, target_description)
     try:
-        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, goal, weight_staging=weight_staging)]))
+        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, passes=PLACEMENT_PASSES)]))
+        if compare_size and goal != SIZE:
+            size_alternative = _size_alternative(module.clone(), target, target_description)
+        run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES))
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
@@ -340,12 +352,13 @@ def check_rescales(module: ModuleOp) -> None:
 
 
 def _size_alternative(module: ModuleOp, target: str, description: Target) -> dict[str, Any] | None:
-    """The budgeted memory's peak and the cycles of the quantized `module` under Size (None if it does not fit)."""
+    """The budgeted memory's peak and the cycles of `module` (placed and tiled: `PLACEMENT_PASSES` have
+    run) under Size (None if it does not fit)."""
     from npuc.backend.budget import SIZE
     from npuc.cost.model import estimate
 
     try:
-        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, SIZE)]))
+        run_pipeline(module, backend_pipeline(target, SIZE, passes=GOAL_PASSES))
     except ArenaBudgetError:
         return None
     cost = estimate(module, description)

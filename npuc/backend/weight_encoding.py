@@ -102,7 +102,7 @@ def layer_streams(op: Operation, target: Target) -> LayerStreams:
     if not isinstance(block, DenseArrayBase):
         raise PassFailedException(f"{layer_name(op)}: no {BLOCK_ATTR} to encode its weights for: run npu-tile first")
     known = _BY_LAYER.get(op)
-    if known is not None and known[0] is weights and known[1] is bias and known[2] == block and known[3] is target:
+    if known is not None and known[0] is weights and known[1] is bias and known[2] == block and known[3] == target:
         return known[4]
     streams = _streams(op, weights, bias, block, target)
     _BY_LAYER[op] = (weights, bias, block, target, streams)
@@ -114,7 +114,8 @@ _BY_LAYER: WeakKeyDictionary[Operation, tuple[ConstantOp, ConstantOp, DenseArray
 )
 """Each layer's streams with the constants, block and target they were encoded for: the back end asks
 for them many times per layer, and building `_LayerKey` (rescale, hashing the weights) costs more than
-the lookup. A layer's types (its rescale, dilation, IFM depth) do not change in the back end."""
+the lookup. A layer's types (its rescale, dilation, IFM depth) do not change in the back end. Targets
+compare by value: every pass loads its own `Target`, equal to the other passes'."""
 
 
 def _streams(op: Operation, weights: ConstantOp, bias: ConstantOp, block: DenseArrayBase, target: Target) -> LayerStreams:

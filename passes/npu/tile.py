@@ -24,6 +24,7 @@ from npuc.backend.planning import (
     target_or_fail,
     tensor_hwc,
 )
+from npuc.cost.compute import CommandShape
 from npuc.dialects.common import value_shape
 from npuc.dialects.npu import BLOCK_ATTR, PLACEMENT_ATTR, STRIPE_ATTR, block_attr
 from npuc.targets import BlockShape, Target
@@ -65,11 +66,17 @@ class TilePass(ModulePass):
 
 
 def tile(func: FuncOp, target: Target, max_stripe_height: int = 0) -> None:
-    """Annotate the NPU ops of `func` with their OFM block and stripe on `target` (see `TilePass`)."""
+    """Annotate the NPU ops of `func` with their OFM block and stripe on `target` (see `TilePass`).
+
+    The block search is a function of the command's shape alone, so ops of
+    one shape (the per-group convolutions of a grouped convolution, repeated
+    blocks of a network) share one search.
+    """
+    blocks: dict[CommandShape, tuple[int, int, int] | None] = {}
     for op in layer_ops(func):
         require(op, PLACEMENT_ATTR, "npu-legalize", TilePass.name)
         if computes_on_npu(op):
-            op.attributes[BLOCK_ATTR] = block_attr(choose_block(op, target))
+            op.attributes[BLOCK_ATTR] = block_attr(choose_block(op, target, blocks))
             op.attributes[STRIPE_ATTR] = block_attr(stripe(op, max_stripe_height))
 
 
@@ -81,9 +88,18 @@ def stripe(op: Operation, max_stripe_height: int) -> tuple[int, int, int]:
     return height, width, depth
 
 
-def choose_block(op: Operation, target: Target) -> tuple[int, int, int]:
-    """The block Vela's search picks for `op` on `target` (`npuc.backend.blocks`), clipped to the OFM."""
-    block = search_block(layer_command_shape(op), target)
+def choose_block(
+    op: Operation, target: Target, searched: dict[CommandShape, tuple[int, int, int] | None]
+) -> tuple[int, int, int]:
+    """The block Vela's search picks for `op` on `target` (`npuc.backend.blocks`), clipped to the OFM.
+
+    `searched` holds the searches already made on `target`, by command shape;
+    a new one is added to it.
+    """
+    shape = layer_command_shape(op)
+    if shape not in searched:
+        searched[shape] = search_block(shape, target)
+    block = searched[shape]
     if block is None:
         raise PassFailedException(
             f"npu-tile: no OFM block of {target.name} fits {describe(op)} in "

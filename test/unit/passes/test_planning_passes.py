@@ -12,6 +12,7 @@ from xdsl.ir import BlockArgument
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend import weight_encoding
 from npuc.backend.allocation import check_placement
 from npuc.backend.blocks import choose_block as search_block
 from npuc.backend.blocks import fits_shram, search_input
@@ -26,6 +27,7 @@ from npuc.backend.planning import (
     moves_no_data,
 )
 from npuc.backend.planning import layer_command_shape as tile_command_shape
+from npuc.backend.weight_encoding import layer_streams
 from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
 from npuc.cost.compute import CONV, DEPTHWISE, FULLY_CONNECTED, MAX_POOL, CommandShape
@@ -411,6 +413,20 @@ def test_encoded_constants_take_the_bytes_vela_encodes_them_in():
     # One 10-byte scale record per output channel, streams padded to 16 bytes.
     assert sizes == {"conv1": len(conv_weights), "conv2": 80, "fc1": len(fc_weights), "fc2": 112}
 
+
+
+def test_a_layers_streams_are_found_again_for_every_pass_loading_the_target(monkeypatch):
+    # Each pass loads its own Target; equal by value, they find the streams the first one looked up
+    # without keying the encoding cache again (hashing the weights); another target does not.
+    func = run(parse(CHAIN)).body.block.first_op
+    conv = next(op for op in func.body.ops if isinstance(op, Conv2dOp))
+    looked_up = []
+    monkeypatch.setattr(weight_encoding, "_streams", lambda *args, lookup=weight_encoding._streams: (
+        looked_up.append(args[-1].name) or lookup(*args)))
+    streams = layer_streams(conv, load_target("ethos-u55-128"))
+    assert layer_streams(conv, load_target("ethos-u55-128")) is streams
+    assert layer_streams(conv, load_target("ethos-u65-256")) is not streams
+    assert looked_up == ["ethos-u65-256"]
 
 def test_unknown_target_is_a_pass_failure():
     with pytest.raises(PassFailedException, match="unknown target 'ethos-u99'"):

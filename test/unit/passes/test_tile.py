@@ -11,6 +11,7 @@ from npuc.context import npuc_context
 from npuc.dialects.common import array_values
 from npuc.dialects.quantized import ReshapeOp
 from npuc.ir import main_function
+from npuc.passes.npu import tile as tile_pass
 from npuc.passes.npu.legalize import legalize
 from npuc.passes.npu.tile import tile
 from npuc.targets import load_target
@@ -46,3 +47,21 @@ def test_stripes_are_the_whole_ofm_unless_asked_and_never_higher_than_it():
     for asked, height in ((4, 4), (6, 6), (9, 6)):
         tile(func, TARGET, max_stripe_height=asked)
         assert array_values(conv.attributes["npu.stripe"]) == (height, 4, 8)
+
+
+def test_ops_of_one_shape_share_one_block_search(monkeypatch):
+    # Three convolutions, the last two of one command shape (8 -> 8 channels, 3x3, 6x4): two searches.
+    search, searched = tile_pass.search_block, []
+
+    def counting(shape, target):
+        searched.append(shape)
+        return search(shape, target)
+
+    monkeypatch.setattr(tile_pass, "search_block", counting)
+    func = main_function(Parser(npuc_context(), conv_chain((6, 4, 4), [8, 8, 8], [3, 3, 3])).parse_module())
+    legalize(func, TARGET)
+    tile(func, TARGET)
+    assert len(searched) == 2 and len(set(searched)) == 2
+    blocks = {op.attributes["layer"].data: array_values(op.attributes["npu.block"]) for op in func.body.ops
+              if "npu.block" in op.attributes}
+    assert blocks["layer1"] == blocks["layer2"] == search(searched[1], TARGET)

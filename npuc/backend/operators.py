@@ -6,7 +6,8 @@ it lowers to (`CommandShape.kind`: npu-tile's block search prices it,
 npu-lower builds it). Reshape, concat and split are memory views on the NPU
 and lower to no command; softmax lowers to a chain of elementwise and
 pooling commands (`npuc.backend.softmax`), priced as one elementwise
-command for its block.
+command for its block; the int8 activations are one elementwise command
+with a lookup table each (`npuc.backend.lookup_tables`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,19 @@ from npuc.dialects.quantized import (
     Conv2dOp,
     DepthwiseConv2dOp,
     FullyConnectedOp,
+    GeluOp,
+    HardSigmoidOp,
+    HardSwishOp,
+    LeakyReluOp,
+    LogisticOp,
     MaxPool2dOp,
     MulOp,
+    PReluOp,
     ReshapeOp,
     SoftmaxOp,
     SplitOp,
     SubOp,
+    TanhOp,
 )
 
 
@@ -65,6 +73,13 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     ReshapeOp: NpuOperator("reshape", None),
     ConcatOp: NpuOperator("concat", None),
     SplitOp: NpuOperator("split", None),
+    LogisticOp: NpuOperator("logistic", ELEMENTWISE),
+    TanhOp: NpuOperator("tanh", ELEMENTWISE),
+    HardSwishOp: NpuOperator("hard_swish", ELEMENTWISE),
+    HardSigmoidOp: NpuOperator("hard_sigmoid", ELEMENTWISE),
+    GeluOp: NpuOperator("gelu", ELEMENTWISE),
+    LeakyReluOp: NpuOperator("leaky_relu", ELEMENTWISE),
+    PReluOp: NpuOperator("prelu", ELEMENTWISE),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 

@@ -28,6 +28,14 @@ OPERATOR_KINDS = (
     "softmax",
     "concat",
     "split",
+    # int8 activations as one elementwise command with a lookup table (npuc.backend.lookup_tables)
+    "logistic",
+    "tanh",
+    "hard_swish",
+    "hard_sigmoid",
+    "gelu",
+    "leaky_relu",
+    "prelu",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 

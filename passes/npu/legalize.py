@@ -10,6 +10,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, table_problem
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
@@ -39,7 +40,9 @@ class LegalizePass(ModulePass):
     fused activation, dilated kernel height/width/area, stride, dilation, the
     kernel limit of padded operators, and the ifm/ofm extents. Otherwise it
     goes to the CPU ("cpu") with the first constraint it violates (a
-    softmax also needs the form npu-lower expands: see `softmax_violation`). The
+    softmax also needs the form npu-lower expands: see `softmax_violation`;
+    a lookup-table activation one function of its input: a PReLU with one
+    slope, see `npuc.backend.lookup_tables.table_problem`). The
     quantize/dequantize ops of a float interface are converted by the host
     ("host"); constants get no placement. Run quantized-canonicalize first so
     that an irrelevant stride (along an axis with one output element) does
@@ -84,7 +87,12 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
     rule = target.operator_rule(operator.rule) if operator else None
     if rule is None:
         return f"no NPU operator for {op.name} on {target.name}"
-    return rule_violation(op, rule) or (softmax_violation(op) if isinstance(op, SoftmaxOp) else None)
+    problem = rule_violation(op, rule)
+    if problem is None and isinstance(op, SoftmaxOp):
+        problem = softmax_violation(op)
+    if problem is None and isinstance(op, LOOKUP_TABLE_OPS):
+        problem = table_problem(op)
+    return problem
 
 
 def softmax_violation(op: SoftmaxOp) -> str | None:

@@ -40,6 +40,7 @@ from npuc.backend.cascades import (
     cascade_steps,
     rolling_rows,
 )
+from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, activation_table
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
@@ -170,6 +171,8 @@ class _Lowering:
         self.constants_end = weights_used
         """End of the weights memory in use: lowering-made tables (luts) go after it."""
         self.tables: list[npu.ConstantOp] = []
+        self.table_buffers: dict[tuple[bool, bytes], npu.BufferAttr] = {}
+        """The lowering-made tables by (int8, bytes): equal tables share one constant."""
         self.scalars: dict[int, npu.BufferAttr] = {}
         """Constants holding scalars wider than the target's scalar register, by value."""
         self.sizes: dict[SSAValue, int] = {}
@@ -188,12 +191,19 @@ class _Lowering:
         return [*constants, *self.tables, *inputs, *program]
 
     def table(self, data: np.ndarray) -> npu.BufferAttr:
-        """A new constant of the weights memory holding `data` (little-endian int32), after all others."""
+        """A constant of the weights memory holding `data` (int8 as bytes, other integers as little-endian
+        int32), after all others; a table with the bytes of an earlier one is that one."""
+        int8 = data.dtype == np.int8
+        stored = data.astype("i1" if int8 else "<i4").tobytes()
+        key = (int8, stored)
+        if key in self.table_buffers:
+            return self.table_buffers[key]
         alignment = self.target.alignment
         offset = -(-self.constants_end // alignment) * alignment
-        buffer = npu.BufferAttr(self.target.weights_memory, offset, data.nbytes)
-        value = DenseIntOrFPElementsAttr(TensorType(i32, [data.size]), BytesAttr(data.astype("<i4").tobytes()))
+        buffer = npu.BufferAttr(self.target.weights_memory, offset, len(stored))
+        value = DenseIntOrFPElementsAttr(TensorType(i8 if int8 else i32, [data.size]), BytesAttr(stored))
         self.tables.append(npu.ConstantOp(buffer, value))
+        self.table_buffers[key] = buffer
         self.constants_end = buffer.end
         return buffer
 
@@ -400,6 +410,8 @@ class _Lowering:
         """The compute command of a whole NPU layer: its class and properties."""
         operator = npu_operator(op)
         build = _COMPUTE.get(operator.command) if operator and operator.command else None
+        if isinstance(op, LOOKUP_TABLE_OPS):
+            build = _Lowering.lookup_activation
         if build is None:
             raise PassFailedException(f"{PASS}: {describe(op)} has no NPU command; place it on the CPU")
         block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
@@ -631,6 +643,24 @@ class _Lowering:
         }
 
 
+    def lookup_activation(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
+        """`npu.elementwise` adding the scalar 0 to the raw IFM, then looking the sum up in the op's table
+        (`npuc.backend.lookup_tables`). The OFM is described with the IFM's zero point, so that the
+        integer output stage (`ifm - zp + ofm zp`) hands the stored input value itself to the table."""
+        ifm, ofm = self.feature_map(op.operands[0]), self.feature_map(op.results[0])
+        ofm_type = ofm.element_type
+        indexed = UniformQuantizedType(ofm_type.storage_type, [ofm_type.scale], [ifm.element_type.zero_point])
+        return npu.ElementwiseOp, {
+            "kind": StringAttr("add"),
+            "ifm": ifm,
+            "scalar": IntegerAttr(0, i32),
+            "rescale": int_array((1, 0)),
+            "rounding": StringAttr("half_up"),
+            "ofm": npu.FeatureMapAttr(ofm.region.data, ofm.offset.data, ofm.shape_values(), ofm.stride_values(), indexed),
+            "lut": self.table(activation_table(op)),
+        }
+
+
 _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], dict[str, Attribute]]]] = {
     CONV: _Lowering.convolution,
     DEPTHWISE: _Lowering.convolution,
@@ -658,7 +688,12 @@ def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:
 
 
 def _activation_bounds(op: Operation) -> tuple[int, int]:
-    """(act_min, act_max) of a layer, as the quantized reference clamps."""
+    """(act_min, act_max) of a layer, as the quantized reference clamps: its OFM's range without a
+    fused activation property (a lookup-table activation)."""
+    if "activation" not in op.properties:
+        ofm = quantized.quant_type(op.results[0])
+        assert ofm is not None, "an NPU layer's result is quantized (verified)"
+        return ofm.qmin, ofm.qmax
     low, high = activation_bounds(op)
     return int(low), int(high)
 

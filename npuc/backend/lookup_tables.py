@@ -51,10 +51,10 @@ def table_problem(op: Operation) -> str | None:
     Every operand but the input must be a constant with one value (a PReLU
     slope per channel would need a table per channel).
     """
-    for operand in op.operands[1:]:
+    for index, operand in enumerate(op.operands[1:], start=1):
         values = _constant(operand)
         if values is None:
-            return f"operand {operand.index} is not a constant"
+            return f"operand {index} is not a constant"
         if values.size and np.any(values != values.flat[0]):
             return (
                 f"its {values.size} slopes differ: one 256-entry table holds one function "
@@ -75,6 +75,7 @@ def activation_table(op: Operation) -> np.ndarray:
     samples = ceil(INT8_INPUTS.size / elements)
     source = np.resize(INT8_INPUTS, samples * elements).reshape(samples * shape[0], *shape[1:]) if shape else INT8_INPUTS
     constants = [_constant(operand) for operand in op.operands[1:]]
-    assert all(value is not None for value in constants), "table_problem admits constant operands only"
-    result = QUANTIZED_HANDLERS[type(op)](op, [source, *constants])
+    operands = [source] + [value for value in constants if value is not None]
+    assert len(operands) == len(op.operands), "table_problem admits constant operands only"
+    result = QUANTIZED_HANDLERS[type(op)](op, operands)
     return np.asarray(result).reshape(-1)[: INT8_INPUTS.size].astype(np.int8)

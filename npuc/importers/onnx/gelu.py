@@ -164,7 +164,7 @@ def fuse_gelu(nodes: list[OnnxNode], constants: dict[str, np.ndarray], outputs: 
         else:
             x = _tanh_argument(patterns, node, inside)
         last = _tail(patterns, node, x, inside) if x is not None else None
-        if last is None or any(member.name in removed for member in inside):
+        if x is None or last is None or any(member.name in removed for member in inside):
             continue
         approximate = "tanh" if node.op_type == "Tanh" else "none"
         replaced[last.name] = OnnxNode(last.name, "Gelu", [x], [last.outputs[0]], {"approximate": approximate})

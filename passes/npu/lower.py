@@ -46,6 +46,7 @@ from npuc.backend.planning import (
     CPU,
     HOST,
     NPU,
+    absorbing_layer,
     cascade_groups,
     clip_block,
     describe,
@@ -94,7 +95,7 @@ from npuc.dialects.common import (
 from npuc.dialects.graph import layout_of
 from npuc.dialects.npu_memory import HEIGHT_AXIS
 from npuc.dialects.quantized_type import UniformQuantizedType
-from npuc.emit.ethos_u.operations import fits_scalar
+from npuc.emit.ethos_u.operations import fits_scalar, fits_with_table
 from npuc.ir import arg_attributes, tensor_name
 from npuc.reference.int_handlers import activation_bounds, rescale_parameters
 from npuc.targets import BlockShape, Target
@@ -178,6 +179,8 @@ class _Lowering:
         self.sizes: dict[SSAValue, int] = {}
         """Bytes of each value held in memory (`sized_bytes`)."""
         self.views = npu_views(func)
+        self.absorbed: set[Operation] = set()
+        """Lookup-table activations fused into their producer's command (`absorb_activation`)."""
         self.cascades = cascade_groups(func)
         """Each op of a cascade -> the cascade's ops in program order."""
 
@@ -400,11 +403,47 @@ class _Lowering:
             return self.softmax(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
+        if op in self.absorbed:
+            return []  # its table is applied by its producer's command (`absorb_activation`)
         cascade = self.cascades.get(op)
         if cascade is not None:
             return self.cascade(cascade) if op is cascade[-1] else []
         op_type, properties = self.compute(op)
+        properties = self.absorb_activation(op, op_type, properties)
         return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+
+    def absorb_activation(
+        self, op: Operation, op_type: type[npu.ComputeOp], properties: dict[str, Attribute]
+    ) -> dict[str, Attribute]:
+        """`properties` with the lookup-table activation reading `op`'s result fused in, when it can be.
+
+        As Vela does (TABLE_LOOKUP on the convolution), the layer
+        `absorbing_layer` names writes the activation's OFM through the table;
+        its OFM descriptor keeps the layer's own quantization, so the clamped
+        layer output indexes the table. npu-allocate kept that OFM live from
+        the layer on; a buffer overlapping one the command reads, or a block
+        the lowered weights' traversal leaves no room for the table, keeps
+        the two commands apart (still correct, only slower).
+        """
+        result = op.results[0]
+        activation = next((use.operation for use in result.uses), None)
+        if activation is None or absorbing_layer(activation, self.target) is not op:
+            return properties
+        ofm = self.feature_map(activation.results[0])
+        reads = [properties[name] for name in ("ifm", "weights", "scale_bias") if name in properties]
+        if any(_overlap(ofm, read) for read in reads):
+            return properties
+        fused = properties | {
+            "ofm": npu.FeatureMapAttr(
+                ofm.region.data, ofm.offset.data, ofm.shape_values(), ofm.stride_values(),
+                self.feature_map(result).element_type,
+            ),
+            "lut": self.table(activation_table(activation)),
+        }  # fmt: skip
+        if self.target.ethos_u is not None and not fits_with_table(npu.build_command(op_type, fused), self.target):
+            return properties
+        self.absorbed.add(activation)
+        return fused
 
     def compute(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """The compute command of a whole NPU layer: its class and properties."""
@@ -670,6 +709,21 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
     ELEMENTWISE: _Lowering.binary,
 }
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
+
+
+def _span(memory: npu.FeatureMapAttr | Attribute) -> tuple[str, int, int]:
+    """(region, first byte, end) of a buffer or of everything a feature map's outermost stride spans."""
+    if isinstance(memory, npu.FeatureMapAttr):
+        start = memory.offset.data
+        return memory.region.data, start, start + memory.shape_values()[0] * memory.stride_values()[0]
+    assert isinstance(memory, npu.BufferAttr)
+    return memory.region.data, memory.offset.data, memory.end
+
+
+def _overlap(first: Attribute, second: Attribute) -> bool:
+    """Whether two buffers or feature maps may share bytes."""
+    (region, start, end), (other, other_start, other_end) = _span(first), _span(second)
+    return region == other and start < other_end and other_start < end
 
 
 def _bytes_value(data: bytes) -> DenseIntOrFPElementsAttr:

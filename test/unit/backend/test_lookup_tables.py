@@ -16,11 +16,18 @@ from math import prod
 import numpy as np
 import pytest
 
+from xdsl.parser import Parser
+
 import npuc
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, activation_table
+from npuc.context import npuc_context
 from npuc.dialects import npu
+from npuc.emit.ethos_u.emitter import emit_program
 from npuc.ir import main_function
+from npuc.sim.simulator import simulate_sample
 
+from support.ethos_u_layers import convolution, lower
+from support.ethos_u_run import run_program
 from support.paths import TFLITE_MODELS
 from tflite_models.builder import run_model
 
@@ -72,3 +79,40 @@ def test_int16_activations_stay_on_the_cpu(name: str) -> None:
     program = npuc.compile_model(npuc.import_model(TFLITE_MODELS / f"{name}.tflite"), "ethos-u55-128")
     (cpu,) = [op for op in program.module.ops if isinstance(op, npu.CpuOp)]
     assert cpu.reason is not None and cpu.reason.data == "ofm data type int16 not in int8"
+
+
+def _with_activation(convolution_text: str, activation: str, result_type: str) -> str:
+    """`convolution_text` (`@main` returning %layer) with `activation` of %layer as the result."""
+    body, _, _ = convolution_text.rpartition("  func.return")
+    header, _, rest = body.partition(") -> ")
+    layer_type = rest.split(" {", 1)[0]
+    body = header + ") -> " + result_type + " {" + rest.split(" {", 1)[1]
+    return (
+        f"{body}  %y = quantized.{activation} %layer {{layer = \"act\"}} : {layer_type} -> {result_type}\n"
+        f"  func.return %y : {result_type}\n}}"
+    )
+
+
+SIGMOID_OUT = "tensor<1x6x6x16x!quantized.uniform<i8:f32, 0.00390625:-128>>"
+FUSED = {
+    "conv": _with_activation(convolution((6, 6, 8), 16, (3, 3), padding=(1, 1, 1, 1)), "logistic", SIGMOID_OUT),
+    "depthwise": _with_activation(
+        convolution((6, 6, 16), 16, (3, 3), padding=(1, 1, 1, 1), depthwise=True), "hard_swish",
+        "tensor<1x6x6x16x!quantized.uniform<i8:f32, 0.05:-20>>",
+    ),
+}  # fmt: skip
+"""A convolution and a depthwise convolution each read only by a lookup-table activation."""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_an_activation_after_a_convolution_is_fused_into_its_command(name: str, target: str) -> None:
+    text = FUSED[name]
+    module = lower(text, target)
+    (command,) = [op for op in module.ops if isinstance(op, npu.ComputeOp)]
+    assert isinstance(command, npu.WeightedOp) and command.lut is not None
+    rng = np.random.default_rng(0)
+    inputs = [rng.integers(-128, 128, (1, 6, 6, 8 if name == "conv" else 16), dtype=np.int8)]
+    reference = npuc.run(Parser(npuc_context(), text).parse_module(), inputs)
+    for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
+        np.testing.assert_array_equal(outputs[0], reference[0])

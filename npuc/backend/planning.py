@@ -393,8 +393,10 @@ def buffers(
     cascade's last position and their results are live from its first (a
     cascade intermediate is a rolling buffer, `buffer_bytes`). An NPU add,
     sub or mul may write its result over an IFM no later op reads
-    (`overwritten_ifm`): the result then shares that buffer. Returns the
-    buffers and, for every value held in memory, its buffer.
+    (`overwritten_ifm`): the result then shares that buffer. A lookup-table
+    activation fused into the layer before it (`absorbing_layer`) has its
+    result live from that layer's position. Returns the buffers and, for
+    every value held in memory, its buffer.
 
     `sizes` memoises `buffer_bytes` across calls while the layers and their
     weights stay as they are (npu-schedule's repeated fit checks: an encoded

@@ -15,7 +15,6 @@ from math import prod
 
 import numpy as np
 import pytest
-
 from xdsl.parser import Parser
 
 import npuc

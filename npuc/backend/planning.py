@@ -458,6 +458,8 @@ def buffers(
                 name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")
                 held = Buffer(name, memory, size_of(owner), start, last if whole_program else start)
                 found.append(held)
+            if layer is not None:  # a concat slice the absorbing layer's command writes
+                held.start = min(held.start, start)
             for value in (result, *chain):
                 holder[value] = held
     return found, holder

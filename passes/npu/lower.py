@@ -712,10 +712,11 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
 
 
 def _span(memory: npu.FeatureMapAttr | Attribute) -> tuple[str, int, int]:
-    """(region, first byte, end) of a buffer or of everything a feature map's outermost stride spans."""
+    """(region, first byte, end) of a buffer, or of a feature map from its first element to past its last."""
     if isinstance(memory, npu.FeatureMapAttr):
         start = memory.offset.data
-        return memory.region.data, start, start + memory.shape_values()[0] * memory.stride_values()[0]
+        last = sum((extent - 1) * stride for extent, stride in zip(memory.shape_values(), memory.stride_values()))
+        return memory.region.data, start, start + last + memory.element_type.bits // 8
     assert isinstance(memory, npu.BufferAttr)
     return memory.region.data, memory.offset.data, memory.end
 

@@ -115,3 +115,36 @@ def test_an_activation_after_a_convolution_is_fused_into_its_command(name: str, 
     reference = npuc.run(Parser(npuc_context(), text).parse_module(), inputs)
     for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
         np.testing.assert_array_equal(outputs[0], reference[0])
+
+
+X = "tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-3>>"
+C = "tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:5>>"
+S = "tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.00390625:-128>>"
+W = "tensor<8x1x1x8x!quantized.uniform<i8:f32, 0.01:0>>"
+CONCAT = f"""
+func.func @main(%x: {X}) -> tensor<1x4x4x16x!quantized.uniform<i8:f32, 0.00390625:-128>> {{
+  %w = quantized.constant dense<[[[[1, -2, 3, 4, -5, 6, 7, -8]]], [[[2, 3, -4, 5, 6, -7, 8, 9]]], [[[-3, 4, 5, -6, 7, 8, -9, 1]]],
+      [[[4, -5, 6, 7, -8, 9, 1, 2]]], [[[5, 6, -7, 8, 9, -1, 2, 3]]], [[[-6, 7, 8, -9, 1, 2, -3, 4]]],
+      [[[7, -8, 9, 1, -2, 3, 4, -5]]], [[[8, 9, -1, 2, 3, -4, 5, 6]]]]> : tensor<8x1x1x8xi8> -> {W}
+  %b = quantized.constant dense<[5, -3, 2, 0, 7, -9, 1, 4]> : tensor<8xi32>
+  %b2 = quantized.constant dense<[5, -3, 2, 0, 7, -9, 1, 4]> : tensor<8xi32>
+  %first = quantized.conv2d %x, %w, %b2 {{layer = "first", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
+      padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({X}, {W}, tensor<8xi32>) -> {S}
+  %c = quantized.conv2d %x, %w, %b {{layer = "conv", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
+      padding = array<i64: 0, 0, 0, 0>, activation = "none"}} : ({X}, {W}, tensor<8xi32>) -> {C}
+  %s = quantized.logistic %c {{layer = "sigmoid"}} : {C} -> {S}
+  %y = quantized.concat %first, %s {{layer = "concat", axis = 3 : i64}} : ({S}, {S}) -> tensor<1x4x4x16x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  func.return %y : tensor<1x4x4x16x!quantized.uniform<i8:f32, 0.00390625:-128>>
+}}"""
+"""A sigmoid fused into the convolution before it, writing its slice of a concat."""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_fused_activation_writes_its_slice_of_a_concat(target: str) -> None:
+    module = lower(CONCAT, target)
+    commands = [op for op in module.ops if isinstance(op, npu.ComputeOp)]
+    assert [(type(op), op.lut is not None) for op in commands] == [(npu.Conv2dOp, False), (npu.Conv2dOp, True)]
+    inputs = [np.random.default_rng(1).integers(-128, 128, (1, 4, 4, 8), dtype=np.int8)]
+    reference = npuc.run(Parser(npuc_context(), CONCAT).parse_module(), inputs)
+    for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
+        np.testing.assert_array_equal(outputs[0], reference[0])

@@ -434,12 +434,9 @@ class _Lowering:
         if any(_overlap(ofm, read) for read in reads):
             return properties
         fused = properties | {
-            "ofm": npu.FeatureMapAttr(
-                ofm.region.data, ofm.offset.data, ofm.shape_values(), ofm.stride_values(),
-                self.feature_map(result).element_type,
-            ),
+            "ofm": _retyped(ofm, self.feature_map(result).element_type),
             "lut": self.table(activation_table(activation)),
-        }  # fmt: skip
+        }
         if self.target.ethos_u is not None and not fits_with_table(npu.build_command(op_type, fused), self.target):
             return properties
         self.absorbed.add(activation)
@@ -681,7 +678,6 @@ class _Lowering:
             "ofm": ofm,
         }
 
-
     def lookup_activation(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.elementwise` adding the scalar 0 to the raw IFM, then looking the sum up in the op's table
         (`npuc.backend.lookup_tables`). The OFM is described with the IFM's zero point, so that the
@@ -695,7 +691,7 @@ class _Lowering:
             "scalar": IntegerAttr(0, i32),
             "rescale": int_array((1, 0)),
             "rounding": StringAttr("half_up"),
-            "ofm": npu.FeatureMapAttr(ofm.region.data, ofm.offset.data, ofm.shape_values(), ofm.stride_values(), indexed),
+            "ofm": _retyped(ofm, indexed),
             "lut": self.table(activation_table(op)),
         }
 
@@ -709,6 +705,14 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
     ELEMENTWISE: _Lowering.binary,
 }
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
+
+
+def _retyped(fm: npu.FeatureMapAttr, element_type: UniformQuantizedType) -> npu.FeatureMapAttr:
+    """Feature map `fm` (the same bytes, wrap included) described with another quantization."""
+    return npu.FeatureMapAttr(
+        fm.region.data, fm.offset.data, fm.shape_values(), fm.stride_values(), element_type,
+        fm.wrap.data, fm.wrap_offset.data,
+    )
 
 
 def _span(memory: npu.FeatureMapAttr | Attribute) -> tuple[str, int, int]:

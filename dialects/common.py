@@ -33,6 +33,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     StringAttr,
     TensorType,
+    UnitAttr,
     i64,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
@@ -40,6 +41,7 @@ from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -307,6 +309,31 @@ class UnaryBase(LayerOp):
 
     def verify_shapes(self) -> None:
         expect_shape("output", tensor_shape(self.output, "output"), tensor_shape(self.input, "input"))
+
+
+class HardSigmoidBase(UnaryBase):
+    """max(0, min(1, alpha * x + beta)) (ONNX HardSigmoid; PyTorch's is alpha 1/6, beta 1/2)."""
+
+    alpha = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, output_type: Attribute, alpha: float, beta: float):
+        super().__init__(input, output_type, {"alpha": FloatAttr(alpha, 32), "beta": FloatAttr(beta, 32)})
+
+
+class GeluBase(UnaryBase):
+    """GELU: 0.5 * x * (1 + erf(x / sqrt(2))), or with `approximate` its tanh form
+    0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) (TFLite GELU's option)."""
+
+    approximate = opt_prop_def(UnitAttr)
+
+    def __init__(self, input: SSAValue, output_type: Attribute, approximate: bool = False):
+        super().__init__(input, output_type, {"approximate": UnitAttr()} if approximate else {})
+
+    @property
+    def is_approximate(self) -> bool:
+        """Whether this is the tanh approximation."""
+        return self.approximate is not None
 
 
 class SoftmaxBase(UnaryBase):

@@ -39,6 +39,8 @@ from npuc.dialects.common import (
     AddBase,
     BinaryBase,
     ConstantBase,
+    GeluBase,
+    HardSigmoidBase,
     LayerOp,
     PReluBase,
     ReduceBase,
@@ -324,15 +326,23 @@ class EluOp(AlphaUnaryOp):
 
 
 @irdl_op_definition
-class HardSigmoidOp(FloatLayerOp, UnaryBase):
+class HardSigmoidOp(FloatLayerOp, HardSigmoidBase):
     """max(0, min(1, alpha * x + beta))."""
 
     name = "graph.hard_sigmoid"
-    alpha = prop_def(FloatAttr)
-    beta = prop_def(FloatAttr)
 
     def __init__(self, input: SSAValue, alpha: float, beta: float):
-        super().__init__(input, input.type, {"alpha": FloatAttr(alpha, 32), "beta": FloatAttr(beta, 32)})
+        super().__init__(input, input.type, alpha, beta)
+
+
+@irdl_op_definition
+class GeluOp(FloatLayerOp, GeluBase):
+    """GELU, exact (erf) or its tanh approximation (`approximate`)."""
+
+    name = "graph.gelu"
+
+    def __init__(self, input: SSAValue, approximate: bool = False):
+        super().__init__(input, input.type, approximate)
 
 
 @irdl_op_definition
@@ -505,6 +515,7 @@ Graph = Dialect(
         LeakyReluOp,
         EluOp,
         HardSigmoidOp,
+        GeluOp,
         SoftmaxOp,
         LrnOp,
         ReduceOp,

@@ -239,6 +239,17 @@ def _check_constants(op: WeightedOp | FullyConnectedOp, raw_weight_bytes: int, d
         raise VerifyException(f"{op.name} weights are traversed depth first")
 
 
+def _check_lut(op: ComputeOp) -> None:
+    """A table of one OFM element per int8 value, indexed by a clamp within the int8 range."""
+    assert op.lut is not None
+    low, high = op.act_min.value.data, op.act_max.value.data
+    if low < -LUT_ENTRIES // 2 or high >= LUT_ENTRIES // 2:
+        raise VerifyException("a lut needs act_min/act_max within the int8 range")
+    size = LUT_ENTRIES * op.ofm.element_type.bits // 8
+    if op.lut.size.data != size:
+        raise VerifyException(f"lut buffer is {op.lut.size.data} bytes, expected {size}")
+
+
 def _check_block(op: ComputeOp) -> None:
     block = array_values(op.block)
     if len(block) != 3 or any(v <= 0 for v in block):
@@ -246,17 +257,25 @@ def _check_block(op: ComputeOp) -> None:
 
 
 class ComputeOp(CommandOp):
-    """A command that reads IFM(s) and writes an OFM through the MAC/elementwise units."""
+    """A command that reads IFM(s) and writes an OFM through the MAC/elementwise units.
+
+    With a `lut`, each clamped output value v is replaced by `lut[v + 128]`
+    (256 entries of the OFM's storage type): a lookup-table activation,
+    fused into the command.
+    """
 
     ifm = prop_def(FeatureMapAttr)
     ofm = prop_def(FeatureMapAttr)
     act_min = prop_def(IntegerAttr[I32])
     act_max = prop_def(IntegerAttr[I32])
+    lut = opt_prop_def(BufferAttr)
     block = prop_def(DenseArrayBase)
 
     def verify_(self) -> None:
         _activation_range(self)
         _check_block(self)
+        if self.lut is not None:
+            _check_lut(self)
         self.verify_geometry()
 
     def verify_geometry(self) -> None:
@@ -434,7 +453,6 @@ class ElementwiseOp(ComputeOp):
     reversed = opt_prop_def(UnitAttr)
     rescale = opt_prop_def(DenseArrayBase)
     rounding = opt_prop_def(StringAttr)
-    lut = opt_prop_def(BufferAttr)
 
     def verify_geometry(self) -> None:
         if self.kind.data not in ELEMENTWISE_KINDS:
@@ -475,13 +493,6 @@ class ElementwiseOp(ComputeOp):
             raise VerifyException("rescale must be [multiplier (int32), shift (0..63)]")
         if self.rounding.data not in ROUNDING_MODES:
             raise VerifyException(f"unknown rounding '{self.rounding.data}'")
-        if self.lut is not None:
-            low, high = self.act_min.value.data, self.act_max.value.data
-            if low < -LUT_ENTRIES // 2 or high >= LUT_ENTRIES // 2:
-                raise VerifyException("a lut needs act_min/act_max within the int8 range")
-            size = LUT_ENTRIES * self.ofm.element_type.bits // 8
-            if self.lut.size.data != size:
-                raise VerifyException(f"lut buffer is {self.lut.size.data} bytes, expected {size}")
 
 
 @irdl_op_definition

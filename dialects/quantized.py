@@ -53,6 +53,8 @@ from npuc.dialects.common import (
     AddBase,
     BinaryBase,
     ConstantBase,
+    GeluBase,
+    HardSigmoidBase,
     LayerOpBase,
     PReluBase,
     ReduceBase,
@@ -331,6 +333,22 @@ class LeakyReluOp(PerTensorLayerOp, UnaryBase):
         super().__init__(input, output_type, {"alpha": FloatAttr(alpha, 32)})
 
 
+@irdl_op_definition
+class HardSigmoidOp(PerTensorLayerOp, HardSigmoidBase):
+    """Integer hard sigmoid. TFLite has no such builtin: int8 is a 256-entry table filled
+    from the float function as TFLite fills its int8 LOGISTIC and GELU tables
+    (`npuc.reference.int_activations.hard_sigmoid`)."""
+
+    name = "quantized.hard_sigmoid"
+
+
+@irdl_op_definition
+class GeluOp(PerTensorLayerOp, GeluBase):
+    """Integer GELU (TFLite GELU: int8 through a table filled from the float function)."""
+
+    name = "quantized.gelu"
+
+
 RELU_KINDS = ("relu", "relu6", "relu_n1_to_1", "relu_0_to_1")
 
 
@@ -548,6 +566,8 @@ Quantized = Dialect(
         TanhOp,
         HardSwishOp,
         LeakyReluOp,
+        HardSigmoidOp,
+        GeluOp,
         ReluOp,
         SoftmaxOp,
         RequantizeOp,

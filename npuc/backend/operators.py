@@ -7,7 +7,9 @@ npu-lower builds it). Reshape, concat and split are memory views on the NPU
 and lower to no command; softmax lowers to a chain of elementwise and
 pooling commands (`npuc.backend.softmax`), priced as one elementwise
 command for its block; transpose and slice lower to strided copies, 1x1 max
-pools (`npuc.backend.copies`), priced as one over the whole tensor.
+pools (`npuc.backend.copies`), priced as one over the whole tensor; the int8
+activations are one elementwise command with a lookup table each
+(`npuc.backend.lookup_tables`).
 """
 
 from __future__ import annotations
@@ -31,13 +33,20 @@ from npuc.dialects.quantized import (
     Conv2dOp,
     DepthwiseConv2dOp,
     FullyConnectedOp,
+    GeluOp,
+    HardSigmoidOp,
+    HardSwishOp,
+    LeakyReluOp,
+    LogisticOp,
     MaxPool2dOp,
     MulOp,
+    PReluOp,
     ReshapeOp,
     SliceOp,
     SoftmaxOp,
     SplitOp,
     SubOp,
+    TanhOp,
     TransposeOp,
 )
 
@@ -70,6 +79,13 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     SplitOp: NpuOperator("split", None),
     TransposeOp: NpuOperator("transpose", MAX_POOL),
     SliceOp: NpuOperator("slice", MAX_POOL),
+    LogisticOp: NpuOperator("logistic", ELEMENTWISE),
+    TanhOp: NpuOperator("tanh", ELEMENTWISE),
+    HardSwishOp: NpuOperator("hard_swish", ELEMENTWISE),
+    HardSigmoidOp: NpuOperator("hard_sigmoid", ELEMENTWISE),
+    GeluOp: NpuOperator("gelu", ELEMENTWISE),
+    LeakyReluOp: NpuOperator("leaky_relu", ELEMENTWISE),
+    PReluOp: NpuOperator("prelu", ELEMENTWISE),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 

@@ -29,7 +29,9 @@ from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange, allocate, arena_size
-from npuc.backend.operators import BINARY_OPS, npu_operator
+from npuc.backend.blocks import search_input
+from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS
+from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
 from npuc.backend.softmax import scratch_layout
 from npuc.backend.views import VIEW_OPS, View, memory_views
 from npuc.backend.weight_encoding import (
@@ -48,6 +50,7 @@ from npuc.dialects.common import (
     value_shape,
 )
 from npuc.dialects.npu import (
+    BLOCK_ATTR,
     CASCADE_ATTR,
     CPU_REASON_ATTR,
     MEMORY_ATTR,
@@ -70,6 +73,7 @@ from npuc.dialects.quantized import (
     quant_type,
 )
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
+from npuc.emit.ethos_u import shared_buffer
 from npuc.errors import ModelVerificationError, TargetError
 from npuc.ir import arg_attributes, main_function
 from npuc.targets import BlockShape, Target, load_target
@@ -289,6 +293,43 @@ def scratch_bytes(op: Operation) -> int:
     return 0
 
 
+def absorbing_layer(activation: Operation, target: Target) -> Operation | None:
+    """The layer whose command applies the table of lookup-table activation `activation`, or None.
+
+    As Vela fuses a TABLE_LOOKUP activation into the convolution before it:
+    an NPU activation whose input is the only result use of an NPU
+    convolution, depthwise convolution or fully connected layer scheduled
+    right before it (constants aside), neither in a cascade, and on an
+    Ethos-U a layer whose block leaves the shared buffer room for the
+    table. npu-lower then writes the activation's OFM from the layer's
+    command (`absorb_activation`), so `buffers` keeps that OFM live from the
+    layer's position.
+    """
+    if not isinstance(activation, LOOKUP_TABLE_OPS) or placement(activation) != NPU:
+        return None
+    source = activation.operands[0]
+    layer = source.owner
+    if not isinstance(layer, WEIGHTED_OPS) or placement(layer) != NPU or not source.has_one_use():
+        return None
+    if CASCADE_ATTR in layer.attributes or CASCADE_ATTR in activation.attributes:
+        return None
+    following = layer.next_op
+    while isinstance(following, ConstantOp):
+        following = following.next_op
+    if following is not activation:
+        return None
+    if target.ethos_u is not None:
+        block = layer.attributes.get(BLOCK_ATTR)
+        if not isinstance(block, DenseArrayBase):
+            return None
+        shape = layer_command_shape(layer)
+        traversal = search_input(shape, target).traversal
+        height, width, depth = array_values(block)
+        if shared_buffer.layout(shape, (height, width, depth), traversal, target, lut=True) is None:
+            return None
+    return layer
+
+
 def scratch_name(op: Operation, position: int) -> str:
     """The allocator's name for the scratch buffer of `op` at schedule `position`."""
     return f"{layer_name(op)}@{position}.scratch"
@@ -352,8 +393,10 @@ def buffers(
     cascade's last position and their results are live from its first (a
     cascade intermediate is a rolling buffer, `buffer_bytes`). An NPU add,
     sub or mul may write its result over an IFM no later op reads
-    (`overwritten_ifm`): the result then shares that buffer. Returns the
-    buffers and, for every value held in memory, its buffer.
+    (`overwritten_ifm`): the result then shares that buffer. A lookup-table
+    activation fused into the layer before it (`absorbing_layer`) has its
+    result live from that layer's position. Returns the buffers and, for
+    every value held in memory, its buffer.
 
     `sizes` memoises `buffer_bytes` across calls while the layers and their
     weights stay as they are (npu-schedule's repeated fit checks: an encoded
@@ -381,6 +424,9 @@ def buffers(
     for position, op in enumerate(ops):
         cascade = cascades.get(op)
         first, read_until = (positions[cascade[0]], positions[cascade[-1]]) if cascade else (position, position)
+        layer = absorbing_layer(op, target)
+        if layer is not None:  # written by the layer's command
+            first = positions[layer]
         scratch_memory = op.attributes.get(SCRATCH_MEMORY_ATTR)
         if isinstance(scratch_memory, StringAttr):
             found.append(Buffer(scratch_name(op, position), scratch_memory.data, scratch_bytes(op), position, position))
@@ -412,6 +458,8 @@ def buffers(
                 name = f"{layer_name(owner.owner)}@{position}" + (f".{number}" if number else "")
                 held = Buffer(name, memory, size_of(owner), start, last if whole_program else start)
                 found.append(held)
+            if layer is not None:  # a concat slice the absorbing layer's command writes
+                held.start = min(held.start, start)
             for value in (result, *chain):
                 holder[value] = held
     return found, holder

@@ -144,7 +144,7 @@ def compute_transfers(
         else:
             read = _ifm_fetch_bytes(ifm, shape, geometry, ifm_block, target)
         transfers.append(Transfer(fm.region.data, False, read, ifm.moved_bytes(read, ifm_block, False, target)))
-    if isinstance(op, ElementwiseOp) and op.lut is not None:
+    if op.lut is not None:
         lut = op.lut
         transfers.append(Transfer(lut.region.data, False, lut.size.data, lut.size.data, _key(lut) not in roles.copies))
     if isinstance(op, (WeightedOp, FullyConnectedOp)):

@@ -38,7 +38,7 @@ from npuc.dialects.quantized import UniformQuantizedType
 from npuc.errors import ModelFormatError, ModelVerificationError
 
 MAGIC = b"NPUC"
-VERSION = 2
+VERSION = 3
 NONE = 0xFFFFFFFF
 """String index meaning "absent" (an optional string field)."""
 
@@ -270,6 +270,9 @@ def _encode_compute(writer: _Writer, op: npu.ComputeOp) -> None:
     writer.feature_map(op.ofm)
     writer.pack("ii", op.act_min.value.data, op.act_max.value.data)
     writer.ints(array_values(op.block))
+    writer.pack("I", op.lut is not None)
+    if op.lut is not None:
+        writer.buffer(op.lut)
 
 
 def _encode_window(writer: _Writer, op: npu.WindowedOp) -> None:
@@ -300,8 +303,9 @@ def _encode_pool(writer: _Writer, op: npu.PoolOp) -> None:
     _encode_window(writer, op)
 
 
-_IFM2, _SCALAR, _REVERSED, _RESCALE, _LUT = 1, 2, 4, 8, 16
-"""Flag bits of an elementwise record: which optional fields follow."""
+_IFM2, _SCALAR, _REVERSED, _RESCALE = 1, 2, 4, 8
+"""Flag bits of an elementwise record: which optional fields follow (16, the lut of version 2, is in
+the compute part since version 3)."""
 
 
 def _encode_elementwise(writer: _Writer, op: npu.ElementwiseOp) -> None:
@@ -309,7 +313,7 @@ def _encode_elementwise(writer: _Writer, op: npu.ElementwiseOp) -> None:
     writer.string(op.kind.data)
     present = [
         (_IFM2, op.ifm2), (_SCALAR, op.scalar), (_REVERSED, op.reversed),
-        (_RESCALE, op.rescale), (_LUT, op.lut),
+        (_RESCALE, op.rescale),
     ]  # fmt: skip
     writer.pack("I", sum(flag for flag, value in present if value is not None))
     if op.ifm2 is not None:
@@ -319,8 +323,6 @@ def _encode_elementwise(writer: _Writer, op: npu.ElementwiseOp) -> None:
     if op.rescale is not None and op.rounding is not None:
         writer.pack("iI", *array_values(op.rescale))
         writer.string(op.rounding.data)
-    if op.lut is not None:
-        writer.buffer(op.lut)
 
 
 def _encode_cpu(writer: _Writer, op: npu.CpuOp) -> None:
@@ -456,13 +458,17 @@ def _decode_dma(reader: _Reader, blob: bytes) -> Operation:
 def _compute(reader: _Reader) -> dict[str, Attribute]:
     ifm, ofm = reader.feature_map(), reader.feature_map()
     act_min, act_max = reader.unpack("ii")
-    return {
+    properties: dict[str, Attribute] = {
         "ifm": ifm,
         "ofm": ofm,
         "act_min": IntegerAttr(act_min, i32),
         "act_max": IntegerAttr(act_max, i32),
         "block": int_array(reader.ints(3)),
     }
+    (has_lut,) = reader.unpack("I")
+    if has_lut:
+        properties["lut"] = reader.buffer()
+    return properties
 
 
 def _window(reader: _Reader) -> dict[str, Attribute]:
@@ -503,8 +509,6 @@ def _decode_elementwise(reader: _Reader, blob: bytes) -> Operation:
     if flags & _RESCALE:
         properties["rescale"] = int_array(reader.unpack("iI"))
         properties["rounding"] = StringAttr(reader.string())
-    if flags & _LUT:
-        properties["lut"] = reader.buffer()
     return npu.build_command(npu.ElementwiseOp, properties)
 
 

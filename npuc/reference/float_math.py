@@ -10,6 +10,7 @@ inf, a square root of a negative number nan), as in ONNX Runtime.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -57,6 +58,14 @@ def hard_swish(x: np.ndarray) -> np.ndarray:
 def hard_sigmoid(x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     """max(0, min(1, alpha * x + beta))."""
     return _in_float64(lambda v: np.clip(alpha * v + beta, 0.0, 1.0), x)
+
+
+def gelu(x: np.ndarray, approximate: bool = False) -> np.ndarray:
+    """0.5 * x * (1 + erf(x / sqrt(2))), or the tanh approximation (ONNX Gelu, approximate "tanh")."""
+    if approximate:
+        return _in_float64(lambda v: 0.5 * v * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (v + 0.044715 * v**3))), x)
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return _in_float64(lambda v: 0.5 * v * (1.0 + erf(v / np.sqrt(2.0))), x)
 
 
 def leaky_relu(x: np.ndarray, alpha: float) -> np.ndarray:

@@ -129,6 +129,11 @@ def _elu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     return float_math.elu(operands[0], _float(op, "alpha"))
 
 
+def _gelu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, graph.GeluOp)
+    return float_math.gelu(operands[0], op.is_approximate)
+
+
 def _hard_sigmoid(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     return float_math.hard_sigmoid(operands[0], _float(op, "alpha"), _float(op, "beta"))
 
@@ -192,6 +197,7 @@ GRAPH_HANDLERS: dict[type[Operation], Handler] = {
     graph.LeakyReluOp: _leaky_relu,
     graph.EluOp: _elu,
     graph.HardSigmoidOp: _hard_sigmoid,
+    graph.GeluOp: _gelu,
     graph.SoftmaxOp: _softmax,
     graph.LrnOp: _lrn,
     graph.ReduceOp: _reduce,

@@ -2,8 +2,12 @@
 
 Covers RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1, LEAKY_RELU, PRELU, HARD_SWISH,
 LOGISTIC, TANH (``kernels/activations.cc`` with ``reference_ops`` /
-``reference_integer_ops``) for int8 and, where TFLite has them, int16
-activations. The element type follows the input array (int8 or int16).
+``reference_integer_ops``) and GELU (``kernels/gelu.cc``) for int8 and, where
+TFLite has them, int16 activations. The element type follows the input array
+(int8 or int16). Hard sigmoid, which TFLite has no builtin for, is defined as
+TFLite defines its table-driven int8 kernels (GELU, LOGISTIC): a 256-entry
+table filled from the float function by ``LUTPopulate``, so any runtime with
+a table lookup computes it exactly.
 
 TFLite's reference LOGISTIC and TANH use a 256-entry lookup table for int8
 (filled in float32 by ``LUTPopulate``) and fixed-point interpolation in a
@@ -14,6 +18,7 @@ as in TFLite tensors; where TFLite forms a multiplier in float32 arithmetic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -295,3 +300,44 @@ def tanh(
     result = _interpolated_sigmoid(np.abs(value), 8, 0xFFFF << 8)
     result = np.where(value >= 0, result - (1 << 23) + (1 << 7), -result + (1 << 23) + (1 << 7) - 1)
     return wrap(result >> 8, 16).astype(np.int16)
+
+
+def _gelu_f32(x: np.ndarray) -> np.ndarray:
+    """TFLite's ``GeluTransform`` in float32: 0.5 * x * erfc(-x / sqrt(2))."""
+    half_x = np.float32(0.5) * x
+    complement = np.array([math.erfc(float(value * np.float32(-_SQRT_HALF))) for value in x], dtype=np.float32)
+    return (half_x * complement).astype(np.float32)
+
+
+def _gelu_approximate_f32(x: np.ndarray) -> np.ndarray:
+    """TFLite's ``GeluTransformApproximate`` in float32: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
+    inner = np.float32(_SQRT_2_OVER_PI) * (x + np.float32(0.044715) * x * x * x)
+    return (np.float32(0.5) * x * (np.float32(1) + _tanh_f32(inner.astype(np.float32)))).astype(np.float32)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = 2.0 / math.sqrt(math.pi) * math.sqrt(0.5)
+"""M_2_SQRTPI * M_SQRT1_2 in double, as TFLite's ``kSqrt2dPi`` (then rounded to float32)."""
+
+
+def gelu(
+    x: np.ndarray, in_zero_point: int, in_scale: float, out_zero_point: int, out_scale: float,
+    approximate: bool = False,
+) -> np.ndarray:
+    """Int8 GELU (TFLite ``gelu.cc``): a table filled from the float function (exact or tanh form)."""
+    transform = _gelu_approximate_f32 if approximate else _gelu_f32
+    lut = int8_lut(in_scale, in_zero_point, out_scale, out_zero_point, transform)
+    return lut[x.astype(np.int64) + 128]
+
+
+def hard_sigmoid(
+    x: np.ndarray, in_zero_point: int, in_scale: float, out_zero_point: int, out_scale: float,
+    alpha: float, beta: float,
+) -> np.ndarray:
+    """Int8 hard sigmoid, max(0, min(1, alpha * x + beta)) in float32, through a ``LUTPopulate`` table."""
+
+    def transform(values: np.ndarray) -> np.ndarray:
+        return np.clip(np.float32(alpha) * values + np.float32(beta), np.float32(0), np.float32(1))
+
+    lut = int8_lut(in_scale, in_zero_point, out_scale, out_zero_point, transform)
+    return lut[x.astype(np.int64) + 128]

@@ -234,19 +234,23 @@ def _identity(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     return operands[0]
 
 
+INT8_ONLY = (quantized.HardSwishOp, quantized.GeluOp, quantized.HardSigmoidOp)
+"""Activations npuc computes for int8 only (GELU: TFLite's int16 form is not reproduced)."""
+
+
 def _require_tflite_form(op: Operation) -> None:
     """Reject the quantization parameters TFLite's kernels do not accept for an op.
 
     SOFTMAX, LOGISTIC and TANH compute into fixed output formats, int16
-    activations of these lookup-based ops need zero points 0, and HARD_SWISH
-    exists for int8 only.
+    activations of these lookup-based ops need zero points 0, and the
+    `INT8_ONLY` activations exist for int8 only.
     """
     in_zp = qtype_of(op.operands[0]).zero_point
     out_scale, out_zp = tensor_params(op.results[0])
     bits = qtype_of(op.results[0]).bits
     problems = []
-    if isinstance(op, quantized.HardSwishOp) and bits != 8:
-        problems.append("TFLite's HARD_SWISH has an int8 form only")
+    if isinstance(op, INT8_ONLY) and bits != 8:
+        problems.append("it has an int8 form only (TFLite's HARD_SWISH and GELU; hard sigmoid as GELU)")
     lookup = isinstance(op, quantized.SoftmaxOp | quantized.LogisticOp | quantized.TanhOp)
     if lookup and bits == 16 and (in_zp, out_zp, out_scale) != (0, 0, 2.0**-15):
         problems.append("the int16 form needs zero points 0 and output scale 2^-15")
@@ -270,6 +274,13 @@ def _unary(function: Callable, *properties: str) -> Handler:
         return function(operands[0], in_zp, in_scale, out_zp, out_scale, *values)
 
     return handler
+
+
+def _gelu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    assert isinstance(op, quantized.GeluOp)
+    _require_tflite_form(op)
+    (in_scale, in_zp), (out_scale, out_zp) = tensor_params(op.input), tensor_params(op.output)
+    return int_activations.gelu(operands[0], in_zp, in_scale, out_zp, out_scale, op.is_approximate)
 
 
 def _prelu(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
@@ -373,6 +384,8 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.HardSwishOp: _unary(int_activations.hard_swish),
     quantized.LogisticOp: _unary(int_activations.logistic),
     quantized.TanhOp: _unary(int_activations.tanh),
+    quantized.HardSigmoidOp: _unary(int_activations.hard_sigmoid, "alpha", "beta"),
+    quantized.GeluOp: _gelu,
     quantized.PReluOp: _prelu,
     quantized.SoftmaxOp: _softmax,
     quantized.ReduceOp: _reduce,

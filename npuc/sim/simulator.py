@@ -122,7 +122,7 @@ def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp, ta
             result = int_kernels.conv2d(
                 ifm, ifm_zero_point, weights, *rescale, window.strides, window.dilations, window.padding
             )
-    memories.write(op.ofm, result)
+    memories.write(op.ofm, _looked_up(memories, op, result))
 
 
 def _pool(memories: Memories, op: npu.PoolOp) -> None:
@@ -140,7 +140,15 @@ def _pool(memories: Memories, op: npu.PoolOp) -> None:
         op.act_min.value.data,
         op.act_max.value.data,
     )
-    memories.write(op.ofm, result)
+    memories.write(op.ofm, _looked_up(memories, op, result))
+
+
+def _looked_up(memories: Memories, op: npu.ComputeOp, result: np.ndarray) -> np.ndarray:
+    """`result` through the command's fused lookup table, if it has one (int8 OFMs: `_check_lut`)."""
+    if op.lut is None:
+        return result
+    table = memories.bytes(op.lut).view(op.ofm.element_type.numpy_dtype())
+    return table[result.astype(np.int64) + npu.LUT_ENTRIES // 2]
 
 
 def _output_stage(

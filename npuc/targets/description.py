@@ -30,6 +30,14 @@ OPERATOR_KINDS = (
     "split",
     "transpose",
     "slice",
+    # int8 activations as one elementwise command with a lookup table (npuc.backend.lookup_tables)
+    "logistic",
+    "tanh",
+    "hard_swish",
+    "hard_sigmoid",
+    "gelu",
+    "leaky_relu",
+    "prelu",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 

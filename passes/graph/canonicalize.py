@@ -38,6 +38,7 @@ ELEMENTWISE_UNARY = (
     graph.LeakyReluOp,
     graph.EluOp,
     graph.HardSigmoidOp,
+    graph.GeluOp,
 )
 """Ops applying one function to every element (not softmax or LRN): a transpose commutes with them."""
 

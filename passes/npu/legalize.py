@@ -11,6 +11,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from npuc.backend.copies import COPY_OPS, copy_problem
+from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, table_problem
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
@@ -42,7 +43,9 @@ class LegalizePass(ModulePass):
     goes to the CPU ("cpu") with the first constraint it violates (a
     softmax also needs the form npu-lower expands: see `softmax_violation`; a
     transpose or slice a strided copy of at most the rule's `max_commands`
-    operations: see `npuc.backend.copies.copy_problem`). The
+    operations: see `npuc.backend.copies.copy_problem`; a lookup-table
+    activation one function of its input: a PReLU with one slope, see
+    `npuc.backend.lookup_tables.table_problem`). The
     quantize/dequantize ops of a float interface are converted by the host
     ("host"); constants get no placement. Run quantized-canonicalize first so
     that an irrelevant stride (along an axis with one output element) does
@@ -111,6 +114,9 @@ def cpu_reader_problem(op: Operation, target: Target) -> str | None:
             if reader.name != "func.return" and not is_host_conversion(reader) and cpu_reason(reader, target):
                 return f"output {index} feeds {reader.name}, which runs on the CPU and reads dense tensors"
     return None
+    if problem is None and isinstance(op, LOOKUP_TABLE_OPS):
+        problem = table_problem(op)
+    return problem
 
 
 def softmax_violation(op: SoftmaxOp) -> str | None:

@@ -41,11 +41,13 @@ from npuc.backend.cascades import (
     rolling_rows,
 )
 from npuc.backend.copies import COPY_OPS, copy_commands, copy_plan
+from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, activation_table
 from npuc.backend.operators import BINARY_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
     HOST,
     NPU,
+    absorbing_layer,
     cascade_groups,
     clip_block,
     describe,
@@ -95,7 +97,7 @@ from npuc.dialects.common import (
 from npuc.dialects.graph import layout_of
 from npuc.dialects.npu_memory import HEIGHT_AXIS
 from npuc.dialects.quantized_type import UniformQuantizedType
-from npuc.emit.ethos_u.operations import fits_scalar
+from npuc.emit.ethos_u.operations import fits_scalar, fits_with_table
 from npuc.ir import arg_attributes, tensor_name
 from npuc.reference.int_handlers import activation_bounds, rescale_parameters
 from npuc.targets import BlockShape, Target
@@ -174,11 +176,15 @@ class _Lowering:
         self.constants_end = weights_used
         """End of the weights memory in use: lowering-made tables (luts) go after it."""
         self.tables: list[npu.ConstantOp] = []
+        self.table_buffers: dict[tuple[bool, bytes], npu.BufferAttr] = {}
+        """The lowering-made tables by (int8, bytes): equal tables share one constant."""
         self.scalars: dict[int, npu.BufferAttr] = {}
         """Constants holding scalars wider than the target's scalar register, by value."""
         self.sizes: dict[SSAValue, int] = {}
         """Bytes of each value held in memory (`sized_bytes`)."""
         self.views = npu_views(func)
+        self.absorbed: set[Operation] = set()
+        """Lookup-table activations fused into their producer's command (`absorb_activation`)."""
         self.cascades = cascade_groups(func)
         """Each op of a cascade -> the cascade's ops in program order."""
 
@@ -192,12 +198,19 @@ class _Lowering:
         return [*constants, *self.tables, *inputs, *program]
 
     def table(self, data: np.ndarray) -> npu.BufferAttr:
-        """A new constant of the weights memory holding `data` (little-endian int32), after all others."""
+        """A constant of the weights memory holding `data` (int8 as bytes, other integers as little-endian
+        int32), after all others; a table with the bytes of an earlier one is that one."""
+        int8 = data.dtype == np.int8
+        stored = data.astype("i1" if int8 else "<i4").tobytes()
+        key = (int8, stored)
+        if key in self.table_buffers:
+            return self.table_buffers[key]
         alignment = self.target.alignment
         offset = -(-self.constants_end // alignment) * alignment
-        buffer = npu.BufferAttr(self.target.weights_memory, offset, data.nbytes)
-        value = DenseIntOrFPElementsAttr(TensorType(i32, [data.size]), BytesAttr(data.astype("<i4").tobytes()))
+        buffer = npu.BufferAttr(self.target.weights_memory, offset, len(stored))
+        value = DenseIntOrFPElementsAttr(TensorType(i8 if int8 else i32, [data.size]), BytesAttr(stored))
         self.tables.append(npu.ConstantOp(buffer, value))
+        self.table_buffers[key] = buffer
         self.constants_end = buffer.end
         return buffer
 
@@ -394,18 +407,53 @@ class _Lowering:
             return self.softmax(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
+        if op in self.absorbed:
+            return []  # its table is applied by its producer's command (`absorb_activation`)
         if isinstance(op, COPY_OPS):
             return self.copy(op)
         cascade = self.cascades.get(op)
         if cascade is not None:
             return self.cascade(cascade) if op is cascade[-1] else []
         op_type, properties = self.compute(op)
+        properties = self.absorb_activation(op, op_type, properties)
         return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+
+    def absorb_activation(
+        self, op: Operation, op_type: type[npu.ComputeOp], properties: dict[str, Attribute]
+    ) -> dict[str, Attribute]:
+        """`properties` with the lookup-table activation reading `op`'s result fused in, when it can be.
+
+        As Vela does (TABLE_LOOKUP on the convolution), the layer
+        `absorbing_layer` names writes the activation's OFM through the table;
+        its OFM descriptor keeps the layer's own quantization, so the clamped
+        layer output indexes the table. npu-allocate kept that OFM live from
+        the layer on; a buffer overlapping one the command reads, or a block
+        the lowered weights' traversal leaves no room for the table, keeps
+        the two commands apart (still correct, only slower).
+        """
+        result = op.results[0]
+        activation = next((use.operation for use in result.uses), None)
+        if activation is None or absorbing_layer(activation, self.target) is not op:
+            return properties
+        ofm = self.feature_map(activation.results[0])
+        reads = [properties[name] for name in ("ifm", "weights", "scale_bias") if name in properties]
+        if any(_overlap(ofm, read) for read in reads):
+            return properties
+        fused = properties | {
+            "ofm": _retyped(ofm, self.feature_map(result).element_type),
+            "lut": self.table(activation_table(activation)),
+        }
+        if self.target.ethos_u is not None and not fits_with_table(npu.build_command(op_type, fused), self.target):
+            return properties
+        self.absorbed.add(activation)
+        return fused
 
     def compute(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """The compute command of a whole NPU layer: its class and properties."""
         operator = npu_operator(op)
         build = _COMPUTE.get(operator.command) if operator and operator.command else None
+        if isinstance(op, LOOKUP_TABLE_OPS):
+            build = _Lowering.lookup_activation
         if build is None:
             raise PassFailedException(f"{PASS}: {describe(op)} has no NPU command; place it on the CPU")
         block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
@@ -661,6 +709,23 @@ class _Lowering:
             "ofm": ofm,
         }
 
+    def lookup_activation(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
+        """`npu.elementwise` adding the scalar 0 to the raw IFM, then looking the sum up in the op's table
+        (`npuc.backend.lookup_tables`). The OFM is described with the IFM's zero point, so that the
+        integer output stage (`ifm - zp + ofm zp`) hands the stored input value itself to the table."""
+        ifm, ofm = self.feature_map(op.operands[0]), self.feature_map(op.results[0])
+        ofm_type = ofm.element_type
+        indexed = UniformQuantizedType(ofm_type.storage_type, [ofm_type.scale], [ifm.element_type.zero_point])
+        return npu.ElementwiseOp, {
+            "kind": StringAttr("add"),
+            "ifm": ifm,
+            "scalar": IntegerAttr(0, i32),
+            "rescale": int_array((1, 0)),
+            "rounding": StringAttr("half_up"),
+            "ofm": _retyped(ofm, indexed),
+            "lut": self.table(activation_table(op)),
+        }
+
 
 _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], dict[str, Attribute]]]] = {
     CONV: _Lowering.convolution,
@@ -671,6 +736,30 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
     ELEMENTWISE: _Lowering.binary,
 }
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
+
+
+def _retyped(fm: npu.FeatureMapAttr, element_type: UniformQuantizedType) -> npu.FeatureMapAttr:
+    """Feature map `fm` (the same bytes, wrap included) described with another quantization."""
+    return npu.FeatureMapAttr(
+        fm.region.data, fm.offset.data, fm.shape_values(), fm.stride_values(), element_type,
+        fm.wrap.data, fm.wrap_offset.data,
+    )
+
+
+def _span(memory: npu.FeatureMapAttr | Attribute) -> tuple[str, int, int]:
+    """(region, first byte, end) of a buffer, or of a feature map from its first element to past its last."""
+    if isinstance(memory, npu.FeatureMapAttr):
+        start = memory.offset.data
+        last = sum((extent - 1) * stride for extent, stride in zip(memory.shape_values(), memory.stride_values()))
+        return memory.region.data, start, start + last + memory.element_type.bits // 8
+    assert isinstance(memory, npu.BufferAttr)
+    return memory.region.data, memory.offset.data, memory.end
+
+
+def _overlap(first: Attribute, second: Attribute) -> bool:
+    """Whether two buffers or feature maps may share bytes."""
+    (region, start, end), (other, other_start, other_end) = _span(first), _span(second)
+    return region == other and start < other_end and other_start < end
 
 
 def _bytes_value(data: bytes) -> DenseIntOrFPElementsAttr:
@@ -689,7 +778,12 @@ def _scale_bias_table(bias: quantized.ConstantOp, layer: Operation) -> bytes:
 
 
 def _activation_bounds(op: Operation) -> tuple[int, int]:
-    """(act_min, act_max) of a layer, as the quantized reference clamps."""
+    """(act_min, act_max) of a layer, as the quantized reference clamps: its OFM's range without a
+    fused activation property (a lookup-table activation)."""
+    if "activation" not in op.properties:
+        ofm = quantized.quant_type(op.results[0])
+        assert ofm is not None, "an NPU layer's result is quantized (verified)"
+        return ofm.qmin, ofm.qmax
     low, high = activation_bounds(op)
     return int(low), int(high)
 

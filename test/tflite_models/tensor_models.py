@@ -377,3 +377,23 @@ def quantize_models(rng_for):
             for dtype, role in ((in_dtype, "input"), (out_dtype, "output"))
         ]
         yield ModelSpec(name, operator, tensors, [0], [1], options[operator])
+
+
+@family
+def lookup_activation_models(rng_for):
+    """GELU (exact and tanh form, any output scale) and PRELU with one slope for every channel."""
+    for name, approximate, shape in (("gelu_int8", False, (1, 4, 5, 3)), ("gelu_int8_approximate", True, (2, 40))):
+        rng = rng_for(name)
+        in_q, out_q = act_params(rng, np.int8, 0.02, 0.06), act_params(rng, np.int8, 0.01, 0.04)
+        tensors = [act(shape, np.int8, *in_q), out(shape, np.int8, *out_q)]
+        yield ModelSpec(name, "GELU", tensors, [0], [1], "GeluOptions", {"Approximate": approximate})
+    name = "prelu_scalar_slope"
+    rng = rng_for(name)
+    in_q, out_q, slope_q = act_params(rng, np.int8), act_params(rng, np.int8), act_params(rng, np.int8, 0.001, 0.005)
+    slope = np.array([rng.integers(-100, 100)], dtype=np.int8)
+    tensors = [
+        act((1, 4, 5, 3), np.int8, *in_q),
+        TensorSpec((1,), np.int8, [slope_q[0]], [slope_q[1]], data=slope, name="alpha"),
+        out((1, 4, 5, 3), np.int8, *out_q),
+    ]
+    yield ModelSpec(name, "PRELU", tensors, [0, 1], [2])

@@ -204,7 +204,7 @@ class _Stream:
         """The operation of one batch element of a compute command."""
         where = f"layer '{layer_name(op)}' ({op.name})"
         table = None
-        if isinstance(op, npu.ElementwiseOp) and op.lut is not None:
+        if op.lut is not None:
             table = self.tables.place(op.lut, where)
             if table.copy:
                 source = Span(self.regions.buffer_region(op.lut, where), op.lut.offset.data, op.lut.end)

@@ -111,6 +111,15 @@ class KernelOperation:
         return f"layer '{layer_name(self.op)}' ({self.op.name})"
 
 
+def fits_with_table(op: npu.ComputeOp, target: Target) -> bool:
+    """Whether `op`'s block leaves the shared buffer room for a lookup table (`shared_buffer.layout`)."""
+    traversal = Traversal.DEPTH_FIRST
+    if isinstance(op, (npu.WeightedOp, npu.FullyConnectedOp)) and op.encoding is not None:
+        traversal = Traversal[op.encoding.traversal.data.upper()]
+    second_ifm = isinstance(op, npu.ElementwiseOp) and op.ifm2 is not None
+    return layout(command_shape(op), op.block_shape(), traversal, target, second_ifm=second_ifm, lut=True) is not None
+
+
 def kernel_operation(
     op: npu.ComputeOp, regions: RegionMap, target: Target, lut_slot: int | None, batch: int = 0
 ) -> KernelOperation:

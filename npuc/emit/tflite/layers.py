@@ -398,6 +398,7 @@ EXPORTERS: dict[type[Operation], Exporter] = {
     quantized.LogisticOp: _unary("LOGISTIC"),
     quantized.TanhOp: _unary("TANH"),
     quantized.HardSwishOp: _unary("HARD_SWISH"),
+    quantized.GeluOp: _unary("GELU", lambda op: Options("GeluOptions", {"Approximate": op.is_approximate})),
     quantized.LeakyReluOp: _unary("LEAKY_RELU", lambda op: Options("LeakyReluOptions", {"Alpha": op.alpha.value.data})),
     quantized.QuantizeOp: _unary("QUANTIZE"),
     quantized.RequantizeOp: _unary("QUANTIZE"),

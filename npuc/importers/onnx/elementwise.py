@@ -22,6 +22,7 @@ from npuc.dialects.graph import (
     ClipOp,
     DivOp,
     EluOp,
+    GeluOp,
     HardSigmoidOp,
     HardSwishOp,
     LeakyReluOp,
@@ -71,6 +72,14 @@ def _unary(make: Callable[[SSAValue, OnnxNode], Operation]) -> Converter:
         graph.bind(node.outputs[0], graph.emit(make(value, node)).results[0], perm)
 
     return convert
+
+
+def _gelu_approximation(node: OnnxNode) -> bool:
+    """Whether a Gelu node (opset 20, or a fused pattern: `npuc.importers.onnx.gelu`) is the tanh form."""
+    approximate = node.attrs.get("approximate", "none")
+    if approximate not in ("none", "tanh"):
+        raise Unsupported(f"approximate '{approximate}' (ONNX defines 'none' and 'tanh')")
+    return approximate == "tanh"
 
 
 def _clip(value: SSAValue, node: OnnxNode, graph: OnnxGraph) -> ClipOp:
@@ -216,6 +225,7 @@ CONVERTERS: dict[str, Converter] = {
     "Sqrt": _unary(lambda value, node: SqrtOp(value, value.type)),
     "LeakyRelu": _unary(lambda value, node: LeakyReluOp(value, node.float_attr("alpha", 0.01))),
     "Elu": _unary(lambda value, node: EluOp(value, node.float_attr("alpha", 1.0))),
+    "Gelu": _unary(lambda value, node: GeluOp(value, _gelu_approximation(node))),
     "HardSigmoid": _unary(
         lambda value, node: HardSigmoidOp(
             value, node.float_attr("alpha", 0.2), node.float_attr("beta", 0.5)

@@ -52,6 +52,7 @@ from npuc.importers.common import (
 )
 from npuc.importers.onnx import elementwise, layout, linear, loader, movement, ops
 from npuc.importers.onnx.fold import FOLDERS, fold_constants
+from npuc.importers.onnx.gelu import fuse_gelu
 from npuc.importers.onnx.layout import (
     Perm,
     canonical_perm,
@@ -138,6 +139,7 @@ class OnnxGraph:
         while fold_constants(self) and self._unknown_shapes():
             shapes = loader.infer_remaining_shapes(model, self.folded, self.constants)
             self.shapes.update({name: shape for name, shape in shapes.items() if shape is not None})
+        self.nodes = fuse_gelu(self.nodes, self.constants, {value.name for value in self.graph.output})
         self.consumers: dict[str, list[tuple[OnnxNode, int]]] = {}
         for node in self.nodes:
             for position, name in enumerate(node.inputs):

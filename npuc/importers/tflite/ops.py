@@ -447,6 +447,9 @@ CONVERTERS = {
             source, result, float_option(operator, "Alpha", 0.2)
         )
     ),
+    "GELU": _unary(
+        lambda source, result, operator: quantized.GeluOp(source, result, bool(option(operator, "Approximate", False)))
+    ),
     "RELU": _relu("relu"),
     "RELU6": _relu("relu6"),
     "RELU_N1_TO_1": _relu("relu_n1_to_1"),

@@ -76,7 +76,7 @@ def test_blob_is_the_constant_memory_image(ops_module, encoded):
 
 def test_header_fields(ops_module, encoded):
     magic, version, *_, commands, blob_size = struct.unpack_from("<4sHHIIIIII", encoded.stream)
-    assert (magic, version) == (b"NPUC", 2)
+    assert (magic, version) == (b"NPUC", 3)
     assert commands == len(ops_module.ops)
     assert blob_size == len(encoded.blob)
 

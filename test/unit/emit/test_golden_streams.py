@@ -32,9 +32,10 @@ PROGRAMS = {
 builtin.module attributes {{npu.target = "ethos-u55-128"}} {{
   npu.constant {{buffer = #npu.buf<flash, 0, 24>, value = dense<"0x0102030405060708090A0B0C0D0E0F101112131415161718"> : tensor<2x3x1x4xi8>}}
   npu.constant {{buffer = #npu.buf<flash, 32, 24>, value = dense<[[7, 1073741824, 3], [-7, 1518500250, 5]]> : tensor<2x3xi32>}}
+  npu.constant {{buffer = #npu.buf<flash, 64, 256>, value = dense<-5> : tensor<256xi8>}}
   npu.input {{tensor = "image", fm = #npu.fm<sram, 0, [1, 5, 4, 4], [80, 16, 4, 1], {I8}>, host_conversion = "quantize", layout = "NCHW"}}
   npu.dma {{layer = "conv", src = #npu.buf<flash, 0, 24>, dst = #npu.buf<sram, 96, 24>}}
-  npu.conv2d {{layer = "conv", ifm = #npu.fm<sram, 0, [1, 5, 4, 4], [80, 16, 4, 1], {I8}>, ofm = #npu.fm<sram, 128, [1, 2, 4, 2], [16, 8, 2, 1], {I8}>, weights = #npu.buf<sram, 96, 24>, scale_bias = #npu.buf<flash, 32, 24>, kernel = array<i64: 3, 1>, strides = array<i64: 2, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 0, 0, 0>, act_min = -3 : i32, act_max = 127 : i32, block = array<i64: 2, 4, 8>}}
+  npu.conv2d {{layer = "conv", ifm = #npu.fm<sram, 0, [1, 5, 4, 4], [80, 16, 4, 1], {I8}>, ofm = #npu.fm<sram, 128, [1, 2, 4, 2], [16, 8, 2, 1], {I8}>, weights = #npu.buf<sram, 96, 24>, scale_bias = #npu.buf<flash, 32, 24>, kernel = array<i64: 3, 1>, strides = array<i64: 2, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 0, 0, 0>, act_min = -3 : i32, act_max = 127 : i32, lut = #npu.buf<flash, 64, 256>, block = array<i64: 2, 4, 8>}}
   npu.pool {{layer = "pool", kind = "max", ifm = #npu.fm<sram, 128, [1, 2, 4, 2], [16, 8, 2, 1], {I8}>, ofm = #npu.fm<sram, 160, [1, 1, 2, 2], [4, 4, 2, 1], {I8}>, kernel = array<i64: 2, 3>, strides = array<i64: 1, 2>, padding = array<i64: 0, 1, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 1, 2, 8>}}
   npu.output {{tensor = "pooled", fm = #npu.fm<sram, 160, [1, 1, 2, 2], [4, 4, 2, 1], {I8}>}}
 }}
@@ -87,7 +88,10 @@ class DocumentReader:
         return (region, offset, bits, zero_point, scale, self.take(f"{rank}I"), self.take(f"{rank}I"))
 
     def compute(self) -> dict:
-        return {"ifm": self.feature_map(), "ofm": self.feature_map(), "act": self.take("ii"), "block": self.take("3I")}
+        fields = {"ifm": self.feature_map(), "ofm": self.feature_map(), "act": self.take("ii"), "block": self.take("3I")}
+        if self.u32():
+            fields["lut"] = self.buffer()
+        return fields
 
     def window(self) -> dict:
         return {"kernel": self.take("2I"), "strides": self.take("2I"), "padding": self.take("4I")}
@@ -97,7 +101,7 @@ def read_document_layout(data: bytes) -> tuple[dict, list[tuple[int, str | None,
     """(header fields, [(opcode, layer, fields)]) of a stream, as the document describes it."""
     reader = DocumentReader(data)
     magic, version, reserved, target, attributes, count, table_size, records, blob = reader.take("4sHHIIIIII")
-    assert (magic, version, reserved) == (b"NPUC", 2, 0)
+    assert (magic, version, reserved) == (b"NPUC", 3, 0)
     table_start = reader.position
     for _ in range(count):
         (length,) = reader.take("I")
@@ -141,8 +145,6 @@ def _payload(reader: DocumentReader, opcode: int) -> dict:
             fields["scalar"] = reader.take("i")[0]
         if flags & 8:
             fields["rescale"] = (*reader.take("iI"), reader.string())
-        if flags & 16:
-            fields["lut"] = reader.buffer()
         return fields
     raise AssertionError(f"opcode {opcode} is not in these programs")
 
@@ -155,11 +157,13 @@ EXPECTED = {
     "conv_pool_fc": [
         (1, None, {"buffer": ("flash", 0, 24), "bits": 8, "shape": (2, 3, 1, 4)}),
         (1, None, {"buffer": ("flash", 32, 24), "bits": 32, "shape": (2, 3)}),
+        (1, None, {"buffer": ("flash", 64, 256), "bits": 8, "shape": (256,)}),
         (2, None, {"tensor": "image", "fm": fm("sram", 0, (1, 5, 4, 4), (80, 16, 4, 1)), "conversion": "quantize", "layout": "NCHW"}),
         (4, "conv", {"src": ("flash", 0, 24), "dst": ("sram", 96, 24)}),
         (5, "conv", {
             "ifm": fm("sram", 0, (1, 5, 4, 4), (80, 16, 4, 1)), "ofm": fm("sram", 128, (1, 2, 4, 2), (16, 8, 2, 1)),
-            "act": (-3, 127), "block": (2, 4, 8), "weights": ("sram", 96, 24), "scale_bias": ("flash", 32, 24),
+            "act": (-3, 127), "block": (2, 4, 8), "lut": ("flash", 64, 256),
+            "weights": ("sram", 96, 24), "scale_bias": ("flash", 32, 24),
             "kernel": (3, 1), "strides": (2, 1), "padding": (1, 0, 0, 0), "dilations": (1, 1),
         }),
         (8, "pool", {
@@ -181,7 +185,7 @@ EXPECTED = {
         (9, "exp", {
             "ifm": fm("sram", 16, (1, 2, 1, 3), (6, 3, 3, 1)),
             "ofm": fm("sram", 32, (1, 2, 1, 3), (24, 12, 12, 4), bits=32, zero_point=0, scale=1.0),
-            "act": (-128, 127), "block": (2, 1, 8), "kind": "sub", "flags": 2 | 4 | 8 | 16,
+            "act": (-128, 127), "block": (2, 1, 8), "kind": "sub", "flags": 2 | 4 | 8,
             "scalar": 35, "rescale": (1073741824, 31, "half_up"), "lut": ("flash", 0, 1024),
         }),
         (3, None, {"tensor": "e", "fm": fm("sram", 32, (1, 2, 1, 3), (24, 12, 12, 4), bits=32, zero_point=0, scale=1.0), "conversion": None, "layout": None}),

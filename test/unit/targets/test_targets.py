@@ -323,7 +323,7 @@ def test_invalid_toml(tmp_path):
         ('engines = ["dma", "mac", "elementwise"]', 'engines = ["dma", "gpu"]', "engines", "unknown value 'gpu'"),
         # unknown references and names
         ('weights_memory = "dram"', 'weights_memory = "rom"', "weights_memory", "unknown memory 'rom'"),
-        ("[operators.reshape]", "[operators.gelu]", "operators.gelu", "unknown operator kind"),
+        ("[operators.reshape]", "[operators.lstm]", "operators.lstm", "unknown operator kind"),
         ('data_types = ["int8", "int16"]\nactivations = ["none"]',
          'data_types = ["int8", "float32"]\nactivations = ["none"]',
          "operators.reshape.data_types", "unknown value 'float32'"),

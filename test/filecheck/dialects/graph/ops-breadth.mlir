@@ -38,6 +38,10 @@ func.func @graph_breadth(%x: tensor<1x4x4x8xf32>, %m: tensor<2x3x5xf32>, %n: ten
   %lr = graph.leaky_relu %sq {alpha = 0.1 : f32} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
   // CHECK: %{{.*}} = graph.elu %{{.*}} {alpha = 1.000000e+00 : f32} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
   %el = graph.elu %lr {alpha = 1.0 : f32} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
+  // CHECK: %{{.*}} = graph.gelu %{{.*}} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
+  %gx = graph.gelu %el : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
+  // CHECK: %{{.*}} = graph.gelu %{{.*}} {approximate} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
+  %ga = graph.gelu %el {approximate} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
   // CHECK: %{{.*}} = graph.hard_sigmoid %{{.*}} {alpha = 2.000000e-01 : f32, beta = 5.000000e-01 : f32} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
   %hg = graph.hard_sigmoid %el {alpha = 0.2 : f32, beta = 0.5 : f32} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>
   // CHECK: %{{.*}} = graph.softmax %{{.*}} {axis = 3 : i64, beta = 1.000000e+00 : f32} : tensor<1x4x4x8xf32> -> tensor<1x4x4x8xf32>

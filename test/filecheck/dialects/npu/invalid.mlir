@@ -146,6 +146,12 @@ npu.elementwise {layer = "s", kind = "sub", ifm = #npu.fm<sram, 0, [1, 2, 1, 4],
 
 // -----
 
+// A pool with a fused lookup table: the table holds one OFM element per int8 value.
+// CHECK: lut buffer is 1024 bytes, expected 256
+npu.pool {layer = "avg", kind = "avg", ifm = #npu.fm<sram, 256, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 320, [1, 2, 2, 4], [32, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, act_min = -128 : i32, act_max = 127 : i32, lut = #npu.buf<flash, 0, 1024>, block = array<i64: 2, 2, 8>}
+
+// -----
+
 // CHECK: scalar, reversed and lut need an integer elementwise (rescale)
 npu.elementwise {layer = "s", kind = "add", ifm = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ifm2 = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, reversed, ofm = #npu.fm<sram, 0, [1, 2, 1, 4], [8, 4, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 2, 1, 4>}
 

@@ -29,6 +29,10 @@ func.func @quantized_breadth(%x: tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-
   %th = quantized.tanh %x : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.0078125:0>>
   // CHECK: %{{.*}} = quantized.hard_swish %{{.*}} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-10>>
   %hs = quantized.hard_swish %x : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-10>>
+  // CHECK: %{{.*}} = quantized.gelu %{{.*}} {approximate} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-10>>
+  %ge = quantized.gelu %x {approximate} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-10>>
+  // CHECK: %{{.*}} = quantized.hard_sigmoid %{{.*}} {alpha = 2.000000e-01 : f32, beta = 5.000000e-01 : f32} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %hg = quantized.hard_sigmoid %x {alpha = 0.2 : f32, beta = 0.5 : f32} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.00390625:-128>>
   // CHECK: %{{.*}} = quantized.leaky_relu %{{.*}} {alpha = 1.000000e-01 : f32} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-10>>
   %lr = quantized.leaky_relu %x {alpha = 0.1 : f32} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-10>>
   // CHECK: %{{.*}} = quantized.relu %{{.*}} {kind = "relu6"} : tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.1:-3>> -> tensor<1x4x4x8x!quantized.uniform<i8:f32, 0.05:-128>>

@@ -164,3 +164,26 @@ func.func @tall_copy(%x: tensor<1x256x256x2x!quantized.uniform<i8:f32, 0.1:0>>) 
   %t = quantized.transpose %x {layer = "to_nchw", perm = array<i64: 0, 3, 1, 2>} : tensor<1x256x256x2x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>>
   func.return %t : tensor<1x2x256x256x!quantized.uniform<i8:f32, 0.1:0>>
 }
+
+// -----
+
+// Int8 activations are NPU lookup tables; a PReLU with a slope per channel
+// stays on the CPU (one table holds one function), as does an int16 sigmoid.
+// CHECK-LABEL: func.func @activations
+// CHECK:       quantized.logistic {{.*}} {layer = "sigmoid", npu.placement = "npu"}
+// CHECK:       quantized.gelu {{.*}} {layer = "gelu", npu.placement = "npu"}
+// CHECK:       quantized.hard_sigmoid {{.*}} {layer = "hsig", npu.placement = "npu",
+// CHECK:       quantized.prelu {{.*}} {layer = "one_slope", npu.placement = "npu"}
+// CHECK:       quantized.prelu {{.*}} {layer = "slopes", npu.placement = "cpu", npu.cpu_reason = "its 2 slopes differ: one 256-entry table holds one function
+// CHECK:       quantized.logistic {{.*}} {layer = "sigmoid16", npu.placement = "cpu", npu.cpu_reason = "ofm data type int16 not in int8"}
+func.func @activations(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>>, %x16: tensor<1x4x4x2x!quantized.uniform<i16:f32, 0.0005:0>>) -> (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.03:-100>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>, tensor<1x4x4x2x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>) {
+  %s = quantized.logistic %x {layer = "sigmoid"} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>> -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %g = quantized.gelu %x {layer = "gelu"} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>> -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.03:-100>>
+  %h = quantized.hard_sigmoid %x {layer = "hsig", alpha = 0.16666667 : f32, beta = 0.5 : f32} : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>> -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>
+  %one = quantized.constant dense<[7, 7]> : tensor<2xi8> -> tensor<2x!quantized.uniform<i8:f32, 0.01:0>>
+  %p1 = quantized.prelu %x, %one {layer = "one_slope"} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>>, tensor<2x!quantized.uniform<i8:f32, 0.01:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>
+  %two = quantized.constant dense<[7, -3]> : tensor<2xi8> -> tensor<2x!quantized.uniform<i8:f32, 0.01:0>>
+  %p2 = quantized.prelu %x, %two {layer = "slopes"} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>>, tensor<2x!quantized.uniform<i8:f32, 0.01:0>>) -> tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>
+  %s16 = quantized.logistic %x16 {layer = "sigmoid16"} : tensor<1x4x4x2x!quantized.uniform<i16:f32, 0.0005:0>> -> tensor<1x4x4x2x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
+  func.return %s, %g, %h, %p1, %p2, %s16 : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.03:-100>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>, tensor<1x4x4x2x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
+}

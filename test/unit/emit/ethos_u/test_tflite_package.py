@@ -148,9 +148,15 @@ func.func @main(%x: {X} {{graph.name = "x"}}) -> ({Y} {{graph.name = "y"}}) {{
 """
 
 
+SLOPE = "tensor<4x!quantized.uniform<i8:f32, 0.01:0>>"
+PER_CHANNEL_PRELU = f"""%s = quantized.constant dense<[10, -20, 30, 40]> : tensor<4xi8> -> {SLOPE}
+  %t = quantized.prelu %c, %s {{layer = "prelu"}} : ({C}, {SLOPE}) -> {T}"""
+"""A CPU operation: a PReLU with a slope per channel (no single lookup table computes it)."""
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_a_segment_reading_an_earlier_segments_ofm_takes_it_as_an_ifm(target: str) -> None:
-    module = Parser(npuc_context(), residual(f'%t = quantized.tanh %c {{layer = "tanh"}} : {C} -> {T}')).parse_module()
+    module = Parser(npuc_context(), residual(PER_CHANNEL_PRELU)).parse_module()
     reference = module.clone()
     result = npuc.compile_model(module, target)
     first, second = read_package(result.package).ethos_u

@@ -1,4 +1,4 @@
-"""graph-canonicalize: remove no-op reshapes and transposes, collapse chains, sink transposes."""
+"""graph-canonicalize: remove no-op reshapes and transposes, collapse chains, sink transposes and reshapes."""
 
 from __future__ import annotations
 
@@ -179,6 +179,80 @@ class SinkTransposeThroughBinary(RewritePattern):
         _sunk(op, operands, perm, rewriter, new_ops)
 
 
+def _single_use_reshape(value: SSAValue) -> graph.ReshapeOp | None:
+    owner = value.owner
+    return owner if isinstance(owner, graph.ReshapeOp) and value.has_one_use() else None
+
+
+def _non_unit_axes(shape: Sequence[int]) -> list[int]:
+    return [axis for axis, extent in enumerate(shape) if extent != 1]
+
+
+def _sunk_reshape(
+    op: Operation, operands: Sequence[SSAValue], reshape: graph.ReshapeOp, rewriter: PatternRewriter,
+    constants: Sequence[Operation] = (),
+) -> None:
+    """Recreate `op` on `operands` in the reshape's input shape and reshape its result after."""
+    moved = type(op).create(
+        operands=list(operands),
+        result_types=[reshape.input.type],
+        properties=dict(op.properties),
+        attributes=dict(op.attributes),
+    )
+    after = graph.ReshapeOp(moved.results[0], op.results[0].type)
+    keep_layer(op, after)
+    rewriter.replace(op, [*constants, moved, after], [after.output])
+
+
+class SinkReshapeThroughUnary(RewritePattern):
+    """unary(reshape(x)) -> reshape(unary(x)) when the reshape has no other user.
+
+    An elementwise function does not care about the shape; moving reshapes
+    towards their consumers lets a lifted 1-D layer's reshape pair meet and
+    vanish, so the activation after it reaches the layer and fuses.
+    """
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, ELEMENTWISE_UNARY):
+            return
+        reshape = _single_use_reshape(op.operands[0])
+        if reshape is not None:
+            _sunk_reshape(op, [reshape.input], reshape, rewriter)
+
+
+class SinkReshapeThroughBinary(RewritePattern):
+    """binary(reshape(x), constant) -> reshape(binary(x, constant')) for a reshape of unit axes (either order).
+
+    The reshape must only insert or drop unit axes and have no other user, and
+    the constant must not broadcast the result beyond the reshape's: then the
+    constant keeps its extents on the matching axes of x (its elements in the
+    same order), e.g. the per-channel scale of a batch norm after a lifted
+    1-D convolution, which graph-fold-scale can then fold.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BinaryBase, rewriter: PatternRewriter) -> None:
+        if not op.name.startswith("graph."):
+            return
+        reshaped = 0 if _single_use_reshape(op.ifm) is not None else 1
+        reshape = _single_use_reshape(op.operands[reshaped])
+        source = defining_constant(op.operands[1 - reshaped])
+        if reshape is None or source is None or op.ofm.type != reshape.output.type:
+            return
+        before, after = value_shape(reshape.input), value_shape(reshape.output)
+        before_axes, after_axes = _non_unit_axes(before), _non_unit_axes(after)
+        if [before[axis] for axis in before_axes] != [after[axis] for axis in after_axes]:
+            return
+        array = constant_value(source.value)
+        full = array.reshape((1,) * (len(after) - array.ndim) + array.shape)
+        shape = [1] * len(before)
+        for before_axis, after_axis in zip(before_axes, after_axes):
+            shape[before_axis] = full.shape[after_axis]
+        constant = float_constant(full.reshape(shape), like=source)
+        operands = [reshape.input, constant.output] if reshaped == 0 else [constant.output, reshape.input]
+        _sunk_reshape(op, operands, reshape, rewriter, [constant])
+
+
 @dataclass(frozen=True)
 class CanonicalizePass(ModulePass):
     """Simplify reshapes and transposes of graph IR.
@@ -187,11 +261,18 @@ class CanonicalizePass(ModulePass):
     (identity or unit-axis permutations become reshapes), collapses reshape
     chains and consecutive transposes (pairs that cancel disappear), and sinks
     single-use transposes through elementwise ops (towards a transpose that
-    cancels them). Every new op keeps the `layer` of the op it replaces.
+    cancels them) and single-use reshapes through unary elementwise ops and
+    through binary ones with a constant operand when they only insert or drop
+    unit axes (towards a reshape they collapse with: a lifted 1-D layer's
+    activation then meets the layer). Every new op keeps the `layer` of the
+    op it replaces.
     """
 
     name = "graph-canonicalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        patterns = [FoldReshape(), FoldTranspose(), SinkTransposeThroughUnary(), SinkTransposeThroughBinary()]
+        patterns = [
+            FoldReshape(), FoldTranspose(), SinkTransposeThroughUnary(), SinkTransposeThroughBinary(),
+            SinkReshapeThroughUnary(), SinkReshapeThroughBinary(),
+        ]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

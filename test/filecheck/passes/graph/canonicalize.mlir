@@ -91,3 +91,49 @@ func.func @stays(%x: tensor<1x2x3x4xf32>) -> (tensor<1x4x2x3xf32>, tensor<1x4x2x
   %r = graph.relu %u : tensor<1x4x2x3xf32>
   func.return %s, %r, %u : tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>
 }
+
+// -----
+
+// A lifted 1-D convolution's reshapes sink through a per-channel mul (its
+// constant reshaped to the map's rank), an add and a relu until they meet
+// the next layer's reshape and vanish: the batch norm and the relu follow the
+// convolution directly, for graph-fold-scale and graph-fuse-activation.
+
+// CHECK-LABEL: func.func @sink_reshape
+// CHECK-NEXT:  %[[S:.*]] = graph.constant dense<{{\[\[\[\[}}1.000000e+00, 2.000000e+00]]]]> : tensor<1x1x1x2xf32>
+// CHECK-NEXT:  %[[M:.*]] = graph.mul %{{.*}}, %[[S]] {layer = "bn", activation = "none"} : (tensor<1x1x5x2xf32>, tensor<1x1x1x2xf32>) -> tensor<1x1x5x2xf32>
+// CHECK-NEXT:  %[[O:.*]] = graph.constant dense<{{\[\[\[\[}}3.000000e+00, 4.000000e+00]]]]> : tensor<1x1x1x2xf32>
+// CHECK-NEXT:  %[[A:.*]] = graph.add %[[O]], %[[M]] {activation = "none"} : (tensor<1x1x1x2xf32>, tensor<1x1x5x2xf32>) -> tensor<1x1x5x2xf32>
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %[[A]] {layer = "relu"} : tensor<1x1x5x2xf32>
+// CHECK-NEXT:  func.return %[[R]]
+func.func @sink_reshape(%x: tensor<1x1x5x2xf32>) -> tensor<1x1x5x2xf32> {
+  %a = graph.reshape %x : tensor<1x1x5x2xf32> -> tensor<1x5x2xf32>
+  %s = graph.constant dense<[[[1.0, 2.0]]]> : tensor<1x1x2xf32>
+  %m = graph.mul %a, %s {layer = "bn", activation = "none"} : (tensor<1x5x2xf32>, tensor<1x1x2xf32>) -> tensor<1x5x2xf32>
+  %o = graph.constant dense<[3.0, 4.0]> : tensor<2xf32>
+  %b = graph.add %o, %m {activation = "none"} : (tensor<2xf32>, tensor<1x5x2xf32>) -> tensor<1x5x2xf32>
+  %r = graph.relu %b {layer = "relu"} : tensor<1x5x2xf32>
+  %c = graph.reshape %r : tensor<1x5x2xf32> -> tensor<1x1x5x2xf32>
+  func.return %c : tensor<1x1x5x2xf32>
+}
+
+// -----
+
+// A reshape that moves non-unit extents stays before a binary op (the
+// constant would not keep its axes), as does one with a second user.
+
+// CHECK-LABEL: func.func @reshape_stays
+// CHECK-NEXT:  %[[F:.*]] = graph.reshape %{{.*}} : tensor<1x2x3xf32> -> tensor<1x6xf32>
+// CHECK-NEXT:  graph.constant
+// CHECK-NEXT:  %[[M:.*]] = graph.mul %[[F]]
+// CHECK-NEXT:  %[[G:.*]] = graph.reshape %{{.*}} : tensor<1x1x6xf32> -> tensor<1x6xf32>
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %[[G]]
+// CHECK-NEXT:  func.return %[[M]], %[[R]], %[[G]]
+func.func @reshape_stays(%x: tensor<1x2x3xf32>, %y: tensor<1x1x6xf32>) -> (tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>) {
+  %f = graph.reshape %x : tensor<1x2x3xf32> -> tensor<1x6xf32>
+  %c = graph.constant dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]> : tensor<1x6xf32>
+  %m = graph.mul %f, %c {activation = "none"} : (tensor<1x6xf32>, tensor<1x6xf32>) -> tensor<1x6xf32>
+  %g = graph.reshape %y : tensor<1x1x6xf32> -> tensor<1x6xf32>
+  %r = graph.relu %g : tensor<1x6xf32>
+  func.return %m, %r, %g : tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>
+}

@@ -51,6 +51,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import (
     AddBase,
+    BatchMatMulBase,
     BinaryBase,
     ConstantBase,
     LayerOpBase,
@@ -273,6 +274,20 @@ class MulOp(PerTensorLayerOp, BinaryBase):
 
 
 @irdl_op_definition
+class SquaredDifferenceOp(PerTensorLayerOp, BinaryBase):
+    """Integer (ifm - ifm2)^2 with rescaling (TFLite SQUARED_DIFFERENCE, int8)."""
+
+    name = "quantized.squared_difference"
+
+
+@irdl_op_definition
+class BatchMatMulOp(PerTensorLayerOp, BatchMatMulBase):
+    """Integer matrix product of two computed tensors with rescaling (TFLite BATCH_MATMUL)."""
+
+    name = "quantized.batch_matmul"
+
+
+@irdl_op_definition
 class MaximumOp(AllSameQuantizationLayerOp, BinaryBase):
     """Elementwise maximum of stored values (TFLite MAXIMUM)."""
 
@@ -304,6 +319,13 @@ class LogisticOp(PerTensorLayerOp, UnaryBase):
     """Integer sigmoid (TFLite LOGISTIC)."""
 
     name = "quantized.logistic"
+
+
+@irdl_op_definition
+class RsqrtOp(PerTensorLayerOp, UnaryBase):
+    """Integer reciprocal square root (TFLite RSQRT, int8)."""
+
+    name = "quantized.rsqrt"
 
 
 @irdl_op_definition
@@ -541,10 +563,13 @@ Quantized = Dialect(
         TransposeConv2dOp,
         SubOp,
         MulOp,
+        SquaredDifferenceOp,
+        BatchMatMulOp,
         MaximumOp,
         MinimumOp,
         PReluOp,
         LogisticOp,
+        RsqrtOp,
         TanhOp,
         HardSwishOp,
         LeakyReluOp,

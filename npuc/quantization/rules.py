@@ -6,7 +6,9 @@ them. Each graph op falls in one family:
 - conv-like (conv, depthwise, fully connected, transpose conv): int8 weights
   symmetric per output channel (or per tensor), int32 bias, own output range;
 - own output range: add, sub, mul (and div by a constant, rewritten exactly
-  as mul by its reciprocal), prelu, leaky relu, hard swish, reduce, concat;
+  as mul by its reciprocal), prelu, leaky relu, hard swish, squared
+  difference and rsqrt (int8 in TFLite), batch matmul of two computed
+  tensors, reduce, concat;
 - fixed output range: sigmoid (1/256, -128), tanh (1/128, 0), softmax
   (1/256, -128), as TFLite's int8 kernels require;
 - same quantization as the input: pools, reshape, transpose, split, slice,
@@ -15,8 +17,8 @@ them. Each graph op falls in one family:
   or constants quantized to it);
 - standalone relu/clip: `quantized.clamp` on the input's parameters.
 
-Everything else (div by a computed value, pow, sqrt, elu, hard sigmoid, lrn,
-batch matmul) has no integer form and is listed by `check_supported`.
+Everything else (div by a computed value, pow, sqrt, elu, hard sigmoid, lrn)
+has no integer form and is listed by `check_supported`.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ OWN_RANGE: dict[type[Operation], type[Operation]] = {
     graph.PReluOp: quantized.PReluOp,
     graph.LeakyReluOp: quantized.LeakyReluOp,
     graph.HardSwishOp: quantized.HardSwishOp,
+    graph.SquaredDifferenceOp: quantized.SquaredDifferenceOp,
+    graph.RsqrtOp: quantized.RsqrtOp,
+    graph.BatchMatMulOp: quantized.BatchMatMulOp,
     graph.ReduceOp: quantized.ReduceOp,
     graph.ConcatOp: quantized.ConcatOp,
 }

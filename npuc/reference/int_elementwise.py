@@ -2,7 +2,7 @@
 
 ADD, SUB (``reference_integer_ops::Add``, ``reference_ops::Sub`` general
 path), MUL (``reference_integer_ops::Mul``), MAXIMUM and MINIMUM for int8 and
-int16 operands; the output has the operands' dtype. Scales are float32 as in
+int16 operands, SQUARED_DIFFERENCE for int8; the output has the operands' dtype. Scales are float32 as in
 TFLite tensors.
 
 ADD and SUB rescale both inputs to a common scale ``2 * max(scale_a,
@@ -162,3 +162,52 @@ def maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def minimum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MINIMUM of stored values with broadcasting (operands share their quantization)."""
     return np.minimum(*_broadcast(a, b, "MINIMUM")).astype(np.asarray(a).dtype)
+
+
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7
+"""Bits SQUARED_DIFFERENCE shifts its re-centred int8 inputs left by before rescaling them."""
+
+
+def squared_difference_output_multiplier(a_scale: float, b_scale: float, ofm_scale: float) -> float:
+    """The real multiplier of SQUARED_DIFFERENCE's output rescale: ``(2 * max(a, b))^2 / (2^14 * ofm)``.
+
+    TFLite forms it with ``QuantizeMultiplierSmallerThanOneExp``, so it must be below 1.
+    """
+    twice_max_input_scale = 2.0 * max(_f32(a_scale), _f32(b_scale))
+    return twice_max_input_scale**2 / ((1 << (2 * SQUARED_DIFFERENCE_LEFT_SHIFT)) * _f32(ofm_scale))
+
+
+def squared_difference(
+    a: np.ndarray,
+    a_zero_point: int,
+    a_scale: float,
+    b: np.ndarray,
+    b_zero_point: int,
+    b_scale: float,
+    ofm_zero_point: int,
+    ofm_scale: float,
+    act_min: int,
+    act_max: int,
+) -> np.ndarray:
+    """int8 SQUARED_DIFFERENCE with broadcasting (``squared_difference.cc``).
+
+    Both inputs are centred, shifted left by 7 and rescaled to the common
+    scale ``2 * max(a_scale, b_scale)`` as ADD does; their difference is
+    squared in int32 and rescaled to the output.
+    """
+    dtype = np.asarray(a).dtype
+    wide_a, wide_b = _broadcast(a, b, "SQUARED_DIFFERENCE")
+    twice_max_input_scale = 2.0 * max(_f32(a_scale), _f32(b_scale))
+
+    def rescale(x: np.ndarray, zero_point: int, scale: float) -> np.ndarray:
+        multiplier, shift = quantize_multiplier_smaller_than_one_exp(_f32(scale) / twice_max_input_scale)
+        return multiply_by_quantized_multiplier_smaller_than_one_exp(
+            (x - zero_point) << SQUARED_DIFFERENCE_LEFT_SHIFT, multiplier, shift
+        )
+
+    difference = rescale(wide_a, a_zero_point, a_scale) - rescale(wide_b, b_zero_point, b_scale)
+    multiplier, shift = quantize_multiplier_smaller_than_one_exp(
+        squared_difference_output_multiplier(a_scale, b_scale, ofm_scale)
+    )
+    scaled = multiply_by_quantized_multiplier_smaller_than_one_exp(difference * difference, multiplier, shift)
+    return np.clip(scaled + ofm_zero_point, act_min, act_max).astype(dtype)

@@ -187,6 +187,34 @@ def _adding_binary(function: Callable) -> Handler:
     return handler
 
 
+_rescaled_squared_difference = _rescaling_binary(int_elementwise.squared_difference)
+
+
+def _squared_difference(op: Operation, operands: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """SQUARED_DIFFERENCE: int8 only, with an output rescale TFLite can represent (below 1)."""
+    (a_scale, _), (b_scale, _) = tensor_params(op.operands[0]), tensor_params(op.operands[1])
+    ofm_scale, _ = tensor_params(op.results[0])
+    if qtype_of(op.results[0]).bits != 8:
+        raise unsupported(op, "TFLite's SQUARED_DIFFERENCE has an int8 form only")
+    real = int_elementwise.squared_difference_output_multiplier(a_scale, b_scale, ofm_scale)
+    if not np.isfinite(real) or fixed_point.quantize_multiplier(real)[1] > 0:
+        raise ModelVerificationError(
+            f"layer '{layer_name(op)}' ({op.name}): output scale {ofm_scale:g} is too small for input "
+            f"scales {a_scale:g} and {b_scale:g}: the rescale (2 * max(input scales))^2 / "
+            f"(2^14 * output scale) = {real:g} must be below 1"
+        )
+    return _rescaled_squared_difference(op, operands)
+
+
+def _batch_matmul(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    """BATCH_MATMUL of two computed tensors (int8 or 16x8), leading axes broadcast per sample."""
+    lhs, rhs = per_sample(op, operands)
+    (lhs_scale, lhs_zp), (rhs_scale, rhs_zp) = tensor_params(op.operands[0]), tensor_params(op.operands[1])
+    ofm_scale, ofm_zp = tensor_params(op.results[0])
+    ofm = int_kernels.batch_matmul(lhs, lhs_zp, lhs_scale, rhs, rhs_zp, rhs_scale, ofm_zp, ofm_scale)
+    return merge_batch(op, ofm)
+
+
 def _comparing_binary(function: Callable) -> Handler:
     """MAXIMUM, MINIMUM: stored values compared directly, then the fused activation clamp."""
 
@@ -239,7 +267,7 @@ def _require_tflite_form(op: Operation) -> None:
 
     SOFTMAX, LOGISTIC and TANH compute into fixed output formats, int16
     activations of these lookup-based ops need zero points 0, and HARD_SWISH
-    exists for int8 only.
+    and RSQRT exist for int8 only.
     """
     in_zp = qtype_of(op.operands[0]).zero_point
     out_scale, out_zp = tensor_params(op.results[0])
@@ -247,6 +275,8 @@ def _require_tflite_form(op: Operation) -> None:
     problems = []
     if isinstance(op, quantized.HardSwishOp) and bits != 8:
         problems.append("TFLite's HARD_SWISH has an int8 form only")
+    if isinstance(op, quantized.RsqrtOp) and bits != 8:
+        problems.append("TFLite's RSQRT has an int8 form only")
     lookup = isinstance(op, quantized.SoftmaxOp | quantized.LogisticOp | quantized.TanhOp)
     if lookup and bits == 16 and (in_zp, out_zp, out_scale) != (0, 0, 2.0**-15):
         problems.append("the int16 form needs zero points 0 and output scale 2^-15")
@@ -358,6 +388,8 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.AddOp: _adding_binary(int_elementwise.add),
     quantized.SubOp: _adding_binary(int_elementwise.sub),
     quantized.MulOp: _rescaling_binary(int_elementwise.mul),
+    quantized.SquaredDifferenceOp: _squared_difference,
+    quantized.BatchMatMulOp: _batch_matmul,
     quantized.MaximumOp: _comparing_binary(int_elementwise.maximum),
     quantized.MinimumOp: _comparing_binary(int_elementwise.minimum),
     quantized.MaxPool2dOp: pool,
@@ -373,6 +405,7 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.HardSwishOp: _unary(int_activations.hard_swish),
     quantized.LogisticOp: _unary(int_activations.logistic),
     quantized.TanhOp: _unary(int_activations.tanh),
+    quantized.RsqrtOp: _unary(int_activations.rsqrt),
     quantized.PReluOp: _prelu,
     quantized.SoftmaxOp: _softmax,
     quantized.ReduceOp: _reduce,

@@ -241,6 +241,49 @@ def binary_models(rng_for):
 
 
 @family
+def normalisation_models(rng_for):
+    """SQUARED_DIFFERENCE and RSQRT (int8 only in TFLite): a layer norm's variance and normaliser."""
+    cases = [
+        # name, a shape, b shape
+        ("squared_difference_same_shape", (1, 4, 5, 8), (1, 4, 5, 8)),
+        ("squared_difference_broadcast_mean", (1, 6, 16), (1, 6, 1)),
+    ]  # fmt: skip
+    for name, a_shape, b_shape in cases:
+        rng = rng_for(name)
+        a_q, b_q = act_params(rng, np.int8, 0.02, 0.1), act_params(rng, np.int8, 0.02, 0.1)
+        o_q = (float(np.float32(rng.uniform(0.05, 0.2))), -128)
+        out_shape = np.broadcast_shapes(a_shape, b_shape)
+        tensors = [act(a_shape, np.int8, *a_q), act(b_shape, np.int8, *b_q, name="input2"), out(out_shape, np.int8, *o_q)]
+        yield ModelSpec(name, "SQUARED_DIFFERENCE", tensors, [0, 1], [2])
+    # RSQRT refuses inputs below the zero point (negative reals): zero point -128 keeps every input valid
+    for name, shape, in_scale, out_scale in [
+        ("rsqrt_int8", (1, 6, 1), 0.004, 0.05),
+        ("rsqrt_int8_wide", (2, 4, 8), 0.05, 0.01),
+    ]:
+        tensors = [act(shape, np.int8, in_scale, -128), out(shape, np.int8, out_scale, -128)]
+        yield ModelSpec(name, "RSQRT", tensors, [0], [1])
+
+
+@family
+def batch_matmul_models(rng_for):
+    """BATCH_MATMUL of two activations: 3-D and 4-D (attention scores and context), broadcast batch, 16x8."""
+    cases = [
+        # name, dtype, lhs shape, rhs shape
+        ("batch_matmul_3d", np.int8, (2, 5, 8), (2, 8, 6)),
+        ("batch_matmul_4d_heads", np.int8, (1, 2, 6, 4), (1, 2, 4, 6)),
+        ("batch_matmul_broadcast", np.int8, (2, 3, 7), (1, 7, 4)),
+        ("batch_matmul_16x8", np.int16, (1, 4, 16), (1, 16, 5)),
+    ]  # fmt: skip
+    for name, dtype, lhs_shape, rhs_shape in cases:
+        rng = rng_for(name)
+        lhs_q, rhs_q = act_params(rng, dtype, 0.02, 0.1), act_params(rng, dtype, 0.02, 0.1)
+        o_q = act_params(rng, dtype, 0.1, 0.5)
+        out_shape = (*np.broadcast_shapes(lhs_shape[:-2], rhs_shape[:-2]), lhs_shape[-2], rhs_shape[-1])
+        tensors = [act(lhs_shape, dtype, *lhs_q), act(rhs_shape, dtype, *rhs_q, name="input2"), out(out_shape, dtype, *o_q)]
+        yield ModelSpec(name, "BATCH_MATMUL", tensors, [0, 1], [2], "BatchMatMulOptions", {"AdjX": 0, "AdjY": 0})
+
+
+@family
 def pool_models(rng_for):
     """AVERAGE_POOL_2D and MAX_POOL_2D: windows, strides, padding, activations, 16x8."""
     cases = [

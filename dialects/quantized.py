@@ -274,6 +274,13 @@ class MulOp(PerTensorLayerOp, BinaryBase):
 
 
 @irdl_op_definition
+class DivOp(PerTensorLayerOp, BinaryBase):
+    """Integer division with rescaling (TFLite DIV): by a computed tensor (a constant becomes a mul)."""
+
+    name = "quantized.div"
+
+
+@irdl_op_definition
 class SquaredDifferenceOp(PerTensorLayerOp, BinaryBase):
     """Integer (ifm - ifm2)^2 with rescaling (TFLite SQUARED_DIFFERENCE, int8)."""
 
@@ -563,6 +570,7 @@ Quantized = Dialect(
         TransposeConv2dOp,
         SubOp,
         MulOp,
+        DivOp,
         SquaredDifferenceOp,
         BatchMatMulOp,
         MaximumOp,

@@ -5,8 +5,8 @@ them. Each graph op falls in one family:
 
 - conv-like (conv, depthwise, fully connected, transpose conv): int8 weights
   symmetric per output channel (or per tensor), int32 bias, own output range;
-- own output range: add, sub, mul (and div by a constant, rewritten exactly
-  as mul by its reciprocal), prelu, leaky relu, hard swish, squared
+- own output range: add, sub, mul, div (by a constant rewritten exactly as
+  mul by its reciprocal, by a computed tensor TFLite's DIV), prelu, leaky relu, hard swish, squared
   difference and rsqrt (int8 in TFLite), batch matmul of two computed
   tensors, reduce, concat;
 - fixed output range: sigmoid (1/256, -128), tanh (1/128, 0), softmax
@@ -17,8 +17,7 @@ them. Each graph op falls in one family:
   or constants quantized to it);
 - standalone relu/clip: `quantized.clamp` on the input's parameters.
 
-Everything else (div by a computed value, pow, sqrt, elu, hard sigmoid, lrn)
-has no integer form and is listed by `check_supported`.
+Everything else (pow, sqrt, elu, hard sigmoid, lrn) has no integer form and is listed by `check_supported`.
 """
 
 from __future__ import annotations
@@ -123,8 +122,6 @@ def check_supported(block: Block) -> None:
             continue
         if not isinstance(op, HANDLED):
             problems.append((layer_name(op), op.name, "no quantized form"))
-        elif isinstance(op, graph.DivOp) and not _constant_operand(op.ifm2):
-            problems.append((layer_name(op), op.name, "no quantized form (divisor is not a constant)"))
         elif type(op) in CONV_LIKE:
             for index, what in ((1, "weights"), (2, "bias")):
                 if not _constant_operand(op.operands[index]):
@@ -343,8 +340,11 @@ class Quantizer:
             if isinstance(op, graph.AddOp | graph.SubOp):
                 qtype = representable_add_type(qtype, operands)
             new_op = self.rebuild(op, OWN_RANGE[kind], operands, [qtype])
-        elif isinstance(op, graph.DivOp):
+        elif isinstance(op, graph.DivOp) and _constant_operand(op.ifm2):
             new_op = self.divide_by_constant(op)
+        elif isinstance(op, graph.DivOp):
+            operands = [self.activation(value, op) for value in op.operands]
+            new_op = self.rebuild(op, quantized.DivOp, operands, [self.own_type(op)])
         elif kind in SHARED_QUANTIZATION:
             qtype = self.own_type(op)
             operands = [self.activation(value, op, qtype) for value in op.operands]

@@ -25,7 +25,7 @@ from xdsl.ir import Operation, SSAValue
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import array_values, layer_name, property_of, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type
-from npuc.errors import ModelVerificationError, UnsupportedOperatorError
+from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
 from npuc.reference import (
     fixed_point,
     int_activations,
@@ -204,6 +204,17 @@ def _squared_difference(op: Operation, operands: list[np.ndarray]) -> np.ndarray
             f"(2^14 * output scale) = {real:g} must be below 1"
         )
     return _rescaled_squared_difference(op, operands)
+
+
+_rescaled_div = _rescaling_binary(int_elementwise.div)
+
+
+def _div(op: Operation, operands: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """DIV: a divisor equal to its zero point (a real zero) is refused, as TFLite refuses it when it runs."""
+    _, divisor_zero_point = tensor_params(op.operands[1])
+    if np.any(operands[1] == divisor_zero_point):
+        raise InputDataError(f"layer '{layer_name(op)}' ({op.name}): division by zero (a divisor equal to its zero point)")
+    return _rescaled_div(op, operands)
 
 
 def _batch_matmul(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
@@ -388,6 +399,7 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.AddOp: _adding_binary(int_elementwise.add),
     quantized.SubOp: _adding_binary(int_elementwise.sub),
     quantized.MulOp: _rescaling_binary(int_elementwise.mul),
+    quantized.DivOp: _div,
     quantized.SquaredDifferenceOp: _squared_difference,
     quantized.BatchMatMulOp: _batch_matmul,
     quantized.MaximumOp: _comparing_binary(int_elementwise.maximum),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tflite
 
+from tflite_models.builder import TensorSpec
 from tflite_models.specs import (
     ACTIVATIONS,
     SAME,
@@ -262,6 +263,31 @@ def normalisation_models(rng_for):
     ]:
         tensors = [act(shape, np.int8, in_scale, -128), out(shape, np.int8, out_scale, -128)]
         yield ModelSpec(name, "RSQRT", tensors, [0], [1])
+
+
+@family
+def div_models(rng_for):
+    """DIV of quantized tensors (int8, 16x8): TFLite refuses a divisor equal to its zero point when it
+    runs, so the divisor is a constant without one (a computed divisor is the same kernel)."""
+    cases = [
+        # name, dtype, dividend shape, divisor shape, activation
+        ("div_int8", np.int8, (1, 4, 5, 6), (1, 4, 5, 6), "none"),
+        ("div_broadcast_relu", np.int8, (1, 6, 16), (1, 6, 1), "relu"),
+        ("div_16x8", np.int16, (2, 5, 8), (2, 5, 8), "none"),
+    ]  # fmt: skip
+    for name, dtype, a_shape, b_shape, activation in cases:
+        rng = rng_for(name)
+        a_q, b_q, o_q = (act_params(rng, dtype, 0.02, 0.2) for _ in range(3))
+        info = np.iinfo(dtype)
+        divisor = rng.integers(info.min, info.max, size=b_shape, endpoint=True)
+        divisor = np.where(divisor == b_q[1], b_q[1] + 1, divisor).astype(dtype)
+        tensors = [
+            act(a_shape, dtype, *a_q),
+            TensorSpec(b_shape, dtype, [b_q[0]], [b_q[1]], data=divisor, name="input2"),
+            out(np.broadcast_shapes(a_shape, b_shape), dtype, *o_q),
+        ]
+        fields = {"FusedActivationFunction": ACTIVATIONS[activation]}
+        yield ModelSpec(name, "DIV", tensors, [0, 1], [2], "DivOptions", fields)
 
 
 @family

@@ -280,6 +280,7 @@ BINARY_OPERATORS = {
     quantized.AddOp: ("ADD", "AddOptions"),
     quantized.SubOp: ("SUB", "SubOptions"),
     quantized.MulOp: ("MUL", "MulOptions"),
+    quantized.DivOp: ("DIV", "DivOptions"),
     quantized.MaximumOp: ("MAXIMUM", None),
     quantized.MinimumOp: ("MINIMUM", None),
     quantized.SquaredDifferenceOp: ("SQUARED_DIFFERENCE", None),
@@ -288,8 +289,9 @@ BINARY_OPERATORS = {
 
 
 def export_binary(writer: GraphWriter, op: quantized.AddOp | quantized.SubOp | quantized.MulOp
-                  | quantized.MaximumOp | quantized.MinimumOp | quantized.SquaredDifferenceOp) -> None:
-    """ADD, SUB, MUL (fused activation; int16 ADD/SUB on the general scaling path), MAXIMUM, MINIMUM,
+                  | quantized.DivOp | quantized.MaximumOp | quantized.MinimumOp
+                  | quantized.SquaredDifferenceOp) -> None:
+    """ADD, SUB, MUL, DIV (fused activation; int16 ADD/SUB on the general scaling path), MAXIMUM, MINIMUM,
     SQUARED_DIFFERENCE (int8)."""
     code, table = BINARY_OPERATORS[type(op)]
     options = None

@@ -434,6 +434,7 @@ CONVERTERS = {
     "ADD": _binary(quantized.AddOp, with_activation=True),
     "SUB": _binary(quantized.SubOp, with_activation=True),
     "MUL": _binary(quantized.MulOp, with_activation=True),
+    "DIV": _binary(quantized.DivOp, with_activation=True),
     "SQUARED_DIFFERENCE": _binary(quantized.SquaredDifferenceOp, with_activation=False),
     "BATCH_MATMUL": convert_batch_matmul,
     "MAXIMUM": _binary(quantized.MaximumOp, with_activation=False),
@@ -474,7 +475,7 @@ ARITIES = {
     **dict.fromkeys(("DEPTHWISE_CONV_2D", "FULLY_CONNECTED"), Arity(required=2, most_inputs=3)),
     "TRANSPOSE_CONV": Arity(required=3, most_inputs=4),
     **dict.fromkeys(
-        ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE", "BATCH_MATMUL"),
+        ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE", "BATCH_MATMUL"),
         Arity(required=2, most_inputs=2),
     ),
     **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"), Arity(required=2, most_inputs=2)),

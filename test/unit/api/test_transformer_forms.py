@@ -120,3 +120,19 @@ def test_attention_quantizes_to_batch_matmuls_and_a_softmax_bit_exactly() -> Non
     (actual,) = npuc.run(module, [samples[:1]])
     assert sqnr_db(expected, actual) >= 20
     assert_litert_runs_it_bit_exactly(module, samples[:1])
+
+
+def test_division_by_a_computed_tensor_quantizes_to_tflites_div_bit_exactly() -> None:
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["gate"], name="gate"),
+        helper.make_node("Add", ["gate", "one"], ["divisor"], name="divisor"),
+        helper.make_node("Div", ["x", "divisor"], ["y"], name="quotient"),
+    ]
+    model = make_model(nodes, {"x": (1, 4, 8)}, {"y": (1, 4, 8)}, {"one": np.array(1.0, np.float32)}, opset=17)
+    samples = normal(8, 4, 8, scale=2.0)
+    module, float_module = quantized(model, samples)
+    assert "quantized.div" in integer_ops(module)
+    (expected,) = npuc.run(float_module, [samples[:1]])
+    (actual,) = npuc.run(module, [samples[:1]])
+    assert sqnr_db(expected, actual) >= 25
+    assert_litert_runs_it_bit_exactly(module, samples[:1])

@@ -298,6 +298,7 @@ KERNELS: dict[str, Callable] = {
     "ADD": binary(int_elementwise.add),
     "SUB": binary(int_elementwise.sub),
     "MUL": binary(int_elementwise.mul),
+    "DIV": lambda model, a: binary(int_elementwise.div)(model, a, model.data(1)),
     "SQUARED_DIFFERENCE": binary(int_elementwise.squared_difference),
     "BATCH_MATMUL": batch_matmul,
     "MAXIMUM": lambda model, a, b: int_elementwise.maximum(a, b),

@@ -55,6 +55,62 @@ def attention(tokens: int = 6, width: int = 8) -> bytes:
     return make_model(nodes, {"x": (1, tokens, width)}, {"y": (1, tokens, width)}, initializers, opset=17)
 
 
+def vit_block(width: int = 32, heads: int = 2) -> bytes:
+    """A ViT block as the dynamo exporter writes it (opset 18): patch conv, shape arithmetic on the
+    static shapes (Shape, Gather, Unsqueeze, Concat into Reshape and Expand), class token, layer
+    norm, fused QKV projection split by a 5-D reshape, transpose and Gather, attention, residual."""
+
+    def ints(*values: int) -> np.ndarray:
+        return np.array(values, np.int64)
+
+    initializers = {
+        "patch_w": normal(width, 3, 8, 8, scale=0.2), "patch_b": normal(width, scale=0.2),
+        "cls": normal(1, 1, width, scale=0.2), "pos": normal(1, 5, width, scale=0.2),
+        "gamma": normal(width, scale=0.2, offset=1.0), "beta": normal(width, scale=0.2),
+        "w_qkv": normal(width, 3 * width, scale=0.2), "b_qkv": normal(3 * width, scale=0.2),
+        "w_out": normal(width, width, scale=0.2), "b_out": normal(width, scale=0.2),
+        "zero": ints(0), "one": ints(1), "minus_one": ints(-1), "three": ints(3), "heads": ints(heads),
+        "head_width": ints(width // heads), "width": ints(width), "root": np.array(np.sqrt(width // heads), np.float32),
+        **{f"index{i}": np.array(i, np.int64) for i in range(3)},
+    }  # fmt: skip
+    node = helper.make_node
+    nodes = [
+        node("Conv", ["x", "patch_w", "patch_b"], ["patches"], name="patch", strides=[8, 8], kernel_shape=[8, 8]),
+        node("Shape", ["patches"], ["patch_shape"], name="patch_shape"),
+        node("Gather", ["patch_shape", "index0"], ["batch"], name="batch", axis=0),
+        node("Unsqueeze", ["batch", "zero"], ["batch1"], name="batch1"),
+        node("Concat", ["batch1", "width", "minus_one"], ["flat_shape"], name="flat_shape", axis=0),
+        node("Reshape", ["patches", "flat_shape"], ["flat"], name="flat"),
+        node("Transpose", ["flat"], ["tokens"], name="tokens", perm=[0, 2, 1]),
+        node("Concat", ["batch1", "one", "width"], ["cls_shape"], name="cls_shape", axis=0),
+        node("Expand", ["cls", "cls_shape"], ["cls_batch"], name="cls_batch"),
+        node("Concat", ["cls_batch", "tokens"], ["sequence"], name="sequence", axis=1),
+        node("Add", ["sequence", "pos"], ["hidden"], name="position"),
+        node("LayerNormalization", ["hidden", "gamma", "beta"], ["normed"], name="norm", axis=-1),
+        node("MatMul", ["normed", "w_qkv"], ["qkv_product"], name="qkv"),
+        node("Add", ["qkv_product", "b_qkv"], ["qkv"], name="qkv_bias"),
+        node("Concat", ["batch1", "minus_one", "three", "heads", "head_width"], ["qkv_shape"], name="qkv_shape", axis=0),
+        node("Reshape", ["qkv", "qkv_shape"], ["qkv5"], name="qkv5"),
+        node("Transpose", ["qkv5"], ["qkv_heads"], name="qkv_heads", perm=[2, 0, 3, 1, 4]),
+        node("Gather", ["qkv_heads", "index0"], ["q"], name="q", axis=0),
+        node("Gather", ["qkv_heads", "index1"], ["k"], name="k", axis=0),
+        node("Gather", ["qkv_heads", "index2"], ["v"], name="v", axis=0),
+        node("Transpose", ["k"], ["kt"], name="kt", perm=[0, 1, 3, 2]),
+        node("MatMul", ["q", "kt"], ["scores"], name="scores"),
+        node("Div", ["scores", "root"], ["scaled"], name="scaled"),
+        node("Softmax", ["scaled"], ["weights"], name="weights", axis=-1),
+        node("MatMul", ["weights", "v"], ["context"], name="context"),
+        node("Transpose", ["context"], ["context_tokens"], name="context_tokens", perm=[0, 2, 1, 3]),
+        node("Concat", ["batch1", "minus_one", "width"], ["merged_shape"], name="merged_shape", axis=0),
+        node("Reshape", ["context_tokens", "merged_shape"], ["merged"], name="merged"),
+        node("MatMul", ["merged", "w_out"], ["projected"], name="out"),
+        node("Add", ["projected", "b_out"], ["attended"], name="out_bias"),
+        node("Add", ["hidden", "attended"], ["residual"], name="residual"),
+        node("Gather", ["residual", "index0"], ["y"], name="cls_out", axis=1),
+    ]
+    return make_model(nodes, {"x": (1, 3, 16, 16)}, {"y": (1, width)}, initializers, opset=18)
+
+
 def quantized(model: bytes, samples: np.ndarray):
     """The model imported and quantized on `samples` (IR layout); the module and the float module."""
     float_module = import_onnx_bytes(model, "model.onnx")
@@ -136,3 +192,20 @@ def test_division_by_a_computed_tensor_quantizes_to_tflites_div_bit_exactly() ->
     (actual,) = npuc.run(module, [samples[:1]])
     assert sqnr_db(expected, actual) >= 25
     assert_litert_runs_it_bit_exactly(module, samples[:1])
+
+
+def test_vit_block_as_the_dynamo_exporter_writes_it() -> None:
+    model = vit_block()
+    assert max_error_against_onnxruntime(model, {"x": normal(1, 3, 16, 16)}) <= 1e-4
+    module = import_onnx_bytes(model, "vit.onnx")
+    ops = op_names(module)
+    # the shape arithmetic folded at import; the patches flattened to tokens need no transpose
+    # (their NHWC order is the tokens' order), nor do the projections of the residual stream
+    assert not {"graph.shape", "graph.gather", "graph.expand"} & set(ops)
+    assert ops[: ops.index("graph.fully_connected")].count("graph.transpose") == 0, ops
+    samples = normal(8, 16, 16, 3)
+    quantized_module, float_module = quantized(model, samples)
+    (expected,) = npuc.run(float_module, [samples[:1]])
+    (actual,) = npuc.run(quantized_module, [samples[:1]])
+    assert sqnr_db(expected, actual) >= 15
+    assert_litert_runs_it_bit_exactly(quantized_module, samples[:1])

@@ -147,6 +147,10 @@ LayerBits = Callable[[Operation], "int | None"]
 FOLLOW_INPUT: tuple[type[Operation], ...] = (*SAME_QUANTIZATION, graph.PadOp, graph.ReluOp, graph.ClipOp)
 """Ops whose width, unless set, follows their input's (no requantize needed)."""
 
+INT8_ONLY: tuple[type[Operation], ...] = (graph.SquaredDifferenceOp, graph.RsqrtOp)
+"""Ops TFLite has an int8 kernel for only: they run in int8 whatever width is asked
+(a 16x8 layer norm requantizes around them, as TFLite's converter would have to)."""
+
 
 class Quantizer:
     """Rewrites one block of graph ops into quantized ops, op by op in order.
@@ -365,7 +369,9 @@ class Quantizer:
             self.values[old] = new
 
     def _width(self, op: Operation) -> int:
-        """The activation width of `op`: asked for, its input's (`FOLLOW_INPUT`) or the default."""
+        """The activation width of `op`: 8 for `INT8_ONLY`, else asked for, its input's (`FOLLOW_INPUT`) or the default."""
+        if isinstance(op, INT8_ONLY):
+            return 8
         asked = self.layer_bits(op)
         if asked is not None:
             return asked

@@ -179,13 +179,22 @@ class SinkTransposeThroughBinary(RewritePattern):
         _sunk(op, operands, perm, rewriter, new_ops)
 
 
-def _single_use_reshape(value: SSAValue) -> graph.ReshapeOp | None:
-    owner = value.owner
-    return owner if isinstance(owner, graph.ReshapeOp) and value.has_one_use() else None
-
-
 def _non_unit_axes(shape: Sequence[int]) -> list[int]:
     return [axis for axis, extent in enumerate(shape) if extent != 1]
+
+
+def _unit_axes_reshape(value: SSAValue) -> graph.ReshapeOp | None:
+    """The reshape defining `value` if it has no other user and only inserts or drops unit axes.
+
+    Other reshapes stay where they are: sinking one that merges axes could
+    leave an elementwise op on a tensor of higher rank than the NPU takes.
+    """
+    owner = value.owner
+    if not isinstance(owner, graph.ReshapeOp) or not value.has_one_use():
+        return None
+    before, after = value_shape(owner.input), value_shape(owner.output)
+    same_extents = [before[axis] for axis in _non_unit_axes(before)] == [after[axis] for axis in _non_unit_axes(after)]
+    return owner if same_extents else None
 
 
 def _sunk_reshape(
@@ -205,7 +214,7 @@ def _sunk_reshape(
 
 
 class SinkReshapeThroughUnary(RewritePattern):
-    """unary(reshape(x)) -> reshape(unary(x)) when the reshape has no other user.
+    """unary(reshape(x)) -> reshape(unary(x)) for a single-use reshape of unit axes.
 
     An elementwise function does not care about the shape; moving reshapes
     towards their consumers lets a lifted 1-D layer's reshape pair meet and
@@ -215,7 +224,7 @@ class SinkReshapeThroughUnary(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not isinstance(op, ELEMENTWISE_UNARY):
             return
-        reshape = _single_use_reshape(op.operands[0])
+        reshape = _unit_axes_reshape(op.operands[0])
         if reshape is not None:
             _sunk_reshape(op, [reshape.input], reshape, rewriter)
 
@@ -234,15 +243,13 @@ class SinkReshapeThroughBinary(RewritePattern):
     def match_and_rewrite(self, op: BinaryBase, rewriter: PatternRewriter) -> None:
         if not op.name.startswith("graph."):
             return
-        reshaped = 0 if _single_use_reshape(op.ifm) is not None else 1
-        reshape = _single_use_reshape(op.operands[reshaped])
+        reshaped = 0 if _unit_axes_reshape(op.ifm) is not None else 1
+        reshape = _unit_axes_reshape(op.operands[reshaped])
         source = defining_constant(op.operands[1 - reshaped])
         if reshape is None or source is None or op.ofm.type != reshape.output.type:
             return
         before, after = value_shape(reshape.input), value_shape(reshape.output)
         before_axes, after_axes = _non_unit_axes(before), _non_unit_axes(after)
-        if [before[axis] for axis in before_axes] != [after[axis] for axis in after_axes]:
-            return
         array = constant_value(source.value)
         full = array.reshape((1,) * (len(after) - array.ndim) + array.shape)
         shape = [1] * len(before)
@@ -261,10 +268,10 @@ class CanonicalizePass(ModulePass):
     (identity or unit-axis permutations become reshapes), collapses reshape
     chains and consecutive transposes (pairs that cancel disappear), and sinks
     single-use transposes through elementwise ops (towards a transpose that
-    cancels them) and single-use reshapes through unary elementwise ops and
-    through binary ones with a constant operand when they only insert or drop
-    unit axes (towards a reshape they collapse with: a lifted 1-D layer's
-    activation then meets the layer). Every new op keeps the `layer` of the
+    cancels them) and single-use reshapes that only insert or drop unit axes
+    through unary elementwise ops and binary ones with a constant operand
+    (towards a reshape they collapse with: a lifted 1-D layer's activation
+    then meets the layer). Every new op keeps the `layer` of the
     op it replaces.
     """
 

@@ -119,8 +119,8 @@ func.func @sink_reshape(%x: tensor<1x1x5x2xf32>) -> tensor<1x1x5x2xf32> {
 
 // -----
 
-// A reshape that moves non-unit extents stays before a binary op (the
-// constant would not keep its axes), as does one with a second user.
+// A reshape that merges non-unit extents stays before a binary or unary op,
+// as does one with a second user.
 
 // CHECK-LABEL: func.func @reshape_stays
 // CHECK-NEXT:  %[[F:.*]] = graph.reshape %{{.*}} : tensor<1x2x3xf32> -> tensor<1x6xf32>
@@ -128,12 +128,16 @@ func.func @sink_reshape(%x: tensor<1x1x5x2xf32>) -> tensor<1x1x5x2xf32> {
 // CHECK-NEXT:  %[[M:.*]] = graph.mul %[[F]]
 // CHECK-NEXT:  %[[G:.*]] = graph.reshape %{{.*}} : tensor<1x1x6xf32> -> tensor<1x6xf32>
 // CHECK-NEXT:  %[[R:.*]] = graph.relu %[[G]]
-// CHECK-NEXT:  func.return %[[M]], %[[R]], %[[G]]
-func.func @reshape_stays(%x: tensor<1x2x3xf32>, %y: tensor<1x1x6xf32>) -> (tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>) {
+// CHECK-NEXT:  %[[H:.*]] = graph.reshape %{{.*}} : tensor<2x3x4xf32> -> tensor<6x4xf32>
+// CHECK-NEXT:  %[[S:.*]] = graph.sigmoid %[[H]]
+// CHECK-NEXT:  func.return %[[M]], %[[R]], %[[G]], %[[S]]
+func.func @reshape_stays(%x: tensor<1x2x3xf32>, %y: tensor<1x1x6xf32>, %z: tensor<2x3x4xf32>) -> (tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>, tensor<6x4xf32>) {
   %f = graph.reshape %x : tensor<1x2x3xf32> -> tensor<1x6xf32>
   %c = graph.constant dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]> : tensor<1x6xf32>
   %m = graph.mul %f, %c {activation = "none"} : (tensor<1x6xf32>, tensor<1x6xf32>) -> tensor<1x6xf32>
   %g = graph.reshape %y : tensor<1x1x6xf32> -> tensor<1x6xf32>
   %r = graph.relu %g : tensor<1x6xf32>
-  func.return %m, %r, %g : tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>
+  %h = graph.reshape %z : tensor<2x3x4xf32> -> tensor<6x4xf32>
+  %s = graph.sigmoid %h : tensor<6x4xf32> -> tensor<6x4xf32>
+  func.return %m, %r, %g, %s : tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>, tensor<6x4xf32>
 }

@@ -343,6 +343,8 @@ class Quantizer:
             qtype = self.own_type(op)
             if isinstance(op, graph.AddOp | graph.SubOp):
                 qtype = representable_add_type(qtype, operands)
+            if isinstance(op, graph.SquaredDifferenceOp):
+                qtype = representable_squared_difference_type(qtype, operands)
             new_op = self.rebuild(op, OWN_RANGE[kind], operands, [qtype])
         elif isinstance(op, graph.DivOp) and _constant_operand(op.ifm2):
             new_op = self.divide_by_constant(op)
@@ -431,6 +433,24 @@ def representable_add_type(qtype: UniformQuantizedType, operands: Sequence[SSAVa
     assert a_type is not None and b_type is not None, "operands are quantized before their user"
     real = int_elementwise.add_output_multiplier(a_type.scale, b_type.scale, qtype.scale, qtype.bits)
     if fixed_point.quantize_multiplier(real)[1] <= 0:  # a Q31 multiplier below 1: representable
+        return qtype
+    scale = float(np.float32(qtype.scale * real / ADD_MULTIPLIER_TARGET))
+    return UniformQuantizedType(qtype.storage_type, [scale], [qtype.zero_point])
+
+
+def representable_squared_difference_type(
+    qtype: UniformQuantizedType, operands: Sequence[SSAValue]
+) -> UniformQuantizedType:
+    """`qtype` for a SQUARED_DIFFERENCE output, its scale widened if TFLite's output rescale would not be below 1.
+
+    An output far narrower than its inputs (x minus a mean it equals) gets
+    the scale at which the rescale
+    (`npuc.reference.int_elementwise.squared_difference_output_multiplier`) is 1/2.
+    """
+    a_type, b_type = (quant_type(value) for value in operands)
+    assert a_type is not None and b_type is not None, "operands are quantized before their user"
+    real = int_elementwise.squared_difference_output_multiplier(a_type.scale, b_type.scale, qtype.scale)
+    if fixed_point.quantize_multiplier(real)[1] <= 0:
         return qtype
     scale = float(np.float32(qtype.scale * real / ADD_MULTIPLIER_TARGET))
     return UniformQuantizedType(qtype.storage_type, [scale], [qtype.zero_point])

@@ -215,3 +215,12 @@ def test_vit_block_as_the_dynamo_exporter_writes_it() -> None:
     (actual,) = npuc.run(quantized_module, [samples[:1]])
     assert sqnr_db(expected, actual) >= 15
     assert_litert_runs_it_bit_exactly(quantized_module, samples[:1])
+
+
+def test_layer_norm_of_nearly_constant_rows_gets_a_representable_squared_difference() -> None:
+    # x - mean is almost 0: the calibrated output scale of the squared difference would make
+    # TFLite's rescale (2 * max input scale)^2 / (2^14 * output scale) exceed 1; it is widened instead
+    samples = np.full((8, 6, 16), 2.0, np.float32)
+    samples[:, :, 0] += 1e-4
+    module, _ = quantized(layer_norm((1, 6, 16)), samples)
+    assert_litert_runs_it_bit_exactly(module, samples[:1])

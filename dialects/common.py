@@ -294,6 +294,29 @@ class PReluBase(LayerOp):
         expect_shape("output", tensor_shape(self.output, "output"), source)
 
 
+class BatchMatMulBase(LayerOp):
+    """Matrix product of the last two axes of two computed tensors, leading axes broadcast."""
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, output_type: Attribute):
+        super().__init__(operands=[lhs, rhs], result_types=[output_type])
+
+    def verify_shapes(self) -> None:
+        lhs = tensor_shape(self.lhs, "lhs")
+        rhs = tensor_shape(self.rhs, "rhs")
+        if len(lhs) < 2 or len(rhs) < 2 or lhs[-1] != rhs[-2]:
+            raise VerifyException(f"cannot multiply {list(lhs)} by {list(rhs)}")
+        expected = [*broadcast_shape(lhs[:-2], rhs[:-2]), lhs[-2], rhs[-1]]
+        output = list(tensor_shape(self.output, "output"))
+        if output != expected:
+            raise VerifyException(f"output shape is {output}, expected {expected}")
+
+
 class UnaryBase(LayerOp):
     """Elementwise op of one tensor; the result has the input's shape."""
 

@@ -37,6 +37,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import (
     AddBase,
+    BatchMatMulBase,
     BinaryBase,
     ConstantBase,
     GeluBase,
@@ -48,11 +49,9 @@ from npuc.dialects.common import (
     SoftmaxBase,
     TransposeBase,
     UnaryBase,
-    broadcast_shape,
     constant_value,
     int_array,
     keep_layer,
-    tensor_shape,
 )
 from npuc.dialects.movement import (
     ConcatBase,
@@ -201,28 +200,10 @@ class TransposeConv2dOp(FloatLayerOp, TransposeConv2dBase):
 
 
 @irdl_op_definition
-class BatchMatMulOp(FloatLayerOp):
+class BatchMatMulOp(FloatLayerOp, BatchMatMulBase):
     """Matrix product of the last two axes, leading axes broadcast (ONNX MatMul)."""
 
     name = "graph.batch_matmul"
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    output = result_def(TensorType)
-
-    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
-
-    def __init__(self, lhs: SSAValue, rhs: SSAValue, output_type: Attribute):
-        super().__init__(operands=[lhs, rhs], result_types=[output_type])
-
-    def verify_shapes(self) -> None:
-        lhs = tensor_shape(self.lhs, "lhs")
-        rhs = tensor_shape(self.rhs, "rhs")
-        if len(lhs) < 2 or len(rhs) < 2 or lhs[-1] != rhs[-2]:
-            raise VerifyException(f"cannot multiply {list(lhs)} by {list(rhs)}")
-        expected = [*broadcast_shape(lhs[:-2], rhs[:-2]), lhs[-2], rhs[-1]]
-        output = list(tensor_shape(self.output, "output"))
-        if output != expected:
-            raise VerifyException(f"output shape is {output}, expected {expected}")
 
 
 @irdl_op_definition
@@ -300,6 +281,20 @@ class SqrtOp(FloatLayerOp, UnaryBase):
     """Square root."""
 
     name = "graph.sqrt"
+
+
+@irdl_op_definition
+class RsqrtOp(FloatLayerOp, UnaryBase):
+    """Reciprocal square root 1 / sqrt(x) (TFLite RSQRT; a layer norm's normaliser)."""
+
+    name = "graph.rsqrt"
+
+
+@irdl_op_definition
+class SquaredDifferenceOp(FloatLayerOp, BinaryBase):
+    """Elementwise (ifm - ifm2)^2 (TFLite SQUARED_DIFFERENCE; a layer norm's variance terms)."""
+
+    name = "graph.squared_difference"
 
 
 class AlphaUnaryOp(FloatLayerOp, UnaryBase):
@@ -512,6 +507,8 @@ Graph = Dialect(
         TanhOp,
         HardSwishOp,
         SqrtOp,
+        RsqrtOp,
+        SquaredDifferenceOp,
         LeakyReluOp,
         EluOp,
         HardSigmoidOp,

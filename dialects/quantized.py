@@ -51,6 +51,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from npuc.dialects.common import (
     AddBase,
+    BatchMatMulBase,
     BinaryBase,
     ConstantBase,
     GeluBase,
@@ -275,6 +276,27 @@ class MulOp(PerTensorLayerOp, BinaryBase):
 
 
 @irdl_op_definition
+class DivOp(PerTensorLayerOp, BinaryBase):
+    """Integer division with rescaling (TFLite DIV): by a computed tensor (a constant becomes a mul)."""
+
+    name = "quantized.div"
+
+
+@irdl_op_definition
+class SquaredDifferenceOp(PerTensorLayerOp, BinaryBase):
+    """Integer (ifm - ifm2)^2 with rescaling (TFLite SQUARED_DIFFERENCE, int8)."""
+
+    name = "quantized.squared_difference"
+
+
+@irdl_op_definition
+class BatchMatMulOp(PerTensorLayerOp, BatchMatMulBase):
+    """Integer matrix product of two computed tensors with rescaling (TFLite BATCH_MATMUL)."""
+
+    name = "quantized.batch_matmul"
+
+
+@irdl_op_definition
 class MaximumOp(AllSameQuantizationLayerOp, BinaryBase):
     """Elementwise maximum of stored values (TFLite MAXIMUM)."""
 
@@ -306,6 +328,13 @@ class LogisticOp(PerTensorLayerOp, UnaryBase):
     """Integer sigmoid (TFLite LOGISTIC)."""
 
     name = "quantized.logistic"
+
+
+@irdl_op_definition
+class RsqrtOp(PerTensorLayerOp, UnaryBase):
+    """Integer reciprocal square root (TFLite RSQRT, int8)."""
+
+    name = "quantized.rsqrt"
 
 
 @irdl_op_definition
@@ -559,10 +588,14 @@ Quantized = Dialect(
         TransposeConv2dOp,
         SubOp,
         MulOp,
+        DivOp,
+        SquaredDifferenceOp,
+        BatchMatMulOp,
         MaximumOp,
         MinimumOp,
         PReluOp,
         LogisticOp,
+        RsqrtOp,
         TanhOp,
         HardSwishOp,
         LeakyReluOp,

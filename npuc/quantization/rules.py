@@ -5,9 +5,11 @@ them. Each graph op falls in one family:
 
 - conv-like (conv, depthwise, fully connected, transpose conv): int8 weights
   symmetric per output channel (or per tensor), int32 bias, own output range;
-- own output range: add, sub, mul (and div by a constant, rewritten exactly
-  as mul by its reciprocal), prelu, leaky relu, hard swish, hard sigmoid,
-  gelu (int8 only: lookup tables), reduce, concat;
+- own output range: add, sub, mul, div (by a constant rewritten exactly as
+  mul by its reciprocal, by a computed tensor TFLite's DIV), prelu, leaky
+  relu, hard swish, hard sigmoid, gelu (int8 only: lookup tables), squared
+  difference and rsqrt (int8 in TFLite), batch matmul of two computed
+  tensors, reduce, concat;
 - fixed output range: sigmoid (1/256, -128), tanh (1/128, 0), softmax
   (1/256, -128), as TFLite's int8 kernels require;
 - same quantization as the input: pools, reshape, transpose, split, slice,
@@ -16,8 +18,7 @@ them. Each graph op falls in one family:
   or constants quantized to it);
 - standalone relu/clip: `quantized.clamp` on the input's parameters.
 
-Everything else (div by a computed value, pow, sqrt, elu, lrn,
-batch matmul) has no integer form and is listed by `check_supported`.
+Everything else (pow, sqrt, elu, lrn) has no integer form and is listed by `check_supported`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ OWN_RANGE: dict[type[Operation], type[Operation]] = {
     graph.HardSwishOp: quantized.HardSwishOp,
     graph.HardSigmoidOp: quantized.HardSigmoidOp,
     graph.GeluOp: quantized.GeluOp,
+    graph.SquaredDifferenceOp: quantized.SquaredDifferenceOp,
+    graph.RsqrtOp: quantized.RsqrtOp,
+    graph.BatchMatMulOp: quantized.BatchMatMulOp,
     graph.ReduceOp: quantized.ReduceOp,
     graph.ConcatOp: quantized.ConcatOp,
 }
@@ -121,8 +125,6 @@ def check_supported(block: Block) -> None:
             continue
         if not isinstance(op, HANDLED):
             problems.append((layer_name(op), op.name, "no quantized form"))
-        elif isinstance(op, graph.DivOp) and not _constant_operand(op.ifm2):
-            problems.append((layer_name(op), op.name, "no quantized form (divisor is not a constant)"))
         elif type(op) in CONV_LIKE:
             for index, what in ((1, "weights"), (2, "bias")):
                 if not _constant_operand(op.operands[index]):
@@ -147,6 +149,10 @@ LayerBits = Callable[[Operation], "int | None"]
 
 FOLLOW_INPUT: tuple[type[Operation], ...] = (*SAME_QUANTIZATION, graph.PadOp, graph.ReluOp, graph.ClipOp)
 """Ops whose width, unless set, follows their input's (no requantize needed)."""
+
+INT8_ONLY: tuple[type[Operation], ...] = (graph.SquaredDifferenceOp, graph.RsqrtOp)
+"""Ops TFLite has an int8 kernel for only: they run in int8 whatever width is asked
+(a 16x8 layer norm requantizes around them, as TFLite's converter would have to)."""
 
 
 class Quantizer:
@@ -340,9 +346,14 @@ class Quantizer:
             qtype = self.own_type(op)
             if isinstance(op, graph.AddOp | graph.SubOp):
                 qtype = representable_add_type(qtype, operands)
+            if isinstance(op, graph.SquaredDifferenceOp):
+                qtype = representable_squared_difference_type(qtype, operands)
             new_op = self.rebuild(op, OWN_RANGE[kind], operands, [qtype])
-        elif isinstance(op, graph.DivOp):
+        elif isinstance(op, graph.DivOp) and _constant_operand(op.ifm2):
             new_op = self.divide_by_constant(op)
+        elif isinstance(op, graph.DivOp):
+            operands = [self.activation(value, op) for value in op.operands]
+            new_op = self.rebuild(op, quantized.DivOp, operands, [self.own_type(op)])
         elif kind in SHARED_QUANTIZATION:
             qtype = self.own_type(op)
             operands = [self.activation(value, op, qtype) for value in op.operands]
@@ -363,7 +374,9 @@ class Quantizer:
             self.values[old] = new
 
     def _width(self, op: Operation) -> int:
-        """The activation width of `op`: asked for, its input's (`FOLLOW_INPUT`) or the default."""
+        """The activation width of `op`: 8 for `INT8_ONLY`, else asked for, its input's (`FOLLOW_INPUT`) or the default."""
+        if isinstance(op, INT8_ONLY):
+            return 8
         asked = self.layer_bits(op)
         if asked is not None:
             return asked
@@ -423,6 +436,24 @@ def representable_add_type(qtype: UniformQuantizedType, operands: Sequence[SSAVa
     assert a_type is not None and b_type is not None, "operands are quantized before their user"
     real = int_elementwise.add_output_multiplier(a_type.scale, b_type.scale, qtype.scale, qtype.bits)
     if fixed_point.quantize_multiplier(real)[1] <= 0:  # a Q31 multiplier below 1: representable
+        return qtype
+    scale = float(np.float32(qtype.scale * real / ADD_MULTIPLIER_TARGET))
+    return UniformQuantizedType(qtype.storage_type, [scale], [qtype.zero_point])
+
+
+def representable_squared_difference_type(
+    qtype: UniformQuantizedType, operands: Sequence[SSAValue]
+) -> UniformQuantizedType:
+    """`qtype` for a SQUARED_DIFFERENCE output, its scale widened if TFLite's output rescale would not be below 1.
+
+    An output far narrower than its inputs (x minus a mean it equals) gets
+    the scale at which the rescale
+    (`npuc.reference.int_elementwise.squared_difference_output_multiplier`) is 1/2.
+    """
+    a_type, b_type = (quant_type(value) for value in operands)
+    assert a_type is not None and b_type is not None, "operands are quantized before their user"
+    real = int_elementwise.squared_difference_output_multiplier(a_type.scale, b_type.scale, qtype.scale)
+    if fixed_point.quantize_multiplier(real)[1] <= 0:
         return qtype
     scale = float(np.float32(qtype.scale * real / ADD_MULTIPLIER_TARGET))
     return UniformQuantizedType(qtype.storage_type, [scale], [qtype.zero_point])

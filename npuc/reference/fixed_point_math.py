@@ -100,3 +100,41 @@ def reciprocal(x: np.ndarray, integer_digits: int) -> tuple[np.ndarray, np.ndarr
     num_bits_over_unit = integer_digits - headroom_plus_one
     shifted_sum_minus_one = wrap(((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31))
     return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
+
+
+_THREE_HALVES_Q3 = (1 << 28) + (1 << 27)
+"""1.5 in Q3.28: the Newton-Raphson constant of the inverse square root."""
+_HALF_SQRT_2 = 1518500250
+"""sqrt(2) / 2 in Q0.31."""
+
+
+def inv_sqrt_multiplier_exp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TFLite ``GetInvSqrtQuantizedMultiplierExp`` (reverse shift -1): 1/sqrt(x) as (Q0.31 multiplier, shift).
+
+    ``x`` (int32 values >= 0) is normalised by pairs of bits into [2^27, 2^29)
+    and five Newton-Raphson steps from 1 run in Q3.28, vectorised over the
+    array; 0 and 1 give the largest multiplier with shift 0. The shift is a
+    left shift (TFLite's right shift negated), as ``multiply_by_quantized_multiplier`` takes it.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    shift = np.full(x.shape, 11, dtype=np.int64)
+    large = x >= (1 << 29)
+    while large.any():
+        x = np.where(large, x // 4, x)
+        shift += large
+        large = x >= (1 << 29)
+    small = x <= 1
+    pairs = np.maximum((count_leading_zeros(np.where(small, 2, x)) - 1) // 2 - 1, 0)
+    shift -= pairs
+    normalised = np.where(small, 1 << 27, x << (2 * pairs))
+    half_input = rounding_divide_by_pot(normalised >> 1, 1)
+    estimate = np.full(x.shape, 1 << 28, dtype=np.int64)
+    for _ in range(5):
+        cube = saturating_rounding_multiply_by_pot(_mul(_mul(estimate, estimate), estimate), 6)
+        difference = wrap(_mul(_THREE_HALVES_Q3, estimate) - _mul(half_input, cube))
+        estimate = saturating_rounding_multiply_by_pot(difference, 3)
+    multiplier = _mul(estimate, _HALF_SQRT_2)
+    negative = shift < 0
+    multiplier = np.where(negative, wrap(multiplier << np.where(negative, -shift, 0)), multiplier)
+    shift = np.where(negative, 0, shift)
+    return np.where(small, INT32_MAX, multiplier), np.where(small, 0, -shift)

@@ -50,6 +50,17 @@ def sqrt(x: np.ndarray) -> np.ndarray:
     return _in_float64(np.sqrt, x)
 
 
+def rsqrt(x: np.ndarray) -> np.ndarray:
+    """1 / sqrt(x) (inf at 0, nan for negative inputs)."""
+    return _in_float64(lambda value: 1.0 / np.sqrt(value), x)
+
+
+def squared_difference(ifm: np.ndarray, ifm2: np.ndarray) -> np.ndarray:
+    """(ifm - ifm2)^2 in float32 with numpy broadcasting (TFLite SQUARED_DIFFERENCE)."""
+    difference = binary(np.subtract, ifm, ifm2)
+    return difference * difference
+
+
 def hard_swish(x: np.ndarray) -> np.ndarray:
     """x * relu6(x + 3) / 6 (ONNX HardSwish)."""
     return _in_float64(lambda v: v * np.clip(v + 3.0, 0.0, 6.0) / 6.0, x)

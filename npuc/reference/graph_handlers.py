@@ -194,6 +194,8 @@ GRAPH_HANDLERS: dict[type[Operation], Handler] = {
     graph.TanhOp: _unary(float_math.tanh),
     graph.HardSwishOp: _unary(float_math.hard_swish),
     graph.SqrtOp: _unary(float_math.sqrt),
+    graph.RsqrtOp: _unary(float_math.rsqrt),
+    graph.SquaredDifferenceOp: _binary(float_math.squared_difference),
     graph.LeakyReluOp: _leaky_relu,
     graph.EluOp: _elu,
     graph.HardSigmoidOp: _hard_sigmoid,

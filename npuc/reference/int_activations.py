@@ -1,7 +1,7 @@
 """Integer activation functions, bit-exact with TFLite's reference kernels.
 
 Covers RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1, LEAKY_RELU, PRELU, HARD_SWISH,
-LOGISTIC, TANH (``kernels/activations.cc`` with ``reference_ops`` /
+LOGISTIC, TANH, RSQRT (int8) (``kernels/activations.cc`` with ``reference_ops`` /
 ``reference_integer_ops``) and GELU (``kernels/gelu.cc``) for int8 and, where
 TFLite has them, int16 activations. The element type follows the input array
 (int8 or int16). Hard sigmoid, which TFLite has no builtin for, is defined as
@@ -34,6 +34,7 @@ from npuc.reference.fixed_point import (
     truncating_divide,
     wrap,
 )
+from npuc.reference.fixed_point_math import inv_sqrt_multiplier_exp
 
 RELU_BOUNDS: dict[str, tuple[float, float | None]] = {
     "relu": (0.0, None),
@@ -341,3 +342,26 @@ def hard_sigmoid(
 
     lut = int8_lut(in_scale, in_zero_point, out_scale, out_zero_point, transform)
     return lut[x.astype(np.int64) + 128]
+
+
+RSQRT_SHIFT = 20
+"""Bits TFLite's int8 RSQRT keeps 1/sqrt(x) scaled by before its output rescale."""
+
+
+def rsqrt(x: np.ndarray, in_zero_point: int, in_scale: float, out_zero_point: int, out_scale: float) -> np.ndarray:
+    """int8 RSQRT (``elementwise.cc``, ``RsqrtEvalQuantized``).
+
+    The centred input's inverse square root is formed in fixed point
+    (`inv_sqrt_multiplier_exp`) as an integer scaled by 2^20, then rescaled by
+    ``1 / (sqrt(in_scale) * out_scale)`` (the product in float32) and clamped; a
+    centred 0 gives the largest output. TFLite refuses inputs below the zero
+    point (a negative real value); they are computed here as 0.
+    """
+    values = np.maximum(np.asarray(x, dtype=np.int64) - in_zero_point, 0)
+    inv_multiplier, inv_shift = inv_sqrt_multiplier_exp(values)
+    scaled = multiply_by_quantized_multiplier(np.ones_like(values), inv_multiplier, inv_shift + RSQRT_SHIFT)
+    root = np.sqrt(np.float32(in_scale)) * np.float32(out_scale)  # float32, as std::sqrt(float) * float
+    multiplier, shift = quantize_multiplier(1.0 / float(root))
+    output = multiply_by_quantized_multiplier(scaled, multiplier, shift - RSQRT_SHIFT) + out_zero_point
+    low, high = _range(np.asarray(x))
+    return np.where(values == 0, high, np.clip(output, low, high)).astype(np.asarray(x).dtype)

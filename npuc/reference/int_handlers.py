@@ -25,7 +25,7 @@ from xdsl.ir import Operation, SSAValue
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import array_values, layer_name, property_of, value_shape
 from npuc.dialects.quantized import UniformQuantizedType, quant_type
-from npuc.errors import ModelVerificationError, UnsupportedOperatorError
+from npuc.errors import InputDataError, ModelVerificationError, UnsupportedOperatorError
 from npuc.reference import (
     fixed_point,
     int_activations,
@@ -187,6 +187,45 @@ def _adding_binary(function: Callable) -> Handler:
     return handler
 
 
+_rescaled_squared_difference = _rescaling_binary(int_elementwise.squared_difference)
+
+
+def _squared_difference(op: Operation, operands: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """SQUARED_DIFFERENCE: int8 only, with an output rescale TFLite can represent (below 1)."""
+    (a_scale, _), (b_scale, _) = tensor_params(op.operands[0]), tensor_params(op.operands[1])
+    ofm_scale, _ = tensor_params(op.results[0])
+    if qtype_of(op.results[0]).bits != 8:
+        raise unsupported(op, "TFLite's SQUARED_DIFFERENCE has an int8 form only")
+    real = int_elementwise.squared_difference_output_multiplier(a_scale, b_scale, ofm_scale)
+    if not np.isfinite(real) or fixed_point.quantize_multiplier(real)[1] > 0:
+        raise ModelVerificationError(
+            f"layer '{layer_name(op)}' ({op.name}): output scale {ofm_scale:g} is too small for input "
+            f"scales {a_scale:g} and {b_scale:g}: the rescale (2 * max(input scales))^2 / "
+            f"(2^14 * output scale) = {real:g} must be below 1"
+        )
+    return _rescaled_squared_difference(op, operands)
+
+
+_rescaled_div = _rescaling_binary(int_elementwise.div)
+
+
+def _div(op: Operation, operands: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """DIV: a divisor equal to its zero point (a real zero) is refused, as TFLite refuses it when it runs."""
+    _, divisor_zero_point = tensor_params(op.operands[1])
+    if np.any(operands[1] == divisor_zero_point):
+        raise InputDataError(f"layer '{layer_name(op)}' ({op.name}): division by zero (a divisor equal to its zero point)")
+    return _rescaled_div(op, operands)
+
+
+def _batch_matmul(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
+    """BATCH_MATMUL of two computed tensors (int8 or 16x8), leading axes broadcast per sample."""
+    lhs, rhs = per_sample(op, operands)
+    (lhs_scale, lhs_zp), (rhs_scale, rhs_zp) = tensor_params(op.operands[0]), tensor_params(op.operands[1])
+    ofm_scale, ofm_zp = tensor_params(op.results[0])
+    ofm = int_kernels.batch_matmul(lhs, lhs_zp, lhs_scale, rhs, rhs_zp, rhs_scale, ofm_zp, ofm_scale)
+    return merge_batch(op, ofm)
+
+
 def _comparing_binary(function: Callable) -> Handler:
     """MAXIMUM, MINIMUM: stored values compared directly, then the fused activation clamp."""
 
@@ -234,7 +273,7 @@ def _identity(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     return operands[0]
 
 
-INT8_ONLY = (quantized.HardSwishOp, quantized.GeluOp, quantized.HardSigmoidOp)
+INT8_ONLY = (quantized.HardSwishOp, quantized.GeluOp, quantized.HardSigmoidOp, quantized.RsqrtOp)
 """Activations npuc computes for int8 only (GELU: TFLite's int16 form is not reproduced)."""
 
 
@@ -250,7 +289,7 @@ def _require_tflite_form(op: Operation) -> None:
     bits = qtype_of(op.results[0]).bits
     problems = []
     if isinstance(op, INT8_ONLY) and bits != 8:
-        problems.append("it has an int8 form only (TFLite's HARD_SWISH and GELU; hard sigmoid as GELU)")
+        problems.append("it has an int8 form only (TFLite's HARD_SWISH, GELU and RSQRT; hard sigmoid as GELU)")
     lookup = isinstance(op, quantized.SoftmaxOp | quantized.LogisticOp | quantized.TanhOp)
     if lookup and bits == 16 and (in_zp, out_zp, out_scale) != (0, 0, 2.0**-15):
         problems.append("the int16 form needs zero points 0 and output scale 2^-15")
@@ -369,6 +408,9 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.AddOp: _adding_binary(int_elementwise.add),
     quantized.SubOp: _adding_binary(int_elementwise.sub),
     quantized.MulOp: _rescaling_binary(int_elementwise.mul),
+    quantized.DivOp: _div,
+    quantized.SquaredDifferenceOp: _squared_difference,
+    quantized.BatchMatMulOp: _batch_matmul,
     quantized.MaximumOp: _comparing_binary(int_elementwise.maximum),
     quantized.MinimumOp: _comparing_binary(int_elementwise.minimum),
     quantized.MaxPool2dOp: pool,
@@ -386,6 +428,7 @@ QUANTIZED_HANDLERS: dict[type[Operation], Handler] = {
     quantized.TanhOp: _unary(int_activations.tanh),
     quantized.HardSigmoidOp: _unary(int_activations.hard_sigmoid, "alpha", "beta"),
     quantized.GeluOp: _gelu,
+    quantized.RsqrtOp: _unary(int_activations.rsqrt),
     quantized.PReluOp: _prelu,
     quantized.SoftmaxOp: _softmax,
     quantized.ReduceOp: _reduce,

@@ -37,6 +37,7 @@ from npuc.reference.fixed_point import (
     quantize_multiplier,
     quantize_multipliers,
     truncating_divide,
+    wrap,
 )
 from npuc.reference.float_kernels import (
     Padding,
@@ -332,3 +333,32 @@ def requantize(
     centred = np.asarray(q, dtype=np.int64) - in_zero_point
     scaled = multiply_by_quantized_multiplier(centred, multiplier, shift) + out_zero_point
     return np.clip(scaled, qmin, qmax).astype(dtype)
+
+
+def batch_matmul(
+    lhs: np.ndarray,
+    lhs_zero_point: int,
+    lhs_scale: float,
+    rhs: np.ndarray,
+    rhs_zero_point: int,
+    rhs_scale: float,
+    ofm_zero_point: int,
+    ofm_scale: float,
+) -> np.ndarray:
+    """BATCH_MATMUL of two quantized tensors, int8 or 16x8 (``reference_ops::BatchMatMul``, no adjoints).
+
+    ``acc = (lhs - zp) @ (rhs - zp)`` over the last two axes, leading axes
+    broadcast, rescaled by ``lhs_scale * rhs_scale / ofm_scale`` (the product
+    in float32, the quotient in double, as TFLite's Prepare forms it) and
+    clamped to the storage range. int8 accumulates in int32; int16 (16x8)
+    in int64, rescaled by TFLite's int64 `MultiplyByQuantizedMultiplier`.
+    """
+    accumulator = (lhs.astype(np.int64) - lhs_zero_point) @ (rhs.astype(np.int64) - rhs_zero_point)
+    real = float(np.float32(lhs_scale) * np.float32(rhs_scale)) / float(np.float32(ofm_scale))
+    multiplier, shift = quantize_multiplier(real)
+    if lhs.dtype == np.int16:
+        scaled = multiply_by_quantized_multiplier_int64(accumulator, multiplier, shift) + ofm_zero_point
+    else:
+        scaled = multiply_by_quantized_multiplier(wrap(accumulator), multiplier, shift) + ofm_zero_point
+    info = np.iinfo(lhs.dtype)
+    return np.clip(scaled, info.min, info.max).astype(lhs.dtype)

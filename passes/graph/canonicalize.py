@@ -1,4 +1,4 @@
-"""graph-canonicalize: remove no-op reshapes and transposes, collapse chains, sink transposes."""
+"""graph-canonicalize: remove no-op reshapes and transposes, collapse chains, sink transposes and reshapes."""
 
 from __future__ import annotations
 
@@ -380,6 +380,87 @@ class SinkTransposeThroughBinary(RewritePattern):
         _sunk(op, operands, perm, rewriter, new_ops)
 
 
+def _non_unit_axes(shape: Sequence[int]) -> list[int]:
+    return [axis for axis, extent in enumerate(shape) if extent != 1]
+
+
+def _unit_axes_reshape(value: SSAValue) -> graph.ReshapeOp | None:
+    """The reshape defining `value` if it has no other user and only inserts or drops unit axes.
+
+    Other reshapes stay where they are: sinking one that merges axes could
+    leave an elementwise op on a tensor of higher rank than the NPU takes.
+    """
+    owner = value.owner
+    if not isinstance(owner, graph.ReshapeOp) or not value.has_one_use():
+        return None
+    before, after = value_shape(owner.input), value_shape(owner.output)
+    same_extents = [before[axis] for axis in _non_unit_axes(before)] == [after[axis] for axis in _non_unit_axes(after)]
+    return owner if same_extents else None
+
+
+def _sunk_reshape(
+    op: Operation, operands: Sequence[SSAValue], reshape: graph.ReshapeOp, rewriter: PatternRewriter,
+    constants: Sequence[Operation] = (),
+) -> None:
+    """Recreate `op` on `operands` in the reshape's input shape and reshape its result after."""
+    moved = type(op).create(
+        operands=list(operands),
+        result_types=[reshape.input.type],
+        properties=dict(op.properties),
+        attributes=dict(op.attributes),
+    )
+    after = graph.ReshapeOp(moved.results[0], op.results[0].type)
+    keep_layer(op, after)
+    rewriter.replace(op, [*constants, moved, after], [after.output])
+
+
+class SinkReshapeThroughUnary(RewritePattern):
+    """unary(reshape(x)) -> reshape(unary(x)) for a single-use reshape of unit axes.
+
+    An elementwise function does not care about the shape; moving reshapes
+    towards their consumers lets a lifted 1-D layer's reshape pair meet and
+    vanish, so the activation after it reaches the layer and fuses.
+    """
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, ELEMENTWISE_UNARY):
+            return
+        reshape = _unit_axes_reshape(op.operands[0])
+        if reshape is not None:
+            _sunk_reshape(op, [reshape.input], reshape, rewriter)
+
+
+class SinkReshapeThroughBinary(RewritePattern):
+    """binary(reshape(x), constant) -> reshape(binary(x, constant')) for a reshape of unit axes (either order).
+
+    The reshape must only insert or drop unit axes and have no other user, and
+    the constant must not broadcast the result beyond the reshape's: then the
+    constant keeps its extents on the matching axes of x (its elements in the
+    same order), e.g. the per-channel scale of a batch norm after a lifted
+    1-D convolution, which graph-fold-scale can then fold.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BinaryBase, rewriter: PatternRewriter) -> None:
+        if not op.name.startswith("graph."):
+            return
+        reshaped = 0 if _unit_axes_reshape(op.ifm) is not None else 1
+        reshape = _unit_axes_reshape(op.operands[reshaped])
+        source = defining_constant(op.operands[1 - reshaped])
+        if reshape is None or source is None or op.ofm.type != reshape.output.type:
+            return
+        before, after = value_shape(reshape.input), value_shape(reshape.output)
+        before_axes, after_axes = _non_unit_axes(before), _non_unit_axes(after)
+        array = constant_value(source.value)
+        full = array.reshape((1,) * (len(after) - array.ndim) + array.shape)
+        shape = [1] * len(before)
+        for before_axis, after_axis in zip(before_axes, after_axes):
+            shape[before_axis] = full.shape[after_axis]
+        constant = float_constant(full.reshape(shape), like=source)
+        operands = [reshape.input, constant.output] if reshaped == 0 else [constant.output, reshape.input]
+        _sunk_reshape(op, operands, reshape, rewriter, [constant])
+
+
 @dataclass(frozen=True)
 class CanonicalizePass(ModulePass):
     """Simplify reshapes and transposes of graph IR.
@@ -390,7 +471,11 @@ class CanonicalizePass(ModulePass):
     chains of reshapes and transposes into one transpose between reshapes
     (`FoldPermutationChain`: a channel shuffle exported from NCHW), and sinks
     single-use transposes through elementwise ops (towards a transpose that
-    cancels them). Every new op keeps the `layer` of the op it replaces.
+    cancels them) and single-use reshapes that only insert or drop unit axes
+    through unary elementwise ops and binary ones with a constant operand
+    (towards a reshape they collapse with: a lifted 1-D layer's activation
+    then meets the layer). Every new op keeps the `layer` of the
+    op it replaces.
     """
 
     name = "graph-canonicalize"
@@ -404,5 +489,7 @@ class CanonicalizePass(ModulePass):
             SinkTransposeThroughBinary(),
             SinkTransposeThroughSlice(),
             SinkTransposeThroughConcat(),
+            SinkReshapeThroughUnary(),
+            SinkReshapeThroughBinary(),
         ]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

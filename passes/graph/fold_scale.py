@@ -1,4 +1,4 @@
-"""graph-fold-scale: fold a per-channel constant mul/add/sub after a conv or FC into its weights."""
+"""graph-fold-scale: fold a per-channel constant mul/add/sub after a conv or FC (or a concat of them) into its weights."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -17,7 +18,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import graph
-from npuc.dialects.common import constant_value
+from npuc.dialects.common import constant_value, value_shape
 from npuc.dialects.graph import constant_array, defining_constant, float_constant
 
 LINEAR_OPS = (graph.Conv2dOp, graph.DepthwiseConv2dOp, graph.FullyConnectedOp)
@@ -72,6 +73,53 @@ def _fold(op: ScaleOp, rewriter: PatternRewriter) -> None:
     rewriter.replace(op, [new_weights, new_bias, folded], [folded.results[0]])
 
 
+def _distribute_over_concat(op: ScaleOp, rewriter: PatternRewriter) -> None:
+    """`concat(a, b, ...) (*|+|-) c` along channels as `concat(a op c[:ka], b op c[ka:], ...)`.
+
+    Only when every concat input is a linear op without a fused activation
+    read by the concat alone (a grouped convolution's groups), so `_fold` then
+    folds each piece into its layer; the pieces take the scale op's activation.
+    """
+    concat, source = op.ifm.owner, defining_constant(op.ifm2)
+    if not isinstance(concat, graph.ConcatOp) or not op.ifm.has_one_use() or op.ofm.type != op.ifm.type:
+        return
+    rank = len(value_shape(op.ofm))
+    if source is None or concat.axis.value.data not in (rank - 1, -1):
+        return
+    pieces = [piece.owner for piece in concat.operands]
+    if not all(
+        isinstance(piece, LINEAR_OPS) and piece.ofm.has_one_use() and piece.activation.data == "none"
+        for piece in pieces
+    ):
+        return
+    values = per_channel(constant_value(source.value), value_shape(op.ofm)[-1])
+    if values is None:
+        return
+    new_ops: list[Operation] = []
+    results = []
+    start = 0
+    for piece in concat.operands:
+        channels = value_shape(piece)[-1]
+        piece_values = values[start : start + channels].reshape((1,) * (rank - 1) + (channels,))
+        constant = float_constant(piece_values, like=source)
+        scaled = type(op)(piece, constant.output, piece.type, op.activation.data)
+        scaled.attributes.update(op.attributes)
+        new_ops += [constant, scaled]
+        results.append(scaled.ofm)
+        start += channels
+    joined = graph.ConcatOp(results, op.ofm.type, rank - 1)
+    joined.attributes.update(concat.attributes)
+    rewriter.replace(op, [*new_ops, joined], [joined.results[0]])
+
+
+class DistributeScaleOverConcat(RewritePattern):
+    """A per-channel constant mul, add or sub after a channel concat of linear ops, per piece."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MulOp | graph.AddOp | graph.SubOp, rewriter: PatternRewriter) -> None:
+        _distribute_over_concat(op, rewriter)
+
+
 class FoldScale(RewritePattern):
     """conv/depthwise/FC followed by a per-channel constant mul, add or sub."""
 
@@ -90,10 +138,12 @@ class FoldScalePass(ModulePass):
     scalar or varies only along the last (channel) axis, and must not widen
     the result by broadcasting. The linear op needs constant weights and bias,
     no fused activation and no other user; it keeps its `layer` and takes the
-    scale op's activation.
+    scale op's activation. After a channel concat of such ops (a grouped
+    convolution's groups) the scale is split per piece and folds into each.
     """
 
     name = "graph-fold-scale"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(GreedyRewritePatternApplier([FoldScale()])).rewrite_module(op)
+        patterns = [FoldScale(), DistributeScaleOverConcat()]
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -18,19 +19,20 @@ from xdsl.pattern_rewriter import (
 from npuc.dialects import graph
 from npuc.reference.fixed_point import ACTIVATION_BOUNDS
 
-FUSING_OPS = (
-    graph.Conv2dOp,
-    graph.DepthwiseConv2dOp,
-    graph.FullyConnectedOp,
-    graph.TransposeConv2dOp,
-    graph.AddOp,
-    graph.SubOp,
-    graph.MulOp,
-    graph.MaximumOp,
-    graph.MinimumOp,
-    graph.MaxPool2dOp,
-    graph.AvgPool2dOp,
+FusingOp = (
+    graph.Conv2dOp
+    | graph.DepthwiseConv2dOp
+    | graph.FullyConnectedOp
+    | graph.TransposeConv2dOp
+    | graph.AddOp
+    | graph.SubOp
+    | graph.MulOp
+    | graph.MaximumOp
+    | graph.MinimumOp
+    | graph.MaxPool2dOp
+    | graph.AvgPool2dOp
 )
+FUSING_OPS: tuple[type[FusingOp], ...] = get_args(FusingOp)
 """Graph ops with an `activation` property that can absorb a following clamp."""
 
 FLOAT32_MAX = 3.4e38
@@ -75,21 +77,43 @@ def fused_activation(current: str, clamp: Range) -> str | None:
     return None if activation == "none" else activation
 
 
+def _fusing_producers(op: graph.ReluOp | graph.ClipOp) -> list[FusingOp] | None:
+    """The ops that would absorb `op`: its producer, or every input producer of a concat.
+
+    A clamp distributes over a concat, so it fuses into a concat of fusing ops
+    (a grouped convolution's per-group convolutions) as into each of them.
+    Every absorbing op must have no user but `op` (or the concat, whose only
+    user must be `op`); None when that does not hold.
+    """
+    producer = op.input.owner
+    if not op.input.has_one_use():
+        return None
+    if isinstance(producer, graph.ConcatOp):
+        parts = [part.owner for part in producer.operands]
+        fusing = [part for part in parts if isinstance(part, FUSING_OPS) and part.ofm.has_one_use()]
+        return fusing if len(fusing) == len(parts) else None
+    return [producer] if isinstance(producer, FUSING_OPS) else None
+
+
 def fold_into_producer(op: graph.ReluOp | graph.ClipOp, rewriter: PatternRewriter) -> None:
     """Replace `op` by its producer with a fused activation when that is exact.
 
-    The producer must be a fusing op whose only user is `op`; it keeps its
-    `layer` and other attributes.
+    The producer must be a fusing op whose only user is `op`, or a concat of
+    such ops (each then fuses the clamp); each keeps its `layer` and other attributes.
     """
-    producer = op.input.owner
-    if not isinstance(producer, FUSING_OPS) or not producer.ofm.has_one_use():
+    producers = _fusing_producers(op)
+    if producers is None:
         return
-    activation = fused_activation(producer.activation.data, clamp_range(op))
-    if activation is None:
-        return
-    producer.activation = StringAttr(activation)
-    rewriter.notify_op_modified(producer)
-    rewriter.replace(op, [], [producer.ofm])
+    activations: list[str] = []
+    for producer in producers:
+        activation = fused_activation(producer.activation.data, clamp_range(op))
+        if activation is None:
+            return
+        activations.append(activation)
+    for producer, activation in zip(producers, activations):
+        producer.activation = StringAttr(activation)
+        rewriter.notify_op_modified(producer)
+    rewriter.replace(op, [], [op.input])
 
 
 class FuseRelu(RewritePattern):
@@ -114,7 +138,9 @@ class FuseActivationPass(ModulePass):
 
     A clamp is folded into a conv2d, depthwise_conv2d, transpose_conv2d,
     fully_connected, add, sub, mul, maximum, minimum, max_pool2d or
-    avg_pool2d when that op has no other user and the clamp
+    avg_pool2d when that op has no other user (or into every input of a
+    concat of such ops, a grouped convolution's per-group convolutions, when
+    the concat and each input have no other user) and the clamp
     composed with the op's current activation is exactly relu [0, inf),
     relu6 [0, 6] or relu_n1_to_1 [-1, 1] (so relu after relu6 folds, while
     clip(0, 5) or relu after relu_n1_to_1 stay). Clip bounds beyond +-3.4e38

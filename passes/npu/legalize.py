@@ -96,6 +96,8 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
         problem = softmax_violation(op)
     if problem is None and isinstance(op, COPY_OPS):
         problem = copy_problem(op, rule)
+    if problem is None and isinstance(op, LOOKUP_TABLE_OPS):
+        problem = table_problem(op)
     return problem
 
 
@@ -114,9 +116,6 @@ def cpu_reader_problem(op: Operation, target: Target) -> str | None:
             if reader.name != "func.return" and not is_host_conversion(reader) and cpu_reason(reader, target):
                 return f"output {index} feeds {reader.name}, which runs on the CPU and reads dense tensors"
     return None
-    if problem is None and isinstance(op, LOOKUP_TABLE_OPS):
-        problem = table_problem(op)
-    return problem
 
 
 def softmax_violation(op: SoftmaxOp) -> str | None:

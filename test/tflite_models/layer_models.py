@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tflite
 
+from tflite_models.builder import TensorSpec
 from tflite_models.specs import (
     ACTIVATIONS,
     SAME,
@@ -238,6 +239,74 @@ def binary_models(rng_for):
             if op in ("add", "sub") and dtype == np.int16:
                 fields["PotScaleInt16"] = False
         yield ModelSpec(name, operator, tensors, [0, 1], [2], options, fields)
+
+
+@family
+def normalisation_models(rng_for):
+    """SQUARED_DIFFERENCE and RSQRT (int8 only in TFLite): a layer norm's variance and normaliser."""
+    cases = [
+        # name, a shape, b shape
+        ("squared_difference_same_shape", (1, 4, 5, 8), (1, 4, 5, 8)),
+        ("squared_difference_broadcast_mean", (1, 6, 16), (1, 6, 1)),
+    ]  # fmt: skip
+    for name, a_shape, b_shape in cases:
+        rng = rng_for(name)
+        a_q, b_q = act_params(rng, np.int8, 0.02, 0.1), act_params(rng, np.int8, 0.02, 0.1)
+        o_q = (float(np.float32(rng.uniform(0.05, 0.2))), -128)
+        out_shape = np.broadcast_shapes(a_shape, b_shape)
+        tensors = [act(a_shape, np.int8, *a_q), act(b_shape, np.int8, *b_q, name="input2"), out(out_shape, np.int8, *o_q)]
+        yield ModelSpec(name, "SQUARED_DIFFERENCE", tensors, [0, 1], [2])
+    # RSQRT refuses inputs below the zero point (negative reals): zero point -128 keeps every input valid
+    for name, shape, in_scale, out_scale in [
+        ("rsqrt_int8", (1, 6, 1), 0.004, 0.05),
+        ("rsqrt_int8_wide", (2, 4, 8), 0.05, 0.01),
+    ]:
+        tensors = [act(shape, np.int8, in_scale, -128), out(shape, np.int8, out_scale, -128)]
+        yield ModelSpec(name, "RSQRT", tensors, [0], [1])
+
+
+@family
+def div_models(rng_for):
+    """DIV of quantized tensors (int8, 16x8): TFLite refuses a divisor equal to its zero point when it
+    runs, so the divisor is a constant without one (a computed divisor is the same kernel)."""
+    cases = [
+        # name, dtype, dividend shape, divisor shape, activation
+        ("div_int8", np.int8, (1, 4, 5, 6), (1, 4, 5, 6), "none"),
+        ("div_broadcast_relu", np.int8, (1, 6, 16), (1, 6, 1), "relu"),
+        ("div_16x8", np.int16, (2, 5, 8), (2, 5, 8), "none"),
+    ]  # fmt: skip
+    for name, dtype, a_shape, b_shape, activation in cases:
+        rng = rng_for(name)
+        a_q, b_q, o_q = (act_params(rng, dtype, 0.02, 0.2) for _ in range(3))
+        info = np.iinfo(dtype)
+        divisor = rng.integers(info.min, info.max, size=b_shape, endpoint=True)
+        divisor = np.where(divisor == b_q[1], b_q[1] + 1, divisor).astype(dtype)
+        tensors = [
+            act(a_shape, dtype, *a_q),
+            TensorSpec(b_shape, dtype, [b_q[0]], [b_q[1]], data=divisor, name="input2"),
+            out(np.broadcast_shapes(a_shape, b_shape), dtype, *o_q),
+        ]
+        fields = {"FusedActivationFunction": ACTIVATIONS[activation]}
+        yield ModelSpec(name, "DIV", tensors, [0, 1], [2], "DivOptions", fields)
+
+
+@family
+def batch_matmul_models(rng_for):
+    """BATCH_MATMUL of two activations: 3-D and 4-D (attention scores and context), broadcast batch, 16x8."""
+    cases = [
+        # name, dtype, lhs shape, rhs shape
+        ("batch_matmul_3d", np.int8, (2, 5, 8), (2, 8, 6)),
+        ("batch_matmul_4d_heads", np.int8, (1, 2, 6, 4), (1, 2, 4, 6)),
+        ("batch_matmul_broadcast", np.int8, (2, 3, 7), (1, 7, 4)),
+        ("batch_matmul_16x8", np.int16, (1, 4, 16), (1, 16, 5)),
+    ]  # fmt: skip
+    for name, dtype, lhs_shape, rhs_shape in cases:
+        rng = rng_for(name)
+        lhs_q, rhs_q = act_params(rng, dtype, 0.02, 0.1), act_params(rng, dtype, 0.02, 0.1)
+        o_q = act_params(rng, dtype, 0.1, 0.5)
+        out_shape = (*np.broadcast_shapes(lhs_shape[:-2], rhs_shape[:-2]), lhs_shape[-2], rhs_shape[-1])
+        tensors = [act(lhs_shape, dtype, *lhs_q), act(rhs_shape, dtype, *rhs_q, name="input2"), out(out_shape, dtype, *o_q)]
+        yield ModelSpec(name, "BATCH_MATMUL", tensors, [0, 1], [2], "BatchMatMulOptions", {"AdjX": 0, "AdjY": 0})
 
 
 @family

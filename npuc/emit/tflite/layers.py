@@ -280,15 +280,19 @@ BINARY_OPERATORS = {
     quantized.AddOp: ("ADD", "AddOptions"),
     quantized.SubOp: ("SUB", "SubOptions"),
     quantized.MulOp: ("MUL", "MulOptions"),
+    quantized.DivOp: ("DIV", "DivOptions"),
     quantized.MaximumOp: ("MAXIMUM", None),
     quantized.MinimumOp: ("MINIMUM", None),
+    quantized.SquaredDifferenceOp: ("SQUARED_DIFFERENCE", None),
 }
 """Binary op -> (TFLite builtin, its options table; None: it has no fused activation)."""
 
 
 def export_binary(writer: GraphWriter, op: quantized.AddOp | quantized.SubOp | quantized.MulOp
-                  | quantized.MaximumOp | quantized.MinimumOp) -> None:
-    """ADD, SUB, MUL (fused activation; int16 ADD/SUB on the general scaling path), MAXIMUM, MINIMUM."""
+                  | quantized.DivOp | quantized.MaximumOp | quantized.MinimumOp
+                  | quantized.SquaredDifferenceOp) -> None:
+    """ADD, SUB, MUL, DIV (fused activation; int16 ADD/SUB on the general scaling path), MAXIMUM, MINIMUM,
+    SQUARED_DIFFERENCE (int8)."""
     code, table = BINARY_OPERATORS[type(op)]
     options = None
     if table is not None:
@@ -298,8 +302,16 @@ def export_binary(writer: GraphWriter, op: quantized.AddOp | quantized.SubOp | q
         options = Options(table, fields)
     elif op.activation.data != "none":
         raise NoTfliteForm(f"{code} takes no fused activation")
+    check_storage(code, op.ofm)
     inputs = [writer.tensor(op.ifm), writer.tensor(op.ifm2)]
     writer.operator(code, inputs, [writer.result(op.ofm, layer_name(op))], options)
+
+
+def export_batch_matmul(writer: GraphWriter, op: quantized.BatchMatMulOp) -> None:
+    """BATCH_MATMUL without adjoints."""
+    inputs = [writer.tensor(op.lhs), writer.tensor(op.rhs)]
+    options = Options("BatchMatMulOptions", {"AdjX": False, "AdjY": False})
+    writer.operator("BATCH_MATMUL", inputs, [writer.result(op.output, layer_name(op))], options)
 
 
 def export_pool(writer: GraphWriter, op: quantized.MaxPool2dOp | quantized.AvgPool2dOp) -> None:
@@ -331,7 +343,9 @@ RELU_OPERATORS = {"relu": "RELU", "relu6": "RELU6", "relu_n1_to_1": "RELU_N1_TO_
 """`quantized.relu` kind -> TFLite builtin."""
 
 
-INT8_ONLY = frozenset({"RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"})
+INT8_ONLY = frozenset({
+    "RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "SQUARED_DIFFERENCE", "RSQRT",
+})
 """Builtins TFLite has no int16 kernel for (it refuses the model)."""
 
 
@@ -399,6 +413,8 @@ EXPORTERS: dict[type[Operation], Exporter] = {
     quantized.TanhOp: _unary("TANH"),
     quantized.HardSwishOp: _unary("HARD_SWISH"),
     quantized.GeluOp: _unary("GELU", lambda op: Options("GeluOptions", {"Approximate": op.is_approximate})),
+    quantized.RsqrtOp: _unary("RSQRT"),
+    quantized.BatchMatMulOp: export_batch_matmul,
     quantized.LeakyReluOp: _unary("LEAKY_RELU", lambda op: Options("LeakyReluOptions", {"Alpha": op.alpha.value.data})),
     quantized.QuantizeOp: _unary("QUANTIZE"),
     quantized.RequantizeOp: _unary("QUANTIZE"),

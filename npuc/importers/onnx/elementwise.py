@@ -1,4 +1,4 @@
-"""Elementwise, activation, softmax, LRN and reduction converters of the ONNX importer.
+"""Elementwise, activation, softmax, LRN, layer norm and reduction converters of the ONNX importer.
 
 Elementwise ops work in whatever layout their input is held in (see
 `layout`): unary ops keep it, broadcasting ops bring every operand to
@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
+from xdsl.dialects.builtin import StringAttr
 from xdsl.ir import Operation, SSAValue
 
-from npuc.dialects.common import BinaryBase, broadcast_shape, value_shape
+from npuc.dialects.common import LAYER_ATTR, BinaryBase, broadcast_shape, value_shape
 from npuc.dialects.graph import (
     AddOp,
     ClipOp,
@@ -34,9 +35,11 @@ from npuc.dialects.graph import (
     PReluOp,
     ReduceOp,
     ReluOp,
+    RsqrtOp,
     SigmoidOp,
     SoftmaxOp,
     SqrtOp,
+    SquaredDifferenceOp,
     SubOp,
     TanhOp,
 )
@@ -192,6 +195,52 @@ def convert_lrn(graph: OnnxGraph, node: OnnxNode) -> None:
     graph.bind(node.outputs[0], graph.emit(lrn).results[0])
 
 
+def convert_layer_normalization(graph: OnnxGraph, node: OnnxNode) -> None:
+    """LayerNormalization -> the graph ops TFLite computes a layer norm with.
+
+    Over the ONNX axes from `axis` on: mean, squared difference from it,
+    mean (the variance), add epsilon, rsqrt, then (x - mean) times that,
+    times Scale, plus B; so `quantize` gives TFLite's int8 sequence (MEAN,
+    SQUARED_DIFFERENCE, MEAN, ADD, RSQRT, SUB, MUL, MUL, ADD). Scale and B
+    must be constants; the Mean and InvStdDev outputs are not supported.
+    Each step but the last has its own layer name `<node>/<step>`, so that
+    calibration gives it its own range.
+    """
+    if any(graph.is_used(name) for name in node.outputs[1:]):
+        raise Unsupported("the Mean and InvStdDev outputs are not supported")
+    shape = graph.shape(node.inputs[0])
+    rank = len(shape)
+    first = normalized_axes([node.int_attr("axis", -1)], rank)[0]
+    value, perm = graph.stored(node.inputs[0])
+    axes = [perm.index(axis) for axis in range(first, rank)]
+    reduced_type = f32_tensor([1 if axis in axes else extent for axis, extent in enumerate(value_shape(value))])
+
+    def emit(op: Operation, step: str) -> SSAValue:
+        """Emit a step under its own layer name `<node>/<step>`: each is calibrated on its own."""
+        result = graph.emit(op).results[0]
+        op.attributes[LAYER_ATTR] = StringAttr(f"{node.name}/{step}")
+        return result
+
+    def constant(array: np.ndarray) -> SSAValue:
+        full = np.asarray(array, np.float32).reshape((1,) * (rank - np.ndim(array)) + np.shape(array))
+        return graph.emit_constant(full.transpose(perm))
+
+    mean = emit(ReduceOp(value, reduced_type, "mean", axes), "mean")
+    squares = emit(SquaredDifferenceOp(value, mean, value.type), "squared_difference")
+    variance = emit(ReduceOp(squares, reduced_type, "mean", axes), "variance")
+    epsilon = constant(np.full((1,) * rank, node.float_attr("epsilon", 1e-5), np.float32))
+    shifted = emit(AddOp(variance, epsilon, reduced_type), "add_epsilon")
+    normaliser = emit(RsqrtOp(shifted, reduced_type), "rsqrt")
+    centred = emit(SubOp(value, mean, value.type), "centred")
+    normalised = emit(MulOp(centred, normaliser, value.type), "normalised")
+    scaled: MulOp | AddOp = MulOp(normalised, constant(graph.require_constant(node, 1, "Scale")), value.type)
+    if node.input(2):
+        bias = constant(graph.require_constant(node, 2, "B"))
+        scaled = AddOp(emit(scaled, "scaled"), bias, value.type)
+    result = graph.emit(scaled).results[0]
+    graph.bind(node.outputs[0], result, perm)
+
+
 def _reduce(kind: str) -> Converter:
     """A converter of Reduce<kind>: axes from the attribute or (newer opsets) the input."""
 
@@ -245,6 +294,7 @@ CONVERTERS: dict[str, Converter] = {
     "PRelu": convert_prelu,
     "Softmax": convert_softmax,
     "LRN": convert_lrn,
+    "LayerNormalization": convert_layer_normalization,
     "ReduceMean": _reduce("mean"),
     "ReduceSum": _reduce("sum"),
     "ReduceMax": _reduce("max"),

@@ -175,7 +175,13 @@ def convert_reshape(graph: OnnxGraph, node: OnnxNode) -> None:
     if -1 in target:
         known = math.prod(extent for extent in target if extent != -1)
         target[target.index(-1)] = math.prod(in_shape) // known if known else 0
-    emit_reshape(graph, node, tuple(target))
+    emit_reshape(graph, node, tuple(target), (channels_last(len(target)),))
+
+
+def channels_last(rank: int) -> Perm:
+    """The layout holding axis 1 (channels) last: a feature map [N, C, H, W] flattened to
+    [N, C, H*W] keeps its NHWC element order as [N, H*W, C] (a ViT's patch tokens)."""
+    return (0, *range(2, rank), 1) if rank >= 3 else identity(rank)
 
 
 def convert_squeeze(graph: OnnxGraph, node: OnnxNode) -> None:

@@ -10,8 +10,8 @@ Forms the graph ops do not have are decomposed exactly: grouped convolution
 into a split, one convolution per group and a concat; AveragePool counting
 its padding into an explicit zero `graph.pad`; ceil_mode into extra
 bottom/right padding; MaxPool dilated by a divisor of its stride into a
-strided slice and a plain pool. 1-D windows run as 2-D ones of height 1
-(`lifted`); 3-D ones are rejected.
+strided slice and a plain pool. 1-D windows (global pools included) run
+as 2-D ones of height 1 (`lifted`); 3-D ones are rejected.
 """
 
 from __future__ import annotations
@@ -53,8 +53,11 @@ def _pair(node: OnnxNode, key: str, default: int = 1) -> Pair:
 
 
 def _window_rank_check(what: str, rank: int) -> None:
-    if rank != 4:
+    """Refuse a window over other than a 2-D map; 1-D ones were lifted to 2-D before (`lifted`)."""
+    if rank > 4:
         raise Unsupported(f"{rank - 2}-D {what} is not supported (only 1-D and 2-D)")
+    if rank != 4:
+        raise Unsupported(f"{what} of a rank-{rank} tensor is not supported (only 1-D and 2-D feature maps)")
 
 
 ONE_D_WINDOW_ATTRS = {"kernel_shape": 1, "strides": 1, "dilations": 1, "output_padding": 0}
@@ -353,6 +356,6 @@ CONVERTERS = {
     "ConvTranspose": lifted(convert_conv_transpose),
     "MaxPool": lifted(convert_max_pool),
     "AveragePool": lifted(convert_average_pool),
-    "GlobalAveragePool": convert_global_average_pool,
-    "GlobalMaxPool": convert_global_max_pool,
+    "GlobalAveragePool": lifted(convert_global_average_pool),
+    "GlobalMaxPool": lifted(convert_global_max_pool),
 }

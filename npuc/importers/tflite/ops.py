@@ -390,6 +390,14 @@ def _unary(build: Callable[[SSAValue, TensorType, TfliteOperator], object]):
     return convert
 
 
+def convert_batch_matmul(graph: TfliteGraph, operator: TfliteOperator) -> None:
+    """BATCH_MATMUL of two tensors without adjoints -> quantized.batch_matmul."""
+    if int_option(operator, "AdjX", 0) or int_option(operator, "AdjY", 0):
+        raise Unsupported("adjoint (transposed) operands are not supported")
+    lhs, rhs = (graph.value(index) for index in operator.inputs[:2])
+    _bind_result(graph, operator, quantized.BatchMatMulOp(lhs, rhs, graph.ir_type(operator.outputs[0])))
+
+
 def convert_prelu(graph: TfliteGraph, operator: TfliteOperator) -> None:
     """PRELU -> quantized.prelu; the slope keeps its own quantization."""
     source, slope = (graph.value(index) for index in operator.inputs[:2])
@@ -426,6 +434,9 @@ CONVERTERS = {
     "ADD": _binary(quantized.AddOp, with_activation=True),
     "SUB": _binary(quantized.SubOp, with_activation=True),
     "MUL": _binary(quantized.MulOp, with_activation=True),
+    "DIV": _binary(quantized.DivOp, with_activation=True),
+    "SQUARED_DIFFERENCE": _binary(quantized.SquaredDifferenceOp, with_activation=False),
+    "BATCH_MATMUL": convert_batch_matmul,
     "MAXIMUM": _binary(quantized.MaximumOp, with_activation=False),
     "MINIMUM": _binary(quantized.MinimumOp, with_activation=False),
     "AVERAGE_POOL_2D": _pool(quantized.AvgPool2dOp),
@@ -441,6 +452,7 @@ CONVERTERS = {
     ),
     "LOGISTIC": _unary(lambda source, result, _: quantized.LogisticOp(source, result)),
     "TANH": _unary(lambda source, result, _: quantized.TanhOp(source, result)),
+    "RSQRT": _unary(lambda source, result, _: quantized.RsqrtOp(source, result)),
     "HARD_SWISH": _unary(lambda source, result, _: quantized.HardSwishOp(source, result)),
     "LEAKY_RELU": _unary(
         lambda source, result, operator: quantized.LeakyReluOp(
@@ -465,7 +477,10 @@ ARITIES = {
     "CONV_2D": Arity(required=3, most_inputs=3),
     **dict.fromkeys(("DEPTHWISE_CONV_2D", "FULLY_CONNECTED"), Arity(required=2, most_inputs=3)),
     "TRANSPOSE_CONV": Arity(required=3, most_inputs=4),
-    **dict.fromkeys(("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU"), Arity(required=2, most_inputs=2)),
+    **dict.fromkeys(
+        ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE", "BATCH_MATMUL"),
+        Arity(required=2, most_inputs=2),
+    ),
     **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"), Arity(required=2, most_inputs=2)),
 }
 """Operand counts of the arithmetic operators with more than one input (`UNARY` when not listed)."""

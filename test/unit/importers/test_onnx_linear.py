@@ -213,8 +213,8 @@ def test_clip_with_only_a_maximum() -> None:
 
 @pytest.mark.parametrize(
     "opset, in_shape, axis, flattened",
-    [(13, (1, 3, 4, 5), 1, False), (11, (2, 3, 4), 1, True), (11, (2, 5, 1, 1), 1, False)],
-    ids=["opset13_channels", "opset11_coerced", "opset11_trailing_ones"],
+    [(13, (1, 3, 4, 5), 1, False), (11, (2, 3, 4), 1, True), (11, (2, 5, 1, 1), 1, False), (13, (2, 6, 7), -1, False)],
+    ids=["opset13_channels", "opset11_coerced", "opset11_trailing_ones", "opset13_last_axis_3d"],
 )
 def test_softmax(opset: int, in_shape: tuple, axis: int, flattened: bool) -> None:
     module = check_single_node("Softmax", in_shape=in_shape, opset=opset, axis=axis)
@@ -222,6 +222,8 @@ def test_softmax(opset: int, in_shape: tuple, axis: int, flattened: bool) -> Non
     assert (shape_of(softmax.input) == [2, 12]) == flattened
     if len(in_shape) == 4:
         assert softmax.axis.value.data == 3
+    if axis == -1:  # attention weights: the last axis of a row-major [B, T, T] tensor, no transpose
+        assert softmax.axis.value.data == len(in_shape) - 1 and "graph.transpose" not in op_names(module)
 
 
 def test_lrn_across_channels() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from npuc.dialects import graph
 from npuc.dialects.common import Window, array_values
+from npuc.errors import UnsupportedOperatorError
 from npuc.importers import import_model
 from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.ir import arg_attributes, main_function, result_attributes
@@ -228,3 +229,16 @@ def test_global_pools_use_the_whole_feature_map() -> None:
 def test_1d_pooling() -> None:
     check_single_node("MaxPool", in_shape=(1, 4, 11), kernel_shape=[3], strides=[2], pads=[1, 1])
     check_single_node("AveragePool", in_shape=(1, 4, 11), kernel_shape=[2], strides=[2])
+
+
+@pytest.mark.parametrize("op_type", ["GlobalAveragePool", "GlobalMaxPool"])
+def test_1d_global_pools_run_as_2d_of_height_one(op_type: str) -> None:
+    module = check_single_node(op_type, in_shape=(2, 4, 11))
+    pool = next(op for op in layer_ops(module) if isinstance(op, (graph.AvgPool2dOp, graph.MaxPool2dOp)))
+    assert array_values(pool.kernel) == (1, 11) and shape_of(pool.ofm) == [2, 1, 1, 4]
+
+
+def test_3d_global_pool_is_refused_by_name() -> None:
+    model = single_node("GlobalAveragePool", in_shape=(1, 2, 3, 4, 5))
+    with pytest.raises(UnsupportedOperatorError, match=r"3-D pooling is not supported \(only 1-D and 2-D\)"):
+        import_onnx_bytes(model, "pool3d.onnx")

@@ -154,6 +154,11 @@ def binary(function: Callable) -> Callable:
     return run
 
 
+def batch_matmul(model: Model, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    (lhs_scale, lhs_zp), (rhs_scale, rhs_zp) = quantization(model.tensor(0)), quantization(model.tensor(1))
+    return int_kernels.batch_matmul(lhs, lhs_zp, lhs_scale, rhs, rhs_zp, rhs_scale, *reversed(quantization(model.output())))
+
+
 def pool(function: Callable) -> Callable:
     def run(model: Model, ifm: np.ndarray) -> np.ndarray:
         kernel = (model.fields["FilterHeight"], model.fields["FilterWidth"])
@@ -293,6 +298,9 @@ KERNELS: dict[str, Callable] = {
     "ADD": binary(int_elementwise.add),
     "SUB": binary(int_elementwise.sub),
     "MUL": binary(int_elementwise.mul),
+    "DIV": lambda model, a: binary(int_elementwise.div)(model, a, model.data(1)),
+    "SQUARED_DIFFERENCE": binary(int_elementwise.squared_difference),
+    "BATCH_MATMUL": batch_matmul,
     "MAXIMUM": lambda model, a, b: int_elementwise.maximum(a, b),
     "MINIMUM": lambda model, a, b: int_elementwise.minimum(a, b),
     "AVERAGE_POOL_2D": pool(int_kernels.avg_pool2d),
@@ -326,6 +334,7 @@ KERNELS: dict[str, Callable] = {
     "PRELU": prelu,
     "LOGISTIC": unary(int_activations.logistic),
     "TANH": unary(int_activations.tanh),
+    "RSQRT": unary(int_activations.rsqrt),
     "SOFTMAX": softmax,
     "QUANTIZE": quantize,
     "DEQUANTIZE": dequantize,
@@ -367,7 +376,9 @@ def test_committed_models_match_the_generator():
 def test_every_operator_has_models_and_16x8_ones_where_tflite_has_int16():
     operators = {spec.operator for spec in SPECS}
     assert operators == set(KERNELS)
-    int8_only = {"RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
+    int8_only = {
+        "RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "SQUARED_DIFFERENCE", "RSQRT",
+    }
     int8_in_npuc = {"GELU"}  # TFLite's int16 GELU (a 513-entry interpolated table) is not reproduced
     int16 = {spec.operator for spec in SPECS if "16" in spec.name}
     assert operators - int8_only - int8_in_npuc <= int16

@@ -150,6 +150,31 @@ func.func @chain_in_order(%x: tensor<1x2x3x4xf32>) -> tensor<1x24xf32> {
 
 // -----
 
+// A lifted 1-D convolution's reshapes sink through a per-channel mul (its
+// constant reshaped to the map's rank), an add and a relu until they meet
+// the next layer's reshape and vanish: the batch norm and the relu follow the
+// convolution directly, for graph-fold-scale and graph-fuse-activation.
+
+// CHECK-LABEL: func.func @sink_reshape
+// CHECK-NEXT:  %[[S:.*]] = graph.constant dense<{{\[\[\[\[}}1.000000e+00, 2.000000e+00]]]]> : tensor<1x1x1x2xf32>
+// CHECK-NEXT:  %[[M:.*]] = graph.mul %{{.*}}, %[[S]] {layer = "bn", activation = "none"} : (tensor<1x1x5x2xf32>, tensor<1x1x1x2xf32>) -> tensor<1x1x5x2xf32>
+// CHECK-NEXT:  %[[O:.*]] = graph.constant dense<{{\[\[\[\[}}3.000000e+00, 4.000000e+00]]]]> : tensor<1x1x1x2xf32>
+// CHECK-NEXT:  %[[A:.*]] = graph.add %[[O]], %[[M]] {activation = "none"} : (tensor<1x1x1x2xf32>, tensor<1x1x5x2xf32>) -> tensor<1x1x5x2xf32>
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %[[A]] {layer = "relu"} : tensor<1x1x5x2xf32>
+// CHECK-NEXT:  func.return %[[R]]
+func.func @sink_reshape(%x: tensor<1x1x5x2xf32>) -> tensor<1x1x5x2xf32> {
+  %a = graph.reshape %x : tensor<1x1x5x2xf32> -> tensor<1x5x2xf32>
+  %s = graph.constant dense<[[[1.0, 2.0]]]> : tensor<1x1x2xf32>
+  %m = graph.mul %a, %s {layer = "bn", activation = "none"} : (tensor<1x5x2xf32>, tensor<1x1x2xf32>) -> tensor<1x5x2xf32>
+  %o = graph.constant dense<[3.0, 4.0]> : tensor<2xf32>
+  %b = graph.add %o, %m {activation = "none"} : (tensor<2xf32>, tensor<1x5x2xf32>) -> tensor<1x5x2xf32>
+  %r = graph.relu %b {layer = "relu"} : tensor<1x5x2xf32>
+  %c = graph.reshape %r : tensor<1x5x2xf32> -> tensor<1x1x5x2xf32>
+  func.return %c : tensor<1x1x5x2xf32>
+}
+
+// -----
+
 // ShuffleNet's unit as exported from NCHW: the shuffle chain ends at the NCHW
 // shape of its input, so it becomes the shuffle in NHWC and a transpose to
 // NCHW; that transpose sinks through both channel slices (one per slice, each
@@ -201,4 +226,29 @@ func.func @sinks_that_stay(%x: tensor<2x3x3xf32>) -> (tensor<2x3x2xf32>, tensor<
   %w = graph.reshape %v : tensor<3x3x2xf32> -> tensor<2x3x3xf32>
   %c = graph.concat %u, %w {axis = 0 : i64} : (tensor<2x3x3xf32>, tensor<2x3x3xf32>) -> tensor<4x3x3xf32>
   func.return %s, %t, %c : tensor<2x3x2xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>
+}
+
+// -----
+
+// A reshape that merges non-unit extents stays before a binary or unary op,
+// as does one with a second user.
+
+// CHECK-LABEL: func.func @reshape_stays
+// CHECK-NEXT:  %[[F:.*]] = graph.reshape %{{.*}} : tensor<1x2x3xf32> -> tensor<1x6xf32>
+// CHECK-NEXT:  graph.constant
+// CHECK-NEXT:  %[[M:.*]] = graph.mul %[[F]]
+// CHECK-NEXT:  %[[G:.*]] = graph.reshape %{{.*}} : tensor<1x1x6xf32> -> tensor<1x6xf32>
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %[[G]]
+// CHECK-NEXT:  %[[H:.*]] = graph.reshape %{{.*}} : tensor<2x3x4xf32> -> tensor<6x4xf32>
+// CHECK-NEXT:  %[[S:.*]] = graph.sigmoid %[[H]]
+// CHECK-NEXT:  func.return %[[M]], %[[R]], %[[G]], %[[S]]
+func.func @reshape_stays(%x: tensor<1x2x3xf32>, %y: tensor<1x1x6xf32>, %z: tensor<2x3x4xf32>) -> (tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>, tensor<6x4xf32>) {
+  %f = graph.reshape %x : tensor<1x2x3xf32> -> tensor<1x6xf32>
+  %c = graph.constant dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]> : tensor<1x6xf32>
+  %m = graph.mul %f, %c {activation = "none"} : (tensor<1x6xf32>, tensor<1x6xf32>) -> tensor<1x6xf32>
+  %g = graph.reshape %y : tensor<1x1x6xf32> -> tensor<1x6xf32>
+  %r = graph.relu %g : tensor<1x6xf32>
+  %h = graph.reshape %z : tensor<2x3x4xf32> -> tensor<6x4xf32>
+  %s = graph.sigmoid %h : tensor<6x4xf32> -> tensor<6x4xf32>
+  func.return %m, %r, %g, %s : tensor<1x6xf32>, tensor<1x6xf32>, tensor<1x6xf32>, tensor<6x4xf32>
 }

@@ -73,3 +73,49 @@ func.func @not_per_channel(%x: tensor<1x2x2x1xf32>) -> (tensor<1x2x2x1xf32>, ten
   %n = graph.sub %s, %c4 {activation = "none"} : (tensor<1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
   func.return %m1, %m2, %m3, %m4, %n : tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>
 }
+
+// -----
+
+// A batch norm after a grouped convolution (its groups concatenated) splits
+// per group and folds into each group's weights and bias, with its activation.
+
+// CHECK-LABEL: func.func @grouped
+// CHECK:       graph.constant dense<2.000000e+00> : tensor<1x1x1x1xf32>
+// CHECK:       graph.constant dense<1.000000e+00> : tensor<1xf32>
+// CHECK:       %[[A:.*]] = graph.conv2d {{.*}}activation = "relu"} : {{.*}} -> tensor<1x2x2x1xf32>
+// CHECK:       graph.constant dense<3.000000e+00> : tensor<1x1x1x1xf32>
+// CHECK:       graph.constant dense<-1.000000e+00> : tensor<1xf32>
+// CHECK:       %[[B:.*]] = graph.conv2d {{.*}}activation = "relu"} : {{.*}} -> tensor<1x2x2x1xf32>
+// CHECK:       %[[C:.*]] = graph.concat %[[A]], %[[B]] {layer = "groups", axis = 3 : i64}
+// CHECK-NOT:   graph.mul
+// CHECK-NOT:   graph.add
+// CHECK:       func.return %[[C]]
+func.func @grouped(%x: tensor<1x2x2x1xf32>) -> tensor<1x2x2x2xf32> {
+  %w = graph.constant dense<1.0> : tensor<1x1x1x1xf32>
+  %b = graph.constant dense<0.0> : tensor<1xf32>
+  %p = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<1x2x2x1xf32>
+  %q = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<1x2x2x1xf32>
+  %c = graph.concat %p, %q {layer = "groups", axis = 3 : i64} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x2xf32>
+  %s = graph.constant dense<[2.0, 3.0]> : tensor<2xf32>
+  %m = graph.mul %c, %s {activation = "none"} : (tensor<1x2x2x2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  %t = graph.constant dense<[[[[1.0, -1.0]]]]> : tensor<1x1x1x2xf32>
+  %a = graph.add %m, %t {activation = "relu"} : (tensor<1x2x2x2xf32>, tensor<1x1x1x2xf32>) -> tensor<1x2x2x2xf32>
+  func.return %a : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// A concat with an input that is no linear op keeps its scale.
+
+// CHECK-LABEL: func.func @concat_of_other_ops
+// CHECK:       %[[C:.*]] = graph.concat
+// CHECK:       graph.mul %[[C]]
+func.func @concat_of_other_ops(%x: tensor<1x2x2x1xf32>) -> tensor<1x2x2x2xf32> {
+  %w = graph.constant dense<1.0> : tensor<1x1x1x1xf32>
+  %b = graph.constant dense<0.0> : tensor<1xf32>
+  %p = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x2x2x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<1x2x2x1xf32>
+  %c = graph.concat %p, %x {axis = 3 : i64} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x2xf32>
+  %s = graph.constant dense<[2.0, 3.0]> : tensor<2xf32>
+  %m = graph.mul %c, %s {activation = "none"} : (tensor<1x2x2x2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  func.return %m : tensor<1x2x2x2xf32>
+}

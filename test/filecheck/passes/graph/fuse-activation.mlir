@@ -146,3 +146,48 @@ func.func @more_fusing_ops(%x: tensor<1x2x2x1xf32>) -> (tensor<1x2x2x1xf32>, ten
   %tr = graph.relu %t : tensor<1x4x4x1xf32>
   func.return %sr, %m6, %a1, %ir, %tr : tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>, tensor<1x4x4x1xf32>
 }
+
+// -----
+
+// A relu after a concat of convolutions (a grouped convolution's groups)
+// fuses into every one of them: a clamp distributes over a concat.
+
+// CHECK-LABEL: func.func @into_concat
+// CHECK:       %[[A:.*]] = graph.conv2d {{.*}}activation = "relu"}
+// CHECK:       %[[B:.*]] = graph.conv2d {{.*}}activation = "relu"}
+// CHECK:       %[[C:.*]] = graph.concat %[[A]], %[[B]]
+// CHECK-NOT:   graph.relu
+// CHECK:       func.return %[[C]]
+func.func @into_concat(%x: tensor<1x4x4x2xf32>) -> tensor<1x4x4x4xf32> {
+  %w = graph.constant dense<0.5> : tensor<2x1x1x2xf32>
+  %b = graph.constant dense<0.0> : tensor<2xf32>
+  %p = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>) -> tensor<1x4x4x2xf32>
+  %q = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>) -> tensor<1x4x4x2xf32>
+  %c = graph.concat %p, %q {axis = 3 : i64} : (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) -> tensor<1x4x4x4xf32>
+  %r = graph.relu %c : tensor<1x4x4x4xf32>
+  func.return %r : tensor<1x4x4x4xf32>
+}
+
+// -----
+
+// A concat with an input that is no fusing op, or read elsewhere, keeps the relu.
+
+// CHECK-LABEL: func.func @concat_stays
+// CHECK:       graph.conv2d {{.*}}activation = "none"}
+// CHECK:       %[[C:.*]] = graph.concat
+// CHECK:       graph.relu %[[C]]
+// CHECK:       graph.conv2d {{.*}}activation = "none"}
+// CHECK:       %[[D:.*]] = graph.concat
+// CHECK:       graph.relu %[[D]]
+func.func @concat_stays(%x: tensor<1x4x4x2xf32>) -> (tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32>, tensor<1x4x4x2xf32>) {
+  %w = graph.constant dense<0.5> : tensor<2x1x1x2xf32>
+  %b = graph.constant dense<0.0> : tensor<2xf32>
+  %p = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>) -> tensor<1x4x4x2xf32>
+  %c = graph.concat %p, %x {axis = 3 : i64} : (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) -> tensor<1x4x4x4xf32>
+  %r = graph.relu %c : tensor<1x4x4x4xf32>
+  %q = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>) -> tensor<1x4x4x2xf32>
+  %s = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>) -> tensor<1x4x4x2xf32>
+  %d = graph.concat %q, %s {axis = 3 : i64} : (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) -> tensor<1x4x4x4xf32>
+  %e = graph.relu %d : tensor<1x4x4x4xf32>
+  func.return %r, %e, %s : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32>, tensor<1x4x4x2xf32>
+}

@@ -39,3 +39,18 @@ func.func @stays(%x: tensor<1x4x6x8xf32>, %v: tensor<4x6x8xf32>) -> (tensor<1x4x
   %r = graph.reduce %v {kind = "mean", axes = array<i64: 1, 2>} : tensor<4x6x8xf32> -> tensor<4x1x1xf32>
   func.return %c, %s, %r : tensor<1x4x6x1xf32>, tensor<1x1x1x8xf32>, tensor<4x1x1xf32>
 }
+
+// -----
+
+// A mean over the middle axis of a 3-D [N, W, C] map (a lifted 1-D feature
+// map) pools the [N, 1, W, C] map of height 1.
+
+// CHECK-LABEL: func.func @one_d_mean
+// CHECK-NEXT:  %[[R:.*]] = graph.reshape %{{.*}} {layer = "gap"} : tensor<1x24x16xf32> -> tensor<1x1x24x16xf32>
+// CHECK-NEXT:  %[[P:.*]] = graph.avg_pool2d %[[R]] {layer = "gap", kernel = array<i64: 1, 24>{{.*}}} : (tensor<1x1x24x16xf32>) -> tensor<1x1x1x16xf32>
+// CHECK-NEXT:  %[[S:.*]] = graph.reshape %[[P]] {layer = "gap"} : tensor<1x1x1x16xf32> -> tensor<1x1x16xf32>
+// CHECK-NEXT:  func.return %[[S]]
+func.func @one_d_mean(%x: tensor<1x24x16xf32>) -> tensor<1x1x16xf32> {
+  %m = graph.reduce %x {layer = "gap", kind = "mean", axes = array<i64: 1>} : tensor<1x24x16xf32> -> tensor<1x1x16xf32>
+  func.return %m : tensor<1x1x16xf32>
+}

@@ -23,7 +23,12 @@ from npuc.quantization.calibration import quantization_error
 from npuc.reference import fixed_point
 
 MIN_SCALE = 1e-9
-"""Scale used for a range of (nearly) zero width, which has no natural scale."""
+"""Scale used for a range of zero width (or one too narrow for a normal float32 scale), which has
+no natural scale. A narrow range keeps its own scale: a network whose outputs are all of the order
+of 1e-12 (random weights do that) is quantized as finely as one of the order of 1."""
+
+SMALLEST_SCALE = float(np.finfo(np.float32).tiny)
+"""The smallest scale TFLite can store as a normal float32."""
 
 WEIGHT_QMAX = 127
 """Symmetric int8 weights use [-127, 127] (TFLite's narrow range)."""
@@ -42,11 +47,16 @@ def activation_params(minimum: float, maximum: float, bits: int = 8) -> tuple[fl
     qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if bits == 16:
         peak = max(abs(minimum), abs(maximum))
-        return float(np.float32(max(peak / qmax, MIN_SCALE))), 0
+        return _scale(peak / qmax), 0
     low, high = min(minimum, 0.0), max(maximum, 0.0)
-    scale = float(np.float32(max((high - low) / (qmax - qmin), MIN_SCALE)))
+    scale = _scale((high - low) / (qmax - qmin))
     zero_point = int(fixed_point.round_half_away_from_zero(qmin - low / scale))
     return scale, int(np.clip(zero_point, qmin, qmax))
+
+
+def _scale(natural: float) -> float:
+    """`natural` as a float32 scale, or `MIN_SCALE` where it is too small to be one."""
+    return float(np.float32(natural)) if natural >= SMALLEST_SCALE else MIN_SCALE
 
 
 def activation_type(minimum: float, maximum: float, bits: int = 8) -> UniformQuantizedType:

@@ -113,3 +113,23 @@ func.func @requantizing_concat(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1
   %d = quantized.concat %k, %k {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
   func.return %c, %d : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
 }
+
+// -----
+
+// A module following onnxruntime's rounding (a QDQ import) gets no requantize
+// before a concat (quantized-concat-requantize leaves it), so the concat reads
+// dense data: the slice stays, and the split's piece is read through a slice.
+// CHECK-LABEL: builtin.module attributes {quantized.rounding = "onnxruntime"}
+// CHECK:       %[[A:[a-z0-9]+]] = quantized.slice %[[X:[a-z0-9]+]] {layer = "chunk"
+// CHECK-NEXT:  quantized.concat %[[A]], %[[A]]
+// CHECK-NEXT:  %[[K:[a-z0-9]+]] = quantized.slice %[[X]] {layer = "kept"
+// CHECK-NEXT:  quantized.concat %[[K]], %[[K]]
+builtin.module attributes {quantized.rounding = "onnxruntime"} {
+  func.func @onnxruntime_rounding(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>) {
+    %a, %b = quantized.split %x {layer = "chunk", axis = 3 : i64} : (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>)
+    %c = quantized.concat %a, %a {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+    %k = quantized.slice %x {layer = "kept", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+    %d = quantized.concat %k, %k {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+    func.return %c, %d : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+  }
+}

@@ -112,6 +112,20 @@ def test_a_tflite_channel_shuffle_runs_on_the_npu_bit_exactly(tmp_path, target, 
     assert_both_simulators_give(module, inputs, run_model(data, *inputs))
 
 
+def assert_both_simulators_give_the_reference(program, quantized_module, codes: np.ndarray) -> None:
+    """The npu-IR simulator and the register-level run of `program` (one float input and output,
+    int8 codes at its interface) give what npuc's quantized reference gives for input `codes`."""
+    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
+    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
+    codes = codes.astype(np.int8)
+    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
+    (expected,) = npuc.run(quantized_module, inputs)
+    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
+    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
+    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
+    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)
+
+
 def shuffle_onnx(channels: int, groups: int) -> bytes:
     """Conv, channel shuffle as torch exports it (NCHW: Reshape, Transpose, Reshape), conv."""
     rng = np.random.default_rng(1)
@@ -145,15 +159,7 @@ def test_an_onnx_channel_shuffle_is_one_transpose_on_the_npu(target) -> None:
     quantized_module = module.clone()
     program = npuc.compile_model(module, target).module
     assert cpu_layers(program) == []
-    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
-    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
-    codes = rng.integers(-128, 128, size=(1, 6, 5, 3)).astype(np.int8)
-    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
-    (expected,) = npuc.run(quantized_module, inputs)
-    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
-    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
-    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
-    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)
+    assert_both_simulators_give_the_reference(program, quantized_module, rng.integers(-128, 128, size=(1, 6, 5, 3)))
 
 
 INT8 = UniformQuantizedType(i8, [0.1], [0])
@@ -300,15 +306,7 @@ def test_a_dynamo_shufflenet_unit_runs_on_the_npu_bit_exactly(target) -> None:
     assert cpu_layers(program) == []
     copies = [op.attributes["layer"].data for op in program.ops if isinstance(op, npu.PoolOp)]
     assert copies.count("swap") == 2, "both pieces of the swapping split are copied into the concat"
-    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
-    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
-    codes = rng.integers(-128, 128, size=(1, 6, 5, 3)).astype(np.int8)
-    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
-    (expected,) = npuc.run(quantized_module, inputs)
-    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
-    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
-    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
-    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)
+    assert_both_simulators_give_the_reference(program, quantized_module, rng.integers(-128, 128, size=(1, 6, 5, 3)))
 
 
 def test_a_slice_read_by_a_cpu_operation_is_a_dense_copy_the_package_holds(tmp_path) -> None:

@@ -107,7 +107,10 @@ TO_NHWC = (0, 2, 3, 1)
 """Its inverse."""
 
 
-SINKS_TRANSPOSES = (graph.SliceOp, graph.ConcatOp, graph.TransposeOp)
+CUTS = (graph.SliceOp, graph.SplitOp)
+"""Ops cutting pieces out of a tensor: a transpose all of whose users are cuts sinks below them."""
+
+SINKS_TRANSPOSES = (*CUTS, graph.ConcatOp, graph.TransposeOp)
 """Users through which (or into which) a transpose to NCHW sinks."""
 
 
@@ -120,11 +123,11 @@ class FoldPermutationChain(RewritePattern):
     An NHWC model exported from NCHW spells a channel shuffle as transpose
     to NCHW, reshape, transpose, reshape, transpose back to NHWC: one
     transpose of [H*W, groups, C/groups] does it. A chain from a 4-D tensor
-    to the NCHW shape of that tensor, read by slices, concats or transposes,
+    to the NCHW shape of that tensor, read by slices, splits, concats or transposes,
     ends in a transpose to NCHW after the chain in NHWC, so that the
     transpose can sink towards the transpose back
-    to NHWC that cancels it (through slices and concats: ShuffleNet's
-    blocks). The chain is folded at its end; intermediate results must
+    to NHWC that cancels it (through slices, splits and concats:
+    ShuffleNet's blocks). The chain is folded at its end; intermediate results must
     have no other user.
     """
 
@@ -200,8 +203,16 @@ def _signature(ops: Sequence[Operation]) -> list[tuple]:
     ]
 
 
+def _cut_transpose(value: SSAValue) -> graph.TransposeOp | None:
+    """The transpose defining `value` if every user of it is a slice or split (`CUTS`), else None."""
+    transpose = value.owner
+    if not isinstance(transpose, graph.TransposeOp):
+        return None
+    return transpose if all(isinstance(use.operation, CUTS) for use in transpose.output.uses) else None
+
+
 class SinkTransposeThroughSlice(RewritePattern):
-    """slice(transpose(x)) -> transpose(slice(x)) when every user of the transpose is a slice.
+    """slice(transpose(x)) -> transpose(slice(x)) when every user of the transpose is a slice or split.
 
     The slice's begin, end and strides move to the axes of `x` they cut;
     the transposes, one per slice, sink on towards transposes that cancel
@@ -210,10 +221,8 @@ class SinkTransposeThroughSlice(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.SliceOp, rewriter: PatternRewriter) -> None:
-        transpose = op.input.owner
-        if not isinstance(transpose, graph.TransposeOp):
-            return
-        if not all(isinstance(use.operation, graph.SliceOp) for use in transpose.output.uses):
+        transpose = _cut_transpose(op.input)
+        if transpose is None:
             return
         perm = array_values(transpose.perm)
         inverse = _inverse(perm)
@@ -230,6 +239,31 @@ class SinkTransposeThroughSlice(RewritePattern):
         keep_layer(op, moved)
         keep_layer(op, after)
         rewriter.replace(op, [moved, after], [after.output])
+
+
+class SinkTransposeThroughSplit(RewritePattern):
+    """split(transpose(x)) -> transpose of each piece of split(x) when every user of the transpose is a cut.
+
+    The split axis becomes the axis of `x` it was transposed from. The
+    dynamo exporter spells ShuffleNet's `chunk` as one Split (the
+    TorchScript exporter as two Slices): its pieces' transposes sink on
+    like the slices' towards transposes that cancel them.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SplitOp, rewriter: PatternRewriter) -> None:
+        transpose = _cut_transpose(op.input)
+        if transpose is None:
+            return
+        perm = array_values(transpose.perm)
+        inverse = _inverse(perm)
+        pieces = [_with_shape(piece, [value_shape(piece)[axis] for axis in inverse]) for piece in op.outputs]
+        moved = graph.SplitOp(transpose.input, pieces, perm[op.axis.value.data])
+        afters = [graph.TransposeOp(piece, result.type, perm) for piece, result in zip(moved.outputs, op.outputs)]
+        keep_layer(op, moved)
+        for after in afters:
+            keep_layer(op, after)
+        rewriter.replace(op, [moved, *afters], [after.output for after in afters])
 
 
 class SinkTransposeThroughConcat(RewritePattern):
@@ -469,9 +503,10 @@ class CanonicalizePass(ModulePass):
     (identity or unit-axis permutations become reshapes), collapses reshape
     chains and consecutive transposes (pairs that cancel disappear), folds
     chains of reshapes and transposes into one transpose between reshapes
-    (`FoldPermutationChain`: a channel shuffle exported from NCHW), and sinks
-    single-use transposes through elementwise ops (towards a transpose that
-    cancels them) and single-use reshapes that only insert or drop unit axes
+    (`FoldPermutationChain`: a channel shuffle exported from NCHW), sinks
+    transposes through the slices and splits that are their only users and
+    through concats, and sinks single-use transposes through elementwise ops
+    (towards a transpose that cancels them) and single-use reshapes that only insert or drop unit axes
     through unary elementwise ops and binary ones with a constant operand
     (towards a reshape they collapse with: a lifted 1-D layer's activation
     then meets the layer). Every new op keeps the `layer` of the
@@ -488,6 +523,7 @@ class CanonicalizePass(ModulePass):
             SinkTransposeThroughUnary(),
             SinkTransposeThroughBinary(),
             SinkTransposeThroughSlice(),
+            SinkTransposeThroughSplit(),
             SinkTransposeThroughConcat(),
             SinkReshapeThroughUnary(),
             SinkReshapeThroughBinary(),

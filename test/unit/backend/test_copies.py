@@ -7,7 +7,9 @@ register-stream simulator (running the emitted streams) both reproduce
 LiteRT's BUILTIN_REF kernels exactly. A channel shuffle, as a TFLite
 RESHAPE/TRANSPOSE/RESHAPE and as torch exports it to ONNX (NCHW, built with
 onnx.helper here), runs with no CPU operation either; the ONNX one is one
-transpose after graph-canonicalize.
+transpose after graph-canonicalize. So do ShuffleNet units as the dynamo
+exporter writes them (a Split where the TorchScript exporter has Slices),
+matching onnxruntime in float and npuc's quantized reference on the NPU.
 """
 
 from __future__ import annotations
@@ -110,6 +112,20 @@ def test_a_tflite_channel_shuffle_runs_on_the_npu_bit_exactly(tmp_path, target, 
     assert_both_simulators_give(module, inputs, run_model(data, *inputs))
 
 
+def assert_both_simulators_give_the_reference(program, quantized_module, codes: np.ndarray) -> None:
+    """The npu-IR simulator and the register-level run of `program` (one float input and output,
+    int8 codes at its interface) give what npuc's quantized reference gives for input `codes`."""
+    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
+    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
+    codes = codes.astype(np.int8)
+    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
+    (expected,) = npuc.run(quantized_module, inputs)
+    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
+    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
+    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
+    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)
+
+
 def shuffle_onnx(channels: int, groups: int) -> bytes:
     """Conv, channel shuffle as torch exports it (NCHW: Reshape, Transpose, Reshape), conv."""
     rng = np.random.default_rng(1)
@@ -143,15 +159,7 @@ def test_an_onnx_channel_shuffle_is_one_transpose_on_the_npu(target) -> None:
     quantized_module = module.clone()
     program = npuc.compile_model(module, target).module
     assert cpu_layers(program) == []
-    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
-    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
-    codes = rng.integers(-128, 128, size=(1, 6, 5, 3)).astype(np.int8)
-    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
-    (expected,) = npuc.run(quantized_module, inputs)
-    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
-    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
-    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
-    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)
+    assert_both_simulators_give_the_reference(program, quantized_module, rng.integers(-128, 128, size=(1, 6, 5, 3)))
 
 
 INT8 = UniformQuantizedType(i8, [0.1], [0])
@@ -247,6 +255,58 @@ def test_an_onnx_shufflenet_unit_stays_in_nhwc_and_runs_on_the_npu() -> None:
     assert transposes == [(30, 8, 2)], "only the shuffle, in NHWC"
     program = npuc.compile_model(module, "ethos-u55-128").module
     assert cpu_layers(program) == []
+
+
+def dynamo_shufflenet_units_onnx() -> bytes:
+    """Two ShuffleNet v2 units as torch's dynamo exporter writes them (opset 18): Reshapes with
+    `allowzero`, the chunk into halves one Split with `num_outputs` whose first piece goes straight
+    into the Concat; the second unit's Concat joins its Split's two pieces (swapped), then a conv."""
+    rng = np.random.default_rng(5)
+    shuffle = [
+        ("Reshape", ["{}", "grouped"], ["{}_g"], {"allowzero": 1}),
+        ("Transpose", ["{}_g"], ["{}_t"], {"perm": [0, 2, 1, 3, 4]}),
+        ("Reshape", ["{}_t", "merged"], ["{}_s"], {"allowzero": 1}),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["a"], ["r0"]),
+        *(helper.make_node(op, [n.format("r0") for n in ins], [n.format("r0") for n in outs], **attrs)
+          for op, ins, outs, attrs in shuffle),
+        helper.make_node("Split", ["r0_s"], ["kept", "branch"], axis=1, num_outputs=2),
+        helper.make_node("Conv", ["branch", "w1"], ["b"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["b"], ["r1"]),
+        helper.make_node("Concat", ["kept", "r1"], ["cat"], axis=1),
+        *(helper.make_node(op, [n.format("cat") for n in ins], [n.format("cat") for n in outs], **attrs)
+          for op, ins, outs, attrs in shuffle),
+        helper.make_node("Split", ["cat_s"], ["first", "second"], name="swap", axis=1, num_outputs=2),
+        helper.make_node("Concat", ["second", "first"], ["swapped"], axis=1),
+        helper.make_node("Conv", ["swapped", "w2"], ["y"], kernel_shape=[1, 1]),
+    ]  # fmt: skip
+    initializers = {
+        "w0": rng.normal(size=(16, 3, 1, 1)).astype(np.float32),
+        "w1": rng.normal(size=(8, 8, 3, 3)).astype(np.float32) / 3,
+        "w2": rng.normal(size=(4, 16, 1, 1)).astype(np.float32),
+        "grouped": np.array([1, 2, 8, 6, 5], np.int64), "merged": np.array([1, 16, 6, 5], np.int64),
+    }  # fmt: skip
+    return make_model(nodes, {"x": [1, 3, 6, 5]}, {"y": [1, 4, 6, 5]}, initializers, opset=18)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_dynamo_shufflenet_unit_runs_on_the_npu_bit_exactly(target) -> None:
+    model = dynamo_shufflenet_units_onnx()
+    rng = np.random.default_rng(6)
+    assert max_error_against_onnxruntime(model, {"x": rng.normal(size=(1, 3, 6, 5)).astype(np.float32)},
+                                         "graph-canonicalize") <= 1e-5  # fmt: skip
+    module = import_onnx_bytes(model, "units.onnx")
+    npuc.quantize(module, [rng.normal(size=(8, 6, 5, 3)).astype(np.float32)], report_samples=0)
+    transposes = [op.output.type.get_shape() for op in module.walk() if isinstance(op, quantized.TransposeOp)]
+    assert transposes == [(30, 8, 2), (30, 8, 2)], "only the shuffles, in NHWC"
+    quantized_module = module.clone()
+    program = npuc.compile_model(module, target).module
+    assert cpu_layers(program) == []
+    copies = [op.attributes["layer"].data for op in program.ops if isinstance(op, npu.PoolOp)]
+    assert copies.count("swap") == 2, "both pieces of the swapping split are copied into the concat"
+    assert_both_simulators_give_the_reference(program, quantized_module, rng.integers(-128, 128, size=(1, 6, 5, 3)))
 
 
 def test_a_slice_read_by_a_cpu_operation_is_a_dense_copy_the_package_holds(tmp_path) -> None:

@@ -207,25 +207,56 @@ func.func @shuffle_unit(%x: tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32> {
 
 // -----
 
-// A transpose with a user other than a slice stays where it is, and so does a
+// The same unit as the dynamo exporter spells it: one split into the halves
+// instead of two slices. The transpose to NCHW sinks through the split (its
+// axis moved to the NHWC channels), one transpose per piece, which cancel as
+// the slices' do.
+
+// CHECK-LABEL: func.func @shuffle_unit_split
+// CHECK-NEXT:  %[[G:.*]] = graph.reshape %{{.*}} : tensor<1x2x3x8xf32> -> tensor<6x2x4xf32>
+// CHECK-NEXT:  %[[T:.*]] = graph.transpose %[[G]] {perm = array<i64: 0, 2, 1>} : tensor<6x2x4xf32> -> tensor<6x4x2xf32>
+// CHECK-NEXT:  %[[S:.*]] = graph.reshape %[[T]] : tensor<6x4x2xf32> -> tensor<1x2x3x8xf32>
+// CHECK-NEXT:  %[[A:[a-z0-9]+]], %[[B:[a-z0-9]+]] = graph.split %[[S]] {layer = "chunk", axis = 3 : i64} : (tensor<1x2x3x8xf32>) -> (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>)
+// CHECK-NEXT:  %[[R:.*]] = graph.relu %[[B]]
+// CHECK-NEXT:  %[[C:.*]] = graph.concat %[[A]], %[[R]] {layer = "cat", axis = 3 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x8xf32>
+// CHECK-NEXT:  func.return %[[C]]
+func.func @shuffle_unit_split(%x: tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32> {
+  %a = graph.transpose %x {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x8xf32> -> tensor<1x8x2x3xf32>
+  %b = graph.reshape %a : tensor<1x8x2x3xf32> -> tensor<1x2x4x2x3xf32>
+  %c = graph.transpose %b {perm = array<i64: 0, 2, 1, 3, 4>} : tensor<1x2x4x2x3xf32> -> tensor<1x4x2x2x3xf32>
+  %d = graph.reshape %c : tensor<1x4x2x2x3xf32> -> tensor<1x8x2x3xf32>
+  %kept, %branch = graph.split %d {layer = "chunk", axis = 1 : i64} : (tensor<1x8x2x3xf32>) -> (tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>)
+  %nhwc = graph.transpose %branch {perm = array<i64: 0, 2, 3, 1>} : tensor<1x4x2x3xf32> -> tensor<1x2x3x4xf32>
+  %r = graph.relu %nhwc : tensor<1x2x3x4xf32>
+  %nchw = graph.transpose %r {perm = array<i64: 0, 3, 1, 2>} : tensor<1x2x3x4xf32> -> tensor<1x4x2x3xf32>
+  %cat = graph.concat %kept, %nchw {layer = "cat", axis = 1 : i64} : (tensor<1x4x2x3xf32>, tensor<1x4x2x3xf32>) -> tensor<1x8x2x3xf32>
+  %y = graph.transpose %cat {perm = array<i64: 0, 2, 3, 1>} : tensor<1x8x2x3xf32> -> tensor<1x2x3x8xf32>
+  func.return %y : tensor<1x2x3x8xf32>
+}
+
+// -----
+
+// A transpose with a user other than a slice or split stays where it is, and so does a
 // concat of transposes with different permutations.
 
 // CHECK-LABEL: func.func @sinks_that_stay
 // CHECK-NEXT:  %[[T:.*]] = graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
 // CHECK-NEXT:  graph.slice %[[T]]
+// CHECK-NEXT:  graph.split %[[T]]
 // CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
 // CHECK-NEXT:  graph.transpose %{{.*}} {perm = array<i64: 2, 1, 0>}
 // CHECK-NEXT:  graph.reshape
 // CHECK-NEXT:  graph.concat
 // CHECK-NEXT:  func.return
-func.func @sinks_that_stay(%x: tensor<2x3x3xf32>) -> (tensor<2x3x2xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>) {
+func.func @sinks_that_stay(%x: tensor<2x3x3xf32>) -> (tensor<2x3x2xf32>, tensor<1x3x3xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>) {
   %t = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x3x3xf32> -> tensor<2x3x3xf32>
   %s = graph.slice %t {begin = array<i64: 0, 0, 0>, end = array<i64: 2, 3, 2>, strides = array<i64: 1, 1, 1>} : tensor<2x3x3xf32> -> tensor<2x3x2xf32>
+  %p, %q = graph.split %t {axis = 0 : i64} : (tensor<2x3x3xf32>) -> (tensor<1x3x3xf32>, tensor<1x3x3xf32>)
   %u = graph.transpose %x {perm = array<i64: 0, 2, 1>} : tensor<2x3x3xf32> -> tensor<2x3x3xf32>
   %v = graph.transpose %x {perm = array<i64: 2, 1, 0>} : tensor<2x3x3xf32> -> tensor<3x3x2xf32>
   %w = graph.reshape %v : tensor<3x3x2xf32> -> tensor<2x3x3xf32>
   %c = graph.concat %u, %w {axis = 0 : i64} : (tensor<2x3x3xf32>, tensor<2x3x3xf32>) -> tensor<4x3x3xf32>
-  func.return %s, %t, %c : tensor<2x3x2xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>
+  func.return %s, %q, %t, %c : tensor<2x3x2xf32>, tensor<1x3x3xf32>, tensor<2x3x3xf32>, tensor<4x3x3xf32>
 }
 
 // -----

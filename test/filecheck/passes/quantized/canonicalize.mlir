@@ -69,3 +69,67 @@ func.func @slices(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (ten
   %i = quantized.add %h, %h {activation = "none"} : (tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>
   func.return %b, %d, %e, %g, %i : tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x1x6x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x2x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x2x6x4x!quantized.uniform<i8:f32, 0.1:0>>
 }
+
+// -----
+
+// A split's piece read by an op that needs it dense (a concat of the same
+// quantization, a reshape) is read through a slice of the split's input
+// instead: a strided copy on the NPU; the piece a conv reads stays in the
+// split. A split no piece of which is left read goes.
+// CHECK-LABEL: func.func @dense_pieces
+// CHECK-NEXT:  %{{[a-z0-9]+}}, %[[B:[a-z0-9]+]] = quantized.split %[[X:[a-z0-9]+]] {layer = "chunk", axis = 3 : i64}
+// CHECK-NEXT:  %[[A:[a-z0-9]+]] = quantized.slice %[[X]] {layer = "chunk", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 4, 6, 4>, strides = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:  %[[M:[a-z0-9]+]] = quantized.max_pool2d %[[B]]
+// CHECK-NEXT:  quantized.concat %[[A]], %[[M]]
+// CHECK-NEXT:  %[[L:[a-z0-9]+]] = quantized.slice %[[X]] {layer = "both", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:  %[[F:[a-z0-9]+]] = quantized.slice %[[X]] {layer = "both", begin = array<i64: 0, 0, 0, 0>, end = array<i64: 1, 4, 6, 4>, strides = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:  quantized.reshape %[[F]]
+// CHECK-NEXT:  quantized.concat %[[L]], %[[F]]
+// CHECK-NOT:   quantized.split
+func.func @dense_pieces(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<96x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) {
+  %a, %b = quantized.split %x {layer = "chunk", axis = 3 : i64} : (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>)
+  %m = quantized.max_pool2d %b {kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %c = quantized.concat %a, %m {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>
+  %f, %l = quantized.split %x {layer = "both", axis = 3 : i64} : (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>)
+  %r = quantized.reshape %f : tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<96x!quantized.uniform<i8:f32, 0.1:0>>
+  %s = quantized.concat %l, %f {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>
+  func.return %c, %r, %s : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>, tensor<96x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>
+}
+
+// -----
+
+// A concat quantized otherwise than its input gets a requantize before it
+// (quantized-concat-requantize), which reads a piece in place: a split piece
+// stays, and a slice becomes one.
+// CHECK-LABEL: func.func @requantizing_concat
+// CHECK-NEXT:  %[[A:[a-z0-9]+]], %{{[a-z0-9]+}} = quantized.split %{{.*}} {layer = "chunk", axis = 3 : i64}
+// CHECK-NEXT:  quantized.concat %[[A]], %[[A]]
+// CHECK-NEXT:  %{{[a-z0-9]+}}, %[[K:[a-z0-9]+]] = quantized.split %{{.*}} {layer = "kept", axis = 3 : i64}
+// CHECK-NEXT:  quantized.concat %[[K]], %[[K]]
+func.func @requantizing_concat(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>) {
+  %a, %b = quantized.split %x {layer = "chunk", axis = 3 : i64} : (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>)
+  %c = quantized.concat %a, %a {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+  %k = quantized.slice %x {layer = "kept", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+  %d = quantized.concat %k, %k {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+  func.return %c, %d : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+}
+
+// -----
+
+// A module following onnxruntime's rounding (a QDQ import) gets no requantize
+// before a concat (quantized-concat-requantize leaves it), so the concat reads
+// dense data: the slice stays, and the split's piece is read through a slice.
+// CHECK-LABEL: builtin.module attributes {quantized.rounding = "onnxruntime"}
+// CHECK:       %[[A:[a-z0-9]+]] = quantized.slice %[[X:[a-z0-9]+]] {layer = "chunk"
+// CHECK-NEXT:  quantized.concat %[[A]], %[[A]]
+// CHECK-NEXT:  %[[K:[a-z0-9]+]] = quantized.slice %[[X]] {layer = "kept"
+// CHECK-NEXT:  quantized.concat %[[K]], %[[K]]
+builtin.module attributes {quantized.rounding = "onnxruntime"} {
+  func.func @onnxruntime_rounding(%x: tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>) {
+    %a, %b = quantized.split %x {layer = "chunk", axis = 3 : i64} : (tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>)
+    %c = quantized.concat %a, %a {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+    %k = quantized.slice %x {layer = "kept", begin = array<i64: 0, 0, 0, 4>, end = array<i64: 1, 4, 6, 8>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>
+    %d = quantized.concat %k, %k {axis = 3 : i64} : (tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>, tensor<1x4x6x4x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+    func.return %c, %d : tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>, tensor<1x4x6x8x!quantized.uniform<i8:f32, 0.2:3>>
+  }
+}

@@ -51,6 +51,7 @@ def test_histograms_from_one_float_run_equal_those_from_two(monkeypatch):
     from npuc.ir import main_function
     from npuc.quantization import calibration
     from npuc.quantization.quantizer import value_names
+
     from support.graph_models import build_small_cnn, calibration_samples
 
     module, samples = build_small_cnn(), calibration_samples(8, seed=3)

@@ -59,3 +59,10 @@ def test_a_pass_leaving_ir_that_does_not_verify_fails_the_pipeline(monkeypatch) 
 def test_a_verified_module_passes_through() -> None:
     module = identity()
     assert run_pipeline(module, "layer-cse,layer-cse") is module
+
+
+def test_a_module_the_caller_verified_is_still_verified_after_the_last_pass() -> None:
+    module = identity()
+    break_result_type(module)  # a caller wrongly claiming to have verified it
+    with pytest.raises(PipelineError, match="tensor<5xf32>"):
+        run_pipeline(module, "layer-cse", verified=True)

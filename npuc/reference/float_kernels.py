@@ -153,8 +153,8 @@ def conv2d(
     ofm_shape = (ifm.shape[0], *output_hw(ifm.shape[1:3], kernel, strides, dilations, padding), weights.shape[0])
     acc = np.zeros((math.prod(ofm_shape[:3]), ofm_shape[3]))
     for kh, kw, view in window_taps(ifm.astype(np.float64), kernel, strides, dilations, padding):
-        # one matrix product per tap, on a contiguous copy of its view: a product over the strided
-        # 4-D view (tensordot) is several times slower on the many small convs of grouped models
+        # one matrix product per tap on a contiguous copy of its view, summed in tap order as before:
+        # tensordot over the strided 4-D view took a third longer over regnet's many small group convs
         acc += np.ascontiguousarray(view).reshape(-1, view.shape[3]) @ weights64[:, kh, kw, :].T
     return (acc.reshape(ofm_shape) + bias.astype(np.float64)).astype(np.float32)
 

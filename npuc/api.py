@@ -88,20 +88,27 @@ def bad_pipeline(pipeline: str, error: BaseException) -> PipelineError:
     return PipelineError(f"bad pass pipeline '{pipeline}': {message}")
 
 
-def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None) -> ModuleOp:
+def run_pipeline(module: ModuleOp, pipeline: str, context: Context | None = None, *, verified: bool = False) -> ModuleOp:
     """Run a pass pipeline given as `npuc-opt -p` text (e.g. `"npu-tile{target=X}"`).
 
-    The module is changed in place, verified after every pass, and returned.
-    A pass that rejects the module raises `PipelineError` with its message;
-    a schedule that does not fit the memory budget, `ArenaBudgetError`.
+    The module is changed in place, verified before the first pass and
+    after the last, and returned (`npuc-opt` verifies as xDSL's tools do;
+    verifying after every pass of the back end cost a fifth of `npuc
+    analyze` on models of a thousand ops, and the passes' own tests run them
+    one by one through `npuc-opt`). `verified` says the caller has just
+    verified the module (the output of another pipeline, or its copy): no
+    check before the first pass. A pass that rejects the module raises
+    `PipelineError` with its message; a schedule that does not fit the
+    memory budget, `ArenaBudgetError`.
     """
     from npuc.context import npuc_context
     from npuc.passes import get_all_passes
 
     context = context or npuc_context()
 
-    def verify_between(_previous, module: ModuleOp, _next) -> None:
-        module.verify()
+    def verify_between(previous, module: ModuleOp, following) -> None:
+        if (previous is None and not verified) or following is None:  # the pipeline's boundaries
+            module.verify()
 
     try:
         passes = PassPipeline.parse_spec(get_all_passes(), pipeline, verify_between)
@@ -330,7 +337,7 @@ def analyze_model(
         run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, passes=PLACEMENT_PASSES)]))
         if compare_size and goal != SIZE:
             size_alternative = _size_alternative(module.clone(), target, target_description)
-        run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES))
+        run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES), verified=True)
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
@@ -358,7 +365,7 @@ def _size_alternative(module: ModuleOp, target: str, description: Target) -> dic
     from npuc.cost.model import estimate
 
     try:
-        run_pipeline(module, backend_pipeline(target, SIZE, passes=GOAL_PASSES))
+        run_pipeline(module, backend_pipeline(target, SIZE, passes=GOAL_PASSES), verified=True)
     except ArenaBudgetError:
         return None
     cost = estimate(module, description)

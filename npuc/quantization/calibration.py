@@ -147,13 +147,19 @@ def collect_statistics(
     """Run @main in float over `samples` and gather statistics of the named values.
 
     `samples` holds one array per argument, N samples on axis 0. With
-    `histograms`, a second pass fills a histogram per value over its range.
+    `histograms`, a second pass fills a histogram per value over its range
+    (over the first pass's values when the samples are one batch: the float
+    run is the costly part, and a batch's values are all held at once anyway).
     """
     extremes: dict[str, list[np.ndarray]] = {}
-    for batch in _batches(samples):
+    batches = list(_batches(samples))
+    kept: list[tuple[str, np.ndarray]] | None = [] if histograms and len(batches) == 1 else None
+    for batch in batches:
         for name, array in _calibrated_values(module, batch, names):
             flat = array.reshape(len(array), -1) if array.ndim > 1 else array.reshape(1, -1)
             extremes.setdefault(name, []).append(np.stack([flat.min(axis=1), flat.max(axis=1)]))
+            if kept is not None:
+                kept.append((name, array))
     statistics = Statistics()
     for name, parts in extremes.items():
         lows, highs = np.concatenate(parts, axis=1).astype(np.float64)
@@ -162,9 +168,11 @@ def collect_statistics(
         mean_low, mean_high = (float(lows.mean()), float(highs.mean())) if finite else (np.nan, np.nan)
         statistics.tensors[name] = TensorStatistics(float(lows.min()), float(highs.max()), mean_low, mean_high)
     if histograms:
-        for batch in _batches(samples):
-            for name, array in _calibrated_values(module, batch, names):
-                _accumulate_histogram(statistics.tensors[name], array)
+        values = kept if kept is not None else (
+            value for batch in batches for value in _calibrated_values(module, batch, names)
+        )
+        for name, array in values:
+            _accumulate_histogram(statistics.tensors[name], array)
     return statistics
 
 

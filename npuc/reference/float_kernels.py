@@ -150,11 +150,13 @@ def conv2d(
     check_conv_shapes(ifm, weights, bias)
     kernel = weights.shape[1:3]
     weights64 = weights.astype(np.float64)
-    taps = window_taps(ifm.astype(np.float64), kernel, strides, dilations, padding)
-    acc = sum(
-        np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps
-    )
-    return (acc + bias.astype(np.float64)).astype(np.float32)
+    ofm_shape = (ifm.shape[0], *output_hw(ifm.shape[1:3], kernel, strides, dilations, padding), weights.shape[0])
+    acc = np.zeros((math.prod(ofm_shape[:3]), ofm_shape[3]))
+    for kh, kw, view in window_taps(ifm.astype(np.float64), kernel, strides, dilations, padding):
+        # one matrix product per tap on a contiguous copy of its view, summed in tap order as before:
+        # tensordot over the strided 4-D view took a third longer over regnet's many small group convs
+        acc += np.ascontiguousarray(view).reshape(-1, view.shape[3]) @ weights64[:, kh, kw, :].T
+    return (acc.reshape(ofm_shape) + bias.astype(np.float64)).astype(np.float32)
 
 
 def depthwise_conv2d(

@@ -43,3 +43,30 @@ def test_statistics_round_trip_through_npz(tmp_path):
     assert (loaded.minimum, loaded.maximum) == (0.0, 9.0)
     assert loaded.histogram is not None and loaded.histogram.sum() == 10
     assert len(loaded.histogram) == HISTOGRAM_BINS
+
+
+def test_histograms_from_one_float_run_equal_those_from_two(monkeypatch):
+    """Samples in one batch fill the histograms from the first float run's values; in several batches a
+    second run fills them: the statistics are the same either way."""
+    from npuc.ir import main_function
+    from npuc.quantization import calibration
+    from npuc.quantization.quantizer import value_names
+
+    from support.graph_models import build_small_cnn, calibration_samples
+
+    module, samples = build_small_cnn(), calibration_samples(8, seed=3)
+    names = value_names(main_function(module))
+    runs = []
+    original_run = calibration.run_graph
+    monkeypatch.setattr(calibration, "run_graph", lambda *args, **kwargs: runs.append(1) or original_run(*args, **kwargs))
+    one_batch = calibration.collect_statistics(module, samples, names, histograms=True)
+    assert len(runs) == 1
+    monkeypatch.setattr(calibration, "CALIBRATION_BATCH", 3)
+    batches = calibration.collect_statistics(module, samples, names, histograms=True)
+    assert len(runs) == 1 + 3 * 2
+    assert one_batch.tensors.keys() == batches.tensors.keys()
+    for name, stats in one_batch.tensors.items():
+        other = batches.tensors[name]
+        assert (stats.minimum, stats.maximum) == (other.minimum, other.maximum)
+        assert stats.histogram is not None and other.histogram is not None
+        assert np.array_equal(stats.histogram, other.histogram), name

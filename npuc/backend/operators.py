@@ -42,6 +42,7 @@ from npuc.dialects.quantized import (
     MulOp,
     PReluOp,
     ReshapeOp,
+    RsqrtOp,
     SliceOp,
     SoftmaxOp,
     SplitOp,
@@ -86,6 +87,7 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     GeluOp: NpuOperator("gelu", ELEMENTWISE),
     LeakyReluOp: NpuOperator("leaky_relu", ELEMENTWISE),
     PReluOp: NpuOperator("prelu", ELEMENTWISE),
+    RsqrtOp: NpuOperator("rsqrt", ELEMENTWISE),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 

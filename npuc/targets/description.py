@@ -38,6 +38,7 @@ OPERATOR_KINDS = (
     "gelu",
     "leaky_relu",
     "prelu",
+    "rsqrt",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 

@@ -46,6 +46,7 @@ from npuc.dialects.quantized import (
     SliceOp,
     SoftmaxOp,
     SplitOp,
+    SquaredDifferenceOp,
     SubOp,
     TanhOp,
     TransposeOp,
@@ -88,6 +89,7 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     LeakyReluOp: NpuOperator("leaky_relu", ELEMENTWISE),
     PReluOp: NpuOperator("prelu", ELEMENTWISE),
     RsqrtOp: NpuOperator("rsqrt", ELEMENTWISE),
+    SquaredDifferenceOp: NpuOperator("squared_difference", ELEMENTWISE),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 

@@ -33,6 +33,7 @@ from npuc.backend.blocks import search_input
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS
 from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
 from npuc.backend.softmax import scratch_layout
+from npuc.backend.squared_difference import scratch_size as squared_difference_scratch
 from npuc.backend.views import VIEW_OPS, View, memory_views
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
@@ -70,6 +71,7 @@ from npuc.dialects.quantized import (
     ReshapeOp,
     SoftmaxOp,
     SplitOp,
+    SquaredDifferenceOp,
     quant_type,
 )
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
@@ -287,9 +289,12 @@ def _encoded_bytes(weight_readers: list[Operation], bias_readers: list[Operation
 
 
 def scratch_bytes(op: Operation) -> int:
-    """Bytes of working memory `op` needs while it runs (an NPU softmax's intermediates), or 0."""
+    """Bytes of working memory `op` needs while it runs (an NPU softmax's or squared difference's
+    intermediates), or 0."""
     if isinstance(op, SoftmaxOp) and placement(op) == NPU:
         return scratch_layout(value_shape(op.input)).size
+    if isinstance(op, SquaredDifferenceOp) and placement(op) == NPU:
+        return squared_difference_scratch(value_shape(op.results[0]))
     return 0
 
 

@@ -90,6 +90,9 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
     operator = npu_operator(op)
     rule = target.operator_rule(operator.rule) if operator else None
     if rule is None:
+        stated = target.cpu_operator_rule(op.name.removeprefix("quantized."))
+        if stated is not None:
+            return f"target rule cpu_operators.{op.name.removeprefix('quantized.')}: {stated}"
         return f"no NPU operator for {op.name} on {target.name}"
     problem = rule_violation(op, rule)
     if problem is None and isinstance(op, SoftmaxOp):

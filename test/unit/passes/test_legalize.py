@@ -145,3 +145,22 @@ def test_legalizing_again_for_another_target_drops_the_old_cpu_reason():
     assert placement_of(module) == ("cpu", "stride width 4 outside 1..3")
     LegalizePass(target="generic-4tops").apply(npuc_context(), module)  # strides 1..4
     assert placement_of(module) == ("npu", None)
+
+
+A = "tensor<1x4x8x!quantized.uniform<i8:f32, 0.05:3>>"
+B = "tensor<1x8x5x!quantized.uniform<i8:f32, 0.04:-2>>"
+PRODUCT = "tensor<1x4x5x!quantized.uniform<i8:f32, 0.1:1>>"
+BATCH_MATMUL = f"""
+func.func @main(%a: {A}, %b: {B}) -> {PRODUCT} {{
+  %y = quantized.batch_matmul %a, %b {{layer = "layer"}} : ({A}, {B}) -> {PRODUCT}
+  func.return %y : {PRODUCT}
+}}"""
+
+
+def test_a_batch_matmul_of_two_activations_names_the_target_rule_that_keeps_it_on_the_cpu():
+    placement, reason = legalized(BATCH_MATMUL)
+    assert placement == "cpu"
+    assert reason is not None and reason.startswith("target rule cpu_operators.batch_matmul: both operands")
+    assert legalized(BATCH_MATMUL, replace(TARGET, cpu_operators=())) == (
+        "cpu", "no NPU operator for quantized.batch_matmul on ethos-u55-128"
+    )

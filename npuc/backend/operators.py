@@ -29,6 +29,7 @@ from npuc.cost.compute import (
 from npuc.dialects.quantized import (
     AddOp,
     AvgPool2dOp,
+    BatchMatMulOp,
     ConcatOp,
     Conv2dOp,
     DepthwiseConv2dOp,
@@ -90,6 +91,7 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     PReluOp: NpuOperator("prelu", ELEMENTWISE),
     RsqrtOp: NpuOperator("rsqrt", ELEMENTWISE),
     SquaredDifferenceOp: NpuOperator("squared_difference", ELEMENTWISE),
+    BatchMatMulOp: NpuOperator("batch_matmul", ELEMENTWISE),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 

@@ -29,6 +29,8 @@ from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange, allocate, arena_size
+from npuc.backend.batch_matmul import BatchMatmulShape
+from npuc.backend.batch_matmul import scratch_layout as batch_matmul_scratch
 from npuc.backend.blocks import search_input
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS
 from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
@@ -64,6 +66,7 @@ from npuc.dialects.npu import (
     StageOp,
 )
 from npuc.dialects.quantized import (
+    BatchMatMulOp,
     ConcatOp,
     ConstantOp,
     DequantizeOp,
@@ -289,12 +292,14 @@ def _encoded_bytes(weight_readers: list[Operation], bias_readers: list[Operation
 
 
 def scratch_bytes(op: Operation) -> int:
-    """Bytes of working memory `op` needs while it runs (an NPU softmax's or squared difference's
-    intermediates), or 0."""
+    """Bytes of working memory `op` needs while it runs (an NPU softmax's, squared difference's or
+    batch matmul's intermediates), or 0."""
     if isinstance(op, SoftmaxOp) and placement(op) == NPU:
         return scratch_layout(value_shape(op.input)).size
     if isinstance(op, SquaredDifferenceOp) and placement(op) == NPU:
         return squared_difference_scratch(value_shape(op.results[0]))
+    if isinstance(op, BatchMatMulOp) and placement(op) == NPU:
+        return batch_matmul_scratch(BatchMatmulShape.of(value_shape(op.lhs), value_shape(op.rhs))).size
     return 0
 
 

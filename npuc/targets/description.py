@@ -41,6 +41,8 @@ OPERATOR_KINDS = (
     "rsqrt",
     # int8 SQUARED_DIFFERENCE as seven integer elementwise commands (npuc.backend.squared_difference)
     "squared_difference",
+    # int8 BATCH_MATMUL of two computed tensors: copies, elementwise and pool commands (npuc.backend.batch_matmul)
+    "batch_matmul",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 
@@ -365,8 +367,7 @@ class Target:
     in bursts (None: every transfer moves whole bursts). `ethos_u` holds the command-stream facts of an Ethos-U
     accelerator (None for other NPUs). `host_cpu` is the processor that
     runs CPU operations and what they cost it (`HostCpu`). Operator kinds absent from
-    `operators` do not run on the NPU; `cpu_operators` pairs quantized
-    operator names with the target's reason for running them on the CPU. `engines` lists the units that run in
+    `operators` do not run on the NPU. `engines` lists the units that run in
     parallel (see `ENGINES`). `source` is the built-in name or file path it
     was loaded from. `arena_cache_size` is the memory budget (see
     `MemorySystem`): the staging memory's size when one was given.
@@ -399,7 +400,6 @@ class Target:
     feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
     host_cpu: HostCpu
-    cpu_operators: tuple[tuple[str, str], ...] = ()
     arena_cache_size: int | None = None
 
     @property
@@ -431,10 +431,6 @@ class Target:
     def shram_usable_bytes(self) -> int:
         """Shared-buffer bytes available for IFM and accumulator blocks."""
         return self.shram_bytes - self.shram_reserved_bytes
-
-    def cpu_operator_rule(self, name: str) -> str | None:
-        """Why the target runs quantized operator `name` (e.g. `batch_matmul`) on the CPU, if it says."""
-        return dict(self.cpu_operators).get(name)
 
     def operator_rule(self, kind: str) -> OperatorRule | None:
         """The constraints for operator `kind`, or `None` if the NPU lacks it."""

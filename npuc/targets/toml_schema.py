@@ -67,7 +67,6 @@ class Accelerator:
     feature_map_access: FeatureMapAccess | None
     ethos_u: EthosU | None
     host_cpu: HostCpu
-    cpu_operators: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,6 @@ def read_accelerator(reader: TableReader) -> Accelerator:
         feature_map_access=read_feature_map_access(reader.sub("feature_maps")) if reader.has("feature_maps") else None,
         ethos_u=read_ethos_u(reader.sub("ethos_u")) if reader.has("ethos_u") else None,
         host_cpu=read_host_cpu(reader.sub("host_cpu")),
-        cpu_operators=read_cpu_operators(reader.sub("cpu_operators")) if reader.has("cpu_operators") else (),
     )
 
 
@@ -331,17 +329,6 @@ def read_operators(reader: TableReader) -> tuple[OperatorRule, ...]:
         if kind not in OPERATOR_KINDS:
             raise reader.fail(kind, f"unknown operator kind (known: {', '.join(OPERATOR_KINDS)})")
         rules.append(read_operator_rule(reader.sub(kind), kind))
-    reader.done()
-    return tuple(rules)
-
-
-def read_cpu_operators(reader: TableReader) -> tuple[tuple[str, str], ...]:
-    """The `[cpu_operators]` table: quantized operator name -> why the target runs it on the CPU."""
-    rules = []
-    for name in reader.table:
-        if name in OPERATOR_KINDS:
-            raise reader.fail(name, "an operator kind the NPU runs ([operators]) cannot be a CPU operator")
-        rules.append((name, reader.string(name)))
     reader.done()
     return tuple(rules)
 

@@ -35,6 +35,7 @@ from xdsl.ir import (
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.batch_matmul import batch_matmul_commands
 from npuc.backend.cascades import (
     cascade_chain,
     cascade_steps,
@@ -410,6 +411,8 @@ class _Lowering:
             return self.softmax(op)
         if isinstance(op, quantized.SquaredDifferenceOp):
             return self.squared_difference(op)
+        if isinstance(op, quantized.BatchMatMulOp):
+            return self.batch_matmul(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
         if op in self.absorbed:
@@ -563,21 +566,45 @@ class _Lowering:
         source, dest = self.feature_map(op.operands[0]), self.feature_map(op.results[0])
         qtype = quantized.quant_type(op.results[0])
         assert qtype is not None
-        commands: list[Operation] = []
-        for ifm, ofm in copy_commands(copy_plan(op, source, dest), source, dest):
-            properties: dict[str, Attribute] = {
-                "kind": StringAttr("max"),
-                "ifm": ifm,
-                "ofm": ofm,
-                "kernel": int_array(UNIT_WINDOW.kernel),
-                "strides": int_array(UNIT_WINDOW.strides),
-                "padding": int_array(UNIT_WINDOW.padding),
-                "act_min": IntegerAttr(qtype.qmin, i32),
-                "act_max": IntegerAttr(qtype.qmax, i32),
-                "block": npu.block_attr(clip_block(layer_block, hwc(ofm.shape_values()), self.target.ofm_ublock)),
-            }
-            commands.append(npu.build_command(npu.PoolOp, properties, layer_name(op)))
-        return commands
+        return [
+            self.copy_command(ifm, ofm, layer_block, layer_name(op))
+            for ifm, ofm in copy_commands(copy_plan(op, source, dest), source, dest)
+        ]
+
+    def copy_command(self, ifm: npu.FeatureMapAttr, ofm: npu.FeatureMapAttr, layer_block: BlockShape, layer: str) -> Operation:
+        """One strided copy: a 1x1 max pool over the storage type's whole range, with `layer_block`
+        clipped to its OFM."""
+        qtype = ofm.element_type
+        properties: dict[str, Attribute] = {
+            "kind": StringAttr("max"),
+            "ifm": ifm,
+            "ofm": ofm,
+            "kernel": int_array(UNIT_WINDOW.kernel),
+            "strides": int_array(UNIT_WINDOW.strides),
+            "padding": int_array(UNIT_WINDOW.padding),
+            "act_min": IntegerAttr(qtype.qmin, i32),
+            "act_max": IntegerAttr(qtype.qmax, i32),
+            "block": npu.block_attr(clip_block(layer_block, hwc(ofm.shape_values()), self.target.ofm_ublock)),
+        }
+        return npu.build_command(npu.PoolOp, properties, layer)
+
+    def batch_matmul(self, op: quantized.BatchMatMulOp) -> list[Operation]:
+        """The commands of an int8 product of two computed tensors (`npuc.backend.batch_matmul`) in its
+        scratch."""
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        assert isinstance(block, DenseArrayBase), f"{npu.BLOCK_ATTR} is set by npu-tile as an array"
+        layer_block = BlockShape(*array_values(block))
+        layer = layer_name(op)
+        commands = batch_matmul_commands(
+            self.feature_map(op.lhs),
+            self.feature_map(op.rhs),
+            self.feature_map(op.results[0]),
+            self.scratch(op),
+            lambda ifm, ofm: self.copy_command(ifm, ofm, layer_block, layer),
+            lambda fm: clip_block(layer_block, hwc(fm.shape_values()), self.target.ofm_ublock),
+            layer,
+        )
+        return [self.register_scalars(command) for command in commands]
 
     def register_scalars(self, command: Operation) -> Operation:
         """`command` with a scalar the target's register cannot hold made an IFM2 constant of one element.

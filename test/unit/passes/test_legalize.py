@@ -157,10 +157,17 @@ func.func @main(%a: {A}, %b: {B}) -> {PRODUCT} {{
 }}"""
 
 
-def test_a_batch_matmul_of_two_activations_names_the_target_rule_that_keeps_it_on_the_cpu():
-    placement, reason = legalized(BATCH_MATMUL)
-    assert placement == "cpu"
-    assert reason is not None and reason.startswith("target rule cpu_operators.batch_matmul: both operands")
-    assert legalized(BATCH_MATMUL, replace(TARGET, cpu_operators=())) == (
-        "cpu", "no NPU operator for quantized.batch_matmul on ethos-u55-128"
+
+def test_an_int8_batch_matmul_of_two_activations_runs_on_the_npu_within_its_command_bound():
+    assert legalized(BATCH_MATMUL) == ("npu", None)
+    assert legalized(BATCH_MATMUL, with_rule("batch_matmul", max_commands=8)) == (
+        "cpu", "a product of 9 commands exceeds the 8 the target allows"
+    )
+
+
+def test_a_batch_matmul_whose_rescale_shifts_left_runs_on_the_cpu():
+    small = "tensor<1x4x5x!quantized.uniform<i8:f32, 0.001:1>>"
+    text = BATCH_MATMUL.replace(PRODUCT, small)
+    assert legalized(text) == (
+        "cpu", "output scale below lhs scale x rhs scale: TFLite's rescale shifts the int32 sum left first"
     )

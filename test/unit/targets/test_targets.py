@@ -410,22 +410,3 @@ def test_builtin_host_cpu(name):
     assert all(host.rate(kind).unit == "mac" for kind in mac_kinds)
     assert host.rate("no_such_kind") == HostRate("element", host.default_cycles_per_element)
 
-
-def test_ethos_u_targets_state_why_batch_matmul_runs_on_the_cpu():
-    for name in ("ethos-u55-128", "ethos-u65-256"):
-        reason = load_target(name).cpu_operator_rule("batch_matmul")
-        assert reason is not None and reason.startswith("both operands are computed tensors")
-    assert load_target(GENERIC).cpu_operator_rule("batch_matmul") is None
-
-
-@pytest.mark.parametrize(
-    ("table", "problem"),
-    [
-        ('[cpu_operators]\nbatch_matmul = 3\n', "field 'cpu_operators.batch_matmul': expected a string"),
-        ('[cpu_operators]\nadd = "slow"\n', "field 'cpu_operators.add': an operator kind the NPU runs"),
-    ],
-)
-def test_bad_cpu_operator_rules_name_the_field(tmp_path, table, problem):
-    text = data_text(f"{GENERIC}.toml")
-    with pytest.raises(TargetError, match=problem):
-        load_target(write(tmp_path, text.replace("[host_cpu]", table + "\n[host_cpu]", 1)))

@@ -98,6 +98,10 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
 WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
 """Ops with a weights operand (index 1) and a bias operand (index 2)."""
 
+INT32_COMMAND_OPS = (SquaredDifferenceOp, BatchMatMulOp)
+"""Ops lowering to commands that read int32 intermediates (`npuc.backend.squared_difference`,
+`npuc.backend.batch_matmul`): their block is searched for 32-bit IFMs."""
+
 BINARY_OPS = (AddOp, SubOp, MulOp)
 """Ops reading two feature maps (ifm and ifm2) that run as one TFLite-semantics elementwise command."""
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from xdsl.parser import Parser
 
 import npuc
+from npuc.context import npuc_context
 from npuc.dialects import npu
 from npuc.emit.ethos_u.emitter import emit_program
 from npuc.sim.simulator import simulate_sample
@@ -62,3 +64,26 @@ def test_a_16x8_product_stays_on_the_cpu_by_the_data_type_rule() -> None:
     program = npuc.compile_model(npuc.import_model(TFLITE_MODELS / "batch_matmul_16x8.tflite"), "ethos-u55-128")
     (cpu,) = [op for op in program.module.ops if isinstance(op, npu.CpuOp)]
     assert cpu.reason is not None and cpu.reason.data == "ofm data type int16 not in int8"
+
+
+QUERIES = "tensor<1x2x17x32x!quantized.uniform<i8:f32, 0.03:5>>"
+KEYS_T = "tensor<1x2x32x17x!quantized.uniform<i8:f32, 0.03:5>>"
+SCORES = "tensor<1x2x17x17x!quantized.uniform<i8:f32, 0.05:-11>>"
+ATTENTION_SCORES = f"""
+func.func @main(%q: {QUERIES}, %k: {KEYS_T}) -> {SCORES} {{
+  %s = quantized.batch_matmul %q, %k {{layer = "scores"}} : ({QUERIES}, {KEYS_T}) -> {SCORES}
+  func.return %s : {SCORES}
+}}"""
+"""A small ViT's attention scores: 2 heads of 17 tokens of 32 channels."""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_vit_sized_attention_scores_get_blocks_their_int32_commands_fit(target: str) -> None:
+    module = Parser(npuc_context(), ATTENTION_SCORES).parse_module()
+    rng = np.random.default_rng(6)
+    inputs = [rng.integers(-128, 128, (1, 2, 17, 32), dtype=np.int8), rng.integers(-128, 128, (1, 2, 32, 17), dtype=np.int8)]
+    expected = npuc.run(module.clone(), inputs)[0]
+    program = npuc.compile_model(module, target).module
+    assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
+    np.testing.assert_array_equal(run_program(program, emit_program(program), inputs)[0], expected)
+    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)

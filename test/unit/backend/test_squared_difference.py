@@ -16,8 +16,10 @@ from math import prod
 
 import numpy as np
 import pytest
+from xdsl.parser import Parser
 
 import npuc
+from npuc.context import npuc_context
 from npuc.dialects import npu
 from npuc.emit.ethos_u.emitter import emit_program
 from npuc.sim.simulator import simulate_sample
@@ -66,3 +68,26 @@ def test_every_pair_of_int8_inputs_gives_litert_s_bytes(target: str) -> None:
         got_stream.append(run_program(program, stream, inputs)[0])
     np.testing.assert_array_equal(np.concatenate(got_ir), np.concatenate(want))
     np.testing.assert_array_equal(np.concatenate(got_stream), np.concatenate(want))
+
+
+TOKENS = "tensor<1x17x64x!quantized.uniform<i8:f32, 0.05:3>>"
+MEANS = "tensor<1x17x1x!quantized.uniform<i8:f32, 0.01:-2>>"
+SQUARES = "tensor<1x17x64x!quantized.uniform<i8:f32, 0.02:-128>>"
+LAYER_NORM_SQUARES = f"""
+func.func @main(%x: {TOKENS}, %m: {MEANS}) -> {SQUARES} {{
+  %y = quantized.squared_difference %x, %m {{layer = "sd", activation = "none"}} : ({TOKENS}, {MEANS}) -> {SQUARES}
+  func.return %y : {SQUARES}
+}}"""
+"""A layer norm's squared difference over a small ViT's 17 tokens of 64 channels."""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_vit_sized_layer_gets_blocks_its_int32_commands_fit(target: str) -> None:
+    module = Parser(npuc_context(), LAYER_NORM_SQUARES).parse_module()
+    rng = np.random.default_rng(5)
+    inputs = [rng.integers(-128, 128, (1, 17, 64), dtype=np.int8), rng.integers(-128, 128, (1, 17, 1), dtype=np.int8)]
+    expected = npuc.run(module.clone(), inputs)[0]
+    program = npuc.compile_model(module, target).module
+    assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
+    np.testing.assert_array_equal(run_program(program, emit_program(program), inputs)[0], expected)
+    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)

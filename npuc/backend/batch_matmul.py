@@ -33,15 +33,13 @@ from xdsl.dialects.builtin import IntegerAttr, IntegerType, StringAttr, i32
 from xdsl.ir import Attribute, Operation
 
 from npuc.backend.copies import CopyAxis, copy_commands, permuted_plan
+from npuc.backend.softmax import SCRATCH_ALIGNMENT
 from npuc.dialects import npu
 from npuc.dialects.common import int_array, value_shape
 from npuc.dialects.quantized import BatchMatMulOp, quant_type
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.reference.fixed_point import quantize_multiplier
 from npuc.targets import OperatorRule
-
-_ALIGNMENT = 16
-"""Byte alignment of each scratch slot (Ethos-U feature-map base addresses)."""
 
 _INT32 = UniformQuantizedType(IntegerType(32), [1.0], [0])
 _INT32_BYTES = 4
@@ -50,7 +48,7 @@ _UNIT = (1, 1)
 
 
 def _aligned(size: int) -> int:
-    return -(-size // _ALIGNMENT) * _ALIGNMENT
+    return -(-size // SCRATCH_ALIGNMENT) * SCRATCH_ALIGNMENT
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, IntegerType, StringAttr, i32
 from xdsl.ir import Attribute, Operation
 
+from npuc.backend.softmax import SCRATCH_ALIGNMENT
 from npuc.dialects import npu
 from npuc.dialects.common import int_array
 from npuc.dialects.quantized_type import UniformQuantizedType
@@ -40,15 +41,12 @@ from npuc.reference.int_elementwise import (
 SLOTS = 3
 """Scratch slots, each one int32 per output element."""
 
-_ALIGNMENT = 16
-"""Byte alignment of each scratch slot (Ethos-U feature-map base addresses)."""
-
 _INT32 = UniformQuantizedType(IntegerType(32), [1.0], [0])
 _Q31 = 31
 
 
 def _slot_bytes(elements: int) -> int:
-    return -(-elements * 4 // _ALIGNMENT) * _ALIGNMENT
+    return -(-elements * 4 // SCRATCH_ALIGNMENT) * SCRATCH_ALIGNMENT
 
 
 def scratch_size(ofm_shape: tuple[int, ...] | list[int]) -> int:
@@ -58,8 +56,8 @@ def scratch_size(ofm_shape: tuple[int, ...] | list[int]) -> int:
 
 def input_rescales(a_scale: float, b_scale: float) -> list[tuple[int, int]]:
     """(Q31 multiplier, right shift) of each input's rescale to 2 x max(scales), TFLite's."""
-    twice_max = 2.0 * max(float_32(a_scale), float_32(b_scale))
-    return [_rescale(float_32(scale) / twice_max) for scale in (a_scale, b_scale)]
+    twice_max = 2.0 * max(_float32(a_scale), _float32(b_scale))
+    return [_rescale(_float32(scale) / twice_max) for scale in (a_scale, b_scale)]
 
 
 def output_rescale(a_scale: float, b_scale: float, ofm_scale: float) -> tuple[int, int]:
@@ -67,8 +65,7 @@ def output_rescale(a_scale: float, b_scale: float, ofm_scale: float) -> tuple[in
     return _rescale(squared_difference_output_multiplier(a_scale, b_scale, ofm_scale))
 
 
-def float_32(value: float) -> float:
-    """`value` as the float32 TFLite stores a scale in."""
+def _float32(value: float) -> float:
     return float(np.float32(value))
 
 

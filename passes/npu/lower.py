@@ -513,11 +513,6 @@ class _Lowering:
 
     def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:
         """The commands of an int8 softmax (`npuc.backend.softmax`) and its exp lut."""
-        if SCRATCH_ALIGNMENT % self.target.alignment:
-            raise PassFailedException(
-                f"{PASS}: {describe(op)}: softmax scratch is {SCRATCH_ALIGNMENT}-byte aligned, "
-                f"{self.target.name} needs {self.target.alignment}"
-            )
         depth = value_shape(op.input)[-1]
         if depth > MAX_DEPTH:
             raise PassFailedException(
@@ -625,7 +620,13 @@ class _Lowering:
         return npu.build_command(npu.ElementwiseOp, properties, layer_name(command))
 
     def scratch(self, op: Operation) -> npu.BufferAttr:
-        """The scratch buffer npu-schedule and npu-allocate gave `op`."""
+        """The scratch buffer npu-schedule and npu-allocate gave `op`, whose slots are
+        `SCRATCH_ALIGNMENT`-byte aligned (a target needing more is refused)."""
+        if SCRATCH_ALIGNMENT % self.target.alignment:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: scratch slots are {SCRATCH_ALIGNMENT}-byte aligned, "
+                f"{self.target.name} needs {self.target.alignment}"
+            )
         memory, offset = op.attributes.get(npu.SCRATCH_MEMORY_ATTR), op.attributes.get(npu.SCRATCH_OFFSET_ATTR)
         if not isinstance(memory, StringAttr) or not isinstance(offset, IntegerAttr):
             raise PassFailedException(

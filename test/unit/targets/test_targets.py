@@ -409,4 +409,3 @@ def test_builtin_host_cpu(name):
     assert mac_kinds == {"conv2d", "depthwise_conv2d", "fully_connected", "transpose_conv2d", "max_pool2d", "avg_pool2d"}
     assert all(host.rate(kind).unit == "mac" for kind in mac_kinds)
     assert host.rate("no_such_kind") == HostRate("element", host.default_cycles_per_element)
-

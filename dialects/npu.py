@@ -399,9 +399,12 @@ POOL_KINDS = ("max", "avg", "reduce_sum")
 ELEMENTWISE_KINDS = ("add", "sub", "mul", "shl", "asr", "clz")
 QUANTIZED_ELEMENTWISE_KINDS = ("add", "sub", "mul")
 """Kinds that, without an explicit rescale, follow TFLite's quantized ADD, SUB and MUL."""
-ROUNDING_MODES = ("half_up", "half_away", "truncate")
+ROUNDING_MODES = ("half_up", "half_away", "truncate", "double")
 """How an integer elementwise command rounds a right shift: ties toward +inf,
-ties away from zero, or toward zero."""
+ties away from zero, toward zero, or `double`: TFLite's rescale by a Q31
+multiplier (gemmlowp's doubling high multiply, ties toward +inf at bit 31,
+then its rounding divide by the rest of the shift, ties away from zero; a
+shift of 31 or less rounds once, ties toward +inf)."""
 LUT_ENTRIES = 256
 """Entries of an elementwise command's lookup table: one per int8 output value."""
 

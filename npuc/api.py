@@ -39,6 +39,7 @@ GOAL_PASSES = BACKEND_PASSES[2:]
 """The back-end passes after `PLACEMENT_PASSES`: scheduling for a goal, allocation and lowering."""
 
 QUANTIZED_REWRITES = (
+    "quantized-conv-patches",
     "quantized-canonicalize",
     "quantized-fuse-pad",
     "quantized-concat-requantize",

@@ -25,6 +25,7 @@ PASS_CLASSES: dict[str, str] = {
     "quantized-concat-requantize": "ConcatRequantizePass",
     "quantized-requantize-to-depthwise": "RequantizeToDepthwisePass",
     "quantized-mean-to-depthwise": "MeanToDepthwisePass",
+    "quantized-conv-patches": "ConvPatchesPass",
     "npu-legalize": "LegalizePass",
     "npu-tile": "TilePass",
     "npu-schedule": "SchedulePass",

@@ -75,7 +75,13 @@ def copy_plan(op: Operation, source: FeatureMapAttr, dest: FeatureMapAttr) -> Co
         offset += sum(first * stride for first, stride in zip(begin, source_strides))
         steps = [stride * step for stride, step in zip(source_strides, steps_per_axis)]
     axes = [CopyAxis(extent, step, stride) for extent, step, stride in zip(dest.shape_values(), steps, dest_strides)]
-    return _as_commands(_merged(axes), offset, dest.offset.data, element_bytes)
+    return permuted_plan(axes, offset, dest.offset.data, element_bytes)
+
+
+def permuted_plan(axes: list[CopyAxis], source_offset: int, dest_offset: int, element_bytes: int) -> CopyPlan:
+    """The plan copying the elements `axes` describe (one per output axis, outermost first) from
+    `source_offset` to `dest_offset`."""
+    return _as_commands(_merged(axes), source_offset, dest_offset, element_bytes)
 
 
 def _merged(axes: list[CopyAxis]) -> list[CopyAxis]:

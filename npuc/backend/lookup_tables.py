@@ -1,7 +1,8 @@
 """Int8 activations as 256-entry lookup tables: the NPU form of every table-able activation.
 
 An int8 activation whose output depends on its input value alone (sigmoid,
-tanh, hard swish, hard sigmoid, GELU, leaky ReLU, PReLU with one slope)
+tanh, hard swish, hard sigmoid, GELU, leaky ReLU, PReLU with one slope,
+reciprocal square root)
 takes at most 256 output values. npuc evaluates the op's own integer
 reference (`npuc.reference.int_handlers`) on every int8 input and stores the
 results as the table of one elementwise command (`npu.elementwise` with a
@@ -29,11 +30,12 @@ from npuc.dialects.quantized import (
     LeakyReluOp,
     LogisticOp,
     PReluOp,
+    RsqrtOp,
     TanhOp,
 )
 from npuc.reference.int_handlers import QUANTIZED_HANDLERS
 
-LOOKUP_TABLE_OPS = (LogisticOp, TanhOp, HardSwishOp, HardSigmoidOp, GeluOp, LeakyReluOp, PReluOp)
+LOOKUP_TABLE_OPS = (LogisticOp, TanhOp, HardSwishOp, HardSigmoidOp, GeluOp, LeakyReluOp, PReluOp, RsqrtOp)
 """Quantized ops that run on the NPU as one elementwise command with a lookup table."""
 
 INT8_INPUTS = np.arange(-(npu.LUT_ENTRIES // 2), npu.LUT_ENTRIES // 2, dtype=np.int8)

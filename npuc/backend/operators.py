@@ -29,6 +29,7 @@ from npuc.cost.compute import (
 from npuc.dialects.quantized import (
     AddOp,
     AvgPool2dOp,
+    BatchMatMulOp,
     ConcatOp,
     Conv2dOp,
     DepthwiseConv2dOp,
@@ -42,9 +43,11 @@ from npuc.dialects.quantized import (
     MulOp,
     PReluOp,
     ReshapeOp,
+    RsqrtOp,
     SliceOp,
     SoftmaxOp,
     SplitOp,
+    SquaredDifferenceOp,
     SubOp,
     TanhOp,
     TransposeOp,
@@ -86,11 +89,18 @@ NPU_OPERATORS: dict[type[Operation], NpuOperator] = {
     GeluOp: NpuOperator("gelu", ELEMENTWISE),
     LeakyReluOp: NpuOperator("leaky_relu", ELEMENTWISE),
     PReluOp: NpuOperator("prelu", ELEMENTWISE),
+    RsqrtOp: NpuOperator("rsqrt", ELEMENTWISE),
+    SquaredDifferenceOp: NpuOperator("squared_difference", ELEMENTWISE),
+    BatchMatMulOp: NpuOperator("batch_matmul", ELEMENTWISE),
 }
 """Quantized op class -> how the NPU runs it; an op class not listed runs on the CPU."""
 
 WEIGHTED_OPS = (Conv2dOp, DepthwiseConv2dOp, FullyConnectedOp)
 """Ops with a weights operand (index 1) and a bias operand (index 2)."""
+
+INT32_COMMAND_OPS = (SquaredDifferenceOp, BatchMatMulOp)
+"""Ops lowering to commands that read int32 intermediates (`npuc.backend.squared_difference`,
+`npuc.backend.batch_matmul`): their block is searched for 32-bit IFMs."""
 
 BINARY_OPS = (AddOp, SubOp, MulOp)
 """Ops reading two feature maps (ifm and ifm2) that run as one TFLite-semantics elementwise command."""

@@ -29,10 +29,18 @@ from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.allocation import LiveRange, allocate, arena_size
+from npuc.backend.batch_matmul import BatchMatmulShape
+from npuc.backend.batch_matmul import scratch_layout as batch_matmul_scratch
 from npuc.backend.blocks import search_input
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS
-from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
+from npuc.backend.operators import (
+    BINARY_OPS,
+    INT32_COMMAND_OPS,
+    WEIGHTED_OPS,
+    npu_operator,
+)
 from npuc.backend.softmax import scratch_layout
+from npuc.backend.squared_difference import scratch_size as squared_difference_scratch
 from npuc.backend.views import VIEW_OPS, View, memory_views
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
@@ -63,6 +71,7 @@ from npuc.dialects.npu import (
     StageOp,
 )
 from npuc.dialects.quantized import (
+    BatchMatMulOp,
     ConcatOp,
     ConstantOp,
     DequantizeOp,
@@ -70,6 +79,7 @@ from npuc.dialects.quantized import (
     ReshapeOp,
     SoftmaxOp,
     SplitOp,
+    SquaredDifferenceOp,
     quant_type,
 )
 from npuc.dialects.window_layers import Conv2dBase, Pool2dBase
@@ -287,9 +297,14 @@ def _encoded_bytes(weight_readers: list[Operation], bias_readers: list[Operation
 
 
 def scratch_bytes(op: Operation) -> int:
-    """Bytes of working memory `op` needs while it runs (an NPU softmax's intermediates), or 0."""
+    """Bytes of working memory `op` needs while it runs (an NPU softmax's, squared difference's or
+    batch matmul's intermediates), or 0."""
     if isinstance(op, SoftmaxOp) and placement(op) == NPU:
         return scratch_layout(value_shape(op.input)).size
+    if isinstance(op, SquaredDifferenceOp) and placement(op) == NPU:
+        return squared_difference_scratch(value_shape(op.results[0]))
+    if isinstance(op, BatchMatMulOp) and placement(op) == NPU:
+        return batch_matmul_scratch(BatchMatmulShape.of(value_shape(op.lhs), value_shape(op.rhs))).size
     return 0
 
 
@@ -520,16 +535,22 @@ def enclosing_concats(value: SSAValue, views: dict[SSAValue, View]) -> list[OpRe
     return chain
 
 
+INT32_BITS = 32
+"""Element width of the int32 intermediates some layers' commands read."""
+
+
 def layer_command_shape(op: Operation) -> CommandShape:
     """The cost model's view of the command a quantized NPU op lowers to, before lowering (npu-tile's
     block search, the cascade search).
 
-    The IFM element width sizes the shared-buffer areas; fused activations
-    do not matter to the searches, so the shape is unclamped.
+    The IFM element width sizes the shared-buffer areas (32 bits for an op
+    whose commands read int32 intermediates, `INT32_COMMAND_OPS`); fused
+    activations do not matter to the searches, so the shape is unclamped.
     """
     op_window = window(op) or UNIT_WINDOW
     ifm = as_batch_hwc(value_shape(op.operands[0]))
     ofm = as_batch_hwc(value_shape(op.results[0]))
     operator = npu_operator(op)
     assert operator is not None and operator.command is not None, f"{describe(op)} lowers to no compute command"
-    return CommandShape(operator.command, ifm, ofm, op_window, ifm_bits=element_bytes(op.operands[0]) * 8)
+    bits = INT32_BITS if isinstance(op, INT32_COMMAND_OPS) else element_bytes(op.operands[0]) * 8
+    return CommandShape(operator.command, ifm, ofm, op_window, ifm_bits=bits)

@@ -18,6 +18,8 @@ from npuc.reference.fixed_point import count_leading_zeros
 
 _MAX_SHIFT = 63
 """Largest shift amount `shl`/`asr` accept (and the largest rescale shift)."""
+_DOUBLE_ROUNDING_BITS = 31
+"""Bits the first rounding of `double` drops: a Q31 multiplier's fraction."""
 
 
 def exact(values: np.ndarray | int) -> np.ndarray:
@@ -26,11 +28,15 @@ def exact(values: np.ndarray | int) -> np.ndarray:
 
 
 def shift_right(values: np.ndarray, amount: np.ndarray | int, rounding: str) -> np.ndarray:
-    """`values / 2^amount` rounded: `half_up` (ties to +inf), `half_away`, `truncate`.
+    """`values / 2^amount` rounded: `half_up` (ties to +inf), `half_away`, `truncate`, or `double`
+    (half up by up to 31 bits, then half away by the rest: `npuc.dialects.npu.ROUNDING_MODES`).
 
     `amount` (scalar or broadcasting array) must lie in 0..63.
     """
     amount = _checked_shift(exact(amount))
+    if rounding == "double":
+        first = np.minimum(amount, _DOUBLE_ROUNDING_BITS)
+        return shift_right(shift_right(values, first, "half_up"), amount - first, "half_away")
     half = (1 << amount) >> 1
     if rounding == "half_up":
         return (values + half) >> amount

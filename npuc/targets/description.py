@@ -38,6 +38,11 @@ OPERATOR_KINDS = (
     "gelu",
     "leaky_relu",
     "prelu",
+    "rsqrt",
+    # int8 SQUARED_DIFFERENCE as seven integer elementwise commands (npuc.backend.squared_difference)
+    "squared_difference",
+    # int8 BATCH_MATMUL of two computed tensors: copies, elementwise and pool commands (npuc.backend.batch_matmul)
+    "batch_matmul",
 )
 """NPU operator kinds a target may list under `[operators]`."""
 

@@ -10,6 +10,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from npuc.backend.batch_matmul import batch_matmul_problem
 from npuc.backend.copies import COPY_OPS, copy_problem
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, table_problem
 from npuc.backend.operators import BINARY_OPS, npu_operator
@@ -28,7 +29,13 @@ from npuc.backend.planning import (
 from npuc.backend.views import VIEW_OPS, view_problem
 from npuc.dialects.common import Window, value_shape
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
-from npuc.dialects.quantized import ConcatOp, SoftmaxOp, SplitOp, quant_type
+from npuc.dialects.quantized import (
+    BatchMatMulOp,
+    ConcatOp,
+    SoftmaxOp,
+    SplitOp,
+    quant_type,
+)
 from npuc.targets import FeatureMapLimit, KernelRule, OperatorRule, Range, Target
 
 
@@ -98,6 +105,8 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
         problem = copy_problem(op, rule)
     if problem is None and isinstance(op, LOOKUP_TABLE_OPS):
         problem = table_problem(op)
+    if problem is None and isinstance(op, BatchMatMulOp):
+        problem = batch_matmul_problem(op, rule)
     return problem
 
 

@@ -35,6 +35,7 @@ from xdsl.ir import (
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.batch_matmul import batch_matmul_commands
 from npuc.backend.cascades import (
     cascade_chain,
     cascade_steps,
@@ -68,6 +69,7 @@ from npuc.backend.softmax import (
     exp_table,
     softmax_commands,
 )
+from npuc.backend.squared_difference import squared_difference_commands
 from npuc.backend.stripes import stripe_height, stripe_properties, stripe_ranges
 from npuc.backend.views import VIEW_OPS
 from npuc.backend.weight_encoding import (
@@ -106,6 +108,8 @@ PASS = "npu-lower"
 
 _SCALAR_TYPE = UniformQuantizedType(IntegerType(32), [1.0], [0])
 """Element type of a scalar operand kept in memory: the int32 value itself."""
+_SCALAR_SHAPE = (1, 1, 1, 1)
+"""Shape of a scalar operand kept in memory, broadcast by the command's IFM2."""
 
 
 @dataclass(frozen=True)
@@ -405,6 +409,10 @@ class _Lowering:
             return []
         if isinstance(op, quantized.SoftmaxOp):
             return self.softmax(op)
+        if isinstance(op, quantized.SquaredDifferenceOp):
+            return self.squared_difference(op)
+        if isinstance(op, quantized.BatchMatMulOp):
+            return self.batch_matmul(op)
         if isinstance(op, VIEW_OPS):
             return []  # its inputs' producers (outputs' readers) address the slices
         if op in self.absorbed:
@@ -505,11 +513,6 @@ class _Lowering:
 
     def softmax(self, op: quantized.SoftmaxOp) -> list[Operation]:
         """The commands of an int8 softmax (`npuc.backend.softmax`) and its exp lut."""
-        if SCRATCH_ALIGNMENT % self.target.alignment:
-            raise PassFailedException(
-                f"{PASS}: {describe(op)}: softmax scratch is {SCRATCH_ALIGNMENT}-byte aligned, "
-                f"{self.target.name} needs {self.target.alignment}"
-            )
         depth = value_shape(op.input)[-1]
         if depth > MAX_DEPTH:
             raise PassFailedException(
@@ -532,6 +535,23 @@ class _Lowering:
         )
         return [self.register_scalars(command) for command in commands]
 
+    def squared_difference(self, op: quantized.SquaredDifferenceOp) -> list[Operation]:
+        """The integer commands of an int8 squared difference (`npuc.backend.squared_difference`) in
+        its scratch; inputs of lower rank are described with leading 1s (numpy broadcasting)."""
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        assert isinstance(block, DenseArrayBase), f"{npu.BLOCK_ATTR} is set by npu-tile as an array"
+        layer_block = BlockShape(*array_values(block))
+        rank = max(len(value_shape(op.results[0])), len(_SCALAR_SHAPE))  # as wide scalars are described
+        commands = squared_difference_commands(
+            self.ranked_feature_map(op.operands[0], rank),
+            self.ranked_feature_map(op.operands[1], rank),
+            self.ranked_feature_map(op.results[0], rank),
+            self.scratch(op),
+            lambda fm: clip_block(layer_block, hwc(fm.shape_values()), self.target.ofm_ublock),
+            layer_name(op),
+        )
+        return [self.register_scalars(command) for command in commands]
+
     def copy(self, op: Operation) -> list[Operation]:
         """The strided copies of a transpose or slice (`npuc.backend.copies`): 1x1 max pools over
         the storage type's whole range, each with the layer's block clipped to its OFM."""
@@ -541,21 +561,45 @@ class _Lowering:
         source, dest = self.feature_map(op.operands[0]), self.feature_map(op.results[0])
         qtype = quantized.quant_type(op.results[0])
         assert qtype is not None
-        commands: list[Operation] = []
-        for ifm, ofm in copy_commands(copy_plan(op, source, dest), source, dest):
-            properties: dict[str, Attribute] = {
-                "kind": StringAttr("max"),
-                "ifm": ifm,
-                "ofm": ofm,
-                "kernel": int_array(UNIT_WINDOW.kernel),
-                "strides": int_array(UNIT_WINDOW.strides),
-                "padding": int_array(UNIT_WINDOW.padding),
-                "act_min": IntegerAttr(qtype.qmin, i32),
-                "act_max": IntegerAttr(qtype.qmax, i32),
-                "block": npu.block_attr(clip_block(layer_block, hwc(ofm.shape_values()), self.target.ofm_ublock)),
-            }
-            commands.append(npu.build_command(npu.PoolOp, properties, layer_name(op)))
-        return commands
+        return [
+            self.copy_command(ifm, ofm, layer_block, layer_name(op))
+            for ifm, ofm in copy_commands(copy_plan(op, source, dest), source, dest)
+        ]
+
+    def copy_command(self, ifm: npu.FeatureMapAttr, ofm: npu.FeatureMapAttr, layer_block: BlockShape, layer: str) -> Operation:
+        """One strided copy: a 1x1 max pool over the storage type's whole range, with `layer_block`
+        clipped to its OFM."""
+        qtype = ofm.element_type
+        properties: dict[str, Attribute] = {
+            "kind": StringAttr("max"),
+            "ifm": ifm,
+            "ofm": ofm,
+            "kernel": int_array(UNIT_WINDOW.kernel),
+            "strides": int_array(UNIT_WINDOW.strides),
+            "padding": int_array(UNIT_WINDOW.padding),
+            "act_min": IntegerAttr(qtype.qmin, i32),
+            "act_max": IntegerAttr(qtype.qmax, i32),
+            "block": npu.block_attr(clip_block(layer_block, hwc(ofm.shape_values()), self.target.ofm_ublock)),
+        }
+        return npu.build_command(npu.PoolOp, properties, layer)
+
+    def batch_matmul(self, op: quantized.BatchMatMulOp) -> list[Operation]:
+        """The commands of an int8 product of two computed tensors (`npuc.backend.batch_matmul`) in its
+        scratch."""
+        block = require(op, npu.BLOCK_ATTR, "npu-tile", PASS)
+        assert isinstance(block, DenseArrayBase), f"{npu.BLOCK_ATTR} is set by npu-tile as an array"
+        layer_block = BlockShape(*array_values(block))
+        layer = layer_name(op)
+        commands = batch_matmul_commands(
+            self.feature_map(op.lhs),
+            self.feature_map(op.rhs),
+            self.feature_map(op.results[0]),
+            self.scratch(op),
+            lambda ifm, ofm: self.copy_command(ifm, ofm, layer_block, layer),
+            lambda fm: clip_block(layer_block, hwc(fm.shape_values()), self.target.ofm_ublock),
+            layer,
+        )
+        return [self.register_scalars(command) for command in commands]
 
     def register_scalars(self, command: Operation) -> Operation:
         """`command` with a scalar the target's register cannot hold made an IFM2 constant of one element.
@@ -572,11 +616,17 @@ class _Lowering:
             self.scalars[value] = self.table(np.array([value], dtype=np.int32))
         buffer = self.scalars[value]
         properties = {key: attr for key, attr in command.properties.items() if key != "scalar"}
-        properties["ifm2"] = npu.FeatureMapAttr.dense(buffer.region.data, buffer.offset.data, [1, 1, 1, 1], _SCALAR_TYPE)
+        properties["ifm2"] = npu.FeatureMapAttr.dense(buffer.region.data, buffer.offset.data, _SCALAR_SHAPE, _SCALAR_TYPE)
         return npu.build_command(npu.ElementwiseOp, properties, layer_name(command))
 
     def scratch(self, op: Operation) -> npu.BufferAttr:
-        """The scratch buffer npu-schedule and npu-allocate gave `op`."""
+        """The scratch buffer npu-schedule and npu-allocate gave `op`, whose slots are
+        `SCRATCH_ALIGNMENT`-byte aligned (a target needing more is refused)."""
+        if SCRATCH_ALIGNMENT % self.target.alignment:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: scratch slots are {SCRATCH_ALIGNMENT}-byte aligned, "
+                f"{self.target.name} needs {self.target.alignment}"
+            )
         memory, offset = op.attributes.get(npu.SCRATCH_MEMORY_ATTR), op.attributes.get(npu.SCRATCH_OFFSET_ATTR)
         if not isinstance(memory, StringAttr) or not isinstance(offset, IntegerAttr):
             raise PassFailedException(
@@ -696,18 +746,23 @@ class _Lowering:
         assert isinstance(op, BINARY_OPS)
         ofm = self.feature_map(op.ofm)
         rank = len(ofm.shape_values())
-
-        def broadcast(value: SSAValue) -> npu.FeatureMapAttr:
-            fm = self.feature_map(value)
-            shape = (1,) * (rank - len(fm.shape_values())) + fm.shape_values()
-            return npu.FeatureMapAttr.dense(fm.region.data, fm.offset.data, shape, fm.element_type)
-
         return npu.ElementwiseOp, {
             "kind": StringAttr(op.name.removeprefix("quantized.")),
-            "ifm": broadcast(op.ifm),
-            "ifm2": broadcast(op.ifm2),
+            "ifm": self.ranked_feature_map(op.ifm, rank),
+            "ifm2": self.ranked_feature_map(op.ifm2, rank),
             "ofm": ofm,
         }
+
+    def ranked_feature_map(self, value: SSAValue, rank: int) -> npu.FeatureMapAttr:
+        """The descriptor of elementwise operand `value` with leading 1s up to `rank` (numpy
+        broadcasting), its strides kept."""
+        fm = self.feature_map(value)
+        shape, strides = fm.shape_values(), fm.stride_values()
+        extra = rank - len(shape)
+        if extra <= 0:
+            return fm
+        outer = (shape[0] * strides[0],) * extra
+        return npu.FeatureMapAttr(fm.region.data, fm.offset.data, (1,) * extra + shape, outer + strides, fm.element_type)
 
     def lookup_activation(self, op: Operation) -> tuple[type[npu.ComputeOp], dict[str, Attribute]]:
         """`npu.elementwise` adding the scalar 0 to the raw IFM, then looking the sum up in the op's table

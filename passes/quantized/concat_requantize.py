@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.passes import ModulePass
@@ -15,9 +16,10 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from npuc.dialects import quantized
-from npuc.dialects.common import keep_layer
+from npuc.dialects.common import constant_value, dense, keep_layer
 from npuc.dialects.quantized import quant_type
 from npuc.ir import rewrite_integer_module
+from npuc.reference.int_handlers import QUANTIZED_HANDLERS
 from npuc.reference.int_tensor_ops import parameters_differ
 
 
@@ -34,10 +36,23 @@ class ConcatRequantize(RewritePattern):
             if not parameters_differ((qtype.scale, qtype.zero_point), (out.scale, out.zero_point)):
                 continue
             requantize = quantized.RequantizeOp(value, TensorType(out, value.type.get_shape()))
-            keep_layer(op, requantize)
-            rewriter.insert(requantize, InsertPoint.before(op))
-            op.operands[index] = requantize.output
+            new_op = _folded(requantize) or requantize
+            keep_layer(op, new_op)
+            rewriter.insert(new_op, InsertPoint.before(op))
+            op.operands[index] = new_op.results[0]
             rewriter.notify_op_modified(op)
+
+
+def _folded(requantize: quantized.RequantizeOp) -> quantized.ConstantOp | None:
+    """The constant `requantize` computes when its input is a constant (by the integer reference), else None."""
+    source = requantize.input.owner
+    if not isinstance(source, quantized.ConstantOp):
+        return None
+    (values,) = [QUANTIZED_HANDLERS[quantized.RequantizeOp](requantize, [constant_value(source.value)])]
+    qtype = quant_type(requantize.output)
+    assert qtype is not None
+    stored = np.asarray(values).astype(qtype.numpy_dtype())
+    return quantized.ConstantOp(dense(stored, qtype.storage_type), requantize.output.type)
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,9 @@ class ConcatRequantizePass(ModulePass):
     (`npuc.reference.int_tensor_ops.concatenate`), so the rewrite is bit
     exact. Afterwards every input has the output's quantization, which a
     concat needs to be a memory view on the NPU; quantized-requantize-to-
-    depthwise then puts the requantize ops on the NPU. The new ops keep the
+    depthwise then puts the requantize ops on the NPU. A constant input
+    (a ViT's class token) becomes a constant of the output's quantization
+    instead, computed by the integer reference. The new ops keep the
     concat's `layer`. Modules with onnxruntime rounding are left unchanged.
     """
 

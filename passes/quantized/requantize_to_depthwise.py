@@ -14,24 +14,38 @@ from xdsl.pattern_rewriter import (
 )
 
 from npuc.dialects import quantized
+from npuc.dialects.common import keep_layer
 from npuc.dialects.quantized import ones_depthwise, quant_type
 from npuc.ir import rewrite_integer_module
 from npuc.reference.int_kernels import requantize_rescale
 
+_NHWC_RANK = 4
+
 
 class RequantizeToDepthwise(RewritePattern):
-    """requantize of a 4-D map within one storage type -> 1x1 depthwise conv (ones, explicit rescale)."""
+    """requantize of a map of rank 4 or less within one storage type -> 1x1 depthwise conv (ones,
+    explicit rescale), between reshapes to and from NHWC for a lower rank."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: quantized.RequantizeOp, rewriter: PatternRewriter) -> None:
         ifm, ofm = quant_type(op.input), quant_type(op.output)
         assert ifm is not None and ofm is not None, "verified: per-tensor quantized"
         assert isinstance(op.output.type, TensorType)
-        if ifm.storage_type != ofm.storage_type or len(op.output.type.get_shape()) != 4:
+        shape = list(op.output.type.get_shape())
+        if ifm.storage_type != ofm.storage_type or len(shape) > _NHWC_RANK:
             return
+        nhwc = [1] * (_NHWC_RANK - len(shape)) + shape
         rescale = requantize_rescale(ifm.scale, ofm.scale)
-        new_ops = ones_depthwise(op.input, op.output.type, (1, 1), rescale, op)
-        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+        if len(shape) == _NHWC_RANK:
+            new_ops = ones_depthwise(op.input, op.output.type, (1, 1), rescale, op)
+            rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+            return
+        into = quantized.ReshapeOp(op.input, TensorType(ifm, nhwc))
+        depthwise = ones_depthwise(into.output, TensorType(ofm, nhwc), (1, 1), rescale, op)
+        back = quantized.ReshapeOp(depthwise[-1].results[0], op.output.type)
+        for new_op in (into, back):
+            keep_layer(op, new_op)
+        rewriter.replace(op, [into, *depthwise, back], [back.output])
 
 
 @dataclass(frozen=True)
@@ -41,8 +55,10 @@ class RequantizeToDepthwisePass(ModulePass):
     With bias 0 and the explicit `rescale` of QUANTIZE (`requantize_rescale`)
     the conv computes `MultiplyByQuantizedMultiplier(x - in zp) + out zp`,
     clamped to the storage range: TFLite's integer QUANTIZE, bit for bit
-    (int8 and int16). The NPU runs it as a depthwise conv. Requantizes that
-    change the storage type (int8 <-> int16) or are not 4-D stay. The new ops
+    (int8 and int16). The NPU runs it as a depthwise conv. A map of lower
+    rank is reshaped to NHWC (leading 1s) and back around the conv; the
+    reshapes are memory views on the NPU. Requantizes that change the
+    storage type (int8 <-> int16) or have more than 4 dimensions stay. The new ops
     keep the requantize's `layer`. Modules with onnxruntime rounding are left
     unchanged.
     """

@@ -13,8 +13,8 @@ command's meaning in the npu IR (docs/ir.md), TFLite's:
   an int64 bias (TFLite's int64 rescale rounds once) and for fully
   connected layers (TFLite rounds their product once: Vela's legacy
   generator uses DBL here); an integer elementwise command's `rounding`
-  (`half_up` NATURAL, `truncate` TRUNCATE; the NPU has no mode rounding
-  half away from zero);
+  (`half_up` NATURAL, `truncate` TRUNCATE, `double` DBL; the NPU has no
+  mode rounding half away from zero once);
 - average pooling without padding divides by the kernel size through
   OFM_SCALE, with padding by the count of real elements (per-channel mode,
   no scale); max pooling does not scale; `reduce_sum` scales by 1;
@@ -58,7 +58,7 @@ SIMPLE_ADD_SHIFT = 16
 SIMPLE_ADD_EXACT_MASK = 0xFFF
 """Equal-scale 8-bit add: the 16-bit operand scaling is exact only when the OFM scale's low 12 bits are zero."""
 
-ROUND_MODES = {"half_up": RoundMode.NATURAL, "truncate": RoundMode.TRUNCATE}
+ROUND_MODES = {"half_up": RoundMode.NATURAL, "truncate": RoundMode.TRUNCATE, "double": RoundMode.DBL}
 """OFM_PRECISION rounding of an integer elementwise command's `rounding`."""
 
 SCALE_FREE_KINDS = ("shl", "asr", "clz")

@@ -33,7 +33,7 @@ from tflite_models.builder import run_model
 TABLE_MODELS = [
     "logistic_int8", "logistic_int8_wide", "tanh_int8", "tanh_int8_wide", "hard_swish_int8",
     "hard_swish_int8_wide", "leaky_relu_int8", "leaky_relu_int8_rescale", "prelu_scalar_slope",
-    "gelu_int8", "gelu_int8_approximate",
+    "gelu_int8", "gelu_int8_approximate", "rsqrt_int8", "rsqrt_int8_wide",
 ]  # fmt: skip
 TARGETS = ["ethos-u55-128", "ethos-u65-256"]
 

@@ -11,17 +11,22 @@ equals the reference.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from xdsl.dialects.builtin import IntegerType, ModuleOp, TensorType
+from xdsl.dialects.builtin import FunctionType, IntegerType, ModuleOp, TensorType
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region
 
 from npuc.api import compile_model, run_pipeline
 from npuc.dialects import npu, quantized
+from npuc.dialects.common import dense
 from npuc.dialects.quantized import UniformQuantizedType
+from npuc.emit.ethos_u.emitter import emit_program
 from npuc.reference.quantized_interpreter import run_quantized
 from npuc.sim.simulator import simulate
+
+from support.ethos_u_run import run_program
 
 
 def concat_module(shapes, bits, quantizations, output_quantization, axis) -> ModuleOp:
@@ -87,3 +92,44 @@ def test_compiled_concat_of_differently_quantized_maps_runs_on_the_npu():
         (0, output.stride_values()), (5, output.stride_values())
     ]
     np.testing.assert_array_equal(simulate(program, inputs)[0], expected)
+
+
+def test_a_constant_input_becomes_a_constant_of_the_outputs_quantization():
+    # a ViT's class token before its patches: the reference result is the same, with no requantize left
+    module = concat_module([[1, 4, 8]], 8, [(0.05, 3)], (0.1, -2), 1)
+    block = module.body.block.first_op.body.block
+    token_type = TensorType(UniformQuantizedType(IntegerType(8), [0.03], [-5]), [1, 1, 8])
+    values = np.arange(-100, 100, 25, dtype=np.int8).reshape(1, 1, 8)
+    token = quantized.ConstantOp(dense(values, IntegerType(8)), token_type)
+    concat = next(op for op in block.ops if isinstance(op, quantized.ConcatOp))
+    out_type = TensorType(concat.output.type.element_type, [1, 5, 8])
+    new_concat = quantized.ConcatOp([token.output, block.args[0]], out_type, 1)
+    return_op = block.last_op
+    block.insert_ops_before([token, new_concat], concat)
+    return_op.operands = [new_concat.output]
+    block.erase_op(concat)
+    module.body.block.first_op.function_type = FunctionType.from_lists([block.args[0].type], [out_type])
+    module.verify()
+    inputs = [np.random.default_rng(2).integers(-128, 128, size=(1, 4, 8)).astype(np.int8)]
+    before = run_quantized(module, inputs).outputs[0]
+    run_pipeline(module, "quantized-concat-requantize,quantized-requantize-to-depthwise,layer-dce")
+    assert "quantized.requantize" not in [op.name for op in module.walk()]
+    np.testing.assert_array_equal(run_quantized(module, inputs).outputs[0], before)
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])
+def test_a_requantize_of_tokens_runs_on_the_npu_between_reshapes(target):
+    storage = IntegerType(8)
+    in_type = TensorType(UniformQuantizedType(storage, [0.0169], [9]), [1, 16, 64])
+    out_type = TensorType(UniformQuantizedType(storage, [0.0168], [9]), [1, 16, 64])
+    block = Block(arg_types=[in_type])
+    requantize = quantized.RequantizeOp(block.args[0], out_type)
+    block.add_ops([requantize, ReturnOp(requantize.output)])
+    module = ModuleOp([FuncOp("main", ([in_type], [out_type]), Region(block))])
+    inputs = [np.random.default_rng(3).integers(-128, 128, size=(1, 16, 64)).astype(np.int8)]
+    expected = run_quantized(module, inputs).outputs[0]
+    program = compile_model(module, target).module
+    assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
+    assert [type(op) for op in program.ops if isinstance(op, npu.ComputeOp)] == [npu.DepthwiseConv2dOp]
+    np.testing.assert_array_equal(simulate(program, inputs)[0], expected)
+    np.testing.assert_array_equal(run_program(program, emit_program(program), inputs)[0], expected)

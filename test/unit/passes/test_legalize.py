@@ -145,3 +145,29 @@ def test_legalizing_again_for_another_target_drops_the_old_cpu_reason():
     assert placement_of(module) == ("cpu", "stride width 4 outside 1..3")
     LegalizePass(target="generic-4tops").apply(npuc_context(), module)  # strides 1..4
     assert placement_of(module) == ("npu", None)
+
+
+A = "tensor<1x4x8x!quantized.uniform<i8:f32, 0.05:3>>"
+B = "tensor<1x8x5x!quantized.uniform<i8:f32, 0.04:-2>>"
+PRODUCT = "tensor<1x4x5x!quantized.uniform<i8:f32, 0.1:1>>"
+BATCH_MATMUL = f"""
+func.func @main(%a: {A}, %b: {B}) -> {PRODUCT} {{
+  %y = quantized.batch_matmul %a, %b {{layer = "layer"}} : ({A}, {B}) -> {PRODUCT}
+  func.return %y : {PRODUCT}
+}}"""
+
+
+
+def test_an_int8_batch_matmul_of_two_activations_runs_on_the_npu_within_its_command_bound():
+    assert legalized(BATCH_MATMUL) == ("npu", None)
+    assert legalized(BATCH_MATMUL, with_rule("batch_matmul", max_commands=8)) == (
+        "cpu", "a product of 9 commands exceeds the 8 the target allows"
+    )
+
+
+def test_a_batch_matmul_whose_rescale_shifts_left_runs_on_the_cpu():
+    small = "tensor<1x4x5x!quantized.uniform<i8:f32, 0.001:1>>"
+    text = BATCH_MATMUL.replace(PRODUCT, small)
+    assert legalized(text) == (
+        "cpu", "output scale below lhs scale x rhs scale: TFLite's rescale shifts the int32 sum left first"
+    )

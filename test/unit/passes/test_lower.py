@@ -190,7 +190,7 @@ def test_softmax_scratch_must_meet_the_target_alignment():
     target = replace(load_target("ethos-u55-128"), alignment=32)
     with pytest.raises(PassFailedException) as error:
         lowered(softmax_module(10), target=target)
-    assert str(error.value) == "npu-lower: probs (quantized.softmax): softmax scratch is 16-byte aligned, ethos-u55-128 needs 32"
+    assert str(error.value) == "npu-lower: probs (quantized.softmax): scratch slots are 16-byte aligned, ethos-u55-128 needs 32"
 
 
 def test_unknown_target_fails_naming_the_pass():

@@ -14,14 +14,30 @@ func.func @int8(%x: tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor
 
 // -----
 
-// A requantize between storage types (int8 -> int16) or of a map that is not
-// 4-D stays.
+// A map of lower rank (a ViT's [1, tokens, width]) is reshaped to NHWC with
+// leading 1s and back around the depthwise conv, all with the layer.
+// CHECK-LABEL: func.func @lower_rank
+// CHECK-NEXT:  %[[I:.*]] = quantized.reshape %{{.*}} {layer = "rq"} : tensor<1x5x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1x5x3x!quantized.uniform<i8:f32, 0.1:0>>
+// CHECK-NEXT:  %[[W:.*]] = quantized.constant {layer = "rq"} dense<1> : tensor<1x1x1x3xi8>
+// CHECK-NEXT:  %[[B:.*]] = quantized.constant {layer = "rq"} dense<0> : tensor<3xi32>
+// CHECK-NEXT:  %[[D:.*]] = quantized.depthwise_conv2d %[[I]], %[[W]], %[[B]] {{.*}} -> tensor<1x1x5x3x!quantized.uniform<i8:f32, 0.2:-1>>
+// CHECK-NEXT:  %[[O:.*]] = quantized.reshape %[[D]] {layer = "rq"} : tensor<1x1x5x3x!quantized.uniform<i8:f32, 0.2:-1>> -> tensor<1x5x3x!quantized.uniform<i8:f32, 0.2:-1>>
+// CHECK-NEXT:  func.return %[[O]]
+func.func @lower_rank(%x: tensor<1x5x3x!quantized.uniform<i8:f32, 0.1:0>>) -> tensor<1x5x3x!quantized.uniform<i8:f32, 0.2:-1>> {
+  %r = quantized.requantize %x {layer = "rq"} : tensor<1x5x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x5x3x!quantized.uniform<i8:f32, 0.2:-1>>
+  func.return %r : tensor<1x5x3x!quantized.uniform<i8:f32, 0.2:-1>>
+}
+
+// -----
+
+// A requantize between storage types (int8 -> int16) or of a map of more
+// than 4 dimensions stays.
 // CHECK-LABEL: func.func @stays
 // CHECK-NEXT:  quantized.requantize %{{.*}} : tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>
-// CHECK-NEXT:  quantized.requantize %{{.*}} : tensor<1x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>
+// CHECK-NEXT:  quantized.requantize %{{.*}} : tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.2:-1>>
 // CHECK-NOT:   quantized.depthwise_conv2d
-func.func @stays(%x: tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>>, %y: tensor<1x3x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>) {
+func.func @stays(%x: tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>>, %y: tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.1:0>>) -> (tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.2:-1>>) {
   %a = quantized.requantize %x : tensor<1x2x2x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>
-  %b = quantized.requantize %y : tensor<1x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>
-  func.return %a, %b : tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x3x!quantized.uniform<i8:f32, 0.2:-1>>
+  %b = quantized.requantize %y : tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.1:0>> -> tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.2:-1>>
+  func.return %a, %b : tensor<1x2x2x3x!quantized.uniform<i16:f32, 0.001:0>>, tensor<1x1x2x1x3x!quantized.uniform<i8:f32, 0.2:-1>>
 }

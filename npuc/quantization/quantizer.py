@@ -12,6 +12,7 @@ copies; `driver.quantize_module` composes them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,24 +44,41 @@ from npuc.quantization.rules import (
 )
 
 
-def value_names(func: FuncOp) -> dict[SSAValue, str]:
-    """A stable name per calibrated value: argument tensor names, op layer names.
+def unique_names(bases: Sequence[str]) -> list[str]:
+    """`bases` made unique: a name several values share stays on the last, the earlier get `@0`, `@1`, ...
 
-    Results of multi-result ops get `#index`; these names key saved
-    statistics and the per-layer report.
+    The importer and the graph passes give every op they make for one source
+    node that node's layer name (the transpose and reshape lifting a 1-D conv,
+    the per-group convs before their concat), so the last is the layer's output.
+    """
+    remaining = Counter(bases)
+    seen: Counter = Counter()
+    names = []
+    for base in bases:
+        remaining[base] -= 1
+        names.append(base if remaining[base] == 0 else f"{base}@{seen[base]}")
+        seen[base] += 1
+    return names
+
+
+def value_names(func: FuncOp) -> dict[SSAValue, str]:
+    """A unique, stable name per calibrated value: argument tensor names, op layer names.
+
+    Results of multi-result ops get `#index`; values sharing a layer name are told
+    apart by `unique_names`. These names key saved statistics, the per-layer
+    control and the per-layer report: two values under one name would share
+    one range (a conv's output calibrated together with its input).
     """
     block = func.body.block
-    names: dict[SSAValue, str] = {
-        argument: tensor_name(attrs, f"arg{index}")
-        for index, (argument, attrs) in enumerate(zip(block.args, arg_attributes(func)))
-    }
+    values: list[SSAValue] = list(block.args)
+    bases = [tensor_name(attrs, f"arg{index}") for index, attrs in enumerate(arg_attributes(func))]
     for op in block.ops:
         if op.dialect_name() != "graph" or isinstance(op, graph.ConstantOp):
             continue
         for index, result in enumerate(op.results):
-            suffix = f"#{index}" if len(op.results) > 1 else ""
-            names[result] = f"{layer_name(op)}{suffix}"
-    return names
+            values.append(result)
+            bases.append(f"{layer_name(op)}{f'#{index}' if len(op.results) > 1 else ''}")
+    return dict(zip(values, unique_names(bases), strict=True))
 
 
 def layer_names(func: FuncOp) -> set[str]:

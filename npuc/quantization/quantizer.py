@@ -39,6 +39,7 @@ from npuc.quantization.rules import (
     CONV_LIKE,
     FOLLOW_INPUT,
     OWN_RANGE,
+    SAME_QUANTIZATION,
     Quantizer,
     require_finite,
 )
@@ -88,11 +89,19 @@ def layer_names(func: FuncOp) -> set[str]:
 
 
 def _output_like(block: Block) -> set[SSAValue]:
-    """Values whose clipping costs most: model results and softmax inputs."""
+    """Values whose clipping costs most: model results and softmax inputs.
+
+    A result that a reshape (or another op of `SAME_QUANTIZATION`) makes of
+    a value has that value's quantization: the value counts as well.
+    """
     values: set[SSAValue] = set()
     for op in block.ops:
         if isinstance(op, ReturnOp | graph.SoftmaxOp):
-            values.update(op.operands)
+            for value in op.operands:
+                values.add(value)
+                while type(value.owner) in SAME_QUANTIZATION and len(value.owner.results) == 1:
+                    value = value.owner.operands[0]
+                    values.add(value)
     return values
 
 

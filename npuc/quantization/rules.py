@@ -37,7 +37,13 @@ from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import array_values, constant_value, dense, layer_name, value_shape
+from npuc.dialects.common import (
+    array_values,
+    constant_value,
+    dense,
+    layer_name,
+    value_shape,
+)
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
 from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import InputDataError, UnsupportedOperatorError

@@ -12,6 +12,7 @@ them. Each graph op falls in one family:
   tensors, reduce, concat;
 - fixed output range: sigmoid (1/256, -128), tanh (1/128, 0), softmax
   (1/256, -128), as TFLite's int8 kernels require;
+- a global average pool: TFLite's MEAN over H and W, own output range;
 - same quantization as the input: pools, reshape, transpose, split, slice,
   pad, resize, depth/space rearrangements; maximum and minimum share one
   quantization among all operands and the result (operands are requantized

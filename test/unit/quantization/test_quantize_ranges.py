@@ -132,3 +132,13 @@ def test_the_output_strategy_reaches_through_a_reshape_to_the_result_it_shapes(s
     pool = next(op for op in _ops(module) if isinstance(op, graph.AvgPool2dOp))
     observed = run_graph(module, samples(), keep_values=True).values[pool.ofm]
     assert ranges[pool.ofm] == pytest.approx((float(observed.min()), float(observed.max())))
+
+
+def test_the_global_mean_of_a_16x8_model_is_int16_and_tracks_the_float_mean():
+    module = build_lifted_conv_net()
+    quantize_module(module, samples(), options=QuantizationOptions(activation_bits=16))
+    module.verify()
+    (mean,) = [op for op in _ops(module) if isinstance(op, quantized.ReduceOp)]
+    assert quant_type(mean.output).bits == 16 and quant_type(mean.output).zero_point == 0
+    expected = run_graph(build_lifted_conv_net(), samples(8, seed=5)).outputs[0]
+    assert sqnr_db(expected, run_quantized(module, samples(8, seed=5)).outputs[0]) >= 50.0

@@ -106,14 +106,19 @@ def _output_like(block: Block) -> set[SSAValue]:
 
 
 def _share_concat_ranges(block: Block, ranges: dict[SSAValue, Range]) -> None:
-    """Give a concat's inputs its range when nothing else reads them (no requantize)."""
+    """Give a concat's inputs its range when nothing else reads them (no requantize).
+
+    An input a reshape or transpose (`SAME_QUANTIZATION`) makes of a value
+    only it reads passes the range on to that value: the patch embedding of a
+    ViT, reshaped and transposed before the class token joins it.
+    """
     for op in block.ops:
         if not isinstance(op, graph.ConcatOp) or op.output not in ranges:
             continue
         for value in op.inputs:
-            producer = value.owner
-            sole_use = value.has_one_use()
-            if sole_use and type(producer) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
+            while type(value.owner) in SAME_QUANTIZATION and len(value.owner.results) == 1 and value.has_one_use():
+                value = value.owner.operands[0]
+            if value.has_one_use() and type(value.owner) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
                 ranges[value] = ranges[op.output]
 
 

@@ -142,3 +142,32 @@ def test_the_global_mean_of_a_16x8_model_is_int16_and_tracks_the_float_mean():
     assert quant_type(mean.output).bits == 16 and quant_type(mean.output).zero_point == 0
     expected = run_graph(build_lifted_conv_net(), samples(8, seed=5)).outputs[0]
     assert sqnr_db(expected, run_quantized(module, samples(8, seed=5)).outputs[0]) >= 50.0
+
+
+def build_reshaped_concat_net() -> ModuleOp:
+    """x[1,4,4,3] -> conv 'a' -> reshape [1,16,8] -> concat (axis 1) with a constant row [1,1,8] -> y[1,17,8]."""
+    rng = np.random.default_rng(4)
+    block = Block(arg_types=[TensorType(f32, [1, 4, 4, 3])])
+    weights = float_constant(rng.standard_normal((8, 1, 1, 3)), "a_w")
+    bias = float_constant(np.zeros(8), "a_b")
+    token = float_constant(np.linspace(-10.0, 10.0, 8).reshape(1, 1, 8), "token")
+    conv = graph.Conv2dOp(block.args[0], weights.output, bias.output, TensorType(f32, [1, 4, 4, 8]))
+    reshape = graph.ReshapeOp(conv.ofm, TensorType(f32, [1, 16, 8]))
+    concat = graph.ConcatOp([token.output, reshape.output], TensorType(f32, [1, 17, 8]), 1)
+    for op, name in ((conv, "a"), (reshape, "flat"), (concat, "join")):
+        op.attributes[LAYER_ATTR] = StringAttr(name)
+    block.add_ops([weights, bias, token, conv, reshape, concat, ReturnOp(concat.output)])
+    func = FuncOp("main", ([block.args[0].type], [concat.output.type]), Region(block))
+    func.arg_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("x")})])
+    func.res_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("y")})])
+    return ModuleOp([func])
+
+
+def test_a_concat_input_behind_a_reshape_gets_the_concat_range_at_its_producer():
+    module = build_reshaped_concat_net()
+    quantize_module(module, [np.random.default_rng(0).standard_normal((8, 4, 4, 3)).astype(np.float32)])
+    ops = _ops(module)
+    (concat,) = [op for op in ops if isinstance(op, quantized.ConcatOp)]
+    (conv,) = [op for op in ops if isinstance(op, quantized.Conv2dOp)]
+    assert quant_type(conv.ofm) == quant_type(concat.output)
+    assert not any(isinstance(op, quantized.RequantizeOp) for op in ops)

@@ -88,6 +88,22 @@ def layer_names(func: FuncOp) -> set[str]:
     return {*value_names(func).values(), *(layer_name(op) for op in ops)}
 
 
+def _shaped_from(value: SSAValue, sole_use: bool) -> list[SSAValue]:
+    """`value` and the values single-result ops of `SAME_QUANTIZATION` (reshape, transpose, ...) made it of,
+    nearest first; with `sole_use`, only through values nothing else reads."""
+    chain = [value]
+    owner = value.owner
+    while (
+        isinstance(owner, Operation)
+        and type(owner) in SAME_QUANTIZATION
+        and len(owner.results) == 1
+        and (not sole_use or chain[-1].has_one_use())
+    ):
+        chain.append(owner.operands[0])
+        owner = chain[-1].owner
+    return chain
+
+
 def _output_like(block: Block) -> set[SSAValue]:
     """Values whose clipping costs most: model results and softmax inputs.
 
@@ -98,10 +114,7 @@ def _output_like(block: Block) -> set[SSAValue]:
     for op in block.ops:
         if isinstance(op, ReturnOp | graph.SoftmaxOp):
             for value in op.operands:
-                values.add(value)
-                while type(value.owner) in SAME_QUANTIZATION and len(value.owner.results) == 1:
-                    value = value.owner.operands[0]
-                    values.add(value)
+                values.update(_shaped_from(value, sole_use=False))
     return values
 
 
@@ -116,8 +129,7 @@ def _share_concat_ranges(block: Block, ranges: dict[SSAValue, Range]) -> None:
         if not isinstance(op, graph.ConcatOp) or op.output not in ranges:
             continue
         for value in op.inputs:
-            while type(value.owner) in SAME_QUANTIZATION and len(value.owner.results) == 1 and value.has_one_use():
-                value = value.owner.operands[0]
+            value = _shaped_from(value, sole_use=True)[-1]
             if value.has_one_use() and type(value.owner) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
                 ranges[value] = ranges[op.output]
 

@@ -13,7 +13,8 @@ conv-like layer and `bits` its activation width (8, or 16 for TFLite's 16x8
 kernels: a `quantized.requantize` converts at each int8/int16 boundary; an
 unset pool, reshape, pad or clamp keeps its input's width). Settings not given fall back to the pass options. Layer
 names are the `layer` attributes of the graph ops (an argument's tensor name
-for a model input; `name#i` for result i of a multi-result op).
+for a model input; `name#i` for result i of a multi-result op; `name@k` for
+the k-th of several values one layer name covers, the last keeping `name`).
 """
 
 from __future__ import annotations

@@ -156,10 +156,11 @@ def correct_biases(
     batch = [sample[:AUTO_SAMPLES] for sample in samples]
     reference = float_layers(module, batch)
     shifts = {}
+    names = value_names(main_function(module))
     for op in list(main_function(module).body.block.ops):
-        name = layer_name(op)
         if type(op) not in CONV_LIKE:
             continue
+        name = names[op.results[0]]
         trial = _trial(module, samples, options, statistics, LayerControl(settings=control.settings))
         test = dequantized_layers(trial, batch)
         if name not in test or reference[name].shape != test[name].shape:

@@ -12,6 +12,7 @@ copies; `driver.quantize_module` composes them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,29 +39,47 @@ from npuc.quantization.rules import (
     CONV_LIKE,
     FOLLOW_INPUT,
     OWN_RANGE,
+    SAME_QUANTIZATION,
     Quantizer,
     require_finite,
 )
 
 
-def value_names(func: FuncOp) -> dict[SSAValue, str]:
-    """A stable name per calibrated value: argument tensor names, op layer names.
+def unique_names(bases: Sequence[str]) -> list[str]:
+    """`bases` made unique: a name several values share stays on the last, the earlier get `@0`, `@1`, ...
 
-    Results of multi-result ops get `#index`; these names key saved
-    statistics and the per-layer report.
+    The importer and the graph passes give every op they make for one source
+    node that node's layer name (the transpose and reshape lifting a 1-D conv,
+    the per-group convs before their concat), so the last is the layer's output.
+    """
+    remaining = Counter(bases)
+    seen: Counter = Counter()
+    names = []
+    for base in bases:
+        remaining[base] -= 1
+        names.append(base if remaining[base] == 0 else f"{base}@{seen[base]}")
+        seen[base] += 1
+    return names
+
+
+def value_names(func: FuncOp) -> dict[SSAValue, str]:
+    """A unique, stable name per calibrated value: argument tensor names, op layer names.
+
+    Results of multi-result ops get `#index`; values sharing a layer name are told
+    apart by `unique_names`. These names key saved statistics, the per-layer
+    control and the per-layer report: two values under one name would share
+    one range (a conv's output calibrated together with its input).
     """
     block = func.body.block
-    names: dict[SSAValue, str] = {
-        argument: tensor_name(attrs, f"arg{index}")
-        for index, (argument, attrs) in enumerate(zip(block.args, arg_attributes(func)))
-    }
+    values: list[SSAValue] = list(block.args)
+    bases = [tensor_name(attrs, f"arg{index}") for index, attrs in enumerate(arg_attributes(func))]
     for op in block.ops:
         if op.dialect_name() != "graph" or isinstance(op, graph.ConstantOp):
             continue
         for index, result in enumerate(op.results):
-            suffix = f"#{index}" if len(op.results) > 1 else ""
-            names[result] = f"{layer_name(op)}{suffix}"
-    return names
+            values.append(result)
+            bases.append(f"{layer_name(op)}{f'#{index}' if len(op.results) > 1 else ''}")
+    return dict(zip(values, unique_names(bases), strict=True))
 
 
 def layer_names(func: FuncOp) -> set[str]:
@@ -69,24 +88,49 @@ def layer_names(func: FuncOp) -> set[str]:
     return {*value_names(func).values(), *(layer_name(op) for op in ops)}
 
 
+def _shaped_from(value: SSAValue, sole_use: bool) -> list[SSAValue]:
+    """`value` and the values single-result ops of `SAME_QUANTIZATION` (reshape, transpose, ...) made it of,
+    nearest first; with `sole_use`, only through values nothing else reads."""
+    chain = [value]
+    owner = value.owner
+    while (
+        isinstance(owner, Operation)
+        and type(owner) in SAME_QUANTIZATION
+        and len(owner.results) == 1
+        and (not sole_use or chain[-1].has_one_use())
+    ):
+        chain.append(owner.operands[0])
+        owner = chain[-1].owner
+    return chain
+
+
 def _output_like(block: Block) -> set[SSAValue]:
-    """Values whose clipping costs most: model results and softmax inputs."""
+    """Values whose clipping costs most: model results and softmax inputs.
+
+    A result that a reshape (or another op of `SAME_QUANTIZATION`) makes of
+    a value has that value's quantization: the value counts as well.
+    """
     values: set[SSAValue] = set()
     for op in block.ops:
         if isinstance(op, ReturnOp | graph.SoftmaxOp):
-            values.update(op.operands)
+            for value in op.operands:
+                values.update(_shaped_from(value, sole_use=False))
     return values
 
 
 def _share_concat_ranges(block: Block, ranges: dict[SSAValue, Range]) -> None:
-    """Give a concat's inputs its range when nothing else reads them (no requantize)."""
+    """Give a concat's inputs its range when nothing else reads them (no requantize).
+
+    An input a reshape or transpose (`SAME_QUANTIZATION`) makes of a value
+    only it reads passes the range on to that value: the patch embedding of a
+    ViT, reshaped and transposed before the class token joins it.
+    """
     for op in block.ops:
         if not isinstance(op, graph.ConcatOp) or op.output not in ranges:
             continue
         for value in op.inputs:
-            producer = value.owner
-            sole_use = value.has_one_use()
-            if sole_use and type(producer) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
+            value = _shaped_from(value, sole_use=True)[-1]
+            if value.has_one_use() and type(value.owner) in (*CONV_LIKE, *OWN_RANGE) and value in ranges:
                 ranges[value] = ranges[op.output]
 
 

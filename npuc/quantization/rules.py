@@ -12,6 +12,7 @@ them. Each graph op falls in one family:
   tensors, reduce, concat;
 - fixed output range: sigmoid (1/256, -128), tanh (1/128, 0), softmax
   (1/256, -128), as TFLite's int8 kernels require;
+- a global average pool: TFLite's MEAN over H and W, own output range;
 - same quantization as the input: pools, reshape, transpose, split, slice,
   pad, resize, depth/space rearrangements; maximum and minimum share one
   quantization among all operands and the result (operands are requantized
@@ -37,7 +38,13 @@ from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from npuc.dialects import graph, quantized
-from npuc.dialects.common import constant_value, dense, layer_name, value_shape
+from npuc.dialects.common import (
+    array_values,
+    constant_value,
+    dense,
+    layer_name,
+    value_shape,
+)
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
 from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import InputDataError, UnsupportedOperatorError
@@ -334,6 +341,8 @@ class Quantizer:
         self.bits_used[op] = self.bits
         if kind in CONV_LIKE:
             new_op = self.conv_like(op, CONV_LIKE[kind])
+        elif isinstance(op, graph.AvgPool2dOp) and is_global_average(op):
+            new_op = self.global_mean(op)
         elif kind in SAME_QUANTIZATION:
             ifm = self.activation(op.operands[0], op)
             qtype = quant_type(ifm)
@@ -386,6 +395,19 @@ class Quantizer:
                 return qtype.bits
         return self.default_bits
 
+    def global_mean(self, op: graph.AvgPool2dOp) -> Operation:
+        """A global average pool as TFLite's MEAN over H and W, with its own output range.
+
+        AVERAGE_POOL_2D keeps its input's quantization, whose step is far too
+        coarse for the mean of a whole feature map (its range is a fraction of the
+        map's): MEAN rescales to the calibrated range of the result, as
+        onnxruntime's and TensorFlow's quantizers do with a global pool.
+        """
+        ifm = self.activation(op.ifm, op)
+        new_op = quantized.ReduceOp(ifm, TensorType(self.own_type(op), value_shape(op.ofm)), "mean", SPATIAL_AXES)
+        new_op.attributes.update(op.attributes)
+        return self.insert(new_op, op)
+
     def pad(self, op: graph.PadOp) -> Operation:
         """Pad keeps the input's parameters; the fill value is stored quantized."""
         ifm = self.activation(op.input, op)
@@ -423,6 +445,20 @@ class Quantizer:
                 new_value = self.insert(quantized.DequantizeOp(new_value), return_op).results[0]
             results.append(new_value)
         return_op.operands = results
+
+
+SPATIAL_AXES = (1, 2)
+"""H and W of an NHWC feature map."""
+
+
+def is_global_average(op: graph.AvgPool2dOp) -> bool:
+    """Whether `op` averages each channel's whole map into one value (no padding, no fused activation)."""
+    height, width = value_shape(op.ifm)[1:3]
+    return (
+        list(array_values(op.kernel)) == [height, width]
+        and not any(array_values(op.padding))
+        and op.activation.data == "none"
+    )
 
 
 def representable_add_type(qtype: UniformQuantizedType, operands: Sequence[SSAValue]) -> UniformQuantizedType:

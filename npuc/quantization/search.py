@@ -28,6 +28,7 @@ from npuc.quantization.quantizer import (
     gather_statistics,
     load_control,
     quantize_once,
+    unique_names,
     value_names,
 )
 from npuc.reference.graph_interpreter import run_graph
@@ -69,19 +70,25 @@ class LayerError:
 
 
 def dequantized_layers(module: ModuleOp, batch: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Every quantized layer's output on `batch`, dequantized, by layer name."""
+    """Every quantized layer's output on `batch`, dequantized, by the names `value_names` gave its graph value.
+
+    The quantizer rewrites each graph op into one quantized op, in order, so
+    the names (`unique_names` of the layer names) are the float values' names.
+    """
     values = run_quantized(module, batch, keep_values=True).values
-    layers = {}
+    results, bases = [], []
     for op in main_function(module).body.block.ops:
         if op.dialect_name() != "quantized" or isinstance(op, _NOT_LAYERS):
             continue
         for index, result in enumerate(op.results):
-            qtype = quantized.quant_type(result)
-            if qtype is None or result not in values:
-                continue
-            suffix = f"#{index}" if len(op.results) > 1 else ""
+            results.append(result)
+            bases.append(f"{layer_name(op)}{f'#{index}' if len(op.results) > 1 else ''}")
+    layers = {}
+    for name, result in zip(unique_names(bases), results, strict=True):
+        qtype = quantized.quant_type(result)
+        if qtype is not None and result in values:
             stored = values[result].astype(np.float64)
-            layers[f"{layer_name(op)}{suffix}"] = (stored - qtype.zero_point) * qtype.scale
+            layers[name] = (stored - qtype.zero_point) * qtype.scale
     return layers
 
 

@@ -17,7 +17,7 @@ from xdsl.pattern_rewriter import (
 
 from npuc.backend.planning import target_or_fail
 from npuc.dialects import quantized
-from npuc.dialects.common import array_values, keep_layer
+from npuc.dialects.common import array_values, keep_layer, value_shape
 from npuc.dialects.quantized import ones_depthwise, quant_type
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.ir import rewrite_integer_module
@@ -83,14 +83,15 @@ class MeanToDepthwise(RewritePattern):
             batch, height, width, channels = shape
             kernel, pooled_shape = (height, width), [batch, 1, 1, channels]
             if batch == 1 and not _fits(self.rule, kernel):
-                if not _fits(self.rule, (1, height * width)):
-                    self.split_mean(op, rewriter)
+                if _fits(self.rule, (1, height * width)):
+                    kernel = (1, height * width)
+                    reshape = quantized.ReshapeOp(source, TensorType(ifm, [1, 1, height * width, channels]))
+                    keep_layer(op, reshape)
+                    new_ops.append(reshape)
+                    source = reshape.output
+                elif (split := self.split_mean(op)) is not None:
+                    rewriter.replace(op, split, [split[-1].results[0]])
                     return
-                kernel = (1, height * width)
-                reshape = quantized.ReshapeOp(source, TensorType(ifm, [1, 1, height * width, channels]))
-                keep_layer(op, reshape)
-                new_ops.append(reshape)
-                source = reshape.output
         else:
             outer, reduced, inner = prod(shape[: axes[0]]), prod(shape[axes[0] : axes[-1] + 1]), prod(shape[axes[-1] + 1 :])
             kernel, pooled_shape = (1, reduced), [1, outer, 1, inner]
@@ -107,8 +108,8 @@ class MeanToDepthwise(RewritePattern):
             new_ops.append(reshape)
         rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
 
-    def split_mean(self, op: quantized.ReduceOp, rewriter: PatternRewriter) -> None:
-        """An int8 mean over H x W (n = H*W) as two depthwise convs of 1 x k and 1 x n/k kernels.
+    def split_mean(self, op: quantized.ReduceOp) -> list[Operation] | None:
+        """The ops of an int8 mean over H x W (n = H*W) as two depthwise convs of 1 x k and 1 x n/k kernels.
 
         The map reads as [1, n/k, k, C]; the first conv sums each row of k
         inputs less the zero point exactly into int16 (k x 255 <= 32767;
@@ -116,19 +117,19 @@ class MeanToDepthwise(RewritePattern):
         n/k sums read as [1, 1, n/k, C], accumulates sum(x - zp) over the
         whole map, TFLite MEAN's int32 accumulator, and applies MEAN's rescale
         (`mean_rescale` with the count n) once: bit for bit the reference MEAN.
-        Left unchanged (npu-legalize sends it to the CPU) when the input is
-        not int8 or no k fits the rule.
+        `None` when the input is not int8 or no k fits the rule (then the
+        one H x W kernel stays, and npu-legalize sends it to the CPU).
         """
         ifm, ofm = quant_type(op.input), quant_type(op.output)
         assert ifm is not None and ofm is not None, "verified: per-tensor quantized"
-        partial = UniformQuantizedType(PARTIAL_SUM_TYPE, [ifm.scale], [0])
         if ifm.storage_type != IntegerType(8):
-            return
-        _, height, width, channels = op.input.type.get_shape()
+            return None
+        partial = UniformQuantizedType(PARTIAL_SUM_TYPE, [ifm.scale], [0])
+        _, height, width, channels = value_shape(op.input)
         count = height * width
         row = _split_row(count, partial.qmax // (ifm.qmax - ifm.qmin), self.rule)
         if row is None:
-            return
+            return None
         rows = quantized.ReshapeOp(op.input, TensorType(ifm, [1, count // row, row, channels]))
         sums = ones_depthwise(
             rows.output, TensorType(partial, [1, count // row, 1, channels]), (1, row),
@@ -144,7 +145,7 @@ class MeanToDepthwise(RewritePattern):
             new_ops.append(quantized.ReshapeOp(mean[-1].results[0], op.output.type))
         for new_op in (rows, row_of_sums, new_ops[-1]):
             keep_layer(op, new_op)
-        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+        return new_ops
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,11 @@ class MeanToDepthwisePass(ModulePass):
     depthwise conv. A reshape follows when the mean drops the reduced axes;
     every new op keeps the reduce's `layer`. Target independent: npu-legalize
     sends a kernel the target cannot run to the CPU, with the reason.
+
+    Given a `target`, a kernel over H and W outside its depthwise kernel
+    rule becomes one 1 x H*W row or, for int8, two depthwise convs whose
+    int16 partial sums are exact (`MeanToDepthwise.split_mean`), as Vela
+    splits a large MEAN; the result is still bit for bit TFLite's.
 
     A module with `quantized.rounding = "onnxruntime"` is left unchanged (the
     onnxruntime-rounding conv reference rescales from the scales).

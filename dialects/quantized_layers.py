@@ -84,7 +84,9 @@ class QuantizedConvLike(LayerOp):
     multiplier in [0, 2^31), shift in -31..31). It replaces the rescale the
     scales imply (`ifm_scale * weight_scale / ofm_scale`): a rewrite whose
     arithmetic is not a product of scales sets it, as
-    quantized-mean-to-depthwise does for TFLite's MEAN.
+    quantized-mean-to-depthwise does for TFLite's MEAN. With it the ofm may
+    store its integers in another type than the ifm (a split MEAN's int16
+    partial sums of int8 inputs, and their int8 mean).
     """
 
     WEIGHT_AXIS: ClassVar[int] = 0
@@ -97,7 +99,8 @@ class QuantizedConvLike(LayerOp):
     def verify_element_types(self) -> None:
         ifm = per_tensor(self.operands[0], "ifm")
         ofm = per_tensor(self.results[0], "ofm")
-        check_same_storage(ifm, ofm)
+        if self.rescale is None:
+            check_same_storage(ifm, ofm)
         channels = tensor_shape(self.results[0], "ofm")[-1]
         _check_weights(self, self.WEIGHT_AXIS, channels)
         _check_bias(self, ifm)

@@ -48,7 +48,16 @@ QUANTIZED_REWRITES = (
     "layer-cse",
     "layer-dce",
 )
-"""Target-independent rewrites of quantized IR, run before the back-end passes."""
+"""Rewrites of quantized IR, run before the back-end passes (`quantized_rewrites` gives them the target)."""
+
+TARGETED_REWRITES = ("quantized-mean-to-depthwise",)
+"""The `QUANTIZED_REWRITES` that take the target: its kernel rules shape their convs."""
+
+
+def quantized_rewrites(target: str) -> list[str]:
+    """The `QUANTIZED_REWRITES` as pipeline entries for `target` (a target spec)."""
+    option = f"{{target={json.dumps(target)}}}"
+    return [name + option if name in TARGETED_REWRITES else name for name in QUANTIZED_REWRITES]
 
 
 def backend_pipeline(
@@ -335,7 +344,7 @@ def analyze_model(
     network = layer_graph(module)
     size_alternative = None
     try:
-        run_pipeline(module, ",".join([*QUANTIZED_REWRITES, backend_pipeline(target, passes=PLACEMENT_PASSES)]))
+        run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]))
         if compare_size and goal != SIZE:
             size_alternative = _size_alternative(module.clone(), target, target_description)
         run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES), verified=True)

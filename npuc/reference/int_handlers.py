@@ -130,8 +130,9 @@ def _conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
         return int_kernels.transpose_conv2d(*common, window.strides, window.padding, op.output_extra())
     if isinstance(op, quantized.DepthwiseConv2dOp):
         return int_kernels.depthwise_conv2d(
-            *common, window.strides, window.dilations, window.padding, op.depth_multiplier()
-        )
+            *common, window.strides, window.dilations, window.padding, op.depth_multiplier(),
+            np.dtype(f"int{qtype_of(op.ofm).bits}"),
+        )  # fmt: skip
     return int_kernels.conv2d(*common, window.strides, window.dilations, window.padding)
 
 

@@ -95,13 +95,15 @@ def _requantize_accumulator(
     act_max: int,
     dtype: np.dtype,
     single_rounding: bool = False,
+    ofm_dtype: np.dtype | None = None,
 ) -> np.ndarray:
     """Add the bias and scale the accumulator to the output: TFLite's conv/FC epilogue.
 
     ``single_rounding`` rounds the fixed-point product once (FULLY_CONNECTED).
     Otherwise an int16 output with an int64 bias array takes TFLite's int64
     rescale and everything else the int32 one (whatever integer type holds
-    the bias values).
+    the bias values). The result is stored as ``ofm_dtype``, by default the
+    ifm's ``dtype``.
     """
     acc = acc + bias.astype(np.int64)
     if single_rounding:
@@ -110,7 +112,7 @@ def _requantize_accumulator(
         scaled = multiply_by_quantized_multiplier_int64(acc, multiplier, shift)
     else:
         scaled = multiply_by_quantized_multiplier(acc, multiplier, shift)
-    return np.clip(scaled + ofm_zero_point, act_min, act_max).astype(dtype)
+    return np.clip(scaled + ofm_zero_point, act_min, act_max).astype(ofm_dtype or dtype)
 
 
 def conv_accumulator(
@@ -193,16 +195,19 @@ def depthwise_conv2d(
     dilations: Pair,
     padding: Padding,
     depth_multiplier: int,
+    ofm_dtype: np.dtype | None = None,
 ) -> np.ndarray:
     """Per-channel DEPTHWISE_CONV_2D (``reference_integer_ops::DepthwiseConvPerChannel``).
 
     Weights are [1, KH, KW, C*M]; output channel ``c*M + m`` reads input
-    channel ``c``. Accumulation and requantization as in :func:`conv2d`.
+    channel ``c``. Accumulation and requantization as in :func:`conv2d`;
+    the output is ``ofm_dtype`` (default the ifm's: an explicitly rescaled
+    depthwise may store another type, as a split MEAN's partial sums).
     """
     check_depthwise_shapes(ifm, weights, bias, depth_multiplier)
     acc = depthwise_accumulator(ifm, ifm_zero_point, weights, strides, dilations, padding, depth_multiplier)
     return _requantize_accumulator(
-        acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
+        acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype, ofm_dtype=ofm_dtype
     )
 
 

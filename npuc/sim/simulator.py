@@ -117,6 +117,7 @@ def _conv_like(memories: Memories, op: npu.WeightedOp | npu.FullyConnectedOp, ta
             result = int_kernels.depthwise_conv2d(
                 ifm, ifm_zero_point, weights, *rescale,
                 window.strides, window.dilations, window.padding, ofm_shape[3] // ifm.shape[3],
+                op.ofm.element_type.numpy_dtype(),
             )  # fmt: skip
         else:
             result = int_kernels.conv2d(

@@ -1,4 +1,5 @@
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p quantized-mean-to-depthwise | filecheck %s
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantized-mean-to-depthwise{target=ethos-u99}' | filecheck %s --check-prefix=TARGET
 
 // The explicit rescale the pass writes is verified: (multiplier, shift) pairs
 // for one or every output channel...
@@ -31,3 +32,12 @@ func.func @rescale_type(%x: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.02:-128>
   func.return %d : tensor<1x1x1x2x!quantized.uniform<i8:f32, 0.02:-128>>
 }
 // CHECK: Operation does not verify: 'rescale' must be an array<i32: ...>
+
+// -----
+
+// The target whose depthwise kernel rule the convs meet must exist.
+func.func @unknown_target(%x: tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.02:-128>>) -> tensor<1x2x!quantized.uniform<i8:f32, 0.02:-128>> {
+  %m = quantized.reduce %x {kind = "mean", axes = array<i64: 1, 2>} : tensor<1x2x2x2x!quantized.uniform<i8:f32, 0.02:-128>> -> tensor<1x2x!quantized.uniform<i8:f32, 0.02:-128>>
+  func.return %m : tensor<1x2x!quantized.uniform<i8:f32, 0.02:-128>>
+}
+// TARGET: quantized-mean-to-depthwise: unknown target 'ethos-u99'

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from math import prod
 
 from xdsl.dialects.func import FuncOp
-from xdsl.ir import BlockArgument, OpResult, Operation, SSAValue
+from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 
 from npuc.dialects.common import value_shape
 from npuc.dialects.quantized import ConcatOp, ConstantOp, ReshapeOp, SplitOp, quant_type

@@ -400,7 +400,7 @@ def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:
         # Reshape and split results live in their input's buffer; an NPU
         # concat's buffer is the one its first computed input's producer
         # writes (a DMA copies a constant input into it).
-        held = op.operands
+        held = list(op.operands)
         if isinstance(op, ConcatOp):
             held = [value for value in op.operands if not isinstance(value.owner, ConstantOp)]
         return (value_memory(func, held[0]) if held else None) or target.arena_memory

@@ -7,8 +7,9 @@ reinterprets its input's buffer. A constant input (a ViT's class token)
 stays in the weights memory: one DMA copies it into its slice, which must
 then be contiguous bytes (`constant_slices`). An input made by NPU reshapes
 of a command's result (a ViT's patch embedding) is written by that command,
-dense, into its slice, which must again be contiguous (`reshaped_writer`). A split is the mirror image: each output is
-a strided slice of the input's buffer, and its readers address it in place.
+dense, into its slice, which must again be contiguous (`reshaped_writer`).
+A split is the mirror image: each output is a strided slice of the input's
+buffer, and its readers address it in place.
 
 `view_problem` says why an op cannot be a view (npu-legalize then places it
 on the CPU with that reason); `memory_views` gives, for a legalized function,

@@ -84,7 +84,7 @@ def legalize(func: FuncOp, target: Target) -> None:
             continue
         reason = cpu_reason(op, target)
         if reason is None and isinstance(op, VIEW_OPS):
-            reason = view_problem(op, writers) or cpu_reader_problem(op, target)
+            reason = view_problem(op, writers, target.alignment) or cpu_reader_problem(op, target)
         op.attributes[PLACEMENT_ATTR] = StringAttr(CPU if reason else NPU)
         if reason:
             op.attributes[CPU_REASON_ATTR] = StringAttr(reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 
 import numpy as np
 from xdsl.context import Context
@@ -71,7 +72,7 @@ from npuc.backend.softmax import (
 )
 from npuc.backend.squared_difference import squared_difference_commands
 from npuc.backend.stripes import stripe_height, stripe_properties, stripe_ranges
-from npuc.backend.views import VIEW_OPS
+from npuc.backend.views import VIEW_OPS, constant_slices, view_axis
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
     WEIGHTS_OPERAND,
@@ -273,6 +274,8 @@ class _Lowering:
             base = self.feature_map(view.base)
             strides = base.stride_values()
             offset = base.offset.data + view.start * strides[view.axis]
+            if view.dense:
+                return npu.FeatureMapAttr.dense(base.region.data, offset, shape, qtype)
             return npu.FeatureMapAttr(base.region.data, offset, shape, strides, qtype)
         memory, offset = self.location(value)
         return npu.FeatureMapAttr.dense(memory, offset, shape, qtype)
@@ -387,6 +390,28 @@ class _Lowering:
             _layer(op) or layer,
         )
 
+    def constant_copies(self, op: quantized.ConcatOp) -> list[Operation]:
+        """One DMA per constant input of a concat view, from the weights memory into its slice.
+
+        npu-legalize placed the concat on the NPU only if each such slice is
+        contiguous bytes of the concat's dense buffer (`npuc.backend.views.constant_problem`).
+        """
+        copies: list[Operation] = []
+        for constant, start in constant_slices(op):
+            whole = self.feature_map(op.output)
+            assert whole.wrap.data == 0, "a concat's buffer does not wrap"
+            size = prod(value_shape(constant.output)) * whole.element_type.bits // 8
+            memory, source = self.location(constant.output)
+            target = whole.offset.data + start * whole.stride_values()[view_axis(op)]
+            copies.append(
+                npu.DmaOp(
+                    npu.BufferAttr(memory, source, size),
+                    npu.BufferAttr(whole.region.data, target, size),
+                    layer_name(op),
+                )
+            )
+        return copies
+
     # Layers.
 
     def lower(self, op: Operation) -> list[Operation]:
@@ -413,8 +438,10 @@ class _Lowering:
             return self.squared_difference(op)
         if isinstance(op, quantized.BatchMatMulOp):
             return self.batch_matmul(op)
+        if isinstance(op, quantized.ConcatOp):
+            return self.constant_copies(op)  # its other inputs' producers write their slices
         if isinstance(op, VIEW_OPS):
-            return []  # its inputs' producers (outputs' readers) address the slices
+            return []  # its outputs' readers address the slices
         if op in self.absorbed:
             return []  # its table is applied by its producer's command (`absorb_activation`)
         if isinstance(op, COPY_OPS):

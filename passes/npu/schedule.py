@@ -51,6 +51,7 @@ from npuc.dialects.npu import (
     StageOp,
 )
 from npuc.dialects.quantized import (
+    ConcatOp,
     ConstantOp,
     DequantizeOp,
     FullyConnectedOp,
@@ -397,8 +398,12 @@ def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:
         return None
     if moves_no_data(op):
         # Reshape and split results live in their input's buffer; an NPU
-        # concat's buffer is the one its first input's producer writes.
-        return value_memory(func, op.operands[0]) or target.arena_memory
+        # concat's buffer is the one its first computed input's producer
+        # writes (a DMA copies a constant input into it).
+        held = list(op.operands)
+        if isinstance(op, ConcatOp):
+            held = [value for value in op.operands if not isinstance(value.owner, ConstantOp)]
+        return (value_memory(func, held[0]) if held else None) or target.arena_memory
     return target.arena_memory
 
 

@@ -19,7 +19,10 @@ from xdsl.parser import Parser
 import npuc
 from npuc.context import npuc_context
 from npuc.dialects import npu
+from npuc.emit.ethos_u.emitter import emit_program
 from npuc.sim.simulator import simulate
+
+from support.ethos_u_run import run_program
 
 A = "!quantized.uniform<i8:f32, 0.05:-3>"
 B = "!quantized.uniform<i8:f32, 0.1:2>"
@@ -204,3 +207,76 @@ def test_a_split_output_the_host_reads_is_not_a_view() -> None:
         f"-> (tensor<1x5x3x2x{B}>, tensor<1x5x3x4x{B}>)\n",
     )
     assert _cpu_reason(text, "split") == "output 0 feeds func.return, which needs a dense tensor, not a strided slice"
+
+
+def _class_token(reshaped: bool, channels: int = 16) -> str:
+    """A constant [1, 1, 3, C] (a class token) concatenated on axis 1 before a convolution's
+    [1, 4, 3, C] output, or, `reshaped`, a [1, 1, C] one before the output reshaped to [1, 12, C]."""
+    c = channels
+    values = np.random.default_rng(13).integers(-128, 128, size=c if reshaped else 3 * c, dtype=np.int8)
+    token = f'"0x{values.tobytes().hex().upper()}"'
+    conv = _conv("c1", "x", A, c, 4, A, 14).replace("1x5x3", "1x4x3")
+    if not reshaped:
+        return (
+            f"func.func @main(%x: tensor<1x4x3x4x{A}>) -> tensor<1x5x3x{c}x{A}> {{\n"
+            + conv
+            + f"  %t = quantized.constant dense<{token}> : tensor<1x1x3x{c}xi8> -> tensor<1x1x3x{c}x{A}>\n"
+            + f'  %cat = quantized.concat %t, %c1 {{layer = "concat", axis = 1 : i64}} : '
+            f"(tensor<1x1x3x{c}x{A}>, tensor<1x4x3x{c}x{A}>) -> tensor<1x5x3x{c}x{A}>\n"
+            + f"  func.return %cat : tensor<1x5x3x{c}x{A}>\n}}\n"
+        )
+    return (
+        f"func.func @main(%x: tensor<1x4x3x4x{A}>) -> tensor<1x13x{c}x{A}> {{\n"
+        + conv
+        + f"  %r = quantized.reshape %c1 : tensor<1x4x3x{c}x{A}> -> tensor<1x12x{c}x{A}>\n"
+        + f"  %t = quantized.constant dense<{token}> : tensor<1x1x{c}xi8> -> tensor<1x1x{c}x{A}>\n"
+        + f'  %cat = quantized.concat %t, %r {{layer = "concat", axis = 1 : i64}} : '
+        f"(tensor<1x1x{c}x{A}>, tensor<1x12x{c}x{A}>) -> tensor<1x13x{c}x{A}>\n"
+        + f"  func.return %cat : tensor<1x13x{c}x{A}>\n}}\n"
+    )
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])
+@pytest.mark.parametrize("reshaped", [False, True])
+def test_a_constant_input_is_copied_into_its_slice_bit_exactly(target: str, reshaped: bool) -> None:
+    """A ViT's class token: one DMA copies the constant from the weights memory into its slice;
+    the convolution writes its output (through reshapes, dense) into the rest; no CPU operation."""
+    text = _class_token(reshaped)
+    program = npuc.compile_model(_module(text), target).module
+    assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
+    (copy,) = [op for op in program.ops if isinstance(op, npu.DmaOp) and op.attributes["layer"].data == "concat"]
+    (conv,) = [op for op in program.ops if isinstance(op, npu.Conv2dOp)]
+    (output,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
+    token_bytes = 16 if reshaped else 48
+    assert copy.src.region.data == npuc.targets.load_target(target).weights_memory
+    assert (copy.dst.region.data, copy.dst.offset.data, copy.dst.size.data) == (
+        output.region.data, output.offset.data, token_bytes
+    )
+    assert conv.ofm.offset.data == output.offset.data + token_bytes
+    codes = np.random.default_rng(15).integers(-128, 128, size=(3, 1, 4, 3, 4), dtype=np.int8)
+    for sample in codes:
+        (expected,) = npuc.run(_module(text), [sample])
+        np.testing.assert_array_equal(simulate(program, [sample])[0], expected)
+        (stored,) = run_program(program, emit_program(program), [sample])
+        np.testing.assert_array_equal(stored, expected)
+
+
+def test_a_constant_whose_slice_is_strided_is_not_a_view() -> None:
+    token = '"0x' + "01" * 30 + '"'
+    body = (
+        _conv("c1", "x", A, 6, 4, A, 16)
+        + f"  %t = quantized.constant dense<{token}> : tensor<1x5x3x2xi8> -> tensor<1x5x3x2x{A}>\n"
+        + f'  %cat = quantized.concat %t, %c1 {{layer = "concat", axis = 3 : i64}} : '
+        f"(tensor<1x5x3x2x{A}>, tensor<1x5x3x6x{A}>) -> tensor<1x5x3x8x{A}>\n"
+    )
+    assert _cpu_reason(_returns("%cat", f"tensor<1x5x3x8x{A}>", body), "concat") == (
+        "input 0 is a constant and its slice is not contiguous (the axes before axis 3 have [5, 3] elements)"
+    )
+
+
+def test_a_constant_whose_slice_is_not_dma_aligned_is_not_a_view() -> None:
+    module = npuc.run_pipeline(_module(_class_token(True, channels=6)), "npu-legalize{target=ethos-u55-128}")
+    (concat,) = [op for op in module.walk() if op.attributes.get("layer") == StringAttr("concat")]
+    assert concat.attributes["npu.cpu_reason"] == StringAttr(
+        "input 0 is a constant and its slice (bytes 0..6) is not aligned to the DMA's 16 bytes"
+    )

@@ -187,3 +187,21 @@ func.func @activations(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.05:3>>, %
   %s16 = quantized.logistic %x16 {layer = "sigmoid16"} : tensor<1x4x4x2x!quantized.uniform<i16:f32, 0.0005:0>> -> tensor<1x4x4x2x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
   func.return %s, %g, %h, %p1, %p2, %s16 : tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.03:-100>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.00390625:-128>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>, tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.04:10>>, tensor<1x4x4x2x!quantized.uniform<i16:f32, 3.0517578125e-05:0>>
 }
+
+// -----
+
+// A concat with a constant input (a class token) whose slice is contiguous and
+// DMA-aligned, the other input a reshape of a convolution's result, is a view.
+// CHECK-LABEL: func.func @class_token
+// CHECK:       quantized.concat {{.*}} {layer = "concat", npu.placement = "npu", axis = 1 : i64}
+
+func.func @class_token(%x: tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %wc1 = quantized.constant dense<"0xBDCEF8A622D23B54C1C9C127B1E7DC68F933969F3966337D3B9CD92B3EB05C70BD19D666E1AD247CA44CAE08E10C839E44927378A64395D269979FE1E037EAC6"> : tensor<16x1x1x4xi8> -> tensor<16x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc1 = quantized.constant dense<[-20, 178, 43, 219, 147, 245, -262, -300, 88, 134, 141, 189, -61, 201, 4, -201]> : tensor<16xi32>
+  %c1 = quantized.conv2d %x, %wc1, %bc1 {layer = "c1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<16x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<16xi32>) -> tensor<1x4x3x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  %r = quantized.reshape %c1 : tensor<1x4x3x16x!quantized.uniform<i8:f32, 0.05:-3>> -> tensor<1x12x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  %t = quantized.constant dense<"0x3CB4DD6569DFE35D7F535A51899B755A"> : tensor<1x1x16xi8> -> tensor<1x1x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  %cat = quantized.concat %t, %r {layer = "concat", axis = 1 : i64} : (tensor<1x1x16x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<1x12x16x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %cat : tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>>
+}
+

@@ -52,3 +52,26 @@ func.func @concat_c1(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) ->
   %c2 = quantized.conv2d %cat, %wc2, %bc2 {layer = "c2", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<3x1x1x6x!quantized.uniform<i8:f32, 0.02:0>>, tensor<3xi32>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
   func.return %c2 : tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
 }
+
+// -----
+
+// A ViT's class token: a constant concatenated before a convolution's result
+// reshaped to tokens. The concat is a view: c1 writes its ofm dense into the
+// slice after the token (offset +16), and one DMA copies the constant from the
+// weights memory into its slice (16 bytes at the concat's offset).
+
+// CHECK:       npu.constant {buffer = #npu.buf<flash, [[TOKEN:[0-9]+]], 16>, value = dense<[[[60, -76,
+// CHECK:       npu.conv2d {layer = "c1", {{.*}}ofm = #npu.fm<sram, 16, [1, 4, 3, 16], [192, 48, 16, 1]
+// CHECK-NEXT:  npu.dma {layer = "concat", src = #npu.buf<flash, [[TOKEN]], 16>, dst = #npu.buf<sram, 0, 16>}
+// CHECK-NEXT:  npu.output {tensor = "output0", fm = #npu.fm<sram, 0, [1, 13, 16], [208, 16, 1]
+
+func.func @class_token(%x: tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %wc1 = quantized.constant dense<"0xBDCEF8A622D23B54C1C9C127B1E7DC68F933969F3966337D3B9CD92B3EB05C70BD19D666E1AD247CA44CAE08E10C839E44927378A64395D269979FE1E037EAC6"> : tensor<16x1x1x4xi8> -> tensor<16x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %bc1 = quantized.constant dense<[-20, 178, 43, 219, 147, 245, -262, -300, 88, 134, 141, 189, -61, 201, 4, -201]> : tensor<16xi32>
+  %c1 = quantized.conv2d %x, %wc1, %bc1 {layer = "c1", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<16x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<16xi32>) -> tensor<1x4x3x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  %r = quantized.reshape %c1 : tensor<1x4x3x16x!quantized.uniform<i8:f32, 0.05:-3>> -> tensor<1x12x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  %t = quantized.constant dense<"0x3CB4DD6569DFE35D7F535A51899B755A"> : tensor<1x1x16xi8> -> tensor<1x1x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  %cat = quantized.concat %t, %r {layer = "concat", axis = 1 : i64} : (tensor<1x1x16x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<1x12x16x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %cat : tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>>
+}
+

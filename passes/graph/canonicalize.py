@@ -55,6 +55,12 @@ def _inverse(perm: Sequence[int]) -> list[int]:
     return inverse
 
 
+def _before_transpose(value: SSAValue, perm: Sequence[int]) -> TensorType:
+    """The type `value` has before a transpose by `perm` gives it its own."""
+    shape = value_shape(value)
+    return _with_shape(value, [shape[axis] for axis in _inverse(perm)])
+
+
 def _reshape(op: Operation, source: SSAValue, result: SSAValue, rewriter: PatternRewriter) -> None:
     """Replace `op` by a reshape of `source` to the type of `result`, or by `source` itself."""
     if source.type == result.type:
@@ -227,10 +233,9 @@ class SinkTransposeThroughSlice(RewritePattern):
         perm = array_values(transpose.perm)
         inverse = _inverse(perm)
         begin, end, strides = array_values(op.begin), array_values(op.end), array_values(op.strides)
-        shape = value_shape(op.output)
         moved = graph.SliceOp(
             transpose.input,
-            _with_shape(op.output, [shape[axis] for axis in inverse]),
+            _before_transpose(op.output, perm),
             [begin[axis] for axis in inverse],
             [end[axis] for axis in inverse],
             [strides[axis] for axis in inverse],
@@ -256,8 +261,7 @@ class SinkTransposeThroughSplit(RewritePattern):
         if transpose is None:
             return
         perm = array_values(transpose.perm)
-        inverse = _inverse(perm)
-        pieces = [_with_shape(piece, [value_shape(piece)[axis] for axis in inverse]) for piece in op.outputs]
+        pieces = [_before_transpose(piece, perm) for piece in op.outputs]
         moved = graph.SplitOp(transpose.input, pieces, perm[op.axis.value.data])
         afters = [graph.TransposeOp(piece, result.type, perm) for piece, result in zip(moved.outputs, op.outputs)]
         keep_layer(op, moved)
@@ -280,10 +284,9 @@ class SinkTransposeThroughConcat(RewritePattern):
         if None in transposes or len(perms) != 1:
             return
         (perm,) = perms
-        shape = value_shape(op.output)
         joined = graph.ConcatOp(
             [t.input for t in transposes if t is not None],
-            _with_shape(op.output, [shape[axis] for axis in _inverse(perm)]),
+            _before_transpose(op.output, perm),
             perm[op.axis.value.data],
         )
         after = graph.TransposeOp(joined.output, op.output.type, perm)
@@ -352,12 +355,9 @@ def _sunk(
     `constants` are new ops (permuted constants) that `operands` use.
     """
     result = op.results[0]
-    pre_shape = [0] * len(perm)
-    for axis, source in enumerate(perm):
-        pre_shape[source] = value_shape(result)[axis]
     moved = type(op).create(
         operands=list(operands),
-        result_types=[_with_shape(result, pre_shape)],
+        result_types=[_before_transpose(result, perm)],
         properties=dict(op.properties),
         attributes=dict(op.attributes),
     )

@@ -17,14 +17,14 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from npuc.dialects import npu
-from npuc.emit.ethos_u.emitter import EthosUProgram
+from npuc.emit.ethos_u.emitter import EthosUProgram, emit_program
 from npuc.emit.ethos_u.registers import Product, decode_commands
 from npuc.reference.quantized_interpreter import run_block
 from npuc.sim.ethos_u.execute import Accelerator
 from npuc.sim.ethos_u.machine import Machine
 from npuc.sim.ethos_u.memory import Memory, Region
 from npuc.sim.hazards import region_sizes
-from npuc.sim.simulator import Memories
+from npuc.sim.simulator import Memories, simulate_sample
 
 PRODUCTS = {"ethos-u55": Product.ETHOS_U55, "ethos-u65": Product.ETHOS_U65}
 
@@ -57,3 +57,10 @@ def run_program(module: ModuleOp, program: EthosUProgram, inputs: Sequence[np.nd
             for fm, values in zip(op.outputs.data, outputs, strict=True):
                 memories.write(fm, values)
     return [memories.read(op.fm) for op in module.ops if isinstance(op, npu.OutputOp)]
+
+
+def assert_both_simulators_give(module: ModuleOp, inputs: Sequence[np.ndarray], expected: Sequence[np.ndarray]) -> None:
+    """The npu-IR simulator and the register-level run of `module`'s emitted stream both give `expected`."""
+    for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
+        for got, want in zip(outputs, expected, strict=True):
+            np.testing.assert_array_equal(got, want)

@@ -32,7 +32,7 @@ from npuc.emit.tflite.flatbuffer import Model, Operator, Options, Subgraph, seri
 from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.sim.simulator import simulate_sample
 
-from support.ethos_u_run import run_program
+from support.ethos_u_run import assert_both_simulators_give, run_program
 from support.litert import random_inputs
 from support.onnx_models import make_model, max_error_against_onnxruntime
 from support.paths import TFLITE_MODELS
@@ -49,12 +49,6 @@ NPU_MODELS = sorted(
 
 def cpu_layers(module) -> list[str]:
     return [op.attributes["layer"].data for op in module.ops if isinstance(op, npu.CpuOp)]
-
-
-def assert_both_simulators_give(module, inputs, expected) -> None:
-    for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
-        for got, want in zip(outputs, expected, strict=True):
-            np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -24,7 +24,7 @@ from npuc.dialects import npu
 from npuc.emit.ethos_u.emitter import emit_program
 from npuc.sim.simulator import simulate_sample
 
-from support.ethos_u_run import run_program
+from support.ethos_u_run import assert_both_simulators_give, run_program
 from support.paths import TFLITE_MODELS
 from tflite_models.builder import run_model
 
@@ -89,5 +89,4 @@ def test_a_vit_sized_layer_gets_blocks_its_int32_commands_fit(target: str) -> No
     expected = npuc.run(module.clone(), inputs)[0]
     program = npuc.compile_model(module, target).module
     assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
-    np.testing.assert_array_equal(run_program(program, emit_program(program), inputs)[0], expected)
-    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
+    assert_both_simulators_give(program, inputs, [expected])

@@ -16,10 +16,8 @@ from xdsl.parser import Parser
 import npuc
 from npuc.context import npuc_context
 from npuc.dialects import npu
-from npuc.emit.ethos_u.emitter import emit_program
-from npuc.sim.simulator import simulate_sample
 
-from support.ethos_u_run import run_program
+from support.ethos_u_run import assert_both_simulators_give
 
 IMAGE = "tensor<1x32x48x3x!quantized.uniform<i8:f32, 0.03:-4>>"
 WEIGHTS = "tensor<8x16x16x3x!quantized.uniform<i8:f32:0, {0.002:0, 0.003:0, 0.001:0, 0.004:0, 0.002:0, 0.005:0, 0.003:0, 0.002:0}>>"
@@ -50,5 +48,4 @@ def test_the_patch_embedding_runs_on_the_npu_as_the_reference_computes_it(target
     assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
     (conv,) = [op for op in program.ops if isinstance(op, npu.ComputeOp)]
     assert isinstance(conv, npu.Conv2dOp)
-    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
-    np.testing.assert_array_equal(run_program(program, emit_program(program), inputs)[0], expected)
+    assert_both_simulators_give(program, inputs, [expected])

@@ -182,7 +182,7 @@ def convolution_weights(depthwise: np.ndarray, ifm_depth: int, zero_points: np.n
 @lru_cache(maxsize=1024)
 def _encode(key: _LayerKey, target: Target) -> LayerStreams:
     zero_points = np.array(key.zero_points, dtype=np.int64)
-    bias = _record_bias(key, constant_value(key.bias))
+    bias = constant_value(key.bias)
     weights = constant_value(key.weights)
     if key.expanded_ifm_depth:
         weights = convolution_weights(weights, key.expanded_ifm_depth, zero_points)
@@ -190,25 +190,7 @@ def _encode(key: _LayerKey, target: Target) -> LayerStreams:
         key.name, key.kind, weights, zero_points if zero_points.size > 1 else int(zero_points[0]),
         bias, np.frombuffer(key.multiplier, np.int64), np.frombuffer(key.shift, np.int64), key.ifm_bits, key.dilation,
     )  # fmt: skip
-    return _split(encode_layer(layer, key.block_depth, target), target, wide=bias.dtype == np.int64)
-
-
-def _record_bias(key: _LayerKey, bias: np.ndarray) -> np.ndarray:
-    """The bias as the encoder gets it: its dtype selects the records' rescale (`scales.record_scales`).
-
-    TFLite rounds a FULLY_CONNECTED product once with the whole Q31
-    multiplier, also with an int64 bias, so a fully connected layer's int64
-    bias goes in as int32 (full-precision records); one beyond int32 has no
-    such records.
-    """
-    if key.kind != FULLY_CONNECTED or bias.dtype != np.int64:
-        return bias
-    narrow = bias.astype(np.int32)
-    if not np.array_equal(narrow, bias):
-        raise PassFailedException(
-            f"{key.name}: a fully connected bias beyond int32 has no full-precision Ethos-U scale records"
-        )
-    return narrow
+    return _split(encode_layer(layer, key.block_depth, target), target, wide=layer.reduced_scales())
 
 
 def _split(encoded: EncodedLayer, target: Target, wide: bool) -> LayerStreams:

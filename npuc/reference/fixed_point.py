@@ -164,18 +164,37 @@ def multiply_by_quantized_multiplier_int64(
     return (np.asarray(x, dtype=np.int64) * reduced + rounding) >> total_shift
 
 
+INT64_SAFE = 1 << 62
+"""Magnitude below which a product of two int64 arrays is computed in int64 (`exact_product`)."""
+
+
+def exact_product(values: np.ndarray | int, scale: np.ndarray | int) -> np.ndarray:
+    """``values * scale`` exactly: int64 when it cannot overflow, else an array of Python integers.
+
+    A 16x8 layer's accumulator with an int64 bias reaches 2^47 and a Q31
+    multiplier 2^31, past int64's range.
+    """
+    values, scale = np.asarray(values), np.asarray(scale)
+    bound = int(np.abs(values).max(initial=0)) * int(np.abs(scale).max(initial=0))
+    if bound < INT64_SAFE:
+        return values.astype(np.int64) * scale.astype(np.int64)
+    return values.astype(object) * scale.astype(object)
+
+
 def multiply_by_quantized_multiplier_single_rounding(
     x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
 ) -> np.ndarray:
     """``MultiplyByQuantizedMultiplier`` with one rounding (TFLite's TFLITE_SINGLE_ROUNDING).
 
-    ``(x * multiplier + 2^(30 - shift)) >> (31 - shift)`` on the exact 64-bit
+    ``(x * multiplier + 2^(30 - shift)) >> (31 - shift)`` on the exact
     product: the nearest integer to ``x * multiplier * 2^(shift-31)``, ties
-    rounded up.
+    rounded up. The result fits int64 wherever the caller clips it to an
+    output type next (a quotient beyond that is saturated at 2^62).
     """
     total_shift = 31 - np.asarray(shift, dtype=np.int64)
-    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
-    return (product + (np.int64(1) << (total_shift - 1))) >> total_shift
+    product = exact_product(x, multiplier)
+    rounded = (product + (np.int64(1) << (total_shift - 1)).astype(product.dtype)) >> total_shift.astype(product.dtype)
+    return np.clip(rounded, -INT64_SAFE, INT64_SAFE).astype(np.int64)
 
 
 def saturating_rounding_multiply_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:

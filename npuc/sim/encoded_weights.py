@@ -80,4 +80,6 @@ def decode_layer(
         kernel_weights = ohwi
     if encoding.wide.data:  # the inverse of `scales.record_scales`
         return DecodedLayer(kernel_weights.astype(np.int8), bias, scale << REDUCED_DROPPED_BITS, REDUCED_MULTIPLIER_BITS - shift)
-    return DecodedLayer(kernel_weights.astype(np.int8), bias.astype(np.int32), scale, MULTIPLIER_FRACTION_BITS - shift)
+    if not isinstance(op, npu.FullyConnectedOp):  # a fully connected layer's rescale does not follow its bias type
+        bias = bias.astype(np.int32)
+    return DecodedLayer(kernel_weights.astype(np.int8), bias, scale, MULTIPLIER_FRACTION_BITS - shift)

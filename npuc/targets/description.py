@@ -196,7 +196,9 @@ class OperatorRule:
     `kernel` is `None` for operators without a window (fully connected,
     elementwise, reshape). `max_commands`, when set, bounds the commands
     one layer of the kind may lower to (the strided copies of a transpose
-    or slice, `npuc.backend.copies`); `None` sets no bound.
+    or slice, `npuc.backend.copies`); `None` sets no bound. `max_bias_bits`,
+    when set, is the two's-complement width a weighted layer's bias values
+    must fit (the Ethos-U scale/bias record's); `None` sets no bound.
     """
 
     kind: str
@@ -206,6 +208,7 @@ class OperatorRule:
     max_ofm: FeatureMapLimit
     kernel: KernelRule | None
     max_commands: int | None = None
+    max_bias_bits: int | None = None
 
 
 @dataclass(frozen=True)

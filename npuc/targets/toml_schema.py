@@ -343,6 +343,7 @@ def read_operator_rule(reader: TableReader, kind: str) -> OperatorRule:
         max_ofm=read_feature_map_limit(reader.sub("max_ofm")),
         kernel=read_kernel_rule(reader.sub("kernel")) if reader.has("kernel") else None,
         max_commands=reader.integer("max_commands", minimum=1) if reader.has("max_commands") else None,
+        max_bias_bits=reader.integer("max_bias_bits", minimum=2) if reader.has("max_bias_bits") else None,
     )
     reader.done()
     return rule

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
@@ -13,7 +14,7 @@ from xdsl.passes import ModulePass
 from npuc.backend.batch_matmul import batch_matmul_problem
 from npuc.backend.copies import COPY_OPS, copy_problem
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, table_problem
-from npuc.backend.operators import BINARY_OPS, npu_operator
+from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
 from npuc.backend.planning import (
     CPU,
     HOST,
@@ -27,11 +28,13 @@ from npuc.backend.planning import (
     window,
 )
 from npuc.backend.views import VIEW_OPS, view_problem
-from npuc.dialects.common import Window, value_shape
+from npuc.backend.weight_encoding import BIAS_OPERAND
+from npuc.dialects.common import Window, constant_value, value_shape
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import (
     BatchMatMulOp,
     ConcatOp,
+    ConstantOp,
     SoftmaxOp,
     SplitOp,
     quant_type,
@@ -107,7 +110,20 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
         problem = table_problem(op)
     if problem is None and isinstance(op, BatchMatMulOp):
         problem = batch_matmul_problem(op, rule)
+    if problem is None and isinstance(op, WEIGHTED_OPS) and rule.max_bias_bits is not None:
+        problem = bias_violation(op.operands[BIAS_OPERAND], rule.max_bias_bits)
     return problem
+
+
+def bias_violation(bias: SSAValue, bits: int) -> str | None:
+    """Why a constant bias does not fit `bits` two's-complement bits (the first value that does not), or None."""
+    if not isinstance(bias.owner, ConstantOp):
+        return None
+    values = constant_value(bias.owner.value).astype(np.int64)
+    outside = np.flatnonzero((values < -(1 << (bits - 1))) | (values >= 1 << (bits - 1)))
+    if outside.size == 0:
+        return None
+    return f"bias value {values[outside[0]]} (output channel {outside[0]}) does not fit {bits} bits"
 
 
 def cpu_reader_problem(op: Operation, target: Target) -> str | None:

@@ -117,7 +117,11 @@ def fully_connected_models(rng_for):
         ("fully_connected_16x8", np.int16, (2, 16), 8, True, "none", np.int64),
         ("fully_connected_16x8_per_tensor", np.int16, (3, 10), 4, False, "relu6", np.int64),
         ("fully_connected_16x8_int32_bias", np.int16, (1, 20), 7, False, "relu", np.int32),
+        ("fully_connected_16x8_40bit_bias", np.int16, (2, 16), 8, True, "none", np.int64),
+        ("fully_connected_16x8_43bit_bias", np.int16, (2, 16), 8, True, "none", np.int64),
     ]  # fmt: skip
+    # Biases past int32 (TFLite's 16x8 bias is int64): within the Ethos-U record's 40 bits, and beyond them.
+    wide_biases = {"fully_connected_16x8_40bit_bias": 2**38, "fully_connected_16x8_43bit_bias": 2**42}
     for name, dtype, shape, units, per_channel, activation, bias_type in cases:
         rng = rng_for(name)
         depth = int(np.prod(shape[1:]))
@@ -125,10 +129,12 @@ def fully_connected_models(rng_for):
         out_scale, out_zp = act_params(rng, dtype, 0.05, 0.3)
         w, w_scales = weights(rng, (units, depth), 0 if per_channel else None)
         batch = shape[0]
+        if name in wide_biases:  # an output scale that keeps the bias within the int16 range
+            out_scale = float(wide_biases[name] * in_scale * w_scales.max() / 20000)
         tensors = [act(shape, dtype, in_scale, in_zp), w]
         inputs = [0, 1]
         if bias_type is not None:
-            tensors.append(bias(rng, in_scale, w_scales, units, bias_type))
+            tensors.append(bias(rng, in_scale, w_scales, units, bias_type, wide_biases.get(name)))
             inputs.append(2)
         else:
             inputs.append(-1)

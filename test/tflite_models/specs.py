@@ -90,10 +90,11 @@ def weights(rng, shape, axis: int | None) -> tuple[TensorSpec, np.ndarray]:
     return spec, scales
 
 
-def bias(rng, in_scale: float, weight_scales: np.ndarray, channels: int, dtype) -> TensorSpec:
-    """Bias with the implied scale in_scale * weight_scale (broadcast per channel)."""
+def bias(rng, in_scale: float, weight_scales: np.ndarray, channels: int, dtype, limit: int | None = None) -> TensorSpec:
+    """Bias with the implied scale in_scale * weight_scale (broadcast per channel), values within +-`limit`."""
     scales = np.broadcast_to(np.float32(in_scale) * weight_scales, (channels,)).astype(np.float32)
-    limit = 3000 if dtype == np.int32 else 300000
+    if limit is None:
+        limit = 3000 if dtype == np.int32 else 300000
     data = rng.integers(-limit, limit, size=channels).astype(dtype)
     return TensorSpec((channels,), dtype, scales, [0] * channels, 0, data, "bias")
 

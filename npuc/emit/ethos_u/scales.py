@@ -16,8 +16,8 @@ alignment (`npuc.emit.ethos_u.weights`). A record, little-endian:
 
 npuc keeps TFLite's rescale (`npuc.reference`): a Q31 multiplier `m` and a
 left-shift exponent `e`, real scale `m * 2^(e - 31)`. As a record that is
-scale `m`, shift `31 - e`. A layer with an int64 bias (16x8, TFLite's
-default) rescales as TFLite's int64 kernels do, with the multiplier rounded
+scale `m`, shift `31 - e`. A conv or depthwise layer with an int64 bias
+(16x8, TFLite's default) rescales as TFLite's int64 kernels do, with the multiplier rounded
 to 15 bits: scale `(m + 2^15) >> 16` (saturating at `2^15 - 1`), shift
 `15 - e`. This matches Vela's `quantise_scale` and `reduced_quantise_scale`
 except where TFLite itself differs from them (a multiplier that rounds to
@@ -72,17 +72,18 @@ def record_scales(multiplier: np.ndarray, shift: np.ndarray, reduced: bool) -> t
     return scale, REDUCED_MULTIPLIER_BITS - shift
 
 
-def scale_bias_records(layer: str, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> bytes:
+def scale_bias_records(
+    layer: str, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, reduced: bool
+) -> bytes:
     """The records of a layer's output channels, in channel order (`RECORD_BYTES` each, unpadded).
 
-    `bias` is the layer's int32 or int64 bias (its dtype selects the rescale,
-    see the module docstring); `multiplier` and `shift` are TFLite's per
-    channel. A value that does not fit its field raises `TargetError` naming
-    the layer and the channel.
+    `bias` is the layer's int32 or int64 bias; `multiplier` and `shift` are
+    TFLite's per channel; `reduced` selects TFLite's 15-bit int64 rescale
+    (see the module docstring). A value that does not fit its field raises
+    `TargetError` naming the layer and the channel.
     """
-    bias = np.asarray(bias)
-    scale, right_shift = record_scales(multiplier, shift, reduced=bias.dtype == np.int64)
-    bias = bias.astype(np.int64)
+    scale, right_shift = record_scales(multiplier, shift, reduced)
+    bias = np.asarray(bias).astype(np.int64)
     _check_field(layer, "bias", bias, -(1 << (BIAS_BITS - 1)), (1 << (BIAS_BITS - 1)) - 1)
     _check_field(layer, "scale", scale, 0, (1 << SCALE_BITS) - 1)
     _check_field(layer, "shift", right_shift, 0, (1 << SHIFT_BITS) - 1)

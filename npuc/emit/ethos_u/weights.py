@@ -192,6 +192,15 @@ class LayerWeights:
         zero_point = np.asarray(self.zero_point, dtype=np.int16).reshape(-1, 1, 1, 1)
         return weights - zero_point
 
+    def reduced_scales(self) -> bool:
+        """Whether the records hold TFLite's 15-bit int64 rescale (`npuc.emit.ethos_u.scales`).
+
+        A conv or depthwise layer with an int64 bias rescales that way; a
+        fully connected layer rounds once with the whole Q31 multiplier,
+        whatever its bias type (as TFLite computes it).
+        """
+        return self.bias.dtype == np.int64 and self.kind != FULLY_CONNECTED
+
 
 @dataclass(frozen=True)
 class CoreStreams:
@@ -229,7 +238,9 @@ def encode_layer(layer: LayerWeights, ofm_block_depth: int, target: Target) -> E
     for core in range(min(target.cores, ofm_depth)):
         channels = slice(core, None, target.cores)
         scale_offset = len(blob)
-        blob += scale_bias_records(layer.name, layer.bias[channels], layer.multiplier[channels], layer.shift[channels])
+        blob += scale_bias_records(
+            layer.name, layer.bias[channels], layer.multiplier[channels], layer.shift[channels], layer.reduced_scales()
+        )
         blob += bytes(-len(blob) % target.alignment)
         weight_offset = len(blob)
         core_block_depth = -(-(ofm_block_depth - core) // target.cores)

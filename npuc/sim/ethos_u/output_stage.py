@@ -25,16 +25,7 @@ import numpy as np
 
 from npuc.emit.ethos_u.registers import ActivationFunction, ClipRange, RoundMode
 from npuc.errors import CommandStreamError
-
-_INT64_SAFE = 1 << 62
-
-
-def _exact_product(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """values * scale exactly: int64 when it cannot overflow, else Python integers."""
-    bound = int(np.abs(values).max(initial=0)) * int(np.abs(scale).max(initial=0))
-    if bound < _INT64_SAFE:
-        return values.astype(np.int64) * scale.astype(np.int64)
-    return values.astype(object) * scale.astype(object)
+from npuc.reference.fixed_point import INT64_SAFE, exact_product
 
 
 def shift_round(product: np.ndarray, shift: np.ndarray | int, mode: RoundMode) -> np.ndarray:
@@ -52,7 +43,7 @@ def shift_round(product: np.ndarray, shift: np.ndarray | int, mode: RoundMode) -
     else:
         floor = product >> shift
         result = np.where((product < 0) & (product != floor << shift), floor + 1, floor)
-    return np.clip(result, -_INT64_SAFE, _INT64_SAFE).astype(np.int64)
+    return np.clip(result, -INT64_SAFE, INT64_SAFE).astype(np.int64)
 
 
 def _half_up(values: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -69,7 +60,7 @@ def _half_away(values: np.ndarray, shift: np.ndarray) -> np.ndarray:
 
 def rescale(values: np.ndarray, scale: np.ndarray | int, shift: np.ndarray | int, mode: RoundMode) -> np.ndarray:
     """round(values * scale / 2^shift) in `mode`; scale and shift broadcast over the last axis."""
-    product = _exact_product(np.asarray(values), np.asarray(scale))
+    product = exact_product(np.asarray(values), np.asarray(scale))
     return shift_round(product, shift, mode)
 
 

@@ -257,6 +257,8 @@ def test_builtin_operator_rules():
     assert target.operator_rule("softmax").data_types == ("int8",)
     assert target.operator_rule("transpose").max_commands == target.operator_rule("slice").max_commands == 64
     assert conv.max_commands is None
+    assert conv.max_bias_bits == target.operator_rule("fully_connected").max_bias_bits == 40
+    assert target.operator_rule("add").max_bias_bits is None
 
 
 @pytest.mark.parametrize("name", [*ETHOS_U, GENERIC])
@@ -330,6 +332,9 @@ def test_invalid_toml(tmp_path):
         ('data_types = ["int8", "int16"]\nactivations = ["none"]',
          'data_types = ["int8", "int16"]\nactivations = ["none"]\nmax_commands = 0',
          "operators.reshape.max_commands", "must be at least 1"),
+        ('data_types = ["int8", "int16"]\nactivations = ["none"]',
+         'data_types = ["int8", "int16"]\nactivations = ["none"]\nmax_bias_bits = 1',
+         "operators.reshape.max_bias_bits", "must be at least 2"),
         ("burst_length = 64\nport", "burst_lenght = 64\nburst_length = 64\nport",
          "memories.dram.burst_lenght", "unknown field"),
         # the host CPU

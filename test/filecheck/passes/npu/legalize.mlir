@@ -205,3 +205,18 @@ func.func @class_token(%x: tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) 
   func.return %cat : tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>>
 }
 
+
+// -----
+
+// A bias must fit the Ethos-U scale/bias record's 40 bits (max_bias_bits): 2^39 - 1 does, 2^39 does not.
+// CHECK-LABEL: func.func @wide_bias
+// CHECK:       quantized.fully_connected {{.*}} {layer = "fits", npu.placement = "npu",
+// CHECK:       quantized.fully_connected {{.*}} {layer = "too_wide", npu.placement = "cpu", npu.cpu_reason = "bias value 549755813888 (output channel 1) does not fit 40 bits",
+func.func @wide_bias(%x: tensor<1x8x!quantized.uniform<i16:f32, 0.05:0>>) -> (tensor<1x2x!quantized.uniform<i16:f32, 1000.0:0>>, tensor<1x2x!quantized.uniform<i16:f32, 1000.0:0>>) {
+  %w = quantized.constant dense<1> : tensor<2x8xi8> -> tensor<2x8x!quantized.uniform<i8:f32, 0.01:0>>
+  %fits = quantized.constant dense<[-549755813888, 549755813887]> : tensor<2xi64>
+  %wide = quantized.constant dense<[0, 549755813888]> : tensor<2xi64>
+  %a = quantized.fully_connected %x, %w, %fits {layer = "fits", activation = "none"} : (tensor<1x8x!quantized.uniform<i16:f32, 0.05:0>>, tensor<2x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<2xi64>) -> tensor<1x2x!quantized.uniform<i16:f32, 1000.0:0>>
+  %b = quantized.fully_connected %x, %w, %wide {layer = "too_wide", activation = "none"} : (tensor<1x8x!quantized.uniform<i16:f32, 0.05:0>>, tensor<2x8x!quantized.uniform<i8:f32, 0.01:0>>, tensor<2xi64>) -> tensor<1x2x!quantized.uniform<i16:f32, 1000.0:0>>
+  func.return %a, %b : tensor<1x2x!quantized.uniform<i16:f32, 1000.0:0>>, tensor<1x2x!quantized.uniform<i16:f32, 1000.0:0>>
+}

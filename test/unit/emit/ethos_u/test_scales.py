@@ -27,7 +27,7 @@ def vela_record(bias: int, real_scale: float, reduced: bool) -> bytes:
 
 def ours(bias: np.ndarray, real_scales: list[float]) -> bytes:
     multiplier, shift = quantize_multipliers(real_scales)
-    return scale_bias_records("conv_1", bias, multiplier, shift)
+    return scale_bias_records("conv_1", bias, multiplier, shift, reduced=bias.dtype == np.int64)
 
 
 def not_rounding_to_one(real_scale: float) -> bool:
@@ -88,4 +88,4 @@ def test_the_widest_40_bit_biases_fit():
 def test_a_left_shift_beyond_the_record_names_the_layer():
     # An explicit rescale with real scale 2^32: a right shift of -1.
     with pytest.raises(TargetError, match=r"layer 'conv_1': output channel 0's shift -1 does not fit"):
-        scale_bias_records("conv_1", np.zeros(1, dtype=np.int32), np.array([2**30]), np.array([32]))
+        scale_bias_records("conv_1", np.zeros(1, dtype=np.int32), np.array([2**30]), np.array([32]), False)

@@ -243,7 +243,7 @@ def _visit(op: Operation, group: ChannelGroup) -> list[SSAValue]:
             group.decline(f"{name}: depth multiplier {op.depth_multiplier()}")
         _add_layer(group.depthwise, op, group)
         return [op.operands[0], *op.results]
-    if isinstance(op, SoftmaxBase):
+    if isinstance(op, SoftmaxBase) and op.axis.value.data == len(value_shape(op.operands[0])) - 1:
         group.declined_up = f"{name} normalises over the channels: new ones would change the kept ones"
         return _channel_operands(op, group) + list(op.results)
     if isinstance(op, _PER_CHANNEL) or _keeps_channel_axis(op, group.channels):

@@ -25,12 +25,13 @@ convs in the group grow the same way, and the consumers get zero input
 slices. The kept channels then compute exactly the numbers they did: a
 consumer's zero weights make its result independent of the new channels,
 whatever values they hold. A group whose tensor meets an op that mixes or
-reorders channels (concat, transpose, a reshape moving the channel axis, a
-reduction over it, a constant operand over the channels) or a model input
-is declined with that op named; a softmax over the channels declines only
-rounding up (the new channels would take a share of every probability). A
-group that reaches a model output widens or narrows that output. Rounding
-down drops the last channels (and the consumers' matching input slices): the
+moves channels (concat, transpose, a reshape moving the channel axis, a
+reduction over it, a constant operand over the channels, any op not known
+to keep channels apart) or a model input is declined with that op named; a
+softmax over the channels declines only rounding up (the new channels would
+take a share of every probability). A group that reaches a model output
+widens or narrows that output (its kept channels exact). Rounding down
+drops the last channels (and the consumers' matching input slices): the
 numbers change, it is a what-if for cost only.
 """
 
@@ -250,7 +251,7 @@ def _visit(op: Operation, group: ChannelGroup) -> list[SSAValue]:
         if any(_channels(value) != group.channels for value in op.results):
             group.decline(f"{name} broadcasts the channels")
         return _channel_operands(op, group) + list(op.results)
-    group.decline(f"{name} mixes or reorders the channels")
+    group.decline(f"{name} may mix or move the channels")
     return []
 
 

@@ -218,6 +218,13 @@ class Analysis:
     """With `analyze_model(..., channel_advice=True)`: the channel what-if of every layer whose output
     channel count is off the target's feature-map brick (`channel_what_if`)."""
 
+    def measurement(self) -> Measurement:
+        """Total cycles and the budgeted SRAM's peak bytes: what the channel what-if compares."""
+        from npuc.dse.channels import Measurement
+
+        memory = self.target.budget_memory
+        return Measurement(self.cost.total_cycles, self.cost.peak_memory.get(memory, 0))
+
     def report(self) -> dict:
         """The report document (schema in docs/report-format.md)."""
         from npuc.report.document import build_report
@@ -367,7 +374,7 @@ def analyze_model(
     if quantized_module is not None:
         analysis.channel_variants = channel_what_if(
             quantized_module, target, optimise=optimise, weight_staging=weight_staging,
-            original=_measurement(analysis),
+            original=analysis.measurement(),
         )
     return analysis
 
@@ -387,9 +394,10 @@ def channel_what_if(
     count is not a multiple of the target's feature-map brick depth: the
     total cycles and the budgeted SRAM's peak bytes of the model with that
     count rounded down and up to the brick (with the layers tied to it),
-    against the model's own (`original`, a `npuc.dse.channels.Measurement`,
-    when the caller has it). Target and options as for `analyze_model`.
-    `module` is not changed.
+    against the model's own (`original`: `Analysis.measurement()` of its
+    analysis, when the caller has one). Target and options as for
+    `analyze_model`. `module` is not changed; a variant that does not compile
+    (e.g. no longer fits the budget) is declined with the error's message.
     """
     from npuc.dse.channels import channel_variants
     from npuc.targets import load_target, with_arena_cache_size
@@ -397,17 +405,11 @@ def channel_what_if(
     target = with_arena_cache_size(target, arena_cache_size)
 
     def measure(variant: ModuleOp) -> Measurement:
-        return _measurement(analyze_model(variant, target, optimise=optimise, weight_staging=weight_staging))
+        return analyze_model(variant, target, optimise=optimise, weight_staging=weight_staging).measurement()
 
+    if is_float_module(module):
+        raise NpucError("the channel what-if needs a quantized module (quantize the float model first)")
     return channel_variants(module, load_target(target), measure, original)
-
-
-def _measurement(analysis: Analysis) -> Measurement:
-    """The total cycles and the budgeted SRAM's peak bytes of an analysis."""
-    from npuc.dse.channels import Measurement
-
-    memory = analysis.target.budget_memory
-    return Measurement(analysis.cost.total_cycles, analysis.cost.peak_memory.get(memory, 0))
 
 
 def check_rescales(module: ModuleOp) -> None:

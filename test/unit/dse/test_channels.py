@@ -234,7 +234,7 @@ def test_measured_on_the_analyze_path_rounding_down_saves():
     assert (what_if.channels, what_if.down.channels, what_if.up.channels) == (20, 16, 32)
     assert what_if.memory == load_target(TARGET).budget_memory
     assert what_if.down.measurement.cycles <= what_if.original.cycles
-    assert what_if.original == npuc.api._measurement(npuc.api.analyze_model(module.clone(), TARGET))
+    assert what_if.original == npuc.api.analyze_model(module.clone(), TARGET).measurement()
     row = what_if.row()
     assert row["down_cycles_change"] == what_if.down.measurement.cycles - what_if.original.cycles <= 0
     assert row["layer"] == "b + c"

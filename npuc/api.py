@@ -400,6 +400,7 @@ def channel_what_if(
     (e.g. no longer fits the budget) is declined with the error's message.
     """
     from npuc.dse.channels import channel_variants
+    from npuc.errors import ChannelVariantError
     from npuc.targets import load_target, with_arena_cache_size
 
     target = with_arena_cache_size(target, arena_cache_size)
@@ -408,7 +409,7 @@ def channel_what_if(
         return analyze_model(variant, target, optimise=optimise, weight_staging=weight_staging).measurement()
 
     if is_float_module(module):
-        raise NpucError("the channel what-if needs a quantized module (quantize the float model first)")
+        raise ChannelVariantError("the channel what-if needs a quantized module (quantize the float model first)")
     return channel_variants(module, load_target(target), measure, original)
 
 

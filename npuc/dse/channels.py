@@ -63,7 +63,7 @@ from npuc.dialects.common import (
 from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 from npuc.dialects.window_layers import Pool2dBase
-from npuc.errors import NpucError
+from npuc.errors import ChannelVariantError, NpucError
 from npuc.ir import main_function
 from npuc.report.advice import channel_variant_line
 from npuc.targets import Target
@@ -298,15 +298,15 @@ def with_channels(module: ModuleOp, seed_index: int, channels: int) -> ModuleOp:
     """A copy of `module` with the channel group of its `seed_index`-th op (in `walk()` order) holding
     `channels` channels: rounded up with zero filters and inputs, or down by dropping the last ones.
 
-    Raises `NpucError` with the reason when the group cannot be changed.
+    Raises `ChannelVariantError` with the reason when the group cannot be changed.
     """
     variant = module.clone()
     seed = list(variant.walk())[seed_index]
     group = channel_group(seed.results[0])
     if group.declined:
-        raise NpucError(group.declined)
+        raise ChannelVariantError(group.declined)
     if channels > group.channels and group.declined_up:
-        raise NpucError(group.declined_up)
+        raise ChannelVariantError(group.declined_up)
     for op in [*group.producers, *group.depthwise]:
         _resize_operand(op, 1, op.WEIGHT_AXIS, channels)
         _resize_operand(op, 2, 0, channels)
@@ -406,7 +406,9 @@ def channel_variants(
     return results
 
 
-def _variant(module: ModuleOp, seed_index: int, channels: int, measure) -> ChannelVariant:
+def _variant(
+    module: ModuleOp, seed_index: int, channels: int, measure: Callable[[ModuleOp], Measurement]
+) -> ChannelVariant:
     try:
         return ChannelVariant(channels, measure(with_channels(module, seed_index, channels)))
     except NpucError as error:

@@ -22,7 +22,7 @@ from npuc.dse.channels import (
     off_brick_groups,
     with_channels,
 )
-from npuc.errors import NpucError
+from npuc.errors import ChannelVariantError
 from npuc.report.advice import channel_variant_line
 from npuc.targets import load_target
 
@@ -224,7 +224,7 @@ def test_a_reshape_moving_the_channels_declines_both_roundings():
     assert what_if.down.declined == "fewer channels than one brick"
     assert what_if.up.declined == "flatten (quantized.reshape) may mix or move the channels"
     (seed, _), = off_brick_groups(module, BRICK)
-    with pytest.raises(NpucError, match="flatten"):
+    with pytest.raises(ChannelVariantError, match="flatten"):
         with_channels(module, seed, 16)
 
 

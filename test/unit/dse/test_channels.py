@@ -87,9 +87,13 @@ class TinyNet:
         window = "strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>"
         return self.weighted("conv2d", name, x, weights, 0, f'{window}, activation = "{activation}"')
 
-    def depthwise(self, name: str, x: str) -> str:
-        weights = self.rng.integers(-127, 128, (1, 3, 3, self.shape(x)[-1])).astype(np.int8)
+    def depthwise(self, name: str, x: str, explicit_rescale: bool = False) -> str:
+        channels = self.shape(x)[-1]
+        weights = self.rng.integers(-127, 128, (1, 3, 3, channels)).astype(np.int8)
         window = "strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>"
+        if explicit_rescale:  # (multiplier, shift) per channel
+            pairs = [(int(self.rng.integers(1 << 30, 1 << 31)), int(self.rng.integers(-12, -6))) for _ in range(channels)]
+            window += f", rescale = array<i32: {', '.join(str(n) for pair in pairs for n in pair)}>"
         return self.weighted("depthwise_conv2d", name, x, weights, 3, f'{window}, activation = "relu6"')
 
     def fully_connected(self, name: str, x: str, channels: int) -> str:
@@ -114,13 +118,18 @@ class TinyNet:
         return module
 
 
-def chain() -> ModuleOp:
+def chain(explicit_rescale: bool = False) -> ModuleOp:
     """conv 16 -> conv 20 -> depthwise 20 -> conv 16: one off-brick group, ended by a conv."""
     net = TinyNet((1, 6, 6, 8))
     a = net.conv("a", "%x", 16)
     b = net.conv("b", a, 20)
-    c = net.depthwise("c", b)
+    c = net.depthwise("c", b, explicit_rescale)
     return net.module(net.conv("d", c, 16, "none"))
+
+
+def chain_with_explicit_rescale() -> ModuleOp:
+    """`chain` whose depthwise conv has a per-channel explicit rescale (as quantized rewrites make)."""
+    return chain(explicit_rescale=True)
 
 
 def residual() -> ModuleOp:
@@ -168,7 +177,7 @@ def test_digits_cnn_has_one_off_brick_layer_its_classifier():
     assert (group.channels, group.reaches_output, group.declined) == (10, True, "")
 
 
-@pytest.mark.parametrize("build", [chain, residual])
+@pytest.mark.parametrize("build", [chain, chain_with_explicit_rescale, residual])
 def test_rounding_up_keeps_the_models_output_bit_exact(build):
     module = build()
     (seed, group), = off_brick_groups(module, BRICK)
@@ -181,6 +190,17 @@ def test_rounding_up_keeps_the_models_output_bit_exact(build):
     lowered = npuc.api.analyze_model(padded, TARGET).module  # what the what-if measures, run in the simulator
     simulated, = npuc.api.run(lowered, [x])
     np.testing.assert_array_equal(simulated, expected)
+
+
+def test_a_per_channel_explicit_rescale_grows_with_the_channels():
+    module = chain_with_explicit_rescale()
+    (seed, _), = off_brick_groups(module, BRICK)
+    depthwise, = [op for op in with_channels(module, seed, 32).walk() if layer_name(op) == "c"]
+    multipliers, shifts = depthwise.explicit_rescale()
+    original, = [op for op in module.walk() if layer_name(op) == "c"]
+    kept_multipliers, kept_shifts = original.explicit_rescale()
+    assert (multipliers[:20], shifts[:20]) == (kept_multipliers, kept_shifts)
+    assert (multipliers[20:], shifts[20:]) == ((kept_multipliers[-1],) * 12, (kept_shifts[-1],) * 12)
 
 
 def test_rounding_up_a_model_output_keeps_its_channels():

@@ -1,6 +1,6 @@
-"""Advice lines: where the cycles go, output channels that cost nothing to add, and what Size would do.
+"""Advice lines: where the cycles go, channels that cost nothing to add, what Size and other channel counts do.
 
-Three kinds of line, read off the estimate:
+Four kinds of line, read off the estimate and its companions:
 - the layers with the most cycles, each with what bounds it (the MAC array,
   a memory's bandwidth, memory latency, or the CPU);
 - convolutions and fully connected layers whose output depth is not a

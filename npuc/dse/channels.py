@@ -13,11 +13,12 @@ Layers are not changed alone. Their output reaches other ops, and the
 channels of a tensor must agree wherever it goes: a **channel group** is the
 set of tensors that share one channel axis, found by following the tensor
 through ops that compute each channel from the same channel of their inputs
-(depthwise convs of multiplier 1, activations, pools, elementwise binary ops,
-reductions and reshapes that keep the channel axis last). A group starts at
-the convs and fully connected layers that produce it (their filters change)
-and ends at those that read it (their input slices change); an elementwise
-op joining two producers puts both in the group (MobileNetV2's residual adds).
+(depthwise convs of multiplier 1, activations, pools, resizes, elementwise
+binary ops, and reductions, reshapes and pads that keep the channel axis
+last and whole). A group starts at the convs and fully connected layers
+that produce it (their filters change) and ends at those that read it
+(their input slices change); an elementwise op joining two producers puts
+both in the group (MobileNetV2's residual adds).
 
 Rounding up adds zero filters with zero bias, each new channel's per-channel
 weight scale (and explicit rescale) copied from the last channel; depthwise
@@ -60,6 +61,7 @@ from npuc.dialects.common import (
     layer_name,
     value_shape,
 )
+from npuc.dialects.movement import PadBase, ResizeBase
 from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 from npuc.dialects.window_layers import Pool2dBase
@@ -75,7 +77,9 @@ PRODUCERS = (quantized.Conv2dOp, quantized.FullyConnectedOp)
 CHANNEL_LAYERS = (*PRODUCERS, quantized.DepthwiseConv2dOp)
 """The layers whose output channel counts the what-if looks at."""
 
-_PER_CHANNEL = (UnaryBase, BinaryBase, Pool2dBase, quantized.ClampOp, quantized.QuantizeOp, quantized.DequantizeOp)
+_PER_CHANNEL = (
+    UnaryBase, BinaryBase, Pool2dBase, ResizeBase, quantized.ClampOp, quantized.QuantizeOp, quantized.DequantizeOp,
+)
 """Ops computing each output channel from the same channel of their inputs (softmax is a `UnaryBase`
 too; it is handled before these)."""
 
@@ -256,7 +260,9 @@ def _visit(op: Operation, group: ChannelGroup) -> list[SSAValue]:
 
 
 def _keeps_channel_axis(op: Operation, channels: int) -> bool:
-    """A reshape or reduction that leaves the channel axis last and whole."""
+    """A reshape, reduction or padding that leaves the channel axis last and whole."""
+    if isinstance(op, PadBase):
+        return array_values(op.paddings)[-2:] == (0, 0)
     if isinstance(op, ReshapeBase):
         return _channels(op.operands[0]) == _channels(op.results[0]) == channels
     if isinstance(op, ReduceBase):

@@ -127,6 +127,15 @@ def chain(explicit_rescale: bool = False) -> ModuleOp:
     return net.module(net.conv("d", c, 16, "none"))
 
 
+def padded_chain(channel_padding: int = 0) -> ModuleOp:
+    """conv 20 -> pad (spatial, or also over the channels) -> conv 16."""
+    net = TinyNet((1, 4, 4, 8), seed=5)
+    b = net.conv("b", "%x", 20)
+    pads = f"paddings = array<i64: 0, 0, 1, 1, 1, 1, 0, {channel_padding}>, mode = \"constant\", value = 0 : i64"
+    padded = net.unary("pad", "pad", b, [1, 6, 6, 20 + channel_padding], pads, same=True)
+    return net.module(net.conv("d", padded, 16, "none"))
+
+
 def chain_with_explicit_rescale() -> ModuleOp:
     """`chain` whose depthwise conv has a per-channel explicit rescale (as quantized rewrites make)."""
     return chain(explicit_rescale=True)
@@ -177,7 +186,7 @@ def test_digits_cnn_has_one_off_brick_layer_its_classifier():
     assert (group.channels, group.reaches_output, group.declined) == (10, True, "")
 
 
-@pytest.mark.parametrize("build", [chain, chain_with_explicit_rescale, residual])
+@pytest.mark.parametrize("build", [chain, chain_with_explicit_rescale, residual, padded_chain])
 def test_rounding_up_keeps_the_models_output_bit_exact(build):
     module = build()
     (seed, group), = off_brick_groups(module, BRICK)
@@ -246,6 +255,11 @@ def test_a_reshape_moving_the_channels_declines_both_roundings():
     (seed, _), = off_brick_groups(module, BRICK)
     with pytest.raises(ChannelVariantError, match="flatten"):
         with_channels(module, seed, 16)
+
+
+def test_a_pad_over_the_channels_declines_both_roundings():
+    (_, group), = off_brick_groups(padded_chain(channel_padding=4), BRICK)
+    assert group.declined == "pad (quantized.pad) may mix or move the channels"
 
 
 def test_measured_on_the_analyze_path_rounding_down_saves():

@@ -23,6 +23,7 @@ from npuc.errors import ArenaBudgetError, NpucError, PipelineError, writing
 
 if TYPE_CHECKING:
     from npuc.cost.model import NetworkCost
+    from npuc.dse.channels import ChannelWhatIf, Measurement
     from npuc.report.network import LayerGraph
     from npuc.targets import Target
 
@@ -213,6 +214,16 @@ class Analysis:
     size_alternative: dict[str, Any] | None = None
     """With `analyze_model(..., compare_size=True)` under Performance: the same model under Size, as
     `{"memory": the budgeted memory, "peak_bytes": its peak there, "cycles": total cycles}`."""
+    channel_variants: list[ChannelWhatIf] | None = None
+    """With `analyze_model(..., channel_advice=True)`: the channel what-if of every layer whose output
+    channel count is off the target's feature-map brick (`channel_what_if`)."""
+
+    def measurement(self) -> Measurement:
+        """Total cycles and the budgeted SRAM's peak bytes: what the channel what-if compares."""
+        from npuc.dse.channels import Measurement
+
+        memory = self.target.budget_memory
+        return Measurement(self.cost.total_cycles, self.cost.peak_memory.get(memory, 0))
 
     def report(self) -> dict:
         """The report document (schema in docs/report-format.md)."""
@@ -221,6 +232,8 @@ class Analysis:
         extra: dict[str, Any] = {"model": self.source}
         if self.size_alternative is not None:
             extra["size_alternative"] = self.size_alternative
+        if self.channel_variants is not None:
+            extra["channel_variants"] = [what_if.as_dict() for what_if in self.channel_variants]
         return build_report(self.cost, self.target, self.module, self.network, extra)
 
     def report_json(self) -> str:
@@ -304,6 +317,7 @@ def analyze_model(
     optimise: str = "Performance",
     compare_size: bool = False,
     weight_staging: str = "pays",
+    channel_advice: bool = False,
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -323,6 +337,10 @@ def analyze_model(
     `weight_staging` is npu-schedule's rule for staging weights: `pays`
     (where it makes a layer faster) or `fits` (wherever they fit, as Vela
     does; the cost-model agreement test compares like with like).
+    With `channel_advice` every layer whose output channel count is off the
+    target's feature-map brick is analyzed again with that count rounded
+    down and up (`channel_what_if`: two more analyses per such layer) for
+    the report's `channel_variants` and advice.
     """
     from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate
@@ -342,6 +360,7 @@ def analyze_model(
         quantize(module, calibration, report_samples=0)  # the estimate needs no error report
     check_rescales(module)
     network = layer_graph(module)
+    quantized_module = module.clone() if channel_advice else None
     size_alternative = None
     try:
         run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]))
@@ -350,7 +369,48 @@ def analyze_model(
         run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES), verified=True)
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
-    return Analysis(module, estimate(module, target_description), target_description, source, network, size_alternative)
+    analysis = Analysis(module, estimate(module, target_description), target_description, source, network,
+                        size_alternative)
+    if quantized_module is not None:
+        analysis.channel_variants = channel_what_if(
+            quantized_module, target, optimise=optimise, weight_staging=weight_staging,
+            original=analysis.measurement(),
+        )
+    return analysis
+
+
+def channel_what_if(
+    module: ModuleOp,
+    target: str = DEFAULT_TARGET,
+    *,
+    arena_cache_size: int | None = None,
+    optimise: str = "Performance",
+    weight_staging: str = "pays",
+    original: Measurement | None = None,
+) -> list[ChannelWhatIf]:
+    """The channel what-if of a quantized module (`npuc.dse.channels`), each variant measured by `analyze_model`.
+
+    For every conv, depthwise and fully connected layer whose output channel
+    count is not a multiple of the target's feature-map brick depth: the
+    total cycles and the budgeted SRAM's peak bytes of the model with that
+    count rounded down and up to the brick (with the layers tied to it),
+    against the model's own (`original`: `Analysis.measurement()` of its
+    analysis, when the caller has one). Target and options as for
+    `analyze_model`. `module` is not changed; a variant that does not compile
+    (e.g. no longer fits the budget) is declined with the error's message.
+    """
+    from npuc.dse.channels import channel_variants
+    from npuc.errors import ChannelVariantError
+    from npuc.targets import load_target, with_arena_cache_size
+
+    target = with_arena_cache_size(target, arena_cache_size)
+
+    def measure(variant: ModuleOp) -> Measurement:
+        return analyze_model(variant, target, optimise=optimise, weight_staging=weight_staging).measurement()
+
+    if is_float_module(module):
+        raise ChannelVariantError("the channel what-if needs a quantized module (quantize the float model first)")
+    return channel_variants(module, load_target(target), measure, original)
 
 
 def check_rescales(module: ModuleOp) -> None:

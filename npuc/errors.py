@@ -155,6 +155,11 @@ class MemoryHazardError(NpucError):
     """A lowered program reads bytes it overwrote before the read, or never wrote (`npuc.sim.hazards`)."""
 
 
+class ChannelVariantError(NpucError):
+    """A channel what-if variant cannot be built (`npuc.dse.channels`): the module is not quantized, or
+    the message names the op that keeps a layer's channel count from changing."""
+
+
 class PipelineError(NpucError):
     """A pass reported that it cannot process the module (the message names the op)."""
 

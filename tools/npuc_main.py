@@ -6,6 +6,7 @@
     npuc quantize MODEL --calibration CALIB.npy [QUANTIZE OPTIONS] [-o OUT.mlir]
     npuc compile MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
     npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
+                 [--channel-advice]
 
 TARGET OPTIONS: [--config VELA.ini] [--system-config NAME] [--memory-mode NAME]
 [--arena-cache-size BYTES] [--optimise Performance|Size] choose the system
@@ -249,7 +250,8 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
     # The estimate depends on shapes and placement, not on quantization
     # scales: one calibration sample is enough and keeps analysis fast.
-    result, output, formats = _drive(args, analyze_model, 1, "analyzing", compare_size=True)
+    result, output, formats = _drive(args, analyze_model, 1, "analyzing", compare_size=True,
+                                     channel_advice=args.channel_advice)
     _finish(result, result.write_reports(output, formats))
 
 
@@ -314,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     command = commands.add_parser("analyze", parents=[debug], help="estimate a model's performance and write the reports")
     command.add_argument("model", help="ONNX or TFLite model, or graph/quantized IR file")
     _add_target_options(command)
+    command.add_argument("--channel-advice", action="store_true",
+                         help="also analyze every layer whose output channel count is off the feature-map brick "
+                              "with that count rounded down and up to the brick (two more analyses per layer), "
+                              "for advice lines and the JSON report's channel_variants")
     command.set_defaults(handler=cmd_analyze)
     return parser
 

@@ -1,6 +1,6 @@
-"""Advice lines: where the cycles go, output channels that cost nothing to add, and what Size would do.
+"""Advice lines: where the cycles go, channels that cost nothing to add, what Size and other channel counts do.
 
-Three kinds of line, read off the estimate:
+Four kinds of line, read off the estimate and its companions:
 - the layers with the most cycles, each with what bounds it (the MAC array,
   a memory's bandwidth, memory latency, or the CPU);
 - convolutions and fully connected layers whose output depth is not a
@@ -11,7 +11,11 @@ Three kinds of line, read off the estimate:
   compute-bound layers are listed: on a memory-bound one the extra weights
   and output bytes are not free;
 - with the report's `size_alternative` (`npuc analyze`), what `--optimise
-  Size` would save in the budgeted memory and cost in cycles.
+  Size` would save in the budgeted memory and cost in cycles;
+- with the report's `channel_variants` (`npuc analyze --channel-advice`,
+  measured by `npuc.dse.channels`), for each layer whose output channel
+  count is off the feature-map brick: what the model measured with that
+  count rounded down and up to the brick, in cycles and SRAM bytes.
 """
 
 from __future__ import annotations
@@ -96,6 +100,39 @@ def size_line(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def channel_variant_line(entry: Mapping[str, Any]) -> str:
+    """The advice line of one channel what-if (a `channel_variants` entry of the report): what the
+    layers' output channels rounded up and down to the brick measured against the model as it is."""
+    channels, memory = entry["channels"], entry["memory"]
+    up, down = entry["up"], entry["down"]
+    head = f"{' + '.join(entry['layers'])}: {channels} output channels"
+    if up["declined"]:
+        up_part = f"{head} (brick {entry['brick_depth']}); {up['channels']} not measured: {up['declined']}"
+    elif (up["cycles"], up["sram_bytes"]) == (entry["cycles"], entry["sram_bytes"]):
+        up_part = f"{head} cost the same as {up['channels']} (brick {entry['brick_depth']})"
+    else:
+        up_part = (f"{head} (brick {entry['brick_depth']}); {up['channels']} would cost "
+                   f"{_difference(up, entry, memory)}")
+    if down["declined"]:
+        return f"{up_part}; {down['channels']} not measured: {down['declined']}"
+    saves = down["cycles"] <= entry["cycles"] and down["sram_bytes"] <= entry["sram_bytes"]
+    if saves:
+        return (f"{up_part}; {down['channels']} would save {entry['cycles'] - down['cycles']:,} cycles "
+                f"({_change(down['cycles'], entry['cycles'])}) and {entry['sram_bytes'] - down['sram_bytes']:,} "
+                f"bytes of {memory}")
+    return f"{up_part}; {down['channels']} would cost {_difference(down, entry, memory)}"
+
+
+def _difference(variant: Mapping[str, Any], entry: Mapping[str, Any], memory: str) -> str:
+    return (f"{variant['cycles'] - entry['cycles']:+,} cycles ({_change(variant['cycles'], entry['cycles'])}) "
+            f"and {variant['sram_bytes'] - entry['sram_bytes']:+,} bytes of {memory}")
+
+
+def channel_variant_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The channel what-if lines, when the report has its `channel_variants`."""
+    return [channel_variant_line(entry) for entry in summary.get("channel_variants", ())]
+
+
 def _change(new: int, old: int) -> str:
     return f"{100.0 * (new - old) / old:+.1f} %" if old else "n/a"
 
@@ -107,4 +144,4 @@ def advice_lines(
     lines = top_layer_lines(layers)
     if module is not None:
         lines += free_channel_lines(module, target, layers)
-    return lines + size_line(summary)
+    return lines + size_line(summary) + channel_variant_lines(summary)

@@ -28,7 +28,7 @@ from npuc.report.usage import bytes_per_position, live_ranges
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"
-VERSION = 7
+VERSION = 8
 
 LANES = {"dma_in": "DMA in", "dma_out": "DMA out", "mac": "MAC", "elementwise": "Elementwise", "cpu": "CPU"}
 """Timeline lanes (command `lane` values) and their display names, in display order."""

@@ -27,7 +27,7 @@ SOURCE_ROOTS = {
 
 LAYERS = (
     ("tools",),
-    ("npuc", "api", "universe"),
+    ("npuc", "api", "universe", "dse"),
     ("passes",),
     ("backend", "quantization", "importers", "report"),
     ("cost", "emit", "sim", "reference"),

@@ -1,0 +1,1 @@
+"""Design-space exploration: what a model costs across targets, budgets and variants of itself."""

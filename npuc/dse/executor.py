@@ -1,0 +1,191 @@
+"""Running a sweep's points: from the cache, in this process, on a local process pool or a Dask cluster.
+
+`run_sweep` reads each model once (its digest keys the cache), takes the
+points the cache holds, prepares the models of the others once
+(`npuc.dse.models`) and analyzes those points: in this process for one
+point or one job, else on a `ProcessPoolExecutor` of `jobs` workers (each
+receives the prepared models once, at start) or, with `executor="dask"`, on
+the `dask.distributed` scheduler at `scheduler` (the models are scattered to
+every worker once). Each finished row is cached at once, so an interrupted
+sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from npuc.dse.cache import PointCache
+from npuc.dse.grid import SweepPoint
+from npuc.dse.models import TFLITE_SUFFIX, PreparedModel, model_digest, prepare_model
+from npuc.dse.point import ERROR, analyze_point, error_row, point_fields
+from npuc.dse.progress import ProgressBar
+from npuc.errors import NpucError
+
+EXECUTORS = ("local", "dask")
+"""Where the points run: `local` (this machine, `jobs` processes) or `dask` (a `dask.distributed` scheduler)."""
+
+DASK_MISSING = "--executor dask needs dask.distributed: pip install 'npuc[dask]'"
+
+
+@dataclasses.dataclass
+class SweepRun:
+    """A finished sweep: the rows in grid order, how many points were analyzed and how many came from
+    the cache, and the wall time in seconds."""
+
+    rows: list[dict[str, Any]]
+    analyzed: int
+    cached: int
+    seconds: float
+
+
+def calibration_files(models: Sequence[str], calibration: Sequence[str]) -> dict[str, str | None]:
+    """The calibration file of each model: the i-th file for the i-th model that is not TFLite, or the one
+    file for all of them; `NpucError` for another count."""
+    quantized_here = [model for model in models if not model.lower().endswith(TFLITE_SUFFIX)]
+    if len(calibration) not in (0, 1, len(quantized_here)):
+        raise NpucError(f"--calibration given {len(calibration)} times for {len(quantized_here)} ONNX/IR "
+                        "model(s): give one file for all of them or one for each, in order")
+    files = calibration if len(calibration) != 1 else list(calibration) * len(quantized_here)
+    chosen: dict[str, str | None] = dict.fromkeys(models)
+    chosen.update(zip(quantized_here, files))
+    return chosen
+
+
+def run_sweep(
+    points: Sequence[SweepPoint],
+    calibration: Sequence[str] = (),
+    *,
+    cache: PointCache | None = None,
+    jobs: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
+    progress: ProgressBar | None = None,
+) -> SweepRun:
+    """Analyze every point (or take its row from `cache`): the rows in the order of `points`.
+
+    `calibration` as for `calibration_files`. A model that cannot be read,
+    imported or quantized makes error rows of its points (not cached).
+    """
+    start = time.perf_counter()
+    cache = cache or PointCache(None)
+    progress = progress or ProgressBar(len(points))
+    models = list(dict.fromkeys(point.model for point in points))
+    calibrations = calibration_files(models, calibration)
+    digests: dict[str, str] = {}
+    failed: dict[str, NpucError] = {}
+    for model in models:
+        try:
+            digests[model] = model_digest(model, calibrations[model])
+        except NpucError as error:
+            failed[model] = error
+    rows: list[dict[str, Any] | None] = [None] * len(points)
+    keys: dict[int, str] = {}
+    for index, point in enumerate(points):
+        if point.model in failed:
+            rows[index] = error_row(point_fields(point), failed[point.model])
+            continue
+        keys[index] = cache.key(point, digests[point.model])
+        hit = cache.get(keys[index])
+        if hit is not None:
+            rows[index] = {**hit, "model": point.model}
+    cached = len(keys) - sum(rows[index] is None for index in keys)
+    prepared: dict[str, PreparedModel] = {}
+    for model in dict.fromkeys(points[index].model for index in keys if rows[index] is None):
+        try:
+            prepared[model] = prepare_model(model, calibrations[model], digests[model])
+        except NpucError as error:
+            failed[model] = error
+    work = []
+    for index, point in enumerate(points):
+        if rows[index] is not None:
+            continue
+        if point.model in failed:
+            rows[index] = error_row(point_fields(point), failed[point.model])
+        else:
+            work.append(index)
+    done = len(points) - len(work)
+    errors = sum(row["status"] == ERROR for row in rows if row is not None)
+    progress.update(done, cached, errors)
+
+    def finished(index: int, row: dict[str, Any]) -> None:
+        nonlocal done, errors
+        rows[index] = row
+        cache.put(keys[index], row)
+        done += 1
+        errors += row["status"] == ERROR
+        progress.update(done, cached, errors)
+
+    tasks = [(index, points[index], prepared[points[index].model]) for index in work]
+    try:
+        if executor == "dask":
+            if not scheduler:
+                raise NpucError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+            _run_dask(tasks, scheduler, finished)
+        elif jobs <= 1 or len(tasks) <= 1:
+            for index, point, model in tasks:
+                finished(index, analyze_point(point, model))
+        else:
+            _run_pool(tasks, jobs, finished)
+    finally:
+        progress.close()
+    complete = [row for row in rows if row is not None]
+    return SweepRun(complete, len(work), cached, time.perf_counter() - start)
+
+
+Task = tuple[int, SweepPoint, PreparedModel]
+"""A point to analyze: its index in the grid, the point and its prepared model."""
+
+
+_pool_models: dict[str, PreparedModel] = {}
+"""The prepared models of a pool worker, by digest (set once by `_receive_models`)."""
+
+
+def _receive_models(models: Mapping[str, PreparedModel]) -> None:
+    _pool_models.update(models)
+
+
+def _analyze_in_pool(point: SweepPoint, digest: str) -> dict[str, Any]:
+    return analyze_point(point, _pool_models[digest])
+
+
+def _run_pool(tasks: Sequence[Task], jobs: int, finished: Callable[[int, dict[str, Any]], None]) -> None:
+    """The tasks on `jobs` local worker processes, each given every prepared model once."""
+    models = {model.digest: model for _, _, model in tasks}
+    pool = ProcessPoolExecutor(min(jobs, len(tasks)), initializer=_receive_models, initargs=(models,))
+    try:
+        running = {pool.submit(_analyze_in_pool, point, model.digest): index for index, point, model in tasks}
+        for future in as_completed(running):
+            finished(running[future], future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _run_dask(tasks: Sequence[Task], scheduler: str,
+              finished: Callable[[int, dict[str, Any]], None]) -> None:
+    """The tasks on the Dask cluster whose scheduler is at `scheduler`; each prepared model scattered once."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as completed_on_cluster
+    except ImportError:
+        raise NpucError(DASK_MISSING) from None
+    if not tasks:
+        return
+    try:
+        client = Client(scheduler, timeout=30)
+    except (OSError, TimeoutError) as error:
+        raise NpucError(f"cannot reach the Dask scheduler at {scheduler}: {' '.join(str(error).split())}") from None
+    try:
+        models = {model.digest: model for _, _, model in tasks}
+        scattered = dict(zip(models, client.scatter(list(models.values()), broadcast=True)))
+        running = {client.submit(analyze_point, point, scattered[model.digest], pure=False): index
+                   for index, point, model in tasks}
+        for future in completed_on_cluster(running):
+            finished(running[future], future.result())
+    finally:
+        client.close()

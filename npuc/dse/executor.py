@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -73,39 +73,23 @@ def run_sweep(
     start = time.perf_counter()
     cache = cache or PointCache(None)
     progress = progress or ProgressBar(len(points))
-    models = list(dict.fromkeys(point.model for point in points))
-    calibrations = calibration_files(models, calibration)
-    digests: dict[str, str] = {}
-    failed: dict[str, NpucError] = {}
-    for model in models:
-        try:
-            digests[model] = model_digest(model, calibrations[model])
-        except NpucError as error:
-            failed[model] = error
+    calibrations = calibration_files(list(dict.fromkeys(point.model for point in points)), calibration)
+    digests, failed = _digests(calibrations)
     rows: list[dict[str, Any] | None] = [None] * len(points)
     keys: dict[int, str] = {}
     for index, point in enumerate(points):
-        if point.model in failed:
-            rows[index] = error_row(point_fields(point), failed[point.model])
-            continue
-        keys[index] = cache.key(point, digests[point.model])
-        hit = cache.get(keys[index])
-        if hit is not None:
-            rows[index] = {**hit, "model": point.model}
-    cached = len(keys) - sum(rows[index] is None for index in keys)
-    prepared: dict[str, PreparedModel] = {}
-    for model in dict.fromkeys(points[index].model for index in keys if rows[index] is None):
-        try:
-            prepared[model] = prepare_model(model, calibrations[model], digests[model])
-        except NpucError as error:
-            failed[model] = error
+        if point.model not in failed:
+            keys[index] = cache.key(point, digests[point.model])
+            hit = cache.get(keys[index])
+            rows[index] = None if hit is None else {**hit, "model": point.model}
+    cached = sum(rows[index] is not None for index in keys)
+    needed = dict.fromkeys(points[index].model for index in keys if rows[index] is None)
+    prepared = _prepared(needed, calibrations, digests, failed)
     work = []
     for index, point in enumerate(points):
-        if rows[index] is not None:
-            continue
         if point.model in failed:
             rows[index] = error_row(point_fields(point), failed[point.model])
-        else:
+        elif rows[index] is None:
             work.append(index)
     done = len(points) - len(work)
     errors = sum(row["status"] == ERROR for row in rows if row is not None)
@@ -126,14 +110,38 @@ def run_sweep(
                 raise NpucError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
             _run_dask(tasks, scheduler, finished)
         elif jobs <= 1 or len(tasks) <= 1:
-            for index, point, model in tasks:
-                finished(index, analyze_point(point, model))
+            for index, point, prepared_model in tasks:
+                finished(index, analyze_point(point, prepared_model))
         else:
             _run_pool(tasks, jobs, finished)
     finally:
         progress.close()
     complete = [row for row in rows if row is not None]
     return SweepRun(complete, len(work), cached, time.perf_counter() - start)
+
+
+def _digests(calibrations: Mapping[str, str | None]) -> tuple[dict[str, str], dict[str, NpucError]]:
+    """Each model's `model_digest`, and the error of each model that cannot be read."""
+    digests: dict[str, str] = {}
+    failed: dict[str, NpucError] = {}
+    for model, calibration in calibrations.items():
+        try:
+            digests[model] = model_digest(model, calibration)
+        except NpucError as error:
+            failed[model] = error
+    return digests, failed
+
+
+def _prepared(models: Iterable[str], calibrations: Mapping[str, str | None], digests: Mapping[str, str],
+              failed: dict[str, NpucError]) -> dict[str, PreparedModel]:
+    """`models` prepared for the workers; the error of one that cannot be is added to `failed`."""
+    prepared = {}
+    for model in models:
+        try:
+            prepared[model] = prepare_model(model, calibrations[model], digests[model])
+        except NpucError as error:
+            failed[model] = error
+    return prepared
 
 
 Task = tuple[int, SweepPoint, PreparedModel]

@@ -38,13 +38,15 @@ def analyze_point(point: SweepPoint, model: PreparedModel) -> dict[str, Any]:
 
     row = point_fields(point)
     try:
-        description = load_target(point.spec)
-        row["system_config"], row["memory_mode"] = description.system_config, description.memory_mode
         analysis = analyze_model(module_for(model), point.spec, arena_cache_size=point.budget, optimise=point.optimise)
-    except ArenaBudgetError as error:
-        return error_row(row, error.with_source(point.model))
     except NpucError as error:
-        return error_row(row, error)
+        try:  # the configuration the target chose, if it is one
+            description = load_target(point.spec)
+            row["system_config"], row["memory_mode"] = description.system_config, description.memory_mode
+        except NpucError:
+            pass
+        return error_row(row, error.with_source(point.model) if isinstance(error, ArenaBudgetError) else error)
+    row["system_config"], row["memory_mode"] = analysis.target.system_config, analysis.target.memory_mode
     return {**row, **result_fields(analysis), "status": OK, "error": ""}
 
 

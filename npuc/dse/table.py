@@ -49,8 +49,8 @@ def pareto_front(rows: Sequence[Mapping[str, Any]]) -> list[bool]:
 def cheapest(rows: Sequence[Mapping[str, Any]], latency_ms: float | None) -> list[bool]:
     """Per row: whether it is its model's cheapest configuration meeting `latency_ms` (all False if None).
 
-    The cheapest is the one with the least peak SRAM, then the smallest
-    accelerator (MACs per cycle), then the fastest, then the first in grid order.
+    The cheapest is the one on the smallest accelerator (MACs per cycle),
+    then with the least peak SRAM, then the fastest, then the first in grid order.
     """
     chosen: dict[str, int] = {}
     if latency_ms is not None:
@@ -65,7 +65,7 @@ def cheapest(rows: Sequence[Mapping[str, Any]], latency_ms: float | None) -> lis
 
 
 def _price(row: Mapping[str, Any]) -> tuple[int, int, float]:
-    return row["peak_sram_bytes"], row["macs_per_cycle"], row["inference_time_ms"]
+    return row["macs_per_cycle"], row["peak_sram_bytes"], row["inference_time_ms"]
 
 
 def sweep_document(rows: Sequence[Mapping[str, Any]], latency_ms: float | None = None) -> dict[str, Any]:

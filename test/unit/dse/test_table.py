@@ -32,8 +32,9 @@ def test_the_pareto_front_is_per_model_and_keeps_ties():
     assert pareto_front(ROWS) == [False, True, True, False, False, True, True]
 
 
-def test_the_cheapest_within_the_latency_has_the_least_sram_then_the_smallest_accelerator():
+def test_the_cheapest_within_the_latency_is_on_the_smallest_accelerator_then_has_the_least_sram():
     assert cheapest(ROWS, None) == [False] * len(ROWS)
+    assert cheapest(ROWS, 10.0)[:5] == [True, False, False, False, False]
     assert cheapest(ROWS, 4.0) == [False, False, True, False, False, False, False]
     assert cheapest(ROWS, 3.5) == [False, True, False, False, False, False, False]
     assert cheapest(ROWS, 10.0)[5:] == [True, False]

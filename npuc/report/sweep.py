@@ -2,8 +2,9 @@
 
 One figure per model: inference time against peak SRAM, a trace per target
 (time rather than cycles: targets run at different clocks), the Pareto
-front as a step line, the latency target as a dashed line and the cheapest
-configuration meeting it as a star. Below, the table of every point,
+front as a step line, the latency target as a dashed line (in the title
+instead when every point meets it) and the cheapest configuration meeting
+it as a star. Below, the table of every point,
 sortable by a click on a heading, the cheapest rows highlighted and the
 points that did not compile with their error. Like the analysis report
 (`npuc.report.html`) it inlines plotly.js and sets `data-status` on `<body>`
@@ -85,12 +86,14 @@ def model_figure(model: str, rows: Sequence[Mapping[str, Any]], latency_ms: floa
     if chosen:
         data.append(_points(chosen, f"cheapest within {latency_ms:g} ms",
                             marker={"size": 18, "symbol": "star", "color": "#fbc02d", "line": {"width": 1}}))
+    slowest = max((row["inference_time_ms"] for row in compiled), default=0.0)
+    title = model if latency_ms is None or latency_ms <= slowest else f"{model} (every point within {latency_ms:g} ms)"
     layout: dict[str, Any] = {
-        "title": {"text": escape(model)}, "height": 420, "margin": {"t": 50},
+        "title": {"text": escape(title)}, "height": 420, "margin": {"t": 50},
         "xaxis": {"title": {"text": "peak SRAM (KiB)"}}, "yaxis": {"title": {"text": "inference time (ms)"}},
         "legend": {"title": {"text": "circle: Performance, square: Size"}},
     }
-    if latency_ms is not None:
+    if latency_ms is not None and latency_ms <= slowest:  # a line far above the points would squash them
         layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": latency_ms, "y1": latency_ms,
                              "line": {"dash": "dash", "color": "#c62828"}}]
     return {"data": data, "layout": layout}

@@ -3,7 +3,7 @@
 `run_sweep` reads each model once (its digest keys the cache), takes the
 points the cache holds, prepares the models of the others once
 (`npuc.dse.models`) and analyzes those points: in this process for one
-point or one job, else on a `ProcessPoolExecutor` of `jobs` workers (each
+point or one job, else on a pool of `jobs` worker processes (each
 receives the prepared models once, at start) or, with `executor="dask"`, on
 the `dask.distributed` scheduler at `scheduler` (the models are scattered to
 every worker once). Each finished row is cached at once, so an interrupted
@@ -13,9 +13,10 @@ sweep resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from npuc.dse.cache import PointCache
@@ -153,25 +154,36 @@ _pool_models: dict[str, PreparedModel] = {}
 
 
 def _receive_models(models: Mapping[str, PreparedModel]) -> None:
+    """A pool worker's start: keep the models; leave Ctrl-C to the sweep's process, which stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _pool_models.update(models)
 
 
-def _analyze_in_pool(point: SweepPoint, digest: str) -> dict[str, Any]:
-    return analyze_point(point, _pool_models[digest])
+def _analyze_in_pool(task: tuple[int, SweepPoint, str]) -> tuple[int, dict[str, Any]]:
+    index, point, digest = task
+    return index, analyze_point(point, _pool_models[digest])
 
 
 def _run_pool(tasks: Sequence[Task], jobs: int, finished: Callable[[int, dict[str, Any]], None]) -> None:
-    """The tasks on `jobs` local worker processes, each given every prepared model once."""
+    """The tasks on `jobs` local worker processes, each given every prepared model once.
+
+    A `multiprocessing` pool rather than `concurrent.futures`: on Ctrl-C or
+    a failure it is terminated at once, where a `ProcessPoolExecutor` would
+    first finish the points already queued to its workers.
+    """
     models = {model.digest: model for _, _, model in tasks}
-    pool = ProcessPoolExecutor(min(jobs, len(tasks)), initializer=_receive_models, initargs=(models,))
+    pool = multiprocessing.Pool(min(jobs, len(tasks)), initializer=_receive_models, initargs=(models,))
     try:
-        running = {pool.submit(_analyze_in_pool, point, model.digest): index for index, point, model in tasks}
-        for future in as_completed(running):
-            finished(running[future], future.result())
+        work = [(index, point, model.digest) for index, point, model in tasks]
+        for index, row in pool.imap_unordered(_analyze_in_pool, work):
+            finished(index, row)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.terminate()
         raise
-    pool.shutdown()
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
 def _run_dask(tasks: Sequence[Task], scheduler: str,

@@ -269,17 +269,14 @@ def _names(text: str) -> list[str]:
     return names
 
 
-OPTIMISE_GOALS = ("Performance", "Size")
-"""Vela's `--optimise` values, as `--optimise` takes them."""
-
-
 def _goals(text: str) -> list[str]:
-    """`npuc sweep --optimise`: comma-separated `OPTIMISE_GOALS`."""
-    goals = _names(text)
-    unknown = [goal for goal in goals if goal not in OPTIMISE_GOALS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown goal '{unknown[0]}' (known: {', '.join(OPTIMISE_GOALS)})")
-    return goals
+    """`npuc sweep --optimise`: comma-separated schedule goals, any case, as Vela writes them (`Performance`, `Size`)."""
+    from npuc.backend.budget import optimise_goal
+
+    try:
+        return [optimise_goal(goal).capitalize() for goal in _names(text)]
+    except NpucError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _milliseconds(text: str) -> float:

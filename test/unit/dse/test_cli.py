@@ -45,7 +45,7 @@ def test_sweep_writes_csv_json_html_and_resumes_from_its_cache(tmp_path, capsys)
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--arena-cache-size", "12Q"], "argument --arena-cache-size: '12Q' is not a number of bytes"),
-    (["--optimise", "Fast"], "argument --optimise: unknown goal 'Fast'"),
+    (["--optimise", "Fast"], "argument --optimise: unknown optimise goal 'Fast'"),
     (["-j", "0"], "argument -j/--jobs: '0' is not a positive number of processes"),
     (["--latency-ms", "-1"], "argument --latency-ms: '-1' is not a positive number of milliseconds"),
 ])

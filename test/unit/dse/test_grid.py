@@ -35,8 +35,8 @@ def test_budgets_are_byte_counts_or_unlimited():
 
 
 def test_goals_are_performance_and_size():
-    assert _goals("Performance,Size") == ["Performance", "Size"]
-    with pytest.raises(argparse.ArgumentTypeError, match="unknown goal 'Fast'"):
+    assert _goals("Performance,size") == ["Performance", "Size"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown optimise goal 'Fast'"):
         _goals("Performance,Fast")
 
 

@@ -68,9 +68,13 @@ def run_sweep(
 ) -> SweepRun:
     """Analyze every point (or take its row from `cache`): the rows in the order of `points`.
 
-    `calibration` as for `calibration_files`. A model that cannot be read,
-    imported or quantized makes error rows of its points (not cached).
+    `calibration` as for `calibration_files`; `executor` one of `EXECUTORS`
+    (`jobs` processes for `local`, the scheduler's address for `dask`). A
+    model that cannot be read, imported or quantized makes error rows of its
+    points (not cached).
     """
+    if executor not in EXECUTORS:
+        raise NpucError(f"unknown executor '{executor}' (known: {', '.join(EXECUTORS)})")
     start = time.perf_counter()
     cache = cache or PointCache(None)
     progress = progress or ProgressBar(len(points))

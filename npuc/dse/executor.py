@@ -75,6 +75,8 @@ def run_sweep(
     """
     if executor not in EXECUTORS:
         raise NpucError(f"unknown executor '{executor}' (known: {', '.join(EXECUTORS)})")
+    if executor == "dask" and not scheduler:
+        raise NpucError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
     start = time.perf_counter()
     cache = cache or PointCache(None)
     progress = progress or ProgressBar(len(points))
@@ -111,8 +113,6 @@ def run_sweep(
     tasks = [(index, points[index], prepared[points[index].model]) for index in work]
     try:
         if executor == "dask":
-            if not scheduler:
-                raise NpucError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
             _run_dask(tasks, scheduler, finished)
         elif jobs <= 1 or len(tasks) <= 1:
             for index, point, prepared_model in tasks:
@@ -190,7 +190,7 @@ def _run_pool(tasks: Sequence[Task], jobs: int, finished: Callable[[int, dict[st
         pool.join()
 
 
-def _run_dask(tasks: Sequence[Task], scheduler: str,
+def _run_dask(tasks: Sequence[Task], scheduler: str | None,
               finished: Callable[[int, dict[str, Any]], None]) -> None:
     """The tasks on the Dask cluster whose scheduler is at `scheduler`; each prepared model scattered once."""
     try:

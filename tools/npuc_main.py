@@ -7,6 +7,7 @@
     npuc compile MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
     npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
                  [--channel-advice]
+    npuc sweep MODEL [MODEL...] --targets LIST --arena-cache-size LIST --optimise LIST [-j N] [-o DIR]
 
 TARGET OPTIONS: [--config VELA.ini] [--system-config NAME] [--memory-mode NAME]
 [--arena-cache-size BYTES] [--optimise Performance|Size] choose the system
@@ -23,6 +24,7 @@ An exception npuc did not foresee is a bug: one line naming it, exit status 2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -255,6 +257,103 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     _finish(result, result.write_reports(output, formats))
 
 
+def _byte_counts(text: str) -> list[int | None]:
+    """`npuc sweep --arena-cache-size`: comma-separated `_byte_count`s; `unlimited` (None) leaves the memory
+    mode's own budget."""
+    return [None if part.strip().lower() == "unlimited" else _byte_count(part) for part in _names(text)]
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names; `argparse.ArgumentTypeError` if it names none."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"'{text}' names nothing (expected a comma-separated list)")
+    return names
+
+
+def _goals(text: str) -> list[str]:
+    """`npuc sweep --optimise`: comma-separated schedule goals, any case, as Vela writes them (`Performance`, `Size`)."""
+    from npuc.backend.budget import optimise_goal
+
+    try:
+        return [optimise_goal(goal).capitalize() for goal in _names(text)]
+    except NpucError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _milliseconds(text: str) -> float:
+    """`--latency-ms`: a positive number of milliseconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive number of milliseconds")
+    return value
+
+
+def _jobs(text: str) -> int:
+    """`-j`: a positive number of worker processes."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive number of processes")
+    return int(text)
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    """Analyze every combination of models, targets, budgets and goals; write sweep.csv, .json and .html."""
+    from npuc.dse.cache import PointCache
+    from npuc.dse.executor import run_sweep
+    from npuc.dse.grid import expand_grid
+    from npuc.dse.point import OK
+    from npuc.dse.table import summary_lines, sweep_document, write_sweep
+    from npuc.report import check_output_directory
+
+    output = check_output_directory(args.output)
+    points = expand_grid(args.model, args.targets, args.arena_cache_size, args.optimise,
+                         args.system_config, args.memory_mode, args.config)
+    cache = PointCache(None if args.no_cache else args.cache or output / "cache")
+    run = run_sweep(points, args.calibration or (), cache=cache, jobs=args.jobs, executor=args.executor,
+                    scheduler=args.scheduler)
+    document = sweep_document(run.rows, args.latency_ms)
+    written = write_sweep(document, output)
+    compiled = sum(row["status"] == OK for row in run.rows)
+    rate = f" ({len(points) / run.seconds:.1f} points/s)" if run.seconds > 0 else ""
+    print(f"{len(points)} points: {compiled} compiled, {len(points) - compiled} did not; "
+          f"{run.cached} from the cache, {run.analyzed} analyzed; {run.seconds:.1f} s{rate}")
+    for line in summary_lines(document):
+        print(line)
+    print(f"wrote {', '.join(str(path) for path in written)}")
+
+
+def _add_sweep_options(command: argparse.ArgumentParser) -> None:
+    """The options of `npuc sweep`: the grid (lists), the target's Vela parts, where and how it runs."""
+    command.add_argument("model", nargs="+", help="ONNX or TFLite models, or graph/quantized IR files")
+    command.add_argument("--targets", type=_names, default=["ethos-u55-128"], metavar="LIST",
+                         help="comma-separated accelerator or target names (default: ethos-u55-128)")
+    command.add_argument("--arena-cache-size", type=_byte_counts, default=[None], metavar="LIST",
+                         help="comma-separated memory budgets: bytes, with a K or M suffix (KiB, MiB), or "
+                              "'unlimited' (the memory mode's own) (default: unlimited)")
+    command.add_argument("--optimise", type=_goals, default=["Performance"], metavar="LIST",
+                         help="comma-separated schedule goals: Performance, Size (default: Performance)")
+    command.add_argument("--config", help="Vela configuration file (.ini) holding the system config and memory mode")
+    command.add_argument("--system-config", help="Vela system configuration (default: each accelerator's)")
+    command.add_argument("--memory-mode", help="Vela memory mode (default: each accelerator's)")
+    command.add_argument("--calibration", action="append", metavar="CALIB",
+                         help="calibration samples of a float model: once for all of them, or once per ONNX/IR "
+                              "model in their order")
+    command.add_argument("--latency-ms", type=_milliseconds, metavar="MS",
+                         help="latency target: the HTML page and the summary show each model's cheapest "
+                              "configuration within it")
+    command.add_argument("-j", "--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+                         help="local worker processes (default: the number of cores)")
+    command.add_argument("--executor", choices=("local", "dask"), default="local",
+                         help="where points run: local processes, or a Dask cluster (needs npuc[dask])")
+    command.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler's address (--executor dask)")
+    command.add_argument("--cache", metavar="DIR", help="cache of finished points (default: OUTPUT/cache)")
+    command.add_argument("--no-cache", action="store_true", help="analyze every point; read and write no cache")
+    command.add_argument("-o", "--output", default="sweep_npuc", help="output directory (default: sweep_npuc)")
+
+
 def _add_target_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--target", default="ethos-u55-128",
                          help="accelerator or target name, or a target .toml file (default: ethos-u55-128)")
@@ -321,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "with that count rounded down and up to the brick (two more analyses per layer), "
                               "for advice lines and the JSON report's channel_variants")
     command.set_defaults(handler=cmd_analyze)
+
+    command = commands.add_parser(
+        "sweep", parents=[debug], help="analyze a grid of models, targets, budgets and goals: CSV, JSON and HTML"
+    )
+    _add_sweep_options(command)
+    command.set_defaults(handler=cmd_sweep)
     return parser
 
 

@@ -52,7 +52,33 @@ ul.advice li { margin: 4px 0; }
 .plot { width: 100%; min-height: 480px; }
 """
 
-SCRIPT = """
+SORTABLE_SCRIPT = """
+function npucSortBy(table, column, heading) {
+  var descending = heading.getAttribute("data-order") !== "descending";
+  table.querySelectorAll("th").forEach(function (th) { th.removeAttribute("data-order"); });
+  heading.setAttribute("data-order", descending ? "descending" : "ascending");
+  var body = table.tBodies[0];
+  var rows = Array.prototype.slice.call(body.rows);
+  rows.sort(function (a, b) {
+    var x = a.cells[column].getAttribute("data-value"), y = b.cells[column].getAttribute("data-value");
+    var order = (x !== null && y !== null) ? Number(x) - Number(y)
+      : a.cells[column].textContent.localeCompare(b.cells[column].textContent);
+    return descending ? -order : order;
+  });
+  rows.forEach(function (row) { body.appendChild(row); });
+}
+function npucSortable() {
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("th").forEach(function (heading, column) {
+      heading.addEventListener("click", function () { npucSortBy(table, column, heading); });
+    });
+  });
+}
+"""
+"""`npucSortable()`: a click on a heading of a `table.sortable` sorts its rows by that column, again to reverse
+(numerically by the cells' `data-value`, as text without one)."""
+
+SCRIPT = SORTABLE_SCRIPT + """
 (function () {
   var figures = JSON.parse(document.getElementById("npuc-figures").textContent);
   var tabs = %(tabs)s;
@@ -78,31 +104,13 @@ SCRIPT = """
   function requested() {
     return new URLSearchParams(window.location.search).get("tab") || window.location.hash.slice(1);
   }
-  function sortBy(table, column, heading) {
-    var descending = heading.getAttribute("data-order") !== "descending";
-    table.querySelectorAll("th").forEach(function (th) { th.removeAttribute("data-order"); });
-    heading.setAttribute("data-order", descending ? "descending" : "ascending");
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[column].getAttribute("data-value"), y = b.cells[column].getAttribute("data-value");
-      var order = (x !== null && y !== null) ? Number(x) - Number(y)
-        : a.cells[column].textContent.localeCompare(b.cells[column].textContent);
-      return descending ? -order : order;
-    });
-    rows.forEach(function (row) { body.appendChild(row); });
-  }
   document.querySelectorAll("nav button").forEach(function (button) {
     button.addEventListener("click", function () {
       window.history.replaceState(null, "", "#" + button.getAttribute("data-tab"));
       show(button.getAttribute("data-tab"));
     });
   });
-  document.querySelectorAll("table.sortable").forEach(function (table) {
-    table.querySelectorAll("th").forEach(function (heading, column) {
-      heading.addEventListener("click", function () { sortBy(table, column, heading); });
-    });
-  });
+  npucSortable();
   window.addEventListener("hashchange", function () { show(window.location.hash.slice(1)); });
   show(requested());
 })();
@@ -120,7 +128,8 @@ def _script_data(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
 
 
-def _cell(value: Any, numeric: bool) -> str:
+def table_cell(value: Any, numeric: bool) -> str:
+    """A `<td>`: text, or a right-aligned number (ints with thousands separators) carrying `data-value` to sort by."""
     if not numeric:
         return f"<td>{escape(str(value))}</td>"
     shown = f"{value:,}" if isinstance(value, int) else str(value)
@@ -193,7 +202,7 @@ def _layers_table(document: Mapping[str, Any]) -> str:
                        for column, heading in layer_columns(memories))
     numeric = [column not in TEXT_COLUMNS for column, _ in layer_columns(memories)]
     rows = "\n".join(
-        "<tr>" + "".join(_cell(value, is_number) for value, is_number in zip(layer_values(layer, memories), numeric))
+        "<tr>" + "".join(table_cell(value, is_number) for value, is_number in zip(layer_values(layer, memories), numeric))
         + "</tr>"
         for layer in document["layers"]
     )
@@ -224,22 +233,31 @@ def report_html(document: Mapping[str, Any]) -> str:
         "graph": '<div class="plot" id="plot-graph"></div>',
     }
     body = "\n".join(f'<section id="tab-{tab}" hidden>{sections[tab]}</section>' for tab in TABS)
+    header = (f"{summary['total_cycles']:,} cycles (NPU {summary['npu_cycles']:,}\n"
+              f"+ CPU {summary['cpu_cycles']:,}, an estimate),\n"
+              f"{summary['inference_time_s'] * 1e3:.3f} ms per inference")
+    return html_page(title, header, f"<nav>{nav}</nav>\n{body}", figures, SCRIPT % {"tabs": json.dumps(list(TABS))})
+
+
+def html_page(title: str, header: str, body: str, figures: Mapping[str, Any], script: str, style: str = STYLE) -> str:
+    """A self-contained page: plotly.js inlined, `title` in a header followed by the HTML `header`, then `body`.
+
+    `figures` (plotly figures by name) are placed as JSON in the element
+    `npuc-figures`, for `script` to draw; errors the page raises are
+    collected in `window.npucErrors` from the start.
+    """
     library = plotly_js().replace("</script", "<\\/script")
-    script = SCRIPT % {"tabs": json.dumps(list(TABS))}
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{escape(title)}</title>
-<style>{STYLE}</style>
+<style>{style}</style>
 <script>window.npucErrors = []; window.addEventListener("error", function (e) {{ window.npucErrors.push(String(e.message)); }});</script>
 <script>{library}</script>
 </head>
 <body data-status="loading">
-<header><h1>{escape(title)}</h1>{summary['total_cycles']:,} cycles (NPU {summary['npu_cycles']:,}
-+ CPU {summary['cpu_cycles']:,}, an estimate),
-{summary['inference_time_s'] * 1e3:.3f} ms per inference</header>
-<nav>{nav}</nav>
+<header><h1>{escape(title)}</h1>{header}</header>
 {body}
 <script type="application/json" id="npuc-figures">{_script_data(figures)}</script>
 <script>{script}</script>

@@ -1,6 +1,6 @@
 """The import graph of the npuc package: no cycles, and every import points down the layers.
 
-ARCHITECTURE.md's layering: tools -> api -> passes ->
+ARCHITECTURE.md's layering: tools -> api (and dse, the sweep) -> passes ->
 backend/quantization/importers -> cost/emit/sim/reference -> targets/dialects.
 Imports inside functions count (a lazy import for start-up speed must still
 point down); imports under `if TYPE_CHECKING:` do not. `from package import

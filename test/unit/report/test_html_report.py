@@ -1,14 +1,11 @@
 """The HTML report of a MobileNetV2-shaped network in headless Chromium: every tab draws, no console errors.
 
-Chromium comes from Debian's packages (`.ci/run` installs it). Without it
-these tests skip, their reason the install line, on a developer's machine,
-and fail in CI (`CI=true` in the environment), where the HTML report must
-be checked in a real browser.
+Without Chromium these tests skip on a developer's machine and fail in CI
+(`support.browser`).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,25 +17,12 @@ from PIL import Image
 from npuc.api import analyze_model
 from npuc.report.html import TABS
 
+from support import browser as browsers
+from support.browser import chromium, console_messages, headless_command
 from support.mobilenet import mobilenet_v2_like
 
-CHROMIUM = "/usr/bin/chromium"
-WINDOW = (1280, 900)
 CONTENT_TOP = 130
 """Screenshot rows above this are the page header and the tab bar, drawn on every tab."""
-
-
-MISSING = "chromium is not installed: apt-get install chromium (as .ci/run does)"
-
-
-def chromium() -> str:
-    """The browser's path; without one, skip the test (fail it in CI)."""
-    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +47,7 @@ def browser_runs(browser, report_html, tmp_path_factory) -> dict[str, tuple[subp
     launched = {}
     for tab in TABS:
         screenshot = folder / f"{tab}.png"
-        command = [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={folder / ('profile-' + tab)}", "--enable-logging=stderr", "--v=0",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=10000",
-            f"--screenshot={screenshot}", "--dump-dom", f"{report_html.as_uri()}?tab={tab}",
-        ]
+        command = headless_command(browser, f"{report_html.as_uri()}?tab={tab}", folder, tab, screenshot)
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         launched[tab] = (command, process, screenshot)
     runs = {}
@@ -83,7 +61,7 @@ def browser_runs(browser, report_html, tmp_path_factory) -> dict[str, tuple[subp
 def test_tab_draws_without_console_errors(browser_runs, tab):
     result, screenshot = browser_runs[tab]
     assert result.returncode == 0, result.stderr[-2000:]
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    console = console_messages(result.stderr)
     assert console == [], console
     assert '<body data-status="ok">' in result.stdout
     assert f'<button id="button-{tab}" data-tab="{tab}" class="active">' in result.stdout
@@ -98,7 +76,7 @@ def test_tab_draws_without_console_errors(browser_runs, tab):
 @pytest.mark.parametrize(("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)])
 def test_a_missing_browser_skips_outside_ci_and_fails_in_it(monkeypatch, ci, outcome):
     monkeypatch.setattr(shutil, "which", lambda _name: None)
-    monkeypatch.setitem(chromium.__globals__, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(browsers, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="apt-get install chromium"):
         chromium()

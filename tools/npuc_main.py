@@ -7,7 +7,8 @@
     npuc compile MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
     npuc analyze MODEL --target NAME [TARGET OPTIONS] [-o DIR] [--calibration CALIB.npy] [--report LIST]
                  [--channel-advice]
-    npuc sweep MODEL [MODEL...] --targets LIST --arena-cache-size LIST --optimise LIST [-j N] [-o DIR]
+    npuc sweep MODEL [MODEL...] --targets LIST --arena-cache-size LIST --optimise LIST [--variants channels]
+               [-j N] [-o DIR]
 
 TARGET OPTIONS: [--config VELA.ini] [--system-config NAME] [--memory-mode NAME]
 [--arena-cache-size BYTES] [--optimise Performance|Size] choose the system
@@ -310,7 +311,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     output = check_output_directory(args.output)
     points = expand_grid(args.model, args.targets, args.arena_cache_size, args.optimise,
-                         args.system_config, args.memory_mode, args.config)
+                         args.system_config, args.memory_mode, args.config, args.variants)
     cache = PointCache(None if args.no_cache else args.cache or output / "cache")
     run = run_sweep(points, args.calibration or (), cache=cache, jobs=args.jobs, executor=args.executor,
                     scheduler=args.scheduler)
@@ -341,6 +342,10 @@ def _add_sweep_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--calibration", action="append", metavar="CALIB",
                          help="calibration samples of a float model: once for all of them, or once per ONNX/IR "
                               "model in their order")
+    command.add_argument("--variants", type=_names, default=[], metavar="LIST",
+                         help="model variants measured at every point: 'channels' (each layer whose output "
+                              "channel count is off the feature-map brick, rounded down and up to it; "
+                              "channels.csv and the page's what-if table)")
     command.add_argument("--latency-ms", type=_milliseconds, metavar="MS",
                          help="latency target: the HTML page and the summary show each model's cheapest "
                               "configuration within it")

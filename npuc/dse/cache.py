@@ -23,7 +23,7 @@ from npuc.dse.grid import SweepPoint
 from npuc.errors import writing
 from npuc.importers.common import read_file
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped when the rows' fields change: older entries then miss."""
 
 

@@ -47,7 +47,18 @@ def analyze_point(point: SweepPoint, model: PreparedModel) -> dict[str, Any]:
             pass
         return error_row(row, error.with_source(point.model) if isinstance(error, ArenaBudgetError) else error)
     row["system_config"], row["memory_mode"] = analysis.target.system_config, analysis.target.memory_mode
-    return {**row, **result_fields(analysis), "status": OK, "error": ""}
+    return {**row, **result_fields(analysis), "status": OK, "error": "",
+            "channel_variants": channel_rows(point, model, analysis) if "channels" in point.variants else []}
+
+
+def channel_rows(point: SweepPoint, model: PreparedModel, analysis: Analysis) -> list[dict[str, Any]]:
+    """The channel what-if at `point` (`npuc.api.channel_what_if`): per channel group its flat row
+    (`ChannelWhatIf.row`) and its advice line."""
+    from npuc.api import channel_what_if
+
+    what_ifs = channel_what_if(module_for(model), point.spec, arena_cache_size=point.budget,
+                               optimise=point.optimise, original=analysis.measurement())
+    return [{**what_if.row(), "advice": what_if.advice()} for what_if in what_ifs]
 
 
 def point_fields(point: SweepPoint) -> dict[str, Any]:
@@ -58,7 +69,8 @@ def point_fields(point: SweepPoint) -> dict[str, Any]:
 
 def error_row(fields: dict[str, Any], error: NpucError) -> dict[str, Any]:
     """The row of a point with `POINT_FIELDS` `fields` that did not compile: status `error`, the message on one line."""
-    return {**fields, **dict.fromkeys(RESULT_FIELDS), "status": ERROR, "error": " ".join(str(error).split())}
+    return {**fields, **dict.fromkeys(RESULT_FIELDS), "status": ERROR, "error": " ".join(str(error).split()),
+            "channel_variants": []}
 
 
 def result_fields(analysis: Analysis) -> dict[str, Any]:

@@ -19,10 +19,13 @@ from npuc.dse.point import OK, POINT_FIELDS, RESULT_FIELDS
 from npuc.errors import writing
 
 SCHEMA = "npuc-sweep"
-VERSION = 1
+VERSION = 2
 
 ROW_FIELDS = (*POINT_FIELDS, "status", *RESULT_FIELDS, "pareto_front", "cheapest", "error")
 """The columns of the sweep table, in order."""
+
+VARIANT_ROWS = "channel_variants"
+"""The document rows' field holding the channel what-if at the point (`channels.csv`)."""
 
 UNLIMITED = "unlimited"
 """How a point without a budget of its own (the memory mode's arena cache size) is written."""
@@ -69,9 +72,10 @@ def _price(row: Mapping[str, Any]) -> tuple[int, int, float]:
 
 
 def sweep_document(rows: Sequence[Mapping[str, Any]], latency_ms: float | None = None) -> dict[str, Any]:
-    """The `npuc-sweep` document: the rows in grid order, each with `ROW_FIELDS`."""
+    """The `npuc-sweep` document: the rows in grid order, each with `ROW_FIELDS` and its `channel_variants`
+    (the channel what-if's rows, `npuc.dse.point.channel_rows`; empty unless the sweep measured them)."""
     marked = [
-        {field: {**row, "pareto_front": front, "cheapest": chosen}[field] for field in ROW_FIELDS}
+        {field: {**row, "pareto_front": front, "cheapest": chosen}[field] for field in (*ROW_FIELDS, VARIANT_ROWS)}
         for row, front, chosen in zip(rows, pareto_front(rows), cheapest(rows, latency_ms))
     ]
     return {"schema": SCHEMA, "version": VERSION, "npuc_version": npuc_version(), "latency_ms": latency_ms,
@@ -91,6 +95,21 @@ def sweep_csv(document: Mapping[str, Any]) -> str:
     writer.writerow(ROW_FIELDS)
     for row in document["rows"]:
         writer.writerow(_csv_cell(field, row[field]) for field in ROW_FIELDS)
+    return out.getvalue()
+
+
+def channels_csv(document: Mapping[str, Any]) -> str:
+    """The channel what-if as CSV: per point and channel group, the point's `POINT_FIELDS` and the group's
+    row (layers, channel counts, the original's and each rounding's cycles and SRAM bytes, the advice)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    lines = [(row, variant) for row in document["rows"] for variant in row[VARIANT_ROWS]]
+    if lines:
+        header = (*POINT_FIELDS, *lines[0][1])
+        writer.writerow(header)
+        for row, variant in lines:
+            values = {**row, **variant}
+            writer.writerow(_csv_cell(field, values[field]) for field in header)
     return out.getvalue()
 
 
@@ -124,9 +143,13 @@ def summary_lines(document: Mapping[str, Any]) -> list[str]:
 SWEEP_FILES = ("sweep.csv", "sweep.json", "sweep.html")
 """The files `write_sweep` writes."""
 
+CHANNELS_FILE = "channels.csv"
+"""The file `write_sweep` adds when the sweep measured the channel what-if."""
+
 
 def write_sweep(document: Mapping[str, Any], directory: str | Path) -> list[Path]:
-    """Write the document as `SWEEP_FILES` into `directory` (created if missing); the paths written.
+    """Write the document as `SWEEP_FILES` (and `CHANNELS_FILE`) into `directory` (created if missing); the
+    paths written.
 
     A directory or file that cannot be written raises `OutputError` naming it.
     """
@@ -135,7 +158,10 @@ def write_sweep(document: Mapping[str, Any], directory: str | Path) -> list[Path
 
     out = output_directory(directory)
     written = []
-    for name, render in zip(SWEEP_FILES, (sweep_csv, sweep_json, sweep_html)):
+    files = list(zip(SWEEP_FILES, (sweep_csv, sweep_json, sweep_html)))
+    if any(row[VARIANT_ROWS] for row in document["rows"]):
+        files.append((CHANNELS_FILE, channels_csv))
+    for name, render in files:
         path = out / name
         text = render(document)
         with writing(path, "the sweep table"):

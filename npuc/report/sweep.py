@@ -6,7 +6,8 @@ front as a step line, the latency target as a dashed line (in the title
 instead when every point meets it) and the cheapest configuration meeting
 it as a star. Below, the table of every point,
 sortable by a click on a heading, the cheapest rows highlighted and the
-points that did not compile with their error. Like the analysis report
+points that did not compile with their error, and the channel what-if's
+advice lines when the sweep measured them. Like the analysis report
 (`npuc.report.html`) it inlines plotly.js and sets `data-status` on `<body>`
 to `ok` or the JavaScript errors it caught once every figure is drawn.
 """
@@ -115,6 +116,26 @@ def _row_html(row: Mapping[str, Any]) -> str:
     return f'<tr class="{kind}">' + "".join(cells) + "</tr>"
 
 
+CHANNEL_COLUMNS = (("model", "Model"), ("target", "Target"), ("budget_bytes", "Budget (B)"),
+                   ("optimise", "Optimise"), ("advice", "Channel what-if"))
+"""(field, heading) of the channel what-if table's columns: a point's fields, then one group's advice line."""
+
+
+def _channels_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The channel what-if's section (sortable, one line per point and channel group), or nothing."""
+    lines = [{**row, **variant} for row in rows for variant in row["channel_variants"]]
+    if not lines:
+        return ""
+    headings = "".join(f"<th>{escape(heading)}</th>" for _, heading in CHANNEL_COLUMNS)
+    body = "\n".join(
+        "<tr>" + "".join(table_cell("unlimited" if line[field] is None else line[field], False)
+                         for field, _ in CHANNEL_COLUMNS) + "</tr>"
+        for line in lines
+    )
+    return (f'\n<section><h3>Channel what-if</h3><table class="sortable"><thead><tr>{headings}</tr></thead>'
+            f"<tbody>\n{body}\n</tbody></table></section>")
+
+
 def sweep_html(document: Mapping[str, Any]) -> str:
     """The whole page for an `npuc-sweep` document."""
     rows = document["rows"]
@@ -129,6 +150,6 @@ def sweep_html(document: Mapping[str, Any]) -> str:
     headings = "".join(f"<th>{escape(heading)}</th>" for _, heading in COLUMNS)
     table = (f'<table class="sortable"><thead><tr>{headings}</tr></thead><tbody>\n'
              + "\n".join(_row_html(row) for row in rows) + "\n</tbody></table>")
-    body = f"<section>{plots}</section>\n<section><h3>Points</h3>{table}</section>"
+    body = f"<section>{plots}</section>\n<section><h3>Points</h3>{table}</section>" + _channels_html(rows)
     return html_page(f"npuc sweep: {', '.join(models)}", escape(header), body, figures, SWEEP_SCRIPT,
                      style=SWEEP_STYLE)

@@ -67,3 +67,32 @@ def test_dask_without_a_scheduler_or_without_dask_is_one_line(tmp_path, capsys, 
         sweep("-o", str(tmp_path), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1", "--no-cache")
     assert capsys.readouterr().err.strip() == (
         "npuc: error: --executor dask needs dask.distributed: pip install 'npuc[dask]'")
+
+
+def test_the_channel_variants_are_measured_at_every_point(tmp_path, capsys):
+    """`--variants channels`: each compiled point carries digits_cnn's one off-brick layer (its 10-channel
+    fully connected output) rounded up to 16, as `channel_what_if` measures it; channels.csv and the page."""
+    from npuc.api import analyze_model, channel_what_if, import_model
+
+    out = tmp_path / "sweep"
+    npuc_main.main(["sweep", DIGITS, "--targets", "ethos-u55-128", "--arena-cache-size", "1K,unlimited",
+                    "-j", "1", "--variants", "channels", "-o", str(out)])
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"{out / 'sweep.html'}, {out / 'channels.csv'}")
+    failed, compiled = json.loads((out / "sweep.json").read_text())["rows"]
+    assert failed["channel_variants"] == []
+    variant, = compiled["channel_variants"]
+    direct, = channel_what_if(import_model(DIGITS), "ethos-u55-128",
+                              original=analyze_model(import_model(DIGITS), "ethos-u55-128").measurement())
+    assert variant == {**direct.row(), "advice": direct.advice()}
+    assert (variant["channels"], variant["up_channels"], variant["down_declined"] != "") == (10, 16, True)
+    line, = csv.DictReader((out / "channels.csv").open())
+    assert (line["target"], line["budget_bytes"], line["up_cycles"]) == ("ethos-u55-128", "unlimited",
+                                                                       str(variant["up_cycles"]))
+    assert "Channel what-if" in (out / "sweep.html").read_text()
+
+
+def test_an_unknown_variant_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exited:
+        npuc_main.main(["sweep", DIGITS, "--variants", "layers"])
+    assert exited.value.code == 1
+    assert "unknown variant 'layers' (known: channels)" in capsys.readouterr().err

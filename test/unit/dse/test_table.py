@@ -14,7 +14,8 @@ def row(model: str, target: str, sram: int | None, ms: float | None, macs: int =
     else:
         fields.update(peak_sram_bytes=sram, inference_time_ms=ms, macs_per_cycle=macs)
     return {"model": model, "target": target, "system_config": None, "memory_mode": None, "budget_bytes": None,
-            "optimise": "Performance", **fields, "status": status, "error": "" if status == "ok" else "no fit"}
+            "optimise": "Performance", **fields, "status": status, "error": "" if status == "ok" else "no fit",
+            "channel_variants": []}
 
 
 ROWS = [

@@ -150,17 +150,20 @@ def conv2d(
     where g is output channel o's group of `groups` G.
     """
     check_conv_shapes(ifm, weights, bias, groups)
+    if groups > 1:
+        pieces = [
+            conv2d(ifm[..., inputs], weights[outputs], bias[outputs], strides, dilations, padding)
+            for inputs, outputs in channel_groups(ifm.shape[3], weights.shape[0], groups)
+        ]
+        return np.concatenate(pieces, axis=3)
     kernel = weights.shape[1:3]
     weights64 = weights.astype(np.float64)
     ofm_shape = (ifm.shape[0], *output_hw(ifm.shape[1:3], kernel, strides, dilations, padding), weights.shape[0])
     acc = np.zeros((math.prod(ofm_shape[:3]), ofm_shape[3]))
     for kh, kw, view in window_taps(ifm.astype(np.float64), kernel, strides, dilations, padding):
-        # one matrix product per tap and group on a contiguous copy of its view, summed in tap order:
+        # one matrix product per tap on a contiguous copy of its view, summed in tap order as before:
         # tensordot over the strided 4-D view took a third longer over regnet's many small group convs
-        for inputs, outputs in channel_groups(ifm.shape[3], weights.shape[0], groups):
-            acc[:, outputs] += np.ascontiguousarray(view[..., inputs]).reshape(-1, weights.shape[3]) @ (
-                weights64[outputs, kh, kw, :].T
-            )
+        acc += np.ascontiguousarray(view).reshape(-1, view.shape[3]) @ weights64[:, kh, kw, :].T
     return (acc.reshape(ofm_shape) + bias.astype(np.float64)).astype(np.float32)
 
 

@@ -10,6 +10,10 @@ views (`npuc.backend.views`), so the NPU moves no data for them, and the
 activation stays fused into every group's command. npu-legalize makes
 this rewrite first; each group's convolution then meets the target's
 `conv2d` rule, or runs on the CPU with its reason, as any convolution.
+A grouped convolution the NPU cannot run is split all the same: its
+groups run on the CPU as plain CONV_2Ds, which any TFLite runtime runs
+(a grouped CONV_2D needs a kernel that groups a filter shallower than
+its input, and the CPU's runtime is not npuc's to choose).
 
 The rewrite is exact: output channel o of group g sums over the input
 channels of group g alone in both forms, with the same integers and the

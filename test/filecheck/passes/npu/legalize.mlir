@@ -227,3 +227,21 @@ func.func @grouped(%x: tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> t
   %c = quantized.conv2d %x, %w, %b {layer = "g", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, activation = "relu"} : (tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<4x1x1x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>, tensor<4xi32>) -> tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>
   func.return %c : tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>
 }
+
+// -----
+
+// A grouped convolution the NPU cannot run (dilation 3) is split all the same:
+// each group runs on the CPU as a plain convolution (a CONV_2D every TFLite
+// runtime runs), with the rule it violates; the split and the concat around
+// them follow, saying why they cannot be views.
+// CHECK-LABEL: func.func @grouped_on_the_cpu
+// CHECK:       quantized.split {{.*}}npu.placement = "cpu", npu.cpu_reason = "output 0 feeds quantized.conv2d, which runs on the CPU and reads dense tensors"
+// CHECK:       quantized.conv2d {{.*}}npu.placement = "cpu", npu.cpu_reason = "dilation height 3 outside 1..2"
+// CHECK:       quantized.conv2d {{.*}}npu.placement = "cpu", npu.cpu_reason = "dilation height 3 outside 1..2"
+// CHECK:       quantized.concat {{.*}}npu.placement = "cpu", npu.cpu_reason = "input 0 is not written by an NPU command"
+func.func @grouped_on_the_cpu(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %w = quantized.constant dense<1> : tensor<4x3x3x2xi8> -> tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>
+  %b = quantized.constant dense<0> : tensor<4xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "g", strides = array<i64: 1, 1>, dilations = array<i64: 3, 3>, padding = array<i64: 3, 3, 3, 3>, groups = 2 : i64, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>, tensor<4xi32>) -> tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %c : tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>
+}

@@ -236,7 +236,7 @@ def convert_conv2d(graph: TfliteGraph, operator: TfliteOperator) -> None:
     if len(ifm_shape) != 4 or len(weights_shape) != 4:
         raise Unsupported(f"CONV_2D of a {len(ifm_shape)}-D ifm and {len(weights_shape)}-D weights (both must be 4-D)")
     if weights_shape[3] < 1 or ifm_shape[3] % weights_shape[3] or weights_shape[0] % (ifm_shape[3] // weights_shape[3]):
-        raise Unsupported(
+        raise Malformed(
             f"filter depth {weights_shape[3]} does not divide the ifm depth {ifm_shape[3]} into groups "
             f"of the {weights_shape[0]} output channels"
         )

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 from xdsl.dialects.builtin import (
     DenseArrayBase,
+    IntegerAttr,
     StringAttr,
     TensorType,
 )
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
 )
@@ -50,11 +52,19 @@ class WeightedLayerBase(LayerOp):
 
 
 class Conv2dBase(WeightedLayerBase):
-    """2-D convolution: NHWC ifm, OHWI weights, per-output-channel bias."""
+    """2-D convolution: NHWC ifm, OHWI weights, per-output-channel bias.
+
+    With `groups` G (absent: 1) the input and output channels split into G
+    groups and output group g reads input group g alone: the weights are
+    [O, KH, KW, I/G], as TFLite's CONV_2D and ONNX's Conv (group > 1) hold
+    them. Kept as one op until npu-legalize, where it becomes one
+    convolution per group (`npuc.backend.grouped`).
+    """
 
     strides = prop_def(DenseArrayBase)
     dilations = prop_def(DenseArrayBase)
     padding = prop_def(DenseArrayBase)
+    groups = opt_prop_def(IntegerAttr)
 
     def __init__(
         self,
@@ -66,17 +76,21 @@ class Conv2dBase(WeightedLayerBase):
         dilations: Sequence[int] = (1, 1),
         padding: Sequence[int] = (0, 0, 0, 0),
         activation: str = "none",
+        groups: int = 1,
     ):
-        super().__init__(
-            operands=[ifm, weights, bias],
-            result_types=[ofm_type],
-            properties={
-                "strides": int_array(strides),
-                "dilations": int_array(dilations),
-                "padding": int_array(padding),
-                "activation": StringAttr(activation),
-            },
-        )
+        properties: dict[str, Attribute] = {
+            "strides": int_array(strides),
+            "dilations": int_array(dilations),
+            "padding": int_array(padding),
+            "activation": StringAttr(activation),
+        }
+        if groups != 1:
+            properties["groups"] = IntegerAttr(groups, 64)
+        super().__init__(operands=[ifm, weights, bias], result_types=[ofm_type], properties=properties)
+
+    def group_count(self) -> int:
+        """How many channel groups the convolution has (1 without `groups`)."""
+        return 1 if self.groups is None else self.groups.value.data
 
     def window(self) -> Window:
         """The convolution's window (kernel from the weights)."""
@@ -93,11 +107,17 @@ class Conv2dBase(WeightedLayerBase):
         return shape[1], shape[2]
 
     def expected_ofm_channels(self, ifm_channels: int, weights_shape: Sequence[int]) -> int:
-        """OFM depth implied by the weights; checks the weights against the ifm."""
-        if weights_shape[3] != ifm_channels:
+        """OFM depth implied by the weights; checks the weights and groups against the ifm."""
+        groups = self.group_count()
+        if groups < 1:
+            raise VerifyException(f"groups must be >= 1, got {groups}")
+        if weights_shape[3] * groups != ifm_channels:
+            in_groups = f" times {groups} groups" if groups > 1 else ""
             raise VerifyException(
-                f"weights input depth {weights_shape[3]} does not match ifm depth {ifm_channels}"
+                f"weights input depth {weights_shape[3]}{in_groups} does not match ifm depth {ifm_channels}"
             )
+        if weights_shape[0] % groups:
+            raise VerifyException(f"{groups} groups do not divide the {weights_shape[0]} output channels")
         return weights_shape[0]
 
     def verify_shapes(self) -> None:
@@ -125,6 +145,8 @@ class DepthwiseConv2dBase(Conv2dBase):
         return tensor_shape(self.weights, "weights")[3] // tensor_shape(self.ifm, "ifm")[3]
 
     def expected_ofm_channels(self, ifm_channels: int, weights_shape: Sequence[int]) -> int:
+        if self.groups is not None:
+            raise VerifyException("a depthwise convolution has no groups (its depth multiplier says how it groups)")
         if weights_shape[0] != 1 or weights_shape[3] % ifm_channels != 0:
             raise VerifyException(
                 f"depthwise weights must be 1xKHxKWx(C*M) with C={ifm_channels}, "

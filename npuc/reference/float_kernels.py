@@ -100,12 +100,12 @@ def window_max(ifm: np.ndarray, kernel: Pair, strides: Pair, padding: Padding, l
     return ofm
 
 
-def check_conv_shapes(ifm: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> None:
-    """Raise ValueError unless ifm is NHWC, weights OHWI over C and bias [O]."""
+def check_conv_shapes(ifm: np.ndarray, weights: np.ndarray, bias: np.ndarray, groups: int = 1) -> None:
+    """Raise ValueError unless ifm is NHWC, weights OHWI over C / groups and bias [O]."""
     if ifm.ndim != 4 or weights.ndim != 4:
         raise ValueError(f"expected NHWC ifm and OHWI weights, got {ifm.shape}, {weights.shape}")
-    if weights.shape[3] != ifm.shape[3]:
-        raise ValueError(f"weights {weights.shape} do not match ifm channels {ifm.shape[3]}")
+    if weights.shape[3] * groups != ifm.shape[3] or weights.shape[0] % groups:
+        raise ValueError(f"weights {weights.shape} in {groups} group(s) do not match ifm channels {ifm.shape[3]}")
     if bias.shape != (weights.shape[0],):
         raise ValueError(f"bias {bias.shape} does not match {weights.shape[0]} output channels")
 
@@ -141,13 +141,21 @@ def conv2d(
     strides: Pair,
     dilations: Pair,
     padding: Padding,
+    groups: int = 1,
 ) -> np.ndarray:
-    """2-D convolution (TFLite CONV_2D / ONNX Conv, group 1), zero padding.
+    """2-D convolution (TFLite CONV_2D / ONNX Conv), zero padding.
 
     ``ofm[n,y,x,o] = bias[o] + sum_{kh,kw,c} ifm_pad[n, y*sh + kh*dh,
-    x*sw + kw*dw, c] * weights[o,kh,kw,c]``, accumulated in float64.
+    x*sw + kw*dw, g*C/G + c] * weights[o,kh,kw,c]``, accumulated in float64,
+    where g is output channel o's group of `groups` G.
     """
-    check_conv_shapes(ifm, weights, bias)
+    check_conv_shapes(ifm, weights, bias, groups)
+    if groups > 1:
+        pieces = [
+            conv2d(ifm[..., inputs], weights[outputs], bias[outputs], strides, dilations, padding)
+            for inputs, outputs in channel_groups(ifm.shape[3], weights.shape[0], groups)
+        ]
+        return np.concatenate(pieces, axis=3)
     kernel = weights.shape[1:3]
     weights64 = weights.astype(np.float64)
     ofm_shape = (ifm.shape[0], *output_hw(ifm.shape[1:3], kernel, strides, dilations, padding), weights.shape[0])
@@ -157,6 +165,12 @@ def conv2d(
         # tensordot over the strided 4-D view took a third longer over regnet's many small group convs
         acc += np.ascontiguousarray(view).reshape(-1, view.shape[3]) @ weights64[:, kh, kw, :].T
     return (acc.reshape(ofm_shape) + bias.astype(np.float64)).astype(np.float32)
+
+
+def channel_groups(in_channels: int, out_channels: int, groups: int) -> list[tuple[slice, slice]]:
+    """Per group of a grouped convolution, its input and its output channels."""
+    ins, outs = in_channels // groups, out_channels // groups
+    return [(slice(g * ins, (g + 1) * ins), slice(g * outs, (g + 1) * outs)) for g in range(groups)]
 
 
 def depthwise_conv2d(

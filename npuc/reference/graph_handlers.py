@@ -46,7 +46,10 @@ def _conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
     assert isinstance(op, graph.Conv2dOp)
     ifm, weights, bias = operands
     window = op.window()
-    return _activation(op, float_kernels.conv2d(ifm, weights, bias, window.strides, window.dilations, window.padding))
+    ofm = float_kernels.conv2d(
+        ifm, weights, bias, window.strides, window.dilations, window.padding, op.group_count()
+    )
+    return _activation(op, ofm)
 
 
 def _depthwise_conv2d(op: Operation, operands: list[np.ndarray]) -> np.ndarray:

@@ -133,7 +133,8 @@ def _conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
             *common, window.strides, window.dilations, window.padding, op.depth_multiplier(),
             np.dtype(f"int{qtype_of(op.ofm).bits}"),
         )  # fmt: skip
-    return int_kernels.conv2d(*common, window.strides, window.dilations, window.padding)
+    assert isinstance(op, quantized.Conv2dOp)
+    return int_kernels.conv2d(*common, window.strides, window.dilations, window.padding, op.group_count())
 
 
 def per_sample(op: Operation, operands: list[np.ndarray]) -> list[np.ndarray]:

@@ -42,6 +42,7 @@ from npuc.reference.fixed_point import (
 from npuc.reference.float_kernels import (
     Padding,
     Pair,
+    channel_groups,
     check_conv_shapes,
     check_depthwise_shapes,
     check_fc_shapes,
@@ -116,18 +117,32 @@ def _requantize_accumulator(
 
 
 def conv_accumulator(
-    ifm: np.ndarray, ifm_zero_point: int, weights: np.ndarray, strides: Pair, dilations: Pair, padding: Padding
+    ifm: np.ndarray,
+    ifm_zero_point: int,
+    weights: np.ndarray,
+    strides: Pair,
+    dilations: Pair,
+    padding: Padding,
+    groups: int = 1,
 ) -> np.ndarray:
     """int64 ``sum w[o,kh,kw,c] * (ifm - ifm_zero_point)`` of a conv (OHWI weights), bias not added.
 
-    Padded positions contribute nothing. Shared by the TFLite and onnxruntime
-    integer references, which differ only in the requantization after it.
+    Padded positions contribute nothing; with `groups` G, output channel o
+    reads the input channels of its group alone (weights [O, KH, KW, C/G]).
+    Shared by the TFLite and onnxruntime integer references, which differ
+    only in the requantization after it.
     """
     kernel = weights.shape[1:3]
     weights64 = weights.astype(np.int64)
     centred = ifm.astype(np.int64) - ifm_zero_point
-    taps = window_taps(centred, kernel, strides, dilations, padding)
-    return tap_sum(np.tensordot(view, weights64[:, kh, kw, :], axes=([3], [1])) for kh, kw, view in taps)
+    parts = [
+        tap_sum(
+            np.tensordot(view, weights64[outputs, kh, kw, :], axes=([3], [1]))
+            for kh, kw, view in window_taps(centred[..., inputs], kernel, strides, dilations, padding)
+        )
+        for inputs, outputs in channel_groups(ifm.shape[3], weights.shape[0], groups)
+    ]
+    return parts[0] if groups == 1 else np.concatenate(parts, axis=3)
 
 
 def depthwise_accumulator(
@@ -167,15 +182,18 @@ def conv2d(
     strides: Pair,
     dilations: Pair,
     padding: Padding,
+    groups: int = 1,
 ) -> np.ndarray:
     """Per-channel CONV_2D (TFLite ``reference_integer_ops::ConvPerChannel``).
 
     ``acc = bias[o] + sum w[o,kh,kw,c] * (ifm - ifm_zero_point)`` where padded
-    positions contribute nothing, then the requantization epilogue and the
-    clamp to [act_min, act_max].
+    positions contribute nothing (over the input channels of o's group, see
+    `conv_accumulator`), then the requantization epilogue and the clamp to
+    [act_min, act_max]. TFLite's reference kernel groups a CONV_2D whose
+    filter depth divides the input depth the same way.
     """
-    check_conv_shapes(ifm, weights, bias)
-    acc = conv_accumulator(ifm, ifm_zero_point, weights, strides, dilations, padding)
+    check_conv_shapes(ifm, weights, bias, groups)
+    acc = conv_accumulator(ifm, ifm_zero_point, weights, strides, dilations, padding, groups)
     return _requantize_accumulator(
         acc, bias, multiplier, shift, ofm_zero_point, act_min, act_max, ifm.dtype
     )

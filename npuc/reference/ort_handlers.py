@@ -49,7 +49,9 @@ def _ort_conv_like(op: Operation, operands: list[np.ndarray]) -> np.ndarray:
         )
     elif isinstance(op, quantized.Conv2dOp):
         window = op.window()
-        acc = int_kernels.conv_accumulator(ifm, zero_point, weights, window.strides, window.dilations, window.padding)
+        acc = int_kernels.conv_accumulator(
+            ifm, zero_point, weights, window.strides, window.dilations, window.padding, op.group_count()
+        )
     else:
         raise unsupported(op, "no onnxruntime-rounding reference for a transposed conv")
     acc = acc + bias.astype(np.int64)

@@ -77,7 +77,7 @@ def _distribute_over_concat(op: ScaleOp, rewriter: PatternRewriter) -> None:
     """`concat(a, b, ...) (*|+|-) c` along channels as `concat(a op c[:ka], b op c[ka:], ...)`.
 
     Only when every concat input is a linear op without a fused activation
-    read by the concat alone (a grouped convolution's groups), so `_fold` then
+    read by the concat alone (a grouped convolution written per group), so `_fold` then
     folds each piece into its layer; the pieces take the scale op's activation.
     """
     concat, source = op.ifm.owner, defining_constant(op.ifm2)
@@ -139,7 +139,7 @@ class FoldScalePass(ModulePass):
     the result by broadcasting. The linear op needs constant weights and bias,
     no fused activation and no other user; it keeps its `layer` and takes the
     scale op's activation. After a channel concat of such ops (a grouped
-    convolution's groups) the scale is split per piece and folds into each.
+    convolution written per group) the scale is split per piece and folds into each.
     """
 
     name = "graph-fold-scale"

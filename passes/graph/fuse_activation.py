@@ -81,7 +81,7 @@ def _fusing_producers(op: graph.ReluOp | graph.ClipOp) -> list[FusingOp] | None:
     """The ops that would absorb `op`: its producer, or every input producer of a concat.
 
     A clamp distributes over a concat, so it fuses into a concat of fusing ops
-    (a grouped convolution's per-group convolutions) as into each of them.
+    (a grouped convolution written per group) as into each of them.
     Every absorbing op must have no user but `op` (or the concat, whose only
     user must be `op`); None when that does not hold.
     """
@@ -139,7 +139,7 @@ class FuseActivationPass(ModulePass):
     A clamp is folded into a conv2d, depthwise_conv2d, transpose_conv2d,
     fully_connected, add, sub, mul, maximum, minimum, max_pool2d or
     avg_pool2d when that op has no other user (or into every input of a
-    concat of such ops, a grouped convolution's per-group convolutions, when
+    concat of such ops, a grouped convolution written per group, when
     the concat and each input have no other user) and the clamp
     composed with the op's current activation is exactly relu [0, inf),
     relu6 [0, 6] or relu_n1_to_1 [-1, 1] (so relu after relu6 folds, while

@@ -13,6 +13,7 @@ from xdsl.passes import ModulePass
 
 from npuc.backend.batch_matmul import batch_matmul_problem
 from npuc.backend.copies import COPY_OPS, copy_problem
+from npuc.backend.grouped import split_grouped_convolutions
 from npuc.backend.lookup_tables import LOOKUP_TABLE_OPS, table_problem
 from npuc.backend.operators import BINARY_OPS, WEIGHTED_OPS, npu_operator
 from npuc.backend.planning import (
@@ -62,7 +63,10 @@ class LegalizePass(ModulePass):
     not send a layer to the CPU. A concat or split runs on the NPU only as a
     memory view (`npuc.backend.views`): a concat whose inputs are not all written by
     NPU commands, for one, goes to the CPU saying which input is not, and a
-    split read by an op the CPU runs (`cpu_reader_problem`) too.
+    split read by an op the CPU runs (`cpu_reader_problem`) too. A grouped
+    convolution first becomes a split, one convolution per group and a
+    concat (`npuc.backend.grouped`): the NPU runs one command per group,
+    writing into the concat's channel slices, with the activation fused.
 
     Assumes quantized IR: a `func.func @main` of `quantized` ops.
     """
@@ -78,7 +82,8 @@ class LegalizePass(ModulePass):
 
 
 def legalize(func: FuncOp, target: Target) -> None:
-    """Annotate every layer op of `func` with its placement on `target`."""
+    """Annotate every layer op of `func` with its placement on `target`, grouped convolutions split first."""
+    split_grouped_convolutions(func)
     writers: set[Operation] = set()  # NPU ops placed so far that write memory: compute commands, concat views
     for op in layer_ops(func):
         op.attributes.pop(CPU_REASON_ATTR, None)

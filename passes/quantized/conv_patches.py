@@ -39,6 +39,7 @@ class ConvPatches(RewritePattern):
             or tuple(array_values(op.dilations)) != (1, 1)
             or not isinstance(weights, quantized.ConstantOp)
             or op.explicit_rescale() is not None
+            or op.group_count() != 1
         ):
             return
         batch, height, width, channels = value_shape(op.ifm)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
+import npuc
 from npuc.dialects import npu
 from npuc.emit.ethos_u.emitter import EthosUProgram, emit_program
 from npuc.emit.ethos_u.registers import Product, decode_commands
@@ -64,3 +65,17 @@ def assert_both_simulators_give(module: ModuleOp, inputs: Sequence[np.ndarray], 
     for outputs in (simulate_sample(module, inputs), run_program(module, emit_program(module), inputs)):
         for got, want in zip(outputs, expected, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def assert_both_simulators_give_the_reference(program, quantized_module, codes: np.ndarray) -> None:
+    """The npu-IR simulator and the register-level run of `program` (one float input and output,
+    int8 codes at its interface) give what npuc's quantized reference gives for input `codes`."""
+    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
+    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
+    codes = codes.astype(np.int8)
+    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
+    (expected,) = npuc.run(quantized_module, inputs)
+    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
+    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
+    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
+    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)

@@ -25,9 +25,10 @@ from tflite_models.specs import (
 
 @family
 def conv_models(rng_for):
-    """CONV_2D: strides, padding, dilation, per-tensor weights, batch 2, 16x8 biases."""
+    """CONV_2D: strides, padding, dilation, per-tensor weights, batch 2, 16x8 biases, grouped filters."""
     cases = [
         # name, dtype, ifm shape, out channels, kernel, strides, dilations, padding, per-channel, activation, bias
+        # (a `grouped_gN` name: the filter's depth is the ifm's / N, a grouped convolution of N groups)
         ("conv_2d_same_s1", np.int8, (1, 8, 8, 3), 4, (3, 3), (1, 1), (1, 1), SAME, True, "relu", np.int32),
         ("conv_2d_valid_s2", np.int8, (1, 9, 9, 4), 5, (3, 3), (2, 2), (1, 1), VALID, True, "none", np.int32),
         ("conv_2d_dilated", np.int8, (1, 10, 10, 3), 4, (3, 3), (1, 1), (2, 2), SAME, True, "relu6", np.int32),
@@ -39,12 +40,15 @@ def conv_models(rng_for):
         ("conv_2d_same_s2_even", np.int8, (1, 8, 8, 3), 4, (3, 3), (2, 2), (1, 1), SAME, True, "none", np.int32),
         ("conv_2d_same_s3", np.int8, (1, 11, 10, 3), 4, (3, 3), (3, 3), (1, 1), SAME, True, "relu", np.int32),
         ("conv_2d_same_dilated_asymmetric", np.int8, (1, 9, 8, 2), 3, (2, 3), (1, 1), (3, 2), SAME, True, "none", np.int32),
+        ("conv_2d_grouped_g2_relu", np.int8, (1, 8, 8, 8), 6, (3, 3), (1, 1), (1, 1), SAME, True, "relu", np.int32),
+        ("conv_2d_grouped_g4_s2", np.int8, (1, 9, 9, 8), 8, (3, 3), (2, 2), (1, 1), SAME, True, "none", np.int32),
     ]  # fmt: skip
     for name, dtype, shape, channels, kernel, strides, dilations, padding, per_channel, activation, bias_type in cases:  # fmt: skip
         rng = rng_for(name)
         in_scale, in_zp = act_params(rng, dtype)
         out_scale, out_zp = act_params(rng, dtype, 0.05, 0.3)
-        w, w_scales = weights(rng, (channels, *kernel, shape[3]), 0 if per_channel else None)
+        groups = int(name.split("_grouped_g")[1][0]) if "_grouped_g" in name else 1
+        w, w_scales = weights(rng, (channels, *kernel, shape[3] // groups), 0 if per_channel else None)
         oh, ow = (
             conv_out(shape[1 + a], kernel[a], strides[a], dilations[a], padding) for a in (0, 1)
         )

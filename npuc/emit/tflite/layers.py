@@ -150,7 +150,7 @@ def _activation(op: Operation) -> int:
 
 
 def export_conv2d(writer: GraphWriter, op: quantized.Conv2dOp) -> None:
-    """CONV_2D (a PAD before it for padding TFLite cannot name)."""
+    """CONV_2D (a PAD before it for padding TFLite cannot name); a grouped one's filter is its [O, KH, KW, C/G]."""
     _no_explicit_rescale(op)
     window = op.window()
     ifm, padding = _windowed_input(writer, op, window, per_tensor(op.ifm).zero_point)

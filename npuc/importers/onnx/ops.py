@@ -6,8 +6,7 @@ express raises `Unsupported` with the reason. Converters see ONNX shapes
 (NCHW) through `graph.shape` and NHWC IR values through `graph.value`;
 weights are rearranged in numpy into the IR layouts (OHWI, 1xKHxKWx(C*M)).
 
-Forms the graph ops do not have are decomposed exactly: grouped convolution
-into a split, one convolution per group and a concat; AveragePool counting
+Forms the graph ops do not have are decomposed exactly: AveragePool counting
 its padding into an explicit zero `graph.pad`; ceil_mode into extra
 bottom/right padding; MaxPool dilated by a divisor of its stride into a
 strided slice and a plain pool. 1-D windows (global pools included) run
@@ -19,19 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 from xdsl.ir import SSAValue
 
 from npuc.dialects.common import value_shape
 from npuc.dialects.graph import (
     AvgPool2dOp,
-    ConcatOp,
     Conv2dOp,
     DepthwiseConv2dOp,
     MaxPool2dOp,
     PadOp,
     SliceOp,
-    SplitOp,
     TransposeConv2dOp,
 )
 from npuc.importers.onnx.layout import f32_tensor
@@ -146,7 +142,7 @@ def _check_conv_padding(node: OnnxNode) -> None:
 
 
 def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
-    """Conv -> graph.conv2d (group 1), graph.depthwise_conv2d (group == C_in) or per-group convs."""
+    """Conv -> graph.depthwise_conv2d (group == C_in, one input channel per group), else graph.conv2d with its groups."""
     _check_conv_padding(node)
     weights = graph.require_constant(node, 1, "weights")
     _window_rank_check("convolution", weights.ndim)
@@ -161,37 +157,14 @@ def convert_conv(graph: OnnxGraph, node: OnnxNode) -> None:
     output = node.outputs[0]
     ifm, ofm_type = graph.value(node.inputs[0]), graph.tensor_type(output)
     window = (strides, dilations, padding)
-    if group == 1:
-        op = Conv2dOp(ifm, graph.emit_constant(weights.transpose(0, 2, 3, 1)),
-                      graph.emit_constant(bias), ofm_type, *window)
-        graph.bind(output, graph.emit(op).results[0])
-    elif group == in_shape[1] and group_channels == 1:
+    if group == in_shape[1] and group_channels == 1 and group > 1:
         depthwise = DepthwiseConv2dOp(ifm, graph.emit_constant(weights.transpose(1, 2, 3, 0)),
                                       graph.emit_constant(bias), ofm_type, *window)
         graph.bind(output, graph.emit(depthwise).results[0])
     else:
-        graph.bind(output, _grouped_conv(graph, ifm, weights, bias, group, window, graph.shape(output)))
-
-
-def _grouped_conv(
-    graph: OnnxGraph, ifm: SSAValue, weights: np.ndarray, bias: np.ndarray, group: int,
-    window: tuple[Pair, Pair, Padding], out_shape: Sequence[int],
-) -> SSAValue:
-    """A grouped convolution as split -> one graph.conv2d per group -> concat."""
-    batch, height, width, channels = value_shape(ifm)
-    out_channels = weights.shape[0]
-    piece_type = f32_tensor((batch, height, width, channels // group))
-    pieces = graph.emit(SplitOp(ifm, [piece_type] * group, 3)).results
-    per_group = out_channels // group
-    group_type = f32_tensor((out_shape[0], out_shape[2], out_shape[3], per_group))
-    results = []
-    for index, piece in enumerate(pieces):
-        part = slice(index * per_group, (index + 1) * per_group)
-        op = Conv2dOp(piece, graph.emit_constant(weights[part].transpose(0, 2, 3, 1)),
-                      graph.emit_constant(bias[part]), group_type, *window)
-        results.append(graph.emit(op).results[0])
-    ofm_type = f32_tensor((out_shape[0], out_shape[2], out_shape[3], out_channels))
-    return graph.emit(ConcatOp(results, ofm_type, 3)).results[0]
+        op = Conv2dOp(ifm, graph.emit_constant(weights.transpose(0, 2, 3, 1)),
+                      graph.emit_constant(bias), ofm_type, *window, groups=group)
+        graph.bind(output, graph.emit(op).results[0])
 
 
 def convert_conv_transpose(graph: OnnxGraph, node: OnnxNode) -> None:

@@ -225,12 +225,22 @@ def _bind_result(graph: TfliteGraph, operator: TfliteOperator, op) -> None:
 
 
 def convert_conv2d(graph: TfliteGraph, operator: TfliteOperator) -> None:
-    """CONV_2D -> quantized.conv2d (SAME/VALID padding made explicit)."""
+    """CONV_2D -> quantized.conv2d (SAME/VALID padding made explicit).
+
+    A filter whose depth divides the ifm's into G > 1 parts makes a grouped
+    convolution (LiteRT's kernels group it so): `groups` G, as the ONNX
+    importer gives a Conv with `group` G.
+    """
     weights_shape = graph.tensor(operator.inputs[1]).shape
     ifm_shape = graph.tensor(operator.inputs[0]).shape
-    if len(ifm_shape) != 4 or len(weights_shape) != 4 or weights_shape[3] != ifm_shape[3]:
-        raise Unsupported("grouped convolution (weights depth differs from the ifm depth)")
-    _convolution(graph, operator, quantized.Conv2dOp, weights_shape[0])
+    if len(ifm_shape) != 4 or len(weights_shape) != 4:
+        raise Unsupported(f"CONV_2D of a {len(ifm_shape)}-D ifm and {len(weights_shape)}-D weights (both must be 4-D)")
+    if weights_shape[3] < 1 or ifm_shape[3] % weights_shape[3] or weights_shape[0] % (ifm_shape[3] // weights_shape[3]):
+        raise Malformed(
+            f"filter depth {weights_shape[3]} does not divide the ifm depth {ifm_shape[3]} into groups "
+            f"of the {weights_shape[0]} output channels"
+        )
+    _convolution(graph, operator, quantized.Conv2dOp, weights_shape[0], ifm_shape[3] // weights_shape[3])
 
 
 def convert_depthwise_conv2d(graph: TfliteGraph, operator: TfliteOperator) -> None:
@@ -238,7 +248,9 @@ def convert_depthwise_conv2d(graph: TfliteGraph, operator: TfliteOperator) -> No
     _convolution(graph, operator, quantized.DepthwiseConv2dOp, graph.tensor(operator.inputs[1]).shape[3])
 
 
-def _convolution(graph: TfliteGraph, operator: TfliteOperator, op_class: type[Conv2dBase], channels: int) -> None:
+def _convolution(
+    graph: TfliteGraph, operator: TfliteOperator, op_class: type[Conv2dBase], channels: int, groups: int = 1
+) -> None:
     """A conv-like op over inputs (ifm, weights, optional bias) with its window options."""
     ifm, weights_index = operator.inputs[0], operator.inputs[1]
     weights = _constant_weights(graph, weights_index)
@@ -249,7 +261,7 @@ def _convolution(graph: TfliteGraph, operator: TfliteOperator, op_class: type[Co
     )  # fmt: skip
     op = op_class(
         graph.value(ifm), weights, _bias(graph, operator, 2, channels),
-        graph.ir_type(operator.outputs[0]), strides, dilations, padding, fused_activation(operator),
+        graph.ir_type(operator.outputs[0]), strides, dilations, padding, fused_activation(operator), groups,
     )  # fmt: skip
     _bind_result(graph, operator, op)
 

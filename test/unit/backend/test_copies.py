@@ -27,12 +27,13 @@ from npuc.dialects import npu, quantized
 from npuc.dialects.common import int_array
 from npuc.dialects.npu_memory import FeatureMapAttr
 from npuc.dialects.quantized_type import UniformQuantizedType
-from npuc.emit.ethos_u.emitter import emit_program
 from npuc.emit.tflite.flatbuffer import Model, Operator, Options, Subgraph, serialize
 from npuc.importers.onnx.importer import import_onnx_bytes
-from npuc.sim.simulator import simulate_sample
 
-from support.ethos_u_run import assert_both_simulators_give, run_program
+from support.ethos_u_run import (
+    assert_both_simulators_give,
+    assert_both_simulators_give_the_reference,
+)
 from support.litert import random_inputs
 from support.onnx_models import make_model, max_error_against_onnxruntime
 from support.paths import TFLITE_MODELS
@@ -104,20 +105,6 @@ def test_a_tflite_channel_shuffle_runs_on_the_npu_bit_exactly(tmp_path, target, 
     assert len(copies) == 1 and copies[0].ofm.shape_values()[0] == groups, "one command, a batch per group"
     inputs = random_inputs(module)
     assert_both_simulators_give(module, inputs, run_model(data, *inputs))
-
-
-def assert_both_simulators_give_the_reference(program, quantized_module, codes: np.ndarray) -> None:
-    """The npu-IR simulator and the register-level run of `program` (one float input and output,
-    int8 codes at its interface) give what npuc's quantized reference gives for input `codes`."""
-    (source,) = [op.fm for op in program.ops if isinstance(op, npu.InputOp)]
-    (result,) = [op.fm for op in program.ops if isinstance(op, npu.OutputOp)]
-    codes = codes.astype(np.int8)
-    inputs = [((codes.astype(np.float32) - source.element_type.zero_point) * source.element_type.scale).astype(np.float32)]
-    (expected,) = npuc.run(quantized_module, inputs)
-    np.testing.assert_array_equal(simulate_sample(program, inputs)[0], expected)
-    (stored,) = run_program(program, emit_program(program), [codes])  # the register-level run holds the int8 codes
-    dequantized = (stored.astype(np.float32) - result.element_type.zero_point) * np.float32(result.element_type.scale)
-    np.testing.assert_allclose(dequantized, expected, rtol=0, atol=1e-6)
 
 
 def shuffle_onnx(channels: int, groups: int) -> bytes:

@@ -167,6 +167,23 @@ def test_a_missing_required_input_is_refused() -> None:
     refuse(model, r"operator 't1' \(CONV_2D\): inputs \[0\]: the first 3 must be present")
 
 
+def test_a_filter_depth_not_dividing_the_ifm_depth_is_refused() -> None:
+    """A filter 3 deep over 4 channels makes no groups (a grouped CONV_2D's filter divides the ifm depth)."""
+    model = build_model(
+        "CONV_2D",
+        [
+            TensorSpec([1, 5, 5, 4], **I8, name="image"),
+            TensorSpec([CHANNELS, 3, 3, 3], np.int8, [0.1] * CHANNELS, [0] * CHANNELS, 0,
+                       np.ones((CHANNELS, 3, 3, 3), np.int8), "weights"),
+            TensorSpec([CHANNELS], np.int32, [0.005] * CHANNELS, [0] * CHANNELS, 0, np.zeros(CHANNELS, np.int32), "bias"),
+            TensorSpec([1, 3, 3, CHANNELS], **I8, name="features"),
+        ],
+        [0, 1, 2], [3], "Conv2DOptions", Padding=tflite.Padding.VALID, StrideH=1, StrideW=1,
+    )  # fmt: skip
+    assert litert_refuses(model)
+    refuse(model, r"operator 'features' \(CONV_2D\): filter depth 3 does not divide the ifm depth 4")
+
+
 def test_a_conv_without_its_bias_is_refused() -> None:
     """LiteRT's CONV_2D needs its bias, absent (-1) or left out."""
     for inputs in ((0, 1), (0, 1, -1)):

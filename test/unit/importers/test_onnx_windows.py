@@ -110,17 +110,20 @@ def test_depthwise_conv_with_multiplier() -> None:
     assert shape_of(conv.weights) == [1, 3, 3, 6]
 
 
-def test_grouped_conv_is_split_convolved_and_concatenated() -> None:
+@pytest.mark.parametrize("groups, strides", [(2, [1, 1]), (4, [2, 2])])
+def test_grouped_conv_is_one_conv_with_its_groups(groups: int, strides: list[int]) -> None:
     module = check_single_node(
         "Conv",
-        {"w": random(6, 2, 3, 3), "b": random(6)},
-        in_shape=(1, 4, 6, 6),
+        {"w": random(8, 8 // groups, 3, 3), "b": random(8)},
+        in_shape=(1, 8, 7, 7),
         extra_inputs=["w", "b"],
-        group=2,
-        pads=[1, 1, 1, 1],
+        group=groups,
+        pads=[1, 0, 1, 1],
+        strides=strides,
     )
-    assert op_names(module) == ["graph.split", "graph.conv2d", "graph.conv2d", "graph.concat"]
-    assert {op.attributes["layer"].data for op in layer_ops(module)} == {"node"}
+    (conv,) = layer_ops(module)
+    assert isinstance(conv, graph.Conv2dOp) and conv.group_count() == groups
+    assert shape_of(conv.weights) == [8, 3, 3, 8 // groups]
 
 
 def test_1d_conv_runs_as_2d_of_height_one() -> None:

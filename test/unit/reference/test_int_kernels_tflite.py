@@ -103,7 +103,8 @@ def conv_common(model: Model, ifm: np.ndarray, weights: TensorSpec):
 def conv_2d(model: Model, ifm: np.ndarray) -> np.ndarray:
     weights = model.tensor(1)
     geometry = window(model, ifm.shape[1:3], weights.shape[1:3], model.output().shape[1:3])
-    return int_kernels.conv2d(*conv_common(model, ifm, weights), *geometry)
+    groups = ifm.shape[3] // weights.shape[3]  # TFLite groups a filter shallower than the ifm
+    return int_kernels.conv2d(*conv_common(model, ifm, weights), *geometry, groups)
 
 
 def depthwise_conv_2d(model: Model, ifm: np.ndarray) -> np.ndarray:

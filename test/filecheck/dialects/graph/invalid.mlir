@@ -115,3 +115,43 @@ func.func @slice_reads_past_the_end(%x: tensor<4xf32>) -> tensor<5xf32> {
   func.return %s : tensor<5xf32>
 }
 // CHECK: slice [4:-1:-1] is invalid for an axis of 4
+
+// -----
+
+func.func @groups_not_dividing_the_ifm(%x: tensor<1x8x8x4xf32>) -> tensor<1x8x8x6xf32> {
+  %w = graph.constant dense<0.5> : tensor<6x1x1x2xf32>
+  %b = graph.constant dense<0.0> : tensor<6xf32>
+  %c = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 3 : i64, activation = "none"} : (tensor<1x8x8x4xf32>, tensor<6x1x1x2xf32>, tensor<6xf32>) -> tensor<1x8x8x6xf32>
+  func.return %c : tensor<1x8x8x6xf32>
+}
+// CHECK: weights input depth 2 times 3 groups does not match ifm depth 4
+
+// -----
+
+func.func @groups_not_dividing_the_outputs(%x: tensor<1x8x8x4xf32>) -> tensor<1x8x8x5xf32> {
+  %w = graph.constant dense<0.5> : tensor<5x1x1x2xf32>
+  %b = graph.constant dense<0.0> : tensor<5xf32>
+  %c = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, activation = "none"} : (tensor<1x8x8x4xf32>, tensor<5x1x1x2xf32>, tensor<5xf32>) -> tensor<1x8x8x5xf32>
+  func.return %c : tensor<1x8x8x5xf32>
+}
+// CHECK: 2 groups do not divide the 5 output channels
+
+// -----
+
+func.func @zero_groups(%x: tensor<1x8x8x4xf32>) -> tensor<1x8x8x4xf32> {
+  %w = graph.constant dense<0.5> : tensor<4x1x1x4xf32>
+  %b = graph.constant dense<0.0> : tensor<4xf32>
+  %c = graph.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 0 : i64, activation = "none"} : (tensor<1x8x8x4xf32>, tensor<4x1x1x4xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  func.return %c : tensor<1x8x8x4xf32>
+}
+// CHECK: groups must be >= 1, got 0
+
+// -----
+
+func.func @grouped_depthwise(%x: tensor<1x8x8x4xf32>) -> tensor<1x8x8x4xf32> {
+  %w = graph.constant dense<0.5> : tensor<1x3x3x4xf32>
+  %b = graph.constant dense<0.0> : tensor<4xf32>
+  %c = graph.depthwise_conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 4 : i64, activation = "none"} : (tensor<1x8x8x4xf32>, tensor<1x3x3x4xf32>, tensor<4xf32>) -> tensor<1x8x8x4xf32>
+  func.return %c : tensor<1x8x8x4xf32>
+}
+// CHECK: a depthwise convolution has no groups (its depth multiplier says how it groups)

@@ -36,3 +36,13 @@ func.func @conv1(%x: tensor<1x8x8x3xf32> {graph.layout = "NCHW", graph.name = "i
   %o = graph.fully_connected %f, %fw, %fb {activation = "none"} : (tensor<1x32xf32>, tensor<10x32xf32>, tensor<10xf32>) -> tensor<1x10xf32>
   func.return %o : tensor<1x10xf32>
 }
+
+// A grouped convolution (2 groups: weights [O, KH, KW, C/2]) keeps its `groups`.
+// CHECK-LABEL: func.func @grouped_conv
+func.func @grouped_conv(%x: tensor<1x8x8x4xf32>) -> tensor<1x4x4x6xf32> {
+  %w = graph.constant dense<0.5> : tensor<6x3x3x2xf32>
+  %b = graph.constant dense<0.0> : tensor<6xf32>
+  // CHECK: graph.conv2d %{{.*}}, %{{.*}}, %{{.*}} {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 0, 0>, groups = 2 : i64, activation = "relu"} : (tensor<1x8x8x4xf32>, tensor<6x3x3x2xf32>, tensor<6xf32>) -> tensor<1x4x4x6xf32>
+  %c = graph.conv2d %x, %w, %b {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 0, 0>, groups = 2 : i64, activation = "relu"} : (tensor<1x8x8x4xf32>, tensor<6x3x3x2xf32>, tensor<6xf32>) -> tensor<1x4x4x6xf32>
+  func.return %c : tensor<1x4x4x6xf32>
+}

@@ -92,3 +92,13 @@ func.func @softmax_beta_zero(%x: tensor<1x10x!quantized.uniform<i8:f32, 0.1:0>>)
   func.return %o : tensor<1x10x!quantized.uniform<i8:f32, 0.00390625:-128>>
 }
 // CHECK: beta 0.0 must be positive
+
+// -----
+
+func.func @groups_not_dividing_the_ifm(%x: tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>) -> tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>> {
+  %w = quantized.constant dense<1> : tensor<4x3x3x2xi8> -> tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.01:0, 0.02:0, 0.01:0, 0.03:0}>>
+  %b = quantized.constant dense<0> : tensor<4xi32>
+  %c = quantized.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 4 : i64, activation = "none"} : (tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>, tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.01:0, 0.02:0, 0.01:0, 0.03:0}>>, tensor<4xi32>) -> tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>
+  func.return %c : tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>
+}
+// CHECK: weights input depth 2 times 4 groups does not match ifm depth 4

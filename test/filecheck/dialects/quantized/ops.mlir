@@ -35,3 +35,13 @@ func.func @conv1(%x: tensor<1x8x8x3xf32>) -> tensor<1x2xf32> {
   %y = quantized.dequantize %o : tensor<1x2x!quantized.uniform<i8:f32, 0.05:-128>> -> tensor<1x2xf32>
   func.return %y : tensor<1x2xf32>
 }
+
+// A grouped convolution (2 groups) with per-output-channel weight scales keeps its `groups`.
+// CHECK-LABEL: func.func @grouped_conv
+func.func @grouped_conv(%x: tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>) -> tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>> {
+  %w = quantized.constant dense<1> : tensor<4x3x3x2xi8> -> tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.01:0, 0.02:0, 0.01:0, 0.03:0}>>
+  %b = quantized.constant dense<0> : tensor<4xi32>
+  // CHECK: quantized.conv2d %{{.*}}, %{{.*}}, %{{.*}} {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 2 : i64, activation = "relu"}
+  %c = quantized.conv2d %x, %w, %b {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 2 : i64, activation = "relu"} : (tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>, tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.01:0, 0.02:0, 0.01:0, 0.03:0}>>, tensor<4xi32>) -> tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>
+  func.return %c : tensor<1x6x6x4x!quantized.uniform<i8:f32, 0.05:3>>
+}

@@ -208,6 +208,46 @@ func.func @class_token(%x: tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) 
 
 // -----
 
+// A grouped convolution (2 groups) becomes a split, one convolution per group
+// with its rows of the weights, bias and scales, and a concat: memory views
+// around two NPU convolutions, all of the grouped layer.
+// CHECK-LABEL: func.func @grouped
+// CHECK:       %[[P0:.*]], %[[P1:.*]] = quantized.split %{{.*}} {layer = "g", npu.placement = "npu", axis = 3 : i64}
+// CHECK:       %[[W0:.*]] = quantized.constant dense<[{{\[\[\[}}1, 2]]], {{\[\[\[}}3, 4]]]]> : tensor<2x1x1x2xi8> -> tensor<2x1x1x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0}>>
+// CHECK:       %[[B0:.*]] = quantized.constant dense<[10, 20]> : tensor<2xi32>
+// CHECK:       %[[G0:.*]] = quantized.conv2d %[[P0]], %[[W0]], %[[B0]] {layer = "g", npu.placement = "npu", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "relu"}
+// CHECK:       %[[W1:.*]] = quantized.constant dense<[{{\[\[\[}}5, 6]]], {{\[\[\[}}7, 8]]]]> : tensor<2x1x1x2xi8> -> tensor<2x1x1x2x!quantized.uniform<i8:f32:0, {0.01:0, 0.04:0}>>
+// CHECK:       %[[B1:.*]] = quantized.constant dense<[30, 40]> : tensor<2xi32>
+// CHECK:       %[[G1:.*]] = quantized.conv2d %[[P1]], %[[W1]], %[[B1]] {layer = "g", npu.placement = "npu",
+// CHECK:       quantized.concat %[[G0]], %[[G1]] {layer = "g", npu.placement = "npu", axis = 3 : i64}
+// CHECK-NOT:   groups
+func.func @grouped(%x: tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %w = quantized.constant dense<[[[[1, 2]]], [[[3, 4]]], [[[5, 6]]], [[[7, 8]]]]> : tensor<4x1x1x2xi8> -> tensor<4x1x1x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>
+  %b = quantized.constant dense<[10, 20, 30, 40]> : tensor<4xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "g", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, groups = 2 : i64, activation = "relu"} : (tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<4x1x1x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>, tensor<4xi32>) -> tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %c : tensor<1x4x4x4x!quantized.uniform<i8:f32, 0.05:-3>>
+}
+
+// -----
+
+// A grouped convolution the NPU cannot run (dilation 3) is split all the same:
+// each group runs on the CPU as a plain convolution (a CONV_2D every TFLite
+// runtime runs), with the rule it violates; the split and the concat around
+// them follow, saying why they cannot be views.
+// CHECK-LABEL: func.func @grouped_on_the_cpu
+// CHECK:       quantized.split {{.*}}npu.placement = "cpu", npu.cpu_reason = "output 0 feeds quantized.conv2d, which runs on the CPU and reads dense tensors"
+// CHECK:       quantized.conv2d {{.*}}npu.placement = "cpu", npu.cpu_reason = "dilation height 3 outside 1..2"
+// CHECK:       quantized.conv2d {{.*}}npu.placement = "cpu", npu.cpu_reason = "dilation height 3 outside 1..2"
+// CHECK:       quantized.concat {{.*}}npu.placement = "cpu", npu.cpu_reason = "input 0 is not written by an NPU command"
+func.func @grouped_on_the_cpu(%x: tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %w = quantized.constant dense<1> : tensor<4x3x3x2xi8> -> tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>
+  %b = quantized.constant dense<0> : tensor<4xi32>
+  %c = quantized.conv2d %x, %w, %b {layer = "g", strides = array<i64: 1, 1>, dilations = array<i64: 3, 3>, padding = array<i64: 3, 3, 3, 3>, groups = 2 : i64, activation = "none"} : (tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<4x3x3x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.04:0}>>, tensor<4xi32>) -> tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %c : tensor<1x8x8x4x!quantized.uniform<i8:f32, 0.05:-3>>
+}
+
+// -----
+
 // A bias must fit the Ethos-U scale/bias record's 40 bits (max_bias_bits): 2^39 - 1 does, 2^39 does not.
 // CHECK-LABEL: func.func @wide_bias
 // CHECK:       quantized.fully_connected {{.*}} {layer = "fits", npu.placement = "npu",

@@ -75,3 +75,31 @@ func.func @class_token(%x: tensor<1x4x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) 
   func.return %cat : tensor<1x13x16x!quantized.uniform<i8:f32, 0.05:-3>>
 }
 
+
+// -----
+
+// A grouped convolution (2 groups, relu) runs as one command per group
+// (npuc.backend.grouped), right after c0: group g reads channels 2g..2g+1 of c0's ofm in place
+// (c0's strides [60, 12, 4, 1], offsets +0 and +2) and writes channels
+// 3g..3g+2 of the grouped ofm (strides [90, 18, 6, 1], offsets +0 and +3)
+// with the relu's bounds; c4 reads the whole grouped ofm.
+
+// CHECK:       npu.conv2d {layer = "c0", {{.*}}ofm = #npu.fm<sram, [[C0:[0-9]+]], [1, 5, 3, 4], [60, 12, 4, 1]
+// CHECK-NEXT:  npu.conv2d {layer = "grouped", ifm = #npu.fm<sram, [[C0]], [1, 5, 3, 2], [60, 12, 4, 1], {{.*}}ofm = #npu.fm<sram, [[G:[0-9]+]], [1, 5, 3, 3], [90, 18, 6, 1]
+// CHECK-SAME:  act_min = -3 : i32
+// CHECK-NEXT:  npu.conv2d {layer = "grouped", ifm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 3, 2], [60, 12, 4, 1], {{.*}}ofm = #npu.fm<sram, {{[0-9]+}}, [1, 5, 3, 3], [90, 18, 6, 1]
+// CHECK-SAME:  act_min = -3 : i32
+// CHECK-NEXT:  npu.conv2d {layer = "c4", ifm = #npu.fm<sram, [[G]], [1, 5, 3, 6], [90, 18, 6, 1]
+
+func.func @grouped(%x: tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>> {
+  %w0 = quantized.constant dense<"0x71202F65144655BA8FCDC95F69820052"> : tensor<4x1x1x4xi8> -> tensor<4x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>
+  %b0 = quantized.constant dense<[-222, 178, -229, -20]> : tensor<4xi32>
+  %c0 = quantized.conv2d %x, %w0, %b0 {layer = "c0", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<4x1x1x4x!quantized.uniform<i8:f32, 0.02:0>>, tensor<4xi32>) -> tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.1:2>>
+  %wg = quantized.constant dense<"0x51CED8C738C17DF2FA01150E027E4E4B331FD77DF7B758A95B1D9E8CF28AA50478F74F6A5221F104C4FFE1C07E8499B2783161B438DFFD811E542AA809C57761B002705935248B3EF998BF0A3A021D5F2FDD25199C9029E319D3BAA7E251E7E1137AE517F11BF2230C2D74A7"> : tensor<6x3x3x2xi8> -> tensor<6x3x3x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.02:0, 0.04:0, 0.02:0}>>
+  %bg = quantized.constant dense<[36, -36, -86, -157, -269, -59]> : tensor<6xi32>
+  %g = quantized.conv2d %c0, %wg, %bg {layer = "grouped", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, groups = 2 : i64, activation = "relu"} : (tensor<1x5x3x4x!quantized.uniform<i8:f32, 0.1:2>>, tensor<6x3x3x2x!quantized.uniform<i8:f32:0, {0.02:0, 0.03:0, 0.01:0, 0.02:0, 0.04:0, 0.02:0}>>, tensor<6xi32>) -> tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.05:-3>>
+  %w4 = quantized.constant dense<"0x5399E87773B7822C84CDFF5F982908A25858"> : tensor<3x1x1x6xi8> -> tensor<3x1x1x6x!quantized.uniform<i8:f32, 0.02:0>>
+  %b4 = quantized.constant dense<[-11, 266, 64]> : tensor<3xi32>
+  %c4 = quantized.conv2d %g, %w4, %b4 {layer = "c4", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none"} : (tensor<1x5x3x6x!quantized.uniform<i8:f32, 0.05:-3>>, tensor<3x1x1x6x!quantized.uniform<i8:f32, 0.02:0>>, tensor<3xi32>) -> tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+  func.return %c4 : tensor<1x5x3x3x!quantized.uniform<i8:f32, 0.05:-3>>
+}

@@ -32,7 +32,7 @@ class RequantizeToDepthwise(RewritePattern):
         assert ifm is not None and ofm is not None, "verified: per-tensor quantized"
         assert isinstance(op.output.type, TensorType)
         shape = list(op.output.type.get_shape())
-        if ifm.storage_type != ofm.storage_type or len(shape) > _NHWC_RANK:
+        if len(shape) > _NHWC_RANK:
             return
         nhwc = [1] * (_NHWC_RANK - len(shape)) + shape
         rescale = requantize_rescale(ifm.scale, ofm.scale)

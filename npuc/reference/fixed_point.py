@@ -164,6 +164,10 @@ def multiply_by_quantized_multiplier_int64(
     return (np.asarray(x, dtype=np.int64) * reduced + rounding) >> total_shift
 
 
+EXACT_INT64_PRODUCT = 1 << 62
+"""Products at least this large (with the rounding term) are formed in Python integers, not int64."""
+
+
 def multiply_by_quantized_multiplier_single_rounding(
     x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
 ) -> np.ndarray:
@@ -171,11 +175,16 @@ def multiply_by_quantized_multiplier_single_rounding(
 
     ``(x * multiplier + 2^(30 - shift)) >> (31 - shift)`` on the exact 64-bit
     product: the nearest integer to ``x * multiplier * 2^(shift-31)``, ties
-    rounded up.
+    rounded up. A product beyond int64 (an accumulator past 2^32) is formed
+    exactly, as TFLite's double rescale does not overflow either.
     """
     total_shift = 31 - np.asarray(shift, dtype=np.int64)
-    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
-    return (product + (np.int64(1) << (total_shift - 1))) >> total_shift
+    x, multiplier = np.asarray(x, dtype=np.int64), np.asarray(multiplier, dtype=np.int64)
+    if x.size and int(np.abs(x).max()) * int(np.abs(multiplier).max()) >= EXACT_INT64_PRODUCT:
+        # a 16x8 accumulator with a large int64 bias: the product in Python integers, then back
+        exact = (x.astype(object) * multiplier.astype(object) + (1 << (total_shift.astype(object) - 1))) >> total_shift.astype(object)
+        return np.asarray(exact, dtype=np.int64)
+    return (x * multiplier + (np.int64(1) << (total_shift - 1))) >> total_shift
 
 
 def saturating_rounding_multiply_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:

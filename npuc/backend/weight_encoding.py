@@ -203,12 +203,31 @@ def _record_bias(key: _LayerKey, bias: np.ndarray) -> np.ndarray:
     """
     if key.kind != FULLY_CONNECTED or bias.dtype != np.int64:
         return bias
-    narrow = bias.astype(np.int32)
-    if not np.array_equal(narrow, bias):
-        raise PassFailedException(
-            f"{key.name}: a fully connected bias beyond int32 has no full-precision Ethos-U scale records"
-        )
-    return narrow
+    if _beyond_int32(bias):
+        raise PassFailedException(f"{key.name}: {WIDE_FULLY_CONNECTED_BIAS}")
+    return bias.astype(np.int32)
+
+
+WIDE_FULLY_CONNECTED_BIAS = (
+    "a fully connected bias beyond int32 has no full-precision Ethos-U scale records "
+    "(TFLite rescales that product in double)"
+)
+
+
+def _beyond_int32(bias: np.ndarray) -> bool:
+    return not np.array_equal(bias.astype(np.int32), bias)
+
+
+def fully_connected_bias_problem(op: Operation) -> str | None:
+    """Why the Ethos-U scale records cannot hold `op`'s rescale, or None: a fully connected layer
+    whose (int64, 16x8) bias passes int32 (npu-legalize leaves it on the CPU)."""
+    if not isinstance(op, FullyConnectedOp) or len(op.operands) < 3:
+        return None
+    owner = op.operands[2].owner
+    if not isinstance(owner, ConstantOp):
+        return None
+    bias = constant_value(owner.value)
+    return WIDE_FULLY_CONNECTED_BIAS if bias.dtype == np.int64 and _beyond_int32(bias) else None
 
 
 def _split(encoded: EncodedLayer, target: Target, wide: bool) -> LayerStreams:

@@ -130,9 +130,8 @@ def _layer_norm_around(centring: Operation) -> Iterable[Operation]:
     """The centring, its mean, the op producing the centred `x`, and the chain of elementwise
     mul/add/sub its result flows through alone (the normalisation by the rsqrt and the affine)."""
     x, mean = centring.operands
-    ops = [centring, mean.owner]
-    if isinstance(x.owner, Operation):
-        ops.append(x.owner)
+    ops: list[Operation] = [centring]
+    ops += [value.owner for value in (mean, x) if isinstance(value.owner, Operation)]
     current = centring
     while current.results[0].has_one_use():
         user = current.results[0].get_user_of_unique_use()

@@ -27,6 +27,7 @@ from npuc.backend.planning import (
     window,
 )
 from npuc.backend.views import VIEW_OPS, view_problem
+from npuc.backend.weight_encoding import fully_connected_bias_problem
 from npuc.dialects.common import Window, value_shape
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.dialects.quantized import (
@@ -107,6 +108,8 @@ def cpu_reason(op: Operation, target: Target) -> str | None:
         problem = table_problem(op)
     if problem is None and isinstance(op, BatchMatMulOp):
         problem = batch_matmul_problem(op, rule)
+    if problem is None and target.encodes_weights:
+        problem = fully_connected_bias_problem(op)
     return problem
 
 

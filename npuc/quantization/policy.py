@@ -11,6 +11,8 @@ that in the networks npuc meets, and both are cheap in 16 bits:
   whole model (onnxruntime's quantizer leaves a ReduceMean in float for the
   same reason). The reduction itself reads its feature map through a
   requantize to int16, so it averages exact int8 values into a fine step.
+  Only the head layers whose results reach the outputs in 16 bits are
+  promoted: before a softmax (int8 output step 1/256) they would not pay.
 - the layer norm: a mean over the last axis with the centring that
   subtracts it (`x - mean(x)`), the normalisation and the affine mul/add
   after it, and the op producing `x` (a transformer's residual add). Rows of
@@ -67,14 +69,33 @@ def apply_policy(func: FuncOp, options: QuantizationOptions, control: LayerContr
 def sixteen_bit_layers(func: FuncOp) -> list[str]:
     """The layer names the policy quantizes 16x8 in `func` (graph IR), in program order."""
     chosen: set[Operation] = set()
+    heads: set[Operation] = set()
     for op in func.body.block.ops:
         if _is_spatial_reduction(op):
-            head = _head_after(op)
-            if head is not None:
-                chosen.update(head)
+            heads.update(_head_after(op) or ())
         elif _is_centring(op):
-            chosen.update(_layer_norm_around(op))
-    return [layer_name(op) for op in func.body.block.ops if op in chosen and isinstance(op, NPU_SIXTEEN_BIT)]
+            chosen.update(op for op in _layer_norm_around(op) if isinstance(op, NPU_SIXTEEN_BIT))
+    chosen.update(_reaching_the_outputs(func, heads))
+    return [layer_name(op) for op in func.body.block.ops if op in chosen]
+
+
+def _reaching_the_outputs(func: FuncOp, head: set[Operation]) -> set[Operation]:
+    """The ops of `head` with a 16x8 NPU form whose results reach the outputs through such ops only.
+
+    16 bits in a head pay where they reach the output: one that ends in an
+    int8-only op (a softmax, whose int8 output step is fixed at 1/256) keeps
+    int8 before it, and after an int8-only op inside it (a hard swish) only
+    the layers after that op are promoted.
+    """
+    reaching: set[Operation] = set()
+    for op in reversed(list(func.body.block.ops)):
+        if op in head and isinstance(op, NPU_SIXTEEN_BIT) and all(
+            isinstance(use.operation, ReturnOp) or use.operation in reaching
+            for result in op.results
+            for use in result.uses
+        ):
+            reaching.add(op)
+    return reaching
 
 
 def _is_spatial_reduction(op: Operation) -> bool:

@@ -40,8 +40,9 @@ def normal(*shape: int, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
     return (scale * rng.standard_normal(shape) + offset).astype(np.float32)
 
 
-def classifier(squeeze_excite: bool = False, bias_offset: float = 0.0) -> bytes:
-    """conv(relu) [-> squeeze-and-excitation: global pool, 1x1 conv, sigmoid, mul] -> global pool -> flatten -> fc."""
+def classifier(squeeze_excite: bool = False, bias_offset: float = 0.0, ending: str = "") -> bytes:
+    """conv(relu) [-> squeeze-and-excitation: global pool, 1x1 conv, sigmoid, mul] -> global pool -> flatten -> fc
+    [-> `ending`: Softmax, or HardSwish and a second fc]."""
     initializers = {
         "w0": normal(8, 3, 3, 3, scale=0.3), "b0": normal(8, scale=0.1), "fc_w": normal(10, 8, scale=0.3),
         "fc_b": normal(10, scale=0.1, offset=bias_offset), "se_w": normal(8, 8, 1, 1, scale=0.3),
@@ -63,7 +64,13 @@ def classifier(squeeze_excite: bool = False, bias_offset: float = 0.0) -> bytes:
         nodes = nodes[:2] + nodes[6:]
         for name in ("se_w", "se_b"):
             del initializers[name]
-    return make_model(nodes, {"x": (1, 3, 8, 8)}, {"y": (1, 10)}, initializers)
+    if ending:
+        nodes[-1].output[0] = "logits"
+        nodes.append(node(ending, ["logits"], ["y" if ending == "Softmax" else "act"], name="ending"))
+    if ending == "HardSwish":
+        initializers.update({"fc2_w": normal(10, 10, scale=0.3), "fc2_b": normal(10, scale=0.1)})
+        nodes.append(node("Gemm", ["act", "fc2_w", "fc2_b"], ["y"], name="fc2", transB=1))
+    return make_model(nodes, {"x": (1, 3, 8, 8)}, {"y": (1, 10)}, initializers, opset=17)
 
 
 def residual_layer_norm() -> bytes:
@@ -130,6 +137,14 @@ def test_a_squeeze_and_excitation_pool_is_not_a_head() -> None:
     # its pooled branch is multiplied back into the feature map
     module = optimised(classifier(squeeze_excite=True))
     assert sixteen_bit_layers(main_function(module)) == ["pool", "flatten", "fc"]
+
+
+@pytest.mark.parametrize("ending, promoted", [("Softmax", []), ("HardSwish", ["fc2"])])
+def test_only_head_layers_reaching_the_output_in_16_bits_are_promoted(ending: str, promoted: list[str]) -> None:
+    # a softmax's int8 output (step 1/256) gains nothing from 16 bits before it; after an int8-only
+    # hard swish, the layers after it are promoted
+    module = optimised(classifier(ending=ending))
+    assert sixteen_bit_layers(main_function(module)) == promoted
 
 
 def test_a_layer_norm_its_input_and_its_affine_are_16x8_its_variance_int8() -> None:

@@ -15,7 +15,8 @@ that in the networks npuc meets, and both are cheap in 16 bits:
   promoted: before a softmax (int8 output step 1/256) they would not pay.
 - the layer norm: a mean over the last axis with the centring that
   subtracts it (`x - mean(x)`), the normalisation and the affine mul/add
-  after it, and the op producing `x` (a transformer's residual add). Rows of
+  after it, and the op producing `x` if it is elementwise (a transformer's
+  residual add; a conv producing it stays int8, its MACs would cost double). Rows of
   very different spread share one scale (a ViT's class token against its
   patches): in int8 the centred small rows are a step or two, and the rsqrt
   multiplies their error up. The variance branch (squared difference,
@@ -148,11 +149,15 @@ def _is_centring(op: Operation) -> bool:
 
 
 def _layer_norm_around(centring: Operation) -> Iterable[Operation]:
-    """The centring, its mean, the op producing the centred `x`, and the chain of elementwise
-    mul/add/sub its result flows through alone (the normalisation by the rsqrt and the affine)."""
+    """The centring, its mean, the op producing the centred `x` if it is an elementwise add, sub or mul
+    (a residual add), and the chain of elementwise mul/add/sub the centred value flows through alone
+    (the normalisation by the rsqrt and the affine)."""
     x, mean = centring.operands
     ops: list[Operation] = [centring]
-    ops += [value.owner for value in (mean, x) if isinstance(value.owner, Operation)]
+    if isinstance(mean.owner, Operation):
+        ops.append(mean.owner)
+    if isinstance(x.owner, ELEMENTWISE_AFFINE):  # a conv producing x would cost its MACs twice over in 16 bits
+        ops.append(x.owner)
     current = centring
     while current.results[0].has_one_use():
         user = current.results[0].get_user_of_unique_use()

@@ -164,6 +164,18 @@ def test_a_layer_norm_its_input_and_its_affine_are_16x8_its_variance_int8() -> N
     assert {quant_type(value).bits for op in variance_branch for value in (*op.operands, *op.results)} == {8}
 
 
+def test_a_layer_norm_after_a_matmul_leaves_the_matmul_int8() -> None:
+    # a conv-like producer would cost its MACs twice over in 16 bits; its output is requantized instead
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["hidden"], name="proj"),
+        helper.make_node("LayerNormalization", ["hidden", "gamma", "beta"], ["y"], name="norm", axis=-1),
+    ]
+    initializers = {"w": normal(16, 16, scale=0.3), "gamma": normal(16, offset=1.0), "beta": normal(16)}
+    model = make_model(nodes, {"x": (1, 6, 16)}, {"y": (1, 6, 16)}, initializers, opset=17)
+    layers = sixteen_bit_layers(main_function(optimised(model)))
+    assert "proj" not in layers and "norm/centred" in layers
+
+
 def test_uniform_precision_is_pure_int8() -> None:
     for model, shape in ((classifier(), CNN_SAMPLES), (residual_layer_norm(), TOKEN_SAMPLES)):
         bits = widths(quantized_module(model, normal(*shape), precision="uniform"))

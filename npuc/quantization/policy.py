@@ -16,10 +16,10 @@ that in the networks npuc meets, and both are cheap in 16 bits:
 - the layer norm: a mean over the last axis with the centring that
   subtracts it (`x - mean(x)`), the normalisation and the affine mul/add
   after it, and the op producing `x` if it is elementwise (a transformer's
-  residual add; a conv producing it stays int8, its MACs would cost double). Rows of
-  very different spread share one scale (a ViT's class token against its
-  patches): in int8 the centred small rows are a step or two, and the rsqrt
-  multiplies their error up. The variance branch (squared difference,
+  residual add; a conv producing it stays int8, its MACs would cost
+  double). Rows of very different spread share one scale (a ViT's class
+  token against its patches): in int8 the centred small rows are a step or
+  two, and the rsqrt multiplies their error up. The variance branch (squared difference,
   rsqrt) stays int8: TFLite has no int16 SQUARED_DIFFERENCE.
 
 Only ops with a 16x8 TFLite kernel that the NPU also runs in int16 are
@@ -43,7 +43,7 @@ from npuc.dialects import graph
 from npuc.dialects.common import array_values, layer_name, value_shape
 from npuc.quantization.control import LayerControl
 from npuc.quantization.options import QuantizationOptions
-from npuc.quantization.rules import is_global_average
+from npuc.quantization.rules import SPATIAL_AXES, is_global_average
 
 NPU_SIXTEEN_BIT: tuple[type[Operation], ...] = (
     graph.Conv2dOp, graph.DepthwiseConv2dOp, graph.FullyConnectedOp, graph.AddOp, graph.SubOp,
@@ -54,9 +54,6 @@ NPU_SIXTEEN_BIT: tuple[type[Operation], ...] = (
 
 ELEMENTWISE_AFFINE: tuple[type[Operation], ...] = (graph.MulOp, graph.AddOp, graph.SubOp)
 """The ops of a layer norm's normalisation and affine after the centring."""
-
-_SPATIAL_AXES = (1, 2)
-
 
 def apply_policy(func: FuncOp, options: QuantizationOptions, control: LayerControl) -> None:
     """Give the policy's layers `bits = 16` in `control.settings`, unless the control file set their bits,
@@ -106,7 +103,7 @@ def _is_spatial_reduction(op: Operation) -> bool:
     if isinstance(op, graph.MaxPool2dOp):
         return list(array_values(op.kernel)) == list(value_shape(op.operands[0])[1:3])
     if isinstance(op, graph.ReduceOp):
-        return len(value_shape(op.input)) == 4 and tuple(array_values(op.axes)) == _SPATIAL_AXES
+        return len(value_shape(op.input)) == 4 and tuple(array_values(op.axes)) == SPATIAL_AXES
     return False
 
 

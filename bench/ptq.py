@@ -12,7 +12,7 @@ accuracy on `x_test.npy` against the int8 TFLite accuracy in `info.json`, and
 the time npuc takes to calibrate and quantize MobileNetV2 on its whole
 `calib.npy` (the acceptance limit is 60 s).
 
-    python bench/ptq.py [--models DIR] [--only NAME] [--activation-strategy S]
+    python bench/ptq.py [--models DIR] [--only NAME] [--precision P] [--activation-strategy S]
                         [--weight-strategy S] [--per-tensor] [--skip-ort]
 """
 
@@ -105,6 +105,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=DEFAULT_MODELS)
     parser.add_argument("--only", default="")
+    parser.add_argument("--precision", default=QuantizationOptions.precision, help="mixed (default) or uniform")
     parser.add_argument("--activation-strategy", default=QuantizationOptions.activation_strategy)
     parser.add_argument("--weight-strategy", default=QuantizationOptions.weight_strategy)
     parser.add_argument("--per-tensor", action="store_true")
@@ -113,6 +114,7 @@ def main() -> int:
     parser.add_argument("--skip-ort", action="store_true")
     args = parser.parse_args()
     options = QuantizationOptions(
+        precision=args.precision,
         activation_strategy=args.activation_strategy,
         weight_strategy=args.weight_strategy,
         per_channel=not args.per_tensor,

@@ -97,6 +97,7 @@ def _quantization_options(args: argparse.Namespace):
 
     return QuantizationOptions(
         activation_bits=args.activation_bits,
+        precision=args.precision,
         activation_strategy=args.activation_strategy,
         output_strategy=args.output_strategy,
         weight_strategy=args.weight_strategy,
@@ -140,10 +141,14 @@ def cmd_quantize(args: argparse.Namespace) -> None:
 def _add_quantize_options(command: argparse.ArgumentParser) -> None:
     """The options of `npuc quantize` (defaults: `npuc.quantization.quantizer.QuantizationOptions`)."""
     from npuc.quantization.calibration import STRATEGIES
+    from npuc.quantization.options import PRECISIONS
 
     command.add_argument("--calibration", required=True, help="calibration samples .npy/.npz")
     command.add_argument("--activation-bits", type=int, choices=(8, 16), default=8,
                          help="8: asymmetric int8; 16: symmetric int16 (16x8) (default 8)")
+    command.add_argument("--precision", choices=PRECISIONS, default="mixed",
+                         help="mixed: classifier head and layer norms 16x8, the rest at --activation-bits; "
+                              "uniform: every layer at --activation-bits (default mixed)")
     command.add_argument("--activation-strategy", choices=(*STRATEGIES, "auto"), default="mse",
                          help="activation range strategy (default mse)")
     command.add_argument("--output-strategy", choices=STRATEGIES, default="minmax",

@@ -1,6 +1,8 @@
 """`quantize_module`: post-training quantization of graph IR, composed from its parts.
 
-One calibration and rewrite (`quantizer.quantize_once`), preceded when the
+One calibration and rewrite (`quantizer.quantize_once`) with npuc's
+precision policy (`policy.apply_policy`: a classifier head and layer norms
+16x8 unless `precision = "uniform"`), preceded when the
 options ask for it by the strategy search (`search.choose_strategy`, for
 `activation_strategy = "auto"`), the int16 promotion to a target SQNR
 (`mixed.promote_layers`) and bias correction (`mixed.correct_biases`), each
@@ -22,6 +24,7 @@ from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
 from npuc.quantization.mixed import correct_biases, promote_layers
 from npuc.quantization.options import QuantizationOptions
+from npuc.quantization.policy import apply_policy
 from npuc.quantization.quantizer import (
     gather_statistics,
     layer_names,
@@ -59,6 +62,7 @@ def quantize_module(
     check_supported(block)
     _check_inputs(main_function(module))
     control.check_layers(layer_names(main_function(module)))
+    apply_policy(main_function(module), options, control)
     if options.activation_strategy == "auto":
         options, statistics = choose_strategy(module, samples, options, statistics)
     if options.target_sqnr or options.bias_correction:

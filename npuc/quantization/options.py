@@ -12,6 +12,10 @@ SUPPORTED_ACTIVATION_BITS = (8, 16)
 
 WEIGHT_STRATEGIES = ("minmax", "mse")
 
+PRECISIONS = ("mixed", "uniform")
+"""The `precision` option: `mixed` applies npuc's 16x8 policy (`npuc.quantization.policy`), `uniform`
+quantizes every layer at `activation_bits` (pure int8 by default)."""
+
 ACTIVATION_STRATEGIES = (*STRATEGIES, "auto")
 """Activation range strategies: calibration's, plus `auto` (`npuc.quantization.search`)."""
 
@@ -21,6 +25,9 @@ class QuantizationOptions:
     """How `quantize_module` quantizes; the defaults are npuc's recommended settings.
 
     - `activation_bits`: 8 (asymmetric int8) or 16 (symmetric int16, 16x8).
+    - `precision`: `mixed` (default) quantizes a classifier head and a layer
+      norm 16x8 and the rest at `activation_bits`
+      (`npuc.quantization.policy`); `uniform` every layer at `activation_bits`.
     - `activation_strategy`: range choice for activations (`npuc.quantization.calibration.STRATEGIES`,
       or `auto`: each candidate strategy is tried and the one with the best
       output SQNR on the calibration set kept, see `npuc.quantization.search`).
@@ -43,6 +50,7 @@ class QuantizationOptions:
     """
 
     activation_bits: int = 8
+    precision: str = "mixed"
     activation_strategy: str = "mse"
     output_strategy: str = "minmax"
     weight_strategy: str = "minmax"
@@ -62,6 +70,8 @@ class QuantizationOptions:
                 f"quantize supports {', '.join(map(str, SUPPORTED_ACTIVATION_BITS))}-bit "
                 f"activations, not {self.activation_bits}"
             )
+        if self.precision not in PRECISIONS:
+            raise NpucError(f"unknown precision '{self.precision}' (known: {', '.join(PRECISIONS)})")
         for what, strategy, known in (
             ("activation", self.activation_strategy, ACTIVATION_STRATEGIES),
             ("output", self.output_strategy, STRATEGIES),

@@ -113,6 +113,9 @@ def _constant_operand(value: SSAValue) -> bool:
     return isinstance(value.owner, graph.ConstantOp)
 
 
+BIAS_FIT_MARGIN = 1.0 + 2.0**-20
+"""Relative headroom of the input scale `Quantizer.bias_fitting_input` chooses, so the rounded bias stays within int32."""
+
 ADD_MULTIPLIER_TARGET = 0.5
 """The ADD/SUB output rescale `representable_add_type` widens a too narrow output to (TFLite needs it below 1)."""
 
@@ -279,6 +282,10 @@ class Quantizer:
         )
         weights.attributes.update(weights_op.attributes)
         channels = stored.shape[axis]
+        if self.bits == 16 and target is quantized.FullyConnectedOp:
+            ifm = self.bias_fitting_input(op, ifm, constant_value(bias_op.value), np.broadcast_to(scales, (channels,)))
+            ifm_type = quant_type(ifm)
+            assert ifm_type is not None
         bias_data = quantize_bias(
             constant_value(bias_op.value), ifm_type.scale, np.broadcast_to(scales, (channels,)),
             self.bits,
@@ -289,6 +296,24 @@ class Quantizer:
         self.insert(bias, op)
         ofm_type = self.own_type(op)
         return self.rebuild(op, target, [ifm, weights.results[0], bias.results[0]], [ofm_type])
+
+    def bias_fitting_input(self, op: Operation, ifm: SSAValue, bias: np.ndarray, scales: np.ndarray) -> SSAValue:
+        """`ifm`, requantized to a coarser int16 scale if a 16x8 fully connected layer's bias would not fit int32.
+
+        A bias large against the layer's input (a logit bias over small
+        pooled features) can pass what an NPU's scale records hold (Ethos-U:
+        40 bits, the target's `max_bias_bits`; the layer would run on the
+        CPU). The quantizer does not know the target, so it keeps such a bias
+        within int32, which every target holds, by widening the input's step
+        to `max |bias_c| / (INT32_MAX * weight_scale_c)`.
+        """
+        qtype = quant_type(ifm)
+        assert qtype is not None
+        needed = float(np.max(np.abs(bias.astype(np.float64)) / (fixed_point.INT32_MAX * scales.astype(np.float64))))
+        if needed <= qtype.scale:
+            return ifm
+        scale = float(np.nextafter(np.float32(needed * BIAS_FIT_MARGIN), np.float32(np.inf)))
+        return self.activation(op.operands[0], op, UniformQuantizedType(qtype.storage_type, [scale], [0]))
 
     def rebuild(
         self,

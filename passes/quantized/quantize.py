@@ -36,6 +36,9 @@ class QuantizePass(ModulePass, QuantizationOptions):
       non-`auto` strategy): a `.npy` or `.npz` file of samples for @main, in
       the model's interface layout (conventions in `npuc.data`).
     - `activation_bits` (default 8): 8 or 16.
+    - `precision` (default "mixed"): `mixed` quantizes a classifier head and
+      layer norms 16x8 (`npuc.quantization.policy`, docs/quantization.md),
+      the rest at `activation_bits`; `uniform` every layer at `activation_bits`.
     - `activation_strategy` (default "mse"): minmax, moving_average,
       percentile, entropy, mse or auto (best output SQNR of the others).
     - `output_strategy` (default "minmax"): for model outputs and softmax inputs.

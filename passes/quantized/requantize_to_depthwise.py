@@ -23,7 +23,7 @@ _NHWC_RANK = 4
 
 
 class RequantizeToDepthwise(RewritePattern):
-    """requantize of a map of rank 4 or less within one storage type -> 1x1 depthwise conv (ones,
+    """requantize of a map of rank 4 or less (int8 or int16 on either side) -> 1x1 depthwise conv (ones,
     explicit rescale), between reshapes to and from NHWC for a lower rank."""
 
     @op_type_rewrite_pattern
@@ -32,7 +32,7 @@ class RequantizeToDepthwise(RewritePattern):
         assert ifm is not None and ofm is not None, "verified: per-tensor quantized"
         assert isinstance(op.output.type, TensorType)
         shape = list(op.output.type.get_shape())
-        if ifm.storage_type != ofm.storage_type or len(shape) > _NHWC_RANK:
+        if len(shape) > _NHWC_RANK:
             return
         nhwc = [1] * (_NHWC_RANK - len(shape)) + shape
         rescale = requantize_rescale(ifm.scale, ofm.scale)
@@ -54,11 +54,12 @@ class RequantizeToDepthwisePass(ModulePass):
 
     With bias 0 and the explicit `rescale` of QUANTIZE (`requantize_rescale`)
     the conv computes `MultiplyByQuantizedMultiplier(x - in zp) + out zp`,
-    clamped to the storage range: TFLite's integer QUANTIZE, bit for bit
-    (int8 and int16). The NPU runs it as a depthwise conv. A map of lower
-    rank is reshaped to NHWC (leading 1s) and back around the conv; the
-    reshapes are memory views on the NPU. Requantizes that change the
-    storage type (int8 <-> int16) or have more than 4 dimensions stay. The new ops
+    clamped to the output's storage range: TFLite's integer QUANTIZE, bit
+    for bit (int8 and int16, also between them: the conv reads one width and
+    writes the other, as Vela runs such a QUANTIZE as a pool). The NPU runs
+    it as a depthwise conv. A map of lower rank is reshaped to NHWC (leading
+    1s) and back around the conv; the reshapes are memory views on the NPU.
+    Requantizes of more than 4 dimensions stay. The new ops
     keep the requantize's `layer`. Modules with onnxruntime rounding are left
     unchanged.
     """

@@ -252,6 +252,27 @@ def binary_models(rng_for):
 
 
 @family
+def large_bias_models(rng_for):
+    """16x8 FULLY_CONNECTED with int64 biases near 2^38: logits that are nearly their bias over small
+    inputs, whose accumulator times the Q31 multiplier passes int64 (TFLite rescales it in double)."""
+    name = "fully_connected_16x8_large_bias"
+    rng = rng_for(name)
+    in_scale, _ = act_params(rng, np.int16)
+    w, w_scales = weights(rng, (6, 16), 0)
+    bias_scales = (np.float32(in_scale) * w_scales).astype(np.float32)
+    data = rng.integers(-(1 << 38), 1 << 38, size=6).astype(np.int64)
+    out_scale = float(np.float32(float(bias_scales.max()) * (1 << 38) / 20000))
+    tensors = [
+        act((2, 16), np.int16, in_scale),
+        w,
+        TensorSpec((6,), np.int64, bias_scales, [0] * 6, 0, data, "bias"),
+        out((2, 6), np.int16, out_scale),
+    ]
+    fields = {"FusedActivationFunction": ACTIVATIONS["none"]}
+    yield ModelSpec(name, "FULLY_CONNECTED", tensors, [0, 1, 2], [3], "FullyConnectedOptions", fields)
+
+
+@family
 def normalisation_models(rng_for):
     """SQUARED_DIFFERENCE and RSQRT (int8 only in TFLite): a layer norm's variance and normaliser."""
     cases = [

@@ -5,7 +5,8 @@ integer reference's results bit for bit (random int8/int16 shapes and
 quantizations); compiled, a concat of two maps quantized unlike its output
 runs with no CPU operation: each input is requantized by a depthwise command
 writing straight into its slice of the concat, and the simulated program
-equals the reference.
+equals the reference. TFLite's integer QUANTIZE models, int8 and int16 and
+between them, run as one such command, as LiteRT's reference kernels compute them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from xdsl.dialects.builtin import FunctionType, IntegerType, ModuleOp, TensorTyp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region
 
+import npuc
 from npuc.api import compile_model, run_pipeline
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import dense
@@ -26,7 +28,10 @@ from npuc.emit.ethos_u.emitter import emit_program
 from npuc.reference.quantized_interpreter import run_quantized
 from npuc.sim.simulator import simulate
 
-from support.ethos_u_run import run_program
+from support.ethos_u_run import assert_both_simulators_give, run_program
+from support.litert import random_inputs
+from support.paths import TFLITE_MODELS
+from tflite_models.builder import run_model
 
 
 def concat_module(shapes, bits, quantizations, output_quantization, axis) -> ModuleOp:
@@ -133,3 +138,19 @@ def test_a_requantize_of_tokens_runs_on_the_npu_between_reshapes(target):
     assert [type(op) for op in program.ops if isinstance(op, npu.ComputeOp)] == [npu.DepthwiseConv2dOp]
     np.testing.assert_array_equal(simulate(program, inputs)[0], expected)
     np.testing.assert_array_equal(run_program(program, emit_program(program), inputs)[0], expected)
+
+
+WIDTH_CHANGES = ["quantize_int8_to_int16", "quantize_int16_to_int8", "quantize_int16_to_int16", "quantize_int8_to_int8"]
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u65-256"])
+@pytest.mark.parametrize("name", WIDTH_CHANGES)
+def test_integer_quantize_models_run_on_the_npu_as_litert_computes_them(name: str, target: str) -> None:
+    # TFLite's integer QUANTIZE, also between int8 and int16 (the boundaries of npuc's 16x8 head and layer
+    # norm): one 1x1 depthwise command reading one width and writing the other, LiteRT BUILTIN_REF's bytes
+    data = (TFLITE_MODELS / f"{name}.tflite").read_bytes()
+    program = compile_model(npuc.import_model(TFLITE_MODELS / f"{name}.tflite"), target).module
+    assert not [op for op in program.ops if isinstance(op, npu.CpuOp)]
+    assert [type(op) for op in program.ops if isinstance(op, npu.ComputeOp)] == [npu.DepthwiseConv2dOp]
+    inputs = random_inputs(program)
+    assert_both_simulators_give(program, inputs, run_model(data, *inputs))

@@ -14,13 +14,16 @@ import pytest
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.parser import Parser
 
+import npuc
 from npuc.context import npuc_context
+from npuc.dialects import npu
 from npuc.dialects.npu import CPU_REASON_ATTR, PLACEMENT_ATTR
 from npuc.ir import main_function
 from npuc.passes.npu.legalize import LegalizePass, legalize
 from npuc.targets import Target, load_target
 
 from support.ethos_u_layers import INT8, binary, convolution, pool
+from support.paths import TFLITE_MODELS
 
 TARGET = load_target("ethos-u55-128")
 
@@ -171,3 +174,11 @@ def test_a_batch_matmul_whose_rescale_shifts_left_runs_on_the_cpu():
     assert legalized(text) == (
         "cpu", "output scale below lhs scale x rhs scale: TFLite's rescale shifts the int32 sum left first"
     )
+
+
+def test_a_16x8_fully_connected_bias_beyond_int32_runs_on_the_cpu_with_its_reason() -> None:
+    # TFLite rescales such a product in double; an Ethos-U scale record holds it with a 32-bit bias only
+    model = npuc.import_model(TFLITE_MODELS / "fully_connected_16x8_large_bias.tflite")
+    program = npuc.compile_model(model, "ethos-u55-128").module
+    (cpu,) = [op for op in program.ops if isinstance(op, npu.CpuOp)]
+    assert cpu.reason is not None and "bias beyond int32" in cpu.reason.data

@@ -5,6 +5,7 @@
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy"}' | filecheck %s
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" activation_strategy=kl}' | filecheck %s --check-prefix=STRATEGY
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" target_sqnr=-1.0}' | filecheck %s --check-prefix=TARGET
+// RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" precision=fp8}' | filecheck %s --check-prefix=PRECISION
 // RUN: python -c "import json; json.dump({'layers': {'conv': {'bits': 4}}}, open('%t.json', 'w'))"
 // RUN: npuc-opt %s --split-input-file --verify-diagnostics -p 'quantize{calibration="%t.npy" layers="%t.json"}' | filecheck %s --check-prefix=LAYER-BITS
 
@@ -13,6 +14,7 @@
 // DTYPE: {{.*}}.f64.npy: input 'x' expects dtype float32, got float64
 // TARGET: target_sqnr must be >= 0 dB (0: off), not -1.0
 // LAYER-BITS: {{.*}}.json: layer 'conv': bits must be 8 or 16, not 4
+// PRECISION: unknown precision 'fp8' (known: mixed, uniform)
 // STRATEGY: unknown activation strategy 'kl' (known: minmax, moving_average, percentile, entropy, mse, auto)
 
 // Weights computed at run time cannot be quantized per channel.

@@ -22,8 +22,10 @@ rule stages every layer's weights that fit instead, as Vela does.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from math import ceil
+from dataclasses import dataclass, replace
+from math import ceil, lcm
 
+from xdsl.dialects.builtin import DenseArrayBase
 from xdsl.ir import Operation, SSAValue
 
 from npuc.backend.estimates import command_cycles
@@ -31,13 +33,17 @@ from npuc.backend.operators import npu_operator
 from npuc.backend.planning import (
     CPU,
     computes_on_npu,
+    element_bytes,
     layer_command_shape,
     placement,
     sized_bytes,
+    tensor_hwc,
 )
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
+from npuc.cost.compute import DEPTHWISE
 from npuc.cost.traffic import copy_time
-from npuc.dialects.common import value_shape
+from npuc.dialects.common import array_values, value_shape
+from npuc.dialects.npu import BLOCK_ATTR, CASCADE_ATTR, STRIPE_ATTR
 from npuc.dialects.quantized import ConstantOp
 from npuc.errors import NpucError
 from npuc.targets import Target
@@ -55,28 +61,94 @@ def staging_rule(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Slicing:
+    """Weights streamed in OFM-depth slices of `depth` channels through `slots` slots of the staging memory."""
+
+    depth: int
+    slots: int
+
+
+WHOLE = None
+"""A staging plan copying a layer's weights whole."""
+
+Plan = Slicing | None
+"""How a layer's weights are staged: whole (`WHOLE`) or in slices."""
+
+SLOT_COUNTS = (2, 3)
+"""Slots tried for a sliced copy: double buffering (the copy of slice k + 1 overlaps the command of
+slice k), or one slice more ahead, which pays where copies and commands alternate unevenly."""
+
+SLICING_SLACK = 0.01
+"""Under a memory budget, the share of a layer's work a slicing may end later than its fastest plan and
+still be chosen for the staging memory it saves (`_choose`)."""
+
+MAX_SLICES = 16
+"""The most OFM-depth slices a layer's weights are priced in: each slice is a command (its pipeline fill,
+its IFM read again), so a finer slicing only saves staging memory; `fits_slicings` goes finer where
+nothing coarser fits."""
+
+
+def slice_step(op: Operation, target: Target) -> int:
+    """The OFM channels a depth slice of `op` is a multiple of: its block depth (its weights are encoded
+    per block depth) and as many channels as make a slice's OFM address aligned."""
+    block = op.attributes[BLOCK_ATTR]
+    assert isinstance(block, DenseArrayBase), f"{BLOCK_ATTR} is set by npu-tile as an array"
+    channel_bytes = max(1, element_bytes(op.results[0]))
+    return lcm(array_values(block)[2], max(1, target.alignment // channel_bytes))
+
+
+def slice_depths(op: Operation, target: Target, most: int | None = MAX_SLICES) -> list[int]:
+    """The OFM-depth slice depths `op` may stream its weights in, deepest first: multiples of its
+    `slice_step` (doubling) giving at least two and at most `most` slices (None: no limit)."""
+    depth = value_shape(op.results[0])[-1]
+    step = slice_step(op, target)
+    depths = []
+    while step < depth:
+        if most is None or ceil(depth / step) <= most:
+            depths.append(step)
+        step *= 2
+    return depths[::-1]
+
+
+def can_slice(op: Operation, target: Target) -> bool:
+    """Whether `op`'s weights may be streamed in OFM-depth slices: a conv, depthwise conv or fully
+    connected layer outside a cascade, computing its OFM in one stripe, on a target that encodes
+    weights (each slice its own streams), with a slicing to choose (`slice_depths`)."""
+    if not target.encodes_weights or CASCADE_ATTR in op.attributes:
+        return False
+    stripe = op.attributes.get(STRIPE_ATTR)
+    if isinstance(stripe, DenseArrayBase) and tuple(array_values(stripe)) != tensor_hwc(op.results[0]):
+        return False
+    return bool(slice_depths(op, target, None))
+
+
 def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], target: Target,
-                  sizes: dict[SSAValue, int]) -> set[Operation]:
+                  sizes: dict[SSAValue, int], slicing: bool = False) -> dict[Operation, Plan]:
     """The `candidates` (weighted NPU ops reading constant weights) of the program `ops` whose weights
-    staging makes end earlier, decided in program order on a running two-engine timeline.
+    staging makes end earlier, with how they are staged, decided in program order on a running
+    two-engine timeline.
 
     The timeline keeps when the compute engine and the DMA engine are next
     free. An NPU op computes for its estimate; a CPU operation waits for
     both engines. A candidate reading its weights in place ends after its
     in-place estimate (weights and table read from where they are stored,
-    once per block position); staged, its copies (the scale/bias table,
-    then the weights, as `stage_weights` issues them, hoisted over the op
-    before) run on the DMA engine once it is free and the op before has
-    started (the copy's buffer may take bytes of anything that died
+    once per block position); staged whole, its copies (the scale/bias
+    table, then the weights, as `stage_weights` issues them, hoisted over
+    the op before) run on the DMA engine once it is free and the op before
+    has started (the copy's buffer may take bytes of anything that died
     before that op: the copy waits for their readers), and it starts once
     the first of its weight slices has arrived and ends no earlier than the
     copies plus one slice of its work (`npuc.cost.timeline`'s weight
-    streaming). Whichever ends first is kept, and the timeline moves on.
-    `sizes` remembers buffer sizes (`sized_bytes`).
+    streaming). With `slicing`, staged in OFM-depth slices through slots
+    (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`) is priced too, and
+    chosen where it ends no later than the whole copy (it takes less
+    staging memory). Whichever ends first is kept, and the timeline moves
+    on. `sizes` remembers buffer sizes (`sized_bytes`).
     """
     stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
     compute_free = dma_free = previous_start = 0
-    staged: set[Operation] = set()
+    staged: dict[Operation, Plan] = {}
     for op in ops:
         if placement(op) == CPU:
             compute_free = dma_free = previous_start = max(compute_free, dma_free)
@@ -99,14 +171,78 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
         slices = ceil(value_shape(op.results[0])[-1] / target.throughput.ofm_block_depth)
         work = command_cycles(op, shape, target, staging, weight_bytes, scale_bytes)
         first_slice = copy_start + ceil((copied - copy_start) / slices)
-        staged_end = max(max(compute_free, first_slice) + work, copied + ceil(work / slices))
-        if staged_end < in_place_end:
-            staged.add(op)
-            compute_free, dma_free = staged_end, copied
+        whole_end = max(max(compute_free, first_slice) + work, copied + ceil(work / slices))
+        best = (whole_end, copied, WHOLE)
+        if slicing and can_slice(op, target):
+            best = _choose(op, target, (compute_free, copy_start), weight_bytes, scale_bytes, best, work)
+        if best[0] < in_place_end:
+            staged[op] = best[2]
+            compute_free, dma_free = best[0], best[1]
         else:
             compute_free = in_place_end
         previous_start = start
     return staged
+
+
+def _choose(op: Operation, target: Target, free: tuple[int, int], weight_bytes: int, scale_bytes: int,
+            whole: tuple[int, int, Plan], work: int) -> tuple[int, int, Plan]:
+    """The (end, copies' end, plan) `op` is staged by: its whole copy `whole` or a slicing
+    (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`).
+
+    Without a memory budget the earliest end is chosen, the least staging
+    memory on a tie. Under a budget (`Target.arena_cache_size`) the least
+    staging memory is chosen among the plans ending at most `SLICING_SLACK`
+    of the layer's work after the earliest: the whole copy's estimate
+    assumes its command streams the copy block by block as it arrives, a
+    slicing's commands do so explicitly, so a difference that small is the
+    estimate's rounding, not time a whole copy buys.
+    """
+    options = [(whole[0], weight_bytes, whole[1], whole[2])]
+    channels = value_shape(op.results[0])[-1]
+    for depth in slice_depths(op, target):
+        for slots in SLOT_COUNTS:
+            end, copies_end = _sliced_end(op, target, depth, slots, free, weight_bytes, scale_bytes)
+            options.append((end, slots * ceil(weight_bytes * depth / channels), copies_end, Slicing(depth, slots)))
+    if target.arena_cache_size is None:
+        end, _, copies_end, plan = min(options, key=lambda option: option[:2])
+        return end, copies_end, plan
+    limit = min(option[0] for option in options) + ceil(SLICING_SLACK * work)
+    end, _, copies_end, plan = min((option for option in options if option[0] <= limit), key=lambda option: option[1::-1])
+    return end, copies_end, plan
+
+
+def _sliced_end(op: Operation, target: Target, depth: int, slots: int, free: tuple[int, int],
+                weight_bytes: int, scale_bytes: int) -> tuple[int, int]:
+    """(end of the last command, end of the last copy) of `op` staged in OFM-depth slices of `depth`
+    channels through `slots` slots, its compute engine free from `free[0]` and its copies starting at
+    `free[1]`.
+
+    The scale/bias table is copied first, then slice k into slot k mod
+    `slots` once the command of slice k - `slots` (which read that slot)
+    has ended; the command of slice k follows the one before and streams
+    its slice as a whole layer's command streams its weights. A slice's
+    bytes are its share of the layer's (the encoding is not made per
+    candidate).
+    """
+    stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
+    shape = layer_command_shape(op)
+    batch, height, width, channels = shape.ofm
+    compute_free, dma_free = free
+    dma_free += ceil(copy_time(scale_bytes, stored, staging).cycles) if scale_bytes else 0
+    ends: list[int] = []
+    for first in range(0, channels, depth):
+        count = min(depth, channels - first)
+        part = ceil(weight_bytes * count / channels)
+        copy_start = max(dma_free, ends[len(ends) - slots] if len(ends) >= slots else 0)
+        dma_free = copy_start + ceil(copy_time(part, stored, staging).cycles)
+        ifm = shape.ifm if shape.kind != DEPTHWISE else (*shape.ifm[:3], count)
+        work = command_cycles(op, replace(shape, ofm=(batch, height, width, count), ifm=ifm), target, staging,
+                              part, ceil(scale_bytes * count / channels))  # fmt: skip
+        blocks = ceil(count / target.throughput.ofm_block_depth)
+        start = max(compute_free, copy_start + ceil((dma_free - copy_start) / blocks))
+        compute_free = max(start + work, dma_free + ceil(work / blocks))
+        ends.append(compute_free)
+    return compute_free, dma_free
 
 
 def _cycles(op: Operation, target: Target) -> int:

@@ -71,13 +71,19 @@ from npuc.backend.softmax import (
     softmax_commands,
 )
 from npuc.backend.squared_difference import squared_difference_commands
-from npuc.backend.stripes import stripe_height, stripe_properties, stripe_ranges
+from npuc.backend.stripes import (
+    channel_view,
+    stripe_height,
+    stripe_properties,
+    stripe_ranges,
+)
 from npuc.backend.views import VIEW_OPS, constant_slices, view_axis
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
     WEIGHTS_OPERAND,
     layer_streams,
     runs_as_convolution,
+    slice_depth,
     weighted_consumers,
 )
 from npuc.cost.compute import (
@@ -377,6 +383,31 @@ class _Lowering:
                 return streams.weights if operand == WEIGHTS_OPERAND else streams.scales
         return None
 
+    def stage(self, op: npu.StageOp) -> list[Operation]:
+        """The copy of a staged tensor; of weights streamed in OFM-depth slices, the copies of the slices
+        before the first slot its layer's commands reuse (`depth_slices` issues the others)."""
+        slots = op.attributes.get(npu.SLOTS_ATTR)
+        if not isinstance(slots, IntegerAttr):
+            return [self.dma(op)]
+        (layer,) = [use.operation for use in op.output.uses]
+        parts = layer_streams(layer, self.target).slices
+        return [self.slice_dma(op, layer, index) for index in range(min(slots.value.data - 1, len(parts)))]
+
+    def slice_dma(self, op: npu.StageOp, layer: Operation, index: int) -> npu.DmaOp:
+        """The copy of slice `index` of `layer`'s weights from where they are stored into its slot of the
+        staged buffer `op` holds (`npu.slots`)."""
+        streams = layer_streams(layer, self.target)
+        part, slot = streams.slices[index].weights, streams.largest_slice()
+        slots = op.attributes[npu.SLOTS_ATTR]
+        assert isinstance(slots, IntegerAttr)
+        source_memory, source_offset = self.location(op.input)
+        target_memory, target_offset = self.location(op.output)
+        return npu.DmaOp(
+            npu.BufferAttr(source_memory, source_offset + part.start, len(part)),
+            npu.BufferAttr(target_memory, target_offset + index % slots.value.data * slot, len(part)),
+            _layer(op) or layer_name(layer),
+        )
+
     def dma(self, op: npu.StageOp) -> npu.DmaOp:
         """The copy of a staged tensor, attributed to the layer that reads it."""
         size = sized_bytes(op.output, self.target, self.sizes)
@@ -419,7 +450,7 @@ class _Lowering:
         if isinstance(op, quantized.ConstantOp):
             return []
         if isinstance(op, npu.StageOp):
-            return [self.dma(op)]
+            return self.stage(op)
         if isinstance(op, ReturnOp):
             return self.outputs(op)
         where = require(op, npu.PLACEMENT_ATTR, "npu-legalize", PASS)
@@ -451,7 +482,60 @@ class _Lowering:
             return self.cascade(cascade) if op is cascade[-1] else []
         op_type, properties = self.compute(op)
         properties = self.absorb_activation(op, op_type, properties)
+        if slice_depth(op) is not None:
+            return self.depth_slices(op, op_type, properties)
         return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+
+    def depth_slices(self, op: Operation, op_type: type[npu.ComputeOp], properties: dict[str, Attribute]) -> list[Operation]:
+        """The commands of a layer whose weights are streamed in OFM-depth slices (`slice_depth`), one per
+        slice, each with its channels of the OFM (of the IFM too, depthwise), its streams and the block
+        clipped to it.
+
+        Read in place, a slice's command reads its streams where they are
+        stored. Staged into `npu.slots` slots, slice k is in slot k mod
+        slots: the copies of the first slots - 1 slices are issued where the
+        stage is (`stage`), and the copy of slice k + slots - 1 right before
+        the command of slice k, so that it runs while that command computes;
+        it overwrites the slot the command of slice k - 1 read.
+        """
+        if not self.target.encodes_weights:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: OFM-depth slices of weights need a target that encodes them "
+                f"({self.target.name} does not)"
+            )
+        streams = layer_streams(op, self.target)
+        weights, scales, ofm, block = (properties[name] for name in ("weights", "scale_bias", "ofm", "block"))
+        assert isinstance(weights, npu.BufferAttr) and isinstance(scales, npu.BufferAttr)
+        assert isinstance(ofm, npu.FeatureMapAttr) and isinstance(block, DenseArrayBase)
+        stripe_height(op, ofm)  # refuses height stripes besides the depth slices
+        stage = op.operands[WEIGHTS_OPERAND].owner
+        slots = stage.attributes.get(npu.SLOTS_ATTR) if isinstance(stage, npu.StageOp) else None
+        height, width, _ = hwc(ofm.shape_values())
+        commands: list[Operation] = []
+        for index, part in enumerate(streams.slices):
+            if isinstance(slots, IntegerAttr):
+                assert isinstance(stage, npu.StageOp)
+                ahead = index + slots.value.data - 1
+                if ahead < len(streams.slices):
+                    commands.append(self.slice_dma(stage, op, ahead))
+                start = index % slots.value.data * streams.largest_slice()
+            else:
+                start = part.weights.start
+            command = properties | {
+                "ofm": channel_view(ofm, part.channels),
+                "weights": npu.BufferAttr(weights.region.data, weights.offset.data + start, len(part.weights)),
+                "scale_bias": npu.BufferAttr(scales.region.data, scales.offset.data + part.scales.start, len(part.scales)),
+                "encoding": npu.EncodedWeightsAttr(
+                    streams.traversal.name.lower(), part.weight_lengths, part.scale_lengths, streams.wide
+                ),
+                "block": npu.block_attr(clip_block(BlockShape(*array_values(block)),
+                                                   (height, width, len(part.channels)), self.target.ofm_ublock)),
+            }  # fmt: skip
+            ifm = properties["ifm"]
+            if op_type is npu.DepthwiseConv2dOp and isinstance(ifm, npu.FeatureMapAttr):
+                command["ifm"] = channel_view(ifm, part.channels)
+            commands.append(npu.build_command(op_type, command, layer_name(op)))
+        return commands
 
     def absorb_activation(
         self, op: Operation, op_type: type[npu.ComputeOp], properties: dict[str, Attribute]
@@ -726,10 +810,11 @@ class _Lowering:
             "weights": self.buffer(weights),
             "scale_bias": self.buffer(bias),
         }
-        if self.target.encodes_weights:
+        if self.target.encodes_weights:  # a layer streamed in depth slices: its first slice's (`depth_slices`)
             streams = layer_streams(op, self.target)
+            first = streams.slices[0]
             properties["encoding"] = npu.EncodedWeightsAttr(
-                streams.traversal.name.lower(), streams.weight_lengths, streams.scale_lengths, streams.wide
+                streams.traversal.name.lower(), first.weight_lengths, first.scale_lengths, streams.wide
             )
         return properties
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, StringAttr
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -40,7 +40,17 @@ from npuc.backend.planning import (
     tensor_hwc,
 )
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
-from npuc.backend.weight_staging import PAYS, staged_layers, staging_rule
+from npuc.backend.weight_staging import (
+    PAYS,
+    SLOT_COUNTS,
+    WHOLE,
+    Plan,
+    Slicing,
+    can_slice,
+    slice_depths,
+    staged_layers,
+    staging_rule,
+)
 from npuc.dialects.common import LAYER_ATTR, array_values
 from npuc.dialects.npu import (
     BLOCK_ATTR,
@@ -48,7 +58,10 @@ from npuc.dialects.npu import (
     MEMORY_ATTR,
     PLACEMENT_ATTR,
     SCRATCH_MEMORY_ATTR,
+    SLOTS_ATTR,
+    STRIPE_ATTR,
     StageOp,
+    block_attr,
 )
 from npuc.dialects.quantized import (
     ConcatOp,
@@ -124,18 +137,25 @@ class SchedulePass(ModulePass):
     weight_staging: str = PAYS
     """`pays` (default): stage a layer's weights where that makes it end earlier; `fits`: wherever they fit."""
 
+    weight_slices: bool = False
+    """Stream weights in OFM-depth slices through slots of the staging memory where that pays or where the
+    whole copy does not fit (`npuc.backend.weight_staging`)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)
         try:
             goal, rule = optimise_goal(self.optimise), staging_rule(self.weight_staging)
         except NpucError as error:
             raise PassFailedException(f"{self.name}: {error}") from None
-        schedule(main_or_fail(op, self.name), target, goal, rule)
+        schedule(main_or_fail(op, self.name), target, goal, rule, self.weight_slices)
 
 
-def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS) -> None:
+def schedule(
+    func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS, weight_slices: bool = False
+) -> None:
     """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`, staging
-    weights by rule `weight_staging` (`npuc.backend.weight_staging`)."""
+    weights by rule `weight_staging` (`npuc.backend.weight_staging`), in OFM-depth slices with
+    `weight_slices`."""
     check_preconditions(func)
     check_topological(func)
     assign_memories(func, target)
@@ -144,7 +164,7 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_s
     if optimise == SIZE:
         stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
         return
-    stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS)
+    stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS, slices=weight_slices)
     hoist_stages(func, target, sizes)
     keep_in_staging(func, target, sizes)
 
@@ -156,6 +176,7 @@ def stage_weights_that_fit(
     cascades_only: bool = False,
     capacity: int | None = None,
     pays_only: bool = False,
+    slices: bool = False,
 ) -> None:
     """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`; of
     cascades and ops whose staging pays, `staged_layers`, with `pays_only`) that the staging memory can
@@ -166,6 +187,10 @@ def stage_weights_that_fit(
     weights again: unstaged, from where they are stored), then in schedule
     order, each kept if the staging memory can still place every buffer it
     holds (`fits`). An unstaged op reads its weights where they are stored.
+    With `slices`, an op is staged as `staged_layers` plans it (whole or in
+    OFM-depth slices), and one whose plan does not fit is then tried in
+    slices, deepest first (`slice_depths`), double-buffered, each kept if it
+    fits.
     """
     staging = target.memory(target.staging_memory)
     memo: dict[SSAValue, int] = {} if sizes is None else sizes
@@ -174,17 +199,35 @@ def stage_weights_that_fit(
         if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
         and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
     ]  # fmt: skip
+    plans: dict[Operation, Plan] = dict.fromkeys(candidates, WHOLE)
     if pays_only:
-        paying = staged_layers(list(func.body.ops), set(candidates), target, memo)
+        paying = staged_layers(list(func.body.ops), set(candidates), target, memo, slicing=slices)
         candidates = [op for op in candidates if CASCADE_ATTR in op.attributes or op in paying]
+        plans.update(paying)
     consumers = sorted(candidates, key=lambda op: CASCADE_ATTR not in op.attributes)
     stages: dict[Operation, list[StageOp]] = {}
-    place_all_or_each(
-        consumers,
-        place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
-        unplace=lambda op: unstage_all(stages.pop(op)),
-        fits_now=lambda: fits(buffers(func, target, memo)[0], staging, target.alignment, capacity),
-    )
+
+    def place(op: Operation) -> None:
+        stages[op] = stage_weights(op, staging.name, plans[op], memo)
+
+    def unplace(op: Operation) -> None:
+        unstage_layer(op, stages.pop(op), memo)
+
+    def fits_now() -> bool:
+        return fits(buffers(func, target, memo)[0], staging, target.alignment, capacity)
+
+    place_all_or_each(consumers, place, unplace, fits_now)
+    if not slices:
+        return
+    for op in consumers:
+        if op in stages or not can_slice(op, target):
+            continue
+        for depth in slice_depths(op, target, None):
+            plans[op] = Slicing(depth, SLOT_COUNTS[0])
+            place(op)
+            if fits_now():
+                break
+            unplace(op)
 
 
 def reads_weights_once(op: Operation) -> bool:
@@ -356,13 +399,24 @@ def check_topological(func: FuncOp) -> None:
         defined.update(op.results)
 
 
-def stage_weights(op: Operation, staging_memory: str) -> list[StageOp]:
+def stage_weights(
+    op: Operation, staging_memory: str, plan: Plan = WHOLE, sizes: dict[SSAValue, int] | None = None
+) -> list[StageOp]:
     """Insert an `npu.stage` of `op`'s constant weights, and of its constant bias (the scale/bias
     table), right before `op`; `op` reads the copies. Vela buffers the two together, so the
     table's per-block fetch pays the staging memory's latency, not the stored one's.
 
+    Staged in OFM-depth slices (`plan`), `op`'s `npu.stripe` gets the
+    slices' depth, which encodes its constants slice by slice, and the
+    weights' stage `npu.slots`, the slots its buffer holds; the sizes
+    `sizes` remembers of its constants are forgotten (they change).
+
     Returns the stages, their `npu.memory` set.
     """
+    if plan is not None:
+        height, width, _ = tensor_hwc(op.results[0])
+        op.attributes[STRIPE_ATTR] = block_attr((height, width, plan.depth))
+        forget_sizes(op, sizes)
     stages = []
     for operand in (BIAS_OPERAND, WEIGHTS_OPERAND):
         if not isinstance(op.operands[operand].owner, ConstantOp):
@@ -371,10 +425,34 @@ def stage_weights(op: Operation, staging_memory: str) -> list[StageOp]:
         if LAYER_ATTR in op.attributes:
             stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
         stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
+        if plan is not None and operand == WEIGHTS_OPERAND:
+            stage.attributes[SLOTS_ATTR] = IntegerAttr(plan.slots, i64)
         Rewriter.insert_op(stage, InsertPoint.before(op))
         op.operands[operand] = stage.output
         stages.append(stage)
     return stages
+
+
+def unstage_layer(op: Operation, stages: list[StageOp], sizes: dict[SSAValue, int] | None = None) -> None:
+    """Remove the `stages` of `op`'s constants (`unstage`); weights staged in slices are whole again (its
+    `npu.stripe` the whole OFM, the sizes `sizes` remembers of its constants forgotten)."""
+    sliced = any(SLOTS_ATTR in stage.attributes for stage in stages)
+    unstage_all(stages)
+    if sliced:
+        op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+        forget_sizes(op, sizes)
+
+
+def forget_sizes(op: Operation, sizes: dict[SSAValue, int] | None) -> None:
+    """Drop the remembered sizes of `op`'s weights and bias (and of the constants they copy): its
+    encoding changed."""
+    if sizes is None:
+        return
+    for operand in (WEIGHTS_OPERAND, BIAS_OPERAND):
+        value = op.operands[operand]
+        sizes.pop(value, None)
+        if isinstance(value.owner, StageOp):
+            sizes.pop(value.owner.input, None)
 
 
 def assign_memories(func: FuncOp, target: Target) -> None:

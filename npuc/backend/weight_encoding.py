@@ -77,6 +77,10 @@ class StreamSlice:
     weight_lengths: tuple[int, ...]
     scale_lengths: tuple[int, ...]
 
+    def bytes_of(self, operand: int) -> range:
+        """The slice's bytes in the buffer of operand `operand`: the weights' or the bias' (`BIAS_OPERAND`)."""
+        return self.scales if operand == BIAS_OPERAND else self.weights
+
 
 @dataclass(frozen=True)
 class LayerStreams:
@@ -108,9 +112,10 @@ class LayerStreams:
         assert len(self.slices) == 1, "a sliced layer's streams are per slice"
         return self.slices[0].scale_lengths
 
-    def largest_slice(self) -> int:
-        """Bytes of the longest slice's weight streams: the size of one slot of a sliced copy."""
-        return max(len(part.weights) for part in self.slices)
+    def largest_slice(self, operand: int) -> int:
+        """Bytes of the longest slice's weight streams (`WEIGHTS_OPERAND`) or scale streams
+        (`BIAS_OPERAND`): the size of one slot of a sliced copy of that buffer."""
+        return max(len(part.bytes_of(operand)) for part in self.slices)
 
 
 def slice_depth(op: Operation) -> int | None:

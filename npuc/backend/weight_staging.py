@@ -197,12 +197,13 @@ def _choose(op: Operation, target: Target, free: tuple[int, int], weight_bytes: 
     slicing's commands do so explicitly, so a difference that small is the
     estimate's rounding, not time a whole copy buys.
     """
-    options = [(whole[0], weight_bytes, whole[1], whole[2])]
+    options = [(whole[0], weight_bytes + scale_bytes, whole[1], whole[2])]
     channels = value_shape(op.results[0])[-1]
     for depth in slice_depths(op, target):
         for slots in SLOT_COUNTS:
             end, copies_end = _sliced_end(op, target, depth, slots, free, weight_bytes, scale_bytes)
-            options.append((end, slots * ceil(weight_bytes * depth / channels), copies_end, Slicing(depth, slots)))
+            options.append((end, slots * ceil((weight_bytes + scale_bytes) * depth / channels), copies_end,
+                            Slicing(depth, slots)))
     if target.arena_cache_size is None:
         end, _, copies_end, plan = min(options, key=lambda option: option[:2])
         return end, copies_end, plan
@@ -217,27 +218,26 @@ def _sliced_end(op: Operation, target: Target, depth: int, slots: int, free: tup
     channels through `slots` slots, its compute engine free from `free[0]` and its copies starting at
     `free[1]`.
 
-    The scale/bias table is copied first, then slice k into slot k mod
-    `slots` once the command of slice k - `slots` (which read that slot)
-    has ended; the command of slice k follows the one before and streams
-    its slice as a whole layer's command streams its weights. A slice's
-    bytes are its share of the layer's (the encoding is not made per
-    candidate).
+    Slice k (its scale records, then its weights) is copied into slot k
+    mod `slots` once the command of slice k - `slots` (which read that
+    slot) has ended; the command of slice k follows the one before and
+    streams its slice as a whole layer's command streams its weights. A
+    slice's bytes are its share of the layer's (the encoding is not made
+    per candidate).
     """
     stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
     shape = layer_command_shape(op)
     batch, height, width, channels = shape.ofm
     compute_free, dma_free = free
-    dma_free += ceil(copy_time(scale_bytes, stored, staging).cycles) if scale_bytes else 0
     ends: list[int] = []
     for first in range(0, channels, depth):
         count = min(depth, channels - first)
-        part = ceil(weight_bytes * count / channels)
+        weights, scales = ceil(weight_bytes * count / channels), ceil(scale_bytes * count / channels)
         copy_start = max(dma_free, ends[len(ends) - slots] if len(ends) >= slots else 0)
-        dma_free = copy_start + ceil(copy_time(part, stored, staging).cycles)
+        dma_free = copy_start + sum(copy_time(size, stored, staging).cycles for size in (scales, weights) if size)
         ifm = shape.ifm if shape.kind != DEPTHWISE else (*shape.ifm[:3], count)
         work = command_cycles(op, replace(shape, ofm=(batch, height, width, count), ifm=ifm), target, staging,
-                              part, ceil(scale_bytes * count / channels))  # fmt: skip
+                              weights, scales)  # fmt: skip
         blocks = ceil(count / target.throughput.ofm_block_depth)
         start = max(compute_free, copy_start + ceil((dma_free - copy_start) / blocks))
         compute_free = max(start + work, dma_free + ceil(work / blocks))

@@ -384,20 +384,22 @@ class _Lowering:
         return None
 
     def stage(self, op: npu.StageOp) -> list[Operation]:
-        """The copy of a staged tensor; of weights streamed in OFM-depth slices, the copies of the slices
-        before the first slot its layer's commands reuse (`depth_slices` issues the others)."""
+        """The copy of a staged tensor; of weights (scales) streamed in OFM-depth slices, the copies of the
+        slices before the first slot its layer's commands reuse (`depth_slices` issues the others)."""
         slots = op.attributes.get(npu.SLOTS_ATTR)
         if not isinstance(slots, IntegerAttr):
             return [self.dma(op)]
-        (layer,) = [use.operation for use in op.output.uses]
-        parts = layer_streams(layer, self.target).slices
-        return [self.slice_dma(op, layer, index) for index in range(min(slots.value.data - 1, len(parts)))]
+        (use,) = op.output.uses
+        parts = layer_streams(use.operation, self.target).slices
+        return [self.slice_dma(op, index) for index in range(min(slots.value.data - 1, len(parts)))]
 
-    def slice_dma(self, op: npu.StageOp, layer: Operation, index: int) -> npu.DmaOp:
-        """The copy of slice `index` of `layer`'s weights from where they are stored into its slot of the
-        staged buffer `op` holds (`npu.slots`)."""
+    def slice_dma(self, op: npu.StageOp, index: int) -> npu.DmaOp:
+        """The copy of slice `index` of the weights (scales) the stage `op` holds in `npu.slots` slots, from
+        where they are stored into slot `index` mod slots."""
+        (use,) = op.output.uses
+        layer = use.operation
         streams = layer_streams(layer, self.target)
-        part, slot = streams.slices[index].weights, streams.largest_slice()
+        part, slot = streams.slices[index].bytes_of(use.index), streams.largest_slice(use.index)
         slots = op.attributes[npu.SLOTS_ATTR]
         assert isinstance(slots, IntegerAttr)
         source_memory, source_offset = self.location(op.input)
@@ -492,11 +494,12 @@ class _Lowering:
         clipped to it.
 
         Read in place, a slice's command reads its streams where they are
-        stored. Staged into `npu.slots` slots, slice k is in slot k mod
-        slots: the copies of the first slots - 1 slices are issued where the
-        stage is (`stage`), and the copy of slice k + slots - 1 right before
-        the command of slice k, so that it runs while that command computes;
-        it overwrites the slot the command of slice k - 1 read.
+        stored. Staged into `npu.slots` slots (its scales and its weights,
+        each in their own buffer), slice k is in slot k mod slots: the
+        copies of the first slots - 1 slices are issued where the stages are
+        (`stage`), and the copies of slice k + slots - 1 right before the
+        command of slice k, so that they run while that command computes;
+        they overwrite the slots the command of slice k - 1 read.
         """
         if not self.target.encodes_weights:
             raise PassFailedException(
@@ -508,23 +511,26 @@ class _Lowering:
         assert isinstance(weights, npu.BufferAttr) and isinstance(scales, npu.BufferAttr)
         assert isinstance(ofm, npu.FeatureMapAttr) and isinstance(block, DenseArrayBase)
         stripe_height(op, ofm)  # refuses height stripes besides the depth slices
-        stage = op.operands[WEIGHTS_OPERAND].owner
-        slots = stage.attributes.get(npu.SLOTS_ATTR) if isinstance(stage, npu.StageOp) else None
+        stages = {
+            name: stage for name, operand in (("scale_bias", BIAS_OPERAND), ("weights", WEIGHTS_OPERAND))
+            if isinstance(stage := op.operands[operand].owner, npu.StageOp) and npu.SLOTS_ATTR in stage.attributes
+        }  # fmt: skip
         height, width, _ = hwc(ofm.shape_values())
         commands: list[Operation] = []
         for index, part in enumerate(streams.slices):
-            if isinstance(slots, IntegerAttr):
-                assert isinstance(stage, npu.StageOp)
-                ahead = index + slots.value.data - 1
-                if ahead < len(streams.slices):
-                    commands.append(self.slice_dma(stage, op, ahead))
-                start = index % slots.value.data * streams.largest_slice()
-            else:
-                start = part.weights.start
-            command = properties | {
+            buffers = {}
+            for name, operand, buffer in (("scale_bias", BIAS_OPERAND, scales), ("weights", WEIGHTS_OPERAND, weights)):
+                held = part.bytes_of(operand)
+                start = held.start
+                if name in stages:
+                    slots = stages[name].attributes[npu.SLOTS_ATTR]
+                    assert isinstance(slots, IntegerAttr)
+                    if index + slots.value.data - 1 < len(streams.slices):
+                        commands.append(self.slice_dma(stages[name], index + slots.value.data - 1))
+                    start = index % slots.value.data * streams.largest_slice(operand)
+                buffers[name] = npu.BufferAttr(buffer.region.data, buffer.offset.data + start, len(held))
+            command = properties | buffers | {
                 "ofm": channel_view(ofm, part.channels),
-                "weights": npu.BufferAttr(weights.region.data, weights.offset.data + start, len(part.weights)),
-                "scale_bias": npu.BufferAttr(scales.region.data, scales.offset.data + part.scales.start, len(part.scales)),
                 "encoding": npu.EncodedWeightsAttr(
                     streams.traversal.name.lower(), part.weight_lengths, part.scale_lengths, streams.wide
                 ),

@@ -407,9 +407,10 @@ def stage_weights(
     table's per-block fetch pays the staging memory's latency, not the stored one's.
 
     Staged in OFM-depth slices (`plan`), `op`'s `npu.stripe` gets the
-    slices' depth, which encodes its constants slice by slice, and the
-    weights' stage `npu.slots`, the slots its buffer holds; the sizes
-    `sizes` remembers of its constants are forgotten (they change).
+    slices' depth, which encodes its constants slice by slice, and each
+    stage `npu.slots`, the slots its buffer holds (a slice's weights, or
+    its scale records, each); the sizes `sizes` remembers of its constants
+    are forgotten (they change).
 
     Returns the stages, their `npu.memory` set.
     """
@@ -425,7 +426,7 @@ def stage_weights(
         if LAYER_ATTR in op.attributes:
             stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
         stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
-        if plan is not None and operand == WEIGHTS_OPERAND:
+        if plan is not None:
             stage.attributes[SLOTS_ATTR] = IntegerAttr(plan.slots, i64)
         Rewriter.insert_op(stage, InsertPoint.before(op))
         op.operands[operand] = stage.output

@@ -200,8 +200,9 @@ def _choose(op: Operation, target: Target, free: tuple[int, int], weight_bytes: 
     options = [(whole[0], weight_bytes + scale_bytes, whole[1], whole[2])]
     channels = value_shape(op.results[0])[-1]
     for depth in slice_depths(op, target):
+        slices = _slices(op, target, depth, weight_bytes, scale_bytes)
         for slots in SLOT_COUNTS:
-            end, copies_end = _sliced_end(op, target, depth, slots, free, weight_bytes, scale_bytes)
+            end, copies_end = _sliced_end(slices, slots, free, target)
             options.append((end, slots * ceil((weight_bytes + scale_bytes) * depth / channels), copies_end,
                             Slicing(depth, slots)))
     if target.arena_cache_size is None:
@@ -212,35 +213,56 @@ def _choose(op: Operation, target: Target, free: tuple[int, int], weight_bytes: 
     return end, copies_end, plan
 
 
-def _sliced_end(op: Operation, target: Target, depth: int, slots: int, free: tuple[int, int],
-                weight_bytes: int, scale_bytes: int) -> tuple[int, int]:
-    """(end of the last command, end of the last copy) of `op` staged in OFM-depth slices of `depth`
-    channels through `slots` slots, its compute engine free from `free[0]` and its copies starting at
-    `free[1]`.
+@dataclass(frozen=True)
+class _Slice:
+    """One OFM-depth slice of a layer, priced: its channels, bytes of weights and scale records, and the
+    cycles of its command reading them from the staging memory."""
+
+    channels: int
+    weights: int
+    scales: int
+    work: int
+
+
+def _slices(op: Operation, target: Target, depth: int, weight_bytes: int, scale_bytes: int) -> list[_Slice]:
+    """The slices of `op` of `depth` channels (the last one the rest), each with its share of the layer's
+    `weight_bytes` and `scale_bytes` (the encoding is not made per candidate) and its command's cycles
+    (`command_cycles`, once per distinct slice)."""
+    staging = target.memory(target.staging_memory)
+    shape = layer_command_shape(op)
+    batch, height, width, channels = shape.ofm
+    priced: dict[int, _Slice] = {}
+    slices = []
+    for first in range(0, channels, depth):
+        count = min(depth, channels - first)
+        if count not in priced:
+            weights, scales = ceil(weight_bytes * count / channels), ceil(scale_bytes * count / channels)
+            ifm = (*shape.ifm[:3], count) if shape.kind == DEPTHWISE else shape.ifm
+            work = command_cycles(op, replace(shape, ofm=(batch, height, width, count), ifm=ifm), target, staging,
+                                  weights, scales)  # fmt: skip
+            priced[count] = _Slice(count, weights, scales, work)
+        slices.append(priced[count])
+    return slices
+
+
+def _sliced_end(slices: list[_Slice], slots: int, free: tuple[int, int], target: Target) -> tuple[int, int]:
+    """(end of the last command, end of the last copy) of a layer staged in `slices` through `slots` slots,
+    its compute engine free from `free[0]` and its copies starting at `free[1]`.
 
     Slice k (its scale records, then its weights) is copied into slot k
     mod `slots` once the command of slice k - `slots` (which read that
     slot) has ended; the command of slice k follows the one before and
-    streams its slice as a whole layer's command streams its weights. A
-    slice's bytes are its share of the layer's (the encoding is not made
-    per candidate).
+    streams its slice as a whole layer's command streams its weights.
     """
     stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
-    shape = layer_command_shape(op)
-    batch, height, width, channels = shape.ofm
     compute_free, dma_free = free
     ends: list[int] = []
-    for first in range(0, channels, depth):
-        count = min(depth, channels - first)
-        weights, scales = ceil(weight_bytes * count / channels), ceil(scale_bytes * count / channels)
+    for part in slices:
         copy_start = max(dma_free, ends[len(ends) - slots] if len(ends) >= slots else 0)
-        dma_free = copy_start + sum(copy_time(size, stored, staging).cycles for size in (scales, weights) if size)
-        ifm = shape.ifm if shape.kind != DEPTHWISE else (*shape.ifm[:3], count)
-        work = command_cycles(op, replace(shape, ofm=(batch, height, width, count), ifm=ifm), target, staging,
-                              weights, scales)  # fmt: skip
-        blocks = ceil(count / target.throughput.ofm_block_depth)
+        dma_free = copy_start + sum(copy_time(size, stored, staging).cycles for size in (part.scales, part.weights) if size)
+        blocks = ceil(part.channels / target.throughput.ofm_block_depth)
         start = max(compute_free, copy_start + ceil((dma_free - copy_start) / blocks))
-        compute_free = max(start + work, dma_free + ceil(work / blocks))
+        compute_free = max(start + part.work, dma_free + ceil(part.work / blocks))
         ends.append(compute_free)
     return compute_free, dma_free
 

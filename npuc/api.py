@@ -66,7 +66,7 @@ def backend_pipeline(
     max_stripe_height: int = 0,
     weight_staging: str = "pays",
     passes: Sequence[str] = BACKEND_PASSES,
-    weight_slices: bool = False,
+    weight_slices: bool = True,
 ) -> str:
     """The `BACKEND_PASSES` (or those of `passes`) as pipeline text for `target` (a target spec), with
     npu-schedule's goal and weight-staging rule and npu-tile's stripes.
@@ -77,8 +77,8 @@ def backend_pipeline(
     """
     options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
     options["npu-schedule"] += f" optimise={optimise} weight-staging={weight_staging}"
-    if weight_slices:
-        options["npu-schedule"] += " weight-slices=true"
+    if not weight_slices:
+        options["npu-schedule"] += " weight-slices=false"
     if max_stripe_height:
         options["npu-tile"] += f" max-stripe-height={max_stripe_height}"
     return ",".join(f"{name}{{{options[name]}}}" for name in passes)
@@ -307,7 +307,7 @@ def analyze_model(
     optimise: str = "Performance",
     compare_size: bool = False,
     weight_staging: str = "pays",
-    weight_slices: bool = False,
+    weight_slices: bool = True,
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -398,7 +398,7 @@ def compile_model(
     arena_cache_size: int | None = None,
     optimise: str = "Performance",
     weight_staging: str = "pays",
-    weight_slices: bool = False,
+    weight_slices: bool = True,
 ) -> CompileResult:
     """Compile a model (path or module) for `target` down to a command stream, with its estimate.
 

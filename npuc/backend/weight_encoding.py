@@ -13,7 +13,9 @@ values, so each layer is encoded once per process.
 
 The streams of one kind sit back to back: the weight buffer holds core 0's
 weight stream then core 1's, the bias buffer core 0's records then core
-1's, each stream padded to the target's alignment.
+1's, each stream padded to the target's alignment. A layer whose weights are
+streamed in OFM-depth slices (`slice_depth`) is encoded slice by slice, each
+slice as a layer of its own, slice after slice (`LayerStreams.slices`).
 
 An encoded depthwise convolution keeps the IFM depth (its bricks hold one
 IFM channel per OFM channel), so a depthwise layer with a channel

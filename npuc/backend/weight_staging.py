@@ -22,7 +22,7 @@ rule stages every layer's weights that fit instead, as Vela does.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from math import ceil, lcm
 
 from xdsl.dialects.builtin import DenseArrayBase
@@ -81,7 +81,13 @@ slice k), or one slice more ahead, which pays where copies and commands alternat
 
 SLICING_SLACK = 0.01
 """Under a memory budget, the share of a layer's work a slicing may end later than its fastest plan and
-still be chosen for the staging memory it saves (`_choose`)."""
+still be chosen for the staging memory it saves, where that lowers the staging memory's peak (`_slicings`)."""
+
+IN_PLACE_MARGIN = 0.05
+"""The share of a layer's in-place time a slicing must save to be staged instead: reading in place leaves
+the DMA engine to the copies the layers after it hoist over it, which a layer-by-layer decision does not
+see (MobileNetV2 at 384 KiB: Conv_1 sliced saves 1 % of its flash-bound in-place time and delays the
+global pool's copy by more)."""
 
 MAX_SLICES = 16
 """The most OFM-depth slices a layer's weights are priced in: each slice is a command (its pipeline fill,
@@ -123,8 +129,20 @@ def can_slice(op: Operation, target: Target) -> bool:
     return bool(slice_depths(op, target, None))
 
 
+@dataclass
+class StagingPlans:
+    """What `staged_layers` decides: per staged layer its plan, where another takes less staging memory
+    for at most `SLICING_SLACK` of its work its `thrifty` plan, and per candidate the slicings that end
+    before reading its weights in place, fastest first (`fallbacks`: what to try where its plan does not
+    fit)."""
+
+    plans: dict[Operation, Plan] = field(default_factory=dict)
+    thrifty: dict[Operation, Plan] = field(default_factory=dict)
+    fallbacks: dict[Operation, list[Plan]] = field(default_factory=dict)
+
+
 def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], target: Target,
-                  sizes: dict[SSAValue, int], slicing: bool = False) -> dict[Operation, Plan]:
+                  sizes: dict[SSAValue, int], slicing: bool = False) -> StagingPlans:
     """The `candidates` (weighted NPU ops reading constant weights) of the program `ops` whose weights
     staging makes end earlier, with how they are staged, decided in program order on a running
     two-engine timeline.
@@ -141,14 +159,21 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
     the first of its weight slices has arrived and ends no earlier than the
     copies plus one slice of its work (`npuc.cost.timeline`'s weight
     streaming). With `slicing`, staged in OFM-depth slices through slots
-    (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`) is priced too, and
-    chosen where it ends no later than the whole copy (it takes less
-    staging memory). Whichever ends first is kept, and the timeline moves
-    on. `sizes` remembers buffer sizes (`sized_bytes`).
+    (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`, `_slicings`) is priced
+    too, and chosen where it ends more than `SLICING_SLACK` of the layer's
+    work before the whole copy and saves `IN_PLACE_MARGIN` of reading in
+    place. Whichever ends first is kept, and the timeline moves on. `sizes`
+    remembers buffer sizes (`sized_bytes`). Besides the plans
+    (`StagingPlans`): the thriftiest plan of each staged layer, the least
+    staging memory within `SLICING_SLACK` of its work of the fastest, where
+    that is another (under a budget npu-schedule takes it where the staging
+    memory's peak then shrinks), and the slicings that save
+    `IN_PLACE_MARGIN` of reading in place, fastest first (npu-schedule
+    tries them where the plan does not fit).
     """
     stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
     compute_free = dma_free = previous_start = 0
-    staged: dict[Operation, Plan] = {}
+    staged = StagingPlans()
     for op in ops:
         if placement(op) == CPU:
             compute_free = dma_free = previous_start = max(compute_free, dma_free)
@@ -172,32 +197,41 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
         work = command_cycles(op, shape, target, staging, weight_bytes, scale_bytes)
         first_slice = copy_start + ceil((copied - copy_start) / slices)
         whole_end = max(max(compute_free, first_slice) + work, copied + ceil(work / slices))
-        best = (whole_end, copied, WHOLE)
-        if slicing and can_slice(op, target):
-            best = _choose(op, target, (compute_free, copy_start), weight_bytes, scale_bytes, best, work)
+        whole = (whole_end, weight_bytes + scale_bytes, copied, WHOLE)
+        slicings = _slicings(op, target, (compute_free, copy_start), weight_bytes, scale_bytes) if slicing and can_slice(op, target) else []
+        slack = ceil(SLICING_SLACK * work)
+        margin = ceil(IN_PLACE_MARGIN * (in_place_end - compute_free))
+        paying = sorted((option for option in slicings if option[0] + margin < in_place_end), key=lambda option: option[:2])
+        staged.fallbacks[op] = [option[3] for option in paying]
+        best = paying[0] if paying and paying[0][0] + slack < whole_end else whole
         if best[0] < in_place_end:
-            staged[op] = best[2]
-            compute_free, dma_free = best[0], best[1]
+            staged.plans[op] = best[3]
+            thriftiest = min((option for option in [whole, *slicings] if option[0] <= best[0] + slack),
+                             key=lambda option: option[1::-1])  # fmt: skip
+            if thriftiest[3] != best[3]:
+                staged.thrifty[op] = thriftiest[3]
+            compute_free, dma_free = best[0], best[2]
         else:
             compute_free = in_place_end
         previous_start = start
     return staged
 
 
-def _choose(op: Operation, target: Target, free: tuple[int, int], weight_bytes: int, scale_bytes: int,
-            whole: tuple[int, int, Plan], work: int) -> tuple[int, int, Plan]:
-    """The (end, copies' end, plan) `op` is staged by: its whole copy `whole` or a slicing
-    (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`).
+def _slicings(op: Operation, target: Target, free: tuple[int, int], weight_bytes: int,
+              scale_bytes: int) -> list[tuple[int, int, int, Plan]]:
+    """(end, staging bytes, copies' end, plan) of `op` staged in each slicing (`slice_depths` x
+    `SLOT_COUNTS`, `_sliced_end`).
 
-    Without a memory budget the earliest end is chosen, the least staging
-    memory on a tie. Under a budget (`Target.arena_cache_size`) the least
-    staging memory is chosen among the plans ending at most `SLICING_SLACK`
-    of the layer's work after the earliest: the whole copy's estimate
-    assumes its command streams the copy block by block as it arrives, a
-    slicing's commands do so explicitly, so a difference that small is the
-    estimate's rounding, not time a whole copy buys.
+    A slicing ending at most `SLICING_SLACK` of the layer's work after the
+    fastest plan counts as no slower for `StagingPlans.thrifty`: the whole
+    copy's estimate assumes its command streams the copy block by block as
+    it arrives, a slicing's commands do so explicitly, so a difference that
+    small is the estimate's rounding, not time a whole copy buys; so a
+    slicing is staged instead of a whole copy only where it ends more than
+    that earlier. `staged_layers` keeps only slicings that save
+    `IN_PLACE_MARGIN` of the time reading in place takes.
     """
-    options = [(whole[0], weight_bytes + scale_bytes, whole[1], whole[2])]
+    options: list[tuple[int, int, int, Plan]] = []
     channels = value_shape(op.results[0])[-1]
     for depth in slice_depths(op, target):
         slices = _slices(op, target, depth, weight_bytes, scale_bytes)
@@ -205,12 +239,7 @@ def _choose(op: Operation, target: Target, free: tuple[int, int], weight_bytes: 
             end, copies_end = _sliced_end(slices, slots, free, target)
             options.append((end, slots * ceil((weight_bytes + scale_bytes) * depth / channels), copies_end,
                             Slicing(depth, slots)))
-    if target.arena_cache_size is None:
-        end, _, copies_end, plan = min(options, key=lambda option: option[:2])
-        return end, copies_end, plan
-    limit = min(option[0] for option in options) + ceil(SLICING_SLACK * work)
-    end, _, copies_end, plan = min((option for option in options if option[0] <= limit), key=lambda option: option[1::-1])
-    return end, copies_end, plan
+    return options
 
 
 @dataclass(frozen=True)

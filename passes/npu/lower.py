@@ -205,7 +205,18 @@ class _Lowering:
         constants = [self.constant(op) for op in body if isinstance(op, quantized.ConstantOp)]
         self.constants_end = max([self.constants_end] + [op.buffer.end for op in constants])
         inputs = [self.input(arg) for arg in self.func.body.block.args]
-        program = [command for op in body for command in self.lower(op)]
+        program: list[Operation] = []
+        deferred: list[Operation] = []
+        for position, op in enumerate(body):
+            commands = self.lower(op)
+            if isinstance(op, npu.StageOp) and _hoisted_over_slices(body, position):
+                deferred += commands
+                continue
+            if deferred and commands and slice_depth(op) is not None:
+                last = max(index for index, command in enumerate(commands) if isinstance(command, npu.ComputeOp))
+                commands[last:last] = deferred
+                deferred = []
+            program += commands
         return [*constants, *self.tables, *inputs, *program]
 
     def table(self, data: np.ndarray) -> npu.BufferAttr:
@@ -909,6 +920,25 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
     ELEMENTWISE: _Lowering.binary,
 }
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
+
+
+def _hoisted_over_slices(body: list[Operation], position: int) -> bool:
+    """Whether the stage `body[position]` is hoisted over a layer whose weights are streamed in slices
+    through slots (the first op after the stages and constants there, not the stage's reader).
+
+    Its copy is issued before that layer's last command instead: the DMA
+    engine runs copies in program order, so issued where it is, the copy
+    would hold up the slices' copies (issued between the layer's commands)
+    until its own buffer is free.
+    """
+    stage = body[position]
+    following = next(
+        (op for op in body[position + 1 :] if not isinstance(op, npu.StageOp | quantized.ConstantOp)), None
+    )
+    if following is None or slice_depth(following) is None or any(use.operation is following for use in stage.results[0].uses):
+        return False
+    weights = following.operands[WEIGHTS_OPERAND].owner
+    return isinstance(weights, npu.StageOp) and npu.SLOTS_ATTR in weights.attributes
 
 
 def _retyped(fm: npu.FeatureMapAttr, element_type: UniformQuantizedType) -> npu.FeatureMapAttr:

@@ -14,6 +14,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.allocation import LiveRange, peak_live_bytes
 from npuc.backend.allocation import fits as allocation_fits
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.cascade_search import choose_cascades
@@ -46,6 +47,7 @@ from npuc.backend.weight_staging import (
     WHOLE,
     Plan,
     Slicing,
+    StagingPlans,
     can_slice,
     slice_depths,
     staged_layers,
@@ -104,7 +106,12 @@ class SchedulePass(ModulePass):
        weights again); weights that do not fit are read where they are
        stored, and so are those of a fully connected op whose OFM is one
        block position: it reads its weights once, so a copy would only add
-       its time (Vela's weight-buffering rule, `reads_weights_once`);
+       its time (Vela's weight-buffering rule, `reads_weights_once`). With
+       `weight_slices` a copy may be of OFM-depth slices through slots
+       (`npu.slots` on the stages, the slices' depth in the op's
+       `npu.stripe`; docs/ir.md "Weight slices"), where the timeline finds
+       that no slower (under a budget: at most `SLICING_SLACK` slower, for
+       less staging memory) or the whole copy does not fit;
     2. each stage moves before the NPU op preceding its consumer, so the
        copy overlaps that op's compute (double buffering, `hoist_stages`);
     3. feature maps that only NPU commands write and read move from the
@@ -137,7 +144,7 @@ class SchedulePass(ModulePass):
     weight_staging: str = PAYS
     """`pays` (default): stage a layer's weights where that makes it end earlier; `fits`: wherever they fit."""
 
-    weight_slices: bool = False
+    weight_slices: bool = True
     """Stream weights in OFM-depth slices through slots of the staging memory where that pays or where the
     whole copy does not fit (`npuc.backend.weight_staging`)."""
 
@@ -151,7 +158,7 @@ class SchedulePass(ModulePass):
 
 
 def schedule(
-    func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS, weight_slices: bool = False
+    func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS, weight_slices: bool = True
 ) -> None:
     """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`, staging
     weights by rule `weight_staging` (`npuc.backend.weight_staging`), in OFM-depth slices with
@@ -164,8 +171,9 @@ def schedule(
     if optimise == SIZE:
         stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
         return
-    stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS, slices=weight_slices)
+    thriftier = stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS, slices=weight_slices)
     hoist_stages(func, target, sizes)
+    shrink_peak(func, target, sizes, thriftier)
     keep_in_staging(func, target, sizes)
 
 
@@ -177,7 +185,7 @@ def stage_weights_that_fit(
     capacity: int | None = None,
     pays_only: bool = False,
     slices: bool = False,
-) -> None:
+) -> dict[Operation, tuple[Plan, Plan]]:
     """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`; of
     cascades and ops whose staging pays, `staged_layers`, with `pays_only`) that the staging memory can
     place (within `capacity` bytes of it, if given).
@@ -189,8 +197,13 @@ def stage_weights_that_fit(
     holds (`fits`). An unstaged op reads its weights where they are stored.
     With `slices`, an op is staged as `staged_layers` plans it (whole or in
     OFM-depth slices), and one whose plan does not fit is then tried in
-    slices, deepest first (`slice_depths`), double-buffered, each kept if it
-    fits.
+    slices: the slicings `staged_layers` found faster than reading in place,
+    fastest first (with `fits`, every slicing, deepest first and
+    double-buffered), the first that fits kept.
+
+    Returns, under a memory budget, the staged layers with a thriftier
+    plan than the one staged (op -> (staged plan, thriftier plan),
+    `staged_layers`' `thrifty`), for `shrink_peak`.
     """
     staging = target.memory(target.staging_memory)
     memo: dict[SSAValue, int] = {} if sizes is None else sizes
@@ -200,10 +213,11 @@ def stage_weights_that_fit(
         and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
     ]  # fmt: skip
     plans: dict[Operation, Plan] = dict.fromkeys(candidates, WHOLE)
+    decided = StagingPlans()
     if pays_only:
-        paying = staged_layers(list(func.body.ops), set(candidates), target, memo, slicing=slices)
-        candidates = [op for op in candidates if CASCADE_ATTR in op.attributes or op in paying]
-        plans.update(paying)
+        decided = staged_layers(list(func.body.ops), set(candidates), target, memo, slicing=slices)
+        candidates = [op for op in candidates if CASCADE_ATTR in op.attributes or op in decided.plans]
+        plans.update(decided.plans)
     consumers = sorted(candidates, key=lambda op: CASCADE_ATTR not in op.attributes)
     stages: dict[Operation, list[StageOp]] = {}
 
@@ -218,16 +232,108 @@ def stage_weights_that_fit(
 
     place_all_or_each(consumers, place, unplace, fits_now)
     if not slices:
-        return
+        return {}
     for op in consumers:
         if op in stages or not can_slice(op, target):
             continue
-        for depth in slice_depths(op, target, None):
-            plans[op] = Slicing(depth, SLOT_COUNTS[0])
+        fallbacks = decided.fallbacks.get(op, [Slicing(depth, SLOT_COUNTS[0]) for depth in slice_depths(op, target, None)])
+        for plan in fallbacks:
+            plans[op] = plan
             place(op)
             if fits_now():
                 break
             unplace(op)
+    if target.arena_cache_size is None:
+        return {}
+    return {op: (plans[op], plan) for op, plan in decided.thrifty.items() if op in stages and plans[op] != plan}
+
+
+def shrink_peak(
+    func: FuncOp, target: Target, sizes: dict[SSAValue, int], alternatives: dict[Operation, tuple[Plan, Plan]]
+) -> None:
+    """Stage layers by their thriftier plan (`alternatives`: op -> (its plan, the thriftier one),
+    `stage_weights_that_fit`) where that lowers the staging memory's peak of live bytes
+    (`peak_live_bytes`, the bound npu-allocate places at), their copies kept where they are (`restage`).
+
+    Only layers whose copies are live where the peak is can lower it: each
+    such layer is tried in turn, kept if the staging memory still places
+    everything (`fits`) and the peak fell, until none of them lowers it.
+    """
+    staging = target.memory(target.staging_memory)
+    alternatives = dict(alternatives)
+    while alternatives:
+        found, holder = buffers(func, target, sizes)
+        ranges = [buffer.live_range() for buffer in found if buffer.memory == staging.name]
+        peak = peak_live_bytes(ranges, target.alignment)
+        at_peak = peak_positions(ranges)
+        tried = [
+            op for op in alternatives
+            if any(isinstance(value.owner, StageOp) and value in holder
+                   and any(holder[value].start <= position <= holder[value].end for position in at_peak)
+                   for value in (op.operands[WEIGHTS_OPERAND], op.operands[BIAS_OPERAND]))
+        ]  # fmt: skip
+        lowered = False
+        for op in tried:
+            plan, thriftier = alternatives.pop(op)
+            stages = restage(func, op, thriftier, staging.name, sizes)
+            if lowers_peak(func, target, sizes, peak):
+                lowered = True
+                hoist_restaged(func, target, sizes, op, stages, peak)
+                break
+            restage(func, op, plan, staging.name, sizes)
+        if not lowered:
+            return
+
+
+def lowers_peak(func: FuncOp, target: Target, sizes: dict[SSAValue, int], peak: int) -> bool:
+    """Whether the staging memory's buffers now live below `peak` bytes at their peak and still fit it."""
+    staging = target.memory(target.staging_memory)
+    found = buffers(func, target, sizes)[0]
+    ranges = [buffer.live_range() for buffer in found if buffer.memory == staging.name]
+    return peak_live_bytes(ranges, target.alignment) < peak and fits(found, staging, target.alignment)
+
+
+def hoist_restaged(
+    func: FuncOp, target: Target, sizes: dict[SSAValue, int], op: Operation, stages: list[StageOp], peak: int
+) -> None:
+    """Move the `stages` `restage` left right before `op` over the NPU op before it (as `hoist_stages`
+    does), if the peak stays below `peak` bytes and everything still fits."""
+    ops = list(func.body.ops)
+    position = ops.index(stages[0])
+    before = npu_op_before(ops, position)
+    if before is None or stages[-1].next_op is not op:
+        return
+    for stage in stages:
+        move_before(func, stage, before, later=False)
+    if not lowers_peak(func, target, sizes, peak):
+        for stage in stages:
+            move_before(func, stage, op, later=False)
+
+
+def restage(func: FuncOp, op: Operation, plan: Plan, staging_memory: str, sizes: dict[SSAValue, int]) -> list[StageOp]:
+    """Stage `op`'s weights by `plan` instead of as they are, the new copies where the old ones are (hoisted
+    over the op before, or right before `op`); returns the new stages."""
+    old = [value.owner for value in (op.operands[BIAS_OPERAND], op.operands[WEIGHTS_OPERAND])
+           if isinstance(value.owner, StageOp)]  # fmt: skip
+    anchor = old[-1].next_op
+    while isinstance(anchor, (StageOp, ConstantOp)):
+        anchor = anchor.next_op
+    unstage_layer(op, old, sizes)
+    stages = stage_weights(op, staging_memory, plan, sizes)
+    if anchor is not op and anchor is not None:
+        for stage in stages:
+            move_before(func, stage, anchor, later=False)
+    return stages
+
+
+def peak_positions(ranges: Sequence[LiveRange]) -> list[int]:
+    """The schedule positions where the most bytes of `ranges` are live."""
+    live: dict[int, int] = {}
+    for live_range in ranges:
+        for position in range(live_range.start, live_range.end + 1):
+            live[position] = live.get(position, 0) + live_range.size
+    most = max(live.values(), default=0)
+    return [position for position, size in live.items() if size == most]
 
 
 def reads_weights_once(op: Operation) -> bool:
@@ -308,11 +414,16 @@ def hoist_stages(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None
     place_all_or_each(moves, place, unplace, fits_now=lambda: fits(found, staging, target.alignment))
     for stage, before in moves:
         if holder[stage.output].start == positions[before]:
-            weights = stage.input.owner
-            moved = [weights, stage] if isinstance(weights, ConstantOp) and positions[weights] > positions[before] else [stage]
-            for op in moved:  # a constant reads nothing and lives for the whole program
-                op.detach()
-                func.body.block.insert_op_before(op, before)
+            move_before(func, stage, before, later=positions[stage.input.owner] > positions[before])
+
+
+def move_before(func: FuncOp, stage: StageOp, before: Operation, later: bool) -> None:
+    """Move `stage` before the op `before`, and its constant with it if that comes `later` than `before`
+    (a constant reads nothing and lives for the whole program)."""
+    weights = stage.input.owner
+    for op in [weights, stage] if isinstance(weights, ConstantOp) and later else [stage]:
+        op.detach()
+        func.body.block.insert_op_before(op, before)
 
 
 def npu_op_before(ops: Sequence[Operation], position: int) -> Operation | None:

@@ -1,6 +1,6 @@
 // RUN: npuc-opt %s -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=38000" weight-slices=true}' | filecheck %s
 // RUN: npuc-opt %s -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=38000" weight-slices=true},npu-allocate{target="ethos-u55-128#arena_cache_size=38000"},npu-lower{target="ethos-u55-128#arena_cache_size=38000"}' | filecheck %s --check-prefix=LOWER
-// RUN: npuc-opt %s -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=38000"}' | filecheck %s --check-prefix=OFF
+// RUN: npuc-opt %s -p 'npu-schedule{target="ethos-u55-128#arena_cache_size=38000" weight-slices=false}' | filecheck %s --check-prefix=OFF
 
 // weight-slices=true: weights streamed from flash in OFM-depth slices
 // (npuc.backend.weight_staging). The pool's input and output take 36,864 of
@@ -33,7 +33,7 @@
 // LOWER-NEXT:  npu.conv2d {layer = "conv", {{.*}}ofm = #npu.fm<sram, 96, [1, 16, 16, 32], {{.*}}weights = #npu.buf<sram, [[W1]], 144>, scale_bias = #npu.buf<sram, [[S1]], 320>
 // LOWER-NEXT:  npu.output
 
-// Without the option (the default) the conv reads its weights in flash.
+// weight-slices=false: the conv reads its weights in flash.
 // OFF-LABEL:   func.func @sliced
 // OFF-NOT:     npu.stage
 // OFF:         quantized.conv2d {{.*}}npu.stripe = array<i64: 16, 16, 128>

@@ -414,7 +414,9 @@ def hoist_stages(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None
     place_all_or_each(moves, place, unplace, fits_now=lambda: fits(found, staging, target.alignment))
     for stage, before in moves:
         if holder[stage.output].start == positions[before]:
-            move_before(func, stage, before, later=positions[stage.input.owner] > positions[before])
+            weights = stage.input.owner
+            later = isinstance(weights, ConstantOp) and positions[weights] > positions[before]
+            move_before(func, stage, before, later)
 
 
 def move_before(func: FuncOp, stage: StageOp, before: Operation, later: bool) -> None:

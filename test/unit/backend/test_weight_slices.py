@@ -8,7 +8,8 @@ own. Per-operator models (conv int8 and 16x8, depthwise, fully connected)
 are forced into slices on three targets (one and two cores) and must equal
 LiteRT's BUILTIN_REF in the npu-IR simulator and in the register-level
 simulator running the emitted stream (which checks its waits); a stream
-missing the wait before a DMA into a slot still being read is a hazard.
+missing the wait before a DMA into a slot still being read is a hazard; a
+copy into a slot ahead of its reader is refused by the simulation.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from npuc.dialects import npu
 from npuc.dialects.common import layer_name
 from npuc.emit.ethos_u.emitter import emit_program
 from npuc.emit.ethos_u.registers import Cmd0, decode_commands
-from npuc.errors import StreamHazardError
+from npuc.errors import CommandStreamError, StreamHazardError
 from npuc.ir import main_function
 from npuc.passes.npu.schedule import assign_memories, stage_weights
+from npuc.sim.hazards import check_program
 from npuc.sim.simulator import simulate_sample
 from npuc.targets import load_target
 
@@ -160,3 +162,23 @@ def test_the_schedule_slices_weights_only_when_asked_and_where_the_whole_copy_do
     assert commands(slices.module, npu.ComputeOp) > 2
     assert slices.cost.total_cycles < plain.cost.total_cycles
     assert slices.cost.peak_memory["sram"] <= 90000
+
+
+def test_a_slot_copied_over_before_its_reader_ran_is_refused_by_the_simulation(tmp_path):
+    # The npu-IR program is in order: the copies of slice 2 into slot 0 moved before the command of slice 0
+    # (which reads slot 0) hand that command slice 2's scales and weights. They replace the bytes exactly,
+    # which the hazard checker cannot tell from a correct program without the dataflow (npuc.sim.hazards);
+    # the simulator can: slice 0's command decodes slice 2's shorter stream as its own.
+    data = MODELS["conv_int8"]()
+    module = sliced(imported(data, tmp_path), "ethos-u55-128", 2)
+    inputs = random_inputs(module)
+    expected = run_model(data, *inputs)
+    np.testing.assert_array_equal(simulate_sample(module, inputs)[0], expected[0])
+    ops = list(module.ops)
+    first = next(index for index, op in enumerate(ops) if isinstance(op, npu.Conv2dOp))
+    for copy in [op for op in ops[first:] if isinstance(op, npu.DmaOp)][:2]:
+        copy.detach()
+        module.body.block.insert_op_before(copy, ops[first])
+    check_program(module)
+    with pytest.raises(CommandStreamError, match="the weight stream does not decode"):
+        simulate_sample(module, inputs)

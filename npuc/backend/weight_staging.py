@@ -131,10 +131,10 @@ def can_slice(op: Operation, target: Target) -> bool:
 
 @dataclass
 class StagingPlans:
-    """What `staged_layers` decides: per staged layer its plan, where another takes less staging memory
-    for at most `SLICING_SLACK` of its work its `thrifty` plan, and per candidate the slicings that end
-    before reading its weights in place, fastest first (`fallbacks`: what to try where its plan does not
-    fit)."""
+    """What `staged_layers` decides: per staged layer its plan, where a slicing takes less staging memory
+    for at most `SLICING_SLACK` of its work its `thrifty` plan, and the slicings that save
+    `IN_PLACE_MARGIN` of reading its weights in place, fastest first (`fallbacks`: what to try where its
+    plan does not fit)."""
 
     plans: dict[Operation, Plan] = field(default_factory=dict)
     thrifty: dict[Operation, Plan] = field(default_factory=dict)
@@ -158,18 +158,20 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
     before that op: the copy waits for their readers), and it starts once
     the first of its weight slices has arrived and ends no earlier than the
     copies plus one slice of its work (`npuc.cost.timeline`'s weight
-    streaming). With `slicing`, staged in OFM-depth slices through slots
-    (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`, `_slicings`) is priced
-    too, and chosen where it ends more than `SLICING_SLACK` of the layer's
-    work before the whole copy and saves `IN_PLACE_MARGIN` of reading in
-    place. Whichever ends first is kept, and the timeline moves on. `sizes`
-    remembers buffer sizes (`sized_bytes`). Besides the plans
-    (`StagingPlans`): the thriftiest plan of each staged layer, the least
-    staging memory within `SLICING_SLACK` of its work of the fastest, where
-    that is another (under a budget npu-schedule takes it where the staging
-    memory's peak then shrinks), and the slicings that save
-    `IN_PLACE_MARGIN` of reading in place, fastest first (npu-schedule
-    tries them where the plan does not fit).
+    streaming). Whichever ends first is kept, and the timeline moves on.
+    `sizes` remembers buffer sizes (`sized_bytes`).
+
+    With `slicing`, each staged layer's OFM-depth slicings through slots
+    are priced too (`slice_depths` x `SLOT_COUNTS`, `_sliced_end`,
+    `_slicings`), not to replace a whole copy that fits (the timeline is too
+    coarse to prefer one: on digits_cnn's Ethos-U65 Dedicated_Sram schedule
+    a slicing it found 1 % faster is 3 % slower in the cost model), but for
+    `StagingPlans`: the thriftiest
+    slicing within `SLICING_SLACK` of the layer's work of the whole copy's
+    end (under a budget npu-schedule takes it where the staging memory's
+    peak then shrinks), and the slicings that save `IN_PLACE_MARGIN` of
+    reading in place, fastest first (npu-schedule tries them where the whole
+    copy does not fit).
     """
     stored, staging = target.memory(target.weights_memory), target.memory(target.staging_memory)
     compute_free = dma_free = previous_start = 0
@@ -197,20 +199,19 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
         work = command_cycles(op, shape, target, staging, weight_bytes, scale_bytes)
         first_slice = copy_start + ceil((copied - copy_start) / slices)
         whole_end = max(max(compute_free, first_slice) + work, copied + ceil(work / slices))
-        whole = (whole_end, weight_bytes + scale_bytes, copied, WHOLE)
-        slicings = _slicings(op, target, (compute_free, copy_start), weight_bytes, scale_bytes) if slicing and can_slice(op, target) else []
-        slack = ceil(SLICING_SLACK * work)
-        margin = ceil(IN_PLACE_MARGIN * (in_place_end - compute_free))
-        paying = sorted((option for option in slicings if option[0] + margin < in_place_end), key=lambda option: option[:2])
-        staged.fallbacks[op] = [option[3] for option in paying]
-        best = paying[0] if paying and paying[0][0] + slack < whole_end else whole
-        if best[0] < in_place_end:
-            staged.plans[op] = best[3]
-            thriftiest = min((option for option in [whole, *slicings] if option[0] <= best[0] + slack),
-                             key=lambda option: option[1::-1])  # fmt: skip
-            if thriftiest[3] != best[3]:
-                staged.thrifty[op] = thriftiest[3]
-            compute_free, dma_free = best[0], best[2]
+        if whole_end < in_place_end:
+            staged.plans[op] = WHOLE
+            if slicing and can_slice(op, target):
+                slicings = _slicings(op, target, (compute_free, copy_start), weight_bytes, scale_bytes)
+                margin = ceil(IN_PLACE_MARGIN * (in_place_end - compute_free))
+                staged.fallbacks[op] = [plan for end, _, _, plan in sorted(slicings, key=lambda option: option[:2])
+                                        if end + margin < in_place_end]  # fmt: skip
+                limit = whole_end + ceil(SLICING_SLACK * work)
+                thriftiest = min((option for option in slicings if option[0] <= limit), key=lambda option: option[1],
+                                 default=None)  # fmt: skip
+                if thriftiest is not None and thriftiest[1] < weight_bytes + scale_bytes:
+                    staged.thrifty[op] = thriftiest[3]
+            compute_free, dma_free = whole_end, copied
         else:
             compute_free = in_place_end
         previous_start = start
@@ -223,12 +224,11 @@ def _slicings(op: Operation, target: Target, free: tuple[int, int], weight_bytes
     `SLOT_COUNTS`, `_sliced_end`).
 
     A slicing ending at most `SLICING_SLACK` of the layer's work after the
-    fastest plan counts as no slower for `StagingPlans.thrifty`: the whole
+    whole copy counts as no slower for `StagingPlans.thrifty`: the whole
     copy's estimate assumes its command streams the copy block by block as
     it arrives, a slicing's commands do so explicitly, so a difference that
-    small is the estimate's rounding, not time a whole copy buys; so a
-    slicing is staged instead of a whole copy only where it ends more than
-    that earlier. `staged_layers` keeps only slicings that save
+    small is the estimate's rounding, not time a whole copy buys.
+    `staged_layers` offers as fallbacks only slicings that save
     `IN_PLACE_MARGIN` of the time reading in place takes.
     """
     options: list[tuple[int, int, int, Plan]] = []

@@ -109,9 +109,9 @@ class SchedulePass(ModulePass):
        its time (Vela's weight-buffering rule, `reads_weights_once`). With
        `weight_slices` a copy may be of OFM-depth slices through slots
        (`npu.slots` on the stages, the slices' depth in the op's
-       `npu.stripe`; docs/ir.md "Weight slices"), where the timeline finds
-       that no slower (under a budget: at most `SLICING_SLACK` slower, for
-       less staging memory) or the whole copy does not fit;
+       `npu.stripe`; docs/ir.md "Weight slices") where the whole copy does
+       not fit, and under a budget where that lowers the staging memory's
+       peak for at most `SLICING_SLACK` of the layer's work (`shrink_peak`);
     2. each stage moves before the NPU op preceding its consumer, so the
        copy overlaps that op's compute (double buffering, `hoist_stages`);
     3. feature maps that only NPU commands write and read move from the
@@ -195,10 +195,9 @@ def stage_weights_that_fit(
     weights again: unstaged, from where they are stored), then in schedule
     order, each kept if the staging memory can still place every buffer it
     holds (`fits`). An unstaged op reads its weights where they are stored.
-    With `slices`, an op is staged as `staged_layers` plans it (whole or in
-    OFM-depth slices), and one whose plan does not fit is then tried in
-    slices: the slicings `staged_layers` found faster than reading in place,
-    fastest first (with `fits`, every slicing, deepest first and
+    With `slices`, one whose whole copy does not fit is then tried in
+    OFM-depth slices: the slicings `staged_layers` found faster than reading
+    in place, fastest first (with `fits`, every slicing, deepest first and
     double-buffered), the first that fits kept.
 
     Returns, under a memory budget, the staged layers with a thriftier

@@ -80,8 +80,9 @@ SLOT_COUNTS = (2, 3)
 slice k), or one slice more ahead, which pays where copies and commands alternate unevenly."""
 
 SLICING_SLACK = 0.01
-"""Under a memory budget, the share of a layer's work a slicing may end later than its fastest plan and
-still be chosen for the staging memory it saves, where that lowers the staging memory's peak (`_slicings`)."""
+"""Under a memory budget, the share of a layer's time on the staging timeline (from when the compute
+engine is free for it to its end, staged whole) a slicing may end later than the whole copy and still be
+chosen for the staging memory it saves, where that lowers the staging memory's peak (`_slicings`)."""
 
 IN_PLACE_MARGIN = 0.05
 """The share of a layer's in-place time a slicing must save to be staged instead: reading in place leaves
@@ -132,7 +133,7 @@ def can_slice(op: Operation, target: Target) -> bool:
 @dataclass
 class StagingPlans:
     """What `staged_layers` decides: per staged layer its plan, where a slicing takes less staging memory
-    for at most `SLICING_SLACK` of its work its `thrifty` plan, and the slicings that save
+    for at most `SLICING_SLACK` of its time its `thrifty` plan, and the slicings that save
     `IN_PLACE_MARGIN` of reading its weights in place, fastest first (`fallbacks`: what to try where its
     plan does not fit)."""
 
@@ -167,7 +168,7 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
     coarse to prefer one: on digits_cnn's Ethos-U65 Dedicated_Sram schedule
     a slicing it found 1 % faster is 3 % slower in the cost model), but for
     `StagingPlans`: the thriftiest
-    slicing within `SLICING_SLACK` of the layer's work of the whole copy's
+    slicing within `SLICING_SLACK` of the layer's time of the whole copy's
     end (under a budget npu-schedule takes it where the staging memory's
     peak then shrinks), and the slicings that save `IN_PLACE_MARGIN` of
     reading in place, fastest first (npu-schedule tries them where the whole
@@ -206,7 +207,7 @@ def staged_layers(ops: Sequence[Operation], candidates: Collection[Operation], t
                 margin = ceil(IN_PLACE_MARGIN * (in_place_end - compute_free))
                 staged.fallbacks[op] = [plan for end, _, _, plan in sorted(slicings, key=lambda option: option[:2])
                                         if end + margin < in_place_end]  # fmt: skip
-                limit = whole_end + ceil(SLICING_SLACK * work)
+                limit = whole_end + ceil(SLICING_SLACK * (whole_end - compute_free))
                 thriftiest = min((option for option in slicings if option[0] <= limit), key=lambda option: option[1],
                                  default=None)  # fmt: skip
                 if thriftiest is not None and thriftiest[1] < weight_bytes + scale_bytes:
@@ -223,7 +224,7 @@ def _slicings(op: Operation, target: Target, free: tuple[int, int], weight_bytes
     """(end, staging bytes, copies' end, plan) of `op` staged in each slicing (`slice_depths` x
     `SLOT_COUNTS`, `_sliced_end`).
 
-    A slicing ending at most `SLICING_SLACK` of the layer's work after the
+    A slicing ending at most `SLICING_SLACK` of the layer's time after the
     whole copy counts as no slower for `StagingPlans.thrifty`: the whole
     copy's estimate assumes its command streams the copy block by block as
     it arrives, a slicing's commands do so explicitly, so a difference that

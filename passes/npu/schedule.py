@@ -111,7 +111,7 @@ class SchedulePass(ModulePass):
        (`npu.slots` on the stages, the slices' depth in the op's
        `npu.stripe`; docs/ir.md "Weight slices") where the whole copy does
        not fit, and under a budget where that lowers the staging memory's
-       peak for at most `SLICING_SLACK` of the layer's work (`shrink_peak`);
+       peak for at most `SLICING_SLACK` of the layer's time (`shrink_peak`);
     2. each stage moves before the NPU op preceding its consumer, so the
        copy overlaps that op's compute (double buffering, `hoist_stages`);
     3. feature maps that only NPU commands write and read move from the

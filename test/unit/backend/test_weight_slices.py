@@ -182,3 +182,23 @@ def test_a_slot_copied_over_before_its_reader_ran_is_refused_by_the_simulation(t
     check_program(module)
     with pytest.raises(CommandStreamError, match="the weight stream does not decode"):
         simulate_sample(module, inputs)
+
+
+def test_under_a_budget_a_whole_copy_at_the_peak_is_sliced_where_that_lowers_it():
+    # A 1x1 conv of 256 KiB of weights over a 4x4 map, after one of 64 KiB: its whole copy, hoisted over the
+    # first conv, makes the SRAM peak. Under a budget that fits it, slicing it (no more than 1 % slower on
+    # the staging timeline) lowers the peak, so npu-schedule slices it (`shrink_peak`); without a budget
+    # the whole copy stays.
+    text = conv_chain((4, 4, 256), [256, 1024], [1, 1])
+    target = "ethos-u55-128#arena_cache_size=300000"
+    plain = npuc.analyze_model(Parser(npuc_context(), text).parse_module(), target, weight_slices=False)
+    sliced_ = npuc.analyze_model(Parser(npuc_context(), text).parse_module(), target)
+    unbudgeted = npuc.analyze_model(Parser(npuc_context(), text).parse_module(), "ethos-u55-128")
+    assert commands(plain.module, npu.ComputeOp) == commands(unbudgeted.module, npu.ComputeOp) == 2
+    assert commands(sliced_.module, npu.ComputeOp) > 2
+    assert sliced_.cost.peak_memory["sram"] < plain.cost.peak_memory["sram"] // 2
+    assert sliced_.cost.total_cycles <= plain.cost.total_cycles * 1.01
+    inputs = [np.random.default_rng(2).integers(-128, 128, (1, 4, 4, 256), dtype=np.int8)]
+    expected = simulate_sample(plain.module, inputs)
+    for outputs in (simulate_sample(sliced_.module, inputs), run_program(sliced_.module, emit_program(sliced_.module), inputs)):
+        np.testing.assert_array_equal(outputs[0], expected[0])

@@ -327,8 +327,8 @@ def analyze_model(
     `weight_staging` is npu-schedule's rule for staging weights: `pays`
     (where it makes a layer faster) or `fits` (wherever they fit, as Vela
     does; the cost-model agreement test compares like with like).
-    `weight_slices` lets it stream weights in OFM-depth slices (where that
-    pays, or where a whole copy does not fit).
+    `weight_slices` lets it stream weights in OFM-depth slices (where a
+    whole copy does not fit, and under a budget where that lowers the peak).
     """
     from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate

@@ -145,8 +145,8 @@ class SchedulePass(ModulePass):
     """`pays` (default): stage a layer's weights where that makes it end earlier; `fits`: wherever they fit."""
 
     weight_slices: bool = True
-    """Stream weights in OFM-depth slices through slots of the staging memory where that pays or where the
-    whole copy does not fit (`npuc.backend.weight_staging`)."""
+    """Stream weights in OFM-depth slices through slots of the staging memory where the whole copy does not
+    fit, and under a budget where that lowers the staging memory's peak (`npuc.backend.weight_staging`)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)

@@ -67,16 +67,19 @@ def backend_pipeline(
     max_stripe_height: int = 0,
     weight_staging: str = "pays",
     passes: Sequence[str] = BACKEND_PASSES,
+    weight_slices: bool = True,
 ) -> str:
     """The `BACKEND_PASSES` (or those of `passes`) as pipeline text for `target` (a target spec), with
     npu-schedule's goal and weight-staging rule and npu-tile's stripes.
 
-    `optimise` and `weight_staging` are npu-schedule's `optimise` and
-    `weight-staging` options; `max_stripe_height` npu-tile's (0: every
-    stripe the whole OFM).
+    `optimise`, `weight_staging` and `weight_slices` are npu-schedule's
+    `optimise`, `weight-staging` and `weight-slices` options;
+    `max_stripe_height` npu-tile's (0: every stripe the whole OFM).
     """
     options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
     options["npu-schedule"] += f" optimise={optimise} weight-staging={weight_staging}"
+    if not weight_slices:
+        options["npu-schedule"] += " weight-slices=false"
     if max_stripe_height:
         options["npu-tile"] += f" max-stripe-height={max_stripe_height}"
     return ",".join(f"{name}{{{options[name]}}}" for name in passes)
@@ -318,6 +321,7 @@ def analyze_model(
     compare_size: bool = False,
     weight_staging: str = "pays",
     channel_advice: bool = False,
+    weight_slices: bool = True,
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -341,6 +345,8 @@ def analyze_model(
     target's feature-map brick is analyzed again with that count rounded
     down and up (`channel_what_if`: two more analyses per such layer) for
     the report's `channel_variants` and advice.
+    `weight_slices` lets it stream weights in OFM-depth slices (where a
+    whole copy does not fit, and under a budget where that lowers the peak).
     """
     from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate
@@ -366,7 +372,8 @@ def analyze_model(
         run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]))
         if compare_size and goal != SIZE:
             size_alternative = _size_alternative(module.clone(), target, target_description)
-        run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES), verified=True)
+        pipeline = backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices)
+        run_pipeline(module, pipeline, verified=True)
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     analysis = Analysis(module, estimate(module, target_description), target_description, source, network,
@@ -451,6 +458,7 @@ def compile_model(
     arena_cache_size: int | None = None,
     optimise: str = "Performance",
     weight_staging: str = "pays",
+    weight_slices: bool = True,
 ) -> CompileResult:
     """Compile a model (path or module) for `target` down to a command stream, with its estimate.
 
@@ -459,8 +467,9 @@ def compile_model(
     from npuc.emit.command_stream import encode
 
     analysis = analyze_model(
-        model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise, weight_staging=weight_staging
-    )
+        model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise,
+        weight_staging=weight_staging, weight_slices=weight_slices,
+    )  # fmt: skip
     stream = encode(analysis.module)
     if analysis.target.ethos_u is None:
         return CompileResult(**vars(analysis), command_stream=stream.stream, weights=stream.blob)

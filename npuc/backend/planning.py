@@ -66,6 +66,7 @@ from npuc.dialects.npu import (
     ROLLING_ROWS_ATTR,
     SCALE_BIAS_ENTRY_BYTES,
     SCRATCH_MEMORY_ATTR,
+    SLOTS_ATTR,
     STRIPE_ATTR,
     WIDE_SCALE_BIAS_ENTRY_BYTES,
     StageOp,
@@ -252,6 +253,9 @@ def buffer_bytes(value: SSAValue, target: Target) -> int:
     records (`npuc.backend.weight_encoding`), sized by their encoding; every
     NPU layer reading one constant must then encode it alike. A cascade
     intermediate (its producer has `npu.rolling_rows`) holds that many rows.
+    A copy of weights or scales streamed in OFM-depth slices (its
+    `npu.stage` has `npu.slots`) holds that many of its layer's largest
+    slices of them.
     Everything else is its element count times the storage bytes.
     """
     assert isinstance(value.type, TensorType)
@@ -259,6 +263,11 @@ def buffer_bytes(value: SSAValue, target: Target) -> int:
     if isinstance(rows, IntegerAttr):
         height, width, depth = tensor_hwc(value)
         return min(rows.value.data, height) * width * depth * element_bytes(value)
+    slots = value.owner.attributes.get(SLOTS_ATTR) if isinstance(value, OpResult) else None
+    if isinstance(slots, IntegerAttr):
+        operand = WEIGHTS_OPERAND if _npu_readers(value, WEIGHTS_OPERAND) else BIAS_OPERAND
+        (layer,) = _npu_readers(value, operand)
+        return slots.value.data * layer_streams(layer, target).largest_slice(operand)
     if target.encodes_weights:
         weight_readers = _npu_readers(value, WEIGHTS_OPERAND)
         bias_readers = _npu_readers(value, BIAS_OPERAND)

@@ -1,4 +1,4 @@
-"""Height stripes: which OFM rows a stripe computes, which IFM rows it reads, and its command.
+"""Stripes: which OFM rows a stripe computes, which IFM rows it reads, and its command.
 
 A stripe is a slice of an op's OFM computed by its own command. Height
 stripes split the OFM rows; a stripe of a windowed op reads the IFM rows its
@@ -6,7 +6,9 @@ windows cover, the halo included (kernel, stride, dilation and padding
 decide it), and pads only where its windows leave the IFM. Its command is
 the op's with row views of the op's feature maps (or rolling-buffer views
 in a cascade, `npuc.backend.cascades`), the padding it reaches and the op's
-block clipped to it.
+block clipped to it. A weighted layer whose weights are streamed in
+OFM-depth slices has depth stripes instead (whole rows, some channels,
+`channel_view`): npu-lower gives each slice its command.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from xdsl.ir import Attribute, Operation
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.planning import clip_block, describe
+from npuc.backend.weight_encoding import slice_depth
 from npuc.dialects.common import Window, array_values, int_array
 from npuc.dialects.npu import STRIPE_ATTR, block_attr
 from npuc.dialects.npu_memory import HEIGHT_AXIS, FeatureMapAttr
@@ -79,20 +82,32 @@ def rolling_view(fm: FeatureMapAttr, buffer_rows: int, rows: range) -> FeatureMa
     )  # fmt: skip
 
 
+def channel_view(fm: FeatureMapAttr, channels: range) -> FeatureMapAttr:
+    """The channels `channels` (of the last axis) of a feature map, as a view with the same strides."""
+    shape, strides = list(fm.shape_values()), fm.stride_values()
+    shape[-1] = len(channels)
+    return FeatureMapAttr(
+        fm.region.data, fm.offset.data + channels.start * strides[-1], shape, strides, fm.element_type
+    )
+
+
 def stripe_height(op: Operation, ofm: FeatureMapAttr) -> int | None:
     """The rows per stripe of `op` (`npu.stripe`) when it computes its NHWC OFM in more than one, else None.
 
-    Only height stripes exist: a stripe narrower or shallower than the OFM
-    fails naming the op.
+    Stripes split the rows, or the depth of a weighted layer whose weights
+    are streamed in OFM-depth slices (`slice_depth`), not both: any other
+    stripe fails naming the op.
     """
     stripe, shape = op.attributes.get(STRIPE_ATTR), ofm.shape_values()
     if not isinstance(stripe, DenseArrayBase) or len(shape) != 4:
         return None
     height, width, depth = array_values(stripe)
-    if (width, depth) != shape[2:]:
+    sliced = slice_depth(op) is not None
+    if width != shape[2] or (depth != shape[3] and not sliced) or (sliced and height < shape[HEIGHT_AXIS]):
         raise PassFailedException(
             f"npu-lower: {describe(op)} has a {height}x{width}x{depth} stripe of its "
-            f"{shape[1]}x{shape[2]}x{shape[3]} OFM: only height stripes are supported"
+            f"{shape[1]}x{shape[2]}x{shape[3]} OFM: stripes are either whole rows or the OFM-depth "
+            "slices of a conv, depthwise conv or fully connected layer"
         )
     return height if height < shape[HEIGHT_AXIS] else None
 

@@ -71,13 +71,19 @@ from npuc.backend.softmax import (
     softmax_commands,
 )
 from npuc.backend.squared_difference import squared_difference_commands
-from npuc.backend.stripes import stripe_height, stripe_properties, stripe_ranges
+from npuc.backend.stripes import (
+    channel_view,
+    stripe_height,
+    stripe_properties,
+    stripe_ranges,
+)
 from npuc.backend.views import VIEW_OPS, constant_slices, view_axis
 from npuc.backend.weight_encoding import (
     BIAS_OPERAND,
     WEIGHTS_OPERAND,
     layer_streams,
     runs_as_convolution,
+    slice_depth,
     weighted_consumers,
 )
 from npuc.cost.compute import (
@@ -199,7 +205,18 @@ class _Lowering:
         constants = [self.constant(op) for op in body if isinstance(op, quantized.ConstantOp)]
         self.constants_end = max([self.constants_end] + [op.buffer.end for op in constants])
         inputs = [self.input(arg) for arg in self.func.body.block.args]
-        program = [command for op in body for command in self.lower(op)]
+        program: list[Operation] = []
+        deferred: list[Operation] = []
+        for position, op in enumerate(body):
+            commands = self.lower(op)
+            if isinstance(op, npu.StageOp) and _hoisted_over_slices(body, position):
+                deferred += commands
+                continue
+            if deferred and commands and slice_depth(op) is not None:
+                last = max(index for index, command in enumerate(commands) if isinstance(command, npu.ComputeOp))
+                commands[last:last] = deferred
+                deferred = []
+            program += commands
         return [*constants, *self.tables, *inputs, *program]
 
     def table(self, data: np.ndarray) -> npu.BufferAttr:
@@ -377,6 +394,33 @@ class _Lowering:
                 return streams.weights if operand == WEIGHTS_OPERAND else streams.scales
         return None
 
+    def stage(self, op: npu.StageOp) -> list[Operation]:
+        """The copy of a staged tensor; of weights (scales) streamed in OFM-depth slices, the copies of the
+        slices before the first slot its layer's commands reuse (`depth_slices` issues the others)."""
+        slots = op.attributes.get(npu.SLOTS_ATTR)
+        if not isinstance(slots, IntegerAttr):
+            return [self.dma(op)]
+        (use,) = op.output.uses
+        parts = layer_streams(use.operation, self.target).slices
+        return [self.slice_dma(op, index) for index in range(min(slots.value.data - 1, len(parts)))]
+
+    def slice_dma(self, op: npu.StageOp, index: int) -> npu.DmaOp:
+        """The copy of slice `index` of the weights (scales) the stage `op` holds in `npu.slots` slots, from
+        where they are stored into slot `index` mod slots."""
+        (use,) = op.output.uses
+        layer = use.operation
+        streams = layer_streams(layer, self.target)
+        part, slot = streams.slices[index].bytes_of(use.index), streams.largest_slice(use.index)
+        slots = op.attributes[npu.SLOTS_ATTR]
+        assert isinstance(slots, IntegerAttr)
+        source_memory, source_offset = self.location(op.input)
+        target_memory, target_offset = self.location(op.output)
+        return npu.DmaOp(
+            npu.BufferAttr(source_memory, source_offset + part.start, len(part)),
+            npu.BufferAttr(target_memory, target_offset + index % slots.value.data * slot, len(part)),
+            _layer(op) or layer_name(layer),
+        )
+
     def dma(self, op: npu.StageOp) -> npu.DmaOp:
         """The copy of a staged tensor, attributed to the layer that reads it."""
         size = sized_bytes(op.output, self.target, self.sizes)
@@ -419,7 +463,7 @@ class _Lowering:
         if isinstance(op, quantized.ConstantOp):
             return []
         if isinstance(op, npu.StageOp):
-            return [self.dma(op)]
+            return self.stage(op)
         if isinstance(op, ReturnOp):
             return self.outputs(op)
         where = require(op, npu.PLACEMENT_ATTR, "npu-legalize", PASS)
@@ -451,7 +495,64 @@ class _Lowering:
             return self.cascade(cascade) if op is cascade[-1] else []
         op_type, properties = self.compute(op)
         properties = self.absorb_activation(op, op_type, properties)
+        if slice_depth(op) is not None:
+            return self.depth_slices(op, op_type, properties)
         return [npu.build_command(op_type, stripe, layer_name(op)) for stripe in self.stripes(op, properties)]
+
+    def depth_slices(self, op: Operation, op_type: type[npu.ComputeOp], properties: dict[str, Attribute]) -> list[Operation]:
+        """The commands of a layer whose weights are streamed in OFM-depth slices (`slice_depth`), one per
+        slice, each with its channels of the OFM (of the IFM too, depthwise), its streams and the block
+        clipped to it.
+
+        Read in place, a slice's command reads its streams where they are
+        stored. Staged into `npu.slots` slots (its scales and its weights,
+        each in their own buffer), slice k is in slot k mod slots: the
+        copies of the first slots - 1 slices are issued where the stages are
+        (`stage`), and the copies of slice k + slots - 1 right before the
+        command of slice k, so that they run while that command computes;
+        they overwrite the slots the command of slice k - 1 read.
+        """
+        if not self.target.encodes_weights:
+            raise PassFailedException(
+                f"{PASS}: {describe(op)}: OFM-depth slices of weights need a target that encodes them "
+                f"({self.target.name} does not)"
+            )
+        streams = layer_streams(op, self.target)
+        weights, scales, ofm, block = (properties[name] for name in ("weights", "scale_bias", "ofm", "block"))
+        assert isinstance(weights, npu.BufferAttr) and isinstance(scales, npu.BufferAttr)
+        assert isinstance(ofm, npu.FeatureMapAttr) and isinstance(block, DenseArrayBase)
+        stripe_height(op, ofm)  # refuses height stripes besides the depth slices
+        stages = {
+            name: stage for name, operand in (("scale_bias", BIAS_OPERAND), ("weights", WEIGHTS_OPERAND))
+            if isinstance(stage := op.operands[operand].owner, npu.StageOp) and npu.SLOTS_ATTR in stage.attributes
+        }  # fmt: skip
+        height, width, _ = hwc(ofm.shape_values())
+        commands: list[Operation] = []
+        for index, part in enumerate(streams.slices):
+            buffers = {}
+            for name, operand, buffer in (("scale_bias", BIAS_OPERAND, scales), ("weights", WEIGHTS_OPERAND, weights)):
+                held = part.bytes_of(operand)
+                start = held.start
+                if name in stages:
+                    slots = stages[name].attributes[npu.SLOTS_ATTR]
+                    assert isinstance(slots, IntegerAttr)
+                    if index + slots.value.data - 1 < len(streams.slices):
+                        commands.append(self.slice_dma(stages[name], index + slots.value.data - 1))
+                    start = index % slots.value.data * streams.largest_slice(operand)
+                buffers[name] = npu.BufferAttr(buffer.region.data, buffer.offset.data + start, len(held))
+            command = properties | buffers | {
+                "ofm": channel_view(ofm, part.channels),
+                "encoding": npu.EncodedWeightsAttr(
+                    streams.traversal.name.lower(), part.weight_lengths, part.scale_lengths, streams.wide
+                ),
+                "block": npu.block_attr(clip_block(BlockShape(*array_values(block)),
+                                                   (height, width, len(part.channels)), self.target.ofm_ublock)),
+            }  # fmt: skip
+            ifm = properties["ifm"]
+            if op_type is npu.DepthwiseConv2dOp and isinstance(ifm, npu.FeatureMapAttr):
+                command["ifm"] = channel_view(ifm, part.channels)
+            commands.append(npu.build_command(op_type, command, layer_name(op)))
+        return commands
 
     def absorb_activation(
         self, op: Operation, op_type: type[npu.ComputeOp], properties: dict[str, Attribute]
@@ -726,10 +827,11 @@ class _Lowering:
             "weights": self.buffer(weights),
             "scale_bias": self.buffer(bias),
         }
-        if self.target.encodes_weights:
+        if self.target.encodes_weights:  # a layer streamed in depth slices: its first slice's (`depth_slices`)
             streams = layer_streams(op, self.target)
+            first = streams.slices[0]
             properties["encoding"] = npu.EncodedWeightsAttr(
-                streams.traversal.name.lower(), streams.weight_lengths, streams.scale_lengths, streams.wide
+                streams.traversal.name.lower(), first.weight_lengths, first.scale_lengths, streams.wide
             )
         return properties
 
@@ -818,6 +920,25 @@ _COMPUTE: dict[str, Callable[[_Lowering, Operation], tuple[type[npu.ComputeOp], 
     ELEMENTWISE: _Lowering.binary,
 }
 """Command kind (`NpuOperator.command`) -> the method giving the NPU command and its properties."""
+
+
+def _hoisted_over_slices(body: list[Operation], position: int) -> bool:
+    """Whether the stage `body[position]` is hoisted over a layer whose weights are streamed in slices
+    through slots (the first op after the stages and constants there, not the stage's reader).
+
+    Its copy is issued before that layer's last command instead: the DMA
+    engine runs copies in program order, so issued where it is, the copy
+    would hold up the slices' copies (issued between the layer's commands)
+    until its own buffer is free.
+    """
+    stage = body[position]
+    following = next(
+        (op for op in body[position + 1 :] if not isinstance(op, npu.StageOp | quantized.ConstantOp)), None
+    )
+    if following is None or slice_depth(following) is None or any(use.operation is following for use in stage.results[0].uses):
+        return False
+    weights = following.operands[WEIGHTS_OPERAND].owner
+    return isinstance(weights, npu.StageOp) and npu.SLOTS_ATTR in weights.attributes
 
 
 def _retyped(fm: npu.FeatureMapAttr, element_type: UniformQuantizedType) -> npu.FeatureMapAttr:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, StringAttr
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from npuc.backend.allocation import LiveRange, peak_live_bytes
 from npuc.backend.allocation import fits as allocation_fits
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.cascade_search import choose_cascades
@@ -40,7 +41,18 @@ from npuc.backend.planning import (
     tensor_hwc,
 )
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
-from npuc.backend.weight_staging import PAYS, staged_layers, staging_rule
+from npuc.backend.weight_staging import (
+    PAYS,
+    SLOT_COUNTS,
+    WHOLE,
+    Plan,
+    Slicing,
+    StagingPlans,
+    can_slice,
+    slice_depths,
+    staged_layers,
+    staging_rule,
+)
 from npuc.dialects.common import LAYER_ATTR, array_values
 from npuc.dialects.npu import (
     BLOCK_ATTR,
@@ -48,7 +60,10 @@ from npuc.dialects.npu import (
     MEMORY_ATTR,
     PLACEMENT_ATTR,
     SCRATCH_MEMORY_ATTR,
+    SLOTS_ATTR,
+    STRIPE_ATTR,
     StageOp,
+    block_attr,
 )
 from npuc.dialects.quantized import (
     ConcatOp,
@@ -91,7 +106,12 @@ class SchedulePass(ModulePass):
        weights again); weights that do not fit are read where they are
        stored, and so are those of a fully connected op whose OFM is one
        block position: it reads its weights once, so a copy would only add
-       its time (Vela's weight-buffering rule, `reads_weights_once`);
+       its time (Vela's weight-buffering rule, `reads_weights_once`). With
+       `weight_slices` a copy may be of OFM-depth slices through slots
+       (`npu.slots` on the stages, the slices' depth in the op's
+       `npu.stripe`; docs/ir.md "Weight slices") where the whole copy does
+       not fit, and under a budget where that lowers the staging memory's
+       peak for at most `SLICING_SLACK` of the layer's time (`shrink_peak`);
     2. each stage moves before the NPU op preceding its consumer, so the
        copy overlaps that op's compute (double buffering, `hoist_stages`);
     3. feature maps that only NPU commands write and read move from the
@@ -124,18 +144,25 @@ class SchedulePass(ModulePass):
     weight_staging: str = PAYS
     """`pays` (default): stage a layer's weights where that makes it end earlier; `fits`: wherever they fit."""
 
+    weight_slices: bool = True
+    """Stream weights in OFM-depth slices through slots of the staging memory where the whole copy does not
+    fit, and under a budget where that lowers the staging memory's peak (`npuc.backend.weight_staging`)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)
         try:
             goal, rule = optimise_goal(self.optimise), staging_rule(self.weight_staging)
         except NpucError as error:
             raise PassFailedException(f"{self.name}: {error}") from None
-        schedule(main_or_fail(op, self.name), target, goal, rule)
+        schedule(main_or_fail(op, self.name), target, goal, rule, self.weight_slices)
 
 
-def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS) -> None:
+def schedule(
+    func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS, weight_slices: bool = True
+) -> None:
     """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`, staging
-    weights by rule `weight_staging` (`npuc.backend.weight_staging`)."""
+    weights by rule `weight_staging` (`npuc.backend.weight_staging`), in OFM-depth slices with
+    `weight_slices`."""
     check_preconditions(func)
     check_topological(func)
     assign_memories(func, target)
@@ -144,8 +171,9 @@ def schedule(func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_s
     if optimise == SIZE:
         stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
         return
-    stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS)
+    thriftier = stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS, slices=weight_slices)
     hoist_stages(func, target, sizes)
+    shrink_peak(func, target, sizes, thriftier)
     keep_in_staging(func, target, sizes)
 
 
@@ -156,7 +184,8 @@ def stage_weights_that_fit(
     cascades_only: bool = False,
     capacity: int | None = None,
     pays_only: bool = False,
-) -> None:
+    slices: bool = False,
+) -> dict[Operation, tuple[Plan, Plan]]:
     """Stage the constant weights of every NPU weighted op (of cascades only, with `cascades_only`; of
     cascades and ops whose staging pays, `staged_layers`, with `pays_only`) that the staging memory can
     place (within `capacity` bytes of it, if given).
@@ -166,6 +195,14 @@ def stage_weights_that_fit(
     weights again: unstaged, from where they are stored), then in schedule
     order, each kept if the staging memory can still place every buffer it
     holds (`fits`). An unstaged op reads its weights where they are stored.
+    With `slices`, one whose whole copy does not fit is then tried in
+    OFM-depth slices: the slicings `staged_layers` found faster than reading
+    in place, fastest first (with `fits`, every slicing, deepest first and
+    double-buffered), the first that fits kept.
+
+    Returns, under a memory budget, the staged layers with a thriftier
+    plan than the one staged (op -> (staged plan, thriftier plan),
+    `staged_layers`' `thrifty`), for `shrink_peak`.
     """
     staging = target.memory(target.staging_memory)
     memo: dict[SSAValue, int] = {} if sizes is None else sizes
@@ -174,17 +211,128 @@ def stage_weights_that_fit(
         if isinstance(op, WEIGHTED_OPS) and placement(op) == NPU and isinstance(op.operands[1].owner, ConstantOp)
         and not reads_weights_once(op) and (CASCADE_ATTR in op.attributes or not cascades_only)
     ]  # fmt: skip
+    plans: dict[Operation, Plan] = dict.fromkeys(candidates, WHOLE)
+    decided = StagingPlans()
     if pays_only:
-        paying = staged_layers(list(func.body.ops), set(candidates), target, memo)
-        candidates = [op for op in candidates if CASCADE_ATTR in op.attributes or op in paying]
+        decided = staged_layers(list(func.body.ops), set(candidates), target, memo, slicing=slices)
+        candidates = [op for op in candidates if CASCADE_ATTR in op.attributes or op in decided.plans]
+        plans.update(decided.plans)
     consumers = sorted(candidates, key=lambda op: CASCADE_ATTR not in op.attributes)
     stages: dict[Operation, list[StageOp]] = {}
-    place_all_or_each(
-        consumers,
-        place=lambda op: stages.__setitem__(op, stage_weights(op, staging.name)),
-        unplace=lambda op: unstage_all(stages.pop(op)),
-        fits_now=lambda: fits(buffers(func, target, memo)[0], staging, target.alignment, capacity),
-    )
+
+    def place(op: Operation) -> None:
+        stages[op] = stage_weights(op, staging.name, plans[op], memo)
+
+    def unplace(op: Operation) -> None:
+        unstage_layer(op, stages.pop(op), memo)
+
+    def fits_now() -> bool:
+        return fits(buffers(func, target, memo)[0], staging, target.alignment, capacity)
+
+    place_all_or_each(consumers, place, unplace, fits_now)
+    if not slices:
+        return {}
+    for op in consumers:
+        if op in stages or not can_slice(op, target):
+            continue
+        fallbacks = decided.fallbacks.get(op, [Slicing(depth, SLOT_COUNTS[0]) for depth in slice_depths(op, target, None)])
+        for plan in fallbacks:
+            plans[op] = plan
+            place(op)
+            if fits_now():
+                break
+            unplace(op)
+    if target.arena_cache_size is None:
+        return {}
+    return {op: (plans[op], plan) for op, plan in decided.thrifty.items() if op in stages and plans[op] != plan}
+
+
+def shrink_peak(
+    func: FuncOp, target: Target, sizes: dict[SSAValue, int], alternatives: dict[Operation, tuple[Plan, Plan]]
+) -> None:
+    """Stage layers by their thriftier plan (`alternatives`: op -> (its plan, the thriftier one),
+    `stage_weights_that_fit`) where that lowers the staging memory's peak of live bytes
+    (`peak_live_bytes`, the bound npu-allocate places at), their copies kept where they are (`restage`).
+
+    Only layers whose copies are live where the peak is can lower it: each
+    such layer is tried in turn, kept if the staging memory still places
+    everything (`fits`) and the peak fell, until none of them lowers it.
+    """
+    staging = target.memory(target.staging_memory)
+    alternatives = dict(alternatives)
+    while alternatives:
+        found, holder = buffers(func, target, sizes)
+        ranges = [buffer.live_range() for buffer in found if buffer.memory == staging.name]
+        peak = peak_live_bytes(ranges, target.alignment)
+        at_peak = peak_positions(ranges)
+        tried = [
+            op for op in alternatives
+            if any(isinstance(value.owner, StageOp) and value in holder
+                   and any(holder[value].start <= position <= holder[value].end for position in at_peak)
+                   for value in (op.operands[WEIGHTS_OPERAND], op.operands[BIAS_OPERAND]))
+        ]  # fmt: skip
+        lowered = False
+        for op in tried:
+            plan, thriftier = alternatives.pop(op)
+            stages = restage(func, op, thriftier, staging.name, sizes)
+            if lowers_peak(func, target, sizes, peak):
+                lowered = True
+                hoist_restaged(func, target, sizes, op, stages, peak)
+                break
+            restage(func, op, plan, staging.name, sizes)
+        if not lowered:
+            return
+
+
+def lowers_peak(func: FuncOp, target: Target, sizes: dict[SSAValue, int], peak: int) -> bool:
+    """Whether the staging memory's buffers now live below `peak` bytes at their peak and still fit it."""
+    staging = target.memory(target.staging_memory)
+    found = buffers(func, target, sizes)[0]
+    ranges = [buffer.live_range() for buffer in found if buffer.memory == staging.name]
+    return peak_live_bytes(ranges, target.alignment) < peak and fits(found, staging, target.alignment)
+
+
+def hoist_restaged(
+    func: FuncOp, target: Target, sizes: dict[SSAValue, int], op: Operation, stages: list[StageOp], peak: int
+) -> None:
+    """Move the `stages` `restage` left right before `op` over the NPU op before it (as `hoist_stages`
+    does), if the peak stays below `peak` bytes and everything still fits."""
+    ops = list(func.body.ops)
+    position = ops.index(stages[0])
+    before = npu_op_before(ops, position)
+    if before is None or stages[-1].next_op is not op:
+        return
+    for stage in stages:
+        move_before(func, stage, before, later=False)
+    if not lowers_peak(func, target, sizes, peak):
+        for stage in stages:
+            move_before(func, stage, op, later=False)
+
+
+def restage(func: FuncOp, op: Operation, plan: Plan, staging_memory: str, sizes: dict[SSAValue, int]) -> list[StageOp]:
+    """Stage `op`'s weights by `plan` instead of as they are, the new copies where the old ones are (hoisted
+    over the op before, or right before `op`); returns the new stages."""
+    old = [value.owner for value in (op.operands[BIAS_OPERAND], op.operands[WEIGHTS_OPERAND])
+           if isinstance(value.owner, StageOp)]  # fmt: skip
+    anchor = old[-1].next_op
+    while isinstance(anchor, (StageOp, ConstantOp)):
+        anchor = anchor.next_op
+    unstage_layer(op, old, sizes)
+    stages = stage_weights(op, staging_memory, plan, sizes)
+    if anchor is not op and anchor is not None:
+        for stage in stages:
+            move_before(func, stage, anchor, later=False)
+    return stages
+
+
+def peak_positions(ranges: Sequence[LiveRange]) -> list[int]:
+    """The schedule positions where the most bytes of `ranges` are live."""
+    live: dict[int, int] = {}
+    for live_range in ranges:
+        for position in range(live_range.start, live_range.end + 1):
+            live[position] = live.get(position, 0) + live_range.size
+    most = max(live.values(), default=0)
+    return [position for position, size in live.items() if size == most]
 
 
 def reads_weights_once(op: Operation) -> bool:
@@ -266,10 +414,17 @@ def hoist_stages(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | None
     for stage, before in moves:
         if holder[stage.output].start == positions[before]:
             weights = stage.input.owner
-            moved = [weights, stage] if isinstance(weights, ConstantOp) and positions[weights] > positions[before] else [stage]
-            for op in moved:  # a constant reads nothing and lives for the whole program
-                op.detach()
-                func.body.block.insert_op_before(op, before)
+            later = isinstance(weights, ConstantOp) and positions[weights] > positions[before]
+            move_before(func, stage, before, later)
+
+
+def move_before(func: FuncOp, stage: StageOp, before: Operation, later: bool) -> None:
+    """Move `stage` before the op `before`, and its constant with it if that comes `later` than `before`
+    (a constant reads nothing and lives for the whole program)."""
+    weights = stage.input.owner
+    for op in [weights, stage] if isinstance(weights, ConstantOp) and later else [stage]:
+        op.detach()
+        func.body.block.insert_op_before(op, before)
 
 
 def npu_op_before(ops: Sequence[Operation], position: int) -> Operation | None:
@@ -356,13 +511,25 @@ def check_topological(func: FuncOp) -> None:
         defined.update(op.results)
 
 
-def stage_weights(op: Operation, staging_memory: str) -> list[StageOp]:
+def stage_weights(
+    op: Operation, staging_memory: str, plan: Plan = WHOLE, sizes: dict[SSAValue, int] | None = None
+) -> list[StageOp]:
     """Insert an `npu.stage` of `op`'s constant weights, and of its constant bias (the scale/bias
     table), right before `op`; `op` reads the copies. Vela buffers the two together, so the
     table's per-block fetch pays the staging memory's latency, not the stored one's.
 
+    Staged in OFM-depth slices (`plan`), `op`'s `npu.stripe` gets the
+    slices' depth, which encodes its constants slice by slice, and each
+    stage `npu.slots`, the slots its buffer holds (a slice's weights, or
+    its scale records, each); the sizes `sizes` remembers of its constants
+    are forgotten (they change).
+
     Returns the stages, their `npu.memory` set.
     """
+    if plan is not None:
+        height, width, _ = tensor_hwc(op.results[0])
+        op.attributes[STRIPE_ATTR] = block_attr((height, width, plan.depth))
+        forget_sizes(op, sizes)
     stages = []
     for operand in (BIAS_OPERAND, WEIGHTS_OPERAND):
         if not isinstance(op.operands[operand].owner, ConstantOp):
@@ -371,10 +538,34 @@ def stage_weights(op: Operation, staging_memory: str) -> list[StageOp]:
         if LAYER_ATTR in op.attributes:
             stage.attributes[LAYER_ATTR] = op.attributes[LAYER_ATTR]
         stage.attributes[MEMORY_ATTR] = StringAttr(staging_memory)
+        if plan is not None:
+            stage.attributes[SLOTS_ATTR] = IntegerAttr(plan.slots, i64)
         Rewriter.insert_op(stage, InsertPoint.before(op))
         op.operands[operand] = stage.output
         stages.append(stage)
     return stages
+
+
+def unstage_layer(op: Operation, stages: list[StageOp], sizes: dict[SSAValue, int] | None = None) -> None:
+    """Remove the `stages` of `op`'s constants (`unstage`); weights staged in slices are whole again (its
+    `npu.stripe` the whole OFM, the sizes `sizes` remembers of its constants forgotten)."""
+    sliced = any(SLOTS_ATTR in stage.attributes for stage in stages)
+    unstage_all(stages)
+    if sliced:
+        op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
+        forget_sizes(op, sizes)
+
+
+def forget_sizes(op: Operation, sizes: dict[SSAValue, int] | None) -> None:
+    """Drop the remembered sizes of `op`'s weights and bias (and of the constants they copy): its
+    encoding changed."""
+    if sizes is None:
+        return
+    for operand in (WEIGHTS_OPERAND, BIAS_OPERAND):
+        value = op.operands[operand]
+        sizes.pop(value, None)
+        if isinstance(value.owner, StageOp):
+            sizes.pop(value.owner.input, None)
 
 
 def assign_memories(func: FuncOp, target: Target) -> None:

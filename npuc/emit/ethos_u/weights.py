@@ -182,6 +182,16 @@ class LayerWeights:
     ifm_bits: int
     dilation: tuple[int, int] = (1, 1)
 
+    def channels(self, start: int, stop: int) -> LayerWeights:
+        """The layer computing only OFM channels [start, stop): an OFM-depth slice, encoded as a layer of its own."""
+        axis = 3 if self.kind == DEPTHWISE_CONV2D else 0
+        weights = self.weights[(slice(None),) * axis + (slice(start, stop),)]
+        zero_point = self.zero_point[start:stop] if isinstance(self.zero_point, np.ndarray) else self.zero_point
+        return LayerWeights(
+            self.name, self.kind, weights, zero_point, self.bias[start:stop], self.multiplier[start:stop],
+            self.shift[start:stop], self.ifm_bits, self.dilation,
+        )  # fmt: skip
+
     def volume(self) -> np.ndarray:
         """The weights as OHWI int16 with the zero point subtracted (depthwise: I = 1)."""
         weights = self.weights.astype(np.int16)

@@ -236,9 +236,9 @@ def test_a_cascades_weights_are_staged_before_the_others(monkeypatch):
     mark_cascade(layers[1:], 2, 0, TARGET)
     tried = []
 
-    def recorded(op, memory):
+    def recorded(op, memory, *plan_and_sizes):
         tried.append(op.attributes["layer"].data)
-        return stage_weights(op, memory)
+        return stage_weights(op, memory, *plan_and_sizes)
 
     monkeypatch.setattr(schedule_module, "stage_weights", recorded)
     stage_weights_that_fit(func, TARGET)

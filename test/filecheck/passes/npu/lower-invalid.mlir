@@ -219,12 +219,25 @@ func.func @quantized_twice(%x: tensor<1x4xf32> {graph.name = "x"}) -> (tensor<1x
 
 // -----
 
-// Stripes split the OFM's rows only (depth slices come with streamed weights).
-// CHECK: npu-lower: pool1 (quantized.max_pool2d) has a 1x2x1 stripe of its 3x2x3 OFM: only height stripes are supported
+// Stripes split the OFM's rows, or the depth of a layer streaming its weights in OFM-depth slices.
+// CHECK: npu-lower: pool1 (quantized.max_pool2d) has a 1x2x1 stripe of its 3x2x3 OFM: stripes are either whole rows or the OFM-depth slices of a conv, depthwise conv or fully connected layer
 builtin.module {
   func.func @pool1_stripe(%x: tensor<1x6x4x3x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x3x2x3x!quantized.uniform<i8:f32, 0.5:0>> {
     %p = quantized.max_pool2d %x {layer = "pool1", kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 2, 2, 8>, npu.stripe = array<i64: 1, 2, 1>, npu.memory = "sram", npu.offset = 96 : i64} : (tensor<1x6x4x3x!quantized.uniform<i8:f32, 0.5:0>>) -> tensor<1x3x2x3x!quantized.uniform<i8:f32, 0.5:0>>
     func.return %p : tensor<1x3x2x3x!quantized.uniform<i8:f32, 0.5:0>>
+  }
+}
+
+// -----
+
+// Not both: a layer streaming its weights in depth slices computes whole rows.
+// CHECK: npu-lower: conv2 (quantized.conv2d) has a 2x4x16 stripe of its 4x4x32 OFM: stripes are either whole rows or the OFM-depth slices of a conv, depthwise conv or fully connected layer
+builtin.module {
+  func.func @conv2_stripe(%x: tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>> {npu.memory = "sram", npu.offset = 0 : i64}) -> tensor<1x4x4x32x!quantized.uniform<i8:f32, 0.5:0>> {
+    %w = quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<32x1x1x2xi8> -> tensor<32x1x1x2x!quantized.uniform<i8:f32, 0.01:0>>
+    %b = quantized.constant {npu.memory = "flash", npu.offset = 128 : i64} dense<1> : tensor<32xi32>
+    %c = quantized.conv2d %x, %w, %b {layer = "conv2", strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, activation = "none", npu.placement = "npu", npu.block = array<i64: 4, 4, 16>, npu.stripe = array<i64: 2, 4, 16>, npu.memory = "sram", npu.offset = 32 : i64} : (tensor<1x4x4x2x!quantized.uniform<i8:f32, 0.5:0>>, tensor<32x1x1x2x!quantized.uniform<i8:f32, 0.01:0>>, tensor<32xi32>) -> tensor<1x4x4x32x!quantized.uniform<i8:f32, 0.5:0>>
+    func.return %c : tensor<1x4x4x32x!quantized.uniform<i8:f32, 0.5:0>>
   }
 }
 

@@ -6,7 +6,10 @@ import math
 from dataclasses import dataclass
 
 from npuc.errors import NpucError
-from npuc.quantization.calibration import STRATEGIES
+
+STRATEGIES = ("minmax", "moving_average", "percentile", "entropy", "mse")
+"""Calibration's range strategies (`npuc.quantization.calibration.choose_range`); named here, beside the
+options that take them, so the CLI builds its parser without importing calibration (numpy, xDSL)."""
 
 SUPPORTED_ACTIVATION_BITS = (8, 16)
 
@@ -21,7 +24,7 @@ class QuantizationOptions:
     """How `quantize_module` quantizes; the defaults are npuc's recommended settings.
 
     - `activation_bits`: 8 (asymmetric int8) or 16 (symmetric int16, 16x8).
-    - `activation_strategy`: range choice for activations (`npuc.quantization.calibration.STRATEGIES`,
+    - `activation_strategy`: range choice for activations (`STRATEGIES`,
       or `auto`: each candidate strategy is tried and the one with the best
       output SQNR on the calibration set kept, see `npuc.quantization.search`).
     - `output_strategy`: range choice for the model's outputs and the inputs

@@ -358,10 +358,10 @@ def check_rescales(module: ModuleOp) -> None:
 
     The back end would encode what the integer reference (TFLite) refuses to
     run: ADD and SUB whose output scale is far below their inputs'
-    (`npuc.reference.int_handlers.check_add_rescale`).
+    (`npuc.reference.int_parameters.check_add_rescale`).
     """
     from npuc.dialects import quantized
-    from npuc.reference.int_handlers import check_add_rescale
+    from npuc.reference.int_parameters import check_add_rescale
 
     for op in module.walk():
         if isinstance(op, quantized.AddOp | quantized.SubOp):

@@ -167,7 +167,7 @@ class LayerWeights:
     `zero_point` is the weight zero point, one for the layer or one per
     output channel. `bias` is int32, or int64 for a 16x8 layer with TFLite's
     int64 bias; `multiplier` and `shift` are TFLite's per output channel
-    (`npuc.reference.int_handlers.rescale_parameters`). `ifm_bits` is the
+    (`npuc.reference.int_parameters.rescale_parameters`). `ifm_bits` is the
     IFM element width (8 or 16), `dilation` (height, width). `name` names
     the layer in errors.
     """

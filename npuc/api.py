@@ -334,17 +334,20 @@ def analyze_model(
     target_description = load_target(target)
     source = str(model) if not isinstance(model, ModuleOp) else "<module>"
     module = import_model(model) if not isinstance(model, ModuleOp) else model
+    verified = not isinstance(model, ModuleOp)  # the importers verify what they return
     if is_float_module(module):
         if calibration is None:
             raise NpucError(
                 f"{source}: a float model needs calibration data to be quantized"
             )
-        quantize(module, calibration, report_samples=0)  # the estimate needs no error report
+        quantize(module, calibration, report_samples=0)  # the estimate needs no error report; it verifies
+        verified = True
     check_rescales(module)
     network = layer_graph(module)
     size_alternative = None
     try:
-        run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]))
+        run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]),
+                     verified=verified)
         if compare_size and goal != SIZE:
             size_alternative = _size_alternative(module.clone(), target, target_description)
         run_pipeline(module, backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES), verified=True)

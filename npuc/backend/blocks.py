@@ -25,6 +25,7 @@ only sizes the shared-buffer areas.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import ceil, inf
 
 from npuc.cost import ifm_blocks
@@ -69,8 +70,14 @@ class SearchInput:
         return self.shape.ofm[1:]
 
 
+@lru_cache(maxsize=4096)
 def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | None:
-    """The OFM block ([h, w, c]) Vela's search picks for `shape` on `target` (None if none fits)."""
+    """The OFM block ([h, w, c]) Vela's search picks for `shape` on `target` (None if none fits).
+
+    A function of its arguments alone, and the costliest step of npu-tile:
+    cached per process, so compiling for one target again (another memory
+    budget or goal, a sweep's next point) searches no shape twice.
+    """
     command = search_input(shape, target)
     ublock, limit = target.ofm_ublock, target.ofm_block_max
     height, width, depth = command.ofm

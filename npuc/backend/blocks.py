@@ -91,13 +91,16 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
     for block_depth in _depths(depth, space[2], target):
         too_big: set[tuple[int, int]] = set()
         for block_height in range(ublock.height, space[0] + 1, ublock.height):
-            for block_width in range(ublock.width, space[1] + 1, ublock.width):
+            widths = range(ublock.width, space[1] + 1, ublock.width)
+            for block_width in widths:
                 if (block_height, block_width) in too_big:
                     continue
                 block = (block_height, block_width, block_depth)
                 if not fits_shram(command, block, target):
-                    too_big.add((block_width, block_height))  # its transpose would not fit either
-                    continue
+                    # Its transpose would not fit either; nor would a wider block (its IFM block and
+                    # accumulators only grow with the width): none is tried, each transpose is marked.
+                    too_big.update((width, block_height) for width in widths if width >= block_width)
+                    break
                 cost = fetch_cost(command, block, target)
                 if cost < best_cost * (1 - TIE):
                     best, best_cost, best_coverage = block, cost, inf

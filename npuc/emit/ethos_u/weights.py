@@ -61,7 +61,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
-from ethosu import mlw_codec
 
 from npuc.cost.compute import STEP_BITS, kernel_first
 from npuc.cost.geometry import ceil_to
@@ -154,7 +153,12 @@ def brick_order(
 
 
 def compress(stream: np.ndarray) -> bytes:
-    """A `brick_order` stream compressed by the mlw codec, padded by it (0xff) to 16 bytes."""
+    """A `brick_order` stream compressed by the mlw codec, padded by it (0xff) to 16 bytes.
+
+    Vela's codec loads here, when weights are encoded: a target that stores them raw never needs it.
+    """
+    from ethosu import mlw_codec
+
     return bytes(mlw_codec.encode(stream.tolist()))
 
 

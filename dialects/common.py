@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
@@ -59,7 +60,17 @@ LAYER_ATTR = "layer"
 
 
 def int_array(values: Sequence[int]) -> DenseArrayBase:
-    """An `array<i64: ...>` property from Python ints."""
+    """An `array<i64: ...>` property from Python ints.
+
+    Attributes are immutable values: one instance per distinct array serves
+    every op (the back end builds the same strides, shapes and blocks for
+    thousands of commands, and building one verifies it).
+    """
+    return _int_array(tuple(values))
+
+
+@lru_cache(maxsize=4096)
+def _int_array(values: tuple[int, ...]) -> DenseArrayBase:
     return DenseArrayBase.from_list(i64, list(values))
 
 

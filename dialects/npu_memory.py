@@ -146,29 +146,39 @@ class FeatureMapAttr(ParametrizedAttribute):
 
     def pieces(self) -> tuple[FeatureMapAttr, ...]:
         """The map as views that do not wrap, top to bottom: itself, or its rows before and after the wrap."""
-        wrap = self.wrap.data
-        if not wrap:
+        if not self.wrap.data:
             return (self,)
-        shape, strides = list(self.shape_values()), self.stride_values()
+        strides = self.stride_values()
+        return tuple(
+            FeatureMapAttr(self.region.data, offset, shape, strides, self.element_type)
+            for offset, shape in self._piece_shapes()
+        )
+
+    def _piece_shapes(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """(offset, shape) of each of `pieces`, without building them (the cost model asks for every
+        command's spans)."""
+        shape, wrap = self.shape_values(), self.wrap.data
+        if not wrap:
+            return ((self.offset.data, shape),)
         first, rest = list(shape), list(shape)
         first[HEIGHT_AXIS], rest[HEIGHT_AXIS] = wrap, shape[HEIGHT_AXIS] - wrap
-        return (
-            FeatureMapAttr(self.region.data, self.offset.data, first, strides, self.element_type),
-            FeatureMapAttr(self.region.data, self.wrap_offset.data, rest, strides, self.element_type),
-        )
+        return ((self.offset.data, tuple(first)), (self.wrap_offset.data, tuple(rest)))
 
     def byte_extent(self) -> int:
         """Bytes from the base address to one past the last element (of a map that does not wrap)."""
-        element_bytes = self.element_type.bits // 8
-        return element_bytes + sum(
-            (extent - 1) * stride for extent, stride in zip(self.shape_values(), self.stride_values())
-        )
+        return self._extent(self.shape_values(), self.stride_values())
+
+    def _extent(self, shape: Sequence[int], strides: Sequence[int]) -> int:
+        """`byte_extent` of a view of this map's type of `shape` and `strides`."""
+        return self.element_type.bits // 8 + sum((extent - 1) * stride for extent, stride in zip(shape, strides))
 
     def byte_span(self) -> tuple[int, int]:
         """[first, end) of the bytes the map's pieces span."""
+        strides = self.stride_values()
+        pieces = self._piece_shapes()
         return (
-            min(piece.offset.data for piece in self.pieces()),
-            max(piece.offset.data + piece.byte_extent() for piece in self.pieces()),
+            min(offset for offset, _ in pieces),
+            max(offset + self._extent(shape, strides) for offset, shape in pieces),
         )
 
     def buffer(self) -> BufferAttr:

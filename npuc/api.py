@@ -358,18 +358,21 @@ def analyze_model(
     target_description = load_target(target)
     source = str(model) if not isinstance(model, ModuleOp) else "<module>"
     module = import_model(model) if not isinstance(model, ModuleOp) else model
+    verified = not isinstance(model, ModuleOp)  # the importers verify what they return
     if is_float_module(module):
         if calibration is None:
             raise NpucError(
                 f"{source}: a float model needs calibration data to be quantized"
             )
-        quantize(module, calibration, report_samples=0)  # the estimate needs no error report
+        quantize(module, calibration, report_samples=0)  # the estimate needs no error report; it verifies
+        verified = True
     check_rescales(module)
     network = layer_graph(module)
     quantized_module = module.clone() if channel_advice else None
     size_alternative = None
     try:
-        run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]))
+        run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]),
+                     verified=verified)
         if compare_size and goal != SIZE:
             size_alternative = _size_alternative(module.clone(), target, target_description)
         pipeline = backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices)
@@ -425,10 +428,10 @@ def check_rescales(module: ModuleOp) -> None:
 
     The back end would encode what the integer reference (TFLite) refuses to
     run: ADD and SUB whose output scale is far below their inputs'
-    (`npuc.reference.int_handlers.check_add_rescale`).
+    (`npuc.reference.int_parameters.check_add_rescale`).
     """
     from npuc.dialects import quantized
-    from npuc.reference.int_handlers import check_add_rescale
+    from npuc.reference.int_parameters import check_add_rescale
 
     for op in module.walk():
         if isinstance(op, quantized.AddOp | quantized.SubOp):

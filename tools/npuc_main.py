@@ -140,8 +140,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
 
 def _add_quantize_options(command: argparse.ArgumentParser) -> None:
     """The options of `npuc quantize` (defaults: `npuc.quantization.quantizer.QuantizationOptions`)."""
-    from npuc.quantization.calibration import STRATEGIES
-    from npuc.quantization.options import PRECISIONS
+    from npuc.quantization.options import PRECISIONS, STRATEGIES
 
     command.add_argument("--calibration", required=True, help="calibration samples .npy/.npz")
     command.add_argument("--activation-bits", type=int, choices=(8, 16), default=8,

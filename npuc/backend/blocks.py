@@ -25,6 +25,7 @@ only sizes the shared-buffer areas.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import ceil, inf
 
 from npuc.cost import ifm_blocks
@@ -69,8 +70,14 @@ class SearchInput:
         return self.shape.ofm[1:]
 
 
+@lru_cache(maxsize=4096)
 def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | None:
-    """The OFM block ([h, w, c]) Vela's search picks for `shape` on `target` (None if none fits)."""
+    """The OFM block ([h, w, c]) Vela's search picks for `shape` on `target` (None if none fits).
+
+    A function of its arguments alone, and the costliest step of npu-tile:
+    cached per process, so compiling for one target again (another memory
+    budget or goal, a sweep's next point) searches no shape twice.
+    """
     command = search_input(shape, target)
     ublock, limit = target.ofm_ublock, target.ofm_block_max
     height, width, depth = command.ofm
@@ -84,13 +91,16 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
     for block_depth in _depths(depth, space[2], target):
         too_big: set[tuple[int, int]] = set()
         for block_height in range(ublock.height, space[0] + 1, ublock.height):
-            for block_width in range(ublock.width, space[1] + 1, ublock.width):
+            widths = range(ublock.width, space[1] + 1, ublock.width)
+            for block_width in widths:
                 if (block_height, block_width) in too_big:
                     continue
                 block = (block_height, block_width, block_depth)
                 if not fits_shram(command, block, target):
-                    too_big.add((block_width, block_height))  # its transpose would not fit either
-                    continue
+                    # Its transpose would not fit either; nor would a wider block (its IFM block and
+                    # accumulators only grow with the width): none is tried, each transpose is marked.
+                    too_big.update((width, block_height) for width in widths if width >= block_width)
+                    break
                 cost = fetch_cost(command, block, target)
                 if cost < best_cost * (1 - TIE):
                     best, best_cost, best_coverage = block, cost, inf

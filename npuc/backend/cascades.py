@@ -21,7 +21,7 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.planning import describe, tensor_hwc, window
-from npuc.backend.stripes import ifm_rows
+from npuc.backend.stripes import ifm_range
 from npuc.dialects.common import UNIT_WINDOW, Window, array_values, value_shape
 from npuc.dialects.npu import ROLLING_ROWS_ATTR, STRIPE_ATTR
 
@@ -46,7 +46,7 @@ class Link:
 
     def reads(self, rows: range) -> range:
         """The IFM rows computing OFM rows `rows` reads."""
-        return ifm_rows(self.window, rows, self.ifm_height).ifm
+        return ifm_range(self.window, rows, self.ifm_height)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ from npuc.dialects.quantized import (
     RsqrtOp,
     TanhOp,
 )
-from npuc.reference.int_handlers import QUANTIZED_HANDLERS
 
 LOOKUP_TABLE_OPS = (LogisticOp, TanhOp, HardSwishOp, HardSigmoidOp, GeluOp, LeakyReluOp, PReluOp, RsqrtOp)
 """Quantized ops that run on the NPU as one elementwise command with a lookup table."""
@@ -72,6 +71,9 @@ def activation_table(op: Operation) -> np.ndarray:
     input shape as it takes to hold all 256; the constant operands keep
     their values, so the reference computes exactly what the layer does.
     """
+    # The interpreter's handlers: compiling loads them only to make a table.
+    from npuc.reference.int_handlers import QUANTIZED_HANDLERS
+
     shape = value_shape(op.operands[0])
     elements = prod(shape)
     samples = ceil(INT8_INPUTS.size / elements)

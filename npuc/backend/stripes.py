@@ -53,10 +53,22 @@ def ifm_rows(window: Window, ofm: range, ifm_height: int) -> StripeRows:
     Output row y's window starts at input row `y * stride - pad_top` and
     spans the dilated kernel; the rows outside [0, ifm_height) are padding.
     """
-    stride, kernel = window.strides[0], window.dilated_kernel[0]
-    first = ofm.start * stride - window.padding[0]
-    stop = (ofm.stop - 1) * stride - window.padding[0] + kernel
+    first, stop = _window_rows(window, ofm)
     return StripeRows(range(max(first, 0), min(stop, ifm_height)), max(-first, 0), max(stop - ifm_height, 0))
+
+
+def ifm_range(window: Window, ofm: range, ifm_height: int) -> range:
+    """`ifm_rows(...).ifm` alone: the cascade search asks for it tens of thousands of times."""
+    first, stop = _window_rows(window, ofm)
+    return range(max(first, 0), min(stop, ifm_height))
+
+
+def _window_rows(window: Window, ofm: range) -> tuple[int, int]:
+    """The first and the stop input row (padding rows counted, negative above) the windows of OFM rows
+    `ofm` span."""
+    stride = window.strides[0]
+    first = ofm.start * stride - window.padding[0]
+    return first, (ofm.stop - 1) * stride - window.padding[0] + window.dilated_kernel[0]
 
 
 def row_view(fm: FeatureMapAttr, rows: range) -> FeatureMapAttr:

@@ -56,7 +56,7 @@ from npuc.emit.ethos_u.weights import (
     encode_layer,
 )
 from npuc.errors import TargetError
-from npuc.reference.int_handlers import rescale_parameters
+from npuc.reference.int_parameters import rescale_parameters
 from npuc.targets import Target
 
 WEIGHTS_OPERAND, BIAS_OPERAND = 1, 2

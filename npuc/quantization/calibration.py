@@ -31,6 +31,7 @@ from xdsl.ir import SSAValue
 from npuc.data import read_arrays
 from npuc.dialects import graph
 from npuc.errors import InputDataError, writing
+from npuc.quantization.options import STRATEGIES
 from npuc.reference.graph_interpreter import run_graph
 
 CALIBRATION_BATCH = 32
@@ -42,7 +43,6 @@ HISTOGRAM_BINS = 2048
 RANGE_FIELDS = 4
 """The numbers a saved `NAME|range` array holds: minimum, maximum, mean minimum, mean maximum."""
 
-STRATEGIES = ("minmax", "moving_average", "percentile", "entropy", "mse")
 HISTOGRAM_STRATEGIES = ("percentile", "entropy", "mse")
 
 Range = tuple[float, float]

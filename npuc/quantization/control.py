@@ -8,7 +8,7 @@ with the choices it made::
                 "logits": {"strategy": "minmax"}}}
 
 Per layer, `strategy` is the activation range strategy of the layer's output
-(`npuc.quantization.calibration.STRATEGIES`), `per_channel` the weight scheme of a
+(`npuc.quantization.options.STRATEGIES`), `per_channel` the weight scheme of a
 conv-like layer and `bits` its activation width (8, or 16 for TFLite's 16x8
 kernels: a `quantized.requantize` converts at each int8/int16 boundary; an
 unset pool, reshape, pad or clamp keeps its input's width). Settings not given fall back to the pass options. Layer
@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from npuc.errors import InputDataError, writing
-from npuc.quantization.calibration import STRATEGIES
-from npuc.quantization.options import SUPPORTED_ACTIVATION_BITS
+from npuc.quantization.options import STRATEGIES, SUPPORTED_ACTIVATION_BITS
 
 LAYER_SETTINGS = {"strategy": str, "per_channel": bool, "bits": int}
 """The settings a layer entry may hold, with their JSON types."""

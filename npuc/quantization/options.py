@@ -6,7 +6,10 @@ import math
 from dataclasses import dataclass
 
 from npuc.errors import NpucError
-from npuc.quantization.calibration import STRATEGIES
+
+STRATEGIES = ("minmax", "moving_average", "percentile", "entropy", "mse")
+"""Calibration's range strategies (`npuc.quantization.calibration.choose_range`); named here, beside the
+options that take them, so the CLI builds its parser without importing calibration (numpy, xDSL)."""
 
 SUPPORTED_ACTIVATION_BITS = (8, 16)
 
@@ -28,7 +31,7 @@ class QuantizationOptions:
     - `precision`: `mixed` (default) quantizes a classifier head and a layer
       norm 16x8 and the rest at `activation_bits`
       (`npuc.quantization.policy`); `uniform` every layer at `activation_bits`.
-    - `activation_strategy`: range choice for activations (`npuc.quantization.calibration.STRATEGIES`,
+    - `activation_strategy`: range choice for activations (`STRATEGIES`,
       or `auto`: each candidate strategy is tried and the one with the best
       output SQNR on the calibration set kept, see `npuc.quantization.search`).
     - `output_strategy`: range choice for the model's outputs and the inputs

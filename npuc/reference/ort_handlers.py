@@ -20,15 +20,17 @@ from npuc.reference import int_kernels, ort_kernels
 from npuc.reference.batching import batch_views, merge_batch
 from npuc.reference.int_handlers import (
     QUANTIZED_HANDLERS,
-    ConvLike,
-    activation_bounds,
     int_property,
     per_sample,
     pool,
     property_value,
+    unsupported,
+)
+from npuc.reference.int_parameters import (
+    ConvLike,
+    activation_bounds,
     qtype_of,
     tensor_params,
-    unsupported,
 )
 from npuc.reference.interpreter import Handler
 

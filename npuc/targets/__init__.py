@@ -24,8 +24,10 @@ line naming the file and the field.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -182,7 +184,30 @@ def load_target(spec: str) -> Target:
     one after `@`. A budget (`#arena_cache_size=BYTES`) replaces the memory
     mode's `arena_cache_size`; a target describing its own memories takes it
     as the size of its staging memory, which it must not exceed.
+
+    A `Target` is immutable, and every pass of a compilation asks for it by
+    its spec: it is read once per process, cached by the spec and by the
+    modification time and size of the files the spec names (a file changed
+    since is read again).
     """
+    parsed = parse_target_spec(spec)
+    return _load_target(spec, _file_stamp(parsed.base), _file_stamp(parsed.config))
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    """(modification time, size) of the file `path` names; None when it names none (a built-in target)."""
+    if not path:
+        return None
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):  # no such file, or a NUL byte in the name: loading says which
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+@lru_cache(maxsize=64)
+def _load_target(spec: str, *file_stamps: tuple[int, int] | None) -> Target:
+    """`load_target`'s work; `file_stamps` only key the cache."""
     parsed = parse_target_spec(spec)
     document, source = _base_document(parsed.base)
     document = with_base(document, source, _common_document)

@@ -108,7 +108,7 @@ from npuc.dialects.npu_memory import HEIGHT_AXIS
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.emit.ethos_u.operations import fits_scalar, fits_with_table
 from npuc.ir import arg_attributes, tensor_name
-from npuc.reference.int_handlers import activation_bounds, rescale_parameters
+from npuc.reference.int_parameters import activation_bounds, rescale_parameters
 from npuc.targets import BlockShape, Target
 
 PASS = "npu-lower"

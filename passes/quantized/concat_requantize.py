@@ -19,7 +19,6 @@ from npuc.dialects import quantized
 from npuc.dialects.common import constant_value, dense, keep_layer
 from npuc.dialects.quantized import quant_type
 from npuc.ir import rewrite_integer_module
-from npuc.reference.int_handlers import QUANTIZED_HANDLERS
 from npuc.reference.int_tensor_ops import parameters_differ
 
 
@@ -48,6 +47,9 @@ def _folded(requantize: quantized.RequantizeOp) -> quantized.ConstantOp | None:
     source = requantize.input.owner
     if not isinstance(source, quantized.ConstantOp):
         return None
+    # The interpreter's handlers: compiling loads them only to fold a constant.
+    from npuc.reference.int_handlers import QUANTIZED_HANDLERS
+
     (values,) = [QUANTIZED_HANDLERS[quantized.RequantizeOp](requantize, [constant_value(source.value)])]
     qtype = quant_type(requantize.output)
     assert qtype is not None

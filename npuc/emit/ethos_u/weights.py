@@ -61,7 +61,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
-from ethosu import mlw_codec
 
 from npuc.cost.compute import STEP_BITS, kernel_first
 from npuc.cost.geometry import ceil_to
@@ -154,7 +153,12 @@ def brick_order(
 
 
 def compress(stream: np.ndarray) -> bytes:
-    """A `brick_order` stream compressed by the mlw codec, padded by it (0xff) to 16 bytes."""
+    """A `brick_order` stream compressed by the mlw codec, padded by it (0xff) to 16 bytes.
+
+    Vela's codec loads here, when weights are encoded: a target that stores them raw never needs it.
+    """
+    from ethosu import mlw_codec
+
     return bytes(mlw_codec.encode(stream.tolist()))
 
 
@@ -167,7 +171,7 @@ class LayerWeights:
     `zero_point` is the weight zero point, one for the layer or one per
     output channel. `bias` is int32, or int64 for a 16x8 layer with TFLite's
     int64 bias; `multiplier` and `shift` are TFLite's per output channel
-    (`npuc.reference.int_handlers.rescale_parameters`). `ifm_bits` is the
+    (`npuc.reference.int_parameters.rescale_parameters`). `ifm_bits` is the
     IFM element width (8 or 16), `dilation` (height, width). `name` names
     the layer in errors.
     """

@@ -7,8 +7,8 @@ from xdsl.parser import Parser
 
 from npuc.context import npuc_context
 from npuc.dialects import quantized
-from npuc.reference.int_handlers import rescale_parameters
 from npuc.reference.int_kernels import conv_rescale
+from npuc.reference.int_parameters import rescale_parameters
 from npuc.reference.quantized_interpreter import run_quantized
 
 Q_IN = "!quantized.uniform<i8:f32, 0.02:-128>"

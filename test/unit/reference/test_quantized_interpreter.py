@@ -30,11 +30,8 @@ from npuc.reference import (
     int_tensor_ops,
 )
 from npuc.reference.graph_interpreter import run_graph
-from npuc.reference.int_handlers import (
-    QUANTIZED_HANDLERS,
-    activation_bounds,
-    rescale_parameters,
-)
+from npuc.reference.int_handlers import QUANTIZED_HANDLERS
+from npuc.reference.int_parameters import activation_bounds, rescale_parameters
 from npuc.reference.quantized_interpreter import (
     run_block,
     run_quantized,

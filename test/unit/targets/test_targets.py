@@ -188,6 +188,15 @@ def test_user_vela_ini_with_inherit_and_vela_defaults(tmp_path):
     assert (dram.bandwidth, dram.read_latency, dram.burst_length) == (8 * 2 * 0.25, 300, 1)
 
 
+def test_a_target_is_read_once_and_again_when_its_file_changes(tmp_path):
+    assert load_target("ethos-u55-128") is load_target("ethos-u55-128")
+    ini = write(tmp_path, USER_INI, "board.ini")
+    spec = target_spec("ethos-u55-128", "My_Board", "Small", ini)
+    assert load_target(spec) is load_target(spec)
+    write(tmp_path, USER_INI.replace("arena_cache_size=131072", "arena_cache_size=65536"), "board.ini")
+    assert load_target(spec).arena_cache_size == 65536  # the file's size changed: read again
+
+
 def test_builtin_ini_read_from_a_file_gives_the_default_target(tmp_path):
     ini = write(tmp_path, data_text("systems.ini"), "vela.ini")
     own = load_target(f"ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram@{ini}")

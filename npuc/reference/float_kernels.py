@@ -71,11 +71,11 @@ def window_taps(
     batch, height, width, channels = ifm.shape
     padded_shape = [batch, height + top + bottom, width + left + right, channels]
     check_memory(math.prod(padded_shape) * ifm.itemsize, f"padded input of shape {padded_shape}")
-    padded = np.pad(
+    padded = ifm if not any(padding) else np.pad(
         ifm,
         ((0, 0), (top, bottom), (left, right), (0, 0)),
         constant_values=pad_value,
-    )
+    )  # unpadded, the views are of `ifm` itself (no copy): callers only read them
     (sh, sw), (dh, dw) = strides, dilations
     for kh in range(kernel[0]):
         for kw in range(kernel[1]):

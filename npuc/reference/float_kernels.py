@@ -158,7 +158,7 @@ def conv2d(
     positions = math.prod(ofm_shape[:3])
     acc = np.zeros((groups, positions, outputs))
     for kh, kw, view in window_taps(ifm.astype(np.float64), kernel, strides, dilations, padding):
-        # one matrix product per tap and group (batched over the groups) on a contiguous copy of its view,
+        # one matrix product per tap and group (batched over the groups) on its view made contiguous,
         # summed in tap order: a group's sums as its own convolution's, and regnet's many small groups in
         # one call each rather than one convolution per group
         rows = view.reshape(*view.shape[:3], groups, inputs).transpose(3, 0, 1, 2, 4)

@@ -362,9 +362,11 @@ def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
     found = chains(func)
     if not found:
         return
-    baseline = Baseline.of(func, target)
     budget = target.arena_cache_size
-    if goal != SIZE and (budget is None or baseline.fits(budget)):
+    if goal != SIZE and budget is None:
+        return  # no budget to fit: every op computes its whole OFM, the fastest (no baseline to measure)
+    baseline = Baseline.of(func, target)
+    if goal != SIZE and budget is not None and baseline.fits(budget):
         return
     costs = [ChainCosts(baseline, target, chain, staging=goal != SIZE) for chain in found]
     capacity = None if budget is None else int(budget * (1 - PLACEMENT_SLACK))

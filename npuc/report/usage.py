@@ -12,6 +12,7 @@ allocator's `LiveRange`s over command positions, so the allocator's
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -118,12 +119,13 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
 
 
 def bytes_per_position(ranges: Iterable[LiveRange], positions: int) -> list[int]:
-    """Bytes of `ranges` live at each of `positions` schedule positions."""
-    usage = [0] * positions
+    """Bytes of `ranges` live at each of `positions` schedule positions (a range adds its size where it
+    starts and takes it back after it ends: the running sum is the live bytes)."""
+    changes = [0] * (positions + 1)
     for live_range in ranges:
-        for index in range(live_range.start, live_range.end + 1):
-            usage[index] += live_range.size
-    return usage
+        changes[live_range.start] += live_range.size
+        changes[live_range.end + 1] -= live_range.size
+    return list(itertools.accumulate(changes[:positions]))
 
 
 def live_bytes(module: ModuleOp, memory: str) -> list[int]:

@@ -38,6 +38,7 @@ CONFIGS = {
     "u65-256": ("ethos-u65-256:Ethos_U65_High_End:Dedicated_Sram",),
     "u55-256-size": ("ethos-u55-256:Ethos_U55_High_End_Embedded:Shared_Sram", "--optimise", "Size"),
     "u55-128-384k": ("ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram", "--arena-cache-size", "384K"),
+    "u55-128-512k": ("ethos-u55-128:Ethos_U55_High_End_Embedded:Shared_Sram", "--arena-cache-size", "512K"),
 }
 """Configuration -> npuc target spec (accelerator:system config:memory mode) and further `npuc compile` options."""
 

@@ -2,7 +2,9 @@
 
 `random_inputs` draws one sample per model input over its storage type's
 whole range; `special_operator` names the operator of a model that LiteRT
-must run with its optimized kernel (`run_model`'s `operator`).
+must run with its optimized kernel (`run_model`'s `operator`);
+`assert_litert_runs_it_bit_exactly` exports a quantized module and checks
+LiteRT's reference kernels give npuc's results.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import tflite
 
+import npuc
 from npuc.data import model_interface
+from npuc.emit.tflite.export import export_tflite
 
-from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS
+from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpreter
 
 
 def random_inputs(module) -> list[np.ndarray]:
@@ -38,3 +42,14 @@ def special_operator(data: bytes) -> str | None:
         if code == max(model.OperatorCodes(index).BuiltinCode(), model.OperatorCodes(index).DeprecatedBuiltinCode())
     }
     return next(iter(sorted(names & OPTIMIZED_KERNEL_OPERATORS)), None)
+
+
+def assert_litert_runs_it_bit_exactly(module, sample: np.ndarray) -> None:
+    """The module exported as a .tflite (QUANTIZE ... DEQUANTIZE) gives in LiteRT's reference kernels npuc's results."""
+    interpreter = reference_interpreter(export_tflite(module))
+    (detail,) = interpreter.get_input_details()
+    interpreter.set_tensor(detail["index"], sample)
+    interpreter.invoke()
+    (expected,) = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    (actual,) = npuc.run(module, [sample])
+    assert np.array_equal(actual, expected), f"{np.count_nonzero(actual != expected)} values differ"

@@ -13,13 +13,12 @@ import pytest
 from onnx import helper
 
 import npuc.api
-from npuc.emit.tflite.export import export_tflite
 from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.quantization.options import QuantizationOptions
 
+from support.litert import assert_litert_runs_it_bit_exactly
 from support.onnx_import import op_names
 from support.onnx_models import make_model, max_error_against_onnxruntime
-from tflite_models.builder import reference_interpreter
 
 rng = np.random.default_rng(17)
 
@@ -127,15 +126,6 @@ def sqnr_db(reference: np.ndarray, actual: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
 
 
-def assert_litert_runs_it_bit_exactly(module, sample: np.ndarray) -> None:
-    """The module exported as a .tflite (QUANTIZE ... DEQUANTIZE) gives in LiteRT's reference kernels npuc's results."""
-    interpreter = reference_interpreter(export_tflite(module))
-    (detail,) = interpreter.get_input_details()
-    interpreter.set_tensor(detail["index"], sample)
-    interpreter.invoke()
-    (expected,) = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
-    (actual,) = npuc.run(module, [sample])
-    assert np.array_equal(actual, expected), f"{np.count_nonzero(actual != expected)} values differ"
 
 
 def integer_ops(module) -> list[str]:

@@ -21,7 +21,6 @@ import npuc.api
 from npuc.dialects import quantized
 from npuc.dialects.common import layer_name
 from npuc.dialects.quantized import quant_type
-from npuc.emit.tflite.export import export_tflite
 from npuc.importers.onnx.importer import import_onnx_bytes
 from npuc.ir import main_function
 from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
@@ -30,8 +29,8 @@ from npuc.quantization.params import sqnr_db
 from npuc.quantization.policy import sixteen_bit_layers
 from npuc.sim.simulator import simulate
 
+from support.litert import assert_litert_runs_it_bit_exactly
 from support.onnx_models import make_model
-from tflite_models.builder import reference_interpreter
 
 rng = np.random.default_rng(23)
 
@@ -119,14 +118,6 @@ def widths(module) -> dict[str, set[int]]:
     return found
 
 
-def assert_litert_runs_it_bit_exactly(module, sample: np.ndarray) -> None:
-    interpreter = reference_interpreter(export_tflite(module))
-    (detail,) = interpreter.get_input_details()
-    interpreter.set_tensor(detail["index"], sample)
-    interpreter.invoke()
-    (expected,) = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
-    (actual,) = npuc.run(module, [sample])
-    assert np.array_equal(actual, expected), f"{np.count_nonzero(actual != expected)} values differ"
 
 
 CNN_SAMPLES = (8, 8, 8, 3)

@@ -17,7 +17,7 @@ a conv-like op carries an explicit `rescale` (see `QuantizedConvLike`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -521,6 +521,25 @@ class ExternalOp(LayerOpBase):
             raise VerifyException("external op needs a non-empty 'op_type'")
         if not self.outputs:
             raise VerifyException("external op needs at least one result")
+
+
+def channel_constant(value: SSAValue, data: np.ndarray, axis: int, pick: Callable[[list], list]) -> ConstantOp:
+    """A constant holding `data`, the values of the constant `value` with other channels along `axis`:
+    `value`'s storage and quantized type, per-axis scales and zero points along `axis` as `pick` chooses
+    them from their lists (a grouped conv's rows, a channel count's what-if)."""
+    constant = value.owner
+    assert isinstance(constant, ConstantOp), "a constant operand"
+    value_type = value.type
+    assert isinstance(value_type, TensorType)
+    element = value_type.element_type
+    qtype = quant_type(value)
+    if qtype is not None and qtype.is_per_axis and qtype.axis.data == axis:
+        element = UniformQuantizedType(
+            qtype.storage_type, pick([scale.data for scale in qtype.scales.data]),
+            pick([zero_point.data for zero_point in qtype.zero_points.data]), axis,
+        )
+    storage = constant.value.type.element_type
+    return ConstantOp(dense(np.ascontiguousarray(data), storage), TensorType(element, list(data.shape)))
 
 
 def storage_of(bits: int) -> IntegerType:

@@ -10,6 +10,7 @@ operands and result all share it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from xdsl.dialects.builtin import DenseArrayBase, TensorType, i32, i64
@@ -95,6 +96,14 @@ class QuantizedConvLike(LayerOp):
     def explicit_rescale(self) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         """(multipliers, shifts) of the `rescale` property (one pair when per tensor), or None."""
         return None if self.rescale is None else _rescale_pairs(self.rescale)
+
+    def channel_rescale(self, pick: Callable[[list], list]) -> DenseArrayBase | None:
+        """The `rescale` property for other output channels: its per-channel pairs as `pick` chooses
+        them from the list of pairs (a per-tensor pair, and no rescale, unchanged)."""
+        if self.rescale is None or len(self.rescale) == 2:
+            return self.rescale
+        pairs = pick(list(zip(*_rescale_pairs(self.rescale), strict=True)))
+        return DenseArrayBase.from_list(i32, [number for pair in pairs for number in pair])
 
     def verify_element_types(self) -> None:
         ifm = per_tensor(self.operands[0], "ifm")

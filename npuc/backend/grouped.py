@@ -22,19 +22,20 @@ same per-channel rescale.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import DenseArrayBase, IntegerType, TensorType, i32
+from operator import itemgetter
+
+from xdsl.dialects.builtin import TensorType
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from npuc.dialects.common import array_values, constant_value, dense, value_shape
+from npuc.dialects.common import array_values, constant_value, value_shape
 from npuc.dialects.quantized import (
     ConcatOp,
     ConstantOp,
     Conv2dOp,
     SplitOp,
-    UniformQuantizedType,
-    quant_type,
+    channel_constant,
 )
 
 
@@ -56,14 +57,15 @@ def _split(op: Conv2dOp) -> None:
     new_ops: list[Operation] = [split]
     results: list[SSAValue] = []
     for group, piece in enumerate(split.outputs):
-        rows = slice(group * per_group, (group + 1) * per_group)
-        weights, bias = _constant_rows(op.weights, rows), _constant_rows(op.bias, rows)
+        rows = itemgetter(slice(group * per_group, (group + 1) * per_group))
+        weights, bias = (_constant_rows(value, rows) for value in (op.weights, op.bias))
         conv = Conv2dOp(
             piece, weights.output, bias.output, TensorType(ofm_type.element_type, [*ofm_nhw, per_group]),
             array_values(op.strides), array_values(op.dilations), array_values(op.padding), op.activation.data,
         )  # fmt: skip
-        if op.rescale is not None:
-            conv.properties["rescale"] = _rescale_rows(op.rescale, rows)
+        rescale = op.channel_rescale(rows)
+        if rescale is not None:
+            conv.properties["rescale"] = rescale
         conv.attributes.update(op.attributes)
         new_ops += [weights, bias, conv]
         results.append(conv.ofm)
@@ -86,32 +88,10 @@ def _with_depth(value: SSAValue, depth: int) -> Attribute:
     return TensorType(value_type.element_type, [*value_shape(value)[:-1], depth])
 
 
-def _constant_rows(value: SSAValue, rows: slice) -> ConstantOp:
-    """A constant of the rows `rows` (first axis) of constant `value`, its per-axis scales with them."""
+def _constant_rows(value: SSAValue, rows: itemgetter) -> ConstantOp:
+    """A constant of the rows `rows` picks (first axis) of constant `value`, its per-axis scales with them."""
     constant = value.owner
     assert isinstance(constant, ConstantOp), "npu-legalize: a convolution's weights and bias are constants"
-    data = constant_value(constant.value)[rows]
-    value_type = value.type
-    assert isinstance(value_type, TensorType)
-    element = value_type.element_type
-    qtype = quant_type(value)
-    if qtype is not None and qtype.is_per_axis:
-        element = UniformQuantizedType(
-            qtype.storage_type,
-            [scale.data for scale in qtype.scales.data[rows]],
-            [zero_point.data for zero_point in qtype.zero_points.data[rows]],
-            qtype.axis.data,
-        )
-    storage = qtype.storage_type if qtype is not None else element
-    assert isinstance(storage, IntegerType)
-    piece = ConstantOp(dense(data, storage), TensorType(element, list(data.shape)))
+    piece = channel_constant(value, rows(constant_value(constant.value)), 0, rows)
     piece.attributes.update(constant.attributes)
     return piece
-
-
-def _rescale_rows(rescale: DenseArrayBase, rows: slice) -> DenseArrayBase:
-    """An explicit rescale of (multiplier, shift) pairs for the output channels `rows` (one pair: unchanged)."""
-    pairs = array_values(rescale)
-    if len(pairs) == 2:
-        return rescale
-    return DenseArrayBase.from_list(i32, pairs[2 * rows.start : 2 * rows.stop])

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, TensorType, i32
+from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.dialects.func import ReturnOp
 from xdsl.ir import Operation, OpResult, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -57,13 +57,11 @@ from npuc.dialects.common import (
     UnaryBase,
     array_values,
     constant_value,
-    dense,
     layer_name,
     value_shape,
 )
 from npuc.dialects.movement import PadBase, ResizeBase
 from npuc.dialects.quantized_layers import QuantizedConvLike
-from npuc.dialects.quantized_type import UniformQuantizedType, quant_type
 from npuc.dialects.window_layers import Pool2dBase
 from npuc.errors import ChannelVariantError, NpucError
 from npuc.ir import main_function
@@ -316,7 +314,9 @@ def with_channels(module: ModuleOp, seed_index: int, channels: int) -> ModuleOp:
     for op in [*group.producers, *group.depthwise]:
         _resize_operand(op, 1, op.WEIGHT_AXIS, channels)
         _resize_operand(op, 2, 0, channels)
-        _resize_rescale(op, group.channels, channels)
+        rescale = op.channel_rescale(lambda pairs: _resized(pairs, channels))
+        if rescale is not None:
+            op.properties["rescale"] = rescale
     for op in group.consumers:
         _resize_operand(op, 1, len(value_shape(op.operands[1])) - 1, channels)
     for value in group.values:
@@ -349,32 +349,13 @@ def _resize_operand(op: Operation, index: int, axis: int, count: int) -> None:
         widths = [(0, 0)] * data.ndim
         widths[axis] = (0, count - data.shape[axis])
         data = np.pad(data, widths)
-    value_type = value.type
-    assert isinstance(value_type, TensorType)
-    element = value_type.element_type
-    qtype = quant_type(value)
-    if qtype is not None and qtype.is_per_axis and qtype.axis.data == axis:
-        element = UniformQuantizedType(
-            qtype.storage_type, _resized([s.data for s in qtype.scales.data], count),
-            _resized([z.data for z in qtype.zero_points.data], count), axis,
-        )
-    storage = constant.value.type.element_type
-    resized = quantized.ConstantOp(dense(np.ascontiguousarray(data), storage), TensorType(element, list(data.shape)))
+    resized = quantized.channel_constant(value, data, axis, lambda values: _resized(values, count))
     Rewriter.insert_op(resized, InsertPoint.before(op))
     operands = list(op.operands)
     operands[index] = resized.output
     op.operands = operands
     if not constant.output.uses:
         Rewriter.erase_op(constant)
-
-
-def _resize_rescale(op: QuantizedConvLike, channels: int, count: int) -> None:
-    """Cut or extend a per-channel explicit rescale (`QuantizedConvLike.rescale`) to `count` channels."""
-    rescale = op.explicit_rescale()
-    if rescale is None or len(rescale[0]) != channels:
-        return
-    pairs = _resized(list(zip(*rescale, strict=True)), count)
-    op.properties["rescale"] = DenseArrayBase.from_list(i32, [number for pair in pairs for number in pair])
 
 
 def channel_variants(

@@ -9,6 +9,7 @@ verifies any placement from scratch, without trusting the allocator.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -243,6 +244,16 @@ def fits(ranges: Iterable[LiveRange], alignment: int, capacity: int) -> bool:
 def arena_size(ranges: Iterable[LiveRange], offsets: Mapping[str, int]) -> int:
     """Bytes a placement spans: the largest `offset + size` over all buffers (0 if none)."""
     return max((offsets[r.name] + r.size for r in ranges), default=0)
+
+
+def bytes_per_position(ranges: Iterable[LiveRange], positions: int, first: int = 0) -> list[int]:
+    """Bytes of `ranges` live at each of `positions` schedule positions from `first` on (a range adds its
+    size where it starts and takes it back after it ends: the running sum is the live bytes)."""
+    changes = [0] * (positions + 1)
+    for live_range in ranges:
+        changes[live_range.start - first] += live_range.size
+        changes[live_range.end - first + 1] -= live_range.size
+    return list(itertools.accumulate(changes[:positions]))
 
 
 def peak_live_bytes(ranges: Iterable[LiveRange], alignment: int) -> int:

@@ -17,14 +17,14 @@ from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
-from npuc.backend.allocation import peak_live_bytes
+from npuc.backend.allocation import bytes_per_position, peak_live_bytes
 from npuc.cost.model import CPU, DMA_ENGINE, CommandCost, LayerCost, NetworkCost
 from npuc.dialects.common import layer_name
 from npuc.dialects.npu import CpuOp, YieldOp
 from npuc.dialects.quantized import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.report.advice import advice_lines
 from npuc.report.network import LAYER, LayerGraph, LayerNode
-from npuc.report.usage import bytes_per_position, live_ranges
+from npuc.report.usage import live_ranges
 from npuc.targets import Target
 
 SCHEMA = "npuc-report"

@@ -12,14 +12,13 @@ allocator's `LiveRange`s over command positions, so the allocator's
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
-from npuc.backend.allocation import LiveRange
+from npuc.backend.allocation import LiveRange, bytes_per_position
 from npuc.cost.model import commands
 from npuc.cost.traffic import property_spans
 from npuc.dialects.npu import (
@@ -116,16 +115,6 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
         for number, value in enumerate(values)
     ]
     return ranges
-
-
-def bytes_per_position(ranges: Iterable[LiveRange], positions: int) -> list[int]:
-    """Bytes of `ranges` live at each of `positions` schedule positions (a range adds its size where it
-    starts and takes it back after it ends: the running sum is the live bytes)."""
-    changes = [0] * (positions + 1)
-    for live_range in ranges:
-        changes[live_range.start] += live_range.size
-        changes[live_range.end + 1] -= live_range.size
-    return list(itertools.accumulate(changes[:positions]))
 
 
 def live_bytes(module: ModuleOp, memory: str) -> list[int]:

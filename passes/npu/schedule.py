@@ -14,7 +14,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.backend.allocation import LiveRange, peak_live_bytes
+from npuc.backend.allocation import LiveRange, bytes_per_position, peak_live_bytes
 from npuc.backend.allocation import fits as allocation_fits
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.cascade_search import choose_cascades
@@ -327,12 +327,12 @@ def restage(func: FuncOp, op: Operation, plan: Plan, staging_memory: str, sizes:
 
 def peak_positions(ranges: Sequence[LiveRange]) -> list[int]:
     """The schedule positions where the most bytes of `ranges` are live."""
-    live: dict[int, int] = {}
-    for live_range in ranges:
-        for position in range(live_range.start, live_range.end + 1):
-            live[position] = live.get(position, 0) + live_range.size
-    most = max(live.values(), default=0)
-    return [position for position, size in live.items() if size == most]
+    if not ranges:
+        return []
+    first = min(live_range.start for live_range in ranges)
+    live = bytes_per_position(ranges, max(live_range.end for live_range in ranges) - first + 1, first)
+    most = max(live)
+    return [first + index for index, size in enumerate(live) if size == most]
 
 
 def reads_weights_once(op: Operation) -> bool:

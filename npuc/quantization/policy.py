@@ -55,6 +55,7 @@ NPU_SIXTEEN_BIT: tuple[type[Operation], ...] = (
 ELEMENTWISE_AFFINE: tuple[type[Operation], ...] = (graph.MulOp, graph.AddOp, graph.SubOp)
 """The ops of a layer norm's normalisation and affine after the centring."""
 
+
 def apply_policy(func: FuncOp, options: QuantizationOptions, control: LayerControl) -> None:
     """Give the policy's layers `bits = 16` in `control.settings`, unless the control file set their bits,
     with `precision = "mixed"` and int8 activations."""

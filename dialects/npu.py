@@ -238,7 +238,7 @@ def _check_constants(op: WeightedOp | FullyConnectedOp, raw_weight_bytes: int, d
         raise VerifyException(f"{len(weights)} core streams for {depth} output channels")
     if encoding.wide.data and op.ifm.element_type.bits != 16:
         raise VerifyException("wide scale records need int16 feature maps")
-    if encoding.traversal.data != "depth_first" and not isinstance(op, Conv2dOp):
+    if encoding.traversal.data != "depth_first" and isinstance(op, DepthwiseConv2dOp):
         raise VerifyException(f"{op.name} weights are traversed depth first")
 
 

@@ -49,6 +49,9 @@ DEPTH_SUMMING = (CONV, FULLY_CONNECTED, REDUCE_SUM)
 """Kinds whose OFM element sums over the whole IFM depth: the data path walks the IFM depth in steps
 (Vela prices a reduce sum like a depth-first convolution with a 1 x 1 kernel, not like a pool)."""
 
+KERNEL_FIRST_KINDS = (CONV, FULLY_CONNECTED)
+"""Kinds that may run part-kernel first (`kernel_first`): a fully connected layer is a 1x1 convolution."""
+
 
 @dataclass(frozen=True)
 class CommandShape:
@@ -133,7 +136,7 @@ def _steps(shape: CommandShape, rates: Throughput) -> int:
     taps = shape.window.elements
     if shape.kind in DEPTH_SUMMING:
         depth = shape.ifm[3]
-        if shape.kind == CONV and kernel_first(depth, taps, shape.ifm_bits, rates):
+        if shape.kind in KERNEL_FIRST_KINDS and kernel_first(depth, taps, shape.ifm_bits, rates):
             return ceil(taps / rates.kernel_element_step) * ceil(depth / rates.ifm_depth_step)
         return taps * ceil(depth / rates.depth_first_ifm_depth_step)
     if shape.kind == DEPTHWISE:

@@ -13,7 +13,13 @@ time and traffic all use these rules.
 
 from __future__ import annotations
 
-from npuc.cost.compute import CONV, DEPTH_SUMMING, STEP_BITS, CommandShape, kernel_first
+from npuc.cost.compute import (
+    DEPTH_SUMMING,
+    KERNEL_FIRST_KINDS,
+    STEP_BITS,
+    CommandShape,
+    kernel_first,
+)
 from npuc.cost.geometry import ceil_to
 from npuc.targets import Target
 
@@ -22,8 +28,8 @@ UBLOCK_BITS = 8
 
 
 def runs_kernel_first(shape: CommandShape, target: Target) -> bool:
-    """Whether the command is a convolution that runs (part-)kernel first (`kernel_first`)."""
-    return shape.kind == CONV and kernel_first(shape.ifm[3], shape.window.elements, shape.ifm_bits, target.throughput)
+    """Whether the command is a convolution or fully connected layer that runs (part-)kernel first (`kernel_first`)."""
+    return shape.kind in KERNEL_FIRST_KINDS and kernel_first(shape.ifm[3], shape.window.elements, shape.ifm_bits, target.throughput)
 
 
 def ifm_block_depth(part_kernel_first: bool, ifm_bits: int, target: Target) -> int:

@@ -111,7 +111,7 @@ def depthwise_models(rng_for):
 
 @family
 def fully_connected_models(rng_for):
-    """FULLY_CONNECTED: per tensor/channel, no bias, 4-D input, 16x8 biases."""
+    """FULLY_CONNECTED: per tensor/channel, no bias, 4-D input, 16x8 biases, shallow IFMs."""
     cases = [
         # name, dtype, ifm shape, units, per-channel, activation, bias type (None: no bias)
         ("fully_connected_per_tensor", np.int8, (2, 16), 8, False, "relu", np.int32),
@@ -123,6 +123,9 @@ def fully_connected_models(rng_for):
         ("fully_connected_16x8_int32_bias", np.int16, (1, 20), 7, False, "relu", np.int32),
         ("fully_connected_16x8_40bit_bias", np.int16, (2, 16), 8, True, "none", np.int64),
         ("fully_connected_16x8_43bit_bias", np.int16, (2, 16), 8, True, "none", np.int64),
+        # At most 8 IFM channels: part-kernel first on the NPU, as Vela's default core encodes it.
+        ("fully_connected_shallow", np.int8, (1, 8), 24, True, "relu", np.int32),
+        ("fully_connected_16x8_shallow", np.int16, (2, 4), 12, True, "none", np.int64),
     ]  # fmt: skip
     # Biases past int32 (TFLite's 16x8 bias is int64): within the Ethos-U record's 40 bits, and beyond them.
     wide_biases = {"fully_connected_16x8_40bit_bias": 2**38, "fully_connected_16x8_43bit_bias": 2**42}

@@ -36,11 +36,13 @@ depthwise one has one IFM channel per OFM channel.
 
 ## Traversal
 
-A convolution walks the kernel either depth first (per kernel element, a
+A convolution (and a fully connected layer, a 1x1 convolution) walks the kernel either depth first (per kernel element, a
 whole IFM block) or part-kernel first (per IFM micro-block, a few kernel
 elements at once). The choice is the emitter's to make and KERNEL_STRIDE's
 `weight_order` bit tells the NPU: `choose_traversal` picks the one that fills
-the data path better, as Vela does (`ethosu/vela/weight_compressor.py`).
+the data path better, as Vela does (`ethosu/vela/weight_compressor.py`; its
+default core applies the rule to fully connected layers too, so an FC with at
+most 8 IFM channels runs part-kernel first and its weights pack 8 deep, not 32).
 
 ## Layer blob and cores
 
@@ -81,11 +83,13 @@ class Traversal(IntEnum):
 def choose_traversal(kind: str, ifm_depth: int, kernel_elements: int, ifm_bits: int, target: Target) -> Traversal:
     """The traversal of a layer, as Vela chooses it.
 
-    Depthwise and fully connected layers run depth first; a convolution by
-    the hardware's rule the cost model and the block search use too
+    Depthwise layers run depth first; a convolution or a fully connected
+    layer (a 1x1 convolution: kernel first only for an IFM of at most one
+    `ifm_depth_step`, as Vela's default core encodes it) by the hardware's
+    rule the cost model and the block search use too
     (`npuc.cost.compute.kernel_first`).
     """
-    if kind == CONV2D and kernel_first(ifm_depth, kernel_elements, ifm_bits, target.throughput):
+    if kind in (CONV2D, FULLY_CONNECTED) and kernel_first(ifm_depth, kernel_elements, ifm_bits, target.throughput):
         return Traversal.PART_KERNEL_FIRST
     return Traversal.DEPTH_FIRST
 

@@ -164,3 +164,10 @@ npu.pool {layer = "r", kind = "reduce_sum", ifm = #npu.fm<sram, 64, [1, 2, 1, 4]
 
 // CHECK: ofm shape is [1, 2, 1, 4], expected [1, 2, 1, 1]
 npu.pool {layer = "r", kind = "reduce_sum", ifm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, ofm = #npu.fm<sram, 64, [1, 2, 1, 4], [32, 16, 16, 4], !quantized.uniform<i32:f32, 1.0:0>>, kernel = array<i64: 1, 1>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, act_min = -2147483648 : i32, act_max = 2147483647 : i32, block = array<i64: 2, 1, 8>}
+
+// -----
+
+// A depthwise command walks its kernel depth first; convolutions and fully
+// connected layers may run part-kernel first.
+// CHECK: npu.depthwise_conv2d weights are traversed depth first
+npu.depthwise_conv2d {layer = "dw", ifm = #npu.fm<sram, 128, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, ofm = #npu.fm<sram, 256, [1, 4, 4, 4], [64, 16, 4, 1], !quantized.uniform<i8:f32, 0.5:-1>>, weights = #npu.buf<flash, 80, 48>, scale_bias = #npu.buf<flash, 32, 48>, encoding = #npu.encoded<part_kernel_first, weights [48], scales [48]>, kernel = array<i64: 3, 3>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, act_min = -128 : i32, act_max = 127 : i32, block = array<i64: 4, 4, 8>}

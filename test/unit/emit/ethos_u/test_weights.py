@@ -152,7 +152,10 @@ def test_convolution_traversal_is_velas(target_name, ifm_depth, kernel_elements,
         (CONV2D, 48, 9, 16, Traversal.DEPTH_FIRST),  # 16-bit: 48 fills three 16-deep IFM blocks
         (CONV2D, 40, 9, 8, Traversal.PART_KERNEL_FIRST),  # 40/64 deep against 1 x 9/12
         (DEPTHWISE_CONV2D, 3, 9, 8, Traversal.DEPTH_FIRST),
-        (FULLY_CONNECTED, 4, 1, 8, Traversal.DEPTH_FIRST),
+        (FULLY_CONNECTED, 8, 1, 8, Traversal.PART_KERNEL_FIRST),  # as Vela's default core: at most 8 deep
+        (FULLY_CONNECTED, 8, 1, 16, Traversal.PART_KERNEL_FIRST),
+        (FULLY_CONNECTED, 9, 1, 8, Traversal.DEPTH_FIRST),
+        (FULLY_CONNECTED, 9, 1, 16, Traversal.DEPTH_FIRST),
     ],
 )
 def test_traversal_choice(kind, ifm_depth, kernel_elements, ifm_bits, expected):
@@ -227,19 +230,20 @@ def test_weight_zero_point_is_subtracted_per_channel():
 
 
 @pytest.mark.parametrize(
-    ("kind", "ir_shape", "to_ohwi", "ifm_bits"),
+    ("kind", "ir_shape", "to_ohwi", "ifm_bits", "traversal"),
     [
         # depthwise: TFLite's [1, KH, KW, C], one kernel per output channel
-        (DEPTHWISE_CONV2D, (1, 3, 5, 19), lambda weights: weights.transpose(3, 1, 2, 0), 16),
-        # fully connected: [O, K], a 1x1 kernel; depth first although K <= 8 would make a conv part-kernel first
-        (FULLY_CONNECTED, (10, 6), lambda weights: weights.reshape(10, 1, 1, 6), 8),
+        (DEPTHWISE_CONV2D, (1, 3, 5, 19), lambda weights: weights.transpose(3, 1, 2, 0), 16, Traversal.DEPTH_FIRST),
+        # fully connected: [O, K], a 1x1 kernel; K <= 8 runs part-kernel first (as Vela's default core)
+        (FULLY_CONNECTED, (10, 6), lambda weights: weights.reshape(10, 1, 1, 6), 8, Traversal.PART_KERNEL_FIRST),
+        (FULLY_CONNECTED, (10, 40), lambda weights: weights.reshape(10, 1, 1, 40), 8, Traversal.DEPTH_FIRST),
     ],
 )
-def test_ir_weight_layouts_encode_as_velas_ohwi_volumes(kind, ir_shape, to_ohwi, ifm_bits):
+def test_ir_weight_layouts_encode_as_velas_ohwi_volumes(kind, ir_shape, to_ohwi, ifm_bits, traversal):
     target = TARGETS["ethos-u65-256"]
     weights = np.random.default_rng(0).integers(-127, 128, ir_shape).astype(np.int16)
     encoded = encode_layer(layer(kind, weights, to_ohwi(weights).shape[0], ifm_bits)[0], 16, target)
-    assert encoded.traversal == Traversal.DEPTH_FIRST
+    assert encoded.traversal == traversal
     (core,) = encoded.cores
-    expected = vela_weights(target, to_ohwi(weights), kind, Traversal.DEPTH_FIRST, 16, ifm_bits)
+    expected = vela_weights(target, to_ohwi(weights), kind, traversal, 16, ifm_bits)
     assert_same_stream(encoded.blob[core.weight_offset :], expected)

@@ -34,7 +34,13 @@ from tflite_models.builder import OPTIMIZED_KERNEL_OPERATORS, reference_interpre
 VELA_MODELS = TEST / "vela_models"
 MANIFEST = json.loads((VELA_MODELS / "manifest.json").read_text())
 SEEDS = (0, 1, 2)
-ROUNDING_DEVIATIONS = {"fully_connected_16x8", "fully_connected_16x8_per_tensor"}
+ROUNDING_DEVIATIONS = {
+    "fully_connected_16x8",
+    "fully_connected_16x8_per_tensor",
+    "fully_connected_16x8_shallow",
+    "fully_connected_16x8_40bit_bias",
+    "fully_connected_16x8_large_bias",
+}
 """Vela rescales a 16x8 FULLY_CONNECTED with TFLite's 15-bit int16 multiplier, rounding half up (as
 TFLite's 16x8 convolution and TFLite Micro's FC do); LiteRT's reference FC rescales in double
 precision, so an output near a rounding tie may differ by one."""

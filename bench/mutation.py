@@ -2,13 +2,14 @@
 
 Mutates the npu passes (legalize, tile, schedule, allocate, lower,
 cost-model), the back end's planning, memory views, allocator and softmax
-chain, the modules npu-lower builds its commands with, the command-stream
-emitter, the simulator and its hazard check, and runs the fast tests that
-exercise them (the back end's unit tests, the simulator and emitter tests,
-the per-operator models compiled and simulated, and the FileCheck files,
-which run in process). Prints the kill rate per module and every
-surviving mutant with its change; the acceptance is a kill rate of at
-least 85 %, every survivor explained in bench/README.md.
+chain, the modules npu-lower builds its commands with and npu-schedule
+fills the staging memory with, the command-stream emitter, the simulator
+and its hazard check, and runs the fast tests that exercise them (the back
+end's unit tests, the simulator and emitter tests, the per-operator models
+compiled and simulated, and the FileCheck files, which run in process).
+Prints the kill rate per module and every surviving mutant with its
+change; the acceptance is a kill rate of at least 85 %, every survivor
+explained in bench/README.md.
 
     pip install -e '.[mutation]'
     python bench/mutation.py [--max-children N]      # a full run, from scratch
@@ -65,6 +66,8 @@ MUTATED = (
     "npuc/backend/expanded_layers.py",
     "npuc/backend/host_commands.py",
     "npuc/backend/layer_commands.py",
+    "npuc/backend/stages.py",
+    "npuc/backend/staging_memory.py",
     "npuc/backend/striped_layers.py",
     "npuc/backend/weight_slices.py",
     "npuc/emit/command_stream.py",

@@ -2,13 +2,14 @@
 
 Mutates the npu passes (legalize, tile, schedule, allocate, lower,
 cost-model), the back end's planning, memory views, allocator and softmax
-chain, the command-stream emitter, the simulator and its hazard check, and
-runs the fast tests that exercise them (the back end's unit tests, the
-simulator and emitter tests, the per-operator models compiled and
-simulated, and the FileCheck files, which run in process). Prints the kill
-rate per module and every surviving mutant with its change; the
-acceptance is a kill rate of at least 85 %, every survivor explained in
-bench/README.md.
+chain, the modules npu-lower builds its commands with and npu-schedule
+fills the staging memory with, the command-stream emitter, the simulator
+and its hazard check, and runs the fast tests that exercise them (the back
+end's unit tests, the simulator and emitter tests, the per-operator models
+compiled and simulated, and the FileCheck files, which run in process).
+Prints the kill rate per module and every surviving mutant with its
+change; the acceptance is a kill rate of at least 85 %, every survivor
+explained in bench/README.md.
 
     pip install -e '.[mutation]'
     python bench/mutation.py [--max-children N]      # a full run, from scratch
@@ -59,6 +60,16 @@ MUTATED = (
     "npuc/backend/views.py",
     "npuc/backend/softmax.py",
     "npuc/backend/stripes.py",
+    "npuc/backend/addresses.py",
+    "npuc/backend/constant_pool.py",
+    "npuc/backend/dma_commands.py",
+    "npuc/backend/expanded_layers.py",
+    "npuc/backend/host_commands.py",
+    "npuc/backend/layer_commands.py",
+    "npuc/backend/stages.py",
+    "npuc/backend/staging_memory.py",
+    "npuc/backend/striped_layers.py",
+    "npuc/backend/weight_slices.py",
     "npuc/emit/command_stream.py",
     "npuc/sim/simulator.py",
     "npuc/sim/integer_ops.py",
@@ -172,7 +183,7 @@ def verdicts() -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
-    """The module a mutant belongs to (`npuc.passes.npu.lower.xǁ_Loweringǁtable__mutmut_3` -> `npuc.passes.npu.lower`)."""
+    """The module a mutant belongs to (`npuc.backend.constant_pool.xǁConstantPoolǁtable__mutmut_3` -> `npuc.backend.constant_pool`)."""
     return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
 
 

@@ -24,6 +24,7 @@ from xdsl.parser import Parser
 import npuc
 from npuc.api import QUANTIZED_REWRITES, backend_pipeline, run_pipeline
 from npuc.backend.operators import WEIGHTED_OPS
+from npuc.backend.stages import stage_weights
 from npuc.backend.weight_staging import Slicing, slice_depths
 from npuc.context import npuc_context
 from npuc.dialects import npu
@@ -32,7 +33,7 @@ from npuc.emit.ethos_u.emitter import emit_program
 from npuc.emit.ethos_u.registers import Cmd0, decode_commands
 from npuc.errors import CommandStreamError, StreamHazardError
 from npuc.ir import main_function
-from npuc.passes.npu.schedule import assign_memories, stage_weights
+from npuc.passes.npu.schedule import assign_memories
 from npuc.sim.hazards import check_program
 from npuc.sim.simulator import simulate_sample
 from npuc.targets import load_target

@@ -27,6 +27,7 @@ from npuc.backend.planning import (
     moves_no_data,
 )
 from npuc.backend.planning import layer_command_shape as tile_command_shape
+from npuc.backend.staging_memory import fits
 from npuc.backend.weight_encoding import layer_streams
 from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
@@ -44,7 +45,7 @@ from npuc.dialects.quantized import ConstantOp, Conv2dOp, FullyConnectedOp
 from npuc.ir import arg_attributes
 from npuc.passes.npu.allocate import AllocatePass, allocate_module
 from npuc.passes.npu.legalize import LegalizePass
-from npuc.passes.npu.schedule import SchedulePass, fits, schedule
+from npuc.passes.npu.schedule import SchedulePass, schedule
 from npuc.passes.npu.tile import TilePass
 from npuc.targets import load_target
 

@@ -13,26 +13,24 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import PassFailedException
 
-from npuc.backend import planning
+from npuc.backend import planning, staging_memory
 from npuc.backend.allocation import allocate, arena_size
 from npuc.backend.cascade_search import choose_cascades, mark_cascade
 from npuc.backend.planning import buffer_bytes
+from npuc.backend.stages import stage_weights
+from npuc.backend.staging_memory import (
+    hoist_stages,
+    keep_in_staging,
+    reads_weights_once,
+    stage_weights_that_fit,
+)
 from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
 from npuc.dialects.common import array_values
 from npuc.dialects.npu import BLOCK_ATTR, MEMORY_ATTR, StageOp
 from npuc.ir import main_function
-from npuc.passes.npu import schedule as schedule_module
 from npuc.passes.npu.legalize import legalize
-from npuc.passes.npu.schedule import (
-    assign_memories,
-    hoist_stages,
-    keep_in_staging,
-    reads_weights_once,
-    schedule,
-    stage_weights,
-    stage_weights_that_fit,
-)
+from npuc.passes.npu.schedule import assign_memories, schedule
 from npuc.passes.npu.tile import tile
 from npuc.targets import Target, load_target
 
@@ -240,7 +238,7 @@ def test_a_cascades_weights_are_staged_before_the_others(monkeypatch):
         tried.append(op.attributes["layer"].data)
         return stage_weights(op, memory, *plan_and_sizes)
 
-    monkeypatch.setattr(schedule_module, "stage_weights", recorded)
+    monkeypatch.setattr(staging_memory, "stage_weights", recorded)
     stage_weights_that_fit(func, TARGET)
     assert tried[:3] == ["layer1", "layer2", "layer0"]
 

@@ -16,10 +16,11 @@ Convolutions and depthwise convolutions are corrected. Zero padding is
 ignored (the border positions of a padded convolution read fewer inputs:
 the estimate is their interior's). Fully connected layers are not: their
 mean comes from one input row per sample (per token for a transformer's
-projections), and on npuc's benches correcting them lost SQNR (an MLP
-autoencoder's dense layers on held-out inputs, a small ViT's projections,
-whose error passes attention and GELU). Transposed convolutions are not
-either: their output positions read varying numbers of taps.
+projections), a few dozen observations where a conv has thousands, and on
+npuc's benches correcting them lost SQNR on held-out inputs (an MLP
+autoencoder's dense layers) and on a small ViT's projections, whose error
+passes attention and GELU (docs/quantization.md). Transposed convolutions
+are not either: their output positions read varying numbers of taps.
 """
 
 from __future__ import annotations

@@ -312,6 +312,12 @@ class Quantizer:
         mean = self.input_mean(op.operands[0])
         if mean is None:
             return bias
+        channels = value_shape(op.operands[0])[-1]
+        if mean.shape != (channels,):
+            raise InputDataError(
+                f"quantize: the calibration statistics give the input of '{layer_name(op)}' {mean.size} "
+                f"channel means, it has {channels} channels (statistics saved for another model?)"
+            )
         shape = [1] * stored.ndim
         shape[axis] = -1
         restored = stored.astype(np.float64) * np.asarray(scales, dtype=np.float64).reshape(shape)

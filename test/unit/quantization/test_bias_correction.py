@@ -185,3 +185,11 @@ def test_a_bad_saved_channel_mean_is_refused_by_name(tmp_path):
     np.savez(path, **{"y|channel_mean": np.array([1.0])})
     with pytest.raises(InputDataError, match=r"'y\|channel_mean' has no 'y\|range'"):
         Statistics.load(path)
+
+
+def test_channel_means_of_the_wrong_length_are_refused_by_layer():
+    module, samples = build_small_cnn(0), calibration_samples(8, seed=0)
+    statistics = gather_statistics(module, samples, QuantizationOptions())
+    statistics.tensors["x"].channel_mean = np.zeros(5)
+    with pytest.raises(InputDataError, match="input of 'conv1' 5 channel means, it has 3 channels"):
+        quantize_module(module, samples, statistics=statistics)

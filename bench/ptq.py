@@ -110,7 +110,8 @@ def main() -> int:
     parser.add_argument("--weight-strategy", default=QuantizationOptions.weight_strategy)
     parser.add_argument("--per-tensor", action="store_true")
     parser.add_argument("--target-sqnr", type=float, default=0.0)
-    parser.add_argument("--bias-correction", action="store_true")
+    parser.add_argument("--bias-correction", action=argparse.BooleanOptionalAction,
+                        default=QuantizationOptions.bias_correction)
     parser.add_argument("--skip-ort", action="store_true")
     args = parser.parse_args()
     options = QuantizationOptions(

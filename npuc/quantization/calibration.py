@@ -3,8 +3,10 @@
 `collect_statistics` runs @main in float over the calibration samples in
 batches and records, per value (by its name: the producing op's `layer`
 attribute, the argument's tensor name), the overall min/max, the mean of the
-per-sample min/max and, when a histogram strategy needs it, a histogram of
-`HISTOGRAM_BINS` bins over [min, max] (a second pass). Statistics save to and
+per-sample min/max, the mean of each channel (last axis: what bias
+correction reads, `npuc.quantization.bias_correction`) and, when a histogram
+strategy needs it, a histogram of `HISTOGRAM_BINS` bins over [min, max] (a
+second pass). Statistics save to and
 load from a `.npz` file keyed by those names, so they can be reused.
 
 `choose_range` turns statistics into the clipping range [low, high]:
@@ -50,13 +52,18 @@ Range = tuple[float, float]
 
 @dataclass
 class TensorStatistics:
-    """What calibration saw of one value: extremes, per-sample means, histogram."""
+    """What calibration saw of one value: extremes, per-sample means, per-channel means, histogram.
+
+    `channel_mean` holds the mean of each channel (the last axis) over every
+    sample and position; None in statistics saved without it.
+    """
 
     minimum: float
     maximum: float
     mean_minimum: float
     mean_maximum: float
     histogram: np.ndarray | None = None
+    channel_mean: np.ndarray | None = None
 
     def bin_centers(self) -> np.ndarray:
         """Centre of each histogram bin over [minimum, maximum]."""
@@ -80,6 +87,8 @@ class Statistics:
             )
             if stats.histogram is not None:
                 arrays[f"{name}|histogram"] = stats.histogram
+            if stats.channel_mean is not None:
+                arrays[f"{name}|channel_mean"] = stats.channel_mean
         with writing(path, "calibration statistics"):
             np.savez(path, allow_pickle=True, **arrays)  # explicit: no array name can pass for the flag
 
@@ -95,14 +104,18 @@ class Statistics:
             name, _, kind = key.rpartition("|")
             if kind == "range":
                 tensors[name] = TensorStatistics(*_range_statistics(array, f"{where}: '{key}'"))
-            elif kind != "histogram":
-                raise InputDataError(f"{where}: unexpected array '{key}' (expected NAME|range, NAME|histogram)")
+            elif kind not in ("histogram", "channel_mean"):
+                raise InputDataError(
+                    f"{where}: unexpected array '{key}' (expected NAME|range, NAME|histogram, NAME|channel_mean)"
+                )
         for key, array in archive.items():
             name, _, kind = key.rpartition("|")
+            if kind in ("histogram", "channel_mean") and name not in tensors:
+                raise InputDataError(f"{where}: '{key}' has no '{name}|range'")
             if kind == "histogram":
-                if name not in tensors:
-                    raise InputDataError(f"{where}: '{key}' has no '{name}|range'")
                 tensors[name].histogram = _histogram(array, f"{where}: '{key}'")
+            elif kind == "channel_mean":
+                tensors[name].channel_mean = _channel_mean(array, f"{where}: '{key}'")
         return cls(tensors)
 
 
@@ -121,6 +134,13 @@ def _histogram(array: np.ndarray, where: str) -> np.ndarray:
     if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iu" or (array < 0).any():
         raise InputDataError(f"{where}: expected a vector of bin counts, got {array.dtype} {list(array.shape)}")
     return array.astype(np.int64)
+
+
+def _channel_mean(array: np.ndarray, where: str) -> np.ndarray:
+    """A saved `NAME|channel_mean`: a non-empty vector of finite numbers."""
+    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+        raise InputDataError(f"{where}: expected a vector of finite channel means, got {array.dtype} {list(array.shape)}")
+    return array.astype(np.float64)
 
 
 def _batches(samples: Sequence[np.ndarray]):
@@ -152,12 +172,16 @@ def collect_statistics(
     run is the costly part, and a batch's values are all held at once anyway).
     """
     extremes: dict[str, list[np.ndarray]] = {}
+    channel_sums: dict[str, tuple[np.ndarray, int]] = {}
     batches = list(_batches(samples))
     kept: list[tuple[str, np.ndarray]] | None = [] if histograms and len(batches) == 1 else None
     for batch in batches:
         for name, array in _calibrated_values(module, batch, names):
             flat = array.reshape(len(array), -1) if array.ndim > 1 else array.reshape(1, -1)
             extremes.setdefault(name, []).append(np.stack([flat.min(axis=1), flat.max(axis=1)]))
+            channels = array.reshape(-1, array.shape[-1] if array.ndim else 1)
+            total, rows = channel_sums.get(name, (0.0, 0))
+            channel_sums[name] = (total + channels.sum(axis=0, dtype=np.float64), rows + len(channels))
             if kept is not None:
                 kept.append((name, array))
     statistics = Statistics()
@@ -167,6 +191,9 @@ def collect_statistics(
         # A non-finite value has no usable range (quantization refuses it by name): no means to take.
         mean_low, mean_high = (float(lows.mean()), float(highs.mean())) if finite else (np.nan, np.nan)
         statistics.tensors[name] = TensorStatistics(float(lows.min()), float(highs.max()), mean_low, mean_high)
+        if finite:
+            total, rows = channel_sums[name]
+            statistics.tensors[name].channel_mean = total / rows
     if histograms:
         values = kept if kept is not None else (
             value for batch in batches for value in _calibrated_values(module, batch, names)

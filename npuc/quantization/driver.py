@@ -2,11 +2,12 @@
 
 One calibration and rewrite (`quantizer.quantize_once`) with npuc's
 precision policy (`policy.apply_policy`: a classifier head and layer norms
-16x8 unless `precision = "uniform"`), preceded when the
-options ask for it by the strategy search (`search.choose_strategy`, for
-`activation_strategy = "auto"`), the int16 promotion to a target SQNR
-(`mixed.promote_layers`) and bias correction (`mixed.correct_biases`), each
-of which measures trial quantizations of copies of the module.
+16x8 unless `precision = "uniform"`) and, unless `bias_correction` is off,
+conv biases corrected for the rounding of their weights
+(`bias_correction`), preceded when the options ask for it by the strategy
+search (`search.choose_strategy`, for `activation_strategy = "auto"`) and
+the int16 promotion to a target SQNR (`mixed.promote_layers`), each of
+which measures trial quantizations of copies of the module.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from npuc.errors import InputDataError
 from npuc.ir import arg_attributes, main_function, tensor_name
 from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
-from npuc.quantization.mixed import correct_biases, promote_layers
+from npuc.quantization.mixed import promote_layers
 from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.policy import apply_policy
 from npuc.quantization.quantizer import (
@@ -65,13 +66,10 @@ def quantize_module(
     apply_policy(main_function(module), options, control)
     if options.activation_strategy == "auto":
         options, statistics = choose_strategy(module, samples, options, statistics)
-    if options.target_sqnr or options.bias_correction:
+    if options.target_sqnr:
         if statistics is None:
             statistics = gather_statistics(module, samples, options)
-        if options.target_sqnr:
-            control.promotion = promote_layers(module, samples, options, statistics, control)
-        if options.bias_correction:
-            correct_biases(module, samples, options, statistics, control)
+        control.promotion = promote_layers(module, samples, options, statistics, control)
     quantize_once(module, samples, options, statistics, control)
     if options.save_layers:
         control.activation_bits = options.activation_bits

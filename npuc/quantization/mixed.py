@@ -1,24 +1,17 @@
-"""Mixed precision (int16 promotion to a target SQNR) and bias correction.
+"""Mixed precision: int16 promotion to a target SQNR.
 
-Both measure a trial quantization of the float module against the float
-module on (up to `npuc.quantization.search.AUTO_SAMPLES` of) the calibration
-samples and then change what the real quantization does:
-
-- `promote_layers`: the `target_sqnr` option. Starting from the per-layer
-  control, layers are promoted to 16-bit activations one at a time, each time
-  the one whose own SQNR drop (its inputs' SQNR minus its output's) is the
-  largest, with the layers producing its inputs (an int16 layer fed by an
-  int8 one only sees a requantized int8 tensor), re-measuring the output SQNR after each promotion, until the
-  target is reached or no layer with a 16x8 TFLite kernel is left. The
-  dialects do not mix float and quantized ops, so a layer cannot be left
-  float on the CPU instead: a target out of reach is reported as such.
-- `correct_biases`: the `bias_correction` option. The mean error per output
-  channel of each conv-like layer (dequantized output minus float output)
-  is subtracted from its float bias (standard PTQ bias correction); after a
-  fused activation, only positions where neither output is clipped at 0
-  count. Layers are corrected in order, each measured after the ones before
-  it were corrected (one trial quantization per layer: correcting all from
-  one measurement over-corrects the inherited error).
+`promote_layers` measures trial quantizations of the float module against
+the float module on (up to `npuc.quantization.search.AUTO_SAMPLES` of) the
+calibration samples and then changes what the real quantization does: the
+`target_sqnr` option. Starting from the per-layer control, layers are
+promoted to 16-bit activations one at a time, each time the one whose own
+SQNR drop (its inputs' SQNR minus its output's) is the largest, with the
+layers producing its inputs (an int16 layer fed by an int8 one only sees a
+requantized int8 tensor), re-measuring the output SQNR after each
+promotion, until the target is reached or no layer with a 16x8 TFLite
+kernel is left. The dialects do not mix float and quantized ops, so a layer
+cannot be left float on the CPU instead: a target out of reach is reported
+as such.
 """
 
 from __future__ import annotations
@@ -31,7 +24,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from npuc.dialects import graph
-from npuc.dialects.common import constant_value, dense, layer_name
+from npuc.dialects.common import layer_name
 from npuc.ir import main_function
 from npuc.quantization.calibration import Statistics
 from npuc.quantization.control import LayerControl
@@ -40,8 +33,6 @@ from npuc.quantization.quantizer import quantize_once, value_names
 from npuc.quantization.rules import CONV_LIKE
 from npuc.quantization.search import (
     AUTO_SAMPLES,
-    dequantized_layers,
-    float_layers,
     layer_errors,
     output_sqnr,
 )
@@ -133,49 +124,3 @@ def promote_layers(
         )
     control.settings = _with_bits(control.settings, result.promoted).settings
     return result
-
-
-def _mean_error(reference: np.ndarray, test: np.ndarray, activation, channels: int) -> np.ndarray:
-    """Per channel, the mean of test - reference; where a fused activation clips, only where both pass."""
-    error = (test - reference).reshape(-1, channels)
-    if activation is None or getattr(activation, "data", "none") == "none":
-        return error.mean(axis=0)
-    active = ((reference > 0) & (test > 0)).reshape(-1, channels)
-    counts = active.sum(axis=0)
-    return np.where(counts > 0, (error * active).sum(axis=0) / np.maximum(counts, 1), 0.0)
-
-
-def correct_biases(
-    module: ModuleOp,
-    samples: Sequence[np.ndarray],
-    options: QuantizationOptions,
-    statistics: Statistics,
-    control: LayerControl,
-) -> dict[str, np.ndarray]:
-    """Shift each conv-like layer's float bias by its mean output error (in order); the shifts by layer."""
-    batch = [sample[:AUTO_SAMPLES] for sample in samples]
-    reference = float_layers(module, batch)
-    shifts = {}
-    names = value_names(main_function(module))
-    for op in list(main_function(module).body.block.ops):
-        if type(op) not in CONV_LIKE:
-            continue
-        name = names[op.results[0]]
-        trial = _trial(module, samples, options, statistics, LayerControl(settings=control.settings))
-        test = dequantized_layers(trial, batch)
-        if name not in test or reference[name].shape != test[name].shape:
-            continue
-        bias_op = op.operands[2].owner
-        assert isinstance(bias_op, graph.ConstantOp)
-        bias = constant_value(bias_op.value).astype(np.float64)
-        error = _mean_error(reference[name], test[name], op.properties.get("activation"), bias.shape[-1])
-        corrected = graph.ConstantOp(dense((bias - error).astype(np.float32), bias_op.value.type.element_type))
-        corrected.attributes.update(bias_op.attributes)
-        module_block = op.parent_block()
-        assert module_block is not None
-        module_block.insert_op_before(corrected, op)
-        op.operands[2] = corrected.results[0]
-        if not bias_op.results[0].uses:
-            module_block.erase_op(bias_op)
-        shifts[name] = error
-    return shifts

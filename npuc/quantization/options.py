@@ -48,8 +48,9 @@ class QuantizationOptions:
       to write the choices made, in the same format (`bits` per layer: 8 or 16).
     - `target_sqnr`: output SQNR (dB) to reach by promoting the fewest layers
       to 16-bit activations (`npuc.quantization.mixed.promote_layers`); 0: off.
-    - `bias_correction`: shift each conv-like bias by the mean error of its
-      output on the calibration set (`npuc.quantization.mixed.correct_biases`).
+    - `bias_correction`: subtract from each conv and depthwise conv bias the
+      mean shift of its output that rounding its weights causes on the
+      calibrated input (`npuc.quantization.bias_correction`); on by default.
     """
 
     activation_bits: int = 8
@@ -64,7 +65,7 @@ class QuantizationOptions:
     layers: str = ""
     save_layers: str = ""
     target_sqnr: float = 0.0
-    bias_correction: bool = False
+    bias_correction: bool = True
 
     def check(self) -> None:
         """`NpucError` naming the first option with an unsupported value."""

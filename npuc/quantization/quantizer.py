@@ -222,8 +222,11 @@ def quantize_once(
     block = func.body.block
     if not any(op.dialect_name() == "graph" for op in block.ops):
         return module
+    if statistics is None:
+        statistics = gather_statistics(module, samples, options)
     ranges = calibrate(module, samples, options, statistics, control)
     bits = options.activation_bits
+    value_keys = value_names(func)
 
     def range_type(value: SSAValue, what: str, width: int) -> UniformQuantizedType:
         low, high = require_finite(ranges.get(value, (float("nan"),) * 2), what)
@@ -239,7 +242,11 @@ def quantize_once(
         per_channel = control.setting(layer_name(op), "per_channel", options.per_channel)
         return quantize_weights(data, axis, per_channel, options.weight_strategy)
 
-    quantizer = Quantizer(block, range_type, constant_type, weights, bits, layer_bits)
+    def input_mean(value: SSAValue) -> np.ndarray | None:
+        stats = statistics.tensors.get(value_keys.get(value, ""))
+        return stats.channel_mean if options.bias_correction and stats is not None else None
+
+    quantizer = Quantizer(block, range_type, constant_type, weights, bits, layer_bits, input_mean)
     old_ops = list(block.ops)
     names = [tensor_name(attrs, f"arg{i}") for i, attrs in enumerate(arg_attributes(func))]
     quantizer.quantize_arguments(names, [control.settings.get(name, {}).get("bits") for name in names])

@@ -48,6 +48,7 @@ from npuc.dialects.common import (
 from npuc.dialects.quantized import UniformQuantizedType, quant_type, storage_of
 from npuc.dialects.quantized_layers import QuantizedConvLike
 from npuc.errors import InputDataError, UnsupportedOperatorError
+from npuc.quantization.bias_correction import weight_error_mean
 from npuc.quantization.calibration import Range
 from npuc.quantization.params import quantize_bias
 from npuc.reference import fixed_point, int_elementwise
@@ -176,7 +177,10 @@ class Quantizer:
     16x8 scheme (int64 bias, fixed ranges at 2^-15); `layer_bits(op)`, if
     given, sets it per op (mixed precision): an operand of another width is
     requantized at the boundary, and ops of `FOLLOW_INPUT` not set keep their
-    input's width. New ops are inserted before the op they replace;
+    input's width. `input_mean(value)`, if given, is the per-channel mean
+    calibration measured of a float value (None: not known); a conv-like
+    layer whose input has one gets its bias corrected for the rounding of
+    its weights (`npuc.quantization.bias_correction`). New ops are inserted before the op they replace;
     `values` maps each float value to its quantized counterpart. The caller
     erases the float ops at the end.
     """
@@ -189,8 +193,10 @@ class Quantizer:
         weights: WeightQuantizer,
         bits: int = 8,
         layer_bits: LayerBits | None = None,
+        input_mean: Callable[[SSAValue], np.ndarray | None] | None = None,
     ):
         self.block = block
+        self.input_mean = input_mean or (lambda value: None)
         self.bits = self.default_bits = bits
         self.layer_bits = layer_bits or (lambda op: None)
         self.bits_used: dict[Operation, int] = {}
@@ -282,20 +288,41 @@ class Quantizer:
         )
         weights.attributes.update(weights_op.attributes)
         channels = stored.shape[axis]
+        float_bias = self.corrected_bias(op, constant_value(weights_op.value), stored, scales, axis)
         if self.bits == 16 and target is quantized.FullyConnectedOp:
-            ifm = self.bias_fitting_input(op, ifm, constant_value(bias_op.value), np.broadcast_to(scales, (channels,)))
+            ifm = self.bias_fitting_input(op, ifm, float_bias, np.broadcast_to(scales, (channels,)))
             ifm_type = quant_type(ifm)
             assert ifm_type is not None
-        bias_data = quantize_bias(
-            constant_value(bias_op.value), ifm_type.scale, np.broadcast_to(scales, (channels,)),
-            self.bits,
-        )  # fmt: skip
+        bias_data = quantize_bias(float_bias, ifm_type.scale, np.broadcast_to(scales, (channels,)), self.bits)
         bias = quantized.ConstantOp(dense(bias_data, i64 if self.bits == 16 else i32))
         bias.attributes.update(bias_op.attributes)
         self.insert(weights, op)
         self.insert(bias, op)
         ofm_type = self.own_type(op)
         return self.rebuild(op, target, [ifm, weights.results[0], bias.results[0]], [ofm_type])
+
+    def corrected_bias(
+        self, op: Operation, weights: np.ndarray, stored: np.ndarray, scales: np.ndarray, axis: int
+    ) -> np.ndarray:
+        """The float bias of conv-like `op`, less the mean shift rounding its weights to `stored` (at `scales`
+        along `axis`) causes on its calibrated input (`npuc.quantization.bias_correction`), when known."""
+        bias_op = op.operands[2].owner
+        assert isinstance(bias_op, graph.ConstantOp)
+        bias = constant_value(bias_op.value)
+        mean = self.input_mean(op.operands[0])
+        if mean is None:
+            return bias
+        channels = value_shape(op.operands[0])[-1]
+        if mean.shape != (channels,):
+            raise InputDataError(
+                f"quantize: the calibration statistics give the input of '{layer_name(op)}' {mean.size} "
+                f"channel means, it has {channels} channels (statistics saved for another model?)"
+            )
+        shape = [1] * stored.ndim
+        shape[axis] = -1
+        restored = stored.astype(np.float64) * np.asarray(scales, dtype=np.float64).reshape(shape)
+        shift = weight_error_mean(op, weights, restored, mean)
+        return bias if shift is None else bias.astype(np.float64) - shift
 
     def bias_fitting_input(self, op: Operation, ifm: SSAValue, bias: np.ndarray, scales: np.ndarray) -> SSAValue:
         """`ifm`, requantized to a coarser int16 scale if a 16x8 fully connected layer's bias would not fit int32.

@@ -156,7 +156,7 @@ def choose_strategy(
     for strategy in AUTO_CANDIDATES:
         candidate = dataclasses.replace(
             options, activation_strategy=strategy, save_statistics="", save_layers="",
-            target_sqnr=0.0, bias_correction=False,
+            target_sqnr=0.0,
         )  # fmt: skip
         copy = module.clone()
         quantize_once(copy, samples, candidate, statistics, load_control(candidate))
@@ -164,5 +164,5 @@ def choose_strategy(
         if best is None or sqnr > best_sqnr:
             best, best_sqnr = candidate, sqnr
     assert best is not None
-    kept = {key: getattr(options, key) for key in ("save_statistics", "save_layers", "target_sqnr", "bias_correction")}
+    kept = {key: getattr(options, key) for key in ("save_statistics", "save_layers", "target_sqnr")}
     return dataclasses.replace(best, **kept), statistics

@@ -54,8 +54,9 @@ class QuantizePass(ModulePass, QuantizationOptions):
     - `target_sqnr` (default 0: off): output SQNR (dB) on the calibration set
       to reach by promoting few layers to int16 (greedy by per-layer SQNR
       drop, re-measured after each promotion; `npuc.quantization.mixed`).
-    - `bias_correction` (default false): subtract from each conv-like bias
-      the mean error of its output on the calibration set.
+    - `bias_correction` (default true): subtract from each conv and
+      depthwise conv bias the mean shift of its output that rounding its
+      weights causes on the calibrated input (`npuc.quantization.bias_correction`).
 
     Assumes @main holds only graph ops (plus constants) whose weights and
     biases are `graph.constant`s; activations should already be fused

@@ -21,6 +21,7 @@ from npuc.errors import InputDataError, UnsupportedOperatorError
 from npuc.ir import main_function
 from npuc.passes.quantized.quantize import QuantizePass
 from npuc.quantization.driver import quantize_module
+from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.params import (
     activation_params,
     quantize_bias,
@@ -161,8 +162,10 @@ def test_standalone_relu_clamps_at_the_zero_point(quantized_cnn):
     assert (clamp.min.value.data, clamp.max.value.data) == (qtype.zero_point, 127)
 
 
-def test_weights_are_per_channel_and_bias_is_at_ifm_times_weight_scale(quantized_cnn):
-    conv = next(op for op in _ops(quantized_cnn) if isinstance(op, quantized.Conv2dOp))
+def test_weights_are_per_channel_and_bias_is_at_ifm_times_weight_scale():
+    module = build_small_cnn()  # uncorrected: the bias is the float bias at its scale
+    quantize_module(module, calibration_samples(64, seed=1), options=QuantizationOptions(bias_correction=False))
+    conv = next(op for op in _ops(module) if isinstance(op, quantized.Conv2dOp))
     weights_type = quant_type(conv.weights)
     assert weights_type.axis.data == 0 and len(weights_type.scales.data) == 8
     assert conv.activation.data == "relu"

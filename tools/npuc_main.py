@@ -162,8 +162,9 @@ def _add_quantize_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--save-layers", help="write the per-layer choices made as control JSON")
     command.add_argument("--target-sqnr", type=float, default=0.0, metavar="DB",
                          help="promote few layers to int16 until the output SQNR reaches DB (default 0: off)")
-    command.add_argument("--bias-correction", action="store_true",
-                         help="shift conv/fc biases by their mean output error on the calibration set")
+    command.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=True,
+                         help="subtract from conv/depthwise biases the mean output shift their weight rounding "
+                              "causes on the calibration set (default on)")
     command.add_argument("--report", type=int, default=10, metavar="N",
                          help="print the N worst layers' SQNR and cosine (0: none; default 10)")
     command.add_argument("--report-samples", type=int, default=32, metavar="N",

@@ -16,11 +16,13 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, Region
 
 import npuc
+from npuc.data import load_samples, model_interface
 from npuc.dialects import graph, quantized
 from npuc.dialects.common import LAYER_ATTR, constant_value
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError
 from npuc.ir import main_function
+from npuc.passes import GRAPH_OPTIMISATION_PIPELINE
 from npuc.quantization.bias_correction import weight_error_mean
 from npuc.quantization.calibration import Statistics
 from npuc.quantization.driver import quantize_module
@@ -28,8 +30,10 @@ from npuc.quantization.options import QuantizationOptions
 from npuc.quantization.params import quantize_weights, sqnr_db
 from npuc.quantization.quantizer import gather_statistics
 from npuc.reference.graph_interpreter import run_graph
+from npuc.tools import npuc_main
 
 from support.graph_models import build_small_cnn, calibration_samples, float_constant
+from support.paths import EXAMPLES
 
 
 def _module(block: Block, ops: list[Operation]) -> ModuleOp:
@@ -193,3 +197,19 @@ def test_channel_means_of_the_wrong_length_are_refused_by_layer():
     statistics.tensors["x"].channel_mean = np.zeros(5)
     with pytest.raises(InputDataError, match="input of 'conv1' 5 channel means, it has 3 channels"):
         quantize_module(module, samples, statistics=statistics)
+
+TINY_CNN = EXAMPLES / "tiny_cnn.onnx"
+TINY_CNN_CALIBRATION = EXAMPLES / "tiny_cnn_calib.npy"
+
+
+@pytest.mark.parametrize(("flags", "corrected"), [((), True), (("--no-bias-correction",), False)])
+def test_npuc_quantize_corrects_biases_as_the_api_does(tmp_path, flags, corrected):
+    """`npuc quantize` has the API's default (on) and `--no-bias-correction` turns it off."""
+    written = tmp_path / "q.mlir"
+    npuc_main.main(["quantize", str(TINY_CNN), "--calibration", str(TINY_CNN_CALIBRATION), "--report", "0",
+                    *flags, "-o", str(written)])  # fmt: skip
+    module = npuc.import_model(TINY_CNN)
+    npuc.run_pipeline(module, ",".join(GRAPH_OPTIMISATION_PIPELINE))
+    samples = load_samples(str(TINY_CNN_CALIBRATION), model_interface(module))
+    npuc.quantize(module, samples, QuantizationOptions(bias_correction=corrected))
+    assert written.read_text().strip() == str(module).strip()

@@ -17,6 +17,7 @@ opaque CPU operator) derives from `LayerOpBase` instead and is never removed.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,8 +79,17 @@ def array_values(attr: DenseArrayBase) -> tuple[int, ...]:
     """The Python ints of an `array<i64: ...>` property.
 
     `get_values` is typed per element type only; the element type unpacks the same bytes.
+    The back end reads the same few arrays thousands of times (shapes, strides,
+    blocks): i64 arrays are unpacked once per distinct byte string.
     """
+    if attr.elt_type is i64:
+        return _i64_values(attr.data.data)
     return tuple(int(v) for v in attr.elt_type.unpack(attr.data.data, len(attr)))
+
+
+@lru_cache(maxsize=4096)
+def _i64_values(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // 8}q", data)
 
 
 AttributeT = TypeVar("AttributeT", bound=Attribute)

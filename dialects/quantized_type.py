@@ -10,6 +10,7 @@ A real value is `scale * (q - zero_point)`. The type belongs to the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -105,7 +106,7 @@ class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
             raise VerifyException("quantized type needs one zero point per scale")
         if not self.is_per_axis and count != 1:
             raise VerifyException("per-tensor quantized type has exactly one scale")
-        bad_scale = next((s.data for s in self.scales.data if not (s.data > 0 and np.isfinite(s.data))), None)
+        bad_scale = next((s.data for s in self.scales.data if not (s.data > 0 and math.isfinite(s.data))), None)
         if bad_scale is not None:
             raise VerifyException(f"quantization scales must be positive and finite, got {bad_scale}")
         bad_zero_point = next((z.data for z in self.zero_points.data if not self.qmin <= z.data <= self.qmax), None)

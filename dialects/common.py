@@ -59,6 +59,22 @@ ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
 LAYER_ATTR = "layer"
 """Discardable attribute naming the model node an op came from."""
 
+NAME_ATTR = "graph.name"
+"""Argument/result attribute: the tensor's name in the original model."""
+
+LAYOUT_ATTR = "graph.layout"
+"""Argument/result attribute: the layout of the model's own interface.
+
+Both interface attributes keep their `graph.` names but live here, with
+`layout_of`: quantized models carry them too, and reading them must not
+load the float dialect (analyzing a TFLite model never does)."""
+
+
+def layout_of(attributes: dict[str, Attribute] | None) -> str:
+    """The interface layout recorded in an argument or result attribute dict."""
+    attr = (attributes or {}).get(LAYOUT_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else "NHWC"
+
 
 def int_array(values: Sequence[int]) -> DenseArrayBase:
     """An `array<i64: ...>` property from Python ints.

@@ -15,6 +15,8 @@ encoded streams with `#npu.encoded<...>` (`EncodedWeightsAttr`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from operator import index
 
 from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
 from xdsl.ir import Attribute, ParametrizedAttribute
@@ -27,6 +29,21 @@ from npuc.dialects.quantized_type import UniformQuantizedType
 
 HEIGHT_AXIS = 1
 """The row axis of an NHWC feature map (the axis a feature map wraps along)."""
+
+
+@lru_cache(maxsize=8192)
+def _int(value: int) -> IntAttr:
+    return IntAttr(value)
+
+
+@lru_cache(maxsize=8192)
+def _ints(values: tuple[int, ...]) -> ArrayAttr[IntAttr]:
+    return ArrayAttr([_int(v) for v in values])
+
+
+@lru_cache(maxsize=64)
+def _region(name: str) -> StringAttr:
+    return StringAttr(name)
 
 
 def _parse_int_list(parser: AttrParser) -> list[int]:
@@ -60,7 +77,7 @@ class BufferAttr(ParametrizedAttribute):
     size: IntAttr
 
     def __init__(self, region: str, offset: int, size: int):
-        super().__init__(StringAttr(region), IntAttr(offset), IntAttr(size))
+        super().__init__(_region(region), _int(index(offset)), _int(index(size)))
 
     @property
     def end(self) -> int:
@@ -116,13 +133,13 @@ class FeatureMapAttr(ParametrizedAttribute):
         wrap_offset: int = 0,
     ):
         super().__init__(
-            StringAttr(region),
-            IntAttr(offset),
-            ArrayAttr([IntAttr(v) for v in shape]),
-            ArrayAttr([IntAttr(v) for v in strides]),
+            _region(region),
+            _int(index(offset)),
+            _ints(tuple(map(index, shape))),
+            _ints(tuple(map(index, strides))),
             element_type,
-            IntAttr(wrap),
-            IntAttr(wrap_offset),
+            _int(index(wrap)),
+            _int(index(wrap_offset)),
         )
 
     @staticmethod

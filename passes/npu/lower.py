@@ -101,9 +101,9 @@ from npuc.dialects.common import (
     array_values,
     int_array,
     layer_name,
+    layout_of,
     value_shape,
 )
-from npuc.dialects.graph import layout_of
 from npuc.dialects.npu_memory import HEIGHT_AXIS
 from npuc.dialects.quantized_type import UniformQuantizedType
 from npuc.emit.ethos_u.operations import fits_scalar, fits_with_table

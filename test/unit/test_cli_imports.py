@@ -6,7 +6,8 @@ structural checks, not timings: `bench/compile_speed.py` measures the
 seconds. `npuc --help` builds every subcommand's parser, so argument parsing
 must not reach the compiler (xDSL, numpy); analyzing a TFLite model needs
 neither the ONNX importer nor plotly (unless an HTML report is written),
-nor the reference interpreters or simulators (no check runs them); Vela's
+nor the reference interpreters or simulators (no check runs them), nor the
+float dialect or the calibration data loader (the model is quantized); Vela's
 weight codec loads only where weights are encoded (an Ethos-U target).
 """
 
@@ -56,6 +57,8 @@ def test_analyzing_a_tflite_model_imports_no_onnx_plotly_or_interpreter(tmp_path
     assert "npuc.backend.planning" in modules  # it did compile
     assert loaded(modules, "onnx", "onnxruntime", "plotly", "npuc.importers.onnx", "npuc.reference.interpreter",
                   "npuc.reference.quantized_interpreter", "npuc.reference.graph_interpreter", "npuc.sim") == []
+    # the float dialect and the calibration data loader serve float models only
+    assert loaded(modules, "npuc.dialects.graph", "npuc.data", "npuc.quantization.driver") == []
 
 
 def test_a_target_storing_raw_weights_loads_no_weight_codec(tmp_path: Path):

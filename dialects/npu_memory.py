@@ -25,20 +25,15 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.quantized_type import UniformQuantizedType
+from npuc.dialects.quantized_type import UniformQuantizedType, int_attr
 
 HEIGHT_AXIS = 1
 """The row axis of an NHWC feature map (the axis a feature map wraps along)."""
 
 
 @lru_cache(maxsize=8192)
-def _int(value: int) -> IntAttr:
-    return IntAttr(value)
-
-
-@lru_cache(maxsize=8192)
 def _ints(values: tuple[int, ...]) -> ArrayAttr[IntAttr]:
-    return ArrayAttr([_int(v) for v in values])
+    return ArrayAttr([int_attr(v) for v in values])
 
 
 @lru_cache(maxsize=64)
@@ -77,7 +72,7 @@ class BufferAttr(ParametrizedAttribute):
     size: IntAttr
 
     def __init__(self, region: str, offset: int, size: int):
-        super().__init__(_region(region), _int(index(offset)), _int(index(size)))
+        super().__init__(_region(region), int_attr(index(offset)), int_attr(index(size)))
 
     @property
     def end(self) -> int:
@@ -134,12 +129,12 @@ class FeatureMapAttr(ParametrizedAttribute):
     ):
         super().__init__(
             _region(region),
-            _int(index(offset)),
+            int_attr(index(offset)),
             _ints(tuple(map(index, shape))),
             _ints(tuple(map(index, strides))),
             element_type,
-            _int(index(wrap)),
-            _int(index(wrap_offset)),
+            int_attr(index(wrap)),
+            int_attr(index(wrap_offset)),
         )
 
     @staticmethod

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
+from operator import index
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -27,6 +29,14 @@ from xdsl.irdl import irdl_attr_definition
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
+
+
+@lru_cache(maxsize=8192)
+def int_attr(value: int) -> IntAttr:
+    """The `IntAttr` of a Python int, one instance per value: attributes are immutable, and the
+    same offsets, extents and zero points recur in thousands of types and feature maps (building one
+    verifies it)."""
+    return IntAttr(value)
 
 
 @irdl_attr_definition
@@ -53,9 +63,9 @@ class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
     ):
         super().__init__(
             storage_type,
-            IntAttr(axis),
+            int_attr(index(axis)),
             ArrayAttr([FloatData(float(s)) for s in scales]),
-            ArrayAttr([IntAttr(int(z)) for z in zero_points]),
+            ArrayAttr([int_attr(int(z)) for z in zero_points]),
         )
 
     @property

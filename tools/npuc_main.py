@@ -236,9 +236,11 @@ def _drive(args: argparse.Namespace, run, samples: int | None, doing: str, **opt
     return result, output, formats
 
 
-def _finish(result, written: list[Path]) -> None:
-    """Print the summary and the files written."""
-    print(result.summary(), end="")
+def _finish(document, written: list[Path]) -> None:
+    """Print the summary of the report `document` and the files written."""
+    from npuc.report.tables import summary_text
+
+    print(summary_text(document), end="")
     print(f"wrote {', '.join(str(path) for path in written)}")
 
 
@@ -264,7 +266,8 @@ def cmd_compile(args: argparse.Namespace) -> None:
     from npuc.api import compile_model
 
     result, output, formats = _drive(args, compile_model, None, "compiling")
-    _finish(result, result.write(output, formats))
+    written = result.write(output, formats)
+    _finish(result.report(), written)
     if result.segments > 1:
         print(f"command_stream.bin: the Ethos-U payload of the first of {result.segments} NPU segments "
               "(CPU operations run between them)")
@@ -279,7 +282,10 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     # scales: one calibration sample is enough and keeps analysis fast.
     result, output, formats = _drive(args, analyze_model, 1, "analyzing", compare_size=True,
                                      channel_advice=args.channel_advice)
-    _finish(result, result.write_reports(output, formats))
+    from npuc.report import write_reports
+
+    document = result.report()  # once, for the files and the summary
+    _finish(document, write_reports(document, output, formats))
 
 
 def _byte_counts(text: str) -> list[int | None]:

@@ -13,9 +13,12 @@ weight codec loads only where weights are encoded (an Ethos-U target).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from support.paths import MODELS
 
@@ -66,3 +69,29 @@ def test_a_target_storing_raw_weights_loads_no_weight_codec(tmp_path: Path):
                           "--report", "json", "-o", str(tmp_path))
     assert "npuc.backend.planning" in modules
     assert loaded(modules, "ethosu") == []
+
+
+BLAS_THREADS = """
+import os, sys
+from npuc.tools.npuc_main import main
+main(sys.argv[1:])
+print("\\nTHREADS", os.environ.get("OPENBLAS_NUM_THREADS"), len(os.listdir("/proc/self/task")))
+"""
+"""Runs `npuc ARGS` and prints OPENBLAS_NUM_THREADS and the process's thread count on its last line."""
+
+
+def blas_threads(environment: dict[str, str], *args: str) -> list[str]:
+    """OPENBLAS_NUM_THREADS and the thread count after `npuc ARGS` in a fresh interpreter with `environment`."""
+    done = subprocess.run([sys.executable, "-c", BLAS_THREADS, *args], capture_output=True, text=True, check=True,
+                          env=environment)
+    return done.stdout.rstrip().splitlines()[-1].split()[1:]
+
+
+def test_analyze_starts_blas_with_one_thread_unless_told(tmp_path: Path):
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("no /proc: thread count unknown")
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    args = ("analyze", str(MODELS / "kws_dscnn.tflite"), "--report", "json", "-o", str(tmp_path))
+    assert blas_threads(environment, *args) == ["1", "1"]
+    assert blas_threads({**environment, "OMP_NUM_THREADS": "2"}, *args)[0] == "None"  # the user's choice stands

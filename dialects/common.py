@@ -17,6 +17,7 @@ opaque CPU operator) derives from `LayerOpBase` instead and is never removed.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,6 +59,22 @@ ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
 LAYER_ATTR = "layer"
 """Discardable attribute naming the model node an op came from."""
 
+NAME_ATTR = "graph.name"
+"""Argument/result attribute: the tensor's name in the original model."""
+
+LAYOUT_ATTR = "graph.layout"
+"""Argument/result attribute: the layout of the model's own interface.
+
+Both interface attributes keep their `graph.` names but live here, with
+`layout_of`: quantized models carry them too, and reading them must not
+load the float dialect (analyzing a TFLite model never does)."""
+
+
+def layout_of(attributes: dict[str, Attribute] | None) -> str:
+    """The interface layout recorded in an argument or result attribute dict."""
+    attr = (attributes or {}).get(LAYOUT_ATTR)
+    return attr.data if isinstance(attr, StringAttr) else "NHWC"
+
 
 def int_array(values: Sequence[int]) -> DenseArrayBase:
     """An `array<i64: ...>` property from Python ints.
@@ -78,8 +95,17 @@ def array_values(attr: DenseArrayBase) -> tuple[int, ...]:
     """The Python ints of an `array<i64: ...>` property.
 
     `get_values` is typed per element type only; the element type unpacks the same bytes.
+    The back end reads the same few arrays thousands of times (shapes, strides,
+    blocks): i64 arrays are unpacked once per distinct byte string.
     """
+    if attr.elt_type is i64:
+        return _i64_values(attr.data.data)
     return tuple(int(v) for v in attr.elt_type.unpack(attr.data.data, len(attr)))
+
+
+@lru_cache(maxsize=4096)
+def _i64_values(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // 8}q", data)
 
 
 AttributeT = TypeVar("AttributeT", bound=Attribute)

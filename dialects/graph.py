@@ -70,12 +70,6 @@ from npuc.dialects.window_layers import (
     TransposeConv2dBase,
 )
 
-NAME_ATTR = "graph.name"
-"""Argument/result attribute: the tensor's name in the original model."""
-
-LAYOUT_ATTR = "graph.layout"
-"""Argument/result attribute: the layout of the model's own interface."""
-
 
 class FloatLayerOp(LayerOp):
     """A layer op whose tensors are all f32."""
@@ -449,13 +443,6 @@ class SpaceToDepthOp(FloatLayerOp, SpaceToDepthBase):
     """Spatial blocks to channels."""
 
     name = "graph.space_to_depth"
-
-
-def layout_of(attributes: dict[str, Attribute] | None) -> str:
-    """The interface layout recorded in an argument or result attribute dict."""
-    attr = (attributes or {}).get(LAYOUT_ATTR)
-    return attr.data if isinstance(attr, StringAttr) else "NHWC"
-
 
 
 def defining_constant(value: SSAValue) -> ConstantOp | None:

@@ -15,6 +15,8 @@ encoded streams with `#npu.encoded<...>` (`EncodedWeightsAttr`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from operator import index
 
 from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
 from xdsl.ir import Attribute, ParametrizedAttribute
@@ -23,10 +25,20 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.quantized_type import UniformQuantizedType
+from npuc.dialects.quantized_type import UniformQuantizedType, int_attr
 
 HEIGHT_AXIS = 1
 """The row axis of an NHWC feature map (the axis a feature map wraps along)."""
+
+
+@lru_cache(maxsize=8192)
+def _ints(values: tuple[int, ...]) -> ArrayAttr[IntAttr]:
+    return ArrayAttr([int_attr(v) for v in values])
+
+
+@lru_cache(maxsize=64)
+def _region(name: str) -> StringAttr:
+    return StringAttr(name)
 
 
 def _parse_int_list(parser: AttrParser) -> list[int]:
@@ -60,7 +72,7 @@ class BufferAttr(ParametrizedAttribute):
     size: IntAttr
 
     def __init__(self, region: str, offset: int, size: int):
-        super().__init__(StringAttr(region), IntAttr(offset), IntAttr(size))
+        super().__init__(_region(region), int_attr(index(offset)), int_attr(index(size)))
 
     @property
     def end(self) -> int:
@@ -116,13 +128,13 @@ class FeatureMapAttr(ParametrizedAttribute):
         wrap_offset: int = 0,
     ):
         super().__init__(
-            StringAttr(region),
-            IntAttr(offset),
-            ArrayAttr([IntAttr(v) for v in shape]),
-            ArrayAttr([IntAttr(v) for v in strides]),
+            _region(region),
+            int_attr(index(offset)),
+            _ints(tuple(map(index, shape))),
+            _ints(tuple(map(index, strides))),
             element_type,
-            IntAttr(wrap),
-            IntAttr(wrap_offset),
+            int_attr(index(wrap)),
+            int_attr(index(wrap_offset)),
         )
 
     @staticmethod

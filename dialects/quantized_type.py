@@ -10,7 +10,10 @@ A real value is `scale * (q - zero_point)`. The type belongs to the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
+from operator import index
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -26,6 +29,14 @@ from xdsl.irdl import irdl_attr_definition
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
+
+
+@lru_cache(maxsize=8192)
+def int_attr(value: int) -> IntAttr:
+    """The `IntAttr` of a Python int, one instance per value: attributes are immutable, and the
+    same offsets, extents and zero points recur in thousands of types and feature maps (building one
+    verifies it)."""
+    return IntAttr(value)
 
 
 @irdl_attr_definition
@@ -52,9 +63,9 @@ class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
     ):
         super().__init__(
             storage_type,
-            IntAttr(axis),
+            int_attr(index(axis)),
             ArrayAttr([FloatData(float(s)) for s in scales]),
-            ArrayAttr([IntAttr(int(z)) for z in zero_points]),
+            ArrayAttr([int_attr(int(z)) for z in zero_points]),
         )
 
     @property
@@ -105,7 +116,7 @@ class UniformQuantizedType(ParametrizedAttribute, TypeAttribute):
             raise VerifyException("quantized type needs one zero point per scale")
         if not self.is_per_axis and count != 1:
             raise VerifyException("per-tensor quantized type has exactly one scale")
-        bad_scale = next((s.data for s in self.scales.data if not (s.data > 0 and np.isfinite(s.data))), None)
+        bad_scale = next((s.data for s in self.scales.data if not (s.data > 0 and math.isfinite(s.data))), None)
         if bad_scale is not None:
             raise VerifyException(f"quantization scales must be positive and finite, got {bad_scale}")
         bad_zero_point = next((z.data for z in self.zero_points.data if not self.qmin <= z.data <= self.qmax), None)

@@ -370,13 +370,15 @@ def analyze_model(
     network = layer_graph(module)
     quantized_module = module.clone() if channel_advice else None
     size_alternative = None
+    placement = ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)])
+    pipeline = backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices)
     try:
-        run_pipeline(module, ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)]),
-                     verified=verified)
-        if compare_size and goal != SIZE:
+        if compare_size and goal != SIZE:  # the Size run starts from the placed module
+            run_pipeline(module, placement, verified=verified)
             size_alternative = _size_alternative(module.clone(), target, target_description)
-        pipeline = backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices)
-        run_pipeline(module, pipeline, verified=True)
+            run_pipeline(module, pipeline, verified=True)
+        else:  # one pipeline: the module is verified once, at its end
+            run_pipeline(module, f"{placement},{pipeline}", verified=verified)
     except ArenaBudgetError as error:
         raise error.with_source(source) from None
     analysis = Analysis(module, estimate(module, target_description), target_description, source, network,

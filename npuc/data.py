@@ -37,7 +37,7 @@ from xdsl.dialects.builtin import Float32Type, IntegerType, ModuleOp, TensorType
 from xdsl.ir import Attribute
 
 from npuc.dialects import npu
-from npuc.dialects.graph import layout_of
+from npuc.dialects.common import layout_of
 from npuc.dialects.quantized import quant_type
 from npuc.errors import InputDataError, check_memory, writing
 from npuc.ir import arg_attributes, main_function, result_attributes, tensor_name

@@ -9,7 +9,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from npuc.dialects.graph import NAME_ATTR
+from npuc.dialects.common import NAME_ATTR
 from npuc.dialects.quantized import ONNXRUNTIME_ROUNDING, rounding_mode
 from npuc.errors import ModelVerificationError
 

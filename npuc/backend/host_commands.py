@@ -19,8 +19,7 @@ from xdsl.utils.exceptions import PassFailedException
 from npuc.backend.addresses import Addresses
 from npuc.backend.planning import HOST, placement
 from npuc.dialects import npu, quantized
-from npuc.dialects.common import layer_name
-from npuc.dialects.graph import layout_of
+from npuc.dialects.common import layer_name, layout_of
 from npuc.ir import arg_attributes, tensor_name
 
 

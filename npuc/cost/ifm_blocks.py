@@ -56,9 +56,9 @@ def ifm_block(shape: CommandShape, block: tuple[int, int, int], depth: int, targ
     """The IFM block ([h, w, c]) that feeds OFM block `block`: its kernel halo limited to one
     sub-kernel, rounded up to the OFM micro-block; `depth` channels (`ifm_depth`)."""
     window, ublock = shape.window, target.ofm_ublock
-    kernel = [min(k, limit) for k, limit in zip(window.dilated_kernel, target.sub_kernel_max)]
-    height = ceil_to((block[0] - 1) * window.strides[0] + kernel[0], ublock.height)
-    width = ceil_to((block[1] - 1) * window.strides[1] + kernel[1], ublock.width)
+    (kernel_height, kernel_width), (limit_height, limit_width) = window.dilated_kernel, target.sub_kernel_max
+    height = ceil_to((block[0] - 1) * window.strides[0] + min(kernel_height, limit_height), ublock.height)
+    width = ceil_to((block[1] - 1) * window.strides[1] + min(kernel_width, limit_width), ublock.width)
     return height, width, depth
 
 

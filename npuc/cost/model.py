@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
 
-from npuc.cost.compute import command_shape, compute_work
+from npuc.cost.compute import compute_work
 from npuc.cost.geometry import block_geometry
 from npuc.cost.host import host_cycles
 from npuc.cost.timeline import COMPUTE_ENGINE, CPU, DMA_ENGINE, Job, schedule
@@ -27,11 +27,11 @@ from npuc.cost.traffic import (
     BufferRoles,
     Transfer,
     access_cycles,
-    byte_span,
     command_memory,
     compute_transfers,
     dma_bound,
     dma_time,
+    placed_command,
     property_spans,
 )
 from npuc.dialects.common import layer_name
@@ -227,8 +227,9 @@ class _Estimate:
 
 def _compute_estimate(op: ComputeOp, target: Target, layer: str, roles: BufferRoles) -> _Estimate:
     geometry = block_geometry(op, target.ofm_ublock)
-    work = compute_work(command_shape(op), geometry, target, command_memory(op, geometry, target, roles, layer))
-    transfers = compute_transfers(op, geometry, target, roles, layer)
+    placed = placed_command(op, target, roles, layer)
+    work = compute_work(placed.shape, geometry, target, command_memory(op, placed, geometry, target, layer))
+    transfers = compute_transfers(op, placed, geometry, target, roles)
     access = access_cycles(transfers, target, layer)
     bound, cycles = COMPUTE_BOUND, work.cycles
     for memory, time in access.items():
@@ -362,13 +363,16 @@ def _layer_costs(
     return layers
 
 
-def _referenced_buffers(module: ModuleOp) -> Iterable[BufferAttr]:
+def _referenced_ends(module: ModuleOp) -> Iterable[tuple[str, int]]:
+    """(memory, one past the last byte) of every buffer and feature map the module's ops reference."""
     for op in module.ops:
         for value in op.properties.values():
             attrs = value.data if isinstance(value, ArrayAttr) else (value,)
             for attr in attrs:
-                if isinstance(attr, (BufferAttr, FeatureMapAttr)):
-                    yield byte_span(attr)
+                if isinstance(attr, BufferAttr):
+                    yield attr.region.data, attr.end
+                elif isinstance(attr, FeatureMapAttr):
+                    yield attr.region.data, attr.byte_span()[1]
 
 
 def layer_weight_bytes(module: ModuleOp) -> tuple[int, int]:
@@ -392,8 +396,8 @@ def layer_weight_bytes(module: ModuleOp) -> tuple[int, int]:
 def peak_memory(module: ModuleOp, memories: Iterable[str]) -> dict[str, int]:
     """Highest byte address (one past the end) any buffer of the module reaches, per memory."""
     peaks = dict.fromkeys(memories, 0)
-    for buffer in _referenced_buffers(module):
-        peaks[buffer.region.data] = max(peaks.get(buffer.region.data, 0), buffer.end)
+    for memory, end in _referenced_ends(module):
+        peaks[memory] = max(peaks.get(memory, 0), end)
     return peaks
 
 

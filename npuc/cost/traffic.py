@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from math import ceil, prod
 
 from xdsl.ir import Operation
@@ -111,10 +112,36 @@ class BufferRoles:
     copies: frozenset[tuple[str, int]] = frozenset()
     plain: frozenset[FeatureMapAttr] = frozenset()
 
+    @cached_property
+    def _plain_places(self) -> frozenset[tuple[str, int]]:
+        """(memory, offset) of the `plain` maps: a map elsewhere is not one of them, known without
+        hashing the whole attribute."""
+        return frozenset(_key(fm) for fm in self.plain)
+
+    def is_plain(self, fm: FeatureMapAttr) -> bool:
+        """Whether `fm` is one of the `plain` maps."""
+        return _key(fm) in self._plain_places and fm in self.plain
+
     def placed(self, fm: FeatureMapAttr, target: Target, layer: str) -> PlacedMap:
         """`fm` as the memory rules see it."""
         memory = target_memory(target, fm.region.data, layer)
-        return PlacedMap(memory, as_batch_hwc(fm.shape_values()), fm.element_type.bits // 8, fm not in self.plain)
+        return PlacedMap(memory, as_batch_hwc(fm.shape_values()), fm.element_type.bits // 8, not self.is_plain(fm))
+
+
+@dataclass(frozen=True)
+class PlacedCommand:
+    """A compute command's shape and feature maps as the memory rules see them, taken once per
+    command (the traffic and the block memory rules both read them)."""
+
+    shape: CommandShape
+    ifms: tuple[PlacedMap, ...]
+    ofm: PlacedMap
+
+
+def placed_command(op: ComputeOp, target: Target, roles: BufferRoles, layer: str) -> PlacedCommand:
+    """The `PlacedCommand` of a lowered compute command."""
+    ifms = tuple(roles.placed(fm, target, layer) for fm in _ifms(op))
+    return PlacedCommand(command_shape(op), ifms, roles.placed(op.ofm, target, layer))
 
 
 def _key(buffer: BufferAttr | FeatureMapAttr) -> tuple[str, int]:
@@ -129,16 +156,15 @@ def _ifms(op: ComputeOp) -> list[FeatureMapAttr]:
 
 
 def compute_transfers(
-    op: ComputeOp, geometry: BlockGeometry, target: Target, roles: BufferRoles, layer: str
+    op: ComputeOp, placed: PlacedCommand, geometry: BlockGeometry, target: Target, roles: BufferRoles
 ) -> list[Transfer]:
-    """The transfers of a compute command (rules in the module docstring)."""
-    shape = command_shape(op)
+    """The transfers of a compute command (rules in the module docstring); `placed` is its `placed_command`."""
+    shape = placed.shape
     ifm_block = fetched_ifm_block(shape, geometry.block, target)
     positions = geometry.hw_positions
-    ofm = roles.placed(op.ofm, target, layer)
+    ofm = placed.ofm
     transfers = []
-    for fm in _ifms(op):
-        ifm = roles.placed(fm, target, layer)
+    for fm, ifm in zip(_ifms(op), placed.ifms, strict=True):
         if shape.kind == ELEMENTWISE:
             read = ifm.stored_bytes(ifm.extent if prod(ifm.extent) == 1 else ofm.extent, target)
         else:
@@ -180,16 +206,13 @@ def access_cycles(transfers: Iterable[Transfer], target: Target, layer: str) -> 
     return {memory: ceil(time) for memory, time in times.items()}
 
 
-def command_memory(
-    op: ComputeOp, geometry: BlockGeometry, target: Target, roles: BufferRoles, layer: str
-) -> CommandMemory:
-    """The `CommandMemory` of a lowered command (`block_memory.block_memory`)."""
+def command_memory(op: ComputeOp, placed: PlacedCommand, geometry: BlockGeometry, target: Target, layer: str) -> CommandMemory:
+    """The `CommandMemory` of a lowered command (`block_memory.block_memory`); `placed` is its `placed_command`."""
     scales = None
     if isinstance(op, (WeightedOp, FullyConnectedOp)):
         table = op.scale_bias
         scales = ScaleTable(table.size.data, target_memory(target, table.region.data, layer))
-    ifms = [roles.placed(fm, target, layer) for fm in _ifms(op)]
-    return block_memory(command_shape(op), geometry, target, ifms, roles.placed(op.ofm, target, layer), scales)
+    return block_memory(placed.shape, geometry, target, placed.ifms, placed.ofm, scales)
 
 
 def dma_time(op: DmaOp, target: Target, layer: str) -> AccessTime:

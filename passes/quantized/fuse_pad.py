@@ -18,7 +18,7 @@ from xdsl.pattern_rewriter import (
 
 from npuc.dialects import quantized
 from npuc.dialects.quantized import quant_type
-from npuc.passes.graph.fuse_pad import Padding, fold_pad, keeps_a_real_element
+from npuc.passes.pad_folding import Padding, fold_pad, keeps_a_real_element
 
 
 def _absorbs(pad: quantized.PadOp, consumer: Operation, padding: Padding) -> bool:

@@ -35,10 +35,8 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.common import LAYER_ATTR
+from npuc.dialects.common import LAYER_ATTR, LAYOUT_ATTR, NAME_ATTR
 from npuc.dialects.graph import (
-    LAYOUT_ATTR,
-    NAME_ATTR,
     ConstantOp,
     ReshapeOp,
     TransposeOp,

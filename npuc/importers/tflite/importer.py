@@ -38,8 +38,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from npuc.dialects.common import LAYER_ATTR
-from npuc.dialects.graph import NAME_ATTR
+from npuc.dialects.common import LAYER_ATTR, NAME_ATTR
 from npuc.dialects.quantized import ConstantOp, ExternalOp, UniformQuantizedType
 from npuc.emit.ethos_u.package import ARENA_OFFSETS_ATTR, arena_offsets
 from npuc.errors import (

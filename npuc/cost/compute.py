@@ -121,8 +121,9 @@ def kernel_first(ifm_depth: int, kernel_elements: int, ifm_bits: int, rates: Thr
     """
     if ifm_depth <= rates.ifm_depth_step:
         return True
-    depth_first_block = rates.depth_first_ifm_depth_step * STEP_BITS // ifm_bits
-    kernel_step = rates.kernel_element_step * STEP_BITS // ifm_bits
+    # At least one element per step: a target taking one 8-bit kernel element at a time takes one 16-bit too.
+    depth_first_block = max(1, rates.depth_first_ifm_depth_step * STEP_BITS // ifm_bits)
+    kernel_step = max(1, rates.kernel_element_step * STEP_BITS // ifm_bits)
     depth_first = ifm_depth / ceil_to(ifm_depth, depth_first_block)
     # Grouped as Vela groups the float arithmetic, so that ties go the same way.
     part_kernel = (ifm_depth / ceil_to(ifm_depth, rates.ifm_depth_step)) * (

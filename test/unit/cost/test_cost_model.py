@@ -8,7 +8,13 @@ from xdsl.parser import Parser
 from npuc.api import backend_pipeline, run_pipeline
 from npuc.backend.weight_staging import FITS
 from npuc.context import npuc_context
-from npuc.cost.compute import MAX_POOL, REDUCE_SUM, CommandShape, block_cycles
+from npuc.cost.compute import (
+    MAX_POOL,
+    REDUCE_SUM,
+    CommandShape,
+    block_cycles,
+    kernel_first,
+)
 from npuc.cost.geometry import split_blocks
 from npuc.cost.model import estimate
 from npuc.dialects.common import UNIT_WINDOW, Window
@@ -284,3 +290,10 @@ def test_layer_weights_follow_each_dma_when_a_staging_buffer_is_reused():
     assert len(set(destinations)) < len(destinations)  # double-buffered weights: staging buffers are reused
     cost = estimate(module, TARGET)
     assert cost.original_weight_bytes == sum(depth * 3 * 3 * ifm for depth, ifm in zip(depths, [8, *depths]))
+
+
+@pytest.mark.parametrize(("ifm_depth", "ifm_bits", "expected"), [(8, 16, True), (20, 8, True), (20, 16, False)])
+def test_kernel_first_on_a_target_taking_one_kernel_element_per_step(ifm_depth, ifm_bits, expected):
+    """generic-4tops takes one kernel element and 8 channels per step: 16-bit data takes one element too
+    (not half of one), so 20 16-bit channels fill 5 of 6 kernel-first steps and all 5 depth-first ones."""
+    assert kernel_first(ifm_depth, 9, ifm_bits, load_target("generic-4tops").throughput) == expected

@@ -48,7 +48,8 @@ def allocate(
     decreasing size, as TFLite Micro's greedy planner; by size with later
     buffers first; by the bytes a buffer conflicts with; by size times
     lifetime, which places a long-lived residual before the short-lived maps
-    around it), keeping the smallest arena; if that is above `peak_live_bytes`, a bounded search
+    around it), keeping the smallest arena; if that is above `peak_live_bytes`, each order again
+    with the highest buffer moved earlier (`_promote_top`), then a bounded search
     (`_search_placement`) looks for a smaller one. Stops as soon as an arena
     reaches the bound. Deterministic: ties go by name. Raises
     `AllocationError` if the resulting arena exceeds `capacity` bytes of
@@ -78,10 +79,48 @@ def _placement(ranges: list[LiveRange], alignment: int, enough: int, steps: int)
         offsets = buffers.first_fit(order)
         if buffers.arena(offsets) < buffers.arena(best):
             best, best_order = offsets, order
+    for order in orders:
+        if buffers.arena(best) <= enough:
+            break
+        offsets, order = _promote_top(buffers, order, enough)
+        if buffers.arena(offsets) < buffers.arena(best):
+            best, best_order = offsets, order
     if buffers.arena(best) > enough:
         best = _search_placement(buffers, best_order, best, enough, steps)
     return {buffer.name: int(offset) for buffer, offset in zip(ranges, best)}
 
+
+def _promote_top(buffers: _Buffers, order: np.ndarray, enough: int) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest first-fit placement found by moving, again and again, the buffer that ends highest
+    to just before the first buffer it conflicts with in the order (at most `_PROMOTIONS` moves), with
+    its order; stops once the arena is at most `enough` bytes.
+
+    First fit stacks a buffer above every conflicting buffer placed before it
+    that leaves no gap for it: the highest buffer is too late in the order. Placed
+    before the buffers it conflicts with, it takes the lowest slot of its own
+    time and the others fit around it (MobileNetV2 at 384 KiB: 392,448 bytes ->
+    the peak-live bound, 363,504, in four moves).
+    """
+    offsets = buffers.first_fit(order)
+    best, best_order = offsets, order
+    for _ in range(_PROMOTIONS):
+        if buffers.arena(best) <= enough:
+            break
+        top = int(np.argmax(offsets + buffers.sizes))
+        rest = order[order != top]
+        conflicting = np.nonzero(np.isin(rest, buffers.conflicts[top]))[0]
+        at = int(conflicting[0]) if conflicting.size else 0
+        moved = np.concatenate((rest[:at], [top], rest[at:]))
+        if np.array_equal(moved, order):
+            break  # the highest buffer is already first among those it conflicts with
+        order, offsets = moved, buffers.first_fit(moved)
+        if buffers.arena(offsets) < buffers.arena(best):
+            best, best_order = offsets, order
+    return best, best_order
+
+
+_PROMOTIONS = 32
+"""How many moves `_promote_top` makes from each first-fit order at most."""
 
 _SEARCH_STEPS = 4_000
 """How many first-fit offsets `allocate`'s search may compute (about 30 microseconds

@@ -28,7 +28,7 @@ from npuc.backend.cascade_search import (
     mark_cascade,
     smallest_plan,
 )
-from npuc.backend.cascades import Link, cascade_steps, rolling_rows
+from npuc.backend.cascades import Link, cascade_steps, held_rows, rolling_rows
 from npuc.backend.stripes import ifm_rows
 from npuc.context import npuc_context
 from npuc.dialects import npu
@@ -94,6 +94,16 @@ def test_rolling_buffers_hold_every_row_until_its_last_read_and_no_row_more(link
         if rows > 1:
             fewer = [*held[:index], rows - 1, *held[index + 1 :]]
             assert not replay(links, fewer), f"buffer {index} needs fewer than {rows} rows"
+
+
+@settings(max_examples=200, deadline=None)
+@given(links())
+def test_each_buffers_rows_in_closed_form_are_those_the_schedule_needs(links):
+    # held_rows sizes a buffer from its producer and consumer alone; the schedule of the whole cascade
+    # (rolling_rows over cascade_steps, checked above by replay) agrees.
+    assert [held_rows(producer, consumer) for producer, consumer in zip(links, links[1:])] == rolling_rows(
+        links, cascade_steps(links)
+    )
 
 
 def test_each_stripe_waits_for_the_rows_its_window_reads():

@@ -58,7 +58,7 @@ from npuc.backend.allocation import fits
 from npuc.backend.blocks import choose_block
 from npuc.backend.budget import SIZE
 from npuc.backend.cascades import Link, cascade_steps, held_rows, op_link, rolling_rows
-from npuc.backend.estimates import command_cycles
+from npuc.backend.estimates import command_cycles, op_block
 from npuc.backend.operators import STRIPED_OPS, WEIGHTED_OPS
 from npuc.backend.planning import (
     NPU,
@@ -76,7 +76,7 @@ from npuc.backend.planning import (
 from npuc.backend.stripes import StripeRows, ifm_rows
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.cost.compute import CommandShape
-from npuc.dialects.common import UNIT_WINDOW, array_values, value_shape
+from npuc.dialects.common import UNIT_WINDOW, value_shape
 from npuc.dialects.npu import (
     BLOCK_ATTR,
     CASCADE_ATTR,
@@ -249,6 +249,7 @@ class ChainCosts:
         self.weights_home = target.memory(target.staging_memory if staging else target.weights_memory)
         self.segments: dict[tuple[int, int], list[Segment]] = {}
         self.blocks = {op: op.attributes[BLOCK_ATTR] for op in chain.ops}
+        self.layer_blocks = {op: op_block(op) for op in chain.ops}
         """Each op's block for its whole OFM (npu-tile's), which `clear_cascades` restores."""
         self.stripe_costs: dict[tuple[int, ...], int] = {}
         self.links: dict[tuple[int, int], Link] = {}
@@ -370,7 +371,7 @@ class ChainCosts:
         if key not in self.blocks_by_stripe:
             op = self.chain.ops[index]
             _, width, depth = tensor_hwc(op.results[0])
-            whole = BlockShape(*array_values(self.blocks[op]))
+            whole = BlockShape(*self.layer_blocks[op])
             layer = clip_block(whole, (link.stripe_height, width, depth), self.target.ofm_ublock)
             block = stripe_block(op, link, self.target) if link.stripe_height < whole.height else None
             if block is not None and block != layer:

@@ -48,12 +48,10 @@ def command_cycles(
     bytes move as much as how long it computes.
     """
     if block is None:
-        op_block = op.attributes[BLOCK_ATTR]
-        assert isinstance(op_block, DenseArrayBase), f"{BLOCK_ATTR} is set by npu-tile as an array"
-        block = array_values(op_block)
+        block = op_block(op)
     _, rows, width, depth = shape.ofm
-    block = clip_block(BlockShape(*block), (rows, width, depth), target.ofm_ublock)
-    geometry = split_blocks(shape.ofm, block, target.ofm_ublock)
+    clipped = clip_block(BlockShape(*block), (rows, width, depth), target.ofm_ublock)
+    geometry = split_blocks(shape.ofm, clipped, target.ofm_ublock)
     arena = target.memory(target.arena_memory)
     ifms = [PlacedMap(arena, shape.ifm, element_bytes(op.operands[0]), memory_bound)]
     ofm = PlacedMap(arena, shape.ofm, element_bytes(op.results[0]), memory_bound)
@@ -67,3 +65,11 @@ def command_cycles(
         size = (weight_bytes + scale_bytes) * geometry.hw_positions
         transfers.append(Transfer(weights.name, False, size, size))
     return max([work.cycles, *access_cycles(transfers, target, layer_name(op)).values()])
+
+
+def op_block(op: Operation) -> tuple[int, int, int]:
+    """The op's OFM block (`npu.block`, set by npu-tile)."""
+    attr = op.attributes[BLOCK_ATTR]
+    assert isinstance(attr, DenseArrayBase), f"{BLOCK_ATTR} is set by npu-tile as an array"
+    height, width, depth = array_values(attr)
+    return height, width, depth

@@ -93,11 +93,9 @@ npu-schedule stages ahead of a segment, nor the allocator's distance from the pe
 that fills the budget exactly leaves no room to stage the cascades' weights (MobileNetV2 at 512 KiB: 1.48x
 the cycles at 0 %, Vela's cycles at 3 %)."""
 
-THRIFT = 0.01
-"""How many more cycles than the fastest plan within the capacity (a share of its cycles) a chain's plan may
-take to need fewer bytes (`thrifty_plan`). MobileNetV2's first chain at 512 KiB: 486,720 bytes instead of
-508,224 for 0.9 % more of its cycles. With 0.5 % the network took 0.4 % fewer cycles but 503,984 bytes at its
-peak (489,680 with 1 %), more than Vela's 500,656."""
+THRIFT = 0.005
+"""How many more cycles than their fastest plans within the capacity (a share of their cycles) the chains'
+plans may take together to lower the highest of them (`thrifty_plans`)."""
 
 MAX_SEGMENT = 12
 """Most ops in one cascade the search tries: it bounds the search's time (segments per chain grow with its square)."""
@@ -484,35 +482,38 @@ def plan_cycles(plan: Sequence[Segment]) -> int:
     return sum(segment.cycles for segment in plan)
 
 
-def thrifty_plan(costs: ChainCosts, capacity: int | None) -> list[Segment] | None:
-    """Of the chain's plans within `THRIFT` of the fastest within `capacity` bytes (`cheapest_plan`), the
-    one needing the fewest bytes; None when no plan fits `capacity`.
+def thrifty_plans(costs: Sequence[ChainCosts], capacity: int) -> list[list[Segment]]:
+    """Each chain's plan: the fastest whose segments all fit a level no higher than `capacity` (its
+    smallest if none does), at the lowest level at which the chains together take at most `THRIFT`
+    more cycles than their fastest plans within `capacity` (`cheapest_plan`).
 
-    The fastest plan fills the capacity for the last few cycles it saves; the
-    bytes it leaves free hold other layers' staged weights and give the
-    allocator room. The cheapest plan within a capacity gets no faster as the
-    capacity shrinks, so the least capacity whose plan is within `THRIFT` is
-    found by bisection over the segments' memories.
+    The fastest plans fill the capacity for the last few cycles they save.
+    Lowering the level lowers the highest of them, the schedule's peak, where
+    it costs fewest cycles: the chains already below it keep their fastest
+    plans. Each chain's plan within a level gets no faster as the level
+    falls, so the lowest level within `THRIFT` is found by bisection over the
+    segments' memories.
     """
-    fastest = cheapest_plan(costs, capacity)
-    if fastest is None:
-        return None
-    limit = plan_cycles(fastest) * (1 + THRIFT)
-    memories = sorted({
-        segment.memory for first in range(len(costs.chain.ops))
-        for last in range(first, min(first + MAX_SEGMENT, len(costs.chain.ops)))
-        for segment in costs.options(first, last) if segment.memory < plan_memory(fastest)
+    fastest = [cheapest_plan(chain_costs, capacity) for chain_costs in costs]
+    plans = [plan or smallest_plan(chain_costs) for plan, chain_costs in zip(fastest, costs)]
+    limit = sum(plan_cycles(plan) for plan in plans) * (1 + THRIFT)
+    adjustable = [index for index, plan in enumerate(fastest) if plan is not None]
+    levels = sorted({
+        segment.memory for index in adjustable for first in range(len(costs[index].chain.ops))
+        for last in range(first, min(first + MAX_SEGMENT, len(costs[index].chain.ops)))
+        for segment in costs[index].options(first, last) if segment.memory < capacity
     })  # fmt: skip
-    best = fastest
-    low, high = 0, len(memories)
+    low, high = 0, len(levels)
     while low < high:
         middle = (low + high) // 2
-        plan = cheapest_plan(costs, memories[middle])
-        if plan is not None and plan_cycles(plan) <= limit:
-            best, high = plan, middle
+        trial = list(plans)
+        for index in adjustable:
+            trial[index] = cheapest_plan(costs[index], levels[middle]) or smallest_plan(costs[index])
+        if sum(plan_cycles(plan) for plan in trial) <= limit:
+            plans, high = trial, middle
         else:
             low = middle + 1
-    return best
+    return plans
 
 
 def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
@@ -536,7 +537,10 @@ def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
         outside = [baseline.live(position) for position in range(len(list(func.body.ops))) if position not in covered]
         capacity = max([*(max(s.memory for s in smallest_plan(c)) for c in costs), *outside])
     while True:
-        plans = [thrifty_plan(chain_costs, capacity) or smallest_plan(chain_costs) for chain_costs in costs]
+        if goal == SIZE or capacity is None:
+            plans = [cheapest_plan(chain_costs, capacity) or smallest_plan(chain_costs) for chain_costs in costs]
+        else:
+            plans = thrifty_plans(costs, capacity)
         apply_plans(costs, plans)
         if goal == SIZE or budget is None or capacity is None:
             return

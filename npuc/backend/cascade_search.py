@@ -26,9 +26,11 @@ segments all fit a capacity; `smallest_plan` minimises the largest segment
 memory (cycles break ties). Under `performance` a segment's memory counts its
 ops' weights as staged (npu-schedule stages a cascade's weights first:
 unstaged, every stripe would read them again from where they are stored). Under `performance` with a budget the baseline
-schedule is kept when it fits, else each chain gets the plan needing the
-fewest bytes within `THRIFT` of its cheapest plan within the budget less
-`PLACEMENT_SLACK` (`thrifty_plan`; its smallest when none fits), and when
+schedule is kept when it fits, else each chain gets its cheapest plan
+within a level no higher than the budget less `PLACEMENT_SLACK` (its
+smallest when none fits), the lowest level at which the chains together
+take at most `THRIFT` more cycles than at the capacity (`thrifty_plans`:
+the peak falls where that costs least), and when
 the plans placed together need more than the budget (their segment
 estimates do not see the live ranges cascades stretch across each other),
 the search runs again with the capacity less the excess; under `size` the
@@ -247,8 +249,8 @@ class ChainCosts:
         self.weights_home = target.memory(target.staging_memory if staging else target.weights_memory)
         self.segments: dict[tuple[int, int], list[Segment]] = {}
         self.blocks = {op: op.attributes[BLOCK_ATTR] for op in chain.ops}
-        self.layer_blocks = {op: op_block(op) for op in chain.ops}
         """Each op's block for its whole OFM (npu-tile's), which `clear_cascades` restores."""
+        self.layer_blocks = {op: op_block(op) for op in chain.ops}
         self.stripe_costs: dict[tuple[int, ...], int] = {}
         self.links: dict[tuple[int, int], Link] = {}
         self.link_costs: dict[tuple[int, int], int] = {}
@@ -257,7 +259,8 @@ class ChainCosts:
         self.blocks_by_stripe: dict[tuple[int, int], tuple[int, int, int]] = {}
 
     def options(self, first: int, last: int) -> list[Segment]:
-        """Ops `first`..`last` alone (one op) or as a cascade at each stripe height."""
+        """Ops `first`..`last` alone (one op) or as a cascade at the stripe heights of its Pareto front
+        (`fronts`), by increasing memory."""
         key = (first, last)
         if key not in self.segments:
             self.segments[key] = self._options(first, last)
@@ -348,8 +351,8 @@ class ChainCosts:
     def stripe_cycles(self, index: int, link: Link, rows: range) -> int:
         """The cost model's cycles of chain op `index` computing OFM rows `rows` in one command, in the
         block it computes its stripes in (`stripe_block`), its feature maps in the arena memory: its
-        compute, or reading its weights if slower (each command reads them all: staged under
-        Performance, from where they are stored under Size)."""
+        compute, or the time its memories need for what it moves if longer (each command reads all its
+        weights: staged under Performance, from where they are stored under Size)."""
         reads = ifm_rows(link.window, rows, link.ifm_height)
         key = (index, link.stripe_height, len(rows), len(reads.ifm), reads.pad_top, reads.pad_bottom)
         if key not in self.stripe_costs:

@@ -100,7 +100,8 @@ def rolling_rows(links: Sequence[Link], steps: Sequence[Step]) -> list[int]:
 
 def held_rows(producer: Link, consumer: Link) -> int:
     """The rows of the rolling buffer between two consecutive links, in closed form: `rolling_rows` of
-    the pair, without running the schedule (the cascade search sizes every pair of stripe heights).
+    the pair, without running the schedule (the cascade search sizes every pair of stripe heights). It
+    assumes the consumer computes all its rows: one whose own consumer reads fewer needs at most as many.
 
     The consumer computes its stripes in order; before each it reads rows
     [c, d), and the producer, computing whole stripes of its own from row 0,

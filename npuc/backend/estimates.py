@@ -5,8 +5,10 @@ not exist yet: an op computing some OFM rows, with its feature maps in the
 arena memory and its weights read from some memory. `command_cycles` gives
 them the cost model's estimate of such a command (`npuc.cost.compute`): its
 compute, with each block's scale/bias fetch from where the table is read,
-or the time to read its weights if that is longer. Weights are read once
-per OFM block position (`npuc.cost.traffic.compute_transfers`).
+or the time to read its weights if that is longer (the cascade search: the
+time each memory needs for everything the command moves, as for a lowered
+command). Weights are read once per OFM block position
+(`npuc.cost.traffic.compute_transfers`).
 """
 
 from __future__ import annotations

@@ -98,6 +98,26 @@ def rolling_rows(links: Sequence[Link], steps: Sequence[Step]) -> list[int]:
     return [min(held, link.ofm_height) for held, link in zip(rows, links)]
 
 
+def held_rows(producer: Link, consumer: Link) -> int:
+    """The rows of the rolling buffer between two consecutive links, in closed form: `rolling_rows` of
+    the pair, without running the schedule (the cascade search sizes every pair of stripe heights). It
+    assumes the consumer computes all its rows: one whose own consumer reads fewer needs at most as many.
+
+    The consumer computes its stripes in order; before each it reads rows
+    [c, d), and the producer, computing whole stripes of its own from row 0,
+    has then computed d rounded up to its stripe height (at most its OFM
+    height): the buffer holds the most such rows from c on. The links before
+    the producer and after the consumer do not change when these reads
+    happen relative to the producer's stripes.
+    """
+    held = 0
+    for start in range(0, consumer.ofm_height, consumer.stripe_height):
+        reads = consumer.reads(range(start, min(start + consumer.stripe_height, consumer.ofm_height)))
+        produced = min(-(-reads.stop // producer.stripe_height) * producer.stripe_height, producer.ofm_height)
+        held = max(held, produced - reads.start)
+    return min(held, producer.ofm_height)
+
+
 @dataclass(frozen=True)
 class Cascade:
     """A cascade's ops as links, with the rows of each intermediate's rolling buffer (`held`, one per op

@@ -30,7 +30,7 @@ read latency once (`dma_time`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from math import ceil, prod
@@ -159,27 +159,35 @@ def compute_transfers(
     op: ComputeOp, placed: PlacedCommand, geometry: BlockGeometry, target: Target, roles: BufferRoles
 ) -> list[Transfer]:
     """The transfers of a compute command (rules in the module docstring); `placed` is its `placed_command`."""
-    shape = placed.shape
-    ifm_block = fetched_ifm_block(shape, geometry.block, target)
-    positions = geometry.hw_positions
-    ofm = placed.ofm
-    transfers = []
-    for fm, ifm in zip(_ifms(op), placed.ifms, strict=True):
-        if shape.kind == ELEMENTWISE:
-            read = ifm.stored_bytes(ifm.extent if prod(ifm.extent) == 1 else ofm.extent, target)
-        else:
-            read = _ifm_fetch_bytes(ifm, shape, geometry, ifm_block, target)
-        transfers.append(Transfer(fm.region.data, False, read, ifm.moved_bytes(read, ifm_block, False, target)))
+    reads, write = feature_map_transfers(placed.shape, geometry, placed.ifms, placed.ofm, target)
+    transfers = list(reads)
     if op.lut is not None:
         lut = op.lut
         transfers.append(Transfer(lut.region.data, False, lut.size.data, lut.size.data, _key(lut) not in roles.copies))
     if isinstance(op, (WeightedOp, FullyConnectedOp)):
         for table in (op.weights, op.scale_bias):
-            size = table.size.data * positions
+            size = table.size.data * geometry.hw_positions
             transfers.append(Transfer(table.region.data, False, size, size))
-    written = ofm.stored_bytes(ofm.extent, target)
-    transfers.append(Transfer(op.ofm.region.data, True, written, ofm.moved_bytes(written, geometry.block, True, target)))
+    transfers.append(write)
     return transfers
+
+
+def feature_map_transfers(
+    shape: CommandShape, geometry: BlockGeometry, ifms: Sequence[PlacedMap], ofm: PlacedMap, target: Target
+) -> tuple[list[Transfer], Transfer]:
+    """The IFM reads and the OFM write of a compute command of `shape` (rules in the module docstring), its
+    feature maps placed as `ifms` and `ofm`: a lowered command's (`compute_transfers`) or one still to be
+    lowered (`npuc.backend.estimates`)."""
+    ifm_block = fetched_ifm_block(shape, geometry.block, target)
+    reads = []
+    for ifm in ifms:
+        if shape.kind == ELEMENTWISE:
+            read = ifm.stored_bytes(ifm.extent if prod(ifm.extent) == 1 else ofm.extent, target)
+        else:
+            read = _ifm_fetch_bytes(ifm, shape, geometry, ifm_block, target)
+        reads.append(Transfer(ifm.memory.name, False, read, ifm.moved_bytes(read, ifm_block, False, target)))
+    written = ofm.stored_bytes(ofm.extent, target)
+    return reads, Transfer(ofm.memory.name, True, written, ofm.moved_bytes(written, geometry.block, True, target))
 
 
 def _ifm_fetch_bytes(

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.ir import Operation
 
 from npuc.backend.allocation import LiveRange, bytes_per_position
 from npuc.cost.model import commands
 from npuc.cost.traffic import property_spans
+from npuc.dialects.common import layer_name
 from npuc.dialects.npu import (
+    CASCADES_ATTR,
     BufferAttr,
     ComputeOp,
     ConstantOp,
@@ -72,7 +74,15 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
     command 0), each live from the command writing it to the last command
     reading it, both inclusive; a value a command reads last and wholly
     writes over (an elementwise command computing in place) hands its bytes
-    to the new value there, so they count once. Empty without commands.
+    to the new value there, so they count once. The stripes an op of a
+    cascade (the module's `npu.cascades`) writes are one value, spanning
+    the bytes they cover, from its first stripe to the last read of any of
+    them: they fill one buffer, a rolling buffer holding its rows in turn
+    (row y at row y mod its rows) or the cascade's whole OFM, whose bytes no
+    other buffer can take while rows of it are live. So the bound
+    (`peak_live_bytes`) is one on placing the schedule's buffers, the
+    allocator's problem, and not one on placing each stripe anywhere.
+    Empty without commands.
     """
     ops = commands(module)
     last = len(ops)
@@ -91,18 +101,27 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
             buffer = op.fm.buffer()
             current.append(_Live(buffer.offset.data, buffer.end, 0, 0))
     values.extend(current)
+    cascaded = _cascade_layers(module)
+    rings: dict[str, _Live] = {}  # the value of each cascade op's OFM, by its layer
     for index, op in enumerate(ops):
         reads, writes = _spans(op)
         for buffer in _in(memory, reads):
             for value in current:
                 if value.overlaps(buffer):
                     value.last_read = index
+        layer = layer_name(op) if isinstance(op, ComputeOp) else None  # a DMA carries its consumer's layer
         for buffer in _in(memory, writes):
             for value in current:
                 if value.last_read == index > value.born and value.within(buffer):
                     value.last_read = index - 1
-            current = [value for value in current if not value.overlaps(buffer)]
+            ring = rings.get(layer) if layer is not None else None
+            current = [value for value in current if value is ring or not value.overlaps(buffer)]
+            if ring is not None:
+                ring.offset, ring.end = min(ring.offset, buffer.offset.data), max(ring.end, buffer.end)
+                continue
             value = _Live(buffer.offset.data, buffer.end, index, index)
+            if layer in cascaded:
+                rings[layer] = value
             current.append(value)
             values.append(value)
     for op in module.ops:
@@ -115,6 +134,17 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
         for number, value in enumerate(values)
     ]
     return ranges
+
+
+def _cascade_layers(module: ModuleOp) -> set[str]:
+    """The layers of the module's cascades (`npu.cascades`)."""
+    cascades = module.attributes.get(CASCADES_ATTR)
+    if not isinstance(cascades, ArrayAttr):
+        return set()
+    return {
+        layer.data for layers in cascades.data if isinstance(layers, ArrayAttr)
+        for layer in layers.data if isinstance(layer, StringAttr)
+    }  # fmt: skip
 
 
 def live_bytes(module: ModuleOp, memory: str) -> list[int]:

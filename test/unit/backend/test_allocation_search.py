@@ -2,8 +2,10 @@
 
 Each instance below is small; the expected offsets are those of the documented
 procedure (first fit in the `_Buffers.orders` orders, keeping the first
-smallest arena, ties by name), so a change to an order, to where the loop over
-orders starts, or to how `lowest_offset` fills a gap moves some buffer.
+smallest arena, ties by name; then the highest buffer moved earlier,
+`_promote_top`), so a change to an order, to where the loop over orders
+starts, to how a buffer moves or to how `lowest_offset` fills a gap moves
+some buffer.
 """
 
 import pytest
@@ -84,12 +86,21 @@ def test_allocate_places_exactly_as_documented(alignment, specs, expected):
     check_placement(ranges, placement, alignment=alignment)
 
 
-def test_fits_runs_its_search_with_a_step_budget():
-    # Peak live bytes is 73 but no first-fit order reaches 76, so fits searches (with _FIT_STEPS steps).
+def test_the_highest_buffer_moves_before_those_it_conflicts_with():
+    # Peak live bytes is 73 but every first-fit order ends at 80; moving the highest buffer (t6, at 64)
+    # before t1 and t4 puts it at 0, and then t4 (the highest, at 48) before t1: the bound.
     ranges = _ranges(("t1", 3, 4, 25), ("t4", 3, 5, 32), ("t6", 4, 6, 16))
-    assert allocate(ranges, 16) == {"t1": 48, "t4": 0, "t6": 32}
-    assert fits(ranges, 16, 76)
-    assert not fits(ranges, 16, 72)
+    assert peak_live_bytes(ranges, 16) == 73
+    assert allocate(ranges, 16) == {"t1": 48, "t4": 16, "t6": 0}
+
+
+def test_fits_runs_its_search_with_a_step_budget():
+    # Peak live bytes is 81 but no first-fit order, moved or not, reaches it (82): fits searches (with
+    # _FIT_STEPS steps).
+    ranges = _ranges(("t0", 2, 3, 17), ("t1", 5, 6, 31), ("t2", 2, 4, 2), ("t3", 1, 5, 35))
+    assert allocate(ranges, 16) == {"t0": 64, "t1": 48, "t2": 48, "t3": 0}
+    assert fits(ranges, 16, 81)
+    assert not fits(ranges, 16, 80)
 
 
 def test_allocate_names_an_unnamed_memory_as_empty():
@@ -131,10 +142,11 @@ def test_search_reaches_a_smaller_arena_within_its_steps():
 
 
 def test_equal_first_fit_arenas_keep_the_earlier_order():
-    # Every first-fit order ends at 64 (peak 58), conflicting bytes first in another placement; with a
-    # one-step search nothing smaller is found, so the placement is the first order's (largest first).
-    ranges = _ranges(("t0", 1, 4, 8), ("t1", 4, 7, 32), ("t2", 1, 4, 18))
-    assert peak_live_bytes(ranges, 8) == 58
-    assert allocation._placement(ranges, 8, 58, 1) == {"t0": 56, "t1": 0, "t2": 32}
+    # Every first-fit order ends at 60 (peak 57), conflicting bytes first in another placement; moving
+    # the highest buffer and a one-step search find nothing smaller, so the placement is the first
+    # order's (largest first).
+    ranges = _ranges(("t0", 2, 2, 17), ("t1", 4, 5, 20), ("t2", 2, 2, 4), ("t3", 0, 5, 29))
+    assert peak_live_bytes(ranges, 8) == 57
+    assert allocation._placement(ranges, 8, 57, 1) == {"t0": 32, "t1": 32, "t2": 56, "t3": 0}
 
 

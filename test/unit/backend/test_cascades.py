@@ -19,16 +19,19 @@ from xdsl.parser import Parser
 
 import npuc
 from npuc.api import QUANTIZED_REWRITES, run_pipeline
-from npuc.backend import planning
+from npuc.backend import cascade_search, planning
 from npuc.backend.cascade_search import (
     Baseline,
     ChainCosts,
     chains,
     cheapest_plan,
     mark_cascade,
+    plan_cycles,
+    plan_memory,
     smallest_plan,
+    thrifty_plans,
 )
-from npuc.backend.cascades import Link, cascade_steps, rolling_rows
+from npuc.backend.cascades import Link, cascade_steps, held_rows, rolling_rows
 from npuc.backend.stripes import ifm_rows
 from npuc.context import npuc_context
 from npuc.dialects import npu
@@ -94,6 +97,22 @@ def test_rolling_buffers_hold_every_row_until_its_last_read_and_no_row_more(link
         if rows > 1:
             fewer = [*held[:index], rows - 1, *held[index + 1 :]]
             assert not replay(links, fewer), f"buffer {index} needs fewer than {rows} rows"
+
+
+@settings(max_examples=200, deadline=None)
+@given(links())
+def test_each_buffers_rows_in_closed_form_are_those_the_schedule_needs(links):
+    # held_rows sizes a buffer from its producer and consumer alone, the consumer computing all its
+    # rows; the schedule of the whole cascade (rolling_rows over cascade_steps, checked above by replay)
+    # agrees, and needs no more where the consumer stops early (its own consumer reads no more rows).
+    steps = cascade_steps(links)
+    needed = rolling_rows(links, steps)
+    computed = [max((step.rows.stop for step in steps if step.link == index), default=0) for index in range(len(links))]
+    for index, (producer, consumer) in enumerate(zip(links, links[1:])):
+        if computed[index + 1] == consumer.ofm_height:
+            assert held_rows(producer, consumer) == needed[index]
+        else:
+            assert held_rows(producer, consumer) >= needed[index]
 
 
 def test_each_stripe_waits_for_the_rows_its_window_reads():
@@ -169,6 +188,29 @@ def test_the_search_keeps_each_chain_within_its_capacity_and_costs_least_there()
         assert cheapest_plan(costs, floor - 1) is None
         cycles = [sum(segment.cycles for segment in plan) for plan in (unbounded, within, smallest)]
         assert cycles == sorted(cycles)
+
+
+@pytest.mark.parametrize("thrift", [0.0, 0.1])
+def test_the_thrifty_plans_lower_the_peak_as_far_as_their_cycles_allow(monkeypatch, thrift):
+    # Two 3x3 convolutions through a 4x deeper intermediate: cascaded they need about half the bytes,
+    # for a few % more cycles in tall stripes, more in lower ones.
+    monkeypatch.setattr(cascade_search, "THRIFT", thrift)
+    module = Parser(npuc_context(), conv_chain((48, 48, 16), [64, 16], [3, 3])).parse_module()
+    run_pipeline(module, "npu-legalize,npu-tile")
+    func, target = main_function(module), load_target("ethos-u55-128")
+    assign_memories(func, target)
+    baseline = Baseline.of(func, target)
+    costs = [ChainCosts(baseline, target, chain) for chain in chains(func)]
+    capacity = max(plan_memory(cheapest_plan(chain_costs, None)) for chain_costs in costs)
+    fastest = [cheapest_plan(chain_costs, capacity) for chain_costs in costs]
+    limit = sum(plan_cycles(plan) for plan in fastest) * (1 + thrift)
+    plans = thrifty_plans(costs, capacity)
+    peak = max(plan_memory(plan) for plan in plans)
+    assert sum(plan_cycles(plan) for plan in plans) <= limit
+    assert (peak < capacity) == (thrift > 0)
+    # One byte lower, the chains' fastest plans take more cycles than THRIFT allows.
+    lower = [cheapest_plan(chain_costs, peak - 1) or smallest_plan(chain_costs) for chain_costs in costs]
+    assert sum(plan_cycles(plan) for plan in lower) > limit
 
 
 def test_reports_count_each_layers_stripes_and_name_its_cascade():

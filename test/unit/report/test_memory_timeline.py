@@ -11,15 +11,20 @@ inputs are dead. The 9,072 B of constants stay in flash throughout.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from npuc.api import analyze_model
 from npuc.backend.weight_staging import FITS
+from npuc.cost.model import commands
+from npuc.dialects.common import layer_name
+from npuc.dialects.npu import CASCADES_ATTR, ComputeOp
 from npuc.report.document import build_report
 from npuc.report.figures import memory_figure
 from npuc.report.html import TABS, report_html
 from npuc.report.tables import report_json, summary_text
+from npuc.report.usage import live_ranges
 
 from support.paths import MODELS
 
@@ -108,3 +113,18 @@ def test_without_the_lowered_module_there_is_no_timeline(analysis):
     assert document["memory_timeline"] == {}
     assert memory_figure(document)["data"] == []
     assert "peak live" not in summary_text(document)
+
+
+def test_a_cascade_ops_stripes_are_one_value_from_its_first_stripe():
+    # ic_resnet8 under Size: its cascades' ops compute in stripes into rolling buffers and the cascade's
+    # OFM; each op's stripes fill one buffer, so they are one value (the bound is one on placing buffers).
+    module = analyze_model(MODELS / "ic_resnet8.tflite", "ethos-u55-128", optimise="Size").module
+    ops = commands(module)
+    cascaded = {name.data for names in module.attributes[CASCADES_ATTR].data for name in names.data}
+    stripes = Counter(layer_name(op) for op in ops if isinstance(op, ComputeOp) and layer_name(op) in cascaded)
+    assert cascaded and all(count > 1 for count in stripes.values())
+    written = Counter(
+        layer_name(ops[live.start]) for live in live_ranges(module, "sram")
+        if live.name.startswith("value") and isinstance(ops[live.start], ComputeOp)
+    )  # fmt: skip
+    assert all(written[layer] == 1 for layer in cascaded)

@@ -14,13 +14,13 @@
 // CHECK-SAME:  {
 // CHECK:       func.func @conv_fc(%{{.*}}: tensor<1x8x8x3xf32> {graph.name = "x"})
 // CHECK-NEXT:  quantized.quantize {{.*}} {npu.placement = "host", npu.memory = "sram", npu.offset = 736 : i64}
-// CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 1280 : i64} dense<1> : tensor<8x3x3x3xi8>
-// CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 1504 : i64} dense<0> : tensor<8xi32>
+// CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 1376 : i64} dense<1> : tensor<8x3x3x3xi8>
+// CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<0> : tensor<8xi32>
 // CHECK-NEXT:  npu.stage {{.*}} {layer = "conv", npu.memory = "sram", npu.offset = 512 : i64}
 // CHECK-NEXT:  quantized.conv2d {{.*}}, npu.memory = "sram", npu.offset = 0 : i64,
 // CHECK-NEXT:  quantized.max_pool2d {{.*}}, npu.memory = "sram", npu.offset = 1280 : i64,
 // CHECK-NEXT:  quantized.reshape {{.*}}, npu.memory = "sram", npu.offset = 1280 : i64}
-// CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 0 : i64} dense<1> : tensor<10x128xi8>
+// CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 96 : i64} dense<1> : tensor<10x128xi8>
 // CHECK-NEXT:  quantized.constant {npu.memory = "flash", npu.offset = 1600 : i64} dense<0> : tensor<10xi32>
 // CHECK-NEXT:  npu.stage {{.*}} {layer = "fc", npu.memory = "sram", npu.offset = 0 : i64}
 // CHECK-NEXT:  quantized.fully_connected {{.*}}, npu.memory = "sram", npu.offset = 1408 : i64,

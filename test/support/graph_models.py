@@ -65,15 +65,21 @@ def build_small_cnn(seed: int = 0) -> ModuleOp:
     fc_weights = float_constant(rng.standard_normal((10, 128)) / 8, "fc_w")
     fc_bias = float_constant(rng.standard_normal(10) * 0.1, "fc_b")
     ops.extend([fc_weights, fc_bias])
-    logits = layer(
+    layer(
         graph.FullyConnectedOp(flat, fc_weights.output, fc_bias.output, TensorType(f32, [1, 10])),
         "fc",
     )
-    ops.append(ReturnOp(logits))
-    block.add_ops(ops)
-    func = FuncOp("main", ([block.args[0].type], [logits.type]), Region(block))
+    return main_module(block, ops, "logits")
+
+
+def main_module(block: Block, ops: list[Operation], output: str = "y") -> ModuleOp:
+    """A verified module whose @main runs `ops` in `block` (one argument, named `x`) and returns the
+    last op's result, named `output`."""
+    result = ops[-1].results[0]
+    block.add_ops([*ops, ReturnOp(result)])
+    func = FuncOp("main", ([block.args[0].type], [result.type]), Region(block))
     func.arg_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("x")})])
-    func.res_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("logits")})])
+    func.res_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr(output)})])
     module = ModuleOp([func])
     module.verify()
     return module

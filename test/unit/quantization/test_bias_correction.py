@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from xdsl.dialects.builtin import (
-    ArrayAttr,
-    DictionaryAttr,
     ModuleOp,
     StringAttr,
     TensorType,
     f32,
 )
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Operation, Region
+from xdsl.ir import Block, Operation
 
 import npuc
 from npuc.data import load_samples, model_interface
@@ -32,20 +29,13 @@ from npuc.quantization.quantizer import gather_statistics
 from npuc.reference.graph_interpreter import run_graph
 from npuc.tools import npuc_main
 
-from support.graph_models import build_small_cnn, calibration_samples, float_constant
+from support.graph_models import (
+    build_small_cnn,
+    calibration_samples,
+    float_constant,
+    main_module,
+)
 from support.paths import EXAMPLES
-
-
-def _module(block: Block, ops: list[Operation]) -> ModuleOp:
-    """@main over `block` (one argument `x`) holding `ops`, returning the last op's result."""
-    output = ops[-1].results[0]
-    block.add_ops([*ops, ReturnOp(output)])
-    func = FuncOp("main", ([block.args[0].type], [output.type]), Region(block))
-    func.arg_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("x")})])
-    func.res_attrs = ArrayAttr([DictionaryAttr({"graph.name": StringAttr("y")})])
-    module = ModuleOp([func])
-    module.verify()
-    return module
 
 
 def _named(op: Operation, name: str) -> Operation:
@@ -64,7 +54,7 @@ def _single_conv(kind: str, weights: np.ndarray, channels: int, groups: int = 1)
         conv = graph.Conv2dOp(block.args[0], w.output, b.output, ofm, groups=groups)
     else:
         conv = graph.DepthwiseConv2dOp(block.args[0], w.output, b.output, ofm)
-    return _module(block, [w, b, _named(conv, "conv")]), conv
+    return main_module(block, [w, b, _named(conv, "conv")]), conv
 
 
 @pytest.mark.parametrize(
@@ -104,7 +94,7 @@ def build_conv_head(seed: int = 0) -> ModuleOp:
     block = Block(arg_types=[TensorType(f32, [1, 8, 8, 16])])
     conv = _named(graph.Conv2dOp(block.args[0], weights.output, bias.output, TensorType(f32, [1, 8, 8, 32])), "conv")
     pool = _named(graph.AvgPool2dOp(conv.results[0], TensorType(f32, [1, 1, 1, 32]), (8, 8), (8, 8)), "pool")
-    return _module(block, [weights, bias, conv, pool])
+    return main_module(block, [weights, bias, conv, pool])
 
 
 def _head_samples(count: int, seed: int) -> list[np.ndarray]:

@@ -20,9 +20,8 @@ from xdsl.parser import Parser
 import npuc
 from npuc.api import QUANTIZED_REWRITES, run_pipeline
 from npuc.backend import cascade_search, planning
+from npuc.backend.cascade_costs import Baseline, ChainCosts
 from npuc.backend.cascade_search import (
-    Baseline,
-    ChainCosts,
     chains,
     cheapest_plan,
     mark_cascade,

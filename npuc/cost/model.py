@@ -318,8 +318,8 @@ def _exposed_cycles(costs: list[CommandCost]) -> list[int]:
     return exposed
 
 
-def _cascades(module: ModuleOp) -> dict[str, int]:
-    """Layer -> the index of its cascade, from the module's `npu.cascades`."""
+def cascade_of_layer(module: ModuleOp) -> dict[str, int]:
+    """Layer -> the index of its cascade, from the module's `npu.cascades` (written by npu-lower)."""
     cascades = module.attributes.get(CASCADES_ATTR)
     if not isinstance(cascades, ArrayAttr):
         return {}
@@ -418,7 +418,7 @@ def estimate(module: ModuleOp, target: Target) -> NetworkCost:
         macs_per_cycle=target.throughput.macs_per_cycle,
         memories=memories,
         commands=tuple(costs),
-        layers=tuple(_layer_costs(costs, target.throughput.macs_per_cycle, memories, _cascades(module))),
+        layers=tuple(_layer_costs(costs, target.throughput.macs_per_cycle, memories, cascade_of_layer(module))),
         total_cycles=max((cost.end for cost in costs), default=0),
         peak_memory=peak_memory(module, memories),
         weight_bytes=sum(op.buffer.size.data for op in module.ops if isinstance(op, ConstantOp)),

@@ -15,15 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from npuc.backend.allocation import LiveRange, bytes_per_position
-from npuc.cost.model import commands
+from npuc.cost.model import cascade_of_layer, commands
 from npuc.cost.traffic import property_spans
 from npuc.dialects.common import layer_name
 from npuc.dialects.npu import (
-    CASCADES_ATTR,
     BufferAttr,
     ComputeOp,
     ConstantOp,
@@ -101,7 +100,7 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
             buffer = op.fm.buffer()
             current.append(_Live(buffer.offset.data, buffer.end, 0, 0))
     values.extend(current)
-    cascaded = _cascade_layers(module)
+    cascaded = cascade_of_layer(module)
     rings: dict[str, _Live] = {}  # the value of each cascade op's OFM, by its layer
     for index, op in enumerate(ops):
         reads, writes = _spans(op)
@@ -134,17 +133,6 @@ def live_ranges(module: ModuleOp, memory: str) -> list[LiveRange]:
         for number, value in enumerate(values)
     ]
     return ranges
-
-
-def _cascade_layers(module: ModuleOp) -> set[str]:
-    """The layers of the module's cascades (`npu.cascades`)."""
-    cascades = module.attributes.get(CASCADES_ATTR)
-    if not isinstance(cascades, ArrayAttr):
-        return set()
-    return {
-        layer.data for layers in cascades.data if isinstance(layers, ArrayAttr)
-        for layer in layers.data if isinstance(layer, StringAttr)
-    }  # fmt: skip
 
 
 def live_bytes(module: ModuleOp, memory: str) -> list[int]:

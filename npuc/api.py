@@ -284,6 +284,10 @@ class CompileResult(Analysis):
 
     def write(self, directory: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
         """Write stream, weights (Ethos-U: and the deployable `.tflite`), IR and reports into `directory`; the paths."""
+        return self.write_binaries(directory) + self.write_reports(directory, formats)
+
+    def write_binaries(self, directory: str | Path) -> list[Path]:
+        """Write stream, weights (Ethos-U: and the deployable `.tflite`) and IR into `directory`; the paths."""
         from npuc.report import output_directory
 
         out = output_directory(directory)
@@ -303,7 +307,7 @@ class CompileResult(Analysis):
                 else:
                     path.write_text(content)
             written.append(path)
-        return written + self.write_reports(out, formats)
+        return written
 
 
 def is_float_module(module: ModuleOp) -> bool:

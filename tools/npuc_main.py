@@ -265,10 +265,11 @@ def cmd_compile(args: argparse.Namespace) -> None:
     """Compile a model to a command stream and reports in a directory."""
     _one_blas_thread()
     from npuc.api import compile_model
+    from npuc.report import write_reports
 
     result, output, formats = _drive(args, compile_model, None, "compiling")
-    written = result.write(output, formats)
-    _finish(result.report(), written)
+    document = result.report()  # once, for the files and the summary
+    _finish(document, result.write_binaries(output) + write_reports(document, output, formats))
     if result.segments > 1:
         print(f"command_stream.bin: the Ethos-U payload of the first of {result.segments} NPU segments "
               "(CPU operations run between them)")

@@ -28,7 +28,7 @@ from math import ceil, lcm
 from xdsl.dialects.builtin import DenseArrayBase
 from xdsl.ir import Operation, SSAValue
 
-from npuc.backend.estimates import command_cycles
+from npuc.backend.estimates import command_cycles, op_block
 from npuc.backend.operators import npu_operator
 from npuc.backend.planning import (
     CPU,
@@ -43,7 +43,7 @@ from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.cost.compute import DEPTHWISE
 from npuc.cost.traffic import copy_time
 from npuc.dialects.common import array_values, value_shape
-from npuc.dialects.npu import BLOCK_ATTR, CASCADE_ATTR, STRIPE_ATTR
+from npuc.dialects.npu import CASCADE_ATTR, STRIPE_ATTR
 from npuc.dialects.quantized import ConstantOp
 from npuc.errors import NpucError
 from npuc.targets import Target
@@ -99,10 +99,8 @@ nothing coarser fits."""
 def slice_step(op: Operation, target: Target) -> int:
     """The OFM channels a depth slice of `op` is a multiple of: its block depth (its weights are encoded
     per block depth) and as many channels as make a slice's OFM address aligned."""
-    block = op.attributes[BLOCK_ATTR]
-    assert isinstance(block, DenseArrayBase), f"{BLOCK_ATTR} is set by npu-tile as an array"
     channel_bytes = max(1, element_bytes(op.results[0]))
-    return lcm(array_values(block)[2], max(1, target.alignment // channel_bytes))
+    return lcm(op_block(op)[2], max(1, target.alignment // channel_bytes))
 
 
 def slice_depths(op: Operation, target: Target, most: int | None = MAX_SLICES) -> list[int]:

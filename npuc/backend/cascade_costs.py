@@ -55,7 +55,6 @@ from npuc.backend.planning import (
 from npuc.backend.stripes import StripeRows, ifm_rows
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.cost.compute import CommandShape
-from npuc.dialects.npu import BLOCK_ATTR
 from npuc.dialects.quantized import ConstantOp
 from npuc.targets import BlockShape, Target
 
@@ -162,9 +161,8 @@ class ChainCosts:
         self.arena = target.memory(target.arena_memory)
         self.weights_home = target.memory(target.staging_memory if staging else target.weights_memory)
         self.segments: dict[tuple[int, int], list[Segment]] = {}
-        self.blocks = {op: op.attributes[BLOCK_ATTR] for op in chain.ops}
+        self.blocks = {op: op_block(op) for op in chain.ops}
         """Each op's block for its whole OFM (npu-tile's), which `clear_cascades` restores."""
-        self.layer_blocks = {op: op_block(op) for op in chain.ops}
         self.stripe_costs: dict[tuple[int, ...], int] = {}
         self.links: dict[tuple[int, int], Link] = {}
         self.link_costs: dict[tuple[int, int], int] = {}
@@ -286,7 +284,7 @@ class ChainCosts:
         if key not in self.blocks_by_stripe:
             op = self.chain.ops[index]
             _, width, depth = tensor_hwc(op.results[0])
-            whole = BlockShape(*self.layer_blocks[op])
+            whole = BlockShape(*self.blocks[op])
             layer = clip_block(whole, (link.stripe_height, width, depth), self.target.ofm_ublock)
             block = stripe_block(op, link, self.target) if link.stripe_height < whole.height else None
             if block is not None and block != layer:

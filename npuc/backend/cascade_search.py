@@ -257,7 +257,7 @@ def clear_cascades(costs: Sequence[ChainCosts]) -> None:
             for key in (CASCADE_ATTR, ROLLING_ROWS_ATTR):
                 op.attributes.pop(key, None)
             op.attributes[STRIPE_ATTR] = block_attr(tensor_hwc(op.results[0]))
-            op.attributes[BLOCK_ATTR] = chain_costs.blocks[op]
+            op.attributes[BLOCK_ATTR] = block_attr(chain_costs.blocks[op])
 
 
 def mark_cascade(

@@ -43,6 +43,7 @@ QUANTIZED_REWRITES = (
     "quantized-conv-patches",
     "quantized-canonicalize",
     "quantized-fuse-pad",
+    "quantized-width-to-depth",
     "quantized-concat-requantize",
     "quantized-requantize-to-depthwise",
     "quantized-mean-to-depthwise",
@@ -51,14 +52,20 @@ QUANTIZED_REWRITES = (
 )
 """Rewrites of quantized IR, run before the back-end passes (`quantized_rewrites` gives them the target)."""
 
-TARGETED_REWRITES = ("quantized-mean-to-depthwise",)
-"""The `QUANTIZED_REWRITES` that take the target: its kernel rules shape their convs."""
+TARGETED_REWRITES = ("quantized-width-to-depth", "quantized-mean-to-depthwise")
+"""The `QUANTIZED_REWRITES` that take the target: its kernel rules and cost model shape their convs."""
 
 
-def quantized_rewrites(target: str) -> list[str]:
-    """The `QUANTIZED_REWRITES` as pipeline entries for `target` (a target spec)."""
+VELA_UNLIKE_REWRITES = ("quantized-width-to-depth",)
+"""The `QUANTIZED_REWRITES` Vela has no counterpart of: comparisons with Vela's figures leave them out."""
+
+
+def quantized_rewrites(target: str, width_to_depth: bool = True) -> list[str]:
+    """The `QUANTIZED_REWRITES` as pipeline entries for `target` (a target spec); without
+    quantized-width-to-depth unless `width_to_depth`."""
     option = f"{{target={json.dumps(target)}}}"
-    return [name + option if name in TARGETED_REWRITES else name for name in QUANTIZED_REWRITES]
+    names = [name for name in QUANTIZED_REWRITES if width_to_depth or name not in VELA_UNLIKE_REWRITES]
+    return [name + option if name in TARGETED_REWRITES else name for name in names]
 
 
 def backend_pipeline(
@@ -326,6 +333,7 @@ def analyze_model(
     weight_staging: str = "pays",
     channel_advice: bool = False,
     weight_slices: bool = True,
+    width_to_depth: bool = True,
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -351,6 +359,9 @@ def analyze_model(
     the report's `channel_variants` and advice.
     `weight_slices` lets it stream weights in OFM-depth slices (where a
     whole copy does not fit, and under a budget where that lowers the peak).
+    `width_to_depth` lets quantized-width-to-depth fold a strided first
+    convolution's input columns into its channels where that is faster
+    (Vela does not: the cost-model agreement compares like with like).
     """
     from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate
@@ -374,7 +385,7 @@ def analyze_model(
     network = layer_graph(module)
     quantized_module = module.clone() if channel_advice else None
     size_alternative = None
-    placement = ",".join([*quantized_rewrites(target), backend_pipeline(target, passes=PLACEMENT_PASSES)])
+    placement = ",".join([*quantized_rewrites(target, width_to_depth), backend_pipeline(target, passes=PLACEMENT_PASSES)])
     pipeline = backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices)
     try:
         if compare_size and goal != SIZE:  # the Size run starts from the placed module
@@ -468,6 +479,7 @@ def compile_model(
     optimise: str = "Performance",
     weight_staging: str = "pays",
     weight_slices: bool = True,
+    width_to_depth: bool = True,
 ) -> CompileResult:
     """Compile a model (path or module) for `target` down to a command stream, with its estimate.
 
@@ -477,7 +489,7 @@ def compile_model(
 
     analysis = analyze_model(
         model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise,
-        weight_staging=weight_staging, weight_slices=weight_slices,
+        weight_staging=weight_staging, weight_slices=weight_slices, width_to_depth=width_to_depth,
     )  # fmt: skip
     stream = encode(analysis.module)
     if analysis.target.ethos_u is None:

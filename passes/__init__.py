@@ -26,6 +26,7 @@ PASS_CLASSES: dict[str, str] = {
     "quantized-requantize-to-depthwise": "RequantizeToDepthwisePass",
     "quantized-mean-to-depthwise": "MeanToDepthwisePass",
     "quantized-conv-patches": "ConvPatchesPass",
+    "quantized-width-to-depth": "WidthToDepthPass",
     "npu-legalize": "LegalizePass",
     "npu-tile": "TilePass",
     "npu-schedule": "SchedulePass",

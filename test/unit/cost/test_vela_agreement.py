@@ -22,7 +22,8 @@ fuse), so the one-layer convolutions have 16 channels.
 
 npuc stages weights only where that makes a layer faster; Vela wherever
 they fit. To compare the cost models on the same schedules, npuc stages as
-Vela does here (`weight_staging=FITS`).
+Vela does here (`weight_staging=FITS`), and runs the convolutions Vela runs
+(`width_to_depth=False`: Vela does not fold a first layer's input columns).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def layers(tmp_path_factory: pytest.TempPathFactory, figures) -> dict[tuple[str,
     found = {}
     for name, path, configs in models(tmp_path_factory.mktemp("agreement")):
         for config in configs:
-            cost = analyze_model(path, CONFIGS[config], weight_staging=FITS).cost
+            cost = analyze_model(path, CONFIGS[config], weight_staging=FITS, width_to_depth=False).cost
             found[(name, config)] = (sum(layer.npu_cycles for layer in cost.layers),
                                      sum(figures["op_cycles"][name][config]))
     return found
@@ -122,7 +123,7 @@ def networks(figures) -> dict[str, tuple[dict[str, list[float]], dict[str, tuple
         kinds: dict[str, list[float]] = defaultdict(list)
         totals = {}
         for name in NETWORKS:
-            cost = analyze_model(MODELS / f"{name}.tflite", CONFIGS[config], weight_staging=FITS).cost
+            cost = analyze_model(MODELS / f"{name}.tflite", CONFIGS[config], weight_staging=FITS, width_to_depth=False).cost
             ours = {layer.layer: layer.cycles - layer.cpu_cycles for layer in cost.layers}
             vela = figures["networks"][name][config]
             for layer, kind, cycles in vela["layers"]:

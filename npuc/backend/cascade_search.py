@@ -21,7 +21,11 @@ take at most `THRIFT` more cycles than at the capacity (`thrifty_plans`:
 the peak falls where that costs least), and when
 the plans placed together need more than the budget (their segment
 estimates do not see the live ranges cascades stretch across each other),
-the search runs again with the capacity less the excess; under `size` the
+the search runs again with the capacity less the excess (when even the
+chains' smallest plans do not fit, it runs once more with every command
+reading its weights where they are stored, as under `size`: staged weights
+take budgeted memory, and Performance must not fail where Size fits, so
+the schedule may then be far slower); under `size` the
 capacity is the smallest the chains allow (the largest of their smallest
 plans and of the memory outside them), and each chain gets its cheapest
 plan within it: the smallest arena, as fast as it allows.
@@ -209,28 +213,35 @@ def choose_cascades(func: FuncOp, target: Target, goal: str) -> None:
     if not found:
         return
     budget = target.arena_cache_size
-    if goal != SIZE and budget is None:
-        return  # no budget to fit: every op computes its whole OFM, the fastest (no baseline to measure)
     baseline = Baseline.of(func, target)
-    if goal != SIZE and budget is not None and baseline.fits(budget):
-        return
-    costs = [ChainCosts(baseline, target, chain, staging=goal != SIZE) for chain in found]
-    capacity = None if budget is None else int(budget * (1 - PLACEMENT_SLACK))
     if goal == SIZE:
+        costs = [ChainCosts(baseline, target, chain, staging=False) for chain in found]
         covered = {position for chain in found for position in range(chain.positions[0], chain.positions[-1] + 1)}
         outside = [baseline.live(position) for position in range(len(list(func.body.ops))) if position not in covered]
         capacity = max([*(max(s.memory for s in smallest_plan(c)) for c in costs), *outside])
+        apply_plans(costs, [cheapest_plan(chain_costs, capacity) or smallest_plan(chain_costs) for chain_costs in costs])
+    elif budget is not None and not baseline.fits(budget):  # else every op computes its whole OFM: the fastest
+        if not fit_budget(func, target, [ChainCosts(baseline, target, chain) for chain in found], budget):
+            fit_budget(func, target, [ChainCosts(baseline, target, chain, staging=False) for chain in found], budget)
+
+
+def fit_budget(func: FuncOp, target: Target, costs: Sequence[ChainCosts], budget: int) -> bool:
+    """Cascade the chains of `costs` (`thrifty_plans`) until their placement fits `budget` (True), or,
+    when even every chain's smallest plan does not, report False: with weights staged (`ChainCosts.staging`)
+    the cascades are then cleared, for a search that reads the weights where they are stored (the
+    slower schedule that may fit: Performance then fails only where Size does too); without, they stay,
+    for npu-allocate to name what does not fit."""
+    capacity = int(budget * (1 - PLACEMENT_SLACK))
     while True:
-        if goal == SIZE or capacity is None:
-            plans = [cheapest_plan(chain_costs, capacity) or smallest_plan(chain_costs) for chain_costs in costs]
-        else:
-            plans = thrifty_plans(costs, capacity)
+        plans = thrifty_plans(costs, capacity)
         apply_plans(costs, plans)
-        if goal == SIZE or budget is None or capacity is None:
-            return
         arena = staging_arena(func, target)
-        if arena <= budget or all(plan == smallest_plan(c) for plan, c in zip(plans, costs)):
-            return
+        if arena <= budget:
+            return True
+        if all(plan == smallest_plan(c) for plan, c in zip(plans, costs)):
+            if costs[0].staging:
+                clear_cascades(costs)
+            return False
         capacity -= arena - budget  # the segments' estimates missed what placing them together costs
         clear_cascades(costs)
 

@@ -142,6 +142,7 @@ def wrapped_views(module) -> int:
     ("ic_resnet8", {"optimise": "Size"}),
     ("kws_dscnn", {"optimise": "Size"}),
     ("digits_cnn", {"arena_cache_size": 5000}),
+    ("kws_dscnn", {"arena_cache_size": 14_000}),  # Performance's cascades with weights read from the flash
 ])  # fmt: skip
 def test_cascaded_programs_match_litert_in_both_simulators(model, options):
     module = compiled(model, **options)

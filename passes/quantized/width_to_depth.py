@@ -77,7 +77,7 @@ class Fold:
 
 
 def _written_by_host(op: quantized.Conv2dOp) -> bool:
-    """Whether `op`'s input is the model's input (as the host hands it over: linear, not in bricks)."""
+    """Whether `op`'s input is the model's input, or its quantization on the host."""
     producer = op.ifm.owner
     return isinstance(op.ifm, BlockArgument) or (isinstance(producer, Operation) and is_host_conversion(producer))
 
@@ -172,12 +172,13 @@ class WidthToDepthPass(ModulePass):
     kernel elements over deeper input (kws_dscnn's 10 x 4 kernel over one
     channel becomes 10 x 3 over two: 8 data-path steps instead of 10).
 
-    Only where it pays on `target`: the input is the model's input (handed
-    over linear by the host, so the reshape moves no data; an NPU command's
-    output may be stored in bricks), the target runs both convolutions on
-    the NPU, and the cost model's cycles of the folded one (its weights read
-    from the weights memory, in the block npu-tile would choose) are lower.
-    Rows are not folded: that would move data. Convolutions with dilation,
+    Only where it pays on `target`: the input is the model's input (shallow
+    inputs are first layers'; and a reshape between an NPU command and its
+    reader would end a cascade, whose links read their producer's OFM
+    directly), the target runs both convolutions on the NPU, and the cost
+    model's cycles of the folded one (its weights read from the weights
+    memory, in the block npu-tile would choose) are lower. Rows are not
+    folded: adjacent rows are not adjacent bytes, so that would move data. Convolutions with dilation,
     groups or an explicit rescale are left as they are, as are modules with
     onnxruntime rounding (the conv reference rescales from the scales there).
     Run after quantized-canonicalize (an axis with one output position has

@@ -40,9 +40,9 @@ func.func @padded(%x: tensor<1x6x8x1x!quantized.uniform<i8:f32, 0.1:-5>>) -> ten
 
 // Left as they are: column stride 1 (nothing to fold), a width the stride
 // does not divide (7 columns), a dilated kernel, an input an NPU command
-// writes (%a's output: it may be stored in bricks, and a reshape would then
-// move data), and an input of 16 channels (folded to 32, it would take as
-// many data-path steps: the cost model says it does not pay).
+// writes (%a's output: a reshape between them would end a cascade of the
+// two), and an input of 16 channels (folded to 32, it would take as many
+// data-path steps: the cost model says it does not pay).
 // CHECK-LABEL: func.func @stays
 // CHECK-NOT:   quantized.reshape
 func.func @stays(%x: tensor<1x6x8x1x!quantized.uniform<i8:f32, 0.1:-5>>, %o: tensor<1x6x7x1x!quantized.uniform<i8:f32, 0.1:-5>>, %d: tensor<1x6x8x16x!quantized.uniform<i8:f32, 0.1:-5>>) -> (tensor<1x3x8x1x!quantized.uniform<i8:f32, 0.2:-3>>, tensor<1x2x2x1x!quantized.uniform<i8:f32, 0.2:-3>>, tensor<1x2x1x1x!quantized.uniform<i8:f32, 0.2:-3>>, tensor<1x2x3x1x!quantized.uniform<i8:f32, 0.2:-3>>, tensor<1x2x3x1x!quantized.uniform<i8:f32, 0.2:-3>>) {

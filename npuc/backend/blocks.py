@@ -24,6 +24,7 @@ only sizes the shared-buffer areas.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil, inf
@@ -79,6 +80,22 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
     budget or goal, a sweep's next point) searches no shape twice.
     """
     command = search_input(shape, target)
+    best: tuple[int, int, int] | None = None
+    best_cost, best_coverage = inf, inf
+    for block in candidate_blocks(command, target):
+        cost = fetch_cost(command, block, target)
+        if cost < best_cost * (1 - TIE):
+            best, best_cost, best_coverage = block, cost, inf
+        elif cost <= best_cost * (1 + TIE) and max(block[0], block[1]) <= SMALL_BLOCK:
+            coverage = _coverage(command, block, target)
+            if coverage <= best_coverage:
+                best, best_coverage = block, coverage
+    return best
+
+
+def candidate_blocks(command: SearchInput, target: Target) -> Iterator[tuple[int, int, int]]:
+    """The blocks the search weighs, in its order: the candidates of rule 1 that fit the shared buffer
+    (rule 2). Any of them is a block the hardware runs the command in."""
     ublock, limit = target.ofm_ublock, target.ofm_block_max
     height, width, depth = command.ofm
     space = (
@@ -86,8 +103,6 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
         min(ceil_to(width, ublock.width), limit.width),
         min(ceil_to(depth, ublock.depth), limit.depth),
     )
-    best: tuple[int, int, int] | None = None
-    best_cost, best_coverage = inf, inf
     for block_depth in _depths(depth, space[2], target):
         too_big: set[tuple[int, int]] = set()
         for block_height in range(ublock.height, space[0] + 1, ublock.height):
@@ -101,14 +116,7 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
                     # accumulators only grow with the width): none is tried, each transpose is marked.
                     too_big.update((width, block_height) for width in widths if width >= block_width)
                     break
-                cost = fetch_cost(command, block, target)
-                if cost < best_cost * (1 - TIE):
-                    best, best_cost, best_coverage = block, cost, inf
-                elif cost <= best_cost * (1 + TIE) and max(block_height, block_width) <= SMALL_BLOCK:
-                    coverage = _coverage(command, block, target)
-                    if coverage <= best_coverage:
-                        best, best_coverage = block, coverage
-    return best
+                yield block
 
 
 def search_input(shape: CommandShape, target: Target) -> SearchInput:

@@ -21,7 +21,8 @@ the Pareto front of its rolling bytes and cycles over all its heights,
 built op by op from the last (`ChainCosts.fronts`).
 
 Cycles are the cost model's estimate of each stripe's command in the
-block it runs in (`ChainCosts.stripe_block`), its feature maps in the arena
+block it runs in (`ChainCosts.stripe_block`; the chosen plan's ops then
+weigh every block: `ChainCosts.fastest_stripe_block`), its feature maps in the arena
 memory: its compute or, if longer, the time its memories need for the
 bytes it moves (`estimates.command_cycles` with `memory_bound`; every
 command reads all its weights: from the staging memory under Performance,
@@ -39,7 +40,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
 from npuc.backend.allocation import fits
-from npuc.backend.blocks import choose_block
+from npuc.backend.blocks import candidate_blocks, choose_block, search_input
 from npuc.backend.cascades import Link, held_rows, op_link
 from npuc.backend.estimates import command_cycles, op_block
 from npuc.backend.operators import WEIGHTED_OPS
@@ -52,11 +53,15 @@ from npuc.backend.planning import (
     layer_command_shape,
     tensor_hwc,
 )
-from npuc.backend.stripes import StripeRows, ifm_rows
+from npuc.backend.stripes import StripeRows, ifm_rows, stripe_ranges
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
 from npuc.cost.compute import CommandShape
 from npuc.dialects.quantized import ConstantOp
 from npuc.targets import BlockShape, Target
+
+FINALISTS = 4
+"""How many blocks, the fastest on a cascade op's typical stripe, `ChainCosts.fastest_stripe_block` prices on
+all its stripes."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,8 @@ class ChainCosts:
         self.rolling_memo: dict[tuple[int, int, int], int] = {}
         self.front_memo: dict[tuple[int, int], dict[int, list[Partial]]] = {}
         self.blocks_by_stripe: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.fastest_blocks: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.layer_shapes: dict[Operation, CommandShape] = {}
 
     def options(self, first: int, last: int) -> list[Segment]:
         """Ops `first`..`last` alone (one op) or as a cascade at the stripe heights of its Pareto front
@@ -297,6 +304,40 @@ class ChainCosts:
             self.blocks_by_stripe[key] = block or layer
         return self.blocks_by_stripe[key]
 
+    def fastest_stripe_block(self, index: int, link: Link) -> tuple[int, int, int]:
+        """The block in which the cost model prices chain op `index`'s stripes of `link.stripe_height`
+        rows lowest, among every block the hardware runs such a stripe in (`blocks.candidate_blocks`,
+        clipped to the stripe), or `stripe_block`'s if none is faster.
+
+        The search prices each op at many heights and weighs two blocks for each
+        (`stripe_block`); the ops of the plan it chooses are each at one height,
+        and every block can be weighed for it: Vela's search minimises what the
+        blocks fetch, not the cycles of the stripe's commands, which pipeline
+        fill and the stripe's height decide as much (MobileNetV2's first
+        depthwise convolution in 1-row stripes: 0.80x the cycles in 1 x 16 x 16
+        blocks than in the 1 x 64 x 16 Vela's search picks).
+        """
+        key = (index, link.stripe_height)
+        if key not in self.fastest_blocks:
+            op = self.chain.ops[index]
+            kinds = stripe_kinds(link)
+
+            def cycles(block: tuple[int, int, int]) -> int:
+                return sum(count * self._stripe_cycles(op, link, rows, reads, block) for rows, reads, count in kinds)
+
+            # Ranked on the kind of stripe most are (the others differ at the edges), the few best then
+            # priced on every stripe.
+            rows, reads, _ = max(kinds, key=lambda kind: kind[2])
+            shape = stripe_shape(op, link, rows, reads)
+            _, height, width, depth = shape.ofm
+            blocks = {
+                clip_block(BlockShape(*candidate), (height, width, depth), self.target.ofm_ublock)
+                for candidate in candidate_blocks(search_input(shape, self.target), self.target)
+            }
+            ranked = sorted(blocks, key=lambda block: (self._stripe_cycles(op, link, rows, reads, block), block))
+            self.fastest_blocks[key] = min([self.stripe_block(index, link), *ranked[:FINALISTS]], key=cycles)
+        return self.fastest_blocks[key]
+
     def weight_bytes(self, op: Operation) -> int:
         """The bytes of `op`'s constant weights and scale/bias table (0 without them)."""
         return sum(self.constant_bytes(op))
@@ -313,13 +354,29 @@ class ChainCosts:
     ) -> int:
         """`command_cycles` of a stripe of `op` in `block`, its weights read from where its stripes read them."""
         weight_bytes, scale_bytes = self.constant_bytes(op)
-        shape = stripe_shape(op, link, rows, reads)
+        if op not in self.layer_shapes:
+            self.layer_shapes[op] = layer_command_shape(op)
+        shape = stripe_shape(op, link, rows, reads, self.layer_shapes[op])
         return command_cycles(op, shape, self.target, self.weights_home, weight_bytes, scale_bytes, block, memory_bound=True)
 
 
-def stripe_shape(op: Operation, link: Link, rows: int, reads: StripeRows) -> CommandShape:
-    """The command shape of a stripe of `op` computing `rows` OFM rows from the IFM rows `reads`."""
-    layer = layer_command_shape(op)
+def stripe_kinds(link: Link) -> list[tuple[int, StripeRows, int]]:
+    """The stripes of `link` by kind: (OFM rows, the IFM rows one of them reads, how many there are).
+    Stripes of a kind cost the same; they differ only at the edges (padding, a shorter last stripe)."""
+    kinds: dict[tuple[int, int, int, int], tuple[int, StripeRows, int]] = {}
+    for rows in stripe_ranges(link.ofm_height, link.stripe_height):
+        reads = ifm_rows(link.window, rows, link.ifm_height)
+        kind = (len(rows), len(reads.ifm), reads.pad_top, reads.pad_bottom)
+        kinds[kind] = (len(rows), reads, kinds[kind][2] + 1 if kind in kinds else 1)
+    return list(kinds.values())
+
+
+def stripe_shape(
+    op: Operation, link: Link, rows: int, reads: StripeRows, layer: CommandShape | None = None
+) -> CommandShape:
+    """The command shape of a stripe of `op` computing `rows` OFM rows from the IFM rows `reads` (`layer`:
+    `op`'s `layer_command_shape`, if the caller has it)."""
+    layer = layer or layer_command_shape(op)
     _, left, _, right = link.window.padding
     stripe_window = replace(link.window, padding=(reads.pad_top, left, reads.pad_bottom, right))
     batch, _, width, depth = layer.ofm

@@ -254,7 +254,7 @@ def apply_plans(costs: Sequence[ChainCosts], plans: Sequence[list[Segment]]) -> 
             if segment.first < segment.last:
                 ops = chain_costs.chain.ops[segment.first : segment.last + 1]
                 blocks = [
-                    chain_costs.stripe_block(segment.first + index, chain_costs.link(segment.first + index, height))
+                    chain_costs.fastest_stripe_block(segment.first + index, chain_costs.link(segment.first + index, height))
                     for index, height in enumerate(segment.heights)
                 ]
                 mark_cascade(ops, segment.heights, cascade, chain_costs.target, blocks)

@@ -20,7 +20,14 @@ from xdsl.parser import Parser
 import npuc
 from npuc.api import QUANTIZED_REWRITES, run_pipeline
 from npuc.backend import cascade_search, planning
-from npuc.backend.cascade_costs import Baseline, ChainCosts
+from npuc.backend.blocks import candidate_blocks, search_input
+from npuc.backend.cascade_costs import (
+    Baseline,
+    ChainCosts,
+    stripe_heights,
+    stripe_kinds,
+    stripe_shape,
+)
 from npuc.backend.cascade_search import (
     chains,
     cheapest_plan,
@@ -31,6 +38,7 @@ from npuc.backend.cascade_search import (
     thrifty_plans,
 )
 from npuc.backend.cascades import Link, cascade_steps, held_rows, rolling_rows
+from npuc.backend.planning import clip_block
 from npuc.backend.stripes import ifm_rows
 from npuc.context import npuc_context
 from npuc.dialects import npu
@@ -39,7 +47,7 @@ from npuc.emit.ethos_u.emitter import emit_program
 from npuc.ir import main_function
 from npuc.passes.npu.schedule import assign_memories
 from npuc.sim.simulator import simulate_sample
-from npuc.targets import load_target
+from npuc.targets import BlockShape, load_target
 
 from support.ethos_u_layers import conv_chain, lower
 from support.ethos_u_run import run_program
@@ -188,6 +196,37 @@ def test_the_search_keeps_each_chain_within_its_capacity_and_costs_least_there()
         assert cheapest_plan(costs, floor - 1) is None
         cycles = [sum(segment.cycles for segment in plan) for plan in (unbounded, within, smallest)]
         assert cycles == sorted(cycles)
+
+
+def test_the_chosen_plans_ops_run_their_stripes_in_the_fastest_block_the_cost_model_finds():
+    # The search weighs two blocks per stripe height (the whole OFM's clipped, Vela's search's for the
+    # stripe); once a plan is chosen, each of its ops weighs every block its stripes can run in.
+    module = Parser(npuc_context(), conv_chain((48, 48, 16), [64, 16], [3, 3])).parse_module()
+    run_pipeline(module, "npu-legalize,npu-tile")
+    func, target = main_function(module), load_target("ethos-u55-128")
+    assign_memories(func, target)
+    (chain,) = chains(func)
+    costs = ChainCosts(Baseline.of(func, target), target, chain)
+    better = 0
+    for index, op in enumerate(chain.ops):
+        for height in stripe_heights(48):
+            link = costs.link(index, height)
+            kinds = stripe_kinds(link)
+
+            def cycles(block, index=index, link=link, kinds=kinds):
+                return sum(count * costs._stripe_cycles(chain.ops[index], link, rows, reads, block)
+                           for rows, reads, count in kinds)
+
+            rows, reads, _ = max(kinds, key=lambda kind: kind[2])
+            shape = stripe_shape(op, link, rows, reads)
+            every = [clip_block(BlockShape(*block), shape.ofm[1:], target.ofm_ublock)
+                     for block in candidate_blocks(search_input(shape, target), target)]
+            fastest = cycles(costs.fastest_stripe_block(index, link))
+            searched = cycles(costs.stripe_block(index, link))
+            assert fastest <= searched
+            assert fastest <= min(cycles(block) for block in every) * 1.02  # ranked on one stripe kind
+            better += fastest < searched
+    assert better >= 4
 
 
 @pytest.mark.parametrize("thrift", [0.0, 0.1])

@@ -19,15 +19,15 @@ npuc stages weights where that makes a layer faster, Vela wherever they
 fit; to compare the cost models on the same schedules npuc stages as Vela
 does here (`--weight-staging fits`, the default); `--weight-staging pays`
 compares npuc's own schedules (faster where weights stay in place: digits_cnn
-on u65-256 -8 %). Likewise npuc runs Vela's convolutions here: it does not
-fold a strided first layer's input columns into channels
-(quantized-width-to-depth) unless given `--width-to-depth`.
+on u65-256 -8 %). Likewise npuc makes Vela's other choices here
+(`like_vela`: no strided first layer's input columns folded into channels,
+every block from Vela's search) unless given `--npuc-choices`.
 
 With `--blocks`, it instead runs the installed `vela --verbose-schedule` and
 compares the OFM block Vela chose for every NPU operation with npuc's
 `block` (operations matched in order per kind and OFM shape).
 
-    python bench/vela_compare.py [--models a,b] [--quiet] [--blocks] [--weight-staging fits|pays] [--width-to-depth]
+    python bench/vela_compare.py [--models a,b] [--quiet] [--blocks] [--weight-staging fits|pays] [--npuc-choices]
 """
 
 from __future__ import annotations
@@ -138,12 +138,12 @@ def vela_layers(rows: list[dict[str, str]], layers: Collection[str]) -> list[tup
 
 
 def compare(
-    model: str, config: str, vela: dict, quiet: bool, weight_staging: str, width_to_depth: bool
+    model: str, config: str, vela: dict, quiet: bool, weight_staging: str, like_vela: bool
 ) -> tuple[dict[str, list[float]], int, int, int]:
     """Print one model/config comparison; return per-kind relative differences and the totals."""
     analysis = analyze_model(
         SHARED / "models" / model / "model.tflite", CONFIGS[config], weight_staging=weight_staging,
-        width_to_depth=width_to_depth,
+        like_vela=like_vela,
     )  # fmt: skip
     ours = {layer.layer: layer for layer in analysis.cost.layers}
     differences: dict[str, list[float]] = defaultdict(list)
@@ -178,8 +178,8 @@ def main() -> int:
     parser.add_argument("--blocks", action="store_true", help="compare npuc's blocks with vela --verbose-schedule")
     parser.add_argument("--weight-staging", choices=STAGING_RULES, default=FITS,
                         help="npuc's weight-staging rule (default fits: Vela's, like with like)")
-    parser.add_argument("--width-to-depth", action="store_true",
-                        help="let npuc fold strided first layers' input columns into channels (Vela does not)")
+    parser.add_argument("--npuc-choices", action="store_true",
+                        help="npuc's own folds and blocks where Vela makes other choices (default: Vela's)")
     args = parser.parse_args()
     baseline = json.loads((SHARED / "bench" / "vela_baseline.json").read_text())
     models = args.models.split(",") if args.models else sorted(baseline["models"])
@@ -191,7 +191,7 @@ def main() -> int:
         kinds: dict[str, list[float]] = defaultdict(list)
         totals = []
         for model in models:
-            differences, total, total_vela, cpu_only = compare(model, config, baseline["models"][model][config], args.quiet, args.weight_staging, args.width_to_depth)
+            differences, total, total_vela, cpu_only = compare(model, config, baseline["models"][model][config], args.quiet, args.weight_staging, not args.npuc_choices)
             for kind, values in differences.items():
                 kinds[kind].extend(values)
             totals.append((model, total, total_vela, cpu_only))

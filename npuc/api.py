@@ -60,11 +60,11 @@ VELA_UNLIKE_REWRITES = ("quantized-width-to-depth",)
 """The `QUANTIZED_REWRITES` Vela has no counterpart of: comparisons with Vela's figures leave them out."""
 
 
-def quantized_rewrites(target: str, width_to_depth: bool = True) -> list[str]:
-    """The `QUANTIZED_REWRITES` as pipeline entries for `target` (a target spec); without
-    quantized-width-to-depth unless `width_to_depth`."""
+def quantized_rewrites(target: str, like_vela: bool = False) -> list[str]:
+    """The `QUANTIZED_REWRITES` as pipeline entries for `target` (a target spec); with `like_vela`,
+    without the `VELA_UNLIKE_REWRITES`."""
     option = f"{{target={json.dumps(target)}}}"
-    names = [name for name in QUANTIZED_REWRITES if width_to_depth or name not in VELA_UNLIKE_REWRITES]
+    names = [name for name in QUANTIZED_REWRITES if not (like_vela and name in VELA_UNLIKE_REWRITES)]
     return [name + option if name in TARGETED_REWRITES else name for name in names]
 
 
@@ -75,18 +75,21 @@ def backend_pipeline(
     weight_staging: str = "pays",
     passes: Sequence[str] = BACKEND_PASSES,
     weight_slices: bool = True,
+    vela_blocks: bool = False,
 ) -> str:
     """The `BACKEND_PASSES` (or those of `passes`) as pipeline text for `target` (a target spec), with
     npu-schedule's goal and weight-staging rule and npu-tile's stripes.
 
-    `optimise`, `weight_staging` and `weight_slices` are npu-schedule's
-    `optimise`, `weight-staging` and `weight-slices` options;
+    `optimise`, `weight_staging`, `weight_slices` and `vela_blocks` are npu-schedule's
+    `optimise`, `weight-staging`, `weight-slices` and `vela-blocks` options;
     `max_stripe_height` npu-tile's (0: every stripe the whole OFM).
     """
     options = {name: f"target={json.dumps(target)}" for name in BACKEND_PASSES}
     options["npu-schedule"] += f" optimise={optimise} weight-staging={weight_staging}"
     if not weight_slices:
         options["npu-schedule"] += " weight-slices=false"
+    if vela_blocks:
+        options["npu-schedule"] += " vela-blocks=true"
     if max_stripe_height:
         options["npu-tile"] += f" max-stripe-height={max_stripe_height}"
     return ",".join(f"{name}{{{options[name]}}}" for name in passes)
@@ -333,7 +336,7 @@ def analyze_model(
     weight_staging: str = "pays",
     channel_advice: bool = False,
     weight_slices: bool = True,
-    width_to_depth: bool = True,
+    like_vela: bool = False,
 ) -> Analysis:
     """Import (or take) a model, quantize it if it is float, run the back end and estimate it.
 
@@ -359,9 +362,10 @@ def analyze_model(
     the report's `channel_variants` and advice.
     `weight_slices` lets it stream weights in OFM-depth slices (where a
     whole copy does not fit, and under a budget where that lowers the peak).
-    `width_to_depth` lets quantized-width-to-depth fold a strided first
-    convolution's input columns into its channels where that is faster
-    (Vela does not: the cost-model agreement compares like with like).
+    With `like_vela` it makes Vela's choices where npuc makes its own: no
+    quantized-width-to-depth, and Vela's block search for every layer
+    (npu-schedule's `vela-blocks`), so that estimates compare with Vela's
+    like with like (the cost-model agreement test, bench/vela_compare.py).
     """
     from npuc.backend.budget import SIZE, optimise_goal
     from npuc.cost.model import estimate
@@ -385,12 +389,15 @@ def analyze_model(
     network = layer_graph(module)
     quantized_module = module.clone() if channel_advice else None
     size_alternative = None
-    placement = ",".join([*quantized_rewrites(target, width_to_depth), backend_pipeline(target, passes=PLACEMENT_PASSES)])
-    pipeline = backend_pipeline(target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices)
+    placement = ",".join([*quantized_rewrites(target, like_vela), backend_pipeline(target, passes=PLACEMENT_PASSES)])
+    pipeline = backend_pipeline(
+        target, goal, weight_staging=weight_staging, passes=GOAL_PASSES, weight_slices=weight_slices,
+        vela_blocks=like_vela,
+    )  # fmt: skip
     try:
         if compare_size and goal != SIZE:  # the Size run starts from the placed module
             run_pipeline(module, placement, verified=verified)
-            size_alternative = _size_alternative(module.clone(), target, target_description)
+            size_alternative = _size_alternative(module.clone(), target, target_description, like_vela)
             run_pipeline(module, pipeline, verified=True)
         else:  # one pipeline: the module is verified once, at its end
             run_pipeline(module, f"{placement},{pipeline}", verified=verified)
@@ -455,14 +462,14 @@ def check_rescales(module: ModuleOp) -> None:
             check_add_rescale(op)
 
 
-def _size_alternative(module: ModuleOp, target: str, description: Target) -> dict[str, Any] | None:
+def _size_alternative(module: ModuleOp, target: str, description: Target, like_vela: bool) -> dict[str, Any] | None:
     """The budgeted memory's peak and the cycles of `module` (placed and tiled: `PLACEMENT_PASSES` have
-    run) under Size (None if it does not fit)."""
+    run) under Size (None if it does not fit), with Vela's blocks if `like_vela`."""
     from npuc.backend.budget import SIZE
     from npuc.cost.model import estimate
 
     try:
-        run_pipeline(module, backend_pipeline(target, SIZE, passes=GOAL_PASSES), verified=True)
+        run_pipeline(module, backend_pipeline(target, SIZE, passes=GOAL_PASSES, vela_blocks=like_vela), verified=True)
     except ArenaBudgetError:
         return None
     cost = estimate(module, description)
@@ -479,7 +486,7 @@ def compile_model(
     optimise: str = "Performance",
     weight_staging: str = "pays",
     weight_slices: bool = True,
-    width_to_depth: bool = True,
+    like_vela: bool = False,
 ) -> CompileResult:
     """Compile a model (path or module) for `target` down to a command stream, with its estimate.
 
@@ -489,7 +496,7 @@ def compile_model(
 
     analysis = analyze_model(
         model, target, calibration, arena_cache_size=arena_cache_size, optimise=optimise,
-        weight_staging=weight_staging, weight_slices=weight_slices, width_to_depth=width_to_depth,
+        weight_staging=weight_staging, weight_slices=weight_slices, like_vela=like_vela,
     )  # fmt: skip
     stream = encode(analysis.module)
     if analysis.target.ethos_u is None:

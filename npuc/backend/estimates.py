@@ -36,6 +36,7 @@ def command_cycles(
     scale_bytes: int = 0,
     block: tuple[int, int, int] | None = None,
     memory_bound: bool = False,
+    plain: tuple[bool, bool] = (False, False),
 ) -> int:
     """Cycles of `op`'s command of `shape` (its whole layer, or one stripe of it), feature maps in the arena.
 
@@ -47,7 +48,8 @@ def command_cycles(
     the time each memory needs for what it moves (IFM reads, the OFM write
     and weights reads sharing a memory add up), as the cost model prices a
     lowered command (`npuc.cost.traffic`): a block shape changes how many
-    bytes move as much as how long it computes.
+    bytes move as much as how long it computes. `plain` says which of the
+    IFM and OFM are plain NHWC instead (the host's or a CPU operation's).
     """
     if block is None:
         block = op_block(op)
@@ -55,8 +57,8 @@ def command_cycles(
     clipped = clip_block(BlockShape(*block), (rows, width, depth), target.ofm_ublock)
     geometry = split_blocks(shape.ofm, clipped, target.ofm_ublock)
     arena = target.memory(target.arena_memory)
-    ifms = [PlacedMap(arena, shape.ifm, element_bytes(op.operands[0]), memory_bound)]
-    ofm = PlacedMap(arena, shape.ofm, element_bytes(op.results[0]), memory_bound)
+    ifms = [PlacedMap(arena, shape.ifm, element_bytes(op.operands[0]), memory_bound and not plain[0])]
+    ofm = PlacedMap(arena, shape.ofm, element_bytes(op.results[0]), memory_bound and not plain[1])
     scales = ScaleTable(scale_bytes, weights) if weights is not None and scale_bytes else None
     work = compute_work(shape, geometry, target, block_memory(shape, geometry, target, ifms, ofm, scales))
     transfers: list[Transfer] = []

@@ -158,6 +158,15 @@ def moves_no_data(op: Operation) -> bool:
     return placement(op) == NPU and operator is not None and operator.command is None
 
 
+def npu_only(value: SSAValue) -> bool:
+    """Whether only NPU commands write `value` and read it (an NPU reshape, concat or split counts as both)."""
+
+    def on_npu(op: Operation) -> bool:
+        return computes_on_npu(op) or moves_no_data(op)
+
+    return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
+
+
 def npu_views(func: FuncOp) -> dict[SSAValue, View]:
     """The values of `func` living inside another value's buffer (NPU concat and split)."""
     return memory_views(func, {op for op in func.body.ops if isinstance(op, VIEW_OPS) and placement(op) == NPU})
@@ -371,6 +380,14 @@ def memory_of(attributes: DictionaryAttr | dict[str, Attribute] | None) -> str |
     return attr.data if isinstance(attr, StringAttr) else None
 
 
+def value_memory(func: FuncOp, value: SSAValue) -> str | None:
+    """The `npu.memory` npu-schedule has assigned to `value` (op result or argument), if any."""
+    if isinstance(value, BlockArgument):
+        return memory_of(arg_attributes(func)[value.index])
+    assert isinstance(value.owner, Operation)
+    return memory_of(value.owner.attributes)
+
+
 def set_arg_attribute(func: FuncOp, index: int, key: str, value: Attribute) -> None:
     """Set one attribute of argument `index` of `func`, keeping the others."""
     dictionaries = arg_attributes(func)
@@ -506,7 +523,7 @@ def overwritten_ifm(
     computes its OFM in one command (the hazard checker sees a layer's
     stripes as one result, still reading the IFM its first stripe wrote over).
     """
-    if not isinstance(op, BINARY_OPS) or placement(op) != NPU or op in cascades or _in_stripes(op):
+    if not isinstance(op, BINARY_OPS) or placement(op) != NPU or op in cascades or in_stripes(op):
         return None
     result = op.results[0]
     if result in views or not result.uses or not all(computes_on_npu(use.operation) for use in result.uses):
@@ -523,7 +540,7 @@ def overwritten_ifm(
     return None
 
 
-def _in_stripes(op: Operation) -> bool:
+def in_stripes(op: Operation) -> bool:
     """Whether `op` computes its OFM in height stripes lower than it (`npu.stripe`)."""
     stripe = op.attributes.get(STRIPE_ATTR)
     return isinstance(stripe, DenseArrayBase) and array_values(stripe)[0] < tensor_hwc(op.results[0])[0]

@@ -33,7 +33,7 @@ from npuc.backend.planning import (
     buffers,
     computes_on_npu,
     layer_ops,
-    moves_no_data,
+    npu_only,
     placement,
     require,
     scratch_name,
@@ -306,15 +306,6 @@ def keep_in_staging(func: FuncOp, target: Target, sizes: dict[SSAValue, int] | N
             value.owner.attributes[MEMORY_ATTR] = StringAttr(buffer.memory)
         if buffer.name in scratch_owners:
             scratch_owners[buffer.name].attributes[SCRATCH_MEMORY_ATTR] = StringAttr(buffer.memory)
-
-
-def npu_only(value: SSAValue) -> bool:
-    """Whether only NPU commands write `value` and read it (an NPU reshape, concat or split counts as both)."""
-
-    def on_npu(op: Operation) -> bool:
-        return computes_on_npu(op) or moves_no_data(op)
-
-    return isinstance(value.owner, Operation) and on_npu(value.owner) and all(on_npu(use.operation) for use in value.uses)
 
 
 def place_all_or_each(

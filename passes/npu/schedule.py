@@ -7,25 +7,26 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp
-from xdsl.ir import BlockArgument, Operation, SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from npuc.backend.budget import PERFORMANCE, SIZE, optimise_goal
 from npuc.backend.cascade_search import choose_cascades
+from npuc.backend.fastest_blocks import fastest_blocks
 from npuc.backend.planning import (
     computes_on_npu,
     describe,
     is_host_conversion,
     layer_ops,
     main_or_fail,
-    memory_of,
     moves_no_data,
     require,
     scratch_bytes,
     set_arg_attribute,
     staging_arena,
     target_or_fail,
+    value_memory,
 )
 from npuc.backend.staging_memory import (
     hoist_stages,
@@ -42,7 +43,6 @@ from npuc.dialects.npu import (
 )
 from npuc.dialects.quantized import ConcatOp, ConstantOp, DequantizeOp, quant_type
 from npuc.errors import NpucError
-from npuc.ir import arg_attributes
 from npuc.targets import Target
 
 
@@ -98,6 +98,12 @@ class SchedulePass(ModulePass):
     they are stored and feature maps stay in the arena
     (`npuc.backend.budget`).
 
+    Last, each layer computing its whole OFM outside a cascade, with its
+    maps in the arena, gets the block of npu-tile's block depth that the
+    cost model prices fastest now that its weights' memory is known
+    (`npuc.backend.fastest_blocks`; npu-tile's is Vela's search, which
+    weighs fetched bytes, not cycles), unless `vela-blocks`.
+
     Assumes npu-legalize and npu-tile have run.
     """
 
@@ -116,21 +122,30 @@ class SchedulePass(ModulePass):
     """Stream weights in OFM-depth slices through slots of the staging memory where the whole copy does not
     fit, and under a budget where that lowers the staging memory's peak (`npuc.backend.weight_staging`)."""
 
+    vela_blocks: bool = False
+    """Keep npu-tile's blocks (Vela's search) for every layer, as Vela computes: the Vela comparisons do."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = target_or_fail(self.target, self.name)
         try:
             goal, rule = optimise_goal(self.optimise), staging_rule(self.weight_staging)
         except NpucError as error:
             raise PassFailedException(f"{self.name}: {error}") from None
-        schedule(main_or_fail(op, self.name), target, goal, rule, self.weight_slices)
+        schedule(main_or_fail(op, self.name), target, goal, rule, self.weight_slices, self.vela_blocks)
 
 
 def schedule(
-    func: FuncOp, target: Target, optimise: str = PERFORMANCE, weight_staging: str = PAYS, weight_slices: bool = True
+    func: FuncOp,
+    target: Target,
+    optimise: str = PERFORMANCE,
+    weight_staging: str = PAYS,
+    weight_slices: bool = True,
+    vela_blocks: bool = False,
 ) -> None:
     """Check, stage and assign memories to the ops of `func` for `target`, towards goal `optimise`, staging
     weights by rule `weight_staging` (`npuc.backend.weight_staging`), in OFM-depth slices with
-    `weight_slices`."""
+    `weight_slices`; then give each whole-OFM layer the fastest block (`npuc.backend.fastest_blocks`)
+    unless `vela_blocks`."""
     check_preconditions(func)
     check_topological(func)
     assign_memories(func, target)
@@ -138,11 +153,13 @@ def schedule(
     sizes: dict[SSAValue, int] = {}  # buffer sizes, unchanged by staging and moving (`buffers`)
     if optimise == SIZE:
         stage_weights_that_fit(func, target, sizes, cascades_only=True, capacity=staging_arena(func, target, sizes))
-        return
-    thriftier = stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS, slices=weight_slices)
-    hoist_stages(func, target, sizes)
-    shrink_peak(func, target, sizes, thriftier)
-    keep_in_staging(func, target, sizes)
+    else:
+        thriftier = stage_weights_that_fit(func, target, sizes, pays_only=weight_staging == PAYS, slices=weight_slices)
+        hoist_stages(func, target, sizes)
+        shrink_peak(func, target, sizes, thriftier)
+        keep_in_staging(func, target, sizes)
+    if not vela_blocks:
+        fastest_blocks(func, target)
 
 
 def check_preconditions(func: FuncOp) -> None:
@@ -194,10 +211,3 @@ def op_memory(func: FuncOp, op: Operation, target: Target) -> str | None:
         return (value_memory(func, held[0]) if held else None) or target.arena_memory
     return target.arena_memory
 
-
-def value_memory(func: FuncOp, value: SSAValue) -> str | None:
-    """The `npu.memory` already assigned to `value` (op result or argument)."""
-    if isinstance(value, BlockArgument):
-        return memory_of(arg_attributes(func)[value.index])
-    assert isinstance(value.owner, Operation)
-    return memory_of(value.owner.attributes)

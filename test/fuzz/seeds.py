@@ -167,7 +167,7 @@ def ir_seeds() -> dict[str, str]:
     from npuc.importers.tflite.importer import import_tflite_bytes
 
     quantized = import_tflite_bytes(tflite_conv(), "conv.tflite")
-    lowered = npuc.compile_model(import_tflite_bytes(tflite_conv(), "conv.tflite")).module
+    lowered = npuc.compile_model(import_tflite_bytes(tflite_conv(), "conv.tflite"), like_vela=True).module  # its replacements name Vela's block
     return {
         "graph": str(npuc.import_model(TINY_CNN)),
         "quantized": str(quantized),

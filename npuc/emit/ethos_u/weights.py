@@ -2,9 +2,10 @@
 
 The NPU reads a convolution's weights as a stream in the order its MAC array
 consumes them ("bricks"), compressed with the mlw codec (`ethosu.mlw_codec`,
-shipped with Vela). npuc reorders the weights itself and compresses with the
-codec; Vela 5.2's API (`npu_encode_weights`) gives the same bytes and is the
-tests' oracle.
+shipped with Vela) or, where shorter, npuc's own mlw encoder
+(`npuc.emit.ethos_u.mlw_encoder`). npuc reorders the weights itself; Vela
+5.2's API (`npu_encode_weights`) gives the same brick order, the tests'
+oracle (compared decoded, or as bytes where the codec's are kept).
 
 ## Brick order
 
@@ -157,13 +158,17 @@ def brick_order(
 
 
 def compress(stream: np.ndarray) -> bytes:
-    """A `brick_order` stream compressed by the mlw codec, padded by it (0xff) to 16 bytes.
+    """A `brick_order` stream mlw-compressed, padded (0xff) to 16 bytes: by Vela's codec, or by npuc's
+    own encoder where that is shorter (`mlw_encoder.encode_shorter`: zero-padded streams, whose zero
+    runs the codec codes in one way only).
 
     Vela's codec loads here, when weights are encoded: a target that stores them raw never needs it.
     """
     from ethosu import mlw_codec
 
-    return bytes(mlw_codec.encode(stream.tolist()))
+    from npuc.emit.ethos_u.mlw_encoder import encode_shorter
+
+    return encode_shorter(stream, bytes(mlw_codec.encode(stream.tolist())))
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ fuse), so the one-layer convolutions have 16 channels.
 
 npuc stages weights only where that makes a layer faster; Vela wherever
 they fit. To compare the cost models on the same schedules, npuc stages as
-Vela does here (`weight_staging=FITS`), and runs the convolutions Vela runs
-(`width_to_depth=False`: Vela does not fold a first layer's input columns).
+Vela does here (`weight_staging=FITS`), and makes Vela's other choices
+(`like_vela=True`: no first layer's input columns folded into channels,
+every block from Vela's search).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def layers(tmp_path_factory: pytest.TempPathFactory, figures) -> dict[tuple[str,
     found = {}
     for name, path, configs in models(tmp_path_factory.mktemp("agreement")):
         for config in configs:
-            cost = analyze_model(path, CONFIGS[config], weight_staging=FITS, width_to_depth=False).cost
+            cost = analyze_model(path, CONFIGS[config], weight_staging=FITS, like_vela=True).cost
             found[(name, config)] = (sum(layer.npu_cycles for layer in cost.layers),
                                      sum(figures["op_cycles"][name][config]))
     return found
@@ -123,7 +124,7 @@ def networks(figures) -> dict[str, tuple[dict[str, list[float]], dict[str, tuple
         kinds: dict[str, list[float]] = defaultdict(list)
         totals = {}
         for name in NETWORKS:
-            cost = analyze_model(MODELS / f"{name}.tflite", CONFIGS[config], weight_staging=FITS, width_to_depth=False).cost
+            cost = analyze_model(MODELS / f"{name}.tflite", CONFIGS[config], weight_staging=FITS, like_vela=True).cost
             ours = {layer.layer: layer.cycles - layer.cpu_cycles for layer in cost.layers}
             vela = figures["networks"][name][config]
             for layer, kind, cycles in vela["layers"]:

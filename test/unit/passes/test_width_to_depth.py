@@ -18,11 +18,14 @@ from hypothesis import strategies as st
 from xdsl.parser import Parser
 
 import npuc
+from npuc.api import backend_pipeline, quantized_rewrites
 from npuc.context import npuc_context
+from npuc.cost.model import estimate
 from npuc.dialects import npu, quantized
 from npuc.dialects.common import array_values
 from npuc.passes.quantized import width_to_depth
 from npuc.passes.quantized.width_to_depth import Fold
+from npuc.targets import load_target
 
 from support.ethos_u_run import assert_both_simulators_give
 
@@ -110,5 +113,6 @@ def test_a_kws_stem_runs_folded_on_the_npu_as_the_reference_computes_it(target: 
     (conv,) = [op for op in folded.module.ops if isinstance(op, npu.ComputeOp)]
     assert isinstance(conv, npu.Conv2dOp) and conv.ifm.shape_values()[-1] == 2
     assert_both_simulators_give(folded.module, inputs, [expected])
-    plain = npuc.analyze_model(parse(text), target, width_to_depth=False)
-    assert folded.cost.total_cycles < 0.9 * plain.cost.total_cycles
+    unfolded = parse(text)
+    npuc.run_pipeline(unfolded, ",".join([*quantized_rewrites(target, like_vela=True), backend_pipeline(target)]))
+    assert folded.cost.total_cycles < 0.9 * estimate(unfolded, load_target(target)).total_cycles

@@ -36,6 +36,8 @@ from support.vela_oracle import (
     vela_stream,
 )
 
+pytestmark = pytest.mark.usefixtures("velas_codec")  # byte-for-byte with Vela's streams
+
 
 def describe(words: list[int]) -> list[str]:
     """One line per command: mnemonic and value (for a readable diff)."""

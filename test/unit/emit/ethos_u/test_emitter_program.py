@@ -38,6 +38,8 @@ from support.ethos_u_run import run_program
 from support.paths import TEST, TFLITE_MODELS
 from support.vela_oracle import Regions, commands, layer_of, operation, vela_stream
 
+pytestmark = pytest.mark.usefixtures("velas_codec")  # byte-for-byte with Vela's streams
+
 
 def random_inputs(module) -> list[np.ndarray]:
     """One random sample per `npu.input`, over its storage type's range."""

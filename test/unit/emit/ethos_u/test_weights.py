@@ -36,6 +36,8 @@ from npuc.emit.ethos_u.weights import (
 from npuc.reference.fixed_point import quantize_multipliers
 from npuc.targets import Target, load_target
 
+pytestmark = pytest.mark.usefixtures("velas_codec")  # byte-for-byte with Vela's streams
+
 ETHOS_U = ("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u65-512")
 TARGETS = {name: load_target(name) for name in ETHOS_U}
 

@@ -95,7 +95,8 @@ def choose_block(shape: CommandShape, target: Target) -> tuple[int, int, int] | 
 
 def candidate_blocks(command: SearchInput, target: Target) -> Iterator[tuple[int, int, int]]:
     """The blocks the search weighs, in its order: the candidates of rule 1 that fit the shared buffer
-    (rule 2). Any of them is a block the hardware runs the command in."""
+    (rule 2), none larger than the OFM rounded up to the micro-block (as `planning.clip_block` leaves
+    them). Any of them is a block the hardware runs the command in."""
     ublock, limit = target.ofm_ublock, target.ofm_block_max
     height, width, depth = command.ofm
     space = (

@@ -175,7 +175,6 @@ class ChainCosts:
         self.front_memo: dict[tuple[int, int], dict[int, list[Partial]]] = {}
         self.blocks_by_stripe: dict[tuple[int, int], tuple[int, int, int]] = {}
         self.fastest_blocks: dict[tuple[int, int], tuple[int, int, int]] = {}
-        self.layer_shapes: dict[Operation, CommandShape] = {}
 
     def options(self, first: int, last: int) -> list[Segment]:
         """Ops `first`..`last` alone (one op) or as a cascade at the stripe heights of its Pareto front
@@ -306,8 +305,8 @@ class ChainCosts:
 
     def fastest_stripe_block(self, index: int, link: Link) -> tuple[int, int, int]:
         """The block in which the cost model prices chain op `index`'s stripes of `link.stripe_height`
-        rows lowest, among every block the hardware runs such a stripe in (`blocks.candidate_blocks`,
-        clipped to the stripe), or `stripe_block`'s if none is faster.
+        rows lowest, among every block the hardware runs such a stripe in (`blocks.candidate_blocks`),
+        or `stripe_block`'s if none is faster.
 
         The search prices each op at many heights and weighs two blocks for each
         (`stripe_block`); the ops of the plan it chooses are each at one height,
@@ -328,12 +327,7 @@ class ChainCosts:
             # Ranked on the kind of stripe most are (the others differ at the edges), the few best then
             # priced on every stripe.
             rows, reads, _ = max(kinds, key=lambda kind: kind[2])
-            shape = stripe_shape(op, link, rows, reads)
-            _, height, width, depth = shape.ofm
-            blocks = {
-                clip_block(BlockShape(*candidate), (height, width, depth), self.target.ofm_ublock)
-                for candidate in candidate_blocks(search_input(shape, self.target), self.target)
-            }
+            blocks = candidate_blocks(search_input(stripe_shape(op, link, rows, reads), self.target), self.target)
             ranked = sorted(blocks, key=lambda block: (self._stripe_cycles(op, link, rows, reads, block), block))
             self.fastest_blocks[key] = min([self.stripe_block(index, link), *ranked[:FINALISTS]], key=cycles)
         return self.fastest_blocks[key]
@@ -354,9 +348,7 @@ class ChainCosts:
     ) -> int:
         """`command_cycles` of a stripe of `op` in `block`, its weights read from where its stripes read them."""
         weight_bytes, scale_bytes = self.constant_bytes(op)
-        if op not in self.layer_shapes:
-            self.layer_shapes[op] = layer_command_shape(op)
-        shape = stripe_shape(op, link, rows, reads, self.layer_shapes[op])
+        shape = stripe_shape(op, link, rows, reads)
         return command_cycles(op, shape, self.target, self.weights_home, weight_bytes, scale_bytes, block, memory_bound=True)
 
 
@@ -371,12 +363,9 @@ def stripe_kinds(link: Link) -> list[tuple[int, StripeRows, int]]:
     return list(kinds.values())
 
 
-def stripe_shape(
-    op: Operation, link: Link, rows: int, reads: StripeRows, layer: CommandShape | None = None
-) -> CommandShape:
-    """The command shape of a stripe of `op` computing `rows` OFM rows from the IFM rows `reads` (`layer`:
-    `op`'s `layer_command_shape`, if the caller has it)."""
-    layer = layer or layer_command_shape(op)
+def stripe_shape(op: Operation, link: Link, rows: int, reads: StripeRows) -> CommandShape:
+    """The command shape of a stripe of `op` computing `rows` OFM rows from the IFM rows `reads`."""
+    layer = layer_command_shape(op)
     _, left, _, right = link.window.padding
     stripe_window = replace(link.window, padding=(reads.pad_top, left, reads.pad_bottom, right))
     batch, _, width, depth = layer.ofm

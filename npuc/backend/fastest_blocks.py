@@ -34,7 +34,6 @@ from npuc.backend.estimates import command_cycles, op_block
 from npuc.backend.operators import WEIGHTED_OPS
 from npuc.backend.planning import (
     buffer_bytes,
-    clip_block,
     computes_on_npu,
     element_bytes,
     in_stripes,
@@ -42,7 +41,6 @@ from npuc.backend.planning import (
     layer_ops,
     npu_only,
     npu_views,
-    tensor_hwc,
     value_memory,
 )
 from npuc.backend.weight_encoding import BIAS_OPERAND, WEIGHTS_OPERAND
@@ -54,7 +52,7 @@ from npuc.dialects.npu import (
     block_attr,
 )
 from npuc.dialects.quantized import AvgPool2dOp, ConstantOp, MaxPool2dOp
-from npuc.targets import BlockShape, Memory, Target
+from npuc.targets import Memory, Target
 
 LAYERS = (*WEIGHTED_OPS, MaxPool2dOp, AvgPool2dOp)
 """The layers whose blocks are chosen again: one command each, over one IFM (the estimate's)."""
@@ -86,8 +84,7 @@ def fastest_block(
     if key not in _SEARCHED:
         best, best_cycles = current, command_cycles(op, shape, target, weights, weight_bytes, scale_bytes, current,
                                                     True, plain)  # fmt: skip
-        for candidate in candidate_blocks(search_input(shape, target), target):
-            block = clip_block(BlockShape(*candidate), tensor_hwc(op.results[0]), target.ofm_ublock)
+        for block in candidate_blocks(search_input(shape, target), target):
             if block[2] != current[2] or block == current:
                 continue
             cycles = command_cycles(op, shape, target, weights, weight_bytes, scale_bytes, block, True, plain)
